@@ -1,0 +1,105 @@
+#include "autograd.h"
+
+#include <stdlib.h>
+
+int facs_needs_grad(const facs_ctx *ctx, int count, facs_tensor *const *inputs)
+{
+    if (!ctx->record)
+        return 0;
+    for (int i = 0; i < count; i++)
+        if (inputs[i] && inputs[i]->requires_grad)
+            return 1;
+    return 0;
+}
+
+void *facs_tape_push(facs_ctx *ctx, const char *op, facs_backward_fn fn, facs_tensor *out, size_t state_bytes)
+{
+    facs_node *node = facs_ctx_host_alloc(ctx, sizeof *node);
+    void *state = state_bytes ? facs_ctx_host_alloc(ctx, state_bytes) : node;
+    if (!node || !state)
+        return NULL;
+    node->next = ctx->tape;
+    node->backward = fn;
+    node->op = op;
+    node->out = out;
+    node->state = state_bytes ? state : NULL;
+    out->requires_grad = 1;
+    ctx->tape = node;
+    return state;
+}
+
+facs_status facs_grad_begin(facs_ctx *ctx, facs_tensor *t, facs_tensor **g)
+{
+    *g = NULL;
+    if (!t || !t->requires_grad)
+        return FACS_OK;
+    *g = facs_ctx_like(ctx, t);
+    if (!*g)
+        return FACS_ERR_MEMORY;
+    if (!t->grad)
+        t->grad = *g;
+    return FACS_OK;
+}
+
+facs_status facs_grad_end(facs_ctx *ctx, facs_tensor *t, facs_tensor *g)
+{
+    if (!t || !g || g == t->grad)
+        return FACS_OK;
+    return ctx->backend->axpy(facs_tensor_numel(t), 1.0f, facs_f32(g), facs_f32(t->grad));
+}
+
+facs_tensor *facs_param_grad(facs_tensor *t)
+{
+    if (!t || !t->requires_grad)
+        return NULL;
+    return facs_tensor_ensure_grad(t) == FACS_OK ? t->grad : NULL;
+}
+
+void facs_keep_grad(facs_tensor *t) { t->keep_grad = 1; }
+
+static facs_status seed_gradient(facs_ctx *ctx, facs_tensor *out, const facs_tensor *grad_out)
+{
+    if (grad_out && !facs_tensor_same_shape(out, grad_out)) {
+        char a[64], b[64];
+        return facs_fail(FACS_ERR_ARG, "backward: gradient %s does not match output %s",
+                         facs_shape_str(grad_out, b, sizeof b), facs_shape_str(out, a, sizeof a));
+    }
+    facs_tensor *g = facs_ctx_like(ctx, out);
+    if (!g)
+        return FACS_ERR_MEMORY;
+    size_t count = facs_tensor_numel(out);
+    if (grad_out) {
+        FACS_TRY(ctx->backend->copy(g->data, grad_out->data, facs_tensor_bytes(out)));
+    } else {
+        float *ones = malloc(count * sizeof *ones);
+        if (!ones)
+            return facs_fail(FACS_ERR_MEMORY, "out of host memory seeding backward");
+        for (size_t i = 0; i < count; i++)
+            ones[i] = 1.0f;
+        facs_status s = ctx->backend->copy_from_host(g->data, ones, count * sizeof *ones);
+        free(ones);
+        FACS_TRY(s);
+    }
+    out->grad = g;
+    return FACS_OK;
+}
+
+facs_status facs_backward(facs_ctx *ctx, facs_tensor *out, const facs_tensor *grad_out)
+{
+    if (!out)
+        return facs_fail(FACS_ERR_ARG, "backward: no output tensor (an earlier op failed: %s)", facs_last_error());
+    if (!out->requires_grad)
+        return facs_fail(FACS_ERR_ARG, "backward: the output does not depend on anything that requires a gradient");
+    FACS_TRY(seed_gradient(ctx, out, grad_out));
+    for (facs_node *node = ctx->tape; node; node = node->next) {
+        if (!node->out->grad)
+            continue;
+        facs_status s = node->backward(ctx, node);
+        if (s != FACS_OK)
+            return s;
+    }
+    for (facs_node *node = ctx->tape; node; node = node->next)
+        if (!node->out->keep_grad && !node->out->is_param)
+            node->out->grad = NULL;
+    return FACS_OK;
+}

@@ -1,0 +1,178 @@
+/* Backends: one table of function pointers per device (CPU always, CUDA when
+ * built with it). An op runs on the device of its tensors; the differentiable
+ * API in ops.h checks that all of an op's tensors share one device and then
+ * calls the entry of that device's table. An entry that is NULL means the op
+ * does not exist on that device (an error, never a silent fallback).
+ *
+ * Conventions for every op entry:
+ *   - Tensors are NHWC with (N, C, H, W) shapes as documented in tensor.h.
+ *     The caller (ops.h) has already checked shapes; backends may assume them.
+ *   - Outputs are written (=). Parameter gradients (dw, db, dgamma, dbeta) are
+ *     accumulated (+=). Activation input gradients (dx) are written (=).
+ *   - Any gradient pointer may be NULL: that gradient is not wanted.
+ *   - ctx gives scratch memory (facs_ctx_scratch) that lives until the step's
+ *     arena reset; backends must not malloc in the hot path.
+ *   - Return FACS_OK or a status with facs_fail's message. */
+#ifndef FACS_BACKEND_H
+#define FACS_BACKEND_H
+
+#include <stdint.h>
+
+#include "tensor.h"
+
+struct facs_ctx;
+
+typedef struct {
+    int stride_h, stride_w;
+    int pad_h, pad_w;
+    int dil_h, dil_w; /* PyTorch convention: 1 = no dilation */
+    int groups;       /* 1 = dense; C_in = groups for depthwise */
+} facs_conv2d_params;
+
+typedef struct {
+    float eps;      /* 1e-5 */
+    float momentum; /* 0.1: running = (1 - m) * running + m * batch (unbiased var) */
+    int training;   /* 1: batch statistics; 0: running statistics */
+} facs_batchnorm_params;
+
+typedef enum { FACS_ACT_RELU, FACS_ACT_RELU6, FACS_ACT_SIGMOID } facs_activation;
+
+typedef struct {
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;
+    int pad_h, pad_w;
+    int ceil_mode;         /* PyTorch's ceil_mode output-size rule */
+    int count_include_pad; /* avg pool only; PyTorch's default is 1 */
+} facs_pool2d_params;
+
+typedef enum { FACS_FUSION_THRESHOLD = 0, FACS_FUSION_WEIGHTED = 1 } facs_fusion;
+
+typedef struct {
+    facs_fusion fusion;
+    float threshold; /* T_cf of Eq. 2: p <= T takes Max, p > T takes Avg */
+} facs_fuse_params;
+
+typedef struct facs_backend {
+    const char *name;
+
+    /* Memory. alloc returns 64-byte aligned memory or NULL with last error. */
+    void *(*alloc)(size_t bytes);
+    void (*free)(void *ptr);
+    facs_status (*copy_from_host)(void *dst, const void *src, size_t bytes);
+    facs_status (*copy_to_host)(void *dst, const void *src, size_t bytes);
+    facs_status (*copy)(void *dst, const void *src, size_t bytes); /* same device */
+    facs_status (*fill_zero)(void *dst, size_t bytes);
+    /* y[i] += alpha * x[i] over count floats: gradient accumulation. */
+    facs_status (*axpy)(size_t count, float alpha, const float *x, float *y);
+    /* Waits for queued work (no-op on the CPU). */
+    facs_status (*sync)(void);
+
+    /* conv2d. x (N, Ci, H, W); w (Co, Ci/groups, KH, KW); b (Co, 1, 1, 1) or NULL;
+     * y (N, Co, OH, OW) with OH = (H + 2 pad - dil (KH - 1) - 1) / stride + 1. */
+    facs_status (*conv2d_forward)(struct facs_ctx *ctx, const facs_conv2d_params *p, const facs_tensor *x,
+                                  const facs_tensor *w, const facs_tensor *b, facs_tensor *y);
+    facs_status (*conv2d_backward)(struct facs_ctx *ctx, const facs_conv2d_params *p, const facs_tensor *x,
+                                   const facs_tensor *w, const facs_tensor *dy, facs_tensor *dx, facs_tensor *dw,
+                                   facs_tensor *db);
+
+    /* batchnorm2d. gamma, beta, running_mean, running_var, save_mean, save_invstd: (C, 1, 1, 1).
+     * Training: normalise with batch statistics, update the running statistics in place,
+     * write save_mean and save_invstd = 1 / sqrt(batch_var + eps).
+     * Eval: use running statistics; save_mean = running_mean, save_invstd = 1 / sqrt(running_var + eps).
+     * backward uses p->training to pick the formula (batch statistics or constants). */
+    facs_status (*batchnorm_forward)(struct facs_ctx *ctx, const facs_batchnorm_params *p, const facs_tensor *x,
+                                     const facs_tensor *gamma, const facs_tensor *beta, facs_tensor *running_mean,
+                                     facs_tensor *running_var, facs_tensor *y, facs_tensor *save_mean,
+                                     facs_tensor *save_invstd);
+    facs_status (*batchnorm_backward)(struct facs_ctx *ctx, const facs_batchnorm_params *p, const facs_tensor *x,
+                                      const facs_tensor *gamma, const facs_tensor *save_mean,
+                                      const facs_tensor *save_invstd, const facs_tensor *dy, facs_tensor *dx,
+                                      facs_tensor *dgamma, facs_tensor *dbeta);
+
+    /* relu, relu6 (min(max(x, 0), 6)), sigmoid; x, y same shape.
+     * backward receives both x and y (sigmoid uses y, the ReLUs use x). */
+    facs_status (*activation_forward)(struct facs_ctx *ctx, facs_activation act, const facs_tensor *x,
+                                      facs_tensor *y);
+    facs_status (*activation_backward)(struct facs_ctx *ctx, facs_activation act, const facs_tensor *x,
+                                       const facs_tensor *y, const facs_tensor *dy, facs_tensor *dx);
+
+    /* y = a + b, same shapes. Its backward is a copy (done by ops.h). */
+    facs_status (*add_forward)(struct facs_ctx *ctx, const facs_tensor *a, const facs_tensor *b, facs_tensor *y);
+
+    /* Max pooling; backward routes each dy to the first maximum of its window
+     * (PyTorch's choice), recomputed from x. Padding never wins. */
+    facs_status (*maxpool2d_forward)(struct facs_ctx *ctx, const facs_pool2d_params *p, const facs_tensor *x,
+                                     facs_tensor *y);
+    facs_status (*maxpool2d_backward)(struct facs_ctx *ctx, const facs_pool2d_params *p, const facs_tensor *x,
+                                      const facs_tensor *dy, facs_tensor *dx);
+    facs_status (*avgpool2d_forward)(struct facs_ctx *ctx, const facs_pool2d_params *p, const facs_tensor *x,
+                                     facs_tensor *y);
+    facs_status (*avgpool2d_backward)(struct facs_ctx *ctx, const facs_pool2d_params *p, const facs_tensor *dy,
+                                      facs_tensor *dx);
+
+    /* Adaptive average pooling to y's (OH, OW) with PyTorch's bin edges:
+     * start = floor(i H / OH), end = ceil((i + 1) H / OH). Global average pooling
+     * is the OH = OW = 1 case. */
+    facs_status (*adaptive_avgpool2d_forward)(struct facs_ctx *ctx, const facs_tensor *x, facs_tensor *y);
+    facs_status (*adaptive_avgpool2d_backward)(struct facs_ctx *ctx, const facs_tensor *dy, facs_tensor *dx);
+
+    /* Bilinear resize of x to y's (OH, OW), PyTorch's F.interpolate(mode="bilinear"). */
+    facs_status (*resize_bilinear_forward)(struct facs_ctx *ctx, int align_corners, const facs_tensor *x,
+                                           facs_tensor *y);
+    facs_status (*resize_bilinear_backward)(struct facs_ctx *ctx, int align_corners, const facs_tensor *dy,
+                                            facs_tensor *dx);
+
+    /* Concatenation along channels of count tensors of equal N, H, W. */
+    facs_status (*concat_forward)(struct facs_ctx *ctx, int count, const facs_tensor *const *xs, facs_tensor *y);
+    facs_status (*concat_backward)(struct facs_ctx *ctx, int count, const facs_tensor *dy, facs_tensor *const *dxs);
+
+    /* dropout2d: mask (N, C, 1, 1) holds 0 or 1 / (1 - prob) per channel, drawn by
+     * forward from (seed, n * C + c) with facs_rng_uniform; y = x * mask. */
+    facs_status (*dropout2d_forward)(struct facs_ctx *ctx, float prob, uint64_t seed, const facs_tensor *x,
+                                     facs_tensor *mask, facs_tensor *y);
+    facs_status (*dropout2d_backward)(struct facs_ctx *ctx, const facs_tensor *mask, const facs_tensor *dy,
+                                      facs_tensor *dx);
+
+    /* linear: x (N, IN, 1, 1); w (OUT, IN, 1, 1); b (OUT, 1, 1, 1) or NULL; y (N, OUT, 1, 1). */
+    facs_status (*linear_forward)(struct facs_ctx *ctx, const facs_tensor *x, const facs_tensor *w,
+                                  const facs_tensor *b, facs_tensor *y);
+    facs_status (*linear_backward)(struct facs_ctx *ctx, const facs_tensor *x, const facs_tensor *w,
+                                   const facs_tensor *dy, facs_tensor *dx, facs_tensor *dw, facs_tensor *db);
+
+    /* Softmax cross-entropy over channels. logits (N, K, H, W) f32; labels (N, 1, H, W)
+     * i32 in [0, K) or == ignore_index (any other label is an error naming it);
+     * probs (N, K, H, W) receives the softmax; loss (1, 1, 1, 1) = mean over the
+     * non-ignored pixels (NaN when there are none, as in PyTorch); *valid = their count.
+     * backward: dlogits = dloss * (probs - onehot) / valid, 0 at ignored pixels. */
+    facs_status (*softmax_ce_forward)(struct facs_ctx *ctx, int ignore_index, const facs_tensor *logits,
+                                      const facs_tensor *labels, facs_tensor *probs, facs_tensor *loss,
+                                      int64_t *valid);
+    facs_status (*softmax_ce_backward)(struct facs_ctx *ctx, int ignore_index, const facs_tensor *probs,
+                                       const facs_tensor *labels, float dloss, int64_t valid,
+                                       facs_tensor *dlogits);
+
+    /* The FACS op (paper Eq. 1-3). x (N, C, H, W); w (C/R, C, 1, 1) the squeeze
+     * weight; b (C/R, 1, 1, 1) or NULL; y (N, C/R, H, W); prob (N, C/R, 1, 1)
+     * receives p = sigmoid(w z + b) with z the spatial mean of x. Chunk i of R
+     * channels is [R i, R i + R). Per-element math: facs_fusion_math.h. */
+    facs_status (*facs_forward)(struct facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
+                                const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *prob);
+    facs_status (*facs_backward)(struct facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
+                                 const facs_tensor *w, const facs_tensor *prob, const facs_tensor *dy,
+                                 facs_tensor *dx, facs_tensor *dw, facs_tensor *db);
+} facs_backend;
+
+/* The table for a device, or NULL (with last error) when that backend was not
+ * built or no device is present. */
+const facs_backend *facs_backend_get(facs_device device);
+
+/* Whether a CUDA device can be used in this process. */
+int facs_cuda_available(void);
+
+extern const facs_backend facs_cpu_backend;
+
+/* A uniform float in [0, 1) from a counter-based hash of (seed, counter):
+ * identical on every backend and independent of thread count. */
+float facs_rng_uniform(uint64_t seed, uint64_t counter);
+
+#endif

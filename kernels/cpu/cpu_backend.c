@@ -1,0 +1,77 @@
+/* The CPU backend: host memory and the table of CPU op entries. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_ops.h"
+
+static void *cpu_alloc(size_t bytes)
+{
+    /* aligned_alloc needs a multiple of the alignment; 0 bytes still gets a block. */
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    if (!p)
+        facs_fail(FACS_ERR_MEMORY, "out of host memory (%zu bytes)", bytes);
+    return p;
+}
+
+static void cpu_free(void *ptr) { free(ptr); }
+
+static facs_status cpu_copy(void *dst, const void *src, size_t bytes)
+{
+    if (bytes)
+        memcpy(dst, src, bytes);
+    return FACS_OK;
+}
+
+static facs_status cpu_fill_zero(void *dst, size_t bytes)
+{
+    memset(dst, 0, bytes);
+    return FACS_OK;
+}
+
+static facs_status cpu_axpy(size_t count, float alpha, const float *x, float *y)
+{
+#pragma omp parallel for schedule(static) if (count > 65536)
+    for (size_t i = 0; i < count; i++)
+        y[i] += alpha * x[i];
+    return FACS_OK;
+}
+
+static facs_status cpu_sync(void) { return FACS_OK; }
+
+const facs_backend facs_cpu_backend = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .copy_from_host = cpu_copy,
+    .copy_to_host = cpu_copy,
+    .copy = cpu_copy,
+    .fill_zero = cpu_fill_zero,
+    .axpy = cpu_axpy,
+    .sync = cpu_sync,
+    .conv2d_forward = facs_cpu_conv2d_forward,
+    .conv2d_backward = facs_cpu_conv2d_backward,
+    .batchnorm_forward = facs_cpu_batchnorm_forward,
+    .batchnorm_backward = facs_cpu_batchnorm_backward,
+    .activation_forward = facs_cpu_activation_forward,
+    .activation_backward = facs_cpu_activation_backward,
+    .add_forward = facs_cpu_add_forward,
+    .maxpool2d_forward = facs_cpu_maxpool2d_forward,
+    .maxpool2d_backward = facs_cpu_maxpool2d_backward,
+    .avgpool2d_forward = facs_cpu_avgpool2d_forward,
+    .avgpool2d_backward = facs_cpu_avgpool2d_backward,
+    .adaptive_avgpool2d_forward = facs_cpu_adaptive_avgpool2d_forward,
+    .adaptive_avgpool2d_backward = facs_cpu_adaptive_avgpool2d_backward,
+    .resize_bilinear_forward = facs_cpu_resize_bilinear_forward,
+    .resize_bilinear_backward = facs_cpu_resize_bilinear_backward,
+    .concat_forward = facs_cpu_concat_forward,
+    .concat_backward = facs_cpu_concat_backward,
+    .dropout2d_forward = facs_cpu_dropout2d_forward,
+    .dropout2d_backward = facs_cpu_dropout2d_backward,
+    .linear_forward = facs_cpu_linear_forward,
+    .linear_backward = facs_cpu_linear_backward,
+    .softmax_ce_forward = facs_cpu_softmax_ce_forward,
+    .softmax_ce_backward = facs_cpu_softmax_ce_backward,
+    .facs_forward = facs_cpu_facs_forward,
+    .facs_backward = facs_cpu_facs_backward,
+};

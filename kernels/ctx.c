@@ -1,0 +1,95 @@
+#include "ctx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DATA_BLOCK_MIN ((size_t)64 << 20)
+#define HOST_BLOCK_MIN ((size_t)1 << 20)
+
+static void *host_alloc(size_t bytes)
+{
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p)
+        facs_fail(FACS_ERR_MEMORY, "out of host memory (%zu bytes)", bytes);
+    return p;
+}
+
+facs_ctx *facs_ctx_create(facs_device device)
+{
+    const facs_backend *be = facs_backend_get(device);
+    if (!be)
+        return NULL;
+    facs_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        facs_fail(FACS_ERR_MEMORY, "out of host memory for a context");
+        return NULL;
+    }
+    ctx->device = device;
+    ctx->backend = be;
+    facs_arena_init(&ctx->data, be->alloc, be->free, DATA_BLOCK_MIN);
+    facs_arena_init(&ctx->host, host_alloc, free, HOST_BLOCK_MIN);
+    ctx->training = 1;
+    ctx->record = 1;
+    return ctx;
+}
+
+void facs_ctx_free(facs_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    facs_arena_release(&ctx->data);
+    facs_arena_release(&ctx->host);
+    free(ctx);
+}
+
+void facs_ctx_set_mode(facs_ctx *ctx, int training, int record)
+{
+    ctx->training = training;
+    ctx->record = record;
+}
+
+void facs_ctx_begin_step(facs_ctx *ctx)
+{
+    facs_arena_reset(&ctx->data);
+    facs_arena_reset(&ctx->host);
+    ctx->tape = NULL;
+}
+
+void *facs_ctx_scratch(facs_ctx *ctx, size_t bytes) { return facs_arena_alloc(&ctx->data, bytes); }
+
+void *facs_ctx_host_alloc(facs_ctx *ctx, size_t bytes)
+{
+    void *p = facs_arena_alloc(&ctx->host, bytes);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
+facs_tensor *facs_ctx_tensor(facs_ctx *ctx, facs_dtype dtype, int n, int c, int h, int w)
+{
+    if (n <= 0 || c <= 0 || h <= 0 || w <= 0) {
+        facs_fail(FACS_ERR_ARG, "tensor shape (%d, %d, %d, %d) has a non-positive size", n, c, h, w);
+        return NULL;
+    }
+    facs_tensor *t = facs_ctx_host_alloc(ctx, sizeof *t);
+    if (!t)
+        return NULL;
+    *t = (facs_tensor){.n = n, .c = c, .h = h, .w = w, .dtype = dtype, .device = ctx->device};
+    t->data = facs_arena_alloc(&ctx->data, facs_tensor_bytes(t));
+    return t->data ? t : NULL;
+}
+
+facs_tensor *facs_ctx_zeros(facs_ctx *ctx, facs_dtype dtype, int n, int c, int h, int w)
+{
+    facs_tensor *t = facs_ctx_tensor(ctx, dtype, n, c, h, w);
+    if (t && ctx->backend->fill_zero(t->data, facs_tensor_bytes(t)) != FACS_OK)
+        return NULL;
+    return t;
+}
+
+facs_tensor *facs_ctx_like(facs_ctx *ctx, const facs_tensor *t)
+{
+    return facs_ctx_tensor(ctx, t->dtype, t->n, t->c, t->h, t->w);
+}
+
+size_t facs_ctx_peak_bytes(const facs_ctx *ctx) { return ctx->data.peak; }

@@ -1,0 +1,63 @@
+/* The execution context: one device, its arena, the tape, the mode.
+ *
+ *     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
+ *     for each step:
+ *         facs_ctx_begin_step(ctx);          // arena and tape start empty
+ *         facs_tensor *x = facs_ctx_tensor(ctx, FACS_F32, n, c, h, w);
+ *         ... ops from ops.h build y and the loss, recording the tape ...
+ *         facs_backward(ctx, loss, NULL);    // autograd.h
+ *         facs_sgd_step(...);                // optim.h
+ *     facs_ctx_free(ctx);
+ *
+ * Tensors returned by facs_ctx_tensor and by ops live until the next
+ * facs_ctx_begin_step. Not thread-safe: one context per thread. */
+#ifndef FACS_CTX_H
+#define FACS_CTX_H
+
+#include <stdint.h>
+
+#include "arena.h"
+#include "backend.h"
+#include "tensor.h"
+
+typedef struct facs_node facs_node;
+
+typedef struct facs_ctx {
+    facs_device device;
+    const facs_backend *backend;
+    facs_arena data;   /* device memory: activations, gradients, scratch */
+    facs_arena host;   /* host memory: tensor headers, tape nodes */
+    facs_node *tape;   /* newest node first */
+    int training;      /* batch-norm uses batch statistics; dropout drops */
+    int record;        /* ops record the tape (needed for backward) */
+    uint64_t seed;     /* base seed of stochastic ops (dropout) */
+    uint64_t rng_calls; /* stochastic ops drawn since the seed was set */
+} facs_ctx;
+
+/* NULL (with last error) if the device's backend is missing. */
+facs_ctx *facs_ctx_create(facs_device device);
+void facs_ctx_free(facs_ctx *ctx);
+
+/* training: BN batch statistics and dropout; record: keep the tape for backward.
+ * Evaluating a gradient in eval mode (GradCAM, facs-run --mode eval) is training 0, record 1. */
+void facs_ctx_set_mode(facs_ctx *ctx, int training, int record);
+
+/* Resets the arena and the tape: every tensor of the previous step is gone. */
+void facs_ctx_begin_step(facs_ctx *ctx);
+
+/* An uninitialised arena tensor; NULL (with last error) on failure. */
+facs_tensor *facs_ctx_tensor(facs_ctx *ctx, facs_dtype dtype, int n, int c, int h, int w);
+/* Same, zero-filled. */
+facs_tensor *facs_ctx_zeros(facs_ctx *ctx, facs_dtype dtype, int n, int c, int h, int w);
+/* An uninitialised tensor shaped like t. */
+facs_tensor *facs_ctx_like(facs_ctx *ctx, const facs_tensor *t);
+
+/* Scratch device memory for backends, valid until the next begin_step. */
+void *facs_ctx_scratch(facs_ctx *ctx, size_t bytes);
+/* Host memory for tape state, valid until the next begin_step. */
+void *facs_ctx_host_alloc(facs_ctx *ctx, size_t bytes);
+
+/* Peak bytes of the device arena since creation. */
+size_t facs_ctx_peak_bytes(const facs_ctx *ctx);
+
+#endif

@@ -1,0 +1,68 @@
+/* The differentiable ops: what networks are built from.
+ *
+ * Each function checks its arguments (device, shapes), allocates its output
+ * from the context's arena, runs the backend's forward and, when recording and
+ * some input requires a gradient, pushes a tape node (autograd.h).
+ *
+ * Every function returns its output, or NULL with the last error set. Passing
+ * NULL as an input is allowed and returns NULL at once, so a chain of calls
+ * needs one check at its end and reports the first failure:
+ *
+ *     facs_tensor *y = facs_relu(ctx, facs_conv2d(ctx, x, w, NULL, &p));
+ *     if (!y) fprintf(stderr, "%s\n", facs_last_error());
+ *
+ * Parameters (w, b, gamma, beta) are heap tensors with is_param set; their
+ * gradients accumulate into param->grad. */
+#ifndef FACS_OPS_H
+#define FACS_OPS_H
+
+#include "autograd.h"
+#include "backend.h"
+#include "ctx.h"
+
+facs_tensor *facs_conv2d(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b,
+                         const facs_conv2d_params *p);
+/* stride, pad, dilation 1, groups 1: the defaults of nn.Conv2d. */
+facs_conv2d_params facs_conv2d_defaults(void);
+
+/* Uses ctx->training unless the model overrides the params. running_* are
+ * persistent buffers (not parameters) updated in place in training. */
+facs_tensor *facs_batchnorm2d(facs_ctx *ctx, facs_tensor *x, facs_tensor *gamma, facs_tensor *beta,
+                              facs_tensor *running_mean, facs_tensor *running_var, const facs_batchnorm_params *p);
+
+facs_tensor *facs_relu(facs_ctx *ctx, facs_tensor *x);
+facs_tensor *facs_relu6(facs_ctx *ctx, facs_tensor *x);
+facs_tensor *facs_sigmoid(facs_ctx *ctx, facs_tensor *x);
+facs_tensor *facs_add(facs_ctx *ctx, facs_tensor *a, facs_tensor *b);
+
+facs_tensor *facs_maxpool2d(facs_ctx *ctx, facs_tensor *x, const facs_pool2d_params *p);
+facs_tensor *facs_avgpool2d(facs_ctx *ctx, facs_tensor *x, const facs_pool2d_params *p);
+/* Output size of a pooling window along one axis, with PyTorch's ceil_mode rule. */
+int facs_pool_out_size(int in, int kernel, int stride, int pad, int ceil_mode);
+facs_tensor *facs_global_avgpool(facs_ctx *ctx, facs_tensor *x);
+facs_tensor *facs_adaptive_avgpool2d(facs_ctx *ctx, facs_tensor *x, int out_h, int out_w);
+
+facs_tensor *facs_resize_bilinear(facs_ctx *ctx, facs_tensor *x, int out_h, int out_w, int align_corners);
+facs_tensor *facs_concat(facs_ctx *ctx, int count, facs_tensor *const *xs);
+/* Drops whole channels with probability prob when ctx->training; identity otherwise.
+ * The mask comes from (ctx->seed, ctx->rng_calls++), so a run is reproducible. */
+facs_tensor *facs_dropout2d(facs_ctx *ctx, facs_tensor *x, float prob);
+facs_tensor *facs_linear(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b);
+
+/* Mean softmax cross-entropy over the channel axis; a (1, 1, 1, 1) tensor. */
+facs_tensor *facs_softmax_cross_entropy(facs_ctx *ctx, facs_tensor *logits, facs_tensor *labels,
+                                        int ignore_index);
+
+/* The FACS op: squeeze x (N, C, H, W) to (N, C/R, H, W) with the squeeze weight
+ * w (C/R, C, 1, 1) and optional bias; see backend.h and the paper's Eq. 1-3. */
+facs_tensor *facs_facs(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b, const facs_fuse_params *p);
+
+/* Shared argument checks for op implementations: they set the last error. */
+facs_status facs_check_device(facs_ctx *ctx, const char *op, int count, const facs_tensor *const *ts);
+facs_status facs_check_f32(const char *op, const char *name, const facs_tensor *t);
+facs_status facs_unsupported(facs_ctx *ctx, const char *op);
+
+/* True when the context's backend has the entry; otherwise sets the error. */
+#define FACS_HAS_ENTRY(ctx, entry, op) ((ctx)->backend->entry ? 1 : (facs_unsupported((ctx), (op)), 0))
+
+#endif

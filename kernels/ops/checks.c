@@ -1,0 +1,25 @@
+/* Argument checks shared by every op of ops.h. */
+#include "../ops.h"
+
+static const char *device_name(facs_device d) { return d == FACS_DEVICE_CUDA ? "cuda" : "cpu"; }
+
+facs_status facs_check_device(facs_ctx *ctx, const char *op, int count, const facs_tensor *const *ts)
+{
+    for (int i = 0; i < count; i++)
+        if (ts[i] && ts[i]->device != ctx->device)
+            return facs_fail(FACS_ERR_ARG, "%s: operand %d is on %s but the context runs on %s", op, i,
+                             device_name(ts[i]->device), device_name(ctx->device));
+    return FACS_OK;
+}
+
+facs_status facs_check_f32(const char *op, const char *name, const facs_tensor *t)
+{
+    if (t && t->dtype != FACS_F32)
+        return facs_fail(FACS_ERR_ARG, "%s: %s must be float32", op, name);
+    return FACS_OK;
+}
+
+facs_status facs_unsupported(facs_ctx *ctx, const char *op)
+{
+    return facs_fail(FACS_ERR_UNSUPPORTED, "%s is not available on the %s backend", op, ctx->backend->name);
+}

@@ -1,0 +1,124 @@
+#include "tensor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+
+int facs_tensor_same_shape(const facs_tensor *a, const facs_tensor *b)
+{
+    return a->n == b->n && a->c == b->c && a->h == b->h && a->w == b->w && a->dtype == b->dtype &&
+           a->device == b->device;
+}
+
+facs_tensor *facs_tensor_create(facs_device device, facs_dtype dtype, int n, int c, int h, int w)
+{
+    if (n <= 0 || c <= 0 || h <= 0 || w <= 0) {
+        facs_fail(FACS_ERR_ARG, "tensor shape (%d, %d, %d, %d) has a non-positive size", n, c, h, w);
+        return NULL;
+    }
+    const facs_backend *be = facs_backend_get(device);
+    if (!be)
+        return NULL;
+    facs_tensor *t = calloc(1, sizeof *t);
+    if (!t) {
+        facs_fail(FACS_ERR_MEMORY, "out of host memory for a tensor header");
+        return NULL;
+    }
+    *t = (facs_tensor){.n = n, .c = c, .h = h, .w = w, .dtype = dtype, .device = device, .owns_data = 1};
+    t->data = be->alloc(facs_tensor_bytes(t));
+    if (!t->data || be->fill_zero(t->data, facs_tensor_bytes(t)) != FACS_OK) {
+        if (t->data)
+            be->free(t->data);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void facs_tensor_free(facs_tensor *t)
+{
+    if (!t)
+        return;
+    if (t->is_param && t->grad)
+        facs_tensor_free(t->grad);
+    if (t->owns_data)
+        facs_backend_get(t->device)->free(t->data);
+    free(t);
+}
+
+facs_status facs_tensor_ensure_grad(facs_tensor *t)
+{
+    if (t->grad)
+        return FACS_OK;
+    t->grad = facs_tensor_create(t->device, t->dtype, t->n, t->c, t->h, t->w);
+    return t->grad ? FACS_OK : FACS_ERR_MEMORY;
+}
+
+void facs_nchw_to_nhwc(const float *src, float *dst, int n, int c, int h, int w)
+{
+    for (int in = 0; in < n; in++)
+        for (int ic = 0; ic < c; ic++)
+            for (int ih = 0; ih < h; ih++)
+                for (int iw = 0; iw < w; iw++)
+                    dst[(((size_t)in * h + ih) * w + iw) * c + ic] = src[(((size_t)in * c + ic) * h + ih) * w + iw];
+}
+
+void facs_nhwc_to_nchw(const float *src, float *dst, int n, int c, int h, int w)
+{
+    for (int in = 0; in < n; in++)
+        for (int ic = 0; ic < c; ic++)
+            for (int ih = 0; ih < h; ih++)
+                for (int iw = 0; iw < w; iw++)
+                    dst[(((size_t)in * c + ic) * h + ih) * w + iw] = src[(((size_t)in * h + ih) * w + iw) * c + ic];
+}
+
+facs_status facs_tensor_upload(facs_tensor *dst, const void *host, size_t bytes)
+{
+    if (bytes != facs_tensor_bytes(dst))
+        return facs_fail(FACS_ERR_ARG, "upload of %zu bytes into a tensor of %zu bytes", bytes,
+                         facs_tensor_bytes(dst));
+    return facs_backend_get(dst->device)->copy_from_host(dst->data, host, bytes);
+}
+
+facs_status facs_tensor_download(const facs_tensor *src, void *host, size_t bytes)
+{
+    if (bytes != facs_tensor_bytes(src))
+        return facs_fail(FACS_ERR_ARG, "download of %zu bytes from a tensor of %zu bytes", bytes,
+                         facs_tensor_bytes(src));
+    return facs_backend_get(src->device)->copy_to_host(host, src->data, bytes);
+}
+
+facs_status facs_tensor_from_nchw(facs_tensor *dst, const float *nchw, size_t count)
+{
+    if (count != facs_tensor_numel(dst))
+        return facs_fail(FACS_ERR_ARG, "%zu values given for a tensor of %zu", count, facs_tensor_numel(dst));
+    float *tmp = malloc(count * sizeof *tmp);
+    if (!tmp)
+        return facs_fail(FACS_ERR_MEMORY, "out of host memory converting %zu values", count);
+    facs_nchw_to_nhwc(nchw, tmp, dst->n, dst->c, dst->h, dst->w);
+    facs_status s = facs_tensor_upload(dst, tmp, count * sizeof *tmp);
+    free(tmp);
+    return s;
+}
+
+facs_status facs_tensor_to_nchw(const facs_tensor *src, float *nchw, size_t count)
+{
+    if (count != facs_tensor_numel(src))
+        return facs_fail(FACS_ERR_ARG, "%zu values asked of a tensor of %zu", count, facs_tensor_numel(src));
+    float *tmp = malloc(count * sizeof *tmp);
+    if (!tmp)
+        return facs_fail(FACS_ERR_MEMORY, "out of host memory converting %zu values", count);
+    facs_status s = facs_tensor_download(src, tmp, count * sizeof *tmp);
+    if (s == FACS_OK)
+        facs_nhwc_to_nchw(tmp, nchw, src->n, src->c, src->h, src->w);
+    free(tmp);
+    return s;
+}
+
+const char *facs_shape_str(const facs_tensor *t, char *buf, size_t size)
+{
+    snprintf(buf, size, "(%d, %d, %d, %d)", t->n, t->c, t->h, t->w);
+    return buf;
+}

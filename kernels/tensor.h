@@ -1,0 +1,79 @@
+/* Tensors: float32 (or int32 for labels) arrays that know their device.
+ *
+ * Shapes are always spoken as (N, C, H, W), like PyTorch. Storage is
+ * channels-last (NHWC): element (n, c, h, w) lives at
+ *     ((n * H + h) * W + w) * C + c.
+ * A vector or matrix is a tensor with H = W = 1, so (N, C, 1, 1) is an
+ * ordinary row-major N x C matrix. Convolution weights (O, I/groups, KH, KW)
+ * are stored the same way, i.e. OHWI. Files and PyTorch use NCHW / OIHW;
+ * facs_tensor_from_nchw and facs_tensor_to_nchw convert at that boundary.
+ *
+ * Ownership: facs_tensor_create returns a heap tensor freed with
+ * facs_tensor_free (parameters, persistent buffers). Activations come from a
+ * context's arena (facs_ctx_tensor in ctx.h) and die when the arena is reset.
+ *
+ * Gradient fields are used by the tape (autograd.h): grad is NULL until the
+ * backward pass writes it. Parameter gradients accumulate (+=) across backward
+ * calls until the optimizer zeroes them; activation gradients are written. */
+#ifndef FACS_TENSOR_H
+#define FACS_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+typedef enum { FACS_DEVICE_CPU = 0, FACS_DEVICE_CUDA = 1 } facs_device;
+typedef enum { FACS_F32 = 0, FACS_I32 = 1 } facs_dtype;
+
+typedef struct facs_tensor {
+    int n, c, h, w;
+    facs_dtype dtype;
+    facs_device device;
+    void *data;
+    struct facs_tensor *grad;  /* same shape and device; NULL until written */
+    unsigned requires_grad : 1; /* the tape records ops that consume it */
+    unsigned is_param : 1;      /* grad is persistent and accumulates */
+    unsigned keep_grad : 1;     /* activation whose grad survives backward */
+    unsigned owns_data : 1;     /* data was allocated by facs_tensor_create */
+} facs_tensor;
+
+static inline size_t facs_tensor_numel(const facs_tensor *t)
+{
+    return (size_t)t->n * (size_t)t->c * (size_t)t->h * (size_t)t->w;
+}
+
+static inline size_t facs_tensor_bytes(const facs_tensor *t) { return facs_tensor_numel(t) * 4; }
+
+static inline float *facs_f32(const facs_tensor *t) { return (float *)t->data; }
+static inline int32_t *facs_i32(const facs_tensor *t) { return (int32_t *)t->data; }
+
+/* Same (N, C, H, W), dtype and device. */
+int facs_tensor_same_shape(const facs_tensor *a, const facs_tensor *b);
+
+/* A zero-filled heap tensor on device; NULL (with last error) on failure. */
+facs_tensor *facs_tensor_create(facs_device device, facs_dtype dtype, int n, int c, int h, int w);
+
+/* Frees a heap tensor, its data if owned, and its gradient. NULL is ignored. */
+void facs_tensor_free(facs_tensor *t);
+
+/* Allocates t->grad (zeroed, heap) if missing: used for parameters. */
+facs_status facs_tensor_ensure_grad(facs_tensor *t);
+
+/* Copies between host NCHW (OIHW for weights) order and the tensor's storage,
+ * converting layout and crossing devices as needed. count must equal numel. */
+facs_status facs_tensor_from_nchw(facs_tensor *dst, const float *nchw, size_t count);
+facs_status facs_tensor_to_nchw(const facs_tensor *src, float *nchw, size_t count);
+
+/* Raw copies in storage order between a host buffer and the tensor. */
+facs_status facs_tensor_upload(facs_tensor *dst, const void *host, size_t bytes);
+facs_status facs_tensor_download(const facs_tensor *src, void *host, size_t bytes);
+
+/* Layout conversion on host buffers: NCHW <-> NHWC for shape (n, c, h, w). */
+void facs_nchw_to_nhwc(const float *src, float *dst, int n, int c, int h, int w);
+void facs_nhwc_to_nchw(const float *src, float *dst, int n, int c, int h, int w);
+
+/* "(2, 64, 56, 56)" into buf, for messages. */
+const char *facs_shape_str(const facs_tensor *t, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,30 @@
+"""Shared helpers of the reference scripts: seeding and HDF5 output.
+
+Each ref_<name>.py writes fresh random inputs and PyTorch's outputs and
+gradients (NCHW / OIHW float32) to the file named on its command line.
+The seed comes from FACS_TEST_SEED or the clock and is printed."""
+import os
+import sys
+import time
+
+import h5py
+import numpy as np
+import torch
+
+
+def setup():
+    """Seeds torch from FACS_TEST_SEED (or the clock) and opens argv[1] for writing."""
+    seed = int(os.environ.get("FACS_TEST_SEED", int(time.time())))
+    print(f"seed {seed} (set FACS_TEST_SEED to replay)")
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.set_default_dtype(torch.float32)
+    return h5py.File(sys.argv[1], "w")
+
+
+def put(group, name, tensor):
+    """Stores a tensor (detached, float32 unless integer) as a dataset."""
+    array = tensor.detach().cpu().numpy() if isinstance(tensor, torch.Tensor) else np.asarray(tensor)
+    if array.dtype.kind == "f":
+        array = array.astype(np.float32)
+    group.create_dataset(name, data=array)

@@ -1,0 +1,200 @@
+#include "test_util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int checks_passed, checks_failed;
+
+int test_check(int cond, const char *fmt, ...)
+{
+    if (cond) {
+        checks_passed++;
+        return 1;
+    }
+    checks_failed++;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "FAIL: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return 0;
+}
+
+int test_finish(void)
+{
+    printf("%d passed, %d failed\n", checks_passed, checks_failed);
+    return checks_failed == 0 && checks_passed > 0 ? 0 : 1;
+}
+
+static double rel_err(const float *got, const float *want_f, const double *want_d, size_t n)
+{
+    double num = 0.0, den = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double g = got[i], w = want_f ? want_f[i] : want_d[i];
+        if (!isfinite(g) || !isfinite(w))
+            return INFINITY;
+        double d = fabs(g - w);
+        if (d > num)
+            num = d;
+        if (fabs(w) > den)
+            den = fabs(w);
+    }
+    return num / den;
+}
+
+double test_rel_err_f(const float *got, const float *want, size_t n) { return rel_err(got, want, NULL, n); }
+double test_rel_err_d(const float *got, const double *want, size_t n) { return rel_err(got, NULL, want, n); }
+
+int test_close_f(const char *what, const float *got, const float *want, size_t n, double tol)
+{
+    double e = test_rel_err_f(got, want, n);
+    return test_check(e <= tol, "%s: relative error %.3g > %.3g (%zu values)", what, e, tol, n);
+}
+
+int test_close_d(const char *what, const float *got, const double *want, size_t n, double tol)
+{
+    double e = test_rel_err_d(got, want, n);
+    return test_check(e <= tol, "%s: relative error %.3g > %.3g (%zu values)", what, e, tol, n);
+}
+
+static uint64_t rng_state = 0x853c49e6748fea9bULL;
+
+void test_seed_from_env(void)
+{
+    const char *env = getenv("FACS_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
+    printf("seed %llu (set FACS_TEST_SEED to replay)\n", (unsigned long long)seed);
+    rng_state = seed * 0x9e3779b97f4a7c15ULL + 1;
+}
+
+double test_uniform(double lo, double hi)
+{
+    /* xorshift64*: plenty for test inputs. */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    uint64_t r = rng_state * 0x2545f4914f6cdd1dULL;
+    return lo + (hi - lo) * ((double)(r >> 11) / 9007199254740992.0);
+}
+
+void test_fill(float *x, size_t n, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)test_uniform(lo, hi);
+}
+
+float *test_alloc(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof *p);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+double *test_to_double(const float *x, size_t n)
+{
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    if (!d) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    for (size_t i = 0; i < n; i++)
+        d[i] = x[i];
+    return d;
+}
+
+facs_tensor *test_tensor(facs_ctx *ctx, int n, int c, int h, int w, const float *nchw)
+{
+    facs_tensor *t = facs_ctx_tensor(ctx, FACS_F32, n, c, h, w);
+    if (t && nchw && facs_tensor_from_nchw(t, nchw, facs_tensor_numel(t)) != FACS_OK)
+        return NULL;
+    return t;
+}
+
+facs_tensor *test_param(int n, int c, int h, int w, const float *nchw)
+{
+    facs_tensor *t = facs_tensor_create(FACS_DEVICE_CPU, FACS_F32, n, c, h, w);
+    if (!t)
+        return NULL;
+    t->is_param = 1;
+    t->requires_grad = 1;
+    if (nchw && facs_tensor_from_nchw(t, nchw, facs_tensor_numel(t)) != FACS_OK) {
+        facs_tensor_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+float *test_nchw(const facs_tensor *t)
+{
+    float *out = test_alloc(facs_tensor_numel(t));
+    if (facs_tensor_to_nchw(t, out, facs_tensor_numel(t)) != FACS_OK)
+        fprintf(stderr, "test_nchw: %s\n", facs_last_error());
+    return out;
+}
+
+float *test_grad_nchw(const facs_tensor *t)
+{
+    if (!t->grad) {
+        test_check(0, "expected a gradient, found none");
+        return test_alloc(facs_tensor_numel(t));
+    }
+    return test_nchw(t->grad);
+}
+
+void test_fd_gradient(test_scalar_fn f, double *x, size_t n, void *user, double eps, double *grad)
+{
+    for (size_t i = 0; i < n; i++) {
+        double keep = x[i];
+        x[i] = keep + eps;
+        double up = f(x, user);
+        x[i] = keep - eps;
+        double down = f(x, user);
+        x[i] = keep;
+        grad[i] = (up - down) / (2.0 * eps);
+    }
+}
+
+double test_dot(const double *a, const double *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+h5_file *test_open_ref(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s REFERENCE.h5 (written by tests/ref/)\n", argv[0]);
+        exit(2);
+    }
+    h5_file *f = h5_open(argv[1]);
+    if (!f)
+        exit(2);
+    return f;
+}
+
+float *test_ref(h5_file *f, const char *name, size_t *count)
+{
+    int rank;
+    size_t dims[8];
+    float *data = h5_read_f32(f, name, &rank, dims);
+    if (!data) {
+        fprintf(stderr, "reference dataset %s is missing\n", name);
+        exit(2);
+    }
+    size_t c = 1;
+    for (int i = 0; i < rank; i++)
+        c *= dims[i];
+    if (count)
+        *count = c;
+    return data;
+}

@@ -1,0 +1,65 @@
+/* The test harness: checks that count and report, random inputs, tensors
+ * from host arrays, finite differences in double precision, and comparison
+ * against PyTorch reference files (h5_io.h).
+ *
+ * Every test program ends with `return test_finish();`, which prints the
+ * closing line "N passed, N failed" and exits non-zero on any failure.
+ *
+ * Error metric (all comparisons): max_i |got_i - want_i| / max(max_i |want_i|, 1e-30),
+ * the normwise relative error; any NaN or Inf in got makes it infinite, so a
+ * NaN never passes. */
+#ifndef FACS_TEST_UTIL_H
+#define FACS_TEST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "h5_io.h"
+#include "ops.h"
+
+/* Records one check; prints the message on failure. Returns cond. */
+int test_check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define CHECK(cond, ...) test_check((cond), __VA_ARGS__)
+/* A facs call that must succeed: prints facs_last_error() otherwise. */
+#define CHECK_OK(expr) test_check((expr) == FACS_OK, "%s failed: %s", #expr, facs_last_error())
+#define CHECK_PTR(expr) test_check((expr) != NULL, "%s failed: %s", #expr, facs_last_error())
+
+int test_finish(void);
+
+double test_rel_err_f(const float *got, const float *want, size_t n);
+double test_rel_err_d(const float *got, const double *want, size_t n);
+/* Check that got matches want within tol (relative error as above). */
+int test_close_f(const char *what, const float *got, const float *want, size_t n, double tol);
+int test_close_d(const char *what, const float *got, const double *want, size_t n, double tol);
+
+/* Deterministic generator for test inputs; the seed comes from FACS_TEST_SEED
+ * or the clock, and is printed so a failure can be replayed. */
+void test_seed_from_env(void);
+double test_uniform(double lo, double hi);
+void test_fill(float *x, size_t n, double lo, double hi);
+
+/* Heap host copies. */
+float *test_alloc(size_t n);
+double *test_to_double(const float *x, size_t n);
+
+/* An arena tensor holding host NCHW data (NULL data leaves it uninitialised). */
+facs_tensor *test_tensor(facs_ctx *ctx, int n, int c, int h, int w, const float *nchw);
+/* A heap parameter (is_param, requires_grad) holding NCHW/OIHW data. */
+facs_tensor *test_param(int n, int c, int h, int w, const float *nchw);
+/* A malloc'd NCHW host copy of t (and of t->grad with test_grad_nchw). */
+float *test_nchw(const facs_tensor *t);
+float *test_grad_nchw(const facs_tensor *t);
+
+/* Central-difference gradient of f at x (n doubles), step eps, into grad. */
+typedef double (*test_scalar_fn)(const double *x, void *user);
+void test_fd_gradient(test_scalar_fn f, double *x, size_t n, void *user, double eps, double *grad);
+
+/* sum_i a_i * b_i in double: the loss whose gradient w.r.t. a is b. */
+double test_dot(const double *a, const double *b, size_t n);
+
+/* Opens argv[1], the reference file written by tests/ref/ref_<name>.py. */
+h5_file *test_open_ref(int argc, char **argv);
+/* Reads a reference dataset that must exist, with its element count. */
+float *test_ref(h5_file *f, const char *name, size_t *count);
+
+#endif
