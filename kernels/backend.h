@@ -122,9 +122,12 @@ typedef struct facs_backend {
     facs_status (*resize_bilinear_backward)(struct facs_ctx *ctx, int align_corners, const facs_tensor *dy,
                                             facs_tensor *dx);
 
-    /* Concatenation along channels of count tensors of equal N, H, W. */
+    /* Concatenation along channels of count tensors of equal N, H, W. backward
+     * splits dy into dxs[i] for the inputs whose dxs[i] is not NULL; xs gives
+     * every input's width. */
     facs_status (*concat_forward)(struct facs_ctx *ctx, int count, const facs_tensor *const *xs, facs_tensor *y);
-    facs_status (*concat_backward)(struct facs_ctx *ctx, int count, const facs_tensor *dy, facs_tensor *const *dxs);
+    facs_status (*concat_backward)(struct facs_ctx *ctx, int count, const facs_tensor *const *xs,
+                                   const facs_tensor *dy, facs_tensor *const *dxs);
 
     /* dropout2d: mask (N, C, 1, 1) holds 0 or 1 / (1 - prob) per channel, drawn by
      * forward from (seed, n * C + c) with facs_rng_uniform; y = x * mask. */

@@ -110,6 +110,16 @@ double *test_to_double(const float *x, size_t n)
     return d;
 }
 
+void test_poison_step(facs_ctx *ctx)
+{
+    facs_ctx_begin_step(ctx);
+    facs_tensor *t = facs_ctx_tensor(ctx, FACS_F32, 1, 1, 1, 1 << 20);
+    if (t)
+        for (size_t i = 0; i < facs_tensor_numel(t); i++)
+            facs_f32(t)[i] = NAN;
+    facs_ctx_begin_step(ctx);
+}
+
 facs_tensor *test_tensor(facs_ctx *ctx, int n, int c, int h, int w, const float *nchw)
 {
     facs_tensor *t = facs_ctx_tensor(ctx, FACS_F32, n, c, h, w);

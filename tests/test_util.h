@@ -42,6 +42,10 @@ void test_fill(float *x, size_t n, double lo, double hi);
 float *test_alloc(size_t n);
 double *test_to_double(const float *x, size_t n);
 
+/* Begins a step whose arena memory is NaN-filled (its first 4 MiB), so an
+ * output or gradient that a kernel fails to write shows up as NaN. */
+void test_poison_step(facs_ctx *ctx);
+
 /* An arena tensor holding host NCHW data (NULL data leaves it uninitialised). */
 facs_tensor *test_tensor(facs_ctx *ctx, int n, int c, int h, int w, const float *nchw);
 /* A heap parameter (is_param, requires_grad) holding NCHW/OIHW data. */

@@ -43,7 +43,8 @@ facs_status facs_cpu_resize_bilinear_backward(facs_ctx *ctx, int align_corners, 
                                               facs_tensor *dx);
 
 facs_status facs_cpu_concat_forward(facs_ctx *ctx, int count, const facs_tensor *const *xs, facs_tensor *y);
-facs_status facs_cpu_concat_backward(facs_ctx *ctx, int count, const facs_tensor *dy, facs_tensor *const *dxs);
+facs_status facs_cpu_concat_backward(facs_ctx *ctx, int count, const facs_tensor *const *xs, const facs_tensor *dy,
+                                     facs_tensor *const *dxs);
 
 facs_status facs_cpu_dropout2d_forward(facs_ctx *ctx, float prob, uint64_t seed, const facs_tensor *x,
                                        facs_tensor *mask, facs_tensor *y);

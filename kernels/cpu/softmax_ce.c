@@ -1,12 +1,123 @@
+/* Softmax cross-entropy over the channels of NHWC logits, whose K values per
+ * pixel are contiguous. Labels (N, 1, H, W) int32 are one per pixel in storage
+ * order. */
+#include <math.h>
+#include <string.h>
+
 #include "cpu_ops.h"
-#define PLACEHOLDER_UNFINISHED return facs_fail(FACS_ERR_UNSUPPORTED, "unfinished")
-#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "dnnl_util.h"
+
+/* Pixels per call below which threads cost more than they save. */
+#define PARALLEL_MIN_PIXELS 1024
+/* Below this a float probability has lost digits to underflow (FLT_MIN is
+ * 1.2e-38), so such a pixel's loss is recomputed from its logits. */
+#define TINY_PROB 1e-30f
+
+static facs_status check_labels(int ignore_index, int K, const facs_tensor *labels)
+{
+    const int32_t *lab = facs_i32(labels);
+    const int64_t pixels = (int64_t)facs_tensor_numel(labels);
+    int64_t bad = pixels;
+#pragma omp parallel for schedule(static) reduction(min : bad) if (pixels > PARALLEL_MIN_PIXELS)
+    for (int64_t p = 0; p < pixels; p++)
+        if (lab[p] != ignore_index && (lab[p] < 0 || lab[p] >= K) && p < bad)
+            bad = p;
+    if (bad == pixels)
+        return FACS_OK;
+    const int w = (int)(bad % labels->w), h = (int)(bad / labels->w % labels->h);
+    const int n = (int)(bad / ((int64_t)labels->w * labels->h));
+    return facs_fail(FACS_ERR_ARG,
+                     "softmax_cross_entropy: label %d at (n %d, h %d, w %d) is outside [0, %d) and is not the "
+                     "ignore_index %d",
+                     (int)lab[bad], n, h, w, K, ignore_index);
+}
+
+/* -log softmax(z)_label in double from the logits, for the rare pixel whose
+ * probability is too small for -log(p) to keep float precision. */
+static double exact_nll(const float *z, int K, int label)
+{
+    float zmax = z[0];
+    for (int k = 1; k < K; k++)
+        zmax = z[k] > zmax ? z[k] : zmax;
+    double sum = 0.0;
+    for (int k = 0; k < K; k++)
+        sum += exp((double)z[k] - zmax);
+    return log(sum) + zmax - z[label];
+}
+
+/* The softmax is oneDNN's (its jit kernels subtract the max and pick the
+ * machine's widest vectors at run time); the loss then reads one probability
+ * per pixel: -log(p) is as precise as p while p is a normal float well above
+ * underflow. */
+static facs_status softmax_probs(const facs_tensor *logits, facs_tensor *probs)
+{
+    dnnl_memory_desc_t md;
+    facs_dnnl_md_nhwc(&md, logits);
+    dnnl_softmax_v2_desc_t desc;
+    FACS_TRY(facs_dnnl_check(dnnl_softmax_v2_forward_desc_init(&desc, dnnl_forward_inference, dnnl_softmax_accurate,
+                                                               &md, &md, 1),
+                             "softmax descriptor"));
+    dnnl_primitive_desc_t pd;
+    FACS_TRY(facs_dnnl_check(dnnl_primitive_desc_create(&pd, &desc, NULL, facs_dnnl_engine(), NULL),
+                             "softmax primitive"));
+    facs_dnnl_arg args[] = {{DNNL_ARG_SRC, &md, logits->data}, {DNNL_ARG_DST, &md, probs->data}};
+    facs_status s = facs_dnnl_execute(pd, 2, args, "softmax forward");
+    dnnl_primitive_desc_destroy(pd);
+    return s;
+}
+
 facs_status facs_cpu_softmax_ce_forward(facs_ctx *ctx, int ignore_index, const facs_tensor *logits,
                                         const facs_tensor *labels, facs_tensor *probs, facs_tensor *loss,
                                         int64_t *valid)
-{ PLACEHOLDER_UNFINISHED; }
+{
+    (void)ctx;
+    const int K = logits->c;
+    FACS_TRY(check_labels(ignore_index, K, labels));
+    FACS_TRY(softmax_probs(logits, probs));
+    const int64_t pixels = (int64_t)logits->n * logits->h * logits->w;
+    const float *z = facs_f32(logits), *q = facs_f32(probs);
+    const int32_t *lab = facs_i32(labels);
+    /* The loss is a sum over up to millions of pixels: double keeps it exact
+     * to float precision whatever the order the threads add in. */
+    double total = 0.0;
+    int64_t count = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total, count) if (pixels > PARALLEL_MIN_PIXELS)
+    for (int64_t p = 0; p < pixels; p++) {
+        if (lab[p] == ignore_index)
+            continue;
+        const float prob = q[p * K + lab[p]];
+        total += prob > TINY_PROB ? -(double)logf(prob) : exact_nll(z + p * K, K, lab[p]);
+        count++;
+    }
+    facs_f32(loss)[0] = count > 0 ? (float)(total / (double)count) : NAN;
+    *valid = count;
+    return FACS_OK;
+}
 
 facs_status facs_cpu_softmax_ce_backward(facs_ctx *ctx, int ignore_index, const facs_tensor *probs,
                                          const facs_tensor *labels, float dloss, int64_t valid,
                                          facs_tensor *dlogits)
-{ PLACEHOLDER_UNFINISHED; }
+{
+    (void)ctx;
+    const int K = probs->c;
+    const int64_t pixels = (int64_t)probs->n * probs->h * probs->w;
+    const float *q_all = facs_f32(probs);
+    const int32_t *lab = facs_i32(labels);
+    float *d_all = facs_f32(dlogits);
+    /* With no valid pixel every pixel is ignored and every gradient is 0. */
+    const float scale = valid > 0 ? dloss / (float)valid : 0.0f;
+#pragma omp parallel for schedule(static) if (pixels > PARALLEL_MIN_PIXELS)
+    for (int64_t p = 0; p < pixels; p++) {
+        float *d = d_all + p * K;
+        if (lab[p] == ignore_index) {
+            memset(d, 0, (size_t)K * sizeof *d);
+            continue;
+        }
+        const float *q = q_all + p * K;
+#pragma omp simd
+        for (int k = 0; k < K; k++)
+            d[k] = scale * q[k];
+        d[lab[p]] = scale * (q[lab[p]] - 1.0f);
+    }
+    return FACS_OK;
+}

@@ -1,0 +1,320 @@
+/* The FACS op on CUDA (paper Eq. 1-3; contract in backend.h). The per-element
+ * arithmetic comes from facs_fusion_math.h, the same functions the CPU runs.
+ *
+ * Forward: z = spatial mean of x (a pixel reduction), s = W z + b and
+ * p = sigmoid(s) (one warp per (n, output channel)), then the fusion at every
+ * (pixel, output channel). Backward: dL/dp by a pixel reduction, ds = dL/dp
+ * p (1 - p), dW += ds z^T, db += sum ds, dz = W^T ds, and dx per chunk = the
+ * fusion's share + dz / HW.
+ *
+ * Every sum is taken in a fixed order by one thread or one warp (no atomics),
+ * so results are bitwise reproducible from run to run. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../facs_fusion_math.h"
+#include "cuda_check.h"
+
+extern "C" {
+#include "../backend.h"
+#include "../ctx.h"
+}
+
+namespace {
+
+/* Pixel reductions: a block covers 32 consecutive channels (coalesced NHWC
+ * reads) and 8 pixel rows side by side. Large images are cut into slices of
+ * pixels so that a small batch still fills the GPU; each slice writes a
+ * partial sum and finish_sums adds the slices in order. */
+constexpr int kChannelsPerBlock = 32;
+constexpr int kRowsPerBlock = 8;
+constexpr int kPixelsPerSlice = 256;
+constexpr int kMaxSlices = 64;
+constexpr unsigned kThreads = 256;
+
+struct Shape {
+    int n, c, hw, co, r;
+};
+
+Shape shape_of(const facs_tensor *x, const facs_tensor *y)
+{
+    return Shape{x->n, x->c, x->h * x->w, y->c, x->c / y->c};
+}
+
+int slice_count(int hw)
+{
+    int slices = (hw + kPixelsPerSlice - 1) / kPixelsPerSlice;
+    return slices < kMaxSlices ? slices : kMaxSlices;
+}
+
+/* Blocks for a grid-stride loop over total items; the cap only bounds the
+ * grid, larger totals loop inside the kernel. */
+unsigned blocks_for(size_t total, unsigned per_block)
+{
+    size_t blocks = (total + per_block - 1) / per_block;
+    return blocks < 65536 ? (unsigned)blocks : 65536u;
+}
+
+facs_status scratch_floats(facs_ctx *ctx, const char *op, size_t count, float **out)
+{
+    *out = (float *)facs_ctx_scratch(ctx, count * sizeof(float));
+    if (*out)
+        return FACS_OK;
+    char cause[512];
+    snprintf(cause, sizeof cause, "%s", facs_last_error());
+    return facs_fail(FACS_ERR_MEMORY, "%s: no device scratch for %zu floats: %s", op, count, cause);
+}
+
+/* x (n, pix, ch) itself: its pixel sum is HW z. */
+struct InputValue {
+    const float *x;
+    int hw, c;
+    __device__ float operator()(int n, int pix, int ch) const { return x[((size_t)n * hw + pix) * c + ch]; }
+};
+
+/* dy * dy/dp at one pixel of output channel i: its pixel sum is dL/dp. */
+struct DprobTerm {
+    const float *x, *dy, *prob;
+    int hw, c, co, r, weighted;
+    float threshold;
+    __device__ float operator()(int n, int pix, int i) const
+    {
+        size_t row = (size_t)n * hw + pix;
+        const float *chunk = x + row * c + (size_t)r * i;
+        float max = chunk[facs_chunk_argmax(chunk, r)];
+        float mean = facs_chunk_mean(chunk, r);
+        return dy[row * co + i] * facs_fusion_dprob(weighted, threshold, prob[(size_t)n * co + i], max, mean);
+    }
+};
+
+/* partial[(n, slice), ch] = sum of value(n, pix, ch) over the slice's pixels.
+ * grid.x = channel blocks x batch, grid.y = slices. */
+template <class Value>
+__global__ void pixel_partial_sums(Value value, int hw, int channels, int slice_len, float *__restrict__ partial)
+{
+    __shared__ float rows[kRowsPerBlock][kChannelsPerBlock];
+    int channel_blocks = (channels + kChannelsPerBlock - 1) / kChannelsPerBlock;
+    int n = blockIdx.x / channel_blocks;
+    int ch = (blockIdx.x % channel_blocks) * kChannelsPerBlock + threadIdx.x;
+    int begin = blockIdx.y * slice_len;
+    int end = min(hw, begin + slice_len);
+    float sum = 0.0f;
+    if (ch < channels)
+        for (int pix = begin + threadIdx.y; pix < end; pix += kRowsPerBlock)
+            sum += value(n, pix, ch);
+    rows[threadIdx.y][threadIdx.x] = sum;
+    __syncthreads();
+    if (threadIdx.y == 0 && ch < channels) {
+        float total = 0.0f;
+        for (int k = 0; k < kRowsPerBlock; k++)
+            total += rows[k][threadIdx.x];
+        partial[((size_t)n * gridDim.y + blockIdx.y) * channels + ch] = total;
+    }
+}
+
+/* out[n, ch] = (sum of the slices' partials) / divisor, times p (1 - p) when
+ * prob is given: the sigmoid's derivative turns dL/dp into dL/ds. */
+__global__ void finish_sums(const float *__restrict__ partial, int slices, size_t total, int channels, float divisor,
+                            const float *__restrict__ prob, float *__restrict__ out)
+{
+    for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+         idx += (size_t)gridDim.x * blockDim.x) {
+        size_t n = idx / channels, ch = idx % channels;
+        float sum = 0.0f;
+        for (int s = 0; s < slices; s++)
+            sum += partial[(n * slices + s) * channels + ch];
+        sum /= divisor;
+        if (prob)
+            sum *= prob[idx] * (1.0f - prob[idx]);
+        out[idx] = sum;
+    }
+}
+
+/* out (n, channels) = the pixel sum of value, divided by divisor, times
+ * p (1 - p) when prob is given. partial holds n * slice_count(hw) * channels. */
+template <class Value>
+facs_status pixel_sums(Value value, int n, int hw, int channels, float divisor, const float *prob, float *partial,
+                       float *out)
+{
+    int slices = slice_count(hw);
+    int slice_len = (hw + slices - 1) / slices;
+    int channel_blocks = (channels + kChannelsPerBlock - 1) / kChannelsPerBlock;
+    dim3 grid((unsigned)(channel_blocks * n), (unsigned)slices);
+    dim3 block(kChannelsPerBlock, kRowsPerBlock);
+    pixel_partial_sums<<<grid, block>>>(value, hw, channels, slice_len, partial);
+    FACS_CUDA_CHECK_LAUNCH("pixel_partial_sums");
+    size_t total = (size_t)n * channels;
+    finish_sums<<<blocks_for(total, kThreads), kThreads>>>(partial, slices, total, channels, divisor, prob, out);
+    FACS_CUDA_CHECK_LAUNCH("finish_sums");
+    return FACS_OK;
+}
+
+/* prob[n, i] = sigmoid(w[i, :] . z[n, :] + b[i]): one warp per (n, i), lanes
+ * striding over the C inputs so the row of w is read coalesced. */
+__global__ void blend_sigmoid(const float *__restrict__ z, const float *__restrict__ w, const float *__restrict__ b,
+                              size_t total, int c, int co, float *__restrict__ prob)
+{
+    const unsigned lane = threadIdx.x % 32;
+    const size_t warps = (size_t)gridDim.x * blockDim.x / 32;
+    for (size_t idx = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32; idx < total; idx += warps) {
+        size_t n = idx / co, i = idx % co;
+        const float *zn = z + n * c, *wi = w + i * c;
+        float sum = 0.0f;
+        for (int k = (int)lane; k < c; k += 32)
+            sum += wi[k] * zn[k];
+        for (int offset = 16; offset > 0; offset /= 2)
+            sum += __shfl_down_sync(0xffffffffu, sum, offset);
+        if (lane == 0)
+            prob[idx] = facs_sigmoid_value(sum + (b ? b[i] : 0.0f));
+    }
+}
+
+/* y[n, pix, i] from the chunk x[n, pix, R i .. R i + R): one thread per output. */
+__global__ void fuse_forward(const float *__restrict__ x, const float *__restrict__ prob, int hw, int c, int co, int r,
+                             int weighted, float threshold, size_t total, float *__restrict__ y)
+{
+    for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+         idx += (size_t)gridDim.x * blockDim.x) {
+        size_t row = idx / co, i = idx % co, n = row / hw;
+        const float *chunk = x + row * c + r * i;
+        float max = chunk[facs_chunk_argmax(chunk, r)];
+        float mean = facs_chunk_mean(chunk, r);
+        y[idx] = facs_fusion_value(weighted, threshold, prob[n * co + i], max, mean);
+    }
+}
+
+/* dw[i, k] += sum_n ds[n, i] z[n, k]: one thread per weight. */
+__global__ void weight_grad(const float *__restrict__ ds, const float *__restrict__ z, int n, int c, int co,
+                            float *__restrict__ dw)
+{
+    size_t total = (size_t)co * c;
+    for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+         idx += (size_t)gridDim.x * blockDim.x) {
+        size_t i = idx / c, k = idx % c;
+        float sum = 0.0f;
+        for (int m = 0; m < n; m++)
+            sum += ds[(size_t)m * co + i] * z[(size_t)m * c + k];
+        dw[idx] += sum;
+    }
+}
+
+/* db[i] += sum_n ds[n, i]. */
+__global__ void bias_grad(const float *__restrict__ ds, int n, int co, float *__restrict__ db)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < co; i += gridDim.x * blockDim.x) {
+        float sum = 0.0f;
+        for (int m = 0; m < n; m++)
+            sum += ds[(size_t)m * co + i];
+        db[i] += sum;
+    }
+}
+
+/* dz_hw[n, k] = (w[:, k] . ds[n, :]) / HW: the mean's share of dx, the same at
+ * every pixel. */
+__global__ void mean_grad(const float *__restrict__ ds, const float *__restrict__ w, size_t total, int c, int co,
+                          float hw, float *__restrict__ dz_hw)
+{
+    for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+         idx += (size_t)gridDim.x * blockDim.x) {
+        size_t n = idx / c, k = idx % c;
+        float sum = 0.0f;
+        for (int i = 0; i < co; i++)
+            sum += w[(size_t)i * c + k] * ds[n * co + i];
+        dz_hw[idx] = sum / hw;
+    }
+}
+
+/* dx of the chunk behind dy[n, pix, i]: every channel gets dz / HW and the
+ * average's share, the first maximum also the max's share. One thread per
+ * chunk, so each dx element is written exactly once. */
+__global__ void fuse_backward(const float *__restrict__ x, const float *__restrict__ prob,
+                              const float *__restrict__ dy, const float *__restrict__ dz_hw, int hw, int c, int co,
+                              int r, int weighted, float threshold, size_t total, float *__restrict__ dx)
+{
+    for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+         idx += (size_t)gridDim.x * blockDim.x) {
+        size_t row = idx / co, i = idx % co, n = row / hw;
+        const float *chunk = x + row * c + r * i;
+        float cmax, cavg;
+        facs_fusion_coeffs(weighted, threshold, prob[n * co + i], &cmax, &cavg);
+        float g = dy[idx];
+        float g_avg = g * cavg / (float)r;
+        int best = facs_chunk_argmax(chunk, r);
+        const float *dz_chunk = dz_hw + n * c + r * i;
+        float *out = dx + row * c + r * i;
+        for (int k = 0; k < r; k++)
+            out[k] = dz_chunk[k] + g_avg + (k == best ? g * cmax : 0.0f);
+    }
+}
+
+} // namespace
+
+facs_status facs_cuda_facs_forward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
+                                   const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *prob)
+{
+    const char *op = "facs forward (cuda)";
+    Shape s = shape_of(x, y);
+    int weighted = p->fusion == FACS_FUSION_WEIGHTED;
+    float *z, *partial;
+    FACS_TRY(scratch_floats(ctx, op, (size_t)s.n * s.c, &z));
+    FACS_TRY(scratch_floats(ctx, op, (size_t)s.n * slice_count(s.hw) * s.c, &partial));
+
+    FACS_TRY(pixel_sums(InputValue{facs_f32(x), s.hw, s.c}, s.n, s.hw, s.c, (float)s.hw, NULL, partial, z));
+
+    size_t descriptors = (size_t)s.n * s.co;
+    blend_sigmoid<<<blocks_for(descriptors * 32, kThreads), kThreads>>>(z, facs_f32(w), b ? facs_f32(b) : NULL,
+                                                                        descriptors, s.c, s.co, facs_f32(prob));
+    FACS_CUDA_CHECK_LAUNCH("blend_sigmoid");
+
+    size_t outputs = facs_tensor_numel(y);
+    fuse_forward<<<blocks_for(outputs, kThreads), kThreads>>>(facs_f32(x), facs_f32(prob), s.hw, s.c, s.co, s.r,
+                                                              weighted, p->threshold, outputs, facs_f32(y));
+    FACS_CUDA_CHECK_LAUNCH("fuse_forward");
+    return FACS_OK;
+}
+
+facs_status facs_cuda_facs_backward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
+                                    const facs_tensor *w, const facs_tensor *prob, const facs_tensor *dy,
+                                    facs_tensor *dx, facs_tensor *dw, facs_tensor *db)
+{
+    if (!dx && !dw && !db)
+        return FACS_OK;
+    const char *op = "facs backward (cuda)";
+    Shape s = shape_of(x, dy);
+    int weighted = p->fusion == FACS_FUSION_WEIGHTED;
+    /* Co <= C, so one partial buffer serves both reductions; the stream runs
+     * them one after the other. */
+    float *ds, *partial;
+    FACS_TRY(scratch_floats(ctx, op, (size_t)s.n * s.co, &ds));
+    FACS_TRY(scratch_floats(ctx, op, (size_t)s.n * slice_count(s.hw) * s.c, &partial));
+
+    DprobTerm term{facs_f32(x), facs_f32(dy), facs_f32(prob), s.hw, s.c, s.co, s.r, weighted, p->threshold};
+    FACS_TRY(pixel_sums(term, s.n, s.hw, s.co, 1.0f, facs_f32(prob), partial, ds));
+
+    if (dw) {
+        float *z;
+        FACS_TRY(scratch_floats(ctx, op, (size_t)s.n * s.c, &z));
+        FACS_TRY(pixel_sums(InputValue{facs_f32(x), s.hw, s.c}, s.n, s.hw, s.c, (float)s.hw, NULL, partial, z));
+        weight_grad<<<blocks_for((size_t)s.co * s.c, kThreads), kThreads>>>(ds, z, s.n, s.c, s.co, facs_f32(dw));
+        FACS_CUDA_CHECK_LAUNCH("weight_grad");
+    }
+    if (db) {
+        bias_grad<<<blocks_for((size_t)s.co, kThreads), kThreads>>>(ds, s.n, s.co, facs_f32(db));
+        FACS_CUDA_CHECK_LAUNCH("bias_grad");
+    }
+    if (dx) {
+        float *dz_hw;
+        size_t inputs = (size_t)s.n * s.c;
+        FACS_TRY(scratch_floats(ctx, op, inputs, &dz_hw));
+        mean_grad<<<blocks_for(inputs, kThreads), kThreads>>>(ds, facs_f32(w), inputs, s.c, s.co, (float)s.hw,
+                                                                dz_hw);
+        FACS_CUDA_CHECK_LAUNCH("mean_grad");
+        size_t chunks = facs_tensor_numel(dy);
+        fuse_backward<<<blocks_for(chunks, kThreads), kThreads>>>(facs_f32(x), facs_f32(prob), facs_f32(dy), dz_hw,
+                                                                  s.hw, s.c, s.co, s.r, weighted, p->threshold,
+                                                                  chunks, facs_f32(dx));
+        FACS_CUDA_CHECK_LAUNCH("fuse_backward");
+    }
+    return FACS_OK;
+}

@@ -1,0 +1,93 @@
+/* 2-D convolution: argument checks, PyTorch's output size, the tape node. */
+#include "../ops.h"
+
+typedef struct {
+    facs_conv2d_params p;
+    facs_tensor *x, *w, *b;
+} conv2d_state;
+
+facs_conv2d_params facs_conv2d_defaults(void)
+{
+    return (facs_conv2d_params){
+        .stride_h = 1, .stride_w = 1, .pad_h = 0, .pad_w = 0, .dil_h = 1, .dil_w = 1, .groups = 1};
+}
+
+static facs_status conv2d_backward(facs_ctx *ctx, facs_node *node)
+{
+    conv2d_state *s = node->state;
+    facs_tensor *dx;
+    FACS_TRY(facs_grad_begin(ctx, s->x, &dx));
+    facs_tensor *dw = facs_param_grad(s->w), *db = facs_param_grad(s->b);
+    /* facs_param_grad also answers NULL when the gradient cannot be allocated. */
+    if ((s->w->requires_grad && !dw) || (s->b && s->b->requires_grad && !db))
+        return FACS_ERR_MEMORY;
+    FACS_TRY(ctx->backend->conv2d_backward(ctx, &s->p, s->x, s->w, node->out->grad, dx, dw, db));
+    return facs_grad_end(ctx, s->x, dx);
+}
+
+/* Checks shapes and parameters and computes the output size. */
+static facs_status check_args(const facs_tensor *x, const facs_tensor *w, const facs_tensor *b,
+                              const facs_conv2d_params *p, int *oh, int *ow)
+{
+    char sx[64], sw[64], sb[64];
+    if (!p)
+        return facs_fail(FACS_ERR_ARG, "conv2d: no parameters (start from facs_conv2d_defaults())");
+    if (p->stride_h < 1 || p->stride_w < 1 || p->dil_h < 1 || p->dil_w < 1 || p->pad_h < 0 || p->pad_w < 0 ||
+        p->groups < 1)
+        return facs_fail(FACS_ERR_ARG,
+                         "conv2d: stride (%d, %d) and dilation (%d, %d) must be >= 1, padding (%d, %d) >= 0 "
+                         "and groups (%d) >= 1",
+                         p->stride_h, p->stride_w, p->dil_h, p->dil_w, p->pad_h, p->pad_w, p->groups);
+    facs_shape_str(x, sx, sizeof sx);
+    facs_shape_str(w, sw, sizeof sw);
+    if (x->c % p->groups)
+        return facs_fail(FACS_ERR_ARG, "conv2d: the %d input channels of x %s are not divisible by groups = %d",
+                         x->c, sx, p->groups);
+    if (w->n % p->groups)
+        return facs_fail(FACS_ERR_ARG, "conv2d: the %d output channels of w %s are not divisible by groups = %d",
+                         w->n, sw, p->groups);
+    if (w->c * p->groups != x->c)
+        return facs_fail(FACS_ERR_ARG,
+                         "conv2d: w %s takes %d input channels per group (x %d groups = %d) but x %s has %d", sw,
+                         w->c, p->groups, w->c * p->groups, sx, x->c);
+    if (b && (b->n != w->n || b->c != 1 || b->h != 1 || b->w != 1))
+        return facs_fail(FACS_ERR_ARG, "conv2d: bias %s must be (%d, 1, 1, 1) to match w %s",
+                         facs_shape_str(b, sb, sizeof sb), w->n, sw);
+    int kh = p->dil_h * (w->h - 1) + 1, kw = p->dil_w * (w->w - 1) + 1;
+    if (x->h + 2 * p->pad_h < kh || x->w + 2 * p->pad_w < kw)
+        return facs_fail(FACS_ERR_ARG,
+                         "conv2d: x %s padded by (%d, %d) is %dx%d, smaller than the %dx%d extent of the dilated kernel",
+                         sx, p->pad_h, p->pad_w, x->h + 2 * p->pad_h, x->w + 2 * p->pad_w, kh, kw);
+    *oh = (x->h + 2 * p->pad_h - kh) / p->stride_h + 1;
+    *ow = (x->w + 2 * p->pad_w - kw) / p->stride_w + 1;
+    return FACS_OK;
+}
+
+facs_tensor *facs_conv2d(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b,
+                         const facs_conv2d_params *p)
+{
+    if (!x || !w)
+        return NULL;
+    if (facs_check_device(ctx, "conv2d", 3, (const facs_tensor *const[]){x, w, b}) ||
+        facs_check_f32("conv2d", "x", x) || facs_check_f32("conv2d", "w", w) || facs_check_f32("conv2d", "b", b) ||
+        !FACS_HAS_ENTRY(ctx, conv2d_forward, "conv2d"))
+        return NULL;
+    int oh = 0, ow = 0;
+    if (check_args(x, w, b, p, &oh, &ow) != FACS_OK)
+        return NULL;
+    facs_tensor *y = facs_ctx_tensor(ctx, FACS_F32, x->n, w->n, oh, ow);
+    if (!y || ctx->backend->conv2d_forward(ctx, p, x, w, b, y) != FACS_OK)
+        return NULL;
+    if (facs_needs_grad(ctx, 3, (facs_tensor *const[]){x, w, b})) {
+        if (!FACS_HAS_ENTRY(ctx, conv2d_backward, "conv2d backward"))
+            return NULL;
+        conv2d_state *s = facs_tape_push(ctx, "conv2d", conv2d_backward, y, sizeof *s);
+        if (!s)
+            return NULL;
+        s->p = *p;
+        s->x = x;
+        s->w = w;
+        s->b = b;
+    }
+    return y;
+}

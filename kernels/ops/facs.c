@@ -1,0 +1,90 @@
+/* The FACS op: squeeze C channels to C/R by fusing chunks of R channels under
+ * the probability p = sigmoid(W z + b) (paper Eq. 1-3, backend.h). Saves x,
+ * w, b and p for backward; p costs N x C/R floats. */
+#include <math.h>
+
+#include "../ops.h"
+
+typedef struct {
+    facs_fuse_params params;
+    facs_tensor *x, *w, *b, *prob;
+} facs_state;
+
+/* The weight gradient buffer the backend accumulates into: the persistent
+ * gradient of a parameter, or a zeroed arena tensor for a weight that is an
+ * activation of this step (handed to facs_grad_end afterwards). */
+static facs_status weight_grad_begin(facs_ctx *ctx, facs_tensor *t, facs_tensor **g)
+{
+    *g = NULL;
+    if (!t || !t->requires_grad)
+        return FACS_OK;
+    if (t->is_param) {
+        *g = facs_param_grad(t);
+        return *g ? FACS_OK : FACS_ERR_MEMORY;
+    }
+    FACS_TRY(facs_grad_begin(ctx, t, g));
+    return ctx->backend->fill_zero((*g)->data, facs_tensor_bytes(*g));
+}
+
+static facs_status weight_grad_end(facs_ctx *ctx, facs_tensor *t, facs_tensor *g)
+{
+    return t && !t->is_param ? facs_grad_end(ctx, t, g) : FACS_OK;
+}
+
+static facs_status facs_backward_node(facs_ctx *ctx, facs_node *node)
+{
+    facs_state *s = node->state;
+    facs_tensor *dx, *dw, *db;
+    FACS_TRY(facs_grad_begin(ctx, s->x, &dx));
+    FACS_TRY(weight_grad_begin(ctx, s->w, &dw));
+    FACS_TRY(weight_grad_begin(ctx, s->b, &db));
+    FACS_TRY(ctx->backend->facs_backward(ctx, &s->params, s->x, s->w, s->prob, node->out->grad, dx, dw, db));
+    FACS_TRY(facs_grad_end(ctx, s->x, dx));
+    FACS_TRY(weight_grad_end(ctx, s->w, dw));
+    return weight_grad_end(ctx, s->b, db);
+}
+
+static facs_status check_args(const facs_tensor *x, const facs_tensor *w, const facs_tensor *b,
+                              const facs_fuse_params *p)
+{
+    char sx[64], sw[64], sb[64];
+    if (!p)
+        return facs_fail(FACS_ERR_ARG, "facs: no fusion parameters");
+    if (p->fusion != FACS_FUSION_THRESHOLD && p->fusion != FACS_FUSION_WEIGHTED)
+        return facs_fail(FACS_ERR_ARG, "facs: unknown fusion mode %d (threshold %d or weighted %d)", (int)p->fusion,
+                         FACS_FUSION_THRESHOLD, FACS_FUSION_WEIGHTED);
+    if (!isfinite(p->threshold))
+        return facs_fail(FACS_ERR_ARG, "facs: fusion threshold %g is not finite", (double)p->threshold);
+    if (w->c != x->c || w->h != 1 || w->w != 1)
+        return facs_fail(FACS_ERR_ARG, "facs: weight %s does not fit input %s; expected (C/R, %d, 1, 1)",
+                         facs_shape_str(w, sw, sizeof sw), facs_shape_str(x, sx, sizeof sx), x->c);
+    if (x->c % w->n != 0)
+        return facs_fail(FACS_ERR_ARG,
+                         "facs: %d input channels are not divisible into %d output channels (weight %s)", x->c,
+                         w->n, facs_shape_str(w, sw, sizeof sw));
+    if (b && (b->n != w->n || b->c != 1 || b->h != 1 || b->w != 1))
+        return facs_fail(FACS_ERR_ARG, "facs: bias %s should be (%d, 1, 1, 1)", facs_shape_str(b, sb, sizeof sb),
+                         w->n);
+    return FACS_OK;
+}
+
+facs_tensor *facs_facs(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b, const facs_fuse_params *p)
+{
+    if (!x || !w)
+        return NULL;
+    if (facs_check_device(ctx, "facs", 3, (const facs_tensor *const[]){x, w, b}) ||
+        facs_check_f32("facs", "x", x) || facs_check_f32("facs", "w", w) || facs_check_f32("facs", "b", b) ||
+        check_args(x, w, b, p) || !FACS_HAS_ENTRY(ctx, facs_forward, "facs"))
+        return NULL;
+    facs_tensor *y = facs_ctx_tensor(ctx, FACS_F32, x->n, w->n, x->h, x->w);
+    facs_tensor *prob = facs_ctx_tensor(ctx, FACS_F32, x->n, w->n, 1, 1);
+    if (!y || !prob || ctx->backend->facs_forward(ctx, p, x, w, b, y, prob) != FACS_OK)
+        return NULL;
+    if (facs_needs_grad(ctx, 3, (facs_tensor *const[]){x, w, b})) {
+        facs_state *s = facs_tape_push(ctx, "facs", facs_backward_node, y, sizeof *s);
+        if (!s)
+            return NULL;
+        *s = (facs_state){.params = *p, .x = x, .w = w, .b = b, .prob = prob};
+    }
+    return y;
+}

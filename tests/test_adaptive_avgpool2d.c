@@ -1,0 +1,177 @@
+/* Adaptive and global average pooling: finite differences in double precision
+ * against a naive reference, and parity with F.adaptive_avg_pool2d for
+ * PSPNet's bins (1, 2, 3, 6), odd sizes and inputs smaller than the output. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "test_util.h"
+
+/* A bin averages at most 13 x 17 floats here: float summation error grows with
+ * the count (~221 x 6e-8 in the worst case), measured against outputs of
+ * order 0.1 to 1. */
+#define FORWARD_TOL 1e-5
+/* The loss is linear in x: central differences in double are exact up to
+ * rounding (~1e-10); the float backward divides once per bin (~1e-7). */
+#define GRAD_TOL 1e-5
+#define TORCH_TOL 1e-4
+
+typedef struct {
+    int n, c, h, w, oh, ow;
+    const double *r; /* loss = sum_o r_o y_o */
+} adaptive_problem;
+
+/* PyTorch's bins from their definition: bin i of out over in rows starts at
+ * floor(i in / out) and ends at ceil((i + 1) in / out). */
+static void naive_adaptive(const adaptive_problem *a, const double *x, double *y)
+{
+    for (int nc = 0; nc < a->n * a->c; nc++)
+        for (int oh = 0; oh < a->oh; oh++)
+            for (int ow = 0; ow < a->ow; ow++) {
+                int h0 = (int)floor((double)oh * a->h / a->oh), h1 = (int)ceil((double)(oh + 1) * a->h / a->oh);
+                int w0 = (int)floor((double)ow * a->w / a->ow), w1 = (int)ceil((double)(ow + 1) * a->w / a->ow);
+                double sum = 0.0;
+                for (int h = h0; h < h1; h++)
+                    for (int w = w0; w < w1; w++)
+                        sum += x[((size_t)nc * a->h + h) * a->w + w];
+                y[((size_t)nc * a->oh + oh) * a->ow + ow] = sum / ((h1 - h0) * (w1 - w0));
+            }
+}
+
+static double loss_of(const double *x, void *user)
+{
+    const adaptive_problem *a = user;
+    size_t count = (size_t)a->n * a->c * a->oh * a->ow;
+    double *y = malloc(count * sizeof *y);
+    naive_adaptive(a, x, y);
+    double s = test_dot(a->r, y, count);
+    free(y);
+    return s;
+}
+
+static facs_tensor *run_adaptive(facs_ctx *ctx, facs_tensor *x, int oh, int ow, int global)
+{
+    return global ? facs_global_avgpool(ctx, x) : facs_adaptive_avgpool2d(ctx, x, oh, ow);
+}
+
+/* Checks the tape's dx and the backend entry's dx written over NaN, which an
+ * accumulating (+=) backward would keep. */
+static void gradcheck(facs_ctx *ctx, const int shape[4], int oh, int ow, int global)
+{
+    adaptive_problem a = {shape[0], shape[1], shape[2], shape[3], oh, ow, NULL};
+    size_t count = (size_t)a.n * a.c * a.h * a.w, ocount = (size_t)a.n * a.c * oh * ow;
+    float *x = test_alloc(count), *r = test_alloc(ocount), *nan = test_alloc(count);
+    test_fill(x, count, -1, 1);
+    test_fill(r, ocount, -1, 1);
+    for (size_t i = 0; i < count; i++)
+        nan[i] = NAN;
+    facs_ctx_begin_step(ctx);
+    facs_tensor *tx = test_tensor(ctx, a.n, a.c, a.h, a.w, x);
+    tx->requires_grad = 1;
+    facs_tensor *y = run_adaptive(ctx, tx, oh, ow, global);
+    facs_tensor *dy = test_tensor(ctx, a.n, a.c, oh, ow, r);
+    facs_tensor *dx = test_tensor(ctx, a.n, a.c, a.h, a.w, nan);
+    char what[128];
+    if (CHECK_PTR(y) && CHECK(y->h == oh && y->w == ow, "output %dx%d, expected %dx%d", y->h, y->w, oh, ow) &&
+        CHECK_OK(facs_backward(ctx, y, dy)) && CHECK_OK(ctx->backend->adaptive_avgpool2d_backward(ctx, dy, dx))) {
+        double *xd = test_to_double(x, count), *rd = test_to_double(r, ocount);
+        double *want_y = malloc(ocount * sizeof *want_y), *want_dx = malloc(count * sizeof *want_dx);
+        a.r = rd;
+        naive_adaptive(&a, xd, want_y);
+        test_fd_gradient(loss_of, xd, count, &a, 1e-6, want_dx);
+        float *got_y = test_nchw(y), *got_dx = test_grad_nchw(tx), *got_direct = test_nchw(dx);
+        const char *op = global ? "global_avgpool" : "adaptive_avgpool2d";
+        snprintf(what, sizeof what, "%s (%d,%d,%d,%d) -> %dx%d forward vs double", op, a.n, a.c, a.h, a.w, oh, ow);
+        test_close_d(what, got_y, want_y, ocount, FORWARD_TOL);
+        snprintf(what, sizeof what, "%s (%d,%d,%d,%d) -> %dx%d dx vs finite differences", op, a.n, a.c, a.h, a.w, oh,
+                 ow);
+        test_close_d(what, got_dx, want_dx, count, GRAD_TOL);
+        snprintf(what, sizeof what, "%s (%d,%d,%d,%d) -> %dx%d backend dx over NaN", op, a.n, a.c, a.h, a.w, oh, ow);
+        test_close_d(what, got_direct, want_dx, count, GRAD_TOL);
+        free(xd), free(rd), free(want_y), free(want_dx), free(got_y), free(got_dx), free(got_direct);
+    }
+    free(x), free(r), free(nan);
+}
+
+static void gradchecks(facs_ctx *ctx)
+{
+    /* Odd sizes with overlapping bins, inputs smaller than the output
+     * (repeated rows), and 300 channels, which the forward splits into
+     * chunks of 256 and 44 when there are few bins. */
+    const int shapes[][4] = {{1, 3, 7, 7}, {2, 3, 13, 17}, {1, 70, 5, 4}, {2, 3, 2, 3}, {1, 300, 3, 3}};
+    const int outs[][2] = {{1, 1}, {2, 2}, {3, 3}, {6, 6}, {2, 5}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        for (size_t o = 0; o < sizeof outs / sizeof outs[0]; o++)
+            gradcheck(ctx, shapes[s], outs[o][0], outs[o][1], 0);
+        gradcheck(ctx, shapes[s], 1, 1, 1);
+    }
+}
+
+static void bad_arguments(facs_ctx *ctx)
+{
+    facs_ctx_begin_step(ctx);
+    facs_tensor *x = test_tensor(ctx, 1, 2, 5, 5, NULL);
+    CHECK(!facs_adaptive_avgpool2d(ctx, x, 0, 3), "adaptive_avgpool2d accepted an output height of 0");
+    CHECK(!facs_adaptive_avgpool2d(ctx, x, 3, -1), "adaptive_avgpool2d accepted an output width of -1");
+}
+
+static void torch_parity(facs_ctx *ctx, h5_file *ref)
+{
+    char name[64];
+    int cases = 0;
+    for (int k = 0;; k++) {
+        snprintf(name, sizeof name, "/case%d", k);
+        if (!h5_exists(ref, name))
+            break;
+        int global = (int)h5_attr_int(ref, name, "global", 0);
+        int rank, yrank;
+        size_t dims[8], ydims[8], count, ocount;
+        char path[96];
+        snprintf(path, sizeof path, "%s/x", name);
+        float *x = h5_read_f32(ref, path, &rank, dims);
+        snprintf(path, sizeof path, "%s/y", name);
+        float *y = h5_read_f32(ref, path, &yrank, ydims);
+        if (!CHECK(x && y && rank == 4 && yrank == 4, "%s: x and y must be 4-D", name)) {
+            free(x), free(y);
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/dy", name);
+        float *dy = test_ref(ref, path, &ocount);
+        snprintf(path, sizeof path, "%s/dx", name);
+        float *dx = test_ref(ref, path, &count);
+        int n = (int)dims[0], c = (int)dims[1], h = (int)dims[2], w = (int)dims[3];
+        int oh = (int)ydims[2], ow = (int)ydims[3];
+        facs_ctx_begin_step(ctx);
+        facs_tensor *tx = test_tensor(ctx, n, c, h, w, x);
+        tx->requires_grad = 1;
+        facs_tensor *ty = run_adaptive(ctx, tx, oh, ow, global);
+        char what[128];
+        snprintf(what, sizeof what, "%s (%d,%d,%d,%d) -> %dx%d%s", name, n, c, h, w, oh, ow, global ? " global" : "");
+        if (CHECK_PTR(ty) && CHECK(ty->h == oh && ty->w == ow, "%s: output %dx%d", what, ty->h, ty->w) &&
+            CHECK_OK(facs_backward(ctx, ty, test_tensor(ctx, n, c, oh, ow, dy)))) {
+            float *got_y = test_nchw(ty), *got_dx = test_grad_nchw(tx);
+            char label[160];
+            snprintf(label, sizeof label, "%s forward vs torch", what);
+            test_close_f(label, got_y, y, ocount, TORCH_TOL);
+            snprintf(label, sizeof label, "%s dx vs torch", what);
+            test_close_f(label, got_dx, dx, count, TORCH_TOL);
+            free(got_y), free(got_dx);
+        }
+        free(x), free(y), free(dy), free(dx);
+        cases++;
+    }
+    CHECK(cases > 0, "no PyTorch cases in the reference file");
+}
+
+int main(int argc, char **argv)
+{
+    h5_file *ref = test_open_ref(argc, argv);
+    test_seed_from_env();
+    facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
+    bad_arguments(ctx);
+    gradchecks(ctx);
+    torch_parity(ctx, ref);
+    facs_ctx_free(ctx);
+    h5_close(ref);
+    return test_finish();
+}

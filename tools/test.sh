@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine: installs what is missing,
+# builds (with the CUDA backend when nvcc and cuDNN are present, warnings as
+# errors), runs every test, then rebuilds and reruns the suite under
+# AddressSanitizer + UndefinedBehaviorSanitizer. --quick skips the sanitizer pass.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+sanitize=1
+[ "${1:-}" = "--quick" ] && sanitize=0
+
+"$root/tools/setup.sh" "$root/build" -DCMAKE_BUILD_TYPE=Release -DFACS_WERROR=ON -DFACS_CUDA=AUTO
+(cd "$root/build" && ctest --output-on-failure -j 2)
+
+if [ $sanitize -eq 1 ]; then
+  "$root/tools/setup.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DFACS_WERROR=ON -DFACS_CUDA=OFF -DFACS_SANITIZE=ON
+  # oneDNN and libgomp keep thread pools alive at exit; those are not our leaks.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+  export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  (cd "$root/build-asan" && ctest --output-on-failure -j 2)
+fi
