@@ -79,12 +79,12 @@ result = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpu": cpu, "facs": facs
 with open(sys.argv[3], "w") as out:
     json.dump(result, out, indent=1)
     out.write("\n")
-print(f"{'shape':20s} {'facs fwd':>9s} {'torch fwd':>9s} {'ratio':>6s} {'facs bwd':>9s} {'torch bwd':>9s} {'ratio':>6s}",
-      file=sys.stderr)
+header = ("shape", "facs fwd", "torch fwd", "ratio", "facs bwd", "torch bwd", "ratio")
+print(f"{header[0]:20s} " + " ".join(f"{h:>9s}" for h in header[1:]), file=sys.stderr)
 for s, r in zip(facs["shapes"], ratios):
     t = torch_by_name[s["name"]]
-    print(f"{s['name']:20s} {s['fwd_ms']:9.2f} {t['fwd_ms']:9.2f} {r['fwd']:6.2f} "
-          f"{s['bwd_ms']:9.2f} {t['bwd_ms']:9.2f} {r['bwd']:6.2f}", file=sys.stderr)
+    print(f"{s['name']:20s} {s['fwd_ms']:9.2f} {t['fwd_ms']:9.2f} {r['fwd']:9.2f} "
+          f"{s['bwd_ms']:9.2f} {t['bwd_ms']:9.2f} {r['bwd']:9.2f}", file=sys.stderr)
 print(f"sum of shapes: forward ratio {summary['fwd']}, backward ratio {summary['bwd']}", file=sys.stderr)
 EOF
 echo "wrote $here/results/conv.json" >&2

@@ -55,6 +55,24 @@ facs_tensor *facs_param_grad(facs_tensor *t)
     return facs_tensor_ensure_grad(t) == FACS_OK ? t->grad : NULL;
 }
 
+facs_status facs_accum_begin(facs_ctx *ctx, facs_tensor *t, facs_tensor **g)
+{
+    *g = NULL;
+    if (!t || !t->requires_grad)
+        return FACS_OK;
+    if (t->is_param) {
+        *g = facs_param_grad(t);
+        return *g ? FACS_OK : FACS_ERR_MEMORY;
+    }
+    FACS_TRY(facs_grad_begin(ctx, t, g));
+    return ctx->backend->fill_zero((*g)->data, facs_tensor_bytes(*g));
+}
+
+facs_status facs_accum_end(facs_ctx *ctx, facs_tensor *t, facs_tensor *g)
+{
+    return t && !t->is_param ? facs_grad_end(ctx, t, g) : FACS_OK;
+}
+
 void facs_keep_grad(facs_tensor *t) { t->keep_grad = 1; }
 
 static facs_status seed_gradient(facs_ctx *ctx, facs_tensor *out, const facs_tensor *grad_out)

@@ -48,6 +48,13 @@ facs_status facs_grad_end(facs_ctx *ctx, facs_tensor *t, facs_tensor *g);
  * NULL when t is NULL or needs no gradient. */
 facs_tensor *facs_param_grad(facs_tensor *t);
 
+/* For inputs whose gradient a backend accumulates (+=): weights, biases, BN
+ * affine parameters. A parameter gets its persistent gradient; an activation
+ * used in that role gets a zeroed buffer that accum_end hands to grad_end.
+ * *g is NULL when t is NULL or needs no gradient. */
+facs_status facs_accum_begin(facs_ctx *ctx, facs_tensor *t, facs_tensor **g);
+facs_status facs_accum_end(facs_ctx *ctx, facs_tensor *t, facs_tensor *g);
+
 /* Keeps t's gradient after backward (t must be an activation of this step). */
 void facs_keep_grad(facs_tensor *t);
 

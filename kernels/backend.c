@@ -29,8 +29,7 @@ const facs_backend *facs_backend_get(facs_device device)
     return NULL;
 }
 
-/* SplitMix64's finaliser over seed and counter: a good 64-bit mix. */
-static uint64_t mix64(uint64_t z)
+uint64_t facs_rng_mix64(uint64_t z)
 {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -39,6 +38,6 @@ static uint64_t mix64(uint64_t z)
 
 float facs_rng_uniform(uint64_t seed, uint64_t counter)
 {
-    uint64_t z = mix64(seed + 0x9e3779b97f4a7c15ULL * (counter + 1));
+    uint64_t z = facs_rng_mix64(seed + 0x9e3779b97f4a7c15ULL * (counter + 1));
     return (float)(z >> 40) * (1.0f / 16777216.0f);
 }

@@ -178,4 +178,7 @@ extern const facs_backend facs_cpu_backend;
  * identical on every backend and independent of thread count. */
 float facs_rng_uniform(uint64_t seed, uint64_t counter);
 
+/* SplitMix64's finaliser: a bijective 64-bit mix, for deriving seeds. */
+uint64_t facs_rng_mix64(uint64_t z);
+
 #endif

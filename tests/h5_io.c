@@ -73,6 +73,11 @@ float *h5_read_f32(h5_file *f, const char *name, int *rank, size_t dims[8])
     return read_dataset(f, name, H5T_NATIVE_FLOAT, sizeof(float), rank, dims);
 }
 
+double *h5_read_f64(h5_file *f, const char *name, int *rank, size_t dims[8])
+{
+    return read_dataset(f, name, H5T_NATIVE_DOUBLE, sizeof(double), rank, dims);
+}
+
 int *h5_read_i32(h5_file *f, const char *name, int *rank, size_t dims[8])
 {
     return read_dataset(f, name, H5T_NATIVE_INT, sizeof(int), rank, dims);

@@ -19,6 +19,8 @@ int h5_exists(h5_file *f, const char *name);
 /* Reads a dataset as float32 (converting from any numeric type): a malloc'd
  * array, its rank in *rank and sizes in dims (up to 8). NULL if missing. */
 float *h5_read_f32(h5_file *f, const char *name, int *rank, size_t dims[8]);
+/* Same, as float64 (learning rates and other exact sequences). */
+double *h5_read_f64(h5_file *f, const char *name, int *rank, size_t dims[8]);
 /* Same, as int32 (labels). */
 int *h5_read_i32(h5_file *f, const char *name, int *rank, size_t dims[8]);
 

@@ -9,39 +9,18 @@ typedef struct {
     facs_tensor *save_mean, *save_invstd;
 } batchnorm_state;
 
-/* The backend accumulates (+=) into gamma's and beta's gradients. Parameters
- * own a persistent gradient; an activation used as gamma or beta gets a zeroed
- * buffer that the tape protocol then writes or adds. */
-static facs_status accum_begin(facs_ctx *ctx, facs_tensor *t, facs_tensor **g)
-{
-    *g = NULL;
-    if (!t || !t->requires_grad)
-        return FACS_OK;
-    if (t->is_param) {
-        *g = facs_param_grad(t);
-        return *g ? FACS_OK : FACS_ERR_MEMORY;
-    }
-    FACS_TRY(facs_grad_begin(ctx, t, g));
-    return ctx->backend->fill_zero((*g)->data, facs_tensor_bytes(*g));
-}
-
-static facs_status accum_end(facs_ctx *ctx, facs_tensor *t, facs_tensor *g)
-{
-    return t && !t->is_param ? facs_grad_end(ctx, t, g) : FACS_OK;
-}
-
 static facs_status batchnorm_backward(facs_ctx *ctx, facs_node *node)
 {
     batchnorm_state *s = node->state;
     facs_tensor *dx, *dgamma, *dbeta;
     FACS_TRY(facs_grad_begin(ctx, s->x, &dx));
-    FACS_TRY(accum_begin(ctx, s->gamma, &dgamma));
-    FACS_TRY(accum_begin(ctx, s->beta, &dbeta));
+    FACS_TRY(facs_accum_begin(ctx, s->gamma, &dgamma));
+    FACS_TRY(facs_accum_begin(ctx, s->beta, &dbeta));
     FACS_TRY(ctx->backend->batchnorm_backward(ctx, &s->p, s->x, s->gamma, s->save_mean, s->save_invstd,
                                               node->out->grad, dx, dgamma, dbeta));
     FACS_TRY(facs_grad_end(ctx, s->x, dx));
-    FACS_TRY(accum_end(ctx, s->gamma, dgamma));
-    return accum_end(ctx, s->beta, dbeta);
+    FACS_TRY(facs_accum_end(ctx, s->gamma, dgamma));
+    return facs_accum_end(ctx, s->beta, dbeta);
 }
 
 static int is_channel_vector(const facs_tensor *t, int c)

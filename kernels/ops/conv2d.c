@@ -56,7 +56,8 @@ static facs_status check_args(const facs_tensor *x, const facs_tensor *w, const 
     int kh = p->dil_h * (w->h - 1) + 1, kw = p->dil_w * (w->w - 1) + 1;
     if (x->h + 2 * p->pad_h < kh || x->w + 2 * p->pad_w < kw)
         return facs_fail(FACS_ERR_ARG,
-                         "conv2d: x %s padded by (%d, %d) is %dx%d, smaller than the %dx%d extent of the dilated kernel",
+                         "conv2d: x %s padded by (%d, %d) is %dx%d, smaller than the %dx%d extent of the "
+                         "dilated kernel",
                          sx, p->pad_h, p->pad_w, x->h + 2 * p->pad_h, x->w + 2 * p->pad_w, kh, kw);
     *oh = (x->h + 2 * p->pad_h - kh) / p->stride_h + 1;
     *ow = (x->w + 2 * p->pad_w - kw) / p->stride_w + 1;

@@ -7,17 +7,6 @@ typedef struct {
     facs_tensor *x, *mask;
 } dropout2d_state;
 
-/* SplitMix64's finaliser. Each call draws from its own stream, seeded by
- * hashing (seed, call) so consecutive masks are unrelated: facs_rng_uniform
- * hashes seed + k (counter + 1) with a fixed k, so seeds spaced by k would give
- * shifted copies of one stream. */
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static facs_status dropout2d_backward(facs_ctx *ctx, facs_node *node)
 {
     dropout2d_state *s = node->state;
@@ -42,7 +31,11 @@ facs_tensor *facs_dropout2d(facs_ctx *ctx, facs_tensor *x, float prob)
         return x;
     if (!FACS_HAS_ENTRY(ctx, dropout2d_forward, op))
         return NULL;
-    uint64_t seed = mix64(ctx->seed ^ mix64(ctx->rng_calls + 0x9e3779b97f4a7c15ULL));
+    /* Each call draws from its own stream, seeded by hashing (seed, call), so
+     * consecutive masks are unrelated: facs_rng_uniform hashes seed + k (counter
+     * + 1) with a fixed k, so seeds spaced by k would give shifted copies of one
+     * stream. */
+    uint64_t seed = facs_rng_mix64(ctx->seed ^ facs_rng_mix64(ctx->rng_calls + 0x9e3779b97f4a7c15ULL));
     ctx->rng_calls++;
     facs_tensor *y = facs_ctx_like(ctx, x);
     facs_tensor *mask = facs_ctx_tensor(ctx, FACS_F32, x->n, x->c, 1, 1);

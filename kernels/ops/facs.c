@@ -10,38 +10,17 @@ typedef struct {
     facs_tensor *x, *w, *b, *prob;
 } facs_state;
 
-/* The weight gradient buffer the backend accumulates into: the persistent
- * gradient of a parameter, or a zeroed arena tensor for a weight that is an
- * activation of this step (handed to facs_grad_end afterwards). */
-static facs_status weight_grad_begin(facs_ctx *ctx, facs_tensor *t, facs_tensor **g)
-{
-    *g = NULL;
-    if (!t || !t->requires_grad)
-        return FACS_OK;
-    if (t->is_param) {
-        *g = facs_param_grad(t);
-        return *g ? FACS_OK : FACS_ERR_MEMORY;
-    }
-    FACS_TRY(facs_grad_begin(ctx, t, g));
-    return ctx->backend->fill_zero((*g)->data, facs_tensor_bytes(*g));
-}
-
-static facs_status weight_grad_end(facs_ctx *ctx, facs_tensor *t, facs_tensor *g)
-{
-    return t && !t->is_param ? facs_grad_end(ctx, t, g) : FACS_OK;
-}
-
 static facs_status facs_backward_node(facs_ctx *ctx, facs_node *node)
 {
     facs_state *s = node->state;
     facs_tensor *dx, *dw, *db;
     FACS_TRY(facs_grad_begin(ctx, s->x, &dx));
-    FACS_TRY(weight_grad_begin(ctx, s->w, &dw));
-    FACS_TRY(weight_grad_begin(ctx, s->b, &db));
+    FACS_TRY(facs_accum_begin(ctx, s->w, &dw));
+    FACS_TRY(facs_accum_begin(ctx, s->b, &db));
     FACS_TRY(ctx->backend->facs_backward(ctx, &s->params, s->x, s->w, s->prob, node->out->grad, dx, dw, db));
     FACS_TRY(facs_grad_end(ctx, s->x, dx));
-    FACS_TRY(weight_grad_end(ctx, s->w, dw));
-    return weight_grad_end(ctx, s->b, db);
+    FACS_TRY(facs_accum_end(ctx, s->w, dw));
+    return facs_accum_end(ctx, s->b, db);
 }
 
 static facs_status check_args(const facs_tensor *x, const facs_tensor *w, const facs_tensor *b,

@@ -5,38 +5,17 @@ typedef struct {
     facs_tensor *x, *w, *b;
 } linear_state;
 
-/* The backend accumulates (+=) into w's and b's gradients. Parameters own a
- * persistent gradient; an activation used as w or b gets a zeroed buffer that
- * the tape protocol then writes or adds. */
-static facs_status accum_begin(facs_ctx *ctx, facs_tensor *t, facs_tensor **g)
-{
-    *g = NULL;
-    if (!t || !t->requires_grad)
-        return FACS_OK;
-    if (t->is_param) {
-        *g = facs_param_grad(t);
-        return *g ? FACS_OK : FACS_ERR_MEMORY;
-    }
-    FACS_TRY(facs_grad_begin(ctx, t, g));
-    return ctx->backend->fill_zero((*g)->data, facs_tensor_bytes(*g));
-}
-
-static facs_status accum_end(facs_ctx *ctx, facs_tensor *t, facs_tensor *g)
-{
-    return t && !t->is_param ? facs_grad_end(ctx, t, g) : FACS_OK;
-}
-
 static facs_status linear_backward(facs_ctx *ctx, facs_node *node)
 {
     linear_state *s = node->state;
     facs_tensor *dx, *dw, *db;
     FACS_TRY(facs_grad_begin(ctx, s->x, &dx));
-    FACS_TRY(accum_begin(ctx, s->w, &dw));
-    FACS_TRY(accum_begin(ctx, s->b, &db));
+    FACS_TRY(facs_accum_begin(ctx, s->w, &dw));
+    FACS_TRY(facs_accum_begin(ctx, s->b, &db));
     FACS_TRY(ctx->backend->linear_backward(ctx, s->x, s->w, node->out->grad, dx, dw, db));
     FACS_TRY(facs_grad_end(ctx, s->x, dx));
-    FACS_TRY(accum_end(ctx, s->w, dw));
-    return accum_end(ctx, s->b, db);
+    FACS_TRY(facs_accum_end(ctx, s->w, dw));
+    return facs_accum_end(ctx, s->b, db);
 }
 
 static facs_status check_args(facs_ctx *ctx, const facs_tensor *x, const facs_tensor *w, const facs_tensor *b)
