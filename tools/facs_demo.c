@@ -50,8 +50,8 @@ static int make_image(uint64_t seed, uint64_t index, float *img)
                 v = 2.0 * exp(-((x - cx) * (x - cx) + (y - cy) * (y - cy)) / 8.0) - 1.0;
             }
             for (int c = 0; c < 3; c++) {
-                double tint = 0.2 + 0.5 * facs_rng_uniform(s, 5 + c);
-                double noise = 2.0 * (facs_rng_uniform(s, 8 + (uint64_t)(c * SIZE + y) * SIZE + x) - 0.5);
+                double tint = 0.15 + 0.25 * facs_rng_uniform(s, 5 + c);
+                double noise = 3.0 * (facs_rng_uniform(s, 8 + (uint64_t)(c * SIZE + y) * SIZE + x) - 0.5);
                 img[(c * SIZE + y) * SIZE + x] = (float)(tint * v + noise);
             }
         }
@@ -167,9 +167,9 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: facs-demo [options]\n"
                  "Trains a tiny FACS network on generated 16x16 images of 4 classes.\n"
-                 "  --epochs N       training epochs (default 6)\n"
+                 "  --epochs N       training epochs (default 10)\n"
                  "  --batch N        batch size, at most 64 (default 32)\n"
-                 "  --train N        training images per epoch (default 2048)\n"
+                 "  --train N        training images per epoch (default 4096)\n"
                  "  --test N         test images (default 512)\n"
                  "  --width N        network width, a multiple of 4 (default 32)\n"
                  "  --lr X           base learning rate, cosine schedule (default 0.05)\n"
@@ -181,7 +181,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    demo_options o = {.epochs = 6, .batch = 32, .train_count = 2048, .test_count = 512, .width = 32, .lr = 0.05,
+    demo_options o = {.epochs = 10, .batch = 32, .train_count = 4096, .test_count = 512, .width = 32, .lr = 0.05,
                       .seed = 1, .fusion = {FACS_FUSION_THRESHOLD, 0.5f}};
     static const struct option longopts[] = {
         {"epochs", required_argument, 0, 'e'}, {"batch", required_argument, 0, 'b'},
