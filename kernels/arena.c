@@ -87,3 +87,11 @@ void facs_arena_reset(facs_arena *a)
     }
     a->used = 0;
 }
+
+int facs_arena_block_count(const facs_arena *a)
+{
+    int count = 0;
+    for (const facs_arena_block *b = a->blocks; b; b = b->next)
+        count++;
+    return count;
+}

@@ -31,4 +31,7 @@ void *facs_arena_alloc(facs_arena *a, size_t bytes);
 
 void facs_arena_reset(facs_arena *a);
 
+/* Blocks currently held: 1 in a steady loop (a number for tests and tools). */
+int facs_arena_block_count(const facs_arena *a);
+
 #endif

@@ -1,0 +1,134 @@
+/* The tape and the arena: gradient fan-out, keeping an activation's gradient,
+ * backward from a given output gradient, parameter accumulation across
+ * backward calls, error propagation through NULL inputs, and arena reuse. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+#define TOL 1e-6
+
+/* y = relu(x) + sigmoid(x): x feeds two ops, so its gradient is the sum of
+ * both paths, relu'(x) + s(x)(1 - s(x)). */
+static void fan_out(facs_ctx *ctx)
+{
+    float x[6] = {-1.5f, -0.2f, 0.3f, 0.7f, 1.1f, 2.4f}, want[6];
+    for (int i = 0; i < 6; i++) {
+        double s = 1.0 / (1.0 + exp(-x[i]));
+        want[i] = (float)((x[i] > 0) + s * (1.0 - s));
+    }
+    facs_ctx_begin_step(ctx);
+    facs_tensor *tx = test_tensor(ctx, 1, 6, 1, 1, x);
+    tx->requires_grad = 1;
+    facs_tensor *y = facs_add(ctx, facs_relu(ctx, tx), facs_sigmoid(ctx, tx));
+    if (CHECK_PTR(y) && CHECK_OK(facs_backward(ctx, y, NULL))) {
+        float *got = test_grad_nchw(tx);
+        test_close_f("fan-out: gradient sums both paths", got, want, 6, TOL);
+        free(got);
+    }
+}
+
+/* GradCAM marks a feature map: its gradient survives backward, the others' do not. */
+static void keep_grad(facs_ctx *ctx)
+{
+    float x[4] = {0.5f, -1.0f, 2.0f, 3.0f};
+    facs_ctx_begin_step(ctx);
+    facs_tensor *tx = test_tensor(ctx, 1, 4, 1, 1, x);
+    tx->requires_grad = 1;
+    facs_tensor *kept = facs_relu(ctx, tx);
+    facs_tensor *dropped = facs_sigmoid(ctx, kept);
+    facs_tensor *y = facs_relu6(ctx, dropped);
+    if (!CHECK_PTR(y))
+        return;
+    facs_keep_grad(kept);
+    if (!CHECK_OK(facs_backward(ctx, y, NULL)))
+        return;
+    CHECK(kept->grad != NULL, "a kept activation has its gradient after backward");
+    CHECK(dropped->grad == NULL, "an unmarked activation's gradient is dropped after backward");
+    if (kept->grad) {
+        /* d relu6(s(k)) / dk = s(k)(1 - s(k)) since 0 < s < 6. */
+        float want[4], *got = test_nchw(kept->grad);
+        for (int i = 0; i < 4; i++) {
+            double k = x[i] > 0 ? x[i] : 0, s = 1.0 / (1.0 + exp(-k));
+            want[i] = (float)(s * (1.0 - s));
+        }
+        test_close_f("kept gradient", got, want, 4, TOL);
+        free(got);
+    }
+}
+
+/* Backward from a given output gradient, and parameters accumulating over two
+ * backward calls (gradient accumulation across micro-batches). */
+static void grad_out_and_accumulation(facs_ctx *ctx)
+{
+    float w[6] = {1, 2, 3, 4, 5, 6}, x[3] = {0.5f, -1.0f, 2.0f}, dy[2] = {1.0f, -2.0f};
+    facs_tensor *tw = test_param(2, 3, 1, 1, w);
+    for (int call = 1; call <= 2; call++) {
+        facs_ctx_begin_step(ctx);
+        facs_tensor *y = facs_linear(ctx, test_tensor(ctx, 1, 3, 1, 1, x), tw, NULL);
+        if (!CHECK_PTR(y) || !CHECK_OK(facs_backward(ctx, y, test_tensor(ctx, 1, 2, 1, 1, dy))))
+            break;
+        float want[6], *got = test_grad_nchw(tw);
+        for (int o = 0; o < 2; o++)
+            for (int i = 0; i < 3; i++)
+                want[o * 3 + i] = (float)call * dy[o] * x[i];
+        test_close_f(call == 1 ? "dW after one backward" : "dW accumulates over two backwards", got, want, 6, TOL);
+        free(got);
+    }
+    facs_tensor_free(tw);
+}
+
+static void errors(facs_ctx *ctx)
+{
+    facs_ctx_begin_step(ctx);
+    facs_tensor *a = test_tensor(ctx, 1, 3, 2, 2, NULL), *b = test_tensor(ctx, 1, 4, 2, 2, NULL);
+    CHECK(facs_add(ctx, a, b) == NULL && strstr(facs_last_error(), "add"), "mismatched add is refused: \"%s\"",
+          facs_last_error());
+    CHECK(facs_relu(ctx, facs_add(ctx, a, b)) == NULL, "a NULL input propagates through the next op");
+    CHECK(facs_backward(ctx, NULL, NULL) != FACS_OK, "backward of a failed op is an error");
+    facs_tensor *c = facs_relu(ctx, a);
+    CHECK(facs_backward(ctx, c, NULL) != FACS_OK && strstr(facs_last_error(), "requires a gradient"),
+          "backward of an output without gradient path is refused: \"%s\"", facs_last_error());
+    a->requires_grad = 1;
+    facs_tensor *d = facs_relu(ctx, a);
+    CHECK(facs_backward(ctx, d, b) != FACS_OK, "an output gradient of the wrong shape is refused");
+    facs_ctx_set_mode(ctx, 1, 0);
+    facs_node *tape = ctx->tape;
+    facs_tensor *e = facs_relu(ctx, a);
+    CHECK(e && !e->requires_grad && ctx->tape == tape, "with recording off no node is pushed");
+    facs_ctx_set_mode(ctx, 1, 1);
+    if (!facs_cuda_available()) {
+        facs_tensor *on_gpu = facs_tensor_create(FACS_DEVICE_CUDA, FACS_F32, 1, 1, 1, 1);
+        CHECK(on_gpu == NULL && strlen(facs_last_error()) > 0, "a CUDA tensor without a GPU is refused: \"%s\"",
+              facs_last_error());
+    }
+}
+
+/* The arena's peak is reported, and a steady loop reuses one block. */
+static void arena(void)
+{
+    facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
+    size_t big = (size_t)100 << 20; /* more than one default block */
+    for (int step = 0; step < 3; step++) {
+        facs_ctx_begin_step(ctx);
+        CHECK(facs_ctx_scratch(ctx, big) != NULL && facs_ctx_scratch(ctx, 1000) != NULL, "arena allocation");
+    }
+    CHECK(facs_ctx_peak_bytes(ctx) >= big + 1000 && facs_ctx_peak_bytes(ctx) < big + 4096,
+          "peak %zu bytes reports what one step used", facs_ctx_peak_bytes(ctx));
+    CHECK(facs_arena_block_count(&ctx->data) == 1, "after a reset the arena is one block, not %d",
+          facs_arena_block_count(&ctx->data));
+    facs_ctx_free(ctx);
+}
+
+int main(void)
+{
+    facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
+    fan_out(ctx);
+    keep_grad(ctx);
+    grad_out_and_accumulation(ctx);
+    errors(ctx);
+    facs_ctx_free(ctx);
+    arena();
+    return test_finish();
+}
