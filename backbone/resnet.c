@@ -1,0 +1,268 @@
+/* ResNet / FACS-ResNet construction: architecture table, options, parameter
+ * registration in torchvision's state_dict order and initialisation. The
+ * forward pass is in resnet_forward.c. */
+#include "resnet.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int blocks[4];
+    int facs;
+} arch_entry;
+
+static const arch_entry ARCHS[] = {
+    {"resnet26", {2, 2, 2, 2}, 0},       {"resnet50", {3, 4, 6, 3}, 0},
+    {"resnet101", {3, 4, 23, 3}, 0},     {"resnet152", {3, 8, 36, 3}, 0},
+    {"facs_resnet26", {2, 2, 2, 2}, 1},  {"facs_resnet50", {3, 4, 6, 3}, 1},
+    {"facs_resnet101", {3, 4, 23, 3}, 1}, {"facs_resnet152", {3, 8, 36, 3}, 1},
+};
+#define ARCH_COUNT ((int)(sizeof ARCHS / sizeof ARCHS[0]))
+
+const char *const *facs_resnet_arch_names(void)
+{
+    static const char *names[ARCH_COUNT + 1];
+    for (int i = 0; i < ARCH_COUNT; i++)
+        names[i] = ARCHS[i].name;
+    names[ARCH_COUNT] = NULL;
+    return names;
+}
+
+static const arch_entry *find_arch(const char *arch)
+{
+    for (int i = 0; arch && i < ARCH_COUNT; i++)
+        if (strcmp(arch, ARCHS[i].name) == 0)
+            return &ARCHS[i];
+    return NULL;
+}
+
+static facs_status unknown_arch(const char *arch)
+{
+    char list[256] = "";
+    for (int i = 0; i < ARCH_COUNT; i++) {
+        strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+        strncat(list, ARCHS[i].name, sizeof list - strlen(list) - 1);
+    }
+    return facs_fail(FACS_ERR_ARG, "resnet: unknown architecture '%s'; valid names: %s", arch ? arch : "(null)",
+                     list);
+}
+
+facs_status facs_resnet_options_for_arch(const char *arch, facs_resnet_options *options)
+{
+    if (!find_arch(arch))
+        return unknown_arch(arch);
+    *options = (facs_resnet_options){.classes = 1000,
+                                     .width = 1.0,
+                                     .output_stride = 32,
+                                     .fusion = {FACS_FUSION_THRESHOLD, 0.5f}};
+    snprintf(options->arch, sizeof options->arch, "%s", arch);
+    return FACS_OK;
+}
+
+/* A standard normal from two counter-based uniforms (Box-Muller). */
+static double normal_at(uint64_t seed, uint64_t i)
+{
+    double u1 = facs_rng_uniform(seed, 2 * i) + 1e-12, u2 = facs_rng_uniform(seed, 2 * i + 1);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+typedef enum { INIT_ZERO, INIT_ONE, INIT_NORMAL, INIT_UNIFORM } init_rule;
+
+typedef struct {
+    facs_resnet *net;
+    facs_device device;
+    uint64_t seed;
+} builder;
+
+/* Registers a tensor and fills it: NORMAL has standard deviation scale,
+ * UNIFORM is uniform in [-scale, scale]. Each tensor draws from its own
+ * stream, derived from the seed and its registration index. */
+static facs_param *add(builder *b, facs_param_kind kind, const char *name, int n, int c, int h, int w,
+                       init_rule rule, double scale)
+{
+    facs_param *p = facs_param_list_add(&b->net->params, kind, name, b->device, n, c, h, w);
+    if (!p || rule == INIT_ZERO)
+        return p;
+    size_t count = facs_tensor_numel(p->value);
+    float *host = malloc(count * sizeof *host);
+    if (!host) {
+        facs_fail(FACS_ERR_MEMORY, "resnet: out of memory initialising %s", name);
+        return NULL;
+    }
+    uint64_t stream = facs_rng_mix64(b->seed + 0x1000003ULL * (uint64_t)b->net->params.count);
+    for (size_t i = 0; i < count; i++) {
+        if (rule == INIT_ONE)
+            host[i] = 1.0f;
+        else if (rule == INIT_NORMAL)
+            host[i] = (float)(normal_at(stream, i) * scale);
+        else
+            host[i] = (float)((2.0 * facs_rng_uniform(stream, i) - 1.0) * scale);
+    }
+    facs_status s = facs_tensor_from_nchw(p->value, host, count);
+    free(host);
+    return s == FACS_OK ? p : NULL;
+}
+
+/* torchvision: kaiming_normal_(mode="fan_out", nonlinearity="relu"). */
+static facs_param *add_conv(builder *b, const char *name, int out, int in, int k)
+{
+    return add(b, FACS_PARAM_TRAINABLE, name, out, in, k, k, INIT_NORMAL, sqrt(2.0 / ((double)out * k * k)));
+}
+
+static facs_status add_bn(builder *b, facs_resnet_bn *bn, const char *prefix, int c)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    bn->weight = add(b, FACS_PARAM_TRAINABLE, name, c, 1, 1, 1, INIT_ONE, 0);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    bn->bias = bn->weight ? add(b, FACS_PARAM_TRAINABLE, name, c, 1, 1, 1, INIT_ZERO, 0) : NULL;
+    snprintf(name, sizeof name, "%s.running_mean", prefix);
+    bn->running_mean = bn->bias ? add(b, FACS_PARAM_BUFFER, name, c, 1, 1, 1, INIT_ZERO, 0) : NULL;
+    snprintf(name, sizeof name, "%s.running_var", prefix);
+    bn->running_var = bn->running_mean ? add(b, FACS_PARAM_BUFFER, name, c, 1, 1, 1, INIT_ONE, 0) : NULL;
+    if (!bn->running_var)
+        return FACS_ERR_MEMORY;
+    bn->weight->no_decay = bn->bias->no_decay = 1;
+    return FACS_OK;
+}
+
+static facs_status build_stem(builder *b, int base)
+{
+    facs_resnet *net = b->net;
+    if (net->options.deep_stem) {
+        int half = base / 2 > 0 ? base / 2 : 1;
+        if (!(net->stem_conv[0] = add_conv(b, "conv1.0.weight", half, 3, 3)))
+            return FACS_ERR_MEMORY;
+        FACS_TRY(add_bn(b, &net->stem_bn[0], "conv1.1", half));
+        if (!(net->stem_conv[1] = add_conv(b, "conv1.3.weight", half, half, 3)))
+            return FACS_ERR_MEMORY;
+        FACS_TRY(add_bn(b, &net->stem_bn[1], "conv1.4", half));
+        if (!(net->stem_conv[2] = add_conv(b, "conv1.6.weight", base, half, 3)))
+            return FACS_ERR_MEMORY;
+        return add_bn(b, &net->stem_bn[2], "bn1", base);
+    }
+    if (!(net->stem_conv[0] = add_conv(b, "conv1.weight", base, 3, net->options.cifar_stem ? 3 : 7)))
+        return FACS_ERR_MEMORY;
+    return add_bn(b, &net->stem_bn[2], "bn1", base);
+}
+
+static facs_status build_block(builder *b, facs_resnet_block *blk, int stage, int index)
+{
+    char prefix[64], name[96];
+    snprintf(prefix, sizeof prefix, "layer%d.%d", stage + 1, index);
+#define NAME(suffix) (snprintf(name, sizeof name, "%s.%s", prefix, suffix), name)
+    if (!(blk->conv1 = add_conv(b, NAME("conv1.weight"), blk->width, blk->in, 1)))
+        return FACS_ERR_MEMORY;
+    FACS_TRY(add_bn(b, &blk->bn1, NAME("bn1"), blk->width));
+    if (!(blk->conv2 = add_conv(b, NAME("conv2.weight"), blk->width, blk->width, 3)))
+        return FACS_ERR_MEMORY;
+    FACS_TRY(add_bn(b, &blk->bn2, NAME("bn2"), blk->width));
+    if (!(blk->conv3 = add_conv(b, NAME("conv3.weight"), blk->out, blk->width, 1)))
+        return FACS_ERR_MEMORY;
+    FACS_TRY(add_bn(b, &blk->bn3, NAME("bn3"), blk->out));
+    if (blk->stride != 1 || blk->in != blk->out) {
+        if (!(blk->down_conv = add_conv(b, NAME("downsample.0.weight"), blk->out, blk->in, 1)))
+            return FACS_ERR_MEMORY;
+        FACS_TRY(add_bn(b, &blk->down_bn, NAME("downsample.1"), blk->out));
+    }
+#undef NAME
+    return FACS_OK;
+}
+
+/* Stride and dilation of each stage's conv2 for the output stride (semseg). */
+static void stage_geometry(int output_stride, int stride[4], int dilation[4])
+{
+    static const int s32[4] = {1, 2, 2, 2}, d32[4] = {1, 1, 1, 1};
+    static const int s16[4] = {1, 2, 2, 1}, d16[4] = {1, 1, 1, 2};
+    static const int s8[4] = {1, 2, 1, 1}, d8[4] = {1, 1, 2, 4};
+    const int *s = output_stride == 8 ? s8 : output_stride == 16 ? s16 : s32;
+    const int *d = output_stride == 8 ? d8 : output_stride == 16 ? d16 : d32;
+    memcpy(stride, s, 4 * sizeof *stride);
+    memcpy(dilation, d, 4 * sizeof *dilation);
+}
+
+static facs_status build(builder *b, const arch_entry *arch)
+{
+    facs_resnet *net = b->net;
+    const facs_resnet_options *o = &net->options;
+    int base = (int)lround(64.0 * o->width);
+    if (base < 1)
+        base = 1;
+    FACS_TRY(build_stem(b, base));
+    int stride[4], dilation[4], in = base;
+    stage_geometry(o->output_stride, stride, dilation);
+    for (int s = 0; s < 4; s++)
+        net->block_count += arch->blocks[s];
+    net->blocks = calloc((size_t)net->block_count, sizeof *net->blocks);
+    if (!net->blocks)
+        return facs_fail(FACS_ERR_MEMORY, "resnet: out of memory for %d blocks", net->block_count);
+    int k = 0;
+    for (int s = 0; s < 4; s++) {
+        net->stage_blocks[s] = arch->blocks[s];
+        int width = base << s;
+        for (int i = 0; i < arch->blocks[s]; i++, k++) {
+            facs_resnet_block *blk = &net->blocks[k];
+            *blk = (facs_resnet_block){.in = in, .width = width, .out = 4 * width,
+                                       .stride = i == 0 ? stride[s] : 1, .dilation = dilation[s]};
+            FACS_TRY(build_block(b, blk, s, i));
+            in = blk->out;
+        }
+        if (s == 2)
+            net->layer3_channels = in;
+    }
+    net->out_channels = in;
+    if (o->no_head)
+        return FACS_OK;
+    double bound = 1.0 / sqrt((double)in); /* nn.Linear's default for weight and bias */
+    net->fc_weight = add(b, FACS_PARAM_TRAINABLE, "fc.weight", o->classes, in, 1, 1, INIT_UNIFORM, bound);
+    net->fc_bias = net->fc_weight ? add(b, FACS_PARAM_TRAINABLE, "fc.bias", o->classes, 1, 1, 1, INIT_UNIFORM, bound)
+                                  : NULL;
+    if (!net->fc_bias)
+        return FACS_ERR_MEMORY;
+    net->fc_bias->no_decay = 1;
+    return FACS_OK;
+}
+
+static facs_status check_options(const facs_resnet_options *o)
+{
+    if (!find_arch(o->arch))
+        return unknown_arch(o->arch);
+    if (!o->no_head && o->classes <= 0)
+        return facs_fail(FACS_ERR_ARG, "resnet: classes must be positive (got %d)", o->classes);
+    if (!(o->width > 0.0 && o->width <= 64.0))
+        return facs_fail(FACS_ERR_ARG, "resnet: width multiplier %g must be in (0, 64]", o->width);
+    if (o->output_stride != 32 && o->output_stride != 16 && o->output_stride != 8)
+        return facs_fail(FACS_ERR_ARG, "resnet: output stride %d must be 32, 16 or 8", o->output_stride);
+    if (o->cifar_stem && o->deep_stem)
+        return facs_fail(FACS_ERR_ARG, "resnet: cifar_stem and deep_stem exclude each other");
+    if (o->fusion.fusion != FACS_FUSION_THRESHOLD && o->fusion.fusion != FACS_FUSION_WEIGHTED)
+        return facs_fail(FACS_ERR_ARG, "resnet: unknown fusion mode %d", (int)o->fusion.fusion);
+    return FACS_OK;
+}
+
+facs_status facs_resnet_create(facs_resnet *net, const facs_resnet_options *options, facs_device device,
+                               uint64_t seed)
+{
+    *net = (facs_resnet){.options = *options};
+    facs_param_list_init(&net->params);
+    FACS_TRY(check_options(options));
+    const arch_entry *arch = find_arch(options->arch);
+    net->facs = arch->facs;
+    builder b = {net, device, seed};
+    facs_status s = build(&b, arch);
+    if (s != FACS_OK)
+        facs_resnet_free(net);
+    return s;
+}
+
+void facs_resnet_free(facs_resnet *net)
+{
+    facs_resnet_options options = net->options;
+    facs_param_list_free(&net->params);
+    free(net->blocks);
+    *net = (facs_resnet){.options = options};
+    facs_param_list_init(&net->params);
+}

@@ -1,0 +1,114 @@
+/* ResNet (bottleneck, torchvision v1.5 layout) and FACS-ResNet.
+ *
+ *     facs_resnet_options o;
+ *     if (facs_resnet_options_for_arch("facs_resnet50", &o) != FACS_OK) ...  // message lists the names
+ *     o.classes = 10;
+ *     facs_resnet net;
+ *     facs_resnet_create(&net, &o, FACS_DEVICE_CPU, seed);
+ *     facs_tensor *logits = facs_resnet_forward(ctx, &net, x);   // (N, classes, 1, 1)
+ *     facs_resnet_free(&net);
+ *
+ * Architectures: resnet26 ([2,2,2,2] bottlenecks, as timm defines it), resnet50
+ * ([3,4,6,3]), resnet101 ([3,4,23,3]), resnet152 ([3,8,36,3]) and their FACS
+ * variants facs_resnet26/50/101/152.
+ *
+ * Layout (torchvision): conv1 7x7/2, bn1, relu, maxpool 3x3/2, layer1..layer4,
+ * global average pool, fc. Bottleneck: conv1 1x1 (in -> width), bn1, relu,
+ * conv2 3x3 with the block's stride and dilation, bn2, relu, conv3 1x1
+ * (width -> 4 width), bn3, + shortcut, relu. The first block of a stage has the
+ * shortcut downsample.0 (1x1 conv with the block's stride) + downsample.1 (BN).
+ *
+ * net->params holds every tensor under its torchvision state_dict key
+ * ("layer1.0.conv1.weight", "layer1.0.downsample.1.running_var", "fc.bias"),
+ * BN running statistics as FACS_PARAM_BUFFER (num_batches_tracked is not kept),
+ * so a torchvision checkpoint of the same depth maps one to one.
+ *
+ * FACS variants: in every bottleneck the squeeze conv1 is replaced by the FACS
+ * op (ops.h facs_facs) using conv1's weight (width, in, 1, 1) as the blending
+ * weight; the chunk is R = in / width (1, 2 or 4). By default the fusion
+ * output goes straight to conv2 (DESIGN.md): the block's bn1 stays registered,
+ * so a plain ResNet checkpoint loads strictly, but it is unused — it gets no
+ * gradient and its running statistics never change. With post_bn, bn1 + ReLU
+ * follow the fusion.
+ *
+ * Options:
+ *   width       multiplies the stem and every stage width: base = round(64 width),
+ *               stage i has bottleneck width base 2^i (so R stays 1, 2 or 4);
+ *   cifar_stem  conv1 is 3x3 stride 1 (64 x 3 x 3 x 3) and there is no max-pool;
+ *   deep_stem   ResNet-v1c stem, timm's names: conv1.0 3x3/2 (3 -> base/2),
+ *               conv1.1 BN, conv1.3 3x3 (base/2 -> base/2), conv1.4 BN,
+ *               conv1.6 3x3 (base/2 -> base), then bn1 as usual (ReLU after each BN);
+ *   output_stride 32 (classification), 16 (layer4 dilation 2, no stride) or
+ *               8 (also layer3 dilation 2, layer4 dilation 4), as hszhao/semseg
+ *               dilates: every 3x3 conv2 of the stage, stride 1 in conv2 and in
+ *               downsample.0;
+ *   no_head     no fc: use facs_resnet_features (segmentation backbones).
+ *
+ * Initialisation (torchvision): convolutions Kaiming normal with fan-out
+ * (std sqrt(2 / (out k k))), BN weight 1 bias 0, running mean 0 var 1, fc
+ * uniform in +-1/sqrt(in) for weight and bias; all drawn from seed. */
+#ifndef FACS_RESNET_H
+#define FACS_RESNET_H
+
+#include <stdint.h>
+
+#include "ops.h"
+#include "param.h"
+
+typedef struct {
+    char arch[32];          /* one of facs_resnet_arch_names() */
+    int classes;            /* 1000 */
+    double width;           /* 1.0 */
+    int cifar_stem;         /* 0 */
+    int deep_stem;          /* 0 */
+    int output_stride;      /* 32, 16 or 8 */
+    int no_head;            /* 0 */
+    int post_bn;            /* FACS only: bn1 + ReLU after the fusion; 0 */
+    facs_fuse_params fusion; /* FACS only: threshold 0.5 */
+} facs_resnet_options;
+
+typedef struct {
+    facs_param *weight, *bias, *running_mean, *running_var;
+} facs_resnet_bn;
+
+typedef struct {
+    int in, width, out;     /* channels: in -> width -> out = 4 width */
+    int stride, dilation;   /* of conv2 (stride also of downsample.0) */
+    facs_param *conv1, *conv2, *conv3, *down_conv; /* down_conv NULL: identity shortcut */
+    facs_resnet_bn bn1, bn2, bn3, down_bn;
+} facs_resnet_block;
+
+typedef struct {
+    facs_resnet_options options;
+    int facs;               /* the architecture is a FACS variant */
+    facs_param_list params;
+    facs_param *stem_conv[3]; /* [0] only, unless deep_stem */
+    facs_resnet_bn stem_bn[3]; /* the last one is "bn1" */
+    facs_resnet_block *blocks;
+    int stage_blocks[4], block_count;
+    int layer3_channels, out_channels; /* widths of the layer3 and layer4 outputs */
+    facs_param *fc_weight, *fc_bias;   /* NULL with no_head */
+} facs_resnet;
+
+/* NULL-terminated list of the architecture names. */
+const char *const *facs_resnet_arch_names(void);
+
+/* Default options for arch; FACS_ERR_ARG naming the valid architectures when
+ * arch is unknown. */
+facs_status facs_resnet_options_for_arch(const char *arch, facs_resnet_options *options);
+
+/* Builds and initialises the network on device from seed. On failure net holds
+ * nothing (facs_resnet_free is still safe) and the last error says why. */
+facs_status facs_resnet_create(facs_resnet *net, const facs_resnet_options *options, facs_device device,
+                               uint64_t seed);
+void facs_resnet_free(facs_resnet *net);
+
+/* The layer4 output (N, out_channels, H/os, W/os) of images x (N, 3, H, W);
+ * when layer3 is not NULL it receives the layer3 output (the auxiliary head's
+ * input). NULL on error. */
+facs_tensor *facs_resnet_features(facs_ctx *ctx, facs_resnet *net, facs_tensor *x, facs_tensor **layer3);
+
+/* Logits (N, classes, 1, 1); an error when the net was built with no_head. */
+facs_tensor *facs_resnet_forward(facs_ctx *ctx, facs_resnet *net, facs_tensor *x);
+
+#endif

@@ -1,0 +1,90 @@
+#include "bench_util.h"
+
+#include <getopt.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+double bench_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bench_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+facs_tensor *bench_random_tensor(int n, int c, int h, int w, unsigned *seed)
+{
+    facs_tensor *t = facs_tensor_create(FACS_DEVICE_CPU, FACS_F32, n, c, h, w);
+    for (size_t i = 0; t && i < facs_tensor_numel(t); i++)
+        facs_f32(t)[i] = (float)rand_r(seed) / RAND_MAX * 2.0f - 1.0f;
+    return t;
+}
+
+static void usage(FILE *f, const char *prog, const char *about)
+{
+    fprintf(f, "usage: %s [--batch N] [--runs N] [--warmup N] [--threads N]\n%s\n"
+               "  --batch N    batch size (default 8)\n"
+               "  --runs N     timed runs per shape; the median is reported (default 10)\n"
+               "  --warmup N   untimed runs first (default 3)\n"
+               "  --threads N  OpenMP threads (default OMP_NUM_THREADS, else 2)\n",
+            prog, about);
+}
+
+static int parse_int(const char *prog, const char *arg, const char *name, int min, int *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (!*arg || *end || v < min || v > 1 << 20) {
+        fprintf(stderr, "%s: --%s wants an integer >= %d, got '%s'\n", prog, name, min, arg);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+int bench_parse(int argc, char **argv, const char *prog, const char *about, bench_options *o)
+{
+    const char *env = getenv("OMP_NUM_THREADS");
+    *o = (bench_options){.batch = 8, .runs = 10, .warmup = 3, .threads = env && atoi(env) > 0 ? atoi(env) : 2};
+    static const struct option longopts[] = {{"batch", required_argument, NULL, 'b'},
+                                              {"runs", required_argument, NULL, 'r'},
+                                              {"warmup", required_argument, NULL, 'w'},
+                                              {"threads", required_argument, NULL, 't'},
+                                              {"help", no_argument, NULL, 'h'},
+                                              {"version", no_argument, NULL, 'V'},
+                                              {NULL, 0, NULL, 0}};
+    int c, ok = 1;
+    while (ok && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'b': ok = parse_int(prog, optarg, "batch", 1, &o->batch); break;
+        case 'r': ok = parse_int(prog, optarg, "runs", 1, &o->runs); break;
+        case 'w': ok = parse_int(prog, optarg, "warmup", 0, &o->warmup); break;
+        case 't': ok = parse_int(prog, optarg, "threads", 1, &o->threads); break;
+        case 'h': usage(stdout, prog, about); return 0;
+        case 'V': printf("%s (facs) 0.1.0\n", prog); return 0;
+        default: usage(stderr, prog, about); return 2;
+        }
+    }
+    if (!ok)
+        return 2;
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+        usage(stderr, prog, about);
+        return 2;
+    }
+    omp_set_num_threads(o->threads);
+    return -1;
+}

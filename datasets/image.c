@@ -1,0 +1,191 @@
+/* Format detection, file reading, PIL-compatible channel conversion and atomic
+ * file writing, shared by the PNG and JPEG codecs (png.c, jpeg.c). */
+#include "image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void facs_image_free(facs_image *img)
+{
+    if (!img)
+        return;
+    free(img->pixels);
+    memset(img, 0, sizeof *img);
+}
+
+static int is_png(const uint8_t *buf, size_t len)
+{
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    return len >= 8 && memcmp(buf, sig, 8) == 0;
+}
+
+static int is_jpeg(const uint8_t *buf, size_t len) { return len >= 3 && buf[0] == 0xff && buf[1] == 0xd8 && buf[2] == 0xff; }
+
+/* Reads a whole file into a malloc'd buffer (a regular file only, so a FIFO or a
+ * folder gives a message instead of a hang or a strange read error). */
+static facs_status read_file(const char *path, uint8_t **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return facs_fail(FACS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return facs_fail(FACS_ERR_IO, "%s: not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *buf = malloc(size ? size : 1);
+    if (!buf) {
+        fclose(f);
+        return facs_fail(FACS_ERR_MEMORY, "%s: cannot allocate %zu bytes to read it", path, size);
+    }
+    size_t got = fread(buf, 1, size, f);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || got != size) {
+        free(buf);
+        return facs_fail(FACS_ERR_IO, "%s: read error (%zu of %zu bytes)", path, got, size);
+    }
+    *data = buf;
+    *len = size;
+    return FACS_OK;
+}
+
+static int valid_want(int want) { return want == 0 || want == 1 || want == 3 || want == 4; }
+
+facs_status facs_image_decode(const uint8_t *buf, size_t len, const char *name, int want_channels,
+                              facs_image *img)
+{
+    memset(img, 0, sizeof *img);
+    if (!valid_want(want_channels))
+        return facs_fail(FACS_ERR_ARG, "%s: want_channels must be 0, 1, 3 or 4, not %d", name, want_channels);
+    if (len == 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: empty file, not an image", name);
+    if (is_png(buf, len))
+        return facs_png_decode(buf, len, name, want_channels, 0, img);
+    if (is_jpeg(buf, len))
+        return facs_jpeg_decode(buf, len, name, want_channels, img);
+    return facs_fail(FACS_ERR_FORMAT, "%s: neither a PNG nor a JPEG (unknown signature)", name);
+}
+
+facs_status facs_image_decode_label(const uint8_t *buf, size_t len, const char *name, facs_image *img)
+{
+    memset(img, 0, sizeof *img);
+    if (len == 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: empty file, not a label PNG", name);
+    if (is_jpeg(buf, len))
+        return facs_fail(FACS_ERR_FORMAT,
+                         "%s: a JPEG; label maps must be PNG (lossy compression changes class ids)", name);
+    if (!is_png(buf, len))
+        return facs_fail(FACS_ERR_FORMAT, "%s: not a PNG (unknown signature), cannot read labels", name);
+    return facs_png_decode(buf, len, name, 0, 1, img);
+}
+
+facs_status facs_image_read(const char *path, int want_channels, facs_image *img)
+{
+    memset(img, 0, sizeof *img);
+    uint8_t *buf;
+    size_t len;
+    FACS_TRY(read_file(path, &buf, &len));
+    facs_status s = facs_image_decode(buf, len, path, want_channels, img);
+    free(buf);
+    return s;
+}
+
+facs_status facs_image_read_label(const char *path, facs_image *img)
+{
+    memset(img, 0, sizeof *img);
+    uint8_t *buf;
+    size_t len;
+    FACS_TRY(read_file(path, &buf, &len));
+    facs_status s = facs_image_decode_label(buf, len, path, img);
+    free(buf);
+    return s;
+}
+
+/* PIL's ITU-R 601-2 luma in 16-bit fixed point; the weights sum to 65536, so a
+ * gray pixel (R = G = B) maps to itself. */
+static uint8_t luma(const uint8_t *p) { return (uint8_t)((p[0] * 19595u + p[1] * 38470u + p[2] * 7471u + 0x8000u) >> 16); }
+
+facs_status facs_image_convert(facs_image *img, int want_channels)
+{
+    if (!valid_want(want_channels))
+        return facs_fail(FACS_ERR_ARG, "image convert: want_channels must be 0, 1, 3 or 4, not %d", want_channels);
+    int from = img->channels, to = want_channels;
+    if (to == 0 || to == from)
+        return FACS_OK;
+    size_t n = (size_t)img->width * (size_t)img->height;
+    uint8_t *out = malloc(n * (size_t)to);
+    if (!out)
+        return facs_fail(FACS_ERR_MEMORY, "image convert: cannot allocate %zu bytes", n * (size_t)to);
+    const uint8_t *in = img->pixels;
+    for (size_t i = 0; i < n; i++, in += from) {
+        uint8_t *o = out + i * (size_t)to;
+        if (to == 1) {
+            o[0] = luma(in);
+        } else if (from == 1) {
+            o[0] = o[1] = o[2] = in[0];
+            if (to == 4)
+                o[3] = 255;
+        } else {
+            o[0] = in[0], o[1] = in[1], o[2] = in[2];
+            if (to == 4)
+                o[3] = 255;
+        }
+    }
+    free(img->pixels);
+    img->pixels = out;
+    img->channels = to;
+    return FACS_OK;
+}
+
+facs_status facs_file_write_atomic(const char *path, const void *data, size_t len)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp)
+        return facs_fail(FACS_ERR_MEMORY, "%s: cannot allocate a temporary name", path);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        facs_status s = facs_fail(FACS_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        free(tmp);
+        return s;
+    }
+    /* mkstemp makes the file 0600; an image is an ordinary, readable output. */
+    const uint8_t *p = data;
+    size_t left = len;
+    int err = fchmod(fd, 0644) != 0 ? errno : 0;
+    while (!err && left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            err = w < 0 ? errno : EIO;
+            break;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    if (close(fd) != 0 && !err)
+        err = errno;
+    if (!err && rename(tmp, path) != 0)
+        err = errno;
+    if (err) {
+        unlink(tmp);
+        free(tmp);
+        return facs_fail(FACS_ERR_IO, "%s: write failed: %s", path, strerror(err));
+    }
+    free(tmp);
+    return FACS_OK;
+}

@@ -1,0 +1,89 @@
+/* 8-bit images: PNG (libpng) and JPEG (libjpeg-turbo's TurboJPEG API).
+ *
+ *     facs_image img;
+ *     if (facs_image_read("frame.png", 3, &img) != FACS_OK)
+ *         fprintf(stderr, "%s\n", facs_last_error());   // names the file and the problem
+ *     ... img.pixels[(y * img.width + x) * img.channels + c] ...
+ *     facs_image_free(&img);
+ *
+ * Pixels are interleaved rows (HWC), top row first, channels 1 (gray), 3 (RGB)
+ * or 4 (RGBA). Decoding matches Pillow (PIL), the reference the tests compare
+ * with bit for bit:
+ *   - channel conversion is PIL's convert("L"/"RGB"/"RGBA"): gray from colour is
+ *     (19595 R + 38470 G + 7471 B + 32768) >> 16, alpha is dropped (not blended),
+ *     gray is replicated, added alpha is 255;
+ *   - PNG palette images are expanded through the palette (with the tRNS alpha
+ *     when want_channels is 0 or 4); gray+alpha is stored as RGBA (R = G = B);
+ *     1/2/4-bit gray is scaled to 0..255; tRNS of gray and RGB images is ignored;
+ *   - 16-bit PNG samples keep their high byte (png_set_strip_16). PIL does the same
+ *     for 16-bit RGB(A); for 16-bit gray PIL's convert("L") clips the value at 255
+ *     instead, which is rarely what a caller wants, so here it is v >> 8;
+ *   - JPEG decoding uses libjpeg's defaults, as PIL does (accurate integer DCT,
+ *     fancy upsampling). Gray JPEGs decode to 1 channel, YCbCr/RGB to 3; CMYK and
+ *     YCCK are refused. Any libjpeg warning (a truncated or damaged stream) is an
+ *     error, so a partial image is never returned.
+ *
+ * Every failure returns a facs_status with a message (facs_last_error()) naming
+ * the file and the problem; the image is then left empty ({0}). Sizes above
+ * FACS_IMAGE_MAX_SIDE or FACS_IMAGE_MAX_PIXELS are refused before any pixel
+ * memory is allocated, so a hostile header cannot ask for gigabytes. */
+#ifndef FACS_IMAGE_H
+#define FACS_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+#define FACS_IMAGE_MAX_SIDE 65535
+#define FACS_IMAGE_MAX_PIXELS (1L << 26)
+
+typedef struct {
+    int width, height;
+    int channels;    /* 1, 3 or 4 */
+    uint8_t *pixels; /* malloc'd, height * width * channels bytes, owned by the image */
+} facs_image;
+
+/* Frees the pixels and zeroes the image (safe on a zeroed image). */
+void facs_image_free(facs_image *img);
+
+/* Reads a PNG or JPEG file (told apart by their signatures). want_channels:
+ * 0 keeps the decoded channels (see above), 1, 3 or 4 converts as PIL does. */
+facs_status facs_image_read(const char *path, int want_channels, facs_image *img);
+
+/* Decodes a PNG or JPEG held in memory; name is used in error messages. */
+facs_status facs_image_decode(const uint8_t *buf, size_t len, const char *name, int want_channels,
+                              facs_image *img);
+
+/* Reads a label map: a PNG whose raw samples are class ids, either 8-bit gray or
+ * a palette image (indices, not colours; 1/2/4-bit indices are unpacked). The
+ * result has 1 channel. Anything else (a JPEG, RGB, 16-bit, gray+alpha, low-bit
+ * gray) is refused with a message saying what the file is. */
+facs_status facs_image_read_label(const char *path, facs_image *img);
+facs_status facs_image_decode_label(const uint8_t *buf, size_t len, const char *name, facs_image *img);
+
+/* Writes a gray, RGB or RGBA image as an 8-bit PNG, atomically (a temporary file
+ * in the same folder, renamed over path once complete). */
+facs_status facs_png_write(const char *path, const facs_image *img);
+
+/* Writes a gray or RGB image as a baseline JPEG of the given quality (1..100),
+ * atomically; colour is subsampled 4:2:0, PIL's default. RGBA is refused (JPEG
+ * has no alpha). */
+facs_status facs_jpeg_write(const char *path, const facs_image *img, int quality);
+
+/* Converts img in place to want_channels (1, 3 or 4) as PIL's convert() does;
+ * 0 or the current count leaves it unchanged. */
+facs_status facs_image_convert(facs_image *img, int want_channels);
+
+/* The codecs behind facs_image_decode, for callers that know the format. label
+ * selects the label rules of facs_image_decode_label (want_channels is then ignored). */
+facs_status facs_png_decode(const uint8_t *buf, size_t len, const char *name, int want_channels, int label,
+                            facs_image *img);
+facs_status facs_jpeg_decode(const uint8_t *buf, size_t len, const char *name, int want_channels,
+                             facs_image *img);
+
+/* Writes len bytes to path atomically (temporary file in the same folder, fsync,
+ * rename); on failure path is untouched and no temporary file is left. */
+facs_status facs_file_write_atomic(const char *path, const void *data, size_t len);
+
+#endif
