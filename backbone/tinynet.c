@@ -86,6 +86,7 @@ static facs_status build(facs_tinynet *net, facs_device device, int in_channels,
     net->fc_bias = add(net, FACS_PARAM_TRAINABLE, "fc.bias", device, classes, 1, 1, 1, INIT_UNIFORM, bound, seed);
     if (!net->fc_weight || !net->fc_bias)
         return FACS_ERR_MEMORY;
+    net->fc_weight->torch_rank = 2;
     net->fc_bias->no_decay = 1;
     return FACS_OK;
 }

@@ -138,9 +138,11 @@ static facs_status data_file_records(const char *dir, const char *name, size_t r
     if (!S_ISREG(st.st_mode))
         return facs_fail(FACS_ERR_IO, "%s: not a regular file", path);
     size_t size = (size_t)st.st_size;
-    if (size == 0 || size % record != 0)
+    if (size == 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: empty (0 bytes); expected %zu-byte records", path, record);
+    if (size % record != 0)
         return facs_fail(FACS_ERR_FORMAT,
-                         "%s: size %zu bytes is not a whole, non-zero number of %zu-byte records (%zu records and "
+                         "%s: size %zu bytes is not a whole number of %zu-byte records (%zu records and "
                          "%zu bytes over: truncated or not a CIFAR file?)",
                          path, size, record, size / record, size % record);
     *records = size / record;

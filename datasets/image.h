@@ -12,8 +12,8 @@
  *   - channel conversion is PIL's convert("L"/"RGB"/"RGBA"): gray from colour is
  *     (19595 R + 38470 G + 7471 B + 32768) >> 16, alpha is dropped (not blended),
  *     gray is replicated, added alpha is 255;
- *   - PNG palette images are expanded through the palette (with the tRNS alpha
- *     when want_channels is 0 or 4); gray+alpha is stored as RGBA (R = G = B);
+ *   - PNG palette images are expanded through the palette, to RGBA when they have
+ *     a tRNS chunk (PIL's convert("RGBA")); gray+alpha is stored as RGBA (R = G = B);
  *     1/2/4-bit gray is scaled to 0..255; tRNS of gray and RGB images is ignored;
  *   - 16-bit PNG samples keep their high byte (png_set_strip_16). PIL does the same
  *     for 16-bit RGB(A); for 16-bit gray PIL's convert("L") clips the value at 255
@@ -21,7 +21,9 @@
  *   - JPEG decoding uses libjpeg's defaults, as PIL does (accurate integer DCT,
  *     fancy upsampling). Gray JPEGs decode to 1 channel, YCbCr/RGB to 3; CMYK and
  *     YCCK are refused. Any libjpeg warning (a truncated or damaged stream) is an
- *     error, so a partial image is never returned.
+ *     error, so a partial image is never returned;
+ *   - EXIF orientation is not applied and colour profiles are ignored, as in PIL's
+ *     Image.open.
  *
  * Every failure returns a facs_status with a message (facs_last_error()) naming
  * the file and the problem; the image is then left empty ({0}). Sizes above

@@ -74,7 +74,8 @@ facs_param *facs_param_list_add(facs_param_list *list, facs_param_kind kind, con
     }
     value->is_param = kind == FACS_PARAM_TRAINABLE;
     value->requires_grad = kind == FACS_PARAM_TRAINABLE;
-    *p = (facs_param){.name = copy, .kind = kind, .value = value, .lr_mult = 1.0};
+    *p = (facs_param){.name = copy, .kind = kind, .value = value, .lr_mult = 1.0,
+                      .torch_rank = c == 1 && h == 1 && w == 1 ? 1 : 4};
     list->items[list->count++] = p;
     return p;
 }

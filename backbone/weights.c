@@ -1,0 +1,574 @@
+#include "weights.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+facs_weights_meta facs_weights_meta_unknown(void)
+{
+    return (facs_weights_meta){.version = 0, .arch = "", .classes = -1, .fusion = -1, .threshold = NAN};
+}
+
+facs_weights_load_options facs_weights_load_defaults(void)
+{
+    return (facs_weights_load_options){.strict = 1, .skip_prefix = NULL, .report = NULL};
+}
+
+static void list_names(char *buf, size_t size, int count, const char names[][FACS_WEIGHTS_NAME_MAX])
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    int shown = count < FACS_WEIGHTS_REPORT_NAMES ? count : FACS_WEIGHTS_REPORT_NAMES;
+    for (int i = 0; i < shown && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", names[i]);
+    if (count > shown && used < size)
+        snprintf(buf + used, size - used, ", ...");
+}
+
+const char *facs_weights_report_str(const facs_weights_report *r, char *buf, size_t size)
+{
+    char missing[512] = "", unexpected[512] = "";
+    if (r->missing)
+        list_names(missing, sizeof missing, r->missing, r->missing_names);
+    if (r->unexpected)
+        list_names(unexpected, sizeof unexpected, r->unexpected, r->unexpected_names);
+    snprintf(buf, size, "%d loaded, %d missing%s%s%s, %d unexpected%s%s%s, %d ignored", r->loaded, r->missing,
+             r->missing ? " (" : "", missing, r->missing ? ")" : "", r->unexpected, r->unexpected ? " (" : "",
+             unexpected, r->unexpected ? ")" : "", r->ignored);
+    return buf;
+}
+
+static void report_name(char names[][FACS_WEIGHTS_NAME_MAX], int *count, const char *name)
+{
+    if (*count < FACS_WEIGHTS_REPORT_NAMES) {
+        size_t len = strnlen(name, FACS_WEIGHTS_NAME_MAX - 1); /* a longer name is cut, not refused */
+        memcpy(names[*count], name, len);
+        names[*count][len] = '\0';
+    }
+    (*count)++;
+}
+
+/* ---- attributes ---- */
+
+static int write_attr(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, const void *value)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = space < 0 ? -1 : H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = attr >= 0 && H5Awrite(attr, mem_type, value) >= 0;
+    if (attr >= 0)
+        ok &= H5Aclose(attr) >= 0;
+    if (space >= 0)
+        H5Sclose(space);
+    return ok;
+}
+
+/* Variable-length UTF-8, as h5py writes a Python str. */
+static int write_str_attr(hid_t loc, const char *name, const char *value)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    int ok = type >= 0 && H5Tset_size(type, H5T_VARIABLE) >= 0 && H5Tset_cset(type, H5T_CSET_UTF8) >= 0 &&
+             write_attr(loc, name, type, type, &value);
+    if (type >= 0)
+        H5Tclose(type);
+    return ok;
+}
+
+static int write_i64_attr(hid_t loc, const char *name, int64_t value)
+{
+    return write_attr(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
+}
+
+/* Reads a single-valued attribute: a number converted to mem_type into out,
+ * or, with mem_type -1, a fixed- or variable-length string into out (size
+ * bytes, cut to fit). 1 found, 0 absent, -1 of the wrong kind or unreadable. */
+static int read_attr(hid_t loc, const char *name, hid_t mem_type, void *out, size_t size)
+{
+    if (H5Aexists(loc, name) <= 0)
+        return 0;
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t type = attr < 0 ? -1 : H5Aget_type(attr), space = attr < 0 ? -1 : H5Aget_space(attr), mem = -1;
+    H5T_class_t cls = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
+    int ok = space >= 0 && H5Sget_simple_extent_npoints(space) == 1;
+    if (ok && mem_type >= 0) {
+        ok = (cls == H5T_INTEGER || cls == H5T_FLOAT) && H5Aread(attr, mem_type, out) >= 0;
+    } else if (ok && cls == H5T_STRING && H5Tis_variable_str(type) > 0) {
+        char *s = NULL;
+        ok = (mem = H5Tcopy(type)) >= 0 && H5Aread(attr, mem, &s) >= 0 && s;
+        if (ok)
+            snprintf(out, size, "%s", s);
+        H5free_memory(s);
+    } else if (ok && cls == H5T_STRING) { /* HDF5 converts between fixed sizes, null-terminating */
+        ok = (mem = H5Tcopy(type)) >= 0 && H5Tset_size(mem, size) >= 0 &&
+             H5Tset_strpad(mem, H5T_STR_NULLTERM) >= 0 && H5Aread(attr, mem, out) >= 0;
+    } else {
+        ok = 0;
+    }
+    if (mem >= 0)
+        H5Tclose(mem);
+    if (space >= 0)
+        H5Sclose(space);
+    if (type >= 0)
+        H5Tclose(type);
+    if (attr >= 0)
+        H5Aclose(attr);
+    return ok ? 1 : -1;
+}
+
+static facs_status bad_attr(const char *path, const char *name)
+{
+    return facs_fail(FACS_ERR_FORMAT, "%s: root attribute '%s' has the wrong type or size", path, name);
+}
+
+static facs_status read_meta(hid_t file, const char *path, facs_weights_meta *meta)
+{
+    *meta = facs_weights_meta_unknown();
+    char text[64];
+    int64_t number;
+    double real;
+    int found = read_attr(file, "format", -1, text, sizeof text);
+    if (found < 0)
+        return bad_attr(path, "format");
+    if (found && strcmp(text, FACS_WEIGHTS_FORMAT) != 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: format '%s', expected '%s'", path, text, FACS_WEIGHTS_FORMAT);
+    if ((found = read_attr(file, "format_version", H5T_NATIVE_INT64, &number, 0)) < 0)
+        return bad_attr(path, "format_version");
+    if (found && (number < 1 || number > FACS_WEIGHTS_VERSION))
+        return facs_fail(FACS_ERR_FORMAT, "%s: format version %lld, this build reads 1 to %d", path,
+                         (long long)number, FACS_WEIGHTS_VERSION);
+    meta->version = found ? (int)number : 0;
+    if (read_attr(file, "architecture", -1, meta->arch, sizeof meta->arch) < 0)
+        return bad_attr(path, "architecture");
+    if ((found = read_attr(file, "classes", H5T_NATIVE_INT64, &number, 0)) < 0 ||
+        (found && (number < 0 || number > INT32_MAX)))
+        return bad_attr(path, "classes");
+    meta->classes = found ? (int)number : -1;
+    if ((found = read_attr(file, "fusion", -1, text, sizeof text)) < 0)
+        return bad_attr(path, "fusion");
+    if (found && strcmp(text, "threshold") != 0 && strcmp(text, "weighted") != 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: fusion '%s', expected 'threshold' or 'weighted'", path, text);
+    meta->fusion = !found ? -1 : text[0] == 't' ? FACS_FUSION_THRESHOLD : FACS_FUSION_WEIGHTED;
+    if ((found = read_attr(file, "threshold", H5T_NATIVE_DOUBLE, &real, 0)) < 0)
+        return bad_attr(path, "threshold");
+    meta->threshold = found ? (float)real : NAN;
+    return FACS_OK;
+}
+
+static int write_meta(hid_t file, const facs_weights_meta *meta)
+{
+    int ok = write_str_attr(file, "format", FACS_WEIGHTS_FORMAT) &&
+             write_i64_attr(file, "format_version", FACS_WEIGHTS_VERSION);
+    if (!meta)
+        return ok;
+    if (ok && meta->arch[0])
+        ok = write_str_attr(file, "architecture", meta->arch);
+    if (ok && meta->classes >= 0)
+        ok = write_i64_attr(file, "classes", meta->classes);
+    if (ok && meta->fusion >= 0)
+        ok = write_str_attr(file, "fusion", meta->fusion == FACS_FUSION_WEIGHTED ? "weighted" : "threshold");
+    if (ok && !isnan(meta->threshold)) {
+        double t = meta->threshold;
+        ok = write_attr(file, "threshold", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &t);
+    }
+    return ok;
+}
+
+/* ---- saving ---- */
+
+/* Writes t (NCHW order via buf, which holds numel floats) at group path key, '.' -> '/'. */
+static int write_tensor(hid_t file, hid_t lcpl, const char *root, const char *key, int rank, const facs_tensor *t,
+                        float *buf)
+{
+    char path[512];
+    int len = snprintf(path, sizeof path, "%s/%s", root, key);
+    if (len < 0 || (size_t)len >= sizeof path)
+        return 0;
+    for (char *s = path + strlen(root) + 1; *s; s++)
+        if (*s == '.')
+            *s = '/';
+    hsize_t dims[4] = {(hsize_t)t->n, (hsize_t)t->c, (hsize_t)t->h, (hsize_t)t->w};
+    size_t count = facs_tensor_numel(t);
+    if (facs_tensor_to_nchw(t, buf, count) != FACS_OK)
+        return 0;
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t ds = space < 0 ? -1 : H5Dcreate2(file, path, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0;
+    if (ds >= 0)
+        ok &= H5Dclose(ds) >= 0;
+    if (space >= 0)
+        H5Sclose(space);
+    return ok;
+}
+
+/* Names become HDF5 paths: no '/', no empty component. */
+static int valid_key(const char *key)
+{
+    return key[0] && key[0] != '.' && key[strlen(key) - 1] != '.' && !strchr(key, '/') && !strstr(key, "..");
+}
+
+static facs_status write_content(hid_t file, const char *path, const facs_param_list *list,
+                                 const facs_weights_meta *meta, const facs_sgd *sgd, const facs_train_state *state)
+{
+    if (!write_meta(file, meta))
+        return facs_fail(FACS_ERR_IO, "%s: cannot write the root attributes", path);
+    size_t most = 1;
+    for (int i = 0; i < list->count; i++) {
+        if (!valid_key(list->items[i]->name))
+            return facs_fail(FACS_ERR_ARG, "%s: '%s' cannot be a dataset name", path, list->items[i]->name);
+        size_t n = facs_tensor_numel(list->items[i]->value);
+        most = n > most ? n : most;
+    }
+    float *buf = malloc(most * sizeof *buf);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    facs_status s = FACS_OK;
+    if (!buf || lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0)
+        s = facs_fail(FACS_ERR_MEMORY, "%s: out of memory preparing the write", path);
+    for (int i = 0; s == FACS_OK && i < list->count; i++)
+        if (!write_tensor(file, lcpl, "/model", list->items[i]->name, list->items[i]->torch_rank, list->items[i]->value, buf))
+            s = facs_fail(FACS_ERR_IO, "%s: cannot write %s (disk full?)", path, list->items[i]->name);
+    if (s == FACS_OK && sgd) {
+        hid_t g = H5Gcreate2(file, "/optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        int ok = g >= 0 && write_i64_attr(g, "steps", sgd->steps) && write_i64_attr(g, "epoch", state->epoch) &&
+                 write_i64_attr(g, "rng", state->rng);
+        if (g >= 0)
+            H5Gclose(g);
+        if (!ok)
+            s = facs_fail(FACS_ERR_IO, "%s: cannot write the optimizer state", path);
+        for (int i = 0; s == FACS_OK && i < list->count; i++) {
+            const facs_param *p = list->items[i];
+            if (p->momentum && !write_tensor(file, lcpl, "/optimizer/momentum", p->name, p->torch_rank, p->momentum, buf))
+                s = facs_fail(FACS_ERR_IO, "%s: cannot write the momentum of %s", path, p->name);
+        }
+    }
+    if (lcpl >= 0)
+        H5Pclose(lcpl);
+    free(buf);
+    return s;
+}
+
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    int ok = fsync(fd) == 0;
+    return close(fd) == 0 && ok;
+}
+
+static facs_status save_impl(const char *path, const facs_param_list *list, const facs_weights_meta *meta,
+                             const facs_sgd *sgd, const facs_train_state *state)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    char tmp[4096];
+    int len = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (len < 0 || (size_t)len >= sizeof tmp)
+        return facs_fail(FACS_ERR_ARG, "%s: path too long", path);
+    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0)
+        return facs_fail(FACS_ERR_IO, "%s: cannot create %s (does the folder exist and is it writable?)", path, tmp);
+    facs_status s = write_content(file, path, list, meta, sgd, state);
+    if (s == FACS_OK && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
+        s = facs_fail(FACS_ERR_IO, "%s: cannot flush %s (disk full?)", path, tmp);
+    if (H5Fclose(file) < 0 && s == FACS_OK)
+        s = facs_fail(FACS_ERR_IO, "%s: cannot close %s (disk full?)", path, tmp);
+    if (s == FACS_OK && !fsync_path(tmp))
+        s = facs_fail(FACS_ERR_IO, "%s: cannot sync %s: %s", path, tmp, strerror(errno));
+    if (s == FACS_OK && rename(tmp, path) != 0)
+        s = facs_fail(FACS_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
+    if (s != FACS_OK)
+        remove(tmp);
+    return s;
+}
+
+facs_status facs_weights_save(const char *path, const facs_param_list *list, const facs_weights_meta *meta)
+{
+    return save_impl(path, list, meta, NULL, NULL);
+}
+
+facs_status facs_weights_save_checkpoint(const char *path, const facs_sgd *sgd, const facs_weights_meta *meta,
+                                         const facs_train_state *state)
+{
+    if (!sgd || !sgd->params || !state)
+        return facs_fail(FACS_ERR_ARG, "%s: a checkpoint needs an initialised optimizer and a train state", path);
+    return save_impl(path, sgd->params, meta, sgd, state);
+}
+
+/* ---- loading ---- */
+
+typedef struct {
+    const char *path;
+    facs_param_list *list;
+    const char *skip;
+    int strict;
+    facs_weights_report *report;
+    float **values;  /* per list entry: NCHW host data read from /model, or NULL */
+    float **momenta; /* per list entry: from /optimizer/momentum (checkpoints), or NULL */
+} loader;
+
+static int skipped(const loader *L, const char *key)
+{
+    return L->skip && L->skip[0] && strncmp(key, L->skip, strlen(L->skip)) == 0;
+}
+
+static int find_index(const facs_param_list *list, const char *key)
+{
+    for (int i = 0; i < list->count; i++)
+        if (strcmp(list->items[i]->name, key) == 0)
+            return i;
+    return -1;
+}
+
+static void dims_str(char *buf, size_t size, int rank, const hsize_t *dims)
+{
+    size_t used = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < rank && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
+    if (used < size)
+        snprintf(buf + used, size - used, rank == 1 ? ",)" : ")");
+}
+
+/* Reads dataset ds of key into a new host buffer after checking its type and shape against p. */
+static facs_status read_entry(const loader *L, hid_t ds, const char *what, const char *key, const facs_param *p,
+                              float **out)
+{
+    hid_t type = H5Dget_type(ds), space = H5Dget_space(ds);
+    H5T_class_t cls = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
+    int rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    hsize_t dims[H5S_MAX_RANK];
+    if (rank >= 0)
+        H5Sget_simple_extent_dims(space, dims, NULL);
+    if (type >= 0)
+        H5Tclose(type);
+    if (space >= 0)
+        H5Sclose(space);
+    if (rank < 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: %s%s is unreadable", L->path, what, key);
+    if (cls != H5T_FLOAT)
+        return facs_fail(FACS_ERR_FORMAT, "%s: %s%s is not floating point (the model needs float32)", L->path,
+                         what, key);
+    const facs_tensor *t = p->value;
+    hsize_t want[4] = {(hsize_t)t->n, (hsize_t)t->c, (hsize_t)t->h, (hsize_t)t->w};
+    int match = rank <= 4;
+    for (int i = 0; match && i < 4; i++)
+        match = (i < rank ? dims[i] : 1) == want[i];
+    for (int i = 4; match && i < rank; i++)
+        match = dims[i] == 1;
+    if (!match) {
+        char got[160], model[64];
+        dims_str(got, sizeof got, rank, dims);
+        return facs_fail(FACS_ERR_FORMAT, "%s: %s%s has shape %s in the file but %s in the model", L->path,
+                         what, key, got, facs_shape_str(t, model, sizeof model));
+    }
+    size_t count = facs_tensor_numel(t);
+    *out = malloc((count ? count : 1) * sizeof **out);
+    if (!*out)
+        return facs_fail(FACS_ERR_MEMORY, "%s: out of host memory reading %s", L->path, key);
+    if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: cannot read %s%s (corrupt or truncated file)", L->path, what, key);
+    return FACS_OK;
+}
+
+static facs_status visit_dataset(loader *L, hid_t ds, const char *key, int momentum)
+{
+    if (skipped(L, key))
+        return FACS_OK;
+    int i = find_index(L->list, key);
+    if (momentum) {
+        if (i < 0 || L->list->items[i]->kind != FACS_PARAM_TRAINABLE)
+            return L->strict ? facs_fail(FACS_ERR_FORMAT, "%s: momentum for %s, which is not a trainable parameter "
+                                                          "of the model", L->path, key)
+                             : FACS_OK;
+        return read_entry(L, ds, "the momentum of ", key, L->list->items[i], &L->momenta[i]);
+    }
+    if (i >= 0)
+        return read_entry(L, ds, "", key, L->list->items[i], &L->values[i]);
+    hid_t type = H5Dget_type(ds);
+    int integer = type >= 0 && H5Tget_class(type) == H5T_INTEGER;
+    if (type >= 0)
+        H5Tclose(type);
+    facs_weights_report *r = L->report;
+    if (integer)
+        report_name(r->ignored_names, &r->ignored, key);
+    else
+        report_name(r->unexpected_names, &r->unexpected, key);
+    return FACS_OK;
+}
+
+/* Visits every dataset below group, naming it by its path below the walk's
+ * root with '/' turned into '.'. Links are read by index, which every HDF5
+ * release since 1.8 offers without versioned callback types. */
+static facs_status walk(loader *L, hid_t group, const char *prefix, int momentum, int depth)
+{
+    H5G_info_t info;
+    if (depth > 32 || H5Gget_info(group, &info) < 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: unreadable group %s (corrupt file?)", L->path, prefix);
+    facs_status s = FACS_OK;
+    for (hsize_t k = 0; s == FACS_OK && k < info.nlinks; k++) {
+        char name[256], key[1024];
+        ssize_t len = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, k, name, sizeof name, H5P_DEFAULT);
+        if (len < 0 || (size_t)len >= sizeof name)
+            return facs_fail(FACS_ERR_FORMAT, "%s: unreadable or too long link name in %s", L->path, prefix);
+        int klen = snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", name);
+        if (klen < 0 || (size_t)klen >= sizeof key)
+            return facs_fail(FACS_ERR_FORMAT, "%s: name too long under %s", L->path, prefix);
+        hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
+        if (obj < 0)
+            return facs_fail(FACS_ERR_FORMAT, "%s: cannot open %s (corrupt or truncated file)", L->path, key);
+        H5I_type_t kind = H5Iget_type(obj);
+        if (kind == H5I_GROUP)
+            s = walk(L, obj, key, momentum, depth + 1);
+        else if (kind == H5I_DATASET)
+            s = visit_dataset(L, obj, key, momentum);
+        H5Oclose(obj);
+    }
+    return s;
+}
+
+static facs_status walk_root(loader *L, hid_t file, const char *root, int momentum)
+{
+    if (H5Lexists(file, root, H5P_DEFAULT) <= 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: no %s group (not a %s file)", L->path, root,
+                         momentum ? "checkpoint" : "weights");
+    hid_t g = H5Gopen2(file, root, H5P_DEFAULT);
+    if (g < 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: %s is not a group", L->path, root);
+    facs_status s = walk(L, g, "", momentum, 0);
+    H5Gclose(g);
+    return s;
+}
+
+static facs_status check_complete(loader *L)
+{
+    facs_weights_report *r = L->report;
+    for (int i = 0; i < L->list->count; i++) {
+        if (L->values[i])
+            r->loaded++;
+        else if (!skipped(L, L->list->items[i]->name))
+            report_name(r->missing_names, &r->missing, L->list->items[i]->name);
+    }
+    if (!L->strict || (!r->missing && !r->unexpected))
+        return FACS_OK;
+    char names[600];
+    if (r->missing) {
+        list_names(names, sizeof names, r->missing, r->missing_names);
+        return facs_fail(FACS_ERR_FORMAT, "%s: %d tensor(s) of the model missing from the file: %s", L->path,
+                         r->missing, names);
+    }
+    list_names(names, sizeof names, r->unexpected, r->unexpected_names);
+    return facs_fail(FACS_ERR_FORMAT, "%s: %d tensor(s) in the file that the model lacks: %s", L->path,
+                     r->unexpected, names);
+}
+
+static facs_status open_file(const char *path, hid_t *file)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return facs_fail(FACS_ERR_IO, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return facs_fail(FACS_ERR_IO, "%s: not a regular file", path);
+    *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*file < 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: not an HDF5 file, or a truncated or corrupt one", path);
+    return FACS_OK;
+}
+
+/* Reads the training state of a checkpoint (steps, epoch, rng) from /optimizer. */
+static facs_status read_train_state(hid_t file, const char *path, int64_t *steps, facs_train_state *state)
+{
+    if (H5Lexists(file, "/optimizer", H5P_DEFAULT) <= 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: no /optimizer group (weights only, not a checkpoint)", path);
+    hid_t g = H5Gopen2(file, "/optimizer", H5P_DEFAULT);
+    int ok = g >= 0 && read_attr(g, "steps", H5T_NATIVE_INT64, steps, 0) == 1 &&
+             read_attr(g, "epoch", H5T_NATIVE_INT64, &state->epoch, 0) == 1 &&
+             read_attr(g, "rng", H5T_NATIVE_INT64, &state->rng, 0) == 1;
+    if (g >= 0)
+        H5Gclose(g);
+    if (!ok || *steps < 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: /optimizer lacks valid steps, epoch and rng attributes", path);
+    return FACS_OK;
+}
+
+/* Uploads what was read; only after every check and read has passed. */
+static facs_status apply(loader *L, facs_sgd *sgd, int64_t steps)
+{
+    for (int i = 0; i < L->list->count; i++) {
+        facs_param *p = L->list->items[i];
+        if (L->values[i])
+            FACS_TRY(facs_tensor_from_nchw(p->value, L->values[i], facs_tensor_numel(p->value)));
+        if (!sgd)
+            continue;
+        if (L->momenta[i]) {
+            FACS_TRY(facs_param_ensure_momentum(p));
+            FACS_TRY(facs_tensor_from_nchw(p->momentum, L->momenta[i], facs_tensor_numel(p->value)));
+        } else if (p->momentum) {
+            facs_tensor_free(p->momentum);
+            p->momentum = NULL;
+        }
+    }
+    if (sgd)
+        sgd->steps = steps;
+    return FACS_OK;
+}
+
+static facs_status load_impl(const char *path, facs_param_list *list, const facs_weights_load_options *options,
+                             facs_weights_meta *meta_out, facs_sgd *sgd, facs_train_state *state_out)
+{
+    facs_weights_load_options o = options ? *options : facs_weights_load_defaults();
+    facs_weights_report scratch;
+    loader L = {.path = path, .list = list, .skip = o.skip_prefix, .strict = o.strict,
+                .report = o.report ? o.report : &scratch};
+    memset(L.report, 0, sizeof *L.report);
+    hid_t file = -1;
+    FACS_TRY(open_file(path, &file));
+    facs_weights_meta meta;
+    facs_train_state state = {0, 0};
+    int64_t steps = 0;
+    size_t slots = (size_t)(list->count ? list->count : 1);
+    L.values = calloc(slots, sizeof *L.values);
+    L.momenta = calloc(slots, sizeof *L.momenta);
+    facs_status s = L.values && L.momenta ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "%s: out of host memory", path);
+    if (s == FACS_OK)
+        s = read_meta(file, path, &meta);
+    if (s == FACS_OK && sgd)
+        s = read_train_state(file, path, &steps, &state);
+    if (s == FACS_OK)
+        s = walk_root(&L, file, "/model", 0);
+    if (s == FACS_OK)
+        s = check_complete(&L);
+    if (s == FACS_OK && sgd && H5Lexists(file, "/optimizer/momentum", H5P_DEFAULT) > 0)
+        s = walk_root(&L, file, "/optimizer/momentum", 1);
+    H5Fclose(file);
+    if (s == FACS_OK)
+        s = apply(&L, sgd, steps);
+    for (int i = 0; i < list->count; i++) {
+        free(L.values ? L.values[i] : NULL);
+        free(L.momenta ? L.momenta[i] : NULL);
+    }
+    free(L.values);
+    free(L.momenta);
+    if (s == FACS_OK && meta_out)
+        *meta_out = meta;
+    if (s == FACS_OK && state_out)
+        *state_out = state;
+    return s;
+}
+
+facs_status facs_weights_load(const char *path, facs_param_list *list, const facs_weights_load_options *options,
+                              facs_weights_meta *meta_out)
+{
+    return load_impl(path, list, options, meta_out, NULL, NULL);
+}
+
+facs_status facs_weights_load_checkpoint(const char *path, facs_sgd *sgd, const facs_weights_load_options *options,
+                                         facs_weights_meta *meta_out, facs_train_state *state_out)
+{
+    if (!sgd || !sgd->params)
+        return facs_fail(FACS_ERR_ARG, "%s: loading a checkpoint needs an optimizer set up with facs_sgd_init", path);
+    return load_impl(path, sgd->params, options, meta_out, sgd, state_out);
+}

@@ -1,0 +1,361 @@
+/* The batch loader of loader.h.
+ *
+ * Work is handed out per sample: a worker claims the next position of the
+ * epoch's order, loads and transforms that sample straight into its place in a
+ * batch buffer (a "slot"), and the slot is ready when all its samples are done.
+ * Position p belongs to batch p / batch_size and that batch lives in slot
+ * batch % nslots; a worker may only claim a position whose batch is within
+ * nslots of the oldest batch the caller has not given back, which bounds memory
+ * and keeps a slot from being reused while it is read. One mutex guards all
+ * bookkeeping; the pixels are written outside it, each sample to its own range. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader.h"
+
+#define MSG_LEN 1024
+
+typedef struct {
+    int batch;     /* batch of the current epoch this slot holds; -1: none */
+    int remaining; /* samples of it not finished yet */
+    int err_pos;   /* lowest failing position in it, -1: none */
+    facs_status err;
+    char msg[MSG_LEN];
+    facs_batch b;
+} slot;
+
+struct facs_loader {
+    const facs_dataset *ds;
+    facs_loader_opts o;
+    int nbatches, total; /* batches and samples used per epoch */
+    size_t img_floats, label_ints;
+    int *perm;
+    int nslots;
+    slot *slots;
+    pthread_t *threads;
+    int nthreads;
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv, ready_cv;
+    int epoch;
+    int next_item; /* next position to claim */
+    int delivered; /* batches handed out this epoch */
+    int holding;   /* the caller holds batch delivered - 1 */
+    int stop;
+    facs_status failed;
+    char fail_msg[MSG_LEN];
+};
+
+facs_loader_opts facs_loader_defaults(void)
+{
+    facs_loader_opts o;
+    memset(&o, 0, sizeof o);
+    o.batch_size = 1;
+    o.prefetch = 2;
+    return o;
+}
+
+facs_status facs_cls_transform(const void *opts, const facs_image *image, const facs_label *label,
+                               uint64_t seed, int epoch, int index, float *out_image, int32_t *out_label)
+{
+    if (label->cls < 0)
+        return facs_fail(FACS_ERR_FORMAT, "sample %d has the negative class %d", index, label->cls);
+    FACS_TRY(facs_cls_augment(opts, image, seed, epoch, index, out_image));
+    *out_label = label->cls;
+    return FACS_OK;
+}
+
+facs_status facs_seg_transform(const void *opts, const facs_image *image, const facs_label *label,
+                               uint64_t seed, int epoch, int index, float *out_image, int32_t *out_label)
+{
+    return facs_seg_augment(opts, image, &label->map, seed, epoch, index, out_image, out_label);
+}
+
+static int batch_len(const facs_loader *l, int b)
+{
+    int left = l->total - b * l->o.batch_size;
+    return left < l->o.batch_size ? left : l->o.batch_size;
+}
+
+/* Loads and transforms one sample into its place; on failure msg holds the
+ * message, prefixed with the sample. Runs on any thread. */
+static facs_status run_item(const facs_loader *l, int index, int epoch, float *img_out, int32_t *label_out,
+                            char *msg)
+{
+    facs_image image = {0};
+    facs_label label = {0, {0}};
+    facs_status st = l->ds->load(l->ds, index, &image, &label);
+    if (st == FACS_OK)
+        st = l->o.transform(l->o.transform_opts, &image, &label, l->o.seed, epoch, index, img_out, label_out);
+    if (st != FACS_OK)
+        snprintf(msg, MSG_LEN, "loader: sample %d (epoch %d): %s", index, epoch, facs_last_error());
+    facs_image_free(&image);
+    facs_image_free(&label.map);
+    return st;
+}
+
+static void start_epoch(facs_loader *l, int epoch)
+{
+    l->epoch = epoch;
+    if (l->o.shuffle)
+        facs_aug_permutation(l->o.seed, epoch, l->perm, l->ds->count);
+    else
+        for (int i = 0; i < l->ds->count; i++)
+            l->perm[i] = i;
+    l->next_item = 0;
+    l->delivered = 0;
+    for (int s = 0; s < l->nslots; s++)
+        l->slots[s].batch = -1;
+}
+
+static void *worker_main(void *arg)
+{
+    facs_loader *l = arg;
+    int bs = l->o.batch_size;
+    char msg[MSG_LEN];
+    pthread_mutex_lock(&l->mu);
+    while (!l->stop) {
+        int released = l->delivered - l->holding;
+        if (l->failed != FACS_OK || l->next_item >= l->total || l->next_item / bs >= released + l->nslots) {
+            pthread_cond_wait(&l->work_cv, &l->mu);
+            continue;
+        }
+        int p = l->next_item++, b = p / bs, j = p % bs, epoch = l->epoch, index = l->perm[p];
+        slot *s = &l->slots[b % l->nslots];
+        if (s->batch != b) {
+            s->batch = b;
+            s->remaining = batch_len(l, b);
+            s->err_pos = -1;
+        }
+        s->b.indices[j] = index;
+        pthread_mutex_unlock(&l->mu);
+        facs_status st = run_item(l, index, epoch, s->b.images + j * l->img_floats,
+                                  s->b.labels + j * l->label_ints, msg);
+        pthread_mutex_lock(&l->mu);
+        /* The lowest failing position wins, so the error does not depend on timing. */
+        if (st != FACS_OK && (s->err_pos < 0 || p < s->err_pos)) {
+            s->err_pos = p;
+            s->err = st;
+            memcpy(s->msg, msg, MSG_LEN);
+        }
+        if (--s->remaining == 0)
+            pthread_cond_broadcast(&l->ready_cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+/* Checks what can be checked of the built-in transforms' options against the
+ * batch shape, so a mismatch is an error instead of a buffer overrun. */
+static facs_status check_transform(const facs_loader_opts *o)
+{
+    if (o->transform == facs_cls_transform) {
+        const facs_cls_aug *a = o->transform_opts;
+        if (a->out_height != o->height || a->out_width != o->width || a->channels != o->channels ||
+            o->dense_labels)
+            return facs_fail(FACS_ERR_ARG,
+                             "loader: classification transform makes %dx%dx%d with one label, batch is "
+                             "%dx%dx%d%s",
+                             a->out_height, a->out_width, a->channels, o->height, o->width, o->channels,
+                             o->dense_labels ? " with dense labels" : "");
+    } else if (o->transform == facs_seg_transform) {
+        const facs_seg_aug *a = o->transform_opts;
+        if (a->crop_height != o->height || a->crop_width != o->width || o->channels != 3 || !o->dense_labels)
+            return facs_fail(FACS_ERR_ARG,
+                             "loader: segmentation transform makes %dx%dx3 with dense labels, batch is "
+                             "%dx%dx%d%s",
+                             a->crop_height, a->crop_width, o->height, o->width, o->channels,
+                             o->dense_labels ? "" : " with one label");
+    }
+    return FACS_OK;
+}
+
+static facs_status check_opts(const facs_dataset *ds, const facs_loader_opts *o)
+{
+    if (!ds || !ds->load || ds->count < 0)
+        return facs_fail(FACS_ERR_ARG, "loader: the dataset has no load function or a negative count");
+    if (o->batch_size < 1 || o->workers < 0 || o->prefetch < 1 || o->first_epoch < 0)
+        return facs_fail(FACS_ERR_ARG, "loader: batch size %d, workers %d, prefetch %d, first epoch %d",
+                         o->batch_size, o->workers, o->prefetch, o->first_epoch);
+    if (o->height < 1 || o->width < 1 || o->channels < 1 || !o->transform || !o->transform_opts)
+        return facs_fail(FACS_ERR_ARG, "loader: output %dx%dx%d or no transform", o->height, o->width,
+                         o->channels);
+    return check_transform(o);
+}
+
+static facs_status alloc_slots(facs_loader *l)
+{
+    l->slots = calloc((size_t)l->nslots, sizeof *l->slots);
+    l->perm = malloc(sizeof(int) * (l->ds->count > 0 ? l->ds->count : 1));
+    if (!l->slots || !l->perm)
+        return facs_fail(FACS_ERR_MEMORY, "loader: out of memory");
+    size_t bs = (size_t)l->o.batch_size;
+    for (int s = 0; s < l->nslots; s++) {
+        facs_batch *b = &l->slots[s].b;
+        b->images = malloc(sizeof(float) * bs * l->img_floats);
+        b->labels = malloc(sizeof(int32_t) * bs * l->label_ints);
+        b->indices = malloc(sizeof(int) * bs);
+        if (!b->images || !b->labels || !b->indices)
+            return facs_fail(FACS_ERR_MEMORY, "loader: out of memory for %d batches of %zu floats", l->nslots,
+                             bs * l->img_floats);
+    }
+    return FACS_OK;
+}
+
+static void free_memory(facs_loader *l)
+{
+    for (int s = 0; l->slots && s < l->nslots; s++) {
+        free(l->slots[s].b.images);
+        free(l->slots[s].b.labels);
+        free(l->slots[s].b.indices);
+    }
+    free(l->slots);
+    free(l->perm);
+    free(l->threads);
+    free(l);
+}
+
+facs_status facs_loader_create(const facs_dataset *ds, const facs_loader_opts *opts, facs_loader **out)
+{
+    *out = NULL;
+    FACS_TRY(check_opts(ds, opts));
+    facs_loader *l = calloc(1, sizeof *l);
+    if (!l)
+        return facs_fail(FACS_ERR_MEMORY, "loader: out of memory");
+    l->ds = ds;
+    l->o = *opts;
+    int bs = opts->batch_size;
+    l->nbatches = opts->drop_last ? ds->count / bs : (ds->count + bs - 1) / bs;
+    l->total = opts->drop_last ? l->nbatches * bs : ds->count;
+    l->img_floats = (size_t)opts->height * opts->width * opts->channels;
+    l->label_ints = opts->dense_labels ? (size_t)opts->height * opts->width : 1;
+    l->nslots = opts->workers > 0 ? opts->prefetch + 1 : 1;
+    facs_status st = alloc_slots(l);
+    if (st != FACS_OK) {
+        free_memory(l);
+        return st;
+    }
+    start_epoch(l, opts->first_epoch);
+    if (opts->workers == 0) {
+        *out = l;
+        return FACS_OK;
+    }
+    l->threads = malloc(sizeof(pthread_t) * opts->workers);
+    if (!l->threads) {
+        free_memory(l);
+        return facs_fail(FACS_ERR_MEMORY, "loader: out of memory");
+    }
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->work_cv, NULL);
+    pthread_cond_init(&l->ready_cv, NULL);
+    for (; l->nthreads < opts->workers; l->nthreads++)
+        if (pthread_create(&l->threads[l->nthreads], NULL, worker_main, l) != 0) {
+            facs_loader_free(l);
+            return facs_fail(FACS_ERR_MEMORY, "loader: could not start worker thread %d of %d",
+                             l->nthreads + 1, opts->workers);
+        }
+    *out = l;
+    return FACS_OK;
+}
+
+static const facs_batch *finish_batch(facs_loader *l, slot *s, int b)
+{
+    s->b.n = batch_len(l, b);
+    s->b.height = l->o.height;
+    s->b.width = l->o.width;
+    s->b.channels = l->o.channels;
+    s->b.epoch = l->epoch;
+    s->b.batch = b;
+    l->delivered++;
+    return &s->b;
+}
+
+/* workers == 0: the batch is made here, in order. */
+static facs_status next_inline(facs_loader *l, const facs_batch **batch)
+{
+    if (l->failed != FACS_OK)
+        return facs_fail(l->failed, "%s", l->fail_msg);
+    if (l->delivered == l->nbatches) {
+        start_epoch(l, l->epoch + 1);
+        return FACS_OK;
+    }
+    int b = l->delivered, bs = l->o.batch_size;
+    slot *s = &l->slots[0];
+    for (int j = 0; j < batch_len(l, b); j++) {
+        int index = l->perm[b * bs + j];
+        s->b.indices[j] = index;
+        facs_status st = run_item(l, index, l->epoch, s->b.images + j * l->img_floats,
+                                  s->b.labels + j * l->label_ints, l->fail_msg);
+        if (st != FACS_OK) {
+            l->failed = st;
+            return facs_fail(st, "%s", l->fail_msg);
+        }
+    }
+    *batch = finish_batch(l, s, b);
+    return FACS_OK;
+}
+
+facs_status facs_loader_next(facs_loader *l, const facs_batch **batch)
+{
+    *batch = NULL;
+    if (l->nthreads == 0)
+        return next_inline(l, batch);
+    pthread_mutex_lock(&l->mu);
+    if (l->holding) {
+        l->holding = 0;
+        pthread_cond_broadcast(&l->work_cv);
+    }
+    facs_status st = l->failed;
+    if (st == FACS_OK && l->delivered == l->nbatches) {
+        /* Every batch of the epoch was handed out and given back, so no worker is
+         * busy: the next epoch can start, and its batches are prepared while the
+         * caller does its end-of-epoch work. */
+        start_epoch(l, l->epoch + 1);
+        pthread_cond_broadcast(&l->work_cv);
+    } else if (st == FACS_OK) {
+        int b = l->delivered;
+        slot *s = &l->slots[b % l->nslots];
+        while (s->batch != b || s->remaining > 0)
+            pthread_cond_wait(&l->ready_cv, &l->mu);
+        if (s->err_pos >= 0) {
+            st = l->failed = s->err;
+            memcpy(l->fail_msg, s->msg, MSG_LEN);
+            pthread_cond_broadcast(&l->work_cv);
+        } else {
+            *batch = finish_batch(l, s, b);
+            l->holding = 1;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    /* fail_msg is only written by this thread, so it is read outside the lock. */
+    return st == FACS_OK ? FACS_OK : facs_fail(st, "%s", l->fail_msg);
+}
+
+int facs_loader_batches_per_epoch(const facs_loader *l)
+{
+    return l->nbatches;
+}
+
+int facs_loader_epoch(const facs_loader *l)
+{
+    return l->epoch;
+}
+
+void facs_loader_free(facs_loader *l)
+{
+    if (!l)
+        return;
+    if (l->threads) {
+        pthread_mutex_lock(&l->mu);
+        l->stop = 1;
+        pthread_cond_broadcast(&l->work_cv);
+        pthread_mutex_unlock(&l->mu);
+        for (int t = 0; t < l->nthreads; t++)
+            pthread_join(l->threads[t], NULL);
+        pthread_mutex_destroy(&l->mu);
+        pthread_cond_destroy(&l->work_cv);
+        pthread_cond_destroy(&l->ready_cv);
+    }
+    free_memory(l);
+}

@@ -1,0 +1,290 @@
+/* The real CIFAR class names and CIFAR-100's fine -> coarse mapping, and
+ * synthetic datasets written in the real on-disk format (see cifar.h). */
+#include "cifar.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SIDE FACS_CIFAR_SIDE
+#define PLANE (SIDE * SIDE)
+
+static const char *const c10_names[10] = {"airplane", "automobile", "bird",  "cat",  "deer",
+                                          "dog",      "frog",       "horse", "ship", "truck"};
+
+/* CIFAR-100's fine classes in label order (alphabetical, as in fine_label_names.txt). */
+static const char *const c100_fine[100] = {
+    "apple",      "aquarium_fish", "baby",         "bear",      "beaver",      "bed",         "bee",
+    "beetle",     "bicycle",       "bottle",       "bowl",      "boy",         "bridge",      "bus",
+    "butterfly",  "camel",         "can",          "castle",    "caterpillar", "cattle",      "chair",
+    "chimpanzee", "clock",         "cloud",        "cockroach", "couch",       "crab",        "crocodile",
+    "cup",        "dinosaur",      "dolphin",      "elephant",  "flatfish",    "forest",      "fox",
+    "girl",       "hamster",       "house",        "kangaroo",  "keyboard",    "lamp",        "lawn_mower",
+    "leopard",    "lion",          "lizard",       "lobster",   "man",         "maple_tree",  "motorcycle",
+    "mountain",   "mouse",         "mushroom",     "oak_tree",  "orange",      "orchid",      "otter",
+    "palm_tree",  "pear",          "pickup_truck", "pine_tree", "plain",       "plate",       "poppy",
+    "porcupine",  "possum",        "rabbit",       "raccoon",   "ray",         "road",        "rocket",
+    "rose",       "sea",           "seal",         "shark",     "shrew",       "skunk",       "skyscraper",
+    "snail",      "snake",         "spider",       "squirrel",  "streetcar",   "sunflower",   "sweet_pepper",
+    "table",      "tank",          "telephone",    "television", "tiger",      "tractor",     "train",
+    "trout",      "tulip",         "turtle",       "wardrobe",  "whale",       "willow_tree", "wolf",
+    "woman",      "worm"};
+
+static const char *const c100_coarse[20] = {"aquatic_mammals",
+                                            "fish",
+                                            "flowers",
+                                            "food_containers",
+                                            "fruit_and_vegetables",
+                                            "household_electrical_devices",
+                                            "household_furniture",
+                                            "insects",
+                                            "large_carnivores",
+                                            "large_man-made_outdoor_things",
+                                            "large_natural_outdoor_scenes",
+                                            "large_omnivores_and_herbivores",
+                                            "medium_mammals",
+                                            "non-insect_invertebrates",
+                                            "people",
+                                            "reptiles",
+                                            "small_mammals",
+                                            "trees",
+                                            "vehicles_1",
+                                            "vehicles_2"};
+
+/* Coarse label of each fine label, as in the dataset's records (each coarse class has five). */
+static const unsigned char c100_coarse_of[100] = {
+    4,  1,  14, 8,  0,  6,  7,  7,  18, 3,  3,  14, 9,  18, 7,  11, 3,  9, 7,  11, 6,  11, 5,  10, 7,
+    6,  13, 15, 3,  15, 0,  11, 1,  10, 12, 14, 16, 9,  11, 5,  5,  19, 8, 8,  15, 13, 14, 17, 18, 10,
+    16, 4,  17, 4,  2,  0,  17, 4,  18, 17, 10, 3,  2,  12, 12, 16, 12, 1, 9,  19, 2,  10, 0,  1,  16,
+    12, 9,  13, 15, 13, 16, 19, 2,  4,  6,  19, 5,  5,  8,  19, 18, 1,  2, 15, 6,  0,  17, 8,  14, 13};
+
+const char *facs_cifar_class_name(int kind, int label)
+{
+    if (kind == FACS_CIFAR_10 && label >= 0 && label < 10)
+        return c10_names[label];
+    if (kind == FACS_CIFAR_100 && label >= 0 && label < 100)
+        return c100_fine[label];
+    return NULL;
+}
+
+const char *facs_cifar100_coarse_name(int coarse) { return coarse >= 0 && coarse < 20 ? c100_coarse[coarse] : NULL; }
+
+int facs_cifar100_coarse_of(int fine) { return fine >= 0 && fine < 100 ? c100_coarse_of[fine] : -1; }
+
+/* Counter-based randomness (SplitMix64's finaliser), so every image is a function
+ * of (seed, split, index) alone. */
+static uint64_t mix(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static double uniform(uint64_t key, uint64_t counter) { return (mix(key ^ mix(counter)) >> 11) * 0x1.0p-53; }
+
+/* What makes a class recognisable. Fixed per class (independent of the seed), so
+ * every seed draws from the same task. */
+typedef struct {
+    double angle, freq;   /* stripe direction (radians) and cycles across the image */
+    double c0[3], c1[3];  /* the stripes blend these two colours */
+    double bx, by, br;    /* blob centre and radius in pixels */
+    double blob[3];       /* blob colour */
+} recipe;
+
+static recipe class_recipe(int label)
+{
+    const uint64_t key = mix(0xC1FA0000ULL + (uint64_t)label);
+    recipe r;
+    /* Orientation cycles through ten well-separated directions so that CIFAR-10's
+     * classes differ in shape, not only in colour; the rest is hashed per class. */
+    r.angle = 3.14159265358979 * ((label % 10) / 10.0 + 0.02 * uniform(key, 0));
+    r.freq = 1.5 + 4.5 * uniform(key, 1);
+    for (int c = 0; c < 3; c++) {
+        r.c0[c] = 255 * uniform(key, 2 + (uint64_t)c);
+        r.c1[c] = 255 * uniform(key, 5 + (uint64_t)c);
+        r.blob[c] = 255 * uniform(key, 8 + (uint64_t)c);
+    }
+    r.bx = 7 + 18 * uniform(key, 11);
+    r.by = 7 + 18 * uniform(key, 12);
+    r.br = 3 + 4 * uniform(key, 13);
+    return r;
+}
+
+/* One image of class label as the three planes of a CIFAR record. */
+static void draw(int label, uint64_t key, uint8_t *planes)
+{
+    recipe r = class_recipe(label);
+    double angle = r.angle + 0.08 * (uniform(key, 0) - 0.5), freq = r.freq * (0.9 + 0.2 * uniform(key, 1));
+    double phase = 6.28318530717959 * uniform(key, 2);
+    double bx = r.bx + 6 * (uniform(key, 3) - 0.5), by = r.by + 6 * (uniform(key, 4) - 0.5);
+    double ca = cos(angle), sa = sin(angle), k = 6.28318530717959 * freq / SIDE;
+    double shift[3];
+    for (int c = 0; c < 3; c++)
+        shift[c] = 40 * (uniform(key, 5 + (uint64_t)c) - 0.5);
+    for (int y = 0; y < SIDE; y++)
+        for (int x = 0; x < SIDE; x++) {
+            double t = 0.5 + 0.5 * sin(k * (x * ca + y * sa) + phase);
+            double d2 = (x - bx) * (x - bx) + (y - by) * (y - by);
+            double b = exp(-d2 / (2 * r.br * r.br));
+            for (int c = 0; c < 3; c++) {
+                double v = (r.c0[c] * (1 - t) + r.c1[c] * t) * (1 - b) + r.blob[c] * b + shift[c];
+                v += 48 * (uniform(key, 8 + (uint64_t)(c * PLANE + y * SIDE + x)) - 0.5);
+                planes[c * PLANE + y * SIDE + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrint(v));
+            }
+        }
+}
+
+/* Creates dir and its missing parents. */
+static facs_status make_dirs(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return facs_fail(FACS_ERR_ARG, "%s: path too long", dir);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char keep = *p;
+        *p = '\0';
+        struct stat st;
+        if (stat(path, &st) != 0 && mkdir(path, 0777) != 0 && errno != EEXIST)
+            return facs_fail(FACS_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        *p = keep;
+        if (!keep)
+            break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return facs_fail(FACS_ERR_IO, "%s: not a folder", dir);
+    return FACS_OK;
+}
+
+/* A file being written under a temporary name in its final folder. */
+typedef struct {
+    char path[4096], tmp[4096];
+    FILE *f;
+} atomic_file;
+
+static facs_status atomic_open(atomic_file *a, const char *dir, const char *name)
+{
+    snprintf(a->path, sizeof a->path, "%s/%s", dir, name);
+    snprintf(a->tmp, sizeof a->tmp, "%s/.%s.XXXXXX", dir, name);
+    int fd = mkstemp(a->tmp);
+    if (fd < 0)
+        return facs_fail(FACS_ERR_IO, "%s: cannot create a temporary file: %s", a->path, strerror(errno));
+    /* mkstemp creates 0600; a dataset is meant to be shared like any other file. */
+    fchmod(fd, 0644);
+    a->f = fdopen(fd, "wb");
+    if (!a->f) {
+        close(fd);
+        unlink(a->tmp);
+        return facs_fail(FACS_ERR_IO, "%s: %s", a->path, strerror(errno));
+    }
+    return FACS_OK;
+}
+
+/* Flushes, syncs and renames to the real name when ok; otherwise removes the temporary. */
+static facs_status atomic_close(atomic_file *a, facs_status s)
+{
+    if (s == FACS_OK && (fflush(a->f) != 0 || fsync(fileno(a->f)) != 0))
+        s = facs_fail(FACS_ERR_IO, "%s: write failed: %s", a->path, strerror(errno));
+    if (fclose(a->f) != 0 && s == FACS_OK)
+        s = facs_fail(FACS_ERR_IO, "%s: write failed: %s", a->path, strerror(errno));
+    if (s == FACS_OK && rename(a->tmp, a->path) != 0)
+        s = facs_fail(FACS_ERR_IO, "%s: cannot rename into place: %s", a->path, strerror(errno));
+    if (s != FACS_OK)
+        unlink(a->tmp);
+    return s;
+}
+
+static facs_status write_names(const char *dir, const char *name, const char *const *names, int n, int blank_tail)
+{
+    atomic_file a;
+    FACS_TRY(atomic_open(&a, dir, name));
+    int ok = 1;
+    for (int i = 0; i < n; i++)
+        ok &= fprintf(a.f, "%s\n", names[i]) > 0;
+    if (blank_tail)
+        ok &= fputc('\n', a.f) != EOF;
+    return atomic_close(&a, ok ? FACS_OK : facs_fail(FACS_ERR_IO, "%s: write failed", a.path));
+}
+
+/* Writes images [first, first + n) of a split whose shuffled labels are given. */
+static facs_status write_records(const char *dir, const char *name, int kind, const int *labels, int first, int n,
+                                 uint64_t split_key)
+{
+    atomic_file a;
+    FACS_TRY(atomic_open(&a, dir, name));
+    size_t head = kind == FACS_CIFAR_100 ? 2 : 1;
+    uint8_t rec[2 + FACS_CIFAR_PIXELS];
+    facs_status s = FACS_OK;
+    for (int i = first; i < first + n && s == FACS_OK; i++) {
+        int label = labels[i];
+        rec[0] = (uint8_t)(kind == FACS_CIFAR_100 ? c100_coarse_of[label] : label);
+        rec[head - 1] = (uint8_t)label;
+        draw(label, mix(split_key + (uint64_t)i), rec + head);
+        if (fwrite(rec, head + FACS_CIFAR_PIXELS, 1, a.f) != 1)
+            s = facs_fail(FACS_ERR_IO, "%s: write failed: %s", a.path, strerror(errno));
+    }
+    return atomic_close(&a, s);
+}
+
+/* Balanced labels (i mod kind) in a seeded Fisher-Yates order. */
+static int *shuffled_labels(int kind, int n, uint64_t key)
+{
+    int *labels = malloc((size_t)n * sizeof *labels);
+    if (!labels)
+        return NULL;
+    for (int i = 0; i < n; i++)
+        labels[i] = i % kind;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(uniform(key, (uint64_t)i) * (i + 1));
+        int t = labels[i];
+        labels[i] = labels[j];
+        labels[j] = t;
+    }
+    return labels;
+}
+
+facs_status facs_cifar_synth(const char *out_dir, int kind, int n_train, int n_test, uint64_t seed)
+{
+    if (kind != FACS_CIFAR_10 && kind != FACS_CIFAR_100)
+        return facs_fail(FACS_ERR_ARG, "synthetic CIFAR: kind must be 10 or 100, not %d", kind);
+    int min_train = kind == FACS_CIFAR_10 ? FACS_CIFAR10_BATCHES : 1;
+    if (n_train < min_train || n_test < 1)
+        return facs_fail(FACS_ERR_ARG, "synthetic CIFAR-%d: need at least %d train and 1 test image (got %d and %d)",
+                         kind, min_train, n_train, n_test);
+    FACS_TRY(make_dirs(out_dir));
+    uint64_t train_key = mix(seed * 2 + 0), test_key = mix(seed * 2 + 1);
+    int *train = shuffled_labels(kind, n_train, train_key), *test = shuffled_labels(kind, n_test, test_key);
+    facs_status s = train && test ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "synthetic CIFAR: out of memory");
+    if (kind == FACS_CIFAR_10) {
+        for (int b = 0; b < FACS_CIFAR10_BATCHES && s == FACS_OK; b++) {
+            char name[32];
+            snprintf(name, sizeof name, "data_batch_%d.bin", b + 1);
+            int first = (int)((int64_t)n_train * b / FACS_CIFAR10_BATCHES);
+            int end = (int)((int64_t)n_train * (b + 1) / FACS_CIFAR10_BATCHES);
+            s = write_records(out_dir, name, kind, train, first, end - first, train_key);
+        }
+        if (s == FACS_OK)
+            s = write_records(out_dir, "test_batch.bin", kind, test, 0, n_test, test_key);
+        if (s == FACS_OK)
+            s = write_names(out_dir, "batches.meta.txt", c10_names, 10, 1);
+    } else {
+        if (s == FACS_OK)
+            s = write_records(out_dir, "train.bin", kind, train, 0, n_train, train_key);
+        if (s == FACS_OK)
+            s = write_records(out_dir, "test.bin", kind, test, 0, n_test, test_key);
+        if (s == FACS_OK)
+            s = write_names(out_dir, "fine_label_names.txt", c100_fine, 100, 0);
+        if (s == FACS_OK)
+            s = write_names(out_dir, "coarse_label_names.txt", c100_coarse, 20, 0);
+    }
+    free(train);
+    free(test);
+    return s;
+}
