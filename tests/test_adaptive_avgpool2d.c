@@ -115,52 +115,9 @@ static void bad_arguments(facs_ctx *ctx)
     CHECK(!facs_adaptive_avgpool2d(ctx, x, 3, -1), "adaptive_avgpool2d accepted an output width of -1");
 }
 
-static void torch_parity(facs_ctx *ctx, h5_file *ref)
+static facs_tensor *adaptive_case(facs_ctx *ctx, facs_tensor *x, h5_file *ref, const char *group, int oh, int ow)
 {
-    char name[64];
-    int cases = 0;
-    for (int k = 0;; k++) {
-        snprintf(name, sizeof name, "/case%d", k);
-        if (!h5_exists(ref, name))
-            break;
-        int global = (int)h5_attr_int(ref, name, "global", 0);
-        int rank, yrank;
-        size_t dims[8], ydims[8], count, ocount;
-        char path[96];
-        snprintf(path, sizeof path, "%s/x", name);
-        float *x = h5_read_f32(ref, path, &rank, dims);
-        snprintf(path, sizeof path, "%s/y", name);
-        float *y = h5_read_f32(ref, path, &yrank, ydims);
-        if (!CHECK(x && y && rank == 4 && yrank == 4, "%s: x and y must be 4-D", name)) {
-            free(x), free(y);
-            continue;
-        }
-        snprintf(path, sizeof path, "%s/dy", name);
-        float *dy = test_ref(ref, path, &ocount);
-        snprintf(path, sizeof path, "%s/dx", name);
-        float *dx = test_ref(ref, path, &count);
-        int n = (int)dims[0], c = (int)dims[1], h = (int)dims[2], w = (int)dims[3];
-        int oh = (int)ydims[2], ow = (int)ydims[3];
-        facs_ctx_begin_step(ctx);
-        facs_tensor *tx = test_tensor(ctx, n, c, h, w, x);
-        tx->requires_grad = 1;
-        facs_tensor *ty = run_adaptive(ctx, tx, oh, ow, global);
-        char what[128];
-        snprintf(what, sizeof what, "%s (%d,%d,%d,%d) -> %dx%d%s", name, n, c, h, w, oh, ow, global ? " global" : "");
-        if (CHECK_PTR(ty) && CHECK(ty->h == oh && ty->w == ow, "%s: output %dx%d", what, ty->h, ty->w) &&
-            CHECK_OK(facs_backward(ctx, ty, test_tensor(ctx, n, c, oh, ow, dy)))) {
-            float *got_y = test_nchw(ty), *got_dx = test_grad_nchw(tx);
-            char label[160];
-            snprintf(label, sizeof label, "%s forward vs torch", what);
-            test_close_f(label, got_y, y, ocount, TORCH_TOL);
-            snprintf(label, sizeof label, "%s dx vs torch", what);
-            test_close_f(label, got_dx, dx, count, TORCH_TOL);
-            free(got_y), free(got_dx);
-        }
-        free(x), free(y), free(dy), free(dx);
-        cases++;
-    }
-    CHECK(cases > 0, "no PyTorch cases in the reference file");
+    return run_adaptive(ctx, x, oh, ow, (int)h5_attr_int(ref, group, "global", 0));
 }
 
 int main(int argc, char **argv)
@@ -170,7 +127,7 @@ int main(int argc, char **argv)
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
     bad_arguments(ctx);
     gradchecks(ctx);
-    torch_parity(ctx, ref);
+    test_unary_torch_parity(ctx, ref, adaptive_case, TORCH_TOL);
     facs_ctx_free(ctx);
     h5_close(ref);
     return test_finish();

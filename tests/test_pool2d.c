@@ -249,57 +249,17 @@ static void output_sizes(facs_ctx *ctx)
     CHECK(!facs_maxpool2d(ctx, x, &no_stride), "maxpool2d accepted stride 0");
 }
 
-static void torch_parity(facs_ctx *ctx, h5_file *ref)
+static facs_tensor *pool_case(facs_ctx *ctx, facs_tensor *x, h5_file *ref, const char *group, int oh, int ow)
 {
-    char name[64];
-    int cases = 0;
-    for (int k = 0;; k++) {
-        snprintf(name, sizeof name, "/case%d", k);
-        if (!h5_exists(ref, name))
-            break;
-        int op = (int)h5_attr_int(ref, name, "op", -1);
-        facs_pool2d_params p;
-        p.kernel_h = (int)h5_attr_int(ref, name, "kh", 0), p.kernel_w = (int)h5_attr_int(ref, name, "kw", 0);
-        p.stride_h = (int)h5_attr_int(ref, name, "sh", 0), p.stride_w = (int)h5_attr_int(ref, name, "sw", 0);
-        p.pad_h = (int)h5_attr_int(ref, name, "ph", 0), p.pad_w = (int)h5_attr_int(ref, name, "pw", 0);
-        p.ceil_mode = (int)h5_attr_int(ref, name, "ceil", 0);
-        p.count_include_pad = (int)h5_attr_int(ref, name, "cip", 1);
-        int rank, yrank;
-        size_t dims[8], ydims[8], count, ocount;
-        char path[96];
-        snprintf(path, sizeof path, "%s/x", name);
-        float *x = h5_read_f32(ref, path, &rank, dims);
-        snprintf(path, sizeof path, "%s/y", name);
-        float *y = h5_read_f32(ref, path, &yrank, ydims);
-        if (!CHECK(x && y && rank == 4 && yrank == 4, "%s: x and y must be 4-D", name)) {
-            free(x), free(y);
-            continue;
-        }
-        snprintf(path, sizeof path, "%s/dy", name);
-        float *dy = test_ref(ref, path, &ocount);
-        snprintf(path, sizeof path, "%s/dx", name);
-        float *dx = test_ref(ref, path, &count);
-        int n = (int)dims[0], c = (int)dims[1], h = (int)dims[2], w = (int)dims[3];
-        pool_problem a = {op, p, n, c, h, w, (int)ydims[2], (int)ydims[3], NULL};
-        facs_ctx_begin_step(ctx);
-        facs_tensor *tx = test_tensor(ctx, n, c, h, w, x);
-        tx->requires_grad = 1;
-        facs_tensor *ty = run_pool(ctx, op, tx, &p);
-        char what[160];
-        describe(what, sizeof what, &a, "output shape vs torch");
-        if (CHECK_PTR(ty) && CHECK(ty->h == a.oh && ty->w == a.ow, "%s: %dx%d", what, ty->h, ty->w) &&
-            CHECK_OK(facs_backward(ctx, ty, test_tensor(ctx, n, c, a.oh, a.ow, dy)))) {
-            float *got_y = test_nchw(ty), *got_dx = test_grad_nchw(tx);
-            describe(what, sizeof what, &a, "forward vs torch");
-            test_close_f(what, got_y, y, ocount, TORCH_TOL);
-            describe(what, sizeof what, &a, "dx vs torch");
-            test_close_f(what, got_dx, dx, count, TORCH_TOL);
-            free(got_y), free(got_dx);
-        }
-        free(x), free(y), free(dy), free(dx);
-        cases++;
-    }
-    CHECK(cases > 0, "no PyTorch cases in the reference file");
+    (void)oh, (void)ow;
+    facs_pool2d_params p = {
+        .kernel_h = (int)h5_attr_int(ref, group, "kh", 0), .kernel_w = (int)h5_attr_int(ref, group, "kw", 0),
+        .stride_h = (int)h5_attr_int(ref, group, "sh", 0), .stride_w = (int)h5_attr_int(ref, group, "sw", 0),
+        .pad_h = (int)h5_attr_int(ref, group, "ph", 0), .pad_w = (int)h5_attr_int(ref, group, "pw", 0),
+        .ceil_mode = (int)h5_attr_int(ref, group, "ceil", 0),
+        .count_include_pad = (int)h5_attr_int(ref, group, "cip", 1),
+    };
+    return run_pool(ctx, (int)h5_attr_int(ref, group, "op", -1), x, &p);
 }
 
 int main(int argc, char **argv)
@@ -309,7 +269,7 @@ int main(int argc, char **argv)
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
     output_sizes(ctx);
     gradchecks(ctx);
-    torch_parity(ctx, ref);
+    test_unary_torch_parity(ctx, ref, pool_case, TORCH_TOL);
     facs_ctx_free(ctx);
     h5_close(ref);
     return test_finish();

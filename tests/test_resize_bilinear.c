@@ -106,51 +106,9 @@ static void bad_arguments(facs_ctx *ctx)
     CHECK(facs_resize_bilinear(ctx, NULL, 5, 5, 0) == NULL, "a NULL input gives NULL");
 }
 
-static void torch_parity(facs_ctx *ctx, h5_file *ref)
+static facs_tensor *resize_case(facs_ctx *ctx, facs_tensor *x, h5_file *ref, const char *group, int oh, int ow)
 {
-    char name[64];
-    int cases = 0;
-    for (int k = 0;; k++) {
-        snprintf(name, sizeof name, "/case%d", k);
-        if (!h5_exists(ref, name))
-            break;
-        int ac = (int)h5_attr_int(ref, name, "align_corners", -1);
-        int rank_x, rank_y;
-        size_t dx_dims[8], dy_dims[8], nx, ny;
-        char path[96];
-        snprintf(path, sizeof path, "%s/x", name);
-        float *x = h5_read_f32(ref, path, &rank_x, dx_dims);
-        snprintf(path, sizeof path, "%s/y", name);
-        float *y = h5_read_f32(ref, path, &rank_y, dy_dims);
-        if (!CHECK(x && y && rank_x == 4 && rank_y == 4 && ac >= 0, "%s: malformed reference case", name)) {
-            free(x), free(y);
-            continue;
-        }
-        snprintf(path, sizeof path, "%s/dy", name);
-        float *dy = test_ref(ref, path, &ny);
-        snprintf(path, sizeof path, "%s/dx", name);
-        float *dx = test_ref(ref, path, &nx);
-        int n = (int)dx_dims[0], c = (int)dx_dims[1], h = (int)dx_dims[2], w = (int)dx_dims[3];
-        int oh = (int)dy_dims[2], ow = (int)dy_dims[3];
-        test_poison_step(ctx);
-        facs_tensor *tx = test_tensor(ctx, n, c, h, w, x);
-        tx->requires_grad = 1;
-        facs_tensor *ty = facs_resize_bilinear(ctx, tx, oh, ow, ac);
-        if (CHECK_PTR(ty) && CHECK_OK(facs_backward(ctx, ty, test_tensor(ctx, n, c, oh, ow, dy)))) {
-            float *got_y = test_nchw(ty), *got_dx = test_grad_nchw(tx);
-            char what[160];
-            snprintf(what, sizeof what, "%s (%d,%d,%d,%d) -> %dx%d align_corners %d forward vs torch", name, n, c,
-                     h, w, oh, ow, ac);
-            test_close_f(what, got_y, y, ny, TORCH_TOL);
-            snprintf(what, sizeof what, "%s (%d,%d,%d,%d) -> %dx%d align_corners %d dx vs torch", name, n, c, h,
-                     w, oh, ow, ac);
-            test_close_f(what, got_dx, dx, nx, TORCH_TOL);
-            free(got_y), free(got_dx);
-        }
-        free(x), free(y), free(dy), free(dx);
-        cases++;
-    }
-    CHECK(cases >= 20, "expected at least 20 reference cases, found %d", cases);
+    return facs_resize_bilinear(ctx, x, oh, ow, (int)h5_attr_int(ref, group, "align_corners", -1));
 }
 
 int main(int argc, char **argv)
@@ -167,7 +125,7 @@ int main(int argc, char **argv)
         for (int ac = 0; ac <= 1; ac++)
             gradcheck(ctx, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], shapes[s][4], shapes[s][5], ac);
     bad_arguments(ctx);
-    torch_parity(ctx, ref);
+    CHECK(test_unary_torch_parity(ctx, ref, resize_case, TORCH_TOL) >= 20, "expected at least 20 reference cases");
     facs_ctx_free(ctx);
     h5_close(ref);
     return test_finish();

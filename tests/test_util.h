@@ -66,4 +66,13 @@ h5_file *test_open_ref(int argc, char **argv);
 /* Reads a reference dataset that must exist, with its element count. */
 float *test_ref(h5_file *f, const char *name, size_t *count);
 
+/* PyTorch parity of a single-input op. Every group /case<k> of ref holds x, y,
+ * dy and dx (NCHW) and the op's options as attributes; run applies the op to x
+ * (reading its options from the group; out_h and out_w are y's size, for ops
+ * that take an output size). Checks y's shape, runs backward from dy and
+ * compares y and dx within tol. Returns the number of cases. */
+typedef facs_tensor *(*test_unary_fn)(facs_ctx *ctx, facs_tensor *x, h5_file *ref, const char *group, int out_h,
+                                      int out_w);
+int test_unary_torch_parity(facs_ctx *ctx, h5_file *ref, test_unary_fn run, double tol);
+
 #endif
