@@ -1,6 +1,6 @@
 /* ResNet / FACS-ResNet construction: architecture table, options, parameter
  * registration in torchvision's state_dict order and initialisation. The
- * forward pass is in resnet_forward.c. */
+ * forward pass is in resnet_block.c. */
 #include "resnet.h"
 
 #include <math.h>
@@ -22,14 +22,11 @@ static const arch_entry ARCHS[] = {
 };
 #define ARCH_COUNT ((int)(sizeof ARCHS / sizeof ARCHS[0]))
 
-const char *const *facs_resnet_arch_names(void)
-{
-    static const char *names[ARCH_COUNT + 1];
-    for (int i = 0; i < ARCH_COUNT; i++)
-        names[i] = ARCHS[i].name;
-    names[ARCH_COUNT] = NULL;
-    return names;
-}
+/* Same order as ARCHS; a separate constant list so callers can walk it. */
+static const char *const NAMES[] = {"resnet26",      "resnet50",      "resnet101",      "resnet152",
+                                    "facs_resnet26", "facs_resnet50", "facs_resnet101", "facs_resnet152", NULL};
+
+const char *const *facs_resnet_arch_names(void) { return NAMES; }
 
 static const arch_entry *find_arch(const char *arch)
 {
@@ -222,6 +219,7 @@ static facs_status build(builder *b, const arch_entry *arch)
                                   : NULL;
     if (!net->fc_bias)
         return FACS_ERR_MEMORY;
+    net->fc_weight->torch_rank = 2;
     net->fc_bias->no_decay = 1;
     return FACS_OK;
 }

@@ -18,20 +18,12 @@
 
 #define TOL 1e-4
 
-static void h5_key(char *out, size_t size, const char *prefix, const char *name)
-{
-    snprintf(out, size, "%s/%s", prefix, name);
-    for (char *c = out + strlen(prefix) + 1; *c; c++)
-        if (*c == '.')
-            *c = '/';
-}
-
 static int load_weights(h5_file *ref, facs_param_list *params)
 {
     for (int i = 0; i < params->count; i++) {
         facs_param *p = params->items[i];
         char key[256];
-        h5_key(key, sizeof key, "/init", p->name);
+        test_h5_key(key, sizeof key, "/init", p->name);
         size_t count;
         float *data = test_ref(ref, key, &count);
         int ok = CHECK_OK(facs_tensor_from_nchw(p->value, data, count));
@@ -51,7 +43,7 @@ static void compare_params(h5_file *ref, facs_param_list *params, int step)
     for (int i = 0; i < params->count; i++) {
         facs_param *p = params->items[i];
         char key[256], what[300];
-        h5_key(key, sizeof key, prefix, p->name);
+        test_h5_key(key, sizeof key, prefix, p->name);
         size_t count;
         float *want = test_ref(ref, key, &count);
         float *got = test_nchw(p->value);

@@ -260,3 +260,11 @@ int test_unary_torch_parity(facs_ctx *ctx, h5_file *ref, test_unary_fn run, doub
     test_check(cases > 0, "no PyTorch cases in the reference file");
     return cases;
 }
+
+void test_h5_key(char *out, size_t size, const char *prefix, const char *name)
+{
+    snprintf(out, size, "%s/%s", prefix, name);
+    for (char *c = out + strlen(prefix) + 1; *c; c++)
+        if (*c == '.')
+            *c = '/';
+}

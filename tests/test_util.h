@@ -75,4 +75,8 @@ typedef facs_tensor *(*test_unary_fn)(facs_ctx *ctx, facs_tensor *x, h5_file *re
                                       int out_w);
 int test_unary_torch_parity(facs_ctx *ctx, h5_file *ref, test_unary_fn run, double tol);
 
+/* The dataset path of a state_dict key under prefix: "/init" and "fc.weight"
+ * give "/init/fc/weight". */
+void test_h5_key(char *out, size_t size, const char *prefix, const char *name);
+
 #endif

@@ -1,0 +1,223 @@
+"""ResNet / FACS-ResNet references for tests/test_resnet.c.
+
+Models (weights under /<model>/model/<state_dict key with '.' -> '/'>):
+  r50, r101  torchvision.models.resnet50 / resnet101 (10 classes), random
+             weights with randomised BN affine parameters and statistics;
+  r26os8     the twin (resnet_torch.py) as resnet26, width 0.25, deep stem,
+             output stride 8, no head: checks dilation and the v1c stem;
+  facs50s    the twin as ResNet-50 at width 0.25 (train-mode FACS cases).
+Cases (/<case>): the model's input x, a random grad_output, the output
+(logits, or layer4 features without a head), grad_x, every parameter
+gradient under grad/<key> (absent when PyTorch leaves it None, as for bn1 of
+a FACS block without post-BN) and, in train mode, the BN running statistics
+after the step under after/<key>. Eval-mode FACS cases load r50's weights:
+a FACS net takes a plain ResNet checkpoint of the same depth. Each case
+also stores its own BN biases under bias/ (see calibrate)."""
+import copy
+
+import torch
+import torch.nn.functional as F
+import torchvision
+
+from common import put, setup
+from facs_torch import THRESHOLD, WEIGHTED, facs
+from resnet_torch import ResNet
+
+CLASSES, BATCH = 10, 2
+
+
+def randomise(model):
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+MARGIN = 1e-3
+
+
+def nudge(v, bn):
+    """Shifts bn's bias per channel until no value of v (the ReLU input that
+    bn's output feeds, shape N, C, H, W) lies within MARGIN * max|v| of the
+    kink; returns v shifted the same way. Both float32 implementations then
+    take the same side of every ReLU: rounding (~1e-6) cannot flip one."""
+    a = v.detach().transpose(0, 1).reshape(v.shape[1], -1)
+    d = MARGIN * float(a.abs().max())
+    shifts = torch.zeros(v.shape[1], dtype=v.dtype)
+    for c in torch.nonzero((a.abs() < d).any(1)).flatten().tolist():
+        for k in range(1, 200):
+            t = (k // 2 + 1) * 2.5 * d * (1 if k % 2 else -1)
+            if bool(((a[c] + t).abs() >= d).all()):
+                shifts[c] = t
+                break
+    with torch.no_grad():
+        bn.bias += shifts.to(bn.bias.dtype)
+    return v + shifts.view(1, -1, 1, 1), int((shifts != 0).sum())
+
+
+def calibrate(model, x, training):
+    """One forward pass in float64 that nudges every BN feeding a ReLU
+    (stem, bn1 and bn2 of each block, bn3 before the residual ReLU), in
+    forward order, so each nudge sees the already nudged layers before it.
+    The model keeps the nudged biases (each case stores its own under
+    bias/), its running statistics are untouched. Returns how many moved."""
+    probe = copy.deepcopy(model).double().train(training)
+    bns = dict(probe.named_modules())
+    count = 0
+
+    def bn_relu(v, name):
+        nonlocal count
+        v, n = nudge(bns[name](v), bns[name])
+        count += n
+        return F.relu(v)
+
+    with torch.no_grad():
+        v = x.double()
+        if isinstance(probe.conv1, torch.nn.Sequential):
+            v = bn_relu(probe.conv1[0](v), "conv1.1")
+            v = bn_relu(probe.conv1[3](v), "conv1.4")
+            v = probe.conv1[6](v)
+        else:
+            v = probe.conv1(v)
+        v = bn_relu(v, "bn1")
+        if not getattr(probe, "cifar_stem", False):
+            v = F.max_pool2d(v, 3, 2, 1)
+        for s in range(1, 5):
+            for i, blk in enumerate(getattr(probe, f"layer{s}")):
+                pre = f"layer{s}.{i}."
+                opts = getattr(blk, "opts", {"facs": False})
+                if opts["facs"]:
+                    w = blk.conv1.weight.view(blk.conv1.weight.shape[:2])
+                    y = facs(v, w, None, opts["fusion"], opts["threshold"])[0]
+                    if opts["post_bn"]:
+                        y = bn_relu(y, pre + "bn1")
+                else:
+                    y = bn_relu(blk.conv1(v), pre + "bn1")
+                y = bn_relu(blk.conv2(y), pre + "bn2")
+                shortcut = v if blk.downsample is None else blk.downsample(v)
+                y, n = nudge(blk.bn3(blk.conv3(y)) + shortcut, blk.bn3)
+                count += n
+                v = F.relu(y)
+    nudged = {k: p.float() for k, p in probe.named_parameters() if k.endswith("bias")}
+    with torch.no_grad():
+        for k, p in model.named_parameters():
+            if k in nudged:
+                p.copy_(nudged[k])
+    return count
+
+
+def state(model):
+    return {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+
+
+def put_model(f, name, model):
+    for key, value in state(model).items():
+        put(f, f"{name}/model/" + key.replace(".", "/"), value)
+
+
+def forward_backward(model, x, training, head, grad_out=None, channels_last=False):
+    model.train(training)
+    x = x.clone()
+    if channels_last:
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    out = model(x) if head else model.features(x)[0]
+    if grad_out is None:
+        grad_out = torch.randn_like(out)
+    out.backward(grad_out)
+    return model, x, out, grad_out
+
+
+def spread(a, b):
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
+
+
+def run_case(f, case, model, model_name, x, arch, training, head=True, **attrs):
+    """Runs the case twice in float32: in PyTorch's default NCHW layout (the
+    reference) and in channels_last, which rounds differently (its convolutions
+    go through oneDNN in NHWC, like ours). A ReLU input, a max-pool or FACS
+    max tie that rounding puts on the other side of its kink changes the
+    gradients upstream of it by far more than rounding does; such flips are
+    inherent in comparing two float32 implementations of a deep ReLU network.
+    Train-mode batch statistics of a 2-image batch at layer4 (2x2 pixels)
+    amplify rounding as well. Each output, gradient and running statistic
+    gets its NCHW-vs-channels_last difference as attribute 'spread', which
+    the C test uses to widen its tolerance where PyTorch disagrees with
+    itself by that much."""
+    initial = copy.deepcopy(model)
+    nudged = calibrate(initial, x, training)
+    model, x, out, grad_out = forward_backward(copy.deepcopy(initial), x, training, head)
+    other, x_cl, out_cl, _ = forward_backward(copy.deepcopy(initial), x.detach(), training, head, grad_out, True)
+    g = f.create_group(case)
+    g.attrs.update(model=model_name, arch=arch, training=int(training), head=int(head), nudged=nudged, **attrs)
+    for key, p in initial.named_parameters():
+        if key.endswith("bias"):
+            put(g, "bias/" + key.replace(".", "/"), p)
+    put(g, "grad_output", grad_out.reshape(out.shape[0], -1, *out.shape[2:]))
+    put(g, "output", out.reshape(out.shape[0], -1, *out.shape[2:]))
+    g["output"].attrs["spread"] = spread(out_cl.detach(), out.detach())
+    put(g, "grad_x", x.grad)
+    g["grad_x"].attrs["spread"] = spread(x_cl.grad, x.grad)
+    other_params = dict(other.named_parameters())
+    for key, p in model.named_parameters():
+        if p.grad is not None:
+            name = "grad/" + key.replace(".", "/")
+            put(g, name, p.grad)
+            g[name].attrs["spread"] = spread(other_params[key].grad, p.grad)
+    if training:
+        other_state = state(other)
+        for key, value in state(model).items():
+            if "running" in key:
+                name = "after/" + key.replace(".", "/")
+                put(g, name, value)
+                g[name].attrs["spread"] = spread(other_state[key], value)
+
+
+f = setup()
+r50 = randomise(torchvision.models.resnet50(num_classes=CLASSES))
+r101 = randomise(torchvision.models.resnet101(num_classes=CLASSES))
+r26 = randomise(ResNet(26, width=0.25, deep_stem=True, output_stride=8, no_head=True))
+# FACS-ResNet-50 at width 0.25 for the train-mode FACS cases: batch statistics
+# of a 2-image batch make train mode ~100x less well conditioned than eval,
+# and a near-tie in a FACS chunk maximum (which no bias nudge can separate)
+# then flips with a chance proportional to the number of activations.
+f50s = randomise(ResNet(50, CLASSES, width=0.25))
+x64 = torch.randn(BATCH, 3, 64, 64)
+
+
+def facs_twin(fusion, post_bn=False, width=1.0):
+    return ResNet(50, CLASSES, facs=True, fusion=fusion, threshold=0.5, post_bn=post_bn, width=width)
+
+
+for name, model in (("r50", r50), ("r101", r101), ("r26os8", r26), ("facs50s", f50s)):
+    put_model(f, name, model)
+    put(f, f"{name}/x", x64)
+
+for training in (False, True):
+    mode = "train" if training else "eval"
+    run_case(f, f"r50_{mode}", r50, "r50", x64, "resnet50", training)
+    run_case(f, f"r101_{mode}", r101, "r101", x64, "resnet101", training)
+    run_case(f, f"r26os8_{mode}", r26, "r26os8", x64, "resnet26", training, head=False, width=0.25,
+             deep_stem=1, output_stride=8)
+    base, name, width = (f50s, "facs50s", 0.25) if training else (r50, "r50", 1.0)
+    for fusion, fname in ((THRESHOLD, "thr"), (WEIGHTED, "wtd")):
+        twin = facs_twin(fusion, width=width)
+        twin.load_state_dict(base.state_dict())
+        run_case(f, f"facs50_{fname}_{mode}", twin, name, x64, "facs_resnet50", training, fusion=fusion,
+                 threshold=0.5, width=width)
+# Post-BN in eval mode: in train mode, BN straight after a threshold fusion
+# sees the batch statistics of a 2-image batch jump when rounding moves a
+# fusion probability across T, which no tolerance can absorb.
+twin = facs_twin(THRESHOLD, True)
+twin.load_state_dict(r50.state_dict())
+run_case(f, "facs50_postbn_eval", twin, "r50", x64, "facs_resnet50", False, fusion=THRESHOLD, threshold=0.5,
+         post_bn=1)
+
+# Parameter counts the C builder must reproduce (trainable scalars).
+half = ResNet(50, 1000, width=0.5)
+f.attrs["resnet50_width0.5_params"] = sum(p.numel() for p in half.parameters())
+f.attrs["resnet50_params"] = sum(p.numel() for p in torchvision.models.resnet50().parameters())
