@@ -127,6 +127,20 @@ static facs_status read_names(const char *dir, const char *name, int want, char 
     return FACS_OK;
 }
 
+/* A data file of size bytes must hold a whole, non-zero number of records; name is the file for messages. */
+static facs_status count_records(const char *name, size_t size, size_t record, size_t *records)
+{
+    if (size == 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: empty (0 bytes); expected %zu-byte records", name, record);
+    if (size % record != 0)
+        return facs_fail(FACS_ERR_FORMAT,
+                         "%s: size %zu bytes is not a whole number of %zu-byte records (%zu records and "
+                         "%zu bytes over: truncated or not a CIFAR file?)",
+                         name, size, record, size / record, size % record);
+    *records = size / record;
+    return FACS_OK;
+}
+
 /* Size in bytes of a data file that must exist and hold a whole, non-zero number of records. */
 static facs_status data_file_records(const char *dir, const char *name, size_t record, size_t *records)
 {
@@ -137,15 +151,37 @@ static facs_status data_file_records(const char *dir, const char *name, size_t r
         return facs_fail(FACS_ERR_IO, "%s: %s", path, errno == ENOENT ? "missing" : strerror(errno));
     if (!S_ISREG(st.st_mode))
         return facs_fail(FACS_ERR_IO, "%s: not a regular file", path);
-    size_t size = (size_t)st.st_size;
-    if (size == 0)
-        return facs_fail(FACS_ERR_FORMAT, "%s: empty (0 bytes); expected %zu-byte records", path, record);
-    if (size % record != 0)
-        return facs_fail(FACS_ERR_FORMAT,
-                         "%s: size %zu bytes is not a whole number of %zu-byte records (%zu records and "
-                         "%zu bytes over: truncated or not a CIFAR file?)",
-                         path, size, record, size / record, size % record);
-    *records = size / record;
+    return count_records(path, (size_t)st.st_size, record, records);
+}
+
+/* Converts n records at buf (record number base in the file `name`) into ds at
+ * image index first: planar RGB to HWC, every label checked. The one record
+ * parser behind both the file reader and facs_cifar_parse. */
+static facs_status parse_records(const uint8_t *buf, size_t n, const char *name, size_t base, size_t first,
+                                 facs_cifar *ds)
+{
+    size_t head = ds->kind == FACS_CIFAR_100 ? 2 : 1, record = head + FACS_CIFAR_PIXELS;
+    for (size_t r = 0; r < n; r++) {
+        const uint8_t *rec = buf + r * record;
+        size_t index = first + r;
+        int fine = rec[head - 1];
+        if (fine >= ds->num_classes)
+            return facs_fail(FACS_ERR_FORMAT, "%s: record %zu has %slabel %d, outside [0, %d)", name, base + r,
+                             head == 2 ? "fine " : "", fine, ds->num_classes);
+        if (head == 2 && rec[0] >= ds->num_coarse)
+            return facs_fail(FACS_ERR_FORMAT, "%s: record %zu has coarse label %d, outside [0, %d)", name, base + r,
+                             rec[0], ds->num_coarse);
+        ds->labels[index] = (uint8_t)fine;
+        if (head == 2)
+            ds->coarse_labels[index] = rec[0];
+        const uint8_t *planes = rec + head;
+        uint8_t *img = ds->images + index * FACS_CIFAR_PIXELS;
+        for (int p = 0; p < PLANE; p++) {
+            img[3 * p + 0] = planes[p];
+            img[3 * p + 1] = planes[PLANE + p];
+            img[3 * p + 2] = planes[2 * PLANE + p];
+        }
+    }
     return FACS_OK;
 }
 
@@ -169,34 +205,35 @@ static facs_status read_data_file(const char *dir, const char *name, size_t reco
             s = facs_fail(FACS_ERR_IO, "%s: short read at record %zu (file changed while reading?)", path, done);
             break;
         }
-        for (size_t r = 0; r < n && s == FACS_OK; r++) {
-            const uint8_t *rec = buf + r * record;
-            size_t index = first + done + r;
-            int fine = rec[head - 1];
-            if (fine >= ds->num_classes)
-                s = facs_fail(FACS_ERR_FORMAT, "%s: record %zu has %slabel %d, outside [0, %d)", path, done + r,
-                              head == 2 ? "fine " : "", fine, ds->num_classes);
-            else if (head == 2 && rec[0] >= ds->num_coarse)
-                s = facs_fail(FACS_ERR_FORMAT, "%s: record %zu has coarse label %d, outside [0, %d)", path, done + r,
-                              rec[0], ds->num_coarse);
-            if (s != FACS_OK)
-                break;
-            ds->labels[index] = (uint8_t)fine;
-            if (head == 2)
-                ds->coarse_labels[index] = rec[0];
-            const uint8_t *planes = rec + head;
-            uint8_t *img = ds->images + index * FACS_CIFAR_PIXELS;
-            for (int p = 0; p < PLANE; p++) {
-                img[3 * p + 0] = planes[p];
-                img[3 * p + 1] = planes[PLANE + p];
-                img[3 * p + 2] = planes[2 * PLANE + p];
-            }
-        }
+        s = parse_records(buf, n, path, done, first + done, ds);
         done += n;
     }
     free(buf);
     fclose(f);
     return s;
+}
+
+/* Set before anything is allocated, so that facs_cifar_free knows how many names to free. */
+static void set_kind(facs_cifar *ds, int kind)
+{
+    ds->kind = kind;
+    ds->num_classes = kind;
+    ds->num_coarse = kind == FACS_CIFAR_100 ? 20 : 0;
+}
+
+/* Allocates the arrays of `total` images of ds->kind; where names the folder or file for messages. */
+static facs_status alloc_split(facs_cifar *ds, size_t total, const char *where)
+{
+    int kind = ds->kind;
+    if (total > (size_t)0x7fffffff)
+        return facs_fail(FACS_ERR_FORMAT, "%s: %zu images do not fit a split", where, total);
+    ds->images = malloc(total * FACS_CIFAR_PIXELS);
+    ds->labels = malloc(total);
+    ds->coarse_labels = kind == FACS_CIFAR_100 ? malloc(total) : NULL;
+    if (!ds->images || !ds->labels || (kind == FACS_CIFAR_100 && !ds->coarse_labels))
+        return facs_fail(FACS_ERR_MEMORY, "%s: out of memory for %zu images", where, total);
+    ds->count = (int)total;
+    return FACS_OK;
 }
 
 static facs_status load(const char *dir, int kind, facs_cifar_split split, facs_cifar *ds)
@@ -211,9 +248,7 @@ static facs_status load(const char *dir, int kind, facs_cifar_split split, facs_
         files = c10_files;
         nfiles = FACS_CIFAR10_BATCHES;
     }
-    ds->kind = kind;
-    ds->num_classes = kind;
-    ds->num_coarse = kind == FACS_CIFAR_100 ? 20 : 0;
+    set_kind(ds, kind);
     size_t record = (kind == FACS_CIFAR_100 ? 2 : 1) + FACS_CIFAR_PIXELS;
 
     /* Every file is checked for presence and size before any is read, so a
@@ -223,20 +258,13 @@ static facs_status load(const char *dir, int kind, facs_cifar_split split, facs_
         FACS_TRY(data_file_records(dir, files[i], record, &records[i]));
         total += records[i];
     }
-    if (total > (size_t)0x7fffffff)
-        return facs_fail(FACS_ERR_FORMAT, "%s: %zu images do not fit a split", dir, total);
     if (kind == FACS_CIFAR_100) {
         FACS_TRY(read_names(dir, "fine_label_names.txt", 100, &ds->class_names));
         FACS_TRY(read_names(dir, "coarse_label_names.txt", 20, &ds->coarse_names));
     } else {
         FACS_TRY(read_names(dir, "batches.meta.txt", 10, &ds->class_names));
     }
-    ds->images = malloc(total * FACS_CIFAR_PIXELS);
-    ds->labels = malloc(total);
-    ds->coarse_labels = kind == FACS_CIFAR_100 ? malloc(total) : NULL;
-    if (!ds->images || !ds->labels || (kind == FACS_CIFAR_100 && !ds->coarse_labels))
-        return facs_fail(FACS_ERR_MEMORY, "%s: out of memory for %zu images", dir, total);
-    ds->count = (int)total;
+    FACS_TRY(alloc_split(ds, total, dir));
     size_t first = 0;
     for (int i = 0; i < nfiles; i++) {
         FACS_TRY(read_data_file(dir, files[i], records[i], first, ds));
@@ -260,6 +288,23 @@ facs_status facs_cifar_load(const char *dir, int kind, facs_cifar_split split, f
         return facs_fail(FACS_ERR_FORMAT, "%s: asked for CIFAR-%d but the folder holds CIFAR-%d files (missing %s)",
                          dir, kind, found, kind == FACS_CIFAR_10 ? "data_batch_1.bin" : "train.bin");
     facs_status s = load(dir, found, split, ds);
+    if (s != FACS_OK)
+        facs_cifar_free(ds);
+    return s;
+}
+
+facs_status facs_cifar_parse(const uint8_t *buf, size_t len, int kind, const char *name, facs_cifar *ds)
+{
+    memset(ds, 0, sizeof *ds);
+    if (kind != FACS_CIFAR_10 && kind != FACS_CIFAR_100)
+        return facs_fail(FACS_ERR_ARG, "%s: CIFAR kind must be 10 or 100, not %d", name, kind);
+    set_kind(ds, kind);
+    size_t record = (kind == FACS_CIFAR_100 ? 2 : 1) + FACS_CIFAR_PIXELS, records = 0;
+    facs_status s = count_records(name, len, record, &records);
+    if (s == FACS_OK)
+        s = alloc_split(ds, records, name);
+    if (s == FACS_OK)
+        s = parse_records(buf, records, name, 0, 0, ds);
     if (s != FACS_OK)
         facs_cifar_free(ds);
     return s;

@@ -21,6 +21,7 @@
 #ifndef FACS_CIFAR_H
 #define FACS_CIFAR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "status.h"
@@ -58,6 +59,14 @@ const char *facs_cifar_expected_files(void);
 /* Loads one split of the dataset in dir. kind is FACS_CIFAR_10, FACS_CIFAR_100 or
  * FACS_CIFAR_AUTO. On failure *ds is left empty (safe to free). */
 facs_status facs_cifar_load(const char *dir, int kind, facs_cifar_split split, facs_cifar *ds);
+
+/* Parses one data file held in memory (len bytes, e.g. a whole data_batch_1.bin
+ * or train.bin) of the given kind (10 or 100, not AUTO) with the same checks and
+ * messages as facs_cifar_load, naming `name`: a whole, non-zero number of records,
+ * every label in range. Fills count, images, labels and (CIFAR-100)
+ * coarse_labels; class_names and coarse_names stay NULL, since the names live in
+ * files of their own. On failure *ds is left empty (safe to free). */
+facs_status facs_cifar_parse(const uint8_t *buf, size_t len, int kind, const char *name, facs_cifar *ds);
 
 /* Releases what a load allocated and zeroes *ds; NULL and zeroed structs are fine. */
 void facs_cifar_free(facs_cifar *ds);

@@ -1,11 +1,14 @@
 #!/bin/sh
-# Fuzzes the PNG and JPEG decoders (datasets/png.c, datasets/jpeg.c) with
-# libFuzzer under AddressSanitizer and UndefinedBehaviorSanitizer.
+# Fuzzes the PNG and JPEG decoders (datasets/png.c, datasets/jpeg.c), the
+# CIFAR record parser (datasets/cifar.c) and the label-map path (PNG label
+# decoding + Cityscapes labelIds -> trainIds) with libFuzzer under
+# AddressSanitizer and UndefinedBehaviorSanitizer.
 #
 #   tests/fuzz/run_fuzz.sh [SECONDS]     (default 10 seconds per target)
 #
-# Builds each target (fuzz_png.c, fuzz_jpeg.c) with clang directly, seeds its
-# corpus with small valid images written by our own encoders, runs it for the
+# Builds each target (fuzz_png.c, fuzz_jpeg.c, fuzz_cifar.c, fuzz_label.c) with
+# clang directly, seeds its corpus with small valid inputs written by our own
+# encoders (images, CIFAR-10/100 records, labelIds maps), runs it for the
 # given time and fails on any crash, leak, timeout or sanitizer report. The
 # last line is "N passed, N failed"; on a failure the log and the crashing
 # input stay in the temporary folder it names. Needs clang and libFuzzer (Debian:
@@ -35,7 +38,9 @@ if ! "$CC" -fsanitize=fuzzer,address,undefined "$work/probe.c" -o "$work/probe" 
     exit 1
 fi
 
-# Seeds: small gray, RGB and RGBA PNGs and gray and RGB JPEGs of odd sizes.
+# Seeds: small gray, RGB and RGBA PNGs and gray and RGB JPEGs of odd sizes;
+# gray PNG label maps of labelIds (0..40: valid ids, void ids and values above
+# 33); CIFAR-10 files of 1 and 2 records and a CIFAR-100 file of 1 record.
 cat >"$work/seeds.c" <<'SEEDS'
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,15 +63,41 @@ int main(int argc, char **argv)
             snprintf(path, sizeof path, "%s/jpeg/seed_%d_%d.jpg", argv[1], s, c);
             if (c != 4 && facs_jpeg_write(path, &img, 50 + 20 * s) != FACS_OK)
                 return fprintf(stderr, "%s\n", facs_last_error()), 1;
+            if (c == 1) {
+                for (int i = 0; i < w * h; i++)
+                    img.pixels[i] = (unsigned char)((i * 7 + s) % 41);
+                snprintf(path, sizeof path, "%s/label/seed_%d.png", argv[1], s);
+                if (facs_png_write(path, &img) != FACS_OK)
+                    return fprintf(stderr, "%s\n", facs_last_error()), 1;
+            }
             free(img.pixels);
         }
+    /* CIFAR records: label byte(s), then the R, G and B planes. */
+    static unsigned char rec[2 * (2 + 3072)];
+    for (int i = 0; i < (int)sizeof rec; i++)
+        rec[i] = (unsigned char)(i * 13 + 5);
+    static const struct { const char *name; int head, records; } files[3] = {
+        {"c10_1", 1, 1}, {"c10_2", 1, 2}, {"c100_1", 2, 1}};
+    for (int f = 0; f < 3; f++) {
+        size_t len = (size_t)files[f].records * (size_t)(files[f].head + 3072);
+        for (int r = 0; r < files[f].records; r++) {
+            unsigned char *head = rec + (size_t)r * (size_t)(files[f].head + 3072);
+            head[0] = (unsigned char)(files[f].head == 2 ? 7 + r : 3 + r);
+            if (files[f].head == 2)
+                head[1] = (unsigned char)(42 + r);
+        }
+        snprintf(path, sizeof path, "%s/cifar/seed_%s.bin", argv[1], files[f].name);
+        if (facs_file_write_atomic(path, rec, len) != FACS_OK)
+            return fprintf(stderr, "%s\n", facs_last_error()), 1;
+    }
     (void)argc;
     return 0;
 }
 SEEDS
-srcs="$root/datasets/image.c $root/datasets/png.c $root/datasets/jpeg.c $root/kernels/status.c"
+srcs="$root/datasets/image.c $root/datasets/png.c $root/datasets/jpeg.c $root/datasets/cifar.c \
+    $root/datasets/cityscapes.c $root/kernels/status.c"
 flags="-std=c11 -D_POSIX_C_SOURCE=200809L -I$root/datasets -I$root/kernels -g -O1"
-mkdir -p "$work/png" "$work/jpeg"
+mkdir -p "$work/png" "$work/jpeg" "$work/cifar" "$work/label"
 if ! "$CC" $flags "$work/seeds.c" $srcs -lpng16 -lturbojpeg -o "$work/seeds" || ! "$work/seeds" "$work"; then
     echo "run_fuzz: could not build or write the seed images" >&2
     rm -rf "$work"
@@ -78,11 +109,12 @@ fi
 if [ -n "${FACS_FUZZ_SEEDS:-}" ]; then
     find "$FACS_FUZZ_SEEDS" -maxdepth 1 -name '*.png' -size -64k -exec cp {} "$work/png/" \;
     find "$FACS_FUZZ_SEEDS" -maxdepth 1 -name '*.jpg' -size -64k -exec cp {} "$work/jpeg/" \;
+    find "$FACS_FUZZ_SEEDS" -maxdepth 1 -name '*.png' -size -64k -exec cp {} "$work/label/" \;
 fi
 
 passed=0
 failed=0
-for target in png jpeg; do
+for target in png jpeg cifar label; do
     exe="$work/fuzz_$target"
     # FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION: png.c then ignores CRCs, so that
     # mutated inputs reach the decoder (the OSS-Fuzz convention).

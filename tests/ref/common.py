@@ -12,9 +12,10 @@ import numpy as np
 import torch
 
 
-def setup():
-    """Seeds torch from FACS_TEST_SEED (or the clock) and opens argv[1] for writing."""
-    seed = int(os.environ.get("FACS_TEST_SEED", int(time.time())))
+def setup(default_seed=None):
+    """Seeds torch from FACS_TEST_SEED, else default_seed, else the clock, and
+    opens argv[1] for writing."""
+    seed = int(os.environ.get("FACS_TEST_SEED", default_seed if default_seed is not None else int(time.time())))
     print(f"seed {seed} (set FACS_TEST_SEED to replay)")
     torch.manual_seed(seed)
     np.random.seed(seed % (2**32))

@@ -177,7 +177,12 @@ def run_case(f, case, model, model_name, x, arch, training, head=True, **attrs):
                 g[name].attrs["spread"] = spread(other_state[key], value)
 
 
-f = setup()
+# A fixed draw by default: whole networks make ~10^5 FACS chunk-max decisions,
+# and a random draw now and then puts two chunk values within float rounding of
+# each other, which sends a gradient down another channel in PyTorch than in
+# C (a 1e-2 difference that no tolerance should hide). Seeds 1-3 were checked
+# clean; FACS_TEST_SEED explores others by hand.
+f = setup(default_seed=1)
 r50 = randomise(torchvision.models.resnet50(num_classes=CLASSES))
 r101 = randomise(torchvision.models.resnet101(num_classes=CLASSES))
 r26 = randomise(ResNet(26, width=0.25, deep_stem=True, output_stride=8, no_head=True))

@@ -1,0 +1,266 @@
+/* bench-data: images per second of the two training input pipelines, end to
+ * end through the batch loader (datasets/loader.h):
+ *   cifar10-train      synthetic CIFAR-10 written with facs_cifar_synth and read
+ *                      back with facs_cifar_load (in memory), pad-4 random crop,
+ *                      flip, normalize (facs_cls_aug_cifar_train), batch 128;
+ *   cityscapes-train   synthetic 2048x1024 Cityscapes frames written with
+ *                      facs_cityscapes_synth, decoded from PNG for every sample,
+ *                      hszhao/semseg's train augmentation to 713x713 crops
+ *                      (facs_seg_aug_train), batch 8;
+ * each with 0 loader workers (everything in the calling thread, the baseline),
+ * 1 and 2. A run is one whole epoch; images_per_s is the images of an epoch over
+ * the median epoch time of --runs epochs, after --warmup untimed ones (the first
+ * epoch also starts the workers and touches every page). One JSON document goes
+ * to stdout:
+ *   {"runs": 3, "cifar_images": 5120, "frames": 8, "pipelines": [
+ *     {"name": "cifar10-train", "workers": 0, "batch": 128, "images": 5120,
+ *      "epoch_ms": ..., "images_per_s": ...}, ...]}
+ * Progress goes to stderr. The synthetic data lives in a temporary folder
+ * (under TMPDIR) that is removed at the end, on failure too. */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "augment.h"
+#include "bench_util.h"
+#include "cifar.h"
+#include "cityscapes.h"
+#include "loader.h"
+
+#define CITY_SIDE_W 2048
+#define CITY_SIDE_H 1024
+#define CITY_CROP 713
+
+typedef struct {
+    int runs, warmup, frames, cifar_images;
+} options;
+
+static const int worker_counts[] = {0, 1, 2};
+#define NWORKERS ((int)(sizeof worker_counts / sizeof worker_counts[0]))
+
+/* ---- the two datasets, as loader callbacks ---- */
+
+/* A copy of image `index` of the loaded split: the loader frees what load gives it. */
+static facs_status cifar_sample(const facs_dataset *self, int index, facs_image *out_image, facs_label *out_label)
+{
+    const facs_cifar *ds = self->user;
+    uint8_t *px = malloc(FACS_CIFAR_PIXELS);
+    if (!px)
+        return facs_fail(FACS_ERR_MEMORY, "CIFAR image %d: out of memory", index);
+    memcpy(px, ds->images + (size_t)index * FACS_CIFAR_PIXELS, FACS_CIFAR_PIXELS);
+    *out_image = (facs_image){FACS_CIFAR_SIDE, FACS_CIFAR_SIDE, 3, px};
+    out_label->cls = ds->labels[index];
+    return FACS_OK;
+}
+
+/* Decodes frame `index` from its PNGs, as training on the real dataset does. */
+static facs_status city_sample(const facs_dataset *self, int index, facs_image *out_image, facs_label *out_label)
+{
+    return facs_cityscapes_load_pair(self->user, index, out_image, &out_label->map);
+}
+
+/* ---- timing ---- */
+
+/* Times whole epochs of ds through a loader with the given options; the median
+ * epoch in *epoch_ms. 0 on success. */
+static int time_epochs(const char *name, const facs_dataset *ds, const facs_loader_opts *lo, const options *o,
+                       double *epoch_ms)
+{
+    facs_loader *l;
+    if (facs_loader_create(ds, lo, &l) != FACS_OK) {
+        fprintf(stderr, "bench-data: %s: %s\n", name, facs_last_error());
+        return 1;
+    }
+    double *t = malloc((size_t)o->runs * sizeof *t);
+    int rc = t ? 0 : 1;
+    for (int e = -o->warmup; rc == 0 && e < o->runs; e++) {
+        double t0 = bench_now_ms();
+        /* volatile: the batches are read (one float each), so no step can be skipped. */
+        volatile float sink = 0.0f;
+        for (;;) {
+            const facs_batch *b;
+            if (facs_loader_next(l, &b) != FACS_OK) {
+                fprintf(stderr, "bench-data: %s: %s\n", name, facs_last_error());
+                rc = 1;
+                break;
+            }
+            if (!b)
+                break;
+            sink += b->images[0];
+        }
+        double ms = bench_now_ms() - t0;
+        if (e >= 0)
+            t[e] = ms;
+        fprintf(stderr, "%-17s workers %d  epoch %s%d  %.1f ms\n", name, lo->workers, e < 0 ? "warmup " : "",
+                e < 0 ? e + o->warmup + 1 : e + 1, ms);
+    }
+    if (rc == 0)
+        *epoch_ms = bench_median(t, o->runs);
+    free(t);
+    facs_loader_free(l);
+    return rc;
+}
+
+static void print_result(int first, const char *name, int workers, int batch, int images, double epoch_ms)
+{
+    printf("%s\n  {\"name\": \"%s\", \"workers\": %d, \"batch\": %d, \"images\": %d, \"epoch_ms\": %.1f, "
+           "\"images_per_s\": %.1f}",
+           first ? "" : ",", name, workers, batch, images, epoch_ms, images / (epoch_ms * 1e-3));
+}
+
+/* ---- the pipelines ---- */
+
+static int bench_cifar(const char *dir, const options *o, double *epoch_ms)
+{
+    fprintf(stderr, "writing %d synthetic CIFAR-10 training images\n", o->cifar_images);
+    facs_cifar ds = {0};
+    if (facs_cifar_synth(dir, FACS_CIFAR_10, o->cifar_images, 1, 1) != FACS_OK ||
+        facs_cifar_load(dir, FACS_CIFAR_10, FACS_CIFAR_TRAIN, &ds) != FACS_OK) {
+        fprintf(stderr, "bench-data: CIFAR-10: %s\n", facs_last_error());
+        return 1;
+    }
+    facs_dataset d = {ds.count, cifar_sample, &ds};
+    facs_cls_aug aug = facs_cls_aug_cifar_train();
+    facs_loader_opts lo = facs_loader_defaults();
+    lo.batch_size = 128;
+    lo.shuffle = 1;
+    lo.seed = 42;
+    lo.height = lo.width = FACS_CIFAR_SIDE;
+    lo.channels = 3;
+    lo.transform = facs_cls_transform;
+    lo.transform_opts = &aug;
+    int rc = 0;
+    for (int w = 0; rc == 0 && w < NWORKERS; w++) {
+        lo.workers = worker_counts[w];
+        rc = time_epochs("cifar10-train", &d, &lo, o, &epoch_ms[w]);
+    }
+    facs_cifar_free(&ds);
+    return rc;
+}
+
+static int bench_cityscapes(const char *root, const options *o, double *epoch_ms)
+{
+    fprintf(stderr, "writing %d synthetic %dx%d Cityscapes frames\n", o->frames, CITY_SIDE_W, CITY_SIDE_H);
+    facs_cityscapes_pairs index = {0};
+    if (facs_cityscapes_synth(root, o->frames, 0, CITY_SIDE_W, CITY_SIDE_H, 1) != FACS_OK ||
+        facs_cityscapes_index(root, "train", &index) != FACS_OK) {
+        fprintf(stderr, "bench-data: Cityscapes: %s\n", facs_last_error());
+        return 1;
+    }
+    facs_dataset d = {index.count, city_sample, &index};
+    facs_seg_aug aug = facs_seg_aug_train(CITY_CROP, CITY_CROP);
+    facs_loader_opts lo = facs_loader_defaults();
+    lo.batch_size = 8;
+    lo.shuffle = 1;
+    lo.seed = 42;
+    lo.height = lo.width = CITY_CROP;
+    lo.channels = 3;
+    lo.dense_labels = 1;
+    lo.transform = facs_seg_transform;
+    lo.transform_opts = &aug;
+    int rc = 0;
+    for (int w = 0; rc == 0 && w < NWORKERS; w++) {
+        lo.workers = worker_counts[w];
+        rc = time_epochs("cityscapes-train", &d, &lo, o, &epoch_ms[w]);
+    }
+    facs_cityscapes_index_free(&index);
+    return rc;
+}
+
+/* ---- options, temporary folder, main ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bench-data [--runs N] [--warmup N] [--frames N] [--cifar-images N]\n"
+               "Times the CIFAR-10 and Cityscapes training input pipelines (load, augment, batch) with\n"
+               "0, 1 and 2 loader workers on synthetic data; prints JSON on stdout.\n"
+               "  --runs N          timed epochs per setting; the median is reported (default 3)\n"
+               "  --warmup N        untimed epochs first (default 1)\n"
+               "  --frames N        Cityscapes 2048x1024 frames to synthesise (default 8: one batch)\n"
+               "  --cifar-images N  CIFAR-10 training images to synthesise, >= 5 (default 5120: 40 batches)\n");
+}
+
+static int parse_int(const char *arg, const char *name, int min, int *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (!*arg || *end || v < min || v > 1 << 20) {
+        fprintf(stderr, "bench-data: --%s wants an integer in [%d, %d], got '%s'\n", name, min, 1 << 20, arg);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+/* -1 to go on, else the exit code (0 after --help, 2 on a bad option). */
+static int parse(int argc, char **argv, options *o)
+{
+    *o = (options){.runs = 3, .warmup = 1, .frames = 8, .cifar_images = 5120};
+    static const struct option longopts[] = {{"runs", required_argument, NULL, 'r'},
+                                              {"warmup", required_argument, NULL, 'w'},
+                                              {"frames", required_argument, NULL, 'f'},
+                                              {"cifar-images", required_argument, NULL, 'c'},
+                                              {"help", no_argument, NULL, 'h'},
+                                              {NULL, 0, NULL, 0}};
+    int c, ok = 1;
+    while (ok && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r': ok = parse_int(optarg, "runs", 1, &o->runs); break;
+        case 'w': ok = parse_int(optarg, "warmup", 0, &o->warmup); break;
+        case 'f': ok = parse_int(optarg, "frames", 1, &o->frames); break;
+        case 'c': ok = parse_int(optarg, "cifar-images", 5, &o->cifar_images); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!ok)
+        return 2;
+    if (optind < argc) {
+        fprintf(stderr, "bench-data: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    int rc = parse(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    const char *tmp = getenv("TMPDIR");
+    char root[4096], cifar_dir[4200], city_dir[4200];
+    snprintf(root, sizeof root, "%s/facs-bench-data.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(root)) {
+        perror("bench-data: cannot create a temporary folder");
+        return 1;
+    }
+    snprintf(cifar_dir, sizeof cifar_dir, "%s/cifar10", root);
+    snprintf(city_dir, sizeof city_dir, "%s/cityscapes", root);
+    double cifar_ms[NWORKERS], city_ms[NWORKERS];
+    rc = bench_cifar(cifar_dir, &o, cifar_ms);
+    if (rc == 0)
+        rc = bench_cityscapes(city_dir, &o, city_ms);
+    if (nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        fprintf(stderr, "bench-data: could not remove %s completely\n", root);
+    if (rc != 0)
+        return rc;
+    printf("{\"runs\": %d, \"cifar_images\": %d, \"frames\": %d, \"pipelines\": [", o.runs, o.cifar_images,
+           o.frames);
+    for (int w = 0; w < NWORKERS; w++)
+        print_result(w == 0, "cifar10-train", worker_counts[w], 128, o.cifar_images, cifar_ms[w]);
+    for (int w = 0; w < NWORKERS; w++)
+        print_result(0, "cityscapes-train", worker_counts[w], 8, o.frames, city_ms[w]);
+    printf("\n]}\n");
+    return 0;
+}

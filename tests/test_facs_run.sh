@@ -1,0 +1,117 @@
+#!/bin/sh
+# facs-run end to end against PyTorch (tests/facs_run_ref.py): a FACS-ResNet-26
+# at width 0.25 in eval and train mode, logits plus the input and every
+# parameter gradient, each within 1e-4 normwise relative error of PyTorch's
+# float64 result (measured: ~1e-6 eval, ~2e-5 train); a plain ResNet-26 from a
+# bare state_dict (classes from fc.weight), which a FACS arch also loads. Then
+# the error cases: each exits non-zero with a message naming the problem and
+# leaves no output file (nor a temporary one) behind.
+# usage: test_facs_run.sh PATH/TO/facs-run [WORK_DIR]
+set -u
+tool=${1:?usage: test_facs_run.sh PATH/TO/facs-run [WORK_DIR]}
+work=${2:-${TMPDIR:-/tmp}/test_facs_run.$$}
+py=/usr/bin/python3
+here=$(cd "$(dirname "$0")" && pwd)
+rm -rf "$work"
+mkdir -p "$work"
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+# expect_rc WHAT WANT_RC GOT_RC
+expect_rc() { if [ "$3" -eq "$2" ]; then ok; else bad "$1: exit $3, want $2"; sed 's/^/    /' "$work/err"; fi; }
+# contains WHAT FILE NEEDLE
+contains() { if grep -qF -- "$3" "$2"; then ok; else bad "$1: output lacks '$3'"; sed 's/^/    /' "$2"; fi; }
+# compare WHAT REF GOT: every dataset of REF in GOT (and no other), within 1e-4 normwise
+compare() {
+    if "$py" - "$2" "$3" 1e-4 >"$work/cmp" 2>&1 <<'EOF'
+import sys, h5py, numpy as np
+ref, got, tol = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r"), float(sys.argv[3])
+def names(f):
+    out = []
+    f.visititems(lambda n, o: out.append(n) if isinstance(o, h5py.Dataset) else None)
+    return set(out)
+bad, worst = [], (0.0, "")
+if names(ref) != names(got):
+    bad.append(f"datasets differ: missing {sorted(names(ref) - names(got))[:4]}, extra {sorted(names(got) - names(ref))[:4]}")
+for n in sorted(names(ref) & names(got)):
+    a, b = got[n][()].astype(np.float64), ref[n][()].astype(np.float64)
+    if a.shape != b.shape:
+        bad.append(f"{n}: shape {a.shape}, want {b.shape}")
+        continue
+    den = np.linalg.norm(b)
+    err = np.linalg.norm(a - b) / den if den > 0 else np.linalg.norm(a)
+    worst = max(worst, (err, n))
+    if not err <= tol:
+        bad.append(f"{n}: normwise relative error {err:.3g} > {tol}")
+print(f"{len(names(ref))} tensors, worst normwise relative error {worst[0]:.3g} ({worst[1]})")
+for m in bad[:8]:
+    print("  " + m)
+sys.exit(1 if bad else 0)
+EOF
+    then ok; echo "$1: $(cat "$work/cmp")"; else bad "$1 differs from PyTorch"; sed 's/^/    /' "$work/cmp"; fi
+}
+# fails WHAT NEEDLE ARGS...: exit 1, NEEDLE on stderr, no out.h5 nor temporary left
+fails() {
+    what=$1 needle=$2
+    shift 2
+    "$tool" "$@" --output "$work/out.h5" >/dev/null 2>"$work/err"
+    expect_rc "$what" 1 $?
+    contains "$what: message" "$work/err" "$needle"
+    if ls "$work"/out.h5* >/dev/null 2>&1; then bad "$what: left $(ls "$work"/out.h5*)"; rm -f "$work"/out.h5*; else ok; fi
+}
+
+if ! "$py" "$here/facs_run_ref.py" "$work" >"$work/ref.log" 2>&1; then
+    cat "$work/ref.log"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+in=$work/input.h5
+facs="--arch facs_resnet26 --width 0.25"
+
+for mode in eval train; do
+    # shellcheck disable=SC2086
+    "$tool" $facs --mode $mode --weights "$work/weights_$mode.h5" --input "$in" --output "$work/$mode.h5" \
+        --grad-output "$work/grad.h5" 2>"$work/err"
+    expect_rc "$mode run" 0 $?
+    contains "$mode: load report" "$work/err" "147 loaded, 0 missing, 0 unexpected"
+    compare "$mode" "$work/ref_$mode.h5" "$work/$mode.h5"
+done
+
+"$tool" --arch resnet26 --width 0.5 --weights "$work/plain.h5" --input "$in" --output "$work/plain_out.h5" 2>"$work/err"
+expect_rc "plain resnet26, classes from fc.weight" 0 $?
+compare "plain eval" "$work/ref_plain.h5" "$work/plain_out.h5"
+"$tool" --arch facs_resnet26 --width 0.5 --weights "$work/plain.h5" --input "$in" --output "$work/facs_plain.h5" \
+    2>"$work/err"
+expect_rc "facs arch loads a plain ResNet file" 0 $?
+if "$py" -c 'import sys, h5py; sys.exit(h5py.File(sys.argv[1])["output"].shape != (2, 7))' "$work/facs_plain.h5"; then
+    ok; else bad "facs arch on plain weights: /output is not (2, 7)"; fi
+
+# shellcheck disable=SC2086
+{
+    fails "missing input" "$work/nothing.h5" $facs --weights "$work/weights_eval.h5" --input "$work/nothing.h5"
+    fails "input of rank 3" "rank 3" $facs --weights "$work/weights_eval.h5" --input "$work/bad_rank.h5"
+    fails "1-channel input" "1 channels" $facs --weights "$work/weights_eval.h5" --input "$work/bad_channels.h5"
+    fails "input without /input" "grad.h5: no dataset /input" $facs --weights "$work/weights_eval.h5" --input "$work/grad.h5"
+    fails "weights of another width" "bn1.bias has shape (32,) in the file but (16, 1, 1, 1) in the model" $facs --weights "$work/plain.h5" --input "$in"
+    fails "missing weights" "$work/none.h5" $facs --weights "$work/none.h5" --input "$in"
+    fails "unknown arch" "valid names: resnet26" --arch resnet18 --weights "$work/weights_eval.h5" --input "$in"
+    fails "grad_output of the wrong shape" "/grad_output must be shaped like /output (2, 10)" $facs \
+        --weights "$work/weights_eval.h5" --input "$in" --grad-output "$work/bad_grad.h5"
+}
+
+"$tool" --arch resnet26 --weights w --input i >/dev/null 2>"$work/err"
+expect_rc "no --output" 2 $?
+contains "no --output: message" "$work/err" "required"
+"$tool" --mode test --arch resnet26 >/dev/null 2>"$work/err"
+expect_rc "bad --mode" 2 $?
+contains "bad --mode: message" "$work/err" "--mode must be eval or train"
+"$tool" --help >"$work/out" 2>&1
+expect_rc "--help" 0 $?
+contains "--help text" "$work/out" "--grad-output"
+"$tool" --version >"$work/out" 2>&1
+expect_rc "--version" 0 $?
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
