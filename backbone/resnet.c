@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "init.h"
+
 typedef struct {
     const char *name;
     int blocks[4];
@@ -59,67 +61,35 @@ facs_status facs_resnet_options_for_arch(const char *arch, facs_resnet_options *
     return FACS_OK;
 }
 
-/* A standard normal from two counter-based uniforms (Box-Muller). */
-static double normal_at(uint64_t seed, uint64_t i)
-{
-    double u1 = facs_rng_uniform(seed, 2 * i) + 1e-12, u2 = facs_rng_uniform(seed, 2 * i + 1);
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
-typedef enum { INIT_ZERO, INIT_ONE, INIT_NORMAL, INIT_UNIFORM } init_rule;
-
 typedef struct {
     facs_resnet *net;
     facs_device device;
     uint64_t seed;
 } builder;
 
-/* Registers a tensor and fills it: NORMAL has standard deviation scale,
- * UNIFORM is uniform in [-scale, scale]. Each tensor draws from its own
- * stream, derived from the seed and its registration index. */
 static facs_param *add(builder *b, facs_param_kind kind, const char *name, int n, int c, int h, int w,
-                       init_rule rule, double scale)
+                       facs_init_rule rule, double scale)
 {
-    facs_param *p = facs_param_list_add(&b->net->params, kind, name, b->device, n, c, h, w);
-    if (!p || rule == INIT_ZERO)
-        return p;
-    size_t count = facs_tensor_numel(p->value);
-    float *host = malloc(count * sizeof *host);
-    if (!host) {
-        facs_fail(FACS_ERR_MEMORY, "resnet: out of memory initialising %s", name);
-        return NULL;
-    }
-    uint64_t stream = facs_rng_mix64(b->seed + 0x1000003ULL * (uint64_t)b->net->params.count);
-    for (size_t i = 0; i < count; i++) {
-        if (rule == INIT_ONE)
-            host[i] = 1.0f;
-        else if (rule == INIT_NORMAL)
-            host[i] = (float)(normal_at(stream, i) * scale);
-        else
-            host[i] = (float)((2.0 * facs_rng_uniform(stream, i) - 1.0) * scale);
-    }
-    facs_status s = facs_tensor_from_nchw(p->value, host, count);
-    free(host);
-    return s == FACS_OK ? p : NULL;
+    return facs_param_add_init(&b->net->params, kind, name, b->device, n, c, h, w, rule, scale, b->seed);
 }
 
 /* torchvision: kaiming_normal_(mode="fan_out", nonlinearity="relu"). */
 static facs_param *add_conv(builder *b, const char *name, int out, int in, int k)
 {
-    return add(b, FACS_PARAM_TRAINABLE, name, out, in, k, k, INIT_NORMAL, sqrt(2.0 / ((double)out * k * k)));
+    return add(b, FACS_PARAM_TRAINABLE, name, out, in, k, k, FACS_INIT_NORMAL, sqrt(2.0 / ((double)out * k * k)));
 }
 
 static facs_status add_bn(builder *b, facs_resnet_bn *bn, const char *prefix, int c)
 {
     char name[96];
     snprintf(name, sizeof name, "%s.weight", prefix);
-    bn->weight = add(b, FACS_PARAM_TRAINABLE, name, c, 1, 1, 1, INIT_ONE, 0);
+    bn->weight = add(b, FACS_PARAM_TRAINABLE, name, c, 1, 1, 1, FACS_INIT_ONE, 0);
     snprintf(name, sizeof name, "%s.bias", prefix);
-    bn->bias = bn->weight ? add(b, FACS_PARAM_TRAINABLE, name, c, 1, 1, 1, INIT_ZERO, 0) : NULL;
+    bn->bias = bn->weight ? add(b, FACS_PARAM_TRAINABLE, name, c, 1, 1, 1, FACS_INIT_ZERO, 0) : NULL;
     snprintf(name, sizeof name, "%s.running_mean", prefix);
-    bn->running_mean = bn->bias ? add(b, FACS_PARAM_BUFFER, name, c, 1, 1, 1, INIT_ZERO, 0) : NULL;
+    bn->running_mean = bn->bias ? add(b, FACS_PARAM_BUFFER, name, c, 1, 1, 1, FACS_INIT_ZERO, 0) : NULL;
     snprintf(name, sizeof name, "%s.running_var", prefix);
-    bn->running_var = bn->running_mean ? add(b, FACS_PARAM_BUFFER, name, c, 1, 1, 1, INIT_ONE, 0) : NULL;
+    bn->running_var = bn->running_mean ? add(b, FACS_PARAM_BUFFER, name, c, 1, 1, 1, FACS_INIT_ONE, 0) : NULL;
     if (!bn->running_var)
         return FACS_ERR_MEMORY;
     bn->weight->no_decay = bn->bias->no_decay = 1;
@@ -214,8 +184,8 @@ static facs_status build(builder *b, const arch_entry *arch)
     if (o->no_head)
         return FACS_OK;
     double bound = 1.0 / sqrt((double)in); /* nn.Linear's default for weight and bias */
-    net->fc_weight = add(b, FACS_PARAM_TRAINABLE, "fc.weight", o->classes, in, 1, 1, INIT_UNIFORM, bound);
-    net->fc_bias = net->fc_weight ? add(b, FACS_PARAM_TRAINABLE, "fc.bias", o->classes, 1, 1, 1, INIT_UNIFORM, bound)
+    net->fc_weight = add(b, FACS_PARAM_TRAINABLE, "fc.weight", o->classes, in, 1, 1, FACS_INIT_UNIFORM, bound);
+    net->fc_bias = net->fc_weight ? add(b, FACS_PARAM_TRAINABLE, "fc.bias", o->classes, 1, 1, 1, FACS_INIT_UNIFORM, bound)
                                   : NULL;
     if (!net->fc_bias)
         return FACS_ERR_MEMORY;

@@ -4,61 +4,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* A standard normal from two counter-based uniforms (Box-Muller). */
-static double normal_at(uint64_t seed, uint64_t i)
-{
-    double u1 = facs_rng_uniform(seed, 2 * i) + 1e-12, u2 = facs_rng_uniform(seed, 2 * i + 1);
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
+#include "init.h"
 
-typedef enum { INIT_ZERO, INIT_ONE, INIT_NORMAL, INIT_UNIFORM } init_rule;
-
-/* Registers a parameter and fills it: NORMAL has standard deviation `scale`,
- * UNIFORM is uniform in [-scale, scale]. */
 static facs_param *add(facs_tinynet *net, facs_param_kind kind, const char *name, facs_device device, int n, int c,
-                       int h, int w, init_rule rule, double scale, uint64_t seed)
+                       int h, int w, facs_init_rule rule, double scale, uint64_t seed)
 {
-    facs_param *p = facs_param_list_add(&net->params, kind, name, device, n, c, h, w);
-    if (!p || rule == INIT_ZERO)
-        return p;
-    size_t count = facs_tensor_numel(p->value);
-    float *host = malloc(count * sizeof *host);
-    if (!host) {
-        facs_fail(FACS_ERR_MEMORY, "tinynet: out of memory initialising %s", name);
-        return NULL;
-    }
-    uint64_t stream = seed + 0x1000003ULL * (uint64_t)net->params.count;
-    for (size_t i = 0; i < count; i++) {
-        if (rule == INIT_ONE)
-            host[i] = 1.0f;
-        else if (rule == INIT_NORMAL)
-            host[i] = (float)(normal_at(stream, i) * scale);
-        else
-            host[i] = (float)((2.0 * facs_rng_uniform(stream, i) - 1.0) * scale);
-    }
-    facs_status s = facs_tensor_from_nchw(p->value, host, count);
-    free(host);
-    return s == FACS_OK ? p : NULL;
+    return facs_param_add_init(&net->params, kind, name, device, n, c, h, w, rule, scale, seed);
 }
 
 /* torchvision's ResNet init: Kaiming normal, mode fan_out, gain sqrt(2). */
 static facs_param *add_conv(facs_tinynet *net, const char *name, facs_device device, int out, int in, int k,
                             uint64_t seed)
 {
-    return add(net, FACS_PARAM_TRAINABLE, name, device, out, in, k, k, INIT_NORMAL, sqrt(2.0 / (out * k * k)), seed);
+    return add(net, FACS_PARAM_TRAINABLE, name, device, out, in, k, k, FACS_INIT_NORMAL, sqrt(2.0 / (out * k * k)), seed);
 }
 
 static facs_status add_bn(facs_tinynet *net, facs_tinynet_bn *bn, const char *prefix, facs_device device, int c)
 {
     char name[64];
     snprintf(name, sizeof name, "%s.weight", prefix);
-    bn->weight = add(net, FACS_PARAM_TRAINABLE, name, device, c, 1, 1, 1, INIT_ONE, 0, 0);
+    bn->weight = add(net, FACS_PARAM_TRAINABLE, name, device, c, 1, 1, 1, FACS_INIT_ONE, 0, 0);
     snprintf(name, sizeof name, "%s.bias", prefix);
-    bn->bias = add(net, FACS_PARAM_TRAINABLE, name, device, c, 1, 1, 1, INIT_ZERO, 0, 0);
+    bn->bias = add(net, FACS_PARAM_TRAINABLE, name, device, c, 1, 1, 1, FACS_INIT_ZERO, 0, 0);
     snprintf(name, sizeof name, "%s.running_mean", prefix);
-    bn->running_mean = add(net, FACS_PARAM_BUFFER, name, device, c, 1, 1, 1, INIT_ZERO, 0, 0);
+    bn->running_mean = add(net, FACS_PARAM_BUFFER, name, device, c, 1, 1, 1, FACS_INIT_ZERO, 0, 0);
     snprintf(name, sizeof name, "%s.running_var", prefix);
-    bn->running_var = add(net, FACS_PARAM_BUFFER, name, device, c, 1, 1, 1, INIT_ONE, 0, 0);
+    bn->running_var = add(net, FACS_PARAM_BUFFER, name, device, c, 1, 1, 1, FACS_INIT_ONE, 0, 0);
     if (!bn->weight || !bn->bias || !bn->running_mean || !bn->running_var)
         return FACS_ERR_MEMORY;
     bn->weight->no_decay = bn->bias->no_decay = 1;
@@ -81,9 +52,9 @@ static facs_status build(facs_tinynet *net, facs_device device, int in_channels,
     FACS_TRY(add_bn(net, &net->bn3, "block.bn3", device, width));
     /* nn.Linear's default init: uniform in +-1/sqrt(fan_in) for weight and bias. */
     double bound = 1.0 / sqrt(width);
-    net->fc_weight = add(net, FACS_PARAM_TRAINABLE, "fc.weight", device, classes, width, 1, 1, INIT_UNIFORM, bound,
+    net->fc_weight = add(net, FACS_PARAM_TRAINABLE, "fc.weight", device, classes, width, 1, 1, FACS_INIT_UNIFORM, bound,
                          seed);
-    net->fc_bias = add(net, FACS_PARAM_TRAINABLE, "fc.bias", device, classes, 1, 1, 1, INIT_UNIFORM, bound, seed);
+    net->fc_bias = add(net, FACS_PARAM_TRAINABLE, "fc.bias", device, classes, 1, 1, 1, FACS_INIT_UNIFORM, bound, seed);
     if (!net->fc_weight || !net->fc_bias)
         return FACS_ERR_MEMORY;
     net->fc_weight->torch_rank = 2;

@@ -33,60 +33,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "ref"))
-from facs_torch import THRESHOLD, facs  # noqa: E402
-from resnet_torch import ResNet  # noqa: E402
+from resnet_torch import ResNet, calibrate, randomise  # noqa: E402
 
 SIZE = 64
-
-
-def randomise(model):
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.5, 0.5)
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-    return model
-
-
-MARGIN = 1e-3
-
-
-def nudge(v, bn):
-    """Shifts bn's bias per channel until no value of v (the ReLU input that
-    bn's output feeds, N, C, H, W) lies within MARGIN * max|v| of the kink;
-    returns v shifted the same way. Float32 rounding (~1e-6) then cannot put
-    a ReLU input on the other side, which would change the gradients upstream
-    by far more than rounding does (tests/ref/ref_resnet.py does the same)."""
-    a = v.transpose(0, 1).reshape(v.shape[1], -1)
-    d = MARGIN * float(a.abs().max())
-    shifts = torch.zeros(v.shape[1], dtype=v.dtype)
-    for c in torch.nonzero((a.abs() < d).any(1)).flatten().tolist():
-        for k in range(1, 200):
-            t = (k // 2 + 1) * 2.5 * d * (1 if k % 2 else -1)
-            if bool(((a[c] + t).abs() >= d).all()):
-                shifts[c] = t
-                break
-    bn.bias += shifts
-    return v + shifts.view(1, -1, 1, 1)
-
-
-@torch.no_grad()
-def calibrate(model, x, training):
-    """Nudges, in forward order, every BN that feeds a ReLU of the FACS twin
-    (no post-BN, standard stem) in a float64 model, whose biases it changes
-    (and, in train mode, its running statistics: use a copy)."""
-    model.train(training)
-    bn_relu = lambda v, bn: torch.relu(nudge(bn(v), bn))  # noqa: E731
-    v = torch.nn.functional.max_pool2d(bn_relu(model.conv1(x), model.bn1), 3, 2, 1)
-    for s in range(1, 5):
-        for blk in getattr(model, f"layer{s}"):
-            w = blk.conv1.weight.view(blk.conv1.weight.shape[:2])
-            y = facs(v, w, None, THRESHOLD, 0.5)[0]
-            y = bn_relu(blk.conv2(y), blk.bn2)
-            shortcut = v if blk.downsample is None else blk.downsample(v)
-            v = torch.relu(nudge(blk.bn3(blk.conv3(y)) + shortcut, blk.bn3))
 
 
 def save_weights(path, model, attrs):
@@ -105,14 +54,8 @@ def save(path, tensors):
 
 def calibrated(model, x, training):
     """A float32 copy of model with the BN biases nudged for (x, training)."""
-    probe = copy.deepcopy(model).double()
-    calibrate(probe, x.double(), training)
     model = copy.deepcopy(model)
-    nudged = dict(probe.named_parameters())
-    with torch.no_grad():
-        for key, p in model.named_parameters():
-            if key.endswith("bias"):
-                p.copy_(nudged[key])
+    calibrate(model, x, training)
     return model
 
 

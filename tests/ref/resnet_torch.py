@@ -2,6 +2,8 @@
 with the same state_dict names, plus the options of the C model (FACS squeeze,
 post-BN, width multiplier, CIFAR and deep stems, output stride, no head).
 With facs=False and default options it is torchvision.models.resnetXX."""
+import copy
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -82,3 +84,90 @@ class ResNet(nn.Module):
 
     def forward(self, x):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.features(x)[0], 1), 1))
+
+
+# Reference helpers: random BN state, and BN biases nudged off the ReLU kinks.
+
+
+def randomise(model):
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+MARGIN = 1e-3
+
+
+def nudge(v, bn):
+    """Shifts bn's bias per channel until no value of v (the ReLU input that
+    bn's output feeds, shape N, C, H, W) lies within MARGIN * max|v| of the
+    kink; returns v shifted the same way. Both float32 implementations then
+    take the same side of every ReLU: rounding (~1e-6) cannot flip one."""
+    a = v.detach().transpose(0, 1).reshape(v.shape[1], -1)
+    d = MARGIN * float(a.abs().max())
+    shifts = torch.zeros(v.shape[1], dtype=v.dtype)
+    for c in torch.nonzero((a.abs() < d).any(1)).flatten().tolist():
+        for k in range(1, 200):
+            t = (k // 2 + 1) * 2.5 * d * (1 if k % 2 else -1)
+            if bool(((a[c] + t).abs() >= d).all()):
+                shifts[c] = t
+                break
+    with torch.no_grad():
+        bn.bias += shifts.to(bn.bias.dtype)
+    return v + shifts.view(1, -1, 1, 1), int((shifts != 0).sum())
+
+
+def calibrate(model, x, training):
+    """One forward pass in float64 that nudges every BN feeding a ReLU
+    (stem, bn1 and bn2 of each block, bn3 before the residual ReLU), in
+    forward order, so each nudge sees the already nudged layers before it.
+    The model keeps the nudged biases (each case stores its own under
+    bias/), its running statistics are untouched. Returns how many moved."""
+    probe = copy.deepcopy(model).double().train(training)
+    bns = dict(probe.named_modules())
+    count = 0
+
+    def bn_relu(v, name):
+        nonlocal count
+        v, n = nudge(bns[name](v), bns[name])
+        count += n
+        return F.relu(v)
+
+    with torch.no_grad():
+        v = x.double()
+        if isinstance(probe.conv1, torch.nn.Sequential):
+            v = bn_relu(probe.conv1[0](v), "conv1.1")
+            v = bn_relu(probe.conv1[3](v), "conv1.4")
+            v = probe.conv1[6](v)
+        else:
+            v = probe.conv1(v)
+        v = bn_relu(v, "bn1")
+        if not getattr(probe, "cifar_stem", False):
+            v = F.max_pool2d(v, 3, 2, 1)
+        for s in range(1, 5):
+            for i, blk in enumerate(getattr(probe, f"layer{s}")):
+                pre = f"layer{s}.{i}."
+                opts = getattr(blk, "opts", {"facs": False})
+                if opts["facs"]:
+                    w = blk.conv1.weight.view(blk.conv1.weight.shape[:2])
+                    y = facs(v, w, None, opts["fusion"], opts["threshold"])[0]
+                    if opts["post_bn"]:
+                        y = bn_relu(y, pre + "bn1")
+                else:
+                    y = bn_relu(blk.conv1(v), pre + "bn1")
+                y = bn_relu(blk.conv2(y), pre + "bn2")
+                shortcut = v if blk.downsample is None else blk.downsample(v)
+                y, n = nudge(blk.bn3(blk.conv3(y)) + shortcut, blk.bn3)
+                count += n
+                v = F.relu(y)
+    nudged = {k: p.float() for k, p in probe.named_parameters() if k.endswith("bias")}
+    with torch.no_grad():
+        for k, p in model.named_parameters():
+            if k in nudged:
+                p.copy_(nudged[k])
+    return count
