@@ -22,6 +22,14 @@
 
 typedef struct facs_node facs_node;
 
+/* Called by every op of ops.h after a successful forward (facs-summary counts
+ * parameters and FLOPs with it). inputs are the op's tensor operands in
+ * argument order, NULL where an optional one is absent (conv2d, linear, facs:
+ * x, w, b; batchnorm2d: x, gamma, beta, running_mean, running_var); weight is
+ * the op's weight (conv2d, linear, facs: w; batchnorm2d: gamma) or NULL. */
+typedef void (*facs_profile_fn)(void *user, const char *op, const facs_tensor *const *inputs, int n_inputs,
+                                const facs_tensor *out, const facs_tensor *weight);
+
 typedef struct facs_ctx {
     facs_device device;
     const facs_backend *backend;
@@ -32,7 +40,13 @@ typedef struct facs_ctx {
     int record;        /* ops record the tape (needed for backward) */
     uint64_t seed;     /* base seed of stochastic ops (dropout) */
     uint64_t rng_calls; /* stochastic ops drawn since the seed was set */
+    facs_profile_fn profile; /* NULL: off */
+    void *profile_user;      /* passed to profile */
 } facs_ctx;
+
+/* Calls ctx->profile when it is set; the ops' single entry to the hook. */
+void facs_profile_op(facs_ctx *ctx, const char *op, int n_inputs, const facs_tensor *const *inputs,
+                     const facs_tensor *out, const facs_tensor *weight);
 
 /* NULL (with last error) if the device's backend is missing. */
 facs_ctx *facs_ctx_create(facs_device device);

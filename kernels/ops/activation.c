@@ -29,6 +29,7 @@ static facs_tensor *activation(facs_ctx *ctx, facs_tensor *x, facs_activation ac
     facs_tensor *y = facs_ctx_like(ctx, x);
     if (!y || ctx->backend->activation_forward(ctx, act, x, y) != FACS_OK)
         return NULL;
+    facs_profile_op(ctx, op, 1, (const facs_tensor *const[]){x}, y, NULL);
     if (facs_needs_grad(ctx, 1, &x)) {
         activation_state *s = facs_tape_push(ctx, op, activation_backward, y, sizeof *s);
         if (!s)

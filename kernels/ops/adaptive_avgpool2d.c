@@ -30,6 +30,7 @@ static facs_tensor *adaptive(facs_ctx *ctx, const char *op, facs_tensor *x, int 
     facs_tensor *y = facs_ctx_tensor(ctx, FACS_F32, x->n, x->c, out_h, out_w);
     if (!y || ctx->backend->adaptive_avgpool2d_forward(ctx, x, y) != FACS_OK)
         return NULL;
+    facs_profile_op(ctx, op, 1, (const facs_tensor *const[]){x}, y, NULL);
     if (facs_needs_grad(ctx, 1, &x)) {
         adaptive_state *s = facs_tape_push(ctx, op, adaptive_backward, y, sizeof *s);
         if (!s)

@@ -67,6 +67,7 @@ facs_tensor *facs_batchnorm2d(facs_ctx *ctx, facs_tensor *x, facs_tensor *gamma,
         ctx->backend->batchnorm_forward(ctx, &params, x, gamma, beta, running_mean, running_var, y, save_mean,
                                         save_invstd) != FACS_OK)
         return NULL;
+    facs_profile_op(ctx, "batchnorm2d", 5, (const facs_tensor *const *)ts, y, gamma);
     if (facs_needs_grad(ctx, 3, ts)) {
         batchnorm_state *s = facs_tape_push(ctx, "batchnorm2d", batchnorm_backward, y, sizeof *s);
         if (!s)

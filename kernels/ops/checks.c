@@ -23,3 +23,10 @@ facs_status facs_unsupported(facs_ctx *ctx, const char *op)
 {
     return facs_fail(FACS_ERR_UNSUPPORTED, "%s is not available on the %s backend", op, ctx->backend->name);
 }
+
+void facs_profile_op(facs_ctx *ctx, const char *op, int n_inputs, const facs_tensor *const *inputs,
+                     const facs_tensor *out, const facs_tensor *weight)
+{
+    if (ctx->profile)
+        ctx->profile(ctx->profile_user, op, inputs, n_inputs, out, weight);
+}

@@ -53,6 +53,7 @@ facs_tensor *facs_concat(facs_ctx *ctx, int count, facs_tensor *const *xs)
     facs_tensor *y = facs_ctx_tensor(ctx, FACS_F32, xs[0]->n, channels, xs[0]->h, xs[0]->w);
     if (!y || ctx->backend->concat_forward(ctx, count, (const facs_tensor *const *)xs, y) != FACS_OK)
         return NULL;
+    facs_profile_op(ctx, op, count, (const facs_tensor *const *)xs, y, NULL);
     if (facs_needs_grad(ctx, count, xs)) {
         concat_state *s = facs_tape_push(ctx, op, concat_backward, y, sizeof *s + (size_t)count * sizeof s->xs[0]);
         if (!s)

@@ -79,6 +79,7 @@ facs_tensor *facs_conv2d(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_ten
     facs_tensor *y = facs_ctx_tensor(ctx, FACS_F32, x->n, w->n, oh, ow);
     if (!y || ctx->backend->conv2d_forward(ctx, p, x, w, b, y) != FACS_OK)
         return NULL;
+    facs_profile_op(ctx, "conv2d", 3, (const facs_tensor *const[]){x, w, b}, y, w);
     if (facs_needs_grad(ctx, 3, (facs_tensor *const[]){x, w, b})) {
         if (!FACS_HAS_ENTRY(ctx, conv2d_backward, "conv2d backward"))
             return NULL;

@@ -41,6 +41,7 @@ facs_tensor *facs_dropout2d(facs_ctx *ctx, facs_tensor *x, float prob)
     facs_tensor *mask = facs_ctx_tensor(ctx, FACS_F32, x->n, x->c, 1, 1);
     if (!y || !mask || ctx->backend->dropout2d_forward(ctx, prob, seed, x, mask, y) != FACS_OK)
         return NULL;
+    facs_profile_op(ctx, op, 1, (const facs_tensor *const[]){x}, y, NULL);
     if (facs_needs_grad(ctx, 1, &x)) {
         dropout2d_state *s = facs_tape_push(ctx, op, dropout2d_backward, y, sizeof *s);
         if (!s)

@@ -59,6 +59,7 @@ facs_tensor *facs_facs(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tenso
     facs_tensor *prob = facs_ctx_tensor(ctx, FACS_F32, x->n, w->n, 1, 1);
     if (!y || !prob || ctx->backend->facs_forward(ctx, p, x, w, b, y, prob) != FACS_OK)
         return NULL;
+    facs_profile_op(ctx, "facs", 3, (const facs_tensor *const[]){x, w, b}, y, w);
     if (facs_needs_grad(ctx, 3, (facs_tensor *const[]){x, w, b})) {
         facs_state *s = facs_tape_push(ctx, "facs", facs_backward_node, y, sizeof *s);
         if (!s)

@@ -48,6 +48,7 @@ facs_tensor *facs_linear(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_ten
     facs_tensor *y = facs_ctx_tensor(ctx, FACS_F32, x->n, w->n, 1, 1);
     if (!y || ctx->backend->linear_forward(ctx, x, w, b, y) != FACS_OK)
         return NULL;
+    facs_profile_op(ctx, "linear", 3, (const facs_tensor *const[]){x, w, b}, y, w);
     if (facs_needs_grad(ctx, 3, (facs_tensor *const[]){x, w, b})) {
         linear_state *s = facs_tape_push(ctx, "linear", linear_backward, y, sizeof *s);
         if (!s)

@@ -80,6 +80,7 @@ static facs_tensor *pool(facs_ctx *ctx, facs_tensor *x, const facs_pool2d_params
                             : ctx->backend->avgpool2d_forward(ctx, p, x, y);
     if (st != FACS_OK)
         return NULL;
+    facs_profile_op(ctx, op, 1, (const facs_tensor *const[]){x}, y, NULL);
     if (facs_needs_grad(ctx, 1, &x)) {
         pool_state *s = facs_tape_push(ctx, op, is_max ? max_backward : avg_backward, y, sizeof *s);
         if (!s)

@@ -34,6 +34,7 @@ facs_tensor *facs_resize_bilinear(facs_ctx *ctx, facs_tensor *x, int out_h, int 
     facs_tensor *y = facs_ctx_tensor(ctx, FACS_F32, x->n, x->c, out_h, out_w);
     if (!y || ctx->backend->resize_bilinear_forward(ctx, align_corners, x, y) != FACS_OK)
         return NULL;
+    facs_profile_op(ctx, op, 1, (const facs_tensor *const[]){x}, y, NULL);
     if (facs_needs_grad(ctx, 1, &x)) {
         resize_state *s = facs_tape_push(ctx, op, resize_backward, y, sizeof *s);
         if (!s)

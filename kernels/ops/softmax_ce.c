@@ -47,6 +47,7 @@ facs_tensor *facs_softmax_cross_entropy(facs_ctx *ctx, facs_tensor *logits, facs
     if (!probs || !loss ||
         ctx->backend->softmax_ce_forward(ctx, ignore_index, logits, labels, probs, loss, &valid) != FACS_OK)
         return NULL;
+    facs_profile_op(ctx, op, 2, (const facs_tensor *const[]){logits, labels}, loss, NULL);
     if (facs_needs_grad(ctx, 1, &logits)) {
         softmax_ce_state *s = facs_tape_push(ctx, op, softmax_ce_backward, loss, sizeof *s);
         if (!s)

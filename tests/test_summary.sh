@@ -1,0 +1,66 @@
+#!/bin/sh
+# facs-summary against the paper's Table 2 (ImageNet, 224x224, counted with
+# ptflops): parameters exactly torchvision's counts, FLOPs the paper's values
+# in billions within 0.3%. Also checks the JSON output (valid, layer FLOPs
+# summing to the total), the appendix-a convention on the stem and the error
+# for an unknown architecture. Usage: sh tests/test_summary.sh PATH/TO/facs-summary
+BIN=${1:?usage: sh tests/test_summary.sh PATH/TO/facs-summary}
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+TMP=$(mktemp -d) || exit 1
+trap 'rm -rf "$TMP"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok: $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL: $1"; }
+
+# arch, params (torchvision), FLOPs (paper Table 2, billions)
+while read -r arch params gflops; do
+    if ! "$BIN" --arch "$arch" --json >"$TMP/$arch.json" 2>"$TMP/err" </dev/null; then
+        bad "$arch: facs-summary failed: $(cat "$TMP/err")"
+        continue
+    fi
+    if msg=$("$PY" - "$TMP/$arch.json" "$params" "$gflops" 2>&1 <<'PYEOF'
+import json, sys
+def check(cond, message):
+    if not cond:
+        print(message)
+        sys.exit(1)
+with open(sys.argv[1]) as f:
+    s = json.load(f)
+params, flops = int(sys.argv[2]), float(sys.argv[3]) * 1e9
+check(isinstance(s["params"], int) and isinstance(s["flops"], int), "params and flops must be integers")
+check(s["params"] == params, "params %d, expected exactly %d" % (s["params"], params))
+check(abs(s["flops"] - flops) <= 0.003 * flops, "FLOPs %d, expected %.0f within 0.3%%" % (s["flops"], flops))
+check(s["layers"] and sum(l["flops"] for l in s["layers"]) == s["flops"], "layer FLOPs do not sum to the total")
+print("params %d, FLOPs %.3f G" % (s["params"], s["flops"] / 1e9))
+PYEOF
+    ); then ok "$arch: $msg"; else bad "$arch: $msg"; fi
+done <<'EOF2'
+resnet50 25557032 4.12
+resnet101 44549160 7.85
+resnet152 60192808 11.58
+facs_resnet50 25557032 3.18
+facs_resnet101 44549160 6.05
+facs_resnet152 60192808 8.91
+EOF2
+
+# The stem's BN on 1x64x112x112: 2 FLOPs per element (ptflops), 4 (Appendix A, Eq. 5).
+for pair in "ptflops 1605632" "appendix-a 3211264"; do
+    set -- $pair
+    if "$BIN" --arch resnet26 --input-size 224 --convention "$1" --json >"$TMP/c.json" 2>"$TMP/err" &&
+        "$PY" -c 'import json,sys; l=[x for x in json.load(open(sys.argv[1]))["layers"] if x["name"]=="bn1"];
+assert len(l)==1 and l[0]["flops"]==int(sys.argv[2]) and l[0]["params"]==128, l' "$TMP/c.json" "$2" 2>"$TMP/err"
+    then ok "$1: bn1 counts $2 FLOPs"; else bad "$1: bn1: $(cat "$TMP/err")"; fi
+done
+
+# The table ends with the totals.
+if "$BIN" --arch resnet26 --input-size 64 | grep -q '^total FLOPs: [0-9]'; then ok "table totals"; else bad "table totals"; fi
+
+# An unknown architecture is a usage error naming the valid ones.
+"$BIN" --arch resnet51 >/dev/null 2>"$TMP/err"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q 'facs_resnet152' "$TMP/err"; then ok "unknown arch"; else bad "unknown arch: rc $rc, $(cat "$TMP/err")"; fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
