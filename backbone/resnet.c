@@ -14,19 +14,22 @@ typedef struct {
     const char *name;
     int blocks[4];
     int facs;
+    int squeeze; /* bottleneck width = block output channels / squeeze: 4 (He et al.), 8 (Table 2's R = 8 rows) */
 } arch_entry;
 
 static const arch_entry ARCHS[] = {
-    {"resnet26", {2, 2, 2, 2}, 0},       {"resnet50", {3, 4, 6, 3}, 0},
-    {"resnet101", {3, 4, 23, 3}, 0},     {"resnet152", {3, 8, 36, 3}, 0},
-    {"facs_resnet26", {2, 2, 2, 2}, 1},  {"facs_resnet50", {3, 4, 6, 3}, 1},
-    {"facs_resnet101", {3, 4, 23, 3}, 1}, {"facs_resnet152", {3, 8, 36, 3}, 1},
+    {"resnet26", {2, 2, 2, 2}, 0, 4},       {"resnet50", {3, 4, 6, 3}, 0, 4},
+    {"resnet101", {3, 4, 23, 3}, 0, 4},     {"resnet152", {3, 8, 36, 3}, 0, 4},
+    {"facs_resnet26", {2, 2, 2, 2}, 1, 4},  {"facs_resnet50", {3, 4, 6, 3}, 1, 4},
+    {"facs_resnet101", {3, 4, 23, 3}, 1, 4}, {"facs_resnet152", {3, 8, 36, 3}, 1, 4},
+    {"resnet50_r8", {3, 4, 6, 3}, 0, 8},    {"facs_resnet50_r8", {3, 4, 6, 3}, 1, 8},
 };
 #define ARCH_COUNT ((int)(sizeof ARCHS / sizeof ARCHS[0]))
 
 /* Same order as ARCHS; a separate constant list so callers can walk it. */
-static const char *const NAMES[] = {"resnet26",      "resnet50",      "resnet101",      "resnet152",
-                                    "facs_resnet26", "facs_resnet50", "facs_resnet101", "facs_resnet152", NULL};
+static const char *const NAMES[] = {"resnet26",      "resnet50",       "resnet101",      "resnet152",
+                                    "facs_resnet26", "facs_resnet50",  "facs_resnet101", "facs_resnet152",
+                                    "resnet50_r8",   "facs_resnet50_r8", NULL};
 
 const char *const *facs_resnet_arch_names(void) { return NAMES; }
 
@@ -169,11 +172,18 @@ static facs_status build(builder *b, const arch_entry *arch)
     int k = 0;
     for (int s = 0; s < 4; s++) {
         net->stage_blocks[s] = arch->blocks[s];
-        int width = base << s;
+        int out = 4 * (base << s), width = out / arch->squeeze;
         for (int i = 0; i < arch->blocks[s]; i++, k++) {
             facs_resnet_block *blk = &net->blocks[k];
-            *blk = (facs_resnet_block){.in = in, .width = width, .out = 4 * width,
+            *blk = (facs_resnet_block){.in = in, .width = width, .out = out,
                                        .stride = i == 0 ? stride[s] : 1, .dilation = dilation[s]};
+            /* Small width multipliers can leave no channel, or (FACS) a width that does not divide the input into
+             * equal chunks; the standard squeeze 4 always divides, squeeze 8 needs an even base. */
+            if (width < 1 || (net->facs && in % width != 0))
+                return facs_fail(FACS_ERR_ARG,
+                                 "resnet: %s with width multiplier %g: layer%d.%d squeezes %d channels to %d%s",
+                                 arch->name, o->width, s + 1, i, in, width,
+                                 width < 1 ? "" : ", which FACS cannot split into equal chunks");
             FACS_TRY(build_block(b, blk, s, i));
             in = blk->out;
         }

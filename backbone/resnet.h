@@ -10,13 +10,16 @@
  *
  * Architectures: resnet26 ([2,2,2,2] bottlenecks, as timm defines it), resnet50
  * ([3,4,6,3]), resnet101 ([3,4,23,3]), resnet152 ([3,8,36,3]) and their FACS
- * variants facs_resnet26/50/101/152.
+ * variants facs_resnet26/50/101/152. resnet50_r8 and facs_resnet50_r8 are the
+ * paper's R = 8 rows of Table 2: ResNet-50 whose bottleneck width is the block's
+ * output channels / 8 instead of / 4 (same output channels).
  *
  * Layout (torchvision): conv1 7x7/2, bn1, relu, maxpool 3x3/2, layer1..layer4,
  * global average pool, fc. Bottleneck: conv1 1x1 (in -> width), bn1, relu,
  * conv2 3x3 with the block's stride and dilation, bn2, relu, conv3 1x1
- * (width -> 4 width), bn3, + shortcut, relu. The first block of a stage has the
- * shortcut downsample.0 (1x1 conv with the block's stride) + downsample.1 (BN).
+ * (width -> out = 4 width, 8 width for the _r8 nets), bn3, + shortcut, relu.
+ * The first block of a stage has the shortcut downsample.0 (1x1 conv with the
+ * block's stride) + downsample.1 (BN).
  *
  * net->params holds every tensor under its torchvision state_dict key
  * ("layer1.0.conv1.weight", "layer1.0.downsample.1.running_var", "fc.bias"),
@@ -25,15 +28,18 @@
  *
  * FACS variants: in every bottleneck the squeeze conv1 is replaced by the FACS
  * op (ops.h facs_facs) using conv1's weight (width, in, 1, 1) as the blending
- * weight; the chunk is R = in / width (1, 2 or 4). By default the fusion
- * output goes straight to conv2 (DESIGN.md): the block's bn1 stays registered,
+ * weight; the chunk is R = in / width (1, 2 or 4; 2, 4 or 8 for
+ * facs_resnet50_r8). By default the fusion output goes straight to conv2
+ * (DESIGN.md): the block's bn1 stays registered,
  * so a plain ResNet checkpoint loads strictly, but it is unused — it gets no
  * gradient and its running statistics never change. With post_bn, bn1 + ReLU
  * follow the fusion.
  *
  * Options:
  *   width       multiplies the stem and every stage width: base = round(64 width),
- *               stage i has bottleneck width base 2^i (so R stays 1, 2 or 4);
+ *               stage i has output channels 4 base 2^i and bottleneck width
+ *               base 2^i (base 2^(i-1) for _r8, whose FACS variant needs an
+ *               even base so that R stays an integer);
  *   cifar_stem  conv1 is 3x3 stride 1 (64 x 3 x 3 x 3) and there is no max-pool;
  *   deep_stem   ResNet-v1c stem, timm's names: conv1.0 3x3/2 (3 -> base/2),
  *               conv1.1 BN, conv1.3 3x3 (base/2 -> base/2), conv1.4 BN,
@@ -72,7 +78,7 @@ typedef struct {
 } facs_resnet_bn;
 
 typedef struct {
-    int in, width, out;     /* channels: in -> width -> out = 4 width */
+    int in, width, out;     /* channels: in -> width -> out (4 or 8 width) */
     int stride, dilation;   /* of conv2 (stride also of downsample.0) */
     facs_param *conv1, *conv2, *conv3, *down_conv; /* down_conv NULL: identity shortcut */
     facs_resnet_bn bn1, bn2, bn3, down_bn;

@@ -280,7 +280,7 @@ static void check_builder(h5_file *ref, facs_ctx *ctx)
     int names = 0;
     for (const char *const *n = facs_resnet_arch_names(); *n; n++)
         names += CHECK_OK(facs_resnet_options_for_arch(*n, &o));
-    CHECK(names == 8, "%d architecture names, want 8", names);
+    CHECK(names == 10, "%d architecture names, want 10", names);
 }
 
 int main(int argc, char **argv)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # facs-summary against the paper's Table 2 (ImageNet, 224x224, counted with
-# ptflops): parameters exactly torchvision's counts, FLOPs the paper's values
-# in billions within 0.3%. Also checks the JSON output (valid, layer FLOPs
+# ptflops): parameters exactly torchvision's counts (the R = 8 rows:
+# resnet50(width_per_group=32), 12,381,864, which the paper truncates to
+# 12.3M), FLOPs the paper's values in billions within 0.3%. Also checks the JSON output (valid, layer FLOPs
 # summing to the total), the appendix-a convention on the stem and the error
 # for an unknown architecture. Usage: sh tests/test_summary.sh PATH/TO/facs-summary
 BIN=${1:?usage: sh tests/test_summary.sh PATH/TO/facs-summary}
@@ -43,6 +44,8 @@ resnet152 60192808 11.58
 facs_resnet50 25557032 3.18
 facs_resnet101 44549160 6.05
 facs_resnet152 60192808 8.91
+resnet50_r8 12381864 1.85
+facs_resnet50_r8 12381864 1.39
 EOF2
 
 # The stem's BN on 1x64x112x112: 2 FLOPs per element (ptflops), 4 (Appendix A, Eq. 5).

@@ -325,7 +325,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: facs-run --arch A --weights W.h5 --input X.h5 --output Y.h5 [options]\n"
                  "Runs a ResNet or FACS-ResNet on /input (N, 3, H, W) and writes the logits to /output (N, classes).\n"
-                 "  --arch A          resnet26/50/101/152 or facs_resnet26/50/101/152\n"
+                 "  --arch A          resnet26/50/101/152, resnet50_r8, and their facs_ versions\n"
                  "  --weights W.h5    weights file (backbone/weights.h), loaded strictly\n"
                  "  --input X.h5      file holding /input, float32 NCHW\n"
                  "  --output Y.h5     written atomically\n"

@@ -158,7 +158,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: facs-summary --arch A [options]\n"
                  "Prints the per-layer and total parameters and FLOPs of a ResNet or FACS-ResNet.\n"
-                 "  --arch A            resnet26/50/101/152 or facs_resnet26/50/101/152\n"
+                 "  --arch A            resnet26/50/101/152, resnet50_r8, and their facs_ versions\n"
                  "  --input-size S      square input size (default 224)\n"
                  "  --convention C      ptflops (default; the paper's Table 2) or appendix-a\n"
                  "  --json              one JSON object instead of the table\n"
