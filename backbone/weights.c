@@ -1,14 +1,14 @@
 #include "weights.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
+
+#include "h5_atomic.h"
 
 facs_weights_meta facs_weights_meta_unknown(void)
 {
@@ -251,38 +251,24 @@ static facs_status write_content(hid_t file, const char *path, const facs_param_
     return s;
 }
 
-static int fsync_path(const char *path)
+typedef struct {
+    const facs_param_list *list;
+    const facs_weights_meta *meta;
+    const facs_sgd *sgd;
+    const facs_train_state *state;
+} save_args;
+
+static facs_status fill_weights(hid_t file, const char *path, void *user)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return 0;
-    int ok = fsync(fd) == 0;
-    return close(fd) == 0 && ok;
+    const save_args *a = user;
+    return write_content(file, path, a->list, a->meta, a->sgd, a->state);
 }
 
 static facs_status save_impl(const char *path, const facs_param_list *list, const facs_weights_meta *meta,
                              const facs_sgd *sgd, const facs_train_state *state)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    char tmp[4096];
-    int len = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (len < 0 || (size_t)len >= sizeof tmp)
-        return facs_fail(FACS_ERR_ARG, "%s: path too long", path);
-    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0)
-        return facs_fail(FACS_ERR_IO, "%s: cannot create %s (does the folder exist and is it writable?)", path, tmp);
-    facs_status s = write_content(file, path, list, meta, sgd, state);
-    if (s == FACS_OK && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
-        s = facs_fail(FACS_ERR_IO, "%s: cannot flush %s (disk full?)", path, tmp);
-    if (H5Fclose(file) < 0 && s == FACS_OK)
-        s = facs_fail(FACS_ERR_IO, "%s: cannot close %s (disk full?)", path, tmp);
-    if (s == FACS_OK && !fsync_path(tmp))
-        s = facs_fail(FACS_ERR_IO, "%s: cannot sync %s: %s", path, tmp, strerror(errno));
-    if (s == FACS_OK && rename(tmp, path) != 0)
-        s = facs_fail(FACS_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-    if (s != FACS_OK)
-        remove(tmp);
-    return s;
+    save_args args = {list, meta, sgd, state};
+    return facs_h5_write_atomic(path, fill_weights, &args);
 }
 
 facs_status facs_weights_save(const char *path, const facs_param_list *list, const facs_weights_meta *meta)

@@ -13,17 +13,16 @@
  * The fusion mode and threshold are the options, else the file's attributes,
  * else threshold 0.5. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <hdf5.h>
 
 #include "autograd.h"
+#include "h5_atomic.h"
 #include "resnet.h"
 #include "weights.h"
 
@@ -198,35 +197,23 @@ static facs_status write_results(hid_t file, const char *path, const facs_tensor
     return FACS_OK;
 }
 
-/* Writes the results to a temporary file beside path and renames it into
- * place, so a failed run leaves no partial file. */
+typedef struct {
+    const facs_tensor *logits, *x;
+    const facs_param_list *params;
+} results;
+
+static facs_status fill_results(hid_t file, const char *path, void *user)
+{
+    const results *r = user;
+    return write_results(file, path, r->logits, r->x, r->params);
+}
+
+/* Atomically, so a failed run leaves no partial file. */
 static facs_status save_results(const char *path, const facs_tensor *logits, const facs_tensor *x,
                                 const facs_param_list *params)
 {
-    char tmp[4096];
-    int len = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (len < 0 || (size_t)len >= sizeof tmp)
-        return facs_fail(FACS_ERR_ARG, "%s: path too long", path);
-    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0)
-        return facs_fail(FACS_ERR_IO, "%s: cannot create %s (does the folder exist and is it writable?)", path, tmp);
-    facs_status s = write_results(file, path, logits, x, params);
-    if (s == FACS_OK && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
-        s = facs_fail(FACS_ERR_IO, "%s: cannot flush %s (disk full?)", path, tmp);
-    if (H5Fclose(file) < 0 && s == FACS_OK)
-        s = facs_fail(FACS_ERR_IO, "%s: cannot close %s (disk full?)", path, tmp);
-    if (s == FACS_OK) {
-        int fd = open(tmp, O_RDONLY);
-        if (fd < 0 || fsync(fd) != 0)
-            s = facs_fail(FACS_ERR_IO, "%s: cannot sync %s: %s", path, tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-    }
-    if (s == FACS_OK && rename(tmp, path) != 0)
-        s = facs_fail(FACS_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-    if (s != FACS_OK)
-        remove(tmp);
-    return s;
+    results r = {logits, x, params};
+    return facs_h5_write_atomic(path, fill_results, &r);
 }
 
 /* Builds the network and loads the weights, printing the load report. */
