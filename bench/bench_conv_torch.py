@@ -4,14 +4,13 @@ same timing rule (median of --runs after --warmup), same JSON on stdout.
 Forward is timed under no_grad (the op alone, as bench-conv times its
 backend call); backward is torch.autograd.grad for x and w (data + weights)
 through a retained graph. Run with Debian's /usr/bin/python3."""
-import argparse
 import json
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+from torch_timing import parse_args, timed
 
 # name, in channels, input size, out channels, kernel, stride (padding = kernel // 2)
 LAYERS = [
@@ -27,17 +26,6 @@ LAYERS = [
     ("3x3 512->512 @7", 512, 7, 512, 3, 1),
     ("1x1 2048->512 @7", 2048, 7, 512, 1, 1),
 ]
-
-
-def timed(fn, warmup, runs):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def bench_layer(layer, args):
@@ -64,14 +52,7 @@ def bench_layer(layer, args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(1)
+    args = parse_args(__doc__.splitlines()[0])
     shapes = []
     for layer in LAYERS:
         fwd_ms, bwd_ms, gflop = bench_layer(layer, args)

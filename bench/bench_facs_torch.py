@@ -1,33 +1,22 @@
 """PyTorch twin of bench-facs: the FACS op written with torch ops (the twin the
 tests use, tests/ref/facs_torch.py) and the 1x1 squeeze conv, on channels_last
 tensors, same shapes, timing rule and JSON keys. Run with /usr/bin/python3."""
-import argparse
 import json
 import os
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+sys.path.insert(0, os.path.join(here, "..", "tests", "ref"))
 from facs_torch import THRESHOLD, facs  # noqa: E402
+from torch_timing import parse_args, timed  # noqa: E402
 
 LAYERS = [("64->64 @56 (R=1)", 64, 64, 56), ("256->64 @56 (R=4)", 256, 64, 56),
           ("256->128 @56 (R=2)", 256, 128, 56), ("512->128 @28 (R=4)", 512, 128, 28),
           ("1024->256 @14 (R=4)", 1024, 256, 14), ("2048->512 @7 (R=4)", 2048, 512, 7)]
-
-
-def timed(fn, warmup, runs):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def bench(op, x, w, dy_shape, args):
@@ -44,14 +33,7 @@ def bench(op, x, w, dy_shape, args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(1)
+    args = parse_args(__doc__.splitlines()[0])
     shapes = []
     for name, ci, co, size in LAYERS:
         cl = torch.channels_last

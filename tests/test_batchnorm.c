@@ -258,23 +258,6 @@ static void activation_affine(facs_ctx *ctx)
     facs_tensor_free(trm), facs_tensor_free(trv), facs_tensor_free(pg), facs_tensor_free(pb);
 }
 
-static float *load(h5_file *ref, const char *group, const char *name, size_t *count)
-{
-    char path[96];
-    snprintf(path, sizeof path, "%s/%s", group, name);
-    return test_ref(ref, path, count);
-}
-
-static void compare(const char *group, const char *what, const float *got, h5_file *ref, const char *name)
-{
-    size_t count;
-    float *want = load(ref, group, name, &count);
-    char label[128];
-    snprintf(label, sizeof label, "%s %s vs torch", group, what);
-    test_close_f(label, got, want, count, TORCH_TOL);
-    free(want);
-}
-
 /* Two forward calls (x, then x2) through the same running statistics, then
  * backward of the first output: what nn.BatchNorm2d does over two steps. */
 static void torch_case(facs_ctx *ctx, h5_file *ref, const char *g)
@@ -290,9 +273,9 @@ static void torch_case(facs_ctx *ctx, h5_file *ref, const char *g)
     int training = (int)h5_attr_int(ref, g, "training", -1), explicit_params = (int)h5_attr_int(ref, g, "params", 0);
     facs_batchnorm_params p = {(float)h5_attr_double(ref, g, "eps", 0), (float)h5_attr_double(ref, g, "momentum", 0),
                                training};
-    float *x = load(ref, g, "x", &count), *x2 = load(ref, g, "x2", NULL), *dy = load(ref, g, "dy", NULL);
-    float *gv = load(ref, g, "gamma", &c_count), *bv = load(ref, g, "beta", NULL);
-    float *rm0 = load(ref, g, "running_mean0", NULL), *rv0 = load(ref, g, "running_var0", NULL);
+    float *x = test_ref_in(ref, g, "x", &count), *x2 = test_ref_in(ref, g, "x2", NULL), *dy = test_ref_in(ref, g, "dy", NULL);
+    float *gv = test_ref_in(ref, g, "gamma", &c_count), *bv = test_ref_in(ref, g, "beta", NULL);
+    float *rm0 = test_ref_in(ref, g, "running_mean0", NULL), *rv0 = test_ref_in(ref, g, "running_var0", NULL);
     facs_tensor *gamma = test_param(c, 1, 1, 1, gv), *beta = test_param(c, 1, 1, 1, bv);
     facs_tensor *rm = buffer(c, rm0), *rv = buffer(c, rv0);
     facs_ctx_set_mode(ctx, training, 1);
@@ -303,26 +286,26 @@ static void torch_case(facs_ctx *ctx, h5_file *ref, const char *g)
     facs_tensor *y = facs_batchnorm2d(ctx, tx, gamma, beta, rm, rv, pp);
     if (CHECK_PTR(y) && CHECK_OK(facs_backward(ctx, y, test_tensor(ctx, n, c, h, w, dy)))) {
         float *got = test_nchw(y);
-        compare(g, "y", got, ref, "y");
+        test_close_ref(ref, g, "y", "y", got, TORCH_TOL);
         free(got);
         got = test_grad_nchw(tx);
-        compare(g, "dx", got, ref, "dx");
+        test_close_ref(ref, g, "dx", "dx", got, TORCH_TOL);
         free(got);
         got = test_grad_nchw(gamma);
-        compare(g, "dgamma", got, ref, "dgamma");
+        test_close_ref(ref, g, "dgamma", "dgamma", got, TORCH_TOL);
         free(got);
         got = test_grad_nchw(beta);
-        compare(g, "dbeta", got, ref, "dbeta");
+        test_close_ref(ref, g, "dbeta", "dbeta", got, TORCH_TOL);
         free(got);
-        compare(g, "running_mean after 1 call", facs_f32(rm), ref, "running_mean1");
-        compare(g, "running_var after 1 call", facs_f32(rv), ref, "running_var1");
+        test_close_ref(ref, g, "running_mean1", "running_mean after 1 call", facs_f32(rm), TORCH_TOL);
+        test_close_ref(ref, g, "running_var1", "running_var after 1 call", facs_f32(rv), TORCH_TOL);
         facs_tensor *y2 = facs_batchnorm2d(ctx, test_tensor(ctx, n, c, h, w, x2), gamma, beta, rm, rv, pp);
         if (CHECK_PTR(y2)) {
             got = test_nchw(y2);
-            compare(g, "y of call 2", got, ref, "y2");
+            test_close_ref(ref, g, "y2", "y of call 2", got, TORCH_TOL);
             free(got);
-            compare(g, "running_mean after 2 calls", facs_f32(rm), ref, "running_mean2");
-            compare(g, "running_var after 2 calls", facs_f32(rv), ref, "running_var2");
+            test_close_ref(ref, g, "running_mean2", "running_mean after 2 calls", facs_f32(rm), TORCH_TOL);
+            test_close_ref(ref, g, "running_var2", "running_var after 2 calls", facs_f32(rv), TORCH_TOL);
         }
     }
     facs_ctx_set_mode(ctx, 1, 1);

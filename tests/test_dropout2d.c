@@ -253,13 +253,6 @@ static void modes_and_limits(facs_ctx *ctx)
               "dropout: prob %g is refused (got \"%s\")", (double)bad[i], facs_last_error());
 }
 
-static float *load(h5_file *ref, const char *group, const char *name, size_t *count)
-{
-    char path[96];
-    snprintf(path, sizeof path, "%s/%s", group, name);
-    return test_ref(ref, path, count);
-}
-
 static void torch_case(facs_ctx *ctx, h5_file *ref, const char *g)
 {
     int rank;
@@ -272,8 +265,8 @@ static void torch_case(facs_ctx *ctx, h5_file *ref, const char *g)
     int n = (int)dims[0], c = (int)dims[1], h = (int)dims[2], w = (int)dims[3];
     uint64_t seed = (uint64_t)h5_attr_int(ref, g, "seed", 0);
     float prob = (float)h5_attr_double(ref, g, "prob", -1);
-    float *x = load(ref, g, "x", &count), *dy = load(ref, g, "dy", NULL), *want_mask = load(ref, g, "mask", NULL);
-    float *want_y = load(ref, g, "y", NULL), *want_dx = load(ref, g, "dx", NULL);
+    float *x = test_ref_in(ref, g, "x", &count), *dy = test_ref_in(ref, g, "dy", NULL), *want_mask = test_ref_in(ref, g, "mask", NULL);
+    float *want_y = test_ref_in(ref, g, "y", NULL), *want_dx = test_ref_in(ref, g, "dx", NULL);
     facs_ctx_begin_step(ctx);
     facs_tensor *tx = test_tensor(ctx, n, c, h, w, x), *tdy = test_tensor(ctx, n, c, h, w, dy);
     facs_tensor *y = facs_ctx_like(ctx, tx), *dx = facs_ctx_like(ctx, tx);

@@ -172,29 +172,12 @@ static void activation_weights(facs_ctx *ctx)
     facs_tensor_free(pw), facs_tensor_free(pb);
 }
 
-static float *load(h5_file *ref, const char *group, const char *name, size_t *count)
-{
-    char path[96];
-    snprintf(path, sizeof path, "%s/%s", group, name);
-    return test_ref(ref, path, count);
-}
-
-static void compare(const char *group, const char *what, const float *got, h5_file *ref, const char *name)
-{
-    size_t count;
-    float *want = load(ref, group, name, &count);
-    char label[128];
-    snprintf(label, sizeof label, "%s %s vs torch", group, what);
-    test_close_f(label, got, want, count, TORCH_TOL);
-    free(want);
-}
-
 static void torch_case(facs_ctx *ctx, h5_file *ref, const char *g)
 {
     int n = (int)h5_attr_int(ref, g, "n", 0), in = (int)h5_attr_int(ref, g, "in", 0);
     int out = (int)h5_attr_int(ref, g, "out", 0), bias = (int)h5_attr_int(ref, g, "bias", 0);
-    float *x = load(ref, g, "x", NULL), *wv = load(ref, g, "w", NULL), *dy = load(ref, g, "dy", NULL);
-    float *bv = bias ? load(ref, g, "b", NULL) : NULL;
+    float *x = test_ref_in(ref, g, "x", NULL), *wv = test_ref_in(ref, g, "w", NULL), *dy = test_ref_in(ref, g, "dy", NULL);
+    float *bv = bias ? test_ref_in(ref, g, "b", NULL) : NULL;
     facs_tensor *w = test_param(out, in, 1, 1, wv), *b = bias ? test_param(out, 1, 1, 1, bv) : NULL;
     facs_ctx_begin_step(ctx);
     facs_tensor *tx = test_tensor(ctx, n, in, 1, 1, x);
@@ -202,17 +185,17 @@ static void torch_case(facs_ctx *ctx, h5_file *ref, const char *g)
     facs_tensor *y = facs_linear(ctx, tx, w, b);
     if (CHECK_PTR(y) && CHECK_OK(facs_backward(ctx, y, test_tensor(ctx, n, out, 1, 1, dy)))) {
         float *got = test_nchw(y);
-        compare(g, "y", got, ref, "y");
+        test_close_ref(ref, g, "y", "y", got, TORCH_TOL);
         free(got);
         got = test_grad_nchw(tx);
-        compare(g, "dx", got, ref, "dx");
+        test_close_ref(ref, g, "dx", "dx", got, TORCH_TOL);
         free(got);
         got = test_grad_nchw(w);
-        compare(g, "dw", got, ref, "dw");
+        test_close_ref(ref, g, "dw", "dw", got, TORCH_TOL);
         free(got);
         if (bias) {
             got = test_grad_nchw(b);
-            compare(g, "db", got, ref, "db");
+            test_close_ref(ref, g, "db", "db", got, TORCH_TOL);
             free(got);
         }
     }

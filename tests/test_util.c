@@ -268,3 +268,21 @@ void test_h5_key(char *out, size_t size, const char *prefix, const char *name)
         if (*c == '.')
             *c = '/';
 }
+
+float *test_ref_in(h5_file *f, const char *group, const char *name, size_t *count)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/%s", group, name);
+    return test_ref(f, path, count);
+}
+
+void test_close_ref(h5_file *f, const char *group, const char *name, const char *what, const float *got,
+                    double tol)
+{
+    size_t count;
+    float *want = test_ref_in(f, group, name, &count);
+    char label[200];
+    snprintf(label, sizeof label, "%s %s vs torch", group, what);
+    test_close_f(label, got, want, count, tol);
+    free(want);
+}

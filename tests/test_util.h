@@ -79,4 +79,11 @@ int test_unary_torch_parity(facs_ctx *ctx, h5_file *ref, test_unary_fn run, doub
  * give "/init/fc/weight". */
 void test_h5_key(char *out, size_t size, const char *prefix, const char *name);
 
+/* test_ref of group/name (e.g. "/case3" and "dx"). */
+float *test_ref_in(h5_file *f, const char *group, const char *name, size_t *count);
+/* Compares got with the reference group/name within tol, labelled
+ * "<group> <what> vs torch". */
+void test_close_ref(h5_file *f, const char *group, const char *name, const char *what, const float *got,
+                    double tol);
+
 #endif

@@ -1,0 +1,32 @@
+"""What the PyTorch twins of the C benchmarks share: the timing rule and the
+command line (the same options and defaults as bench_util.h)."""
+import argparse
+import statistics
+import time
+
+import torch
+
+
+def timed(fn, warmup, runs):
+    """Median milliseconds of runs calls of fn after warmup untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def parse_args(description):
+    """--batch, --runs, --warmup, --threads; sets torch's threads and seed."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    return args
