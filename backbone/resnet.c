@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "init.h"
+#include "layers.h"
 
 typedef struct {
     const char *name;
@@ -64,79 +64,43 @@ facs_status facs_resnet_options_for_arch(const char *arch, facs_resnet_options *
     return FACS_OK;
 }
 
-typedef struct {
-    facs_resnet *net;
-    facs_device device;
-    uint64_t seed;
-} builder;
-
-static facs_param *add(builder *b, facs_param_kind kind, const char *name, int n, int c, int h, int w,
-                       facs_init_rule rule, double scale)
+static facs_status build_stem(facs_builder *b, facs_resnet *net, int base)
 {
-    return facs_param_add_init(&b->net->params, kind, name, b->device, n, c, h, w, rule, scale, b->seed);
-}
-
-/* torchvision: kaiming_normal_(mode="fan_out", nonlinearity="relu"). */
-static facs_param *add_conv(builder *b, const char *name, int out, int in, int k)
-{
-    return add(b, FACS_PARAM_TRAINABLE, name, out, in, k, k, FACS_INIT_NORMAL, sqrt(2.0 / ((double)out * k * k)));
-}
-
-static facs_status add_bn(builder *b, facs_resnet_bn *bn, const char *prefix, int c)
-{
-    char name[96];
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    bn->weight = add(b, FACS_PARAM_TRAINABLE, name, c, 1, 1, 1, FACS_INIT_ONE, 0);
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    bn->bias = bn->weight ? add(b, FACS_PARAM_TRAINABLE, name, c, 1, 1, 1, FACS_INIT_ZERO, 0) : NULL;
-    snprintf(name, sizeof name, "%s.running_mean", prefix);
-    bn->running_mean = bn->bias ? add(b, FACS_PARAM_BUFFER, name, c, 1, 1, 1, FACS_INIT_ZERO, 0) : NULL;
-    snprintf(name, sizeof name, "%s.running_var", prefix);
-    bn->running_var = bn->running_mean ? add(b, FACS_PARAM_BUFFER, name, c, 1, 1, 1, FACS_INIT_ONE, 0) : NULL;
-    if (!bn->running_var)
-        return FACS_ERR_MEMORY;
-    bn->weight->no_decay = bn->bias->no_decay = 1;
-    return FACS_OK;
-}
-
-static facs_status build_stem(builder *b, int base)
-{
-    facs_resnet *net = b->net;
     if (net->options.deep_stem) {
         int half = base / 2 > 0 ? base / 2 : 1;
-        if (!(net->stem_conv[0] = add_conv(b, "conv1.0.weight", half, 3, 3)))
+        if (!(net->stem_conv[0] = facs_build_conv(b, "conv1.0.weight", half, 3, 3)))
             return FACS_ERR_MEMORY;
-        FACS_TRY(add_bn(b, &net->stem_bn[0], "conv1.1", half));
-        if (!(net->stem_conv[1] = add_conv(b, "conv1.3.weight", half, half, 3)))
+        FACS_TRY(facs_build_bn(b, &net->stem_bn[0], "conv1.1", half));
+        if (!(net->stem_conv[1] = facs_build_conv(b, "conv1.3.weight", half, half, 3)))
             return FACS_ERR_MEMORY;
-        FACS_TRY(add_bn(b, &net->stem_bn[1], "conv1.4", half));
-        if (!(net->stem_conv[2] = add_conv(b, "conv1.6.weight", base, half, 3)))
+        FACS_TRY(facs_build_bn(b, &net->stem_bn[1], "conv1.4", half));
+        if (!(net->stem_conv[2] = facs_build_conv(b, "conv1.6.weight", base, half, 3)))
             return FACS_ERR_MEMORY;
-        return add_bn(b, &net->stem_bn[2], "bn1", base);
+        return facs_build_bn(b, &net->stem_bn[2], "bn1", base);
     }
-    if (!(net->stem_conv[0] = add_conv(b, "conv1.weight", base, 3, net->options.cifar_stem ? 3 : 7)))
+    if (!(net->stem_conv[0] = facs_build_conv(b, "conv1.weight", base, 3, net->options.cifar_stem ? 3 : 7)))
         return FACS_ERR_MEMORY;
-    return add_bn(b, &net->stem_bn[2], "bn1", base);
+    return facs_build_bn(b, &net->stem_bn[2], "bn1", base);
 }
 
-static facs_status build_block(builder *b, facs_resnet_block *blk, int stage, int index)
+static facs_status build_block(facs_builder *b, facs_resnet_block *blk, int stage, int index)
 {
     char prefix[64], name[96];
     snprintf(prefix, sizeof prefix, "layer%d.%d", stage + 1, index);
 #define NAME(suffix) (snprintf(name, sizeof name, "%s.%s", prefix, suffix), name)
-    if (!(blk->conv1 = add_conv(b, NAME("conv1.weight"), blk->width, blk->in, 1)))
+    if (!(blk->conv1 = facs_build_conv(b, NAME("conv1.weight"), blk->width, blk->in, 1)))
         return FACS_ERR_MEMORY;
-    FACS_TRY(add_bn(b, &blk->bn1, NAME("bn1"), blk->width));
-    if (!(blk->conv2 = add_conv(b, NAME("conv2.weight"), blk->width, blk->width, 3)))
+    FACS_TRY(facs_build_bn(b, &blk->bn1, NAME("bn1"), blk->width));
+    if (!(blk->conv2 = facs_build_conv(b, NAME("conv2.weight"), blk->width, blk->width, 3)))
         return FACS_ERR_MEMORY;
-    FACS_TRY(add_bn(b, &blk->bn2, NAME("bn2"), blk->width));
-    if (!(blk->conv3 = add_conv(b, NAME("conv3.weight"), blk->out, blk->width, 1)))
+    FACS_TRY(facs_build_bn(b, &blk->bn2, NAME("bn2"), blk->width));
+    if (!(blk->conv3 = facs_build_conv(b, NAME("conv3.weight"), blk->out, blk->width, 1)))
         return FACS_ERR_MEMORY;
-    FACS_TRY(add_bn(b, &blk->bn3, NAME("bn3"), blk->out));
+    FACS_TRY(facs_build_bn(b, &blk->bn3, NAME("bn3"), blk->out));
     if (blk->stride != 1 || blk->in != blk->out) {
-        if (!(blk->down_conv = add_conv(b, NAME("downsample.0.weight"), blk->out, blk->in, 1)))
+        if (!(blk->down_conv = facs_build_conv(b, NAME("downsample.0.weight"), blk->out, blk->in, 1)))
             return FACS_ERR_MEMORY;
-        FACS_TRY(add_bn(b, &blk->down_bn, NAME("downsample.1"), blk->out));
+        FACS_TRY(facs_build_bn(b, &blk->down_bn, NAME("downsample.1"), blk->out));
     }
 #undef NAME
     return FACS_OK;
@@ -154,14 +118,13 @@ static void stage_geometry(int output_stride, int stride[4], int dilation[4])
     memcpy(dilation, d, 4 * sizeof *dilation);
 }
 
-static facs_status build(builder *b, const arch_entry *arch)
+static facs_status build(facs_builder *b, facs_resnet *net, const arch_entry *arch)
 {
-    facs_resnet *net = b->net;
     const facs_resnet_options *o = &net->options;
     int base = (int)lround(64.0 * o->width);
     if (base < 1)
         base = 1;
-    FACS_TRY(build_stem(b, base));
+    FACS_TRY(build_stem(b, net, base));
     int stride[4], dilation[4], in = base;
     stage_geometry(o->output_stride, stride, dilation);
     for (int s = 0; s < 4; s++)
@@ -193,15 +156,7 @@ static facs_status build(builder *b, const arch_entry *arch)
     net->out_channels = in;
     if (o->no_head)
         return FACS_OK;
-    double bound = 1.0 / sqrt((double)in); /* nn.Linear's default for weight and bias */
-    net->fc_weight = add(b, FACS_PARAM_TRAINABLE, "fc.weight", o->classes, in, 1, 1, FACS_INIT_UNIFORM, bound);
-    net->fc_bias = net->fc_weight ? add(b, FACS_PARAM_TRAINABLE, "fc.bias", o->classes, 1, 1, 1, FACS_INIT_UNIFORM, bound)
-                                  : NULL;
-    if (!net->fc_bias)
-        return FACS_ERR_MEMORY;
-    net->fc_weight->torch_rank = 2;
-    net->fc_bias->no_decay = 1;
-    return FACS_OK;
+    return facs_build_linear(b, &net->fc_weight, &net->fc_bias, "fc", o->classes, in, 0);
 }
 
 static facs_status check_options(const facs_resnet_options *o)
@@ -229,8 +184,8 @@ facs_status facs_resnet_create(facs_resnet *net, const facs_resnet_options *opti
     FACS_TRY(check_options(options));
     const arch_entry *arch = find_arch(options->arch);
     net->facs = arch->facs;
-    builder b = {net, device, seed};
-    facs_status s = build(&b, arch);
+    facs_builder b = {&net->params, device, seed};
+    facs_status s = build(&b, net, arch);
     if (s != FACS_OK)
         facs_resnet_free(net);
     return s;

@@ -58,6 +58,7 @@
 
 #include <stdint.h>
 
+#include "layers.h"
 #include "ops.h"
 #include "param.h"
 
@@ -73,15 +74,12 @@ typedef struct {
     facs_fuse_params fusion; /* FACS only: threshold 0.5 */
 } facs_resnet_options;
 
-typedef struct {
-    facs_param *weight, *bias, *running_mean, *running_var;
-} facs_resnet_bn;
 
 typedef struct {
     int in, width, out;     /* channels: in -> width -> out (4 or 8 width) */
     int stride, dilation;   /* of conv2 (stride also of downsample.0) */
     facs_param *conv1, *conv2, *conv3, *down_conv; /* down_conv NULL: identity shortcut */
-    facs_resnet_bn bn1, bn2, bn3, down_bn;
+    facs_bn bn1, bn2, bn3, down_bn;
 } facs_resnet_block;
 
 typedef struct {
@@ -89,7 +87,7 @@ typedef struct {
     int facs;               /* the architecture is a FACS variant */
     facs_param_list params;
     facs_param *stem_conv[3]; /* [0] only, unless deep_stem */
-    facs_resnet_bn stem_bn[3]; /* the last one is "bn1" */
+    facs_bn stem_bn[3]; /* the last one is "bn1" */
     facs_resnet_block *blocks;
     int stage_blocks[4], block_count;
     int layer3_channels, out_channels; /* widths of the layer3 and layer4 outputs */

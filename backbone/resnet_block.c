@@ -1,19 +1,9 @@
 /* ResNet / FACS-ResNet forward pass (the tape records it for backward). */
 #include "resnet.h"
 
-static facs_tensor *bn(facs_ctx *ctx, facs_tensor *x, const facs_resnet_bn *b)
-{
-    return facs_batchnorm2d(ctx, x, b->weight->value, b->bias->value, b->running_mean->value, b->running_var->value,
-                            NULL);
-}
-
 static facs_tensor *conv(facs_ctx *ctx, facs_tensor *x, const facs_param *w, int stride, int pad, int dilation)
 {
-    facs_conv2d_params p = facs_conv2d_defaults();
-    p.stride_h = p.stride_w = stride;
-    p.pad_h = p.pad_w = pad;
-    p.dil_h = p.dil_w = dilation;
-    return facs_conv2d(ctx, x, w->value, NULL, &p);
+    return facs_conv_forward(ctx, x, w, NULL, stride, pad, dilation, 1);
 }
 
 static facs_tensor *stem(facs_ctx *ctx, facs_resnet *net, facs_tensor *x)
@@ -21,13 +11,13 @@ static facs_tensor *stem(facs_ctx *ctx, facs_resnet *net, facs_tensor *x)
     const facs_resnet_options *o = &net->options;
     facs_tensor *y;
     if (o->deep_stem) {
-        y = facs_relu(ctx, bn(ctx, conv(ctx, x, net->stem_conv[0], 2, 1, 1), &net->stem_bn[0]));
-        y = facs_relu(ctx, bn(ctx, conv(ctx, y, net->stem_conv[1], 1, 1, 1), &net->stem_bn[1]));
-        y = facs_relu(ctx, bn(ctx, conv(ctx, y, net->stem_conv[2], 1, 1, 1), &net->stem_bn[2]));
+        y = facs_relu(ctx, facs_bn_forward(ctx, conv(ctx, x, net->stem_conv[0], 2, 1, 1), &net->stem_bn[0]));
+        y = facs_relu(ctx, facs_bn_forward(ctx, conv(ctx, y, net->stem_conv[1], 1, 1, 1), &net->stem_bn[1]));
+        y = facs_relu(ctx, facs_bn_forward(ctx, conv(ctx, y, net->stem_conv[2], 1, 1, 1), &net->stem_bn[2]));
     } else if (o->cifar_stem) {
-        return facs_relu(ctx, bn(ctx, conv(ctx, x, net->stem_conv[0], 1, 1, 1), &net->stem_bn[2]));
+        return facs_relu(ctx, facs_bn_forward(ctx, conv(ctx, x, net->stem_conv[0], 1, 1, 1), &net->stem_bn[2]));
     } else {
-        y = facs_relu(ctx, bn(ctx, conv(ctx, x, net->stem_conv[0], 2, 3, 1), &net->stem_bn[2]));
+        y = facs_relu(ctx, facs_bn_forward(ctx, conv(ctx, x, net->stem_conv[0], 2, 3, 1), &net->stem_bn[2]));
     }
     facs_pool2d_params pool = {.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
     return facs_maxpool2d(ctx, y, &pool);
@@ -37,16 +27,16 @@ static facs_tensor *block(facs_ctx *ctx, facs_resnet *net, const facs_resnet_blo
 {
     facs_tensor *shortcut = x;
     if (b->down_conv)
-        shortcut = bn(ctx, conv(ctx, x, b->down_conv, b->stride, 0, 1), &b->down_bn);
+        shortcut = facs_bn_forward(ctx, conv(ctx, x, b->down_conv, b->stride, 0, 1), &b->down_bn);
     facs_tensor *y;
     if (!net->facs)
-        y = facs_relu(ctx, bn(ctx, conv(ctx, x, b->conv1, 1, 0, 1), &b->bn1));
+        y = facs_relu(ctx, facs_bn_forward(ctx, conv(ctx, x, b->conv1, 1, 0, 1), &b->bn1));
     else if (net->options.post_bn)
-        y = facs_relu(ctx, bn(ctx, facs_facs(ctx, x, b->conv1->value, NULL, &net->options.fusion), &b->bn1));
+        y = facs_relu(ctx, facs_bn_forward(ctx, facs_facs(ctx, x, b->conv1->value, NULL, &net->options.fusion), &b->bn1));
     else
         y = facs_facs(ctx, x, b->conv1->value, NULL, &net->options.fusion);
-    y = facs_relu(ctx, bn(ctx, conv(ctx, y, b->conv2, b->stride, b->dilation, b->dilation), &b->bn2));
-    y = bn(ctx, conv(ctx, y, b->conv3, 1, 0, 1), &b->bn3);
+    y = facs_relu(ctx, facs_bn_forward(ctx, conv(ctx, y, b->conv2, b->stride, b->dilation, b->dilation), &b->bn2));
+    y = facs_bn_forward(ctx, conv(ctx, y, b->conv3, 1, 0, 1), &b->bn3);
     return facs_relu(ctx, facs_add(ctx, y, shortcut));
 }
 

@@ -15,18 +15,15 @@
 
 #include <stdint.h>
 
+#include "layers.h"
 #include "ops.h"
 #include "param.h"
-
-typedef struct {
-    facs_param *weight, *bias, *running_mean, *running_var;
-} facs_tinynet_bn;
 
 typedef struct {
     facs_param_list params;
     facs_fuse_params fusion;
     facs_param *conv1, *squeeze, *conv2, *conv3, *fc_weight, *fc_bias;
-    facs_tinynet_bn bn1, bn2, bn3;
+    facs_bn bn1, bn2, bn3;
 } facs_tinynet;
 
 /* width must be a positive multiple of 4. Weights get torchvision's

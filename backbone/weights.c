@@ -551,6 +551,15 @@ facs_status facs_weights_load(const char *path, facs_param_list *list, const fac
     return load_impl(path, list, options, meta_out, NULL, NULL);
 }
 
+facs_status facs_weights_read_meta(const char *path, facs_weights_meta *meta)
+{
+    hid_t file = -1;
+    FACS_TRY(open_file(path, &file));
+    facs_status s = read_meta(file, path, meta);
+    H5Fclose(file);
+    return s;
+}
+
 facs_status facs_weights_load_checkpoint(const char *path, facs_sgd *sgd, const facs_weights_load_options *options,
                                          facs_weights_meta *meta_out, facs_train_state *state_out)
 {

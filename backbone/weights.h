@@ -105,6 +105,12 @@ facs_status facs_weights_save(const char *path, const facs_param_list *list, con
 facs_status facs_weights_load(const char *path, facs_param_list *list, const facs_weights_load_options *options,
                               facs_weights_meta *meta_out);
 
+/* Only the root attributes of path (unknown fields as facs_weights_meta_unknown
+ * says), to build the right model before loading: the architecture, classes
+ * and fusion a file was saved with. Refuses a missing, non-HDF5 or truncated
+ * file and a newer format version, naming the file. */
+facs_status facs_weights_read_meta(const char *path, facs_weights_meta *meta);
+
 /* Training state beside the weights, for exact resume. */
 typedef struct {
     int64_t epoch; /* completed epochs */

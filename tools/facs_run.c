@@ -1,4 +1,4 @@
-/* facs-run: runs a ResNet / FACS-ResNet from a weights file on the images of
+/* facs-run: runs any backbone (backbone/model.h) from a weights file on the images of
  * an HDF5 file and writes the logits, and with --grad-output the gradients of
  * the input and of every parameter, so any run can be compared with PyTorch.
  *
@@ -9,7 +9,8 @@
  * not reach (a FACS block's unused bn1) gets zeros, where PyTorch says None.
  *
  * The number of classes is --classes, else the weights file's "classes"
- * attribute, else the first dimension of its /model/fc/weight, else 1000.
+ * attribute, else the rows of its classifier weight (/model/fc/weight for a
+ * ResNet), else 1000.
  * The fusion mode and threshold are the options, else the file's attributes,
  * else threshold 0.5. */
 #include <errno.h>
@@ -23,7 +24,7 @@
 
 #include "autograd.h"
 #include "h5_atomic.h"
-#include "resnet.h"
+#include "model.h"
 #include "weights.h"
 
 typedef struct {
@@ -31,6 +32,7 @@ typedef struct {
     int training, classes, cifar_stem;
     double width;
     int fusion;      /* -1: from the weights file */
+    facs_fusion_bn fusion_bn;
     double threshold; /* < 0: from the weights file */
 } run_options;
 
@@ -87,35 +89,35 @@ static facs_status read_array(const char *path, const char *name, array *a)
 /* The class count the weights file implies: its "classes" attribute, else the
  * rows of /model/fc/weight; 0 when it says neither (or cannot be opened: the
  * load reports that with the file's name). */
-static int file_classes(const char *path)
+/* Rows of the classifier weight in a weights file (a bare h5py file carries no
+ * classes attribute); 0 when absent. */
+static int file_head_rows(const char *path, const char *head_weight)
 {
+    char key[160] = "model/";
+    strncat(key, head_weight, sizeof key - strlen(key) - 1);
+    for (char *c = key; *c; c++)
+        if (*c == '.')
+            *c = '/';
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0)
         return 0;
-    long long classes = 0;
-    if (H5Aexists(file, "classes") > 0) {
-        hid_t attr = H5Aopen(file, "classes", H5P_DEFAULT);
-        if (attr < 0 || H5Aread(attr, H5T_NATIVE_LLONG, &classes) < 0)
-            classes = 0;
-        if (attr >= 0)
-            H5Aclose(attr);
-    }
-    if (classes <= 0 && H5Lexists(file, "model", H5P_DEFAULT) > 0 &&
-        H5Lexists(file, "model/fc", H5P_DEFAULT) > 0 && H5Lexists(file, "model/fc/weight", H5P_DEFAULT) > 0) {
-        hid_t ds = H5Dopen2(file, "model/fc/weight", H5P_DEFAULT);
+    long long rows = 0;
+    H5E_BEGIN_TRY
+    {
+        hid_t ds = H5Dopen2(file, key, H5P_DEFAULT);
         hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
         hsize_t dims[8];
-        if (space >= 0 && H5Sget_simple_extent_ndims(space) >= 1 && H5Sget_simple_extent_ndims(space) <= 8) {
-            H5Sget_simple_extent_dims(space, dims, NULL);
-            classes = (long long)dims[0];
-        }
+        int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+        if (rank >= 1 && rank <= 8 && H5Sget_simple_extent_dims(space, dims, NULL) >= 0)
+            rows = (long long)dims[0];
         if (space >= 0)
             H5Sclose(space);
         if (ds >= 0)
             H5Dclose(ds);
     }
+    H5E_END_TRY;
     H5Fclose(file);
-    return classes > 0 && classes < (1 << 24) ? (int)classes : 0;
+    return rows > 0 && rows < (1 << 24) ? (int)rows : 0;
 }
 
 /* Writes data (rank, dims) at name, creating the groups above it. */
@@ -216,42 +218,44 @@ static facs_status save_results(const char *path, const facs_tensor *logits, con
     return facs_h5_write_atomic(path, fill_results, &r);
 }
 
-/* Builds the network and loads the weights, printing the load report. */
-static facs_status build(const run_options *o, facs_resnet *net)
+/* Builds the network with the file's classes and fusion (unless the command
+ * line says otherwise) and loads the weights, printing the load report. */
+static facs_status build(const run_options *o, facs_model **net)
 {
-    facs_resnet_options ro;
-    FACS_TRY(facs_resnet_options_for_arch(o->arch, &ro));
-    int classes = o->classes > 0 ? o->classes : file_classes(o->weights);
-    ro.classes = classes > 0 ? classes : 1000;
-    ro.width = o->width;
-    ro.cifar_stem = o->cifar_stem;
-    FACS_TRY(facs_resnet_create(net, &ro, FACS_DEVICE_CPU, 0));
+    facs_model_options mo;
+    FACS_TRY(facs_model_options_for_arch(o->arch, &mo));
+    facs_weights_meta meta;
+    FACS_TRY(facs_weights_read_meta(o->weights, &meta));
+    int classes = o->classes > 0 ? o->classes
+                  : meta.classes > 0 ? meta.classes
+                                     : file_head_rows(o->weights, facs_model_arch_head_weight(o->arch));
+    mo.classes = classes > 0 ? classes : 1000;
+    mo.width = o->width;
+    mo.cifar_stem = o->cifar_stem;
+    mo.fusion_bn = o->fusion_bn;
+    if (o->fusion >= 0)
+        mo.fusion.fusion = (facs_fusion)o->fusion;
+    else if (meta.fusion >= 0)
+        mo.fusion.fusion = (facs_fusion)meta.fusion;
+    if (o->threshold >= 0)
+        mo.fusion.threshold = (float)o->threshold;
+    else if (!isnan(meta.threshold))
+        mo.fusion.threshold = meta.threshold;
+    FACS_TRY(facs_model_create(net, &mo, FACS_DEVICE_CPU, 0));
     facs_weights_report report;
     facs_weights_load_options lo = facs_weights_load_defaults();
     lo.report = &report;
-    facs_weights_meta meta;
-    facs_status s = facs_weights_load(o->weights, &net->params, &lo, &meta);
+    facs_status s = facs_weights_load(o->weights, facs_model_params(*net), &lo, NULL);
     /* After a failure before the name check (a missing file, a wrong shape)
      * the counts say nothing; the error message does. */
     char buf[2048];
     if (s == FACS_OK || report.missing || report.unexpected)
         fprintf(stderr, "facs-run: %s: %s\n", o->weights, facs_weights_report_str(&report, buf, sizeof buf));
-    if (s != FACS_OK)
-        return s;
-    /* The fusion is read at every forward, so the file's settings apply now. */
-    if (o->fusion >= 0)
-        net->options.fusion.fusion = (facs_fusion)o->fusion;
-    else if (meta.fusion >= 0)
-        net->options.fusion.fusion = (facs_fusion)meta.fusion;
-    if (o->threshold >= 0)
-        net->options.fusion.threshold = (float)o->threshold;
-    else if (!isnan(meta.threshold))
-        net->options.fusion.threshold = meta.threshold;
-    return FACS_OK;
+    return s;
 }
 
 /* Forward (and backward) of input through net; writes the output file. */
-static facs_status run_net(const run_options *o, facs_resnet *net, facs_ctx *ctx, const array *in,
+static facs_status run_net(const run_options *o, facs_model *net, facs_ctx *ctx, const array *in,
                            const array *gout)
 {
     if (in->rank != 4)
@@ -261,7 +265,7 @@ static facs_status run_net(const run_options *o, facs_resnet *net, facs_ctx *ctx
                          (unsigned long long)in->dims[1], o->arch);
     if (in->dims[0] < 1 || in->dims[2] < 1 || in->dims[3] < 1 || in->dims[0] * in->dims[2] * in->dims[3] > 1u << 30)
         return facs_fail(FACS_ERR_FORMAT, "%s: /input has an empty or oversized shape", o->input);
-    int n = (int)in->dims[0], classes = net->options.classes;
+    int n = (int)in->dims[0], classes = facs_model_get_options(net)->classes;
     if (gout && (gout->rank != 2 || gout->dims[0] != (hsize_t)n || gout->dims[1] != (hsize_t)classes))
         return facs_fail(FACS_ERR_FORMAT, "%s: /grad_output must be shaped like /output (%d, %d), got rank %d (%llu, %llu)",
                          o->grad_output, n, classes, gout->rank, (unsigned long long)gout->dims[0],
@@ -273,7 +277,7 @@ static facs_status run_net(const run_options *o, facs_resnet *net, facs_ctx *ctx
         return FACS_ERR_MEMORY;
     FACS_TRY(facs_tensor_from_nchw(x, in->data, facs_tensor_numel(x)));
     x->requires_grad = gout != NULL;
-    facs_tensor *logits = facs_resnet_forward(ctx, net, x);
+    facs_tensor *logits = facs_model_forward(ctx, net, x);
     if (!logits)
         return FACS_ERR_ARG;
     if (gout) {
@@ -283,7 +287,7 @@ static facs_status run_net(const run_options *o, facs_resnet *net, facs_ctx *ctx
         FACS_TRY(facs_tensor_from_nchw(g, gout->data, facs_tensor_numel(g)));
         FACS_TRY(facs_backward(ctx, logits, g));
     }
-    return save_results(o->output, logits, x, &net->params);
+    return save_results(o->output, logits, x, facs_model_params(net));
 }
 
 static facs_status run(const run_options *o)
@@ -291,18 +295,17 @@ static facs_status run(const run_options *o)
     array in, gout = {0};
     FACS_TRY(read_array(o->input, "input", &in));
     facs_status s = o->grad_output ? read_array(o->grad_output, "grad_output", &gout) : FACS_OK;
-    facs_resnet net;
-    memset(&net, 0, sizeof net);
+    facs_model *net = NULL;
     if (s == FACS_OK)
         s = build(o, &net);
     facs_ctx *ctx = s == FACS_OK ? facs_ctx_create(FACS_DEVICE_CPU) : NULL;
     if (s == FACS_OK && !ctx)
         s = FACS_ERR_BACKEND;
     if (s == FACS_OK)
-        s = run_net(o, &net, ctx, &in, o->grad_output ? &gout : NULL);
+        s = run_net(o, net, ctx, &in, o->grad_output ? &gout : NULL);
     if (ctx)
         facs_ctx_free(ctx);
-    facs_resnet_free(&net);
+    facs_model_free(net);
     free(in.data);
     free(gout.data);
     return s;
@@ -311,8 +314,8 @@ static facs_status run(const run_options *o)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: facs-run --arch A --weights W.h5 --input X.h5 --output Y.h5 [options]\n"
-                 "Runs a ResNet or FACS-ResNet on /input (N, 3, H, W) and writes the logits to /output (N, classes).\n"
-                 "  --arch A          resnet26/50/101/152, resnet50_r8, and their facs_ versions\n"
+                 "Runs a backbone (ResNet, VGG, MobileNet-v2 or a FACS variant) on /input (N, 3, H, W) and writes the logits to /output (N, classes).\n"
+                 "  --arch A          any backbone: facs-summary --list prints the names\n"
                  "  --weights W.h5    weights file (backbone/weights.h), loaded strictly\n"
                  "  --input X.h5      file holding /input, float32 NCHW\n"
                  "  --output Y.h5     written atomically\n"
@@ -320,6 +323,7 @@ static void usage(FILE *out)
                  "                    the updated running statistics are not saved)\n"
                  "  --fusion F        threshold or weighted (default: the weights file's, else threshold)\n"
                  "  --threshold T     T_cf of threshold fusion (default: the file's, else 0.5)\n"
+                 "  --fusion-bn B     FACS variants: none (default), pre (MobileNet-v2 only) or post: BN around the fusion\n"
                  "  --classes N       default: the file's classes attribute, else its fc.weight rows, else 1000\n"
                  "  --width W         width multiplier (default 1)\n"
                  "  --cifar-stem      3x3 stride-1 stem without max-pool\n"
@@ -350,7 +354,8 @@ int main(int argc, char **argv)
         {"threshold", required_argument, 0, 'T'}, {"classes", required_argument, 0, 'c'},
         {"width", required_argument, 0, 'w'},  {"cifar-stem", no_argument, 0, 's'},
         {"grad-output", required_argument, 0, 'g'}, {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
+        {"fusion-bn", required_argument, 0, 'B'}, {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0}};
     int c;
     double v;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -393,6 +398,15 @@ int main(int argc, char **argv)
                 fprintf(stderr, "facs-run: --width must lie in (0, 16]\n");
                 return 2;
             }
+            break;
+        case 'B':
+            if (strcmp(optarg, "none") && strcmp(optarg, "pre") && strcmp(optarg, "post")) {
+                fprintf(stderr, "facs-run: --fusion-bn must be none, pre or post, not '%s'\n", optarg);
+                return 2;
+            }
+            o.fusion_bn = optarg[1] == 'o' ? FACS_FUSION_BN_NONE
+                          : optarg[1] == 'r' ? FACS_FUSION_BN_PRE
+                                             : FACS_FUSION_BN_POST;
             break;
         case 'h': usage(stdout); return 0;
         case 'V': puts("facs-run 0.1.0"); return 0;

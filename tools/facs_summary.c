@@ -1,5 +1,5 @@
-/* facs-summary: per-layer and total parameters and FLOPs of a ResNet or
- * FACS-ResNet (backbone/resnet.h) on one (1, 3, S, S) image.
+/* facs-summary: per-layer and total parameters and FLOPs of any backbone
+ * (backbone/model.h) on one (1, 3, S, S) image.
  *
  * It counts by running one eval-mode forward pass without the tape, with the
  * context's profile hook (ctx.h) recording every op call; backbone/flops.h
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "flops.h"
-#include "resnet.h"
+#include "model.h"
 
 typedef struct {
     char name[96];
@@ -82,7 +82,7 @@ static void profile(void *user, const char *op, const facs_tensor *const *inputs
 }
 
 /* Runs the forward pass of net on a zero (1, 3, size, size) image under the hook. */
-static facs_status collect(facs_resnet *net, int size, collector *c)
+static facs_status collect(facs_model *net, int size, collector *c)
 {
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
     if (!ctx)
@@ -92,7 +92,7 @@ static facs_status collect(facs_resnet *net, int size, collector *c)
     ctx->profile = profile;
     ctx->profile_user = c;
     facs_tensor *x = facs_ctx_zeros(ctx, FACS_F32, 1, 3, size, size);
-    facs_tensor *y = x ? facs_resnet_forward(ctx, net, x) : NULL;
+    facs_tensor *y = x ? facs_model_forward(ctx, net, x) : NULL;
     facs_ctx_free(ctx);
     if (c->out_of_memory)
         return facs_fail(FACS_ERR_MEMORY, "out of memory for the layer table");
@@ -157,50 +157,61 @@ static void print_json(const char *arch, int size, const collector *c, int64_t p
 static void usage(FILE *out)
 {
     fprintf(out, "usage: facs-summary --arch A [options]\n"
-                 "Prints the per-layer and total parameters and FLOPs of a ResNet or FACS-ResNet.\n"
-                 "  --arch A            resnet26/50/101/152, resnet50_r8, and their facs_ versions\n"
+                 "Prints the per-layer and total parameters and FLOPs of a backbone.\n"
+                 "  --arch A            any backbone (--list prints the names)\n"
                  "  --input-size S      square input size (default 224)\n"
-                 "  --convention C      ptflops (default; the paper's Table 2) or appendix-a\n"
+                 "  --classes N         classifier outputs (default 1000)\n"
+                 "  --width W           width multiplier (default 1)\n"
+                 "  --fusion-bn B       FACS variants: none (default), pre or post\n"
+                 "  --convention C      ptflops (default; the paper's tables) or appendix-a\n"
                  "  --json              one JSON object instead of the table\n"
+                 "  --list              the architecture names, one a line\n"
                  "  --help, --version\n");
 }
 
-static int run(const char *arch, int size, int json, facs_flops_convention convention)
+static int run(const facs_model_options *o, int size, int json, facs_flops_convention convention)
 {
-    facs_resnet_options o;
-    facs_resnet net;
-    if (facs_resnet_options_for_arch(arch, &o) != FACS_OK) {
-        fprintf(stderr, "facs-summary: %s\n", facs_last_error());
-        return 2;
-    }
-    if (facs_resnet_create(&net, &o, FACS_DEVICE_CPU, 1) != FACS_OK) {
+    facs_model *net;
+    if (facs_model_create(&net, o, FACS_DEVICE_CPU, 1) != FACS_OK) {
         fprintf(stderr, "facs-summary: %s\n", facs_last_error());
         return 1;
     }
-    collector c = {.params = &net.params, .convention = convention};
+    const facs_param_list *list = facs_model_params(net);
+    collector c = {.params = list, .convention = convention};
     int rc = 0;
-    if (collect(&net, size, &c) != FACS_OK) {
-        fprintf(stderr, "facs-summary: %s at input size %d: %s\n", arch, size, facs_last_error());
+    if (collect(net, size, &c) != FACS_OK) {
+        fprintf(stderr, "facs-summary: %s at input size %d: %s\n", o->arch, size, facs_last_error());
         rc = 1;
     } else {
-        int64_t params = (int64_t)facs_param_list_numel(&net.params, FACS_PARAM_TRAINABLE), flops = 0;
+        int64_t params = (int64_t)facs_param_list_numel(list, FACS_PARAM_TRAINABLE), flops = 0;
         for (int i = 0; i < c.count; i++)
             flops += c.items[i].flops;
-        (json ? print_json : print_table)(arch, size, &c, params, flops);
+        (json ? print_json : print_table)(o->arch, size, &c, params, flops);
     }
     free(c.items);
-    facs_resnet_free(&net);
+    facs_model_free(net);
     return rc;
+}
+
+static int list_archs(void)
+{
+    for (const char *const *name = facs_model_arch_names(); *name; name++)
+        puts(*name);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     const char *arch = NULL;
-    int size = 224, json = 0;
+    int size = 224, json = 0, classes = 1000;
+    double width = 1.0;
+    facs_fusion_bn fusion_bn = FACS_FUSION_BN_NONE;
     facs_flops_convention convention = FACS_FLOPS_PTFLOPS;
     static const struct option longopts[] = {
         {"arch", required_argument, 0, 'a'},       {"input-size", required_argument, 0, 's'},
         {"convention", required_argument, 0, 'c'}, {"json", no_argument, 0, 'j'},
+        {"classes", required_argument, 0, 'n'},    {"width", required_argument, 0, 'w'},
+        {"fusion-bn", required_argument, 0, 'B'},  {"list", no_argument, 0, 'l'},
         {"help", no_argument, 0, 'h'},             {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     int opt;
@@ -215,6 +226,27 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'n':
+            classes = (int)strtol(optarg, &end, 10);
+            if (*end || classes < 1 || classes > (1 << 24)) {
+                fprintf(stderr, "facs-summary: --classes must be a positive integer, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'w':
+            width = strtod(optarg, &end);
+            if (*end || !(width > 0 && width <= 16)) {
+                fprintf(stderr, "facs-summary: --width must lie in (0, 16], not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'B':
+            if (strcmp(optarg, "none") && strcmp(optarg, "pre") && strcmp(optarg, "post")) {
+                fprintf(stderr, "facs-summary: --fusion-bn must be none, pre or post, not '%s'\n", optarg);
+                return 2;
+            }
+            fusion_bn = optarg[1] == 'o' ? FACS_FUSION_BN_NONE : optarg[1] == 'r' ? FACS_FUSION_BN_PRE : FACS_FUSION_BN_POST;
+            break;
         case 'c':
             if (facs_flops_convention_parse(optarg, &convention) != FACS_OK) {
                 fprintf(stderr, "facs-summary: %s\n", facs_last_error());
@@ -222,6 +254,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'j': json = 1; break;
+        case 'l': return list_archs();
         case 'h': usage(stdout); return 0;
         case 'V': puts("facs-summary 0.1.0"); return 0;
         default: usage(stderr); return 2;
@@ -231,5 +264,13 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    return run(arch, size, json, convention);
+    facs_model_options o;
+    if (facs_model_options_for_arch(arch, &o) != FACS_OK) {
+        fprintf(stderr, "facs-summary: %s\n", facs_last_error());
+        return 2;
+    }
+    o.classes = classes;
+    o.width = width;
+    o.fusion_bn = fusion_bn;
+    return run(&o, size, json, convention);
 }

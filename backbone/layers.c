@@ -1,0 +1,79 @@
+#include "layers.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "init.h"
+
+static facs_param *add(facs_builder *b, facs_param_kind kind, const char *name, int n, int c, int h, int w,
+                       facs_init_rule rule, double scale)
+{
+    return facs_param_add_init(b->params, kind, name, b->device, n, c, h, w, rule, scale, b->seed);
+}
+
+facs_param *facs_build_conv(facs_builder *b, const char *name, int out, int in_per_group, int k)
+{
+    return add(b, FACS_PARAM_TRAINABLE, name, out, in_per_group, k, k, FACS_INIT_NORMAL,
+               sqrt(2.0 / ((double)out * k * k)));
+}
+
+facs_status facs_build_bn(facs_builder *b, facs_bn *bn, const char *prefix, int channels)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    bn->weight = add(b, FACS_PARAM_TRAINABLE, name, channels, 1, 1, 1, FACS_INIT_ONE, 0);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    bn->bias = bn->weight ? add(b, FACS_PARAM_TRAINABLE, name, channels, 1, 1, 1, FACS_INIT_ZERO, 0) : NULL;
+    snprintf(name, sizeof name, "%s.running_mean", prefix);
+    bn->running_mean = bn->bias ? add(b, FACS_PARAM_BUFFER, name, channels, 1, 1, 1, FACS_INIT_ZERO, 0) : NULL;
+    snprintf(name, sizeof name, "%s.running_var", prefix);
+    bn->running_var = bn->running_mean ? add(b, FACS_PARAM_BUFFER, name, channels, 1, 1, 1, FACS_INIT_ONE, 0) : NULL;
+    if (!bn->running_var)
+        return FACS_ERR_MEMORY;
+    bn->weight->no_decay = bn->bias->no_decay = 1;
+    return FACS_OK;
+}
+
+facs_param *facs_build_bias(facs_builder *b, const char *name, int channels)
+{
+    facs_param *p = add(b, FACS_PARAM_TRAINABLE, name, channels, 1, 1, 1, FACS_INIT_ZERO, 0);
+    if (p)
+        p->no_decay = 1;
+    return p;
+}
+
+facs_status facs_build_linear(facs_builder *b, facs_param **weight, facs_param **bias, const char *prefix, int out,
+                              int in, double std)
+{
+    char name[160];
+    double bound = 1.0 / sqrt((double)in); /* nn.Linear's default for weight and bias */
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    *weight = std > 0 ? add(b, FACS_PARAM_TRAINABLE, name, out, in, 1, 1, FACS_INIT_NORMAL, std)
+                      : add(b, FACS_PARAM_TRAINABLE, name, out, in, 1, 1, FACS_INIT_UNIFORM, bound);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    *bias = !*weight ? NULL
+            : std > 0 ? add(b, FACS_PARAM_TRAINABLE, name, out, 1, 1, 1, FACS_INIT_ZERO, 0)
+                      : add(b, FACS_PARAM_TRAINABLE, name, out, 1, 1, 1, FACS_INIT_UNIFORM, bound);
+    if (!*bias)
+        return FACS_ERR_MEMORY;
+    (*weight)->torch_rank = 2;
+    (*bias)->no_decay = 1;
+    return FACS_OK;
+}
+
+facs_tensor *facs_bn_forward(facs_ctx *ctx, facs_tensor *x, const facs_bn *bn)
+{
+    return facs_batchnorm2d(ctx, x, bn->weight->value, bn->bias->value, bn->running_mean->value,
+                            bn->running_var->value, NULL);
+}
+
+facs_tensor *facs_conv_forward(facs_ctx *ctx, facs_tensor *x, const facs_param *weight, const facs_param *bias,
+                               int stride, int pad, int dilation, int groups)
+{
+    facs_conv2d_params p = facs_conv2d_defaults();
+    p.stride_h = p.stride_w = stride;
+    p.pad_h = p.pad_w = pad;
+    p.dil_h = p.dil_w = dilation;
+    p.groups = groups;
+    return facs_conv2d(ctx, x, weight->value, bias ? bias->value : NULL, &p);
+}

@@ -1,0 +1,123 @@
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_family.h"
+
+static const facs_model_family *const FAMILIES[] = {
+    &facs_resnet_family,
+    &facs_vgg_family,
+    &facs_mobilenet_family,
+};
+#define FAMILY_COUNT ((int)(sizeof FAMILIES / sizeof FAMILIES[0]))
+#define MAX_NAMES 64
+
+struct facs_model {
+    const facs_model_family *family;
+    facs_model_options options;
+    void *impl;
+    facs_param_list *params;
+    int facs;
+};
+
+const char *const *facs_model_arch_names(void)
+{
+    static const char *names[MAX_NAMES + 1];
+    if (!names[0]) {
+        int n = 0;
+        for (int f = 0; f < FAMILY_COUNT; f++)
+            for (const char *const *p = FAMILIES[f]->names(); *p && n < MAX_NAMES; p++)
+                names[n++] = *p;
+        names[n] = NULL;
+    }
+    return names;
+}
+
+static const facs_model_family *family_of(const char *arch)
+{
+    for (int f = 0; arch && f < FAMILY_COUNT; f++)
+        for (const char *const *p = FAMILIES[f]->names(); *p; p++)
+            if (strcmp(*p, arch) == 0)
+                return FAMILIES[f];
+    return NULL;
+}
+
+static facs_status unknown_arch(const char *arch)
+{
+    char list[1024] = "";
+    const char *const *names = facs_model_arch_names();
+    for (int i = 0; names[i]; i++) {
+        strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+        strncat(list, names[i], sizeof list - strlen(list) - 1);
+    }
+    return facs_fail(FACS_ERR_ARG, "unknown architecture '%s'; valid names: %s", arch ? arch : "(null)", list);
+}
+
+facs_status facs_model_options_for_arch(const char *arch, facs_model_options *options)
+{
+    if (!family_of(arch))
+        return unknown_arch(arch);
+    *options = (facs_model_options){.classes = 1000, .width = 1.0, .fusion = {FACS_FUSION_THRESHOLD, 0.5f}};
+    snprintf(options->arch, sizeof options->arch, "%s", arch);
+    return FACS_OK;
+}
+
+static facs_status check_options(const facs_model_options *o)
+{
+    if (o->classes <= 0)
+        return facs_fail(FACS_ERR_ARG, "%s: classes must be positive (got %d)", o->arch, o->classes);
+    if (!(o->width > 0.0 && o->width <= 64.0))
+        return facs_fail(FACS_ERR_ARG, "%s: width multiplier %g must be in (0, 64]", o->arch, o->width);
+    if (o->fusion.fusion != FACS_FUSION_THRESHOLD && o->fusion.fusion != FACS_FUSION_WEIGHTED)
+        return facs_fail(FACS_ERR_ARG, "%s: unknown fusion mode %d", o->arch, (int)o->fusion.fusion);
+    if (o->fusion_bn < FACS_FUSION_BN_NONE || o->fusion_bn > FACS_FUSION_BN_POST)
+        return facs_fail(FACS_ERR_ARG, "%s: unknown fusion BN placement %d", o->arch, (int)o->fusion_bn);
+    return FACS_OK;
+}
+
+facs_status facs_model_create(facs_model **out, const facs_model_options *options, facs_device device,
+                              uint64_t seed)
+{
+    *out = NULL;
+    const facs_model_family *family = family_of(options->arch);
+    if (!family)
+        return unknown_arch(options->arch);
+    FACS_TRY(check_options(options));
+    facs_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return facs_fail(FACS_ERR_MEMORY, "%s: out of memory", options->arch);
+    *m = (facs_model){.family = family, .options = *options};
+    facs_status s = family->create(&m->impl, &m->params, &m->facs, options, device, seed);
+    if (s != FACS_OK) {
+        free(m);
+        return s;
+    }
+    *out = m;
+    return FACS_OK;
+}
+
+void facs_model_free(facs_model *model)
+{
+    if (!model)
+        return;
+    model->family->destroy(model->impl);
+    free(model);
+}
+
+facs_tensor *facs_model_forward(facs_ctx *ctx, facs_model *model, facs_tensor *x)
+{
+    return model->family->forward(ctx, model->impl, x);
+}
+
+facs_param_list *facs_model_params(facs_model *model) { return model->params; }
+const facs_model_options *facs_model_get_options(const facs_model *model) { return &model->options; }
+int facs_model_is_facs(const facs_model *model) { return model->facs; }
+const char *facs_model_head_prefix(const facs_model *model) { return model->family->head_prefix; }
+
+const char *facs_model_arch_head_weight(const char *arch)
+{
+    const facs_model_family *family = family_of(arch);
+    return family ? family->head_weight : NULL;
+}

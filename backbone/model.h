@@ -1,0 +1,74 @@
+/* One interface over every classification backbone (ResNet, VGG, MobileNet-v2
+ * and their FACS variants), for the tools that take any --arch: facs-run,
+ * facs-summary, facs-finetune, the benchmarks.
+ *
+ *     facs_model_options o;
+ *     if (facs_model_options_for_arch("facs_vgg16_r2", &o) != FACS_OK) ...  // message lists every name
+ *     o.classes = 10;
+ *     facs_model *m;
+ *     if (facs_model_create(&m, &o, FACS_DEVICE_CPU, seed) != FACS_OK) ... facs_last_error() ...
+ *     facs_tensor *logits = facs_model_forward(ctx, m, x);   // (N, classes, 1, 1)
+ *     facs_weights_save(path, facs_model_params(m), ...);
+ *     facs_model_free(m);
+ *
+ * Each family (backbone/model_family.h) owns a set of architecture names and
+ * reads the options that apply to it; an option that a family cannot honour
+ * (a CIFAR stem on MobileNet-v2, BN before the fusion on ResNet) is refused
+ * at create with a message, never ignored. */
+#ifndef FACS_MODEL_H
+#define FACS_MODEL_H
+
+#include <stdint.h>
+
+#include "ops.h"
+#include "param.h"
+
+/* Where BatchNorm sits around a FACS op (Table 5's "BatchNorm" column). */
+typedef enum {
+    FACS_FUSION_BN_NONE = 0, /* the fusion output goes straight on (DESIGN.md's default) */
+    FACS_FUSION_BN_PRE = 1,  /* a BN on the fusion's input (MobileNet-v2 only) */
+    FACS_FUSION_BN_POST = 2  /* the replaced conv's BN (+ activation where it had one) after the fusion */
+} facs_fusion_bn;
+
+typedef struct {
+    char arch[32];
+    int classes;              /* 1000 */
+    double width;             /* channel multiplier, 1.0 */
+    int cifar_stem;           /* ResNet: 3x3 stride-1 stem, no max-pool; VGG: no effect needed (0 = off) */
+    facs_fusion_bn fusion_bn; /* FACS variants only */
+    facs_fuse_params fusion;  /* FACS variants only: threshold, T_cf 0.5 */
+} facs_model_options;
+
+typedef struct facs_model facs_model;
+
+/* NULL-terminated list of every architecture name, family by family. */
+const char *const *facs_model_arch_names(void);
+
+/* Defaults for arch (see facs_model_options); FACS_ERR_ARG listing the valid names when arch is unknown. */
+facs_status facs_model_options_for_arch(const char *arch, facs_model_options *options);
+
+/* Builds and initialises (torchvision's initialisation, drawn from seed).
+ * On failure *out is NULL and the last error says why. */
+facs_status facs_model_create(facs_model **out, const facs_model_options *options, facs_device device,
+                              uint64_t seed);
+void facs_model_free(facs_model *model);
+
+/* Logits (N, classes, 1, 1) of images (N, 3, H, W); NULL on error. */
+facs_tensor *facs_model_forward(facs_ctx *ctx, facs_model *model, facs_tensor *x);
+
+/* Every tensor under its torchvision state_dict key, in registration order. */
+facs_param_list *facs_model_params(facs_model *model);
+const facs_model_options *facs_model_get_options(const facs_model *model);
+/* 1 when the architecture uses the FACS op. */
+int facs_model_is_facs(const facs_model *model);
+/* State-dict prefix of the classifier ("fc." for ResNet, "classifier." for
+ * VGG and MobileNet-v2): what a fine-tuning run skips when loading weights
+ * trained for other classes. */
+const char *facs_model_head_prefix(const facs_model *model);
+
+/* The classifier weight's state-dict key for arch ("fc.weight",
+ * "classifier.1.weight"): its rows in a weights file are the file's classes.
+ * NULL for an unknown arch. */
+const char *facs_model_arch_head_weight(const char *arch);
+
+#endif

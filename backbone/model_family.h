@@ -1,0 +1,27 @@
+/* The contract between backbone/model.c and each network family. A family
+ * lists its architecture names and builds a network behind an opaque impl;
+ * model.c dispatches by name. Adding a family = one file defining a
+ * facs_model_family + one line in model.c's table. */
+#ifndef FACS_MODEL_FAMILY_H
+#define FACS_MODEL_FAMILY_H
+
+#include "model.h"
+
+typedef struct {
+    const char *const *(*names)(void); /* NULL-terminated list */
+    const char *head_prefix;  /* "fc." */
+    const char *head_weight;  /* the classifier's weight key, "fc.weight": its rows are the classes */
+    /* Builds the network for options (options->arch is one of names): *impl
+     * receives the network, *params its parameter list (owned by impl), *facs
+     * whether it uses the FACS op. On failure nothing is left allocated. */
+    facs_status (*create)(void **impl, facs_param_list **params, int *facs, const facs_model_options *options,
+                          facs_device device, uint64_t seed);
+    facs_tensor *(*forward)(facs_ctx *ctx, void *impl, facs_tensor *x);
+    void (*destroy)(void *impl);
+} facs_model_family;
+
+extern const facs_model_family facs_resnet_family;
+extern const facs_model_family facs_vgg_family;
+extern const facs_model_family facs_mobilenet_family;
+
+#endif
