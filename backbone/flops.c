@@ -69,5 +69,9 @@ int64_t facs_flops_of_op(facs_flops_convention convention, const char *op, const
         return numel(x);
     if (strcmp(op, "resize_bilinear") == 0)
         return numel(out);
+    if (strcmp(op, "scale_channels") == 0)
+        return appendix ? numel(out) : 0;
+    if (strcmp(op, "channel_pool") == 0 && x)
+        return appendix ? numel(x) - numel(out) : 0; /* (R - 1) x C/R x H x W per image */
     return 0;
 }

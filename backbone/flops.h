@@ -19,7 +19,10 @@
  *                    average pool (input elements) and its 1x1 blend conv on
  *                    the 1x1 descriptor (N x C/R x C, + N x C/R with a bias);
  *                    the sigmoid and the fusion itself count 0;
- *   sigmoid, add, concat, dropout2d, softmax_cross_entropy: 0.
+ *   sigmoid, add, concat, dropout2d, softmax_cross_entropy: 0;
+ *   scale_channels, channel_pool: 0. ptflops hooks modules only, and SE's
+ *                    x * s and DWP's x.view(N, C/R, R, H, W).amax(2) are
+ *                    tensor operations, not modules.
  *
  * FACS_FLOPS_APPENDIX_A follows the paper's Appendix A (Eq. 4-9):
  *   conv2d, linear   as above (Eq. 4: H W N C k k);
@@ -31,6 +34,10 @@
  *   facs             global pooling C H W (Eq. 8) + blend C/R x C (A.7)
  *                    + sigmoid 4 C/R on the descriptor (Eq. 7)
  *                    + fusion (R-1) C/R H W (Eq. 9), per image;
+ *   scale_channels   1 per output element (the multiplication);
+ *   channel_pool     (R-1) per output element: the comparisons (max) or
+ *                    additions (avg) of a group of R, counted like the
+ *                    fusion of Eq. 9;
  *   add, concat, dropout2d, softmax_cross_entropy: 0 (not in the appendix). */
 #ifndef FACS_FLOPS_H
 #define FACS_FLOPS_H

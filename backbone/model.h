@@ -34,7 +34,7 @@ typedef struct {
     char arch[32];
     int classes;              /* 1000 */
     double width;             /* channel multiplier, 1.0 */
-    int cifar_stem;           /* ResNet: 3x3 stride-1 stem, no max-pool; VGG: no effect needed (0 = off) */
+    int cifar_stem;           /* ResNet: 3x3 stride-1 stem, no max-pool; VGG refuses it (no stem; 32x32 works as is) */
     facs_fusion_bn fusion_bn; /* FACS variants only */
     facs_fuse_params fusion;  /* FACS variants only: threshold, T_cf 0.5 */
 } facs_model_options;

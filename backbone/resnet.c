@@ -10,26 +10,40 @@
 
 #include "layers.h"
 
+/* How a bottleneck squeezes its input (conv1's place). */
+typedef enum { SQUEEZE_CONV, SQUEEZE_FACS, SQUEEZE_DWP } squeeze_kind;
+
 typedef struct {
     const char *name;
     int blocks[4];
-    int facs;
+    squeeze_kind squeeze_by;
     int squeeze; /* bottleneck width = block output channels / squeeze: 4 (He et al.), 8 (Table 2's R = 8 rows) */
+    int se;      /* squeeze-and-excitation on each block's residual branch */
 } arch_entry;
 
 static const arch_entry ARCHS[] = {
-    {"resnet26", {2, 2, 2, 2}, 0, 4},       {"resnet50", {3, 4, 6, 3}, 0, 4},
-    {"resnet101", {3, 4, 23, 3}, 0, 4},     {"resnet152", {3, 8, 36, 3}, 0, 4},
-    {"facs_resnet26", {2, 2, 2, 2}, 1, 4},  {"facs_resnet50", {3, 4, 6, 3}, 1, 4},
-    {"facs_resnet101", {3, 4, 23, 3}, 1, 4}, {"facs_resnet152", {3, 8, 36, 3}, 1, 4},
-    {"resnet50_r8", {3, 4, 6, 3}, 0, 8},    {"facs_resnet50_r8", {3, 4, 6, 3}, 1, 8},
+    {"resnet26", {2, 2, 2, 2}, SQUEEZE_CONV, 4, 0},
+    {"resnet50", {3, 4, 6, 3}, SQUEEZE_CONV, 4, 0},
+    {"resnet101", {3, 4, 23, 3}, SQUEEZE_CONV, 4, 0},
+    {"resnet152", {3, 8, 36, 3}, SQUEEZE_CONV, 4, 0},
+    {"facs_resnet26", {2, 2, 2, 2}, SQUEEZE_FACS, 4, 0},
+    {"facs_resnet50", {3, 4, 6, 3}, SQUEEZE_FACS, 4, 0},
+    {"facs_resnet101", {3, 4, 23, 3}, SQUEEZE_FACS, 4, 0},
+    {"facs_resnet152", {3, 8, 36, 3}, SQUEEZE_FACS, 4, 0},
+    {"resnet50_r8", {3, 4, 6, 3}, SQUEEZE_CONV, 8, 0},
+    {"facs_resnet50_r8", {3, 4, 6, 3}, SQUEEZE_FACS, 8, 0},
+    {"se_resnet50", {3, 4, 6, 3}, SQUEEZE_CONV, 4, 1},
+    {"se_facs_resnet50", {3, 4, 6, 3}, SQUEEZE_FACS, 4, 1},
+    {"dwp_resnet50", {3, 4, 6, 3}, SQUEEZE_DWP, 4, 0},
 };
 #define ARCH_COUNT ((int)(sizeof ARCHS / sizeof ARCHS[0]))
+#define SE_REDUCTION 16 /* Hu et al.'s r */
 
 /* Same order as ARCHS; a separate constant list so callers can walk it. */
-static const char *const NAMES[] = {"resnet26",      "resnet50",       "resnet101",      "resnet152",
-                                    "facs_resnet26", "facs_resnet50",  "facs_resnet101", "facs_resnet152",
-                                    "resnet50_r8",   "facs_resnet50_r8", NULL};
+static const char *const NAMES[] = {
+    "resnet26",    "resnet50",         "resnet101",    "resnet152",        "facs_resnet26",
+    "facs_resnet50", "facs_resnet101", "facs_resnet152", "resnet50_r8",    "facs_resnet50_r8",
+    "se_resnet50", "se_facs_resnet50", "dwp_resnet50", NULL};
 
 const char *const *facs_resnet_arch_names(void) { return NAMES; }
 
@@ -83,12 +97,31 @@ static facs_status build_stem(facs_builder *b, facs_resnet *net, int base)
     return facs_build_bn(b, &net->stem_bn[2], "bn1", base);
 }
 
-static facs_status build_block(facs_builder *b, facs_resnet_block *blk, int stage, int index)
+/* timm's SEModule names: se.fc1 (out -> out / 16, bias), se.fc2 (back, bias). */
+static facs_status build_se(facs_builder *b, facs_resnet_block *blk, const char *prefix)
+{
+    char name[96];
+    int reduced = blk->out / SE_REDUCTION > 0 ? blk->out / SE_REDUCTION : 1;
+    snprintf(name, sizeof name, "%s.se.fc1.weight", prefix);
+    if (!(blk->se_fc1 = facs_build_conv(b, name, reduced, blk->out, 1)))
+        return FACS_ERR_MEMORY;
+    snprintf(name, sizeof name, "%s.se.fc1.bias", prefix);
+    if (!(blk->se_fc1_bias = facs_build_bias(b, name, reduced)))
+        return FACS_ERR_MEMORY;
+    snprintf(name, sizeof name, "%s.se.fc2.weight", prefix);
+    if (!(blk->se_fc2 = facs_build_conv(b, name, blk->out, reduced, 1)))
+        return FACS_ERR_MEMORY;
+    snprintf(name, sizeof name, "%s.se.fc2.bias", prefix);
+    return (blk->se_fc2_bias = facs_build_bias(b, name, blk->out)) ? FACS_OK : FACS_ERR_MEMORY;
+}
+
+static facs_status build_block(facs_builder *b, facs_resnet_block *blk, int stage, int index, squeeze_kind squeeze_by,
+                               int se)
 {
     char prefix[64], name[96];
     snprintf(prefix, sizeof prefix, "layer%d.%d", stage + 1, index);
 #define NAME(suffix) (snprintf(name, sizeof name, "%s.%s", prefix, suffix), name)
-    if (!(blk->conv1 = facs_build_conv(b, NAME("conv1.weight"), blk->width, blk->in, 1)))
+    if (squeeze_by != SQUEEZE_DWP && !(blk->conv1 = facs_build_conv(b, NAME("conv1.weight"), blk->width, blk->in, 1)))
         return FACS_ERR_MEMORY;
     FACS_TRY(facs_build_bn(b, &blk->bn1, NAME("bn1"), blk->width));
     if (!(blk->conv2 = facs_build_conv(b, NAME("conv2.weight"), blk->width, blk->width, 3)))
@@ -97,6 +130,8 @@ static facs_status build_block(facs_builder *b, facs_resnet_block *blk, int stag
     if (!(blk->conv3 = facs_build_conv(b, NAME("conv3.weight"), blk->out, blk->width, 1)))
         return FACS_ERR_MEMORY;
     FACS_TRY(facs_build_bn(b, &blk->bn3, NAME("bn3"), blk->out));
+    if (se)
+        FACS_TRY(build_se(b, blk, prefix));
     if (blk->stride != 1 || blk->in != blk->out) {
         if (!(blk->down_conv = facs_build_conv(b, NAME("downsample.0.weight"), blk->out, blk->in, 1)))
             return FACS_ERR_MEMORY;
@@ -142,12 +177,12 @@ static facs_status build(facs_builder *b, facs_resnet *net, const arch_entry *ar
                                        .stride = i == 0 ? stride[s] : 1, .dilation = dilation[s]};
             /* Small width multipliers can leave no channel, or (FACS) a width that does not divide the input into
              * equal chunks; the standard squeeze 4 always divides, squeeze 8 needs an even base. */
-            if (width < 1 || (net->facs && in % width != 0))
+            if (width < 1 || (arch->squeeze_by != SQUEEZE_CONV && in % width != 0))
                 return facs_fail(FACS_ERR_ARG,
                                  "resnet: %s with width multiplier %g: layer%d.%d squeezes %d channels to %d%s",
                                  arch->name, o->width, s + 1, i, in, width,
-                                 width < 1 ? "" : ", which FACS cannot split into equal chunks");
-            FACS_TRY(build_block(b, blk, s, i));
+                                 width < 1 ? "" : ", which cannot be split into equal chunks");
+            FACS_TRY(build_block(b, blk, s, i, arch->squeeze_by, arch->se));
             in = blk->out;
         }
         if (s == 2)
@@ -183,7 +218,8 @@ facs_status facs_resnet_create(facs_resnet *net, const facs_resnet_options *opti
     facs_param_list_init(&net->params);
     FACS_TRY(check_options(options));
     const arch_entry *arch = find_arch(options->arch);
-    net->facs = arch->facs;
+    net->facs = arch->squeeze_by == SQUEEZE_FACS;
+    net->dwp = arch->squeeze_by == SQUEEZE_DWP;
     facs_builder b = {&net->params, device, seed};
     facs_status s = build(&b, net, arch);
     if (s != FACS_OK)

@@ -12,7 +12,15 @@
  * ([3,4,6,3]), resnet101 ([3,4,23,3]), resnet152 ([3,8,36,3]) and their FACS
  * variants facs_resnet26/50/101/152. resnet50_r8 and facs_resnet50_r8 are the
  * paper's R = 8 rows of Table 2: ResNet-50 whose bottleneck width is the block's
- * output channels / 8 instead of / 4 (same output channels).
+ * output channels / 8 instead of / 4 (same output channels). Table 2's last
+ * rows: se_resnet50 and se_facs_resnet50 add squeeze-and-excitation (Hu et
+ * al., r = 16) to every block, as timm's seresnet50 names it: the bn3 output
+ * y becomes y * sigmoid(se.fc2(relu(se.fc1(gap(y))))), fc1/fc2 1x1 convs with
+ * bias (out -> out/16 -> out), before the shortcut is added. dwp_resnet50 is
+ * the depth-wise pooling baseline (Hussain & Hesheng 2019): conv1 does not
+ * exist, the squeeze is the max over each group of R = in / width channels
+ * (ops.h facs_channel_pool, the FACS op's chunk grouping), then bn1 and ReLU
+ * as in the plain block.
  *
  * Layout (torchvision): conv1 7x7/2, bn1, relu, maxpool 3x3/2, layer1..layer4,
  * global average pool, fc. Bottleneck: conv1 1x1 (in -> width), bn1, relu,
@@ -78,13 +86,15 @@ typedef struct {
 typedef struct {
     int in, width, out;     /* channels: in -> width -> out (4 or 8 width) */
     int stride, dilation;   /* of conv2 (stride also of downsample.0) */
-    facs_param *conv1, *conv2, *conv3, *down_conv; /* down_conv NULL: identity shortcut */
+    facs_param *conv1, *conv2, *conv3, *down_conv; /* down_conv NULL: identity shortcut; conv1 NULL for DWP */
+    facs_param *se_fc1, *se_fc1_bias, *se_fc2, *se_fc2_bias; /* NULL without SE */
     facs_bn bn1, bn2, bn3, down_bn;
 } facs_resnet_block;
 
 typedef struct {
     facs_resnet_options options;
     int facs;               /* the architecture is a FACS variant */
+    int dwp;                /* the squeeze is depth-wise pooling (dwp_resnet50) */
     facs_param_list params;
     facs_param *stem_conv[3]; /* [0] only, unless deep_stem */
     facs_bn stem_bn[3]; /* the last one is "bn1" */

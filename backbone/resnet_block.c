@@ -23,13 +23,23 @@ static facs_tensor *stem(facs_ctx *ctx, facs_resnet *net, facs_tensor *x)
     return facs_maxpool2d(ctx, y, &pool);
 }
 
+/* y * sigmoid(fc2(relu(fc1(gap(y))))) (Hu et al.). */
+static facs_tensor *excite(facs_ctx *ctx, const facs_resnet_block *b, facs_tensor *y)
+{
+    facs_tensor *s = facs_relu(ctx, facs_conv_forward(ctx, facs_global_avgpool(ctx, y), b->se_fc1, b->se_fc1_bias, 1, 0, 1, 1));
+    s = facs_sigmoid(ctx, facs_conv_forward(ctx, s, b->se_fc2, b->se_fc2_bias, 1, 0, 1, 1));
+    return facs_scale_channels(ctx, y, s);
+}
+
 static facs_tensor *block(facs_ctx *ctx, facs_resnet *net, const facs_resnet_block *b, facs_tensor *x)
 {
     facs_tensor *shortcut = x;
     if (b->down_conv)
         shortcut = facs_bn_forward(ctx, conv(ctx, x, b->down_conv, b->stride, 0, 1), &b->down_bn);
     facs_tensor *y;
-    if (!net->facs)
+    if (net->dwp)
+        y = facs_relu(ctx, facs_bn_forward(ctx, facs_channel_pool(ctx, x, b->width, FACS_CHANNEL_POOL_MAX), &b->bn1));
+    else if (!net->facs)
         y = facs_relu(ctx, facs_bn_forward(ctx, conv(ctx, x, b->conv1, 1, 0, 1), &b->bn1));
     else if (net->options.post_bn)
         y = facs_relu(ctx, facs_bn_forward(ctx, facs_facs(ctx, x, b->conv1->value, NULL, &net->options.fusion), &b->bn1));
@@ -37,6 +47,8 @@ static facs_tensor *block(facs_ctx *ctx, facs_resnet *net, const facs_resnet_blo
         y = facs_facs(ctx, x, b->conv1->value, NULL, &net->options.fusion);
     y = facs_relu(ctx, facs_bn_forward(ctx, conv(ctx, y, b->conv2, b->stride, b->dilation, b->dilation), &b->bn2));
     y = facs_bn_forward(ctx, conv(ctx, y, b->conv3, 1, 0, 1), &b->bn3);
+    if (b->se_fc1)
+        y = excite(ctx, b, y);
     return facs_relu(ctx, facs_add(ctx, y, shortcut));
 }
 

@@ -52,6 +52,9 @@ typedef struct {
     float threshold; /* T_cf of Eq. 2: p <= T takes Max, p > T takes Avg */
 } facs_fuse_params;
 
+/* How channel_pool reduces each group of R channels. */
+typedef enum { FACS_CHANNEL_POOL_MAX = 0, FACS_CHANNEL_POOL_AVG = 1 } facs_channel_pool_mode;
+
 typedef struct facs_backend {
     const char *name;
 
@@ -153,6 +156,23 @@ typedef struct facs_backend {
     facs_status (*softmax_ce_backward)(struct facs_ctx *ctx, int ignore_index, const facs_tensor *probs,
                                        const facs_tensor *labels, float dloss, int64_t valid,
                                        facs_tensor *dlogits);
+
+    /* Per-channel scaling (squeeze-and-excitation): x (N, C, H, W), s (N, C, 1, 1),
+     * y = x * s broadcast over pixels. backward: dx = dy * s and ds = the sum over
+     * pixels of dy * x; both are activation gradients, written (=). */
+    facs_status (*scale_channels_forward)(struct facs_ctx *ctx, const facs_tensor *x, const facs_tensor *s,
+                                          facs_tensor *y);
+    facs_status (*scale_channels_backward)(struct facs_ctx *ctx, const facs_tensor *x, const facs_tensor *s,
+                                           const facs_tensor *dy, facs_tensor *dx, facs_tensor *ds);
+
+    /* Channel pooling (depth-wise pooling): x (N, C, H, W) to y (N, C/R, H, W),
+     * output channel i the max or mean of input channels [R i, R i + R), the
+     * FACS op's chunks. Max backward routes dy to the chunk's first maximum,
+     * recomputed from x; avg spreads dy / R. dx is written (=). */
+    facs_status (*channel_pool_forward)(struct facs_ctx *ctx, facs_channel_pool_mode mode, const facs_tensor *x,
+                                        facs_tensor *y);
+    facs_status (*channel_pool_backward)(struct facs_ctx *ctx, facs_channel_pool_mode mode, const facs_tensor *x,
+                                         const facs_tensor *dy, facs_tensor *dx);
 
     /* The FACS op (paper Eq. 1-3). x (N, C, H, W); w (C/R, C, 1, 1) the squeeze
      * weight; b (C/R, 1, 1, 1) or NULL; y (N, C/R, H, W); prob (N, C/R, 1, 1)

@@ -49,6 +49,22 @@ facs_tensor *facs_concat(facs_ctx *ctx, int count, facs_tensor *const *xs);
 facs_tensor *facs_dropout2d(facs_ctx *ctx, facs_tensor *x, float prob);
 facs_tensor *facs_linear(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b);
 
+/* Squeeze-and-excitation's rescaling: y[n, c, h, w] = x[n, c, h, w] * s[n, c]
+ * with s (N, C, 1, 1), e.g. sigmoid(fc2(relu(fc1(gap(x))))). Both x and s get
+ * gradients (ds sums dy * x over the pixels). */
+facs_tensor *facs_scale_channels(facs_ctx *ctx, facs_tensor *x, facs_tensor *s);
+
+/* Depth-wise pooling (DWP, Hussain & Hesheng 2019): reduces x (N, C, H, W) to
+ * (N, out_channels, H, W) by taking the max (or mean) of R = C / out_channels
+ * channels. Output channel i pools the contiguous input channels
+ * [R i, R i + R), the grouping of the FACS op's chunks (backend.h), so that DWP
+ * is exactly FACS's Max (or Avg) branch without the blend and the two networks
+ * compare like for like; it is also PyTorch's
+ * x.view(N, C/R, R, H, W).amax(2). Max backward sends each gradient to the
+ * first maximal channel of its group (ties go to the lowest index, as in
+ * PyTorch's max pooling and the FACS op); avg spreads it evenly. */
+facs_tensor *facs_channel_pool(facs_ctx *ctx, facs_tensor *x, int out_channels, facs_channel_pool_mode mode);
+
 /* Mean softmax cross-entropy over the channel axis; a (1, 1, 1, 1) tensor. */
 facs_tensor *facs_softmax_cross_entropy(facs_ctx *ctx, facs_tensor *logits, facs_tensor *labels,
                                         int ignore_index);

@@ -1,8 +1,9 @@
 /* ResNet / FACS-ResNet against PyTorch (tests/ref/ref_resnet.py): torchvision
  * ResNet-50 and ResNet-101 with random weights and randomised BN statistics,
  * the FACS-ResNet-50 twin (both fusions; eval mode loads ResNet-50's weights;
- * post-BN once, in eval mode), and a dilated (output stride 8) deep-stem ResNet-26
- * backbone; each in eval and train mode: the output, the input gradient,
+ * post-BN once, in eval mode), a dilated (output stride 8) deep-stem ResNet-26
+ * backbone, and at width 0.25 SE-ResNet-50, SE-FACS-ResNet-50 (loading the
+ * SE-ResNet weights) and DWP-ResNet-50; each in eval and train mode: the output, the input gradient,
  * every parameter gradient and, in train mode, the updated BN running
  * statistics. Then the builder alone: shapes, parameter counts, errors.
  *
@@ -48,6 +49,12 @@ static const ref_case CASES[] = {
     {"facs50_wtd_eval", "r50", "facs_resnet50"},
     {"facs50_wtd_train", "facs50s", "facs_resnet50"},
     {"facs50_postbn_eval", "r50", "facs_resnet50"},
+    {"se50_eval", "se50s", "se_resnet50"},
+    {"se50_train", "se50s", "se_resnet50"},
+    {"sefacs50_eval", "se50s", "se_facs_resnet50"},
+    {"sefacs50_train", "se50s", "se_facs_resnet50"},
+    {"dwp50_eval", "dwp50s", "dwp_resnet50"},
+    {"dwp50_train", "dwp50s", "dwp_resnet50"},
 };
 
 static double worst_err;
@@ -280,7 +287,14 @@ static void check_builder(h5_file *ref, facs_ctx *ctx)
     int names = 0;
     for (const char *const *n = facs_resnet_arch_names(); *n; n++)
         names += CHECK_OK(facs_resnet_options_for_arch(*n, &o));
-    CHECK(names == 10, "%d architecture names, want 10", names);
+    CHECK(names == 13, "%d architecture names, want 13", names);
+    /* SE adds 2 out^2/16 + out + out/16 per block; DWP drops every conv1. */
+    const char *twins[][2] = {{"se_resnet50", "se_resnet50_params"}, {"dwp_resnet50", "dwp_resnet50_params"}};
+    for (int i = 0; i < 2; i++) {
+        size_t got = trainable_count(twins[i][0], 1.0, 0);
+        long want = h5_attr_int(ref, "/", twins[i][1], -1);
+        CHECK((long)got == want, "%s: %zu parameters, the twin has %ld", twins[i][0], got, want);
+    }
 }
 
 int main(int argc, char **argv)

@@ -72,6 +72,10 @@ const facs_backend facs_cpu_backend = {
     .linear_backward = facs_cpu_linear_backward,
     .softmax_ce_forward = facs_cpu_softmax_ce_forward,
     .softmax_ce_backward = facs_cpu_softmax_ce_backward,
+    .scale_channels_forward = facs_cpu_scale_channels_forward,
+    .scale_channels_backward = facs_cpu_scale_channels_backward,
+    .channel_pool_forward = facs_cpu_channel_pool_forward,
+    .channel_pool_backward = facs_cpu_channel_pool_backward,
     .facs_forward = facs_cpu_facs_forward,
     .facs_backward = facs_cpu_facs_backward,
 };

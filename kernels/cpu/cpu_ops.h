@@ -63,6 +63,16 @@ facs_status facs_cpu_softmax_ce_backward(facs_ctx *ctx, int ignore_index, const 
                                          const facs_tensor *labels, float dloss, int64_t valid,
                                          facs_tensor *dlogits);
 
+facs_status facs_cpu_scale_channels_forward(facs_ctx *ctx, const facs_tensor *x, const facs_tensor *s,
+                                            facs_tensor *y);
+facs_status facs_cpu_scale_channels_backward(facs_ctx *ctx, const facs_tensor *x, const facs_tensor *s,
+                                             const facs_tensor *dy, facs_tensor *dx, facs_tensor *ds);
+
+facs_status facs_cpu_channel_pool_forward(facs_ctx *ctx, facs_channel_pool_mode mode, const facs_tensor *x,
+                                          facs_tensor *y);
+facs_status facs_cpu_channel_pool_backward(facs_ctx *ctx, facs_channel_pool_mode mode, const facs_tensor *x,
+                                           const facs_tensor *dy, facs_tensor *dx);
+
 facs_status facs_cpu_facs_forward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
                                   const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *prob);
 facs_status facs_cpu_facs_backward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,

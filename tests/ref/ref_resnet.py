@@ -106,6 +106,10 @@ r26 = randomise(ResNet(26, width=0.25, deep_stem=True, output_stride=8, no_head=
 # and a near-tie in a FACS chunk maximum (which no bias nudge can separate)
 # then flips with a chance proportional to the number of activations.
 f50s = randomise(ResNet(50, CLASSES, width=0.25))
+# Table 2's last rows at width 0.25: SE-ResNet-50 (its FACS variant loads the
+# same weights) and DWP-ResNet-50.
+se50s = randomise(ResNet(50, CLASSES, width=0.25, se=True))
+dwp50s = randomise(ResNet(50, CLASSES, width=0.25, dwp=True))
 x64 = torch.randn(BATCH, 3, 64, 64)
 
 
@@ -113,7 +117,8 @@ def facs_twin(fusion, post_bn=False, width=1.0):
     return ResNet(50, CLASSES, facs=True, fusion=fusion, threshold=0.5, post_bn=post_bn, width=width)
 
 
-for name, model in (("r50", r50), ("r101", r101), ("r26os8", r26), ("facs50s", f50s)):
+for name, model in (("r50", r50), ("r101", r101), ("r26os8", r26), ("facs50s", f50s), ("se50s", se50s),
+                    ("dwp50s", dwp50s)):
     put_model(f, name, model)
     put(f, f"{name}/x", x64)
 
@@ -129,6 +134,12 @@ for training in (False, True):
         twin.load_state_dict(base.state_dict())
         run_case(f, f"facs50_{fname}_{mode}", twin, name, x64, "facs_resnet50", training, fusion=fusion,
                  threshold=0.5, width=width)
+    run_case(f, f"se50_{mode}", se50s, "se50s", x64, "se_resnet50", training, width=0.25)
+    twin = ResNet(50, CLASSES, facs=True, width=0.25, se=True)
+    twin.load_state_dict(se50s.state_dict())
+    run_case(f, f"sefacs50_{mode}", twin, "se50s", x64, "se_facs_resnet50", training, fusion=THRESHOLD,
+             threshold=0.5, width=0.25)
+    run_case(f, f"dwp50_{mode}", dwp50s, "dwp50s", x64, "dwp_resnet50", training, width=0.25)
 # Post-BN in eval mode: in train mode, BN straight after a threshold fusion
 # sees the batch statistics of a 2-image batch jump when rounding moves a
 # fusion probability across T, which no tolerance can absorb.
@@ -141,3 +152,5 @@ run_case(f, "facs50_postbn_eval", twin, "r50", x64, "facs_resnet50", False, fusi
 half = ResNet(50, 1000, width=0.5)
 f.attrs["resnet50_width0.5_params"] = sum(p.numel() for p in half.parameters())
 f.attrs["resnet50_params"] = sum(p.numel() for p in torchvision.models.resnet50().parameters())
+f.attrs["se_resnet50_params"] = sum(p.numel() for p in ResNet(50, 1000, se=True).parameters())
+f.attrs["dwp_resnet50_params"] = sum(p.numel() for p in ResNet(50, 1000, dwp=True).parameters())

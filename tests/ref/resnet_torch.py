@@ -1,6 +1,7 @@
 """A PyTorch twin of backbone/resnet.h: torchvision's bottleneck ResNet (v1.5)
 with the same state_dict names, plus the options of the C model (FACS squeeze,
-post-BN, width multiplier, CIFAR and deep stems, output stride, no head).
+post-BN, width multiplier, CIFAR and deep stems, output stride, no head,
+squeeze-and-excitation with timm's names, depth-wise pooling squeeze).
 With facs=False and default options it is torchvision.models.resnetXX."""
 import copy
 
@@ -13,16 +14,40 @@ from facs_torch import THRESHOLD, facs
 BLOCKS = {26: [2, 2, 2, 2], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
 
 
+class SqueezeExcite(nn.Module):
+    """Hu et al. with r = 16, as timm's SEModule: fc1, fc2 are 1x1 convs with bias."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, max(1, channels // 16), 1)
+        self.fc2 = nn.Conv2d(max(1, channels // 16), channels, 1)
+
+    def scale(self, y):
+        return torch.sigmoid(self.fc2(F.relu(self.fc1(y.mean((2, 3), keepdim=True)))))
+
+    def forward(self, y):
+        return y * self.scale(y)
+
+
+def depthwise_pool(x, width):
+    """DWP: the max over each group of R = C / width contiguous channels."""
+    n, c, h, w = x.shape
+    return x.view(n, width, c // width, h, w).amax(2)
+
+
 class Bottleneck(nn.Module):
     def __init__(self, inplanes, width, stride, dilation, opts):
         super().__init__()
         self.opts = opts
-        self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False)
+        self.width = width
+        if not opts.get("dwp"):
+            self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.conv2 = nn.Conv2d(width, width, 3, stride, dilation, dilation, bias=False)
         self.bn2 = nn.BatchNorm2d(width)
         self.conv3 = nn.Conv2d(width, 4 * width, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(4 * width)
+        self.se = SqueezeExcite(4 * width) if opts.get("se") else None
         self.downsample = None
         if stride != 1 or inplanes != 4 * width:
             self.downsample = nn.Sequential(nn.Conv2d(inplanes, 4 * width, 1, stride, bias=False),
@@ -35,19 +60,23 @@ class Bottleneck(nn.Module):
             y, _ = facs(x, w, None, o["fusion"], o["threshold"])
             if o["post_bn"]:
                 y = F.relu(self.bn1(y))
+        elif o.get("dwp"):
+            y = F.relu(self.bn1(depthwise_pool(x, self.width)))
         else:
             y = F.relu(self.bn1(self.conv1(x)))
         y = F.relu(self.bn2(self.conv2(y)))
         y = self.bn3(self.conv3(y))
+        if self.se is not None:
+            y = self.se(y)
         shortcut = x if self.downsample is None else self.downsample(x)
         return F.relu(y + shortcut)
 
 
 class ResNet(nn.Module):
     def __init__(self, depth=50, classes=1000, facs=False, fusion=THRESHOLD, threshold=0.5, post_bn=False,
-                 width=1.0, cifar_stem=False, deep_stem=False, output_stride=32, no_head=False):
+                 width=1.0, cifar_stem=False, deep_stem=False, output_stride=32, no_head=False, se=False, dwp=False):
         super().__init__()
-        opts = dict(facs=facs, fusion=fusion, threshold=threshold, post_bn=post_bn)
+        opts = dict(facs=facs, fusion=fusion, threshold=threshold, post_bn=post_bn, se=se, dwp=dwp)
         base = max(1, int(round(64 * width)))
         self.cifar_stem, self.deep_stem, self.no_head = cifar_stem, deep_stem, no_head
         if deep_stem:
@@ -104,22 +133,31 @@ MARGIN = 1e-3
 
 
 def nudge(v, bn):
-    """Shifts bn's bias per channel until no value of v (the ReLU input that
-    bn's output feeds, shape N, C, H, W) lies within MARGIN * max|v| of the
-    kink; returns v shifted the same way. Both float32 implementations then
-    take the same side of every ReLU: rounding (~1e-6) cannot flip one."""
+    """Shifts bn's bias (any module with a per-channel bias) per channel until
+    no value of v (the ReLU input that bn's output feeds, shape N, C, H, W)
+    lies within MARGIN * max|v| of the kink; returns v shifted the same way.
+    Both float32 implementations then take the same side of every ReLU:
+    rounding (~1e-6) cannot flip one."""
+    return nudge_through(lambda t: v + t.view(1, -1, 1, 1), v, bn)
+
+
+def nudge_through(value, v, module, also_ok=lambda t: True):
+    """nudge for a ReLU input value(t) that depends on a shift t (C,) of
+    module's bias in any way; v = value(0). A shift is kept only when
+    also_ok(t) holds as well (other ReLU inputs it moves stay clear)."""
     a = v.detach().transpose(0, 1).reshape(v.shape[1], -1)
     d = MARGIN * float(a.abs().max())
     shifts = torch.zeros(v.shape[1], dtype=v.dtype)
     for c in torch.nonzero((a.abs() < d).any(1)).flatten().tolist():
         for k in range(1, 200):
-            t = (k // 2 + 1) * 2.5 * d * (1 if k % 2 else -1)
-            if bool(((a[c] + t).abs() >= d).all()):
-                shifts[c] = t
+            t = shifts.clone()
+            t[c] = (k // 2 + 1) * 2.5 * d * (1 if k % 2 else -1)
+            if bool((value(t)[:, c].abs() >= d).all()) and also_ok(t):
+                shifts[c] = t[c]
                 break
     with torch.no_grad():
-        bn.bias += shifts.to(bn.bias.dtype)
-    return v + shifts.view(1, -1, 1, 1), int((shifts != 0).sum())
+        module.bias += shifts.to(module.bias.dtype)
+    return value(shifts), int((shifts != 0).sum())
 
 
 def calibrate(model, x, training):
@@ -158,11 +196,34 @@ def calibrate(model, x, training):
                     y = facs(v, w, None, opts["fusion"], opts["threshold"])[0]
                     if opts["post_bn"]:
                         y = bn_relu(y, pre + "bn1")
+                elif opts.get("dwp"):
+                    y = bn_relu(depthwise_pool(v, blk.width), pre + "bn1")
                 else:
                     y = bn_relu(blk.conv1(v), pre + "bn1")
                 y = bn_relu(blk.conv2(y), pre + "bn2")
                 shortcut = v if blk.downsample is None else blk.downsample(v)
-                y, n = nudge(blk.bn3(blk.conv3(y)) + shortcut, blk.bn3)
+                y = blk.bn3(blk.conv3(y))
+                if getattr(blk, "se", None) is None:
+                    y, n = nudge(y + shortcut, blk.bn3)
+                else:
+                    # SE pools bn3's output, so a shift of bn3's bias moves
+                    # the whole excitation: recompute it for each candidate,
+                    # after fc1's ReLU inputs have been nudged clear, and
+                    # keep them clear.
+                    se = blk.se
+                    _, n = nudge(se.fc1(y.mean((2, 3), keepdim=True)), se.fc1)
+                    count += n
+
+                    def hidden(t):
+                        return se.fc1((y + t.view(1, -1, 1, 1)).mean((2, 3), keepdim=True))
+
+                    def residual(t):
+                        shifted = y + t.view(1, -1, 1, 1)
+                        return shifted * torch.sigmoid(se.fc2(F.relu(hidden(t)))) + shortcut
+
+                    clear = MARGIN * float(hidden(torch.zeros(y.shape[1], dtype=y.dtype)).abs().max())
+                    y, n = nudge_through(residual, residual(torch.zeros(y.shape[1], dtype=y.dtype)), blk.bn3,
+                                         lambda t: bool((hidden(t).abs() >= clear).all()))
                 count += n
                 v = F.relu(y)
     nudged = {k: p.float() for k, p in probe.named_parameters() if k.endswith("bias")}
