@@ -5,7 +5,8 @@
  * backbone, and at width 0.25 SE-ResNet-50, SE-FACS-ResNet-50 (loading the
  * SE-ResNet weights) and DWP-ResNet-50; each in eval and train mode: the output, the input gradient,
  * every parameter gradient and, in train mode, the updated BN running
- * statistics. Then the builder alone: shapes, parameter counts, errors.
+ * statistics (tests/model_parity.h runs and compares each case). Then the
+ * builder alone: shapes, parameter counts, errors.
  *
  * Tolerance: 1e-4 normwise relative per tensor. Each op matches PyTorch to
  * ~1e-6, and 17 to 33 residual blocks compound that to a few 1e-5 at most
@@ -19,7 +20,7 @@
  *     layer4) amplify rounding: PyTorch's own NCHW and channels_last runs
  *     then differ by up to ~1e-3, and ours by up to ~1e-4 at spread 0. Train
  *     mode gets 3e-4; each tensor carries PyTorch's own difference as
- *     attribute 'spread', and its tolerance is max(base, 8 spread).
+ *     attribute 'spread', and its tolerance is max(3e-4, 8 spread).
  * Eval-mode cases pass at 1e-4 with no widening at all. A wrong stride, dilation, chunk
  * size, fusion order or a missing gradient term moves tensors by 1e-2 or
  * more. RESNET_VERBOSE=1 prints every comparison. */
@@ -27,11 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_parity.h"
 #include "resnet.h"
 #include "test_util.h"
-
-#define TOL 1e-4
-#define TOL_TRAIN 3e-4 /* train mode: see the header comment */
 
 typedef struct {
     const char *name, *model, *arch;
@@ -57,102 +56,29 @@ static const ref_case CASES[] = {
     {"dwp50_train", "dwp50s", "dwp_resnet50"},
 };
 
-static double worst_err;
-static int widened; /* tensors whose tolerance PyTorch's own spread widened */
-static char worst_what[512];
+static parity_stats stats;
 
-static void compare(const char *what, const float *got, const float *want, size_t count, double tol)
-{
-    double e = test_rel_err_f(got, want, count);
-    if (tol <= TOL_TRAIN && e > worst_err) {
-        worst_err = e;
-        snprintf(worst_what, sizeof worst_what, "%s", what);
-    }
-    if (getenv("RESNET_VERBOSE"))
-        printf("%-60s %.3g tol %.3g\n", what, e, tol);
-    test_close_f(what, got, want, count, tol);
-}
+typedef struct {
+    facs_resnet *net;
+    int head;
+} resnet_run;
 
-/* TOL (TOL_TRAIN in train mode), or 8x the spread between PyTorch's own two
- * float32 layouts when ill-conditioned batch statistics make that larger. */
-static double tol_for(h5_file *ref, const char *key, int training)
+static facs_tensor *forward(facs_ctx *ctx, void *user, facs_tensor *x)
 {
-    double spread = h5_attr_double(ref, key, "spread", 0), base = training ? TOL_TRAIN : TOL;
-    if (spread * 8 > base)
-        widened++;
-    return spread * 8 > base ? spread * 8 : base;
-}
-
-/* The model's weights, with the case's own (nudged, see ref_resnet.py)
- * biases where the case has them. */
-static int load_weights(h5_file *ref, const char *model, const char *name, facs_param_list *params)
-{
-    char prefix[64], bias_prefix[96];
-    snprintf(prefix, sizeof prefix, "/%s/model", model);
-    snprintf(bias_prefix, sizeof bias_prefix, "/%s/bias", name);
-    for (int i = 0; i < params->count; i++) {
-        facs_param *p = params->items[i];
-        char key[256];
-        test_h5_key(key, sizeof key, bias_prefix, p->name);
-        if (!h5_exists(ref, key))
-            test_h5_key(key, sizeof key, prefix, p->name);
-        size_t count;
-        float *data = test_ref(ref, key, &count);
-        int ok = CHECK(count == facs_tensor_numel(p->value), "%s: %zu values in the file, %zu in the net", key,
-                       count, facs_tensor_numel(p->value)) &&
-                 CHECK_OK(facs_tensor_from_nchw(p->value, data, count));
-        free(data);
-        if (!ok)
-            return 0;
-    }
-    return 1;
-}
-
-/* Every trainable gradient against grad/<key>; a parameter PyTorch leaves
- * without gradient (bn1 of a FACS block) must have none or a zero one. */
-static void compare_params(h5_file *ref, const char *name, facs_param_list *params, int training)
-{
-    char prefix[128], key[300], what[400];
-    for (int i = 0; i < params->count; i++) {
-        facs_param *p = params->items[i];
-        size_t count = facs_tensor_numel(p->value);
-        if (p->kind == FACS_PARAM_TRAINABLE) {
-            snprintf(prefix, sizeof prefix, "/%s/grad", name);
-            test_h5_key(key, sizeof key, prefix, p->name);
-            snprintf(what, sizeof what, "%s grad %s", name, p->name);
-            if (h5_exists(ref, key)) {
-                float *want = test_ref(ref, key, &count);
-                float *got = p->value->grad ? test_grad_nchw(p->value) : calloc(count, sizeof *got);
-                compare(what, got, want, count, tol_for(ref, key, training));
-                free(want), free(got);
-            } else if (p->value->grad) {
-                float *got = test_grad_nchw(p->value), zero = 0;
-                for (size_t j = 0; j < count; j++)
-                    zero = got[j] != 0 ? 1 : zero;
-                CHECK(zero == 0, "%s: PyTorch has no gradient, ours is non-zero", what);
-                free(got);
-            }
-        } else if (training) {
-            snprintf(prefix, sizeof prefix, "/%s/after", name);
-            test_h5_key(key, sizeof key, prefix, p->name);
-            snprintf(what, sizeof what, "%s after %s", name, p->name);
-            float *want = test_ref(ref, key, &count), *got = test_nchw(p->value);
-            compare(what, got, want, count, tol_for(ref, key, training));
-            free(want), free(got);
-        }
-    }
+    resnet_run *r = user;
+    return r->head ? facs_resnet_forward(ctx, r->net, x) : facs_resnet_features(ctx, r->net, x, NULL);
 }
 
 static void run_case(h5_file *ref, facs_ctx *ctx, const ref_case *c)
 {
-    char group[64], key[128], what[160];
+    char group[64];
     snprintf(group, sizeof group, "/%s", c->name);
-    int training = (int)h5_attr_int(ref, group, "training", -1), head = (int)h5_attr_int(ref, group, "head", 1);
     facs_resnet_options o;
     if (!CHECK_OK(facs_resnet_options_for_arch(c->arch, &o)))
         return;
+    resnet_run run = {NULL, (int)h5_attr_int(ref, group, "head", 1)};
     o.classes = 10;
-    o.no_head = !head;
+    o.no_head = !run.head;
     o.width = h5_attr_double(ref, group, "width", 1.0);
     o.deep_stem = (int)h5_attr_int(ref, group, "deep_stem", 0);
     o.output_stride = (int)h5_attr_int(ref, group, "output_stride", 32);
@@ -160,42 +86,10 @@ static void run_case(h5_file *ref, facs_ctx *ctx, const ref_case *c)
     o.fusion.fusion = (facs_fusion)h5_attr_int(ref, group, "fusion", 0);
     o.fusion.threshold = (float)h5_attr_double(ref, group, "threshold", 0.5);
     facs_resnet net;
-    if (!CHECK_OK(facs_resnet_create(&net, &o, FACS_DEVICE_CPU, 7)) || !load_weights(ref, c->model, c->name, &net.params)) {
-        facs_resnet_free(&net);
-        return;
-    }
-    int rank;
-    size_t dims[8], count;
-    snprintf(key, sizeof key, "/%s/x", c->model);
-    float *x = h5_read_f32(ref, key, &rank, dims);
-    snprintf(key, sizeof key, "%s/grad_output", group);
-    float *grad_out = test_ref(ref, key, &count);
-    CHECK(x != NULL, "%s missing from the reference", key);
-    size_t out_count;
-    snprintf(key, sizeof key, "%s/output", group);
-    float *want_out = test_ref(ref, key, &out_count);
-    snprintf(key, sizeof key, "%s/grad_x", group);
-    float *want_dx = test_ref(ref, key, &count);
-    facs_ctx_set_mode(ctx, training, 1);
-    test_poison_step(ctx);
-    facs_tensor *tx = test_tensor(ctx, (int)dims[0], (int)dims[1], (int)dims[2], (int)dims[3], x);
-    tx->requires_grad = 1;
-    facs_tensor *y = head ? facs_resnet_forward(ctx, &net, tx) : facs_resnet_features(ctx, &net, tx, NULL);
-    facs_tensor *gy = y ? test_tensor(ctx, y->n, y->c, y->h, y->w, grad_out) : NULL;
-    if (CHECK_PTR(y) && CHECK(facs_tensor_numel(y) == out_count, "%s: output has %zu values, PyTorch's %zu", c->name,
-                              facs_tensor_numel(y), out_count) &&
-        CHECK_OK(facs_backward(ctx, y, gy))) {
-        float *got = test_nchw(y), *got_dx = test_grad_nchw(tx);
-        snprintf(key, sizeof key, "%s/output", group);
-        snprintf(what, sizeof what, "%s output", c->name);
-        compare(what, got, want_out, facs_tensor_numel(y), tol_for(ref, key, training));
-        snprintf(what, sizeof what, "%s grad_x", c->name);
-        snprintf(key, sizeof key, "%s/grad_x", group);
-        compare(what, got_dx, want_dx, facs_tensor_numel(tx), tol_for(ref, key, training));
-        free(got), free(got_dx);
-        compare_params(ref, c->name, &net.params, training);
-    }
-    free(x), free(grad_out), free(want_out), free(want_dx);
+    run.net = &net;
+    if (CHECK_OK(facs_resnet_create(&net, &o, FACS_DEVICE_CPU, 7)) &&
+        parity_load_weights(ref, c->model, c->name, &net.params))
+        parity_run_case(&stats, ref, ctx, c->name, c->model, &net.params, forward, &run);
     facs_resnet_free(&net);
 }
 
@@ -301,11 +195,10 @@ int main(int argc, char **argv)
 {
     h5_file *ref = test_open_ref(argc, argv);
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
+    stats = parity_stats_init("RESNET_VERBOSE");
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++)
         run_case(ref, ctx, &CASES[i]);
-    printf("worst error against PyTorch among tensors at the base tolerance (%g eval, %g train): %.3g (%s); %d "
-           "tensors had a wider one (PyTorch's own layouts disagree)\n",
-           TOL, TOL_TRAIN, worst_err, worst_what, widened);
+    parity_print(&stats);
     check_builder(ref, ctx);
     facs_ctx_free(ctx);
     h5_close(ref);

@@ -22,10 +22,8 @@
 #include <string.h>
 
 #include "model.h"
+#include "model_parity.h"
 #include "test_util.h"
-
-#define TOL 1e-4
-#define TOL_TRAIN 3e-4
 
 typedef struct {
     const char *name, *model, *arch;
@@ -38,29 +36,7 @@ static const ref_case CASES[] = {
     {"facs4_postbn_eval", "v4", "facs_vgg16_r4"},
 };
 
-static double worst_err;
-static char worst_what[256];
-static int widened; /* tensors whose tolerance PyTorch's own spread widened */
-
-static void compare(h5_file *ref, const char *key, const char *what, const float *got, size_t count, int training)
-{
-    size_t want_count;
-    float *want = test_ref(ref, key, &want_count);
-    if (CHECK(want_count == count, "%s: %zu values, PyTorch's %zu", what, count, want_count)) {
-        /* Eval mode is well conditioned: its tolerance is never widened. */
-        double spread = training ? h5_attr_double(ref, key, "spread", 0) : 0, base = training ? TOL_TRAIN : TOL;
-        double tol = spread * 8 > base ? spread * 8 : base, e = test_rel_err_f(got, want, count);
-        widened += spread * 8 > base;
-        if (e > worst_err) {
-            worst_err = e;
-            snprintf(worst_what, sizeof worst_what, "%s", what);
-        }
-        if (getenv("VGG_VERBOSE"))
-            printf("%-50s %.3g tol %.3g\n", what, e, tol);
-        test_close_f(what, got, want, count, tol);
-    }
-    free(want);
-}
+static parity_stats stats;
 
 static facs_model *create(const char *arch, double width, int classes)
 {
@@ -73,61 +49,12 @@ static facs_model *create(const char *arch, double width, int classes)
     return m;
 }
 
-/* The model's weights, with the case's own nudged biases where it has them. */
-static int load_weights(h5_file *ref, const ref_case *c, facs_param_list *params)
-{
-    char prefix[64], bias_prefix[64], key[256];
-    snprintf(prefix, sizeof prefix, "/%s/model", c->model);
-    snprintf(bias_prefix, sizeof bias_prefix, "/%s/bias", c->name);
-    for (int i = 0; i < params->count; i++) {
-        facs_param *p = params->items[i];
-        test_h5_key(key, sizeof key, bias_prefix, p->name);
-        if (!h5_exists(ref, key))
-            test_h5_key(key, sizeof key, prefix, p->name);
-        size_t count;
-        float *data = test_ref(ref, key, &count);
-        int ok = CHECK(count == facs_tensor_numel(p->value), "%s: %zu values in the file, %zu in the net", key,
-                       count, facs_tensor_numel(p->value)) &&
-                 CHECK_OK(facs_tensor_from_nchw(p->value, data, count));
-        free(data);
-        if (!ok)
-            return 0;
-    }
-    return 1;
-}
-
-static void compare_params(h5_file *ref, const char *name, facs_param_list *params, int training)
-{
-    char key[300], what[300];
-    for (int i = 0; i < params->count; i++) {
-        facs_param *p = params->items[i];
-        size_t count = facs_tensor_numel(p->value);
-        const char *part = p->kind == FACS_PARAM_TRAINABLE ? "grad" : "after";
-        if (p->kind == FACS_PARAM_BUFFER && !training)
-            continue;
-        snprintf(what, sizeof what, "/%s/%s", name, part);
-        test_h5_key(key, sizeof key, what, p->name);
-        snprintf(what, sizeof what, "%s %s %s", name, part, p->name);
-        float *got = p->kind == FACS_PARAM_BUFFER ? test_nchw(p->value)
-                     : p->value->grad             ? test_grad_nchw(p->value)
-                                                  : calloc(count, sizeof *got);
-        if (h5_exists(ref, key)) {
-            compare(ref, key, what, got, count, training);
-        } else {
-            int nonzero = 0;
-            for (size_t j = 0; j < count; j++)
-                nonzero |= got[j] != 0;
-            CHECK(!nonzero, "%s: PyTorch has no gradient, ours is non-zero", what);
-        }
-        free(got);
-    }
-}
+static facs_tensor *forward(facs_ctx *ctx, void *model, facs_tensor *x) { return facs_model_forward(ctx, model, x); }
 
 static void run_case(h5_file *ref, facs_ctx *ctx, const ref_case *c)
 {
-    char group[64], key[128], what[160];
+    char group[64];
     snprintf(group, sizeof group, "/%s", c->name);
-    int training = (int)h5_attr_int(ref, group, "training", -1);
     facs_model_options o;
     facs_model *m = NULL;
     if (!CHECK_OK(facs_model_options_for_arch(c->arch, &o)))
@@ -136,37 +63,9 @@ static void run_case(h5_file *ref, facs_ctx *ctx, const ref_case *c)
     o.fusion_bn = h5_attr_int(ref, group, "post_bn", 0) ? FACS_FUSION_BN_POST : FACS_FUSION_BN_NONE;
     o.fusion.fusion = (facs_fusion)h5_attr_int(ref, group, "fusion", 0);
     o.fusion.threshold = (float)h5_attr_double(ref, group, "threshold", 0.5);
-    if (!CHECK_OK(facs_model_create(&m, &o, FACS_DEVICE_CPU, 7)) || !load_weights(ref, c, facs_model_params(m))) {
-        facs_model_free(m);
-        return;
-    }
-    int rank;
-    size_t dims[8], count;
-    snprintf(key, sizeof key, "/%s/x", c->model);
-    float *x = h5_read_f32(ref, key, &rank, dims);
-    float *grad_out = test_ref_in(ref, group, "grad_output", &count);
-    facs_ctx_set_mode(ctx, training, 1);
-    test_poison_step(ctx);
-    facs_tensor *tx = CHECK(x && rank == 4, "%s missing from the reference", key)
-                          ? test_tensor(ctx, (int)dims[0], (int)dims[1], (int)dims[2], (int)dims[3], x)
-                          : NULL;
-    if (tx)
-        tx->requires_grad = 1;
-    facs_tensor *y = facs_model_forward(ctx, m, tx);
-    if (CHECK_PTR(y) && CHECK(facs_tensor_numel(y) == count && y->c == 10, "%s: logits (%d, %d, %d, %d)", c->name,
-                              y->n, y->c, y->h, y->w) &&
-        CHECK_OK(facs_backward(ctx, y, test_tensor(ctx, y->n, y->c, 1, 1, grad_out)))) {
-        float *got = test_nchw(y), *got_dx = test_grad_nchw(tx);
-        snprintf(key, sizeof key, "%s/output", group);
-        snprintf(what, sizeof what, "%s output", c->name);
-        compare(ref, key, what, got, facs_tensor_numel(y), training);
-        snprintf(key, sizeof key, "%s/grad_x", group);
-        snprintf(what, sizeof what, "%s grad_x", c->name);
-        compare(ref, key, what, got_dx, facs_tensor_numel(tx), training);
-        free(got), free(got_dx);
-        compare_params(ref, c->name, facs_model_params(m), training);
-    }
-    free(x), free(grad_out);
+    if (CHECK_OK(facs_model_create(&m, &o, FACS_DEVICE_CPU, 7)) &&
+        parity_load_weights(ref, c->model, c->name, facs_model_params(m)))
+        parity_run_case(&stats, ref, ctx, c->name, c->model, facs_model_params(m), forward, m);
     facs_model_free(m);
 }
 
@@ -275,10 +174,10 @@ int main(int argc, char **argv)
 {
     h5_file *ref = test_open_ref(argc, argv);
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
+    stats = parity_stats_init("VGG_VERBOSE");
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++)
         run_case(ref, ctx, &CASES[i]);
-    printf("worst error against PyTorch: %.3g (%s); %d tensors had a tolerance widened by PyTorch's own spread\n",
-           worst_err, worst_what, widened);
+    parity_print(&stats);
     check_builder(ref, ctx);
     facs_ctx_free(ctx);
     h5_close(ref);

@@ -5,91 +5,30 @@ Models (weights under /<model>/model/<state_dict key with '.' -> '/'>):
              weights with randomised BN affine parameters and statistics;
   r26os8     the twin (resnet_torch.py) as resnet26, width 0.25, deep stem,
              output stride 8, no head: checks dilation and the v1c stem;
-  facs50s    the twin as ResNet-50 at width 0.25 (train-mode FACS cases).
-Cases (/<case>): the model's input x, a random grad_output, the output
+  facs50s    the twin as ResNet-50 at width 0.25 (train-mode FACS cases);
+  se50s      the twin as SE-ResNet-50 at width 0.25 (its FACS variant loads it);
+  dwp50s     the twin as DWP-ResNet-50 at width 0.25.
+Cases (/<case>, written by model_case.run_case): the model's input x, a random grad_output, the output
 (logits, or layer4 features without a head), grad_x, every parameter
 gradient under grad/<key> (absent when PyTorch leaves it None, as for bn1 of
 a FACS block without post-BN) and, in train mode, the BN running statistics
 after the step under after/<key>. Eval-mode FACS cases load r50's weights:
 a FACS net takes a plain ResNet checkpoint of the same depth. Each case
 also stores its own BN biases under bias/ (see calibrate)."""
-import copy
-
 import torch
 import torchvision
 
-from common import put, setup
+from common import setup
 from facs_torch import THRESHOLD, WEIGHTED
+from model_case import put_model, run_case as run_model_case
 from resnet_torch import ResNet, calibrate, randomise
 
 CLASSES, BATCH = 10, 2
 
 
-def state(model):
-    return {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-
-
-def put_model(f, name, model):
-    for key, value in state(model).items():
-        put(f, f"{name}/model/" + key.replace(".", "/"), value)
-
-
-def forward_backward(model, x, training, head, grad_out=None, channels_last=False):
-    model.train(training)
-    x = x.clone()
-    if channels_last:
-        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
-    x.requires_grad_(True)
-    out = model(x) if head else model.features(x)[0]
-    if grad_out is None:
-        grad_out = torch.randn_like(out)
-    out.backward(grad_out)
-    return model, x, out, grad_out
-
-
-def spread(a, b):
-    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
-
-
 def run_case(f, case, model, model_name, x, arch, training, head=True, **attrs):
-    """Runs the case twice in float32: in PyTorch's default NCHW layout (the
-    reference) and in channels_last, which rounds differently (its convolutions
-    go through oneDNN in NHWC, like ours). A ReLU input, a max-pool or FACS
-    max tie that rounding puts on the other side of its kink changes the
-    gradients upstream of it by far more than rounding does; such flips are
-    inherent in comparing two float32 implementations of a deep ReLU network.
-    Train-mode batch statistics of a 2-image batch at layer4 (2x2 pixels)
-    amplify rounding as well. Each output, gradient and running statistic
-    gets its NCHW-vs-channels_last difference as attribute 'spread', which
-    the C test uses to widen its tolerance where PyTorch disagrees with
-    itself by that much."""
-    initial = copy.deepcopy(model)
-    nudged = calibrate(initial, x, training)
-    model, x, out, grad_out = forward_backward(copy.deepcopy(initial), x, training, head)
-    other, x_cl, out_cl, _ = forward_backward(copy.deepcopy(initial), x.detach(), training, head, grad_out, True)
-    g = f.create_group(case)
-    g.attrs.update(model=model_name, arch=arch, training=int(training), head=int(head), nudged=nudged, **attrs)
-    for key, p in initial.named_parameters():
-        if key.endswith("bias"):
-            put(g, "bias/" + key.replace(".", "/"), p)
-    put(g, "grad_output", grad_out.reshape(out.shape[0], -1, *out.shape[2:]))
-    put(g, "output", out.reshape(out.shape[0], -1, *out.shape[2:]))
-    g["output"].attrs["spread"] = spread(out_cl.detach(), out.detach())
-    put(g, "grad_x", x.grad)
-    g["grad_x"].attrs["spread"] = spread(x_cl.grad, x.grad)
-    other_params = dict(other.named_parameters())
-    for key, p in model.named_parameters():
-        if p.grad is not None:
-            name = "grad/" + key.replace(".", "/")
-            put(g, name, p.grad)
-            g[name].attrs["spread"] = spread(other_params[key].grad, p.grad)
-    if training:
-        other_state = state(other)
-        for key, value in state(model).items():
-            if "running" in key:
-                name = "after/" + key.replace(".", "/")
-                put(g, name, value)
-                g[name].attrs["spread"] = spread(other_state[key], value)
+    forward = (lambda m, v: m(v)) if head else (lambda m, v: m.features(v)[0])
+    run_model_case(f, case, model, model_name, x, training, calibrate, forward, arch=arch, head=int(head), **attrs)
 
 
 # A fixed draw by default: whole networks make ~10^5 FACS chunk-max decisions,
@@ -119,8 +58,7 @@ def facs_twin(fusion, post_bn=False, width=1.0):
 
 for name, model in (("r50", r50), ("r101", r101), ("r26os8", r26), ("facs50s", f50s), ("se50s", se50s),
                     ("dwp50s", dwp50s)):
-    put_model(f, name, model)
-    put(f, f"{name}/x", x64)
+    put_model(f, name, model, x64)
 
 for training in (False, True):
     mode = "train" if training else "eval"

@@ -15,66 +15,19 @@ and the case's own nudged BN biases under bias/ (vgg_torch.calibrate). Each
 tensor's attribute 'spread' is PyTorch's own NCHW vs channels_last
 difference. Root attributes: <arch>_params, the twin's trainable count at
 width 1 with 1000 classes."""
-import copy
-
 import torch
 
-from common import put, setup
+from common import setup
 from facs_torch import THRESHOLD, WEIGHTED
+from model_case import put_model, run_case as run_model_case
 from resnet_torch import randomise
 from vgg_torch import VGG1x1, calibrate
 
 CLASSES, BATCH, WIDTH = 10, 2, 0.25
 
 
-def state(model):
-    return {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-
-
-def forward_backward(model, x, training, grad_out=None, channels_last=False):
-    model.train(training)
-    x = x.clone()
-    if channels_last:
-        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
-    x.requires_grad_(True)
-    out = model(x)
-    if grad_out is None:
-        grad_out = torch.randn_like(out)
-    out.backward(grad_out)
-    return model, x, out, grad_out
-
-
-def spread(a, b):
-    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
-
-
-def put_spread(g, name, value, other):
-    put(g, name, value)
-    g[name].attrs["spread"] = spread(other, value)
-
-
 def run_case(f, case, model, model_name, x, training, **attrs):
-    initial = copy.deepcopy(model)
-    nudged = calibrate(initial, x, training)
-    model, x, out, grad_out = forward_backward(copy.deepcopy(initial), x, training)
-    other, x_cl, out_cl, _ = forward_backward(copy.deepcopy(initial), x.detach(), training, grad_out, True)
-    g = f.create_group(case)
-    g.attrs.update(model=model_name, training=int(training), nudged=nudged, **attrs)
-    for key, p in initial.named_parameters():
-        if key.endswith("bias"):
-            put(g, "bias/" + key.replace(".", "/"), p)
-    put(g, "grad_output", grad_out.view(*out.shape, 1, 1))
-    put_spread(g, "output", out.detach().view(*out.shape, 1, 1), out_cl.detach().view(*out.shape, 1, 1))
-    put_spread(g, "grad_x", x.grad, x_cl.grad)
-    other_params = dict(other.named_parameters())
-    for key, p in model.named_parameters():
-        if p.grad is not None:
-            put_spread(g, "grad/" + key.replace(".", "/"), p.grad, other_params[key].grad)
-    if training:
-        other_state = state(other)
-        for key, value in state(model).items():
-            if "running" in key:
-                put_spread(g, "after/" + key.replace(".", "/"), value, other_state[key])
+    run_model_case(f, case, model, model_name, x, training, calibrate, **attrs)
 
 
 # A fixed draw by default (see ref_resnet.py): a near-tie in a random draw
@@ -86,9 +39,7 @@ f = setup(default_seed=1)
 x = torch.randn(BATCH, 3, 32, 32)
 models = {"v2": randomise(VGG1x1(2, CLASSES, width=WIDTH)), "v4": randomise(VGG1x1(4, CLASSES, width=WIDTH))}
 for name, model in models.items():
-    for key, value in state(model).items():
-        put(f, f"{name}/model/" + key.replace(".", "/"), value)
-    put(f, f"{name}/x", x)
+    put_model(f, name, model, x)
 
 
 def facs_twin(fusion, post_bn=False):
