@@ -121,3 +121,14 @@ const char *facs_model_arch_head_weight(const char *arch)
     const facs_model_family *family = family_of(arch);
     return family ? family->head_weight : NULL;
 }
+
+facs_status facs_fusion_bn_parse(const char *name, facs_fusion_bn *out)
+{
+    static const char *const NAMES[] = {"none", "pre", "post"};
+    for (int i = 0; i < 3; i++)
+        if (name && strcmp(name, NAMES[i]) == 0) {
+            *out = (facs_fusion_bn)i;
+            return FACS_OK;
+        }
+    return facs_fail(FACS_ERR_ARG, "fusion BN placement must be none, pre or post, not '%s'", name ? name : "(null)");
+}

@@ -30,6 +30,9 @@ typedef enum {
     FACS_FUSION_BN_POST = 2  /* the replaced conv's BN (+ activation where it had one) after the fusion */
 } facs_fusion_bn;
 
+/* "none", "pre" or "post"; FACS_ERR_ARG naming the three otherwise. */
+facs_status facs_fusion_bn_parse(const char *name, facs_fusion_bn *out);
+
 typedef struct {
     char arch[32];
     int classes;              /* 1000 */

@@ -8,7 +8,10 @@
  * in train mode max(tol_train, 8 spread), where spread (an attribute of each
  * reference tensor) is PyTorch's own NCHW vs channels_last difference: batch
  * statistics of a 2-image batch amplify rounding so much that two float32
- * runs of PyTorch itself disagree by that (test_resnet.c says more). */
+ * runs of PyTorch itself disagree by that (test_resnet.c says more). A
+ * reference tensor with attribute 'floor' (a train-mode bias gradient that is
+ * rounding noise around zero, tests/ref/model_case.py) is measured as
+ * max |got - want| / max(floor, max |want|) instead. */
 #ifndef FACS_MODEL_PARITY_H
 #define FACS_MODEL_PARITY_H
 
@@ -29,7 +32,8 @@ typedef struct {
 parity_stats parity_stats_init(const char *verbose_env);
 
 /* Fills params from /<model>/model/<key>, or /<case_name>/bias/<key> where the
- * case nudged that bias. Returns 1 on success (failures are CHECKs). */
+ * case nudged that bias (case_name NULL: the model's own weights only).
+ * Returns 1 on success (failures are CHECKs). */
 int parity_load_weights(h5_file *ref, const char *model, const char *case_name, facs_param_list *params);
 
 /* got against the reference tensor at key. */
@@ -38,13 +42,13 @@ void parity_compare(parity_stats *st, h5_file *ref, const char *key, const char 
 
 typedef facs_tensor *(*parity_forward_fn)(facs_ctx *ctx, void *net, facs_tensor *x);
 
-/* Runs /<case_name>: forward of /<model>/x through forward(net) in the case's
+/* Runs /<case_name>: forward of x_key (NULL: /<model>/x) through forward(net) in the case's
  * mode (attribute 'training'), backward from its grad_output, then compares
  * output, grad_x and, for every entry of params, its gradient (none or zero
  * where PyTorch has none, as for a FACS block's unused BN) and in train mode
  * the updated buffers. */
 void parity_run_case(parity_stats *st, h5_file *ref, facs_ctx *ctx, const char *case_name, const char *model,
-                     facs_param_list *params, parity_forward_fn forward, void *net);
+                     const char *x_key, facs_param_list *params, parity_forward_fn forward, void *net);
 
 /* The summary line: worst error and the widened count. */
 void parity_print(const parity_stats *st);

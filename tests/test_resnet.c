@@ -89,7 +89,7 @@ static void run_case(h5_file *ref, facs_ctx *ctx, const ref_case *c)
     run.net = &net;
     if (CHECK_OK(facs_resnet_create(&net, &o, FACS_DEVICE_CPU, 7)) &&
         parity_load_weights(ref, c->model, c->name, &net.params))
-        parity_run_case(&stats, ref, ctx, c->name, c->model, &net.params, forward, &run);
+        parity_run_case(&stats, ref, ctx, c->name, c->model, NULL, &net.params, forward, &run);
     facs_resnet_free(&net);
 }
 

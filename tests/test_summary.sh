@@ -18,7 +18,12 @@ ok() { passed=$((passed + 1)); echo "ok: $1"; }
 bad() { failed=$((failed + 1)); echo "FAIL: $1"; }
 
 # arch, params (exact count, or the paper's millions with a tolerance),
-# FLOPs (the paper's billions), relative tolerance
+# FLOPs (the paper's billions), relative tolerance. SE-ResNet-50's count is
+# timm's seresnet50 (28.09M; the paper truncates to 28.0M). DWP-ResNet-50
+# cannot reach the paper's 19.6M / 2.82B under any one reading of the
+# baseline (docs/summary.md): its row pins our documented count instead, as
+# do the rows of MobileNet-v2 with full 3x3 convs (Table 5's 25.2M / 4.65B,
+# likewise out of reach).
 while read -r arch params gflops tol; do
     if ! "$BIN" --arch "$arch" --json >"$TMP/$arch.json" 2>"$TMP/err" </dev/null; then
         bad "$arch: facs-summary failed: $(cat "$TMP/err")"
@@ -54,14 +59,39 @@ facs_resnet101 44549160 6.05 0.003
 facs_resnet152 60192808 8.91 0.003
 resnet50_r8 12381864 1.85 0.003
 facs_resnet50_r8 12381864 1.39 0.003
+se_resnet50 28088024 4.13 0.003
+se_facs_resnet50 28088024 3.19 0.003
+dwp_resnet50 21227560 3.184 0.001
+vgg16_1x1_r2 10.3M 10.0 0.015
+facs_vgg16_r2 10.3M 9.3 0.015
+vgg16_1x1_r4 7.4M 6.7 0.015
+facs_vgg16_r4 7.4M 6.3 0.015
+mobilenet_v2 3504872 0.32 0.015
+facs_mobilenet_v2 3504872 0.25 0.015
+mobilenet_v2_full 44050952 5.5687 0.001
+facs_mobilenet_v2_full 44050952 5.4984 0.001
 EOF2
 
-# --list names every architecture, and each one builds.
+# --list names every architecture, and each one builds and runs (32x32, 10 classes).
 if "$BIN" --list >"$TMP/list" 2>"$TMP/err" && grep -qx facs_resnet50 "$TMP/list" && grep -qx resnet26 "$TMP/list"; then
     ok "--list: $(wc -l <"$TMP/list") architectures"
+    while read -r arch; do
+        if "$BIN" --arch "$arch" --input-size 32 --classes 10 --json >/dev/null 2>"$TMP/err" </dev/null; then :; else
+            bad "--list names $arch, which does not run: $(cat "$TMP/err")"
+        fi
+    done <"$TMP/list"
 else
     bad "--list: $(cat "$TMP/err")"
 fi
+
+# --fusion-bn moves the FLOPs of Table 5's BN column: pre drops 1.30M ReLU6
+# FLOPs, post adds 0.43M of projection BN (both against none).
+for pair in "none 250021480" "pre 248723176" "post 250454248"; do
+    set -- $pair
+    if "$BIN" --arch facs_mobilenet_v2 --fusion-bn "$1" --json >"$TMP/bn.json" 2>"$TMP/err" &&
+        "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["flops"]==int(sys.argv[2])' "$TMP/bn.json" "$2" 2>"$TMP/err"
+    then ok "--fusion-bn $1: $2 FLOPs"; else bad "--fusion-bn $1: $(cat "$TMP/err")"; fi
+done
 
 # The stem's BN on 1x64x112x112: 2 FLOPs per element (ptflops), 4 (Appendix A, Eq. 5).
 for pair in "ptflops 1605632" "appendix-a 3211264"; do

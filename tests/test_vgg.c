@@ -65,7 +65,7 @@ static void run_case(h5_file *ref, facs_ctx *ctx, const ref_case *c)
     o.fusion.threshold = (float)h5_attr_double(ref, group, "threshold", 0.5);
     if (CHECK_OK(facs_model_create(&m, &o, FACS_DEVICE_CPU, 7)) &&
         parity_load_weights(ref, c->model, c->name, facs_model_params(m)))
-        parity_run_case(&stats, ref, ctx, c->name, c->model, facs_model_params(m), forward, m);
+        parity_run_case(&stats, ref, ctx, c->name, c->model, NULL, facs_model_params(m), forward, m);
     facs_model_free(m);
 }
 

@@ -400,13 +400,10 @@ int main(int argc, char **argv)
             }
             break;
         case 'B':
-            if (strcmp(optarg, "none") && strcmp(optarg, "pre") && strcmp(optarg, "post")) {
-                fprintf(stderr, "facs-run: --fusion-bn must be none, pre or post, not '%s'\n", optarg);
+            if (facs_fusion_bn_parse(optarg, &o.fusion_bn) != FACS_OK) {
+                fprintf(stderr, "facs-run: --fusion-bn: %s\n", facs_last_error());
                 return 2;
             }
-            o.fusion_bn = optarg[1] == 'o' ? FACS_FUSION_BN_NONE
-                          : optarg[1] == 'r' ? FACS_FUSION_BN_PRE
-                                             : FACS_FUSION_BN_POST;
             break;
         case 'h': usage(stdout); return 0;
         case 'V': puts("facs-run 0.1.0"); return 0;

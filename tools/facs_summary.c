@@ -241,11 +241,10 @@ int main(int argc, char **argv)
             }
             break;
         case 'B':
-            if (strcmp(optarg, "none") && strcmp(optarg, "pre") && strcmp(optarg, "post")) {
-                fprintf(stderr, "facs-summary: --fusion-bn must be none, pre or post, not '%s'\n", optarg);
+            if (facs_fusion_bn_parse(optarg, &fusion_bn) != FACS_OK) {
+                fprintf(stderr, "facs-summary: --fusion-bn: %s\n", facs_last_error());
                 return 2;
             }
-            fusion_bn = optarg[1] == 'o' ? FACS_FUSION_BN_NONE : optarg[1] == 'r' ? FACS_FUSION_BN_PRE : FACS_FUSION_BN_POST;
             break;
         case 'c':
             if (facs_flops_convention_parse(optarg, &convention) != FACS_OK) {

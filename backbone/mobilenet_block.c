@@ -1,0 +1,55 @@
+/* MobileNet-v2 / FACS-MobileNet-v2 forward pass (the tape records it for backward). */
+#include "mobilenet.h"
+
+/* conv, BN and (with relu6) ReLU6: torchvision's Conv2dNormActivation. */
+static facs_tensor *conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int stride,
+                            int groups, int relu6)
+{
+    int pad = w->value->h / 2;
+    facs_tensor *y = facs_bn_forward(ctx, facs_conv_forward(ctx, x, w, NULL, stride, pad, 1, groups), bn);
+    return relu6 ? facs_relu6(ctx, y) : y;
+}
+
+static facs_tensor *block(facs_ctx *ctx, const facs_mobilenet *net, const facs_mobilenet_block *b, facs_tensor *x)
+{
+    const facs_mobilenet_options *o = &net->options;
+    int fused = b->facs;
+    facs_tensor *y = x;
+    if (b->expand_conv)
+        y = conv_bn(ctx, y, b->expand_conv, &b->expand_bn, 1, 1, 1);
+    /* PRE (mobilenet.h): the depthwise stage's BN output is the fusion's input, no ReLU6 between. */
+    y = conv_bn(ctx, y, b->dw_conv, &b->dw_bn, b->stride, net->full ? 1 : b->hidden,
+                !(fused && o->fusion_bn == FACS_FUSION_BN_PRE));
+    if (!fused)
+        y = conv_bn(ctx, y, b->project_conv, &b->project_bn, 1, 1, 0);
+    else if (o->fusion_bn == FACS_FUSION_BN_POST)
+        y = facs_bn_forward(ctx, facs_facs(ctx, y, b->project_conv->value, NULL, &o->fusion), &b->project_bn);
+    else
+        y = facs_facs(ctx, y, b->project_conv->value, NULL, &o->fusion);
+    return b->residual ? facs_add(ctx, x, y) : y;
+}
+
+facs_tensor *facs_mobilenet_features(facs_ctx *ctx, facs_mobilenet *net, facs_tensor *x)
+{
+    if (!x)
+        return NULL;
+    if (x->c != 3) {
+        char shape[64];
+        facs_fail(FACS_ERR_ARG, "mobilenet: input is %s; expected 3 channels (N, 3, H, W)",
+                  facs_shape_str(x, shape, sizeof shape));
+        return NULL;
+    }
+    facs_tensor *y = conv_bn(ctx, x, net->stem_conv, &net->stem_bn, 2, 1, 1);
+    for (int k = 0; k < FACS_MOBILENET_BLOCKS; k++)
+        y = block(ctx, net, &net->blocks[k], y);
+    return conv_bn(ctx, y, net->head_conv, &net->head_bn, 1, 1, 1);
+}
+
+facs_tensor *facs_mobilenet_forward(facs_ctx *ctx, facs_mobilenet *net, facs_tensor *x)
+{
+    facs_tensor *pooled = facs_global_avgpool(ctx, facs_mobilenet_features(ctx, net, x));
+    /* classifier.0: on a 1x1 map dropout2d drops single elements, which is nn.Dropout on the flattened features. */
+    if (net->options.dropout > 0.0f)
+        pooled = facs_dropout2d(ctx, pooled, net->options.dropout);
+    return facs_linear(ctx, pooled, net->fc_weight->value, net->fc_bias->value);
+}

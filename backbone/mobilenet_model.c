@@ -1,0 +1,48 @@
+/* MobileNet-v2 / FACS-MobileNet-v2 as a facs_model family (model_family.h). */
+#include <stdlib.h>
+
+#include "mobilenet.h"
+#include "model_family.h"
+
+static facs_status create(void **impl, facs_param_list **params, int *facs, const facs_model_options *o,
+                          facs_device device, uint64_t seed)
+{
+    if (o->cifar_stem)
+        return facs_fail(FACS_ERR_ARG,
+                         "%s: MobileNet-v2 has no CIFAR stem; train it on 224x224 inputs (or upscaled CIFAR images)",
+                         o->arch);
+    facs_mobilenet_options mo;
+    FACS_TRY(facs_mobilenet_options_for_arch(o->arch, &mo));
+    mo.classes = o->classes;
+    mo.width = o->width;
+    mo.fusion_bn = o->fusion_bn;
+    mo.fusion = o->fusion;
+    facs_mobilenet *net = malloc(sizeof *net);
+    if (!net)
+        return facs_fail(FACS_ERR_MEMORY, "%s: out of memory", o->arch);
+    facs_status s = facs_mobilenet_create(net, &mo, device, seed);
+    if (s != FACS_OK) {
+        free(net);
+        return s;
+    }
+    *impl = net;
+    *params = &net->params;
+    *facs = net->facs;
+    return FACS_OK;
+}
+
+static facs_tensor *forward(facs_ctx *ctx, void *impl, facs_tensor *x) { return facs_mobilenet_forward(ctx, impl, x); }
+
+static void destroy(void *impl)
+{
+    facs_mobilenet_free(impl);
+    free(impl);
+}
+
+const facs_model_family facs_mobilenet_family = {
+    .names = facs_mobilenet_arch_names,
+    .head_prefix = "classifier.",
+    .create = create,
+    .forward = forward,
+    .destroy = destroy,
+};
