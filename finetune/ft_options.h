@@ -1,0 +1,44 @@
+/* The options of facs-finetune, as parsed by main.c and read by every part of
+ * the run (see `facs-finetune --help` and docs/finetune.md). */
+#ifndef FT_OPTIONS_H
+#define FT_OPTIONS_H
+
+#include <stdint.h>
+
+#include "model.h"
+
+/* Input normalisation: CIFAR's statistics, or ImageNet's for ImageNet-pretrained weights. */
+typedef enum { FT_NORM_CIFAR = 0, FT_NORM_IMAGENET = 1 } ft_norm;
+
+typedef enum { FT_SCHEDULE_COSINE = 0, FT_SCHEDULE_STEP = 1 } ft_schedule;
+
+typedef struct {
+    const char *data;     /* the extracted CIFAR folder */
+    int dataset;          /* 10, 100, or 0: detected */
+    char arch[64];        /* facs_model_arch_names() */
+    int arch_given;       /* --arch was on the command line */
+    double width;
+    int cifar_stem;
+    int fusion;           /* facs_fusion */
+    int fusion_bn;        /* facs_fusion_bn, or -1: the architecture's default */
+    double threshold;
+    const char *init;     /* ImageNet-style weights, head replaced; NULL: from scratch */
+    int input_size;       /* 32, or e.g. 224 to upscale */
+    int norm;             /* ft_norm; -1: from --init (ImageNet) or CIFAR */
+    int epochs;
+    int stop_after;       /* stop after this epoch as if interrupted (0: run to --epochs) */
+    int batch;
+    double lr;            /* <= 0: 0.1 * batch / 256 */
+    double momentum;
+    int nesterov;
+    double wd;
+    int schedule;         /* ft_schedule */
+    double warmup;        /* epochs of linear warm-up (may be fractional) */
+    uint64_t seed;
+    int workers;
+    const char *out;
+    int resume;
+    const char *eval;     /* evaluate this weights file instead of training */
+} ft_options;
+
+#endif

@@ -1,0 +1,52 @@
+/* The network of a run (see model_setup.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "model_setup.h"
+
+facs_status ft_model_build(const ft_options *o, int classes, facs_device device, facs_model **out)
+{
+    facs_model_options mo;
+    FACS_TRY(facs_model_options_for_arch(o->arch, &mo));
+    mo.classes = classes;
+    mo.width = o->width;
+    mo.cifar_stem = o->cifar_stem;
+    if (o->fusion_bn >= 0)
+        mo.fusion_bn = (facs_fusion_bn)o->fusion_bn;
+    mo.fusion.fusion = (facs_fusion)o->fusion;
+    mo.fusion.threshold = (float)o->threshold;
+    return facs_model_create(out, &mo, device, o->seed);
+}
+
+facs_weights_meta ft_model_meta(const facs_model *m)
+{
+    const facs_model_options *mo = facs_model_get_options(m);
+    facs_weights_meta meta = facs_weights_meta_unknown();
+    snprintf(meta.arch, sizeof meta.arch, "%s", mo->arch);
+    meta.classes = mo->classes;
+    if (facs_model_is_facs(m)) {
+        meta.fusion = mo->fusion.fusion;
+        meta.threshold = mo->fusion.threshold;
+    }
+    return meta;
+}
+
+facs_status ft_model_load_init(facs_model *m, const char *path)
+{
+    facs_weights_report report;
+    facs_weights_load_options lo = facs_weights_load_defaults();
+    lo.skip_prefix = facs_model_head_prefix(m);
+    lo.report = &report;
+    facs_weights_meta meta;
+    facs_status s = facs_weights_load(path, facs_model_params(m), &lo, &meta);
+    char buf[1024];
+    if (s != FACS_OK) {
+        snprintf(buf, sizeof buf, "%s", facs_last_error());
+        return facs_fail(s, "--init: %s", buf); /* the message names the file */
+    }
+    printf("--init %s: %d tensors loaded%s%s, head '%s' newly initialised for %d classes%s%s\n", path, report.loaded,
+           report.ignored ? "; " : "", report.ignored ? facs_weights_report_str(&report, buf, sizeof buf) : "",
+           facs_model_head_prefix(m), facs_model_get_options(m)->classes, meta.arch[0] ? "; trained as " : "",
+           meta.arch);
+    return FACS_OK;
+}

@@ -1,0 +1,27 @@
+/* One batch through the model: the forward pass and the loss, the logits
+ * brought to the host for accuracy, and in training the backward pass and
+ * the SGD step. Shared by training and evaluation. */
+#ifndef FT_STEP_H
+#define FT_STEP_H
+
+#include "loader.h"
+#include "model.h"
+#include "optim.h"
+
+typedef struct {
+    float loss;     /* mean cross-entropy of the batch */
+    float *logits;  /* n x classes, row-major (caller's buffer, batch x classes floats) */
+} ft_step_result;
+
+/* sgd NULL: evaluation (BN running statistics, no tape). In training, the
+ * step's stochastic ops are seeded from (seed, sgd->steps) alone, so a resumed
+ * run draws what the uninterrupted one drew. A NaN or infinite loss is refused
+ * before the step changes any parameter, naming epoch and batch. */
+facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, uint64_t seed, const facs_batch *b,
+                    int classes, ft_step_result *r);
+
+/* The rank of label among the logits (0: the largest); ties count against it
+ * only for lower class indices, as a stable sort would order them. */
+int ft_label_rank(const float *logits, int classes, int label);
+
+#endif

@@ -1,0 +1,107 @@
+#!/bin/sh
+# facs-finetune refuses bad input with a message naming the file or problem and
+# a non-zero exit, and never damages the checkpoint of an earlier run: every
+# failing command below points at an OUT whose last.h5 (and best.h5, log.jsonl)
+# must hash the same before and after, with no temporary file left behind.
+# usage: finetune_bad_input.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]
+set -u
+tool=${1:?usage: finetune_bad_input.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
+data_tool=${2:?usage: finetune_bad_input.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
+work=${3:-${TMPDIR:-/tmp}/finetune_bad_input.$$}
+python=/usr/bin/python3
+rm -rf "$work"
+mkdir -p "$work"
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+data="$work/data"
+out="$work/out"
+"$data_tool" synth cifar10 "$data" --n 100 --seed 2 2>/dev/null || bad "facs-data synth"
+common="--arch facs_resnet26 --width 0.25 --epochs 2 --batch 20 --workers 1"
+# shellcheck disable=SC2086
+"$tool" --data "$data" $common --out "$out" --stop-after 1 >"$work/setup.out" 2>&1 ||
+    bad "setup run failed: $(cat "$work/setup.out")"
+hashes() { cksum "$out/last.h5" "$out/best.h5" "$out/log.jsonl" 2>&1; }
+before=$(hashes)
+
+# refuse WHAT NEEDLE... -- ARGS: runs the tool with ARGS, wants a non-zero exit,
+# every NEEDLE in stderr, and OUT untouched.
+refuse() {
+    what=$1
+    shift
+    needles=""
+    while [ "$1" != "--" ]; do needles="$needles
+$1"; shift; done
+    shift
+    "$tool" "$@" >"$work/stdout" 2>"$work/stderr"
+    rc=$?
+    if [ $rc -eq 0 ]; then bad "$what: exit 0"; else ok; fi
+    echo "$what (exit $rc): $(cat "$work/stderr")"
+    echo "$needles" | while IFS= read -r n; do
+        [ -z "$n" ] || grep -qF -- "$n" "$work/stderr" || echo "missing: $n"
+    done >"$work/missing"
+    if [ -s "$work/missing" ]; then bad "$what: message lacks $(tr '\n' ' ' <"$work/missing")"; else ok; fi
+    if [ "$(hashes)" = "$before" ]; then ok; else bad "$what: changed a file in OUT"; fi
+    if ls "$out" | grep -q partial; then bad "$what: left a temporary file in OUT"; else ok; fi
+}
+
+# shellcheck disable=SC2086
+{
+refuse "missing data folder" "$work/nowhere" -- --data "$work/nowhere" $common --out "$out" --resume
+cp -r "$data" "$work/no_test"
+rm "$work/no_test/test_batch.bin"
+refuse "missing test file" "test_batch.bin" -- --data "$work/no_test" $common --out "$out" --resume
+cp -r "$data" "$work/short"
+head -c 5000 "$data/data_batch_2.bin" >"$work/short/data_batch_2.bin"
+refuse "truncated data file" "data_batch_2.bin" "truncated" -- --data "$work/short" $common --out "$out" --resume
+refuse "wrong --dataset" "--dataset cifar100" "CIFAR-10" -- \
+    --data "$data" $common --dataset cifar100 --out "$out" --resume
+refuse "fresh run over a checkpoint" "last.h5 exists" "--resume" -- --data "$data" $common --out "$out"
+refuse "--resume with another --arch" "last.h5 holds a facs_resnet26, not --arch resnet26" -- \
+    --data "$data" --arch resnet26 --width 0.25 --epochs 2 --batch 20 --out "$out" --resume
+refuse "--resume with another --batch" "--batch 20, not 10" -- --data "$data" $common --batch 10 --out "$out" --resume
+refuse "--resume with another --lr" "--lr 0.0078125, not 0.5" -- --data "$data" $common --lr 0.5 --out "$out" --resume
+refuse "--resume with another --epochs" "--epochs 2, not 5" -- --data "$data" $common --epochs 5 --out "$out" --resume
+refuse "non-existent --out parent" "$work/no/such" "parent folder does not exist" -- \
+    --data "$data" $common --out "$work/no/such/out"
+refuse "unknown --arch" "unknown architecture 'resnet27'" -- --data "$data" --arch resnet27 --out "$out" --resume
+refuse "diverging loss" "the loss is" "epoch 1, batch" -- --data "$data" $common --lr 1e30 --out "$work/nan_out"
+[ ! -e "$work/nan_out/last.h5" ] && ok || bad "diverging loss: wrote a checkpoint"
+}
+
+# Weights of another architecture: a bare state_dict-style file (as h5py writes
+# one) of a network with other layers.
+"$python" - "$work/other.h5" <<'PY' || bad "writing other.h5"
+import sys
+import h5py
+import numpy as np
+
+with h5py.File(sys.argv[1], "w") as f:
+    f["model/conv1/weight"] = np.zeros((64, 3, 3, 3), np.float32)
+    f["model/features/0/weight"] = np.zeros((64, 3, 3, 3), np.float32)
+    f["model/fc/weight"] = np.zeros((1000, 512), np.float32)
+PY
+# shellcheck disable=SC2086
+{
+refuse "--init of another architecture" "--init" "$work/other.h5" -- \
+    --data "$data" $common --out "$work/init_out" --init "$work/other.h5"
+refuse "--eval of another architecture" "$work/other.h5" -- \
+    --data "$data" --arch facs_resnet26 --width 0.25 --eval "$work/other.h5"
+refuse "--eval of a missing file" "$work/none.h5" -- --data "$data" --eval "$work/none.h5"
+head -c 3000 "$out/last.h5" >"$work/cut.h5"
+refuse "--eval of a truncated file" "$work/cut.h5" -- --data "$data" --eval "$work/cut.h5"
+refuse "--resume without a checkpoint" "$work/fresh/last.h5 does not exist" -- \
+    --data "$data" $common --out "$work/fresh" --resume
+refuse "bad option value" "--batch needs a number" -- --data "$data" --batch many --out "$out"
+}
+
+# The untouched checkpoint still resumes and finishes.
+# shellcheck disable=SC2086
+"$tool" --data "$data" $common --out "$out" --resume >"$work/final.out" 2>&1 && ok ||
+    bad "resume after the failures: $(cat "$work/final.out")"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && rm -rf "$work"
+[ "$failed" -eq 0 ]
