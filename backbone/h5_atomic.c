@@ -30,7 +30,17 @@ facs_status facs_h5_write_atomic(const char *path, facs_h5_fill_fn fill, void *u
         s = facs_fail(FACS_ERR_IO, "%s: cannot flush %s (disk full?)", path, tmp);
     if (H5Fclose(file) < 0 && s == FACS_OK)
         s = facs_fail(FACS_ERR_IO, "%s: cannot close %s (disk full?)", path, tmp);
-    if (s == FACS_OK && !fsync_path(tmp))
+    if (s != FACS_OK) {
+        remove(tmp);
+        return s;
+    }
+    return facs_h5_commit(tmp, path);
+}
+
+facs_status facs_h5_commit(const char *tmp, const char *path)
+{
+    facs_status s = FACS_OK;
+    if (!fsync_path(tmp))
         s = facs_fail(FACS_ERR_IO, "%s: cannot sync %s: %s", path, tmp, strerror(errno));
     if (s == FACS_OK && rename(tmp, path) != 0)
         s = facs_fail(FACS_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));

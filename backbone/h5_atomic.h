@@ -15,4 +15,9 @@ typedef facs_status (*facs_h5_fill_fn)(hid_t file, const char *path, void *user)
  * temporary is removed, and the status says which step failed. */
 facs_status facs_h5_write_atomic(const char *path, facs_h5_fill_fn fill, void *user);
 
+/* The last step of facs_h5_write_atomic, for a temporary written and closed by
+ * other means (in path's folder): syncs tmp and renames it over path. On
+ * failure tmp is removed and path is untouched. */
+facs_status facs_h5_commit(const char *tmp, const char *path);
+
 #endif

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model_family.h"
+
 typedef struct {
     const char *name;
     int facs, full;
@@ -29,29 +31,18 @@ static const int SETTINGS[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2},
 
 const char *const *facs_mobilenet_arch_names(void) { return NAMES; }
 
+_Static_assert(sizeof NAMES / sizeof NAMES[0] == ARCH_COUNT + 1, "NAMES must list every ARCHS entry");
+
 static const arch_entry *find_arch(const char *arch)
 {
-    for (int i = 0; arch && i < ARCH_COUNT; i++)
-        if (strcmp(arch, ARCHS[i].name) == 0)
-            return &ARCHS[i];
-    return NULL;
-}
-
-static facs_status unknown_arch(const char *arch)
-{
-    char list[256] = "";
-    for (int i = 0; i < ARCH_COUNT; i++) {
-        strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
-        strncat(list, ARCHS[i].name, sizeof list - strlen(list) - 1);
-    }
-    return facs_fail(FACS_ERR_ARG, "mobilenet: unknown architecture '%s'; valid names: %s", arch ? arch : "(null)",
-                     list);
+    int i = facs_arch_index(NAMES, arch);
+    return i < 0 ? NULL : &ARCHS[i];
 }
 
 facs_status facs_mobilenet_options_for_arch(const char *arch, facs_mobilenet_options *options)
 {
     if (!find_arch(arch))
-        return unknown_arch(arch);
+        return facs_arch_unknown("mobilenet", arch, NAMES);
     *options = (facs_mobilenet_options){
         .classes = 1000, .width = 1.0, .dropout = 0.2f, .fusion = {FACS_FUSION_THRESHOLD, 0.5f}};
     snprintf(options->arch, sizeof options->arch, "%s", arch);
@@ -81,7 +72,7 @@ static facs_param *conv(facs_builder *b, const char *prefix, int out, int in, in
 static facs_status conv_bn(facs_builder *b, facs_param **w, facs_bn *bn, const char *prefix, int out, int in, int k,
                            int groups)
 {
-    char name[64];
+    char name[104];
     snprintf(name, sizeof name, "%s.0", prefix);
     if (!(*w = conv(b, name, out, in, k, groups)))
         return FACS_ERR_MEMORY;
@@ -133,7 +124,7 @@ static facs_status build(facs_builder *b, facs_mobilenet *net)
 static facs_status check_options(const facs_mobilenet_options *o)
 {
     if (!find_arch(o->arch))
-        return unknown_arch(o->arch);
+        return facs_arch_unknown("mobilenet", o->arch, NAMES);
     if (o->classes <= 0)
         return facs_fail(FACS_ERR_ARG, "mobilenet: classes must be positive (got %d)", o->classes);
     if (!(o->width > 0.0 && o->width <= 64.0))

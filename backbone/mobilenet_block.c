@@ -1,6 +1,8 @@
 /* MobileNet-v2 / FACS-MobileNet-v2 forward pass (the tape records it for backward). */
 #include "mobilenet.h"
 
+#include "model_family.h"
+
 /* conv, BN and (with relu6) ReLU6: torchvision's Conv2dNormActivation. */
 static facs_tensor *conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int stride,
                             int groups, int relu6)
@@ -31,17 +33,13 @@ static facs_tensor *block(facs_ctx *ctx, const facs_mobilenet *net, const facs_m
 
 facs_tensor *facs_mobilenet_features(facs_ctx *ctx, facs_mobilenet *net, facs_tensor *x)
 {
-    if (!x)
+    if (!x || facs_expect_rgb("mobilenet", x) != FACS_OK)
         return NULL;
-    if (x->c != 3) {
-        char shape[64];
-        facs_fail(FACS_ERR_ARG, "mobilenet: input is %s; expected 3 channels (N, 3, H, W)",
-                  facs_shape_str(x, shape, sizeof shape));
-        return NULL;
-    }
-    facs_tensor *y = conv_bn(ctx, x, net->stem_conv, &net->stem_bn, 2, 1, 1);
+    /* Without a tape, each block's output replaces its input (ctx.h facs_ctx_keep_only). */
+    facs_ctx_mark mark = facs_ctx_get_mark(ctx);
+    facs_tensor *y = facs_ctx_keep_only(ctx, mark, conv_bn(ctx, x, net->stem_conv, &net->stem_bn, 2, 1, 1));
     for (int k = 0; k < FACS_MOBILENET_BLOCKS; k++)
-        y = block(ctx, net, &net->blocks[k], y);
+        y = facs_ctx_keep_only(ctx, mark, block(ctx, net, &net->blocks[k], y));
     return conv_bn(ctx, y, net->head_conv, &net->head_bn, 1, 1, 1);
 }
 

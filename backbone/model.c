@@ -37,28 +37,44 @@ const char *const *facs_model_arch_names(void)
 
 static const facs_model_family *family_of(const char *arch)
 {
-    for (int f = 0; arch && f < FAMILY_COUNT; f++)
-        for (const char *const *p = FAMILIES[f]->names(); *p; p++)
-            if (strcmp(*p, arch) == 0)
-                return FAMILIES[f];
+    for (int f = 0; f < FAMILY_COUNT; f++)
+        if (facs_arch_index(FAMILIES[f]->names(), arch) >= 0)
+            return FAMILIES[f];
     return NULL;
 }
 
-static facs_status unknown_arch(const char *arch)
+int facs_arch_index(const char *const *names, const char *arch)
+{
+    for (int i = 0; arch && names[i]; i++)
+        if (strcmp(names[i], arch) == 0)
+            return i;
+    return -1;
+}
+
+facs_status facs_arch_unknown(const char *family, const char *arch, const char *const *names)
 {
     char list[1024] = "";
-    const char *const *names = facs_model_arch_names();
     for (int i = 0; names[i]; i++) {
         strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
         strncat(list, names[i], sizeof list - strlen(list) - 1);
     }
-    return facs_fail(FACS_ERR_ARG, "unknown architecture '%s'; valid names: %s", arch ? arch : "(null)", list);
+    return facs_fail(FACS_ERR_ARG, "%s%sunknown architecture '%s'; valid names: %s", family ? family : "",
+                     family ? ": " : "", arch ? arch : "(null)", list);
+}
+
+facs_status facs_expect_rgb(const char *family, const facs_tensor *x)
+{
+    if (x->c == 3)
+        return FACS_OK;
+    char shape[64];
+    return facs_fail(FACS_ERR_ARG, "%s: input is %s; expected 3 channels (N, 3, H, W)", family,
+                     facs_shape_str(x, shape, sizeof shape));
 }
 
 facs_status facs_model_options_for_arch(const char *arch, facs_model_options *options)
 {
     if (!family_of(arch))
-        return unknown_arch(arch);
+        return facs_arch_unknown(NULL, arch, facs_model_arch_names());
     *options = (facs_model_options){.classes = 1000, .width = 1.0, .fusion = {FACS_FUSION_THRESHOLD, 0.5f}};
     snprintf(options->arch, sizeof options->arch, "%s", arch);
     return FACS_OK;
@@ -83,7 +99,7 @@ facs_status facs_model_create(facs_model **out, const facs_model_options *option
     *out = NULL;
     const facs_model_family *family = family_of(options->arch);
     if (!family)
-        return unknown_arch(options->arch);
+        return facs_arch_unknown(NULL, options->arch, facs_model_arch_names());
     FACS_TRY(check_options(options));
     facs_model *m = calloc(1, sizeof *m);
     if (!m)

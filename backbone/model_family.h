@@ -20,6 +20,18 @@ typedef struct {
     void (*destroy)(void *impl);
 } facs_model_family;
 
+/* Index of arch in the NULL-terminated names, -1 when absent (or arch is NULL). */
+int facs_arch_index(const char *const *names, const char *arch);
+
+/* Fails with FACS_ERR_ARG: "<family>: unknown architecture '<arch>'; valid
+ * names: <names, comma-separated>" (no "<family>: " when family is NULL).
+ * Shared so every family and the dispatcher word the error alike. */
+facs_status facs_arch_unknown(const char *family, const char *arch, const char *const *names);
+
+/* FACS_OK when x has 3 channels (a batch of RGB images); else fails with
+ * "<family>: input is <shape>; expected 3 channels (N, 3, H, W)". */
+facs_status facs_expect_rgb(const char *family, const facs_tensor *x);
+
 extern const facs_model_family facs_resnet_family;
 extern const facs_model_family facs_vgg_family;
 extern const facs_model_family facs_mobilenet_family;

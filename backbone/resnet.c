@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "layers.h"
+#include "model_family.h"
 
 /* How a bottleneck squeezes its input (conv1's place). */
 typedef enum { SQUEEZE_CONV, SQUEEZE_FACS, SQUEEZE_DWP } squeeze_kind;
@@ -47,29 +48,18 @@ static const char *const NAMES[] = {
 
 const char *const *facs_resnet_arch_names(void) { return NAMES; }
 
+_Static_assert(sizeof NAMES / sizeof NAMES[0] == ARCH_COUNT + 1, "NAMES must list every ARCHS entry");
+
 static const arch_entry *find_arch(const char *arch)
 {
-    for (int i = 0; arch && i < ARCH_COUNT; i++)
-        if (strcmp(arch, ARCHS[i].name) == 0)
-            return &ARCHS[i];
-    return NULL;
-}
-
-static facs_status unknown_arch(const char *arch)
-{
-    char list[256] = "";
-    for (int i = 0; i < ARCH_COUNT; i++) {
-        strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
-        strncat(list, ARCHS[i].name, sizeof list - strlen(list) - 1);
-    }
-    return facs_fail(FACS_ERR_ARG, "resnet: unknown architecture '%s'; valid names: %s", arch ? arch : "(null)",
-                     list);
+    int i = facs_arch_index(NAMES, arch);
+    return i < 0 ? NULL : &ARCHS[i];
 }
 
 facs_status facs_resnet_options_for_arch(const char *arch, facs_resnet_options *options)
 {
     if (!find_arch(arch))
-        return unknown_arch(arch);
+        return facs_arch_unknown("resnet", arch, NAMES);
     *options = (facs_resnet_options){.classes = 1000,
                                      .width = 1.0,
                                      .output_stride = 32,
@@ -197,7 +187,7 @@ static facs_status build(facs_builder *b, facs_resnet *net, const arch_entry *ar
 static facs_status check_options(const facs_resnet_options *o)
 {
     if (!find_arch(o->arch))
-        return unknown_arch(o->arch);
+        return facs_arch_unknown("resnet", o->arch, NAMES);
     if (!o->no_head && o->classes <= 0)
         return facs_fail(FACS_ERR_ARG, "resnet: classes must be positive (got %d)", o->classes);
     if (!(o->width > 0.0 && o->width <= 64.0))

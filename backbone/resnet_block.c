@@ -1,6 +1,8 @@
 /* ResNet / FACS-ResNet forward pass (the tape records it for backward). */
 #include "resnet.h"
 
+#include "model_family.h"
+
 static facs_tensor *conv(facs_ctx *ctx, facs_tensor *x, const facs_param *w, int stride, int pad, int dilation)
 {
     return facs_conv_forward(ctx, x, w, NULL, stride, pad, dilation, 1);
@@ -54,21 +56,20 @@ static facs_tensor *block(facs_ctx *ctx, facs_resnet *net, const facs_resnet_blo
 
 facs_tensor *facs_resnet_features(facs_ctx *ctx, facs_resnet *net, facs_tensor *x, facs_tensor **layer3)
 {
-    if (!x)
+    if (!x || facs_expect_rgb("resnet", x) != FACS_OK)
         return NULL;
-    if (x->c != 3) {
-        char shape[64];
-        facs_fail(FACS_ERR_ARG, "resnet: input is %s; expected 3 channels (N, 3, H, W)",
-                  facs_shape_str(x, shape, sizeof shape));
-        return NULL;
-    }
-    facs_tensor *y = stem(ctx, net, x);
+    /* Without a tape, each block's output replaces its input at the mark
+     * (ctx.h facs_ctx_keep_only): inference holds about one block at a time. */
+    facs_ctx_mark mark = facs_ctx_get_mark(ctx);
+    facs_tensor *y = facs_ctx_keep_only(ctx, mark, stem(ctx, net, x));
     int k = 0;
     for (int s = 0; s < 4; s++) {
         for (int i = 0; i < net->stage_blocks[s]; i++, k++)
-            y = block(ctx, net, &net->blocks[k], y);
-        if (s == 2 && layer3)
+            y = facs_ctx_keep_only(ctx, mark, block(ctx, net, &net->blocks[k], y));
+        if (s == 2 && layer3) {
             *layer3 = y;
+            mark = facs_ctx_get_mark(ctx); /* layer3 stays */
+        }
     }
     return y;
 }

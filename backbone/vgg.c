@@ -30,19 +30,18 @@ static const int BLOCK_CHANNELS[5] = {64, 128, 256, 512, 512};
 
 const char *const *facs_vgg_arch_names(void) { return NAMES; }
 
+_Static_assert(sizeof NAMES / sizeof NAMES[0] == ARCH_COUNT + 1, "NAMES must list every ARCHS entry");
+
 static const arch_entry *find_arch(const char *arch)
 {
-    for (int i = 0; arch && i < ARCH_COUNT; i++)
-        if (strcmp(arch, ARCHS[i].name) == 0)
-            return &ARCHS[i];
-    return NULL;
+    int i = facs_arch_index(NAMES, arch);
+    return i < 0 ? NULL : &ARCHS[i];
 }
 
 static facs_status check_options(const facs_model_options *o)
 {
     if (!find_arch(o->arch))
-        return facs_fail(FACS_ERR_ARG, "vgg: unknown architecture '%s'; valid names: %s, %s, %s, %s", o->arch,
-                         NAMES[0], NAMES[1], NAMES[2], NAMES[3]);
+        return facs_arch_unknown("vgg", o->arch, NAMES);
     if (o->cifar_stem)
         return facs_fail(FACS_ERR_ARG, "%s: VGG has no stem to replace (cifar_stem); 32x32 inputs work as they are",
                          o->arch);
@@ -143,6 +142,8 @@ facs_tensor *facs_vgg_forward(facs_ctx *ctx, facs_vgg *net, facs_tensor *x)
         return NULL;
     }
     facs_pool2d_params pool = {.kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2};
+    /* Without a tape, each layer's output replaces its input (ctx.h facs_ctx_keep_only). */
+    facs_ctx_mark mark = facs_ctx_get_mark(ctx);
     facs_tensor *y = x;
     for (int k = 0; k < FACS_VGG_CONVS; k++) {
         const facs_vgg_layer *l = &net->layers[k];
@@ -151,6 +152,7 @@ facs_tensor *facs_vgg_forward(facs_ctx *ctx, facs_vgg *net, facs_tensor *x)
         y = conv_bn_relu(ctx, y, l->conv, &l->bn, 1);
         if (l->pool_after)
             y = facs_maxpool2d(ctx, y, &pool);
+        y = facs_ctx_keep_only(ctx, mark, y);
     }
     return facs_linear(ctx, facs_global_avgpool(ctx, y), net->fc_weight->value, net->fc_bias->value);
 }

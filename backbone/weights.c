@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "h5_atomic.h"
+#include "h5_attr.h"
 
 facs_weights_meta facs_weights_meta_unknown(void)
 {
@@ -56,70 +57,6 @@ static void report_name(char names[][FACS_WEIGHTS_NAME_MAX], int *count, const c
 
 /* ---- attributes ---- */
 
-static int write_attr(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, const void *value)
-{
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = space < 0 ? -1 : H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = attr >= 0 && H5Awrite(attr, mem_type, value) >= 0;
-    if (attr >= 0)
-        ok &= H5Aclose(attr) >= 0;
-    if (space >= 0)
-        H5Sclose(space);
-    return ok;
-}
-
-/* Variable-length UTF-8, as h5py writes a Python str. */
-static int write_str_attr(hid_t loc, const char *name, const char *value)
-{
-    hid_t type = H5Tcopy(H5T_C_S1);
-    int ok = type >= 0 && H5Tset_size(type, H5T_VARIABLE) >= 0 && H5Tset_cset(type, H5T_CSET_UTF8) >= 0 &&
-             write_attr(loc, name, type, type, &value);
-    if (type >= 0)
-        H5Tclose(type);
-    return ok;
-}
-
-static int write_i64_attr(hid_t loc, const char *name, int64_t value)
-{
-    return write_attr(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
-}
-
-/* Reads a single-valued attribute: a number converted to mem_type into out,
- * or, with mem_type -1, a fixed- or variable-length string into out (size
- * bytes, cut to fit). 1 found, 0 absent, -1 of the wrong kind or unreadable. */
-static int read_attr(hid_t loc, const char *name, hid_t mem_type, void *out, size_t size)
-{
-    if (H5Aexists(loc, name) <= 0)
-        return 0;
-    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
-    hid_t type = attr < 0 ? -1 : H5Aget_type(attr), space = attr < 0 ? -1 : H5Aget_space(attr), mem = -1;
-    H5T_class_t cls = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
-    int ok = space >= 0 && H5Sget_simple_extent_npoints(space) == 1;
-    if (ok && mem_type >= 0) {
-        ok = (cls == H5T_INTEGER || cls == H5T_FLOAT) && H5Aread(attr, mem_type, out) >= 0;
-    } else if (ok && cls == H5T_STRING && H5Tis_variable_str(type) > 0) {
-        char *s = NULL;
-        ok = (mem = H5Tcopy(type)) >= 0 && H5Aread(attr, mem, &s) >= 0 && s;
-        if (ok)
-            snprintf(out, size, "%s", s);
-        H5free_memory(s);
-    } else if (ok && cls == H5T_STRING) { /* HDF5 converts between fixed sizes, null-terminating */
-        ok = (mem = H5Tcopy(type)) >= 0 && H5Tset_size(mem, size) >= 0 &&
-             H5Tset_strpad(mem, H5T_STR_NULLTERM) >= 0 && H5Aread(attr, mem, out) >= 0;
-    } else {
-        ok = 0;
-    }
-    if (mem >= 0)
-        H5Tclose(mem);
-    if (space >= 0)
-        H5Sclose(space);
-    if (type >= 0)
-        H5Tclose(type);
-    if (attr >= 0)
-        H5Aclose(attr);
-    return ok ? 1 : -1;
-}
-
 static facs_status bad_attr(const char *path, const char *name)
 {
     return facs_fail(FACS_ERR_FORMAT, "%s: root attribute '%s' has the wrong type or size", path, name);
@@ -131,29 +68,29 @@ static facs_status read_meta(hid_t file, const char *path, facs_weights_meta *me
     char text[64];
     int64_t number;
     double real;
-    int found = read_attr(file, "format", -1, text, sizeof text);
+    int found = facs_h5_attr_read_str(file, "format", text, sizeof text);
     if (found < 0)
         return bad_attr(path, "format");
     if (found && strcmp(text, FACS_WEIGHTS_FORMAT) != 0)
         return facs_fail(FACS_ERR_FORMAT, "%s: format '%s', expected '%s'", path, text, FACS_WEIGHTS_FORMAT);
-    if ((found = read_attr(file, "format_version", H5T_NATIVE_INT64, &number, 0)) < 0)
+    if ((found = facs_h5_attr_read_i64(file, "format_version", &number)) < 0)
         return bad_attr(path, "format_version");
     if (found && (number < 1 || number > FACS_WEIGHTS_VERSION))
         return facs_fail(FACS_ERR_FORMAT, "%s: format version %lld, this build reads 1 to %d", path,
                          (long long)number, FACS_WEIGHTS_VERSION);
     meta->version = found ? (int)number : 0;
-    if (read_attr(file, "architecture", -1, meta->arch, sizeof meta->arch) < 0)
+    if (facs_h5_attr_read_str(file, "architecture", meta->arch, sizeof meta->arch) < 0)
         return bad_attr(path, "architecture");
-    if ((found = read_attr(file, "classes", H5T_NATIVE_INT64, &number, 0)) < 0 ||
+    if ((found = facs_h5_attr_read_i64(file, "classes", &number)) < 0 ||
         (found && (number < 0 || number > INT32_MAX)))
         return bad_attr(path, "classes");
     meta->classes = found ? (int)number : -1;
-    if ((found = read_attr(file, "fusion", -1, text, sizeof text)) < 0)
+    if ((found = facs_h5_attr_read_str(file, "fusion", text, sizeof text)) < 0)
         return bad_attr(path, "fusion");
     if (found && strcmp(text, "threshold") != 0 && strcmp(text, "weighted") != 0)
         return facs_fail(FACS_ERR_FORMAT, "%s: fusion '%s', expected 'threshold' or 'weighted'", path, text);
     meta->fusion = !found ? -1 : text[0] == 't' ? FACS_FUSION_THRESHOLD : FACS_FUSION_WEIGHTED;
-    if ((found = read_attr(file, "threshold", H5T_NATIVE_DOUBLE, &real, 0)) < 0)
+    if ((found = facs_h5_attr_read_f64(file, "threshold", &real)) < 0)
         return bad_attr(path, "threshold");
     meta->threshold = found ? (float)real : NAN;
     return FACS_OK;
@@ -161,20 +98,19 @@ static facs_status read_meta(hid_t file, const char *path, facs_weights_meta *me
 
 static int write_meta(hid_t file, const facs_weights_meta *meta)
 {
-    int ok = write_str_attr(file, "format", FACS_WEIGHTS_FORMAT) &&
-             write_i64_attr(file, "format_version", FACS_WEIGHTS_VERSION);
+    int ok = facs_h5_attr_write_str(file, "format", FACS_WEIGHTS_FORMAT) &&
+             facs_h5_attr_write_i64(file, "format_version", FACS_WEIGHTS_VERSION);
     if (!meta)
         return ok;
     if (ok && meta->arch[0])
-        ok = write_str_attr(file, "architecture", meta->arch);
+        ok = facs_h5_attr_write_str(file, "architecture", meta->arch);
     if (ok && meta->classes >= 0)
-        ok = write_i64_attr(file, "classes", meta->classes);
+        ok = facs_h5_attr_write_i64(file, "classes", meta->classes);
     if (ok && meta->fusion >= 0)
-        ok = write_str_attr(file, "fusion", meta->fusion == FACS_FUSION_WEIGHTED ? "weighted" : "threshold");
-    if (ok && !isnan(meta->threshold)) {
-        double t = meta->threshold;
-        ok = write_attr(file, "threshold", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &t);
-    }
+        ok = facs_h5_attr_write_str(file, "fusion",
+                                    meta->fusion == FACS_FUSION_WEIGHTED ? "weighted" : "threshold");
+    if (ok && !isnan(meta->threshold))
+        ok = facs_h5_attr_write_f64(file, "threshold", meta->threshold);
     return ok;
 }
 
@@ -233,8 +169,8 @@ static facs_status write_content(hid_t file, const char *path, const facs_param_
             s = facs_fail(FACS_ERR_IO, "%s: cannot write %s (disk full?)", path, list->items[i]->name);
     if (s == FACS_OK && sgd) {
         hid_t g = H5Gcreate2(file, "/optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        int ok = g >= 0 && write_i64_attr(g, "steps", sgd->steps) && write_i64_attr(g, "epoch", state->epoch) &&
-                 write_i64_attr(g, "rng", state->rng);
+        int ok = g >= 0 && facs_h5_attr_write_i64(g, "steps", sgd->steps) &&
+                 facs_h5_attr_write_i64(g, "epoch", state->epoch) && facs_h5_attr_write_i64(g, "rng", state->rng);
         if (g >= 0)
             H5Gclose(g);
         if (!ok)
@@ -470,9 +406,9 @@ static facs_status read_train_state(hid_t file, const char *path, int64_t *steps
     if (H5Lexists(file, "/optimizer", H5P_DEFAULT) <= 0)
         return facs_fail(FACS_ERR_FORMAT, "%s: no /optimizer group (weights only, not a checkpoint)", path);
     hid_t g = H5Gopen2(file, "/optimizer", H5P_DEFAULT);
-    int ok = g >= 0 && read_attr(g, "steps", H5T_NATIVE_INT64, steps, 0) == 1 &&
-             read_attr(g, "epoch", H5T_NATIVE_INT64, &state->epoch, 0) == 1 &&
-             read_attr(g, "rng", H5T_NATIVE_INT64, &state->rng, 0) == 1;
+    int ok = g >= 0 && facs_h5_attr_read_i64(g, "steps", steps) == 1 &&
+             facs_h5_attr_read_i64(g, "epoch", &state->epoch) == 1 &&
+             facs_h5_attr_read_i64(g, "rng", &state->rng) == 1;
     if (g >= 0)
         H5Gclose(g);
     if (!ok || *steps < 0)

@@ -41,20 +41,7 @@ typedef struct {
 static const int worker_counts[] = {0, 1, 2};
 #define NWORKERS ((int)(sizeof worker_counts / sizeof worker_counts[0]))
 
-/* ---- the two datasets, as loader callbacks ---- */
-
-/* A copy of image `index` of the loaded split: the loader frees what load gives it. */
-static facs_status cifar_sample(const facs_dataset *self, int index, facs_image *out_image, facs_label *out_label)
-{
-    const facs_cifar *ds = self->user;
-    uint8_t *px = malloc(FACS_CIFAR_PIXELS);
-    if (!px)
-        return facs_fail(FACS_ERR_MEMORY, "CIFAR image %d: out of memory", index);
-    memcpy(px, ds->images + (size_t)index * FACS_CIFAR_PIXELS, FACS_CIFAR_PIXELS);
-    *out_image = (facs_image){FACS_CIFAR_SIDE, FACS_CIFAR_SIDE, 3, px};
-    out_label->cls = ds->labels[index];
-    return FACS_OK;
-}
+/* ---- Cityscapes as a loader dataset (CIFAR's is facs_cifar_dataset) ---- */
 
 /* Decodes frame `index` from its PNGs, as training on the real dataset does. */
 static facs_status city_sample(const facs_dataset *self, int index, facs_image *out_image, facs_label *out_label)
@@ -122,7 +109,8 @@ static int bench_cifar(const char *dir, const options *o, double *epoch_ms)
         fprintf(stderr, "bench-data: CIFAR-10: %s\n", facs_last_error());
         return 1;
     }
-    facs_dataset d = {ds.count, cifar_sample, &ds};
+    facs_dataset d;
+    facs_cifar_dataset(&ds, &d);
     facs_cls_aug aug = facs_cls_aug_cifar_train();
     facs_loader_opts lo = facs_loader_defaults();
     lo.batch_size = 128;

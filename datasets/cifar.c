@@ -309,3 +309,24 @@ facs_status facs_cifar_parse(const uint8_t *buf, size_t len, int kind, const cha
         facs_cifar_free(ds);
     return s;
 }
+
+/* A copy of image `index`: the loader frees what load hands it. */
+static facs_status cifar_sample(const facs_dataset *self, int index, facs_image *out_image, facs_label *out_label)
+{
+    const facs_cifar *ds = self->user;
+    uint8_t *px = malloc(FACS_CIFAR_PIXELS);
+    if (!px)
+        return facs_fail(FACS_ERR_MEMORY, "CIFAR image %d: out of memory", index);
+    memcpy(px, ds->images + (size_t)index * FACS_CIFAR_PIXELS, FACS_CIFAR_PIXELS);
+    *out_image = (facs_image){FACS_CIFAR_SIDE, FACS_CIFAR_SIDE, 3, px};
+    out_label->cls = ds->labels[index];
+    return FACS_OK;
+}
+
+void facs_cifar_dataset(const facs_cifar *ds, facs_dataset *dataset)
+{
+    dataset->count = ds->count;
+    dataset->load = cifar_sample;
+    /* The dataset interface holds a mutable pointer, but cifar_sample only reads through it. */
+    dataset->user = (void *)ds;
+}

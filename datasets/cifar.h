@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loader.h"
 #include "status.h"
 
 #define FACS_CIFAR_SIDE 32
@@ -70,6 +71,11 @@ facs_status facs_cifar_parse(const uint8_t *buf, size_t len, int kind, const cha
 
 /* Releases what a load allocated and zeroes *ds; NULL and zeroed structs are fine. */
 void facs_cifar_free(facs_cifar *ds);
+
+/* The loader's view of the loaded split ds (borrowed: it must outlive the
+ * dataset): count images; load hands the loader a copy of image i (which the
+ * loader frees) and its fine label. */
+void facs_cifar_dataset(const facs_cifar *ds, facs_dataset *dataset);
 
 /* Writes a synthetic dataset of the given kind (10 or 100) into out_dir (created
  * when missing) in the real on-disk format, with the real class names (and, for

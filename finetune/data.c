@@ -4,19 +4,6 @@
 
 #include "data.h"
 
-/* A copy of image `index`: the loader frees what load hands it. */
-static facs_status cifar_sample(const facs_dataset *self, int index, facs_image *out_image, facs_label *out_label)
-{
-    const facs_cifar *ds = self->user;
-    uint8_t *px = malloc(FACS_CIFAR_PIXELS);
-    if (!px)
-        return facs_fail(FACS_ERR_MEMORY, "CIFAR image %d: out of memory", index);
-    memcpy(px, ds->images + (size_t)index * FACS_CIFAR_PIXELS, FACS_CIFAR_PIXELS);
-    *out_image = (facs_image){FACS_CIFAR_SIDE, FACS_CIFAR_SIDE, 3, px};
-    out_label->cls = ds->labels[index];
-    return FACS_OK;
-}
-
 static facs_cls_aug split_aug(int train, int input_size, int imagenet_norm)
 {
     facs_cls_aug aug = train ? facs_cls_aug_cifar_train() : facs_cls_aug_cifar_eval();
@@ -53,7 +40,7 @@ facs_status ft_split_load(ft_split *s, const char *dir, int want, facs_cifar_spl
         return facs_fail(FACS_ERR_ARG, "--dataset cifar%d, but %s holds CIFAR-%d", want, dir, found);
     FACS_TRY(facs_cifar_load(dir, found, which, &s->split));
     s->aug = split_aug(which == FACS_CIFAR_TRAIN, input_size, imagenet_norm);
-    s->dataset = (facs_dataset){s->split.count, cifar_sample, &s->split};
+    facs_cifar_dataset(&s->split, &s->dataset);
     return FACS_OK;
 }
 

@@ -1,10 +1,9 @@
 /* Top-1/top-5, the confusion matrix and its two renderings (see evaluate.h). */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "evaluate.h"
+#include "out_file.h"
 #include "step.h"
 
 facs_status ft_eval_init(ft_eval *e, int classes)
@@ -85,14 +84,15 @@ void ft_eval_print_table(const ft_eval *e, const facs_cifar *names, FILE *out)
             ft_eval_top1(e), ft_eval_top5(e));
 }
 
-facs_status ft_eval_write_confusion(const ft_eval *e, const facs_cifar *names, const char *path)
+typedef struct {
+    const ft_eval *e;
+    const facs_cifar *names;
+} confusion_args;
+
+static void print_confusion(FILE *f, const void *user)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.partial.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return facs_fail(FACS_ERR_ARG, "%s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return facs_fail(FACS_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    const ft_eval *e = ((const confusion_args *)user)->e;
+    const facs_cifar *names = ((const confusion_args *)user)->names;
     int k = e->classes;
     fprintf(f, "true\\predicted");
     for (int p = 0; p < k; p++)
@@ -104,11 +104,10 @@ facs_status ft_eval_write_confusion(const ft_eval *e, const facs_cifar *names, c
             fprintf(f, ",%lld", (long long)e->confusion[(size_t)c * k + p]);
         fputc('\n', f);
     }
-    int ok = !ferror(f);
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return facs_fail(FACS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    }
-    return FACS_OK;
+}
+
+facs_status ft_eval_write_confusion(const ft_eval *e, const facs_cifar *names, const char *path)
+{
+    confusion_args args = {e, names};
+    return ft_write_text_atomic(path, print_confusion, &args);
 }

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "out_file.h"
 #include "run_log.h"
 
 /* Written and parsed with the same format, so the file is its own schema. */
@@ -40,24 +40,17 @@ static facs_status history_add(ft_history *h, const ft_epoch_record *r)
     return FACS_OK;
 }
 
-/* Writes h's records to path through a temporary file. */
-static facs_status rewrite(const char *path, const ft_history *h)
+static void print_history(FILE *f, const void *user)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.partial.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return facs_fail(FACS_ERR_ARG, "%s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return facs_fail(FACS_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    const ft_history *h = user;
     for (int i = 0; i < h->count; i++)
         write_line(f, &h->records[i]);
-    int ok = !ferror(f);
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return facs_fail(FACS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    }
-    return FACS_OK;
+}
+
+/* Writes h's records to path, whole or not at all. */
+static facs_status rewrite(const char *path, const ft_history *h)
+{
+    return ft_write_text_atomic(path, print_history, h);
 }
 
 facs_status ft_log_start(const char *path, ft_history *h)

@@ -52,11 +52,15 @@ static facs_arena_block *new_block(facs_arena *a, size_t size)
     return b;
 }
 
-void *facs_arena_alloc(facs_arena *a, size_t bytes)
+static size_t rounded_size(size_t bytes)
 {
     size_t rounded = (bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
-    if (rounded == 0)
-        rounded = ARENA_ALIGN;
+    return rounded ? rounded : ARENA_ALIGN;
+}
+
+void *facs_arena_alloc(facs_arena *a, size_t bytes)
+{
+    size_t rounded = rounded_size(bytes);
     facs_arena_block *b = a->blocks;
     if (!b || b->size - b->top < rounded) {
         size_t size = rounded > a->min_block ? rounded : a->min_block;
@@ -77,7 +81,9 @@ void *facs_arena_alloc(facs_arena *a, size_t bytes)
 
 void facs_arena_reset(facs_arena *a)
 {
-    if (a->blocks && a->blocks->next) {
+    /* A rewind may have freed the chained blocks of a step that outgrew the
+     * one block: the peak still says how large the next step's block must be. */
+    if (a->blocks && (a->blocks->next || a->blocks->size < a->peak)) {
         free_blocks(a);
         /* One block as large as the peak: the next step fits without growing.
          * A failed allocation here is harmless; alloc retries on demand. */
@@ -94,4 +100,70 @@ int facs_arena_block_count(const facs_arena *a)
     for (const facs_arena_block *b = a->blocks; b; b = b->next)
         count++;
     return count;
+}
+
+facs_arena_pos facs_arena_position(const facs_arena *a)
+{
+    return (facs_arena_pos){a->blocks, a->blocks ? a->blocks->top : 0, a->used};
+}
+
+/* pos's block in the chain: the oldest one for a position taken before any block existed. */
+static facs_arena_block *pos_block(const facs_arena *a, facs_arena_pos pos)
+{
+    facs_arena_block *b = a->blocks;
+    while (b && b != pos.block && (pos.block || b->next))
+        b = b->next;
+    return b;
+}
+
+/* The block holding p, or NULL. */
+static facs_arena_block *block_of(const facs_arena *a, const void *p)
+{
+    const char *c = p;
+    for (facs_arena_block *b = a->blocks; b; b = b->next)
+        if (c >= b->base && c < b->base + b->size)
+            return b;
+    return NULL;
+}
+
+void *facs_arena_pos_address(const facs_arena *a, facs_arena_pos pos, size_t bytes)
+{
+    facs_arena_block *target = pos_block(a, pos);
+    size_t rounded = rounded_size(bytes);
+    if (!target)
+        return NULL;
+    if (target->size - pos.top >= rounded)
+        return target->base + pos.top;
+    /* The blocks chained since, oldest first: the chain runs newest first. */
+    char *found = NULL;
+    for (facs_arena_block *b = a->blocks; b != target; b = b->next)
+        if (b->size >= rounded)
+            found = b->base;
+    return found;
+}
+
+int facs_arena_is_after(const facs_arena *a, facs_arena_pos pos, const void *p)
+{
+    const facs_arena_block *target = pos_block(a, pos);
+    for (const facs_arena_block *b = a->blocks; b; b = b->next) {
+        const char *c = p;
+        if (c >= b->base && c < b->base + b->size)
+            return b != target || c >= b->base + pos.top;
+        if (b == target)
+            break;
+    }
+    return 0;
+}
+
+void facs_arena_rewind(facs_arena *a, facs_arena_pos pos, const void *kept, size_t bytes)
+{
+    facs_arena_block *keep = block_of(a, kept);
+    while (a->blocks != keep) {
+        facs_arena_block *newer = a->blocks;
+        a->blocks = newer->next;
+        a->free(newer->base);
+        free(newer);
+    }
+    keep->top = (size_t)((const char *)kept - keep->base) + rounded_size(bytes);
+    a->used = pos.used + rounded_size(bytes);
 }

@@ -31,6 +31,30 @@ void *facs_arena_alloc(facs_arena *a, size_t bytes);
 
 void facs_arena_reset(facs_arena *a);
 
+/* A position in the arena, valid until the next reset: what is allocated
+ * after it can be given back at once (inference frees a block's
+ * intermediates so, see ctx.h facs_ctx_keep_only). */
+typedef struct {
+    const facs_arena_block *block; /* the newest block then (NULL: none yet) */
+    size_t top, used;
+} facs_arena_pos;
+
+facs_arena_pos facs_arena_position(const facs_arena *a);
+
+/* Where `bytes` would go if everything after pos were given back: pos
+ * itself when its block can hold them there, else the start of the oldest
+ * block chained since that can; NULL when none can. */
+void *facs_arena_pos_address(const facs_arena *a, facs_arena_pos pos, size_t bytes);
+
+/* 1 when p was handed out after pos (in pos's block past it, or in a block
+ * chained since). */
+int facs_arena_is_after(const facs_arena *a, facs_arena_pos pos, const void *p);
+
+/* Gives back everything allocated after pos except `bytes` at kept (what
+ * facs_arena_pos_address returned, where the caller has already moved what
+ * it keeps), freeing the blocks chained after kept's block. */
+void facs_arena_rewind(facs_arena *a, facs_arena_pos pos, const void *kept, size_t bytes);
+
 /* Blocks currently held: 1 in a steady loop (a number for tests and tools). */
 int facs_arena_block_count(const facs_arena *a);
 

@@ -93,3 +93,34 @@ facs_tensor *facs_ctx_like(facs_ctx *ctx, const facs_tensor *t)
 }
 
 size_t facs_ctx_peak_bytes(const facs_ctx *ctx) { return ctx->data.peak; }
+
+facs_ctx_mark facs_ctx_get_mark(const facs_ctx *ctx)
+{
+    return (facs_ctx_mark){facs_arena_position(&ctx->data), facs_arena_position(&ctx->host)};
+}
+
+facs_tensor *facs_ctx_keep_only(facs_ctx *ctx, facs_ctx_mark mark, facs_tensor *keep)
+{
+    if (!keep || ctx->record)
+        return keep;
+    size_t bytes = facs_tensor_bytes(keep);
+    char *dst = facs_arena_pos_address(&ctx->data, mark.data, bytes), *src = keep->data;
+    facs_tensor *header = facs_arena_pos_address(&ctx->host, mark.host, sizeof *header);
+    int overlap = dst && dst < src + bytes && src < dst + bytes;
+    /* keep must come after the mark; a device copy may not overlap its source. */
+    if (!dst || !header || !facs_arena_is_after(&ctx->data, mark.data, src) ||
+        (overlap && ctx->device != FACS_DEVICE_CPU))
+        return keep;
+    facs_tensor moved = *keep;
+    if (dst != src) {
+        if (overlap)
+            memmove(dst, src, bytes);
+        else if (ctx->backend->copy(dst, src, bytes) != FACS_OK)
+            return NULL;
+    }
+    facs_arena_rewind(&ctx->data, mark.data, dst, bytes);
+    facs_arena_rewind(&ctx->host, mark.host, header, sizeof *header);
+    moved.data = dst;
+    *header = moved;
+    return header;
+}

@@ -71,6 +71,27 @@ void *facs_ctx_scratch(facs_ctx *ctx, size_t bytes);
 /* Host memory for tape state, valid until the next begin_step. */
 void *facs_ctx_host_alloc(facs_ctx *ctx, size_t bytes);
 
+/* Inference memory. Without a tape nothing refers to a network block's
+ * intermediate tensors once the block has returned, so a forward pass can
+ * give them back at every block boundary:
+ *
+ *     facs_ctx_mark m = facs_ctx_get_mark(ctx);
+ *     y = block(ctx, x);                  // x was allocated before the mark
+ *     y = facs_ctx_keep_only(ctx, m, y);  // y moved down to the mark; the rest is free again
+ *
+ * With the tape on (ctx->record) keep_only returns keep untouched, as it does
+ * when the arena chained a new block since the mark (the first step of a
+ * context) or when keep would overlap its new place on a device without
+ * overlapping copies. Either way the result is keep's values; only its
+ * address may change, and every other tensor allocated after the mark is
+ * gone. */
+typedef struct {
+    facs_arena_pos data, host;
+} facs_ctx_mark;
+
+facs_ctx_mark facs_ctx_get_mark(const facs_ctx *ctx);
+facs_tensor *facs_ctx_keep_only(facs_ctx *ctx, facs_ctx_mark mark, facs_tensor *keep);
+
 /* Peak bytes of the device arena since creation. */
 size_t facs_ctx_peak_bytes(const facs_ctx *ctx);
 

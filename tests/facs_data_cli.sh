@@ -5,18 +5,8 @@
 # usage: facs_data_cli.sh PATH/TO/facs-data [WORK_DIR]
 set -u
 tool=${1:?usage: facs_data_cli.sh PATH/TO/facs-data [WORK_DIR]}
-work=${2:-${TMPDIR:-/tmp}/facs_data_cli.$$}
-rm -rf "$work"
-mkdir -p "$work"
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-# expect WHAT WANT_RC GOT_RC
-expect_rc() { if [ "$3" -eq "$2" ]; then ok; else bad "$1: exit $3, want $2"; fi; }
-# contains WHAT FILE NEEDLE
-contains() { if grep -qF -- "$3" "$2"; then ok; else bad "$1: output lacks '$3'"; sed 's/^/    /' "$2"; fi; }
+. "$(dirname "$0")/lib.sh"
+make_work facs_data_cli "${2:-}"
 
 "$tool" synth cifar10 "$work/c10" --n 100 --seed 3 2>"$work/err"
 expect_rc "synth cifar10" 0 $?
@@ -88,6 +78,4 @@ contains "--help" "$work/out" "usage: facs-data"
 "$tool" --version >"$work/out"
 expect_rc "--version" 0 $?
 
-rm -rf "$work"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

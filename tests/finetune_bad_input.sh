@@ -7,14 +7,9 @@
 set -u
 tool=${1:?usage: finetune_bad_input.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
 data_tool=${2:?usage: finetune_bad_input.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
-work=${3:-${TMPDIR:-/tmp}/finetune_bad_input.$$}
 python=/usr/bin/python3
-rm -rf "$work"
-mkdir -p "$work"
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib.sh"
+make_work finetune_bad_input "${3:-}"
 
 data="$work/data"
 out="$work/out"
@@ -102,6 +97,4 @@ refuse "bad option value" "--batch needs a number" -- --data "$data" --batch man
 "$tool" --data "$data" $common --out "$out" --resume >"$work/final.out" 2>&1 && ok ||
     bad "resume after the failures: $(cat "$work/final.out")"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && rm -rf "$work"
-[ "$failed" -eq 0 ]
+finish

@@ -14,15 +14,9 @@
 set -u
 tool=${1:?usage: finetune_learns.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
 data_tool=${2:?usage: finetune_learns.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
-work=${3:-${TMPDIR:-/tmp}/finetune_learns.$$}
 seed=${FACS_TEST_SEED:-1}
-rm -rf "$work"
-mkdir -p "$work"
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-contains() { if grep -qF -- "$3" "$2"; then ok; else bad "$1: $2 lacks '$3'"; fi; }
+. "$(dirname "$0")/lib.sh"
+make_work finetune_learns "${3:-}"
 
 "$data_tool" synth cifar10 "$work/data" --n 600 --seed "$seed" 2>/dev/null || bad "facs-data synth"
 "$tool" --data "$work/data" --out "$work/run" --arch facs_resnet26 --width 0.25 --epochs 3 --batch 32 \
@@ -66,6 +60,4 @@ got=$(sed -n 's/.*top-1 \([0-9.]*\) .*/\1/p' "$work/eval" | head -n 1)
 awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; exit !(b != "" && d < 1e-4 && d > -1e-4) }' && ok ||
     bad "--eval top-1 '$got' differs from the log's $want"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && rm -rf "$work"
-[ "$failed" -eq 0 ]
+finish

@@ -10,14 +10,9 @@
 set -u
 tool=${1:?usage: finetune_resume.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
 data_tool=${2:?usage: finetune_resume.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
-work=${3:-${TMPDIR:-/tmp}/finetune_resume.$$}
 python=/usr/bin/python3
-rm -rf "$work"
-mkdir -p "$work"
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib.sh"
+make_work finetune_resume "${3:-}"
 
 "$data_tool" synth cifar10 "$work/data" --n 200 --seed 5 2>/dev/null || bad "facs-data synth"
 args="--data $work/data --arch facs_resnet26 --width 0.25 --epochs 3 --batch 20 --workers 2 --seed 7"
@@ -83,6 +78,4 @@ for d in split int; do
     [ "$(strip "$work/full/log.jsonl")" = "$(strip "$work/$d/log.jsonl")" ] && ok || bad "$d/log.jsonl differs"
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && rm -rf "$work"
-[ "$failed" -eq 0 ]
+finish

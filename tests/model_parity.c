@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "autograd.h"
 #include "test_util.h"
@@ -94,6 +95,22 @@ static void compare_params(parity_stats *st, h5_file *ref, const char *case_name
     }
 }
 
+/* Without the tape a forward pass frees each block's intermediates as it
+ * goes (ctx.h facs_ctx_keep_only): the logits must be bit for bit those of
+ * the taped pass. */
+static void check_inference_path(facs_ctx *ctx, const char *case_name, parity_forward_fn forward, void *net,
+                                 const float *x, const size_t dims[4], const float *taped)
+{
+    facs_ctx_set_mode(ctx, 0, 0);
+    test_poison_step(ctx);
+    facs_tensor *tx = test_tensor(ctx, (int)dims[0], (int)dims[1], (int)dims[2], (int)dims[3], x);
+    facs_tensor *y = forward(ctx, net, tx);
+    float *got = y ? test_nchw(y) : NULL;
+    CHECK(got && memcmp(got, taped, facs_tensor_numel(y) * sizeof *got) == 0,
+          "%s: the tape-free forward pass must give the taped pass's output exactly", case_name);
+    free(got);
+}
+
 void parity_run_case(parity_stats *st, h5_file *ref, facs_ctx *ctx, const char *case_name, const char *model,
                      const char *x_key, facs_param_list *params, parity_forward_fn forward, void *net)
 {
@@ -127,8 +144,10 @@ void parity_run_case(parity_stats *st, h5_file *ref, facs_ctx *ctx, const char *
         snprintf(key, sizeof key, "%s/grad_x", group);
         snprintf(what, sizeof what, "%s grad_x", case_name);
         parity_compare(st, ref, key, what, got_dx, facs_tensor_numel(tx), training);
-        free(got), free(got_dx);
         compare_params(st, ref, case_name, params, training);
+        if (!training)
+            check_inference_path(ctx, case_name, forward, net, x, dims, got);
+        free(got), free(got_dx);
     }
     free(x), free(grad_out);
 }

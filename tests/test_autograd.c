@@ -121,6 +121,64 @@ static void arena(void)
     facs_ctx_free(ctx);
 }
 
+/* Inference: keep_only moves a block's output down to the mark with its
+ * values and gives the block's intermediates back, also when the block made
+ * the arena chain a new block (which it frees); with the tape on, or for a
+ * tensor from before the mark, it changes nothing. */
+static void keep_only(void)
+{
+    facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
+    facs_ctx_set_mode(ctx, 0, 0);
+    for (int step = 0; step < 2; step++) {
+        facs_ctx_begin_step(ctx);
+        facs_tensor *x = facs_ctx_tensor(ctx, FACS_F32, 1, 3, 4, 5);
+        test_fill(facs_f32(x), facs_tensor_numel(x), -1, 1);
+        size_t before = ctx->data.used;
+        facs_ctx_mark m = facs_ctx_get_mark(ctx);
+        facs_tensor *mid = facs_relu(ctx, x);
+        facs_tensor *y = facs_add(ctx, facs_relu(ctx, mid), x);
+        float *want = test_nchw(y);
+        facs_tensor *kept = facs_ctx_keep_only(ctx, m, y);
+        float *got = kept ? test_nchw(kept) : NULL;
+        CHECK(got && memcmp(got, want, facs_tensor_numel(y) * sizeof *got) == 0 && kept->c == 3 && kept->w == 5,
+              "step %d: the kept tensor keeps its shape and values", step);
+        CHECK(ctx->data.used == before + 256, "step %d: only the kept tensor's 256 bytes stay (used %zu, %zu before)",
+              step, ctx->data.used, before);
+        CHECK(kept && (char *)kept->data < (char *)y->data, "step %d: the output moved down to the mark", step);
+        free(want), free(got);
+    }
+    facs_ctx_begin_step(ctx);
+    facs_tensor *x = facs_ctx_tensor(ctx, FACS_F32, 1, 3, 4, 5);
+    test_fill(facs_f32(x), facs_tensor_numel(x), -1, 1);
+    facs_ctx_mark m = facs_ctx_get_mark(ctx);
+    CHECK(facs_ctx_scratch(ctx, (size_t)100 << 20) != NULL && facs_arena_block_count(&ctx->data) == 2,
+          "a 100 MiB intermediate chains a second block");
+    facs_tensor *y = facs_relu(ctx, x);
+    float *want = test_nchw(y);
+    facs_tensor *kept = facs_ctx_keep_only(ctx, m, y);
+    float *got = kept ? test_nchw(kept) : NULL;
+    CHECK(got && memcmp(got, want, facs_tensor_numel(y) * sizeof *got) == 0 &&
+              facs_arena_block_count(&ctx->data) == 1,
+          "across blocks: values kept, the chained block freed (%d blocks)", facs_arena_block_count(&ctx->data));
+    free(want), free(got);
+    CHECK(facs_ctx_keep_only(ctx, facs_ctx_get_mark(ctx), x) == x, "a tensor from before the mark stays");
+    m = facs_ctx_get_mark(ctx);
+    CHECK(facs_ctx_scratch(ctx, 64) != NULL, "scratch");
+    y = facs_relu(ctx, x); /* 256 bytes, 64 past the mark: its new place overlaps the old */
+    want = test_nchw(y);
+    kept = facs_ctx_keep_only(ctx, m, y);
+    got = kept ? test_nchw(kept) : NULL;
+    CHECK(got && memcmp(got, want, facs_tensor_numel(y) * sizeof *got) == 0, "an overlapping move keeps the values");
+    free(want), free(got);
+    facs_ctx_set_mode(ctx, 0, 1);
+    facs_ctx_begin_step(ctx);
+    x = facs_ctx_tensor(ctx, FACS_F32, 1, 3, 4, 5);
+    m = facs_ctx_get_mark(ctx);
+    y = facs_relu(ctx, x);
+    CHECK(facs_ctx_keep_only(ctx, m, y) == y, "with the tape on nothing moves");
+    facs_ctx_free(ctx);
+}
+
 int main(void)
 {
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
@@ -130,5 +188,6 @@ int main(void)
     errors(ctx);
     facs_ctx_free(ctx);
     arena();
+    keep_only();
     return test_finish();
 }

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flops.h"
 #include "test_util.h"
 
 /* Max copies a float; avg sums R floats and divides: a few roundings. */
@@ -206,39 +205,15 @@ static void bad_arguments(facs_ctx *ctx)
     CHECK(facs_channel_pool(ctx, NULL, 4, FACS_CHANNEL_POOL_MAX) == NULL, "a NULL input gives NULL");
 }
 
-typedef struct {
-    int calls;
-    int64_t flops[2]; /* ptflops, appendix-a */
-} profile_record;
-
-static void record_op(void *user, const char *op, const facs_tensor *const *inputs, int n_inputs,
-                      const facs_tensor *out, const facs_tensor *weight)
-{
-    (void)weight;
-    profile_record *rec = user;
-    if (strcmp(op, "channel_pool") != 0)
-        return;
-    rec->calls++;
-    rec->flops[0] = facs_flops_of_op(FACS_FLOPS_PTFLOPS, op, inputs, n_inputs, out);
-    rec->flops[1] = facs_flops_of_op(FACS_FLOPS_APPENDIX_A, op, inputs, n_inputs, out);
-}
-
 /* The op reports itself to facs-summary's hook; ptflops counts 0 and
  * appendix-a R - 1 comparisons per output element (flops.h). */
 static void profiled_flops(facs_ctx *ctx)
 {
     const int n = 2, c = 12, co = 3, h = 5, w = 7;
-    profile_record rec = {0, {-1, -1}};
-    ctx->profile = record_op;
-    ctx->profile_user = &rec;
-    facs_ctx_begin_step(ctx);
+    test_profile rec;
+    test_profile_begin(ctx, &rec, "channel_pool");
     facs_tensor *y = facs_channel_pool(ctx, test_tensor(ctx, n, c, h, w, NULL), co, FACS_CHANNEL_POOL_MAX);
-    ctx->profile = NULL;
-    const int64_t out_elems = (int64_t)n * co * h * w;
-    CHECK(y && rec.calls == 1, "channel_pool calls the profiling hook once (%d calls)", rec.calls);
-    CHECK(rec.flops[0] == 0 && rec.flops[1] == (c / co - 1) * out_elems,
-          "channel_pool FLOPs: ptflops %lld (expected 0), appendix-a %lld (expected %lld)", (long long)rec.flops[0],
-          (long long)rec.flops[1], (long long)((c / co - 1) * out_elems));
+    test_profile_check(ctx, &rec, y, 0, (int64_t)(c / co - 1) * n * co * h * w);
 }
 
 static facs_tensor *run_case(facs_ctx *ctx, facs_tensor *x, h5_file *ref, const char *group, int out_h,

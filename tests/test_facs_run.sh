@@ -9,20 +9,10 @@
 # usage: test_facs_run.sh PATH/TO/facs-run [WORK_DIR]
 set -u
 tool=${1:?usage: test_facs_run.sh PATH/TO/facs-run [WORK_DIR]}
-work=${2:-${TMPDIR:-/tmp}/test_facs_run.$$}
 py=/usr/bin/python3
 here=$(cd "$(dirname "$0")" && pwd)
-rm -rf "$work"
-mkdir -p "$work"
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-# expect_rc WHAT WANT_RC GOT_RC
-expect_rc() { if [ "$3" -eq "$2" ]; then ok; else bad "$1: exit $3, want $2"; sed 's/^/    /' "$work/err"; fi; }
-# contains WHAT FILE NEEDLE
-contains() { if grep -qF -- "$3" "$2"; then ok; else bad "$1: output lacks '$3'"; sed 's/^/    /' "$2"; fi; }
+. "$here/lib.sh"
+make_work test_facs_run "${2:-}"
 # compare WHAT REF GOT: every dataset of REF in GOT (and no other), within 1e-4 normwise
 compare() {
     if "$py" - "$2" "$3" 1e-4 >"$work/cmp" 2>&1 <<'EOF'
@@ -113,5 +103,4 @@ contains "--help text" "$work/out" "--grad-output"
 "$tool" --version >"$work/out" 2>&1
 expect_rc "--version" 0 $?
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flops.h"
 #include "test_util.h"
 
 /* One float multiplication per element: within one rounding (6e-8) of double. */
@@ -171,38 +170,15 @@ static void bad_arguments(facs_ctx *ctx)
           "a NULL operand gives NULL");
 }
 
-typedef struct {
-    int calls;
-    int64_t flops[2]; /* ptflops, appendix-a */
-} profile_record;
-
-static void record_op(void *user, const char *op, const facs_tensor *const *inputs, int n_inputs,
-                      const facs_tensor *out, const facs_tensor *weight)
-{
-    (void)weight;
-    profile_record *rec = user;
-    if (strcmp(op, "scale_channels") != 0)
-        return;
-    rec->calls++;
-    rec->flops[0] = facs_flops_of_op(FACS_FLOPS_PTFLOPS, op, inputs, n_inputs, out);
-    rec->flops[1] = facs_flops_of_op(FACS_FLOPS_APPENDIX_A, op, inputs, n_inputs, out);
-}
-
 /* The op reports itself to facs-summary's hook; ptflops counts 0 and
  * appendix-a one multiplication per output element (flops.h). */
 static void profiled_flops(facs_ctx *ctx)
 {
     const int n = 2, c = 3, h = 5, w = 7;
-    profile_record rec = {0, {-1, -1}};
-    ctx->profile = record_op;
-    ctx->profile_user = &rec;
-    facs_ctx_begin_step(ctx);
+    test_profile rec;
+    test_profile_begin(ctx, &rec, "scale_channels");
     facs_tensor *y = facs_scale_channels(ctx, test_tensor(ctx, n, c, h, w, NULL), test_tensor(ctx, n, c, 1, 1, NULL));
-    ctx->profile = NULL;
-    CHECK(y && rec.calls == 1, "scale_channels calls the profiling hook once (%d calls)", rec.calls);
-    CHECK(rec.flops[0] == 0 && rec.flops[1] == (int64_t)n * c * h * w,
-          "scale_channels FLOPs: ptflops %lld (expected 0), appendix-a %lld (expected %d)", (long long)rec.flops[0],
-          (long long)rec.flops[1], n * c * h * w);
+    test_profile_check(ctx, &rec, y, 0, (int64_t)n * c * h * w);
 }
 
 static void torch_parity(facs_ctx *ctx, h5_file *ref)

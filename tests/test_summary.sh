@@ -10,12 +10,8 @@
 BIN=${1:?usage: sh tests/test_summary.sh PATH/TO/facs-summary}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-TMP=$(mktemp -d) || exit 1
-trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL: $1"; }
+. "$(dirname "$0")/lib.sh"
+make_work test_summary
 
 # arch, params (exact count, or the paper's millions with a tolerance),
 # FLOPs (the paper's billions), relative tolerance. SE-ResNet-50's count is
@@ -25,11 +21,11 @@ bad() { failed=$((failed + 1)); echo "FAIL: $1"; }
 # do the rows of MobileNet-v2 with full 3x3 convs (Table 5's 25.2M / 4.65B,
 # likewise out of reach).
 while read -r arch params gflops tol; do
-    if ! "$BIN" --arch "$arch" --json >"$TMP/$arch.json" 2>"$TMP/err" </dev/null; then
-        bad "$arch: facs-summary failed: $(cat "$TMP/err")"
+    if ! "$BIN" --arch "$arch" --json >"$work/$arch.json" 2>"$work/err" </dev/null; then
+        bad "$arch: facs-summary failed: $(cat "$work/err")"
         continue
     fi
-    if msg=$("$PY" - "$TMP/$arch.json" "$params" "$gflops" "$tol" 2>&1 <<'PYEOF'
+    if msg=$("$PY" - "$work/$arch.json" "$params" "$gflops" "$tol" 2>&1 <<'PYEOF'
 import json, sys
 def check(cond, message):
     if not cond:
@@ -73,42 +69,41 @@ facs_mobilenet_v2_full 44050952 5.4984 0.001
 EOF2
 
 # --list names every architecture, and each one builds and runs (32x32, 10 classes).
-if "$BIN" --list >"$TMP/list" 2>"$TMP/err" && grep -qx facs_resnet50 "$TMP/list" && grep -qx resnet26 "$TMP/list"; then
-    ok "--list: $(wc -l <"$TMP/list") architectures"
+if "$BIN" --list >"$work/list" 2>"$work/err" && grep -qx facs_resnet50 "$work/list" && grep -qx resnet26 "$work/list"; then
+    ok "--list: $(wc -l <"$work/list") architectures"
     while read -r arch; do
-        if "$BIN" --arch "$arch" --input-size 32 --classes 10 --json >/dev/null 2>"$TMP/err" </dev/null; then :; else
-            bad "--list names $arch, which does not run: $(cat "$TMP/err")"
+        if "$BIN" --arch "$arch" --input-size 32 --classes 10 --json >/dev/null 2>"$work/err" </dev/null; then :; else
+            bad "--list names $arch, which does not run: $(cat "$work/err")"
         fi
-    done <"$TMP/list"
+    done <"$work/list"
 else
-    bad "--list: $(cat "$TMP/err")"
+    bad "--list: $(cat "$work/err")"
 fi
 
 # --fusion-bn moves the FLOPs of Table 5's BN column: pre drops 1.30M ReLU6
 # FLOPs, post adds 0.43M of projection BN (both against none).
 for pair in "none 250021480" "pre 248723176" "post 250454248"; do
     set -- $pair
-    if "$BIN" --arch facs_mobilenet_v2 --fusion-bn "$1" --json >"$TMP/bn.json" 2>"$TMP/err" &&
-        "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["flops"]==int(sys.argv[2])' "$TMP/bn.json" "$2" 2>"$TMP/err"
-    then ok "--fusion-bn $1: $2 FLOPs"; else bad "--fusion-bn $1: $(cat "$TMP/err")"; fi
+    if "$BIN" --arch facs_mobilenet_v2 --fusion-bn "$1" --json >"$work/bn.json" 2>"$work/err" &&
+        "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["flops"]==int(sys.argv[2])' "$work/bn.json" "$2" 2>"$work/err"
+    then ok "--fusion-bn $1: $2 FLOPs"; else bad "--fusion-bn $1: $(cat "$work/err")"; fi
 done
 
 # The stem's BN on 1x64x112x112: 2 FLOPs per element (ptflops), 4 (Appendix A, Eq. 5).
 for pair in "ptflops 1605632" "appendix-a 3211264"; do
     set -- $pair
-    if "$BIN" --arch resnet26 --input-size 224 --convention "$1" --json >"$TMP/c.json" 2>"$TMP/err" &&
+    if "$BIN" --arch resnet26 --input-size 224 --convention "$1" --json >"$work/c.json" 2>"$work/err" &&
         "$PY" -c 'import json,sys; l=[x for x in json.load(open(sys.argv[1]))["layers"] if x["name"]=="bn1"];
-assert len(l)==1 and l[0]["flops"]==int(sys.argv[2]) and l[0]["params"]==128, l' "$TMP/c.json" "$2" 2>"$TMP/err"
-    then ok "$1: bn1 counts $2 FLOPs"; else bad "$1: bn1: $(cat "$TMP/err")"; fi
+assert len(l)==1 and l[0]["flops"]==int(sys.argv[2]) and l[0]["params"]==128, l' "$work/c.json" "$2" 2>"$work/err"
+    then ok "$1: bn1 counts $2 FLOPs"; else bad "$1: bn1: $(cat "$work/err")"; fi
 done
 
 # The table ends with the totals.
 if "$BIN" --arch resnet26 --input-size 64 | grep -q '^total FLOPs: [0-9]'; then ok "table totals"; else bad "table totals"; fi
 
 # An unknown architecture is a usage error naming the valid ones.
-"$BIN" --arch resnet51 >/dev/null 2>"$TMP/err"
+"$BIN" --arch resnet51 >/dev/null 2>"$work/err"
 rc=$?
-if [ "$rc" -eq 2 ] && grep -q 'facs_resnet152' "$TMP/err"; then ok "unknown arch"; else bad "unknown arch: rc $rc, $(cat "$TMP/err")"; fi
+if [ "$rc" -eq 2 ] && grep -q 'facs_resnet152' "$work/err"; then ok "unknown arch"; else bad "unknown arch: rc $rc, $(cat "$work/err")"; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

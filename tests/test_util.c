@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "flops.h"
+
 static int checks_passed, checks_failed;
 
 int test_check(int cond, const char *fmt, ...)
@@ -285,4 +287,35 @@ void test_close_ref(h5_file *f, const char *group, const char *name, const char 
     snprintf(label, sizeof label, "%s %s vs torch", group, what);
     test_close_f(label, got, want, count, tol);
     free(want);
+}
+
+static void record_profiled_op(void *user, const char *op, const facs_tensor *const *inputs, int n_inputs,
+                               const facs_tensor *out, const facs_tensor *weight)
+{
+    (void)weight;
+    test_profile *rec = user;
+    if (strcmp(op, rec->op) != 0)
+        return;
+    rec->calls++;
+    rec->flops[0] = facs_flops_of_op(FACS_FLOPS_PTFLOPS, op, inputs, n_inputs, out);
+    rec->flops[1] = facs_flops_of_op(FACS_FLOPS_APPENDIX_A, op, inputs, n_inputs, out);
+}
+
+void test_profile_begin(facs_ctx *ctx, test_profile *rec, const char *op)
+{
+    *rec = (test_profile){op, 0, {-1, -1}};
+    ctx->profile = record_profiled_op;
+    ctx->profile_user = rec;
+    facs_ctx_begin_step(ctx);
+}
+
+void test_profile_check(facs_ctx *ctx, const test_profile *rec, const facs_tensor *y, int64_t want_ptflops,
+                        int64_t want_appendix_a)
+{
+    ctx->profile = NULL;
+    ctx->profile_user = NULL;
+    CHECK(y && rec->calls == 1, "%s calls the profiling hook once (%d calls)", rec->op, rec->calls);
+    CHECK(rec->flops[0] == want_ptflops && rec->flops[1] == want_appendix_a,
+          "%s FLOPs: ptflops %lld (expected %lld), appendix-a %lld (expected %lld)", rec->op,
+          (long long)rec->flops[0], (long long)want_ptflops, (long long)rec->flops[1], (long long)want_appendix_a);
 }

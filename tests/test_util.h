@@ -75,6 +75,21 @@ typedef facs_tensor *(*test_unary_fn)(facs_ctx *ctx, facs_tensor *x, h5_file *re
                                       int out_w);
 int test_unary_torch_parity(facs_ctx *ctx, h5_file *ref, test_unary_fn run, double tol);
 
+/* What one op reports to the profiling hook that facs-summary counts FLOPs
+ * with (ctx->profile): the calls of op and the FLOPs (flops.h) of its last
+ * call under each convention. */
+typedef struct {
+    const char *op;
+    int calls;
+    int64_t flops[2]; /* ptflops, appendix-a; -1 until op is called */
+} test_profile;
+/* Hooks rec to ctx for op and begins a step; run op once after it. */
+void test_profile_begin(facs_ctx *ctx, test_profile *rec, const char *op);
+/* Unhooks rec and checks that y exists, op called the hook once and its
+ * FLOPs are want_ptflops and want_appendix_a. */
+void test_profile_check(facs_ctx *ctx, const test_profile *rec, const facs_tensor *y, int64_t want_ptflops,
+                        int64_t want_appendix_a);
+
 /* The dataset path of a state_dict key under prefix: "/init" and "fc.weight"
  * give "/init/fc/weight". */
 void test_h5_key(char *out, size_t size, const char *prefix, const char *name);

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 import torchvision
 
 from facs_torch import THRESHOLD, facs
-from resnet_torch import nudge
+from resnet_torch import keep_biases, nudge
 
 NONE, PRE, POST = 0, 1, 2
 
@@ -71,10 +71,6 @@ def calibrate(model, x, training):
             m[1].register_forward_hook(hook)
     with torch.no_grad():
         probe(x.double())
-    nudged = {k: p.float() for k, p in probe.named_parameters() if k.endswith("bias")}
-    with torch.no_grad():
-        for k, p in model.named_parameters():
-            if k in nudged:
-                p.copy_(nudged[k])
+    keep_biases(probe, model)
     return count
 

@@ -160,6 +160,16 @@ def nudge_through(value, v, module, also_ok=lambda t: True):
     return value(shifts), int((shifts != 0).sum())
 
 
+def keep_biases(probe, model):
+    """Copies every bias of probe (the float64 copy calibrate nudged) into
+    model, whose other parameters and buffers stay as they are."""
+    nudged = {k: p.float() for k, p in probe.named_parameters() if k.endswith("bias")}
+    with torch.no_grad():
+        for k, p in model.named_parameters():
+            if k in nudged:
+                p.copy_(nudged[k])
+
+
 def calibrate(model, x, training):
     """One forward pass in float64 that nudges every BN feeding a ReLU
     (stem, bn1 and bn2 of each block, bn3 before the residual ReLU), in
@@ -226,9 +236,5 @@ def calibrate(model, x, training):
                                          lambda t: bool((hidden(t).abs() >= clear).all()))
                 count += n
                 v = F.relu(y)
-    nudged = {k: p.float() for k, p in probe.named_parameters() if k.endswith("bias")}
-    with torch.no_grad():
-        for k, p in model.named_parameters():
-            if k in nudged:
-                p.copy_(nudged[k])
+    keep_biases(probe, model)
     return count

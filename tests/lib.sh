@@ -1,0 +1,44 @@
+# The shell tests' shared harness (POSIX sh). A test sources it with
+#   . "$(dirname "$0")/lib.sh"
+# counts its checks with ok/bad, and ends with finish, whose closing line
+# "N passed, N failed" and exit status are what CTest reads.
+
+passed=0
+failed=0
+# ok [WHAT]: a passed check (WHAT, when given, is printed as "ok: WHAT").
+ok() {
+    passed=$((passed + 1))
+    [ $# -eq 0 ] || echo "ok: $*"
+}
+bad() {
+    failed=$((failed + 1))
+    echo "FAIL: $*"
+}
+
+# make_work NAME [DIR]: $work becomes DIR, else $TMPDIR/NAME.PID, empty.
+make_work() {
+    work=${2:-${TMPDIR:-/tmp}/$1.$$}
+    rm -rf "$work"
+    mkdir -p "$work"
+}
+
+# expect_rc WHAT WANT_RC GOT_RC (on a mismatch shows $work/err, where the
+# tests send the command's stderr)
+expect_rc() {
+    if [ "$3" -eq "$2" ]; then
+        ok
+    else
+        bad "$1: exit $3, want $2"
+        [ ! -f "$work/err" ] || sed 's/^/    /' "$work/err"
+    fi
+}
+# contains WHAT FILE NEEDLE
+contains() { if grep -qF -- "$3" "$2"; then ok; else bad "$1: output lacks '$3'"; sed 's/^/    /' "$2"; fi; }
+
+# finish: the closing line; $work is removed when every check passed (kept
+# for inspection otherwise). Its status is the test's.
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ] || return 1
+    rm -rf "$work"
+}
