@@ -8,8 +8,9 @@
 # update, shuffled labels, wrong sign) stays near 0.1; 0.5 leaves a wide
 # margin below the measured runs for other seeds and platforms. Also checks the
 # run's files: log.jsonl keys and ranges, curves.png, confusion.csv, the
-# per-class table, best.h5/last.h5, and that --eval of last.h5 reproduces the
-# last epoch's test top-1.
+# per-class table, best.h5/last.h5, that --eval of last.h5 reproduces the
+# last epoch's test top-1, and transfer: one epoch from --init best.h5 (the
+# head re-initialised) must beat the first epoch from scratch and reach 0.8.
 # usage: finetune_learns.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]
 set -u
 tool=${1:?usage: finetune_learns.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
@@ -59,5 +60,19 @@ want=$(tail -n 1 "$log" | sed 's/.*"test_top1": \([0-9.]*\).*/\1/')
 got=$(sed -n 's/.*top-1 \([0-9.]*\) .*/\1/p' "$work/eval" | head -n 1)
 awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; exit !(b != "" && d < 1e-4 && d > -1e-4) }' && ok ||
     bad "--eval top-1 '$got' differs from the log's $want"
+
+# --init: every tensor but the head comes from the trained run, so one epoch
+# (a fresh head, the same data) must do far better than the scratch run's
+# first epoch.
+"$tool" --data "$work/data" --out "$work/transfer" --arch facs_resnet26 --width 0.25 --epochs 1 --batch 32 \
+    --workers 1 --seed "$seed" --init "$work/run/best.h5" --norm cifar >"$work/out" 2>"$work/err"
+rc=$?
+cat "$work/out" "$work/err"
+expect_rc "--init run" 0 $rc
+contains "--init report" "$work/out" "head 'fc.' newly initialised for 10 classes; trained as facs_resnet26"
+scratch=$(head -n 1 "$log" | sed 's/.*"test_top1": \([0-9.]*\).*/\1/')
+transfer=$(sed 's/.*"test_top1": \([0-9.]*\).*/\1/' "$work/transfer/log.jsonl")
+awk -v s="$scratch" -v t="$transfer" 'BEGIN { printf "first epoch: from scratch %s, from --init %s\n", s, t
+    exit !(t != "" && t > s && t >= 0.8) }' && ok || bad "--init did not transfer (see above)"
 
 finish

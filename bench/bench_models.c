@@ -1,0 +1,327 @@
+/* bench-models: whole networks on the CPU, one configuration per process (so
+ * that the process's peak RSS belongs to that configuration), printing one
+ * JSON document on stdout:
+ *   {"library": "facs", "mode": "infer", "threads": 2, "runs": 5, "warmup": 2,
+ *    "shapes": [{"name": "resnet50 @224 b1", "forward_ms": ..., "images_per_s": ..., ...}, ...]}
+ *
+ *   --mode infer  eval-mode forward without the tape (the paper's Table 3):
+ *                 batch 1 (latency), then --batch (throughput), in that order,
+ *                 so the peaks reported after each are that batch's.
+ *   --mode train  one SGD step: forward, cross-entropy, backward, facs_sgd
+ *                 (Nesterov momentum 0.9, weight decay 1e-4 on every
+ *                 parameter, as torch.optim.SGD applies it), zero_grad.
+ *
+ * cpu_ms is the median process CPU time (all threads) of a call: with one
+ * thread it hardly depends on other load, so it compares the libraries on a
+ * busy machine, where wall times do not. Memory per shape: the ctx arena's
+ * peak (activations, gradients, scratch), the persistent state (parameters,
+ * BN buffers, gradients, momentum) and the process's max RSS, plus the RSS
+ * before the model was built. Warm up with
+ * 2 calls or more: the arena settles only in the call after its first reset,
+ * which maps its single new block afresh (page faults over the whole peak).
+ * bench/run_bench.sh infer|train compares it with bench/bench_models_torch.py. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "autograd.h"
+#include "bench_util.h"
+#include "model.h"
+#include "optim.h"
+
+static const char ABOUT[] =
+    "Times whole networks on the CPU (one configuration per run); prints JSON on stdout.\n"
+    "  --mode M          infer (batch 1, then --batch; eval mode) or train (one SGD step at --batch); default infer\n"
+    "  --arch A          any facs-run architecture name (default resnet50)\n"
+    "  --input-size S    square input side (default 224)\n"
+    "  --classes K       classifier outputs (default 1000)\n"
+    "  --cifar-stem      ResNet 3x3 stride-1 stem without max-pool (for 32x32 inputs)\n"
+    "  --profile         after timing, one more call at --batch split into phases and forward ops (stderr)";
+
+typedef struct {
+    int train, profile;
+    facs_model_options model;
+    int input_size;
+} model_bench;
+
+static int parse_size(const char *arg, const char *name, int min, int *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (!*arg || *end || v < min || v > 1 << 16) {
+        fprintf(stderr, "bench-models: --%s wants an integer >= %d, got '%s'\n", name, min, arg);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+/* Takes this benchmark's own options out of argv (bench_parse refuses options
+ * it does not know) and fills b; returns -1 to go on, or the exit code. */
+static int take_model_options(int *argc, char **argv, model_bench *b)
+{
+    const char *arch = "resnet50", *mode = "infer";
+    int classes = 1000, cifar_stem = 0, kept = 1;
+    b->input_size = 224;
+    b->profile = 0;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i];
+        int takes_value = !strcmp(a, "--mode") || !strcmp(a, "--arch") || !strcmp(a, "--input-size") ||
+                          !strcmp(a, "--classes");
+        if (!takes_value) {
+            if (!strcmp(a, "--cifar-stem"))
+                cifar_stem = 1;
+            else if (!strcmp(a, "--profile"))
+                b->profile = 1;
+            else
+                argv[kept++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= *argc) {
+            fprintf(stderr, "bench-models: %s needs a value\n", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--mode"))
+            mode = v;
+        else if (!strcmp(a, "--arch"))
+            arch = v;
+        else if (!strcmp(a, "--input-size") ? !parse_size(v, "input-size", 1, &b->input_size)
+                                             : !parse_size(v, "classes", 1, &classes))
+            return 2;
+    }
+    *argc = kept;
+    argv[kept] = NULL;
+    if (strcmp(mode, "infer") && strcmp(mode, "train")) {
+        fprintf(stderr, "bench-models: --mode must be infer or train, not '%s'\n", mode);
+        return 2;
+    }
+    b->train = !strcmp(mode, "train");
+    if (facs_model_options_for_arch(arch, &b->model) != FACS_OK) {
+        fprintf(stderr, "bench-models: %s\n", facs_last_error());
+        return 2;
+    }
+    b->model.classes = classes;
+    b->model.cifar_stem = cifar_stem;
+    return -1;
+}
+
+static double max_rss_mib(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss / 1024.0; /* KiB on Linux */
+}
+
+/* Process CPU time (all threads) in ms: unlike wall time, it barely moves
+ * when other processes share the cores, so the split below stays readable on
+ * a busy machine (OpenMP threads that spin at a barrier count as busy). */
+static double cpu_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
+/* Parameters and buffers, and the gradients and momentum buffers that exist. */
+static double state_mib(facs_param_list *params)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < params->count; i++) {
+        const facs_param *p = params->items[i];
+        bytes += facs_tensor_bytes(p->value);
+        if (p->value->grad)
+            bytes += facs_tensor_bytes(p->value->grad);
+        if (p->momentum)
+            bytes += facs_tensor_bytes(p->momentum);
+    }
+    return bytes / 1048576.0;
+}
+
+/* One timed call: an eval forward, or a whole training step. When wall and
+ * cpu are given they receive the times at which forward, backward and the
+ * optimizer step (with zero_grad) ended. */
+static facs_status run_once(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, facs_tensor *x, const int *labels,
+                            double wall[3], double cpu[3])
+{
+    facs_ctx_begin_step(ctx);
+    facs_ctx_set_mode(ctx, sgd != NULL, sgd != NULL);
+    facs_tensor *logits = facs_model_forward(ctx, m, x);
+    if (!logits)
+        return FACS_ERR_ARG;
+    if (wall) {
+        wall[0] = wall[1] = wall[2] = bench_now_ms();
+        cpu[0] = cpu[1] = cpu[2] = cpu_now_ms();
+    }
+    if (!sgd)
+        return FACS_OK;
+    facs_tensor *t = facs_ctx_tensor(ctx, FACS_I32, x->n, 1, 1, 1);
+    if (!t)
+        return FACS_ERR_MEMORY;
+    FACS_TRY(facs_tensor_upload(t, labels, (size_t)x->n * sizeof *labels));
+    facs_tensor *loss = facs_softmax_cross_entropy(ctx, logits, t, -100);
+    if (!loss)
+        return FACS_ERR_ARG;
+    FACS_TRY(facs_backward(ctx, loss, NULL));
+    if (wall) {
+        wall[1] = bench_now_ms();
+        cpu[1] = cpu_now_ms();
+    }
+    FACS_TRY(facs_sgd_step(sgd));
+    facs_status s = facs_sgd_zero_grad(sgd);
+    if (wall) {
+        wall[2] = bench_now_ms();
+        cpu[2] = cpu_now_ms();
+    }
+    return s;
+}
+
+/* Forward time per op name: the time from the previous op's end (or the
+ * call's start) to this op's end, which charges the glue between ops (tiny)
+ * to the op that follows it. Wall and CPU time. */
+enum { MAX_OP_NAMES = 32 };
+typedef struct {
+    const char *op[MAX_OP_NAMES];
+    double wall_ms[MAX_OP_NAMES], cpu_ms[MAX_OP_NAMES];
+    int calls[MAX_OP_NAMES], count;
+    double last_wall, last_cpu;
+} op_times;
+
+static void time_op(void *user, const char *op, const facs_tensor *const *inputs, int n_inputs,
+                    const facs_tensor *out, const facs_tensor *weight)
+{
+    (void)inputs, (void)n_inputs, (void)out, (void)weight;
+    op_times *t = user;
+    double wall = bench_now_ms(), cpu = cpu_now_ms();
+    int i = 0;
+    while (i < t->count && strcmp(t->op[i], op))
+        i++;
+    if (i == MAX_OP_NAMES)
+        i--; /* more names than any model has: lump the rest into the last */
+    else if (i == t->count)
+        t->op[t->count++] = op;
+    t->wall_ms[i] += wall - t->last_wall;
+    t->cpu_ms[i] += cpu - t->last_cpu;
+    t->calls[i]++;
+    t->last_wall = wall;
+    t->last_cpu = cpu;
+}
+
+/* One more call under the profile hook; prints the split to stderr. The
+ * loss's op (softmax_cross_entropy) is listed with the forward ops. */
+static facs_status profile_call(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, facs_tensor *x, const int *labels)
+{
+    op_times t = {.count = 0};
+    double wall[3], cpu[3];
+    ctx->profile = time_op;
+    ctx->profile_user = &t;
+    double wall0 = t.last_wall = bench_now_ms(), cpu0 = t.last_cpu = cpu_now_ms();
+    facs_status s = run_once(ctx, m, sgd, x, labels, wall, cpu);
+    ctx->profile = NULL;
+    if (s != FACS_OK)
+        return s;
+    fprintf(stderr, "profile, wall / CPU ms: forward %.1f / %.1f, backward %.1f / %.1f, optimizer %.1f / %.1f\n",
+            wall[0] - wall0, cpu[0] - cpu0, wall[1] - wall[0], cpu[1] - cpu[0], wall[2] - wall[1], cpu[2] - cpu[1]);
+    for (int i = 0; i < t.count; i++)
+        fprintf(stderr, "  %-22s %4d calls %9.1f / %9.1f ms  %5.1f%% of forward CPU\n", t.op[i], t.calls[i],
+                t.wall_ms[i], t.cpu_ms[i], 100 * t.cpu_ms[i] / (cpu[0] - cpu0));
+    return FACS_OK;
+}
+
+/* Times batch n and prints its JSON entry; 0 on success. */
+static int bench_batch(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, const model_bench *b, const bench_options *o,
+                       int n, int first, double rss_start)
+{
+    unsigned seed = 1;
+    facs_tensor *x = bench_random_tensor(n, 3, b->input_size, b->input_size, &seed);
+    int *labels = malloc((size_t)n * sizeof *labels);
+    double *ms = malloc((size_t)o->runs * sizeof *ms), *cpu = malloc((size_t)o->runs * sizeof *cpu);
+    int rc = 1;
+    if (!x || !labels || !ms || !cpu) {
+        fprintf(stderr, "bench-models: out of memory\n");
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        labels[i] = rand_r(&seed) % b->model.classes;
+    for (int i = -o->warmup; i < o->runs; i++) {
+        double t0 = bench_now_ms(), c0 = cpu_now_ms();
+        facs_status s = run_once(ctx, m, sgd, x, labels, NULL, NULL);
+        double t1 = bench_now_ms(), c1 = cpu_now_ms();
+        if (s != FACS_OK) {
+            fprintf(stderr, "bench-models: %s: %s\n", b->model.arch, facs_last_error());
+            goto done;
+        }
+        if (i >= 0) {
+            ms[i] = t1 - t0;
+            cpu[i] = c1 - c0;
+        }
+        fprintf(stderr, "%s @%d b%d %s %d: %.1f ms\n", b->model.arch, b->input_size, n, sgd ? "step" : "forward",
+                i, t1 - t0);
+    }
+    if (b->profile && n == o->batch && profile_call(ctx, m, sgd, x, labels) != FACS_OK) {
+        fprintf(stderr, "bench-models: %s: %s\n", b->model.arch, facs_last_error());
+        goto done;
+    }
+    double median = bench_median(ms, o->runs);
+    printf("%s\n  {\"name\": \"%s @%d b%d\", \"arch\": \"%s\", \"input_size\": %d, \"batch\": %d, \"classes\": %d, "
+           "\"cifar_stem\": %d, \"%s_ms\": %.3f, \"cpu_ms\": %.3f, \"images_per_s\": %.2f, \"arena_peak_mib\": %.1f, "
+           "\"state_mib\": %.1f, \"max_rss_mib\": %.1f, \"rss_before_model_mib\": %.1f}",
+           first ? "" : ",", b->model.arch, b->input_size, n, b->model.arch, b->input_size, n, b->model.classes,
+           b->model.cifar_stem, sgd ? "step" : "forward", median, bench_median(cpu, o->runs), n * 1e3 / median,
+           facs_ctx_peak_bytes(ctx) / 1048576.0, state_mib(facs_model_params(m)), max_rss_mib(), rss_start);
+    rc = 0;
+done:
+    facs_tensor_free(x);
+    free(labels);
+    free(ms);
+    free(cpu);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    double rss_start = max_rss_mib();
+    model_bench b;
+    bench_options o;
+    int rc = take_model_options(&argc, argv, &b);
+    if (rc < 0)
+        rc = bench_parse(argc, argv, "bench-models", ABOUT, &o);
+    if (rc >= 0)
+        return rc;
+    facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
+    facs_model *m = NULL;
+    if (!ctx || facs_model_create(&m, &b.model, FACS_DEVICE_CPU, 1) != FACS_OK) {
+        fprintf(stderr, "bench-models: %s\n", facs_last_error());
+        facs_ctx_free(ctx);
+        return 1;
+    }
+    facs_sgd sgd, *opt = NULL;
+    if (b.train) {
+        facs_sgd_options so = facs_sgd_defaults();
+        so.lr = 0.1;
+        so.momentum = 0.9;
+        so.nesterov = 1;
+        so.weight_decay = 1e-4;
+        if (facs_sgd_init(&sgd, facs_model_params(m), &so) != FACS_OK) {
+            fprintf(stderr, "bench-models: %s\n", facs_last_error());
+            facs_model_free(m);
+            facs_ctx_free(ctx);
+            return 1;
+        }
+        opt = &sgd;
+    }
+    printf("{\"library\": \"facs\", \"mode\": \"%s\", \"threads\": %d, \"runs\": %d, \"warmup\": %d, \"shapes\": [",
+           b.train ? "train" : "infer", o.threads, o.runs, o.warmup);
+    /* Inference reports latency at batch 1 before throughput at --batch. */
+    rc = !b.train && o.batch > 1 ? bench_batch(ctx, m, NULL, &b, &o, 1, 1, rss_start) : 0;
+    if (!rc)
+        rc = bench_batch(ctx, m, opt, &b, &o, o.batch, b.train || o.batch == 1, rss_start);
+    printf("\n]}\n");
+    if (opt)
+        facs_sgd_free(opt);
+    facs_model_free(m);
+    facs_ctx_free(ctx);
+    return rc;
+}
