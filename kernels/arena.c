@@ -157,13 +157,20 @@ int facs_arena_is_after(const facs_arena *a, facs_arena_pos pos, const void *p)
 
 void facs_arena_rewind(facs_arena *a, facs_arena_pos pos, const void *kept, size_t bytes)
 {
-    facs_arena_block *keep = block_of(a, kept);
+    facs_arena_block *keep = kept ? block_of(a, kept) : pos_block(a, pos);
+    if (!keep)
+        return; /* nothing was ever allocated */
     while (a->blocks != keep) {
         facs_arena_block *newer = a->blocks;
         a->blocks = newer->next;
         a->free(newer->base);
         free(newer);
     }
-    keep->top = (size_t)((const char *)kept - keep->base) + rounded_size(bytes);
-    a->used = pos.used + rounded_size(bytes);
+    if (kept) {
+        keep->top = (size_t)((const char *)kept - keep->base) + rounded_size(bytes);
+        a->used = pos.used + rounded_size(bytes);
+    } else {
+        keep->top = pos.block ? pos.top : 0;
+        a->used = pos.used;
+    }
 }

@@ -52,7 +52,8 @@ int facs_arena_is_after(const facs_arena *a, facs_arena_pos pos, const void *p);
 
 /* Gives back everything allocated after pos except `bytes` at kept (what
  * facs_arena_pos_address returned, where the caller has already moved what
- * it keeps), freeing the blocks chained after kept's block. */
+ * it keeps), freeing the blocks chained after kept's block. kept NULL gives
+ * back everything after pos. */
 void facs_arena_rewind(facs_arena *a, facs_arena_pos pos, const void *kept, size_t bytes);
 
 /* Blocks currently held: 1 in a steady loop (a number for tests and tools). */

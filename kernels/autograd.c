@@ -33,7 +33,7 @@ facs_status facs_grad_begin(facs_ctx *ctx, facs_tensor *t, facs_tensor **g)
     *g = NULL;
     if (!t || !t->requires_grad)
         return FACS_OK;
-    *g = facs_ctx_like(ctx, t);
+    *g = facs_ctx_grad_like(ctx, t);
     if (!*g)
         return FACS_ERR_MEMORY;
     if (!t->grad)
@@ -45,7 +45,9 @@ facs_status facs_grad_end(facs_ctx *ctx, facs_tensor *t, facs_tensor *g)
 {
     if (!t || !g || g == t->grad)
         return FACS_OK;
-    return ctx->backend->axpy(facs_tensor_numel(t), 1.0f, facs_f32(g), facs_f32(t->grad));
+    facs_status s = ctx->backend->axpy(facs_tensor_numel(t), 1.0f, facs_f32(g), facs_f32(t->grad));
+    facs_ctx_grad_release(ctx, g); /* a second contribution, now added in */
+    return s;
 }
 
 facs_tensor *facs_param_grad(facs_tensor *t)
@@ -82,7 +84,7 @@ static facs_status seed_gradient(facs_ctx *ctx, facs_tensor *out, const facs_ten
         return facs_fail(FACS_ERR_ARG, "backward: gradient %s does not match output %s",
                          facs_shape_str(grad_out, b, sizeof b), facs_shape_str(out, a, sizeof a));
     }
-    facs_tensor *g = facs_ctx_like(ctx, out);
+    facs_tensor *g = facs_ctx_grad_like(ctx, out);
     if (!g)
         return FACS_ERR_MEMORY;
     size_t count = facs_tensor_numel(out);
@@ -112,9 +114,18 @@ facs_status facs_backward(facs_ctx *ctx, facs_tensor *out, const facs_tensor *gr
     for (facs_node *node = ctx->tape; node; node = node->next) {
         if (!node->out->grad)
             continue;
+        /* The backends' scratch of this node is dead once it returns. */
+        facs_arena_pos scratch = facs_arena_position(&ctx->data);
         facs_status s = node->backward(ctx, node);
         if (s != FACS_OK)
             return s;
+        facs_arena_rewind(&ctx->data, scratch, NULL, 0);
+        /* The tape runs newest first, so every consumer of node->out has
+         * added its share: the gradient has been passed on and is dead. */
+        if (!node->out->keep_grad && !node->out->is_param) {
+            facs_ctx_grad_release(ctx, node->out->grad);
+            node->out->grad = NULL;
+        }
     }
     for (facs_node *node = ctx->tape; node; node = node->next)
         if (!node->out->keep_grad && !node->out->is_param)

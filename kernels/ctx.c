@@ -27,6 +27,7 @@ facs_ctx *facs_ctx_create(facs_device device)
     ctx->device = device;
     ctx->backend = be;
     facs_arena_init(&ctx->data, be->alloc, be->free, DATA_BLOCK_MIN);
+    facs_arena_init(&ctx->grads, be->alloc, be->free, DATA_BLOCK_MIN);
     facs_arena_init(&ctx->host, host_alloc, free, HOST_BLOCK_MIN);
     ctx->training = 1;
     ctx->record = 1;
@@ -38,6 +39,7 @@ void facs_ctx_free(facs_ctx *ctx)
     if (!ctx)
         return;
     facs_arena_release(&ctx->data);
+    facs_arena_release(&ctx->grads);
     facs_arena_release(&ctx->host);
     free(ctx);
 }
@@ -51,8 +53,10 @@ void facs_ctx_set_mode(facs_ctx *ctx, int training, int record)
 void facs_ctx_begin_step(facs_ctx *ctx)
 {
     facs_arena_reset(&ctx->data);
+    facs_arena_reset(&ctx->grads);
     facs_arena_reset(&ctx->host);
     ctx->tape = NULL;
+    ctx->free_grads = NULL;
 }
 
 void *facs_ctx_scratch(facs_ctx *ctx, size_t bytes) { return facs_arena_alloc(&ctx->data, bytes); }
@@ -92,7 +96,40 @@ facs_tensor *facs_ctx_like(facs_ctx *ctx, const facs_tensor *t)
     return facs_ctx_tensor(ctx, t->dtype, t->n, t->c, t->h, t->w);
 }
 
-size_t facs_ctx_peak_bytes(const facs_ctx *ctx) { return ctx->data.peak; }
+size_t facs_ctx_peak_bytes(const facs_ctx *ctx) { return ctx->data.peak + ctx->grads.peak; }
+
+/* A released gradient buffer (the entry lives in the host arena). */
+struct facs_free_grad {
+    facs_free_grad *next;
+    void *data;
+    size_t bytes;
+};
+
+facs_tensor *facs_ctx_grad_like(facs_ctx *ctx, const facs_tensor *t)
+{
+    facs_tensor *g = facs_ctx_host_alloc(ctx, sizeof *g);
+    if (!g)
+        return NULL;
+    *g = (facs_tensor){.n = t->n, .c = t->c, .h = t->h, .w = t->w, .dtype = t->dtype, .device = ctx->device};
+    size_t bytes = facs_tensor_bytes(g);
+    for (facs_free_grad **link = &ctx->free_grads; *link; link = &(*link)->next)
+        if ((*link)->bytes == bytes) {
+            g->data = (*link)->data;
+            *link = (*link)->next;
+            return g;
+        }
+    g->data = facs_arena_alloc(&ctx->grads, bytes);
+    return g->data ? g : NULL;
+}
+
+void facs_ctx_grad_release(facs_ctx *ctx, facs_tensor *g)
+{
+    facs_free_grad *entry = g ? facs_ctx_host_alloc(ctx, sizeof *entry) : NULL;
+    if (!entry)
+        return; /* out of host memory: the buffer is merely not reused */
+    *entry = (facs_free_grad){ctx->free_grads, g->data, facs_tensor_bytes(g)};
+    ctx->free_grads = entry;
+}
 
 facs_ctx_mark facs_ctx_get_mark(const facs_ctx *ctx)
 {

@@ -21,6 +21,7 @@
 #include "tensor.h"
 
 typedef struct facs_node facs_node;
+typedef struct facs_free_grad facs_free_grad;
 
 /* Called by every op of ops.h after a successful forward (facs-summary counts
  * parameters and FLOPs with it). inputs are the op's tensor operands in
@@ -33,8 +34,10 @@ typedef void (*facs_profile_fn)(void *user, const char *op, const facs_tensor *c
 typedef struct facs_ctx {
     facs_device device;
     const facs_backend *backend;
-    facs_arena data;   /* device memory: activations, gradients, scratch */
+    facs_arena data;   /* device memory: activations, scratch */
+    facs_arena grads;  /* device memory: activation gradients, reused through free_grads */
     facs_arena host;   /* host memory: tensor headers, tape nodes */
+    facs_free_grad *free_grads; /* released gradient buffers, for the next of the same size */
     facs_node *tape;   /* newest node first */
     int training;      /* batch-norm uses batch statistics; dropout drops */
     int record;        /* ops record the tape (needed for backward) */
@@ -92,7 +95,14 @@ typedef struct {
 facs_ctx_mark facs_ctx_get_mark(const facs_ctx *ctx);
 facs_tensor *facs_ctx_keep_only(facs_ctx *ctx, facs_ctx_mark mark, facs_tensor *keep);
 
-/* Peak bytes of the device arena since creation. */
+/* Activation gradients. Backward frees each one as soon as the op that
+ * produced its tensor has run its backward (autograd.c), so a step holds only
+ * the gradients still to be consumed; a released buffer serves the next
+ * request of the same size. Valid until the next begin_step. */
+facs_tensor *facs_ctx_grad_like(facs_ctx *ctx, const facs_tensor *t);
+void facs_ctx_grad_release(facs_ctx *ctx, facs_tensor *g);
+
+/* Peak bytes of the device arenas (activations and scratch, plus gradients) since creation. */
 size_t facs_ctx_peak_bytes(const facs_ctx *ctx);
 
 #endif

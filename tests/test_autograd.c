@@ -1,6 +1,8 @@
 /* The tape and the arena: gradient fan-out, keeping an activation's gradient,
  * backward from a given output gradient, parameter accumulation across
- * backward calls, error propagation through NULL inputs, and arena reuse. */
+ * backward calls, error propagation through NULL inputs, arena reuse, and
+ * memory given back: inference intermediates (keep_only), backward's
+ * gradients and scratch. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +181,43 @@ static void keep_only(void)
     facs_ctx_free(ctx);
 }
 
+/* Backward frees each activation gradient once the op that produced its
+ * tensor has run, and each op's scratch: down a chain of 32 ops (the first
+ * a max-pool, whose backward takes scratch) at most the incoming and the
+ * outgoing gradient live together, so the gradient arena peaks at 2 tensors
+ * where keeping them all would take 32; the gradient is still right. */
+static void backward_memory(void)
+{
+    facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
+    enum { OPS = 32, C = 64, HW = 32 };
+    const size_t bytes = (size_t)C * HW * HW * sizeof(float);
+    for (int step = 0; step < 2; step++) {
+        facs_ctx_begin_step(ctx);
+        facs_tensor *x = facs_ctx_tensor(ctx, FACS_F32, 1, C, HW, HW);
+        test_fill(facs_f32(x), facs_tensor_numel(x), 0.5f, 1.5f);
+        x->requires_grad = 1;
+        facs_pool2d_params same = {.kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1};
+        facs_tensor *y = facs_maxpool2d(ctx, x, &same);
+        for (int i = 1; i < OPS; i++)
+            y = facs_relu(ctx, y);
+        size_t before = ctx->data.used;
+        if (CHECK_PTR(y) && CHECK_OK(facs_backward(ctx, y, NULL))) {
+            CHECK(ctx->grads.peak <= 2 * bytes + 4096, "step %d: gradient arena peak %zu bytes, 2 tensors are %zu",
+                  step, ctx->grads.peak, 2 * bytes);
+            CHECK(ctx->data.used == before, "step %d: backward's scratch given back (%zu bytes now, %zu before)",
+                  step, ctx->data.used, before);
+            /* A 3x3 max-pool with stride 1 passes each pixel's gradient to its window's maximum: the sum is kept. */
+            float *g = test_grad_nchw(x);
+            double sum = 0;
+            for (size_t i = 0; i < facs_tensor_numel(x); i++)
+                sum += g[i];
+            CHECK(fabs(sum - (double)C * HW * HW) < 1e-3, "step %d: gradient sum %g, want %d", step, sum, C * HW * HW);
+            free(g);
+        }
+    }
+    facs_ctx_free(ctx);
+}
+
 int main(void)
 {
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
@@ -189,5 +228,6 @@ int main(void)
     facs_ctx_free(ctx);
     arena();
     keep_only();
+    backward_memory();
     return test_finish();
 }
