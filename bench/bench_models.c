@@ -38,10 +38,12 @@ static const char ABOUT[] =
     "  --input-size S    square input side (default 224)\n"
     "  --classes K       classifier outputs (default 1000)\n"
     "  --cifar-stem      ResNet 3x3 stride-1 stem without max-pool (for 32x32 inputs)\n"
-    "  --profile         after timing, one more call at --batch split into phases and forward ops (stderr)";
+    "  --profile         after timing, one more call at --batch split into phases and forward ops (stderr)\n"
+    "  --weight-cache    keep reordered conv weights across calls (facs_ctx_set_weight_cache); off by default,\n"
+    "                    as PyTorch's eager mode reorders per call too";
 
 typedef struct {
-    int train, profile;
+    int train, profile, weight_cache;
     facs_model_options model;
     int input_size;
 } model_bench;
@@ -66,6 +68,7 @@ static int take_model_options(int *argc, char **argv, model_bench *b)
     int classes = 1000, cifar_stem = 0, kept = 1;
     b->input_size = 224;
     b->profile = 0;
+    b->weight_cache = 0;
     for (int i = 1; i < *argc; i++) {
         const char *a = argv[i];
         int takes_value = !strcmp(a, "--mode") || !strcmp(a, "--arch") || !strcmp(a, "--input-size") ||
@@ -75,6 +78,8 @@ static int take_model_options(int *argc, char **argv, model_bench *b)
                 cifar_stem = 1;
             else if (!strcmp(a, "--profile"))
                 b->profile = 1;
+            else if (!strcmp(a, "--weight-cache"))
+                b->weight_cache = 1;
             else
                 argv[kept++] = argv[i];
             continue;
@@ -292,7 +297,8 @@ int main(int argc, char **argv)
         return rc;
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
     facs_model *m = NULL;
-    if (!ctx || facs_model_create(&m, &b.model, FACS_DEVICE_CPU, 1) != FACS_OK) {
+    if (!ctx || facs_ctx_set_weight_cache(ctx, b.weight_cache) != FACS_OK ||
+        facs_model_create(&m, &b.model, FACS_DEVICE_CPU, 1) != FACS_OK) {
         fprintf(stderr, "bench-models: %s\n", facs_last_error());
         facs_ctx_free(ctx);
         return 1;

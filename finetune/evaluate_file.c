@@ -59,6 +59,7 @@ static facs_status evaluate_file(const ft_options *o, facs_model **model, facs_c
     }
     if (!(*ctx = facs_ctx_create(FACS_DEVICE_CPU)))
         return FACS_ERR_BACKEND;
+    FACS_TRY(facs_ctx_set_weight_cache(*ctx, 1)); /* the weights stay fixed: reorder them once */
     FACS_TRY(ft_eval_init(e, classes));
     FACS_TRY(ft_loader_create(test, 0, o->batch, o->workers, o->seed, 0, loader));
     FACS_TRY(ft_evaluate(*ctx, *model, *loader, e));

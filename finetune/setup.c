@@ -176,6 +176,8 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o)
     FACS_TRY(ft_model_build(o, r->classes, FACS_DEVICE_CPU, &r->model));
     if (!(r->ctx = facs_ctx_create(FACS_DEVICE_CPU)))
         return FACS_ERR_BACKEND;
+    /* Evaluation reorders each conv weight once per epoch instead of once per batch. */
+    FACS_TRY(facs_ctx_set_weight_cache(r->ctx, 1));
     r->meta = ft_model_meta(r->model);
     config_info(r, norm);
     FACS_TRY(setup_optimizer(r));

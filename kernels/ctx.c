@@ -38,6 +38,7 @@ void facs_ctx_free(facs_ctx *ctx)
 {
     if (!ctx)
         return;
+    facs_ctx_set_weight_cache(ctx, 0);
     facs_arena_release(&ctx->data);
     facs_arena_release(&ctx->grads);
     facs_arena_release(&ctx->host);
@@ -160,4 +161,89 @@ facs_tensor *facs_ctx_keep_only(facs_ctx *ctx, facs_ctx_mark mark, facs_tensor *
     moved.data = dst;
     *header = moved;
     return header;
+}
+
+typedef struct {
+    const facs_tensor *w;
+    uint64_t version;
+    void *key;
+    size_t key_bytes;
+    void *data; /* device memory (the backend's alloc) */
+    size_t bytes;
+} cached_weight;
+
+struct facs_weight_cache {
+    cached_weight *items;
+    int count, capacity;
+};
+
+facs_status facs_ctx_set_weight_cache(facs_ctx *ctx, int on)
+{
+    facs_weight_cache *c = ctx->weight_cache;
+    if (on && !c) {
+        ctx->weight_cache = calloc(1, sizeof *ctx->weight_cache);
+        return ctx->weight_cache ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "out of host memory for a weight cache");
+    }
+    if (!on && c) {
+        for (int i = 0; i < c->count; i++) {
+            ctx->backend->free(c->items[i].data);
+            free(c->items[i].key);
+        }
+        free(c->items);
+        free(c);
+        ctx->weight_cache = NULL;
+    }
+    return FACS_OK;
+}
+
+int facs_ctx_weight_cache_count(const facs_ctx *ctx) { return ctx->weight_cache ? ctx->weight_cache->count : 0; }
+
+static cached_weight *find_cached(facs_weight_cache *c, const facs_tensor *w, const void *key, size_t key_bytes)
+{
+    for (int i = 0; i < c->count; i++) {
+        cached_weight *e = &c->items[i];
+        if (e->w == w && e->key_bytes == key_bytes && memcmp(e->key, key, key_bytes) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static cached_weight *add_cached(facs_ctx *ctx, const facs_tensor *w, const void *key, size_t key_bytes,
+                                 size_t bytes)
+{
+    facs_weight_cache *c = ctx->weight_cache;
+    if (c->count == c->capacity) {
+        int capacity = c->capacity ? 2 * c->capacity : 64;
+        cached_weight *items = realloc(c->items, (size_t)capacity * sizeof *items);
+        if (!items)
+            return NULL;
+        c->items = items;
+        c->capacity = capacity;
+    }
+    cached_weight e = {w, 0, malloc(key_bytes), key_bytes, ctx->backend->alloc(bytes), bytes};
+    if (!e.key || !e.data) {
+        free(e.key);
+        if (e.data)
+            ctx->backend->free(e.data);
+        return NULL;
+    }
+    memcpy(e.key, key, key_bytes);
+    c->items[c->count] = e;
+    return &c->items[c->count++];
+}
+
+void *facs_ctx_weight_cache(facs_ctx *ctx, const facs_tensor *w, const void *key, size_t key_bytes, size_t bytes,
+                            int *fill)
+{
+    *fill = 1;
+    if (!ctx->weight_cache || !w->version)
+        return NULL;
+    cached_weight *e = find_cached(ctx->weight_cache, w, key, key_bytes);
+    if (!e && !(e = add_cached(ctx, w, key, key_bytes, bytes)))
+        return NULL;
+    if (e->bytes != bytes)
+        return NULL; /* the same layout key always has the same size; never expected */
+    *fill = e->version != w->version;
+    e->version = w->version;
+    return e->data;
 }

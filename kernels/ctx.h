@@ -22,6 +22,7 @@
 
 typedef struct facs_node facs_node;
 typedef struct facs_free_grad facs_free_grad;
+typedef struct facs_weight_cache facs_weight_cache;
 
 /* Called by every op of ops.h after a successful forward (facs-summary counts
  * parameters and FLOPs with it). inputs are the op's tensor operands in
@@ -38,6 +39,7 @@ typedef struct facs_ctx {
     facs_arena grads;  /* device memory: activation gradients, reused through free_grads */
     facs_arena host;   /* host memory: tensor headers, tape nodes */
     facs_free_grad *free_grads; /* released gradient buffers, for the next of the same size */
+    facs_weight_cache *weight_cache; /* NULL: off (facs_ctx_set_weight_cache) */
     facs_node *tape;   /* newest node first */
     int training;      /* batch-norm uses batch statistics; dropout drops */
     int record;        /* ops record the tape (needed for backward) */
@@ -101,6 +103,25 @@ facs_tensor *facs_ctx_keep_only(facs_ctx *ctx, facs_ctx_mark mark, facs_tensor *
  * request of the same size. Valid until the next begin_step. */
 facs_tensor *facs_ctx_grad_like(facs_ctx *ctx, const facs_tensor *t);
 void facs_ctx_grad_release(facs_ctx *ctx, facs_tensor *g);
+
+/* Weights in the backends' own layouts, kept across steps. Off by default: a
+ * convolution then reorders its weight at every call (a quarter of a batch-1
+ * ResNet-50 forward). On, each reordered weight is kept, keyed by the weight
+ * tensor, its version (tensor.h: renewed by uploads and SGD steps, so a
+ * training loop refills after every step) and the layout. Code that writes
+ * weights through facs_f32 must call facs_tensor_touch, or turn the cache off.
+ * Turning it off frees it. Returns FACS_OK or an allocation error. */
+facs_status facs_ctx_set_weight_cache(facs_ctx *ctx, int on);
+
+/* Weights held in the cache (0 when off): one per weight and layout. */
+int facs_ctx_weight_cache_count(const facs_ctx *ctx);
+
+/* For backends: the cached copy of w in the layout named by key (key_bytes
+ * bytes, compared as bytes), `bytes` long. *fill is 1 when the caller must
+ * (re)write it. NULL when the cache is off or memory ran out (then the caller
+ * uses scratch as without a cache). */
+void *facs_ctx_weight_cache(facs_ctx *ctx, const facs_tensor *w, const void *key, size_t key_bytes, size_t bytes,
+                            int *fill);
 
 /* Peak bytes of the device arenas (activations and scratch, plus gradients) since creation. */
 size_t facs_ctx_peak_bytes(const facs_ctx *ctx);

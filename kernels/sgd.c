@@ -122,6 +122,7 @@ static facs_status step(facs_sgd *sgd, int portable)
         int first = k.momentum != 0.0f && !p->momentum;
         if (first)
             FACS_TRY(facs_param_ensure_momentum(p));
+        facs_tensor_touch(p->value);
         if (p->value->device == FACS_DEVICE_CPU && !portable) {
             step_cpu(k, first, p);
             continue;

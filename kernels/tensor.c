@@ -1,5 +1,6 @@
 #include "tensor.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,12 @@ int facs_tensor_same_shape(const facs_tensor *a, const facs_tensor *b)
 {
     return a->n == b->n && a->c == b->c && a->h == b->h && a->w == b->w && a->dtype == b->dtype &&
            a->device == b->device;
+}
+
+void facs_tensor_touch(facs_tensor *t)
+{
+    static atomic_uint_fast64_t last_version;
+    t->version = (uint64_t)atomic_fetch_add(&last_version, 1) + 1;
 }
 
 facs_tensor *facs_tensor_create(facs_device device, facs_dtype dtype, int n, int c, int h, int w)
@@ -34,6 +41,7 @@ facs_tensor *facs_tensor_create(facs_device device, facs_dtype dtype, int n, int
         free(t);
         return NULL;
     }
+    facs_tensor_touch(t);
     return t;
 }
 
@@ -79,6 +87,7 @@ facs_status facs_tensor_upload(facs_tensor *dst, const void *host, size_t bytes)
     if (bytes != facs_tensor_bytes(dst))
         return facs_fail(FACS_ERR_ARG, "upload of %zu bytes into a tensor of %zu bytes", bytes,
                          facs_tensor_bytes(dst));
+    facs_tensor_touch(dst);
     return facs_backend_get(dst->device)->copy_from_host(dst->data, host, bytes);
 }
 

@@ -36,6 +36,10 @@ typedef struct facs_tensor {
     unsigned is_param : 1;      /* grad is persistent and accumulates */
     unsigned keep_grad : 1;     /* activation whose grad survives backward */
     unsigned owns_data : 1;     /* data was allocated by facs_tensor_create */
+    /* Unique across all tensors, renewed by facs_tensor_touch whenever the
+     * library writes the values (upload, SGD): what caches derived from a
+     * tensor (ctx.h facs_ctx_weight_cache) compare. 0 for arena tensors. */
+    uint64_t version;
 } facs_tensor;
 
 static inline size_t facs_tensor_numel(const facs_tensor *t)
@@ -53,6 +57,10 @@ int facs_tensor_same_shape(const facs_tensor *a, const facs_tensor *b);
 
 /* A zero-filled heap tensor on device; NULL (with last error) on failure. */
 facs_tensor *facs_tensor_create(facs_device device, facs_dtype dtype, int n, int c, int h, int w);
+
+/* Gives t a new version: its values have changed. Code that writes a
+ * parameter's values through facs_f32 must call it. */
+void facs_tensor_touch(facs_tensor *t);
 
 /* Frees a heap tensor, its data if owned, and its gradient. NULL is ignored. */
 void facs_tensor_free(facs_tensor *t);

@@ -120,7 +120,8 @@ static facs_status reorder(facs_ctx *ctx, const dnnl_memory_desc_t *src_md, void
     return s;
 }
 
-/* The weights in the layout pd asks for: w itself, or a reordered copy. */
+/* The weights in the layout pd asks for: w itself, or a reordered copy (kept
+ * across calls when the context caches weights, ctx.h). */
 static facs_status weights_for(facs_ctx *ctx, const_dnnl_primitive_desc_t pd, const conv_geom *g,
                                const facs_tensor *w, const dnnl_memory_desc_t **md, void **ptr)
 {
@@ -128,10 +129,14 @@ static facs_status weights_for(facs_ctx *ctx, const_dnnl_primitive_desc_t pd, co
     *ptr = w->data;
     if (dnnl_memory_desc_equal(*md, &g->weights))
         return FACS_OK;
-    *ptr = facs_ctx_scratch(ctx, dnnl_memory_desc_get_size(*md));
+    size_t bytes = dnnl_memory_desc_get_size(*md);
+    int fill = 1;
+    *ptr = facs_ctx_weight_cache(ctx, w, *md, sizeof **md, bytes, &fill);
+    if (!*ptr)
+        *ptr = facs_ctx_scratch(ctx, bytes);
     if (!*ptr)
         return FACS_ERR_MEMORY;
-    return reorder(ctx, &g->weights, w->data, *md, *ptr, 0);
+    return fill ? reorder(ctx, &g->weights, w->data, *md, *ptr, 0) : FACS_OK;
 }
 
 /* Also the hint that backward primitives need to pick matching kernels. */
