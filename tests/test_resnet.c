@@ -1,7 +1,8 @@
 /* ResNet / FACS-ResNet against PyTorch (tests/ref/ref_resnet.py): torchvision
  * ResNet-50 and ResNet-101 with random weights and randomised BN statistics,
  * the FACS-ResNet-50 twin (both fusions; eval mode loads ResNet-50's weights;
- * post-BN once, in eval mode), a dilated (output stride 8) deep-stem ResNet-26
+ * post-BN in eval mode, and in train mode with the weighted fusion: ref_resnet.py
+ * says why not the threshold one), a dilated (output stride 8) deep-stem ResNet-26
  * backbone, and at width 0.25 SE-ResNet-50, SE-FACS-ResNet-50 (loading the
  * SE-ResNet weights) and DWP-ResNet-50; each in eval and train mode: the output, the input gradient,
  * every parameter gradient and, in train mode, the updated BN running
@@ -48,6 +49,7 @@ static const ref_case CASES[] = {
     {"facs50_wtd_eval", "r50", "facs_resnet50"},
     {"facs50_wtd_train", "facs50s", "facs_resnet50"},
     {"facs50_postbn_eval", "r50", "facs_resnet50"},
+    {"facs50_postbn_wtd_train", "facs50s", "facs_resnet50"},
     {"se50_eval", "se50s", "se_resnet50"},
     {"se50_train", "se50s", "se_resnet50"},
     {"sefacs50_eval", "se50s", "se_facs_resnet50"},
