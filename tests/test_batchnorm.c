@@ -260,8 +260,9 @@ static void activation_affine(facs_ctx *ctx)
 
 /* Two forward calls (x, then x2) through the same running statistics, then
  * backward of the first output: what nn.BatchNorm2d does over two steps. */
-static void torch_case(facs_ctx *ctx, h5_file *ref, const char *g)
+static void torch_case(facs_ctx *ctx, h5_file *ref, const char *g, void *user)
 {
+    (void)user;
     int rank;
     size_t dims[8], count, c_count;
     char path[96];
@@ -326,14 +327,7 @@ int main(int argc, char **argv)
     backend_contract(ctx, 0);
     argument_checks(ctx);
     activation_affine(ctx);
-    char group[32];
-    for (int k = 0;; k++) {
-        snprintf(group, sizeof group, "/case%d", k);
-        if (!h5_exists(ref, group))
-            break;
-        torch_case(ctx, ref, group);
-    }
-    CHECK(h5_exists(ref, "/case0"), "the reference file holds no cases");
+    test_each_case(ctx, ref, torch_case, NULL);
     facs_ctx_free(ctx);
     h5_close(ref);
     return test_finish();

@@ -172,8 +172,9 @@ static void activation_weights(facs_ctx *ctx)
     facs_tensor_free(pw), facs_tensor_free(pb);
 }
 
-static void torch_case(facs_ctx *ctx, h5_file *ref, const char *g)
+static void torch_case(facs_ctx *ctx, h5_file *ref, const char *g, void *user)
 {
+    (void)user;
     int n = (int)h5_attr_int(ref, g, "n", 0), in = (int)h5_attr_int(ref, g, "in", 0);
     int out = (int)h5_attr_int(ref, g, "out", 0), bias = (int)h5_attr_int(ref, g, "bias", 0);
     float *x = test_ref_in(ref, g, "x", NULL), *wv = test_ref_in(ref, g, "w", NULL), *dy = test_ref_in(ref, g, "dy", NULL);
@@ -215,14 +216,7 @@ int main(int argc, char **argv)
     backend_contract(ctx);
     argument_checks(ctx);
     activation_weights(ctx);
-    char group[32];
-    for (int k = 0;; k++) {
-        snprintf(group, sizeof group, "/case%d", k);
-        if (!h5_exists(ref, group))
-            break;
-        torch_case(ctx, ref, group);
-    }
-    CHECK(h5_exists(ref, "/case0"), "the reference file holds no cases");
+    test_each_case(ctx, ref, torch_case, NULL);
     facs_ctx_free(ctx);
     h5_close(ref);
     return test_finish();

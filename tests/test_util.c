@@ -224,7 +224,7 @@ static float *case_tensor(h5_file *ref, const char *group, const char *name, siz
     return data;
 }
 
-int test_unary_torch_parity(facs_ctx *ctx, h5_file *ref, test_unary_fn run, double tol)
+int test_each_case(facs_ctx *ctx, h5_file *ref, test_case_fn fn, void *user)
 {
     int cases = 0;
     for (;; cases++) {
@@ -232,35 +232,52 @@ int test_unary_torch_parity(facs_ctx *ctx, h5_file *ref, test_unary_fn run, doub
         snprintf(group, sizeof group, "/case%d", cases);
         if (!h5_exists(ref, group))
             break;
-        size_t xd[8], yd[8], dyd[8], dxd[8];
-        float *x = case_tensor(ref, group, "x", xd), *y = case_tensor(ref, group, "y", yd);
-        float *dy = case_tensor(ref, group, "dy", dyd), *dx = case_tensor(ref, group, "dx", dxd);
-        if (x && y && dy && dx) {
-            int n = (int)xd[0], c = (int)xd[1], oh = (int)yd[2], ow = (int)yd[3];
-            test_poison_step(ctx);
-            facs_tensor *tx = test_tensor(ctx, n, c, (int)xd[2], (int)xd[3], x);
-            tx->requires_grad = 1;
-            facs_tensor *ty = run(ctx, tx, ref, group, oh, ow);
-            char what[160];
-            snprintf(what, sizeof what, "%s (%d,%d,%zu,%zu) -> %dx%d", group, n, c, xd[2], xd[3], oh, ow);
-            if (test_check(ty != NULL, "%s: %s", what, facs_last_error()) &&
-                test_check(ty->n == n && ty->c == (int)yd[1] && ty->h == oh && ty->w == ow, "%s: output %dx%d",
-                           what, ty->h, ty->w) &&
-                test_check(facs_backward(ctx, ty, test_tensor(ctx, n, ty->c, oh, ow, dy)) == FACS_OK,
-                           "%s backward: %s", what, facs_last_error())) {
-                float *got_y = test_nchw(ty), *got_dx = test_grad_nchw(tx);
-                char label[200];
-                snprintf(label, sizeof label, "%s forward vs torch", what);
-                test_close_f(label, got_y, y, facs_tensor_numel(ty), tol);
-                snprintf(label, sizeof label, "%s dx vs torch", what);
-                test_close_f(label, got_dx, dx, facs_tensor_numel(tx), tol);
-                free(got_y), free(got_dx);
-            }
-        }
-        free(x), free(y), free(dy), free(dx);
+        fn(ctx, ref, group, user);
     }
     test_check(cases > 0, "no PyTorch cases in the reference file");
     return cases;
+}
+
+typedef struct {
+    test_unary_fn run;
+    double tol;
+} unary_parity;
+
+static void unary_case(facs_ctx *ctx, h5_file *ref, const char *group, void *user)
+{
+    const unary_parity *u = user;
+    size_t xd[8], yd[8], dyd[8], dxd[8];
+    float *x = case_tensor(ref, group, "x", xd), *y = case_tensor(ref, group, "y", yd);
+    float *dy = case_tensor(ref, group, "dy", dyd), *dx = case_tensor(ref, group, "dx", dxd);
+    if (x && y && dy && dx) {
+        int n = (int)xd[0], c = (int)xd[1], oh = (int)yd[2], ow = (int)yd[3];
+        test_poison_step(ctx);
+        facs_tensor *tx = test_tensor(ctx, n, c, (int)xd[2], (int)xd[3], x);
+        tx->requires_grad = 1;
+        facs_tensor *ty = u->run(ctx, tx, ref, group, oh, ow);
+        char what[160];
+        snprintf(what, sizeof what, "%s (%d,%d,%zu,%zu) -> %dx%d", group, n, c, xd[2], xd[3], oh, ow);
+        if (test_check(ty != NULL, "%s: %s", what, facs_last_error()) &&
+            test_check(ty->n == n && ty->c == (int)yd[1] && ty->h == oh && ty->w == ow, "%s: output %dx%d", what,
+                       ty->h, ty->w) &&
+            test_check(facs_backward(ctx, ty, test_tensor(ctx, n, ty->c, oh, ow, dy)) == FACS_OK, "%s backward: %s",
+                       what, facs_last_error())) {
+            float *got_y = test_nchw(ty), *got_dx = test_grad_nchw(tx);
+            char label[200];
+            snprintf(label, sizeof label, "%s forward vs torch", what);
+            test_close_f(label, got_y, y, facs_tensor_numel(ty), u->tol);
+            snprintf(label, sizeof label, "%s dx vs torch", what);
+            test_close_f(label, got_dx, dx, facs_tensor_numel(tx), u->tol);
+            free(got_y), free(got_dx);
+        }
+    }
+    free(x), free(y), free(dy), free(dx);
+}
+
+int test_unary_torch_parity(facs_ctx *ctx, h5_file *ref, test_unary_fn run, double tol)
+{
+    unary_parity u = {run, tol};
+    return test_each_case(ctx, ref, unary_case, &u);
 }
 
 void test_h5_key(char *out, size_t size, const char *prefix, const char *name)

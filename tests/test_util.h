@@ -66,6 +66,11 @@ h5_file *test_open_ref(int argc, char **argv);
 /* Reads a reference dataset that must exist, with its element count. */
 float *test_ref(h5_file *f, const char *name, size_t *count);
 
+/* Calls fn for every group /case<k> of ref (k = 0, 1, ... while it exists);
+ * fails a check when there is none. Returns the number of cases. */
+typedef void (*test_case_fn)(facs_ctx *ctx, h5_file *ref, const char *group, void *user);
+int test_each_case(facs_ctx *ctx, h5_file *ref, test_case_fn fn, void *user);
+
 /* PyTorch parity of a single-input op. Every group /case<k> of ref holds x, y,
  * dy and dx (NCHW) and the op's options as attributes; run applies the op to x
  * (reading its options from the group; out_h and out_w are y's size, for ops
