@@ -73,6 +73,11 @@ facs_tensor *facs_softmax_cross_entropy(facs_ctx *ctx, facs_tensor *logits, facs
  * w (C/R, C, 1, 1) and optional bias; see backend.h and the paper's Eq. 1-3. */
 facs_tensor *facs_facs(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b, const facs_fuse_params *p);
 
+/* The fusion's name as files and command lines spell it: "threshold" or
+ * "weighted"; facs_fusion_parse refuses anything else (FACS_ERR_ARG naming both). */
+const char *facs_fusion_name(facs_fusion fusion);
+facs_status facs_fusion_parse(const char *name, facs_fusion *out);
+
 /* Shared argument checks for op implementations: they set the last error. */
 facs_status facs_check_device(facs_ctx *ctx, const char *op, int count, const facs_tensor *const *ts);
 facs_status facs_check_f32(const char *op, const char *name, const facs_tensor *t);

@@ -28,6 +28,10 @@ facs_status facs_fail(facs_status code, const char *fmt, ...) FACS_PRINTF(2, 3);
 /* The message of this thread's last failure ("" if none). Valid until the next failure. */
 const char *facs_last_error(void);
 
+/* The status code of this thread's last failure (FACS_OK if none), so a
+ * caller of a function that returns NULL on error can pass the right code on. */
+facs_status facs_last_status(void);
+
 /* Forgets the last error; tools call it before a step they want to report on. */
 void facs_clear_error(void);
 

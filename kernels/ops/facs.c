@@ -2,6 +2,7 @@
  * the probability p = sigmoid(W z + b) (paper Eq. 1-3, backend.h). Saves x,
  * w, b and p for backward; p costs N x C/R floats. */
 #include <math.h>
+#include <string.h>
 
 #include "../ops.h"
 
@@ -67,4 +68,14 @@ facs_tensor *facs_facs(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tenso
         *s = (facs_state){.params = *p, .x = x, .w = w, .b = b, .prob = prob};
     }
     return y;
+}
+
+const char *facs_fusion_name(facs_fusion fusion) { return fusion == FACS_FUSION_WEIGHTED ? "weighted" : "threshold"; }
+
+facs_status facs_fusion_parse(const char *name, facs_fusion *out)
+{
+    if (strcmp(name, "threshold") && strcmp(name, "weighted"))
+        return facs_fail(FACS_ERR_ARG, "the fusion must be threshold or weighted, not '%s'", name);
+    *out = strcmp(name, "weighted") ? FACS_FUSION_THRESHOLD : FACS_FUSION_WEIGHTED;
+    return FACS_OK;
 }

@@ -1,0 +1,136 @@
+/* Whole-or-nothing files (see atomic_file.h). */
+#include "atomic_file.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+facs_status facs_atomic_begin(facs_atomic_file *a, const char *path)
+{
+    memset(a, 0, sizeof *a);
+    int n = snprintf(a->path, sizeof a->path, "%s", path);
+    int m = snprintf(a->tmp, sizeof a->tmp, "%s" FACS_ATOMIC_TMP_MARK "%ld", path, (long)getpid());
+    if (n < 0 || m < 0 || (size_t)n >= sizeof a->path || (size_t)m >= sizeof a->tmp)
+        return facs_fail(FACS_ERR_ARG, "%s: path too long", path);
+    return FACS_OK;
+}
+
+facs_status facs_atomic_open(facs_atomic_file *a, const char *path)
+{
+    FACS_TRY(facs_atomic_begin(a, path));
+    if (!(a->f = fopen(a->tmp, "w")))
+        return facs_fail(FACS_ERR_IO, "%s: cannot create %s: %s", path, a->tmp, strerror(errno));
+    return FACS_OK;
+}
+
+static int fsync_path(const char *path, int flags)
+{
+    int fd = open(path, flags);
+    if (fd < 0)
+        return 0;
+    int ok = fsync(fd) == 0;
+    return (close(fd) == 0) & ok;
+}
+
+/* The folder holding path, synced so the rename itself is durable. */
+static int fsync_parent(const char *path)
+{
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    return fsync_path(dirname(copy), O_RDONLY | O_DIRECTORY);
+}
+
+facs_status facs_atomic_commit(facs_atomic_file *a)
+{
+    facs_status s = FACS_OK;
+    if (a->f) {
+        int ok = fflush(a->f) == 0 && !ferror(a->f) && fsync(fileno(a->f)) == 0;
+        ok &= fclose(a->f) == 0;
+        a->f = NULL;
+        if (!ok)
+            s = facs_fail(FACS_ERR_IO, "%s: cannot write %s: %s", a->path, a->tmp, strerror(errno));
+    } else if (!fsync_path(a->tmp, O_RDONLY)) {
+        s = facs_fail(FACS_ERR_IO, "%s: cannot sync %s: %s", a->path, a->tmp, strerror(errno));
+    }
+    if (s == FACS_OK && rename(a->tmp, a->path) != 0)
+        s = facs_fail(FACS_ERR_IO, "%s: cannot rename %s over it: %s", a->path, a->tmp, strerror(errno));
+    if (s != FACS_OK) {
+        unlink(a->tmp);
+        return s;
+    }
+    if (!fsync_parent(a->path))
+        return facs_fail(FACS_ERR_IO, "%s: written, but its folder cannot be synced: %s", a->path, strerror(errno));
+    return FACS_OK;
+}
+
+void facs_atomic_abort(facs_atomic_file *a)
+{
+    if (a->f)
+        fclose(a->f);
+    a->f = NULL;
+    if (a->tmp[0])
+        unlink(a->tmp);
+}
+
+facs_status facs_atomic_write_text(const char *path, facs_text_fill_fn fill, const void *user)
+{
+    facs_atomic_file a;
+    FACS_TRY(facs_atomic_open(&a, path));
+    fill(a.f, user);
+    return facs_atomic_commit(&a);
+}
+
+/* The pid of a temporary's name, or 0 when name is not one of ours. */
+static long temporary_pid(const char *name)
+{
+    const char *mark = strstr(name, FACS_ATOMIC_TMP_MARK);
+    if (!mark || mark == name)
+        return 0;
+    const char *digits = mark + strlen(FACS_ATOMIC_TMP_MARK);
+    char *end;
+    long pid = strtol(digits, &end, 10);
+    return end != digits && *end == '\0' && pid > 0 ? pid : 0;
+}
+
+int facs_atomic_remove_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int removed = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        long pid = temporary_pid(e->d_name);
+        if (pid == 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* not ours, this process's, or a live (or unknowable) writer's */
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path && unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+facs_status facs_check_output_not_input(const char *option, const char *output, const char *const *inputs,
+                                        int n_inputs)
+{
+    struct stat out_st;
+    int out_exists = stat(output, &out_st) == 0;
+    for (int i = 0; i < n_inputs; i++) {
+        if (!inputs[i])
+            continue;
+        struct stat in_st;
+        int same = strcmp(output, inputs[i]) == 0 ||
+                   (out_exists && stat(inputs[i], &in_st) == 0 && in_st.st_dev == out_st.st_dev &&
+                    in_st.st_ino == out_st.st_ino);
+        if (same)
+            return facs_fail(FACS_ERR_ARG, "%s %s is the input %s: writing it would destroy the input; choose another path",
+                             option, output, inputs[i]);
+    }
+    return FACS_OK;
+}

@@ -1,0 +1,63 @@
+/* Files written whole or not at all. Every writer of the toolkit (weights,
+ * checkpoints, logs, CSV, PNG, results) goes through this:
+ *
+ *     facs_atomic_file a;
+ *     FACS_TRY(facs_atomic_open(&a, "run/confusion.csv"));   // stdio writers
+ *     fprintf(a.f, ...);
+ *     FACS_TRY(facs_atomic_commit(&a));                       // or facs_atomic_abort(&a)
+ *
+ *     FACS_TRY(facs_atomic_begin(&a, "run/last.h5"));         // writers that create the file
+ *     H5Fcreate(a.tmp, ...); ...; H5Fclose(...);              // themselves (HDF5)
+ *     FACS_TRY(facs_atomic_commit(&a));
+ *
+ * The content goes to a temporary in the target's folder, named
+ * "<path>.facs-tmp.<pid>", so a crash or an error never leaves a partial file
+ * under the real name. Commit flushes and fsyncs the temporary, renames it
+ * over the target and fsyncs the folder, so after commit returns the new file
+ * survives a power cut. On any failure the temporary is removed and the
+ * target is left as it was. A kill -9 between begin and commit leaves the
+ * temporary behind: facs_atomic_remove_stale() clears those of dead
+ * processes (a run calls it on the folder it starts in). */
+#ifndef FACS_ATOMIC_FILE_H
+#define FACS_ATOMIC_FILE_H
+
+#include <stdio.h>
+
+#include "status.h"
+
+#define FACS_ATOMIC_TMP_MARK ".facs-tmp."
+
+typedef struct {
+    char path[4096]; /* the final name */
+    char tmp[4096];  /* where the content goes until commit */
+    FILE *f;         /* open on tmp after facs_atomic_open; NULL after facs_atomic_begin */
+} facs_atomic_file;
+
+/* Names the temporary of path; the caller creates and closes it. */
+facs_status facs_atomic_begin(facs_atomic_file *a, const char *path);
+
+/* facs_atomic_begin, then opens the temporary for writing as a->f. */
+facs_status facs_atomic_open(facs_atomic_file *a, const char *path);
+
+/* Closes a->f (when open) and checks that every write reached it, syncs the
+ * temporary, renames it over path and syncs path's folder. */
+facs_status facs_atomic_commit(facs_atomic_file *a);
+
+/* Closes a->f (when open) and removes the temporary; path is untouched. */
+void facs_atomic_abort(facs_atomic_file *a);
+
+/* Writes path with what fill prints, whole or not at all. */
+typedef void (*facs_text_fill_fn)(FILE *f, const void *user);
+facs_status facs_atomic_write_text(const char *path, facs_text_fill_fn fill, const void *user);
+
+/* Removes the temporaries in dir whose writing process no longer runs;
+ * the number removed, or -1 when dir cannot be read. */
+int facs_atomic_remove_stale(const char *dir);
+
+/* Refuses (FACS_ERR_ARG, naming both) an output that is the same file as one
+ * of the inputs: same path, a link to it, or another name of the same inode.
+ * option names the output in the message ("--output"); NULL inputs are skipped. */
+facs_status facs_check_output_not_input(const char *option, const char *output, const char *const *inputs,
+                                        int n_inputs);
+
+#endif

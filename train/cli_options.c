@@ -1,0 +1,61 @@
+/* Checked option values (see cli_options.h). */
+#include "cli_options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+facs_status facs_cli_int64(const char *option, const char *text, int64_t lo, int64_t hi, int64_t *out)
+{
+    const char *p = text + (*text == '-');
+    int digits_only = *p != '\0';
+    for (; *p; p++)
+        digits_only &= isdigit((unsigned char)*p) != 0;
+    errno = 0;
+    long long v = digits_only ? strtoll(text, NULL, 10) : 0;
+    if (!digits_only || errno == ERANGE || v < lo || v > hi)
+        return facs_fail(FACS_ERR_ARG, "%s needs a whole number in [%lld, %lld], not '%s'", option, (long long)lo,
+                         (long long)hi, text);
+    *out = v;
+    return FACS_OK;
+}
+
+facs_status facs_cli_int(const char *option, const char *text, int lo, int hi, int *out)
+{
+    int64_t v;
+    FACS_TRY(facs_cli_int64(option, text, lo, hi, &v));
+    *out = (int)v;
+    return FACS_OK;
+}
+
+facs_status facs_cli_real(const char *option, const char *text, double lo, double hi, double *out)
+{
+    /* strtod also takes hex, "inf" and "nan": only plain decimal notation is a number here. */
+    int plain = *text != '\0' && strspn(text, "0123456789.eE+-") == strlen(text) && strpbrk(text, "0123456789");
+    char *end;
+    double v = plain ? strtod(text, &end) : NAN;
+    if (!plain || end == text || *end || !isfinite(v) || v < lo || v > hi)
+        return facs_fail(FACS_ERR_ARG, "%s needs a number in [%g, %g], not '%s'", option, lo, hi, text);
+    *out = v;
+    return FACS_OK;
+}
+
+facs_status facs_cli_choice(const char *option, const char *text, const char *const *names, int *out)
+{
+    char list[512] = "";
+    size_t len = 0;
+    for (int i = 0; names[i]; i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *out = i;
+            return FACS_OK;
+        }
+        len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0, "%s%s",
+                                i ? (names[i + 1] ? ", " : " or ") : "", names[i]);
+        if (len >= sizeof list)
+            len = sizeof list - 1;
+    }
+    return facs_fail(FACS_ERR_ARG, "%s must be %s, not '%s'", option, list, text);
+}
