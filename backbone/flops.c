@@ -1,6 +1,9 @@
-/* The two FLOP conventions of flops.h. */
+/* The two FLOP conventions of flops.h, and whole-model counts through the
+ * profiling hook. */
 #include "flops.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int64_t numel(const facs_tensor *t) { return t ? (int64_t)t->n * t->c * t->h * t->w : 0; }
@@ -74,4 +77,106 @@ int64_t facs_flops_of_op(facs_flops_convention convention, const char *op, const
     if (strcmp(op, "channel_pool") == 0 && x)
         return appendix ? numel(x) - numel(out) : 0; /* (R - 1) x C/R x H x W per image */
     return 0;
+}
+
+/* What the profile hook fills: the count and where to look names up. */
+typedef struct {
+    const facs_param_list *params;
+    facs_flops_count *count;
+    int out_of_memory;
+} collector;
+
+/* The trainable parameter whose value is t, or NULL. */
+static const facs_param *trainable_of(const facs_param_list *params, const facs_tensor *t)
+{
+    for (int i = 0; t && i < params->count; i++)
+        if (params->items[i]->value == t && params->items[i]->kind == FACS_PARAM_TRAINABLE)
+            return params->items[i];
+    return NULL;
+}
+
+static void name_layer(const collector *c, facs_flops_layer *l, const char *op, const facs_tensor *weight)
+{
+    const facs_param *p = trainable_of(c->params, weight);
+    if (p) {
+        size_t len = strlen(p->name), suffix = strlen(".weight");
+        if (len > suffix && strcmp(p->name + len - suffix, ".weight") == 0)
+            len -= suffix;
+        snprintf(l->name, sizeof l->name, "%.*s", (int)len, p->name);
+        return;
+    }
+    int index = 0; /* earlier calls of the same op */
+    for (int i = 0; i < c->count->count; i++)
+        index += strcmp(c->count->layers[i].op, op) == 0;
+    snprintf(l->name, sizeof l->name, "%s#%d", op, index);
+}
+
+static void profile(void *user, const char *op, const facs_tensor *const *inputs, int n_inputs,
+                    const facs_tensor *out, const facs_tensor *weight)
+{
+    collector *c = user;
+    facs_flops_count *k = c->count;
+    if (c->out_of_memory)
+        return;
+    if (k->count == k->capacity) {
+        int capacity = k->capacity ? 2 * k->capacity : 256;
+        facs_flops_layer *layers = realloc(k->layers, (size_t)capacity * sizeof *layers);
+        if (!layers) {
+            c->out_of_memory = 1;
+            return;
+        }
+        k->layers = layers;
+        k->capacity = capacity;
+    }
+    facs_flops_layer *l = &k->layers[k->count];
+    *l = (facs_flops_layer){.op = op, .shape = {out->n, out->c, out->h, out->w}};
+    name_layer(c, l, op, weight);
+    for (int i = 0; i < n_inputs; i++) {
+        const facs_param *p = trainable_of(c->params, inputs[i]);
+        if (p)
+            l->params += (int64_t)facs_tensor_numel(p->value);
+    }
+    l->flops = facs_flops_of_op(k->convention, op, inputs, n_inputs, out);
+    k->used_params += l->params;
+    k->flops += l->flops;
+    k->count++;
+}
+
+void facs_flops_count_free(facs_flops_count *count)
+{
+    free(count->layers);
+    *count = (facs_flops_count){.convention = count->convention};
+}
+
+facs_status facs_flops_count_model(facs_model *model, int height, int width, facs_flops_convention convention,
+                                   facs_flops_count *out)
+{
+    *out = (facs_flops_count){.convention = convention};
+    const facs_param_list *params = facs_model_params(model);
+    if (params->count == 0)
+        return facs_fail(FACS_ERR_ARG, "flops: the model has no parameters, so no device to run on");
+    if (height < 1 || width < 1)
+        return facs_fail(FACS_ERR_ARG, "flops: input size %dx%d must be positive", height, width);
+    facs_ctx *ctx = facs_ctx_create(params->items[0]->value->device);
+    if (!ctx)
+        return FACS_ERR_BACKEND;
+    collector c = {.params = params, .count = out};
+    facs_ctx_set_mode(ctx, 0, 0);
+    facs_ctx_begin_step(ctx);
+    ctx->profile = profile;
+    ctx->profile_user = &c;
+    facs_tensor *x = facs_ctx_zeros(ctx, FACS_F32, 1, 3, height, width);
+    facs_tensor *y = x ? facs_model_forward(ctx, model, x) : NULL;
+    facs_ctx_free(ctx);
+    facs_status s = FACS_OK;
+    if (c.out_of_memory)
+        s = facs_fail(FACS_ERR_MEMORY, "flops: out of host memory for the layer table");
+    else if (!y)
+        s = facs_last_status() != FACS_OK ? facs_last_status() : FACS_ERR_ARG;
+    if (s != FACS_OK) {
+        facs_flops_count_free(out);
+        return s;
+    }
+    out->params = (int64_t)facs_param_list_numel(params, FACS_PARAM_TRAINABLE);
+    return FACS_OK;
 }

@@ -44,6 +44,7 @@
 
 #include <stdint.h>
 
+#include "model.h"
 #include "status.h"
 #include "tensor.h"
 
@@ -56,5 +57,46 @@ const char *facs_flops_convention_name(facs_flops_convention convention);
 /* FLOPs of one call of op; 0 for ops the convention does not count or does not know. */
 int64_t facs_flops_of_op(facs_flops_convention convention, const char *op, const facs_tensor *const *inputs,
                          int n_inputs, const facs_tensor *out);
+
+/* Whole-model counts (facs-summary): one eval-mode forward pass without the
+ * tape on a zero (1, 3, height, width) image, with the context's profile hook
+ * (ctx.h) recording every op call:
+ *
+ *     facs_model *m;
+ *     facs_model_create(&m, &options, FACS_DEVICE_META, 1);   // shapes only (tensor.h)
+ *     facs_flops_count c;
+ *     if (facs_flops_count_model(m, 224, 224, FACS_FLOPS_PTFLOPS, &c) != FACS_OK) ...
+ *     printf("%lld params, %lld FLOPs\n", (long long)c.params, (long long)c.flops);
+ *     facs_flops_count_free(&c);
+ *
+ * The counts depend on shapes alone, so they are the same on every device; on
+ * FACS_DEVICE_META nothing is stored or computed, so any input size answers
+ * at once in a few MB (facs-summary counts there). */
+typedef struct {
+    /* The op's weight's state_dict key without ".weight" ("layer1.0.conv1",
+     * "bn1"); for ops without a weight the op and its running index ("relu#3"). */
+    char name[96];
+    const char *op;      /* the op's name as the hook reports it (static storage) */
+    int shape[4];        /* output (N, C, H, W) */
+    int64_t params;      /* trainable parameters among the op's operands */
+    int64_t flops;       /* facs_flops_of_op under the count's convention */
+} facs_flops_layer;
+
+typedef struct {
+    facs_flops_convention convention;
+    facs_flops_layer *layers; /* one per op call, in the order of the forward pass */
+    int count, capacity;
+    int64_t params;      /* every trainable parameter of the model, used by an op or not */
+    int64_t used_params; /* the sum of the layers' params */
+    int64_t flops;       /* the sum of the layers' FLOPs */
+} facs_flops_count;
+
+/* Counts model on its own device (that of its parameters) with a context of
+ * that device. On failure *out is empty and the last error says why. */
+facs_status facs_flops_count_model(facs_model *model, int height, int width, facs_flops_convention convention,
+                                   facs_flops_count *out);
+
+/* Frees the layer table; *count is empty afterwards. */
+void facs_flops_count_free(facs_flops_count *count);
 
 #endif

@@ -1,6 +1,8 @@
 #include "h5_attr.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static int write_attr(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, const void *value)
 {
@@ -82,4 +84,66 @@ int facs_h5_attr_read_f64(hid_t loc, const char *name, double *out)
 int facs_h5_attr_read_str(hid_t loc, const char *name, char *out, size_t size)
 {
     return read_attr(loc, name, -1, out, size);
+}
+
+int facs_h5_attr_read_text(hid_t loc, const char *name, char **out)
+{
+    *out = NULL;
+    if (H5Aexists(loc, name) <= 0)
+        return 0;
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t type = attr < 0 ? -1 : H5Aget_type(attr), space = attr < 0 ? -1 : H5Aget_space(attr), mem = -1;
+    int ok = type >= 0 && space >= 0 && H5Tget_class(type) == H5T_STRING &&
+             H5Sget_simple_extent_npoints(space) == 1 && (mem = H5Tcopy(type)) >= 0;
+    if (ok && H5Tis_variable_str(type) > 0) {
+        char *s = NULL;
+        ok = H5Aread(attr, mem, &s) >= 0 && s && (*out = strdup(s)) != NULL;
+        H5free_memory(s);
+    } else if (ok) { /* fixed size: read it whole, then make sure it ends */
+        size_t size = H5Tget_size(type);
+        ok = size > 0 && (*out = calloc(size + 1, 1)) != NULL && H5Aread(attr, mem, *out) >= 0;
+    }
+    if (mem >= 0)
+        H5Tclose(mem);
+    if (space >= 0)
+        H5Sclose(space);
+    if (type >= 0)
+        H5Tclose(type);
+    if (attr >= 0)
+        H5Aclose(attr);
+    if (!ok) {
+        free(*out);
+        *out = NULL;
+    }
+    return ok ? 1 : -1;
+}
+
+facs_h5_quiet facs_h5_quiet_begin(void)
+{
+    facs_h5_quiet saved = {.is_v2 = 1};
+    if (H5Eauto_is_v2(H5E_DEFAULT, &saved.is_v2) < 0)
+        saved.is_v2 = 1;
+#ifndef H5_NO_DEPRECATED_SYMBOLS
+    if (!saved.is_v2) {
+        if (H5Eget_auto1(&saved.func.v1, &saved.data) < 0)
+            saved.func.v1 = NULL, saved.data = NULL;
+        H5Eset_auto1(NULL, NULL);
+        return saved;
+    }
+#endif
+    if (H5Eget_auto2(H5E_DEFAULT, &saved.func.v2, &saved.data) < 0)
+        saved.func.v2 = NULL, saved.data = NULL;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    return saved;
+}
+
+void facs_h5_quiet_end(facs_h5_quiet saved)
+{
+#ifndef H5_NO_DEPRECATED_SYMBOLS
+    if (!saved.is_v2) {
+        H5Eset_auto1(saved.func.v1, saved.data);
+        return;
+    }
+#endif
+    H5Eset_auto2(H5E_DEFAULT, saved.func.v2, saved.data);
 }

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "backend.h"
+#include "rng.h"
 
 /* A standard normal from two counter-based uniforms (Box-Muller). */
 static double normal_at(uint64_t stream, uint64_t i)
@@ -16,7 +16,8 @@ facs_param *facs_param_add_init(facs_param_list *list, facs_param_kind kind, con
                                 int n, int c, int h, int w, facs_init_rule rule, double scale, uint64_t seed)
 {
     facs_param *p = facs_param_list_add(list, kind, name, device, n, c, h, w);
-    if (!p || rule == FACS_INIT_ZERO)
+    /* A meta tensor holds no values: registering its shape is all there is to do. */
+    if (!p || rule == FACS_INIT_ZERO || device == FACS_DEVICE_META)
         return p;
     size_t count = facs_tensor_numel(p->value);
     float *host = malloc(count * sizeof *host);

@@ -138,9 +138,16 @@ const char *facs_model_arch_head_weight(const char *arch)
     return family ? family->head_weight : NULL;
 }
 
+static const char *const FUSION_BN_NAMES[] = {"none", "pre", "post"};
+
+const char *facs_fusion_bn_name(facs_fusion_bn placement)
+{
+    return placement >= FACS_FUSION_BN_NONE && placement <= FACS_FUSION_BN_POST ? FUSION_BN_NAMES[placement] : "?";
+}
+
 facs_status facs_fusion_bn_parse(const char *name, facs_fusion_bn *out)
 {
-    static const char *const NAMES[] = {"none", "pre", "post"};
+    static const char *const *const NAMES = FUSION_BN_NAMES;
     for (int i = 0; i < 3; i++)
         if (name && strcmp(name, NAMES[i]) == 0) {
             *out = (facs_fusion_bn)i;

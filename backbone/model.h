@@ -8,8 +8,11 @@
  *     facs_model *m;
  *     if (facs_model_create(&m, &o, FACS_DEVICE_CPU, seed) != FACS_OK) ... facs_last_error() ...
  *     facs_tensor *logits = facs_model_forward(ctx, m, x);   // (N, classes, 1, 1)
- *     facs_weights_save(path, facs_model_params(m), ...);
+ *     facs_model_save(path, m, NULL, NULL, NULL, 0);         // model_file.h: weights + every option
  *     facs_model_free(m);
+ *
+ * A weights file can record every option, so the network is rebuilt from the
+ * file alone: backbone/model_file.h.
  *
  * Each family (backbone/model_family.h) owns a set of architecture names and
  * reads the options that apply to it; an option that a family cannot honour
@@ -32,7 +35,11 @@ typedef enum {
 
 /* "none", "pre" or "post"; FACS_ERR_ARG naming the three otherwise. */
 facs_status facs_fusion_bn_parse(const char *name, facs_fusion_bn *out);
+/* The name facs_fusion_bn_parse reads ("none", "pre", "post"); "?" for another value. */
+const char *facs_fusion_bn_name(facs_fusion_bn placement);
 
+/* Every field shapes the network, so weights files record each one: a new
+ * field needs its line in model_file.h's FACS_MODEL_FIELDS. */
 typedef struct {
     char arch[32];
     int classes;              /* 1000 */

@@ -3,17 +3,96 @@
 #include <errno.h>
 #include <hdf5.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "h5_atomic.h"
+#include "atomic_file.h"
 #include "h5_attr.h"
+
+/* ---- the model fields of facs_weights_meta (FACS_WEIGHTS_MODEL_FIELDS) ---- */
+
+typedef struct {
+    const char *attribute;
+    facs_weights_field_kind kind;
+    size_t offset, size;
+} meta_field;
+
+#define META_FIELD_(id, member, model_member, attribute, option, kind, applies) \
+    {attribute, FACS_WEIGHTS_KIND_##kind, offsetof(facs_weights_meta, member),                   \
+     sizeof(((facs_weights_meta *)0)->member)},
+static const meta_field META_FIELDS[] = {FACS_WEIGHTS_MODEL_FIELDS(META_FIELD_)};
+#define META_FIELD_COUNT ((int)(sizeof META_FIELDS / sizeof META_FIELDS[0]))
+
+static const char *const FUSION_NAMES[] = {"threshold", "weighted", NULL};
+static const char *const FUSION_BN_NAMES[] = {"none", "pre", "post", NULL};
+
+static const char *const *choice_names(const meta_field *f)
+{
+    return f->kind == FACS_WEIGHTS_KIND_FUSION ? FUSION_NAMES : FUSION_BN_NAMES;
+}
+
+static int meta_int(const facs_weights_meta *m, const meta_field *f)
+{
+    int v;
+    memcpy(&v, (const char *)m + f->offset, sizeof v);
+    return v;
+}
+
+static double meta_real(const facs_weights_meta *m, const meta_field *f)
+{
+    if (f->kind == FACS_WEIGHTS_KIND_REAL32) {
+        float v;
+        memcpy(&v, (const char *)m + f->offset, sizeof v);
+        return v;
+    }
+    double v;
+    memcpy(&v, (const char *)m + f->offset, sizeof v);
+    return v;
+}
+
+static void set_meta_int(facs_weights_meta *m, const meta_field *f, int v)
+{
+    memcpy((char *)m + f->offset, &v, sizeof v);
+}
+
+static void set_meta_real(facs_weights_meta *m, const meta_field *f, double v)
+{
+    if (f->kind == FACS_WEIGHTS_KIND_REAL32) {
+        float x = (float)v;
+        memcpy((char *)m + f->offset, &x, sizeof x);
+    } else {
+        memcpy((char *)m + f->offset, &v, sizeof v);
+    }
+}
+
+static int is_real(const meta_field *f)
+{
+    return f->kind == FACS_WEIGHTS_KIND_REAL || f->kind == FACS_WEIGHTS_KIND_REAL32;
+}
+
+/* Whether meta says f (unknown: "", NAN, -1). */
+static int meta_known(const facs_weights_meta *m, const meta_field *f)
+{
+    if (f->kind == FACS_WEIGHTS_KIND_TEXT)
+        return ((const char *)m + f->offset)[0] != '\0';
+    return is_real(f) ? !isnan(meta_real(m, f)) : meta_int(m, f) >= 0;
+}
 
 facs_weights_meta facs_weights_meta_unknown(void)
 {
-    return (facs_weights_meta){.version = 0, .arch = "", .classes = -1, .fusion = -1, .threshold = NAN};
+    facs_weights_meta m;
+    memset(&m, 0, sizeof m);
+    for (int i = 0; i < META_FIELD_COUNT; i++) {
+        const meta_field *f = &META_FIELDS[i];
+        if (is_real(f))
+            set_meta_real(&m, f, NAN);
+        else if (f->kind != FACS_WEIGHTS_KIND_TEXT)
+            set_meta_int(&m, f, -1);
+    }
+    return m;
 }
 
 facs_weights_load_options facs_weights_load_defaults(void)
@@ -62,12 +141,60 @@ static facs_status bad_attr(const char *path, const char *name)
     return facs_fail(FACS_ERR_FORMAT, "%s: root attribute '%s' has the wrong type or size", path, name);
 }
 
+/* Reads field f of meta from the file's root; absent leaves it unknown. */
+static facs_status read_field(hid_t file, const char *path, const meta_field *f, facs_weights_meta *meta)
+{
+    char text[64];
+    int64_t number;
+    double real;
+    int found;
+    switch (f->kind) {
+    case FACS_WEIGHTS_KIND_TEXT:
+        if (facs_h5_attr_read_str(file, f->attribute, (char *)meta + f->offset, f->size) < 0)
+            return bad_attr(path, f->attribute);
+        return FACS_OK;
+    case FACS_WEIGHTS_KIND_INT:
+    case FACS_WEIGHTS_KIND_FLAG:
+        if ((found = facs_h5_attr_read_i64(file, f->attribute, &number)) < 0 ||
+            (found && (number < 0 || number > (f->kind == FACS_WEIGHTS_KIND_FLAG ? 1 : INT32_MAX))))
+            return f->kind == FACS_WEIGHTS_KIND_FLAG && found > 0
+                       ? facs_fail(FACS_ERR_FORMAT, "%s: root attribute '%s' is %lld, expected 0 or 1", path,
+                                   f->attribute, (long long)number)
+                       : bad_attr(path, f->attribute);
+        if (found)
+            set_meta_int(meta, f, (int)number);
+        return FACS_OK;
+    case FACS_WEIGHTS_KIND_REAL:
+    case FACS_WEIGHTS_KIND_REAL32:
+        if ((found = facs_h5_attr_read_f64(file, f->attribute, &real)) < 0 || (found && !isfinite(real)))
+            return bad_attr(path, f->attribute);
+        if (found)
+            set_meta_real(meta, f, real);
+        return FACS_OK;
+    default: /* a name from choice_names */
+        if ((found = facs_h5_attr_read_str(file, f->attribute, text, sizeof text)) < 0)
+            return bad_attr(path, f->attribute);
+        if (!found)
+            return FACS_OK;
+        const char *const *names = choice_names(f);
+        for (int i = 0; names[i]; i++)
+            if (strcmp(text, names[i]) == 0) {
+                set_meta_int(meta, f, i);
+                return FACS_OK;
+            }
+        char expected[128] = "";
+        for (int i = 0; names[i]; i++)
+            snprintf(expected + strlen(expected), sizeof expected - strlen(expected), "%s'%s'",
+                     i == 0 ? "" : names[i + 1] ? ", " : " or ", names[i]);
+        return facs_fail(FACS_ERR_FORMAT, "%s: %s '%s', expected %s", path, f->attribute, text, expected);
+    }
+}
+
 static facs_status read_meta(hid_t file, const char *path, facs_weights_meta *meta)
 {
     *meta = facs_weights_meta_unknown();
     char text[64];
     int64_t number;
-    double real;
     int found = facs_h5_attr_read_str(file, "format", text, sizeof text);
     if (found < 0)
         return bad_attr(path, "format");
@@ -79,42 +206,76 @@ static facs_status read_meta(hid_t file, const char *path, facs_weights_meta *me
         return facs_fail(FACS_ERR_FORMAT, "%s: format version %lld, this build reads 1 to %d", path,
                          (long long)number, FACS_WEIGHTS_VERSION);
     meta->version = found ? (int)number : 0;
-    if (facs_h5_attr_read_str(file, "architecture", meta->arch, sizeof meta->arch) < 0)
-        return bad_attr(path, "architecture");
-    if ((found = facs_h5_attr_read_i64(file, "classes", &number)) < 0 ||
-        (found && (number < 0 || number > INT32_MAX)))
-        return bad_attr(path, "classes");
-    meta->classes = found ? (int)number : -1;
-    if ((found = facs_h5_attr_read_str(file, "fusion", text, sizeof text)) < 0)
-        return bad_attr(path, "fusion");
-    if (found && strcmp(text, "threshold") != 0 && strcmp(text, "weighted") != 0)
-        return facs_fail(FACS_ERR_FORMAT, "%s: fusion '%s', expected 'threshold' or 'weighted'", path, text);
-    meta->fusion = !found ? -1 : text[0] == 't' ? FACS_FUSION_THRESHOLD : FACS_FUSION_WEIGHTED;
-    if ((found = facs_h5_attr_read_f64(file, "threshold", &real)) < 0)
-        return bad_attr(path, "threshold");
-    meta->threshold = found ? (float)real : NAN;
+    for (int i = 0; i < META_FIELD_COUNT; i++)
+        FACS_TRY(read_field(file, path, &META_FIELDS[i], meta));
     return FACS_OK;
+}
+
+/* Whether name is one of the file's own root attributes: the format's and the
+ * model options' (whether or not this save knows them: a string there would
+ * make the file unreadable as a model file). */
+static int reserved_name(const char *name)
+{
+    if (strcmp(name, "format") == 0 || strcmp(name, "format_version") == 0)
+        return 1;
+    for (int i = 0; i < META_FIELD_COUNT; i++)
+        if (strcmp(name, META_FIELDS[i].attribute) == 0)
+            return 1;
+    return 0;
 }
 
 static int write_meta(hid_t file, const facs_weights_meta *meta)
 {
     int ok = facs_h5_attr_write_str(file, "format", FACS_WEIGHTS_FORMAT) &&
              facs_h5_attr_write_i64(file, "format_version", FACS_WEIGHTS_VERSION);
-    if (!meta)
-        return ok;
-    if (ok && meta->arch[0])
-        ok = facs_h5_attr_write_str(file, "architecture", meta->arch);
-    if (ok && meta->classes >= 0)
-        ok = facs_h5_attr_write_i64(file, "classes", meta->classes);
-    if (ok && meta->fusion >= 0)
-        ok = facs_h5_attr_write_str(file, "fusion",
-                                    meta->fusion == FACS_FUSION_WEIGHTED ? "weighted" : "threshold");
-    if (ok && !isnan(meta->threshold))
-        ok = facs_h5_attr_write_f64(file, "threshold", meta->threshold);
+    for (int i = 0; ok && meta && i < META_FIELD_COUNT; i++) {
+        const meta_field *f = &META_FIELDS[i];
+        if (!meta_known(meta, f))
+            continue;
+        switch (f->kind) {
+        case FACS_WEIGHTS_KIND_TEXT:
+            ok = facs_h5_attr_write_str(file, f->attribute, (const char *)meta + f->offset);
+            break;
+        case FACS_WEIGHTS_KIND_INT:
+        case FACS_WEIGHTS_KIND_FLAG: ok = facs_h5_attr_write_i64(file, f->attribute, meta_int(meta, f)); break;
+        case FACS_WEIGHTS_KIND_REAL:
+        case FACS_WEIGHTS_KIND_REAL32: ok = facs_h5_attr_write_f64(file, f->attribute, meta_real(meta, f)); break;
+        default: {
+            const char *const *names = choice_names(f);
+            int v = meta_int(meta, f), n = 0;
+            while (names[n])
+                n++;
+            ok = v < n && facs_h5_attr_write_str(file, f->attribute, names[v]);
+        }
+        }
+    }
     return ok;
 }
 
 /* ---- saving ---- */
+
+/* Chunked storage with the Fletcher-32 checksum, so a flipped bit is caught at
+ * load: one chunk per dataset, or as many rows of the first axis as keep a
+ * chunk under 1 GiB (HDF5's limit is 4 GiB). An empty dataset, which cannot be
+ * chunked, stays contiguous and unchecked. */
+static hid_t checked_layout(int rank, const hsize_t *dims)
+{
+    hsize_t chunk[4], row = sizeof(float);
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] == 0)
+            return H5Pcreate(H5P_DATASET_CREATE);
+        chunk[i] = dims[i];
+        row *= i ? dims[i] : 1;
+    }
+    hsize_t rows = ((hsize_t)1 << 30) / row;
+    chunk[0] = dims[0] < rows ? dims[0] : rows ? rows : 1;
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (dcpl >= 0 && (H5Pset_chunk(dcpl, rank, chunk) < 0 || H5Pset_fletcher32(dcpl) < 0)) {
+        H5Pclose(dcpl);
+        return -1;
+    }
+    return dcpl;
+}
 
 /* Writes t (NCHW order via buf, which holds numel floats) at group path key, '.' -> '/'. */
 static int write_tensor(hid_t file, hid_t lcpl, const char *root, const char *key, int rank, const facs_tensor *t,
@@ -131,11 +292,13 @@ static int write_tensor(hid_t file, hid_t lcpl, const char *root, const char *ke
     size_t count = facs_tensor_numel(t);
     if (facs_tensor_to_nchw(t, buf, count) != FACS_OK)
         return 0;
-    hid_t space = H5Screate_simple(rank, dims, NULL);
-    hid_t ds = space < 0 ? -1 : H5Dcreate2(file, path, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t space = H5Screate_simple(rank, dims, NULL), dcpl = checked_layout(rank, dims);
+    hid_t ds = space < 0 || dcpl < 0 ? -1 : H5Dcreate2(file, path, H5T_IEEE_F32LE, space, lcpl, dcpl, H5P_DEFAULT);
     int ok = ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0;
     if (ds >= 0)
         ok &= H5Dclose(ds) >= 0;
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
     if (space >= 0)
         H5Sclose(space);
     return ok;
@@ -147,10 +310,35 @@ static int valid_key(const char *key)
     return key[0] && key[0] != '.' && key[strlen(key) - 1] != '.' && !strchr(key, '/') && !strstr(key, "..");
 }
 
-static facs_status write_content(hid_t file, const char *path, const facs_param_list *list,
-                                 const facs_weights_meta *meta, const facs_sgd *sgd, const facs_train_state *state)
+/* Refuses a string attribute without a name or value, with a reserved name or
+ * one given twice, before anything is written. */
+static facs_status check_attrs(const char *path, const facs_weights_text_attr *attrs, int n_attrs)
 {
-    if (!write_meta(file, meta))
+    if (n_attrs < 0 || (n_attrs && !attrs))
+        return facs_fail(FACS_ERR_ARG, "%s: bad attribute list (%d attributes at %p)", path, n_attrs,
+                         (const void *)attrs);
+    for (int i = 0; i < n_attrs; i++) {
+        const char *name = attrs[i].name;
+        if (!name || !name[0] || !attrs[i].value)
+            return facs_fail(FACS_ERR_ARG, "%s: string attribute %d needs a name and a value", path, i);
+        if (reserved_name(name))
+            return facs_fail(FACS_ERR_ARG, "%s: root attribute '%s' is the file's own (format or model option)",
+                             path, name);
+        for (int j = 0; j < i; j++)
+            if (strcmp(name, attrs[j].name) == 0)
+                return facs_fail(FACS_ERR_ARG, "%s: root attribute '%s' given twice", path, name);
+    }
+    return FACS_OK;
+}
+
+static facs_status write_content(hid_t file, const char *path, const facs_param_list *list,
+                                 const facs_weights_meta *meta, const facs_sgd *sgd, const facs_train_state *state,
+                                 const facs_weights_text_attr *attrs, int n_attrs)
+{
+    int ok = write_meta(file, meta);
+    for (int i = 0; ok && i < n_attrs; i++)
+        ok = facs_h5_attr_write_str(file, attrs[i].name, attrs[i].value);
+    if (!ok)
         return facs_fail(FACS_ERR_IO, "%s: cannot write the root attributes", path);
     size_t most = 1;
     for (int i = 0; i < list->count; i++) {
@@ -187,29 +375,47 @@ static facs_status write_content(hid_t file, const char *path, const facs_param_
     return s;
 }
 
-typedef struct {
-    const facs_param_list *list;
-    const facs_weights_meta *meta;
-    const facs_sgd *sgd;
-    const facs_train_state *state;
-} save_args;
-
-static facs_status fill_weights(hid_t file, const char *path, void *user)
+/* Writes the file's content to a temporary (kernels/atomic_file.h) and
+ * renames it over path, or leaves path as it was. */
+static facs_status save_atomic(const char *path, const facs_param_list *list, const facs_weights_meta *meta,
+                               const facs_sgd *sgd, const facs_train_state *state,
+                               const facs_weights_text_attr *attrs, int n_attrs)
 {
-    const save_args *a = user;
-    return write_content(file, path, a->list, a->meta, a->sgd, a->state);
+    facs_atomic_file a;
+    FACS_TRY(facs_atomic_begin(&a, path));
+    hid_t file = H5Fcreate(a.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0)
+        return facs_fail(FACS_ERR_IO, "%s: cannot create %s (does the folder exist and is it writable?)", path,
+                         a.tmp);
+    facs_status s = write_content(file, path, list, meta, sgd, state, attrs, n_attrs);
+    if (H5Fclose(file) < 0 && s == FACS_OK)
+        s = facs_fail(FACS_ERR_IO, "%s: cannot write %s (disk full?)", path, a.tmp);
+    if (s != FACS_OK) {
+        facs_atomic_abort(&a);
+        return s;
+    }
+    return facs_atomic_commit(&a);
 }
 
-static facs_status save_impl(const char *path, const facs_param_list *list, const facs_weights_meta *meta,
-                             const facs_sgd *sgd, const facs_train_state *state)
+facs_status facs_weights_save_ex(const char *path, const facs_param_list *list, const facs_sgd *sgd,
+                                 const facs_weights_meta *meta, const facs_train_state *state,
+                                 const facs_weights_text_attr *attrs, int n_attrs)
 {
-    save_args args = {list, meta, sgd, state};
-    return facs_h5_write_atomic(path, fill_weights, &args);
+    if (!list)
+        return facs_fail(FACS_ERR_ARG, "%s: nothing to save (no parameter list)", path);
+    if (sgd && (sgd->params != list || !state))
+        return facs_fail(FACS_ERR_ARG, "%s: a checkpoint needs the optimizer of the saved parameters and a train "
+                                       "state", path);
+    FACS_TRY(check_attrs(path, attrs, n_attrs));
+    facs_h5_quiet q = facs_h5_quiet_begin();
+    facs_status s = save_atomic(path, list, meta, sgd, state, attrs, n_attrs);
+    facs_h5_quiet_end(q);
+    return s;
 }
 
 facs_status facs_weights_save(const char *path, const facs_param_list *list, const facs_weights_meta *meta)
 {
-    return save_impl(path, list, meta, NULL, NULL);
+    return facs_weights_save_ex(path, list, NULL, meta, NULL, NULL, 0);
 }
 
 facs_status facs_weights_save_checkpoint(const char *path, const facs_sgd *sgd, const facs_weights_meta *meta,
@@ -217,7 +423,7 @@ facs_status facs_weights_save_checkpoint(const char *path, const facs_sgd *sgd, 
 {
     if (!sgd || !sgd->params || !state)
         return facs_fail(FACS_ERR_ARG, "%s: a checkpoint needs an initialised optimizer and a train state", path);
-    return save_impl(path, sgd->params, meta, sgd, state);
+    return facs_weights_save_ex(path, sgd->params, sgd, meta, state, NULL, 0);
 }
 
 /* ---- loading ---- */
@@ -252,6 +458,26 @@ static void dims_str(char *buf, size_t size, int rank, const hsize_t *dims)
         used += (size_t)snprintf(buf + used, size - used, "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
     if (used < size)
         snprintf(buf + used, size - used, rank == 1 ? ",)" : ")");
+}
+
+/* After a failed read of ds: 1 when ds carries the Fletcher-32 filter and
+ * reads without verifying it, i.e. the data is there but not what was written.
+ * buf has room for the whole dataset. */
+static int checksum_fails(hid_t ds, float *buf)
+{
+    hid_t dcpl = H5Dget_create_plist(ds);
+    unsigned flags = 0;
+    size_t n_values = 0;
+    int checked = dcpl >= 0 && H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, &flags, &n_values, NULL, 0, NULL,
+                                                    NULL) >= 0;
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    hid_t dxpl = checked ? H5Pcreate(H5P_DATASET_XFER) : -1;
+    int unverified = dxpl >= 0 && H5Pset_edc_check(dxpl, H5Z_DISABLE_EDC) >= 0 &&
+                     H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, dxpl, buf) >= 0;
+    if (dxpl >= 0)
+        H5Pclose(dxpl);
+    return unverified;
 }
 
 /* Reads dataset ds of key into a new host buffer after checking its type and shape against p. */
@@ -290,8 +516,22 @@ static facs_status read_entry(const loader *L, hid_t ds, const char *what, const
     *out = malloc((count ? count : 1) * sizeof **out);
     if (!*out)
         return facs_fail(FACS_ERR_MEMORY, "%s: out of host memory reading %s", L->path, key);
-    if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0)
+    if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) {
+        if (checksum_fails(ds, *out))
+            return facs_fail(FACS_ERR_FORMAT, "%s: %s%s fails its checksum (the file is corrupt)", L->path,
+                             what[0] ? what : "tensor ", key);
         return facs_fail(FACS_ERR_FORMAT, "%s: cannot read %s%s (corrupt or truncated file)", L->path, what, key);
+    }
+    size_t bad = 0, first = 0;
+    for (size_t i = count; i-- > 0;)
+        if (!isfinite((*out)[i])) {
+            bad++;
+            first = i;
+        }
+    if (bad)
+        return facs_fail(FACS_ERR_FORMAT, "%s: %s%s holds %zu non-finite value%s (NaN or infinity; the first at "
+                                          "element %zu): the run that wrote it diverged, or the file is corrupt",
+                         L->path, what[0] ? what : "tensor ", key, bad, bad == 1 ? "" : "s", first);
     return FACS_OK;
 }
 
@@ -386,9 +626,9 @@ static facs_status check_complete(loader *L)
                      r->unexpected, names);
 }
 
+/* Callers hold a facs_h5_quiet scope. */
 static facs_status open_file(const char *path, hid_t *file)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     struct stat st;
     if (stat(path, &st) != 0)
         return facs_fail(FACS_ERR_IO, "%s: %s", path, strerror(errno));
@@ -481,13 +721,22 @@ static facs_status load_impl(const char *path, facs_param_list *list, const facs
     return s;
 }
 
+static facs_status load_quietly(const char *path, facs_param_list *list, const facs_weights_load_options *options,
+                                facs_weights_meta *meta_out, facs_sgd *sgd, facs_train_state *state_out)
+{
+    facs_h5_quiet q = facs_h5_quiet_begin();
+    facs_status s = load_impl(path, list, options, meta_out, sgd, state_out);
+    facs_h5_quiet_end(q);
+    return s;
+}
+
 facs_status facs_weights_load(const char *path, facs_param_list *list, const facs_weights_load_options *options,
                               facs_weights_meta *meta_out)
 {
-    return load_impl(path, list, options, meta_out, NULL, NULL);
+    return load_quietly(path, list, options, meta_out, NULL, NULL);
 }
 
-facs_status facs_weights_read_meta(const char *path, facs_weights_meta *meta)
+static facs_status read_meta_impl(const char *path, facs_weights_meta *meta)
 {
     hid_t file = -1;
     FACS_TRY(open_file(path, &file));
@@ -496,10 +745,40 @@ facs_status facs_weights_read_meta(const char *path, facs_weights_meta *meta)
     return s;
 }
 
+facs_status facs_weights_read_meta(const char *path, facs_weights_meta *meta)
+{
+    facs_h5_quiet q = facs_h5_quiet_begin();
+    facs_status s = read_meta_impl(path, meta);
+    facs_h5_quiet_end(q);
+    return s;
+}
+
+static facs_status read_text_attr_impl(const char *path, const char *name, char **value)
+{
+    hid_t file = -1;
+    FACS_TRY(open_file(path, &file));
+    int found = facs_h5_attr_read_text(file, name, value);
+    H5Fclose(file);
+    if (found < 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: root attribute '%s' is not a single string", path, name);
+    return FACS_OK;
+}
+
+facs_status facs_weights_read_text_attr(const char *path, const char *name, char **value)
+{
+    *value = NULL;
+    if (!name || !name[0])
+        return facs_fail(FACS_ERR_ARG, "%s: reading an attribute needs its name", path);
+    facs_h5_quiet q = facs_h5_quiet_begin();
+    facs_status s = read_text_attr_impl(path, name, value);
+    facs_h5_quiet_end(q);
+    return s;
+}
+
 facs_status facs_weights_load_checkpoint(const char *path, facs_sgd *sgd, const facs_weights_load_options *options,
                                          facs_weights_meta *meta_out, facs_train_state *state_out)
 {
     if (!sgd || !sgd->params)
         return facs_fail(FACS_ERR_ARG, "%s: loading a checkpoint needs an optimizer set up with facs_sgd_init", path);
-    return load_impl(path, sgd->params, options, meta_out, sgd, state_out);
+    return load_quietly(path, sgd->params, options, meta_out, sgd, state_out);
 }

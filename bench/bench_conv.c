@@ -96,17 +96,17 @@ int main(int argc, char **argv)
             facs_ctx_free(ctx);
             return 1;
         }
-    printf("{\"library\": \"facs\", \"batch\": %d, \"threads\": %d, \"runs\": %d, \"shapes\": [", o.batch,
-           o.threads, o.runs);
+    json_t *shapes = json_array();
     for (int i = 0; i < COUNT; i++) {
         const layer *l = &layers[i];
         int out = (l->size + 2 * (l->k / 2) - l->k) / l->stride + 1;
         double gflop = 2.0 * o.batch * l->co * out * out * l->ci * l->k * l->k * 1e-9;
-        printf("%s\n  {\"name\": \"%s\", \"fwd_ms\": %.3f, \"bwd_ms\": %.3f, \"gflops_fwd\": %.1f, "
-               "\"gflops_bwd\": %.1f}",
-               i ? "," : "", l->name, fwd[i], bwd[i], gflop / (fwd[i] * 1e-3), 2.0 * gflop / (bwd[i] * 1e-3));
+        json_array_append_new(shapes, json_pack("{s:s, s:o, s:o, s:o, s:o}", "name", l->name, "fwd_ms",
+                                                bench_json_real(fwd[i], 3), "bwd_ms", bench_json_real(bwd[i], 3),
+                                                "gflops_fwd", bench_json_real(gflop / (fwd[i] * 1e-3), 1),
+                                                "gflops_bwd", bench_json_real(2.0 * gflop / (bwd[i] * 1e-3), 1)));
     }
-    printf("\n]}\n");
     facs_ctx_free(ctx);
-    return 0;
+    return bench_json_print(json_pack("{s:s, s:i, s:i, s:i, s:o}", "library", "facs", "batch", o.batch, "threads",
+                                      o.threads, "runs", o.runs, "shapes", shapes));
 }

@@ -91,11 +91,11 @@ static int time_epochs(const char *name, const facs_dataset *ds, const facs_load
     return rc;
 }
 
-static void print_result(int first, const char *name, int workers, int batch, int images, double epoch_ms)
+static json_t *result(const char *name, int workers, int batch, int images, double epoch_ms)
 {
-    printf("%s\n  {\"name\": \"%s\", \"workers\": %d, \"batch\": %d, \"images\": %d, \"epoch_ms\": %.1f, "
-           "\"images_per_s\": %.1f}",
-           first ? "" : ",", name, workers, batch, images, epoch_ms, images / (epoch_ms * 1e-3));
+    return json_pack("{s:s, s:i, s:i, s:i, s:o, s:o}", "name", name, "workers", workers, "batch", batch, "images",
+                     images, "epoch_ms", bench_json_real(epoch_ms, 1), "images_per_s",
+                     bench_json_real(images / (epoch_ms * 1e-3), 1));
 }
 
 /* ---- the pipelines ---- */
@@ -243,12 +243,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-data: could not remove %s completely\n", root);
     if (rc != 0)
         return rc;
-    printf("{\"runs\": %d, \"cifar_images\": %d, \"frames\": %d, \"pipelines\": [", o.runs, o.cifar_images,
-           o.frames);
+    json_t *pipelines = json_array();
     for (int w = 0; w < NWORKERS; w++)
-        print_result(w == 0, "cifar10-train", worker_counts[w], 128, o.cifar_images, cifar_ms[w]);
+        json_array_append_new(pipelines, result("cifar10-train", worker_counts[w], 128, o.cifar_images, cifar_ms[w]));
     for (int w = 0; w < NWORKERS; w++)
-        print_result(0, "cityscapes-train", worker_counts[w], 8, o.frames, city_ms[w]);
-    printf("\n]}\n");
-    return 0;
+        json_array_append_new(pipelines, result("cityscapes-train", worker_counts[w], 8, o.frames, city_ms[w]));
+    return bench_json_print(json_pack("{s:i, s:i, s:i, s:o}", "runs", o.runs, "cifar_images", o.cifar_images, "frames",
+                                      o.frames, "pipelines", pipelines));
 }

@@ -70,8 +70,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-facs: %s\n", facs_last_error());
         return 1;
     }
-    printf("{\"library\": \"facs\", \"batch\": %d, \"threads\": %d, \"runs\": %d, \"shapes\": [", o.batch, o.threads,
-           o.runs);
+    json_t *shapes = json_array();
     rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof layers / sizeof layers[0]; i++) {
         const layer *l = &layers[i];
@@ -95,15 +94,17 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "%-22s FACS %.2f + %.2f ms, 1x1 conv %.2f + %.2f ms\n", l->name, ms[0], ms[1], ms[2],
                     ms[3]);
-            printf("%s\n  {\"name\": \"%s\", \"facs_fwd_ms\": %.3f, \"facs_bwd_ms\": %.3f, \"conv_fwd_ms\": %.3f, "
-                   "\"conv_bwd_ms\": %.3f}",
-                   i ? "," : "", l->name, ms[0], ms[1], ms[2], ms[3]);
+            json_array_append_new(shapes, json_pack("{s:s, s:o, s:o, s:o, s:o}", "name", l->name, "facs_fwd_ms",
+                                                    bench_json_real(ms[0], 3), "facs_bwd_ms", bench_json_real(ms[1], 3),
+                                                    "conv_fwd_ms", bench_json_real(ms[2], 3), "conv_bwd_ms",
+                                                    bench_json_real(ms[3], 3)));
         }
         facs_tensor *all[] = {b.x, b.w, b.y, b.prob, b.dy, b.dx, b.dw};
         for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
             facs_tensor_free(all[k]);
     }
-    printf("\n]}\n");
     facs_ctx_free(ctx);
-    return rc;
+    int out = bench_json_print(json_pack("{s:s, s:i, s:i, s:i, s:o}", "library", "facs", "batch", o.batch, "threads",
+                                         o.threads, "runs", o.runs, "shapes", shapes));
+    return rc ? rc : out;
 }

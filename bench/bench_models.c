@@ -235,9 +235,9 @@ static facs_status profile_call(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, fac
     return FACS_OK;
 }
 
-/* Times batch n and prints its JSON entry; 0 on success. */
+/* Times batch n and appends its JSON entry to shapes; 0 on success. */
 static int bench_batch(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, const model_bench *b, const bench_options *o,
-                       int n, int first, double rss_start)
+                       int n, json_t *shapes, double rss_start)
 {
     unsigned seed = 1;
     facs_tensor *x = bench_random_tensor(n, 3, b->input_size, b->input_size, &seed);
@@ -270,12 +270,19 @@ static int bench_batch(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, const model_
         goto done;
     }
     double median = bench_median(ms, o->runs);
-    printf("%s\n  {\"name\": \"%s @%d b%d\", \"arch\": \"%s\", \"input_size\": %d, \"batch\": %d, \"classes\": %d, "
-           "\"cifar_stem\": %d, \"%s_ms\": %.3f, \"cpu_ms\": %.3f, \"images_per_s\": %.2f, \"arena_peak_mib\": %.1f, "
-           "\"state_mib\": %.1f, \"max_rss_mib\": %.1f, \"rss_before_model_mib\": %.1f}",
-           first ? "" : ",", b->model.arch, b->input_size, n, b->model.arch, b->input_size, n, b->model.classes,
-           b->model.cifar_stem, sgd ? "step" : "forward", median, bench_median(cpu, o->runs), n * 1e3 / median,
-           facs_ctx_peak_bytes(ctx) / 1048576.0, state_mib(facs_model_params(m)), max_rss_mib(), rss_start);
+    char name[256];
+    snprintf(name, sizeof name, "%s @%d b%d", b->model.arch, b->input_size, n);
+    json_t *shape = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i}", "name", name, "arch", b->model.arch, "input_size",
+                              b->input_size, "batch", n, "classes", b->model.classes, "cifar_stem",
+                              b->model.cifar_stem);
+    json_object_set_new(shape, sgd ? "step_ms" : "forward_ms", bench_json_real(median, 3));
+    json_object_set_new(shape, "cpu_ms", bench_json_real(bench_median(cpu, o->runs), 3));
+    json_object_set_new(shape, "images_per_s", bench_json_real(n * 1e3 / median, 2));
+    json_object_set_new(shape, "arena_peak_mib", bench_json_real(facs_ctx_peak_bytes(ctx) / 1048576.0, 1));
+    json_object_set_new(shape, "state_mib", bench_json_real(state_mib(facs_model_params(m)), 1));
+    json_object_set_new(shape, "max_rss_mib", bench_json_real(max_rss_mib(), 1));
+    json_object_set_new(shape, "rss_before_model_mib", bench_json_real(rss_start, 1));
+    json_array_append_new(shapes, shape);
     rc = 0;
 done:
     facs_tensor_free(x);
@@ -318,13 +325,15 @@ int main(int argc, char **argv)
         }
         opt = &sgd;
     }
-    printf("{\"library\": \"facs\", \"mode\": \"%s\", \"threads\": %d, \"runs\": %d, \"warmup\": %d, \"shapes\": [",
-           b.train ? "train" : "infer", o.threads, o.runs, o.warmup);
+    json_t *shapes = json_array();
     /* Inference reports latency at batch 1 before throughput at --batch. */
-    rc = !b.train && o.batch > 1 ? bench_batch(ctx, m, NULL, &b, &o, 1, 1, rss_start) : 0;
+    rc = !b.train && o.batch > 1 ? bench_batch(ctx, m, NULL, &b, &o, 1, shapes, rss_start) : 0;
     if (!rc)
-        rc = bench_batch(ctx, m, opt, &b, &o, o.batch, b.train || o.batch == 1, rss_start);
-    printf("\n]}\n");
+        rc = bench_batch(ctx, m, opt, &b, &o, o.batch, shapes, rss_start);
+    int out = bench_json_print(json_pack("{s:s, s:s, s:i, s:i, s:i, s:o}", "library", "facs", "mode",
+                                         b.train ? "train" : "infer", "threads", o.threads, "runs", o.runs, "warmup",
+                                         o.warmup, "shapes", shapes));
+    rc = rc ? rc : out;
     if (opt)
         facs_sgd_free(opt);
     facs_model_free(m);

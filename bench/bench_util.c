@@ -1,6 +1,7 @@
 #include "bench_util.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,26 @@ double bench_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+json_t *bench_json_real(double v, int decimals)
+{
+    if (!isfinite(v))
+        return json_null();
+    double scale = pow(10, decimals);
+    return json_real(round(v * scale) / scale);
+}
+
+int bench_json_print(json_t *doc)
+{
+    /* 15 significant digits print a value rounded to a few decimals exactly as
+     * written (8.509, not 8.5090000000000003). */
+    int rc = !doc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) != 0 ||
+             fputc('\n', stdout) == EOF || fflush(stdout) != 0;
+    if (rc)
+        fprintf(stderr, "%s\n", doc ? "cannot write the JSON result" : "cannot build the JSON result");
+    json_decref(doc);
+    return rc;
 }
 
 facs_tensor *bench_random_tensor(int n, int c, int h, int w, unsigned *seed)

@@ -2,9 +2,16 @@
  *
  * Every benchmark takes --batch, --runs, --warmup, --threads, --help and
  * --version, reports medians over --runs timed calls after --warmup untimed
- * ones, and prints one JSON document on stdout (progress goes to stderr). */
+ * ones, and prints one JSON document on stdout (progress goes to stderr),
+ * built with jansson:
+ *
+ *     json_t *doc = json_pack("{s:s, s:i}", "library", "facs", "batch", o.batch);
+ *     json_object_set_new(shape, "fwd_ms", bench_json_real(ms, 3));   // ms rounded to 3 decimals
+ *     return bench_json_print(doc);                                   // prints and frees doc */
 #ifndef FACS_BENCH_UTIL_H
 #define FACS_BENCH_UTIL_H
+
+#include <jansson.h>
 
 #include "ops.h"
 
@@ -19,6 +26,16 @@ int bench_parse(int argc, char **argv, const char *prog, const char *about, benc
 double bench_now_ms(void);
 /* Sorts v and returns its median. */
 double bench_median(double *v, int n);
+/* v rounded to `decimals` places (what printf's "%.Nf" shows) as a JSON number;
+ * null when v is NaN or infinite, which JSON cannot hold. */
+json_t *bench_json_real(double v, int decimals);
+
+/* Prints doc on stdout (2-space indent, keys in insertion order, numbers of
+ * bench_json_real without binary noise) and a newline, then frees doc.
+ * Returns 0, or 1 after a message on stderr when doc is NULL (a failed
+ * json_pack) or the write fails. */
+int bench_json_print(json_t *doc);
+
 /* A heap tensor of uniform values in [-1, 1) from *seed. */
 facs_tensor *bench_random_tensor(int n, int c, int h, int w, unsigned *seed);
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "augment.h"
-#include "backend.h"
+#include "rng.h"
 
 void facs_fimage_free(facs_fimage *img)
 {

@@ -36,6 +36,60 @@ static int exists(const char *dir, const char *name)
     return stat(path, &st) == 0;
 }
 
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* 1 when dir/name is a regular file. */
+static int file_in(const char *dir, const char *name)
+{
+    char path[4096];
+    struct stat st;
+    join(path, sizeof path, dir, name);
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* dir holds no CIFAR file. Where a user most often points instead: the folder
+ * the archive was extracted into (its one subfolder is the dataset), or the
+ * Python (pickle) version of the archive. Those are errors naming the folder to
+ * pass or the archive to get; anything else is FACS_OK (not CIFAR, probe on). */
+static facs_status not_cifar_hint(const char *dir)
+{
+    static const char *const binary[] = {"cifar-10-batches-bin", "cifar-100-binary"};
+    static const char *const python[] = {"cifar-10-batches-py", "cifar-100-python"};
+    static const char *const archive[] = {"cifar-10-binary.tar.gz", "cifar-100-binary.tar.gz"};
+    /* "data/" + "cifar-10-batches-bin" reads better as data/cifar-10-batches-bin. */
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    char path[4096];
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%.*s/%s", (int)len, dir, binary[i]);
+        if (is_dir(path))
+            return facs_fail(FACS_ERR_FORMAT, "%s: not a CIFAR folder, but found %s inside: pass that folder", dir,
+                             path);
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%.*s/%s", (int)len, dir, python[i]);
+        if (is_dir(path))
+            return facs_fail(FACS_ERR_FORMAT,
+                             "%s: not a CIFAR folder; found %s inside, but that is the Python (pickle) version: "
+                             "extract the binary version (%s) and pass its %s folder",
+                             dir, path, archive[i], binary[i]);
+    }
+    /* The Python version's own files: data_batch_1 .. test_batch + batches.meta, or train, test + meta. */
+    int py10 = file_in(dir, "data_batch_1") && file_in(dir, "batches.meta");
+    int py100 = file_in(dir, "train") && file_in(dir, "test") && file_in(dir, "meta");
+    if (py10 || py100)
+        return facs_fail(FACS_ERR_FORMAT,
+                         "%s: holds the Python (pickle) version of CIFAR-%d, which is not read here: extract the "
+                         "binary version (%s) and pass its %s folder",
+                         dir, py10 ? 10 : 100, archive[!py10], binary[!py10]);
+    return FACS_OK;
+}
+
 facs_status facs_cifar_detect(const char *dir, int *kind)
 {
     *kind = 0;
@@ -53,7 +107,7 @@ facs_status facs_cifar_detect(const char *dir, int *kind)
         return facs_fail(FACS_ERR_FORMAT, "%s: holds files of both CIFAR-10 (%d of %d) and CIFAR-100 (%d of %d)", dir,
                          n10, COUNT(c10_files), n100, COUNT(c100_files));
     *kind = n10 ? FACS_CIFAR_10 : n100 ? FACS_CIFAR_100 : 0;
-    return FACS_OK;
+    return *kind ? FACS_OK : not_cifar_hint(dir);
 }
 
 void facs_cifar_free(facs_cifar *ds)

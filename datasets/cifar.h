@@ -51,7 +51,13 @@ typedef struct {
 
 /* Which dataset dir holds, from the files present: *kind = 10 or 100, or 0 when
  * none of either kind's files is there (not an error, so callers can probe).
- * FACS_ERR_IO when dir cannot be read; FACS_ERR_FORMAT when it holds files of both. */
+ * FACS_ERR_IO when dir cannot be read; FACS_ERR_FORMAT when it holds files of
+ * both, and (with *kind = 0) when dir is a folder a user plausibly meant instead
+ * of a CIFAR one, the message saying what to pass: the folder an archive was
+ * extracted into ("DIR: not a CIFAR folder, but found DIR/cifar-10-batches-bin
+ * inside: pass that folder", likewise cifar-100-binary), or the Python (pickle)
+ * version of either dataset (cifar-10-batches-py, cifar-100-python, or their
+ * files), naming the binary archive to get. */
 facs_status facs_cifar_detect(const char *dir, int *kind);
 
 /* The files a CIFAR folder is recognised by, for messages ("looked for ..."). */
@@ -84,8 +90,11 @@ void facs_cifar_dataset(const facs_cifar *ds, facs_dataset *dataset);
  * per-image random phase, jitter and pixel noise, so a small network learns it
  * well above chance. CIFAR-10's train images are split across the five batches
  * as evenly as possible. Labels are balanced (each class appears when n >= kind)
- * and shuffled. The result depends only on (kind, n_train, n_test, seed). Every
- * file is written to a temporary name in out_dir and renamed.
+ * and shuffled. The result depends only on (kind, n_train, n_test, seed). Each
+ * file is written whole or not at all (kernels/atomic_file.h: a temporary in
+ * out_dir, fsynced and renamed), so a failure or crash leaves every file of
+ * out_dir either as it was or complete. Files already in out_dir are replaced
+ * without asking; facs-data refuses a non-empty folder unless --force.
  * Needs n_train >= 5 for CIFAR-10 (no batch may be empty), n_train >= 1 and n_test >= 1. */
 facs_status facs_cifar_synth(const char *out_dir, int kind, int n_train, int n_test, uint64_t seed);
 

@@ -306,6 +306,66 @@ static facs_status check_split(const char *root, int split, facs_cityscapes_repo
     return s;
 }
 
+/* Fails on the first label of gt_city (a gtFine/{split}/{city} folder) whose
+ * image is not in img_city (the matching leftImg8bit folder). */
+static facs_status orphans_in_city(const char *img_city, const char *gt_city)
+{
+    static const char *const suffixes[2] = {TRAIN_SUFFIX, IDS_SUFFIX};
+    facs_status s = FACS_OK;
+    for (int k = 0; k < 2 && s == FACS_OK; k++) {
+        name_list labels;
+        FACS_TRY(list_dir(gt_city, 0, suffixes[k], &labels));
+        for (int f = 0; f < labels.count && s == FACS_OK; f++) {
+            const char *name = labels.names[f];
+            size_t stem_len = strlen(name) - strlen(suffixes[k]);
+            char *image_name = malloc(stem_len + sizeof IMAGE_SUFFIX);
+            char *image = NULL, *label = path_join(gt_city, name, NULL, NULL);
+            if (image_name) {
+                memcpy(image_name, name, stem_len);
+                memcpy(image_name + stem_len, IMAGE_SUFFIX, sizeof IMAGE_SUFFIX);
+                image = path_join(img_city, image_name, NULL, NULL);
+            }
+            if (!image || !label)
+                s = facs_fail(FACS_ERR_MEMORY, "%s: out of memory", gt_city);
+            else if (!is_file(image))
+                s = facs_fail(FACS_ERR_FORMAT, "%s: a label without its image: %s does not exist", label, image);
+            free(image_name);
+            free(image);
+            free(label);
+        }
+        names_free(&labels);
+    }
+    return s;
+}
+
+/* Every label PNG (labelTrainIds or labelIds) under root/gtFine/{split} must have
+ * its leftImg8bit image; images without a label fail in facs_cityscapes_index. */
+static facs_status check_orphan_labels(const char *root, int split)
+{
+    const char *split_name = facs_cityscapes_split_names[split];
+    char *gt_root = path_join(root, "gtFine", split_name, NULL);
+    char *img_root = path_join(root, "leftImg8bit", split_name, NULL);
+    name_list cities = {0};
+    facs_status s = FACS_OK;
+    struct stat st;
+    if (!gt_root || !img_root)
+        s = facs_fail(FACS_ERR_MEMORY, "%s: out of memory", root);
+    else if (stat(gt_root, &st) == 0 && S_ISDIR(st.st_mode))
+        s = list_dir(gt_root, 1, NULL, &cities);
+    for (int c = 0; s == FACS_OK && c < cities.count; c++) {
+        char *gt_city = path_join(gt_root, cities.names[c], NULL, NULL);
+        char *img_city = path_join(img_root, cities.names[c], NULL, NULL);
+        s = gt_city && img_city ? orphans_in_city(img_city, gt_city)
+                                : facs_fail(FACS_ERR_MEMORY, "%s: out of memory", root);
+        free(gt_city);
+        free(img_city);
+    }
+    names_free(&cities);
+    free(gt_root);
+    free(img_root);
+    return s;
+}
+
 facs_status facs_cityscapes_check(const char *root, facs_cityscapes_report *report)
 {
     memset(report, 0, sizeof *report);
@@ -317,11 +377,14 @@ facs_status facs_cityscapes_check(const char *root, facs_cityscapes_report *repo
         struct stat st;
         report->present[split] = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
         free(dir);
-        if (!report->present[split])
-            continue;
-        any = 1;
-        FACS_TRY(check_split(root, split, report));
+        any |= report->present[split];
     }
+    if (any) /* labels without images first: cheap, and every split's, present or not */
+        for (int split = 0; split < FACS_CITYSCAPES_SPLITS; split++)
+            FACS_TRY(check_orphan_labels(root, split));
+    for (int split = 0; split < FACS_CITYSCAPES_SPLITS; split++)
+        if (report->present[split])
+            FACS_TRY(check_split(root, split, report));
     if (!any)
         return facs_fail(FACS_ERR_FORMAT, "%s: not a Cityscapes folder; looked for leftImg8bit/train, "
                                           "leftImg8bit/val and leftImg8bit/test",

@@ -86,8 +86,12 @@ typedef struct {
 } facs_cityscapes_report;
 
 /* Decodes every image and label of every split present under root, filling
- * *report. Stops at the first bad file with its message; fails too when no split
- * folder is present (the message says what was looked for). */
+ * *report. Stops at the first bad file with its message: an image without a
+ * label, and a label PNG (a {stem}_gtFine_labelTrainIds.png or
+ * {stem}_gtFine_labelIds.png of gtFine/{split}/{city}, any split) without its
+ * leftImg8bit image, named in the message with the image it lacks; fails too when no split folder is present
+ * (the message says what was looked for). facs_cityscapes_index itself ignores
+ * labels without images: training reads only the frames it has. */
 facs_status facs_cityscapes_check(const char *root, facs_cityscapes_report *report);
 
 /* Writes a synthetic Cityscapes tree under out_root (folders created when
@@ -99,7 +103,7 @@ facs_status facs_cityscapes_check(const char *root, facs_cityscapes_report *repo
  * painted near their class palette colour with a class-specific texture and pixel
  * noise, so the class is learnable from local appearance. For every frame the
  * _leftImg8bit, _gtFine_labelIds, _gtFine_labelTrainIds and _gtFine_color PNGs are
- * written, each atomically; the labelIds and labelTrainIds agree through
+ * written, each whole or not at all (facs_png_write); the labelIds and labelTrainIds agree through
  * facs_cityscapes_train_id. The result depends only on the arguments. Files of an
  * earlier run with more frames are not removed: write into a fresh folder.
  * Needs n_train, n_val >= 0 (at least one > 0) and width, height in [32, 4096]. */

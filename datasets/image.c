@@ -1,5 +1,6 @@
 /* Format detection, file reading, PIL-compatible channel conversion and atomic
- * file writing, shared by the PNG and JPEG codecs (png.c, jpeg.c). */
+ * file writing (through kernels/atomic_file.h), shared by the PNG and JPEG
+ * codecs (png.c, jpeg.c). */
 #include "image.h"
 
 #include <errno.h>
@@ -9,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "atomic_file.h"
 
 void facs_image_free(facs_image *img)
 {
@@ -148,44 +151,12 @@ facs_status facs_image_convert(facs_image *img, int want_channels)
 
 facs_status facs_file_write_atomic(const char *path, const void *data, size_t len)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp)
-        return facs_fail(FACS_ERR_MEMORY, "%s: cannot allocate a temporary name", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        facs_status s = facs_fail(FACS_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
-        return s;
-    }
-    /* mkstemp makes the file 0600; an image is an ordinary, readable output. */
-    const uint8_t *p = data;
-    size_t left = len;
-    int err = fchmod(fd, 0644) != 0 ? errno : 0;
-    while (!err && left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            err = w < 0 ? errno : EIO;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (!err && fsync(fd) != 0)
-        err = errno;
-    if (close(fd) != 0 && !err)
-        err = errno;
-    if (!err && rename(tmp, path) != 0)
-        err = errno;
-    if (err) {
-        unlink(tmp);
-        free(tmp);
+    facs_atomic_file a;
+    FACS_TRY(facs_atomic_open(&a, path));
+    if (len > 0 && fwrite(data, 1, len, a.f) != len) {
+        int err = errno;
+        facs_atomic_abort(&a);
         return facs_fail(FACS_ERR_IO, "%s: write failed: %s", path, strerror(err));
     }
-    free(tmp);
-    return FACS_OK;
+    return facs_atomic_commit(&a);
 }

@@ -64,8 +64,8 @@ facs_status facs_image_decode(const uint8_t *buf, size_t len, const char *name, 
 facs_status facs_image_read_label(const char *path, facs_image *img);
 facs_status facs_image_decode_label(const uint8_t *buf, size_t len, const char *name, facs_image *img);
 
-/* Writes a gray, RGB or RGBA image as an 8-bit PNG, atomically (a temporary file
- * in the same folder, renamed over path once complete). */
+/* Writes a gray, RGB or RGBA image as an 8-bit PNG, whole or not at all
+ * (facs_file_write_atomic). */
 facs_status facs_png_write(const char *path, const facs_image *img);
 
 /* Writes a gray or RGB image as a baseline JPEG of the given quality (1..100),
@@ -84,8 +84,12 @@ facs_status facs_png_decode(const uint8_t *buf, size_t len, const char *name, in
 facs_status facs_jpeg_decode(const uint8_t *buf, size_t len, const char *name, int want_channels,
                              facs_image *img);
 
-/* Writes len bytes to path atomically (temporary file in the same folder, fsync,
- * rename); on failure path is untouched and no temporary file is left. */
+/* Writes len bytes to path whole or not at all, through kernels/atomic_file.h:
+ * the bytes go to "<path>.facs-tmp.<pid>" in path's folder, which is fsynced and
+ * renamed over path, and the folder is fsynced. On failure (a missing or
+ * read-only folder, a full disk) path is left as it was and the temporary is
+ * removed; a temporary left by a killed process is cleared by
+ * facs_atomic_remove_stale. */
 facs_status facs_file_write_atomic(const char *path, const void *data, size_t len);
 
 #endif

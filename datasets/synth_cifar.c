@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
+
 #define SIDE FACS_CIFAR_SIDE
 #define PLANE (SIDE * SIDE)
 
@@ -163,62 +165,43 @@ static facs_status make_dirs(const char *dir)
     return FACS_OK;
 }
 
-/* A file being written under a temporary name in its final folder. */
-typedef struct {
-    char path[4096], tmp[4096];
-    FILE *f;
-} atomic_file;
-
-static facs_status atomic_open(atomic_file *a, const char *dir, const char *name)
+/* Opens dir/name for writing whole or not at all (kernels/atomic_file.h). */
+static facs_status open_in(facs_atomic_file *a, const char *dir, const char *name)
 {
-    snprintf(a->path, sizeof a->path, "%s/%s", dir, name);
-    snprintf(a->tmp, sizeof a->tmp, "%s/.%s.XXXXXX", dir, name);
-    int fd = mkstemp(a->tmp);
-    if (fd < 0)
-        return facs_fail(FACS_ERR_IO, "%s: cannot create a temporary file: %s", a->path, strerror(errno));
-    /* mkstemp creates 0600; a dataset is meant to be shared like any other file. */
-    fchmod(fd, 0644);
-    a->f = fdopen(fd, "wb");
-    if (!a->f) {
-        close(fd);
-        unlink(a->tmp);
-        return facs_fail(FACS_ERR_IO, "%s: %s", a->path, strerror(errno));
-    }
-    return FACS_OK;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+        return facs_fail(FACS_ERR_ARG, "%s: path too long", dir);
+    return facs_atomic_open(a, path);
 }
 
-/* Flushes, syncs and renames to the real name when ok; otherwise removes the temporary. */
-static facs_status atomic_close(atomic_file *a, facs_status s)
+/* Commits a when s is FACS_OK; otherwise removes the temporary and returns s. */
+static facs_status finish(facs_atomic_file *a, facs_status s)
 {
-    if (s == FACS_OK && (fflush(a->f) != 0 || fsync(fileno(a->f)) != 0))
-        s = facs_fail(FACS_ERR_IO, "%s: write failed: %s", a->path, strerror(errno));
-    if (fclose(a->f) != 0 && s == FACS_OK)
-        s = facs_fail(FACS_ERR_IO, "%s: write failed: %s", a->path, strerror(errno));
-    if (s == FACS_OK && rename(a->tmp, a->path) != 0)
-        s = facs_fail(FACS_ERR_IO, "%s: cannot rename into place: %s", a->path, strerror(errno));
-    if (s != FACS_OK)
-        unlink(a->tmp);
-    return s;
+    if (s != FACS_OK) {
+        facs_atomic_abort(a);
+        return s;
+    }
+    return facs_atomic_commit(a);
 }
 
 static facs_status write_names(const char *dir, const char *name, const char *const *names, int n, int blank_tail)
 {
-    atomic_file a;
-    FACS_TRY(atomic_open(&a, dir, name));
+    facs_atomic_file a;
+    FACS_TRY(open_in(&a, dir, name));
     int ok = 1;
     for (int i = 0; i < n; i++)
         ok &= fprintf(a.f, "%s\n", names[i]) > 0;
     if (blank_tail)
         ok &= fputc('\n', a.f) != EOF;
-    return atomic_close(&a, ok ? FACS_OK : facs_fail(FACS_ERR_IO, "%s: write failed", a.path));
+    return finish(&a, ok ? FACS_OK : facs_fail(FACS_ERR_IO, "%s: write failed: %s", a.path, strerror(errno)));
 }
 
 /* Writes images [first, first + n) of a split whose shuffled labels are given. */
 static facs_status write_records(const char *dir, const char *name, int kind, const int *labels, int first, int n,
                                  uint64_t split_key)
 {
-    atomic_file a;
-    FACS_TRY(atomic_open(&a, dir, name));
+    facs_atomic_file a;
+    FACS_TRY(open_in(&a, dir, name));
     size_t head = kind == FACS_CIFAR_100 ? 2 : 1;
     uint8_t rec[2 + FACS_CIFAR_PIXELS];
     facs_status s = FACS_OK;
@@ -230,7 +213,7 @@ static facs_status write_records(const char *dir, const char *name, int kind, co
         if (fwrite(rec, head + FACS_CIFAR_PIXELS, 1, a.f) != 1)
             s = facs_fail(FACS_ERR_IO, "%s: write failed: %s", a.path, strerror(errno));
     }
-    return atomic_close(&a, s);
+    return finish(&a, s);
 }
 
 /* Balanced labels (i mod kind) in a seeded Fisher-Yates order. */

@@ -5,25 +5,32 @@
 
 #include <stdint.h>
 
-#include "model.h"
+#include "model_file.h"
 
 /* Input normalisation: CIFAR's statistics, or ImageNet's for ImageNet-pretrained weights. */
 typedef enum { FT_NORM_CIFAR = 0, FT_NORM_IMAGENET = 1 } ft_norm;
 
 typedef enum { FT_SCHEDULE_COSINE = 0, FT_SCHEDULE_STEP = 1 } ft_schedule;
 
+
+/* Each choice's spellings, indexed by its value; NULL-terminated. */
+extern const char *const ft_dataset_names[];   /* cifar10, cifar100 */
+extern const char *const ft_norm_names[];      /* ft_norm */
+extern const char *const ft_schedule_names[];  /* ft_schedule */
+
 typedef struct {
     const char *data;     /* the extracted CIFAR folder */
     int dataset;          /* 10, 100, or 0: detected */
     char arch[64];        /* facs_model_arch_names() */
-    int arch_given;       /* --arch was on the command line */
+    facs_model_given given; /* the model options the command line set (model_file.h) */
     double width;
     int cifar_stem;
-    int fusion;           /* facs_fusion */
-    int fusion_bn;        /* facs_fusion_bn, or -1: the architecture's default */
+    facs_fusion fusion;
+    facs_fusion_bn fusion_bn; /* valid when given */
     double threshold;
     const char *init;     /* ImageNet-style weights, head replaced; NULL: from scratch */
     int input_size;       /* 32, or e.g. 224 to upscale */
+    int input_size_given; /* --input-size was on the command line */
     int norm;             /* ft_norm; -1: from --init (ImageNet) or CIFAR */
     int epochs;
     int stop_after;       /* stop after this epoch as if interrupted (0: run to --epochs) */

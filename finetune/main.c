@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run.h"
+#include "cli_options.h"
+#include "ft_run.h"
 
 #define VERSION "facs-finetune 0.1.0"
 
@@ -82,27 +83,12 @@ enum { O_DATA = 256, O_DATASET, O_ARCH, O_WIDTH, O_STEM, O_FUSION, O_FUSION_BN, 
        O_EPOCHS, O_BATCH, O_LR, O_MOMENTUM, O_NESTEROV, O_WD, O_SCHEDULE, O_WARMUP, O_SEED, O_WORKERS, O_OUT,
        O_RESUME, O_STOP, O_EVAL, O_HELP, O_VERSION };
 
-/* A number from the whole of text, else a usage error naming the option. */
-static int number(const char *option, const char *text, double lo, double hi, double *out)
+/* Prints a bad option's message; 0 so a parse can stop on it. */
+static int accepted(facs_status s)
 {
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "facs-finetune: %s needs a number in [%g, %g], not '%s'\n", option, lo, hi, text);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-static int choice(const char *option, const char *text, const char *a, const char *b, int *out)
-{
-    if (strcmp(text, a) && strcmp(text, b)) {
-        fprintf(stderr, "facs-finetune: %s must be %s or %s, not '%s'\n", option, a, b, text);
-        return 0;
-    }
-    *out = strcmp(text, a) != 0;
-    return 1;
+    if (s != FACS_OK)
+        fprintf(stderr, "facs-finetune: %s\n", facs_last_error());
+    return s == FACS_OK;
 }
 
 static int parse(int argc, char **argv, ft_options *o)
@@ -122,54 +108,66 @@ static int parse(int argc, char **argv, ft_options *o)
         {"resume", no_argument, 0, O_RESUME},             {"stop-after", required_argument, 0, O_STOP},
         {"eval", required_argument, 0, O_EVAL},           {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},           {0, 0, 0, 0}};
-    int c, ok = 1, flag;
-    double v = 0;
+    int c, ok = 1, flag = 0;
+    int64_t seed = 0;
     while (ok && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        facs_model_given given = 0;
         switch (c) {
         case O_DATA: o->data = optarg; break;
         case O_DATASET:
-            ok = choice("--dataset", optarg, "cifar10", "cifar100", &flag);
+            ok = accepted(facs_cli_choice("--dataset", optarg, ft_dataset_names, &flag));
             o->dataset = flag ? 100 : 10;
             break;
-        case O_ARCH: snprintf(o->arch, sizeof o->arch, "%s", optarg); o->arch_given = 1; break;
-        case O_WIDTH: ok = number("--width", optarg, 0.01, 64, &o->width); break;
-        case O_STEM: o->cifar_stem = 1; break;
-        case O_FUSION: ok = choice("--fusion", optarg, "threshold", "weighted", &o->fusion); break;
-        case O_FUSION_BN: {
-            facs_fusion_bn bn = FACS_FUSION_BN_NONE;
-            if (facs_fusion_bn_parse(optarg, &bn) != FACS_OK) {
-                fprintf(stderr, "facs-finetune: --fusion-bn: %s\n", facs_last_error());
-                ok = 0;
-            }
-            o->fusion_bn = (int)bn;
+        case O_ARCH: snprintf(o->arch, sizeof o->arch, "%s", optarg); given = FACS_MODEL_GIVEN(ARCH); break;
+        case O_WIDTH:
+            ok = accepted(facs_cli_real("--width", optarg, 0.01, 64, &o->width));
+            given = FACS_MODEL_GIVEN(WIDTH);
             break;
-        }
-        case O_THRESHOLD: ok = number("--threshold", optarg, 0, 1, &o->threshold); break;
+        case O_STEM: o->cifar_stem = 1; given = FACS_MODEL_GIVEN(CIFAR_STEM); break;
+        case O_FUSION:
+            ok = accepted(facs_fusion_parse(optarg, &o->fusion));
+            given = FACS_MODEL_GIVEN(FUSION);
+            break;
+        case O_FUSION_BN:
+            ok = accepted(facs_fusion_bn_parse(optarg, &o->fusion_bn));
+            given = FACS_MODEL_GIVEN(FUSION_BN);
+            break;
+        case O_THRESHOLD:
+            ok = accepted(facs_cli_real("--threshold", optarg, 0, 1, &o->threshold));
+            given = FACS_MODEL_GIVEN(THRESHOLD);
+            break;
         case O_INIT: o->init = optarg; break;
-        case O_INPUT: ok = number("--input-size", optarg, 8, 1024, &v); o->input_size = (int)v; break;
-        case O_NORM: ok = choice("--norm", optarg, "cifar", "imagenet", &o->norm); break;
-        case O_EPOCHS: ok = number("--epochs", optarg, 1, 100000, &v); o->epochs = (int)v; break;
-        case O_BATCH: ok = number("--batch", optarg, 1, 65536, &v); o->batch = (int)v; break;
-        case O_LR: ok = number("--lr", optarg, 1e-12, 1e30, &o->lr); break;
-        case O_MOMENTUM: ok = number("--momentum", optarg, 0, 0.999999, &o->momentum); break;
-        case O_NESTEROV: /* a bare --nesterov turns it on; --nesterov=0 off */
-            v = 1;
-            ok = !optarg || number("--nesterov", optarg, 0, 1, &v);
-            o->nesterov = v != 0;
+        case O_INPUT:
+            ok = accepted(facs_cli_int("--input-size", optarg, 8, 1024, &o->input_size));
+            o->input_size_given = 1;
             break;
-        case O_WD: ok = number("--wd", optarg, 0, 1, &o->wd); break;
-        case O_SCHEDULE: ok = choice("--schedule", optarg, "cosine", "step", &o->schedule); break;
-        case O_WARMUP: ok = number("--warmup", optarg, 0, 100000, &o->warmup); break;
-        case O_SEED: ok = number("--seed", optarg, 0, 9007199254740992.0, &v); o->seed = (uint64_t)v; break;
-        case O_WORKERS: ok = number("--workers", optarg, 0, 64, &v); o->workers = (int)v; break;
+        case O_NORM: ok = accepted(facs_cli_choice("--norm", optarg, ft_norm_names, &o->norm)); break;
+        case O_EPOCHS: ok = accepted(facs_cli_int("--epochs", optarg, 1, 100000, &o->epochs)); break;
+        case O_BATCH: ok = accepted(facs_cli_int("--batch", optarg, 1, 65536, &o->batch)); break;
+        case O_LR: ok = accepted(facs_cli_real("--lr", optarg, 1e-12, 1e30, &o->lr)); break;
+        case O_MOMENTUM: ok = accepted(facs_cli_real("--momentum", optarg, 0, 0.999999, &o->momentum)); break;
+        case O_NESTEROV: /* a bare --nesterov turns it on; --nesterov=0 off */
+            flag = 1;
+            ok = !optarg || accepted(facs_cli_int("--nesterov", optarg, 0, 1, &flag));
+            o->nesterov = flag;
+            break;
+        case O_WD: ok = accepted(facs_cli_real("--wd", optarg, 0, 1, &o->wd)); break;
+        case O_SCHEDULE: ok = accepted(facs_cli_choice("--schedule", optarg, ft_schedule_names, &o->schedule)); break;
+        case O_WARMUP: ok = accepted(facs_cli_real("--warmup", optarg, 0, 100000, &o->warmup)); break;
+        case O_SEED:
+            ok = accepted(facs_cli_int64("--seed", optarg, 0, INT64_MAX, &seed));
+            o->seed = (uint64_t)seed;
+            break;
+        case O_WORKERS: ok = accepted(facs_cli_int("--workers", optarg, 0, 64, &o->workers)); break;
         case O_OUT: o->out = optarg; break;
         case O_RESUME: o->resume = 1; break;
-        case O_STOP: ok = number("--stop-after", optarg, 1, 100000, &v); o->stop_after = (int)v; break;
+        case O_STOP: ok = accepted(facs_cli_int("--stop-after", optarg, 1, 100000, &o->stop_after)); break;
         case O_EVAL: o->eval = optarg; break;
-        case O_HELP: usage(stdout); exit(FT_EXIT_OK);
-        case O_VERSION: puts(VERSION); exit(FT_EXIT_OK);
+        case O_HELP: usage(stdout); exit(FACS_EXIT_OK);
+        case O_VERSION: puts(VERSION); exit(FACS_EXIT_OK);
         default: ok = 0;
         }
+        o->given |= given;
     }
     if (ok && optind < argc) {
         fprintf(stderr, "facs-finetune: unexpected argument '%s'\n", argv[optind]);
@@ -192,23 +190,23 @@ static int parse(int argc, char **argv, ft_options *o)
 
 int main(int argc, char **argv)
 {
-    ft_options o = {.width = 1, .fusion = FACS_FUSION_THRESHOLD, .threshold = 0.5, .fusion_bn = -1,
+    ft_options o = {.width = 1, .fusion = FACS_FUSION_THRESHOLD, .threshold = 0.5,
                      .input_size = 32, .norm = -1, .epochs = 30, .batch = 128, .momentum = 0.9, .nesterov = 1,
                      .wd = 1e-4, .schedule = FT_SCHEDULE_COSINE, .seed = 1, .workers = 2};
     snprintf(o.arch, sizeof o.arch, "facs_resnet26");
     if (!parse(argc, argv, &o))
-        return FT_EXIT_USAGE;
+        return FACS_EXIT_USAGE;
     if (o.lr <= 0)
         o.lr = 0.1 * o.batch / 256; /* the linear scaling rule from 0.1 at batch 256 */
     if (o.eval) {
         int rc = ft_eval_weights(&o);
-        if (rc == FT_EXIT_ERROR)
+        if (rc == FACS_EXIT_ERROR)
             fprintf(stderr, "facs-finetune: %s\n", facs_last_error());
         return rc;
     }
     ft_run run;
-    int rc = ft_run_setup(&run, &o) == FACS_OK ? ft_run_train(&run) : FT_EXIT_ERROR;
-    if (rc == FT_EXIT_ERROR)
+    int rc = ft_run_setup(&run, &o) == FACS_OK ? ft_run_train(&run) : FACS_EXIT_ERROR;
+    if (rc == FACS_EXIT_ERROR)
         fprintf(stderr, "facs-finetune: %s\n", facs_last_error());
     ft_run_free(&run);
     return rc;

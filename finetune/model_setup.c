@@ -4,31 +4,31 @@
 
 #include "model_setup.h"
 
+facs_status ft_model_options(const ft_options *o, int classes, facs_model_options *out)
+{
+    FACS_TRY(facs_model_options_for_arch(o->arch, out));
+    out->classes = classes;
+    out->width = o->width;
+    out->cifar_stem = o->cifar_stem;
+    if (o->given & FACS_MODEL_GIVEN(FUSION_BN))
+        out->fusion_bn = o->fusion_bn;
+    out->fusion.fusion = o->fusion;
+    out->fusion.threshold = (float)o->threshold;
+    return FACS_OK;
+}
+
+facs_status ft_model_check_options(const ft_options *o)
+{
+    facs_model_options mo;
+    FACS_TRY(ft_model_options(o, 10, &mo));
+    return facs_model_options_check_applicable(&mo, o->given);
+}
+
 facs_status ft_model_build(const ft_options *o, int classes, facs_device device, facs_model **out)
 {
     facs_model_options mo;
-    FACS_TRY(facs_model_options_for_arch(o->arch, &mo));
-    mo.classes = classes;
-    mo.width = o->width;
-    mo.cifar_stem = o->cifar_stem;
-    if (o->fusion_bn >= 0)
-        mo.fusion_bn = (facs_fusion_bn)o->fusion_bn;
-    mo.fusion.fusion = (facs_fusion)o->fusion;
-    mo.fusion.threshold = (float)o->threshold;
+    FACS_TRY(ft_model_options(o, classes, &mo));
     return facs_model_create(out, &mo, device, o->seed);
-}
-
-facs_weights_meta ft_model_meta(const facs_model *m)
-{
-    const facs_model_options *mo = facs_model_get_options(m);
-    facs_weights_meta meta = facs_weights_meta_unknown();
-    snprintf(meta.arch, sizeof meta.arch, "%s", mo->arch);
-    meta.classes = mo->classes;
-    if (facs_model_is_facs(m)) {
-        meta.fusion = mo->fusion.fusion;
-        meta.threshold = mo->fusion.threshold;
-    }
-    return meta;
 }
 
 facs_status ft_model_load_init(facs_model *m, const char *path)

@@ -1,109 +1,43 @@
-/* Setting up a run (see run.h): the output folder, the data, the network,
+/* Setting up a run (see ft_run.h): the output folder, the data, the network,
  * the optimizer and schedule, and --init or --resume. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "ft_run.h"
 #include "model_setup.h"
-#include "run.h"
 
-static facs_status join(char *dst, size_t size, const char *dir, const char *name)
-{
-    if (snprintf(dst, size, "%s/%s", dir, name) >= (int)size)
-        return facs_fail(FACS_ERR_ARG, "--out %s: path too long", dir);
-    return FACS_OK;
-}
 
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-/* The folder must exist or be creatable; its parent is never created. */
-static facs_status prepare_out(ft_run *r)
-{
-    const char *out = r->o->out;
-    struct stat st;
-    if (stat(out, &st) == 0 && !S_ISDIR(st.st_mode))
-        return facs_fail(FACS_ERR_ARG, "--out %s: exists and is not a folder", out);
-    if (stat(out, &st) != 0 && mkdir(out, 0777) != 0)
-        return facs_fail(FACS_ERR_IO, "--out %s: cannot create the folder: %s%s", out, strerror(errno),
-                         errno == ENOENT ? " (its parent folder does not exist)" : "");
-    FACS_TRY(join(r->last_path, sizeof r->last_path, out, "last.h5"));
-    FACS_TRY(join(r->best_path, sizeof r->best_path, out, "best.h5"));
-    FACS_TRY(join(r->log_path, sizeof r->log_path, out, "log.jsonl"));
-    FACS_TRY(join(r->plot_path, sizeof r->plot_path, out, "curves.png"));
-    FACS_TRY(join(r->confusion_path, sizeof r->confusion_path, out, "confusion.csv"));
-    if (!r->o->resume && file_exists(r->last_path))
-        return facs_fail(FACS_ERR_ARG, "%s exists: pass --resume to continue that run, or choose another --out",
-                         r->last_path);
-    if (r->o->resume && !file_exists(r->last_path))
-        return facs_fail(FACS_ERR_IO, "--resume: %s does not exist", r->last_path);
-    return FACS_OK;
-}
-
-/* The configuration the command line asks for, as the checkpoint stores it. */
-static void config_info(ft_run *r, int norm)
+/* Everything that shapes the result, as last.h5 stores it and --resume checks it. */
+static json_t *run_options(const ft_run *r, int norm)
 {
     const ft_options *o = r->o;
-    memset(&r->info, 0, sizeof r->info);
-    r->info.width = o->width;
-    r->info.cifar_stem = o->cifar_stem;
-    r->info.fusion_bn = facs_model_get_options(r->model)->fusion_bn;
-    r->info.input_size = o->input_size;
-    r->info.norm = norm;
-    r->info.batch = o->batch;
-    r->info.epochs = o->epochs;
-    r->info.seed = (int64_t)o->seed;
-    r->info.lr = o->lr;
-    r->info.momentum = o->momentum;
-    r->info.nesterov = o->nesterov;
-    r->info.wd = o->wd;
-    r->info.schedule = o->schedule;
-    r->info.warmup = o->warmup;
-    r->info.best_top1 = -1;
-    r->info.best_epoch = 0;
+    const facs_model_options *mo = facs_model_get_options(r->model);
+    json_t *j = json_pack("{s:s, s:i, s:f, s:b}", "arch", mo->arch, "classes", r->classes, "width", mo->width,
+                          "cifar-stem", mo->cifar_stem);
+    if (j && facs_model_is_facs(r->model))
+        json_object_update_new(j, json_pack("{s:s, s:f, s:s}", "fusion", facs_fusion_name(mo->fusion.fusion),
+                                            "threshold", (double)mo->fusion.threshold, "fusion-bn",
+                                            facs_fusion_bn_name(mo->fusion_bn)));
+    if (j)
+        json_object_update_new(j, json_pack("{s:i, s:s, s:i, s:i, s:I, s:f, s:f, s:b, s:f, s:s, s:f}", "input-size",
+                                            o->input_size, "norm", ft_norm_names[norm], "batch", o->batch, "epochs",
+                                            o->epochs, "seed", (json_int_t)o->seed, "lr", o->lr, "momentum",
+                                            o->momentum, "nesterov", o->nesterov, "wd", o->wd, "schedule",
+                                            ft_schedule_names[o->schedule], "warmup", o->warmup));
+    return j;
 }
 
-/* --resume continues only the run the command line describes. */
-static facs_status check_resume(ft_run *r, const ft_run_info *saved, const facs_weights_meta *m)
+/* --norm, else the resumed run's, else imagenet for --init weights, else cifar. */
+static int choose_norm(const ft_run *r)
 {
-    const char *p = r->last_path;
-    if (strcmp(m->arch, r->meta.arch) != 0)
-        return facs_fail(FACS_ERR_ARG, "--resume: %s holds a %s, not --arch %s", p,
-                         m->arch[0] ? m->arch : "network of unknown architecture", r->meta.arch);
-    if (m->classes != r->meta.classes)
-        return facs_fail(FACS_ERR_ARG, "--resume: %s has %d classes, the data %d", p, m->classes, r->meta.classes);
-    if (m->fusion != r->meta.fusion || (m->fusion >= 0 && m->threshold != r->meta.threshold))
-        return facs_fail(FACS_ERR_ARG, "--resume: %s was trained with another --fusion/--threshold", p);
-    const ft_run_info *want = &r->info;
-    struct {
-        const char *option;
-        double saved, wanted;
-    } fields[] = {{"--width", saved->width, want->width},
-                  {"--cifar-stem", (double)saved->cifar_stem, (double)want->cifar_stem},
-                  {"--fusion-bn (0 none, 1 pre, 2 post)", (double)saved->fusion_bn, (double)want->fusion_bn},
-                  {"--input-size", (double)saved->input_size, (double)want->input_size},
-                  {"--norm", (double)saved->norm, (double)want->norm},
-                  {"--batch", (double)saved->batch, (double)want->batch},
-                  {"--epochs", (double)saved->epochs, (double)want->epochs},
-                  {"--seed", (double)saved->seed, (double)want->seed},
-                  {"--lr", saved->lr, want->lr},
-                  {"--momentum", saved->momentum, want->momentum},
-                  {"--nesterov", (double)saved->nesterov, (double)want->nesterov},
-                  {"--wd", saved->wd, want->wd},
-                  {"--schedule (0 cosine, 1 step)", (double)saved->schedule, (double)want->schedule},
-                  {"--warmup", saved->warmup, want->warmup}};
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (fields[i].saved != fields[i].wanted)
-            return facs_fail(FACS_ERR_ARG,
-                             "--resume: %s was written with %s %g, not %g; resume with the run's options "
-                             "(the result depends on them)",
-                             p, fields[i].option, fields[i].saved, fields[i].wanted);
-    return FACS_OK;
+    const ft_options *o = r->o;
+    if (o->norm >= 0)
+        return o->norm;
+    json_t *saved = facs_run_saved_option(&r->run, "norm");
+    if (saved && json_is_string(saved))
+        return strcmp(json_string_value(saved), ft_norm_names[FT_NORM_IMAGENET]) == 0;
+    return o->init ? FT_NORM_IMAGENET : FT_NORM_CIFAR;
 }
 
 static facs_status setup_optimizer(ft_run *r)
@@ -126,31 +60,20 @@ static facs_status setup_optimizer(ft_run *r)
     return facs_lr_schedule_check(&r->schedule);
 }
 
-static facs_status read_saved_info(const ft_run *r, ft_run_info *saved)
+/* The weights, momenta and step count of last.h5; the position in the run
+ * must be one the batches per epoch can give. */
+static facs_status resume(ft_run *r)
 {
-    int found;
-    FACS_TRY(ft_read_run_info(r->last_path, saved, &found));
-    if (!found)
-        return facs_fail(FACS_ERR_FORMAT, "--resume: %s was not written by facs-finetune (no ft_* attributes)",
-                         r->last_path);
-    return FACS_OK;
-}
-
-static facs_status resume(ft_run *r, const ft_run_info *saved)
-{
-    facs_weights_meta m;
-    FACS_TRY(facs_weights_read_meta(r->last_path, &m));
-    FACS_TRY(check_resume(r, saved, &m));
+    const char *last = r->run.last_path;
     facs_train_state state;
-    FACS_TRY(facs_weights_load_checkpoint(r->last_path, &r->sgd, NULL, NULL, &state));
-    int64_t skip = r->sgd.steps - state.epoch * r->batches_per_epoch;
-    if (state.epoch < 0 || state.epoch > r->o->epochs || skip < 0 || skip > r->batches_per_epoch)
+    FACS_TRY(facs_weights_load_checkpoint(last, &r->sgd, NULL, NULL, &state));
+    int64_t done = r->run.epochs_done, skip = r->sgd.steps - done * r->batches_per_epoch;
+    if (state.epoch != done || done > r->o->epochs || skip < 0 || skip >= r->batches_per_epoch ||
+        (skip > 0) != (r->run.partial != NULL))
         return facs_fail(FACS_ERR_FORMAT,
-                         "--resume: %s says epoch %lld after %lld steps, which %d batches per epoch cannot give",
-                         r->last_path, (long long)state.epoch, (long long)r->sgd.steps, r->batches_per_epoch);
-    r->first_epoch = (int)state.epoch;
+                         "--resume: %s says epoch %lld after %lld steps, which %d batches per epoch cannot give", last,
+                         (long long)done, (long long)r->sgd.steps, r->batches_per_epoch);
     r->skip_batches = (int)skip;
-    r->info = *saved;
     return FACS_OK;
 }
 
@@ -158,14 +81,11 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o)
 {
     memset(r, 0, sizeof *r);
     r->o = o;
-    facs_model_options arch_check; /* an unknown --arch fails before the data is read */
-    FACS_TRY(facs_model_options_for_arch(o->arch, &arch_check));
-    FACS_TRY(prepare_out(r));
-    ft_run_info saved = {0};
-    if (o->resume)
-        FACS_TRY(read_saved_info(r, &saved));
-    /* A resumed run keeps its normalisation unless --norm says otherwise (its --init is not repeated). */
-    int norm = o->norm >= 0 ? o->norm : o->resume ? (int)saved.norm : o->init ? FT_NORM_IMAGENET : FT_NORM_CIFAR;
+    FACS_TRY(ft_model_check_options(o)); /* a bad --arch fails before the data is read */
+    FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"facs-finetune", o->out, o->resume, "test_top1"}));
+    FACS_TRY(facs_run_dir_file(&r->run.dir, "curves.png", r->plot_path, sizeof r->plot_path));
+    FACS_TRY(facs_run_dir_file(&r->run.dir, "confusion.csv", r->confusion_path, sizeof r->confusion_path));
+    int norm = choose_norm(r);
     FACS_TRY(ft_split_load(&r->train, o->data, o->dataset, FACS_CIFAR_TRAIN, o->input_size, norm));
     FACS_TRY(ft_split_load(&r->test, o->data, o->dataset, FACS_CIFAR_TEST, o->input_size, norm));
     r->classes = r->train.split.num_classes;
@@ -175,21 +95,21 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o)
                          r->train.split.count);
     FACS_TRY(ft_model_build(o, r->classes, FACS_DEVICE_CPU, &r->model));
     if (!(r->ctx = facs_ctx_create(FACS_DEVICE_CPU)))
-        return FACS_ERR_BACKEND;
+        return facs_last_status();
     /* Evaluation reorders each conv weight once per epoch instead of once per batch. */
     FACS_TRY(facs_ctx_set_weight_cache(r->ctx, 1));
-    r->meta = ft_model_meta(r->model);
-    config_info(r, norm);
+    r->meta = facs_model_meta(r->model);
+    FACS_TRY(facs_run_set_options(&r->run, run_options(r, norm), NULL));
     FACS_TRY(setup_optimizer(r));
     if (o->resume)
-        FACS_TRY(resume(r, &saved));
+        FACS_TRY(resume(r));
     else if (o->init)
         FACS_TRY(ft_model_load_init(r->model, o->init));
     FACS_TRY(ft_eval_init(&r->eval, r->classes));
-    FACS_TRY(ft_loader_create(&r->train, 1, o->batch, o->workers, o->seed, r->first_epoch, &r->train_loader));
+    int first_epoch = (int)r->run.epochs_done;
+    FACS_TRY(ft_loader_create(&r->train, 1, o->batch, o->workers, o->seed, first_epoch, &r->train_loader));
     FACS_TRY(ft_loader_create(&r->test, 0, o->batch, o->workers, o->seed, 0, &r->test_loader));
-    /* The first write into OUT, after every check. */
-    return o->resume ? ft_log_resume(r->log_path, r->first_epoch, &r->history) : ft_log_start(r->log_path, &r->history);
+    return facs_run_start(&r->run);
 }
 
 void ft_run_free(ft_run *r)
@@ -197,11 +117,11 @@ void ft_run_free(ft_run *r)
     facs_loader_free(r->train_loader);
     facs_loader_free(r->test_loader);
     ft_eval_free(&r->eval);
-    ft_history_free(&r->history);
     if (r->sgd_ready)
         facs_sgd_free(&r->sgd);
     facs_model_free(r->model);
     facs_ctx_free(r->ctx);
     ft_split_free(&r->train);
     ft_split_free(&r->test);
+    facs_run_close(&r->run);
 }

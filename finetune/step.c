@@ -1,53 +1,49 @@
 /* One forward (and in training backward + SGD) step; see step.h. */
 #include <math.h>
+#include <stdio.h>
 
 #include "autograd.h"
-#include "backend.h"
+#include "finite.h"
 #include "step.h"
 
 facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, uint64_t seed, const facs_batch *b,
-                    int classes, ft_step_result *r)
+                    int classes, const char *where, ft_step_result *r)
 {
     int n = b->n;
     facs_ctx_begin_step(ctx);
     facs_ctx_set_mode(ctx, sgd != NULL, sgd != NULL);
-    if (sgd) {
-        ctx->seed = facs_rng_mix64(seed ^ facs_rng_mix64((uint64_t)sgd->steps));
-        ctx->rng_calls = 0;
-    }
+    if (sgd)
+        facs_ctx_seed_step(ctx, seed, sgd->steps);
     facs_tensor *x = facs_ctx_tensor(ctx, FACS_F32, n, b->channels, b->height, b->width);
     facs_tensor *t = facs_ctx_tensor(ctx, FACS_I32, n, 1, 1, 1);
     if (!x || !t)
-        return FACS_ERR_MEMORY;
+        return facs_last_status();
     /* The loader's batches are NHWC, the tensors' storage order. */
     FACS_TRY(facs_tensor_upload(x, b->images, facs_tensor_bytes(x)));
     FACS_TRY(facs_tensor_upload(t, b->labels, (size_t)n * sizeof *b->labels));
     facs_tensor *logits = facs_model_forward(ctx, model, x);
     if (!logits)
-        return FACS_ERR_ARG;
+        return facs_last_status();
     if (logits->c != classes || logits->n != n)
         return facs_fail(FACS_ERR_ARG, "the model gives %d x %d logits for a batch of %d and %d classes", logits->n,
                          logits->c, n, classes);
     facs_tensor *loss = facs_softmax_cross_entropy(ctx, logits, t, -100);
     if (!loss)
-        return FACS_ERR_ARG;
+        return facs_last_status();
     FACS_TRY(facs_tensor_download(loss, &r->loss, sizeof r->loss));
     FACS_TRY(facs_tensor_download(logits, r->logits, (size_t)n * classes * sizeof(float)));
     if (!isfinite(r->loss))
-        return facs_fail(FACS_ERR_ARG,
-                         "epoch %d, batch %d: the loss is %f; lower --lr (checkpoints already written are kept)",
-                         b->epoch + 1, b->batch + 1, (double)r->loss);
+        return facs_fail(FACS_ERR_ARG, "%s: the loss is %f; lower --lr (checkpoints already written are kept)", where,
+                         (double)r->loss);
     if (!sgd)
         return FACS_OK;
     FACS_TRY(facs_backward(ctx, loss, NULL));
+    facs_status s = facs_check_finite_grads(sgd->params);
+    if (s != FACS_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", facs_last_error());
+        return facs_fail(s, "%s: %s; lower --lr (checkpoints already written are kept)", where, why);
+    }
     FACS_TRY(facs_sgd_step(sgd));
     return facs_sgd_zero_grad(sgd);
-}
-
-int ft_label_rank(const float *logits, int classes, int label)
-{
-    int rank = 0;
-    for (int k = 0; k < classes; k++)
-        rank += logits[k] > logits[label] || (logits[k] == logits[label] && k < label);
-    return rank;
 }

@@ -1,6 +1,6 @@
 /* One batch through the model: the forward pass and the loss, the logits
- * brought to the host for accuracy, and in training the backward pass and
- * the SGD step. Shared by training and evaluation. */
+ * brought to the host for accuracy, and in training backward + the SGD step.
+ * Shared by training and evaluation. */
 #ifndef FT_STEP_H
 #define FT_STEP_H
 
@@ -15,13 +15,10 @@ typedef struct {
 
 /* sgd NULL: evaluation (BN running statistics, no tape). In training, the
  * step's stochastic ops are seeded from (seed, sgd->steps) alone, so a resumed
- * run draws what the uninterrupted one drew. A NaN or infinite loss is refused
- * before the step changes any parameter, naming epoch and batch. */
+ * run draws what the uninterrupted one drew. A non-finite loss or gradient is
+ * refused before the step changes any parameter; the message starts with
+ * where ("epoch 2, batch 1", "evaluation after epoch 2"). */
 facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, uint64_t seed, const facs_batch *b,
-                    int classes, ft_step_result *r);
-
-/* The rank of label among the logits (0: the largest); ties count against it
- * only for lower class indices, as a stable sort would order them. */
-int ft_label_rank(const float *logits, int classes, int label);
+                    int classes, const char *where, ft_step_result *r);
 
 #endif

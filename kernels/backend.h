@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "rng.h" /* the dropout contract below draws with facs_rng_uniform */
 #include "tensor.h"
 
 struct facs_ctx;
@@ -193,12 +194,6 @@ const facs_backend *facs_backend_get(facs_device device);
 int facs_cuda_available(void);
 
 extern const facs_backend facs_cpu_backend;
-
-/* A uniform float in [0, 1) from a counter-based hash of (seed, counter):
- * identical on every backend and independent of thread count. */
-float facs_rng_uniform(uint64_t seed, uint64_t counter);
-
-/* SplitMix64's finaliser: a bijective 64-bit mix, for deriving seeds. */
-uint64_t facs_rng_mix64(uint64_t z);
+extern const facs_backend facs_meta_backend; /* FACS_DEVICE_META: shapes only (tensor.h) */
 
 #endif

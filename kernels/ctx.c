@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rng.h"
+
 #define DATA_BLOCK_MIN ((size_t)64 << 20)
 #define HOST_BLOCK_MIN ((size_t)1 << 20)
 
@@ -58,6 +60,12 @@ void facs_ctx_begin_step(facs_ctx *ctx)
     facs_arena_reset(&ctx->host);
     ctx->tape = NULL;
     ctx->free_grads = NULL;
+}
+
+void facs_ctx_seed_step(facs_ctx *ctx, uint64_t seed, int64_t step)
+{
+    ctx->seed = facs_rng_mix64(seed ^ facs_rng_mix64((uint64_t)step));
+    ctx->rng_calls = 0;
 }
 
 void *facs_ctx_scratch(facs_ctx *ctx, size_t bytes) { return facs_arena_alloc(&ctx->data, bytes); }

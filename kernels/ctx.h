@@ -49,10 +49,6 @@ typedef struct facs_ctx {
     void *profile_user;      /* passed to profile */
 } facs_ctx;
 
-/* Calls ctx->profile when it is set; the ops' single entry to the hook. */
-void facs_profile_op(facs_ctx *ctx, const char *op, int n_inputs, const facs_tensor *const *inputs,
-                     const facs_tensor *out, const facs_tensor *weight);
-
 /* NULL (with last error) if the device's backend is missing. */
 facs_ctx *facs_ctx_create(facs_device device);
 void facs_ctx_free(facs_ctx *ctx);
@@ -63,6 +59,12 @@ void facs_ctx_set_mode(facs_ctx *ctx, int training, int record);
 
 /* Resets the arena and the tape: every tensor of the previous step is gone. */
 void facs_ctx_begin_step(facs_ctx *ctx);
+
+/* Seeds the stochastic ops (dropout) of one training step: ctx->seed becomes
+ * a hash of (seed, step) and the step's draws restart (ctx->rng_calls = 0), so
+ * step k draws the same masks whether the run got there directly or resumed
+ * from a checkpoint. Call it before the step's forward pass. */
+void facs_ctx_seed_step(facs_ctx *ctx, uint64_t seed, int64_t step);
 
 /* An uninitialised arena tensor; NULL (with last error) on failure. */
 facs_tensor *facs_ctx_tensor(facs_ctx *ctx, facs_dtype dtype, int n, int c, int h, int w);

@@ -78,12 +78,4 @@ facs_tensor *facs_facs(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tenso
 const char *facs_fusion_name(facs_fusion fusion);
 facs_status facs_fusion_parse(const char *name, facs_fusion *out);
 
-/* Shared argument checks for op implementations: they set the last error. */
-facs_status facs_check_device(facs_ctx *ctx, const char *op, int count, const facs_tensor *const *ts);
-facs_status facs_check_f32(const char *op, const char *name, const facs_tensor *t);
-facs_status facs_unsupported(facs_ctx *ctx, const char *op);
-
-/* True when the context's backend has the entry; otherwise sets the error. */
-#define FACS_HAS_ENTRY(ctx, entry, op) ((ctx)->backend->entry ? 1 : (facs_unsupported((ctx), (op)), 0))
-
 #endif

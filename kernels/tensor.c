@@ -7,6 +7,16 @@
 
 #include "backend.h"
 
+const char *facs_device_name(facs_device device)
+{
+    switch (device) {
+    case FACS_DEVICE_CPU: return "cpu";
+    case FACS_DEVICE_CUDA: return "cuda";
+    case FACS_DEVICE_META: return "meta";
+    }
+    return "unknown";
+}
+
 int facs_tensor_same_shape(const facs_tensor *a, const facs_tensor *b)
 {
     return a->n == b->n && a->c == b->c && a->h == b->h && a->w == b->w && a->dtype == b->dtype &&
@@ -103,6 +113,10 @@ facs_status facs_tensor_from_nchw(facs_tensor *dst, const float *nchw, size_t co
 {
     if (count != facs_tensor_numel(dst))
         return facs_fail(FACS_ERR_ARG, "%zu values given for a tensor of %zu", count, facs_tensor_numel(dst));
+    if (dst->device == FACS_DEVICE_META) {
+        facs_tensor_touch(dst);
+        return FACS_OK; /* no storage: nothing to convert or copy */
+    }
     float *tmp = malloc(count * sizeof *tmp);
     if (!tmp)
         return facs_fail(FACS_ERR_MEMORY, "out of host memory converting %zu values", count);
@@ -116,6 +130,10 @@ facs_status facs_tensor_to_nchw(const facs_tensor *src, float *nchw, size_t coun
 {
     if (count != facs_tensor_numel(src))
         return facs_fail(FACS_ERR_ARG, "%zu values asked of a tensor of %zu", count, facs_tensor_numel(src));
+    if (src->device == FACS_DEVICE_META) {
+        memset(nchw, 0, count * sizeof *nchw); /* a meta tensor reads as zeros */
+        return FACS_OK;
+    }
     float *tmp = malloc(count * sizeof *tmp);
     if (!tmp)
         return facs_fail(FACS_ERR_MEMORY, "out of host memory converting %zu values", count);

@@ -23,7 +23,14 @@
 
 #include "status.h"
 
-typedef enum { FACS_DEVICE_CPU = 0, FACS_DEVICE_CUDA = 1 } facs_device;
+/* FACS_DEVICE_META: tensors with a shape and no storage, whose ops compute
+ * nothing (PyTorch's "meta" device). A model built there and run forward
+ * through a META context goes through every shape check and reports every op
+ * to the profiling hook (ctx.h) at no memory or compute cost, whatever the
+ * input size: how facs-summary counts (backbone/flops.h). A meta tensor's
+ * data is a placeholder address that must never be dereferenced; uploads and
+ * initialisation do nothing and a download reads zeros. */
+typedef enum { FACS_DEVICE_CPU = 0, FACS_DEVICE_CUDA = 1, FACS_DEVICE_META = 2 } facs_device;
 typedef enum { FACS_F32 = 0, FACS_I32 = 1 } facs_dtype;
 
 typedef struct facs_tensor {
@@ -51,6 +58,9 @@ static inline size_t facs_tensor_bytes(const facs_tensor *t) { return facs_tenso
 
 static inline float *facs_f32(const facs_tensor *t) { return (float *)t->data; }
 static inline int32_t *facs_i32(const facs_tensor *t) { return (int32_t *)t->data; }
+
+/* "cpu", "cuda" or "meta", for messages. */
+const char *facs_device_name(facs_device device);
 
 /* Same (N, C, H, W), dtype and device. */
 int facs_tensor_same_shape(const facs_tensor *a, const facs_tensor *b);

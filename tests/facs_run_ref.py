@@ -5,8 +5,12 @@ PyTorch's results into the folder given as argv[1].
                     FACS-ResNet-26 at width 0.25 (tests/ref/resnet_torch.py,
                     the twin of backbone/resnet.h), 10 classes, randomised BN
                     affine parameters and statistics, BN biases calibrated for
-                    the mode (below); /model/<key> with the converter's root
-                    attributes
+                    the mode (below); /model/<key> with every root attribute
+                    of a model file (backbone/model_file.h: architecture,
+                    classes, fusion, threshold, width, cifar_stem, fusion_bn),
+                    so facs-run rebuilds the network from the file alone
+  legacy.h5         weights_eval.h5 with only the attributes older files have
+                    (no width: the command line must give it)
   ref_eval.h5, ref_train.h5   PyTorch's /output, /grad_input and /grad/<key>
                     for those weights, computed in float64 (zeros where
                     PyTorch leaves a gradient None: bn1 of a FACS block)
@@ -79,11 +83,14 @@ def main():
     plain = randomise(ResNet(26, 7, width=0.5))
     x = torch.randn(2, 3, SIZE, SIZE)
     grad_out = torch.randn(2, 10)
-    attrs = {"format": "facs-weights", "format_version": np.int64(1), "architecture": "facs_resnet26",
-             "classes": np.int64(10), "fusion": "threshold", "threshold": 0.5}
+    legacy = {"format": "facs-weights", "format_version": np.int64(1), "architecture": "facs_resnet26",
+              "classes": np.int64(10), "fusion": "threshold", "threshold": 0.5}
+    attrs = dict(legacy, width=0.25, cifar_stem=np.int64(0), fusion_bn="none")
     for mode, training in (("eval", False), ("train", True)):
         model = calibrated(net, x, training)
         save_weights(os.path.join(folder, f"weights_{mode}.h5"), model, attrs)
+        if mode == "eval":
+            save_weights(os.path.join(folder, "legacy.h5"), model, legacy)
         save(os.path.join(folder, f"ref_{mode}.h5"), run(model, x, grad_out, training))
     save_weights(os.path.join(folder, "plain.h5"), plain, {})
     save(os.path.join(folder, "input.h5"), {"input": x})

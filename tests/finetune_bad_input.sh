@@ -54,12 +54,12 @@ refuse "truncated data file" "data_batch_2.bin" "truncated" -- --data "$work/sho
 refuse "wrong --dataset" "--dataset cifar100" "CIFAR-10" -- \
     --data "$data" $common --dataset cifar100 --out "$out" --resume
 refuse "fresh run over a checkpoint" "last.h5 exists" "--resume" -- --data "$data" $common --out "$out"
-refuse "--resume with another --arch" "last.h5 holds a facs_resnet26, not --arch resnet26" -- \
+refuse "--resume with another --arch" "last.h5 was written with --arch facs_resnet26, not resnet26" -- \
     --data "$data" --arch resnet26 --width 0.25 --epochs 2 --batch 20 --out "$out" --resume
 refuse "--resume with another --batch" "--batch 20, not 10" -- --data "$data" $common --batch 10 --out "$out" --resume
 refuse "--resume with another --lr" "--lr 0.0078125, not 0.5" -- --data "$data" $common --lr 0.5 --out "$out" --resume
 refuse "--resume with another --epochs" "--epochs 2, not 5" -- --data "$data" $common --epochs 5 --out "$out" --resume
-refuse "non-existent --out parent" "$work/no/such" "parent folder does not exist" -- \
+refuse "non-existent --out parent" "its parent $work/no/such does not exist" -- \
     --data "$data" $common --out "$work/no/such/out"
 refuse "unknown --arch" "unknown architecture 'resnet27'" -- --data "$data" --arch resnet27 --out "$out" --resume
 refuse "diverging loss" "the loss is" "epoch 1, batch" -- --data "$data" $common --lr 1e30 --out "$work/nan_out"
@@ -89,7 +89,7 @@ head -c 3000 "$out/last.h5" >"$work/cut.h5"
 refuse "--eval of a truncated file" "$work/cut.h5" -- --data "$data" --eval "$work/cut.h5"
 refuse "--resume without a checkpoint" "$work/fresh/last.h5 does not exist" -- \
     --data "$data" $common --out "$work/fresh" --resume
-refuse "bad option value" "--batch needs a number" -- --data "$data" --batch many --out "$out"
+refuse "bad option value" "--batch needs a whole number" -- --data "$data" --batch many --out "$out"
 }
 
 # The untouched checkpoint still resumes and finishes.

@@ -28,4 +28,12 @@ int *h5_read_i32(h5_file *f, const char *name, int *rank, size_t dims[8]);
 long h5_attr_int(h5_file *f, const char *name, const char *attr, long fallback);
 double h5_attr_double(h5_file *f, const char *name, const char *attr, double fallback);
 
+/* 1 when dataset name is stored with HDF5's Fletcher-32 checksum filter. */
+int h5_has_fletcher32(h5_file *f, const char *name);
+
+/* Where the stored bytes of dataset name lie in the file: its data
+ * (contiguous layout, H5Dget_offset) or its first chunk (chunked layout,
+ * where H5Dget_offset has no answer: H5Dget_chunk_info). 1 on success. */
+int h5_data_extent(h5_file *f, const char *name, long long *offset, long long *size);
+
 #endif

@@ -11,14 +11,24 @@
  *    recipe stops depending on its label).
  * 4. Bad input, each an error whose message names the file and the problem:
  *    truncated file, label out of range (CIFAR-10, fine and coarse of CIFAR-100),
- *    missing batch, missing or short names file, empty folder, wrong kind forced. */
+ *    missing batch, missing or short names file, empty folder, wrong kind forced.
+ * 5. Folders a user points at by mistake: the parent of cifar-10-batches-bin or
+ *    cifar-100-binary ("pass that folder"), the Python version of either.
+ * 6. A synth over an existing dataset that fails (disk full: RLIMIT_FSIZE) leaves
+ *    its files as they were and no temporary; one killed midway leaves a
+ *    temporary that facs_atomic_remove_stale recognises. */
+#define _XOPEN_SOURCE 700 /* SIGXFSZ, setrlimit */
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "cifar.h"
 #include "test_util.h"
 
@@ -367,6 +377,148 @@ static void test_bad_input(void)
     facs_cifar_free(NULL);
 }
 
+/* Creates an empty file dir/name. */
+static void touch(const char *dir, const char *name)
+{
+    char p[4096];
+    path_in(p, sizeof p, dir, name);
+    FILE *f = fopen(p, "w");
+    if (CHECK(f != NULL, "cannot create %s", p))
+        fclose(f);
+}
+
+/* detect and load of dir both fail (FACS_ERR_FORMAT) with a message holding needle. */
+static void expect_hint(const char *what, const char *dir, const char *needle)
+{
+    int kind = -1;
+    facs_status s = facs_cifar_detect(dir, &kind);
+    CHECK(s == FACS_ERR_FORMAT && kind == 0 && strstr(facs_last_error(), needle),
+          "%s: detect gave status %d, kind %d, '%s'; want a message with '%s'", what, (int)s, kind,
+          facs_last_error(), needle);
+    expect_fail(what, dir, FACS_CIFAR_AUTO, FACS_CIFAR_TRAIN, FACS_ERR_FORMAT, (const char *const[]){needle, NULL});
+}
+
+static void test_wrong_folder(void)
+{
+    printf("folders pointed at by mistake:\n");
+    char parent[4096], inner[4096], want[8400], slash[4200];
+    path_in(parent, sizeof parent, work, "parent");
+    static const char *const inners[] = {"cifar-10-batches-bin", "cifar-100-binary", "cifar-10-batches-py"};
+    for (int i = 0; i < 3; i++) { /* what a failed earlier run may have left */
+        path_in(inner, sizeof inner, parent, inners[i]);
+        remove_flat(inner);
+    }
+    remove_flat(parent);
+    path_in(inner, sizeof inner, parent, "cifar-10-batches-bin");
+    CHECK_OK(facs_cifar_synth(inner, FACS_CIFAR_10, 10, 2, 1));
+    snprintf(want, sizeof want, "found %s inside: pass that folder", inner);
+    expect_hint("parent of cifar-10-batches-bin", parent, want);
+    snprintf(slash, sizeof slash, "%s/", parent); /* the same folder, as a shell completes it */
+    expect_hint("parent/ of cifar-10-batches-bin", slash, want);
+    remove_flat(inner);
+
+    path_in(inner, sizeof inner, parent, "cifar-100-binary");
+    mkdir(inner, 0777);
+    snprintf(want, sizeof want, "found %s inside: pass that folder", inner);
+    expect_hint("parent of cifar-100-binary", parent, want);
+    rmdir(inner);
+
+    path_in(inner, sizeof inner, parent, "cifar-10-batches-py");
+    mkdir(inner, 0777);
+    expect_hint("parent of cifar-10-batches-py", parent, "Python (pickle) version");
+    expect_hint("parent of cifar-10-batches-py", parent, "cifar-10-binary.tar.gz");
+    touch(inner, "data_batch_1");
+    touch(inner, "batches.meta");
+    expect_hint("cifar-10-batches-py itself", inner, "Python (pickle) version of CIFAR-10");
+    remove_flat(inner);
+    rmdir(parent);
+}
+
+/* The bytes of dir/name (NULL when unreadable), their count in *len. */
+static uint8_t *slurp_in(const char *dir, const char *name, size_t *len)
+{
+    char p[4096];
+    path_in(p, sizeof p, dir, name);
+    *len = 0;
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)size + 1);
+    *len = fread(buf, 1, (size_t)size, f);
+    fclose(f);
+    return buf;
+}
+
+static int temporaries_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += strstr(e->d_name, FACS_ATOMIC_TMP_MARK) != NULL || strstr(e->d_name, ".tmp.") != NULL ||
+             (e->d_name[0] == '.' && strcmp(e->d_name, ".") && strcmp(e->d_name, ".."));
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void test_failed_synth(void)
+{
+    printf("failed and killed synth over an existing dataset:\n");
+    const char *dir = fresh("w", FACS_CIFAR_10, 50, 10, 1); /* data_batch_1.bin: 10 records, 30730 bytes */
+    size_t len, now_len;
+    uint8_t *before = slurp_in(dir, "data_batch_1.bin", &len);
+    CHECK(before && len == 10 * 3073, "data_batch_1.bin: %zu bytes", len);
+
+    /* The disk fills up at 20000 bytes (SIGXFSZ ignored: write fails with EFBIG). */
+    struct rlimit old;
+    getrlimit(RLIMIT_FSIZE, &old);
+    struct rlimit capped = {20000, old.rlim_max};
+    signal(SIGXFSZ, SIG_IGN);
+    CHECK(setrlimit(RLIMIT_FSIZE, &capped) == 0, "setrlimit");
+    facs_status s = facs_cifar_synth(dir, FACS_CIFAR_10, 50, 10, 2);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, SIG_DFL);
+    CHECK(s == FACS_ERR_IO && strstr(facs_last_error(), "data_batch_1.bin"),
+          "synth past RLIMIT_FSIZE: status %d, '%s'", (int)s, facs_last_error());
+    uint8_t *now = slurp_in(dir, "data_batch_1.bin", &now_len);
+    CHECK(before && now && now_len == len && memcmp(now, before, len) == 0,
+          "a failed synth changed data_batch_1.bin");
+    free(now);
+    CHECK(temporaries_in(dir) == 0, "a failed synth left %d temporaries", temporaries_in(dir));
+
+    /* Killed at the cap (SIGXFSZ): the file is untouched, the temporary left is
+     * one facs_atomic_remove_stale recognises. */
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        signal(SIGXFSZ, SIG_DFL);
+        setrlimit(RLIMIT_FSIZE, &capped);
+        facs_cifar_synth(dir, FACS_CIFAR_10, 50, 10, 2);
+        _exit(0); /* not reached */
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ,
+          "the synth was not killed by SIGXFSZ (status %d)", status);
+    now = slurp_in(dir, "data_batch_1.bin", &now_len);
+    CHECK(before && now && now_len == len && memcmp(now, before, len) == 0,
+          "a synth killed midway changed data_batch_1.bin");
+    free(now);
+    int stale = temporaries_in(dir), removed = facs_atomic_remove_stale(dir);
+    CHECK(stale == 1 && removed == 1 && temporaries_in(dir) == 0,
+          "killed synth: %d temporaries, facs_atomic_remove_stale removed %d, %d left", stale, removed,
+          temporaries_in(dir));
+    facs_cifar ds;
+    if (CHECK_OK(facs_cifar_load(dir, FACS_CIFAR_10, FACS_CIFAR_TRAIN, &ds)))
+        CHECK(ds.count == 50, "after the failed synths: %d images", ds.count);
+    facs_cifar_free(&ds);
+    free(before);
+}
+
 int main(int argc, char **argv)
 {
     h5_file *ref = test_open_ref(argc, argv);
@@ -377,8 +529,10 @@ int main(int argc, char **argv)
     printf("synthetic data:\n");
     test_synth();
     test_bad_input();
+    test_wrong_folder();
+    test_failed_synth();
     h5_close(ref);
-    const char *dirs[] = {"s10", "s100", "d1", "d2", "bad", "bad100", "empty"};
+    const char *dirs[] = {"s10", "s100", "d1", "d2", "bad", "bad100", "empty", "w"};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         char p[4096];
         path_in(p, sizeof p, work, dirs[i]);

@@ -2,12 +2,14 @@
  * (tests/ref/ref_cityscapes.py), the synthetic writer round trip, and bad input.
  *
  * All comparisons are exact: decoded pixels and trainIds are integers that must
- * equal PIL's bit for bit, and the pixel histogram of `check` must equal numpy's. */
+ * equal PIL's bit for bit, and the pixel histogram of `check` must equal numpy's.
+ * Bad input includes labels without their image, which `check` must refuse. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cityscapes.h"
@@ -357,6 +359,50 @@ static void test_bad_input(const char *root)
     facs_cityscapes_index_free(&ds);
     CHECK(facs_cityscapes_check(root, &rep) != FACS_OK, "check accepted a corrupt label");
     check_message("check, corrupt label", ids, NULL, NULL);
+
+    /* Labels without their image: check fails naming the label and the image it
+     * lacks, in a city of a present split, in a city folder only gtFine has, and in
+     * a split only gtFine has; the index (training) still reads the frames it has.
+     * Other gtFine files (_color) without an image are not labels: ignored. */
+    {
+        static const struct {
+            const char *dirs[2], *label, *image;
+        } orphans[] = {
+            {{NULL, NULL},
+             "/gtFine/train/aachen/aachen_000005_000019_gtFine_labelIds.png",
+             "/leftImg8bit/train/aachen/aachen_000005_000019_leftImg8bit.png"},
+            {{NULL, NULL},
+             "/gtFine/train/aachen/aachen_000007_000019_gtFine_labelTrainIds.png",
+             "/leftImg8bit/train/aachen/aachen_000007_000019_leftImg8bit.png"},
+            {{"/gtFine/train/zurich", NULL},
+             "/gtFine/train/zurich/zurich_000000_000019_gtFine_labelTrainIds.png",
+             "/leftImg8bit/train/zurich/zurich_000000_000019_leftImg8bit.png"},
+            {{"/gtFine/val", "/gtFine/val/lindau"},
+             "/gtFine/val/lindau/lindau_000000_000019_gtFine_labelIds.png",
+             "/leftImg8bit/val/lindau/lindau_000000_000019_leftImg8bit.png"},
+        };
+        for (size_t k = 0; k < sizeof orphans / sizeof orphans[0]; k++) {
+            char label[4096], image[4096], dir[4096];
+            fresh(root);
+            for (int d = 0; d < 2 && orphans[k].dirs[d]; d++) {
+                join(dir, sizeof dir, root, orphans[k].dirs[d]);
+                mkdir(dir, 0777);
+            }
+            join(label, sizeof label, root, orphans[k].label);
+            join(image, sizeof image, root, orphans[k].image);
+            write_label(label, 32, 32, 7);
+            CHECK(facs_cityscapes_check(root, &rep) == FACS_ERR_FORMAT, "check accepted the orphan label %s", label);
+            check_message("orphan label", label, image, "without its image");
+            if (CHECK_OK(facs_cityscapes_index(root, "train", &ds)))
+                CHECK(ds.count == 2, "index with an orphan label: %d frames", ds.count);
+            facs_cityscapes_index_free(&ds);
+        }
+        char color[4096];
+        fresh(root);
+        join(color, sizeof color, root, "/gtFine/train/aachen/aachen_000009_000019_gtFine_color.png");
+        write_label(color, 32, 32, 0);
+        CHECK_OK(facs_cityscapes_check(root, &rep));
+    }
 
     /* Not a Cityscapes folder, an unknown split, an empty split. */
     rm_tree(root);

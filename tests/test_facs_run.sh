@@ -3,9 +3,13 @@
 # at width 0.25 in eval and train mode, logits plus the input and every
 # parameter gradient, each within 1e-4 normwise relative error of PyTorch's
 # float64 result (measured: ~1e-6 eval, ~2e-5 train); a plain ResNet-26 from a
-# bare state_dict (classes from fc.weight), which a FACS arch also loads. Then
-# the error cases: each exits non-zero with a message naming the problem and
-# leaves no output file (nor a temporary one) behind.
+# bare state_dict (classes from fc.weight), which a FACS arch also loads; the
+# FACS net again rebuilt from its weights file alone (no --arch, no --width).
+# Then the error cases: each exits non-zero with a message naming the problem
+# and leaves no output file (nor a temporary one) behind: options that
+# contradict the file or do not apply, fractional or hex numbers, and an
+# --output that is one of the inputs (by name or hard link; the input stays
+# as it was).
 # usage: test_facs_run.sh PATH/TO/facs-run [WORK_DIR]
 set -u
 tool=${1:?usage: test_facs_run.sh PATH/TO/facs-run [WORK_DIR]}
@@ -42,14 +46,28 @@ sys.exit(1 if bad else 0)
 EOF
     then ok; echo "$1: $(cat "$work/cmp")"; else bad "$1 differs from PyTorch"; sed 's/^/    /' "$work/cmp"; fi
 }
-# fails WHAT NEEDLE ARGS...: exit 1, NEEDLE on stderr, no out.h5 nor temporary left
-fails() {
-    what=$1 needle=$2
-    shift 2
+# fails_with RC WHAT NEEDLE ARGS...: exit RC, NEEDLE on stderr, no out.h5 nor temporary left
+fails_with() {
+    rc=$1 what=$2 needle=$3
+    shift 3
     "$tool" "$@" --output "$work/out.h5" >/dev/null 2>"$work/err"
-    expect_rc "$what" 1 $?
+    expect_rc "$what" "$rc" $?
     contains "$what: message" "$work/err" "$needle"
     if ls "$work"/out.h5* >/dev/null 2>&1; then bad "$what: left $(ls "$work"/out.h5*)"; rm -f "$work"/out.h5*; else ok; fi
+}
+# fails WHAT NEEDLE ARGS...: a failed run (exit 1); bad_usage: a refused command line (exit 2)
+fails() { fails_with 1 "$@"; }
+bad_usage() { fails_with 2 "$@"; }
+# overwrites_input WHAT OUTPUT ARGS...: refused (exit 2) naming the input, which stays byte for byte
+overwrites_input() {
+    what=$1 target=$2
+    shift 2
+    before=$(cksum <"$target")
+    "$tool" "$@" --output "$target" >/dev/null 2>"$work/err"
+    expect_rc "$what" 2 $?
+    contains "$what: message" "$work/err" "writing it would destroy the input"
+    if [ "$(cksum <"$target")" = "$before" ]; then ok; else bad "$what: $target changed"; fi
+    if ls "$target".* >/dev/null 2>&1; then bad "$what: left $(ls "$target".*)"; else ok; fi
 }
 
 if ! "$py" "$here/facs_run_ref.py" "$work" >"$work/ref.log" 2>&1; then
@@ -69,6 +87,12 @@ for mode in eval train; do
     compare "$mode" "$work/ref_$mode.h5" "$work/$mode.h5"
 done
 
+# No model option at all: the file says what to build.
+"$tool" --weights "$work/weights_eval.h5" --input "$in" --output "$work/rebuilt.h5" --grad-output "$work/grad.h5" \
+    2>"$work/err"
+expect_rc "rebuilt from the weights file alone" 0 $?
+compare "rebuilt from the file" "$work/ref_eval.h5" "$work/rebuilt.h5"
+
 "$tool" --arch resnet26 --width 0.5 --weights "$work/plain.h5" --input "$in" --output "$work/plain_out.h5" 2>"$work/err"
 expect_rc "plain resnet26, classes from fc.weight" 0 $?
 compare "plain eval" "$work/ref_plain.h5" "$work/plain_out.h5"
@@ -85,18 +109,56 @@ if "$py" -c 'import sys, h5py; sys.exit(h5py.File(sys.argv[1])["output"].shape !
     fails "1-channel input" "1 channels" $facs --weights "$work/weights_eval.h5" --input "$work/bad_channels.h5"
     fails "input without /input" "grad.h5: no dataset /input" $facs --weights "$work/weights_eval.h5" --input "$work/grad.h5"
     fails "weights of another width" "bn1.bias has shape (32,) in the file but (16, 1, 1, 1) in the model" $facs --weights "$work/plain.h5" --input "$in"
+    fails "another width: the file's architecture" "plain.h5 does not say its architecture; the network built is facs_resnet26, classes 7, width 0.25" \
+        $facs --weights "$work/plain.h5" --input "$in"
+    fails "older file, another width" "legacy.h5 was saved as facs_resnet26, classes 10; the network built is facs_resnet26, classes 10, width 0.5" \
+        --width 0.5 --weights "$work/legacy.h5" --input "$in"
+    fails "contradicting --width" "--width 0.5, but $work/weights_eval.h5 was saved with width 0.25" --width 0.5 \
+        --weights "$work/weights_eval.h5" --input "$in"
+    fails "contradicting --arch" "--arch facs_resnet50, but $work/weights_eval.h5 was saved with architecture facs_resnet26" \
+        --arch facs_resnet50 --weights "$work/weights_eval.h5" --input "$in"
+    fails "contradicting --fusion" "--fusion weighted, but $work/weights_eval.h5 was saved with fusion threshold" \
+        --fusion weighted --weights "$work/weights_eval.h5" --input "$in"
+    fails "--fusion on resnet50" "--fusion weighted does not apply to resnet50, which has no FACS op" --arch resnet50 \
+        --fusion weighted --weights "$work/plain.h5" --input "$in"
+    fails "--threshold on resnet26" "--threshold 0.3 does not apply to resnet26" --arch resnet26 --threshold 0.3 \
+        --weights "$work/plain.h5" --input "$in"
+    fails "bare file without --arch" "plain.h5 does not say its architecture (an older or converted file): give --arch" \
+        --weights "$work/plain.h5" --input "$in"
+    bad_usage "fractional --classes" "--classes needs a whole number in [1, 16777216], not '1.5'" --classes 1.5 \
+        --weights "$work/weights_eval.h5" --input "$in"
+    bad_usage "hex --classes" "not '0x10'" --classes 0x10 --weights "$work/weights_eval.h5" --input "$in"
+    bad_usage "exponent --classes" "not '1e1'" --classes 1e1 --weights "$work/weights_eval.h5" --input "$in"
+    bad_usage "--width inf" "--width needs a number" --width inf --weights "$work/weights_eval.h5" --input "$in"
+    bad_usage "--threshold 2" "--threshold needs a number in [0, 1], not '2'" --threshold 2 \
+        --weights "$work/weights_eval.h5" --input "$in"
     fails "missing weights" "$work/none.h5" $facs --weights "$work/none.h5" --input "$in"
     fails "unknown arch" "valid names: resnet26" --arch resnet18 --weights "$work/weights_eval.h5" --input "$in"
     fails "grad_output of the wrong shape" "/grad_output must be shaped like /output (2, 10)" $facs \
         --weights "$work/weights_eval.h5" --input "$in" --grad-output "$work/bad_grad.h5"
 }
 
+# An output that is an input is refused before anything is read or written
+# (with options a run would otherwise succeed with).
+ln "$in" "$work/input_link.h5"
+# shellcheck disable=SC2086
+{
+    overwrites_input "--output = --input" "$in" $facs --weights "$work/weights_eval.h5" --input "$in"
+    overwrites_input "--output = --input (hard link)" "$work/input_link.h5" $facs --weights "$work/weights_eval.h5" \
+        --input "$in"
+    overwrites_input "--output = --weights" "$work/weights_eval.h5" $facs --weights "$work/weights_eval.h5" --input "$in"
+    overwrites_input "--output = --grad-output" "$work/grad.h5" $facs --weights "$work/weights_eval.h5" --input "$in" \
+        --grad-output "$work/grad.h5"
+}
+"$tool" --weights "$work/weights_eval.h5" --input "$work/nothing.h5" --output "$work/nothing.h5" >/dev/null 2>"$work/err"
+expect_rc "--output = a missing --input: refused by name" 2 $?
+
 "$tool" --arch resnet26 --weights w --input i >/dev/null 2>"$work/err"
 expect_rc "no --output" 2 $?
 contains "no --output: message" "$work/err" "required"
 "$tool" --mode test --arch resnet26 >/dev/null 2>"$work/err"
 expect_rc "bad --mode" 2 $?
-contains "bad --mode: message" "$work/err" "--mode must be eval or train"
+contains "bad --mode: message" "$work/err" "--mode must be eval or train, not 'test'"
 "$tool" --help >"$work/out" 2>&1
 expect_rc "--help" 0 $?
 contains "--help text" "$work/out" "--grad-output"

@@ -12,14 +12,26 @@
  * Then: label maps (palette indices, not colours), round trips through our own
  * writers, and bad input (truncated at many lengths, flipped bytes, a text file,
  * an empty file, a missing file), which must fail with a message naming the
- * file, never crash (the suite also runs under ASan/UBSan). */
+ * file, never crash (the suite also runs under ASan/UBSan).
+ *
+ * Last, writes that fail (a missing folder, a read-only one, a full disk
+ * simulated with RLIMIT_FSIZE, a folder in the way) and one killed mid-write:
+ * the target is left as it was, no temporary stays (or, after a kill, the one
+ * left is a kernels/atomic_file.h temporary that facs_atomic_remove_stale clears). */
+#define _XOPEN_SOURCE 700 /* SIGXFSZ, setrlimit */
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "atomic_file.h"
 #include "image.h"
 #include "test_util.h"
 
@@ -248,21 +260,163 @@ static void bad_files(void)
     expect_error(facs_png_write(path, &two), path, "gray, RGB or RGBA", "PNG with 2 channels");
     expect_error(facs_jpeg_write(path, &rgba, 90), path, "no alpha", "RGBA JPEG");
     expect_error(facs_jpeg_write(path, &rgb, 0), path, "quality", "JPEG quality 0");
-    snprintf(path, sizeof path, "%s/no/such/folder/x.png", folder);
-    expect_error(facs_png_write(path, &rgb), path, "temporary", "write into a missing folder");
+}
+
+/* Temporaries in dir: kernels/atomic_file.h's, and the ".tmp." ones of older writers. */
+static int temporaries_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int left = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        left += strstr(e->d_name, FACS_ATOMIC_TMP_MARK) != NULL || strstr(e->d_name, ".tmp.") != NULL;
+    closedir(d);
+    return left;
 }
 
 /* Atomic writes leave no temporary file behind. */
 static void no_temporaries(void)
 {
-    DIR *d = opendir(folder);
-    if (!CHECK(d != NULL, "cannot list %s", folder))
-        return;
-    int left = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        left += strstr(e->d_name, ".tmp.") != NULL;
-    closedir(d);
+    int left = temporaries_in(folder);
     CHECK(left == 0, "%d temporary files left in %s", left, folder);
+}
+
+static int is_there(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* 1 when the file at path holds exactly len bytes of data. */
+static int holds(const char *path, const uint8_t *data, size_t len)
+{
+    size_t got;
+    uint8_t *buf = slurp(path, &got);
+    int same = buf && got == len && memcmp(buf, data, len) == 0;
+    free(buf);
+    return same;
+}
+
+/* Removes the plain files and empty folders in dir. */
+static void empty_folder(const char *dir)
+{
+    DIR *d = opendir(dir);
+    char p[4400];
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if (unlink(p) != 0)
+                rmdir(p);
+        }
+    if (d)
+        closedir(d);
+}
+
+/* Caps the files this process writes at limit bytes; with sigxfsz SIG_IGN a write
+ * past it fails with EFBIG (a full disk, as the writer sees it), with SIG_DFL the
+ * kernel kills the process there (a crash mid-write). */
+static struct rlimit cap_file_size(rlim_t limit, void (*sigxfsz)(int))
+{
+    struct rlimit old;
+    getrlimit(RLIMIT_FSIZE, &old);
+    struct rlimit capped = {limit, old.rlim_max};
+    signal(SIGXFSZ, sigxfsz);
+    CHECK(setrlimit(RLIMIT_FSIZE, &capped) == 0, "setrlimit(RLIMIT_FSIZE, %lu): %s", (unsigned long)limit,
+          strerror(errno));
+    return old;
+}
+
+/* A PNG write that fails leaves the target as it was and no temporary; one
+ * killed mid-write leaves a temporary that facs_atomic_remove_stale recognises. */
+static void failed_writes(void)
+{
+    enum { SIDE = 128 };
+    uint8_t *noise = malloc(SIDE * SIDE * 3);
+    uint32_t x = 2463534242u; /* xorshift32: noise no PNG filter predicts, so ~48 KiB of PNG */
+    for (int i = 0; i < SIDE * SIDE * 3; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        noise[i] = (uint8_t)(x >> 24);
+    }
+    facs_image big = {SIDE, SIDE, 3, noise};
+    char dir[4300], path[4400];
+
+    /* A folder that does not exist: an error, and nothing created. */
+    snprintf(dir, sizeof dir, "%s/no/such", folder);
+    snprintf(path, sizeof path, "%s/x.png", dir);
+    expect_error(facs_png_write(path, &big), path, "cannot create", "write into a missing folder");
+    snprintf(dir, sizeof dir, "%s/no", folder);
+    CHECK(!is_there(dir), "a failed write created %s", dir);
+
+    /* An existing file, then writes over it that fail (in a folder of their own,
+     * emptied first: a run of older code may have left files there). */
+    snprintf(dir, sizeof dir, "%s/writes", folder);
+    empty_folder(dir);
+    mkdir(dir, 0777);
+    snprintf(path, sizeof path, "%s/keep.png", dir);
+    uint8_t small_px[4 * 4 * 3] = {1, 2, 3};
+    facs_image small = {4, 4, 3, small_px};
+    size_t keep_len = 0;
+    uint8_t *keep = NULL;
+    if (CHECK_OK(facs_png_write(path, &small)))
+        keep = slurp(path, &keep_len);
+    CHECK(keep && keep_len > 0 && keep_len < 512, "keep.png: %zu bytes", keep_len);
+
+    /* The disk fills up (RLIMIT_FSIZE, SIGXFSZ ignored: write fails with EFBIG). */
+    struct rlimit old = cap_file_size(4096, SIG_IGN);
+    facs_status s = facs_png_write(path, &big);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, SIG_DFL);
+    expect_error(s, path, "File too large", "write past RLIMIT_FSIZE");
+    CHECK(keep && holds(path, keep, keep_len), "a failed write changed %s", path);
+    CHECK(temporaries_in(dir) == 0, "a failed write left %d temporaries in %s", temporaries_in(dir), dir);
+
+    /* A folder where the file should go: the rename fails, the folder stays. */
+    char in_the_way[4500];
+    snprintf(in_the_way, sizeof in_the_way, "%s/a_folder.png", dir);
+    mkdir(in_the_way, 0777);
+    expect_error(facs_png_write(in_the_way, &small), in_the_way, NULL, "write over a folder");
+    struct stat st;
+    CHECK(stat(in_the_way, &st) == 0 && S_ISDIR(st.st_mode), "write over a folder replaced it");
+    rmdir(in_the_way);
+    CHECK(temporaries_in(dir) == 0, "a write over a folder left %d temporaries", temporaries_in(dir));
+
+    /* A read-only folder (root writes there anyway, so only as another user). */
+    if (geteuid() != 0) {
+        chmod(dir, 0555);
+        expect_error(facs_png_write(path, &big), path, "Permission denied", "write into a read-only folder");
+        chmod(dir, 0777);
+        CHECK(keep && holds(path, keep, keep_len), "a refused write changed %s", path);
+        CHECK(temporaries_in(dir) == 0, "a refused write left %d temporaries", temporaries_in(dir));
+    } else {
+        printf("read-only folder: skipped (running as root)\n");
+    }
+
+    /* Killed mid-write (SIGXFSZ at the size cap): the target is untouched and the
+     * temporary left is one facs_atomic_remove_stale recognises and removes. */
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        cap_file_size(4096, SIG_DFL);
+        facs_png_write(path, &big);
+        _exit(0); /* not reached: the write past the cap kills the process */
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ,
+          "the writer was not killed by SIGXFSZ (status %d)", status);
+    CHECK(keep && holds(path, keep, keep_len), "a write killed midway changed %s", path);
+    int stale = temporaries_in(dir), removed = facs_atomic_remove_stale(dir);
+    CHECK(stale == 1 && removed == 1 && temporaries_in(dir) == 0,
+          "killed write: %d temporaries, facs_atomic_remove_stale removed %d, %d left", stale, removed,
+          temporaries_in(dir));
+    CHECK(keep && holds(path, keep, keep_len), "removing the stale temporary touched %s", path);
+
+    empty_folder(dir);
+    rmdir(dir);
+    free(keep);
+    free(noise);
 }
 
 int main(int argc, char **argv)
@@ -287,6 +441,7 @@ int main(int argc, char **argv)
         flipped(path, strstr(small[k], ".png") != NULL);
     }
     bad_files();
+    failed_writes();
     no_temporaries();
     h5_close(ref);
     return test_finish();

@@ -6,7 +6,8 @@
 # Tables 4 and 5 (no torchvision model to count exactly) parameters and FLOPs
 # within 1.5% of the paper's rounded values (docs/summary.md explains each). Also checks the JSON output (valid, layer FLOPs
 # summing to the total), the appendix-a convention on the stem and the error
-# for an unknown architecture. Usage: sh tests/test_summary.sh PATH/TO/facs-summary
+# for an unknown architecture, the peak RSS at input sizes 4096 and 8192 and
+# the refused option values. Usage: sh tests/test_summary.sh PATH/TO/facs-summary
 BIN=${1:?usage: sh tests/test_summary.sh PATH/TO/facs-summary}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
@@ -100,6 +101,32 @@ done
 
 # The table ends with the totals.
 if "$BIN" --arch resnet26 --input-size 64 | grep -q '^total FLOPs: [0-9]'; then ok "table totals"; else bad "table totals"; fi
+
+# Counting needs shapes only (the meta device): ResNet-50 at 4096x4096 and
+# 8192x8192 answers in a few MB of peak RSS (bound 200 MB), where computing
+# the network took 9.2 GB and 4 min at 4096. The 4096 FLOPs are what the CPU
+# counted then; 8192 runs only once 4096 kept within the bound.
+if [ -x /usr/bin/time ]; then
+    for pair in "4096 1377554088936" "8192 5510210208744"; do
+        set -- $pair
+        if /usr/bin/time -f '%M' -o "$work/rss" "$BIN" --arch resnet50 --input-size "$1" --json >"$work/big.json" 2>"$work/err" &&
+            "$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["params"]==25557032 and s["flops"]==int(sys.argv[2]), (s["params"], s["flops"])' "$work/big.json" "$2" 2>>"$work/err"
+        then
+            rss=$(tail -n 1 "$work/rss")
+            if [ "$rss" -lt 204800 ]; then ok "--input-size $1: $2 FLOPs, peak RSS $rss KB"; else bad "--input-size $1: peak RSS $rss KB (bound 204800)"; break; fi
+        else bad "--input-size $1: $(cat "$work/err")"; break; fi
+    done
+else
+    echo "skip: no /usr/bin/time to measure the peak RSS of --input-size 4096 and 8192"
+fi
+
+# Option values are whole numbers (or reals for --width) within range.
+for args in "--input-size 1.5" "--input-size 0x20" "--input-size 65537" "--input-size 0" "--classes 1e3" \
+    "--width 0" "--width 0x1" "--width 17"; do
+    "$BIN" --arch resnet26 $args >/dev/null 2>"$work/err"
+    rc=$?
+    if [ "$rc" -eq 2 ] && grep -q -- "${args%% *}" "$work/err"; then ok "$args refused"; else bad "$args: rc $rc, $(cat "$work/err")"; fi
+done
 
 # An unknown architecture is a usage error naming the valid ones.
 "$BIN" --arch resnet51 >/dev/null 2>"$work/err"

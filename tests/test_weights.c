@@ -2,15 +2,26 @@
  * writes torchvision's ResNet-18 (random weights, randomised BN statistics) as
  * converted by tools/convert_torchvision.py and as a bare h5py dump, plus the
  * list of its state_dict names and shapes. Every comparison is bit-exact:
- * weight files store float32 and nothing may round. */
+ * weight files store float32 and nothing may round.
+ *
+ * Then what a file guards: Fletcher-32 checksums (a flipped byte is refused,
+ * a file without them still loads), non-finite values, string attributes
+ * written with the checkpoint, and model files (backbone/model_file.h): every
+ * option recorded, the model rebuilt from the file alone, a command line that
+ * contradicts the file or gives an option that does not apply refused. */
+#include <dirent.h>
 #include <errno.h>
+#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdint.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
+#include "model_file.h"
 #include "test_util.h"
 #include "weights.h"
 
@@ -341,6 +352,26 @@ static long file_size(const char *path)
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
+/* Files in path's folder whose name starts with path's name and a dot: what a
+ * save could leave behind (a temporary of any naming). */
+static int leftovers(const char *path)
+{
+    char folder[PATH_MAX_LEN];
+    snprintf(folder, sizeof folder, "%s", path);
+    char *slash = strrchr(folder, '/');
+    const char *name = slash ? slash + 1 : path;
+    if (slash)
+        *slash = '\0';
+    size_t len = strlen(name);
+    DIR *d = opendir(slash ? folder : ".");
+    int count = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        count += strncmp(e->d_name, name, len) == 0 && e->d_name[len] == '.';
+    if (d)
+        closedir(d);
+    return count;
+}
+
 /* A failing save reports why, leaves no temporary and keeps the file it would have replaced. */
 static void test_failed_save(const ref_list *r)
 {
@@ -349,7 +380,10 @@ static void test_failed_save(const ref_list *r)
     CHECK(build(&list, r, NULL), "build: %s", facs_last_error());
     CHECK_OK(facs_weights_load(beside(one, "_saved1.h5"), &list, NULL, NULL));
     long before = file_size(one);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", one, (long)getpid());
+    snprintf(tmp, sizeof tmp, "%s" FACS_ATOMIC_TMP_MARK "%ld", one, (long)getpid());
+    H5E_auto2_t handler = NULL;
+    void *handler_data = NULL;
+    H5Eget_auto2(H5E_DEFAULT, &handler, &handler_data);
 
     facs_clear_error();
     CHECK(facs_weights_save(beside(nodir, "_no_such_dir/w.h5"), &list, NULL) == FACS_ERR_IO &&
@@ -362,8 +396,15 @@ static void test_failed_save(const ref_list *r)
     CHECK(facs_weights_save(one, &list, NULL) != FACS_OK && contains(facs_last_error(), "bad/name"),
           "save with an invalid name must fail naming it: '%s'", facs_last_error());
     CHECK(access(tmp, F_OK) != 0, "the temporary %s must be removed", tmp);
+    CHECK(leftovers(one) == 0, "a failed save must leave nothing beside %s (%d files)", one, leftovers(one));
     CHECK(file_size(one) == before, "the previous file must be untouched (%ld bytes, was %ld)", file_size(one),
           before);
+    H5E_auto2_t after = NULL;
+    void *after_data = NULL;
+    H5Eget_auto2(H5E_DEFAULT, &after, &after_data);
+    CHECK(handler && after == handler && after_data == handler_data,
+          "a failed save must leave HDF5's error printing as the program set it (was %p, now %p)",
+          (void *)(uintptr_t)handler, (void *)(uintptr_t)after);
 
     /* The rename itself fails: a directory sits at the target path. */
     CHECK(mkdir(beside(dir, "_a_directory.h5"), 0755) == 0 || errno == EEXIST, "mkdir %s", dir);
@@ -372,8 +413,9 @@ static void test_failed_save(const ref_list *r)
     facs_clear_error();
     CHECK(facs_weights_save(dir, &list, NULL) == FACS_ERR_IO && contains(facs_last_error(), "rename"),
           "save over a directory: '%s'", facs_last_error());
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid());
+    snprintf(tmp, sizeof tmp, "%s" FACS_ATOMIC_TMP_MARK "%ld", dir, (long)getpid());
     CHECK(access(tmp, F_OK) != 0, "the temporary %s must be removed", tmp);
+    CHECK(leftovers(dir) == 0, "a failed save must leave nothing beside %s", dir);
     rmdir(dir);
 
     /* The intact file still loads. */
@@ -462,6 +504,408 @@ static void test_checkpoint(const ref_list *r, h5_file *ref)
     facs_param_list_free(&b);
 }
 
+/* ---- checksums and non-finite values ---- */
+
+/* Flips one byte at offset of path. */
+static int flip_byte(const char *path, long long offset)
+{
+    FILE *f = fopen(path, "r+b");
+    int c = f && fseek(f, (long)offset, SEEK_SET) == 0 ? fgetc(f) : EOF;
+    int ok = c != EOF && fseek(f, (long)offset, SEEK_SET) == 0 && fputc(c ^ 0x10, f) != EOF;
+    if (f)
+        ok &= fclose(f) == 0;
+    return ok;
+}
+
+/* Our saves and the converter's carry the Fletcher-32 filter on every
+ * dataset; a flipped byte in a tensor's data is refused naming the file and
+ * the tensor, and nothing is loaded; h5py's default files (no filter) load. */
+static void test_checksums(const ref_list *r)
+{
+    char conv[PATH_MAX_LEN], bare[PATH_MAX_LEN], sum[PATH_MAX_LEN];
+    facs_param_list list;
+    CHECK(build(&list, r, NULL), "build: %s", facs_last_error());
+    CHECK_OK(facs_weights_load(beside(conv, "_converted.h5"), &list, NULL, NULL));
+    CHECK_OK(facs_weights_save(beside(sum, "_checksum.h5"), &list, NULL));
+    h5_file *fs = h5_open(sum), *fc = h5_open(conv), *fb = h5_open(beside(bare, "_bare.h5"));
+    int ours = 0, converted = 0, bare_ones = 0;
+    for (int i = 0; fs && fc && fb && i < r->count; i++) {
+        char path[512];
+        key_path(path, sizeof path, "/model", r->names[i]);
+        ours += h5_has_fletcher32(fs, path);
+        converted += h5_has_fletcher32(fc, path);
+        bare_ones += h5_has_fletcher32(fb, path);
+    }
+    CHECK(ours == r->count, "our save: %d of %d datasets carry the Fletcher-32 checksum", ours, r->count);
+    CHECK(converted == r->count, "convert_torchvision.py: %d of %d datasets carry the Fletcher-32 checksum", converted,
+          r->count);
+    CHECK(bare_ones == 0, "the bare h5py file should have no checksums (%d have)", bare_ones);
+    long long offset = 0, size = 0;
+    CHECK(fs && h5_data_extent(fs, "/model/layer1/0/conv1/weight", &offset, &size) && size > 64,
+          "find layer1.0.conv1.weight's data in %s", sum);
+    h5_close(fs);
+    h5_close(fc);
+    h5_close(fb);
+    facs_param_list_free(&list);
+
+    /* The bare file has nothing to verify and loads (test_load_bare checks its values). */
+    CHECK(build(&list, r, NULL), "build: %s", facs_last_error());
+    CHECK_OK(facs_weights_load(bare, &list, NULL, NULL));
+    facs_param_list_free(&list);
+
+    CHECK(build(&list, r, NULL), "build: %s", facs_last_error());
+    if (size > 0 && CHECK(flip_byte(sum, offset + size / 2), "flip a byte of %s", sum))
+        expect_refusal("flipped byte", sum, &list, NULL, sum, "tensor layer1.0.conv1.weight fails its checksum");
+    CHECK(all_zero(list.items[0]->value), "a corrupt file must not change any tensor");
+    facs_param_list_free(&list);
+    remove(sum);
+}
+
+/* A NaN or an infinity in a weights file is refused, naming the file, the
+ * tensor and how many values are bad, whoever wrote it. */
+static void test_non_finite(const ref_list *r)
+{
+    char conv[PATH_MAX_LEN], bad[PATH_MAX_LEN];
+    facs_param_list list;
+    CHECK(build(&list, r, NULL), "build: %s", facs_last_error());
+    CHECK_OK(facs_weights_load(beside(conv, "_converted.h5"), &list, NULL, NULL));
+    int k = -1;
+    for (int i = 0; i < list.count && k < 0; i++)
+        if (strcmp(list.items[i]->name, "layer2.0.conv2.weight") == 0)
+            k = i;
+    if (!CHECK(k >= 0, "layer2.0.conv2.weight in the list")) {
+        facs_param_list_free(&list);
+        return;
+    }
+    float *x = test_nchw(list.items[k]->value);
+    x[5] = NAN;
+    x[17] = INFINITY;
+    x[18] = -INFINITY;
+    CHECK_OK(facs_tensor_from_nchw(list.items[k]->value, x, facs_tensor_numel(list.items[k]->value)));
+    free(x);
+    CHECK_OK(facs_weights_save(beside(bad, "_nan.h5"), &list, NULL));
+    facs_param_list_free(&list);
+    CHECK(build(&list, r, NULL), "build: %s", facs_last_error());
+    expect_refusal("NaN and infinities", bad, &list, NULL, bad, "layer2.0.conv2.weight holds 3 non-finite values");
+    CHECK(all_zero(list.items[0]->value), "a refused load must not change any tensor");
+    facs_param_list_free(&list);
+    remove(bad);
+}
+
+/* ---- string attributes ---- */
+
+static void test_text_attrs(const ref_list *r)
+{
+    char conv[PATH_MAX_LEN], path[PATH_MAX_LEN];
+    facs_param_list list;
+    facs_sgd sgd;
+    facs_sgd_options opt = facs_sgd_defaults();
+    opt.momentum = 0.9;
+    CHECK(build(&list, r, NULL), "build: %s", facs_last_error());
+    CHECK_OK(facs_weights_load(beside(conv, "_converted.h5"), &list, NULL, NULL));
+    CHECK_OK(facs_sgd_init(&sgd, &list, &opt));
+    give_momentum(&list);
+    sgd.steps = 11;
+    /* Long (past HDF5's 64 KiB object header) and not ASCII: what a run's log can be. */
+    size_t n = 200000;
+    char *log = malloc(n + 1);
+    for (size_t i = 0; log && i < n; i++)
+        log[i] = "[{\"epoch\": 1, \"top1\": 0.5}, "[i % 28];
+    if (log)
+        log[n] = '\0';
+    const char *options = "{\"lr\": 0.1, \"note\": \"\xc3\xa9t\xc3\xa9 \xe2\x82\xac\"}";
+    facs_weights_text_attr attrs[] = {{"run_options", options}, {"run_log", log ? log : ""}};
+    facs_weights_meta meta = facs_weights_meta_unknown();
+    snprintf(meta.arch, sizeof meta.arch, "resnet18");
+    facs_train_state state = {4, 99}, back_state = {0, 0};
+    CHECK_OK(facs_weights_save_ex(beside(path, "_attrs.h5"), &list, &sgd, &meta, &state, attrs, 2));
+    char *got = NULL;
+    CHECK_OK(facs_weights_read_text_attr(path, "run_options", &got));
+    CHECK(got && strcmp(got, options) == 0, "run_options read back as '%s'", got ? got : "(null)");
+    free(got);
+    got = NULL;
+    CHECK_OK(facs_weights_read_text_attr(path, "run_log", &got));
+    CHECK(got && log && strcmp(got, log) == 0, "run_log (%zu bytes) must read back whole (%zu bytes)", n,
+          got ? strlen(got) : 0);
+    free(got);
+    got = (char *)1;
+    CHECK(facs_weights_read_text_attr(path, "no_such_attr", &got) == FACS_OK && got == NULL,
+          "an absent attribute reads as NULL, not an error");
+    facs_clear_error();
+    CHECK(facs_weights_read_text_attr(path, "format_version", &got) != FACS_OK && got == NULL &&
+              contains(facs_last_error(), path) && contains(facs_last_error(), "format_version"),
+          "an int64 attribute is not a string: '%s'", facs_last_error());
+    /* The same file is a checkpoint like any other. */
+    facs_param_list other;
+    facs_sgd sgd2;
+    CHECK(build(&other, r, NULL), "build: %s", facs_last_error());
+    CHECK_OK(facs_sgd_init(&sgd2, &other, &opt));
+    CHECK_OK(facs_weights_load_checkpoint(path, &sgd2, NULL, NULL, &back_state));
+    CHECK(sgd2.steps == 11 && back_state.epoch == 4 && back_state.rng == 99, "checkpoint with attributes: steps %lld",
+          (long long)sgd2.steps);
+    facs_sgd_free(&sgd2);
+    facs_param_list_free(&other);
+    /* Weights-only saves take them too. */
+    CHECK_OK(facs_weights_save_ex(path, &list, NULL, NULL, NULL, attrs, 1));
+    got = NULL;
+    CHECK_OK(facs_weights_read_text_attr(path, "run_options", &got));
+    CHECK(got && strcmp(got, options) == 0, "weights-only save: run_options '%s'", got ? got : "(null)");
+    free(got);
+
+    /* Names the file owns or repeats are refused before anything is written. */
+    long before = file_size(path);
+    facs_weights_text_attr twice[] = {{"a", "1"}, {"a", "2"}}, own[] = {{"architecture", "vgg"}};
+    facs_clear_error();
+    CHECK(facs_weights_save_ex(path, &list, NULL, NULL, NULL, twice, 2) == FACS_ERR_ARG &&
+              contains(facs_last_error(), "'a' given twice"),
+          "an attribute given twice: '%s'", facs_last_error());
+    facs_clear_error();
+    CHECK(facs_weights_save_ex(path, &list, NULL, &meta, NULL, own, 1) == FACS_ERR_ARG &&
+              contains(facs_last_error(), "architecture"),
+          "an attribute the meta writes: '%s'", facs_last_error());
+    CHECK(file_size(path) == before && leftovers(path) == 0, "refused saves leave the file as it was");
+    remove(path);
+    free(log);
+    facs_sgd_free(&sgd);
+    facs_param_list_free(&list);
+}
+
+/* ---- model files ---- */
+
+static facs_model *make_model(const char *arch, int classes, double width, int cifar_stem, facs_fusion_bn bn,
+                              facs_fusion fusion, float threshold, uint64_t seed)
+{
+    facs_model_options o;
+    if (facs_model_options_for_arch(arch, &o) != FACS_OK)
+        return NULL;
+    o.classes = classes;
+    o.width = width;
+    o.cifar_stem = cifar_stem;
+    o.fusion_bn = bn;
+    o.fusion = (facs_fuse_params){fusion, threshold};
+    facs_model *m = NULL;
+    CHECK_OK(facs_model_create(&m, &o, FACS_DEVICE_CPU, seed));
+    return m;
+}
+
+static int same_options(const facs_model_options *a, const facs_model_options *b)
+{
+    return strcmp(a->arch, b->arch) == 0 && a->classes == b->classes && a->width == b->width &&
+           a->cifar_stem == b->cifar_stem && a->fusion_bn == b->fusion_bn && a->fusion.fusion == b->fusion.fusion &&
+           a->fusion.threshold == b->fusion.threshold;
+}
+
+static void options_str(const facs_model_options *o, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s classes %d width %g cifar_stem %d fusion_bn %d fusion %d threshold %g", o->arch, o->classes,
+             o->width, o->cifar_stem, (int)o->fusion_bn, (int)o->fusion.fusion, (double)o->fusion.threshold);
+}
+
+/* Every option comes back from the file alone, and the model rebuilt from it
+ * holds the saved tensors bit for bit. */
+static void test_model_round_trip(void)
+{
+    struct {
+        const char *arch;
+        int classes;
+        double width;
+        int cifar_stem;
+        facs_fusion_bn bn;
+        facs_fusion fusion;
+        float threshold;
+    } cases[] = {
+        {"resnet26", 10, 0.25, 1, FACS_FUSION_BN_NONE, FACS_FUSION_THRESHOLD, 0.5f},
+        {"facs_resnet26", 7, 0.375, 1, FACS_FUSION_BN_POST, FACS_FUSION_WEIGHTED, 0.3f},
+        {"facs_resnet50_r8", 5, 0.25, 0, FACS_FUSION_BN_NONE, FACS_FUSION_THRESHOLD, 0.7f},
+        {"facs_mobilenet_v2", 3, 0.5, 0, FACS_FUSION_BN_PRE, FACS_FUSION_THRESHOLD, 0.25f},
+        {"facs_vgg16_r2", 4, 0.25, 0, FACS_FUSION_BN_POST, FACS_FUSION_WEIGHTED, 0.5f},
+    };
+    char path[PATH_MAX_LEN];
+    beside(path, "_model.h5");
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        facs_model *a = make_model(cases[c].arch, cases[c].classes, cases[c].width, cases[c].cifar_stem, cases[c].bn,
+                                   cases[c].fusion, cases[c].threshold, 1);
+        if (!a)
+            continue;
+        CHECK_OK(facs_model_save(path, a, NULL, NULL, NULL, 0));
+        facs_model_options back, want = *facs_model_get_options(a);
+        char got_s[256], want_s[256];
+        CHECK_OK(facs_model_options_from_file(path, &back));
+        options_str(&back, got_s, sizeof got_s);
+        options_str(&want, want_s, sizeof want_s);
+        CHECK(same_options(&back, &want), "%s: options read back as\n    %s\n  saved\n    %s", cases[c].arch, got_s,
+              want_s);
+        /* The classic reader sees the same file. */
+        facs_weights_meta meta;
+        CHECK_OK(facs_weights_read_meta(path, &meta));
+        int facs = facs_model_is_facs(a);
+        CHECK(strcmp(meta.arch, cases[c].arch) == 0 && meta.classes == cases[c].classes &&
+                  meta.width == cases[c].width && meta.cifar_stem == cases[c].cifar_stem &&
+                  meta.fusion == (facs ? (int)cases[c].fusion : -1) &&
+                  meta.fusion_bn == (facs ? (int)cases[c].bn : -1) &&
+                  (facs ? meta.threshold == cases[c].threshold : isnan(meta.threshold)),
+              "%s: facs_weights_read_meta: arch '%s' classes %d width %g cifar_stem %d fusion %d fusion_bn %d "
+              "threshold %g", cases[c].arch, meta.arch, meta.classes, meta.width, meta.cifar_stem, meta.fusion,
+              meta.fusion_bn, (double)meta.threshold);
+
+        facs_model *b = NULL;
+        CHECK_OK(facs_model_create(&b, &back, FACS_DEVICE_CPU, 2));
+        if (b) {
+            CHECK_OK(facs_model_load(path, b, NULL));
+            const facs_param_list *pa = facs_model_params(a), *pb = facs_model_params(b);
+            int differ = pa->count != pb->count;
+            for (int i = 0; !differ && i < pa->count; i++) {
+                float *x = test_nchw(pa->items[i]->value), *y = test_nchw(pb->items[i]->value);
+                differ = strcmp(pa->items[i]->name, pb->items[i]->name) != 0 ||
+                         facs_tensor_numel(pa->items[i]->value) != facs_tensor_numel(pb->items[i]->value) ||
+                         memcmp(x, y, facs_tensor_bytes(pa->items[i]->value)) != 0;
+                free(x);
+                free(y);
+            }
+            CHECK(!differ, "%s: the model rebuilt from the file must equal the saved one", cases[c].arch);
+            facs_model_free(b);
+        }
+        facs_model_free(a);
+    }
+    remove(path);
+}
+
+/* resolve with the options in given set to cli's values; expects a refusal
+ * whose message holds every needle (NULL-terminated). */
+static void expect_resolve_refusal(const char *what, const char *path, const facs_model_options *cli,
+                                   facs_model_given given, const char *const *needles)
+{
+    facs_model_options out;
+    facs_clear_error();
+    facs_status s = facs_model_options_resolve(path, cli, given, &out);
+    int all = s != FACS_OK;
+    for (int i = 0; all && needles[i]; i++)
+        all = contains(facs_last_error(), needles[i]);
+    CHECK(all, "%s: status %d, message '%s'", what, (int)s, facs_last_error());
+}
+
+/* A command line against a file: a contradiction names both values and the
+ * file; an option that does not apply to the architecture is refused; what
+ * the file leaves open is the command line's. */
+static void test_model_options_check(void)
+{
+    char facs_path[PATH_MAX_LEN], plain[PATH_MAX_LEN], mobile[PATH_MAX_LEN], vgg[PATH_MAX_LEN], old[PATH_MAX_LEN];
+    facs_model *m = make_model("facs_resnet26", 10, 0.25, 0, FACS_FUSION_BN_NONE, FACS_FUSION_THRESHOLD, 0.5f, 3);
+    if (m)
+        CHECK_OK(facs_model_save(beside(facs_path, "_facs.h5"), m, NULL, NULL, NULL, 0));
+    /* An older save: the classic attributes only, no width. */
+    facs_weights_meta classic = facs_weights_meta_unknown();
+    snprintf(classic.arch, sizeof classic.arch, "facs_resnet26");
+    classic.classes = 10;
+    classic.fusion = FACS_FUSION_THRESHOLD;
+    classic.threshold = 0.5f;
+    if (m)
+        CHECK_OK(facs_weights_save(beside(old, "_old.h5"), facs_model_params(m), &classic));
+    facs_model_free(m);
+    m = make_model("resnet26", 10, 0.25, 0, FACS_FUSION_BN_NONE, FACS_FUSION_THRESHOLD, 0.5f, 3);
+    if (m)
+        CHECK_OK(facs_model_save(beside(plain, "_plain.h5"), m, NULL, NULL, NULL, 0));
+    facs_model_free(m);
+    m = make_model("mobilenet_v2", 10, 0.25, 0, FACS_FUSION_BN_NONE, FACS_FUSION_THRESHOLD, 0.5f, 3);
+    if (m)
+        CHECK_OK(facs_model_save(beside(mobile, "_mobile.h5"), m, NULL, NULL, NULL, 0));
+    facs_model_free(m);
+    m = make_model("vgg16_1x1_r2", 10, 0.25, 0, FACS_FUSION_BN_NONE, FACS_FUSION_THRESHOLD, 0.5f, 3);
+    if (m)
+        CHECK_OK(facs_model_save(beside(vgg, "_vgg.h5"), m, NULL, NULL, NULL, 0));
+    facs_model_free(m);
+
+    facs_model_options cli, out;
+    memset(&cli, 0, sizeof cli);
+    cli.width = 0.5;
+    expect_resolve_refusal("contradicting --width", facs_path, &cli, FACS_MODEL_GIVEN(WIDTH),
+                           (const char *const[]){"--width 0.5, but ", facs_path, "was saved with width 0.25", NULL});
+    snprintf(cli.arch, sizeof cli.arch, "resnet26");
+    expect_resolve_refusal("contradicting --arch", facs_path, &cli, FACS_MODEL_GIVEN(ARCH),
+                           (const char *const[]){"--arch resnet26, but", "architecture facs_resnet26", NULL});
+    cli.classes = 100;
+    expect_resolve_refusal("contradicting --classes", facs_path, &cli, FACS_MODEL_GIVEN(CLASSES),
+                           (const char *const[]){"--classes 100, but", "classes 10", NULL});
+    cli.fusion = (facs_fuse_params){FACS_FUSION_WEIGHTED, 0.25f};
+    expect_resolve_refusal("contradicting --fusion", facs_path, &cli, FACS_MODEL_GIVEN(FUSION),
+                           (const char *const[]){"--fusion weighted, but", "fusion threshold", NULL});
+    expect_resolve_refusal("contradicting --threshold", facs_path, &cli, FACS_MODEL_GIVEN(THRESHOLD),
+                           (const char *const[]){"--threshold 0.25, but", "threshold 0.5", NULL});
+    cli.fusion_bn = FACS_FUSION_BN_POST;
+    expect_resolve_refusal("contradicting --fusion-bn", facs_path, &cli, FACS_MODEL_GIVEN(FUSION_BN),
+                           (const char *const[]){"--fusion-bn post, but", "fusion_bn none", NULL});
+    cli.cifar_stem = 1;
+    expect_resolve_refusal("contradicting --cifar-stem", facs_path, &cli, FACS_MODEL_GIVEN(CIFAR_STEM),
+                           (const char *const[]){"--cifar-stem, but", "cifar_stem 0", NULL});
+
+    /* Options that do not apply to the architecture, whatever their value. */
+    expect_resolve_refusal("--fusion on resnet26", plain, &cli, FACS_MODEL_GIVEN(FUSION),
+                           (const char *const[]){"--fusion weighted does not apply to resnet26", "no FACS op", NULL});
+    expect_resolve_refusal("--threshold on resnet26", plain, &cli, FACS_MODEL_GIVEN(THRESHOLD),
+                           (const char *const[]){"--threshold 0.25 does not apply to resnet26", NULL});
+    expect_resolve_refusal("--fusion-bn on resnet26", plain, &cli, FACS_MODEL_GIVEN(FUSION_BN),
+                           (const char *const[]){"--fusion-bn post does not apply to resnet26", NULL});
+    expect_resolve_refusal("--cifar-stem on mobilenet_v2", mobile, &cli, FACS_MODEL_GIVEN(CIFAR_STEM),
+                           (const char *const[]){"--cifar-stem does not apply to mobilenet_v2", "CIFAR stem", NULL});
+    expect_resolve_refusal("--cifar-stem on VGG", vgg, &cli, FACS_MODEL_GIVEN(CIFAR_STEM),
+                           (const char *const[]){"--cifar-stem does not apply to vgg16_1x1_r2", NULL});
+    /* Without a file, too; and the FACS options on every architecture. */
+    int wrong = 0;
+    for (const char *const *a = facs_model_arch_names(); *a; a++) {
+        facs_model_options o;
+        CHECK_OK(facs_model_options_for_arch(*a, &o));
+        facs_status s = facs_model_options_check_applicable(&o, FACS_MODEL_GIVEN(FUSION) | FACS_MODEL_GIVEN(WIDTH));
+        if ((s == FACS_OK) != (strstr(*a, "facs") != NULL) && !wrong++)
+            fprintf(stderr, "%s: --fusion %s (%s)\n", *a, s == FACS_OK ? "accepted" : "refused", facs_last_error());
+    }
+    CHECK(wrong == 0, "--fusion must apply exactly to the FACS architectures (%d wrong)", wrong);
+
+    /* Agreeing options are fine; the file's options win where it speaks. */
+    facs_model_options same;
+    CHECK_OK(facs_model_options_from_file(facs_path, &same));
+    CHECK_OK(facs_model_options_resolve(facs_path, &same, FACS_MODEL_GIVEN_ALL, &out));
+    CHECK(same_options(&out, &same), "every option given as the file says");
+    /* An older file leaves the width to the command line. */
+    memset(&cli, 0, sizeof cli);
+    cli.width = 0.25;
+    CHECK_OK(facs_model_options_resolve(old, &cli, FACS_MODEL_GIVEN(WIDTH), &out));
+    CHECK(strcmp(out.arch, "facs_resnet26") == 0 && out.width == 0.25 && out.classes == 10,
+          "older file + --width: %s width %g classes %d", out.arch, out.width, out.classes);
+    CHECK_OK(facs_model_options_resolve(old, &cli, 0, &out));
+    CHECK(out.width == 1.0, "older file without --width: the architecture's default width, got %g", out.width);
+    /* A file that does not say its architecture needs --arch. */
+    char bare[PATH_MAX_LEN];
+    expect_resolve_refusal("bare file without --arch", beside(bare, "_bare.h5"), &cli, 0,
+                           (const char *const[]){bare, "does not say its architecture", "--arch", NULL});
+    snprintf(cli.arch, sizeof cli.arch, "facs_mobilenet_v2");
+    cli.cifar_stem = 1;
+    expect_resolve_refusal("bare file, --arch facs_mobilenet_v2 --cifar-stem", bare, &cli,
+                           FACS_MODEL_GIVEN(ARCH) | FACS_MODEL_GIVEN(CIFAR_STEM),
+                           (const char *const[]){"--cifar-stem does not apply to facs_mobilenet_v2", NULL});
+    snprintf(cli.arch, sizeof cli.arch, "facs_resnet26");
+    cli.fusion = (facs_fuse_params){FACS_FUSION_WEIGHTED, 0.5f};
+    cli.cifar_stem = 0;
+    CHECK_OK(facs_model_options_resolve(bare, &cli, FACS_MODEL_GIVEN(ARCH) | FACS_MODEL_GIVEN(FUSION), &out));
+    CHECK(strcmp(out.arch, "facs_resnet26") == 0 && out.classes == 1000 && out.fusion.fusion == FACS_FUSION_WEIGHTED,
+          "bare file + --arch: %s classes %d (from fc.weight)", out.arch, out.classes);
+
+    /* A shape mismatch names what the file was saved as and what is being built. */
+    m = make_model("resnet26", 10, 0.5, 0, FACS_FUSION_BN_NONE, FACS_FUSION_THRESHOLD, 0.5f, 3);
+    if (m) {
+        facs_clear_error();
+        CHECK(facs_model_load(plain, m, NULL) == FACS_ERR_FORMAT && contains(facs_last_error(), "in the model") &&
+                  contains(facs_last_error(), "was saved as resnet26, classes 10, width 0.25") &&
+                  contains(facs_last_error(), "the network built is resnet26, classes 10, width 0.5"),
+              "shape mismatch: '%s'", facs_last_error());
+    }
+    facs_model_free(m);
+    remove(facs_path);
+    remove(plain);
+    remove(mobile);
+    remove(vgg);
+    remove(old);
+}
+
 int main(int argc, char **argv)
 {
     test_seed_from_env();
@@ -484,6 +928,11 @@ int main(int argc, char **argv)
     test_bad_files(&r);
     test_failed_save(&r);
     test_checkpoint(&r, ref);
+    test_checksums(&r);
+    test_non_finite(&r);
+    test_text_attrs(&r);
+    test_model_round_trip();
+    test_model_options_check();
     char path[PATH_MAX_LEN];
     remove(beside(path, "_saved1.h5"));
     remove(beside(path, "_saved2.h5"));

@@ -9,7 +9,9 @@ to-h5 reads a raw state_dict or a checkpoint dict holding one under
 'state_dict' or 'model' (torch.load with weights_only, so a downloaded file
 cannot run code; a pickled nn.Module is refused for the same reason), strips a 'module.' prefix (DataParallel),
 skips num_batches_tracked, and writes one float32 dataset per tensor at
-/model/<key with '.' replaced by '/'> with the root attributes of the format.
+/model/<key with '.' replaced by '/'> with the root attributes of the format,
+each with HDF5's Fletcher-32 checksum (as the C library writes them, so a
+corrupt file is refused at load instead of loaded).
 to-pth writes a state_dict that torchvision's model loads strictly: every
 num_batches_tracked is restored as tensor(0); when the file's architecture is a
 torchvision model, the tensors are reshaped to (and checked against) that
@@ -94,7 +96,12 @@ def to_h5(args):
                 f.attrs["fusion"] = fusion
                 f.attrs["threshold"] = float(args.threshold)
             for key, value in state.items():
-                f.create_dataset("model/" + key.replace(".", "/"), data=value.numpy().astype(np.float32))
+                data = value.numpy().astype(np.float32)
+                # The checksum needs chunked storage (a scalar or empty tensor cannot have it): one
+                # chunk per tensor as the C library writes, h5py's choice past HDF5's 4 GiB chunk limit.
+                checked = data.ndim > 0 and data.size > 0
+                chunks = (data.shape if data.nbytes < 2**30 else True) if checked else None
+                f.create_dataset("model/" + key.replace(".", "/"), data=data, fletcher32=checked, chunks=chunks)
 
     atomic_write(args.output, write)
     print(f"{args.output}: {len(state)} tensors, architecture {args.arch}", file=sys.stderr)

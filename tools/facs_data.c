@@ -3,24 +3,34 @@
  *
  *   facs-data check DIR [--json]        recognise the dataset in DIR, validate every file,
  *                                       print counts and the class histogram per split
- *   facs-data synth KIND OUT [--n N] [--seed S]
+ *   facs-data synth KIND OUT [--n N] [--seed S] [--size WxH] [--force]
  *
  * Each dataset kind is one entry of the `kinds` table below (a probe, a checker
- * and a synthesiser), so supporting another dataset is one table entry. */
+ * and a synthesiser), so supporting another dataset is one table entry. Option
+ * values are checked by train/cli_options.h; --json output is built with
+ * jansson; every file synth writes goes through kernels/atomic_file.h (in the
+ * datasets layer). No command both reads and writes a path, so there is no
+ * output-is-an-input case to refuse. */
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sys/stat.h>
 
 #include "cifar.h"
 #include "cityscapes.h"
+#include "cli_options.h"
 
 #define VERSION "facs-data 0.1.0"
 
 typedef struct {
     int json;
+    int force;         /* synth: write into a non-empty OUT */
     int n;             /* synth: training images; 0 = the kind's default */
     int width, height; /* synth cityscapes: frame size */
     uint64_t seed;
@@ -35,45 +45,69 @@ typedef struct {
     facs_status (*synth)(const char *dir, const options *o);
 } dataset_kind;
 
-/* Writes s as a JSON string literal. */
-static void json_string(const char *s)
+/* A JSON string of s. jansson takes UTF-8 only: a name that is not (a Latin-1
+ * path) keeps its ASCII and shows each other byte as '?'. */
+static json_t *json_text(const char *s)
 {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    char *copy = strdup(s);
+    if (!copy)
+        return NULL;
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
 }
 
-static void print_histogram(const char *title, char **names, int classes, const uint8_t *labels, int count, int json)
+/* obj[key] = value (consumed), key made valid UTF-8 as json_text does. */
+static void json_set(json_t *obj, const char *key, json_t *value)
 {
-    int hist[256] = {0}; /* labels are bytes */
+    json_t *k = json_text(key);
+    json_object_set_new(obj, k ? json_string_value(k) : "?", value);
+    json_decref(k);
+}
+
+/* Prints obj (consumed) as one line on stdout. */
+static facs_status print_json(json_t *obj)
+{
+    int ok = obj && json_dumpf(obj, stdout, 0) == 0 && putchar('\n') != EOF && fflush(stdout) == 0;
+    json_decref(obj);
+    return ok ? FACS_OK : facs_fail(FACS_ERR_IO, "cannot write the JSON report to stdout");
+}
+
+static void count_labels(const uint8_t *labels, int count, int hist[256])
+{
+    memset(hist, 0, 256 * sizeof *hist); /* labels are bytes */
     for (int i = 0; i < count; i++)
         hist[labels[i]]++;
-    if (json) {
-        printf("\"%s\": {", title);
-        for (int k = 0; k < classes; k++) {
-            printf("%s", k ? ", " : "");
-            json_string(names[k]);
-            printf(": %d", hist[k]);
-        }
-        printf("}");
-    } else {
-        int missing = 0;
-        printf("  %s:\n", title);
-        for (int k = 0; k < classes; k++) {
-            printf("    %-32s %d\n", names[k], hist[k]);
-            missing += hist[k] == 0;
-        }
-        if (missing)
-            printf("  note: %d of %d classes have no image\n", missing, classes);
+}
+
+/* {"name": images, ...} in class order. */
+static json_t *json_histogram(char **names, int classes, const uint8_t *labels, int count)
+{
+    int hist[256];
+    count_labels(labels, count, hist);
+    json_t *obj = json_object();
+    for (int k = 0; obj && k < classes; k++)
+        json_set(obj, names[k], json_integer(hist[k]));
+    return obj;
+}
+
+static void print_histogram(const char *title, char **names, int classes, const uint8_t *labels, int count)
+{
+    int hist[256], missing = 0;
+    count_labels(labels, count, hist);
+    printf("  %s:\n", title);
+    for (int k = 0; k < classes; k++) {
+        printf("    %-32s %d\n", names[k], hist[k]);
+        missing += hist[k] == 0;
     }
+    if (missing)
+        printf("  note: %d of %d classes have no image\n", missing, classes);
 }
 
 static facs_status cifar_probe(const char *dir, int *found)
@@ -93,31 +127,30 @@ static facs_status cifar_check(const char *dir, const options *o)
         fprintf(stderr, "facs-data: reading the %s split of %s\n", split_names[i], dir);
         s = facs_cifar_load(dir, FACS_CIFAR_AUTO, (facs_cifar_split)i, &ds[i]);
     }
-    if (s == FACS_OK) {
-        if (o->json) {
-            printf("{\"dir\": ");
-            json_string(dir);
-            printf(", \"kind\": \"cifar%d\", \"ok\": true, \"splits\": {", ds[0].kind);
-            for (int i = 0; i < 2; i++) {
-                printf("%s\"%s\": {\"count\": %d, ", i ? ", " : "", split_names[i], ds[i].count);
-                print_histogram("classes", ds[i].class_names, ds[i].num_classes, ds[i].labels, ds[i].count, 1);
-                if (ds[i].coarse_labels) {
-                    printf(", ");
-                    print_histogram("coarse", ds[i].coarse_names, ds[i].num_coarse, ds[i].coarse_labels, ds[i].count,
-                                    1);
-                }
-                printf("}");
-            }
-            printf("}}\n");
-        } else {
-            printf("%s: CIFAR-%d, all files valid\n", dir, ds[0].kind);
-            for (int i = 0; i < 2; i++) {
-                printf("%s: %d images\n", split_names[i], ds[i].count);
-                print_histogram("classes", ds[i].class_names, ds[i].num_classes, ds[i].labels, ds[i].count, 0);
-                if (ds[i].coarse_labels)
-                    print_histogram("coarse classes", ds[i].coarse_names, ds[i].num_coarse, ds[i].coarse_labels,
-                                    ds[i].count, 0);
-            }
+    if (s == FACS_OK && o->json) {
+        json_t *splits = json_object();
+        for (int i = 0; splits && i < 2; i++) {
+            json_t *split = json_object();
+            json_set(split, "count", json_integer(ds[i].count));
+            json_set(split, "classes",
+                     json_histogram(ds[i].class_names, ds[i].num_classes, ds[i].labels, ds[i].count));
+            if (ds[i].coarse_labels)
+                json_set(split, "coarse",
+                         json_histogram(ds[i].coarse_names, ds[i].num_coarse, ds[i].coarse_labels, ds[i].count));
+            json_set(splits, split_names[i], split);
+        }
+        char kind[16];
+        snprintf(kind, sizeof kind, "cifar%d", ds[0].kind);
+        s = print_json(json_pack("{s:o, s:s, s:b, s:o}", "dir", json_text(dir), "kind", kind, "ok", 1, "splits",
+                                 splits));
+    } else if (s == FACS_OK) {
+        printf("%s: CIFAR-%d, all files valid\n", dir, ds[0].kind);
+        for (int i = 0; i < 2; i++) {
+            printf("%s: %d images\n", split_names[i], ds[i].count);
+            print_histogram("classes", ds[i].class_names, ds[i].num_classes, ds[i].labels, ds[i].count);
+            if (ds[i].coarse_labels)
+                print_histogram("coarse classes", ds[i].coarse_names, ds[i].num_coarse, ds[i].coarse_labels,
+                                ds[i].count);
         }
     }
     facs_cifar_free(&ds[0]);
@@ -156,23 +189,15 @@ static facs_status cityscapes_check(const char *dir, const options *o)
     facs_cityscapes_report r;
     FACS_TRY(facs_cityscapes_check(dir, &r));
     if (o->json) {
-        printf("{\"dir\": ");
-        json_string(dir);
-        printf(", \"kind\": \"cityscapes\", \"ok\": true, \"splits\": {");
-        for (int i = 0, first = 1; i < FACS_CITYSCAPES_SPLITS; i++)
-            if (r.present[i]) {
-                printf("%s\"%s\": {\"count\": %d}", first ? "" : ", ", facs_cityscapes_split_names[i], r.images[i]);
-                first = 0;
-            }
-        printf("}, \"pixels\": {");
-        for (int k = 0; k < FACS_CITYSCAPES_CLASSES; k++) {
-            printf("%s", k ? ", " : "");
-            json_string(facs_cityscapes_class_names[k]);
-            printf(": %llu", (unsigned long long)r.pixels[k]);
-        }
-        printf("}, \"ignored_pixels\": %llu, \"from_label_ids\": %d}\n", (unsigned long long)r.ignored,
-               r.from_label_ids);
-        return FACS_OK;
+        json_t *splits = json_object(), *pixels = json_object();
+        for (int i = 0; splits && i < FACS_CITYSCAPES_SPLITS; i++)
+            if (r.present[i])
+                json_set(splits, facs_cityscapes_split_names[i], json_pack("{s:i}", "count", r.images[i]));
+        for (int k = 0; pixels && k < FACS_CITYSCAPES_CLASSES; k++)
+            json_set(pixels, facs_cityscapes_class_names[k], json_integer((json_int_t)r.pixels[k]));
+        return print_json(json_pack("{s:o, s:s, s:b, s:o, s:o, s:I, s:i}", "dir", json_text(dir), "kind",
+                                    "cityscapes", "ok", 1, "splits", splits, "pixels", pixels, "ignored_pixels",
+                                    (json_int_t)r.ignored, "from_label_ids", r.from_label_ids));
     }
     printf("%s: Cityscapes, all files valid\n", dir);
     for (int i = 0; i < FACS_CITYSCAPES_SPLITS; i++)
@@ -209,11 +234,7 @@ static const dataset_kind kinds[] = {
 
 static void fail_json(const char *dir, const char *message)
 {
-    printf("{\"dir\": ");
-    json_string(dir);
-    printf(", \"ok\": false, \"error\": ");
-    json_string(message);
-    printf("}\n");
+    print_json(json_pack("{s:o, s:b, s:o}", "dir", json_text(dir), "ok", 0, "error", json_text(message)));
 }
 
 static int cmd_check(const char *dir, const options *o)
@@ -245,12 +266,42 @@ static int cmd_check(const char *dir, const options *o)
     return 1;
 }
 
+/* synth writes over files of the names it writes and leaves the others, so a
+ * folder that already holds something (an earlier dataset, a real one) is
+ * refused unless --force. A missing OUT is fine: synth creates it. */
+static facs_status check_destination(const char *dir, int force)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT)
+            return FACS_OK;
+        if (errno == ENOTDIR)
+            return facs_fail(FACS_ERR_IO, "%s exists and is not a folder", dir);
+        return facs_fail(FACS_ERR_IO, "%s: cannot read the folder: %s", dir, strerror(errno));
+    }
+    char first[256] = "";
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 && entries++ == 0)
+            snprintf(first, sizeof first, "%s", e->d_name);
+    closedir(d);
+    if (entries == 0)
+        return FACS_OK;
+    if (!force)
+        return facs_fail(FACS_ERR_ARG,
+                         "%s is not empty (%d entr%s, e.g. %s): synth would overwrite what is there; choose a new or "
+                         "empty folder, or pass --force to write into it anyway",
+                         dir, entries, entries == 1 ? "y" : "ies", first);
+    fprintf(stderr, "facs-data: --force: writing into %s, which is not empty; files synth does not write stay\n", dir);
+    return FACS_OK;
+}
+
 static int cmd_synth(const char *name, const char *dir, const options *o)
 {
     for (int i = 0; i < NKINDS; i++) {
         if (strcmp(kinds[i].name, name) != 0)
             continue;
-        if (kinds[i].synth(dir, o) == FACS_OK)
+        if (check_destination(dir, o->force) == FACS_OK && kinds[i].synth(dir, o) == FACS_OK)
             return 0;
         fprintf(stderr, "facs-data: %s\n", facs_last_error());
         return 1;
@@ -265,68 +316,65 @@ static int cmd_synth(const char *name, const char *dir, const options *o)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: facs-data check DIR [--json]\n"
-                 "       facs-data synth KIND OUT [--n N] [--seed S]\n"
+                 "       facs-data synth KIND OUT [--n N] [--seed S] [--size WxH] [--force]\n"
                  "check: recognises the dataset in DIR (");
     for (int i = 0; i < NKINDS; i++)
         fprintf(out, "%s%s", i ? ", " : "", kinds[i].name);
     fprintf(out, "), validates every file and prints the image count and class\n"
                  "       histogram of each split; exits non-zero naming the first bad file.\n"
-                 "synth: writes a synthetic dataset of KIND in its real on-disk format to OUT.\n"
+                 "synth: writes a synthetic dataset of KIND in its real on-disk format to OUT (created when\n"
+                 "       missing; a non-empty OUT is refused unless --force). Each file is written whole or\n"
+                 "       not at all.\n"
                  "  --json       check: print one JSON object (counts and histograms) on stdout\n"
                  "  --n N        synth: training images (CIFAR default 5000, Cityscapes 20); test/val are N/5\n"
                  "  --size WxH   synth cityscapes: frame size (default 512x256; the real one is 2048x1024)\n"
                  "  --seed S     synth: seed of the images and their order (default 1)\n"
+                 "  --force      synth: write into a non-empty OUT (files of the same names are replaced)\n"
                  "  --help, --version\n");
 }
 
-static int parse_positive(const char *arg, const char *what, long max, long *out)
+/* --size WxH: two whole numbers in [32, 4096]. */
+static facs_status parse_size(const char *text, int *width, int *height)
 {
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || v < 1 || v > max) {
-        fprintf(stderr, "facs-data: %s must be an integer in [1, %ld], not '%s'\n", what, max, arg);
-        return 0;
+    const char *x = strchr(text, 'x');
+    char side[32];
+    if (x && (size_t)(x - text) < sizeof side) {
+        snprintf(side, sizeof side, "%.*s", (int)(x - text), text);
+        if (facs_cli_int("--size", side, 32, 4096, width) == FACS_OK &&
+            facs_cli_int("--size", x + 1, 32, 4096, height) == FACS_OK)
+            return FACS_OK;
     }
-    *out = v;
-    return 1;
+    return facs_fail(FACS_ERR_ARG, "--size needs WxH, two whole numbers in [32, 4096], not '%s'", text);
 }
 
 int main(int argc, char **argv)
 {
-    options o = {.json = 0, .n = 0, .width = 512, .height = 256, .seed = 1};
+    options o = {.json = 0, .force = 0, .n = 0, .width = 512, .height = 256, .seed = 1};
     static const struct option longopts[] = {{"json", no_argument, 0, 'j'},    {"n", required_argument, 0, 'n'},
                                              {"size", required_argument, 0, 'S'},
-                                             {"seed", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
-                                             {"version", no_argument, 0, 'V'},  {0, 0, 0, 0}};
+                                             {"seed", required_argument, 0, 's'}, {"force", no_argument, 0, 'f'},
+                                             {"help", no_argument, 0, 'h'},      {"version", no_argument, 0, 'V'},
+                                             {0, 0, 0, 0}};
     int c;
-    long v;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        facs_status s = FACS_OK;
+        int64_t seed;
         switch (c) {
         case 'j': o.json = 1; break;
-        case 'n':
-            if (!parse_positive(optarg, "--n", 10000000, &v))
-                return 2;
-            o.n = (int)v;
+        case 'f': o.force = 1; break;
+        case 'n': s = facs_cli_int("--n", optarg, 1, 10000000, &o.n); break;
+        case 's':
+            if ((s = facs_cli_int64("--seed", optarg, 0, INT64_MAX, &seed)) == FACS_OK)
+                o.seed = (uint64_t)seed;
             break;
-        case 's': {
-            char *end;
-            o.seed = strtoull(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0') {
-                fprintf(stderr, "facs-data: --seed must be a non-negative integer, not '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        }
-        case 'S':
-            if (sscanf(optarg, "%dx%d", &o.width, &o.height) != 2 || o.width < 32 || o.height < 32 ||
-                o.width > 4096 || o.height > 4096) {
-                fprintf(stderr, "facs-data: --size must be WxH with sides in [32, 4096], not '%s'\n", optarg);
-                return 2;
-            }
-            break;
+        case 'S': s = parse_size(optarg, &o.width, &o.height); break;
         case 'h': usage(stdout); return 0;
         case 'V': puts(VERSION); return 0;
         default: usage(stderr); return 2;
+        }
+        if (s != FACS_OK) {
+            fprintf(stderr, "facs-data: %s\n", facs_last_error());
+            return 2;
         }
     }
     int rest = argc - optind;

@@ -7,12 +7,15 @@
  * learn shape, not colour. */
 #include <getopt.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cli_options.h"
 #include "optim.h"
+#include "rng.h"
 #include "tinynet.h"
 
 #define CLASSES 4
@@ -179,6 +182,40 @@ static void usage(FILE *out)
                  "  --help, --version\n");
 }
 
+/* One option's value, checked by train/cli_options.h or facs_fusion_parse. */
+static facs_status parse_option(int c, const char *arg, demo_options *o)
+{
+    double real;
+    int64_t seed;
+    switch (c) {
+    case 'e': return facs_cli_int("--epochs", arg, 1, 100000, &o->epochs);
+    case 'b': return facs_cli_int("--batch", arg, 1, 64, &o->batch);
+    case 'n': return facs_cli_int("--train", arg, 1, 1 << 24, &o->train_count);
+    case 't': return facs_cli_int("--test", arg, 1, 1 << 24, &o->test_count);
+    case 'w':
+        FACS_TRY(facs_cli_int("--width", arg, 4, 4096, &o->width));
+        return o->width % 4 ? facs_fail(FACS_ERR_ARG, "--width must be a multiple of 4, not '%s'", arg) : FACS_OK;
+    case 'l':
+        FACS_TRY(facs_cli_real("--lr", arg, 0, 100, &o->lr));
+        return o->lr > 0 ? FACS_OK : facs_fail(FACS_ERR_ARG, "--lr must be above 0, not '%s'", arg);
+    case 'T':
+        FACS_TRY(facs_cli_real("--threshold", arg, 0, 1, &real));
+        o->fusion.threshold = (float)real;
+        return FACS_OK;
+    case 's':
+        FACS_TRY(facs_cli_int64("--seed", arg, 0, INT64_MAX, &seed));
+        o->seed = (uint64_t)seed;
+        return FACS_OK;
+    case 'f':
+        if (facs_fusion_parse(arg, &o->fusion.fusion) == FACS_OK)
+            return FACS_OK;
+        char why[256]; /* facs_fail writes the buffer that holds the message being wrapped */
+        snprintf(why, sizeof why, "%s", facs_last_error());
+        return facs_fail(FACS_ERR_ARG, "--fusion: %s", why);
+    }
+    return facs_fail(FACS_ERR_ARG, "unknown option");
+}
+
 int main(int argc, char **argv)
 {
     demo_options o = {.epochs = 10, .batch = 32, .train_count = 4096, .test_count = 512, .width = 32, .lr = 0.05,
@@ -193,29 +230,23 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'e': o.epochs = atoi(optarg); break;
-        case 'b': o.batch = atoi(optarg); break;
-        case 'n': o.train_count = atoi(optarg); break;
-        case 't': o.test_count = atoi(optarg); break;
-        case 'w': o.width = atoi(optarg); break;
-        case 'l': o.lr = atof(optarg); break;
-        case 'T': o.fusion.threshold = (float)atof(optarg); break;
-        case 's': o.seed = strtoull(optarg, NULL, 10); break;
-        case 'f':
-            if (strcmp(optarg, "threshold") && strcmp(optarg, "weighted")) {
-                fprintf(stderr, "facs-demo: --fusion must be threshold or weighted, not '%s'\n", optarg);
-                return 2;
-            }
-            o.fusion.fusion = strcmp(optarg, "weighted") ? FACS_FUSION_THRESHOLD : FACS_FUSION_WEIGHTED;
-            break;
         case 'h': usage(stdout); return 0;
         case 'V': puts("facs-demo 0.1.0"); return 0;
-        default: usage(stderr); return 2;
+        case '?': usage(stderr); return 2;
+        default:
+            if (parse_option(c, optarg, &o) != FACS_OK) {
+                fprintf(stderr, "facs-demo: %s\n", facs_last_error());
+                return 2;
+            }
         }
     }
-    if (o.epochs < 1 || o.batch < 1 || o.batch > 64 || o.train_count < o.batch || o.test_count < o.batch ||
-        !(o.lr > 0)) {
-        fprintf(stderr, "facs-demo: need epochs >= 1, 1 <= batch <= 64, train and test >= batch, lr > 0\n");
+    if (optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (o.train_count < o.batch || o.test_count < o.batch) {
+        fprintf(stderr, "facs-demo: --train (%d) and --test (%d) need at least one batch (%d) each\n",
+                o.train_count, o.test_count, o.batch);
         return 2;
     }
     if (train(&o) != FACS_OK) {

@@ -8,32 +8,32 @@
  * replaced by '/'> in PyTorch's shape. A trainable entry that backward does
  * not reach (a FACS block's unused bn1) gets zeros, where PyTorch says None.
  *
- * The number of classes is --classes, else the weights file's "classes"
- * attribute, else the rows of its classifier weight (/model/fc/weight for a
- * ResNet), else 1000.
- * The fusion mode and threshold are the options, else the file's attributes,
- * else threshold 0.5. */
-#include <errno.h>
+ * The network is rebuilt from the weights file (backbone/model_file.h): its
+ * architecture, classes, width, stem and fusion are what the file records.
+ * An option may only fill in what the file does not say (an older or
+ * converted file: --arch, --width, ...; classes default to the rows of its
+ * classifier weight, then 1000); one that contradicts the file, or that does
+ * not apply to the architecture (--fusion on a network without FACS), is
+ * refused before anything is read. So is an --output that is one of the
+ * input files (same path, link or inode). The output is written atomically. */
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hdf5.h>
 
+#include "atomic_file.h"
 #include "autograd.h"
-#include "h5_atomic.h"
-#include "model.h"
-#include "weights.h"
+#include "cli_options.h"
+#include "h5_attr.h"
+#include "model_file.h"
 
 typedef struct {
-    const char *arch, *weights, *input, *output, *grad_output;
-    int training, classes, cifar_stem;
-    double width;
-    int fusion;      /* -1: from the weights file */
-    facs_fusion_bn fusion_bn;
-    double threshold; /* < 0: from the weights file */
+    const char *weights, *input, *output, *grad_output;
+    int training;
+    facs_model_options model; /* the values of the model options given */
+    facs_model_given given;   /* which ones the command line gave */
 } run_options;
 
 typedef struct {
@@ -84,40 +84,6 @@ static facs_status read_array(const char *path, const char *name, array *a)
         a->data = NULL;
     }
     return s;
-}
-
-/* The class count the weights file implies: its "classes" attribute, else the
- * rows of /model/fc/weight; 0 when it says neither (or cannot be opened: the
- * load reports that with the file's name). */
-/* Rows of the classifier weight in a weights file (a bare h5py file carries no
- * classes attribute); 0 when absent. */
-static int file_head_rows(const char *path, const char *head_weight)
-{
-    char key[160] = "model/";
-    strncat(key, head_weight, sizeof key - strlen(key) - 1);
-    for (char *c = key; *c; c++)
-        if (*c == '.')
-            *c = '/';
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0)
-        return 0;
-    long long rows = 0;
-    H5E_BEGIN_TRY
-    {
-        hid_t ds = H5Dopen2(file, key, H5P_DEFAULT);
-        hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
-        hsize_t dims[8];
-        int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
-        if (rank >= 1 && rank <= 8 && H5Sget_simple_extent_dims(space, dims, NULL) >= 0)
-            rows = (long long)dims[0];
-        if (space >= 0)
-            H5Sclose(space);
-        if (ds >= 0)
-            H5Dclose(ds);
-    }
-    H5E_END_TRY;
-    H5Fclose(file);
-    return rows > 0 && rows < (1 << 24) ? (int)rows : 0;
 }
 
 /* Writes data (rank, dims) at name, creating the groups above it. */
@@ -199,53 +165,36 @@ static facs_status write_results(hid_t file, const char *path, const facs_tensor
     return FACS_OK;
 }
 
-typedef struct {
-    const facs_tensor *logits, *x;
-    const facs_param_list *params;
-} results;
-
-static facs_status fill_results(hid_t file, const char *path, void *user)
-{
-    const results *r = user;
-    return write_results(file, path, r->logits, r->x, r->params);
-}
-
-/* Atomically, so a failed run leaves no partial file. */
+/* Atomically (kernels/atomic_file.h), so a failed run leaves no partial file. */
 static facs_status save_results(const char *path, const facs_tensor *logits, const facs_tensor *x,
                                 const facs_param_list *params)
 {
-    results r = {logits, x, params};
-    return facs_h5_write_atomic(path, fill_results, &r);
+    facs_atomic_file a;
+    FACS_TRY(facs_atomic_begin(&a, path));
+    hid_t file = H5Fcreate(a.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0)
+        return facs_fail(FACS_ERR_IO, "%s: cannot create %s (does the folder exist and is it writable?)", path, a.tmp);
+    facs_status s = write_results(file, path, logits, x, params);
+    if (H5Fclose(file) < 0 && s == FACS_OK)
+        s = facs_fail(FACS_ERR_IO, "%s: cannot write %s (disk full?)", path, a.tmp);
+    if (s != FACS_OK) {
+        facs_atomic_abort(&a);
+        return s;
+    }
+    return facs_atomic_commit(&a);
 }
 
-/* Builds the network with the file's classes and fusion (unless the command
- * line says otherwise) and loads the weights, printing the load report. */
+/* Builds the network the weights file describes (with the options the file
+ * leaves open) and loads the weights, printing the load report. */
 static facs_status build(const run_options *o, facs_model **net)
 {
     facs_model_options mo;
-    FACS_TRY(facs_model_options_for_arch(o->arch, &mo));
-    facs_weights_meta meta;
-    FACS_TRY(facs_weights_read_meta(o->weights, &meta));
-    int classes = o->classes > 0 ? o->classes
-                  : meta.classes > 0 ? meta.classes
-                                     : file_head_rows(o->weights, facs_model_arch_head_weight(o->arch));
-    mo.classes = classes > 0 ? classes : 1000;
-    mo.width = o->width;
-    mo.cifar_stem = o->cifar_stem;
-    mo.fusion_bn = o->fusion_bn;
-    if (o->fusion >= 0)
-        mo.fusion.fusion = (facs_fusion)o->fusion;
-    else if (meta.fusion >= 0)
-        mo.fusion.fusion = (facs_fusion)meta.fusion;
-    if (o->threshold >= 0)
-        mo.fusion.threshold = (float)o->threshold;
-    else if (!isnan(meta.threshold))
-        mo.fusion.threshold = meta.threshold;
+    FACS_TRY(facs_model_options_resolve(o->weights, &o->model, o->given, &mo));
     FACS_TRY(facs_model_create(net, &mo, FACS_DEVICE_CPU, 0));
     facs_weights_report report;
     facs_weights_load_options lo = facs_weights_load_defaults();
     lo.report = &report;
-    facs_status s = facs_weights_load(o->weights, facs_model_params(*net), &lo, NULL);
+    facs_status s = facs_model_load(o->weights, *net, &lo);
     /* After a failure before the name check (a missing file, a wrong shape)
      * the counts say nothing; the error message does. */
     char buf[2048];
@@ -262,7 +211,7 @@ static facs_status run_net(const run_options *o, facs_model *net, facs_ctx *ctx,
         return facs_fail(FACS_ERR_FORMAT, "%s: /input has rank %d, expected 4 (N, 3, H, W)", o->input, in->rank);
     if (in->dims[1] != 3)
         return facs_fail(FACS_ERR_FORMAT, "%s: /input has %llu channels, %s takes 3 (RGB)", o->input,
-                         (unsigned long long)in->dims[1], o->arch);
+                         (unsigned long long)in->dims[1], facs_model_get_options(net)->arch);
     if (in->dims[0] < 1 || in->dims[2] < 1 || in->dims[3] < 1 || in->dims[0] * in->dims[2] * in->dims[3] > 1u << 30)
         return facs_fail(FACS_ERR_FORMAT, "%s: /input has an empty or oversized shape", o->input);
     int n = (int)in->dims[0], classes = facs_model_get_options(net)->classes;
@@ -313,40 +262,77 @@ static facs_status run(const run_options *o)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: facs-run --arch A --weights W.h5 --input X.h5 --output Y.h5 [options]\n"
+    fprintf(out, "usage: facs-run --weights W.h5 --input X.h5 --output Y.h5 [options]\n"
                  "Runs a backbone (ResNet, VGG, MobileNet-v2 or a FACS variant) on /input (N, 3, H, W) and writes the logits to /output (N, classes).\n"
-                 "  --arch A          any backbone: facs-summary --list prints the names\n"
+                 "The network is the one W.h5 was saved as; the model options below only fill in what the file does not\n"
+                 "record (an older or converted file), and one that contradicts the file or does not apply is refused.\n"
                  "  --weights W.h5    weights file (backbone/weights.h), loaded strictly\n"
                  "  --input X.h5      file holding /input, float32 NCHW\n"
-                 "  --output Y.h5     written atomically\n"
+                 "  --output Y.h5     written atomically; must not be one of the input files\n"
                  "  --mode M          eval (BN running statistics, default) or train (batch statistics;\n"
                  "                    the updated running statistics are not saved)\n"
-                 "  --fusion F        threshold or weighted (default: the weights file's, else threshold)\n"
-                 "  --threshold T     T_cf of threshold fusion (default: the file's, else 0.5)\n"
-                 "  --fusion-bn B     FACS variants: none (default), pre (MobileNet-v2 only) or post: BN around the fusion\n"
-                 "  --classes N       default: the file's classes attribute, else its fc.weight rows, else 1000\n"
-                 "  --width W         width multiplier (default 1)\n"
-                 "  --cifar-stem      3x3 stride-1 stem without max-pool\n"
                  "  --grad-output G.h5  backward from /grad_output (shaped like /output); also writes\n"
                  "                    /grad_input and /grad/<state_dict key, '.' as '/'>\n"
+                 "model options (default: what the file records, else the architecture's default):\n"
+                 "  --arch A          any backbone: facs-summary --list prints the names\n"
+                 "  --classes N       default: the rows of the file's classifier weight, else 1000\n"
+                 "  --width W         width multiplier (default 1)\n"
+                 "  --cifar-stem      ResNets: 3x3 stride-1 stem without max-pool\n"
+                 "  --fusion F        FACS variants: threshold (default) or weighted\n"
+                 "  --threshold T     FACS variants: T_cf of threshold fusion (default 0.5)\n"
+                 "  --fusion-bn B     FACS variants: none (default), pre (MobileNet-v2 only) or post: BN around the fusion\n"
                  "  --help, --version\n");
 }
 
-static int bad_number(const char *opt, const char *arg, double *out)
+/* Parses a model option (its getopt code c) into o->model and marks it given. */
+static facs_status parse_model_option(int c, const char *arg, run_options *o)
 {
-    char *end;
-    errno = 0;
-    *out = strtod(arg, &end);
-    if (errno || end == arg || *end) {
-        fprintf(stderr, "facs-run: %s needs a number, not '%s'\n", opt, arg);
-        return 1;
+    static const char *const FUSIONS[] = {"threshold", "weighted", NULL};
+    facs_model_options *m = &o->model;
+    int choice;
+    switch (c) {
+    case 'a':
+        if (strlen(arg) >= sizeof m->arch)
+            return facs_fail(FACS_ERR_ARG, "--arch '%s' is too long to be an architecture name", arg);
+        snprintf(m->arch, sizeof m->arch, "%s", arg);
+        o->given |= FACS_MODEL_GIVEN(ARCH);
+        return FACS_OK;
+    case 'c':
+        o->given |= FACS_MODEL_GIVEN(CLASSES);
+        return facs_cli_int("--classes", arg, 1, 1 << 24, &m->classes);
+    case 'w':
+        o->given |= FACS_MODEL_GIVEN(WIDTH);
+        FACS_TRY(facs_cli_real("--width", arg, 0, 16, &m->width));
+        return m->width > 0 ? FACS_OK : facs_fail(FACS_ERR_ARG, "--width needs a number in (0, 16], not '%s'", arg);
+    case 's':
+        o->given |= FACS_MODEL_GIVEN(CIFAR_STEM);
+        m->cifar_stem = 1;
+        return FACS_OK;
+    case 'f':
+        o->given |= FACS_MODEL_GIVEN(FUSION);
+        FACS_TRY(facs_cli_choice("--fusion", arg, FUSIONS, &choice));
+        m->fusion.fusion = choice ? FACS_FUSION_WEIGHTED : FACS_FUSION_THRESHOLD;
+        return FACS_OK;
+    case 'T': {
+        double t;
+        o->given |= FACS_MODEL_GIVEN(THRESHOLD);
+        FACS_TRY(facs_cli_real("--threshold", arg, 0, 1, &t));
+        m->fusion.threshold = (float)t;
+        return FACS_OK;
     }
-    return 0;
+    case 'B':
+        o->given |= FACS_MODEL_GIVEN(FUSION_BN);
+        if (facs_fusion_bn_parse(arg, &m->fusion_bn) != FACS_OK)
+            return facs_fail(FACS_ERR_ARG, "--fusion-bn must be none, pre or post, not '%s'", arg);
+        return FACS_OK;
+    default: return facs_fail(FACS_ERR_ARG, "unknown option");
+    }
 }
 
 int main(int argc, char **argv)
 {
-    run_options o = {.width = 1.0, .fusion = -1, .threshold = -1};
+    static const char *const MODES[] = {"eval", "train", NULL};
+    run_options o = {0};
     static const struct option longopts[] = {
         {"arch", required_argument, 0, 'a'},   {"weights", required_argument, 0, 'W'},
         {"input", required_argument, 0, 'i'},  {"output", required_argument, 0, 'o'},
@@ -357,69 +343,47 @@ int main(int argc, char **argv)
         {"fusion-bn", required_argument, 0, 'B'}, {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     int c;
-    double v;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'a': o.arch = optarg; break;
         case 'W': o.weights = optarg; break;
         case 'i': o.input = optarg; break;
         case 'o': o.output = optarg; break;
         case 'g': o.grad_output = optarg; break;
-        case 's': o.cifar_stem = 1; break;
         case 'm':
-            if (strcmp(optarg, "eval") && strcmp(optarg, "train")) {
-                fprintf(stderr, "facs-run: --mode must be eval or train, not '%s'\n", optarg);
-                return 2;
-            }
-            o.training = !strcmp(optarg, "train");
-            break;
-        case 'f':
-            if (strcmp(optarg, "threshold") && strcmp(optarg, "weighted")) {
-                fprintf(stderr, "facs-run: --fusion must be threshold or weighted, not '%s'\n", optarg);
-                return 2;
-            }
-            o.fusion = strcmp(optarg, "weighted") ? FACS_FUSION_THRESHOLD : FACS_FUSION_WEIGHTED;
-            break;
-        case 'T':
-            if (bad_number("--threshold", optarg, &o.threshold) || o.threshold < 0 || o.threshold > 1) {
-                fprintf(stderr, "facs-run: --threshold must lie in [0, 1]\n");
+            if (facs_cli_choice("--mode", optarg, MODES, &o.training) != FACS_OK) {
+                fprintf(stderr, "facs-run: %s\n", facs_last_error());
                 return 2;
             }
             break;
-        case 'c':
-            if (bad_number("--classes", optarg, &v) || v < 1 || v > (1 << 24) || v != (int)v) {
-                fprintf(stderr, "facs-run: --classes must be a positive integer\n");
-                return 2;
-            }
-            o.classes = (int)v;
-            break;
-        case 'w':
-            if (bad_number("--width", optarg, &o.width) || !(o.width > 0 && o.width <= 16)) {
-                fprintf(stderr, "facs-run: --width must lie in (0, 16]\n");
-                return 2;
-            }
-            break;
-        case 'B':
-            if (facs_fusion_bn_parse(optarg, &o.fusion_bn) != FACS_OK) {
-                fprintf(stderr, "facs-run: --fusion-bn: %s\n", facs_last_error());
+        case 'a': case 'c': case 'w': case 's': case 'f': case 'T': case 'B':
+            if (parse_model_option(c, optarg, &o) != FACS_OK) {
+                fprintf(stderr, "facs-run: %s\n", facs_last_error());
                 return 2;
             }
             break;
         case 'h': usage(stdout); return 0;
-        case 'V': puts("facs-run 0.1.0"); return 0;
+        case 'V': puts("facs-run 0.2.0"); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc || !o.arch || !o.weights || !o.input || !o.output) {
+    if (optind < argc || !o.weights || !o.input || !o.output) {
         fprintf(stderr, optind < argc ? "facs-run: unexpected argument '%s'\n"
-                                      : "facs-run: --arch, --weights, --input and --output are required%s\n",
+                                      : "facs-run: --weights, --input and --output are required%s\n",
                 optind < argc ? argv[optind] : "");
         usage(stderr);
         return 2;
     }
+    /* Before anything is read: the output must not overwrite an input. */
+    const char *inputs[] = {o.input, o.weights, o.grad_output};
+    if (facs_check_output_not_input("--output", o.output, inputs, 3) != FACS_OK) {
+        fprintf(stderr, "facs-run: %s\n", facs_last_error());
+        return 2;
+    }
     /* HDF5's own error stack printing would bury our message. */
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    if (run(&o) != FACS_OK) {
+    facs_h5_quiet quiet = facs_h5_quiet_begin();
+    facs_status s = run(&o);
+    facs_h5_quiet_end(quiet);
+    if (s != FACS_OK) {
         fprintf(stderr, "facs-run: %s\n", facs_last_error());
         return 1;
     }

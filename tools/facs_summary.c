@@ -1,157 +1,64 @@
 /* facs-summary: per-layer and total parameters and FLOPs of any backbone
  * (backbone/model.h) on one (1, 3, S, S) image.
  *
- * It counts by running one eval-mode forward pass without the tape, with the
- * context's profile hook (ctx.h) recording every op call; backbone/flops.h
- * gives each call its FLOPs under the chosen convention. A layer is named after
- * its weight's state_dict key without ".weight" ("layer1.0.conv1", "bn1");
- * ops without weights after the op and its running index ("relu#3").
- * Parameters are the trainable ones (BN running statistics are buffers). */
+ * It counts with facs_flops_count_model (backbone/flops.h) on a model built
+ * on the meta device (tensor.h: shapes, no storage): one eval-mode
+ * forward pass runs there with the context's profile hook (ctx.h) recording
+ * every op call, so the count follows the real forward pass, costs no
+ * computation and a few MB at any input size. A layer is named after its
+ * weight's state_dict key without ".weight" ("layer1.0.conv1", "bn1"); ops
+ * without weights after the op and its running index ("relu#3"). Parameters
+ * are the trainable ones (BN running statistics are buffers). */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_options.h"
 #include "flops.h"
 #include "model.h"
 
-typedef struct {
-    char name[96];
-    const char *op;
-    int shape[4];
-    int64_t params, flops;
-} layer;
+/* The largest --input-size: the meta device makes any size cheap; this one
+ * keeps every shape product well inside the int and int64 arithmetic of the
+ * ops' checks and of the FLOP counts. */
+#define MAX_INPUT_SIZE 65536
 
-typedef struct {
-    const facs_param_list *params;
-    facs_flops_convention convention;
-    layer *items;
-    int count, capacity;
-    int out_of_memory;
-} collector;
-
-/* The trainable parameter whose value is t, or NULL. */
-static const facs_param *trainable_of(const facs_param_list *params, const facs_tensor *t)
-{
-    for (int i = 0; t && i < params->count; i++)
-        if (params->items[i]->value == t && params->items[i]->kind == FACS_PARAM_TRAINABLE)
-            return params->items[i];
-    return NULL;
-}
-
-static void name_layer(collector *c, layer *l, const char *op, const facs_tensor *weight)
-{
-    const facs_param *p = trainable_of(c->params, weight);
-    if (p) {
-        size_t len = strlen(p->name), suffix = strlen(".weight");
-        if (len > suffix && strcmp(p->name + len - suffix, ".weight") == 0)
-            len -= suffix;
-        snprintf(l->name, sizeof l->name, "%.*s", (int)len, p->name);
-        return;
-    }
-    int index = 0; /* earlier calls of the same op */
-    for (int i = 0; i < c->count; i++)
-        index += strcmp(c->items[i].op, op) == 0;
-    snprintf(l->name, sizeof l->name, "%s#%d", op, index);
-}
-
-static void profile(void *user, const char *op, const facs_tensor *const *inputs, int n_inputs,
-                    const facs_tensor *out, const facs_tensor *weight)
-{
-    collector *c = user;
-    if (c->count == c->capacity) {
-        int capacity = c->capacity ? 2 * c->capacity : 256;
-        layer *items = realloc(c->items, (size_t)capacity * sizeof *items);
-        if (!items) {
-            c->out_of_memory = 1;
-            return;
-        }
-        c->items = items;
-        c->capacity = capacity;
-    }
-    layer *l = &c->items[c->count];
-    *l = (layer){.op = op, .shape = {out->n, out->c, out->h, out->w}};
-    name_layer(c, l, op, weight);
-    for (int i = 0; i < n_inputs; i++) {
-        const facs_param *p = trainable_of(c->params, inputs[i]);
-        if (p)
-            l->params += (int64_t)facs_tensor_numel(p->value);
-    }
-    l->flops = facs_flops_of_op(c->convention, op, inputs, n_inputs, out);
-    c->count++;
-}
-
-/* Runs the forward pass of net on a zero (1, 3, size, size) image under the hook. */
-static facs_status collect(facs_model *net, int size, collector *c)
-{
-    facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
-    if (!ctx)
-        return FACS_ERR_BACKEND;
-    facs_ctx_set_mode(ctx, 0, 0);
-    facs_ctx_begin_step(ctx);
-    ctx->profile = profile;
-    ctx->profile_user = c;
-    facs_tensor *x = facs_ctx_zeros(ctx, FACS_F32, 1, 3, size, size);
-    facs_tensor *y = x ? facs_model_forward(ctx, net, x) : NULL;
-    facs_ctx_free(ctx);
-    if (c->out_of_memory)
-        return facs_fail(FACS_ERR_MEMORY, "out of memory for the layer table");
-    return y ? FACS_OK : FACS_ERR_ARG;
-}
-
-static void print_table(const char *arch, int size, const collector *c, int64_t params, int64_t flops)
+static void print_table(const char *arch, int size, const facs_flops_count *c)
 {
     printf("%s on 1x3x%dx%d, FLOPs as %s (a multiply-add is one FLOP)\n", arch, size, size,
            facs_flops_convention_name(c->convention));
     printf("%-30s %-15s %-20s %12s %16s\n", "layer", "op", "output", "params", "FLOPs");
     for (int i = 0; i < c->count; i++) {
-        const layer *l = &c->items[i];
+        const facs_flops_layer *l = &c->layers[i];
         char shape[48];
         snprintf(shape, sizeof shape, "%dx%dx%dx%d", l->shape[0], l->shape[1], l->shape[2], l->shape[3]);
         printf("%-30s %-15s %-20s %12lld %16lld\n", l->name, l->op, shape, (long long)l->params,
                (long long)l->flops);
     }
-    int64_t used = 0;
-    for (int i = 0; i < c->count; i++)
-        used += c->items[i].params;
-    printf("total params: %lld (%.2f M)\n", (long long)params, params / 1e6);
-    if (used != params)
+    printf("total params: %lld (%.2f M)\n", (long long)c->params, c->params / 1e6);
+    if (c->used_params != c->params)
         printf("  of which used by no op: %lld (registered for checkpoint compatibility)\n",
-               (long long)(params - used));
-    printf("total FLOPs: %lld (%.2f G)\n", (long long)flops, flops / 1e9);
+               (long long)(c->params - c->used_params));
+    printf("total FLOPs: %lld (%.2f G)\n", (long long)c->flops, c->flops / 1e9);
 }
 
-/* Layer names and op names are state_dict keys and identifiers, but quote safely anyway. */
-static void print_json_string(const char *s)
+/* One object: arch, input_size, convention, params, flops, and one entry per layer. */
+static void print_json(const char *arch, int size, const facs_flops_count *c)
 {
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", (unsigned)(unsigned char)*s);
-        else
-            putchar(*s);
-    }
-    putchar('"');
-}
-
-static void print_json(const char *arch, int size, const collector *c, int64_t params, int64_t flops)
-{
-    printf("{\"arch\": ");
-    print_json_string(arch);
-    printf(", \"input_size\": %d, \"convention\": \"%s\", \"params\": %lld, \"flops\": %lld, \"layers\": [", size,
-           facs_flops_convention_name(c->convention), (long long)params, (long long)flops);
+    json_t *layers = json_array();
     for (int i = 0; i < c->count; i++) {
-        const layer *l = &c->items[i];
-        printf("%s\n  {\"name\": ", i ? "," : "");
-        print_json_string(l->name);
-        printf(", \"op\": ");
-        print_json_string(l->op);
-        printf(", \"shape\": [%d, %d, %d, %d], \"params\": %lld, \"flops\": %lld}", l->shape[0], l->shape[1],
-               l->shape[2], l->shape[3], (long long)l->params, (long long)l->flops);
+        const facs_flops_layer *l = &c->layers[i];
+        json_array_append_new(layers, json_pack("{s:s, s:s, s:[i, i, i, i], s:I, s:I}", "name", l->name, "op", l->op,
+                                                "shape", l->shape[0], l->shape[1], l->shape[2], l->shape[3],
+                                                "params", (json_int_t)l->params, "flops", (json_int_t)l->flops));
     }
-    printf("\n]}\n");
+    json_t *root = json_pack("{s:s, s:i, s:s, s:I, s:I, s:o}", "arch", arch, "input_size", size, "convention",
+                             facs_flops_convention_name(c->convention), "params", (json_int_t)c->params, "flops",
+                             (json_int_t)c->flops, "layers", layers);
+    json_dumpf(root, stdout, JSON_INDENT(1));
+    putchar('\n');
+    json_decref(root);
 }
 
 static void usage(FILE *out)
@@ -159,7 +66,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: facs-summary --arch A [options]\n"
                  "Prints the per-layer and total parameters and FLOPs of a backbone.\n"
                  "  --arch A            any backbone (--list prints the names)\n"
-                 "  --input-size S      square input size (default 224)\n"
+                 "  --input-size S      square input size, 1 to 65536 (default 224)\n"
                  "  --classes N         classifier outputs (default 1000)\n"
                  "  --width W           width multiplier (default 1)\n"
                  "  --fusion-bn B       FACS variants: none (default), pre or post\n"
@@ -172,25 +79,28 @@ static void usage(FILE *out)
 static int run(const facs_model_options *o, int size, int json, facs_flops_convention convention)
 {
     facs_model *net;
-    if (facs_model_create(&net, o, FACS_DEVICE_CPU, 1) != FACS_OK) {
+    if (facs_model_create(&net, o, FACS_DEVICE_META, 1) != FACS_OK) {
         fprintf(stderr, "facs-summary: %s\n", facs_last_error());
         return 1;
     }
-    const facs_param_list *list = facs_model_params(net);
-    collector c = {.params = list, .convention = convention};
+    facs_flops_count c;
     int rc = 0;
-    if (collect(net, size, &c) != FACS_OK) {
+    if (facs_flops_count_model(net, size, size, convention, &c) != FACS_OK) {
         fprintf(stderr, "facs-summary: %s at input size %d: %s\n", o->arch, size, facs_last_error());
         rc = 1;
     } else {
-        int64_t params = (int64_t)facs_param_list_numel(list, FACS_PARAM_TRAINABLE), flops = 0;
-        for (int i = 0; i < c.count; i++)
-            flops += c.items[i].flops;
-        (json ? print_json : print_table)(o->arch, size, &c, params, flops);
+        (json ? print_json : print_table)(o->arch, size, &c);
+        facs_flops_count_free(&c);
     }
-    free(c.items);
     facs_model_free(net);
     return rc;
+}
+
+/* A refused option value: facs_cli_* said why. */
+static int bad_option(void)
+{
+    fprintf(stderr, "facs-summary: %s\n", facs_last_error());
+    return 2;
 }
 
 static int list_archs(void)
@@ -215,27 +125,21 @@ int main(int argc, char **argv)
         {"help", no_argument, 0, 'h'},             {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     int opt;
-    char *end;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
         case 'a': arch = optarg; break;
         case 's':
-            size = (int)strtol(optarg, &end, 10);
-            if (*end || size < 1 || size > 4096) {
-                fprintf(stderr, "facs-summary: --input-size must be an integer in [1, 4096], not '%s'\n", optarg);
-                return 2;
-            }
+            if (facs_cli_int("--input-size", optarg, 1, MAX_INPUT_SIZE, &size) != FACS_OK)
+                return bad_option();
             break;
         case 'n':
-            classes = (int)strtol(optarg, &end, 10);
-            if (*end || classes < 1 || classes > (1 << 24)) {
-                fprintf(stderr, "facs-summary: --classes must be a positive integer, not '%s'\n", optarg);
-                return 2;
-            }
+            if (facs_cli_int("--classes", optarg, 1, 1 << 24, &classes) != FACS_OK)
+                return bad_option();
             break;
         case 'w':
-            width = strtod(optarg, &end);
-            if (*end || !(width > 0 && width <= 16)) {
+            if (facs_cli_real("--width", optarg, 0, 16, &width) != FACS_OK)
+                return bad_option();
+            if (!(width > 0)) {
                 fprintf(stderr, "facs-summary: --width must lie in (0, 16], not '%s'\n", optarg);
                 return 2;
             }

@@ -1,7 +1,9 @@
 /* Channel pooling on NHWC data: at every pixel, output channel i reduces the
  * contiguous input channels [R i, R i + R). The reductions are the FACS op's
  * own (facs_fusion_math.h), so the chunks, the arithmetic and the tie rule
- * (first maximum) are those of FACS's Max and Avg branches. */
+ * (first maximum) are those of FACS's Max and Avg branches; so is NaN: a
+ * group holding a NaN pools to NaN and max backward sends the gradient to its
+ * first NaN, as x.view(N, C/R, R, H, W).max(2) does. */
 #include "../facs_fusion_math.h"
 #include "cpu_ops.h"
 
@@ -21,7 +23,7 @@ facs_status facs_cpu_channel_pool_forward(facs_ctx *ctx, facs_channel_pool_mode 
     for (int64_t q = 0; q < pixels; q++)
         for (int i = 0; i < co; i++) {
             const float *chunk = xd + q * c + (int64_t)i * r;
-            yd[q * co + i] = max ? chunk[facs_chunk_argmax(chunk, r)] : facs_chunk_mean(chunk, r);
+            yd[q * co + i] = max ? facs_chunk_max(chunk, r) : facs_chunk_mean(chunk, r);
         }
     return FACS_OK;
 }

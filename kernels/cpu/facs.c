@@ -111,7 +111,7 @@ FACS_INLINE void fuse_pixel(int r, const facs_geom *g, const float *row, const f
 {
     for (int i = 0; i < g->co; i++) {
         const float *chunk = row + i * r;
-        out[i] = facs_fusion_value(g->weighted, g->threshold, prob[i], chunk[facs_chunk_argmax(chunk, r)],
+        out[i] = facs_fusion_value(g->weighted, g->threshold, prob[i], facs_chunk_max(chunk, r),
                                    facs_chunk_mean(chunk, r));
     }
 }
@@ -122,7 +122,7 @@ FACS_INLINE void dprob_pixel(int r, const facs_geom *g, const float *row, const 
 {
     for (int i = 0; i < g->co; i++) {
         const float *chunk = row + i * r;
-        acc[i] += grad[i] * facs_fusion_dprob(g->weighted, g->threshold, prob[i], chunk[facs_chunk_argmax(chunk, r)],
+        acc[i] += grad[i] * facs_fusion_dprob(g->weighted, g->threshold, prob[i], facs_chunk_max(chunk, r),
                                               facs_chunk_mean(chunk, r));
     }
 }

@@ -1,17 +1,19 @@
 /* Max and average pooling on NHWC tensors with PyTorch's semantics.
  *
- * Forward runs oneDNN's pooling primitive. PyTorch's ceil_mode adds output
- * rows and columns whose windows hang past the bottom/right padding; oneDNN
- * has no ceil mode, so those windows are expressed by a larger right padding.
- * That reproduces PyTorch for max pooling (padding never wins) and for
- * count_include_pad = 0 (both divide by the in-bounds element count). It does
- * not for count_include_pad = 1 when a window hangs past input + pad: PyTorch
- * then divides by the window clipped to input + pad, oneDNN by the whole
- * kernel. Only that case of average pooling runs own loops, forward and
- * backward.
+ * Max pooling runs own loops, forward and backward: oneDNN's max drops NaN
+ * (its vector max returns the other operand) where PyTorch's max of a window
+ * holding a NaN is NaN. Backward recomputes each window's argmax from x
+ * (first maximum in scan order, or the last NaN, as PyTorch) and routes dy
+ * there.
  *
- * Max-pool backward recomputes each window's argmax from x (first maximum in
- * scan order, as PyTorch) and routes dy there. */
+ * Average pooling runs oneDNN's pooling primitive. PyTorch's ceil_mode adds
+ * output rows and columns whose windows hang past the bottom/right padding;
+ * oneDNN has no ceil mode, so those windows are expressed by a larger right
+ * padding. That reproduces PyTorch for count_include_pad = 0 (both divide by
+ * the in-bounds element count). It does not for count_include_pad = 1 when a
+ * window hangs past input + pad: PyTorch then divides by the window clipped
+ * to input + pad, oneDNN by the whole kernel. Only that case runs own loops,
+ * forward and backward. */
 #include <math.h>
 
 #include "cpu_ops.h"
@@ -65,7 +67,7 @@ static facs_status pool_desc(dnnl_pooling_v2_desc_t *desc, dnnl_prop_kind_t prop
     return facs_dnnl_check(s, "pooling descriptor");
 }
 
-/* Inference needs no workspace, and max-pool backward does not use oneDNN's. */
+/* Inference needs no workspace: average pooling's backward needs none. */
 static facs_status onednn_forward(dnnl_alg_kind_t alg, const facs_pool2d_params *p, const facs_tensor *x,
                                   facs_tensor *y)
 {
@@ -81,13 +83,6 @@ static facs_status onednn_forward(dnnl_alg_kind_t alg, const facs_pool2d_params 
     return s;
 }
 
-facs_status facs_cpu_maxpool2d_forward(facs_ctx *ctx, const facs_pool2d_params *p, const facs_tensor *x,
-                                       facs_tensor *y)
-{
-    (void)ctx;
-    return onednn_forward(dnnl_pooling_max, p, x, y);
-}
-
 /* Window of output index o along one axis: [lo, hi) clipped to the input, and
  * PyTorch's count_include_pad extent (the window clipped to input + pad). */
 typedef struct {
@@ -101,6 +96,38 @@ static window window_at(int o, int in, int kernel, int stride, int pad)
     return (window){max_i(lo, 0), min_i(hi, in), hi - lo};
 }
 
+/* y = the maximum of each window over its in-bounds pixels, NaN when one of
+ * them is NaN (PyTorch's `val > max || isnan(val)`; padding never takes
+ * part). Each output pixel's C channels are contiguous and updated by a
+ * branch-free select that vectorises. */
+facs_status facs_cpu_maxpool2d_forward(facs_ctx *ctx, const facs_pool2d_params *p, const facs_tensor *x,
+                                       facs_tensor *y)
+{
+    (void)ctx;
+    const int N = x->n, C = x->c, H = x->h, W = x->w, OH = y->h, OW = y->w;
+    const float *xd = facs_f32(x);
+    float *yd = facs_f32(y);
+#pragma omp parallel for schedule(static) if (facs_tensor_numel(x) >= PARALLEL_MIN)
+    for (int t = 0; t < N * OH; t++) {
+        const int n = t / OH, oh = t % OH;
+        const window wh = window_at(oh, H, p->kernel_h, p->stride_h, p->pad_h);
+        for (int ow = 0; ow < OW; ow++) {
+            const window ww = window_at(ow, W, p->kernel_w, p->stride_w, p->pad_w);
+            float *out = yd + ((size_t)t * OW + ow) * C;
+            for (int c = 0; c < C; c++)
+                out[c] = -INFINITY;
+            for (int h = wh.lo; h < wh.hi; h++)
+                for (int w = ww.lo; w < ww.hi; w++) {
+                    const float *v = xd + ((size_t)(n * H + h) * W + w) * C;
+#pragma omp simd
+                    for (int c = 0; c < C; c++)
+                        out[c] = v[c] > out[c] || isnan(v[c]) ? v[c] : out[c];
+                }
+        }
+    }
+    return FACS_OK;
+}
+
 /* The outputs [*lo, *hi] whose windows (starting at o stride - pad, kernel
  * long) contain input index i. C division truncates, so a negative
  * numerator is clamped by the max rather than rounded down. */
@@ -111,7 +138,7 @@ static void windows_containing(int i, int kernel, int stride, int pad, int out, 
 }
 
 /* First maximum of one window for cb channels (scan order h then w), as an
- * index h W + w per channel. NaN wins, as in PyTorch. */
+ * index h W + w per channel; the last NaN wins, as in PyTorch. */
 static void window_argmax(const float *img, int W, int C, window wh, window ww, int cb, int32_t *arg)
 {
     float best[CBLOCK];

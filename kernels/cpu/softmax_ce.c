@@ -2,7 +2,6 @@
  * pixel are contiguous. Labels (N, 1, H, W) int32 are one per pixel in storage
  * order. */
 #include <math.h>
-#include <string.h>
 
 #include "cpu_ops.h"
 #include "dnnl_util.h"
@@ -45,10 +44,29 @@ static double exact_nll(const float *z, int K, int label)
     return log(sum) + zmax - z[label];
 }
 
+/* True when PyTorch's softmax of the K logits at z is NaN throughout: a NaN
+ * or +Inf logit, or all of them -Inf (x - max is then NaN somewhere). oneDNN's
+ * softmax makes only the offending entries NaN (its max drops NaN) and leaves
+ * the others finite. */
+static int softmax_is_nan(const float *z, int K)
+{
+    float m = z[0];
+    int nan = isnan(z[0]);
+    /* A separate NaN flag keeps the loop free of branches (facs_fusion_math.h). */
+    for (int k = 1; k < K; k++) {
+        m = z[k] > m ? z[k] : m;
+        nan |= isnan(z[k]);
+    }
+    return nan | !isfinite(m);
+}
+
 /* The softmax is oneDNN's (its jit kernels subtract the max and pick the
  * machine's widest vectors at run time); the loss then reads one probability
  * per pixel: -log(p) is as precise as p while p is a normal float well above
- * underflow. */
+ * underflow. A pixel whose softmax PyTorch makes NaN gets NaN probabilities,
+ * so that its loss and its gradient are NaN, as PyTorch's (even when the
+ * pixel is ignored: log_softmax's backward multiplies its zero gradient by
+ * the NaN probabilities). */
 static facs_status softmax_probs(const facs_tensor *logits, facs_tensor *probs)
 {
     dnnl_memory_desc_t md;
@@ -75,7 +93,8 @@ facs_status facs_cpu_softmax_ce_forward(facs_ctx *ctx, int ignore_index, const f
     FACS_TRY(check_labels(ignore_index, K, labels));
     FACS_TRY(softmax_probs(logits, probs));
     const int64_t pixels = (int64_t)logits->n * logits->h * logits->w;
-    const float *z = facs_f32(logits), *q = facs_f32(probs);
+    const float *z = facs_f32(logits);
+    float *q = facs_f32(probs);
     const int32_t *lab = facs_i32(labels);
     /* The loss is a sum over up to millions of pixels: double keeps it exact
      * to float precision whatever the order the threads add in. */
@@ -83,10 +102,13 @@ facs_status facs_cpu_softmax_ce_forward(facs_ctx *ctx, int ignore_index, const f
     int64_t count = 0;
 #pragma omp parallel for schedule(static) reduction(+ : total, count) if (pixels > PARALLEL_MIN_PIXELS)
     for (int64_t p = 0; p < pixels; p++) {
+        if (softmax_is_nan(z + p * K, K))
+            for (int k = 0; k < K; k++)
+                q[p * K + k] = NAN;
         if (lab[p] == ignore_index)
             continue;
         const float prob = q[p * K + lab[p]];
-        total += prob > TINY_PROB ? -(double)logf(prob) : exact_nll(z + p * K, K, lab[p]);
+        total += prob > TINY_PROB ? -(double)logf(prob) : isnan(prob) ? NAN : exact_nll(z + p * K, K, lab[p]);
         count++;
     }
     facs_f32(loss)[0] = count > 0 ? (float)(total / (double)count) : NAN;
@@ -109,11 +131,14 @@ facs_status facs_cpu_softmax_ce_backward(facs_ctx *ctx, int ignore_index, const 
 #pragma omp parallel for schedule(static) if (pixels > PARALLEL_MIN_PIXELS)
     for (int64_t p = 0; p < pixels; p++) {
         float *d = d_all + p * K;
+        const float *q = q_all + p * K;
         if (lab[p] == ignore_index) {
-            memset(d, 0, (size_t)K * sizeof *d);
+            /* 0, or NaN where the forward made the probabilities NaN. */
+#pragma omp simd
+            for (int k = 0; k < K; k++)
+                d[k] = 0.0f * q[k];
             continue;
         }
-        const float *q = q_all + p * K;
 #pragma omp simd
         for (int k = 0; k < K; k++)
             d[k] = scale * q[k];

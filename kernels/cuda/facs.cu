@@ -82,7 +82,7 @@ struct DprobTerm {
     {
         size_t row = (size_t)n * hw + pix;
         const float *chunk = x + row * c + (size_t)r * i;
-        float max = chunk[facs_chunk_argmax(chunk, r)];
+        float max = facs_chunk_max(chunk, r);
         float mean = facs_chunk_mean(chunk, r);
         return dy[row * co + i] * facs_fusion_dprob(weighted, threshold, prob[(size_t)n * co + i], max, mean);
     }
@@ -178,7 +178,7 @@ __global__ void fuse_forward(const float *__restrict__ x, const float *__restric
          idx += (size_t)gridDim.x * blockDim.x) {
         size_t row = idx / co, i = idx % co, n = row / hw;
         const float *chunk = x + row * c + r * i;
-        float max = chunk[facs_chunk_argmax(chunk, r)];
+        float max = facs_chunk_max(chunk, r);
         float mean = facs_chunk_mean(chunk, r);
         y[idx] = facs_fusion_value(weighted, threshold, prob[n * co + i], max, mean);
     }

@@ -1,5 +1,5 @@
 /* relu, relu6, sigmoid: elementwise, saving input and output for backward. */
-#include "../ops.h"
+#include "op_impl.h"
 
 typedef struct {
     facs_activation act;

@@ -1,6 +1,6 @@
 /* Adaptive average pooling (PSPNet's pyramid bins) and global average pooling,
  * its 1 x 1 case. */
-#include "../ops.h"
+#include "op_impl.h"
 
 typedef struct {
     facs_tensor *x;

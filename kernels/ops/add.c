@@ -1,5 +1,5 @@
 /* Elementwise add (the residual connection). */
-#include "../ops.h"
+#include "op_impl.h"
 
 typedef struct {
     facs_tensor *a, *b;

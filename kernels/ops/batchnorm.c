@@ -1,7 +1,7 @@
 /* batchnorm2d: per-channel normalisation with learned scale (gamma) and shift
  * (beta). Training mode normalises with the batch statistics and updates the
  * running statistics in place; eval mode uses the running statistics. */
-#include "../ops.h"
+#include "op_impl.h"
 
 typedef struct {
     facs_batchnorm_params p;

@@ -1,7 +1,7 @@
 /* Channel pooling (depth-wise pooling): C channels to C/R by the max or mean
  * of each chunk of R channels; see ops.h for the grouping. Saves x, from
  * which max backward recomputes the argmax instead of storing indices. */
-#include "../ops.h"
+#include "op_impl.h"
 
 typedef struct {
     facs_channel_pool_mode mode;

@@ -1,14 +1,12 @@
 /* Argument checks shared by every op of ops.h. */
-#include "../ops.h"
-
-static const char *device_name(facs_device d) { return d == FACS_DEVICE_CUDA ? "cuda" : "cpu"; }
+#include "op_impl.h"
 
 facs_status facs_check_device(facs_ctx *ctx, const char *op, int count, const facs_tensor *const *ts)
 {
     for (int i = 0; i < count; i++)
         if (ts[i] && ts[i]->device != ctx->device)
             return facs_fail(FACS_ERR_ARG, "%s: operand %d is on %s but the context runs on %s", op, i,
-                             device_name(ts[i]->device), device_name(ctx->device));
+                             facs_device_name(ts[i]->device), facs_device_name(ctx->device));
     return FACS_OK;
 }
 

@@ -2,7 +2,7 @@
  * branches). Backward splits dy into the inputs' gradients. */
 #include <stdio.h>
 
-#include "../ops.h"
+#include "op_impl.h"
 
 typedef struct {
     int count;

@@ -1,5 +1,5 @@
 /* 2-D convolution: argument checks, PyTorch's output size, the tape node. */
-#include "../ops.h"
+#include "op_impl.h"
 
 typedef struct {
     facs_conv2d_params p;

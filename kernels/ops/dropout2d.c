@@ -1,7 +1,7 @@
 /* dropout2d: zeroes whole channels with probability prob in training and scales
  * the kept ones by 1 / (1 - prob); the identity otherwise. prob = 1 zeroes
  * everything, as PyTorch does. */
-#include "../ops.h"
+#include "op_impl.h"
 
 typedef struct {
     facs_tensor *x, *mask;

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../ops.h"
+#include "op_impl.h"
 
 typedef struct {
     facs_fuse_params params;

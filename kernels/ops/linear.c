@@ -1,5 +1,5 @@
 /* linear (fully connected): y = x w^T + b on (N, IN, 1, 1) activations. */
-#include "../ops.h"
+#include "op_impl.h"
 
 typedef struct {
     facs_tensor *x, *w, *b;

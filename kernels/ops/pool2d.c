@@ -1,5 +1,5 @@
 /* Max and average pooling with PyTorch's output-size and padding rules. */
-#include "../ops.h"
+#include "op_impl.h"
 
 typedef struct {
     facs_pool2d_params p;

@@ -1,6 +1,6 @@
 /* Bilinear resize to a given (OH, OW): PSPNet's upsampling of its pyramid bins
  * and logits, and downsampling of inputs. */
-#include "../ops.h"
+#include "op_impl.h"
 
 typedef struct {
     facs_tensor *x;

@@ -1,6 +1,6 @@
 /* Per-channel scaling x * s (squeeze-and-excitation). Saves x and s: dx needs
  * s and ds needs x. */
-#include "../ops.h"
+#include "op_impl.h"
 
 typedef struct {
     facs_tensor *x, *s;

@@ -1,6 +1,6 @@
 /* Mean softmax cross-entropy over channels with an ignored label: the loss of
  * classification (H = W = 1) and of segmentation (one label per pixel). */
-#include "../ops.h"
+#include "op_impl.h"
 
 typedef struct {
     facs_tensor *logits, *probs, *labels;

@@ -97,6 +97,7 @@ with h5py.File(base + "_converted.h5", "r") as a, h5py.File(base + "_ckpt.h5", "
     for key, value in floats:
         path = "model/" + key.replace(".", "/")
         assert a[path].dtype == np.float32 and np.array_equal(a[path][()], value.numpy()), key
+        assert a[path].fletcher32, f"{key}: the converter writes every dataset with the Fletcher-32 checksum"
         assert np.array_equal(a[path][()], b[path][()]), key
     assert sorted(a["model"].keys()) == sorted(b["model"].keys())
 

@@ -1,0 +1,125 @@
+#!/bin/sh
+# facs-finetune as a careless user drives it; each check pins a failure found
+# in our tools once:
+#   - two runs into one --out (also under another name of the folder);
+#   - a log line lost between last.h5 and log.jsonl (the log is rebuilt);
+#   - --eval W --out NEWDIR; an early error leaving an empty --out or log;
+#   - --out in a folder that cannot hold folders (/proc) with a wrong hint;
+#   - fractional or hex whole numbers; --data at the parent of the CIFAR folder;
+#   - NaN weights given to --init or --eval;
+#   - a loss that blows up: the run stops with the last good checkpoint, and a
+#     resumed run blows up at the very same step.
+# usage: finetune_careless.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]
+set -u
+tool=${1:?usage: finetune_careless.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
+data_tool=${2:?usage: finetune_careless.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
+python=/usr/bin/python3
+here=$(dirname "$0")
+. "$here/lib.sh"
+make_work finetune_careless "${3:-}"
+
+mkdir -p "$work/parent"
+data="$work/parent/cifar-10-batches-bin"
+"$data_tool" synth cifar10 "$data" --n 300 --seed 4 2>/dev/null || bad "facs-data synth"
+small="--data $data --arch facs_resnet26 --width 0.25 --batch 20 --workers 1"
+
+# fails WHAT NEEDLE -- ARGS: a non-zero exit whose stderr holds NEEDLE.
+fails() {
+    what=$1 needle=$2
+    shift 3
+    "$tool" "$@" >"$work/out" 2>"$work/err"
+    rc=$?
+    [ $rc -ne 0 ] && ok || bad "$what: exit 0"
+    contains "$what" "$work/err" "$needle"
+}
+
+# Two runs into one folder: the second stops at once, by either name.
+# shellcheck disable=SC2086
+"$tool" $small --epochs 100 --out "$work/busy" >"$work/busy.out" 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 600 ] && ! [ -s "$work/busy/.facs-lock" ]; do sleep 0.05; i=$((i + 1)); done
+# shellcheck disable=SC2086
+fails "second run into a busy --out" "is in use by another run (pid $pid)" -- $small --epochs 1 --out "$work/busy"
+ln -s "$work/busy" "$work/busy_link"
+# shellcheck disable=SC2086
+fails "second run through a link" "in use by another run" -- $small --epochs 1 --out "$work/busy_link" --resume
+kill -INT $pid
+wait $pid
+[ $? -eq 130 ] && ok || bad "the first run did not stop with 130 on Ctrl-C"
+
+# The log is rebuilt from last.h5: a lost line comes back, and each epoch is there once.
+# shellcheck disable=SC2086
+{
+"$tool" $small --epochs 4 --stop-after 2 --out "$work/log" >/dev/null 2>&1 || bad "log run 1"
+sed -i '$d' "$work/log/log.jsonl"
+"$tool" $small --epochs 4 --stop-after 3 --out "$work/log" --resume >/dev/null 2>&1 || bad "log run 2"
+"$tool" $small --epochs 4 --out "$work/log" --resume >/dev/null 2>&1 || bad "log run 3"
+}
+epochs=$(sed 's/^{"epoch": \([0-9]*\),.*/\1/' "$work/log/log.jsonl" | tr '\n' ' ')
+[ "$epochs" = "1 2 3 4 " ] && ok "log holds epochs 1-4 once" || bad "log holds epochs '$epochs'"
+
+# --eval into a folder that does not exist yet.
+# shellcheck disable=SC2086
+"$tool" --data "$data" --eval "$work/log/best.h5" --out "$work/neweval" >"$work/out" 2>"$work/err"
+expect_rc "--eval --out NEWDIR" 0 $?
+[ -s "$work/neweval/confusion.csv" ] && ok || bad "--eval --out NEWDIR wrote no confusion.csv"
+
+# Early errors leave nothing behind.
+# shellcheck disable=SC2086
+fails "missing data" "$work/nowhere" -- --data "$work/nowhere" --out "$work/fresh" --epochs 1
+[ ! -e "$work/fresh" ] && ok || bad "an early error left the --out folder $work/fresh"
+mkdir "$work/empty"
+# shellcheck disable=SC2086
+fails "bad --init" "$work/none.h5" -- $small --epochs 1 --init "$work/none.h5" --out "$work/empty"
+[ -z "$(ls "$work/empty")" ] && ok || bad "an early error wrote into --out: $(ls "$work/empty")"
+fails "--out under /proc" "/proc" -- $small --epochs 1 --out /proc/facs_out
+if grep -q "parent.*does not exist" "$work/err"; then bad "--out /proc/x: wrong hint"; else ok; fi
+
+# Whole numbers are whole; --data at the parent folder gets a hint.
+fails "--epochs 1.5" "--epochs needs a whole number" -- $small --epochs 1.5 --out "$work/x"
+fails "--seed 1.9" "--seed needs a whole number" -- $small --seed 1.9 --out "$work/x"
+fails "--batch 0x20" "--batch needs a whole number" -- $small --batch 0x20 --out "$work/x"
+fails "--data at the parent" "$data" -- --data "$work/parent" --epochs 1 --out "$work/x"
+
+# NaN weights are refused by name.
+"$python" - "$work/log/best.h5" "$work/nan.h5" <<'PY' || bad "writing nan.h5"
+import shutil, sys
+import h5py
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "r+") as f:
+    w = f["model/layer1/0/conv2/weight"]
+    v = w[()]
+    v.flat[3] = float("nan")
+    w[...] = v
+PY
+# shellcheck disable=SC2086
+fails "--init with a NaN" "layer1.0.conv2.weight" -- $small --epochs 1 --init "$work/nan.h5" --out "$work/x"
+fails "--eval with a NaN" "layer1.0.conv2.weight" -- --data "$data" --eval "$work/nan.h5"
+
+# A loss that blows up: the run stops at the first bad step with the previous
+# epoch's checkpoint intact, and a resumed run stops at the same step.
+"$data_tool" synth cifar10 "$work/c10" --n 300 2>/dev/null || bad "facs-data synth c10"
+blow="--data $work/c10 --arch facs_resnet26 --width 0.25 --batch 32 --epochs 4 --lr 9 --warmup 3 --schedule step"
+# shellcheck disable=SC2086
+"$tool" $blow --out "$work/blow" >"$work/blow1.out" 2>"$work/blow1.err"
+[ $? -eq 1 ] && ok || bad "blow-up run did not exit 1"
+first=$(grep -o "epoch [0-9]*, batch [0-9]*\|evaluation after epoch [0-9]*" "$work/blow1.err" | head -1)
+echo "blow-up run stopped at: $first ($(cat "$work/blow1.err"))"
+[ -n "$first" ] && ok || bad "the blow-up message names no step: $(cat "$work/blow1.err")"
+"$python" - "$work/blow/last.h5" <<'PY' && ok "last.h5 after the blow-up is finite" || bad "last.h5 holds non-finite values"
+import sys
+import h5py
+import numpy as np
+bad = []
+h5py.File(sys.argv[1], "r").visititems(
+    lambda n, o: bad.append(n) if isinstance(o, h5py.Dataset) and not np.all(np.isfinite(o[()])) else None)
+sys.exit(1 if bad else 0)
+PY
+# shellcheck disable=SC2086
+"$tool" $blow --out "$work/blow" --resume >"$work/blow2.out" 2>"$work/blow2.err"
+again=$(grep -o "epoch [0-9]*, batch [0-9]*\|evaluation after epoch [0-9]*" "$work/blow2.err" | head -1)
+[ "$again" = "$first" ] && ok "the resumed run stops at the same step" ||
+    bad "the resumed run stopped at '$again', not '$first': $(cat "$work/blow2.err")"
+
+finish

@@ -1,0 +1,60 @@
+#!/bin/sh
+# facs-finetune survives kill -9 at any moment: a short run is killed 20 times
+# at random moments (each time resumed with --resume from what it left), then
+# resumed to the end. The moments are uniform over two epochs' time from the
+# start of each attempt, so they land in start-up, training, evaluation and
+# the checkpoint writes, and about every other attempt gets an epoch further. Its last.h5 and best.h5 must equal an uninterrupted
+# run's (every tensor and every attribute, timing fields aside), its log.jsonl
+# must hold every epoch exactly once and equal the uninterrupted log apart
+# from timing, and no temporary file may be left in OUT.
+# usage: finetune_kill.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]
+set -u
+tool=${1:?usage: finetune_kill.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
+data_tool=${2:?usage: finetune_kill.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
+python=/usr/bin/python3
+here=$(dirname "$0")
+. "$here/lib.sh"
+make_work finetune_kill "${3:-}"
+
+"$data_tool" synth cifar10 "$work/data" --n 60 --seed 3 2>/dev/null || bad "facs-data synth"
+args="--data $work/data --arch facs_resnet26 --width 0.25 --epochs 16 --batch 20 --workers 1 --seed 11"
+
+start=$(date +%s.%N)
+# shellcheck disable=SC2086
+"$tool" $args --out "$work/full" >"$work/full.out" 2>&1 || bad "uninterrupted run failed: $(cat "$work/full.out")"
+span=$(echo "$start $(date +%s.%N)" | awk '{print $2 - $1}')
+echo "uninterrupted run: $span s"
+
+window=$(echo "$span" | awk '{print 2 * $1 / 16}')
+kills=0
+attempts=0
+while [ $kills -lt 20 ] && [ $attempts -lt 80 ]; do
+    attempts=$((attempts + 1))
+    t=$(awk -v seed="$$$attempts" -v w="$window" 'BEGIN { srand(seed); printf "%.3f", rand() * w }')
+    resume=""
+    [ -e "$work/kill/last.h5" ] && resume=--resume
+    # shellcheck disable=SC2086
+    "$tool" $args --out "$work/kill" $resume >>"$work/kill.out" 2>&1 &
+    pid=$!
+    sleep "$t"
+    kill -9 $pid 2>/dev/null && kills=$((kills + 1))
+    wait $pid 2>/dev/null
+done
+echo "killed $kills times; epochs in log before the last resume: $(wc -l <"$work/kill/log.jsonl" 2>/dev/null)"
+resume=""
+[ -e "$work/kill/last.h5" ] && resume=--resume
+# shellcheck disable=SC2086
+"$tool" $args --out "$work/kill" $resume >"$work/final.out" 2>&1 || bad "final resume failed: $(cat "$work/final.out")"
+[ "$kills" -ge 20 ] && ok "killed $kills times in $attempts attempts" ||
+    bad "only $kills kills in $attempts attempts hit a running process"
+
+for f in last.h5 best.h5; do
+    "$python" "$here/compare_checkpoints.py" "$work/full/$f" "$work/kill/$f" && ok || bad "$f differs"
+done
+strip() { sed 's/, "images_per_s": [-0-9.e+]*//' "$1"; }
+[ "$(strip "$work/full/log.jsonl")" = "$(strip "$work/kill/log.jsonl")" ] && ok "log.jsonl equal apart from timing" ||
+    bad "log.jsonl differs: $(cat "$work/kill/log.jsonl")"
+left=$(ls -A "$work/kill" | grep -v -x -e last.h5 -e best.h5 -e log.jsonl -e curves.png -e confusion.csv -e .facs-lock)
+[ -z "$left" ] && ok "no temporary left" || bad "left in OUT: $left"
+
+finish

@@ -1,0 +1,16 @@
+/* Ctrl-C (SIGINT) and SIGTERM ask a run to stop at the next batch boundary,
+ * where it saves its state and exits with FACS_EXIT_INTERRUPTED. A second
+ * signal kills at once: files are replaced atomically, so that loses at most
+ * the work since the last checkpoint. */
+#ifndef FACS_INTERRUPT_H
+#define FACS_INTERRUPT_H
+
+/* The exit codes of every training and evaluation tool. */
+enum { FACS_EXIT_OK = 0, FACS_EXIT_ERROR = 1, FACS_EXIT_USAGE = 2, FACS_EXIT_INTERRUPTED = 130 };
+
+void facs_interrupt_install(void);
+
+/* 1 once a stop was asked for. */
+int facs_interrupted(void);
+
+#endif

@@ -1,0 +1,247 @@
+/* A run's checkpoints, log and state (see run.h). */
+#include "run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "atomic_file.h"
+
+/* The log (and its copy in the checkpoints) keeps 10 significant digits, which
+ * read well and survive a round trip through text unchanged; the run's state
+ * keeps 17, so the sums of an interrupted epoch resume bit for bit. */
+#define LOG_FLAGS (JSON_REAL_PRECISION(10) | JSON_ENCODE_ANY)
+#define STATE_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_ENCODE_ANY)
+
+const char *facs_json_text(const json_t *value)
+{
+    static _Thread_local char buf[256];
+    if (json_is_string(value)) {
+        snprintf(buf, sizeof buf, "%s", json_string_value(value));
+        return buf;
+    }
+    /* 10 digits: 0.1 reads as 0.1 in a message, where the file keeps all 17 */
+    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_REAL_PRECISION(10) | JSON_ENCODE_ANY) : NULL;
+    snprintf(buf, sizeof buf, "%s", text ? text : "(none)");
+    free(text);
+    return buf;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* A JSON attribute of path, parsed; NULL with the last error when absent or bad. */
+static json_t *read_json_attr(const char *path, const char *name)
+{
+    char *text = NULL;
+    if (facs_weights_read_text_attr(path, name, &text) != FACS_OK)
+        return NULL;
+    if (!text) {
+        facs_fail(FACS_ERR_FORMAT, "%s has no %s attribute: it was not written by a training run of this toolkit",
+                  path, name);
+        return NULL;
+    }
+    json_error_t err;
+    json_t *v = json_loads(text, JSON_DECODE_ANY, &err);
+    free(text);
+    if (!v)
+        facs_fail(FACS_ERR_FORMAT, "%s: the %s attribute is not valid JSON: %s", path, name, err.text);
+    return v;
+}
+
+static facs_status read_state(facs_run *r)
+{
+    json_t *tool = read_json_attr(r->last_path, "run_tool");
+    if (!tool)
+        return facs_last_status();
+    int same_tool = json_is_string(tool) && strcmp(json_string_value(tool), r->cfg.tool) == 0;
+    char tool_name[64];
+    snprintf(tool_name, sizeof tool_name, "%s", json_is_string(tool) ? json_string_value(tool) : "?");
+    json_decref(tool);
+    if (!same_tool)
+        return facs_fail(FACS_ERR_ARG, "--resume: %s was written by %s, not %s", r->last_path, tool_name, r->cfg.tool);
+    json_t *state = read_json_attr(r->last_path, "run_state");
+    if (!state)
+        return facs_last_status();
+    json_t *partial = NULL;
+    double best = -INFINITY;
+    json_int_t done = -1, best_epoch = 0;
+    int ok = json_unpack(state, "{s:I, s:I, s?F, s?o}", "epochs_done", &done, "best_epoch", &best_epoch, "best_value",
+                         &best, "partial", &partial) == 0 && done >= 0;
+    if (ok) {
+        r->epochs_done = done;
+        r->best_epoch = best_epoch;
+        r->best_value = best_epoch > 0 ? best : -INFINITY;
+        r->partial = json_is_object(partial) ? json_incref(partial) : NULL;
+    }
+    json_decref(state);
+    if (!ok)
+        return facs_fail(FACS_ERR_FORMAT, "%s: run_state lacks epochs_done/best_epoch", r->last_path);
+    if (!(r->saved_options = read_json_attr(r->last_path, "run_options")))
+        return facs_last_status();
+    json_decref(r->history);
+    if (!(r->history = read_json_attr(r->last_path, "run_log")))
+        return facs_last_status();
+    if (!json_is_array(r->history) || (int64_t)json_array_size(r->history) != r->epochs_done)
+        return facs_fail(FACS_ERR_FORMAT, "%s: run_log does not hold the %lld finished epochs", r->last_path,
+                         (long long)r->epochs_done);
+    return FACS_OK;
+}
+
+facs_status facs_run_open(facs_run *r, const facs_run_config *cfg)
+{
+    memset(r, 0, sizeof *r);
+    r->cfg = *cfg;
+    r->best_value = -INFINITY;
+    r->dir.lock_fd = -1;
+    if (!(r->history = json_array()))
+        return facs_fail(FACS_ERR_MEMORY, "out of memory");
+    FACS_TRY(facs_run_dir_open(&r->dir, "--out", cfg->out));
+    FACS_TRY(facs_run_dir_file(&r->dir, "last.h5", r->last_path, sizeof r->last_path));
+    FACS_TRY(facs_run_dir_file(&r->dir, "best.h5", r->best_path, sizeof r->best_path));
+    FACS_TRY(facs_run_dir_file(&r->dir, "log.jsonl", r->log_path, sizeof r->log_path));
+    if (!cfg->resume && file_exists(r->last_path))
+        return facs_fail(FACS_ERR_ARG, "%s exists: pass --resume to continue that run, or choose another --out",
+                         r->last_path);
+    if (cfg->resume && !file_exists(r->last_path))
+        return facs_fail(FACS_ERR_IO, "--resume: %s does not exist", r->last_path);
+    return cfg->resume ? read_state(r) : FACS_OK;
+}
+
+facs_status facs_run_set_options(facs_run *r, json_t *options, const char *const *may_change)
+{
+    json_decref(r->options);
+    r->options = options;
+    if (!options)
+        return facs_fail(FACS_ERR_MEMORY, "out of memory for the run's options");
+    if (!r->saved_options)
+        return FACS_OK;
+    const char *key;
+    json_t *value;
+    json_object_foreach(options, key, value) {
+        int free_to_change = 0;
+        for (const char *const *k = may_change; k && *k; k++)
+            free_to_change |= strcmp(*k, key) == 0;
+        json_t *saved = json_object_get(r->saved_options, key);
+        if (free_to_change || (saved && json_equal(saved, value)))
+            continue;
+        char saved_text[256];
+        snprintf(saved_text, sizeof saved_text, "%s", facs_json_text(saved));
+        return facs_fail(FACS_ERR_ARG,
+                         "--resume: %s was written with --%s %s, not %s; resume with the run's options (the result "
+                         "depends on them)",
+                         r->last_path, key, saved_text, facs_json_text(value));
+    }
+    return FACS_OK;
+}
+
+json_t *facs_run_saved_option(const facs_run *r, const char *key)
+{
+    return r->saved_options ? json_object_get(r->saved_options, key) : NULL;
+}
+
+static void print_history(FILE *f, const void *user)
+{
+    const json_t *history = user;
+    size_t i;
+    json_t *record;
+    json_array_foreach(history, i, record) {
+        json_dumpf(record, f, LOG_FLAGS);
+        fputc('\n', f);
+    }
+}
+
+facs_status facs_run_start(facs_run *r)
+{
+    if (!r->cfg.resume)
+        return FACS_OK;
+    facs_run_dir_mark_written(&r->dir);
+    return facs_atomic_write_text(r->log_path, print_history, r->history);
+}
+
+static facs_status save(facs_run *r, const char *path, const facs_run_model *m, int with_optimizer)
+{
+    json_t *state = json_pack("{s:I, s:I, s:f, s:O?}", "epochs_done", (json_int_t)r->epochs_done, "best_epoch",
+                              (json_int_t)r->best_epoch, "best_value", isfinite(r->best_value) ? r->best_value : 0.0,
+                              "partial", r->partial);
+    json_t *tool = json_string(r->cfg.tool);
+    char *texts[4] = {json_dumps(tool, STATE_FLAGS), json_dumps(r->options, STATE_FLAGS),
+                      json_dumps(state, STATE_FLAGS), json_dumps(r->history, LOG_FLAGS)};
+    json_decref(state);
+    json_decref(tool);
+    facs_status s = FACS_OK;
+    if (!texts[0] || !texts[1] || !texts[2] || !texts[3]) {
+        s = facs_fail(FACS_ERR_MEMORY, "out of memory for %s's attributes", path);
+    } else {
+        facs_weights_text_attr attrs[] = {
+            {"run_tool", texts[0]}, {"run_options", texts[1]}, {"run_state", texts[2]}, {"run_log", texts[3]}};
+        facs_train_state ts = {r->epochs_done, m->rng};
+        facs_run_dir_mark_written(&r->dir);
+        s = facs_weights_save_ex(path, m->sgd->params, with_optimizer ? m->sgd : NULL, m->meta, &ts, attrs, 4);
+    }
+    for (int i = 0; i < 4; i++)
+        free(texts[i]);
+    return s;
+}
+
+static facs_status append_log_line(facs_run *r, const json_t *record)
+{
+    FILE *f = fopen(r->log_path, "a");
+    if (!f)
+        return facs_fail(FACS_ERR_IO, "%s: cannot append: %s", r->log_path, strerror(errno));
+    json_dumpf(record, f, LOG_FLAGS);
+    fputc('\n', f);
+    int ok = fflush(f) == 0 && !ferror(f);
+    ok &= fclose(f) == 0;
+    return ok ? FACS_OK : facs_fail(FACS_ERR_IO, "%s: cannot append: %s", r->log_path, strerror(errno));
+}
+
+facs_status facs_run_epoch_done(facs_run *r, json_t *record, const facs_run_model *m, int *is_best)
+{
+    *is_best = 0;
+    if (!record)
+        return facs_fail(FACS_ERR_MEMORY, "out of memory for the epoch's record");
+    json_t *ordered = json_pack("{s:I}", "epoch", (json_int_t)(r->epochs_done + 1));
+    if (!ordered || json_object_update(ordered, record) != 0) {
+        json_decref(ordered);
+        json_decref(record);
+        return facs_fail(FACS_ERR_MEMORY, "out of memory for the epoch's record");
+    }
+    json_decref(record);
+    r->epochs_done++;
+    json_array_append_new(r->history, ordered);
+    json_decref(r->partial);
+    r->partial = NULL;
+    json_t *metric = r->cfg.best_key ? json_object_get(ordered, r->cfg.best_key) : NULL;
+    if (metric && json_is_number(metric) && json_number_value(metric) > r->best_value) {
+        r->best_value = json_number_value(metric);
+        r->best_epoch = r->epochs_done;
+        *is_best = 1;
+        FACS_TRY(save(r, r->best_path, m, 0));
+    }
+    FACS_TRY(save(r, r->last_path, m, 1));
+    return append_log_line(r, ordered);
+}
+
+facs_status facs_run_save_interrupted(facs_run *r, json_t *partial, const facs_run_model *m)
+{
+    json_decref(r->partial);
+    r->partial = partial;
+    return save(r, r->last_path, m, 1);
+}
+
+void facs_run_close(facs_run *r)
+{
+    json_decref(r->options);
+    json_decref(r->saved_options);
+    json_decref(r->history);
+    json_decref(r->partial);
+    r->options = r->saved_options = r->history = r->partial = NULL;
+    facs_run_dir_close(&r->dir);
+}
