@@ -1,5 +1,7 @@
 #include "h5_attr.h"
 
+#include "atomic_file.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,20 @@ int facs_h5_attr_write_str(hid_t loc, const char *name, const char *value)
     return ok;
 }
 
+
+/* Closes what an attribute read opened (a negative id was never opened). */
+static void close_attr_handles(hid_t attr, hid_t type, hid_t space, hid_t mem)
+{
+    if (mem >= 0)
+        H5Tclose(mem);
+    if (space >= 0)
+        H5Sclose(space);
+    if (type >= 0)
+        H5Tclose(type);
+    if (attr >= 0)
+        H5Aclose(attr);
+}
+
 /* A number converted to mem_type into out, or, with mem_type -1, a string into
  * out (size bytes); the readers' return convention. */
 static int read_attr(hid_t loc, const char *name, hid_t mem_type, void *out, size_t size)
@@ -60,14 +76,7 @@ static int read_attr(hid_t loc, const char *name, hid_t mem_type, void *out, siz
     } else {
         ok = 0;
     }
-    if (mem >= 0)
-        H5Tclose(mem);
-    if (space >= 0)
-        H5Sclose(space);
-    if (type >= 0)
-        H5Tclose(type);
-    if (attr >= 0)
-        H5Aclose(attr);
+    close_attr_handles(attr, type, space, mem);
     return ok ? 1 : -1;
 }
 
@@ -103,14 +112,7 @@ int facs_h5_attr_read_text(hid_t loc, const char *name, char **out)
         size_t size = H5Tget_size(type);
         ok = size > 0 && (*out = calloc(size + 1, 1)) != NULL && H5Aread(attr, mem, *out) >= 0;
     }
-    if (mem >= 0)
-        H5Tclose(mem);
-    if (space >= 0)
-        H5Sclose(space);
-    if (type >= 0)
-        H5Tclose(type);
-    if (attr >= 0)
-        H5Aclose(attr);
+    close_attr_handles(attr, type, space, mem);
     if (!ok) {
         free(*out);
         *out = NULL;
@@ -146,4 +148,22 @@ void facs_h5_quiet_end(facs_h5_quiet saved)
     }
 #endif
     H5Eset_auto2(H5E_DEFAULT, saved.func.v2, saved.data);
+}
+
+facs_status facs_h5_write_atomic(const char *path, facs_h5_fill_fn fill, const void *user)
+{
+    facs_atomic_file a;
+    FACS_TRY(facs_atomic_begin(&a, path));
+    hid_t file = H5Fcreate(a.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0)
+        return facs_fail(FACS_ERR_IO, "%s: cannot create %s (does the folder exist and is it writable?)", path,
+                         a.tmp);
+    facs_status s = fill(file, path, user);
+    if (H5Fclose(file) < 0 && s == FACS_OK)
+        s = facs_fail(FACS_ERR_IO, "%s: cannot write %s (disk full?)", path, a.tmp);
+    if (s != FACS_OK) {
+        facs_atomic_abort(&a);
+        return s;
+    }
+    return facs_atomic_commit(&a);
 }

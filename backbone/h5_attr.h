@@ -10,6 +10,8 @@
 #define FACS_H5_ATTR_H
 
 #include <hdf5.h>
+
+#include "status.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,5 +54,12 @@ typedef struct {
 
 facs_h5_quiet facs_h5_quiet_begin(void);
 void facs_h5_quiet_end(facs_h5_quiet saved);
+
+/* Creates the HDF5 file path with fill's content, whole or not at all
+ * (kernels/atomic_file.h): fill writes into a temporary in path's folder,
+ * which is closed, synced and renamed over path. On any failure path is
+ * left as it was and the temporary removed. path is the name for messages. */
+typedef facs_status (*facs_h5_fill_fn)(hid_t file, const char *path, const void *user);
+facs_status facs_h5_write_atomic(const char *path, facs_h5_fill_fn fill, const void *user);
 
 #endif

@@ -375,26 +375,19 @@ static facs_status write_content(hid_t file, const char *path, const facs_param_
     return s;
 }
 
-/* Writes the file's content to a temporary (kernels/atomic_file.h) and
- * renames it over path, or leaves path as it was. */
-static facs_status save_atomic(const char *path, const facs_param_list *list, const facs_weights_meta *meta,
-                               const facs_sgd *sgd, const facs_train_state *state,
-                               const facs_weights_text_attr *attrs, int n_attrs)
+typedef struct {
+    const facs_param_list *list;
+    const facs_weights_meta *meta;
+    const facs_sgd *sgd;
+    const facs_train_state *state;
+    const facs_weights_text_attr *attrs;
+    int n_attrs;
+} content_args;
+
+static facs_status fill_content(hid_t file, const char *path, const void *user)
 {
-    facs_atomic_file a;
-    FACS_TRY(facs_atomic_begin(&a, path));
-    hid_t file = H5Fcreate(a.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0)
-        return facs_fail(FACS_ERR_IO, "%s: cannot create %s (does the folder exist and is it writable?)", path,
-                         a.tmp);
-    facs_status s = write_content(file, path, list, meta, sgd, state, attrs, n_attrs);
-    if (H5Fclose(file) < 0 && s == FACS_OK)
-        s = facs_fail(FACS_ERR_IO, "%s: cannot write %s (disk full?)", path, a.tmp);
-    if (s != FACS_OK) {
-        facs_atomic_abort(&a);
-        return s;
-    }
-    return facs_atomic_commit(&a);
+    const content_args *c = user;
+    return write_content(file, path, c->list, c->meta, c->sgd, c->state, c->attrs, c->n_attrs);
 }
 
 facs_status facs_weights_save_ex(const char *path, const facs_param_list *list, const facs_sgd *sgd,
@@ -408,7 +401,8 @@ facs_status facs_weights_save_ex(const char *path, const facs_param_list *list, 
                                        "state", path);
     FACS_TRY(check_attrs(path, attrs, n_attrs));
     facs_h5_quiet q = facs_h5_quiet_begin();
-    facs_status s = save_atomic(path, list, meta, sgd, state, attrs, n_attrs);
+    content_args content = {list, meta, sgd, state, attrs, n_attrs};
+    facs_status s = facs_h5_write_atomic(path, fill_content, &content);
     facs_h5_quiet_end(q);
     return s;
 }

@@ -1,12 +1,15 @@
 #!/bin/sh
 # facs-finetune survives kill -9 at any moment: a short run is killed 20 times
 # at random moments (each time resumed with --resume from what it left), then
-# resumed to the end. The moments are uniform over two epochs' time from the
-# start of each attempt, so they land in start-up, training, evaluation and
-# the checkpoint writes, and about every other attempt gets an epoch further. Its last.h5 and best.h5 must equal an uninterrupted
-# run's (every tensor and every attribute, timing fields aside), its log.jsonl
-# must hold every epoch exactly once and equal the uninterrupted log apart
-# from timing, and no temporary file may be left in OUT.
+# resumed to the end. The moments are uniform over start-up plus three
+# epochs' time from the start of each attempt (both measured first), so they
+# land in start-up, training, evaluation and the checkpoint writes (an epoch
+# is two steps, so the writes are a good part of it), and some attempts get
+# an epoch or more further; 80 epochs leave room for that. Its last.h5 and
+# best.h5 must equal an uninterrupted run's (every tensor and every
+# attribute, timing fields aside), its log.jsonl must hold every epoch
+# exactly once and equal the uninterrupted log apart from timing, and no
+# temporary file may be left in OUT.
 # usage: finetune_kill.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]
 set -u
 tool=${1:?usage: finetune_kill.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
@@ -16,19 +19,24 @@ here=$(dirname "$0")
 . "$here/lib.sh"
 make_work finetune_kill "${3:-}"
 
-"$data_tool" synth cifar10 "$work/data" --n 60 --seed 3 2>/dev/null || bad "facs-data synth"
-args="--data $work/data --arch facs_resnet26 --width 0.25 --epochs 16 --batch 20 --workers 1 --seed 11"
+"$data_tool" synth cifar10 "$work/data" --n 40 --seed 3 2>/dev/null || bad "facs-data synth"
+args="--data $work/data --arch facs_resnet26 --width 0.25 --epochs 80 --batch 20 --workers 1 --seed 11"
 
-start=$(date +%s.%N)
 # shellcheck disable=SC2086
-"$tool" $args --out "$work/full" >"$work/full.out" 2>&1 || bad "uninterrupted run failed: $(cat "$work/full.out")"
-span=$(echo "$start $(date +%s.%N)" | awk '{print $2 - $1}')
-echo "uninterrupted run: $span s"
-
-window=$(echo "$span" | awk '{print 2 * $1 / 16}')
+{
+t0=$(date +%s.%N)
+"$tool" $args --out "$work/one" --stop-after 1 >"$work/one.out" 2>&1 || bad "one-epoch run: $(cat "$work/one.out")"
+t1=$(date +%s.%N)
+"$tool" $args --out "$work/full" >"$work/full.out" 2>&1 || bad "uninterrupted run: $(cat "$work/full.out")"
+t2=$(date +%s.%N)
+}
+first=$(echo "$t0 $t1" | awk '{print $2 - $1}')
+span=$(echo "$t0 $t2 $first" | awk '{print $2 - $1 - $3}')
+window=$(echo "$first $span" | awk '{e = ($2 - $1) / 79; print $1 + 3 * (e > 0 ? e : 0)}')
+echo "one epoch with start-up: $first s; the whole run: $span s; kills within $window s of each start"
 kills=0
 attempts=0
-while [ $kills -lt 20 ] && [ $attempts -lt 80 ]; do
+while [ $kills -lt 20 ] && [ $attempts -lt 40 ]; do
     attempts=$((attempts + 1))
     t=$(awk -v seed="$$$attempts" -v w="$window" 'BEGIN { srand(seed); printf "%.3f", rand() * w }')
     resume=""

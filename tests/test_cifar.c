@@ -439,17 +439,7 @@ static uint8_t *slurp_in(const char *dir, const char *name, size_t *len)
 {
     char p[4096];
     path_in(p, sizeof p, dir, name);
-    *len = 0;
-    FILE *f = fopen(p, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)size + 1);
-    *len = fread(buf, 1, (size_t)size, f);
-    fclose(f);
-    return buf;
+    return test_read_file(p, len);
 }
 
 static int temporaries_in(const char *dir)

@@ -37,30 +37,6 @@
 
 static char folder[4096];
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)size + 1);
-    *len = fread(buf, 1, (size_t)size, f);
-    fclose(f);
-    return buf;
-}
-
-static void spit(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fwrite(data, 1, len, f);
-        fclose(f);
-    }
-}
-
 /* The decode must fail with a message that names the file (and contains want, if given). */
 static void expect_error(facs_status s, const char *name, const char *want, const char *what)
 {
@@ -170,7 +146,7 @@ static void round_trip(h5_file *ref, const char *photo, const char *pil_key, int
 static void truncated(const char *path)
 {
     size_t len;
-    uint8_t *buf = slurp(path, &len);
+    uint8_t *buf = test_read_file(path, &len);
     if (!CHECK(buf != NULL, "cannot read %s", path))
         return;
     size_t cuts[] = {1, 2, 3, 8, 16, 33, 60, len / 4, len / 2, len - 13, len - 12, len - 2, len - 1};
@@ -184,7 +160,7 @@ static void truncated(const char *path)
     /* And from disk, so the message names the real path. */
     char cut_path[4300];
     snprintf(cut_path, sizeof cut_path, "%s/cut_%s", folder, strrchr(path, '/') + 1);
-    spit(cut_path, buf, len / 2);
+    test_write_file(cut_path, buf, len / 2);
     facs_image img;
     expect_error(facs_image_read(cut_path, 0, &img), cut_path, "truncated", "truncated file on disk");
     free(buf);
@@ -197,7 +173,7 @@ static void truncated(const char *path)
 static void flipped(const char *path, int png)
 {
     size_t len;
-    uint8_t *buf = slurp(path, &len);
+    uint8_t *buf = test_read_file(path, &len);
     if (!CHECK(buf != NULL, "cannot read %s", path))
         return;
     facs_image good;
@@ -234,18 +210,18 @@ static void bad_files(void)
     snprintf(path, sizeof path, "%s/missing.png", folder);
     expect_error(facs_image_read(path, 0, &img), path, "cannot open", "missing file");
     snprintf(path, sizeof path, "%s/empty.png", folder);
-    spit(path, "", 0);
+    test_write_file(path, "", 0);
     expect_error(facs_image_read(path, 0, &img), path, "empty", "empty file");
     expect_error(facs_image_read_label(path, &img), path, "empty", "empty label file");
     snprintf(path, sizeof path, "%s/text.png", folder);
-    spit(path, "not an image, just text\n", 24);
+    test_write_file(path, "not an image, just text\n", 24);
     expect_error(facs_image_read(path, 0, &img), path, "neither a PNG nor a JPEG", "text file");
     expect_error(facs_image_read(folder, 0, &img), folder, "not a regular file", "a folder");
     expect_error(facs_image_read(path, 2, &img), path, "want_channels", "want_channels 2");
     /* A JPEG whose start-of-scan marker is replaced by a reserved one. */
     snprintf(path, sizeof path, "%s/case14.jpg", folder);
     size_t len;
-    uint8_t *buf = slurp(path, &len);
+    uint8_t *buf = test_read_file(path, &len);
     for (size_t k = 0; buf && k + 1 < len; k++)
         if (buf[k] == 0xff && buf[k + 1] == 0xda) {
             buf[k + 1] = 0x01;
@@ -292,7 +268,7 @@ static int is_there(const char *path)
 static int holds(const char *path, const uint8_t *data, size_t len)
 {
     size_t got;
-    uint8_t *buf = slurp(path, &got);
+    uint8_t *buf = test_read_file(path, &got);
     int same = buf && got == len && memcmp(buf, data, len) == 0;
     free(buf);
     return same;
@@ -359,7 +335,7 @@ static void failed_writes(void)
     size_t keep_len = 0;
     uint8_t *keep = NULL;
     if (CHECK_OK(facs_png_write(path, &small)))
-        keep = slurp(path, &keep_len);
+        keep = test_read_file(path, &keep_len);
     CHECK(keep && keep_len > 0 && keep_len < 512, "keep.png: %zu bytes", keep_len);
 
     /* The disk fills up (RLIMIT_FSIZE, SIGXFSZ ignored: write fails with EFBIG). */

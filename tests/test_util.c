@@ -336,3 +336,28 @@ void test_profile_check(facs_ctx *ctx, const test_profile *rec, const facs_tenso
           "%s FLOPs: ptflops %lld (expected %lld), appendix-a %lld (expected %lld)", rec->op,
           (long long)rec->flops[0], (long long)want_ptflops, (long long)rec->flops[1], (long long)want_appendix_a);
 }
+
+uint8_t *test_read_file(const char *path, size_t *len)
+{
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = size >= 0 ? malloc((size_t)size + 1) : NULL;
+    if (buf)
+        *len = fread(buf, 1, (size_t)size, f);
+    fclose(f);
+    return buf;
+}
+
+void test_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(data, 1, len, f);
+        fclose(f);
+    }
+}

@@ -26,6 +26,11 @@ int test_check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 
 
 int test_finish(void);
 
+/* The bytes of the file at path (malloc'd, NULL when unreadable), their count in *len. */
+uint8_t *test_read_file(const char *path, size_t *len);
+/* Writes len bytes of data to path (errors ignored: the caller's checks see them). */
+void test_write_file(const char *path, const void *data, size_t len);
+
 double test_rel_err_f(const float *got, const float *want, size_t n);
 double test_rel_err_d(const float *got, const double *want, size_t n);
 /* Check that got matches want within tol (relative error as above). */

@@ -188,6 +188,11 @@ def main(argv=None):
     pth.add_argument("output")
     args = parser.parse_args(argv)
     try:
+        same = args.output == args.input or (
+            os.path.exists(args.output) and os.path.exists(args.input) and os.path.samefile(args.input, args.output))
+        if same:
+            raise ConvertError(f"the output {args.output} is the input {args.input}: writing it would destroy the "
+                               "input; choose another path")
         (to_h5 if args.command == "to-h5" else to_pth)(args)
     except (ConvertError, OSError) as e:
         print(f"convert_torchvision: {e}", file=sys.stderr)

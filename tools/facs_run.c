@@ -165,23 +165,15 @@ static facs_status write_results(hid_t file, const char *path, const facs_tensor
     return FACS_OK;
 }
 
-/* Atomically (kernels/atomic_file.h), so a failed run leaves no partial file. */
-static facs_status save_results(const char *path, const facs_tensor *logits, const facs_tensor *x,
-                                const facs_param_list *params)
+typedef struct {
+    const facs_tensor *logits, *x;
+    const facs_param_list *params;
+} results;
+
+static facs_status fill_results(hid_t file, const char *path, const void *user)
 {
-    facs_atomic_file a;
-    FACS_TRY(facs_atomic_begin(&a, path));
-    hid_t file = H5Fcreate(a.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0)
-        return facs_fail(FACS_ERR_IO, "%s: cannot create %s (does the folder exist and is it writable?)", path, a.tmp);
-    facs_status s = write_results(file, path, logits, x, params);
-    if (H5Fclose(file) < 0 && s == FACS_OK)
-        s = facs_fail(FACS_ERR_IO, "%s: cannot write %s (disk full?)", path, a.tmp);
-    if (s != FACS_OK) {
-        facs_atomic_abort(&a);
-        return s;
-    }
-    return facs_atomic_commit(&a);
+    const results *r = user;
+    return write_results(file, path, r->logits, r->x, r->params);
 }
 
 /* Builds the network the weights file describes (with the options the file
@@ -236,7 +228,9 @@ static facs_status run_net(const run_options *o, facs_model *net, facs_ctx *ctx,
         FACS_TRY(facs_tensor_from_nchw(g, gout->data, facs_tensor_numel(g)));
         FACS_TRY(facs_backward(ctx, logits, g));
     }
-    return save_results(o->output, logits, x, facs_model_params(net));
+    /* Atomically, so a failed run leaves no partial file. */
+    results r = {logits, x, facs_model_params(net)};
+    return facs_h5_write_atomic(o->output, fill_results, &r);
 }
 
 static facs_status run(const run_options *o)

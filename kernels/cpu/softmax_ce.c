@@ -3,6 +3,7 @@
  * order. */
 #include <math.h>
 
+#include "../facs_fusion_math.h"
 #include "cpu_ops.h"
 #include "dnnl_util.h"
 
@@ -47,18 +48,8 @@ static double exact_nll(const float *z, int K, int label)
 /* True when PyTorch's softmax of the K logits at z is NaN throughout: a NaN
  * or +Inf logit, or all of them -Inf (x - max is then NaN somewhere). oneDNN's
  * softmax makes only the offending entries NaN (its max drops NaN) and leaves
- * the others finite. */
-static int softmax_is_nan(const float *z, int K)
-{
-    float m = z[0];
-    int nan = isnan(z[0]);
-    /* A separate NaN flag keeps the loop free of branches (facs_fusion_math.h). */
-    for (int k = 1; k < K; k++) {
-        m = z[k] > m ? z[k] : m;
-        nan |= isnan(z[k]);
-    }
-    return nan | !isfinite(m);
-}
+ * the others finite. The NaN-propagating max is the FACS op's chunk max. */
+static int softmax_is_nan(const float *z, int K) { return !isfinite(facs_chunk_max(z, K)); }
 
 /* The softmax is oneDNN's (its jit kernels subtract the max and pick the
  * machine's widest vectors at run time); the loss then reads one probability

@@ -162,8 +162,8 @@ for n, c, r, h, w, fusion, threshold, bias in [(2, 12, 4, 5, 7, THRESHOLD, 0.5, 
     x, wt = facs_inputs(n, c, r, h, w)
     x[0, c - 1, 1, 2] = NAN
     facs_case(n, c, r, h, w, fusion, threshold, bias, x, wt)
-    # -Inf in channel 0 of image 0 with a positive weight column: p = 0, the
-    # Max branch (0 * finite max = 0, but the chunk mean is -Inf).
+    # -Inf in channel 0 of image 0 with a positive weight column: p = 0, for
+    # threshold fusion the Max branch (0 * finite max = 0, the mean is -Inf).
     x, wt = facs_inputs(n, c, r, h, w)
     x[0, 0, 2, 3] = -INF
     wt[:, 0] = wt[:, 0].abs() + 0.1
@@ -174,7 +174,7 @@ for n, c, r, h, w, fusion, threshold, bias in [(2, 12, 4, 5, 7, THRESHOLD, 0.5, 
         x[1, r - 1, 0, 0] = INF
         wt[:, r - 1] = sign * (wt[:, r - 1].abs() + 0.1)
         facs_case(n, c, r, h, w, fusion, threshold, bias, x, wt)
-    # NaN in the squeeze weight of output 0; +Inf and -Inf in one chunk elsewhere.
+    # NaN in the squeeze weight of output 0.
     x, wt = facs_inputs(n, c, r, h, w)
     wt[0, c - 1] = NAN
     facs_case(n, c, r, h, w, fusion, threshold, bias, x, wt)
@@ -192,7 +192,8 @@ for training in (True, False):
              {"rm": torch.randn(c) * 0.5, "rv": torch.rand(c) + 0.5}, training=int(training))
 
 # Convolutions: 3x3 padded, strided, depthwise; NaN in a 1x1 weight (no padding).
-for (ci, co, k, stride, pad, groups) in [(4, 6, 3, 1, 1, 1), (4, 6, 3, 2, 1, 1), (6, 6, 3, 1, 1, 6), (5, 3, 1, 1, 0, 1)]:
+for ci, co, k, stride, pad, groups in [(4, 6, 3, 1, 1, 1), (4, 6, 3, 2, 1, 1), (6, 6, 3, 1, 1, 6),
+                                       (5, 3, 1, 1, 0, 1)]:
     x = mixed((2, ci, 8, 9), scale=1.0, nan=2, pinf=1, ninf=1)
     wt = torch.randn(co, ci // groups, k, k)
     bias = torch.randn(co)
@@ -211,48 +212,44 @@ x = mixed((4, 10), scale=1.0, nan=1, pinf=1, ninf=1)
 emit("linear", lambda x, w, b: F.linear(x.view(4, 10), w, b), {"x": x}, {"w": torch.randn(7, 10), "b": torch.randn(7)})
 wt = torch.randn(7, 10)
 wt[2, 3], wt[5, 0] = NAN, INF
-emit("linear", lambda x, w, b: F.linear(x.view(4, 10), w, b), {"x": torch.randn(4, 10)}, {"w": wt, "b": torch.randn(7)})
+emit("linear", lambda x, w, b: F.linear(x.view(4, 10), w, b), {"x": torch.randn(4, 10)},
+     {"w": wt, "b": torch.randn(7)})
 
-# Softmax cross-entropy: a NaN logit, a +Inf logit, -Inf at a label and away
-# from it, and an all -Inf pixel, each at its own pixel; an ignored NaN pixel.
+# Softmax cross-entropy (mean over the valid pixels, ignore_index 255).
+
+
+def emit_cross_entropy(logits, labels):
+    global case
+    g = f.create_group(f"case{case}")
+    g.attrs["op"] = OPS.index("softmax_ce")
+    g.attrs["ignore_index"] = 255
+    put(g, "labels", labels.to(torch.int32).view(labels.shape[0], 1, *labels.shape[1:]))
+    logits = logits.clone().requires_grad_()
+    loss = F.cross_entropy(logits, labels, ignore_index=255)
+    loss.backward(torch.tensor(1.5))
+    put(g, "x", logits)
+    put(g, "y", loss.reshape(1, 1, 1, 1))
+    put(g, "dy", torch.tensor(1.5).reshape(1, 1, 1, 1))
+    put(g, "dx", logits.grad)
+    case += 1
+
+
+# -Inf at a label (an infinite loss) and away from it (a zero probability).
 n, k, h, w = 2, 5, 3, 4
-logits = torch.randn(n, k, h, w) * 3
 labels = torch.randint(0, k, (n, h, w))
-logits[0, 2, 0, 0] = NAN
-logits[0, 1, 0, 1] = INF
+logits = torch.randn(n, k, h, w) * 3
 logits[0, labels[0, 0, 2], 0, 2] = -INF
 logits[0, (labels[0, 0, 3] + 1) % k, 0, 3] = -INF
+emit_cross_entropy(logits, labels)
+# Then a NaN logit, a +Inf logit and an all -Inf pixel, each at its own pixel,
+# whose softmax is NaN throughout, and such a pixel that is ignored (its
+# gradient is NaN too: log_softmax's backward multiplies 0 by NaN).
+logits[0, 2, 0, 0] = NAN
+logits[0, 1, 0, 1] = INF
 logits[1, :, 1, 1] = -INF
 logits[1, 0, 2, 2] = NAN
 labels[1, 2, 2] = 255
-g = f.create_group(f"case{case}")
-g.attrs["op"] = OPS.index("softmax_ce")
-g.attrs["ignore_index"] = 255
-put(g, "labels", labels.to(torch.int32).view(n, 1, h, w))
-logits.requires_grad_()
-loss = F.cross_entropy(logits, labels, ignore_index=255)
-loss.backward(torch.tensor(1.5))
-put(g, "x", logits)
-put(g, "y", loss.reshape(1, 1, 1, 1))
-put(g, "dy", torch.tensor(1.5).reshape(1, 1, 1, 1))
-put(g, "dx", logits.grad)
-case += 1
-# Without the NaN and +Inf pixels the loss is finite or +Inf, its gradient finite.
-logits = torch.randn(n, k, h, w) * 3
-logits[0, labels[0, 0, 2], 0, 2] = -INF
-logits[0, (labels[0, 0, 3] + 1) % k, 0, 3] = -INF
-g = f.create_group(f"case{case}")
-g.attrs["op"] = OPS.index("softmax_ce")
-g.attrs["ignore_index"] = 255
-put(g, "labels", labels.to(torch.int32).view(n, 1, h, w))
-logits.requires_grad_()
-loss = F.cross_entropy(logits, labels, ignore_index=255)
-loss.backward(torch.tensor(1.5))
-put(g, "x", logits)
-put(g, "y", loss.reshape(1, 1, 1, 1))
-put(g, "dy", torch.tensor(1.5).reshape(1, 1, 1, 1))
-put(g, "dx", logits.grad)
-case += 1
+emit_cross_entropy(logits, labels)
 
 # Bilinear resize up, down, same size, both align_corners.
 for (oh, ow) in [(11, 13), (3, 4), (6, 7)]:

@@ -116,6 +116,14 @@ expect_failure("not an HDF5 file", "to-pth", base + "_text.txt", base + "_x.pth"
 expect_failure("no /model group", "to-pth", sys.argv[1], base + "_x.pth")
 assert convert("to-h5", base + "_model.pth", base + "_wrong.h5", "--arch", "resnet18", "--classes", "10")[0] == 0
 expect_failure("does not fit torchvision's resnet18", "to-pth", base + "_wrong.h5", base + "_x.pth")
+# An output that is the input (by the same name or a hard link) is refused and the input survives.
+before = open(base + "_model.pth", "rb").read()
+expect_failure("is the input", "to-h5", base + "_model.pth", base + "_model.pth", "--arch", "resnet18")
+if os.path.exists(base + "_link.h5"):
+    os.remove(base + "_link.h5")
+os.link(base + "_converted.h5", base + "_link.h5")
+expect_failure("is the input", "to-pth", base + "_converted.h5", base + "_link.h5")
+assert open(base + "_model.pth", "rb").read() == before, "the converter damaged its input"
 assert not os.path.exists(base + "_x.h5") and not os.path.exists(base + "_x.pth")
 for scratch in ("_model.pth", "_back.pth", "_bare.pth", "_ckpt.pth", "_ckpt.h5", "_list.pth", "_wrong.h5"):
     os.remove(base + scratch)  # 47 MB each; the C test needs only the files named at the top
