@@ -11,8 +11,15 @@ static facs_status create(void **impl, facs_param_list **params, int *facs, cons
         return facs_fail(FACS_ERR_ARG,
                          "%s: MobileNet-v2 has no CIFAR stem; train it on 224x224 inputs (or upscaled CIFAR images)",
                          o->arch);
+    if (o->output_stride != 0 && o->output_stride != 32)
+        return facs_fail(FACS_ERR_ARG, "%s: MobileNet-v2 has output stride 32 only (dilation exists for ResNets), "
+                                       "not %d", o->arch, o->output_stride);
+    if (o->deep_stem)
+        return facs_fail(FACS_ERR_ARG, "%s: MobileNet-v2 has no deep stem (it exists for ResNets)", o->arch);
     facs_mobilenet_options mo;
     FACS_TRY(facs_mobilenet_options_for_arch(o->arch, &mo));
+    if (o->dropout >= 0.0)
+        mo.dropout = (float)o->dropout;
     mo.classes = o->classes;
     mo.width = o->width;
     mo.fusion_bn = o->fusion_bn;
@@ -42,6 +49,7 @@ static void destroy(void *impl)
 const facs_model_family facs_mobilenet_family = {
     .names = facs_mobilenet_arch_names,
     .head_prefix = "classifier.",
+    .dropout = 0.2, /* torchvision's classifier.0 */
     .create = create,
     .forward = forward,
     .destroy = destroy,

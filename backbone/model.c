@@ -6,13 +6,18 @@
 
 #include "model_family.h"
 
-static const facs_model_family *const FAMILIES[] = {
+#define BUILT_IN 3
+#define MAX_FAMILIES (BUILT_IN + 8)
+#define MAX_NAMES 128
+
+/* The built-in families, then those registered (facs_model_register_family). */
+static const facs_model_family *families[MAX_FAMILIES] = {
     &facs_resnet_family,
     &facs_vgg_family,
     &facs_mobilenet_family,
 };
-#define FAMILY_COUNT ((int)(sizeof FAMILIES / sizeof FAMILIES[0]))
-#define MAX_NAMES 64
+static int family_count = BUILT_IN;
+static const char *all_names[MAX_NAMES + 1]; /* every family's names, rebuilt when a family registers */
 
 struct facs_model {
     const facs_model_family *family;
@@ -22,25 +27,53 @@ struct facs_model {
     int facs;
 };
 
+static int count_names(const facs_model_family *family)
+{
+    int n = 0;
+    for (const char *const *p = family->names(); *p; p++)
+        n++;
+    return n;
+}
+
 const char *const *facs_model_arch_names(void)
 {
-    static const char *names[MAX_NAMES + 1];
-    if (!names[0]) {
+    if (!all_names[0]) {
         int n = 0;
-        for (int f = 0; f < FAMILY_COUNT; f++)
-            for (const char *const *p = FAMILIES[f]->names(); *p && n < MAX_NAMES; p++)
-                names[n++] = *p;
-        names[n] = NULL;
+        for (int f = 0; f < family_count; f++)
+            for (const char *const *p = families[f]->names(); *p && n < MAX_NAMES; p++)
+                all_names[n++] = *p;
+        all_names[n] = NULL;
     }
-    return names;
+    return all_names;
 }
 
 static const facs_model_family *family_of(const char *arch)
 {
-    for (int f = 0; f < FAMILY_COUNT; f++)
-        if (facs_arch_index(FAMILIES[f]->names(), arch) >= 0)
-            return FAMILIES[f];
+    for (int f = 0; f < family_count; f++)
+        if (facs_arch_index(families[f]->names(), arch) >= 0)
+            return families[f];
     return NULL;
+}
+
+facs_status facs_model_register_family(const facs_model_family *family)
+{
+    if (!family || !family->names || !family->create || !family->forward || !family->destroy)
+        return facs_fail(FACS_ERR_ARG, "model: a family needs names, create, forward and destroy");
+    int total = 0;
+    for (int f = 0; f < family_count; f++) {
+        if (families[f] == family)
+            return FACS_OK;
+        total += count_names(families[f]);
+    }
+    if (family_count == MAX_FAMILIES || total + count_names(family) > MAX_NAMES)
+        return facs_fail(FACS_ERR_ARG, "model: no room for another family (%d families, %d names)", family_count,
+                         total);
+    for (const char *const *p = family->names(); *p; p++)
+        if (family_of(*p))
+            return facs_fail(FACS_ERR_ARG, "model: architecture '%s' is registered already", *p);
+    families[family_count++] = family;
+    all_names[0] = NULL;
+    return FACS_OK;
 }
 
 int facs_arch_index(const char *const *names, const char *arch)
@@ -73,9 +106,14 @@ facs_status facs_expect_rgb(const char *family, const facs_tensor *x)
 
 facs_status facs_model_options_for_arch(const char *arch, facs_model_options *options)
 {
-    if (!family_of(arch))
+    const facs_model_family *family = family_of(arch);
+    if (!family)
         return facs_arch_unknown(NULL, arch, facs_model_arch_names());
-    *options = (facs_model_options){.classes = 1000, .width = 1.0, .fusion = {FACS_FUSION_THRESHOLD, 0.5f}};
+    *options = (facs_model_options){.classes = family->classes ? family->classes : 1000,
+                                    .width = 1.0,
+                                    .fusion = {FACS_FUSION_THRESHOLD, 0.5f},
+                                    .output_stride = family->output_stride ? family->output_stride : 32,
+                                    .dropout = -1.0};
     snprintf(options->arch, sizeof options->arch, "%s", arch);
     return FACS_OK;
 }
@@ -90,6 +128,30 @@ static facs_status check_options(const facs_model_options *o)
         return facs_fail(FACS_ERR_ARG, "%s: unknown fusion mode %d", o->arch, (int)o->fusion.fusion);
     if (o->fusion_bn < FACS_FUSION_BN_NONE || o->fusion_bn > FACS_FUSION_BN_POST)
         return facs_fail(FACS_ERR_ARG, "%s: unknown fusion BN placement %d", o->arch, (int)o->fusion_bn);
+    if (o->output_stride < 0)
+        return facs_fail(FACS_ERR_ARG, "%s: output stride %d must be 32, 16 or 8 (0: the default)", o->arch,
+                         o->output_stride);
+    if (o->deep_stem != 0 && o->deep_stem != 1)
+        return facs_fail(FACS_ERR_ARG, "%s: deep_stem must be 0 or 1 (got %d)", o->arch, o->deep_stem);
+    if (!(o->dropout < 1.0)) /* NaN too */
+        return facs_fail(FACS_ERR_ARG, "%s: dropout probability %g must be below 1 (negative: the default)", o->arch,
+                         o->dropout);
+    return FACS_OK;
+}
+
+/* o with the family's defaults in place of output_stride 0 and a negative
+ * dropout; refuses a dropout the family has no layer for. */
+static facs_status resolve_defaults(const facs_model_family *family, facs_model_options *o)
+{
+    if (o->output_stride == 0)
+        o->output_stride = family->output_stride ? family->output_stride : 32;
+    if (family->dropout < 0.0) {
+        if (o->dropout > 0.0)
+            return facs_fail(FACS_ERR_ARG, "%s has no dropout layer (dropout %g)", o->arch, o->dropout);
+        o->dropout = 0.0;
+    } else if (o->dropout < 0.0) {
+        o->dropout = family->dropout;
+    }
     return FACS_OK;
 }
 
@@ -101,11 +163,13 @@ facs_status facs_model_create(facs_model **out, const facs_model_options *option
     if (!family)
         return facs_arch_unknown(NULL, options->arch, facs_model_arch_names());
     FACS_TRY(check_options(options));
+    facs_model_options resolved = *options;
+    FACS_TRY(resolve_defaults(family, &resolved));
     facs_model *m = calloc(1, sizeof *m);
     if (!m)
         return facs_fail(FACS_ERR_MEMORY, "%s: out of memory", options->arch);
-    *m = (facs_model){.family = family, .options = *options};
-    facs_status s = family->create(&m->impl, &m->params, &m->facs, options, device, seed);
+    *m = (facs_model){.family = family, .options = resolved};
+    facs_status s = family->create(&m->impl, &m->params, &m->facs, &m->options, device, seed);
     if (s != FACS_OK) {
         free(m);
         return s;
@@ -126,6 +190,13 @@ facs_tensor *facs_model_forward(facs_ctx *ctx, facs_model *model, facs_tensor *x
 {
     return model->family->forward(ctx, model->impl, x);
 }
+
+facs_tensor *facs_model_aux_output(const facs_model *model)
+{
+    return model->family->aux_output ? model->family->aux_output(model->impl) : NULL;
+}
+
+const facs_model_family *facs_model_family_of(const facs_model *model) { return model->family; }
 
 facs_param_list *facs_model_params(facs_model *model) { return model->params; }
 const facs_model_options *facs_model_get_options(const facs_model *model) { return &model->options; }

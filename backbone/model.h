@@ -1,6 +1,7 @@
-/* One interface over every classification backbone (ResNet, VGG, MobileNet-v2
- * and their FACS variants), for the tools that take any --arch: facs-run,
- * facs-summary, facs-finetune, the benchmarks.
+/* One interface over every network (ResNet, VGG, MobileNet-v2 and their FACS
+ * variants; PSPNet on any ResNet of the family once pspnet/ registered it),
+ * for the tools that take any --arch: facs-run, facs-summary, facs-finetune,
+ * pspnet-train, the benchmarks.
  *
  *     facs_model_options o;
  *     if (facs_model_options_for_arch("facs_vgg16_r2", &o) != FACS_OK) ...  // message lists every name
@@ -16,8 +17,15 @@
  *
  * Each family (backbone/model_family.h) owns a set of architecture names and
  * reads the options that apply to it; an option that a family cannot honour
- * (a CIFAR stem on MobileNet-v2, BN before the fusion on ResNet) is refused
- * at create with a message, never ignored. */
+ * (a CIFAR stem on MobileNet-v2, BN before the fusion on ResNet, an output
+ * stride on VGG) is refused at create with a message, never ignored.
+ *
+ * Families above backbone/ (pspnet/, which must not be included from here)
+ * register at run time: a tool calls facs_pspnet_register() (pspnet.h) once
+ * at start, and from then on "pspnet_resnet50" is an architecture name like
+ * any other. Segmentation models return (N, classes, H, W) logits at the
+ * input's size, and in training mode also auxiliary logits
+ * (facs_model_aux_output). */
 #ifndef FACS_MODEL_H
 #define FACS_MODEL_H
 
@@ -38,18 +46,31 @@ facs_status facs_fusion_bn_parse(const char *name, facs_fusion_bn *out);
 /* The name facs_fusion_bn_parse reads ("none", "pre", "post"); "?" for another value. */
 const char *facs_fusion_bn_name(facs_fusion_bn placement);
 
-/* Every field shapes the network, so weights files record each one: a new
- * field needs its line in model_file.h's FACS_MODEL_FIELDS. */
+/* Every field but dropout shapes the network, so weights files record each
+ * one: a new field needs its line in weights.h's FACS_WEIGHTS_MODEL_FIELDS.
+ * facs_model_options_for_arch fills the architecture's defaults. */
 typedef struct {
     char arch[32];
-    int classes;              /* 1000 */
+    int classes;              /* 1000 (PSPNet: 19, Cityscapes) */
     double width;             /* channel multiplier, 1.0 */
     int cifar_stem;           /* ResNet: 3x3 stride-1 stem, no max-pool; VGG refuses it (no stem; 32x32 works as is) */
     facs_fusion_bn fusion_bn; /* FACS variants only */
     facs_fuse_params fusion;  /* FACS variants only: threshold, T_cf 0.5 */
+    /* ResNet backbones (classification and PSPNet): 32, 16 or 8 (resnet.h:
+     * layer4, then also layer3, dilated instead of strided); 0 = the family's
+     * default, 32 for classification, 8 for PSPNet. VGG and MobileNet-v2 take
+     * only 32. */
+    int output_stride;
+    int deep_stem;            /* ResNet backbones: the 3-conv v1c stem of resnet.h (0/1); others refuse it */
+    /* Dropout probability of the family's dropout layers (MobileNet-v2's
+     * classifier, PSPNet's cls and aux heads); negative = the family's default
+     * (0.2 and 0.1). Families without dropout (ResNet, VGG) refuse a value
+     * above 0. Not recorded in files: it shapes no tensor. */
+    double dropout;
 } facs_model_options;
 
 typedef struct facs_model facs_model;
+typedef struct facs_model_family facs_model_family; /* model_family.h */
 
 /* NULL-terminated list of every architecture name, family by family. */
 const char *const *facs_model_arch_names(void);
@@ -58,13 +79,31 @@ const char *const *facs_model_arch_names(void);
 facs_status facs_model_options_for_arch(const char *arch, facs_model_options *options);
 
 /* Builds and initialises (torchvision's initialisation, drawn from seed).
- * On failure *out is NULL and the last error says why. */
+ * On failure *out is NULL and the last error says why. The model keeps the
+ * options with the family defaults resolved (output_stride 0 and a negative
+ * dropout become the family's values; facs_model_get_options). */
 facs_status facs_model_create(facs_model **out, const facs_model_options *options, facs_device device,
                               uint64_t seed);
 void facs_model_free(facs_model *model);
 
-/* Logits (N, classes, 1, 1) of images (N, 3, H, W); NULL on error. */
+/* Logits of images (N, 3, H, W): (N, classes, 1, 1) for classification,
+ * (N, classes, H, W) for segmentation (PSPNet's main head); NULL on error. */
 facs_tensor *facs_model_forward(facs_ctx *ctx, facs_model *model, facs_tensor *x);
+
+/* The auxiliary logits of the last facs_model_forward when it ran in training
+ * mode (ctx->training): PSPNet's aux head on layer3, (N, classes, H, W) like
+ * the main logits, an arena tensor of that step (recorded on the tape, so a
+ * loss on it backpropagates). NULL for families without one, and after a
+ * forward in eval mode. */
+facs_tensor *facs_model_aux_output(const facs_model *model);
+
+/* Adds a family (model_family.h) after the built-in ones and those added
+ * before: its names become architecture names of every function here. For
+ * families of a floor above backbone/ (pspnet/: facs_pspnet_register).
+ * Registering the same family again does nothing. Refuses (FACS_ERR_ARG) a
+ * family whose names clash with known ones and a full table (8 families).
+ * Not thread-safe: call it at start, before any other thread uses models. */
+facs_status facs_model_register_family(const facs_model_family *family);
 
 /* Every tensor under its torchvision state_dict key, in registration order. */
 facs_param_list *facs_model_params(facs_model *model);
@@ -72,8 +111,10 @@ const facs_model_options *facs_model_get_options(const facs_model *model);
 /* 1 when the architecture uses the FACS op. */
 int facs_model_is_facs(const facs_model *model);
 /* State-dict prefix of the classifier ("fc." for ResNet, "classifier." for
- * VGG and MobileNet-v2): what a fine-tuning run skips when loading weights
- * trained for other classes. */
+ * VGG and MobileNet-v2, "cls." for PSPNet, whose aux head depends on the
+ * classes too): what a fine-tuning run skips when loading weights trained for
+ * other classes. To initialise from an ImageNet backbone file:
+ * facs_model_load_backbone (model_file.h). */
 const char *facs_model_head_prefix(const facs_model *model);
 
 /* The classifier weight's state-dict key for arch ("fc.weight",

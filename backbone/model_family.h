@@ -1,16 +1,26 @@
 /* The contract between backbone/model.c and each network family. A family
  * lists its architecture names and builds a network behind an opaque impl;
- * model.c dispatches by name. Adding a family = one file defining a
- * facs_model_family + one line in model.c's table. */
+ * model.c dispatches by name. Adding a family of backbone/ = one file
+ * defining a facs_model_family + one line in model.c's table; a family of a
+ * floor above backbone/ (pspnet/) registers itself at run time instead
+ * (facs_model_register_family, model.h). */
 #ifndef FACS_MODEL_FAMILY_H
 #define FACS_MODEL_FAMILY_H
 
+#include <stddef.h>
+
 #include "model.h"
 
-typedef struct {
+struct facs_model_family {
     const char *const *(*names)(void); /* NULL-terminated list */
     const char *head_prefix;  /* "fc." */
     const char *head_weight;  /* the classifier's weight key, "fc.weight": its rows are the classes */
+    /* Defaults of facs_model_options_for_arch; 0 means the classification
+     * default: 1000 classes, output stride 32. */
+    int classes, output_stride;
+    /* The default dropout probability; negative: the family has no dropout
+     * (a dropout above 0 is then refused, 0 accepted). */
+    double dropout;
     /* Builds the network for options (options->arch is one of names): *impl
      * receives the network, *params its parameter list (owned by impl), *facs
      * whether it uses the FACS op. On failure nothing is left allocated. */
@@ -18,7 +28,21 @@ typedef struct {
                           facs_device device, uint64_t seed);
     facs_tensor *(*forward)(facs_ctx *ctx, void *impl, facs_tensor *x);
     void (*destroy)(void *impl);
-} facs_model_family;
+    /* Optional (NULL: none): the auxiliary logits of the last forward in
+     * training mode, NULL in eval mode (facs_model_aux_output). */
+    facs_tensor *(*aux_output)(void *impl);
+    /* Optional, for facs_model_load_backbone (model_file.h): into buf, the key
+     * that the model's tensor model_key has in the weights file of the
+     * backbone's classification network (an ImageNet ResNet), or NULL when the
+     * tensor is no part of the backbone (a head: left to its initialiser). NULL
+     * hook: every tensor outside head_prefix keeps its name. */
+    const char *(*backbone_key)(const facs_model_options *options, const char *model_key, char *buf, size_t size);
+    /* The classifier of that file, which loading skips ("fc."); NULL: head_prefix. */
+    const char *backbone_head_prefix;
+};
+
+/* The family that built model (model_file.c reads its hooks). */
+const facs_model_family *facs_model_family_of(const facs_model *model);
 
 /* Index of arch in the NULL-terminated names, -1 when absent (or arch is NULL). */
 int facs_arch_index(const char *const *names, const char *arch);

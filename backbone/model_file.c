@@ -7,9 +7,11 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "h5_attr.h"
+#include "model_family.h"
 
 typedef enum { APPLIES_ALL, APPLIES_FACS, APPLIES_FAMILY } field_applies;
 
@@ -375,11 +377,9 @@ static const char *describe(const facs_model_options *o, facs_model_given mask, 
     return buf;
 }
 
-facs_status facs_model_load(const char *path, facs_model *m, const facs_weights_load_options *options)
+/* A failed load's message (why) with what path was saved as and what is built. */
+static facs_status load_context(facs_status s, const char *path, facs_model *m, const char *what)
 {
-    facs_status s = facs_weights_load(path, facs_model_params(m), options, NULL);
-    if (s != FACS_ERR_FORMAT)
-        return s;
     char why[1024], file[256], built[256];
     snprintf(why, sizeof why, "%s", facs_last_error());
     facs_weights_meta meta;
@@ -394,14 +394,68 @@ facs_status facs_model_load(const char *path, facs_model *m, const facs_weights_
     describe(facs_model_get_options(m), FACS_MODEL_GIVEN_ALL, built, sizeof built);
     char context[1024];
     if (!(recorded & FACS_MODEL_GIVEN(ARCH)))
-        snprintf(context, sizeof context, " (%s does not say its architecture; the network built is %s)", path, built);
+        snprintf(context, sizeof context, " (%s does not say its architecture; %s %s)", path, what, built);
     else
-        snprintf(context, sizeof context, " (%s was saved as %s; the network built is %s)", path,
-                 describe(&saved, recorded, file, sizeof file), built);
+        snprintf(context, sizeof context, " (%s was saved as %s; %s %s)", path,
+                 describe(&saved, recorded, file, sizeof file), what, built);
     /* The context must survive the message's 1 KiB: a long list of names gives way. */
     int room = 1000 - (int)strlen(context);
     room = room < 80 ? 80 : room;
     if ((int)strlen(why) > room)
         snprintf(why + room - 4, 5, " ...");
     return facs_fail(s, "%s%s", why, context);
+}
+
+facs_status facs_model_load(const char *path, facs_model *m, const facs_weights_load_options *options)
+{
+    facs_status s = facs_weights_load(path, facs_model_params(m), options, NULL);
+    return s == FACS_ERR_FORMAT ? load_context(s, path, m, "the network built is") : s;
+}
+
+static int has_prefix(const char *name, const char *prefix)
+{
+    return prefix && prefix[0] && strncmp(name, prefix, strlen(prefix)) == 0;
+}
+
+facs_status facs_model_load_backbone(facs_model *m, const char *path, facs_weights_report *report)
+{
+    const facs_model_family *family = facs_model_family_of(m);
+    const facs_model_options *o = facs_model_get_options(m);
+    facs_param_list *params = facs_model_params(m);
+    /* A view of the backbone's entries under the file's names: shallow copies
+     * sharing the model's tensors, so the load writes straight into them. */
+    size_t slots = (size_t)(params->count ? params->count : 1);
+    facs_param *shells = calloc(slots, sizeof *shells);
+    facs_param **items = calloc(slots, sizeof *items);
+    facs_param_list view = {.items = items, .count = 0, .capacity = params->count};
+    facs_status s = shells && items ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "%s: out of host memory", path);
+    for (int i = 0; s == FACS_OK && i < params->count; i++) {
+        const facs_param *p = params->items[i];
+        char buf[FACS_WEIGHTS_NAME_MAX];
+        const char *key = family->backbone_key ? family->backbone_key(o, p->name, buf, sizeof buf)
+                          : has_prefix(p->name, family->head_prefix) ? NULL
+                                                                      : p->name;
+        if (!key)
+            continue;
+        shells[view.count] = *p;
+        if (!(shells[view.count].name = strdup(key))) {
+            s = facs_fail(FACS_ERR_MEMORY, "%s: out of host memory", path);
+            break;
+        }
+        items[view.count] = &shells[view.count];
+        view.count++;
+    }
+    if (s == FACS_OK) {
+        facs_weights_load_options lo = facs_weights_load_defaults();
+        lo.skip_prefix = family->backbone_head_prefix ? family->backbone_head_prefix : family->head_prefix;
+        lo.report = report;
+        s = facs_weights_load(path, &view, &lo, NULL);
+        if (s == FACS_ERR_FORMAT)
+            s = load_context(s, path, m, "the backbone is that of");
+    }
+    for (int i = 0; i < view.count; i++)
+        free(shells[i].name);
+    free(shells);
+    free(items);
+    return s;
 }

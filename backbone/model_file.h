@@ -100,4 +100,21 @@ facs_status facs_model_options_check_applicable(const facs_model_options *o, fac
  * built is resnet50, classes 1000, width 0.5, cifar_stem 0)"). */
 facs_status facs_model_load(const char *path, facs_model *m, const facs_weights_load_options *options);
 
+/* Initialises the backbone of m from path, the weights file of the backbone's
+ * classification network (an ImageNet ResNet under torchvision's names, or
+ * timm's conv1.0 ... for the deep stem; the FACS and plain ResNets of one depth
+ * load each other's files), and leaves the heads to their initialiser:
+ *   - a classification model loads everything but its head_prefix (the
+ *     file's classifier is skipped too): fine-tuning for other classes;
+ *   - a PSPNet loads layer0 (the file's conv1 and bn1, or the deep stem's
+ *     conv1.0 ... bn1) and layer1..layer4, skips the file's fc and keeps ppm,
+ *     cls and aux as initialised (the family's backbone_key hook,
+ *     model_family.h, maps the names).
+ * Strict otherwise: a backbone tensor the file lacks, a file tensor the
+ * backbone lacks, a wrong shape (named under the file's key) are refused with
+ * facs_model_load's context (what the file was saved as, what is built).
+ * report (may be NULL) counts the tensors loaded, and the file's integer
+ * entries ignored (num_batches_tracked). All or nothing, like facs_weights_load. */
+facs_status facs_model_load_backbone(facs_model *m, const char *path, facs_weights_report *report);
+
 #endif

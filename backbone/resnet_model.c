@@ -15,6 +15,8 @@ static facs_status create(void **impl, facs_param_list **params, int *facs, cons
     ro.classes = o->classes;
     ro.width = o->width;
     ro.cifar_stem = o->cifar_stem;
+    ro.deep_stem = o->deep_stem;
+    ro.output_stride = o->output_stride ? o->output_stride : 32;
     ro.post_bn = o->fusion_bn == FACS_FUSION_BN_POST;
     ro.fusion = o->fusion;
     facs_resnet *net = malloc(sizeof *net);
@@ -43,6 +45,7 @@ const facs_model_family facs_resnet_family = {
     .names = facs_resnet_arch_names,
     .head_prefix = "fc.",
     .head_weight = "fc.weight",
+    .dropout = -1.0, /* none */
     .create = create,
     .forward = forward,
     .destroy = destroy,

@@ -48,6 +48,11 @@ static facs_status check_options(const facs_model_options *o)
     if (o->fusion_bn == FACS_FUSION_BN_PRE)
         return facs_fail(FACS_ERR_ARG, "%s: BN before the fusion exists only for MobileNet-v2; VGG takes post-BN",
                          o->arch);
+    if (o->output_stride != 0 && o->output_stride != 32)
+        return facs_fail(FACS_ERR_ARG, "%s: VGG has output stride 32 only (dilation exists for ResNets), not %d",
+                         o->arch, o->output_stride);
+    if (o->deep_stem)
+        return facs_fail(FACS_ERR_ARG, "%s: VGG has no stem to replace (deep_stem exists for ResNets)", o->arch);
     return FACS_OK;
 }
 
@@ -187,6 +192,7 @@ static void family_destroy(void *impl)
 const facs_model_family facs_vgg_family = {
     .names = facs_vgg_arch_names,
     .head_prefix = "classifier.",
+    .dropout = -1.0, /* none */
     .create = family_create,
     .forward = family_forward,
     .destroy = family_destroy,

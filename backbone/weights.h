@@ -84,17 +84,18 @@
  *                   and a command line may not give it), FAMILY (what the
  *                   architecture's family accepts: no CIFAR stem on VGG)
  *
- * PSPNet's backbone options, for instance, will be
- *     X(OUTPUT_STRIDE, output_stride, output_stride, "output_stride", "--output-stride", INT, FAMILY)
- *     X(DEEP_STEM, deep_stem, deep_stem, "deep_stem", "--deep-stem", FLAG, FAMILY) */
-#define FACS_WEIGHTS_MODEL_FIELDS(X)                                                           \
-    X(ARCH, arch, arch, "architecture", "--arch", TEXT, ALL)                                   \
-    X(CLASSES, classes, classes, "classes", "--classes", INT, ALL)                             \
-    X(FUSION, fusion, fusion.fusion, "fusion", "--fusion", FUSION, FACS)                       \
-    X(THRESHOLD, threshold, fusion.threshold, "threshold", "--threshold", REAL32, FACS)        \
-    X(WIDTH, width, width, "width", "--width", REAL, ALL)                                      \
-    X(CIFAR_STEM, cifar_stem, cifar_stem, "cifar_stem", "--cifar-stem", FLAG, FAMILY)          \
-    X(FUSION_BN, fusion_bn, fusion_bn, "fusion_bn", "--fusion-bn", FUSION_BN, FACS)
+ * A new line goes at the end: each line's position is its bit in
+ * facs_model_given (model_file.h). */
+#define FACS_WEIGHTS_MODEL_FIELDS(X)                                                                \
+    X(ARCH, arch, arch, "architecture", "--arch", TEXT, ALL)                                        \
+    X(CLASSES, classes, classes, "classes", "--classes", INT, ALL)                                  \
+    X(FUSION, fusion, fusion.fusion, "fusion", "--fusion", FUSION, FACS)                            \
+    X(THRESHOLD, threshold, fusion.threshold, "threshold", "--threshold", REAL32, FACS)             \
+    X(WIDTH, width, width, "width", "--width", REAL, ALL)                                           \
+    X(CIFAR_STEM, cifar_stem, cifar_stem, "cifar_stem", "--cifar-stem", FLAG, FAMILY)               \
+    X(FUSION_BN, fusion_bn, fusion_bn, "fusion_bn", "--fusion-bn", FUSION_BN, FACS)                 \
+    X(OUTPUT_STRIDE, output_stride, output_stride, "output_stride", "--output-stride", INT, FAMILY) \
+    X(DEEP_STEM, deep_stem, deep_stem, "deep_stem", "--deep-stem", FLAG, FAMILY)
 
 typedef enum {
     FACS_WEIGHTS_KIND_TEXT,
@@ -119,10 +120,12 @@ typedef enum {
 /* The root attributes: version, then one member per line of
  * FACS_WEIGHTS_MODEL_FIELDS, typed by its kind:
  *     char arch[64]; int classes; int fusion (facs_fusion); float threshold;
- *     double width; int cifar_stem; int fusion_bn (facs_fusion_bn).
+ *     double width; int cifar_stem; int fusion_bn (facs_fusion_bn);
+ *     int output_stride; int deep_stem.
  * Unknown fields are: version 0 (the file has no format attributes: a bare
  * h5py file), "" for text, NAN for reals and -1 for the others (arch "",
- * classes -1, fusion -1, threshold NAN, width NAN, cifar_stem -1, fusion_bn -1).
+ * classes -1, fusion -1, threshold NAN, width NAN, cifar_stem -1, fusion_bn -1,
+ * output_stride -1, deep_stem -1).
  * Saving writes only the known ones (and always the format and version);
  * model_file.h's facs_model_meta fills every one that applies to a model. */
 typedef struct {

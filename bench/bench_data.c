@@ -41,14 +41,6 @@ typedef struct {
 static const int worker_counts[] = {0, 1, 2};
 #define NWORKERS ((int)(sizeof worker_counts / sizeof worker_counts[0]))
 
-/* ---- Cityscapes as a loader dataset (CIFAR's is facs_cifar_dataset) ---- */
-
-/* Decodes frame `index` from its PNGs, as training on the real dataset does. */
-static facs_status city_sample(const facs_dataset *self, int index, facs_image *out_image, facs_label *out_label)
-{
-    return facs_cityscapes_load_pair(self->user, index, out_image, &out_label->map);
-}
-
 /* ---- timing ---- */
 
 /* Times whole epochs of ds through a loader with the given options; the median
@@ -138,7 +130,8 @@ static int bench_cityscapes(const char *root, const options *o, double *epoch_ms
         fprintf(stderr, "bench-data: Cityscapes: %s\n", facs_last_error());
         return 1;
     }
-    facs_dataset d = {index.count, city_sample, &index};
+    facs_dataset d;
+    facs_cityscapes_dataset(&index, &d);
     facs_seg_aug aug = facs_seg_aug_train(CITY_CROP, CITY_CROP);
     facs_loader_opts lo = facs_loader_defaults();
     lo.batch_size = 8;

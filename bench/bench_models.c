@@ -30,6 +30,7 @@
 #include "bench_util.h"
 #include "model.h"
 #include "optim.h"
+#include "pspnet.h"
 
 static const char ABOUT[] =
     "Times whole networks on the CPU (one configuration per run); prints JSON on stdout.\n"
@@ -294,6 +295,7 @@ done:
 
 int main(int argc, char **argv)
 {
+    facs_pspnet_register();
     double rss_start = max_rss_mib();
     model_bench b;
     bench_options o;

@@ -1,5 +1,6 @@
 /* Reading the Cityscapes folder layout (see cityscapes.h). */
 #include "cityscapes.h"
+#include "loader.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -390,4 +391,17 @@ facs_status facs_cityscapes_check(const char *root, facs_cityscapes_report *repo
                                           "leftImg8bit/val and leftImg8bit/test",
                          root);
     return FACS_OK;
+}
+
+static facs_status cityscapes_sample(const facs_dataset *self, int index, facs_image *out_image,
+                                     facs_label *out_label)
+{
+    return facs_cityscapes_load_pair(self->user, index, out_image, &out_label->map);
+}
+
+void facs_cityscapes_dataset(const facs_cityscapes_pairs *index, facs_dataset *dataset)
+{
+    dataset->count = index->count;
+    dataset->load = cityscapes_sample;
+    dataset->user = (void *)index;
 }

@@ -76,6 +76,11 @@ void facs_cityscapes_index_free(facs_cityscapes_pairs *index);
 facs_status facs_cityscapes_load_pair(const facs_cityscapes_pairs *index, int i, facs_image *image,
                                       facs_image *label);
 
+/* The frames of index as a loader dataset (loader.h): each sample is the RGB
+ * image and its trainId map (label.map); index must outlive the dataset. */
+struct facs_dataset;
+void facs_cityscapes_dataset(const facs_cityscapes_pairs *index, struct facs_dataset *dataset);
+
 /* What facs_cityscapes_check found. */
 typedef struct {
     int present[FACS_CITYSCAPES_SPLITS]; /* 1 when root/leftImg8bit/{split} exists */

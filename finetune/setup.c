@@ -67,7 +67,7 @@ static facs_status resume(ft_run *r)
     const char *last = r->run.last_path;
     facs_train_state state;
     FACS_TRY(facs_weights_load_checkpoint(last, &r->sgd, NULL, NULL, &state));
-    int64_t done = r->run.epochs_done, skip = r->sgd.steps - done * r->batches_per_epoch;
+    int64_t done = r->run.done, skip = r->sgd.steps - done * r->batches_per_epoch;
     if (state.epoch != done || done > r->o->epochs || skip < 0 || skip >= r->batches_per_epoch ||
         (skip > 0) != (r->run.partial != NULL))
         return facs_fail(FACS_ERR_FORMAT,
@@ -106,7 +106,7 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o)
     else if (o->init)
         FACS_TRY(ft_model_load_init(r->model, o->init));
     FACS_TRY(ft_eval_init(&r->eval, r->classes));
-    int first_epoch = (int)r->run.epochs_done;
+    int first_epoch = (int)r->run.done;
     FACS_TRY(ft_loader_create(&r->train, 1, o->batch, o->workers, o->seed, first_epoch, &r->train_loader));
     FACS_TRY(ft_loader_create(&r->test, 0, o->batch, o->workers, o->seed, 0, &r->test_loader));
     return facs_run_start(&r->run);

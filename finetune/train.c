@@ -93,7 +93,8 @@ static facs_status save_interrupted(ft_run *r, int epoch, const epoch_sums *e, i
     json_t *partial = json_pack("{s:f, s:I, s:I}", "loss_sum", e->loss_sum, "correct", (json_int_t)e->correct, "seen",
                                 (json_int_t)e->seen);
     facs_run_model m = checkpoint_of(r);
-    FACS_TRY(facs_run_save_interrupted(&r->run, partial, &m));
+    int best;
+    FACS_TRY(facs_run_save(&r->run, &m, r->run.done, partial, 0, &best));
     printf("interrupted in epoch %d after batch %d of %d: saved %s; continue with --resume\n", epoch + 1, trained,
            r->batches_per_epoch, r->run.last_path);
     return FACS_OK;
@@ -105,7 +106,7 @@ static facs_status report(ft_run *r)
     if (facs_confusion_total(&r->eval.matrix) == 0) /* resumed a finished run: nothing evaluated in this process yet */
         FACS_TRY(ft_evaluate(r->ctx, r->model, r->test_loader, "the final evaluation", &r->eval));
     printf("\nper-class test accuracy (%s, after epoch %d; best top-1 %.4f at epoch %lld):\n", r->run.last_path,
-           r->o->epochs, r->run.best_value, (long long)r->run.best_epoch);
+           r->o->epochs, r->run.best_value, (long long)r->run.best_record);
     facs_confusion_print_table(&r->eval.matrix, (const char *const *)r->test.split.class_names, stdout);
     FACS_TRY(facs_confusion_write_csv(&r->eval.matrix, (const char *const *)r->test.split.class_names,
                                       r->confusion_path));
@@ -116,7 +117,7 @@ static facs_status report(ft_run *r)
 int ft_run_train(ft_run *r)
 {
     const ft_options *o = r->o;
-    int first = (int)r->run.epochs_done;
+    int first = (int)r->run.done;
     int last = o->stop_after > 0 && o->stop_after < o->epochs ? o->stop_after : o->epochs;
     float *logits = malloc((size_t)o->batch * r->classes * sizeof *logits);
     if (!logits) {

@@ -1,11 +1,11 @@
 #!/bin/sh
 # facs-finetune survives kill -9 at any moment: a short run is killed 20 times
 # at random moments (each time resumed with --resume from what it left), then
-# resumed to the end. The moments are uniform over start-up plus three
-# epochs' time from the start of each attempt (both measured first), so they
-# land in start-up, training, evaluation and the checkpoint writes (an epoch
-# is two steps, so the writes are a good part of it), and some attempts get
-# an epoch or more further; 80 epochs leave room for that. Its last.h5 and
+# resumed to the end. Each attempt may go at most one epoch further
+# (--stop-after), so however fast or slow the machine is at the moment, the
+# run cannot finish before the 20 kills; the moment is uniform over the time
+# of a one-epoch run with start-up (measured first), so kills land in
+# start-up, training, evaluation and the checkpoint writes. Its last.h5 and
 # best.h5 must equal an uninterrupted run's (every tensor and every
 # attribute, timing fields aside), its log.jsonl must hold every epoch
 # exactly once and equal the uninterrupted log apart from timing, and no
@@ -32,21 +32,24 @@ t2=$(date +%s.%N)
 }
 first=$(echo "$t0 $t1" | awk '{print $2 - $1}')
 span=$(echo "$t0 $t2 $first" | awk '{print $2 - $1 - $3}')
-window=$(echo "$first $span" | awk '{e = ($2 - $1) / 79; print $1 + 3 * (e > 0 ? e : 0)}')
+window=$first
 echo "one epoch with start-up: $first s; the whole run: $span s; kills within $window s of each start"
 kills=0
 attempts=0
-while [ $kills -lt 20 ] && [ $attempts -lt 40 ]; do
+while [ $kills -lt 20 ] && [ $attempts -lt 100 ]; do
     attempts=$((attempts + 1))
     t=$(awk -v seed="$$$attempts" -v w="$window" 'BEGIN { srand(seed); printf "%.3f", rand() * w }')
     resume=""
     [ -e "$work/kill/last.h5" ] && resume=--resume
+    logged=$(cat "$work/kill/log.jsonl" 2>/dev/null | wc -l) # one epoch further at most
     # shellcheck disable=SC2086
-    "$tool" $args --out "$work/kill" $resume >>"$work/kill.out" 2>&1 &
+    "$tool" $args --out "$work/kill" $resume --stop-after $((logged + 1)) >>"$work/kill.out" 2>&1 &
     pid=$!
     sleep "$t"
-    kill -9 $pid 2>/dev/null && kills=$((kills + 1))
+    kill -9 $pid 2>/dev/null
     wait $pid 2>/dev/null
+    # 137 = 128 + SIGKILL: the kill hit a running process (a zombie also takes it, without effect)
+    [ $? -eq 137 ] && kills=$((kills + 1))
 done
 echo "killed $kills times; epochs in log before the last resume: $(wc -l <"$work/kill/log.jsonl" 2>/dev/null)"
 resume=""

@@ -32,7 +32,8 @@ typedef struct {
 parity_stats parity_stats_init(const char *verbose_env);
 
 /* Fills params from /<model>/model/<key>, or /<case_name>/bias/<key> where the
- * case nudged that bias (case_name NULL: the model's own weights only).
+ * case stores its own value (its nudged biases, and any other tensor its
+ * calibration moved); case_name NULL: the model's own weights only.
  * Returns 1 on success (failures are CHECKs). */
 int parity_load_weights(h5_file *ref, const char *model, const char *case_name, facs_param_list *params);
 

@@ -4,7 +4,8 @@
 # R = 8 rows: resnet50(width_per_group=32), 12,381,864, which the paper
 # truncates to 12.3M), FLOPs the paper's values in billions within 0.3%;
 # Tables 4 and 5 (no torchvision model to count exactly) parameters and FLOPs
-# within 1.5% of the paper's rounded values (docs/summary.md explains each). Also checks the JSON output (valid, layer FLOPs
+# within 1.5% of the paper's rounded values (docs/summary.md explains each). Also PSPNet's count at 713x713,
+# the JSON output (valid, layer FLOPs
 # summing to the total), the appendix-a convention on the stem and the error
 # for an unknown architecture, the peak RSS at input sizes 4096 and 8192 and
 # the refused option values. Usage: sh tests/test_summary.sh PATH/TO/facs-summary
@@ -98,6 +99,15 @@ for pair in "ptflops 1605632" "appendix-a 3211264"; do
 assert len(l)==1 and l[0]["flops"]==int(sys.argv[2]) and l[0]["params"]==128, l' "$work/c.json" "$2" 2>"$work/err"
     then ok "$1: bn1 counts $2 FLOPs"; else bad "$1: bn1: $(cat "$work/err")"; fi
 done
+
+# PSPNet (pspnet/, which the tool registers) at 713x713 with its default 19
+# classes: parameters exactly those of the PyTorch twin of semseg's model
+# (tests/ref/ref_pspnet.py counts 48,956,262 and test_pspnet.c compares), the
+# logits at the input's size.
+if "$BIN" --arch pspnet_resnet50 --input-size 713 --json >"$work/psp.json" 2>"$work/err" &&
+    "$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); l=s["layers"][-1];
+assert s["params"]==48956262 and l["shape"]==[1, 19, 713, 713], (s["params"], l)' "$work/psp.json" 2>"$work/err"
+then ok "pspnet_resnet50 at 713: 48956262 parameters, logits 19x713x713"; else bad "pspnet_resnet50: $(cat "$work/err")"; fi
 
 # The table ends with the totals.
 if "$BIN" --arch resnet26 --input-size 64 | grep -q '^total FLOPs: [0-9]'; then ok "table totals"; else bad "table totals"; fi

@@ -28,6 +28,7 @@
 #include "cli_options.h"
 #include "h5_attr.h"
 #include "model_file.h"
+#include "pspnet.h"
 
 typedef struct {
     const char *weights, *input, *output, *grad_output;
@@ -325,6 +326,7 @@ static facs_status parse_model_option(int c, const char *arg, run_options *o)
 
 int main(int argc, char **argv)
 {
+    facs_pspnet_register();
     static const char *const MODES[] = {"eval", "train", NULL};
     run_options o = {0};
     static const struct option longopts[] = {

@@ -18,6 +18,7 @@
 #include "cli_options.h"
 #include "flops.h"
 #include "model.h"
+#include "pspnet.h"
 
 /* The largest --input-size: the meta device makes any size cheap; this one
  * keeps every shape product well inside the int and int64 arithmetic of the
@@ -38,7 +39,8 @@ static void print_table(const char *arch, int size, const facs_flops_count *c)
     }
     printf("total params: %lld (%.2f M)\n", (long long)c->params, c->params / 1e6);
     if (c->used_params != c->params)
-        printf("  of which used by no op: %lld (registered for checkpoint compatibility)\n",
+        printf("  of which used by no op: %lld (registered for checkpoint compatibility, or run in training only: "
+               "PSPNet's aux head)\n",
                (long long)(c->params - c->used_params));
     printf("total FLOPs: %lld (%.2f G)\n", (long long)c->flops, c->flops / 1e9);
 }
@@ -64,10 +66,11 @@ static void print_json(const char *arch, int size, const facs_flops_count *c)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: facs-summary --arch A [options]\n"
-                 "Prints the per-layer and total parameters and FLOPs of a backbone.\n"
+                 "Prints the per-layer and total parameters and FLOPs of a network (eval mode: PSPNet's aux head is\n"
+                 "counted among the parameters but runs in training only).\n"
                  "  --arch A            any backbone (--list prints the names)\n"
                  "  --input-size S      square input size, 1 to 65536 (default 224)\n"
-                 "  --classes N         classifier outputs (default 1000)\n"
+                 "  --classes N         classifier outputs (default: the architecture's, 1000; PSPNet 19)\n"
                  "  --width W           width multiplier (default 1)\n"
                  "  --fusion-bn B       FACS variants: none (default), pre or post\n"
                  "  --convention C      ptflops (default; the paper's tables) or appendix-a\n"
@@ -112,8 +115,9 @@ static int list_archs(void)
 
 int main(int argc, char **argv)
 {
+    facs_pspnet_register();
     const char *arch = NULL;
-    int size = 224, json = 0, classes = 1000;
+    int size = 224, json = 0, classes = 0; /* 0: the architecture's default */
     double width = 1.0;
     facs_fusion_bn fusion_bn = FACS_FUSION_BN_NONE;
     facs_flops_convention convention = FACS_FLOPS_PTFLOPS;
@@ -172,7 +176,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "facs-summary: %s\n", facs_last_error());
         return 2;
     }
-    o.classes = classes;
+    if (classes)
+        o.classes = classes;
     o.width = width;
     o.fusion_bn = fusion_bn;
     return run(&o, size, json, convention);

@@ -57,6 +57,7 @@ static json_t *read_json_attr(const char *path, const char *name)
 
 static facs_status read_state(facs_run *r)
 {
+    json_int_t records = -1;
     json_t *tool = read_json_attr(r->last_path, "run_tool");
     if (!tool)
         return facs_last_status();
@@ -71,26 +72,27 @@ static facs_status read_state(facs_run *r)
         return facs_last_status();
     json_t *partial = NULL;
     double best = -INFINITY;
-    json_int_t done = -1, best_epoch = 0;
-    int ok = json_unpack(state, "{s:I, s:I, s?F, s?o}", "epochs_done", &done, "best_epoch", &best_epoch, "best_value",
-                         &best, "partial", &partial) == 0 && done >= 0;
+    json_int_t done = -1, best_record = 0;
+    int ok = json_unpack(state, "{s:I, s:I, s:I, s?F, s?o}", "done", &done, "records", &records, "best_record",
+                         &best_record, "best_value", &best, "partial", &partial) == 0 &&
+             done >= 0 && records >= 0;
     if (ok) {
-        r->epochs_done = done;
-        r->best_epoch = best_epoch;
-        r->best_value = best_epoch > 0 ? best : -INFINITY;
+        r->done = done;
+        r->best_record = best_record;
+        r->best_value = best_record > 0 ? best : -INFINITY;
         r->partial = json_is_object(partial) ? json_incref(partial) : NULL;
     }
     json_decref(state);
     if (!ok)
-        return facs_fail(FACS_ERR_FORMAT, "%s: run_state lacks epochs_done/best_epoch", r->last_path);
+        return facs_fail(FACS_ERR_FORMAT, "%s: run_state lacks done/records/best_record", r->last_path);
     if (!(r->saved_options = read_json_attr(r->last_path, "run_options")))
         return facs_last_status();
     json_decref(r->history);
     if (!(r->history = read_json_attr(r->last_path, "run_log")))
         return facs_last_status();
-    if (!json_is_array(r->history) || (int64_t)json_array_size(r->history) != r->epochs_done)
-        return facs_fail(FACS_ERR_FORMAT, "%s: run_log does not hold the %lld finished epochs", r->last_path,
-                         (long long)r->epochs_done);
+    if (!json_is_array(r->history) || (json_int_t)json_array_size(r->history) != records)
+        return facs_fail(FACS_ERR_FORMAT, "%s: run_log does not hold the %lld records of run_state", r->last_path,
+                         (long long)records);
     return FACS_OK;
 }
 
@@ -167,9 +169,9 @@ facs_status facs_run_start(facs_run *r)
 
 static facs_status save(facs_run *r, const char *path, const facs_run_model *m, int with_optimizer)
 {
-    json_t *state = json_pack("{s:I, s:I, s:f, s:O?}", "epochs_done", (json_int_t)r->epochs_done, "best_epoch",
-                              (json_int_t)r->best_epoch, "best_value", isfinite(r->best_value) ? r->best_value : 0.0,
-                              "partial", r->partial);
+    json_t *state = json_pack("{s:I, s:I, s:I, s:f, s:O?}", "done", (json_int_t)r->done, "records",
+                              (json_int_t)json_array_size(r->history), "best_record", (json_int_t)r->best_record,
+                              "best_value", isfinite(r->best_value) ? r->best_value : 0.0, "partial", r->partial);
     json_t *tool = json_string(r->cfg.tool);
     char *texts[4] = {json_dumps(tool, STATE_FLAGS), json_dumps(r->options, STATE_FLAGS),
                       json_dumps(state, STATE_FLAGS), json_dumps(r->history, LOG_FLAGS)};
@@ -181,7 +183,7 @@ static facs_status save(facs_run *r, const char *path, const facs_run_model *m, 
     } else {
         facs_weights_text_attr attrs[] = {
             {"run_tool", texts[0]}, {"run_options", texts[1]}, {"run_state", texts[2]}, {"run_log", texts[3]}};
-        facs_train_state ts = {r->epochs_done, m->rng};
+        facs_train_state ts = {r->done, m->rng};
         facs_run_dir_mark_written(&r->dir);
         s = facs_weights_save_ex(path, m->sgd->params, with_optimizer ? m->sgd : NULL, m->meta, &ts, attrs, 4);
     }
@@ -202,38 +204,48 @@ static facs_status append_log_line(facs_run *r, const json_t *record)
     return ok ? FACS_OK : facs_fail(FACS_ERR_IO, "%s: cannot append: %s", r->log_path, strerror(errno));
 }
 
+facs_status facs_run_log_record(facs_run *r, json_t *record)
+{
+    if (!record || json_array_append_new(r->history, record) != 0)
+        return facs_fail(FACS_ERR_MEMORY, "out of memory for the log's record");
+    facs_run_dir_mark_written(&r->dir);
+    return append_log_line(r, record);
+}
+
+facs_status facs_run_save(facs_run *r, const facs_run_model *m, int64_t done, json_t *partial, int candidate,
+                          int *is_best)
+{
+    *is_best = 0;
+    r->done = done;
+    json_decref(r->partial);
+    r->partial = partial;
+    size_t records = json_array_size(r->history);
+    json_t *metric = candidate && records && r->cfg.best_key
+                         ? json_object_get(json_array_get(r->history, records - 1), r->cfg.best_key)
+                         : NULL;
+    if (metric && json_is_number(metric) && json_number_value(metric) > r->best_value) {
+        r->best_value = json_number_value(metric);
+        r->best_record = (int64_t)records;
+        *is_best = 1;
+        FACS_TRY(save(r, r->best_path, m, 0));
+    }
+    return save(r, r->last_path, m, 1);
+}
+
 facs_status facs_run_epoch_done(facs_run *r, json_t *record, const facs_run_model *m, int *is_best)
 {
     *is_best = 0;
-    if (!record)
-        return facs_fail(FACS_ERR_MEMORY, "out of memory for the epoch's record");
-    json_t *ordered = json_pack("{s:I}", "epoch", (json_int_t)(r->epochs_done + 1));
+    json_t *ordered = record ? json_pack("{s:I}", "epoch", (json_int_t)(r->done + 1)) : NULL;
     if (!ordered || json_object_update(ordered, record) != 0) {
         json_decref(ordered);
         json_decref(record);
         return facs_fail(FACS_ERR_MEMORY, "out of memory for the epoch's record");
     }
     json_decref(record);
-    r->epochs_done++;
-    json_array_append_new(r->history, ordered);
-    json_decref(r->partial);
-    r->partial = NULL;
-    json_t *metric = r->cfg.best_key ? json_object_get(ordered, r->cfg.best_key) : NULL;
-    if (metric && json_is_number(metric) && json_number_value(metric) > r->best_value) {
-        r->best_value = json_number_value(metric);
-        r->best_epoch = r->epochs_done;
-        *is_best = 1;
-        FACS_TRY(save(r, r->best_path, m, 0));
-    }
-    FACS_TRY(save(r, r->last_path, m, 1));
+    if (json_array_append_new(r->history, ordered) != 0)
+        return facs_fail(FACS_ERR_MEMORY, "out of memory for the epoch's record");
+    FACS_TRY(facs_run_save(r, m, r->done + 1, NULL, 1, is_best));
     return append_log_line(r, ordered);
-}
-
-facs_status facs_run_save_interrupted(facs_run *r, json_t *partial, const facs_run_model *m)
-{
-    json_decref(r->partial);
-    r->partial = partial;
-    return save(r, r->last_path, m, 1);
 }
 
 void facs_run_close(facs_run *r)

@@ -7,7 +7,10 @@
  *     ... load data, build the model, load run.last_path on resume ...
  *     FACS_TRY(facs_run_start(&run));                  // the first write into OUT
  *     for each epoch: ... facs_run_epoch_done(&run, record, &ckpt, &best) ...
- *     Ctrl-C mid-epoch: facs_run_save_interrupted(&run, partial_sums, &ckpt)
+ *     Ctrl-C mid-epoch: facs_run_save(&run, &ckpt, epochs_done, partial_sums, 0, &best)
+ *   or, for a tool that logs and saves at its own intervals (pspnet-train):
+ *     every log interval: facs_run_log_record(&run, record)
+ *     every save point:   facs_run_save(&run, &ckpt, iterations_done, partial_sums, record_is_candidate, &best)
  *     facs_run_close(&run);
  *
  * OUT holds (run_dir.h: created if missing, locked for the run's life):
@@ -18,11 +21,14 @@
  * Both checkpoints carry, as root string attributes holding JSON:
  *   run_tool     the tool that wrote them;
  *   run_options  every option that shapes the result (set_options);
- *   run_state    {"epochs_done", "best_value", "best_epoch", "partial"};
- *   run_log      the array of every finished epoch's record.
- * last.h5 is the source of truth: it is written before the log line, and a
- * resumed run rewrites log.jsonl from run_log, so a kill -9 at any moment
- * leaves, after --resume, every epoch in the log exactly once. Doubles in
+ *   run_state    {"done", "records", "best_value", "best_record", "partial"}:
+ *                the app's count of finished units (epochs, iterations), the
+ *                records logged, the best value and which record had it;
+ *   run_log      the array of every record logged so far.
+ * last.h5 is the source of truth: a resumed run rewrites log.jsonl from
+ * run_log (records logged after the checkpoint are dropped; the resumed run
+ * computes them again), so a kill -9 at any moment leaves, after --resume,
+ * every record in the log exactly once. Doubles in
  * JSON keep 17 significant digits, so sums survive a resume bit for bit. */
 #ifndef FACS_RUN_H
 #define FACS_RUN_H
@@ -54,11 +60,11 @@ typedef struct {
     char last_path[4096], best_path[4096], log_path[4096];
     json_t *options;       /* owned; set_options */
     json_t *saved_options; /* owned; resume: last.h5's run_options */
-    json_t *history;       /* owned array: every finished epoch's record */
+    json_t *history;       /* owned array: every record logged */
     json_t *partial;       /* owned object or NULL: the app's sums of an interrupted epoch */
-    int64_t epochs_done;
+    int64_t done;          /* the app's finished units at the last save (epochs for facs-finetune) */
     double best_value;     /* -inf: none yet */
-    int64_t best_epoch;
+    int64_t best_record;   /* 1-based record of best_value (0: none) */
 } facs_run;
 
 /* Opens and locks OUT; on resume reads last.h5's run attributes (the weights
@@ -77,14 +83,18 @@ json_t *facs_run_saved_option(const facs_run *r, const char *key);
 /* After every check: on resume, log.jsonl is rewritten from last.h5's record. */
 facs_status facs_run_start(facs_run *r);
 
-/* A finished epoch: record (stolen) gets "epoch" = epochs_done + 1 first;
- * best.h5 when best_key beats the best so far (*is_best), then last.h5, then
- * the log line. */
-facs_status facs_run_epoch_done(facs_run *r, json_t *record, const facs_run_model *m, int *is_best);
+/* Appends record (stolen) to the history and to log.jsonl. */
+facs_status facs_run_log_record(facs_run *r, json_t *record);
 
-/* Ctrl-C inside an epoch: last.h5 with the steps so far and the app's partial
- * sums (stolen; read back by the resumed run as r->partial). */
-facs_status facs_run_save_interrupted(facs_run *r, json_t *partial, const facs_run_model *m);
+/* A save point after done units, with the app's sums since its latest record
+ * (partial, stolen; NULL: none): when candidate and the latest record's
+ * best_key beats the best so far, best.h5 (*is_best = 1); then last.h5. */
+facs_status facs_run_save(facs_run *r, const facs_run_model *m, int64_t done, json_t *partial, int candidate,
+                          int *is_best);
+
+/* A finished epoch: record (stolen) gets "epoch" = done + 1 first, then
+ * facs_run_save (a candidate for best.h5) and the log line. */
+facs_status facs_run_epoch_done(facs_run *r, json_t *record, const facs_run_model *m, int *is_best);
 
 /* Releases everything; removes OUT when open created it and nothing was written. */
 void facs_run_close(facs_run *r);

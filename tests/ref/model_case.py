@@ -64,17 +64,20 @@ def as_nchw(t):
 
 def run_case(f, case, model, model_name, x, training, calibrate, forward=lambda m, v: m(v), **attrs):
     """/<case>: attributes (model, training, nudged and attrs), the nudged
-    biases under bias/, grad_output, output, grad_x, grad/<key> for every
+    biases (and any other tensor calibrate moved) under bias/, grad_output, output, grad_x, grad/<key> for every
     parameter PyTorch gives a gradient, after/<key> running statistics in
     train mode; calibrate(model, x, training) nudges the biases in place."""
     initial = copy.deepcopy(model)
+    original = {k: p.detach().clone() for k, p in model.named_parameters()}
     nudged = calibrate(initial, x, training)
     model, x, out, grad_out = forward_backward(copy.deepcopy(initial), x, training, forward)
     other, x_cl, out_cl, _ = forward_backward(copy.deepcopy(initial), x.detach(), training, forward, grad_out, True)
     g = f.create_group(case)
     g.attrs.update(model=model_name, training=int(training), nudged=nudged, **attrs)
+    # Every bias, and any other tensor calibrate changed (the C runner reads
+    # /<case>/bias/<key> in place of the model's tensor wherever it exists).
     for key, p in initial.named_parameters():
-        if key.endswith("bias"):
+        if key.endswith("bias") or not torch.equal(p, original[key]):
             put(g, "bias/" + key.replace(".", "/"), p)
 
     def put_spread(name, value, other_value):

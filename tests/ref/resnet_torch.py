@@ -137,8 +137,21 @@ def nudge(v, bn):
     no value of v (the ReLU input that bn's output feeds, shape N, C, H, W)
     lies within MARGIN * max|v| of the kink; returns v shifted the same way.
     Both float32 implementations then take the same side of every ReLU:
-    rounding (~1e-6) cannot flip one."""
-    return nudge_through(lambda t: v + t.view(1, -1, 1, 1), v, bn)
+    rounding (~1e-6) cannot flip one. What nudge_through(lambda t: v +
+    t.view(1, -1, 1, 1), v, bn) computes, channel by channel: a shift of
+    channel c moves only that channel's values."""
+    a = v.detach().transpose(0, 1).reshape(v.shape[1], -1)
+    d = MARGIN * float(a.abs().max())
+    shifts = torch.zeros(v.shape[1], dtype=v.dtype)
+    for c in torch.nonzero((a.abs() < d).any(1)).flatten().tolist():
+        for k in range(1, 200):
+            t = (k // 2 + 1) * 2.5 * d * (1 if k % 2 else -1)
+            if bool(((a[c] + t).abs() >= d).all()):
+                shifts[c] = t
+                break
+    with torch.no_grad():
+        bn.bias += shifts.to(bn.bias.dtype)
+    return v + shifts.view(1, -1, 1, 1), int((shifts != 0).sum())
 
 
 def nudge_through(value, v, module, also_ok=lambda t: True):
@@ -177,6 +190,16 @@ def calibrate(model, x, training):
     The model keeps the nudged biases (each case stores its own under
     bias/), its running statistics are untouched. Returns how many moved."""
     probe = copy.deepcopy(model).double().train(training)
+    with torch.no_grad():
+        count, _ = nudge_features(probe, x.double())
+    keep_biases(probe, model)
+    return count
+
+
+def nudge_features(probe, v):
+    """calibrate's pass over a float64 probe (any module with conv1, bn1 and
+    layer1..layer4 laid out as ResNet's, nudged in place) on the float64
+    input v. Returns (how many biases moved, [layer1..layer4 outputs])."""
     bns = dict(probe.named_modules())
     count = 0
 
@@ -186,55 +209,54 @@ def calibrate(model, x, training):
         count += n
         return F.relu(v)
 
-    with torch.no_grad():
-        v = x.double()
-        if isinstance(probe.conv1, torch.nn.Sequential):
-            v = bn_relu(probe.conv1[0](v), "conv1.1")
-            v = bn_relu(probe.conv1[3](v), "conv1.4")
-            v = probe.conv1[6](v)
-        else:
-            v = probe.conv1(v)
-        v = bn_relu(v, "bn1")
-        if not getattr(probe, "cifar_stem", False):
-            v = F.max_pool2d(v, 3, 2, 1)
-        for s in range(1, 5):
-            for i, blk in enumerate(getattr(probe, f"layer{s}")):
-                pre = f"layer{s}.{i}."
-                opts = getattr(blk, "opts", {"facs": False})
-                if opts["facs"]:
-                    w = blk.conv1.weight.view(blk.conv1.weight.shape[:2])
-                    y = facs(v, w, None, opts["fusion"], opts["threshold"])[0]
-                    if opts["post_bn"]:
-                        y = bn_relu(y, pre + "bn1")
-                elif opts.get("dwp"):
-                    y = bn_relu(depthwise_pool(v, blk.width), pre + "bn1")
-                else:
-                    y = bn_relu(blk.conv1(v), pre + "bn1")
-                y = bn_relu(blk.conv2(y), pre + "bn2")
-                shortcut = v if blk.downsample is None else blk.downsample(v)
-                y = blk.bn3(blk.conv3(y))
-                if getattr(blk, "se", None) is None:
-                    y, n = nudge(y + shortcut, blk.bn3)
-                else:
-                    # SE pools bn3's output, so a shift of bn3's bias moves
-                    # the whole excitation: recompute it for each candidate,
-                    # after fc1's ReLU inputs have been nudged clear, and
-                    # keep them clear.
-                    se = blk.se
-                    _, n = nudge(se.fc1(y.mean((2, 3), keepdim=True)), se.fc1)
-                    count += n
-
-                    def hidden(t):
-                        return se.fc1((y + t.view(1, -1, 1, 1)).mean((2, 3), keepdim=True))
-
-                    def residual(t):
-                        shifted = y + t.view(1, -1, 1, 1)
-                        return shifted * torch.sigmoid(se.fc2(F.relu(hidden(t)))) + shortcut
-
-                    clear = MARGIN * float(hidden(torch.zeros(y.shape[1], dtype=y.dtype)).abs().max())
-                    y, n = nudge_through(residual, residual(torch.zeros(y.shape[1], dtype=y.dtype)), blk.bn3,
-                                         lambda t: bool((hidden(t).abs() >= clear).all()))
+    stages = []
+    if isinstance(probe.conv1, torch.nn.Sequential):
+        v = bn_relu(probe.conv1[0](v), "conv1.1")
+        v = bn_relu(probe.conv1[3](v), "conv1.4")
+        v = probe.conv1[6](v)
+    else:
+        v = probe.conv1(v)
+    v = bn_relu(v, "bn1")
+    if not getattr(probe, "cifar_stem", False):
+        v = F.max_pool2d(v, 3, 2, 1)
+    for s in range(1, 5):
+        for i, blk in enumerate(getattr(probe, f"layer{s}")):
+            pre = f"layer{s}.{i}."
+            opts = getattr(blk, "opts", {"facs": False})
+            if opts["facs"]:
+                w = blk.conv1.weight.view(blk.conv1.weight.shape[:2])
+                y = facs(v, w, None, opts["fusion"], opts["threshold"])[0]
+                if opts["post_bn"]:
+                    y = bn_relu(y, pre + "bn1")
+            elif opts.get("dwp"):
+                y = bn_relu(depthwise_pool(v, blk.width), pre + "bn1")
+            else:
+                y = bn_relu(blk.conv1(v), pre + "bn1")
+            y = bn_relu(blk.conv2(y), pre + "bn2")
+            shortcut = v if blk.downsample is None else blk.downsample(v)
+            y = blk.bn3(blk.conv3(y))
+            if getattr(blk, "se", None) is None:
+                y, n = nudge(y + shortcut, blk.bn3)
+            else:
+                # SE pools bn3's output, so a shift of bn3's bias moves
+                # the whole excitation: recompute it for each candidate,
+                # after fc1's ReLU inputs have been nudged clear, and
+                # keep them clear.
+                se = blk.se
+                _, n = nudge(se.fc1(y.mean((2, 3), keepdim=True)), se.fc1)
                 count += n
-                v = F.relu(y)
-    keep_biases(probe, model)
-    return count
+
+                def hidden(t):
+                    return se.fc1((y + t.view(1, -1, 1, 1)).mean((2, 3), keepdim=True))
+
+                def residual(t):
+                    shifted = y + t.view(1, -1, 1, 1)
+                    return shifted * torch.sigmoid(se.fc2(F.relu(hidden(t)))) + shortcut
+
+                clear = MARGIN * float(hidden(torch.zeros(y.shape[1], dtype=y.dtype)).abs().max())
+                y, n = nudge_through(residual, residual(torch.zeros(y.shape[1], dtype=y.dtype)), blk.bn3,
+                                     lambda t: bool((hidden(t).abs() >= clear).all()))
+            count += n
+            v = F.relu(y)
+        stages.append(v)
+    return count, stages

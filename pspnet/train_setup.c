@@ -1,0 +1,172 @@
+/* Setting up a pspnet-train run (see train_run.h): data, network, optimizer,
+ * schedule, --init or --resume, then the run layer's first write. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pspnet.h"
+#include "train_run.h"
+
+/* Everything that shapes the result, as last.h5 stores it and --resume checks it. */
+static json_t *run_options(const ps_run *r)
+{
+    const ps_options *o = r->o;
+    const facs_model_options *mo = facs_model_get_options(r->model);
+    json_t *j = json_pack("{s:s, s:i, s:f, s:i, s:b}", "arch", mo->arch, "classes", mo->classes, "width", mo->width,
+                          "output-stride", mo->output_stride, "deep-stem", mo->deep_stem);
+    json_t *rest = json_pack("{s:[i, i], s:f, s:f, s:f, s:f, s:f, s:i, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:I}",
+                             "crop", o->crop_h, o->crop_w, "scale-min", o->scale_min, "scale-max", o->scale_max,
+                             "rotate", o->rotate, "blur", o->blur, "flip", o->flip, "batch", o->batch, "iters",
+                             (json_int_t)r->total_iters, "lr", o->lr, "head-lr-mult", o->head_lr_mult, "momentum",
+                             o->momentum, "wd", o->wd, "power", o->power, "aux-weight", o->aux_weight,
+                             "ignore-index", o->ignore_index, "seed", (json_int_t)o->seed);
+    if (j && rest)
+        json_object_update(j, rest);
+    json_decref(rest);
+    return j;
+}
+
+static facs_status load_split(const char *root, const char *split, facs_cityscapes_pairs *index, facs_dataset *ds)
+{
+    FACS_TRY(facs_cityscapes_index(root, split, index));
+    facs_cityscapes_dataset(index, ds);
+    return FACS_OK;
+}
+
+static facs_status setup_data(ps_run *r)
+{
+    const ps_options *o = r->o;
+    FACS_TRY(load_split(o->data, "train", &r->train_index, &r->train_set));
+    FACS_TRY(load_split(o->data, "val", &r->val_index, &r->val_set));
+    r->aug = facs_seg_aug_train(o->crop_h, o->crop_w);
+    r->aug.scale_min = (float)o->scale_min;
+    r->aug.scale_max = (float)o->scale_max;
+    r->aug.rotate_deg = (float)o->rotate;
+    r->aug.blur_p = (float)o->blur;
+    r->aug.flip_p = (float)o->flip;
+    r->aug.ignore_label = o->ignore_index;
+    r->batches_per_epoch = r->train_index.count / o->batch;
+    if (r->batches_per_epoch < 1)
+        return facs_fail(FACS_ERR_ARG, "--batch %d is larger than the %d training images of %s", o->batch,
+                         r->train_index.count, o->data);
+    r->total_iters = o->iters > 0 ? o->iters : (int64_t)o->epochs * r->batches_per_epoch;
+    return FACS_OK;
+}
+
+static facs_status setup_model(ps_run *r)
+{
+    const ps_options *o = r->o;
+    facs_model_options mo;
+    FACS_TRY(facs_model_options_for_arch(o->arch, &mo));
+    mo.classes = o->classes;
+    mo.width = o->width;
+    mo.output_stride = o->output_stride;
+    mo.deep_stem = o->deep_stem;
+    FACS_TRY(facs_model_options_check_applicable(&mo, o->given));
+    FACS_TRY(facs_model_create(&r->model, &mo, FACS_DEVICE_CPU, o->seed));
+    if (!(r->ctx = facs_ctx_create(FACS_DEVICE_CPU)))
+        return facs_last_status();
+    r->meta = facs_model_meta(r->model);
+    return FACS_OK;
+}
+
+/* The tensors of PSPNet's heads, which semseg trains at 10x the backbone's lr. */
+static int is_head(const char *name)
+{
+    return strncmp(name, "ppm.", 4) == 0 || strncmp(name, "cls.", 4) == 0 || strncmp(name, "aux.", 4) == 0;
+}
+
+/* SGD with the heads (ppm, cls, aux) at head_lr_mult x the backbone's lr; poly schedule per iteration. */
+static facs_status setup_optimizer(ps_run *r)
+{
+    const ps_options *o = r->o;
+    facs_param_list *params = facs_model_params(r->model);
+    for (int i = 0; i < params->count; i++)
+        if (is_head(params->items[i]->name))
+            params->items[i]->lr_mult = o->head_lr_mult;
+    facs_sgd_options so = facs_sgd_defaults();
+    so.lr = o->lr;
+    so.momentum = o->momentum;
+    so.weight_decay = o->wd;
+    so.nesterov = 0; /* semseg: plain momentum */
+    FACS_TRY(facs_sgd_init(&r->sgd, params, &so));
+    r->sgd_ready = 1;
+    r->schedule = facs_lr_schedule_defaults(FACS_LR_POLY, o->lr, r->total_iters);
+    r->schedule.power = o->power;
+    return facs_lr_schedule_check(&r->schedule);
+}
+
+static facs_status resume(ps_run *r)
+{
+    facs_train_state state;
+    FACS_TRY(facs_weights_load_checkpoint(r->run.last_path, &r->sgd, NULL, NULL, &state));
+    if (state.epoch != r->run.done || r->sgd.steps != r->run.done || r->sgd.steps > r->total_iters)
+        return facs_fail(FACS_ERR_FORMAT, "--resume: %s says %lld iterations done after %lld steps of %lld",
+                         r->run.last_path, (long long)r->run.done, (long long)r->sgd.steps,
+                         (long long)r->total_iters);
+    return FACS_OK;
+}
+
+static facs_status setup_loader(ps_run *r)
+{
+    const ps_options *o = r->o;
+    facs_loader_opts lo = facs_loader_defaults();
+    lo.batch_size = o->batch;
+    lo.shuffle = 1;
+    lo.drop_last = 1;
+    lo.workers = o->workers;
+    lo.seed = o->seed;
+    lo.first_epoch = (int)(r->sgd.steps / r->batches_per_epoch);
+    lo.height = o->crop_h;
+    lo.width = o->crop_w;
+    lo.channels = 3;
+    lo.dense_labels = 1;
+    lo.transform = facs_seg_transform;
+    lo.transform_opts = &r->aug;
+    return facs_loader_create(&r->train_set, &lo, &r->loader);
+}
+
+/* A PSPNet architecture, else a message listing them (before the data is read). */
+static facs_status check_arch(const char *arch)
+{
+    for (const char *const *n = facs_pspnet_arch_names(); *n; n++)
+        if (strcmp(*n, arch) == 0)
+            return FACS_OK;
+    return facs_fail(FACS_ERR_ARG, "--arch %s is not a PSPNet; use pspnet_<backbone>, e.g. pspnet_resnet50 or "
+                                   "pspnet_facs_resnet101 (facs-summary --list shows every name)",
+                     arch);
+}
+
+facs_status ps_run_setup(ps_run *r, const ps_options *o)
+{
+    memset(r, 0, sizeof *r);
+    r->o = o;
+    FACS_TRY(check_arch(o->arch));
+    FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"pspnet-train", o->out, o->resume, "val_miou"}));
+    FACS_TRY(facs_run_dir_file(&r->run.dir, "curves.png", r->plot_path, sizeof r->plot_path));
+    FACS_TRY(setup_data(r));
+    FACS_TRY(setup_model(r));
+    FACS_TRY(facs_run_set_options(&r->run, run_options(r), NULL));
+    FACS_TRY(setup_optimizer(r));
+    if (o->resume) {
+        FACS_TRY(resume(r));
+    } else if (o->init) {
+        facs_weights_report report;
+        FACS_TRY(facs_model_load_backbone(r->model, o->init, &report));
+        printf("--init %s: %d backbone tensors loaded; the heads are newly initialised\n", o->init, report.loaded);
+    }
+    FACS_TRY(setup_loader(r));
+    return facs_run_start(&r->run);
+}
+
+void ps_run_free(ps_run *r)
+{
+    facs_loader_free(r->loader);
+    if (r->sgd_ready)
+        facs_sgd_free(&r->sgd);
+    facs_model_free(r->model);
+    facs_ctx_free(r->ctx);
+    facs_cityscapes_index_free(&r->train_index);
+    facs_cityscapes_index_free(&r->val_index);
+    facs_run_close(&r->run);
+}

@@ -1,0 +1,105 @@
+/* One pspnet-train step (see train_run.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "autograd.h"
+#include "finite.h"
+#include "train_run.h"
+
+/* Pixels of the batch whose argmax over the logits equals their label. */
+static facs_status count_correct(const facs_tensor *logits, const int32_t *labels, int ignore, ps_sums *sums)
+{
+    size_t pixels = (size_t)logits->n * logits->h * logits->w;
+    int K = logits->c;
+    float *z = malloc(pixels * (size_t)K * sizeof *z);
+    if (!z)
+        return facs_fail(FACS_ERR_MEMORY, "out of memory for the logits");
+    facs_status s = facs_tensor_download(logits, z, pixels * (size_t)K * sizeof *z);
+    for (size_t i = 0; s == FACS_OK && i < pixels; i++) {
+        if (labels[i] == ignore)
+            continue;
+        const float *row = z + i * (size_t)K;
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            best = row[k] > row[best] ? k : best;
+        sums->correct += best == labels[i];
+        sums->labelled++;
+    }
+    free(z);
+    return s;
+}
+
+static facs_status loss_value(const char *where, const char *what, facs_tensor *t, float *out)
+{
+    FACS_TRY(facs_tensor_download(t, out, sizeof *out));
+    if (!isfinite(*out))
+        return facs_fail(FACS_ERR_ARG, "%s: the %s is %f; lower --lr (checkpoints already written are kept)", where,
+                         what, (double)*out);
+    return FACS_OK;
+}
+
+/* Every label is a class or the ignore label; the message names the file. */
+static facs_status check_labels(const ps_run *r, const facs_batch *b)
+{
+    size_t per = (size_t)b->height * b->width;
+    for (int i = 0; i < b->n; i++)
+        for (size_t p = 0; p < per; p++) {
+            int32_t v = b->labels[i * per + p];
+            if (v != r->o->ignore_index && (v < 0 || v >= r->o->classes))
+                return facs_fail(FACS_ERR_FORMAT, "%s: label %d is neither a class of --classes %d nor --ignore-index %d",
+                                 r->train_index.pairs[b->indices[i]].label, (int)v, r->o->classes,
+                                 r->o->ignore_index);
+        }
+    return FACS_OK;
+}
+
+facs_status ps_step(ps_run *r, const facs_batch *b, const char *where, ps_sums *sums)
+{
+    FACS_TRY(check_labels(r, b));
+    const ps_options *o = r->o;
+    facs_ctx *ctx = r->ctx;
+    facs_ctx_begin_step(ctx);
+    facs_ctx_set_mode(ctx, 1, 1);
+    facs_ctx_seed_step(ctx, o->seed, r->sgd.steps);
+    facs_tensor *x = facs_ctx_tensor(ctx, FACS_F32, b->n, b->channels, b->height, b->width);
+    facs_tensor *t = facs_ctx_tensor(ctx, FACS_I32, b->n, 1, b->height, b->width);
+    facs_tensor *w = facs_ctx_tensor(ctx, FACS_F32, 1, 1, 1, 1);
+    if (!x || !t || !w)
+        return facs_last_status();
+    float aux_weight = (float)o->aux_weight;
+    FACS_TRY(facs_tensor_upload(x, b->images, facs_tensor_bytes(x)));
+    FACS_TRY(facs_tensor_upload(t, b->labels, (size_t)b->n * b->height * b->width * sizeof *b->labels));
+    FACS_TRY(facs_tensor_upload(w, &aux_weight, sizeof aux_weight));
+    facs_tensor *main_logits = facs_model_forward(ctx, r->model, x);
+    facs_tensor *aux_logits = facs_model_aux_output(r->model);
+    if (!main_logits || !aux_logits)
+        return main_logits ? facs_fail(FACS_ERR_ARG, "%s: the model has no auxiliary output", where)
+                           : facs_last_status();
+    facs_tensor *main_loss = facs_softmax_cross_entropy(ctx, main_logits, t, o->ignore_index);
+    facs_tensor *aux_loss = facs_softmax_cross_entropy(ctx, aux_logits, t, o->ignore_index);
+    /* loss = main + aux_weight * aux: the weight as a constant 1-channel scale. */
+    facs_tensor *loss = facs_add(ctx, main_loss, facs_scale_channels(ctx, aux_loss, w));
+    if (!loss)
+        return facs_last_status();
+    float values[3];
+    FACS_TRY(loss_value(where, "main loss", main_loss, &values[0]));
+    FACS_TRY(loss_value(where, "auxiliary loss", aux_loss, &values[1]));
+    FACS_TRY(loss_value(where, "loss", loss, &values[2]));
+    FACS_TRY(count_correct(main_logits, b->labels, o->ignore_index, sums));
+    FACS_TRY(facs_backward(ctx, loss, NULL));
+    facs_status s = facs_check_finite_grads(r->sgd.params);
+    if (s != FACS_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", facs_last_error());
+        return facs_fail(s, "%s: %s; lower --lr (checkpoints already written are kept)", where, why);
+    }
+    FACS_TRY(facs_sgd_step(&r->sgd));
+    FACS_TRY(facs_sgd_zero_grad(&r->sgd));
+    sums->main_loss += values[0];
+    sums->aux_loss += values[1];
+    sums->loss += values[2];
+    sums->steps++;
+    sums->images += b->n;
+    return FACS_OK;
+}
