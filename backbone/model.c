@@ -131,8 +131,9 @@ static facs_status check_options(const facs_model_options *o)
     if (o->output_stride < 0)
         return facs_fail(FACS_ERR_ARG, "%s: output stride %d must be 32, 16 or 8 (0: the default)", o->arch,
                          o->output_stride);
-    if (o->deep_stem != 0 && o->deep_stem != 1)
-        return facs_fail(FACS_ERR_ARG, "%s: deep_stem must be 0 or 1 (got %d)", o->arch, o->deep_stem);
+    if (o->deep_stem < FACS_STEM_7X7 || o->deep_stem > FACS_STEM_DEEP_BASE)
+        return facs_fail(FACS_ERR_ARG, "%s: deep_stem must be 0 (7x7), 1 (v1c) or 2 (deep base), not %d", o->arch,
+                         o->deep_stem);
     if (!(o->dropout < 1.0)) /* NaN too */
         return facs_fail(FACS_ERR_ARG, "%s: dropout probability %g must be below 1 (negative: the default)", o->arch,
                          o->dropout);
@@ -197,6 +198,8 @@ facs_tensor *facs_model_aux_output(const facs_model *model)
 }
 
 const facs_model_family *facs_model_family_of(const facs_model *model) { return model->family; }
+
+int facs_model_is_segmentation(const facs_model *model) { return model->family->segmentation; }
 
 facs_param_list *facs_model_params(facs_model *model) { return model->params; }
 const facs_model_options *facs_model_get_options(const facs_model *model) { return &model->options; }

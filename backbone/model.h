@@ -46,6 +46,9 @@ facs_status facs_fusion_bn_parse(const char *name, facs_fusion_bn *out);
 /* The name facs_fusion_bn_parse reads ("none", "pre", "post"); "?" for another value. */
 const char *facs_fusion_bn_name(facs_fusion_bn placement);
 
+/* The stems of a ResNet backbone (deep_stem below; resnet.h draws them). */
+typedef enum { FACS_STEM_7X7 = 0, FACS_STEM_DEEP = 1, FACS_STEM_DEEP_BASE = 2 } facs_stem;
+
 /* Every field but dropout shapes the network, so weights files record each
  * one: a new field needs its line in weights.h's FACS_WEIGHTS_MODEL_FIELDS.
  * facs_model_options_for_arch fills the architecture's defaults. */
@@ -61,7 +64,7 @@ typedef struct {
      * default, 32 for classification, 8 for PSPNet. VGG and MobileNet-v2 take
      * only 32. */
     int output_stride;
-    int deep_stem;            /* ResNet backbones: the 3-conv v1c stem of resnet.h (0/1); others refuse it */
+    int deep_stem;            /* ResNet backbones: a facs_stem of resnet.h (0 7x7, 1 v1c, 2 semseg's deep base); others refuse it */
     /* Dropout probability of the family's dropout layers (MobileNet-v2's
      * classifier, PSPNet's cls and aux heads); negative = the family's default
      * (0.2 and 0.1). Families without dropout (ResNet, VGG) refuse a value
@@ -110,6 +113,9 @@ facs_param_list *facs_model_params(facs_model *model);
 const facs_model_options *facs_model_get_options(const facs_model *model);
 /* 1 when the architecture uses the FACS op. */
 int facs_model_is_facs(const facs_model *model);
+/* 1 for segmentation networks, whose logits are (N, classes, H, W) at the
+ * input's size; 0 for classifiers, (N, classes, 1, 1). */
+int facs_model_is_segmentation(const facs_model *model);
 /* State-dict prefix of the classifier ("fc." for ResNet, "classifier." for
  * VGG and MobileNet-v2, "cls." for PSPNet, whose aux head depends on the
  * classes too): what a fine-tuning run skips when loading weights trained for

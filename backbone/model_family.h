@@ -18,6 +18,9 @@ struct facs_model_family {
     /* Defaults of facs_model_options_for_arch; 0 means the classification
      * default: 1000 classes, output stride 32. */
     int classes, output_stride;
+    /* 1: the logits are per pixel, (N, classes, H, W) at the input's size
+     * (PSPNet); 0: one vector per image, (N, classes, 1, 1). */
+    int segmentation;
     /* The default dropout probability; negative: the family has no dropout
      * (a dropout above 0 is then refused, 0 accepted). */
     double dropout;

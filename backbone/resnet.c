@@ -68,21 +68,40 @@ facs_status facs_resnet_options_for_arch(const char *arch, facs_resnet_options *
     return FACS_OK;
 }
 
+/* The three convs and BNs of a deep stem: names and channels, in
+ * registration (state_dict) order. */
+typedef struct {
+    const char *conv[3], *bn[3];
+    int width[3]; /* output channels of each conv, in units of base / 2 */
+} deep_stem_layout;
+
+static const deep_stem_layout V1C = {{"conv1.0.weight", "conv1.3.weight", "conv1.6.weight"},
+                                     {"conv1.1", "conv1.4", "bn1"}, {1, 1, 2}};
+static const deep_stem_layout DEEP_BASE = {{"conv1.weight", "conv2.weight", "conv3.weight"}, {"bn1", "bn2", "bn3"},
+                                           {2, 2, 4}};
+
+/* Channels out of the stem: what layer1 takes. */
+static int stem_channels(const facs_resnet_options *o, int base)
+{
+    return o->deep_stem == FACS_STEM_DEEP_BASE ? 2 * base : base;
+}
+
 static facs_status build_stem(facs_builder *b, facs_resnet *net, int base)
 {
-    if (net->options.deep_stem) {
-        int half = base / 2 > 0 ? base / 2 : 1;
-        if (!(net->stem_conv[0] = facs_build_conv(b, "conv1.0.weight", half, 3, 3)))
-            return FACS_ERR_MEMORY;
-        FACS_TRY(facs_build_bn(b, &net->stem_bn[0], "conv1.1", half));
-        if (!(net->stem_conv[1] = facs_build_conv(b, "conv1.3.weight", half, half, 3)))
-            return FACS_ERR_MEMORY;
-        FACS_TRY(facs_build_bn(b, &net->stem_bn[1], "conv1.4", half));
-        if (!(net->stem_conv[2] = facs_build_conv(b, "conv1.6.weight", base, half, 3)))
-            return FACS_ERR_MEMORY;
-        return facs_build_bn(b, &net->stem_bn[2], "bn1", base);
+    const facs_resnet_options *o = &net->options;
+    if (o->deep_stem != FACS_STEM_7X7) {
+        const deep_stem_layout *l = o->deep_stem == FACS_STEM_DEEP ? &V1C : &DEEP_BASE;
+        int in = 3;
+        for (int i = 0; i < 3; i++) {
+            int out = l->width[i] * base / 2 > 0 ? l->width[i] * base / 2 : 1;
+            if (!(net->stem_conv[i] = facs_build_conv(b, l->conv[i], out, in, 3)))
+                return FACS_ERR_MEMORY;
+            FACS_TRY(facs_build_bn(b, &net->stem_bn[i], l->bn[i], out));
+            in = out;
+        }
+        return FACS_OK;
     }
-    if (!(net->stem_conv[0] = facs_build_conv(b, "conv1.weight", base, 3, net->options.cifar_stem ? 3 : 7)))
+    if (!(net->stem_conv[0] = facs_build_conv(b, "conv1.weight", base, 3, o->cifar_stem ? 3 : 7)))
         return FACS_ERR_MEMORY;
     return facs_build_bn(b, &net->stem_bn[2], "bn1", base);
 }
@@ -150,7 +169,7 @@ static facs_status build(facs_builder *b, facs_resnet *net, const arch_entry *ar
     if (base < 1)
         base = 1;
     FACS_TRY(build_stem(b, net, base));
-    int stride[4], dilation[4], in = base;
+    int stride[4], dilation[4], in = stem_channels(o, base);
     stage_geometry(o->output_stride, stride, dilation);
     for (int s = 0; s < 4; s++)
         net->block_count += arch->blocks[s];
@@ -196,6 +215,8 @@ static facs_status check_options(const facs_resnet_options *o)
         return facs_fail(FACS_ERR_ARG, "resnet: output stride %d must be 32, 16 or 8", o->output_stride);
     if (o->cifar_stem && o->deep_stem)
         return facs_fail(FACS_ERR_ARG, "resnet: cifar_stem and deep_stem exclude each other");
+    if (o->deep_stem < FACS_STEM_7X7 || o->deep_stem > FACS_STEM_DEEP_BASE)
+        return facs_fail(FACS_ERR_ARG, "resnet: deep_stem %d is none of 0 (7x7), 1 (v1c), 2 (deep base)", o->deep_stem);
     if (o->fusion.fusion != FACS_FUSION_THRESHOLD && o->fusion.fusion != FACS_FUSION_WEIGHTED)
         return facs_fail(FACS_ERR_ARG, "resnet: unknown fusion mode %d", (int)o->fusion.fusion);
     return FACS_OK;

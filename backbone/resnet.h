@@ -49,9 +49,15 @@
  *               base 2^i (base 2^(i-1) for _r8, whose FACS variant needs an
  *               even base so that R stays an integer);
  *   cifar_stem  conv1 is 3x3 stride 1 (64 x 3 x 3 x 3) and there is no max-pool;
- *   deep_stem   ResNet-v1c stem, timm's names: conv1.0 3x3/2 (3 -> base/2),
- *               conv1.1 BN, conv1.3 3x3 (base/2 -> base/2), conv1.4 BN,
- *               conv1.6 3x3 (base/2 -> base), then bn1 as usual (ReLU after each BN);
+ *   deep_stem   a facs_stem: three 3x3 convolutions (the first stride 2, a BN
+ *               and ReLU after each) instead of the 7x7 conv, then the max-pool:
+ *               FACS_STEM_DEEP, ResNet-v1c as timm names it: conv1.0 (3 ->
+ *               base/2), conv1.1 BN, conv1.3 (base/2 -> base/2), conv1.4 BN,
+ *               conv1.6 (base/2 -> base), bn1;
+ *               FACS_STEM_DEEP_BASE, hszhao/semseg's deep base (its ImageNet
+ *               ResNets and every released PSPNet): conv1 (3 -> base), bn1,
+ *               conv2 (base -> base), bn2, conv3 (base -> 2 base), bn3, and
+ *               layer1 takes 2 base channels;
  *   output_stride 32 (classification), 16 (layer4 dilation 2, no stride) or
  *               8 (also layer3 dilation 2, layer4 dilation 4), as hszhao/semseg
  *               dilates: every 3x3 conv2 of the stage, stride 1 in conv2 and in
@@ -67,6 +73,7 @@
 #include <stdint.h>
 
 #include "layers.h"
+#include "model.h" /* facs_stem */
 #include "ops.h"
 #include "param.h"
 
@@ -75,7 +82,7 @@ typedef struct {
     int classes;            /* 1000 */
     double width;           /* 1.0 */
     int cifar_stem;         /* 0 */
-    int deep_stem;          /* 0 */
+    int deep_stem;          /* a facs_stem: FACS_STEM_7X7 (0) */
     int output_stride;      /* 32, 16 or 8 */
     int no_head;            /* 0 */
     int post_bn;            /* FACS only: bn1 + ReLU after the fusion; 0 */
@@ -97,7 +104,7 @@ typedef struct {
     int dwp;                /* the squeeze is depth-wise pooling (dwp_resnet50) */
     facs_param_list params;
     facs_param *stem_conv[3]; /* [0] only, unless deep_stem */
-    facs_bn stem_bn[3]; /* the last one is "bn1" */
+    facs_bn stem_bn[3]; /* the last one is "bn1" (deep base: "bn3") */
     facs_resnet_block *blocks;
     int stage_blocks[4], block_count;
     int layer3_channels, out_channels; /* widths of the layer3 and layer4 outputs */

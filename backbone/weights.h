@@ -95,7 +95,7 @@
     X(CIFAR_STEM, cifar_stem, cifar_stem, "cifar_stem", "--cifar-stem", FLAG, FAMILY)               \
     X(FUSION_BN, fusion_bn, fusion_bn, "fusion_bn", "--fusion-bn", FUSION_BN, FACS)                 \
     X(OUTPUT_STRIDE, output_stride, output_stride, "output_stride", "--output-stride", INT, FAMILY) \
-    X(DEEP_STEM, deep_stem, deep_stem, "deep_stem", "--deep-stem", FLAG, FAMILY)
+    X(DEEP_STEM, deep_stem, deep_stem, "deep_stem", "--deep-stem", INT, FAMILY)   
 
 typedef enum {
     FACS_WEIGHTS_KIND_TEXT,

@@ -106,11 +106,24 @@ static facs_status seed_gradient(facs_ctx *ctx, facs_tensor *out, const facs_ten
 
 facs_status facs_backward(facs_ctx *ctx, facs_tensor *out, const facs_tensor *grad_out)
 {
-    if (!out)
-        return facs_fail(FACS_ERR_ARG, "backward: no output tensor (an earlier op failed: %s)", facs_last_error());
-    if (!out->requires_grad)
-        return facs_fail(FACS_ERR_ARG, "backward: the output does not depend on anything that requires a gradient");
-    FACS_TRY(seed_gradient(ctx, out, grad_out));
+    return facs_backward_many(ctx, 1, &out, &grad_out);
+}
+
+facs_status facs_backward_many(facs_ctx *ctx, int count, facs_tensor *const *outs,
+                               const facs_tensor *const *grads)
+{
+    for (int i = 0; i < count; i++) {
+        facs_tensor *out = outs[i];
+        if (!out)
+            return facs_fail(FACS_ERR_ARG, "backward: no output tensor (an earlier op failed: %s)",
+                             facs_last_error());
+        if (!out->requires_grad)
+            return facs_fail(FACS_ERR_ARG,
+                             "backward: the output does not depend on anything that requires a gradient");
+        if (out->grad)
+            return facs_fail(FACS_ERR_ARG, "backward: output %d is given twice", i);
+        FACS_TRY(seed_gradient(ctx, out, grads[i]));
+    }
     for (facs_node *node = ctx->tape; node; node = node->next) {
         if (!node->out->grad)
             continue;

@@ -38,6 +38,13 @@ void *facs_tape_push(facs_ctx *ctx, const char *op, facs_backward_fn fn, facs_te
  * grad_out is NULL (a scalar loss). */
 facs_status facs_backward(facs_ctx *ctx, facs_tensor *out, const facs_tensor *grad_out);
 
+/* Backward from several outputs at once (PSPNet's main and aux logits): the
+ * gradient of sum_i <outs[i], grads[i]>, one walk of the tape. Each grads[i]
+ * is shaped like outs[i] (NULL: ones); the outputs must be distinct and none
+ * may feed another (each is an end of the graph). */
+facs_status facs_backward_many(facs_ctx *ctx, int count, facs_tensor *const *outs,
+                               const facs_tensor *const *grads);
+
 /* Gradient buffer protocol for op backwards (see above). begin sets *g to the
  * buffer to write, or to NULL when t is NULL or needs no gradient (the op then
  * skips that gradient); it fails only when memory runs out. */

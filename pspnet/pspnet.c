@@ -57,7 +57,15 @@ static const char *rename_stem(const stem_name *table, int resnet_side, const ch
     return name;
 }
 
-static const stem_name *stem_table(const facs_model_options *o) { return o->deep_stem ? STEM_DEEP : STEM_7X7; }
+static const stem_name STEM_DEEP_BASE[] = {{"conv1.", "layer0.0."}, {"bn1.", "layer0.1."},
+                                           {"conv2.", "layer0.3."}, {"bn2.", "layer0.4."},
+                                           {"conv3.", "layer0.6."}, {"bn3.", "layer0.7."},
+                                           {NULL, NULL}};
+
+static const stem_name *stem_table(const facs_model_options *o)
+{
+    return o->deep_stem == FACS_STEM_DEEP ? STEM_DEEP : o->deep_stem == FACS_STEM_DEEP_BASE ? STEM_DEEP_BASE : STEM_7X7;
+}
 
 /* The ResNet registered its stem under torchvision's (or timm's) names:
  * semseg's layer0.* instead, in place, so the order stays the state_dict's. */

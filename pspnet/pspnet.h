@@ -20,7 +20,8 @@
  * Network, for images x (N, 3, H, W) (semseg's model/pspnet.py):
  *   layer0..layer4  the ResNet at output stride 8 (default: layer3 dilation 2,
  *                   layer4 dilation 4, no stride there) or 16; 7x7 stem or the
- *                   deep stem; C = its output channels (2048 at width 1);
+ *                   a deep stem (v1c, or semseg's deep base); C = its
+ *                   output channels (2048 at width 1);
  *   ppm             for each bin b of 1, 2, 3, 6: adaptive average pooling to
  *                   b x b, 1x1 conv C -> C/4 (no bias), BN, ReLU, bilinear
  *                   upsampling (align_corners) to the layer4 size; concatenated
@@ -36,8 +37,10 @@
  * same thing here at those sizes).
  *
  * Tensor names are semseg's state_dict keys, in its order: layer0.0 (conv1),
- * layer0.1 (bn1); with the deep stem layer0.0, .1, .3, .4, .6, .7 (conv1.0,
- * conv1.1, conv1.3, conv1.4, conv1.6, bn1 of resnet.h); layer1..layer4 as
+ * layer0.1 (bn1); with a deep stem layer0.0, .1, .3, .4, .6, .7 (conv1.0,
+ * conv1.1, conv1.3, conv1.4, conv1.6, bn1 of resnet.h's v1c stem; conv1,
+ * bn1, conv2, bn2, conv3, bn3 of its deep base, which is semseg's own: its
+ * released checkpoints need deep_stem FACS_STEM_DEEP_BASE); layer1..layer4 as
  * torchvision; ppm.features.<i>.1 (conv) and .2 (BN) for bins 1, 2, 3, 6;
  * cls.0, cls.1, cls.4 (weight, bias); aux.0, aux.1, aux.4. No fc. The aux
  * tensors exist in every mode, as in a semseg model built for training.
@@ -50,7 +53,7 @@
  *
  * Options (facs_model_options, model.h): classes (default 19, Cityscapes),
  * width, output_stride (8 default, or 16; 32 is refused: a segmentation
- * backbone keeps at least 1/16 of the resolution), deep_stem, dropout (0.1;
+ * backbone keeps at least 1/16 of the resolution), deep_stem (a facs_stem), dropout (0.1;
  * 0 to switch it off), fusion and fusion_bn none/post on the FACS backbones.
  * cifar_stem is refused. */
 #ifndef FACS_PSPNET_H
@@ -101,7 +104,8 @@ void facs_pspnet_free(facs_pspnet *net);
 facs_tensor *facs_pspnet_forward(facs_ctx *ctx, facs_pspnet *net, facs_tensor *x);
 
 /* The key in the weights file of the backbone's ImageNet ResNet (torchvision's
- * names; timm's conv1.0 ... for the deep stem) of the PSPNet tensor model_key
+ * names; timm's conv1.0 ... for the v1c stem, semseg's conv1, bn1, conv2 ...
+ * for the deep base) of the PSPNet tensor model_key
  * ("layer0.1.weight" -> "bn1.weight" or "conv1.1.weight"), into buf; NULL
  * for the tensors of ppm, cls and aux. The facs_model family's backbone_key. */
 const char *facs_pspnet_backbone_key(const facs_model_options *options, const char *model_key, char *buf,

@@ -38,6 +38,7 @@ const facs_model_family facs_pspnet_family = {
     .head_weight = "cls.4.weight",
     .classes = 19,      /* Cityscapes */
     .output_stride = 8, /* semseg's */
+    .segmentation = 1,
     .dropout = 0.1,
     .create = create,
     .forward = forward,

@@ -24,7 +24,9 @@ static void usage(FILE *f)
             "  --width X           channel multiplier of backbone and heads (default 1)\n"
             "  --classes N         output classes (default 19, Cityscapes' trainIds)\n"
             "  --output-stride S   8 (default) or 16\n"
-            "  --deep-stem         three 3x3 convolutions instead of the 7x7 stem\n"
+            "  --deep-stem         three 3x3 convolutions instead of the 7x7 stem (ResNet-v1c: 32-32-64 at width 1)\n"
+            "  --deep-base         semseg's deep base: 3x3 convolutions 64-64-128, layer1 on 128 channels (the stem\n"
+            "                      of semseg's ImageNet ResNets and of its released PSPNets)\n"
             "  --init W.h5         ImageNet backbone weights (torchvision names); the heads start fresh\n"
             "Data augmentation (training):\n"
             "  --crop H[xW]        crop size, padded with the mean / ignore label (default 713x713)\n"
@@ -56,7 +58,7 @@ static void usage(FILE *f)
             "Ctrl-C stops at the next iteration, saves last.h5 and exits with 130; --resume continues exactly.\n");
 }
 
-enum { O_DATA = 256, O_OUT, O_ARCH, O_WIDTH, O_CLASSES, O_OS, O_DEEP, O_INIT, O_CROP, O_SMIN, O_SMAX, O_ROTATE,
+enum { O_DATA = 256, O_OUT, O_ARCH, O_WIDTH, O_CLASSES, O_OS, O_DEEP, O_DEEP_BASE, O_INIT, O_CROP, O_SMIN, O_SMAX, O_ROTATE,
        O_BLUR, O_FLIP, O_BATCH, O_ITERS, O_EPOCHS, O_LR, O_HEAD, O_MOMENTUM, O_WD, O_POWER, O_AUX, O_IGNORE,
        O_VAL, O_LOG, O_SAVE, O_STOP, O_WORKERS, O_SEED, O_RESUME, O_HELP, O_VERSION };
 
@@ -67,23 +69,13 @@ static int accepted(facs_status s)
     return s == FACS_OK;
 }
 
-/* "H" or "HxW". */
-static facs_status parse_crop(const char *text, int *h, int *w)
-{
-    char first[32];
-    const char *x = strchr(text, 'x');
-    size_t len = x ? (size_t)(x - text) : strlen(text);
-    snprintf(first, sizeof first, "%.*s", (int)(len < sizeof first ? len : sizeof first - 1), text);
-    FACS_TRY(facs_cli_int("--crop", first, 8, 8192, h));
-    return x ? facs_cli_int("--crop", x + 1, 8, 8192, w) : facs_cli_int("--crop", first, 8, 8192, w);
-}
-
 static int parse(int argc, char **argv, ps_options *o)
 {
     static const struct option longopts[] = {
         {"data", 1, 0, O_DATA},           {"out", 1, 0, O_OUT},           {"arch", 1, 0, O_ARCH},
         {"width", 1, 0, O_WIDTH},         {"classes", 1, 0, O_CLASSES},   {"output-stride", 1, 0, O_OS},
-        {"deep-stem", 0, 0, O_DEEP},      {"init", 1, 0, O_INIT},         {"crop", 1, 0, O_CROP},
+        {"deep-stem", 0, 0, O_DEEP},      {"deep-base", 0, 0, O_DEEP_BASE}, {"init", 1, 0, O_INIT},
+        {"crop", 1, 0, O_CROP},
         {"scale-min", 1, 0, O_SMIN},      {"scale-max", 1, 0, O_SMAX},    {"rotate", 1, 0, O_ROTATE},
         {"blur", 1, 0, O_BLUR},           {"flip", 1, 0, O_FLIP},         {"batch", 1, 0, O_BATCH},
         {"iters", 1, 0, O_ITERS},         {"epochs", 1, 0, O_EPOCHS},     {"lr", 1, 0, O_LR},
@@ -111,9 +103,13 @@ static int parse(int argc, char **argv, ps_options *o)
             o->output_stride = flag ? 16 : 8;
             o->given |= FACS_MODEL_GIVEN(OUTPUT_STRIDE);
             break;
-        case O_DEEP: o->deep_stem = 1; o->given |= FACS_MODEL_GIVEN(DEEP_STEM); break;
+        case O_DEEP:
+        case O_DEEP_BASE:
+            ok = accepted(facs_cli_stem(c == O_DEEP ? FACS_STEM_DEEP : FACS_STEM_DEEP_BASE, &o->deep_stem));
+            o->given |= FACS_MODEL_GIVEN(DEEP_STEM);
+            break;
         case O_INIT: o->init = optarg; break;
-        case O_CROP: ok = accepted(parse_crop(optarg, &o->crop_h, &o->crop_w)); break;
+        case O_CROP: ok = accepted(facs_cli_size("--crop", optarg, 8, 8192, &o->crop_h, &o->crop_w)); break;
         case O_SMIN: ok = accepted(facs_cli_real("--scale-min", optarg, 0.01, 100, &o->scale_min)); break;
         case O_SMAX: ok = accepted(facs_cli_real("--scale-max", optarg, 0.01, 100, &o->scale_max)); break;
         case O_ROTATE: ok = accepted(facs_cli_real("--rotate", optarg, 0, 180, &o->rotate)); break;

@@ -33,11 +33,33 @@ static facs_status load_split(const char *root, const char *split, facs_cityscap
     return FACS_OK;
 }
 
+/* Refuses a crop that the first training image cannot fill even at
+ * --scale-max: semseg pads such a crop with the mean and the ignore label, so
+ * every sample would be partly padding, at every scale (a 713 crop on small
+ * images is a forgotten --crop, not a recipe). */
+static facs_status check_crop(const ps_options *o, const facs_cityscapes_pairs *train)
+{
+    facs_image img = {0};
+    FACS_TRY(facs_image_read(train->pairs[0].image, 3, &img));
+    int h = img.height, w = img.width;
+    int max_h = (int)(h * o->scale_max + 0.5), max_w = (int)(w * o->scale_max + 0.5);
+    facs_image_free(&img);
+    if (o->crop_h <= max_h && o->crop_w <= max_w)
+        return FACS_OK;
+    return facs_fail(FACS_ERR_ARG,
+                     "--crop %dx%d is larger than the padded image: %s is %dx%d (HxW), at most %dx%d at --scale-max %g, "
+                     "so every crop would be partly padding (ignore label); give a --crop of at most %dx%d or a "
+                     "larger --scale-max",
+                     o->crop_h, o->crop_w, train->pairs[0].image, h, w, max_h, max_w, o->scale_max,
+                     max_h, max_w);
+}
+
 static facs_status setup_data(ps_run *r)
 {
     const ps_options *o = r->o;
     FACS_TRY(load_split(o->data, "train", &r->train_index, &r->train_set));
     FACS_TRY(load_split(o->data, "val", &r->val_index, &r->val_set));
+    FACS_TRY(check_crop(o, &r->train_index));
     r->aug = facs_seg_aug_train(o->crop_h, o->crop_w);
     r->aug.scale_min = (float)o->scale_min;
     r->aug.scale_max = (float)o->scale_max;

@@ -102,4 +102,5 @@ def main():
         save(os.path.join(folder, "ref_plain.h5"), {"output": plain.eval()(x)})
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -35,6 +35,18 @@ expect_rc() {
 # contains WHAT FILE NEEDLE
 contains() { if grep -qF -- "$3" "$2"; then ok; else bad "$1: output lacks '$3'"; sed 's/^/    /' "$2"; fi; }
 
+# compare_h5 WHAT REF GOT [TOL]: GOT's datasets against REF's (tests/compare_h5.py),
+# within TOL (default 1e-4) normwise relative error each; prints the worst.
+compare_h5() {
+    if /usr/bin/python3 "$(dirname "$0")/compare_h5.py" "$2" "$3" "${4:-1e-4}" >"$work/cmp" 2>&1; then
+        ok
+        echo "$1: $(cat "$work/cmp")"
+    else
+        bad "$1 differs from PyTorch"
+        sed 's/^/    /' "$work/cmp"
+    fi
+}
+
 # finish: the closing line; $work is removed when every check passed (kept
 # for inspection otherwise). Its status is the test's.
 finish() {

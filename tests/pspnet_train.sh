@@ -13,7 +13,8 @@
 #     timing aside) and so does the log.
 #   - Bad input is refused by name with earlier checkpoints kept: a label
 #     outside the classes, an image and label of different sizes, an empty
-#     val split, a loss that blows up, a non-PSPNet --arch.
+#     val split, a loss that blows up, a non-PSPNet --arch, a crop larger
+#     than the largest scaled image (every sample mostly padding).
 # usage: pspnet_train.sh PATH/TO/pspnet-train PATH/TO/facs-data [WORK_DIR]
 set -u
 tool=${1:?usage: pspnet_train.sh PATH/TO/pspnet-train PATH/TO/facs-data [WORK_DIR]}
@@ -86,6 +87,9 @@ refuse "empty val split" "val" "$work/cs_noval"
 refuse "loss blows up" "loss is" "$work/cs" --lr 1e30
 refuse "a classifier as --arch" "not a PSPNet" "$work/cs" --arch resnet50
 refuse "a fractional --iters" "--iters needs a whole number" "$work/cs" --iters 2.5
+refuse "a crop the images cannot fill" "--crop 713x713 is larger than the padded image" "$work/cs" --crop 713
+refuse "a crop wider than the images at --scale-max" "is 64x128 (HxW), at most 64x128 at --scale-max 1" \
+    "$work/cs" --crop 64x300 --scale-max 1
 [ "$(cksum <"$work/full/last.h5")" = "$before" ] && ok || bad "a failing run changed another run's checkpoint"
 
 finish

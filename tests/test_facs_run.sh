@@ -17,35 +17,6 @@ py=/usr/bin/python3
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 make_work test_facs_run "${2:-}"
-# compare WHAT REF GOT: every dataset of REF in GOT (and no other), within 1e-4 normwise
-compare() {
-    if "$py" - "$2" "$3" 1e-4 >"$work/cmp" 2>&1 <<'EOF'
-import sys, h5py, numpy as np
-ref, got, tol = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r"), float(sys.argv[3])
-def names(f):
-    out = []
-    f.visititems(lambda n, o: out.append(n) if isinstance(o, h5py.Dataset) else None)
-    return set(out)
-bad, worst = [], (0.0, "")
-if names(ref) != names(got):
-    bad.append(f"datasets differ: missing {sorted(names(ref) - names(got))[:4]}, extra {sorted(names(got) - names(ref))[:4]}")
-for n in sorted(names(ref) & names(got)):
-    a, b = got[n][()].astype(np.float64), ref[n][()].astype(np.float64)
-    if a.shape != b.shape:
-        bad.append(f"{n}: shape {a.shape}, want {b.shape}")
-        continue
-    den = np.linalg.norm(b)
-    err = np.linalg.norm(a - b) / den if den > 0 else np.linalg.norm(a)
-    worst = max(worst, (err, n))
-    if not err <= tol:
-        bad.append(f"{n}: normwise relative error {err:.3g} > {tol}")
-print(f"{len(names(ref))} tensors, worst normwise relative error {worst[0]:.3g} ({worst[1]})")
-for m in bad[:8]:
-    print("  " + m)
-sys.exit(1 if bad else 0)
-EOF
-    then ok; echo "$1: $(cat "$work/cmp")"; else bad "$1 differs from PyTorch"; sed 's/^/    /' "$work/cmp"; fi
-}
 # fails_with RC WHAT NEEDLE ARGS...: exit RC, NEEDLE on stderr, no out.h5 nor temporary left
 fails_with() {
     rc=$1 what=$2 needle=$3
@@ -84,18 +55,18 @@ for mode in eval train; do
         --grad-output "$work/grad.h5" 2>"$work/err"
     expect_rc "$mode run" 0 $?
     contains "$mode: load report" "$work/err" "147 loaded, 0 missing, 0 unexpected"
-    compare "$mode" "$work/ref_$mode.h5" "$work/$mode.h5"
+    compare_h5 "$mode" "$work/ref_$mode.h5" "$work/$mode.h5"
 done
 
 # No model option at all: the file says what to build.
 "$tool" --weights "$work/weights_eval.h5" --input "$in" --output "$work/rebuilt.h5" --grad-output "$work/grad.h5" \
     2>"$work/err"
 expect_rc "rebuilt from the weights file alone" 0 $?
-compare "rebuilt from the file" "$work/ref_eval.h5" "$work/rebuilt.h5"
+compare_h5 "rebuilt from the file" "$work/ref_eval.h5" "$work/rebuilt.h5"
 
 "$tool" --arch resnet26 --width 0.5 --weights "$work/plain.h5" --input "$in" --output "$work/plain_out.h5" 2>"$work/err"
 expect_rc "plain resnet26, classes from fc.weight" 0 $?
-compare "plain eval" "$work/ref_plain.h5" "$work/plain_out.h5"
+compare_h5 "plain eval" "$work/ref_plain.h5" "$work/plain_out.h5"
 "$tool" --arch facs_resnet26 --width 0.5 --weights "$work/plain.h5" --input "$in" --output "$work/facs_plain.h5" \
     2>"$work/err"
 expect_rc "facs arch loads a plain ResNet file" 0 $?

@@ -113,7 +113,8 @@ static void parity(facs_ctx *ctx, h5_file *ref)
     } MODELS[] = {{"r50", "pspnet_resnet50"},
                   {"f50s", "pspnet_facs_resnet50"},
                   {"f50s16", "pspnet_facs_resnet50"},
-                  {"r26d", "pspnet_resnet26"}};
+                  {"r26d", "pspnet_resnet26"},
+                  {"r26b", "pspnet_resnet26"}};
     for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) {
         for (int training = 0; training < (strcmp(MODELS[i].model, "r50") ? 2 : 1); training++) {
             const char *model = MODELS[i].model;
@@ -255,7 +256,7 @@ static void check_builder(facs_ctx *ctx)
     CHECK_OK(facs_model_options_for_arch("mobilenet_v2", &o));
     o.deep_stem = 1;
     CHECK(facs_model_options_check_applicable(&o, FACS_MODEL_GIVEN(DEEP_STEM)) == FACS_ERR_ARG &&
-              strstr(facs_last_error(), "--deep-stem does not apply to mobilenet_v2"),
+              strstr(facs_last_error(), "--deep-stem 1 does not apply to mobilenet_v2"),
           "--deep-stem on MobileNet-v2: '%s'", facs_last_error());
     m = build("mobilenet_v2", 10, 0.5, 0, 0, -1, 1);
     CHECK(m && fabs(facs_model_get_options(m)->dropout - 0.2) < 1e-12, "mobilenet_v2's default dropout 0.2");
@@ -380,8 +381,11 @@ static void check_load_backbone(void)
         {"facs_resnet26", "pspnet_resnet26", 1, /* a FACS-ResNet file loads into the plain net, deep stem (timm's names) */
          {{"layer0.0.weight", "conv1.0.weight"}, {"layer0.4.bias", "conv1.4.bias"},
           {"layer0.6.weight", "conv1.6.weight"}, {"layer0.7.weight", "bn1.weight"}}},
+        {"resnet26", "pspnet_resnet26", 2, /* semseg's deep base: its ImageNet ResNets' names */
+         {{"layer0.0.weight", "conv1.weight"}, {"layer0.4.running_mean", "bn2.running_mean"},
+          {"layer0.6.weight", "conv3.weight"}, {"layer0.7.bias", "bn3.bias"}}},
     };
-    for (int c = 0; c < 2; c++) {
+    for (int c = 0; c < 3; c++) {
         facs_model *r = build(cases[c].resnet, 1000, 0.25, 32, cases[c].deep_stem, -1, 11);
         facs_model *p = build(cases[c].pspnet, 19, 0.25, 8, cases[c].deep_stem, -1, 12);
         facs_model *fresh = build(cases[c].pspnet, 19, 0.25, 8, cases[c].deep_stem, -1, 12);

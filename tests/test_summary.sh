@@ -109,6 +109,15 @@ if "$BIN" --arch pspnet_resnet50 --input-size 713 --json >"$work/psp.json" 2>"$w
 assert s["params"]==48956262 and l["shape"]==[1, 19, 713, 713], (s["params"], l)' "$work/psp.json" 2>"$work/err"
 then ok "pspnet_resnet50 at 713: 48956262 parameters, logits 19x713x713"; else bad "pspnet_resnet50: $(cat "$work/err")"; fi
 
+# A Cityscapes frame (HxW) with semseg's deep base: PSPNet-101 exactly as the
+# twin counts semseg's released model (68,072,166 parameters at 19 classes).
+if "$BIN" --arch pspnet_resnet101 --deep-base --input-size 1024x2048 --json >"$work/psp101.json" 2>"$work/err" &&
+    "$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); l=s["layers"][-1];
+assert s["params"]==68072166 and l["shape"]==[1, 19, 1024, 2048], (s["params"], l)
+assert (s["input_height"], s["input_width"]) == (1024, 2048)' "$work/psp101.json" 2>"$work/err"
+then ok "pspnet_resnet101 --deep-base at 1024x2048: 68072166 parameters, logits 19x1024x2048"
+else bad "pspnet_resnet101 --deep-base: $(cat "$work/err")"; fi
+
 # The table ends with the totals.
 if "$BIN" --arch resnet26 --input-size 64 | grep -q '^total FLOPs: [0-9]'; then ok "table totals"; else bad "table totals"; fi
 
@@ -131,8 +140,9 @@ else
 fi
 
 # Option values are whole numbers (or reals for --width) within range.
-for args in "--input-size 1.5" "--input-size 0x20" "--input-size 65537" "--input-size 0" "--classes 1e3" \
-    "--width 0" "--width 0x1" "--width 17"; do
+for args in "--input-size 1.5" "--input-size 0x20" "--input-size 65537" "--input-size 0" "--input-size 64x" \
+    "--input-size 64x1.5" "--classes 1e3" "--width 0" "--width 0x1" "--width 17" "--output-stride 12" \
+    "--deep-stem --deep-base"; do
     "$BIN" --arch resnet26 $args >/dev/null 2>"$work/err"
     rc=$?
     if [ "$rc" -eq 2 ] && grep -q -- "${args%% *}" "$work/err"; then ok "$args refused"; else bad "$args: rc $rc, $(cat "$work/err")"; fi

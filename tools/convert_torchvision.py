@@ -4,10 +4,21 @@
     convert_torchvision.py to-h5 resnet50.pth resnet50.h5 --arch resnet50
     convert_torchvision.py to-h5 ckpt.pth facs.h5 --arch facs_resnet50 --fusion weighted
     convert_torchvision.py to-pth resnet50.h5 resnet50.pth
+    convert_torchvision.py to-h5 train_epoch_200.pth pspnet.h5 --arch pspnet_resnet101
+    convert_torchvision.py to-pth pspnet.h5 pspnet.pth --semseg
+
+PSPNet files are hszhao/semseg's: its checkpoints ({'epoch', 'state_dict',
+'optimizer'}, keys prefixed 'module.' by DataParallel) and its bare
+state_dicts load, and the classes come from cls.4.weight. to-pth --semseg
+writes what semseg's test.py loads: {'state_dict': ...} with the 'module.'
+prefix. --width, --output-stride and --deep-stem record the model options a
+.pth cannot say (facs-run and the C tools rebuild the network from them);
+semseg's released PSPNets are --deep-base.
 
 to-h5 reads a raw state_dict or a checkpoint dict holding one under
-'state_dict' or 'model' (torch.load with weights_only, so a downloaded file
-cannot run code; a pickled nn.Module is refused for the same reason), strips a 'module.' prefix (DataParallel),
+'state_dict' or 'model' (after checking that its pickles import nothing but
+tensor types and rebuild functions, so a downloaded file cannot run code; a
+pickled nn.Module is refused for the same reason: refuse_code), strips a 'module.' prefix (DataParallel),
 skips num_batches_tracked, and writes one float32 dataset per tensor at
 /model/<key with '.' replaced by '/'> with the root attributes of the format,
 each with HDF5's Fletcher-32 checksum (as the C library writes them, so a
@@ -21,14 +32,21 @@ Needs Debian's python3-torch, python3-torchvision and python3-h5py."""
 
 import argparse
 import collections
+import io
 import os
+import pickletools
 import sys
+import zipfile
 
 import h5py
 import numpy as np
 import torch
 
 FORMAT, VERSION = "facs-weights", 1
+# torch.save's format before PyTorch 1.6 (hszhao/semseg's checkpoints): five
+# pickles in a row (magic number, protocol, system info, the object, the
+# storage keys), then the raw storages.
+LEGACY_PICKLES = 5
 
 
 class ConvertError(Exception):
@@ -47,11 +65,62 @@ def atomic_write(path, write):
         raise
 
 
+def allowed_globals():
+    """What a checkpoint of tensors may name: the tensor and storage types, dtypes and rebuild functions."""
+    found = {"collections.OrderedDict": collections.OrderedDict, "torch.Size": torch.Size}
+    for f in (torch._utils._rebuild_tensor, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter):
+        found["torch._utils." + f.__name__] = f
+    for t in (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.uint8, torch.int16,
+              torch.int32, torch.int64, torch.bool):
+        found[str(t)] = t
+    for cls in list(torch._tensor_classes) + list(torch._storage_classes):
+        found[f"{cls.__module__}.{cls.__name__}"] = cls
+    return found
+
+
+def refuse_code(path):
+    """Raises ConvertError unless every pickle in path imports only allowed_globals().
+
+    torch.load is called afterwards without weights_only: torch 1.13's
+    weights_only loader cannot read the floats of an optimizer state (a
+    training checkpoint's), and its load ignores a pickle_module with a
+    restricted Unpickler. So the pickles are read first with pickletools, which
+    runs nothing: GLOBAL and INST are the only opcodes that import, and
+    STACK_GLOBAL (which imports a name built on the stack) is something
+    torch.save, at pickle protocol 2, never writes."""
+    allowed = allowed_globals()
+
+    def scan(stream, count):
+        for _ in range(count):
+            for op, arg, _ in pickletools.genops(stream):
+                if op.name == "STACK_GLOBAL":
+                    raise ConvertError(f"{path}: imports a name built at load time (STACK_GLOBAL), which no "
+                                       "torch.save writes: refused")
+                if op.name in ("GLOBAL", "INST") and arg.replace(" ", ".", 1) not in allowed:
+                    raise ConvertError(f"{path}: refuses {arg.replace(' ', '.', 1)}: a weights file holds tensors, "
+                                       "not objects or code")
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                for name in z.namelist():
+                    if name.endswith(".pkl"):
+                        scan(io.BytesIO(z.read(name)), 1)
+        else:
+            with open(path, "rb") as f:
+                scan(f, LEGACY_PICKLES)
+    except ConvertError:
+        raise
+    except Exception as e:  # pickletools raises ValueError for garbage, zipfile BadZipFile, ...
+        raise ConvertError(f"{path}: not a PyTorch weights file ({type(e).__name__}: {e})") from None
+
+
 def read_state_dict(path):
     if not os.path.isfile(path):
         raise ConvertError(f"{path}: no such file")
+    refuse_code(path)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = torch.load(path, map_location="cpu")
     except Exception as e:  # torch raises many kinds for a file that is not a checkpoint
         raise ConvertError(f"{path}: not a PyTorch weights file ({type(e).__name__}: {e})") from None
     if isinstance(obj, dict):
@@ -74,8 +143,16 @@ def read_state_dict(path):
     return state
 
 
+# The classifier weight of a segmentation network (a 1x1 conv, so not found
+# as the last 2-D weight): PSPNet's cls.4.
+SEGMENTATION_HEADS = ("cls.4.weight",)
+
+
 def head_classes(state):
-    """Outputs of the last 2-D weight (the classifier head), or None."""
+    """Outputs of the classifier head (PSPNet's cls.4, else the last 2-D weight), or None."""
+    for key in SEGMENTATION_HEADS:
+        if key in state:
+            return int(state[key].shape[0])
     heads = [v for k, v in state.items() if k.endswith(".weight") and v.dim() == 2]
     return int(heads[-1].shape[0]) if heads else None
 
@@ -95,6 +172,12 @@ def to_h5(args):
             if fusion is not None:
                 f.attrs["fusion"] = fusion
                 f.attrs["threshold"] = float(args.threshold)
+            if args.width is not None:
+                f.attrs["width"] = float(args.width)
+            if args.output_stride is not None:
+                f.attrs["output_stride"] = np.int64(args.output_stride)
+            if args.stem:
+                f.attrs["deep_stem"] = np.int64(args.stem)
             for key, value in state.items():
                 data = value.numpy().astype(np.float32)
                 # The checksum needs chunked storage (a scalar or empty tensor cannot have it): one
@@ -167,9 +250,12 @@ def to_pth(args):
         except RuntimeError as e:
             raise ConvertError(f"{args.input}: does not fit torchvision's {arch}: {e}") from None
         state = collections.OrderedDict((k, ordered[k]) for k in want if k in ordered)
+    count = len(state)
+    if args.semseg:
+        state = {"state_dict": collections.OrderedDict(("module." + k, v) for k, v in state.items())}
     atomic_write(args.output, lambda tmp: torch.save(state, tmp))
     checked = f", checked against torchvision's {arch}" if model is not None else ""
-    print(f"{args.output}: {len(state)} tensors{checked}", file=sys.stderr)
+    print(f"{args.output}: {count} tensors{checked}", file=sys.stderr)
 
 
 def main(argv=None):
@@ -183,9 +269,19 @@ def main(argv=None):
     h5.add_argument("--fusion", choices=["threshold", "weighted"],
                     help="FACS fusion mode (default: threshold for FACS architectures, none otherwise)")
     h5.add_argument("--threshold", type=float, default=0.5, help="FACS fusion threshold T_cf (default 0.5)")
+    h5.add_argument("--width", type=float, help="record the width multiplier (default: not recorded, i.e. 1)")
+    h5.add_argument("--output-stride", type=int, choices=[8, 16, 32],
+                    help="record the backbone's output stride (default: not recorded: 8 for PSPNet, 32 otherwise)")
+    stem = h5.add_mutually_exclusive_group()
+    stem.add_argument("--deep-stem", dest="stem", action="store_const", const=1,
+                      help="record that the ResNet has the three-conv v1c stem (timm's conv1.0, ...)")
+    stem.add_argument("--deep-base", dest="stem", action="store_const", const=2,
+                      help="record semseg's deep base (64-64-128 convs, layer1 on 128; its released PSPNets)")
     pth = commands.add_parser("to-pth", help="FACS HDF5 -> PyTorch .pth state_dict")
     pth.add_argument("input")
     pth.add_argument("output")
+    pth.add_argument("--semseg", action="store_true",
+                     help="write a hszhao/semseg checkpoint: {'state_dict': ...} with DataParallel's 'module.' prefix")
     args = parser.parse_args(argv)
     try:
         same = args.output == args.input or (

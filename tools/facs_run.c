@@ -1,12 +1,17 @@
-/* facs-run: runs any backbone (backbone/model.h) from a weights file on the images of
- * an HDF5 file and writes the logits, and with --grad-output the gradients of
- * the input and of every parameter, so any run can be compared with PyTorch.
+/* facs-run: runs any network of backbone/model.h (classifiers and PSPNet) from
+ * a weights file on the images of an HDF5 file and writes the logits, and with
+ * --grad-output the gradients of the input and of every parameter, so any run
+ * can be compared with PyTorch.
  *
- * Files: --input holds /input (N, 3, H, W) float32; --output gets /output
- * (N, classes), and with --grad-output G.h5 (holding /grad_output shaped like
- * /output) also /grad_input (N, 3, H, W) and /grad/<state_dict key with '.'
- * replaced by '/'> in PyTorch's shape. A trainable entry that backward does
- * not reach (a FACS block's unused bn1) gets zeros, where PyTorch says None.
+ * Files: --input holds /input (N, 3, H, W) float32; --output gets /output,
+ * (N, classes) for a classifier and (N, classes, H, W) for PSPNet (its main
+ * logits at the input's size), and for PSPNet in train mode also
+ * /aux_output. With --grad-output G.h5 (holding /grad_output shaped like
+ * /output, and optionally /grad_aux_output shaped like /aux_output) backward
+ * runs from both and the file also gets /grad_input (N, 3, H, W) and
+ * /grad/<state_dict key with '.' replaced by '/'> in PyTorch's shape. A
+ * trainable entry that backward does not reach (a FACS block's unused bn1,
+ * the aux head without /grad_aux_output) gets zeros, where PyTorch says None.
  *
  * The network is rebuilt from the weights file (backbone/model_file.h): its
  * architecture, classes, width, stem and fusion are what the file records.
@@ -33,6 +38,7 @@
 typedef struct {
     const char *weights, *input, *output, *grad_output;
     int training;
+    int dropout_given;        /* --dropout: not a file's option, it shapes no tensor */
     facs_model_options model; /* the values of the model options given */
     facs_model_given given;   /* which ones the command line gave */
 } run_options;
@@ -43,15 +49,21 @@ typedef struct {
     hsize_t dims[4];
 } array;
 
-/* Reads dataset name of path as float32, rank 1..4. */
-static facs_status read_array(const char *path, const char *name, array *a)
+/* Reads dataset name of path as float32, rank 1..4. When optional, a missing
+ * dataset leaves a->data NULL and is no error. */
+static facs_status read_array(const char *path, const char *name, int optional, array *a)
 {
     memset(a, 0, sizeof *a);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0)
         return facs_fail(FACS_ERR_IO, "%s: cannot open as HDF5 (missing, unreadable or not an HDF5 file)", path);
     facs_status s = FACS_OK;
-    hid_t ds = H5Lexists(file, name, H5P_DEFAULT) > 0 ? H5Dopen2(file, name, H5P_DEFAULT) : -1;
+    int exists = H5Lexists(file, name, H5P_DEFAULT) > 0;
+    if (!exists && optional) {
+        H5Fclose(file);
+        return FACS_OK;
+    }
+    hid_t ds = exists ? H5Dopen2(file, name, H5P_DEFAULT) : -1;
     hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
     hid_t type = ds >= 0 ? H5Dget_type(ds) : -1;
     int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
@@ -120,36 +132,43 @@ static float *to_host(const facs_tensor *t)
     return host;
 }
 
+/* Writes tensor t at name as an array of rank (its NCHW values; a rank below
+ * 4 drops trailing sizes of 1, as PyTorch shapes a classifier's logits). */
+static facs_status write_tensor(hid_t file, const char *path, const char *name, const facs_tensor *t, int rank)
+{
+    float *host = to_host(t);
+    if (!host)
+        return FACS_ERR_MEMORY;
+    hsize_t dims[4] = {(hsize_t)t->n, (hsize_t)t->c, (hsize_t)t->h, (hsize_t)t->w};
+    int ok = write_array(file, name, rank, dims, host);
+    free(host);
+    return ok ? FACS_OK : facs_fail(FACS_ERR_IO, "%s: cannot write /%s", path, name);
+}
+
+typedef struct {
+    const facs_tensor *logits, *aux, *x; /* aux: NULL unless PSPNet ran in train mode */
+    int rank;                            /* of /output and /aux_output: 2 or 4 */
+    const facs_param_list *params;
+} results;
+
 /* Writes the logits and, when x has a gradient, the input and parameter
  * gradients into the open file. */
-static facs_status write_results(hid_t file, const char *path, const facs_tensor *logits, const facs_tensor *x,
-                                 const facs_param_list *params)
+static facs_status fill_results(hid_t file, const char *path, const void *user)
 {
-    float *host = to_host(logits);
-    if (!host)
-        return FACS_ERR_MEMORY;
-    hsize_t dims[4] = {(hsize_t)logits->n, (hsize_t)logits->c, 1, 1};
-    int ok = write_array(file, "output", 2, dims, host);
-    free(host);
-    if (!ok)
-        return facs_fail(FACS_ERR_IO, "%s: cannot write /output", path);
-    if (!x->grad)
+    const results *r = user;
+    FACS_TRY(write_tensor(file, path, "output", r->logits, r->rank));
+    if (r->aux)
+        FACS_TRY(write_tensor(file, path, "aux_output", r->aux, r->rank));
+    if (!r->x->grad)
         return FACS_OK;
-    host = to_host(x->grad);
-    if (!host)
-        return FACS_ERR_MEMORY;
-    hsize_t xdims[4] = {(hsize_t)x->n, (hsize_t)x->c, (hsize_t)x->h, (hsize_t)x->w};
-    ok = write_array(file, "grad_input", 4, xdims, host);
-    free(host);
-    if (!ok)
-        return facs_fail(FACS_ERR_IO, "%s: cannot write /grad_input", path);
-    for (int i = 0; i < params->count; i++) {
-        const facs_param *p = params->items[i];
+    FACS_TRY(write_tensor(file, path, "grad_input", r->x->grad, 4));
+    for (int i = 0; i < r->params->count; i++) {
+        const facs_param *p = r->params->items[i];
         if (p->kind != FACS_PARAM_TRAINABLE)
             continue;
         const facs_tensor *v = p->value;
         size_t count = facs_tensor_numel(v);
-        host = p->value->grad ? to_host(p->value->grad) : calloc(count, sizeof *host);
+        float *host = v->grad ? to_host(v->grad) : calloc(count, sizeof *host);
         if (!host)
             return facs_fail(FACS_ERR_MEMORY, "out of memory");
         hsize_t pdims[4] = {(hsize_t)v->n, (hsize_t)v->c, (hsize_t)v->h, (hsize_t)v->w};
@@ -158,23 +177,12 @@ static facs_status write_results(hid_t file, const char *path, const facs_tensor
         for (char *c = name; *c; c++)
             if (*c == '.')
                 *c = '/';
-        ok = len > 0 && (size_t)len < sizeof name && write_array(file, name, p->torch_rank, pdims, host);
+        int ok = len > 0 && (size_t)len < sizeof name && write_array(file, name, p->torch_rank, pdims, host);
         free(host);
         if (!ok)
             return facs_fail(FACS_ERR_IO, "%s: cannot write /grad/%s", path, p->name);
     }
     return FACS_OK;
-}
-
-typedef struct {
-    const facs_tensor *logits, *x;
-    const facs_param_list *params;
-} results;
-
-static facs_status fill_results(hid_t file, const char *path, const void *user)
-{
-    const results *r = user;
-    return write_results(file, path, r->logits, r->x, r->params);
 }
 
 /* Builds the network the weights file describes (with the options the file
@@ -183,6 +191,8 @@ static facs_status build(const run_options *o, facs_model **net)
 {
     facs_model_options mo;
     FACS_TRY(facs_model_options_resolve(o->weights, &o->model, o->given, &mo));
+    if (o->dropout_given)
+        mo.dropout = o->model.dropout;
     FACS_TRY(facs_model_create(net, &mo, FACS_DEVICE_CPU, 0));
     facs_weights_report report;
     facs_weights_load_options lo = facs_weights_load_defaults();
@@ -196,25 +206,67 @@ static facs_status build(const run_options *o, facs_model **net)
     return s;
 }
 
-/* Forward (and backward) of input through net; writes the output file. */
-static facs_status run_net(const run_options *o, facs_model *net, facs_ctx *ctx, const array *in,
-                           const array *gout)
+/* "(2, 19, 45, 61)" */
+static const char *dims_str(int rank, const hsize_t *dims, char *buf, size_t size)
 {
+    size_t used = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < rank && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
+    if (used < size)
+        snprintf(buf + used, size - used, ")");
+    return buf;
+}
+
+/* FACS_OK when /name of path (a) has the shape of /like (rank, dims). */
+static facs_status check_like(const char *path, const char *name, const char *like, const array *a, int rank,
+                              const hsize_t *dims)
+{
+    int same = a->rank == rank;
+    for (int i = 0; same && i < rank; i++)
+        same = a->dims[i] == dims[i];
+    if (same)
+        return FACS_OK;
+    char want[96], got[96];
+    return facs_fail(FACS_ERR_FORMAT, "%s: /%s must be shaped like /%s %s, got %s", path, name, like,
+                     dims_str(rank, dims, want, sizeof want), dims_str(a->rank, a->dims, got, sizeof got));
+}
+
+/* A tensor shaped like ref holding the values of a. */
+static facs_tensor *tensor_of(facs_ctx *ctx, const facs_tensor *ref, const array *a)
+{
+    facs_tensor *t = facs_ctx_like(ctx, ref);
+    if (t && facs_tensor_from_nchw(t, a->data, facs_tensor_numel(t)) != FACS_OK)
+        return NULL;
+    return t;
+}
+
+/* Forward (and backward) of input through net; writes the output file. gout
+ * and gaux are NULL without --grad-output; gaux->data is NULL when the file
+ * has no /grad_aux_output. */
+static facs_status run_net(const run_options *o, facs_model *net, facs_ctx *ctx, const array *in,
+                           const array *gout, const array *gaux)
+{
+    const char *arch = facs_model_get_options(net)->arch;
     if (in->rank != 4)
         return facs_fail(FACS_ERR_FORMAT, "%s: /input has rank %d, expected 4 (N, 3, H, W)", o->input, in->rank);
     if (in->dims[1] != 3)
         return facs_fail(FACS_ERR_FORMAT, "%s: /input has %llu channels, %s takes 3 (RGB)", o->input,
-                         (unsigned long long)in->dims[1], facs_model_get_options(net)->arch);
+                         (unsigned long long)in->dims[1], arch);
     if (in->dims[0] < 1 || in->dims[2] < 1 || in->dims[3] < 1 || in->dims[0] * in->dims[2] * in->dims[3] > 1u << 30)
         return facs_fail(FACS_ERR_FORMAT, "%s: /input has an empty or oversized shape", o->input);
-    int n = (int)in->dims[0], classes = facs_model_get_options(net)->classes;
-    if (gout && (gout->rank != 2 || gout->dims[0] != (hsize_t)n || gout->dims[1] != (hsize_t)classes))
-        return facs_fail(FACS_ERR_FORMAT, "%s: /grad_output must be shaped like /output (%d, %d), got rank %d (%llu, %llu)",
-                         o->grad_output, n, classes, gout->rank, (unsigned long long)gout->dims[0],
-                         gout->rank > 1 ? (unsigned long long)gout->dims[1] : 0ULL);
+    int segmentation = facs_model_is_segmentation(net), rank = segmentation ? 4 : 2;
+    hsize_t out_dims[4] = {in->dims[0], (hsize_t)facs_model_get_options(net)->classes, in->dims[2], in->dims[3]};
+    if (gout)
+        FACS_TRY(check_like(o->grad_output, "grad_output", "output", gout, rank, out_dims));
+    if (gaux && gaux->data) {
+        if (!segmentation || !o->training)
+            return facs_fail(FACS_ERR_ARG, "%s: holds /grad_aux_output, but %s has no auxiliary output%s",
+                             o->grad_output, arch, segmentation ? " in eval mode (its aux head runs in --mode train)" : "");
+        FACS_TRY(check_like(o->grad_output, "grad_aux_output", "aux_output", gaux, rank, out_dims));
+    }
     facs_ctx_begin_step(ctx);
     facs_ctx_set_mode(ctx, o->training, gout != NULL);
-    facs_tensor *x = facs_ctx_tensor(ctx, FACS_F32, n, 3, (int)in->dims[2], (int)in->dims[3]);
+    facs_tensor *x = facs_ctx_tensor(ctx, FACS_F32, (int)in->dims[0], 3, (int)in->dims[2], (int)in->dims[3]);
     if (!x)
         return FACS_ERR_MEMORY;
     FACS_TRY(facs_tensor_from_nchw(x, in->data, facs_tensor_numel(x)));
@@ -222,23 +274,29 @@ static facs_status run_net(const run_options *o, facs_model *net, facs_ctx *ctx,
     facs_tensor *logits = facs_model_forward(ctx, net, x);
     if (!logits)
         return FACS_ERR_ARG;
+    facs_tensor *aux = facs_model_aux_output(net);
     if (gout) {
-        facs_tensor *g = facs_ctx_like(ctx, logits);
-        if (!g)
-            return FACS_ERR_MEMORY;
-        FACS_TRY(facs_tensor_from_nchw(g, gout->data, facs_tensor_numel(g)));
-        FACS_TRY(facs_backward(ctx, logits, g));
+        facs_tensor *outs[2] = {logits, aux};
+        const facs_tensor *grads[2] = {tensor_of(ctx, logits, gout), gaux->data ? tensor_of(ctx, aux, gaux) : NULL};
+        if (!grads[0] || (gaux->data && !grads[1]))
+            return facs_fail(FACS_ERR_MEMORY, "out of memory for the output gradients");
+        FACS_TRY(facs_backward_many(ctx, gaux->data ? 2 : 1, outs, grads));
     }
     /* Atomically, so a failed run leaves no partial file. */
-    results r = {logits, x, facs_model_params(net)};
+    results r = {logits, aux, x, rank, facs_model_params(net)};
     return facs_h5_write_atomic(o->output, fill_results, &r);
 }
 
 static facs_status run(const run_options *o)
 {
-    array in, gout = {0};
-    FACS_TRY(read_array(o->input, "input", &in));
-    facs_status s = o->grad_output ? read_array(o->grad_output, "grad_output", &gout) : FACS_OK;
+    array in, gout = {0}, gaux = {0};
+    FACS_TRY(read_array(o->input, "input", 0, &in));
+    facs_status s = FACS_OK;
+    if (o->grad_output) {
+        s = read_array(o->grad_output, "grad_output", 0, &gout);
+        if (s == FACS_OK)
+            s = read_array(o->grad_output, "grad_aux_output", 1, &gaux);
+    }
     facs_model *net = NULL;
     if (s == FACS_OK)
         s = build(o, &net);
@@ -246,33 +304,42 @@ static facs_status run(const run_options *o)
     if (s == FACS_OK && !ctx)
         s = FACS_ERR_BACKEND;
     if (s == FACS_OK)
-        s = run_net(o, net, ctx, &in, o->grad_output ? &gout : NULL);
+        s = run_net(o, net, ctx, &in, o->grad_output ? &gout : NULL, o->grad_output ? &gaux : NULL);
     if (ctx)
         facs_ctx_free(ctx);
     facs_model_free(net);
     free(in.data);
     free(gout.data);
+    free(gaux.data);
     return s;
 }
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: facs-run --weights W.h5 --input X.h5 --output Y.h5 [options]\n"
-                 "Runs a backbone (ResNet, VGG, MobileNet-v2 or a FACS variant) on /input (N, 3, H, W) and writes the logits to /output (N, classes).\n"
+                 "Runs a network (ResNet, VGG, MobileNet-v2, a FACS variant, or PSPNet on any ResNet) on /input (N, 3, H, W)\n"
+                 "and writes the logits to /output: (N, classes) for a classifier, (N, classes, H, W) for PSPNet.\n"
                  "The network is the one W.h5 was saved as; the model options below only fill in what the file does not\n"
                  "record (an older or converted file), and one that contradicts the file or does not apply is refused.\n"
                  "  --weights W.h5    weights file (backbone/weights.h), loaded strictly\n"
                  "  --input X.h5      file holding /input, float32 NCHW\n"
                  "  --output Y.h5     written atomically; must not be one of the input files\n"
-                 "  --mode M          eval (BN running statistics, default) or train (batch statistics;\n"
-                 "                    the updated running statistics are not saved)\n"
-                 "  --grad-output G.h5  backward from /grad_output (shaped like /output); also writes\n"
-                 "                    /grad_input and /grad/<state_dict key, '.' as '/'>\n"
+                 "  --mode M          eval (BN running statistics, default) or train (batch statistics, dropout on;\n"
+                 "                    the updated running statistics are not saved); PSPNet in train mode also\n"
+                 "                    writes its aux head's logits to /aux_output\n"
+                 "  --grad-output G.h5  backward from /grad_output (shaped like /output) and, if G.h5 holds it,\n"
+                 "                    /grad_aux_output (shaped like /aux_output); also writes /grad_input and\n"
+                 "                    /grad/<state_dict key, '.' as '/'>\n"
+                 "  --dropout P       PSPNet, MobileNet-v2: the dropout probability in train mode (default 0.1 and\n"
+                 "                    0.2; 0 makes train mode deterministic, for comparing with PyTorch)\n"
                  "model options (default: what the file records, else the architecture's default):\n"
                  "  --arch A          any backbone: facs-summary --list prints the names\n"
                  "  --classes N       default: the rows of the file's classifier weight, else 1000\n"
                  "  --width W         width multiplier (default 1)\n"
                  "  --cifar-stem      ResNets: 3x3 stride-1 stem without max-pool\n"
+                 "  --output-stride S ResNets and PSPNet: 32, 16 or 8 (default 32; PSPNet 8)\n"
+                 "  --deep-stem       ResNets and PSPNet: three 3x3 convs instead of the 7x7 conv (ResNet-v1c)\n"
+                 "  --deep-base       ResNets and PSPNet: semseg's deep base (3x3 convs 64-64-128, layer1 on 128)\n"
                  "  --fusion F        FACS variants: threshold (default) or weighted\n"
                  "  --threshold T     FACS variants: T_cf of threshold fusion (default 0.5)\n"
                  "  --fusion-bn B     FACS variants: none (default), pre (MobileNet-v2 only) or post: BN around the fusion\n"
@@ -303,6 +370,20 @@ static facs_status parse_model_option(int c, const char *arg, run_options *o)
         o->given |= FACS_MODEL_GIVEN(CIFAR_STEM);
         m->cifar_stem = 1;
         return FACS_OK;
+    case 'S':
+        o->given |= FACS_MODEL_GIVEN(OUTPUT_STRIDE);
+        FACS_TRY(facs_cli_int("--output-stride", arg, 8, 32, &m->output_stride));
+        return m->output_stride == 8 || m->output_stride == 16 || m->output_stride == 32
+                   ? FACS_OK
+                   : facs_fail(FACS_ERR_ARG, "--output-stride must be 8, 16 or 32, not '%s'", arg);
+    case 'D':
+    case 'E':
+        o->given |= FACS_MODEL_GIVEN(DEEP_STEM);
+        return facs_cli_stem(c == 'D' ? FACS_STEM_DEEP : FACS_STEM_DEEP_BASE, &m->deep_stem);
+    case 'P':
+        o->dropout_given = 1;
+        FACS_TRY(facs_cli_real("--dropout", arg, 0, 1, &m->dropout));
+        return m->dropout < 1 ? FACS_OK : facs_fail(FACS_ERR_ARG, "--dropout needs a probability in [0, 1), not '%s'", arg);
     case 'f':
         o->given |= FACS_MODEL_GIVEN(FUSION);
         FACS_TRY(facs_cli_choice("--fusion", arg, FUSIONS, &choice));
@@ -337,6 +418,8 @@ int main(int argc, char **argv)
         {"width", required_argument, 0, 'w'},  {"cifar-stem", no_argument, 0, 's'},
         {"grad-output", required_argument, 0, 'g'}, {"help", no_argument, 0, 'h'},
         {"fusion-bn", required_argument, 0, 'B'}, {"version", no_argument, 0, 'V'},
+        {"output-stride", required_argument, 0, 'S'}, {"deep-stem", no_argument, 0, 'D'},
+        {"dropout", required_argument, 0, 'P'}, {"deep-base", no_argument, 0, 'E'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -351,7 +434,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'a': case 'c': case 'w': case 's': case 'f': case 'T': case 'B':
+        case 'a': case 'c': case 'w': case 's': case 'f': case 'T': case 'B': case 'S': case 'D': case 'E': case 'P':
             if (parse_model_option(c, optarg, &o) != FACS_OK) {
                 fprintf(stderr, "facs-run: %s\n", facs_last_error());
                 return 2;

@@ -25,9 +25,9 @@
  * ops' checks and of the FLOP counts. */
 #define MAX_INPUT_SIZE 65536
 
-static void print_table(const char *arch, int size, const facs_flops_count *c)
+static void print_table(const char *arch, int h, int w, const facs_flops_count *c)
 {
-    printf("%s on 1x3x%dx%d, FLOPs as %s (a multiply-add is one FLOP)\n", arch, size, size,
+    printf("%s on 1x3x%dx%d, FLOPs as %s (a multiply-add is one FLOP)\n", arch, h, w,
            facs_flops_convention_name(c->convention));
     printf("%-30s %-15s %-20s %12s %16s\n", "layer", "op", "output", "params", "FLOPs");
     for (int i = 0; i < c->count; i++) {
@@ -45,8 +45,8 @@ static void print_table(const char *arch, int size, const facs_flops_count *c)
     printf("total FLOPs: %lld (%.2f G)\n", (long long)c->flops, c->flops / 1e9);
 }
 
-/* One object: arch, input_size, convention, params, flops, and one entry per layer. */
-static void print_json(const char *arch, int size, const facs_flops_count *c)
+/* One object: arch, input_height, input_width, convention, params, flops, and one entry per layer. */
+static void print_json(const char *arch, int h, int w, const facs_flops_count *c)
 {
     json_t *layers = json_array();
     for (int i = 0; i < c->count; i++) {
@@ -55,7 +55,8 @@ static void print_json(const char *arch, int size, const facs_flops_count *c)
                                                 "shape", l->shape[0], l->shape[1], l->shape[2], l->shape[3],
                                                 "params", (json_int_t)l->params, "flops", (json_int_t)l->flops));
     }
-    json_t *root = json_pack("{s:s, s:i, s:s, s:I, s:I, s:o}", "arch", arch, "input_size", size, "convention",
+    json_t *root = json_pack("{s:s, s:i, s:i, s:s, s:I, s:I, s:o}", "arch", arch, "input_height", h, "input_width", w,
+                             "convention",
                              facs_flops_convention_name(c->convention), "params", (json_int_t)c->params, "flops",
                              (json_int_t)c->flops, "layers", layers);
     json_dumpf(root, stdout, JSON_INDENT(1));
@@ -69,17 +70,20 @@ static void usage(FILE *out)
                  "Prints the per-layer and total parameters and FLOPs of a network (eval mode: PSPNet's aux head is\n"
                  "counted among the parameters but runs in training only).\n"
                  "  --arch A            any backbone (--list prints the names)\n"
-                 "  --input-size S      square input size, 1 to 65536 (default 224)\n"
+                 "  --input-size S|HxW  input size, each side 1 to 65536 (default 224); e.g. 1024x2048 for a Cityscapes frame\n"
                  "  --classes N         classifier outputs (default: the architecture's, 1000; PSPNet 19)\n"
                  "  --width W           width multiplier (default 1)\n"
                  "  --fusion-bn B       FACS variants: none (default), pre or post\n"
+                 "  --output-stride S   ResNets and PSPNet: 32, 16 or 8 (default: the architecture's, 32; PSPNet 8)\n"
+                 "  --deep-stem         ResNets and PSPNet: three 3x3 convs instead of the 7x7 conv (ResNet-v1c)\n"
+                 "  --deep-base         ResNets and PSPNet: semseg's deep base (3x3 convs 64-64-128, layer1 on 128)\n"
                  "  --convention C      ptflops (default; the paper's tables) or appendix-a\n"
                  "  --json              one JSON object instead of the table\n"
                  "  --list              the architecture names, one a line\n"
                  "  --help, --version\n");
 }
 
-static int run(const facs_model_options *o, int size, int json, facs_flops_convention convention)
+static int run(const facs_model_options *o, int h, int w, int json, facs_flops_convention convention)
 {
     facs_model *net;
     if (facs_model_create(&net, o, FACS_DEVICE_META, 1) != FACS_OK) {
@@ -88,11 +92,11 @@ static int run(const facs_model_options *o, int size, int json, facs_flops_conve
     }
     facs_flops_count c;
     int rc = 0;
-    if (facs_flops_count_model(net, size, size, convention, &c) != FACS_OK) {
-        fprintf(stderr, "facs-summary: %s at input size %d: %s\n", o->arch, size, facs_last_error());
+    if (facs_flops_count_model(net, h, w, convention, &c) != FACS_OK) {
+        fprintf(stderr, "facs-summary: %s at input size %dx%d: %s\n", o->arch, h, w, facs_last_error());
         rc = 1;
     } else {
-        (json ? print_json : print_table)(o->arch, size, &c);
+        (json ? print_json : print_table)(o->arch, h, w, &c);
         facs_flops_count_free(&c);
     }
     facs_model_free(net);
@@ -117,7 +121,7 @@ int main(int argc, char **argv)
 {
     facs_pspnet_register();
     const char *arch = NULL;
-    int size = 224, json = 0, classes = 0; /* 0: the architecture's default */
+    int h = 224, w = 224, json = 0, classes = 0, output_stride = 0, deep_stem = 0; /* 0: the architecture's default */
     double width = 1.0;
     facs_fusion_bn fusion_bn = FACS_FUSION_BN_NONE;
     facs_flops_convention convention = FACS_FLOPS_PTFLOPS;
@@ -127,13 +131,28 @@ int main(int argc, char **argv)
         {"classes", required_argument, 0, 'n'},    {"width", required_argument, 0, 'w'},
         {"fusion-bn", required_argument, 0, 'B'},  {"list", no_argument, 0, 'l'},
         {"help", no_argument, 0, 'h'},             {"version", no_argument, 0, 'V'},
+        {"output-stride", required_argument, 0, 'S'}, {"deep-stem", no_argument, 0, 'D'},
+        {"deep-base", no_argument, 0, 'E'},
         {0, 0, 0, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
         case 'a': arch = optarg; break;
         case 's':
-            if (facs_cli_int("--input-size", optarg, 1, MAX_INPUT_SIZE, &size) != FACS_OK)
+            if (facs_cli_size("--input-size", optarg, 1, MAX_INPUT_SIZE, &h, &w) != FACS_OK)
+                return bad_option();
+            break;
+        case 'S': {
+            static const char *const STRIDES[] = {"32", "16", "8", NULL};
+            int choice;
+            if (facs_cli_choice("--output-stride", optarg, STRIDES, &choice) != FACS_OK)
+                return bad_option();
+            output_stride = 32 >> choice; /* 32, 16, 8 */
+            break;
+        }
+        case 'D':
+        case 'E':
+            if (facs_cli_stem(opt == 'D' ? FACS_STEM_DEEP : FACS_STEM_DEEP_BASE, &deep_stem) != FACS_OK)
                 return bad_option();
             break;
         case 'n':
@@ -180,5 +199,8 @@ int main(int argc, char **argv)
         o.classes = classes;
     o.width = width;
     o.fusion_bn = fusion_bn;
-    return run(&o, size, json, convention);
+    if (output_stride)
+        o.output_stride = output_stride;
+    o.deep_stem = deep_stem;
+    return run(&o, h, w, json, convention);
 }

@@ -59,3 +59,29 @@ facs_status facs_cli_choice(const char *option, const char *text, const char *co
     }
     return facs_fail(FACS_ERR_ARG, "%s must be %s, not '%s'", option, list, text);
 }
+
+facs_status facs_cli_stem(int stem, int *deep_stem)
+{
+    if (*deep_stem && *deep_stem != stem)
+        return facs_fail(FACS_ERR_ARG, "--deep-stem and --deep-base choose different stems: give one of them");
+    *deep_stem = stem;
+    return FACS_OK;
+}
+
+facs_status facs_cli_size(const char *option, const char *text, int lo, int hi, int *h, int *w)
+{
+    const char *x = strchr(text, 'x');
+    if (!x) {
+        FACS_TRY(facs_cli_int(option, text, lo, hi, h));
+        *w = *h;
+        return FACS_OK;
+    }
+    char first[32];
+    size_t len = (size_t)(x - text);
+    if (len >= sizeof first)
+        return facs_fail(FACS_ERR_ARG, "%s needs S or HxW, whole numbers in [%d, %d], not '%s'", option, lo, hi, text);
+    memcpy(first, text, len);
+    first[len] = 0;
+    FACS_TRY(facs_cli_int(option, first, lo, hi, h));
+    return facs_cli_int(option, x + 1, lo, hi, w);
+}

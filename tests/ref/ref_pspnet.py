@@ -5,7 +5,8 @@ input /<model>/x: 2 images of 45 x 61, sides that are not 8k or 8k + 1):
   r50     PSPNet on torchvision's ResNet-50 (width 1), output stride 8, 7x7 stem;
   f50s    PSPNet on the FACS-ResNet-50 twin at width 0.25, output stride 8;
   f50s16  the same at output stride 16;
-  r26d    PSPNet on the ResNet-26 twin at width 0.25, deep stem, output stride 8.
+  r26d    PSPNet on the ResNet-26 twin at width 0.25, deep stem, output stride 8;
+  r26b    the same with semseg's deep base (16-16-32 at width 0.25, layer1 on 32).
 Every model has 5 classes, random weights with randomised BN affine
 parameters and statistics (resnet_torch.randomise), dropout 0 (train mode is
 then deterministic; Dropout2d itself is tests/test_dropout2d.c's). Train
@@ -51,6 +52,8 @@ models = {
                dict(arch="pspnet_facs_resnet50", width=0.25, output_stride=16)),
     "r26d": (PSPNet(ResNet(26, width=0.25, deep_stem=True, output_stride=8, no_head=True), CLASSES, 0.25, 0.0),
              dict(arch="pspnet_resnet26", width=0.25, deep_stem=1)),
+    "r26b": (PSPNet(ResNet(26, width=0.25, deep_stem=2, output_stride=8, no_head=True), CLASSES, 0.25, 0.0),
+             dict(arch="pspnet_resnet26", width=0.25, deep_stem=2)),
 }
 x = torch.randn(BATCH, 3, H, W)
 for name, (model, attrs) in models.items():

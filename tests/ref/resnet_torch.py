@@ -79,19 +79,22 @@ class ResNet(nn.Module):
         opts = dict(facs=facs, fusion=fusion, threshold=threshold, post_bn=post_bn, se=se, dwp=dwp)
         base = max(1, int(round(64 * width)))
         self.cifar_stem, self.deep_stem, self.no_head = cifar_stem, deep_stem, no_head
+        stem = base
         if deep_stem:
+            # 1: ResNet-v1c (base/2, base/2, base); 2: semseg's deep base (base, base, 2 base), layer1 on 2 base.
             half = max(1, base // 2)
-            self.conv1 = nn.Sequential(nn.Conv2d(3, half, 3, 2, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(),
-                                       nn.Conv2d(half, half, 3, 1, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(),
-                                       nn.Conv2d(half, base, 3, 1, 1, bias=False))
+            a, stem = (base, 2 * base) if deep_stem == 2 else (half, base)
+            self.conv1 = nn.Sequential(nn.Conv2d(3, a, 3, 2, 1, bias=False), nn.BatchNorm2d(a), nn.ReLU(),
+                                       nn.Conv2d(a, a, 3, 1, 1, bias=False), nn.BatchNorm2d(a), nn.ReLU(),
+                                       nn.Conv2d(a, stem, 3, 1, 1, bias=False))
         elif cifar_stem:
             self.conv1 = nn.Conv2d(3, base, 3, 1, 1, bias=False)
         else:
             self.conv1 = nn.Conv2d(3, base, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(base)
+        self.bn1 = nn.BatchNorm2d(stem)
         strides = {32: [1, 2, 2, 2], 16: [1, 2, 2, 1], 8: [1, 2, 1, 1]}[output_stride]
         dilations = {32: [1, 1, 1, 1], 16: [1, 1, 1, 2], 8: [1, 1, 2, 4]}[output_stride]
-        inplanes = base
+        inplanes = stem
         for s, count in enumerate(BLOCKS[depth]):
             blocks = []
             for i in range(count):
