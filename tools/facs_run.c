@@ -31,6 +31,7 @@
 #include "atomic_file.h"
 #include "autograd.h"
 #include "cli_options.h"
+#include "h5_array.h"
 #include "h5_attr.h"
 #include "model_file.h"
 #include "pspnet.h"
@@ -44,143 +45,47 @@ typedef struct {
 } run_options;
 
 typedef struct {
-    float *data;
-    int rank;
-    hsize_t dims[4];
-} array;
-
-/* Reads dataset name of path as float32, rank 1..4. When optional, a missing
- * dataset leaves a->data NULL and is no error. */
-static facs_status read_array(const char *path, const char *name, int optional, array *a)
-{
-    memset(a, 0, sizeof *a);
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0)
-        return facs_fail(FACS_ERR_IO, "%s: cannot open as HDF5 (missing, unreadable or not an HDF5 file)", path);
-    facs_status s = FACS_OK;
-    int exists = H5Lexists(file, name, H5P_DEFAULT) > 0;
-    if (!exists && optional) {
-        H5Fclose(file);
-        return FACS_OK;
-    }
-    hid_t ds = exists ? H5Dopen2(file, name, H5P_DEFAULT) : -1;
-    hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
-    hid_t type = ds >= 0 ? H5Dget_type(ds) : -1;
-    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
-    if (ds < 0)
-        s = facs_fail(FACS_ERR_FORMAT, "%s: no dataset /%s", path, name);
-    else if (H5Tget_class(type) != H5T_FLOAT && H5Tget_class(type) != H5T_INTEGER)
-        s = facs_fail(FACS_ERR_FORMAT, "%s: dataset /%s is not numeric", path, name);
-    else if (rank < 1 || rank > 4)
-        s = facs_fail(FACS_ERR_FORMAT, "%s: dataset /%s has rank %d, expected 1 to 4", path, name, rank);
-    if (s == FACS_OK) {
-        a->rank = rank;
-        H5Sget_simple_extent_dims(space, a->dims, NULL);
-        size_t count = 1;
-        for (int i = 0; i < rank; i++)
-            count *= a->dims[i];
-        a->data = malloc((count ? count : 1) * sizeof(float));
-        if (!a->data)
-            s = facs_fail(FACS_ERR_MEMORY, "%s: out of memory reading %s", path, name);
-        else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->data) < 0)
-            s = facs_fail(FACS_ERR_FORMAT, "%s: cannot read dataset /%s (truncated file?)", path, name);
-    }
-    if (type >= 0)
-        H5Tclose(type);
-    if (space >= 0)
-        H5Sclose(space);
-    if (ds >= 0)
-        H5Dclose(ds);
-    H5Fclose(file);
-    if (s != FACS_OK) {
-        free(a->data);
-        a->data = NULL;
-    }
-    return s;
-}
-
-/* Writes data (rank, dims) at name, creating the groups above it. */
-static int write_array(hid_t file, const char *name, int rank, const hsize_t *dims, const float *data)
-{
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    hid_t space = H5Screate_simple(rank, dims, NULL);
-    int ok = lcpl >= 0 && space >= 0 && H5Pset_create_intermediate_group(lcpl, 1) >= 0;
-    hid_t ds = ok ? H5Dcreate2(file, name, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    ok = ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
-    if (ds >= 0)
-        H5Dclose(ds);
-    if (space >= 0)
-        H5Sclose(space);
-    if (lcpl >= 0)
-        H5Pclose(lcpl);
-    return ok;
-}
-
-/* A tensor's values in NCHW order (malloc'd), or NULL with the error set. */
-static float *to_host(const facs_tensor *t)
-{
-    size_t count = facs_tensor_numel(t);
-    float *host = malloc(count * sizeof *host);
-    if (!host) {
-        facs_fail(FACS_ERR_MEMORY, "out of memory");
-        return NULL;
-    }
-    if (facs_tensor_to_nchw(t, host, count) != FACS_OK) {
-        free(host);
-        return NULL;
-    }
-    return host;
-}
-
-/* Writes tensor t at name as an array of rank (its NCHW values; a rank below
- * 4 drops trailing sizes of 1, as PyTorch shapes a classifier's logits). */
-static facs_status write_tensor(hid_t file, const char *path, const char *name, const facs_tensor *t, int rank)
-{
-    float *host = to_host(t);
-    if (!host)
-        return FACS_ERR_MEMORY;
-    hsize_t dims[4] = {(hsize_t)t->n, (hsize_t)t->c, (hsize_t)t->h, (hsize_t)t->w};
-    int ok = write_array(file, name, rank, dims, host);
-    free(host);
-    return ok ? FACS_OK : facs_fail(FACS_ERR_IO, "%s: cannot write /%s", path, name);
-}
-
-typedef struct {
     const facs_tensor *logits, *aux, *x; /* aux: NULL unless PSPNet ran in train mode */
     int rank;                            /* of /output and /aux_output: 2 or 4 */
     const facs_param_list *params;
 } results;
+
+/* Zeros shaped like v: the gradient of a parameter backward did not reach. */
+static facs_status write_zeros(hid_t file, const char *path, const char *name, const facs_tensor *v, int rank)
+{
+    float *zeros = calloc(facs_tensor_numel(v) ? facs_tensor_numel(v) : 1, sizeof *zeros);
+    if (!zeros)
+        return facs_fail(FACS_ERR_MEMORY, "%s: out of memory writing /%s", path, name);
+    hsize_t dims[4] = {(hsize_t)v->n, (hsize_t)v->c, (hsize_t)v->h, (hsize_t)v->w};
+    facs_status s = facs_h5_write_f32(file, path, name, rank, dims, zeros);
+    free(zeros);
+    return s;
+}
 
 /* Writes the logits and, when x has a gradient, the input and parameter
  * gradients into the open file. */
 static facs_status fill_results(hid_t file, const char *path, const void *user)
 {
     const results *r = user;
-    FACS_TRY(write_tensor(file, path, "output", r->logits, r->rank));
+    FACS_TRY(facs_h5_write_tensor(file, path, "output", r->logits, r->rank));
     if (r->aux)
-        FACS_TRY(write_tensor(file, path, "aux_output", r->aux, r->rank));
+        FACS_TRY(facs_h5_write_tensor(file, path, "aux_output", r->aux, r->rank));
     if (!r->x->grad)
         return FACS_OK;
-    FACS_TRY(write_tensor(file, path, "grad_input", r->x->grad, 4));
+    FACS_TRY(facs_h5_write_tensor(file, path, "grad_input", r->x->grad, 4));
     for (int i = 0; i < r->params->count; i++) {
         const facs_param *p = r->params->items[i];
         if (p->kind != FACS_PARAM_TRAINABLE)
             continue;
-        const facs_tensor *v = p->value;
-        size_t count = facs_tensor_numel(v);
-        float *host = v->grad ? to_host(v->grad) : calloc(count, sizeof *host);
-        if (!host)
-            return facs_fail(FACS_ERR_MEMORY, "out of memory");
-        hsize_t pdims[4] = {(hsize_t)v->n, (hsize_t)v->c, (hsize_t)v->h, (hsize_t)v->w};
         char name[512];
         int len = snprintf(name, sizeof name, "grad/%s", p->name);
+        if (len < 0 || (size_t)len >= sizeof name)
+            return facs_fail(FACS_ERR_IO, "%s: the name /grad/%s is too long", path, p->name);
         for (char *c = name; *c; c++)
             if (*c == '.')
                 *c = '/';
-        int ok = len > 0 && (size_t)len < sizeof name && write_array(file, name, p->torch_rank, pdims, host);
-        free(host);
-        if (!ok)
-            return facs_fail(FACS_ERR_IO, "%s: cannot write /grad/%s", path, p->name);
+        FACS_TRY(p->value->grad ? facs_h5_write_tensor(file, path, name, p->value->grad, p->torch_rank)
+                                : write_zeros(file, path, name, p->value, p->torch_rank));
     }
     return FACS_OK;
 }
@@ -206,19 +111,8 @@ static facs_status build(const run_options *o, facs_model **net)
     return s;
 }
 
-/* "(2, 19, 45, 61)" */
-static const char *dims_str(int rank, const hsize_t *dims, char *buf, size_t size)
-{
-    size_t used = (size_t)snprintf(buf, size, "(");
-    for (int i = 0; i < rank && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
-    if (used < size)
-        snprintf(buf + used, size - used, ")");
-    return buf;
-}
-
 /* FACS_OK when /name of path (a) has the shape of /like (rank, dims). */
-static facs_status check_like(const char *path, const char *name, const char *like, const array *a, int rank,
+static facs_status check_like(const char *path, const char *name, const char *like, const facs_h5_array *a, int rank,
                               const hsize_t *dims)
 {
     int same = a->rank == rank;
@@ -228,11 +122,11 @@ static facs_status check_like(const char *path, const char *name, const char *li
         return FACS_OK;
     char want[96], got[96];
     return facs_fail(FACS_ERR_FORMAT, "%s: /%s must be shaped like /%s %s, got %s", path, name, like,
-                     dims_str(rank, dims, want, sizeof want), dims_str(a->rank, a->dims, got, sizeof got));
+                     facs_h5_dims_str(rank, dims, want, sizeof want), facs_h5_dims_str(a->rank, a->dims, got, sizeof got));
 }
 
 /* A tensor shaped like ref holding the values of a. */
-static facs_tensor *tensor_of(facs_ctx *ctx, const facs_tensor *ref, const array *a)
+static facs_tensor *tensor_of(facs_ctx *ctx, const facs_tensor *ref, const facs_h5_array *a)
 {
     facs_tensor *t = facs_ctx_like(ctx, ref);
     if (t && facs_tensor_from_nchw(t, a->data, facs_tensor_numel(t)) != FACS_OK)
@@ -243,8 +137,8 @@ static facs_tensor *tensor_of(facs_ctx *ctx, const facs_tensor *ref, const array
 /* Forward (and backward) of input through net; writes the output file. gout
  * and gaux are NULL without --grad-output; gaux->data is NULL when the file
  * has no /grad_aux_output. */
-static facs_status run_net(const run_options *o, facs_model *net, facs_ctx *ctx, const array *in,
-                           const array *gout, const array *gaux)
+static facs_status run_net(const run_options *o, facs_model *net, facs_ctx *ctx, const facs_h5_array *in,
+                           const facs_h5_array *gout, const facs_h5_array *gaux)
 {
     const char *arch = facs_model_get_options(net)->arch;
     if (in->rank != 4)
@@ -289,13 +183,13 @@ static facs_status run_net(const run_options *o, facs_model *net, facs_ctx *ctx,
 
 static facs_status run(const run_options *o)
 {
-    array in, gout = {0}, gaux = {0};
-    FACS_TRY(read_array(o->input, "input", 0, &in));
+    facs_h5_array in, gout = {0}, gaux = {0};
+    FACS_TRY(facs_h5_array_read(o->input, "input", 0, &in));
     facs_status s = FACS_OK;
     if (o->grad_output) {
-        s = read_array(o->grad_output, "grad_output", 0, &gout);
+        s = facs_h5_array_read(o->grad_output, "grad_output", 0, &gout);
         if (s == FACS_OK)
-            s = read_array(o->grad_output, "grad_aux_output", 1, &gaux);
+            s = facs_h5_array_read(o->grad_output, "grad_aux_output", 1, &gaux);
     }
     facs_model *net = NULL;
     if (s == FACS_OK)
@@ -308,9 +202,9 @@ static facs_status run(const run_options *o)
     if (ctx)
         facs_ctx_free(ctx);
     facs_model_free(net);
-    free(in.data);
-    free(gout.data);
-    free(gaux.data);
+    facs_h5_array_free(&in);
+    facs_h5_array_free(&gout);
+    facs_h5_array_free(&gaux);
     return s;
 }
 
