@@ -10,6 +10,8 @@
  *   --mode train  one SGD step: forward, cross-entropy, backward, facs_sgd
  *                 (Nesterov momentum 0.9, weight decay 1e-4 on every
  *                 parameter, as torch.optim.SGD applies it), zero_grad.
+ *                 Segmentation models (PSPNet) get a label per pixel and
+ *                 pspnet-train's loss: main cross-entropy + 0.4 x aux.
  *
  * cpu_ms is the median process CPU time (all threads) of a call: with one
  * thread it hardly depends on other load, so it compares the libraries on a
@@ -19,7 +21,7 @@
  * before the model was built. Warm up with
  * 2 calls or more: the arena settles only in the call after its first reset,
  * which maps its single new block afresh (page faults over the whole peak).
- * bench/run_bench.sh infer|train compares it with bench/bench_models_torch.py. */
+ * bench/run_bench.sh infer|train|pspnet compares it with bench/bench_models_torch.py. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +38,10 @@ static const char ABOUT[] =
     "Times whole networks on the CPU (one configuration per run); prints JSON on stdout.\n"
     "  --mode M          infer (batch 1, then --batch; eval mode) or train (one SGD step at --batch); default infer\n"
     "  --arch A          any facs-run architecture name (default resnet50)\n"
-    "  --input-size S    square input side (default 224)\n"
-    "  --classes K       classifier outputs (default 1000)\n"
+    "  --input-size S    input side S (square) or HxW, height first (512x1024: 512 rows of 1024); default 224\n"
+    "  --classes K       classes (default: the architecture's, 1000; PSPNet 19)\n"
+    "                    train mode: uniform random labels in [0, K), one per image, or one per pixel for\n"
+    "                    segmentation models (loss: main cross-entropy + 0.4 x aux, ignore index 255)\n"
     "  --cifar-stem      ResNet 3x3 stride-1 stem without max-pool (for 32x32 inputs)\n"
     "  --profile         after timing, one more call at --batch split into phases and forward ops (stderr)\n"
     "  --weight-cache    keep reordered conv weights across calls (facs_ctx_set_weight_cache); off by default,\n"
@@ -46,8 +50,13 @@ static const char ABOUT[] =
 typedef struct {
     int train, profile, weight_cache;
     facs_model_options model;
-    int input_size;
+    int height, width; /* of the input images */
 } model_bench;
+
+/* pspnet-train's loss for segmentation models (semseg's recipe, pspnet/train_step.c). */
+#define SEG_AUX_WEIGHT 0.4f
+#define SEG_IGNORE_INDEX 255
+#define CLS_IGNORE_INDEX -100 /* PyTorch's default: no label is ignored */
 
 static int parse_size(const char *arg, const char *name, int min, int *out)
 {
@@ -61,13 +70,33 @@ static int parse_size(const char *arg, const char *name, int min, int *out)
     return 1;
 }
 
+/* --input-size: "S" (S x S) or "HxW", height first as in (N, C, H, W). */
+static int parse_input_size(const char *arg, int *height, int *width)
+{
+    char *end;
+    long h = strtol(arg, &end, 10), w = h;
+    if (end != arg && *end == 'x') {
+        const char *second = end + 1;
+        w = strtol(second, &end, 10);
+        if (end == second)
+            w = 0; /* "353x": refused below */
+    }
+    if (end == arg || *end || h < 1 || w < 1 || h > 1 << 16 || w > 1 << 16) {
+        fprintf(stderr, "bench-models: --input-size wants S or HxW (positive integers), got '%s'\n", arg);
+        return 0;
+    }
+    *height = (int)h;
+    *width = (int)w;
+    return 1;
+}
+
 /* Takes this benchmark's own options out of argv (bench_parse refuses options
  * it does not know) and fills b; returns -1 to go on, or the exit code. */
 static int take_model_options(int *argc, char **argv, model_bench *b)
 {
     const char *arch = "resnet50", *mode = "infer";
-    int classes = 1000, cifar_stem = 0, kept = 1;
-    b->input_size = 224;
+    int classes = 0 /* the architecture's */, cifar_stem = 0, kept = 1;
+    b->height = b->width = 224;
     b->profile = 0;
     b->weight_cache = 0;
     for (int i = 1; i < *argc; i++) {
@@ -94,7 +123,7 @@ static int take_model_options(int *argc, char **argv, model_bench *b)
             mode = v;
         else if (!strcmp(a, "--arch"))
             arch = v;
-        else if (!strcmp(a, "--input-size") ? !parse_size(v, "input-size", 1, &b->input_size)
+        else if (!strcmp(a, "--input-size") ? !parse_input_size(v, &b->height, &b->width)
                                              : !parse_size(v, "classes", 1, &classes))
             return 2;
     }
@@ -109,7 +138,8 @@ static int take_model_options(int *argc, char **argv, model_bench *b)
         fprintf(stderr, "bench-models: %s\n", facs_last_error());
         return 2;
     }
-    b->model.classes = classes;
+    if (classes)
+        b->model.classes = classes;
     b->model.cifar_stem = cifar_stem;
     return -1;
 }
@@ -146,14 +176,33 @@ static double state_mib(facs_param_list *params)
     return bytes / 1048576.0;
 }
 
+/* The training loss of logits against labels: cross-entropy per image for
+ * a classifier; for a segmentation model per pixel, plus 0.4 x that of the
+ * aux head, as pspnet-train computes it (pspnet/train_step.c). NULL on error. */
+static facs_tensor *train_loss(facs_ctx *ctx, const facs_model *m, facs_tensor *logits, const int *labels)
+{
+    /* One label per logits pixel: (N, 1, H, W), or (N, 1, 1, 1) for a classifier's (N, K, 1, 1). */
+    facs_tensor *t = facs_ctx_tensor(ctx, FACS_I32, logits->n, 1, logits->h, logits->w);
+    if (!t || facs_tensor_upload(t, labels, facs_tensor_bytes(t)) != FACS_OK)
+        return NULL;
+    if (!facs_model_is_segmentation(m))
+        return facs_softmax_cross_entropy(ctx, logits, t, CLS_IGNORE_INDEX);
+    facs_pspnet_loss loss;
+    return facs_pspnet_train_loss(ctx, m, logits, t, SEG_AUX_WEIGHT, SEG_IGNORE_INDEX, &loss) == FACS_OK ? loss.total
+                                                                                                        : NULL;
+}
+
 /* One timed call: an eval forward, or a whole training step. When wall and
  * cpu are given they receive the times at which forward, backward and the
- * optimizer step (with zero_grad) ended. */
+ * optimizer step (with zero_grad) ended. A training step leaves its loss in
+ * *loss_out when given (an arena tensor, valid until the next call). */
 static facs_status run_once(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, facs_tensor *x, const int *labels,
-                            double wall[3], double cpu[3])
+                            facs_tensor **loss_out, double wall[3], double cpu[3])
 {
     facs_ctx_begin_step(ctx);
     facs_ctx_set_mode(ctx, sgd != NULL, sgd != NULL);
+    if (sgd)
+        facs_ctx_seed_step(ctx, 1, sgd->steps); /* fresh dropout masks each step, as in training */
     facs_tensor *logits = facs_model_forward(ctx, m, x);
     if (!logits)
         return FACS_ERR_ARG;
@@ -163,13 +212,11 @@ static facs_status run_once(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, facs_te
     }
     if (!sgd)
         return FACS_OK;
-    facs_tensor *t = facs_ctx_tensor(ctx, FACS_I32, x->n, 1, 1, 1);
-    if (!t)
-        return FACS_ERR_MEMORY;
-    FACS_TRY(facs_tensor_upload(t, labels, (size_t)x->n * sizeof *labels));
-    facs_tensor *loss = facs_softmax_cross_entropy(ctx, logits, t, -100);
+    facs_tensor *loss = train_loss(ctx, m, logits, labels);
     if (!loss)
-        return FACS_ERR_ARG;
+        return facs_last_status();
+    if (loss_out)
+        *loss_out = loss;
     FACS_TRY(facs_backward(ctx, loss, NULL));
     if (wall) {
         wall[1] = bench_now_ms();
@@ -224,7 +271,7 @@ static facs_status profile_call(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, fac
     ctx->profile = time_op;
     ctx->profile_user = &t;
     double wall0 = t.last_wall = bench_now_ms(), cpu0 = t.last_cpu = cpu_now_ms();
-    facs_status s = run_once(ctx, m, sgd, x, labels, wall, cpu);
+    facs_status s = run_once(ctx, m, sgd, x, labels, NULL, wall, cpu);
     ctx->profile = NULL;
     if (s != FACS_OK)
         return s;
@@ -236,25 +283,50 @@ static facs_status profile_call(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, fac
     return FACS_OK;
 }
 
+/* The input size in shape names: "224" when square, else "512x1024" (HxW). */
+static void size_label(const model_bench *b, char *buf, size_t size)
+{
+    if (b->height == b->width)
+        snprintf(buf, size, "%d", b->height);
+    else
+        snprintf(buf, size, "%dx%d", b->height, b->width);
+}
+
+/* Uniform random training labels in [0, classes): one per image, or one per
+ * pixel of the input for a segmentation model; NULL when out of memory. */
+static int *random_labels(const facs_model *m, const model_bench *b, int n, unsigned *seed)
+{
+    size_t count = (size_t)n * (facs_model_is_segmentation(m) ? (size_t)b->height * b->width : 1);
+    int *labels = malloc(count * sizeof *labels);
+    for (size_t i = 0; labels && i < count; i++)
+        labels[i] = rand_r(seed) % b->model.classes;
+    return labels;
+}
+
 /* Times batch n and appends its JSON entry to shapes; 0 on success. */
 static int bench_batch(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, const model_bench *b, const bench_options *o,
                        int n, json_t *shapes, double rss_start)
 {
     unsigned seed = 1;
-    facs_tensor *x = bench_random_tensor(n, 3, b->input_size, b->input_size, &seed);
-    int *labels = malloc((size_t)n * sizeof *labels);
+    facs_tensor *x = bench_random_tensor(n, 3, b->height, b->width, &seed);
+    int *labels = sgd ? random_labels(m, b, n, &seed) : NULL;
     double *ms = malloc((size_t)o->runs * sizeof *ms), *cpu = malloc((size_t)o->runs * sizeof *cpu);
+    double first_loss = 0;
+    char size[32];
+    size_label(b, size, sizeof size);
     int rc = 1;
-    if (!x || !labels || !ms || !cpu) {
+    if (!x || (sgd && !labels) || !ms || !cpu) {
         fprintf(stderr, "bench-models: out of memory\n");
         goto done;
     }
-    for (int i = 0; i < n; i++)
-        labels[i] = rand_r(&seed) % b->model.classes;
     for (int i = -o->warmup; i < o->runs; i++) {
+        facs_tensor *loss = NULL;
         double t0 = bench_now_ms(), c0 = cpu_now_ms();
-        facs_status s = run_once(ctx, m, sgd, x, labels, NULL, NULL);
+        facs_status s = run_once(ctx, m, sgd, x, labels, &loss, NULL, NULL);
         double t1 = bench_now_ms(), c1 = cpu_now_ms();
+        float loss_value = 0;
+        if (s == FACS_OK && loss)
+            s = facs_tensor_download(loss, &loss_value, sizeof loss_value); /* after the clock: not timed */
         if (s != FACS_OK) {
             fprintf(stderr, "bench-models: %s: %s\n", b->model.arch, facs_last_error());
             goto done;
@@ -263,8 +335,12 @@ static int bench_batch(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, const model_
             ms[i] = t1 - t0;
             cpu[i] = c1 - c0;
         }
-        fprintf(stderr, "%s @%d b%d %s %d: %.1f ms\n", b->model.arch, b->input_size, n, sgd ? "step" : "forward",
-                i, t1 - t0);
+        if (i == -o->warmup)
+            first_loss = loss_value; /* the initial weights' loss: ln(classes) x (1 + aux weight) for PSPNet */
+        fprintf(stderr, "%s @%s b%d %s %d: %.1f ms", b->model.arch, size, n, sgd ? "step" : "forward", i, t1 - t0);
+        if (sgd)
+            fprintf(stderr, ", loss %.4f", (double)loss_value);
+        fputc('\n', stderr);
     }
     if (b->profile && n == o->batch && profile_call(ctx, m, sgd, x, labels) != FACS_OK) {
         fprintf(stderr, "bench-models: %s: %s\n", b->model.arch, facs_last_error());
@@ -272,13 +348,15 @@ static int bench_batch(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, const model_
     }
     double median = bench_median(ms, o->runs);
     char name[256];
-    snprintf(name, sizeof name, "%s @%d b%d", b->model.arch, b->input_size, n);
-    json_t *shape = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i}", "name", name, "arch", b->model.arch, "input_size",
-                              b->input_size, "batch", n, "classes", b->model.classes, "cifar_stem",
-                              b->model.cifar_stem);
+    snprintf(name, sizeof name, "%s @%s b%d", b->model.arch, size, n);
+    json_t *shape = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i}", "name", name, "mode",
+                              sgd ? "train" : "infer", "arch", b->model.arch, "input_h", b->height, "input_w",
+                              b->width, "batch", n, "classes", b->model.classes, "cifar_stem", b->model.cifar_stem);
     json_object_set_new(shape, sgd ? "step_ms" : "forward_ms", bench_json_real(median, 3));
     json_object_set_new(shape, "cpu_ms", bench_json_real(bench_median(cpu, o->runs), 3));
     json_object_set_new(shape, "images_per_s", bench_json_real(n * 1e3 / median, 2));
+    if (sgd)
+        json_object_set_new(shape, "first_loss", bench_json_real(first_loss, 4));
     json_object_set_new(shape, "arena_peak_mib", bench_json_real(facs_ctx_peak_bytes(ctx) / 1048576.0, 1));
     json_object_set_new(shape, "state_mib", bench_json_real(state_mib(facs_model_params(m)), 1));
     json_object_set_new(shape, "max_rss_mib", bench_json_real(max_rss_mib(), 1));

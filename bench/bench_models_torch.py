@@ -6,9 +6,14 @@ ResNets are tests/ref/resnet_torch.py, the twin the tests hold our models to:
 torchvision's bottleneck ResNet, and for facs_resnetXX the FACS op written
 with torch ops (tests/ref/facs_torch.py), i.e. the reference implementation
 of FACS in PyTorch, not a fused kernel. Tensors are channels_last, as in the
-other twins. cpu_ms: the median process CPU time of a call, as in bench-models.
+other twins. PSPNets (pspnet_<resnet>) are tests/ref/pspnet_torch.py:
+semseg's PSPNet on torchvision's dilated ResNet-50/101/152, or on
+resnet_torch.py's ResNet at output stride 8 for the others (FACS, ResNet-26),
+dropout 0.1, 19 classes by default. cpu_ms: the median process CPU time of a
+call, as in bench-models.
 infer: model.eval() under torch.no_grad(), batch 1 then --batch.
-train: forward, F.cross_entropy, backward, torch.optim.SGD (lr 0.1, Nesterov
+train: forward, F.cross_entropy (PSPNet: per pixel, main + 0.4 x aux, ignore
+index 255, as pspnet-train), backward, torch.optim.SGD (lr 0.1, Nesterov
 momentum 0.9, weight decay 1e-4), zero_grad. Run with /usr/bin/python3."""
 import argparse
 import json
@@ -23,11 +28,18 @@ sys.path.insert(0, here)
 sys.path.insert(0, os.path.join(here, "..", "tests", "ref"))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from pspnet_torch import PSPNet, torchvision_backbone  # noqa: E402
 from resnet_torch import ResNet  # noqa: E402
 from torch_timing import parse_args, timed  # noqa: E402
 
-IMPLEMENTATION = ("tests/ref/resnet_torch.py: torchvision's bottleneck ResNet; FACS variants use the reference "
-                  "FACS op written with torch ops (tests/ref/facs_torch.py); channels_last")
+RESNET = ("tests/ref/resnet_torch.py: torchvision's bottleneck ResNet; FACS variants use the reference "
+          "FACS op written with torch ops (tests/ref/facs_torch.py); channels_last")
+PSPNET = ("tests/ref/pspnet_torch.py: semseg's PSPNet (dropout 0.1) on torchvision's ResNet-50/101/152 dilated to "
+          "output stride 8, or on tests/ref/resnet_torch.py's ResNet at output stride 8 (ResNet-26; FACS variants "
+          "with the reference FACS op written with torch ops); channels_last")
+SEG_PREFIX = "pspnet_"
+SEG_CLASSES = 19  # Cityscapes: PSPNet's default in pspnet/pspnet.h
+SEG_AUX_WEIGHT, SEG_IGNORE_INDEX = 0.4, 255  # pspnet-train's loss (semseg's recipe)
 
 
 def max_rss_mib():
@@ -40,22 +52,66 @@ def take_model_options():
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--mode", choices=["infer", "train"], default="infer")
     parser.add_argument("--arch", default="resnet50")
-    parser.add_argument("--input-size", type=int, default=224)
-    parser.add_argument("--classes", type=int, default=1000)
+    parser.add_argument("--input-size", type=input_size, default=(224, 224))
+    parser.add_argument("--classes", type=int, default=None)
     parser.add_argument("--cifar-stem", action="store_true")
     mine, rest = parser.parse_known_args()
     sys.argv = sys.argv[:1] + rest
+    mine.segmentation = mine.arch.startswith(SEG_PREFIX)
+    if mine.classes is None:  # the architecture's default, as bench-models
+        mine.classes = SEG_CLASSES if mine.segmentation else 1000
     return mine
 
 
-def build(m):
-    name = m.arch
+def input_size(text):
+    """--input-size: S (square) or HxW, height first, as bench-models."""
+    sides = text.split("x")
+    if len(sides) > 2 or not all(s.isdigit() and int(s) > 0 for s in sides):
+        raise argparse.ArgumentTypeError(f"wants S or HxW (positive integers), got '{text}'")
+    return int(sides[0]), int(sides[-1])
+
+
+def size_label(m):
+    """The input size in shape names, as bench-models: 224, or 512x1024 (HxW)."""
+    h, w = m.input_size
+    return f"{h}" if h == w else f"{h}x{w}"
+
+
+def resnet_depth(name):
+    """(depth, facs) of a ResNet name the twins cover, else None."""
     facs = name.startswith("facs_")
     depth = name[len("facs_resnet"):] if facs else name[len("resnet"):]
     if not name.startswith(("resnet", "facs_resnet")) or not depth.isdigit() or int(depth) not in (26, 50, 101, 152):
-        sys.exit(f"bench_models_torch.py: --arch {name} has no PyTorch twin here "
-                 "(ResNet 26/50/101/152, plain or facs_)")
-    return ResNet(int(depth), m.classes, facs=facs, cifar_stem=m.cifar_stem).to(memory_format=torch.channels_last)
+        return None
+    return int(depth), facs
+
+
+def build(m):
+    backbone = resnet_depth(m.arch[len(SEG_PREFIX):] if m.segmentation else m.arch)
+    if backbone is None:
+        sys.exit(f"bench_models_torch.py: --arch {m.arch} has no PyTorch twin here "
+                 "(ResNet 26/50/101/152, plain or facs_, optionally behind pspnet_)")
+    depth, facs = backbone
+    if not m.segmentation:
+        model = ResNet(depth, m.classes, facs=facs, cifar_stem=m.cifar_stem)
+    elif m.cifar_stem:
+        sys.exit(f"bench_models_torch.py: --cifar-stem does not apply to {m.arch} (bench-models refuses it too)")
+    else:
+        # torchvision's backbone where it has one, as tests/ref/ref_pspnet.py; the C twin's otherwise.
+        trunk = (torchvision_backbone(depth) if not facs and depth != 26
+                 else ResNet(depth, facs=facs, output_stride=8, no_head=True))
+        model = PSPNet(trunk, m.classes)
+    return model.to(memory_format=torch.channels_last)
+
+
+def train_loss(out, labels):
+    """Cross-entropy; for PSPNet in training mode, whose forward gives (main,
+    aux) logits, per pixel: main + 0.4 x aux, as pspnet-train."""
+    if not isinstance(out, tuple):
+        return F.cross_entropy(out, labels)
+    main, aux = out
+    return (F.cross_entropy(main, labels, ignore_index=SEG_IGNORE_INDEX)
+            + SEG_AUX_WEIGHT * F.cross_entropy(aux, labels, ignore_index=SEG_IGNORE_INDEX))
 
 
 def state_mib(model, opt):
@@ -67,15 +123,17 @@ def state_mib(model, opt):
 
 
 def bench_batch(model, opt, m, args, n, rss_start):
-    x = (torch.rand(n, 3, m.input_size, m.input_size) * 2 - 1).to(memory_format=torch.channels_last)
-    labels = torch.randint(0, m.classes, (n,))
+    x = (torch.rand(n, 3, *m.input_size) * 2 - 1).to(memory_format=torch.channels_last)
+    labels = torch.randint(0, m.classes, (n, *m.input_size) if m.segmentation else (n,))
+    losses = []
 
     def forward():
         with torch.no_grad():
             return model(x)
 
     def step():
-        loss = F.cross_entropy(model(x), labels)
+        loss = train_loss(model(x), labels)
+        losses.append(loss.detach())  # read after the clock, as bench-models
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -90,18 +148,23 @@ def bench_batch(model, opt, m, args, n, rss_start):
 
     ms = timed(lambda: cpu_timed(step if opt else forward), args.warmup, args.runs)
     key = "step_ms" if opt else "forward_ms"
-    print(f"{m.arch} @{m.input_size} b{n} {key[:-3]}: {ms:.1f} ms", file=sys.stderr)
-    return {"name": f"{m.arch} @{m.input_size} b{n}", "arch": m.arch, "input_size": m.input_size, "batch": n,
-            "classes": m.classes, "cifar_stem": int(m.cifar_stem), key: round(ms, 3),
-            "cpu_ms": round(statistics.median(cpu[args.warmup:]), 3),
-            "images_per_s": round(n * 1e3 / ms, 2), "state_mib": round(state_mib(model, opt), 1),
-            "max_rss_mib": round(max_rss_mib(), 1), "rss_before_model_mib": round(rss_start, 1)}
+    name = f"{m.arch} @{size_label(m)} b{n}"
+    loss_text = f", losses {' '.join(f'{float(v):.4f}' for v in losses)}" if opt else ""
+    print(f"{name} {key[:-3]}: {ms:.1f} ms{loss_text}", file=sys.stderr)
+    shape = {"name": name, "mode": "train" if opt else "infer", "arch": m.arch, "input_h": m.input_size[0],
+             "input_w": m.input_size[1], "batch": n, "classes": m.classes, "cifar_stem": int(m.cifar_stem),
+             key: round(ms, 3), "cpu_ms": round(statistics.median(cpu[args.warmup:]), 3),
+             "images_per_s": round(n * 1e3 / ms, 2)}
+    if opt:
+        shape["first_loss"] = round(float(losses[0]), 4)  # ln(classes) x (1 + aux weight) for PSPNet at init
+    return dict(shape, state_mib=round(state_mib(model, opt), 1), max_rss_mib=round(max_rss_mib(), 1),
+                rss_before_model_mib=round(rss_start, 1))
 
 
 def main():
     rss_start = max_rss_mib()
     m = take_model_options()
-    args = parse_args(__doc__.splitlines()[0] + " Also: --mode infer|train, --arch A, --input-size S, "
+    args = parse_args(__doc__.splitlines()[0] + " Also: --mode infer|train, --arch A, --input-size S|HxW, "
                       "--classes K, --cifar-stem (as bench-models --help).")
     model = build(m)
     opt = None
@@ -114,8 +177,8 @@ def main():
     if opt is None and args.batch > 1:
         shapes.append(bench_batch(model, None, m, args, 1, rss_start))
     shapes.append(bench_batch(model, opt, m, args, args.batch, rss_start))
-    json.dump({"library": f"torch {torch.__version__}", "implementation": IMPLEMENTATION, "mode": m.mode,
-               "threads": args.threads, "runs": args.runs, "warmup": args.warmup, "shapes": shapes},
+    json.dump({"library": f"torch {torch.__version__}", "implementation": PSPNET if m.segmentation else RESNET,
+               "mode": m.mode, "threads": args.threads, "runs": args.runs, "warmup": args.warmup, "shapes": shapes},
               sys.stdout, indent=1)
     print()
 

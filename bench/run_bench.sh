@@ -7,26 +7,33 @@
 # and each shape keeps its median over the rounds, so a burst of outside load
 # skews one round rather than one library.
 #
-#   bench/run_bench.sh conv|facs|infer|train [PATH/TO/bench-BINARY]
+#   bench/run_bench.sh conv|facs|infer|train|pspnet [PATH/TO/bench-BINARY]
 #
 # conv and facs run build/bench-NAME and bench/bench_NAME_torch.py once per
-# round. infer and train run build/bench-models and bench/bench_models_torch.py
-# once per configuration (so each process's peak RSS is that configuration's):
+# round. infer, train and pspnet run build/bench-models and
+# bench/bench_models_torch.py once per configuration (so each process's peak
+# RSS is that configuration's):
 #   infer  resnet50, facs_resnet50, resnet101, facs_resnet101 at 224x224, eval
 #          mode, batch 1 (latency) and BATCH (throughput) in each process;
 #   train  resnet50 and facs_resnet50, one SGD step, at 32x32 with the CIFAR
 #          stem and 10 classes (batch BATCH32) and at 224x224 with 1000 classes
-#          (batch BATCH224).
+#          (batch BATCH224);
+#   pspnet pspnet_resnet50 and pspnet_facs_resnet50 (19 classes): one SGD step
+#          on 353x353 crops with per-pixel labels and the main + 0.4 x aux loss
+#          (batch BATCH353), and whole-image inference at 512x1024 (H x W, eval
+#          mode; batch 1, then BATCH512 if above 1).
 #
 # Environment: BATCH (conv, facs: 8; infer: 32), BATCH32 (32), BATCH224 (16),
-# RUNS (timed runs per shape in each round; conv, facs: 10, infer: 5, train: 3),
-# WARMUP (conv, facs: 3; infer, train: 2, because our arena settles only in the
-# call after its first reset: that call maps its one new block afresh), ROUNDS
-# (3), OMP_NUM_THREADS (2), NOTE (free text stored as "note" in the result).
+# BATCH353 (2: train-mode BN needs 2 images), BATCH512 (1), RUNS (timed runs
+# per shape in each round; conv, facs: 10, infer: 5, train, pspnet: 3), WARMUP
+# (conv, facs: 3; infer, train, pspnet: 2, because our arena settles only in
+# the call after its first reset: that call maps its one new block afresh),
+# ROUNDS (3), OMP_NUM_THREADS (2), NOTE (free text stored as "note" in the
+# result).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-name=${1:?usage: bench/run_bench.sh conv|facs|infer|train [PATH/TO/bench-BINARY]}
+name=${1:?usage: bench/run_bench.sh conv|facs|infer|train|pspnet [PATH/TO/bench-BINARY]}
 rounds=${ROUNDS:-3}
 threads=${OMP_NUM_THREADS:-2}
 export OMP_NUM_THREADS=$threads
@@ -48,8 +55,15 @@ train)
         echo "--mode train --arch $arch --input-size 224 --batch ${BATCH224:-16}"
     done)
     ;;
+pspnet)
+    target=models twin=bench_models_torch.py runs=${RUNS:-3} warmup=${WARMUP:-2}
+    configs=$(for arch in pspnet_resnet50 pspnet_facs_resnet50; do
+        echo "--mode train --arch $arch --input-size 353 --batch ${BATCH353:-2}"
+        echo "--mode infer --arch $arch --input-size 512x1024 --batch ${BATCH512:-1}"
+    done)
+    ;;
 *)
-    echo "run_bench.sh: unknown benchmark '$name' (conv, facs, infer or train)" >&2
+    echo "run_bench.sh: unknown benchmark '$name' (conv, facs, infer, train or pspnet)" >&2
     exit 1
     ;;
 esac
@@ -92,9 +106,13 @@ import time
 
 
 def load_round(prefix, r):
-    """One round's document: the first configuration's, with the shapes of all."""
+    """One round's document: the first configuration's, with the shapes of all
+    and, where the configurations mix modes (pspnet), each of them ("train+infer")."""
     docs = [json.load(open(f"{sys.argv[1]}/{prefix}.{r}.{i}.json")) for i in range(1, int(sys.argv[3]) + 1)]
-    return dict(docs[0], shapes=[s for d in docs for s in d["shapes"]])
+    doc = dict(docs[0], shapes=[s for d in docs for s in d["shapes"]])
+    if "mode" in doc:
+        doc["mode"] = "+".join(dict.fromkeys(d["mode"] for d in docs))
+    return doc
 
 
 def merge(prefix):
@@ -115,17 +133,30 @@ def merge(prefix):
     return merged
 
 
+def time_keys(shape):
+    """The shape's times: step_ms or forward_ms, cpu_ms, ... (a mode's own)."""
+    return [k for k in shape if k.endswith("_ms")]
+
+
+def shape_key(shape):
+    """Names the same shape on both sides; the mode too, where a benchmark
+    times one size in both modes."""
+    return shape["name"], shape.get("mode")
+
+
 facs, torch = merge("facs"), merge("torch")
-torch_by_name = {s["name"]: s for s in torch["shapes"]}
-keys = [k for k in facs["shapes"][0] if k.endswith("_ms")]
+torch_by_key = {shape_key(s): s for s in torch["shapes"]}
+pairs = [(s, torch_by_key[shape_key(s)]) for s in facs["shapes"]]
 cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
            platform.processor())
-# The peak RSS ratio too (torch / facs, > 1: FACS uses less) where both report it.
-ratio_keys = keys + [k for k in ["max_rss_mib"] if k in facs["shapes"][0] and k in torch["shapes"][0]]
-ratios = [dict(name=s["name"], **{k[:-3] if k.endswith("_ms") else k: round(torch_by_name[s["name"]][k] / s[k], 3)
-                                   for k in ratio_keys})
-          for s in facs["shapes"]]
-summary = {k[:-3]: round(sum(t[k] for t in torch["shapes"]) / sum(s[k] for s in facs["shapes"]), 3) for k in keys}
+# Per shape, each time and the peak RSS (torch / facs, > 1: FACS uses less) where both report it.
+ratios = [dict(name=s["name"], **{k[:-3] if k.endswith("_ms") else k: round(t[k] / s[k], 3)
+                                   for k in time_keys(s) + [k for k in ["max_rss_mib"] if k in s and k in t]})
+          for s, t in pairs]
+keys = list(dict.fromkeys(k for s in facs["shapes"] for k in time_keys(s)))
+# Each time summed over the shapes that have it (step over training shapes, forward over inference shapes).
+summary = {k[:-3]: round(sum(t[k] for s, t in pairs if k in s) / sum(s[k] for s, t in pairs if k in s), 3)
+           for k in keys}
 result = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpu": cpu, "facs": facs, "torch": torch,
           "ratio_torch_over_facs": ratios, "ratio_sum_of_shapes": summary}
 if os.environ.get("NOTE"):
@@ -133,12 +164,17 @@ if os.environ.get("NOTE"):
 with open(sys.argv[4], "w") as out:
     json.dump(result, out, indent=1)
     out.write("\n")
-print(f"{'shape':22s} " + " ".join(f"{'facs ' + k[:-3]:>14s} {'torch ' + k[:-3]:>14s} {'ratio':>6s}" for k in keys),
-      file=sys.stderr)
-for s, r in zip(facs["shapes"], ratios):
-    t = torch_by_name[s["name"]]
-    print(f"{s['name']:22s} " + " ".join(f"{s[k]:14.2f} {t[k]:14.2f} {r[k[:-3]]:6.2f}" for k in keys),
-          file=sys.stderr)
+# One table per set of times (a mixed benchmark prints its training shapes and its inference shapes apart).
+tables = {}
+for s, (_, t), r in zip(facs["shapes"], pairs, ratios):
+    tables.setdefault(tuple(time_keys(s)), []).append((s, t, r))
+width = max([22] + [len(s["name"]) for s in facs["shapes"]])
+for table_keys, rows in tables.items():
+    print(f"{'shape':{width}s} " + " ".join(f"{'facs ' + k[:-3]:>14s} {'torch ' + k[:-3]:>14s} {'ratio':>6s}"
+                                            for k in table_keys), file=sys.stderr)
+    for s, t, r in rows:
+        print(f"{s['name']:{width}s} " + " ".join(f"{s[k]:14.2f} {t[k]:14.2f} {r[k[:-3]]:6.2f}" for k in table_keys),
+              file=sys.stderr)
 print("sum of shapes, torch / facs: " + ", ".join(f"{k} {v}" for k, v in summary.items()), file=sys.stderr)
 EOF
 echo "wrote $here/results/$name.json" >&2

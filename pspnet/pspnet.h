@@ -111,6 +111,17 @@ facs_tensor *facs_pspnet_forward(facs_ctx *ctx, facs_pspnet *net, facs_tensor *x
 const char *facs_pspnet_backbone_key(const facs_model_options *options, const char *model_key, char *buf,
                                      size_t size);
 
+/* semseg's training loss of the last forward of model in training mode:
+ * cross-entropy of the main logits and of the aux head's against labels
+ * (N, 1, H, W) int32, ignore_index skipped, and main + aux_weight * aux (0.4
+ * in semseg). Each is a scalar tensor of ctx's step, on the tape. */
+typedef struct {
+    facs_tensor *main, *aux, *total;
+} facs_pspnet_loss;
+
+facs_status facs_pspnet_train_loss(facs_ctx *ctx, const facs_model *model, facs_tensor *logits,
+                                   facs_tensor *labels, float aux_weight, int ignore_index, facs_pspnet_loss *out);
+
 /* Makes the "pspnet_*" names known to backbone/model.h (facs_model_register_family);
  * calling it again does nothing. Every tool that builds models by name calls it at start. */
 void facs_pspnet_register(void);

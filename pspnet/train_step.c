@@ -5,6 +5,7 @@
 
 #include "autograd.h"
 #include "finite.h"
+#include "pspnet.h"
 #include "train_run.h"
 
 /* Pixels of the batch whose argmax over the logits equals their label. */
@@ -64,31 +65,25 @@ facs_status ps_step(ps_run *r, const facs_batch *b, const char *where, ps_sums *
     facs_ctx_seed_step(ctx, o->seed, r->sgd.steps);
     facs_tensor *x = facs_ctx_tensor(ctx, FACS_F32, b->n, b->channels, b->height, b->width);
     facs_tensor *t = facs_ctx_tensor(ctx, FACS_I32, b->n, 1, b->height, b->width);
-    facs_tensor *w = facs_ctx_tensor(ctx, FACS_F32, 1, 1, 1, 1);
-    if (!x || !t || !w)
+    if (!x || !t)
         return facs_last_status();
-    float aux_weight = (float)o->aux_weight;
     FACS_TRY(facs_tensor_upload(x, b->images, facs_tensor_bytes(x)));
     FACS_TRY(facs_tensor_upload(t, b->labels, (size_t)b->n * b->height * b->width * sizeof *b->labels));
-    FACS_TRY(facs_tensor_upload(w, &aux_weight, sizeof aux_weight));
     facs_tensor *main_logits = facs_model_forward(ctx, r->model, x);
-    facs_tensor *aux_logits = facs_model_aux_output(r->model);
-    if (!main_logits || !aux_logits)
-        return main_logits ? facs_fail(FACS_ERR_ARG, "%s: the model has no auxiliary output", where)
-                           : facs_last_status();
-    facs_tensor *main_loss = facs_softmax_cross_entropy(ctx, main_logits, t, o->ignore_index);
-    facs_tensor *aux_loss = facs_softmax_cross_entropy(ctx, aux_logits, t, o->ignore_index);
-    /* loss = main + aux_weight * aux: the weight as a constant 1-channel scale. */
-    facs_tensor *loss = facs_add(ctx, main_loss, facs_scale_channels(ctx, aux_loss, w));
-    if (!loss)
-        return facs_last_status();
+    facs_pspnet_loss loss;
+    facs_status s = facs_pspnet_train_loss(ctx, r->model, main_logits, t, (float)o->aux_weight, o->ignore_index, &loss);
+    if (s != FACS_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", facs_last_error());
+        return facs_fail(s, "%s: %s", where, why);
+    }
     float values[3];
-    FACS_TRY(loss_value(where, "main loss", main_loss, &values[0]));
-    FACS_TRY(loss_value(where, "auxiliary loss", aux_loss, &values[1]));
-    FACS_TRY(loss_value(where, "loss", loss, &values[2]));
+    FACS_TRY(loss_value(where, "main loss", loss.main, &values[0]));
+    FACS_TRY(loss_value(where, "auxiliary loss", loss.aux, &values[1]));
+    FACS_TRY(loss_value(where, "loss", loss.total, &values[2]));
     FACS_TRY(count_correct(main_logits, b->labels, o->ignore_index, sums));
-    FACS_TRY(facs_backward(ctx, loss, NULL));
-    facs_status s = facs_check_finite_grads(r->sgd.params);
+    FACS_TRY(facs_backward(ctx, loss.total, NULL));
+    s = facs_check_finite_grads(r->sgd.params);
     if (s != FACS_OK) {
         char why[512];
         snprintf(why, sizeof why, "%s", facs_last_error());
