@@ -77,3 +77,21 @@ facs_tensor *facs_conv_forward(facs_ctx *ctx, facs_tensor *x, const facs_param *
     p.groups = groups;
     return facs_conv2d(ctx, x, weight->value, bias ? bias->value : NULL, &p);
 }
+
+int facs_tap_offer(facs_ctx *ctx, facs_tap *tap, int index, facs_tensor *y)
+{
+    if (!y || !tap->on || tap->index != index)
+        return 0;
+    tap->tensor = y;
+    if (ctx->record)
+        y->requires_grad = 1;
+    return 1;
+}
+
+facs_tensor *facs_tap_keep(facs_ctx *ctx, facs_tap *tap, int index, facs_ctx_mark *mark, facs_tensor *y)
+{
+    y = facs_ctx_keep_only(ctx, *mark, y);
+    if (facs_tap_offer(ctx, tap, index, y))
+        *mark = facs_ctx_get_mark(ctx);
+    return y;
+}

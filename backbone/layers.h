@@ -56,4 +56,26 @@ facs_tensor *facs_bn_forward(facs_ctx *ctx, facs_tensor *x, const facs_bn *bn);
 facs_tensor *facs_conv_forward(facs_ctx *ctx, facs_tensor *x, const facs_param *weight, const facs_param *bias,
                                int stride, int pad, int dilation, int groups);
 
+/* A feature tap (facs_model_set_tap, model.h): the slot a network holds for
+ * the activation wanted. The network numbers its tap points 0, 1, ... in
+ * forward order (the family's tap_name hook names them) and offers each
+ * activation as it computes it; the one whose number is wanted is kept.
+ * Zero-filled (a new network) means off. */
+typedef struct {
+    int on, index;      /* the tap point wanted, when on */
+    facs_tensor *tensor; /* what the last forward recorded there; NULL before */
+} facs_tap;
+
+/* Offers y, the activation at tap point index; returns 1 when it is the one
+ * wanted (tap->tensor = y). With the tape on (ctx->record) the tapped tensor
+ * is marked as requiring a gradient: the ops after it then record even when
+ * every parameter is frozen and the input needs no gradient, so a backward
+ * from the output reaches it (and stops there: nothing before it recorded). */
+int facs_tap_offer(facs_ctx *ctx, facs_tap *tap, int index, facs_tensor *y);
+
+/* The inference-memory step of a forward (ctx.h facs_ctx_keep_only(ctx,
+ * *mark, y)) fused with facs_tap_offer: when y is the tap, *mark moves past
+ * it, so that the keep_only calls after it leave the tapped map alone. */
+facs_tensor *facs_tap_keep(facs_ctx *ctx, facs_tap *tap, int index, facs_ctx_mark *mark, facs_tensor *y);
+
 #endif

@@ -108,6 +108,7 @@ typedef struct {
     facs_mobilenet_block blocks[FACS_MOBILENET_BLOCKS];
     int out_channels;         /* of features.18 */
     facs_param *fc_weight, *fc_bias; /* classifier.1 */
+    facs_tap tap;             /* tap point i: the output of features.<i>, 0..18 */
 } facs_mobilenet;
 
 /* NULL-terminated list of the architecture names. */

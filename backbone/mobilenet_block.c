@@ -37,10 +37,12 @@ facs_tensor *facs_mobilenet_features(facs_ctx *ctx, facs_mobilenet *net, facs_te
         return NULL;
     /* Without a tape, each block's output replaces its input (ctx.h facs_ctx_keep_only). */
     facs_ctx_mark mark = facs_ctx_get_mark(ctx);
-    facs_tensor *y = facs_ctx_keep_only(ctx, mark, conv_bn(ctx, x, net->stem_conv, &net->stem_bn, 2, 1, 1));
+    facs_tensor *y = facs_tap_keep(ctx, &net->tap, 0, &mark, conv_bn(ctx, x, net->stem_conv, &net->stem_bn, 2, 1, 1));
     for (int k = 0; k < FACS_MOBILENET_BLOCKS; k++)
-        y = facs_ctx_keep_only(ctx, mark, block(ctx, net, &net->blocks[k], y));
-    return conv_bn(ctx, y, net->head_conv, &net->head_bn, 1, 1, 1);
+        y = facs_tap_keep(ctx, &net->tap, k + 1, &mark, block(ctx, net, &net->blocks[k], y));
+    y = conv_bn(ctx, y, net->head_conv, &net->head_bn, 1, 1, 1);
+    facs_tap_offer(ctx, &net->tap, FACS_MOBILENET_BLOCKS + 1, y);
+    return y;
 }
 
 facs_tensor *facs_mobilenet_forward(facs_ctx *ctx, facs_mobilenet *net, facs_tensor *x)

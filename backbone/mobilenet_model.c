@@ -1,4 +1,5 @@
 /* MobileNet-v2 / FACS-MobileNet-v2 as a facs_model family (model_family.h). */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "mobilenet.h"
@@ -40,6 +41,17 @@ static facs_status create(void **impl, facs_param_list **params, int *facs, cons
 
 static facs_tensor *forward(facs_ctx *ctx, void *impl, facs_tensor *x) { return facs_mobilenet_forward(ctx, impl, x); }
 
+static const char *tap_name(void *impl, int index, char *buf, size_t size)
+{
+    (void)impl;
+    if (index < 0 || index > FACS_MOBILENET_BLOCKS + 1) /* the stem, the blocks, the last 1x1 conv */
+        return NULL;
+    snprintf(buf, size, "features.%d", index);
+    return buf;
+}
+
+static facs_tap *tap_slot(void *impl) { return &((facs_mobilenet *)impl)->tap; }
+
 static void destroy(void *impl)
 {
     facs_mobilenet_free(impl);
@@ -53,4 +65,6 @@ const facs_model_family facs_mobilenet_family = {
     .create = create,
     .forward = forward,
     .destroy = destroy,
+    .tap_name = tap_name,
+    .tap_slot = tap_slot,
 };

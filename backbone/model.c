@@ -25,6 +25,7 @@ struct facs_model {
     void *impl;
     facs_param_list *params;
     int facs;
+    char default_tap[64]; /* facs_model_default_tap's answer, once asked */
 };
 
 static int count_names(const facs_model_family *family)
@@ -187,9 +188,62 @@ void facs_model_free(facs_model *model)
     free(model);
 }
 
+static facs_tap *tap_slot(const facs_model *model)
+{
+    return model->family->tap_slot ? model->family->tap_slot(model->impl) : NULL;
+}
+
 facs_tensor *facs_model_forward(facs_ctx *ctx, facs_model *model, facs_tensor *x)
 {
+    facs_tap *tap = tap_slot(model);
+    if (tap)
+        tap->tensor = NULL; /* never the previous step's map */
     return model->family->forward(ctx, model->impl, x);
+}
+
+const char *facs_model_tap_name(const facs_model *model, int index, char *buf, size_t size)
+{
+    if (!model->family->tap_name || index < 0)
+        return NULL;
+    return model->family->tap_name(model->impl, index, buf, size);
+}
+
+facs_status facs_model_set_tap(facs_model *model, const char *name)
+{
+    facs_tap *tap = tap_slot(model);
+    if (!tap)
+        return name ? facs_fail(FACS_ERR_ARG, "%s has no feature taps (asked for '%s')", model->options.arch, name)
+                    : FACS_OK;
+    *tap = (facs_tap){0};
+    if (!name)
+        return FACS_OK;
+    char buf[64], list[768] = "";
+    for (int i = 0; facs_model_tap_name(model, i, buf, sizeof buf); i++) {
+        if (strcmp(buf, name) == 0) {
+            *tap = (facs_tap){.on = 1, .index = i};
+            return FACS_OK;
+        }
+        if (strlen(list) + strlen(buf) + 8 < sizeof list)
+            strcat(strcat(list, i ? ", " : ""), buf);
+        else if (!strstr(list, ", ..."))
+            strcat(list, ", ...");
+    }
+    return facs_fail(FACS_ERR_ARG, "%s has no layer '%s' to tap; valid names: %s", model->options.arch, name, list);
+}
+
+facs_tensor *facs_model_tap(const facs_model *model)
+{
+    facs_tap *tap = tap_slot(model);
+    return tap ? tap->tensor : NULL;
+}
+
+const char *facs_model_default_tap(facs_model *model)
+{
+    char buf[sizeof model->default_tap];
+    int count = 0;
+    while (facs_model_tap_name(model, count, buf, sizeof buf))
+        count++;
+    return count ? facs_model_tap_name(model, count - 1, model->default_tap, sizeof model->default_tap) : NULL;
 }
 
 facs_tensor *facs_model_aux_output(const facs_model *model)

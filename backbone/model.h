@@ -29,6 +29,7 @@
 #ifndef FACS_MODEL_H
 #define FACS_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ops.h"
@@ -99,6 +100,44 @@ facs_tensor *facs_model_forward(facs_ctx *ctx, facs_model *model, facs_tensor *x
  * loss on it backpropagates). NULL for families without one, and after a
  * forward in eval mode. */
 facs_tensor *facs_model_aux_output(const facs_model *model);
+
+/* Feature taps: the activation of a named layer, for explaining a network
+ * (GradCAM, eval/cam.h) or reading features:
+ *
+ *     facs_model_set_tap(m, "layer4.2");          // or facs_model_default_tap(m)
+ *     facs_ctx_set_mode(ctx, 0, 1);               // eval mode, tape on
+ *     facs_tensor *logits = facs_model_forward(ctx, m, x);
+ *     facs_tensor *a = facs_model_tap(m);         // (N, K, h, w), recorded on the tape
+ *     facs_keep_grad(a);                          // autograd.h
+ *     facs_backward(ctx, logits, one_hot);        // a->grad: d score / d a
+ *
+ * Names are state_dict prefixes of the layer whose output is tapped:
+ * ResNets (and PSPNet's backbone) "layer<s>.<i>", each bottleneck's output
+ * after the residual add and ReLU; VGG "features.<i>" of each 3x3 conv's ReLU
+ * and each max-pool, as the twin's nn.Sequential numbers them; MobileNet-v2
+ * "features.<i>", the stem (0), each inverted residual block (1..17) and
+ * the last 1x1 conv (18). The default is the last one of the family, its
+ * last feature block: layer4.<last>, VGG's last max-pool, features.18;
+ * PSPNet's is layer4.<last> too, the backbone's output before the pyramid.
+ *
+ * With the tape on the tapped activation is marked as requiring a gradient,
+ * so with every parameter frozen (facs_param_set_frozen) backward computes
+ * only the gradients from the output down to the tap. Without the tape the
+ * tapped map survives the forward's inference-memory reuse all the same. */
+
+/* Taps name on every following forward; NULL switches the tap off. Refuses
+ * (FACS_ERR_ARG) a name the network does not have, listing the valid ones,
+ * and any name for a family without taps. */
+facs_status facs_model_set_tap(facs_model *model, const char *name);
+/* The tapped activation of the last facs_model_forward (an arena tensor of
+ * that step); NULL when no tap is set or the forward failed before it. */
+facs_tensor *facs_model_tap(const facs_model *model);
+/* The name of the family's default tap for this network, NULL for a family
+ * without taps. Valid while the model lives. */
+const char *facs_model_default_tap(facs_model *model);
+/* The name of tap point index (0, 1, ... in forward order) into buf; NULL
+ * past the last one, to list them. */
+const char *facs_model_tap_name(const facs_model *model, int index, char *buf, size_t size);
 
 /* Adds a family (model_family.h) after the built-in ones and those added
  * before: its names become architecture names of every function here. For

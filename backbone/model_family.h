@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "layers.h" /* facs_tap */
 #include "model.h"
 
 struct facs_model_family {
@@ -42,6 +43,15 @@ struct facs_model_family {
     const char *(*backbone_key)(const facs_model_options *options, const char *model_key, char *buf, size_t size);
     /* The classifier of that file, which loading skips ("fc."); NULL: head_prefix. */
     const char *backbone_head_prefix;
+    /* Optional (NULL: the family has no feature taps), for facs_model_set_tap:
+     * tap_name writes into buf the name of the network's tap point index
+     * (0, 1, ... in forward order: a state_dict prefix, "layer4.2") and
+     * returns buf, or NULL past the last point. The last point is the
+     * family's default tap, its last feature block. tap_slot is the network's
+     * facs_tap (layers.h), which its forward fills through facs_tap_offer or
+     * facs_tap_keep at each point. */
+    const char *(*tap_name)(void *impl, int index, char *buf, size_t size);
+    facs_tap *(*tap_slot)(void *impl);
 };
 
 /* The family that built model (model_file.c reads its hooks). */

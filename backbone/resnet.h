@@ -70,6 +70,7 @@
 #ifndef FACS_RESNET_H
 #define FACS_RESNET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "layers.h"
@@ -109,6 +110,7 @@ typedef struct {
     int stage_blocks[4], block_count;
     int layer3_channels, out_channels; /* widths of the layer3 and layer4 outputs */
     facs_param *fc_weight, *fc_bias;   /* NULL with no_head */
+    facs_tap tap;                      /* tap point k: the output of block k (model.h facs_model_set_tap) */
 } facs_resnet;
 
 /* NULL-terminated list of the architecture names. */
@@ -128,6 +130,10 @@ void facs_resnet_free(facs_resnet *net);
  * when layer3 is not NULL it receives the layer3 output (the auxiliary head's
  * input). NULL on error. */
 facs_tensor *facs_resnet_features(facs_ctx *ctx, facs_resnet *net, facs_tensor *x, facs_tensor **layer3);
+
+/* The name of tap point index, block index's output: "layer<s>.<i>" into
+ * buf; NULL past the last block. The family's tap_name (PSPNet's too). */
+const char *facs_resnet_tap_name(const facs_resnet *net, int index, char *buf, size_t size);
 
 /* Logits (N, classes, 1, 1); an error when the net was built with no_head. */
 facs_tensor *facs_resnet_forward(facs_ctx *ctx, facs_resnet *net, facs_tensor *x);

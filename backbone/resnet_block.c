@@ -1,6 +1,8 @@
 /* ResNet / FACS-ResNet forward pass (the tape records it for backward). */
 #include "resnet.h"
 
+#include <stdio.h>
+
 #include "model_family.h"
 
 static facs_tensor *conv(facs_ctx *ctx, facs_tensor *x, const facs_param *w, int stride, int pad, int dilation)
@@ -65,13 +67,23 @@ facs_tensor *facs_resnet_features(facs_ctx *ctx, facs_resnet *net, facs_tensor *
     int k = 0;
     for (int s = 0; s < 4; s++) {
         for (int i = 0; i < net->stage_blocks[s]; i++, k++)
-            y = facs_ctx_keep_only(ctx, mark, block(ctx, net, &net->blocks[k], y));
+            y = facs_tap_keep(ctx, &net->tap, k, &mark, block(ctx, net, &net->blocks[k], y));
         if (s == 2 && layer3) {
             *layer3 = y;
             mark = facs_ctx_get_mark(ctx); /* layer3 stays */
         }
     }
     return y;
+}
+
+const char *facs_resnet_tap_name(const facs_resnet *net, int index, char *buf, size_t size)
+{
+    for (int s = 0; s < 4 && index >= 0; index -= net->stage_blocks[s++])
+        if (index < net->stage_blocks[s]) {
+            snprintf(buf, size, "layer%d.%d", s + 1, index);
+            return buf;
+        }
+    return NULL;
 }
 
 facs_tensor *facs_resnet_forward(facs_ctx *ctx, facs_resnet *net, facs_tensor *x)

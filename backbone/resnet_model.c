@@ -35,6 +35,13 @@ static facs_status create(void **impl, facs_param_list **params, int *facs, cons
 
 static facs_tensor *forward(facs_ctx *ctx, void *impl, facs_tensor *x) { return facs_resnet_forward(ctx, impl, x); }
 
+static const char *tap_name(void *impl, int index, char *buf, size_t size)
+{
+    return facs_resnet_tap_name(impl, index, buf, size);
+}
+
+static facs_tap *tap_slot(void *impl) { return &((facs_resnet *)impl)->tap; }
+
 static void destroy(void *impl)
 {
     facs_resnet_free(impl);
@@ -49,4 +56,6 @@ const facs_model_family facs_resnet_family = {
     .create = create,
     .forward = forward,
     .destroy = destroy,
+    .tap_name = tap_name,
+    .tap_slot = tap_slot,
 };

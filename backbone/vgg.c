@@ -73,7 +73,7 @@ static facs_status build_conv_bn(facs_builder *b, facs_param **conv, facs_bn *bn
 static facs_status build(facs_builder *b, facs_vgg *net)
 {
     const facs_model_options *o = &net->options;
-    int in = 3, index = 0, k = 0;
+    int in = 3, index = 0, k = 0, taps = 0;
     for (int s = 0; s < 5; s++) {
         int out = (int)lround(BLOCK_CHANNELS[s] * o->width);
         if (out < 1)
@@ -92,6 +92,9 @@ static facs_status build(facs_builder *b, facs_vgg *net)
                 FACS_TRY(build_conv_bn(b, &l->squeeze_conv, &l->squeeze_bn, &index, l->squeeze, in, 1));
             }
             FACS_TRY(build_conv_bn(b, &l->conv, &l->bn, &index, out, l->squeeze ? l->squeeze : in, 3));
+            net->tap_features[taps++] = index - 1; /* the ReLU */
+            if (l->pool_after)
+                net->tap_features[taps++] = index;
             index += l->pool_after; /* the max-pool holds an index of features too */
             in = out;
         }
@@ -150,14 +153,13 @@ facs_tensor *facs_vgg_forward(facs_ctx *ctx, facs_vgg *net, facs_tensor *x)
     /* Without a tape, each layer's output replaces its input (ctx.h facs_ctx_keep_only). */
     facs_ctx_mark mark = facs_ctx_get_mark(ctx);
     facs_tensor *y = x;
-    for (int k = 0; k < FACS_VGG_CONVS; k++) {
+    for (int k = 0, tap = 0; k < FACS_VGG_CONVS; k++) {
         const facs_vgg_layer *l = &net->layers[k];
         if (l->squeeze)
             y = squeeze(ctx, net, l, y);
-        y = conv_bn_relu(ctx, y, l->conv, &l->bn, 1);
+        y = facs_tap_keep(ctx, &net->tap, tap++, &mark, conv_bn_relu(ctx, y, l->conv, &l->bn, 1));
         if (l->pool_after)
-            y = facs_maxpool2d(ctx, y, &pool);
-        y = facs_ctx_keep_only(ctx, mark, y);
+            y = facs_tap_keep(ctx, &net->tap, tap++, &mark, facs_maxpool2d(ctx, y, &pool));
     }
     return facs_linear(ctx, facs_global_avgpool(ctx, y), net->fc_weight->value, net->fc_bias->value);
 }
@@ -183,6 +185,16 @@ static facs_status family_create(void **impl, facs_param_list **params, int *fac
 
 static facs_tensor *family_forward(facs_ctx *ctx, void *impl, facs_tensor *x) { return facs_vgg_forward(ctx, impl, x); }
 
+static const char *family_tap_name(void *impl, int index, char *buf, size_t size)
+{
+    if (index < 0 || index >= FACS_VGG_TAPS)
+        return NULL;
+    snprintf(buf, size, "features.%d", ((facs_vgg *)impl)->tap_features[index]);
+    return buf;
+}
+
+static facs_tap *family_tap_slot(void *impl) { return &((facs_vgg *)impl)->tap; }
+
 static void family_destroy(void *impl)
 {
     facs_vgg_free(impl);
@@ -196,4 +208,6 @@ const facs_model_family facs_vgg_family = {
     .create = family_create,
     .forward = family_forward,
     .destroy = family_destroy,
+    .tap_name = family_tap_name,
+    .tap_slot = family_tap_slot,
 };

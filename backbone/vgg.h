@@ -63,12 +63,18 @@ typedef struct {
     facs_bn squeeze_bn, bn;
 } facs_vgg_layer;
 
+/* Tap points (model.h facs_model_set_tap): each 3x3 conv's ReLU output and
+ * each max-pool's, in forward order. */
+#define FACS_VGG_TAPS (FACS_VGG_CONVS + 5)
+
 typedef struct {
     facs_model_options options;
     int facs, reduction;    /* FACS variant; R */
     facs_param_list params;
     facs_vgg_layer layers[FACS_VGG_CONVS];
     facs_param *fc_weight, *fc_bias;
+    int tap_features[FACS_VGG_TAPS]; /* tap point t is features.<tap_features[t]> */
+    facs_tap tap;
 } facs_vgg;
 
 const char *const *facs_vgg_arch_names(void);

@@ -154,16 +154,23 @@ facs_status facs_fimage_resize_shorter(const facs_fimage *in, int s, facs_fimage
 {
     if (s <= 0)
         return facs_fail(FACS_ERR_ARG, "augment: resize to a shorter side of %d", s);
-    int h = in->height, w = in->width;
-    int short_side = h < w ? h : w, long_side = h < w ? w : h;
-    if (short_side == s) {
+    int h = in->height, w = in->width, oh, ow;
+    facs_resize_shorter_size(h, w, s, &oh, &ow);
+    if (oh == h && ow == w) {
         FACS_TRY(facs_fimage_alloc(h, w, in->channels, out));
         memcpy(out->data, in->data, sizeof(float) * (size_t)h * w * in->channels);
         return FACS_OK;
     }
+    return facs_fimage_resize(in, oh, ow, out);
+}
+
+void facs_resize_shorter_size(int h, int w, int s, int *oh, int *ow)
+{
+    int short_side = h < w ? h : w, long_side = h < w ? w : h;
     /* torchvision: int(size * long / short), Python float division then truncation. */
     int new_long = (int)((double)s * long_side / short_side);
-    return h <= w ? facs_fimage_resize(in, s, new_long, out) : facs_fimage_resize(in, new_long, s, out);
+    *oh = h <= w ? s : new_long;
+    *ow = h <= w ? new_long : s;
 }
 
 /* ---- Crop, flip, normalize ---- */

@@ -70,6 +70,11 @@ uint64_t facs_aug_rand_below(facs_aug_rng *r, uint64_t n);
 /* Fisher-Yates permutation of 0..n-1 keyed by (seed, epoch), into perm. */
 void facs_aug_permutation(uint64_t seed, int epoch, int *perm, int n);
 
+/* A rectangle of an image (it may reach outside where a function says so). */
+typedef struct {
+    int top, left, height, width;
+} facs_window;
+
 /* ---- Deterministic image operations (float HWC, values unchanged in range) ---- */
 
 /* Bilinear resize to (oh, ow) as torch.nn.functional.interpolate(mode="bilinear",
@@ -80,6 +85,12 @@ facs_status facs_fimage_resize(const facs_fimage *in, int oh, int ow, facs_fimag
 /* torchvision resize(size=S): the shorter side becomes S, the longer
  * int(S * long / short); an image whose shorter side is already S is copied. */
 facs_status facs_fimage_resize_shorter(const facs_fimage *in, int s, facs_fimage *out);
+/* The size torchvision's resize(size=S) gives an h x w image (as above). */
+void facs_resize_shorter_size(int h, int w, int s, int *oh, int *ow);
+/* The size (*oh, *ow) of an h x w image resized so that its longer side is
+ * long_side, as semseg's test does: the shorter side scaled and rounded to
+ * nearest (ties to even, as Python's round), at least 1. */
+void facs_long_side_size(int h, int w, int long_side, int *oh, int *ow);
 /* The window (top, left, h, w), which may reach outside the image: outside pixels
  * are fill[c] (NULL: 0, as torchvision's crop pads). */
 facs_status facs_fimage_crop(const facs_fimage *in, int top, int left, int h, int w, const float *fill,
@@ -98,6 +109,15 @@ facs_status facs_fimage_rotate(const facs_fimage *in, float deg, const float *fi
  * [1 4 6 4 1] / 16, separable, border reflect-101 (dcb|abcd|cba). */
 facs_status facs_fimage_blur5(const facs_fimage *in, facs_fimage *out);
 
+/* ---- 8-bit resampling as PIL (torchvision's transforms on PIL images) ---- */
+
+/* PIL's img.crop(box).resize((ow, oh), Image.BILINEAR), byte for byte (Pillow
+ * 9.4; resample_pil.c): the triangle filter stretched by the scale when
+ * downscaling (antialiased), 22-bit integer weights, a horizontal then a
+ * vertical pass, each rounded to 8 bits. box must lie inside the image; any
+ * channel count. */
+facs_status facs_image_resize_pil(const facs_image *in, facs_window box, int oh, int ow, facs_image *out);
+
 /* ---- Label maps (1-channel facs_image, nearest-neighbour only) ---- */
 
 /* Nearest-neighbour resize: source index floor((d + 0.5) * in / out), the pixel
@@ -115,10 +135,6 @@ void facs_label_hflip(facs_image *img);
  * the crop needs: each function below produces the window out_win (or win) of
  * what its full-image counterpart would produce for a frame_h x frame_w image,
  * bit for bit, reading its input from the window in_win of that frame. */
-
-typedef struct {
-    int top, left, height, width;
-} facs_window;
 
 /* Window of facs_fimage_resize(in, oh, ow) / facs_label_resize(in, oh, ow). */
 facs_status facs_fimage_resize_window(const facs_fimage *in, int oh, int ow, facs_window win, facs_fimage *out);
@@ -150,6 +166,9 @@ typedef struct {
     float scale_min, scale_max;         /* FACS_CROP_RESIZED_RANDOM: area fraction */
     float ratio_min, ratio_max;         /* FACS_CROP_RESIZED_RANDOM: aspect ratio w / h */
     int resize_shorter;                 /* FACS_CROP_CENTER */
+    int pil_resize;                     /* 1: crop and resize the 8-bit image as PIL (facs_image_resize_pil),
+                                           torchvision's transforms on the PIL images ImageFolder loads;
+                                           0: float resize without antialiasing, as on tensors */
     float flip_p;                       /* horizontal flip probability */
     int channels;                       /* 1 or 3 (4 allowed); must match the images */
     float mean[FACS_AUG_MAX_CHANNELS];  /* 0..1 units */
@@ -158,6 +177,9 @@ typedef struct {
 
 facs_cls_aug facs_cls_aug_cifar_train(void);    /* pad 4, crop 32, flip 0.5, CIFAR normalize */
 facs_cls_aug facs_cls_aug_cifar_eval(void);     /* 32x32 as is, CIFAR normalize */
+/* torchvision's ImageNet recipe on PIL images (pil_resize = 1), bit for bit up to the
+ * random draws: RandomResizedCrop(224) + RandomHorizontalFlip() / Resize(256) +
+ * CenterCrop(224), then ToTensor + Normalize(ImageNet mean, std). */
 facs_cls_aug facs_cls_aug_imagenet_train(void); /* RandomResizedCrop 224, flip 0.5, ImageNet normalize */
 facs_cls_aug facs_cls_aug_imagenet_eval(void);  /* resize 256, center crop 224, ImageNet normalize */
 

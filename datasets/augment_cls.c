@@ -1,5 +1,6 @@
 /* The classification pipeline: CIFAR's pad-and-crop, torchvision's
- * RandomResizedCrop, resize + center crop, flip and normalize. */
+ * RandomResizedCrop, resize + center crop (in floats, or on the 8-bit image as
+ * PIL resizes it), flip and normalize. */
 #include <math.h>
 #include <string.h>
 
@@ -44,6 +45,7 @@ facs_cls_aug facs_cls_aug_imagenet_train(void)
     facs_cls_aug a = cls_base(224, mean, std);
     a.crop = FACS_CROP_RESIZED_RANDOM;
     a.flip_p = 0.5f;
+    a.pil_resize = 1;
     return a;
 }
 
@@ -53,6 +55,7 @@ facs_cls_aug facs_cls_aug_imagenet_eval(void)
     facs_cls_aug a = cls_base(224, mean, std);
     a.crop = FACS_CROP_CENTER;
     a.resize_shorter = 256;
+    a.pil_resize = 1;
     return a;
 }
 
@@ -135,6 +138,33 @@ static facs_status cls_crop(const facs_cls_aug *o, const facs_fimage *x, facs_au
     return facs_fail(FACS_ERR_ARG, "augment: unknown crop kind %d", (int)o->crop);
 }
 
+/* The crop stage on the 8-bit image with PIL's resize (pil_resize), for the
+ * two crops that resize; the result in floats 0..255 like cls_crop's. */
+static facs_status cls_crop_pil(const facs_cls_aug *o, const facs_image *img, facs_aug_rng *r, facs_fimage *y)
+{
+    facs_window box = {0, 0, img->height, img->width};
+    int oh = o->out_height, ow = o->out_width;
+    if (o->crop == FACS_CROP_RESIZED_RANDOM)
+        facs_random_resized_crop_params(r, img->height, img->width, o->scale_min, o->scale_max, o->ratio_min,
+                                        o->ratio_max, &box.top, &box.left, &box.height, &box.width);
+    else if (o->resize_shorter > 0)
+        facs_resize_shorter_size(img->height, img->width, o->resize_shorter, &oh, &ow);
+    else
+        oh = img->height, ow = img->width;
+    facs_image resized;
+    FACS_TRY(facs_image_resize_pil(img, box, oh, ow, &resized));
+    facs_fimage x;
+    facs_status st = facs_fimage_from_u8(&resized, &x);
+    facs_image_free(&resized);
+    if (st != FACS_OK || o->crop == FACS_CROP_RESIZED_RANDOM) {
+        *y = x;
+        return st;
+    }
+    st = facs_fimage_center_crop(&x, o->out_height, o->out_width, y);
+    facs_fimage_free(&x);
+    return st;
+}
+
 facs_status facs_cls_augment(const facs_cls_aug *opts, const facs_image *img, uint64_t seed, int epoch,
                              int index, float *out)
 {
@@ -142,12 +172,17 @@ facs_status facs_cls_augment(const facs_cls_aug *opts, const facs_image *img, ui
         return facs_fail(FACS_ERR_ARG, "augment: sample %d has %d channels, expected %d", index, img->channels,
                          opts->channels);
     facs_aug_rng r = facs_aug_rng_init(seed, epoch, index);
-    facs_fimage x, y;
-    FACS_TRY(facs_fimage_from_u8(img, &x));
-    facs_status st = cls_crop(opts, &x, &r, &y);
-    facs_fimage_free(&x);
-    if (st != FACS_OK)
-        return st;
+    facs_fimage y;
+    if (opts->pil_resize && (opts->crop == FACS_CROP_RESIZED_RANDOM || opts->crop == FACS_CROP_CENTER)) {
+        FACS_TRY(cls_crop_pil(opts, img, &r, &y));
+    } else {
+        facs_fimage x;
+        FACS_TRY(facs_fimage_from_u8(img, &x));
+        facs_status st = cls_crop(opts, &x, &r, &y);
+        facs_fimage_free(&x);
+        if (st != FACS_OK)
+            return st;
+    }
     /* Drawn even when flip_p is 0, so enabling the flip does not move other draws. */
     if (facs_aug_uniform(&r) < opts->flip_p)
         facs_fimage_hflip(&y);

@@ -179,13 +179,20 @@ static facs_status seg_train(const facs_seg_aug *o, const facs_fimage *img, cons
     return st;
 }
 
+void facs_long_side_size(int h, int w, int long_side, int *oh, int *ow)
+{
+    *oh = h >= w ? long_side : (int)nearbyint((double)h * long_side / w);
+    *ow = h >= w ? (int)nearbyint((double)w * long_side / h) : long_side;
+    *oh = *oh > 0 ? *oh : 1;
+    *ow = *ow > 0 ? *ow : 1;
+}
+
 static facs_status seg_eval(const facs_seg_aug *o, pair *p, const float *fill, uint8_t ignore)
 {
     if (o->eval_long_side > 0) {
-        int h = p->img.height, w = p->img.width, l = o->eval_long_side;
-        int oh = h >= w ? l : (int)nearbyint((double)h * l / w);
-        int ow = h >= w ? (int)nearbyint((double)w * l / h) : l;
-        FACS_TRY(pair_resize(p, oh > 0 ? oh : 1, ow > 0 ? ow : 1));
+        int oh, ow;
+        facs_long_side_size(p->img.height, p->img.width, o->eval_long_side, &oh, &ow);
+        FACS_TRY(pair_resize(p, oh, ow));
     }
     return pair_center_crop(p, o->crop_height, o->crop_width, fill, ignore);
 }

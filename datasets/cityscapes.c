@@ -22,6 +22,13 @@ const uint8_t facs_cityscapes_palette[FACS_CITYSCAPES_CLASSES][3] = {
 const uint8_t facs_cityscapes_label_ids[FACS_CITYSCAPES_CLASSES] = {7,  8,  11, 12, 13, 17, 19, 20, 21, 22,
                                                                     23, 24, 25, 26, 27, 28, 31, 32, 33};
 
+const char *const facs_cityscapes_category_names[FACS_CITYSCAPES_CATEGORIES] = {
+    "flat", "construction", "object", "nature", "sky", "human", "vehicle"};
+
+/* road sidewalk | building wall fence | pole light sign | vegetation terrain | sky | person rider | car ... bicycle */
+const uint8_t facs_cityscapes_category_of[FACS_CITYSCAPES_CLASSES] = {0, 0, 1, 1, 1, 2, 2, 2, 3, 3,
+                                                                      4, 5, 5, 6, 6, 6, 6, 6, 6};
+
 const char *const facs_cityscapes_split_names[FACS_CITYSCAPES_SPLITS] = {"train", "val", "test"};
 
 static const char IMAGE_SUFFIX[] = "_leftImg8bit.png";

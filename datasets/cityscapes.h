@@ -39,6 +39,13 @@ extern const char *const facs_cityscapes_class_names[FACS_CITYSCAPES_CLASSES];
 extern const uint8_t facs_cityscapes_palette[FACS_CITYSCAPES_CLASSES][3];
 /* The official labelId of each trainId (road 7, sidewalk 8, ... bicycle 33). */
 extern const uint8_t facs_cityscapes_label_ids[FACS_CITYSCAPES_CLASSES];
+/* The 7 categories of the evaluated classes, as cityscapesScripts groups them
+ * for its category IoU (labels.py's `category`; "void" holds no evaluated
+ * class): flat, construction, object, nature, sky, human, vehicle. */
+#define FACS_CITYSCAPES_CATEGORIES 7
+extern const char *const facs_cityscapes_category_names[FACS_CITYSCAPES_CATEGORIES];
+/* The category of each trainId (road 0 flat, ... bicycle 6 vehicle). */
+extern const uint8_t facs_cityscapes_category_of[FACS_CITYSCAPES_CLASSES];
 /* "train", "val", "test". */
 extern const char *const facs_cityscapes_split_names[FACS_CITYSCAPES_SPLITS];
 

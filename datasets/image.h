@@ -15,15 +15,18 @@
  *   - PNG palette images are expanded through the palette, to RGBA when they have
  *     a tRNS chunk (PIL's convert("RGBA")); gray+alpha is stored as RGBA (R = G = B);
  *     1/2/4-bit gray is scaled to 0..255; tRNS of gray and RGB images is ignored;
- *   - 16-bit PNG samples keep their high byte (png_set_strip_16). PIL does the same
- *     for 16-bit RGB(A); for 16-bit gray PIL's convert("L") clips the value at 255
- *     instead, which is rarely what a caller wants, so here it is v >> 8;
+ *   - 16-bit RGB(A) and gray+alpha PNG samples keep their high byte
+ *     (png_set_strip_16), as PIL's unpackers do; 16-bit gray is clipped at 255
+ *     (min(v, 255)), as PIL's convert("L"/"RGB") of the 32-bit image it opens,
+ *     so a folder of such files trains on what torchvision's loader gives;
  *   - JPEG decoding uses libjpeg's defaults, as PIL does (accurate integer DCT,
- *     fancy upsampling). Gray JPEGs decode to 1 channel, YCbCr/RGB to 3; CMYK and
- *     YCCK are refused. Any libjpeg warning (a truncated or damaged stream) is an
+ *     fancy upsampling). Gray JPEGs decode to 1 channel, YCbCr/RGB to 3, CMYK
+ *     and YCCK to 3 through PIL's inverted-CMYK reading and naive CMYK -> RGB
+ *     formula (jpeg.c). Any libjpeg warning (a truncated or damaged stream) is an
  *     error, so a partial image is never returned;
  *   - EXIF orientation is not applied and colour profiles are ignored, as in PIL's
- *     Image.open.
+ *     Image.open (and so torchvision's ImageFolder loader): an image tagged
+ *     "rotate 90" comes out as stored, not rotated.
  *
  * Every failure returns a facs_status with a message (facs_last_error()) naming
  * the file and the problem; the image is then left empty ({0}). Sizes above

@@ -45,11 +45,17 @@ typedef struct {
     char **classes;    /* num_classes sorted folder names */
     int count;         /* samples */
     char **paths;      /* count paths relative to root, "class/sub/name.jpg" */
-    int *labels;       /* count class ids, each < num_classes */
+    int *labels;       /* count class ids, each < num_classes (-1: unlabelled) */
 } facs_image_folder;
 
 /* Lists root. On failure *folder is left empty (safe to free). */
 facs_status facs_image_folder_open(const char *root, facs_image_folder *folder);
+
+/* Every image under root, recursively (the same walk, order and refusals),
+ * without classes: for predicting on images that have no labels (pspnet-eval
+ * --images). num_classes is 0, classes NULL and every label -1; paths are
+ * relative to root. A folder without any image is an error. */
+facs_status facs_image_folder_open_unlabelled(const char *root, facs_image_folder *folder);
 
 /* Releases what open allocated and zeroes *folder; NULL and zeroed are fine. */
 void facs_image_folder_free(facs_image_folder *folder);

@@ -8,7 +8,12 @@
  * return such a partial image. TJFLAG_STOPONWARNING stops at the first warning
  * instead of decoding the rest of a damaged stream for nothing. TJFLAG_LIMITSCANS
  * refuses progressive files with an absurd number of scans, which otherwise take
- * minutes to decode. */
+ * minutes to decode.
+ *
+ * CMYK and YCCK JPEGs decode as PIL's Image.open(...).convert("RGB"): libjpeg
+ * hands out the stored CMYK samples (YCCK converted to CMYK), PIL reads them
+ * as Adobe's inverted CMYK ("CMYK;I", whatever the file's Adobe marker says)
+ * and converts with its naive formula, no colour profile. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +21,30 @@
 #include <turbojpeg.h>
 
 #include "image.h"
+
+/* PIL's MULDIV255: a * b / 255 rounded, in integers. */
+static int muldiv255(int a, int b)
+{
+    int t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
+}
+
+/* In place, n pixels of stored (inverted) CMYK to RGB, 4 bytes to 3: PIL
+ * unpacks "CMYK;I" as 255 - stored, then its cmyk2rgb gives
+ * R = (255 - K) - C (255 - K) / 255 (likewise G from M, B from Y). */
+static void cmyk_to_rgb(uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *in = p + 4 * i;
+        int nk = in[3]; /* 255 - K, K = 255 - stored */
+        uint8_t rgb[3];
+        for (int c = 0; c < 3; c++) {
+            int v = nk - muldiv255(255 - in[c], nk);
+            rgb[c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+        memcpy(p + 3 * i, rgb, 3); /* 3 i + 3 <= 4 i + 3: never ahead of what is still to read */
+    }
+}
 
 facs_status facs_jpeg_decode(const uint8_t *buf, size_t len, const char *name, int want_channels,
                              facs_image *img)
@@ -31,23 +60,24 @@ facs_status facs_jpeg_decode(const uint8_t *buf, size_t len, const char *name, i
     uint8_t *pixels = NULL;
     if (tjDecompressHeader3(tj, buf, (unsigned long)len, &w, &h, &subsamp, &colorspace) != 0) {
         s = facs_fail(FACS_ERR_FORMAT, "%s: corrupt or truncated JPEG header: %s", name, tjGetErrorStr2(tj));
-    } else if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) {
-        s = facs_fail(FACS_ERR_FORMAT, "%s: a %s JPEG; only gray and RGB (YCbCr) JPEGs are supported", name,
-                      colorspace == TJCS_CMYK ? "CMYK" : "YCCK");
     } else if (w <= 0 || h <= 0 || w > FACS_IMAGE_MAX_SIDE || h > FACS_IMAGE_MAX_SIDE ||
                (int64_t)w * h > FACS_IMAGE_MAX_PIXELS) {
         s = facs_fail(FACS_ERR_FORMAT, "%s: JPEG of %dx%d pixels is outside the supported size (at most %ld pixels)",
                       name, w, h, FACS_IMAGE_MAX_PIXELS);
     } else {
-        int channels = colorspace == TJCS_GRAY ? 1 : 3;
-        pixels = malloc((size_t)w * (size_t)h * (size_t)channels);
+        int cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
+        int format = colorspace == TJCS_GRAY ? TJPF_GRAY : cmyk ? TJPF_CMYK : TJPF_RGB;
+        pixels = malloc((size_t)w * (size_t)h * (size_t)tjPixelSize[format]);
         if (!pixels)
             s = facs_fail(FACS_ERR_MEMORY, "%s: cannot allocate %dx%d pixels", name, w, h);
-        else if (tjDecompress2(tj, buf, (unsigned long)len, pixels, w, 0, h, channels == 1 ? TJPF_GRAY : TJPF_RGB,
+        else if (tjDecompress2(tj, buf, (unsigned long)len, pixels, w, 0, h, format,
                                TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0)
             s = facs_fail(FACS_ERR_FORMAT, "%s: corrupt or truncated JPEG: %s", name, tjGetErrorStr2(tj));
-        else
-            *img = (facs_image){w, h, channels, pixels};
+        else {
+            if (cmyk)
+                cmyk_to_rgb(pixels, (size_t)w * (size_t)h);
+            *img = (facs_image){w, h, format == TJPF_GRAY ? 1 : 3, pixels};
+        }
     }
     tjDestroy(tj);
     if (s != FACS_OK) {

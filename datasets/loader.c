@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "loader.h"
+#include "loader_skip.h"
 
 #define MSG_LEN 1024
 
@@ -21,6 +22,7 @@ typedef struct {
     int batch;     /* batch of the current epoch this slot holds; -1: none */
     int remaining; /* samples of it not finished yet */
     int err_pos;   /* lowest failing position in it, -1: none */
+    uint8_t *skipped; /* skip_bad: per position of the batch, whether its sample was left out */
     facs_status err;
     char msg[MSG_LEN];
     facs_batch b;
@@ -45,6 +47,7 @@ struct facs_loader {
     int stop;
     facs_status failed;
     char fail_msg[MSG_LEN];
+    facs_skip_list skips; /* skip_bad */
 };
 
 facs_loader_opts facs_loader_defaults(void)
@@ -79,14 +82,23 @@ static int batch_len(const facs_loader *l, int b)
 }
 
 /* Loads and transforms one sample into its place; on failure msg holds the
- * message, prefixed with the sample. Runs on any thread. */
-static facs_status run_item(const facs_loader *l, int index, int epoch, float *img_out, int32_t *label_out,
-                            char *msg)
+ * message, prefixed with the sample. With skip_bad a sample that does not
+ * load is recorded and marked *skipped instead (a file that failed once is
+ * not read again: it would fail the same way). Runs on any thread. */
+static facs_status run_item(facs_loader *l, int index, int epoch, float *img_out, int32_t *label_out, char *msg,
+                            uint8_t *skipped)
 {
+    *skipped = l->o.skip_bad && facs_skip_list_has(&l->skips, index);
+    if (*skipped)
+        return FACS_OK;
     facs_image image = {0};
     facs_label label = {0, {0}};
     facs_status st = l->ds->load(l->ds, index, &image, &label);
-    if (st == FACS_OK)
+    if (st != FACS_OK && l->o.skip_bad) {
+        facs_skip_list_add(&l->skips, index, facs_last_error());
+        *skipped = 1;
+        st = FACS_OK;
+    } else if (st == FACS_OK)
         st = l->o.transform(l->o.transform_opts, &image, &label, l->o.seed, epoch, index, img_out, label_out);
     if (st != FACS_OK)
         snprintf(msg, MSG_LEN, "loader: sample %d (epoch %d): %s", index, epoch, facs_last_error());
@@ -131,7 +143,7 @@ static void *worker_main(void *arg)
         s->b.indices[j] = index;
         pthread_mutex_unlock(&l->mu);
         facs_status st = run_item(l, index, epoch, s->b.images + j * l->img_floats,
-                                  s->b.labels + j * l->label_ints, msg);
+                                  s->b.labels + j * l->label_ints, msg, &s->skipped[j]);
         pthread_mutex_lock(&l->mu);
         /* The lowest failing position wins, so the error does not depend on timing. */
         if (st != FACS_OK && (s->err_pos < 0 || p < s->err_pos)) {
@@ -196,7 +208,8 @@ static facs_status alloc_slots(facs_loader *l)
         b->images = malloc(sizeof(float) * bs * l->img_floats);
         b->labels = malloc(sizeof(int32_t) * bs * l->label_ints);
         b->indices = malloc(sizeof(int) * bs);
-        if (!b->images || !b->labels || !b->indices)
+        l->slots[s].skipped = calloc(bs, 1);
+        if (!b->images || !b->labels || !b->indices || !l->slots[s].skipped)
             return facs_fail(FACS_ERR_MEMORY, "loader: out of memory for %d batches of %zu floats", l->nslots,
                              bs * l->img_floats);
     }
@@ -209,7 +222,9 @@ static void free_memory(facs_loader *l)
         free(l->slots[s].b.images);
         free(l->slots[s].b.labels);
         free(l->slots[s].b.indices);
+        free(l->slots[s].skipped);
     }
+    facs_skip_list_free(&l->skips);
     free(l->slots);
     free(l->perm);
     free(l->threads);
@@ -232,6 +247,8 @@ facs_status facs_loader_create(const facs_dataset *ds, const facs_loader_opts *o
     l->label_ints = opts->dense_labels ? (size_t)opts->height * opts->width : 1;
     l->nslots = opts->workers > 0 ? opts->prefetch + 1 : 1;
     facs_status st = alloc_slots(l);
+    if (st == FACS_OK && opts->skip_bad && facs_skip_list_init(&l->skips, ds->count) != 0)
+        st = facs_fail(FACS_ERR_MEMORY, "loader: out of memory");
     if (st != FACS_OK) {
         free_memory(l);
         return st;
@@ -259,9 +276,28 @@ facs_status facs_loader_create(const facs_dataset *ds, const facs_loader_opts *o
     return FACS_OK;
 }
 
+/* Moves the samples that were not skipped to the front of the batch; their count. */
+static int drop_skipped(const facs_loader *l, slot *s, int len)
+{
+    int kept = 0;
+    for (int j = 0; j < len; j++) {
+        if (s->skipped[j])
+            continue;
+        if (kept != j) {
+            memmove(s->b.images + kept * l->img_floats, s->b.images + j * l->img_floats,
+                    sizeof(float) * l->img_floats);
+            memmove(s->b.labels + kept * l->label_ints, s->b.labels + j * l->label_ints,
+                    sizeof(int32_t) * l->label_ints);
+            s->b.indices[kept] = s->b.indices[j];
+        }
+        kept++;
+    }
+    return kept;
+}
+
 static const facs_batch *finish_batch(facs_loader *l, slot *s, int b)
 {
-    s->b.n = batch_len(l, b);
+    s->b.n = l->o.skip_bad ? drop_skipped(l, s, batch_len(l, b)) : batch_len(l, b);
     s->b.height = l->o.height;
     s->b.width = l->o.width;
     s->b.channels = l->o.channels;
@@ -286,7 +322,7 @@ static facs_status next_inline(facs_loader *l, const facs_batch **batch)
         int index = l->perm[b * bs + j];
         s->b.indices[j] = index;
         facs_status st = run_item(l, index, l->epoch, s->b.images + j * l->img_floats,
-                                  s->b.labels + j * l->label_ints, l->fail_msg);
+                                  s->b.labels + j * l->label_ints, l->fail_msg, &s->skipped[j]);
         if (st != FACS_OK) {
             l->failed = st;
             return facs_fail(st, "%s", l->fail_msg);
@@ -340,6 +376,29 @@ int facs_loader_batches_per_epoch(const facs_loader *l)
 int facs_loader_epoch(const facs_loader *l)
 {
     return l->epoch;
+}
+
+int facs_loader_skipped_count(facs_loader *l)
+{
+    if (!l->o.skip_bad)
+        return 0;
+    pthread_mutex_lock(&l->skips.mu);
+    int n = l->skips.count;
+    pthread_mutex_unlock(&l->skips.mu);
+    return n;
+}
+
+const char *facs_loader_skipped(facs_loader *l, int k, int *index)
+{
+    if (!l->o.skip_bad)
+        return NULL;
+    pthread_mutex_lock(&l->skips.mu);
+    const facs_skipped *item = k >= 0 && k < l->skips.count ? &l->skips.items[k] : NULL;
+    const char *message = item ? item->message : NULL; /* never moved or freed before facs_loader_free */
+    if (item && index)
+        *index = item->index;
+    pthread_mutex_unlock(&l->skips.mu);
+    return message;
 }
 
 void facs_loader_free(facs_loader *l)

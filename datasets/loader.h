@@ -29,7 +29,15 @@
  * Errors: a failing load or transform (a corrupt file) is returned by the
  * facs_loader_next that reaches its batch, with the dataset's message (which
  * names the file) prefixed by the sample index; every later call returns the
- * same error. facs_loader_free joins the workers at any point, mid-epoch too. */
+ * same error. facs_loader_free joins the workers at any point, mid-epoch too.
+ *
+ * Skipping (skip_bad): a sample whose load fails (a file that does not
+ * decode) is left out of its batch instead, so that batch comes back smaller
+ * (b->n; even 0), and recorded once (facs_loader_skipped); it is not read
+ * again in later epochs. Nothing else moves: every other sample keeps its
+ * batch, position order and augmentation, so runs stay deterministic and
+ * resumable. A failing transform is still an error (it is not the file's
+ * fault). */
 #ifndef FACS_LOADER_H
 #define FACS_LOADER_H
 
@@ -81,6 +89,7 @@ typedef struct {
     int first_epoch;             /* the epoch the loader starts at (resume) */
     int height, width, channels; /* the transform's output size */
     int dense_labels;            /* 1: height * width labels per sample; 0: one */
+    int skip_bad;                /* leave out samples that fail to load, recording them (above) */
     facs_transform_fn transform;
     const void *transform_opts;  /* must outlive the loader */
 } facs_loader_opts;
@@ -110,6 +119,12 @@ facs_status facs_loader_next(facs_loader *l, const facs_batch **batch);
 int facs_loader_batches_per_epoch(const facs_loader *l);
 /* The epoch the next batch belongs to. */
 int facs_loader_epoch(const facs_loader *l);
+
+/* skip_bad: the samples skipped so far, each once, sorted by dataset index;
+ * facs_loader_skipped gives the k-th one's message (it names the file; valid
+ * until facs_loader_free) and its index. Safe while workers run. */
+int facs_loader_skipped_count(facs_loader *l);
+const char *facs_loader_skipped(facs_loader *l, int k, int *index);
 
 /* Stops and joins the workers and frees everything; NULL is fine. */
 void facs_loader_free(facs_loader *l);

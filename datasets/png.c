@@ -59,11 +59,15 @@ static const char *color_type_name(int ctype)
     }
 }
 
+/* 16-bit gray is read whole and clipped at 255 afterwards (clip_gray16): PIL
+ * opens it as a 32-bit integer image whose convert("L"/"RGB") clips. */
+static int is_gray16(int ctype, int depth) { return ctype == PNG_COLOR_TYPE_GRAY && depth == 16; }
+
 /* Sets the transforms for an image read and returns the channel count. */
 static int image_transforms(png_structp png, png_infop info, int ctype, int depth)
 {
-    if (depth == 16)
-        png_set_strip_16(png);
+    if (depth == 16 && !is_gray16(ctype, depth))
+        png_set_strip_16(png); /* the high byte, as PIL's "RGB;16B" and "LA;16B" unpackers */
     switch (ctype) {
     case PNG_COLOR_TYPE_PALETTE:
         /* png_set_palette_to_rgb also turns a tRNS chunk into an alpha channel. */
@@ -79,6 +83,13 @@ static int image_transforms(png_structp png, png_infop info, int ctype, int dept
     case PNG_COLOR_TYPE_RGB: return 3;
     default: return 4;
     }
+}
+
+/* In place, n big-endian 16-bit samples to 8 bits: min(v, 255). */
+static void clip_gray16(uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = p[2 * i] ? 255 : p[2 * i + 1];
 }
 
 /* Returns 0 on success, 1 when the file was refused (job->refused is set), -1
@@ -119,9 +130,10 @@ static int run_decode(png_structp png, png_infop info, png_job *job, const char 
     } else {
         channels = image_transforms(png, info, ctype, depth);
     }
+    int gray16 = !label && is_gray16(ctype, depth);
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    size_t row_bytes = (size_t)w * (size_t)channels;
+    size_t row_bytes = (size_t)w * (size_t)channels * (gray16 ? 2 : 1);
     if (png_get_rowbytes(png, info) != row_bytes || png_get_channels(png, info) != channels) {
         job->refused = facs_fail(FACS_ERR_FORMAT, "%s: unsupported PNG layout (%d-bit %s)", name, depth,
                                  color_type_name(ctype));
@@ -138,6 +150,8 @@ static int run_decode(png_structp png, png_infop info, png_job *job, const char 
         job->rows[y] = job->pixels + y * row_bytes;
     png_read_image(png, job->rows);
     png_read_end(png, NULL);
+    if (gray16)
+        clip_gray16(job->pixels, (size_t)w * h);
     img->width = (int)w;
     img->height = (int)h;
     img->channels = channels;

@@ -3,17 +3,15 @@
 #include "cifar.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "synth_draw.h"
 
 #define SIDE FACS_CIFAR_SIDE
-#define PLANE (SIDE * SIDE)
 
 static const char *const c10_names[10] = {"airplane", "automobile", "bird",  "cat",  "deer",
                                           "dog",      "frog",       "horse", "ship", "truck"};
@@ -77,94 +75,6 @@ const char *facs_cifar100_coarse_name(int coarse) { return coarse >= 0 && coarse
 
 int facs_cifar100_coarse_of(int fine) { return fine >= 0 && fine < 100 ? c100_coarse_of[fine] : -1; }
 
-/* Counter-based randomness (SplitMix64's finaliser), so every image is a function
- * of (seed, split, index) alone. */
-static uint64_t mix(uint64_t z)
-{
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static double uniform(uint64_t key, uint64_t counter) { return (mix(key ^ mix(counter)) >> 11) * 0x1.0p-53; }
-
-/* What makes a class recognisable. Fixed per class (independent of the seed), so
- * every seed draws from the same task. */
-typedef struct {
-    double angle, freq;   /* stripe direction (radians) and cycles across the image */
-    double c0[3], c1[3];  /* the stripes blend these two colours */
-    double bx, by, br;    /* blob centre and radius in pixels */
-    double blob[3];       /* blob colour */
-} recipe;
-
-static recipe class_recipe(int label)
-{
-    const uint64_t key = mix(0xC1FA0000ULL + (uint64_t)label);
-    recipe r;
-    /* Orientation cycles through ten well-separated directions so that CIFAR-10's
-     * classes differ in shape, not only in colour; the rest is hashed per class. */
-    r.angle = 3.14159265358979 * ((label % 10) / 10.0 + 0.02 * uniform(key, 0));
-    r.freq = 1.5 + 4.5 * uniform(key, 1);
-    for (int c = 0; c < 3; c++) {
-        r.c0[c] = 255 * uniform(key, 2 + (uint64_t)c);
-        r.c1[c] = 255 * uniform(key, 5 + (uint64_t)c);
-        r.blob[c] = 255 * uniform(key, 8 + (uint64_t)c);
-    }
-    r.bx = 7 + 18 * uniform(key, 11);
-    r.by = 7 + 18 * uniform(key, 12);
-    r.br = 3 + 4 * uniform(key, 13);
-    return r;
-}
-
-/* One image of class label as the three planes of a CIFAR record. */
-static void draw(int label, uint64_t key, uint8_t *planes)
-{
-    recipe r = class_recipe(label);
-    double angle = r.angle + 0.08 * (uniform(key, 0) - 0.5), freq = r.freq * (0.9 + 0.2 * uniform(key, 1));
-    double phase = 6.28318530717959 * uniform(key, 2);
-    double bx = r.bx + 6 * (uniform(key, 3) - 0.5), by = r.by + 6 * (uniform(key, 4) - 0.5);
-    double ca = cos(angle), sa = sin(angle), k = 6.28318530717959 * freq / SIDE;
-    double shift[3];
-    for (int c = 0; c < 3; c++)
-        shift[c] = 40 * (uniform(key, 5 + (uint64_t)c) - 0.5);
-    for (int y = 0; y < SIDE; y++)
-        for (int x = 0; x < SIDE; x++) {
-            double t = 0.5 + 0.5 * sin(k * (x * ca + y * sa) + phase);
-            double d2 = (x - bx) * (x - bx) + (y - by) * (y - by);
-            double b = exp(-d2 / (2 * r.br * r.br));
-            for (int c = 0; c < 3; c++) {
-                double v = (r.c0[c] * (1 - t) + r.c1[c] * t) * (1 - b) + r.blob[c] * b + shift[c];
-                v += 48 * (uniform(key, 8 + (uint64_t)(c * PLANE + y * SIDE + x)) - 0.5);
-                planes[c * PLANE + y * SIDE + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrint(v));
-            }
-        }
-}
-
-/* Creates dir and its missing parents. */
-static facs_status make_dirs(const char *dir)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return facs_fail(FACS_ERR_ARG, "%s: path too long", dir);
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char keep = *p;
-        *p = '\0';
-        struct stat st;
-        if (stat(path, &st) != 0 && mkdir(path, 0777) != 0 && errno != EEXIST)
-            return facs_fail(FACS_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-        *p = keep;
-        if (!keep)
-            break;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return facs_fail(FACS_ERR_IO, "%s: not a folder", dir);
-    return FACS_OK;
-}
-
 /* Opens dir/name for writing whole or not at all (kernels/atomic_file.h). */
 static facs_status open_in(facs_atomic_file *a, const char *dir, const char *name)
 {
@@ -209,7 +119,7 @@ static facs_status write_records(const char *dir, const char *name, int kind, co
         int label = labels[i];
         rec[0] = (uint8_t)(kind == FACS_CIFAR_100 ? c100_coarse_of[label] : label);
         rec[head - 1] = (uint8_t)label;
-        draw(label, mix(split_key + (uint64_t)i), rec + head);
+        facs_synth_draw(label, facs_synth_mix(split_key + (uint64_t)i), SIDE, SIDE, 1, rec + head);
         if (fwrite(rec, head + FACS_CIFAR_PIXELS, 1, a.f) != 1)
             s = facs_fail(FACS_ERR_IO, "%s: write failed: %s", a.path, strerror(errno));
     }
@@ -225,7 +135,7 @@ static int *shuffled_labels(int kind, int n, uint64_t key)
     for (int i = 0; i < n; i++)
         labels[i] = i % kind;
     for (int i = n - 1; i > 0; i--) {
-        int j = (int)(uniform(key, (uint64_t)i) * (i + 1));
+        int j = (int)(facs_synth_uniform(key, (uint64_t)i) * (i + 1));
         int t = labels[i];
         labels[i] = labels[j];
         labels[j] = t;
@@ -241,8 +151,8 @@ facs_status facs_cifar_synth(const char *out_dir, int kind, int n_train, int n_t
     if (n_train < min_train || n_test < 1)
         return facs_fail(FACS_ERR_ARG, "synthetic CIFAR-%d: need at least %d train and 1 test image (got %d and %d)",
                          kind, min_train, n_train, n_test);
-    FACS_TRY(make_dirs(out_dir));
-    uint64_t train_key = mix(seed * 2 + 0), test_key = mix(seed * 2 + 1);
+    FACS_TRY(facs_make_dirs(out_dir));
+    uint64_t train_key = facs_synth_mix(seed * 2 + 0), test_key = facs_synth_mix(seed * 2 + 1);
     int *train = shuffled_labels(kind, n_train, train_key), *test = shuffled_labels(kind, n_test, test_key);
     facs_status s = train && test ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "synthetic CIFAR: out of memory");
     if (kind == FACS_CIFAR_10) {

@@ -7,11 +7,11 @@
  * (building windows, sidewalk tiles, noisy vegetation, ...) and per-frame jitter. */
 #include "cityscapes.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "atomic_file.h"
 
 /* The official labelIds drawn here (cityscapesscripts/helpers/labels.py). */
 enum {
@@ -188,29 +188,6 @@ static void paint(const scene *sc, rng *r, uint8_t *rgb)
         }
 }
 
-/* mkdir -p: creates every missing folder of path. */
-static facs_status make_dirs(const char *path)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf)
-        return facs_fail(FACS_ERR_ARG, "%s: bad folder name", path);
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        char keep = buf[i];
-        buf[i] = '\0';
-        struct stat st;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return facs_fail(FACS_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
-        if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-            return facs_fail(FACS_ERR_IO, "%s: exists but is not a folder", buf);
-        buf[i] = keep;
-    }
-    return FACS_OK;
-}
-
 /* Writes the four PNGs of one frame. */
 static facs_status write_frame(const char *img_dir, const char *gt_dir, const char *stem, const scene *sc,
                                uint8_t *rgb, uint8_t *train, uint8_t *color)
@@ -257,8 +234,8 @@ static facs_status synth_split(const char *out_root, int split, int count, scene
             return facs_fail(FACS_ERR_ARG, "%s: path too long", out_root);
         snprintf(stem, sizeof stem, "%s_%06d_%06d", name, seq, 19);
         if (seq == 0) {
-            FACS_TRY(make_dirs(img_dir));
-            FACS_TRY(make_dirs(gt_dir));
+            FACS_TRY(facs_make_dirs(img_dir));
+            FACS_TRY(facs_make_dirs(gt_dir));
         }
         /* Each frame draws from its own stream (seed, split, index), so its pixels
          * do not depend on how many frames come before or after it. */

@@ -1,93 +1,92 @@
 /* Whole-image segmentation evaluation (see seg_eval.h). */
 #include "seg_eval.h"
 
-#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "augment.h"
-
 facs_seg_eval_opts facs_seg_eval_defaults(void)
 {
-    facs_seg_aug aug = facs_seg_aug_eval(1, 1);
+    facs_seg_infer_opts infer = facs_seg_infer_defaults();
     facs_seg_eval_opts o;
     memset(&o, 0, sizeof o);
-    memcpy(o.mean, aug.mean, sizeof o.mean);
-    memcpy(o.std, aug.std, sizeof o.std);
-    o.ignore_label = aug.ignore_label;
+    memcpy(o.mean, infer.mean, sizeof o.mean);
+    memcpy(o.std, infer.std, sizeof o.std);
+    o.base_size = infer.base_size;
+    o.ignore_label = 255;
     return o;
 }
 
-/* The argmax over the K logits of each of the n pixels (NHWC: K contiguous per pixel). */
-static facs_status argmax_pixels(const float *logits, size_t n, int K, int32_t *out, int index)
+/* The label map's pixels as int32, checked against the image's size. */
+static facs_status truth_of(const facs_image *img, const facs_image *label, int32_t *truth)
 {
-    for (size_t i = 0; i < n; i++) {
-        const float *z = logits + i * (size_t)K;
-        int best = 0;
-        for (int k = 0; k < K; k++) {
-            if (!isfinite(z[k]))
-                return facs_fail(FACS_ERR_ARG, "image %d: the model's output is %f at pixel %zu", index,
-                                 (double)z[k], i);
-            if (z[k] > z[best])
-                best = k;
-        }
-        out[i] = best;
-    }
+    if (label->channels != 1 || label->width != img->width || label->height != img->height)
+        return facs_fail(FACS_ERR_ARG, "the label map is %dx%dx%d but the image is %dx%d", label->width,
+                         label->height, label->channels, img->width, img->height);
+    for (size_t i = 0; i < (size_t)img->width * img->height; i++)
+        truth[i] = label->pixels[i];
     return FACS_OK;
 }
 
-/* One image: normalised, through the model, its argmax counted. */
+/* The prediction as a 1-channel image for on_prediction. */
+static facs_status report(const facs_seg_eval_opts *o, int index, const facs_image *img, const int32_t *predicted)
+{
+    size_t n = (size_t)img->width * img->height;
+    facs_image map = {img->width, img->height, 1, malloc(n)};
+    if (!map.pixels)
+        return facs_fail(FACS_ERR_MEMORY, "out of memory for a %dx%d prediction", img->width, img->height);
+    for (size_t i = 0; i < n; i++)
+        map.pixels[i] = (uint8_t)predicted[i];
+    facs_status s = o->on_prediction(o->prediction_user, &(facs_seg_prediction){index, img, &map});
+    facs_image_free(&map);
+    return s;
+}
+
+/* One image: predicted, counted, reported. */
 static facs_status evaluate_image(facs_ctx *ctx, facs_model *model, const facs_seg_eval_opts *o, int index,
                                   const facs_image *img, const facs_image *label, facs_confusion *cm)
 {
-    int h = img->height, w = img->width, K = cm->classes;
-    size_t pixels = (size_t)h * w;
-    facs_seg_aug aug = facs_seg_aug_eval(h, w);
-    memcpy(aug.mean, o->mean, sizeof aug.mean);
-    memcpy(aug.std, o->std, sizeof aug.std);
-    aug.ignore_label = o->ignore_label;
-    float *input = malloc(pixels * 3 * sizeof *input);
-    int32_t *truth = malloc(pixels * sizeof *truth), *predicted = malloc(pixels * sizeof *predicted);
-    float *logits = malloc(pixels * (size_t)K * sizeof *logits);
-    facs_status s = input && truth && predicted && logits ? FACS_OK
-                                                          : facs_fail(FACS_ERR_MEMORY, "image %d: out of memory", index);
+    size_t pixels = (size_t)img->height * img->width;
+    int32_t *truth = cm ? malloc(pixels * sizeof *truth) : NULL, *predicted = malloc(pixels * sizeof *predicted);
+    facs_status s = predicted && (truth || !cm) ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "out of memory");
+    if (s == FACS_OK && cm)
+        s = truth_of(img, label, truth);
+    facs_seg_infer_opts io = {{o->mean[0], o->mean[1], o->mean[2]}, {o->std[0], o->std[1], o->std[2]}, o->base_size};
     if (s == FACS_OK)
-        s = facs_seg_augment(&aug, img, label, 0, 0, index, input, truth);
-    if (s == FACS_OK) {
-        facs_ctx_begin_step(ctx);
-        facs_ctx_set_mode(ctx, 0, 0);
-        facs_tensor *x = facs_ctx_tensor(ctx, FACS_F32, 1, 3, h, w);
-        facs_tensor *y = x && facs_tensor_upload(x, input, facs_tensor_bytes(x)) == FACS_OK
-                             ? facs_model_forward(ctx, model, x)
-                             : NULL;
-        if (!y)
-            s = facs_last_status();
-        else if (y->n != 1 || y->c != K || y->h != h || y->w != w)
-            s = facs_fail(FACS_ERR_ARG, "image %d: the model gives (%d, %d, %d, %d) for a %dx%d image and %d classes",
-                          index, y->n, y->c, y->h, y->w, w, h, K);
-        else
-            s = facs_tensor_download(y, logits, pixels * (size_t)K * sizeof *logits);
-    }
-    if (s == FACS_OK)
-        s = argmax_pixels(logits, pixels, K, predicted, index);
-    if (s == FACS_OK)
+        s = facs_seg_predict_whole(ctx, model, img, &io, predicted);
+    if (s == FACS_OK && cm)
         s = facs_confusion_add_maps(cm, truth, predicted, pixels, o->ignore_label);
-    free(input);
+    if (s == FACS_OK && o->on_prediction)
+        s = report(o, index, img, predicted);
     free(truth);
     free(predicted);
-    free(logits);
     return s;
+}
+
+/* Prefixes the last error with the image's name or index. */
+static facs_status at_image(facs_status s, const facs_seg_eval_opts *o, int index, int count)
+{
+    char why[2048];
+    snprintf(why, sizeof why, "%s", facs_last_error());
+    if (o->names)
+        return facs_fail(s, "%s: %s", o->names[index], why);
+    return facs_fail(s, "image %d of %d: %s", index, count, why);
 }
 
 facs_status facs_seg_eval_whole(facs_ctx *ctx, facs_model *model, const facs_dataset *ds,
                                 const facs_seg_eval_opts *opts, facs_confusion *cm)
 {
+    int K = facs_model_get_options(model)->classes;
+    if (cm && cm->classes != K)
+        return facs_fail(FACS_ERR_ARG, "the model has %d classes but the confusion matrix %d", K, cm->classes);
+    if (opts->on_prediction && K > 256)
+        return facs_fail(FACS_ERR_ARG, "%d classes do not fit the 8-bit prediction maps", K);
     for (int i = 0; i < ds->count; i++) {
         facs_image img = {0};
         facs_label label = {0};
-        facs_status s = ds->load(ds, i, &img, &label);
-        if (s == FACS_OK)
-            s = evaluate_image(ctx, model, opts, i, &img, &label.map, cm);
+        facs_status s = ds->load(ds, i, &img, &label); /* its message names the file */
+        if (s == FACS_OK && (s = evaluate_image(ctx, model, opts, i, &img, &label.map, cm)) != FACS_OK)
+            s = at_image(s, opts, i, ds->count);
         facs_image_free(&img);
         facs_image_free(&label.map);
         if (s != FACS_OK)

@@ -26,6 +26,8 @@ facs_status ft_evaluate(facs_ctx *ctx, facs_model *model, facs_loader *loader, c
         const facs_batch *b;
         if ((s = facs_loader_next(loader, &b)) != FACS_OK || !b)
             break;
+        if (b->n == 0)
+            continue; /* every file of the batch was skipped (--skip-bad) */
         if (b->n > capacity) {
             free(logits);
             capacity = b->n;
@@ -37,7 +39,7 @@ facs_status ft_evaluate(facs_ctx *ctx, facs_model *model, facs_loader *loader, c
         char batch_where[128];
         snprintf(batch_where, sizeof batch_where, "%s, test batch %d", where, b->batch + 1);
         ft_step_result r = {0, logits};
-        if ((s = ft_step(ctx, model, NULL, 0, b, k, batch_where, &r)) != FACS_OK)
+        if ((s = ft_step(ctx, model, NULL, 0, 0.0f, b, k, batch_where, &r)) != FACS_OK)
             break;
         if ((s = facs_confusion_add_logits(&e->matrix, logits, b->labels, b->n)) != FACS_OK)
             break;

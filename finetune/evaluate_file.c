@@ -1,24 +1,27 @@
 /* --eval W.h5: rebuilds the network the file describes (backbone/model_file.h)
  * and evaluates it on the test split (see ft_run.h). The input size and
- * normalisation come from the file's run options when a training run wrote
- * it, else from the command line; an option that contradicts the file is
- * refused, naming both values. */
+ * normalisation (and an image folder's class names) come from the file's run
+ * options when a training run wrote it, else from the command line; an
+ * option that contradicts the file is refused, naming both values. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ft_run.h"
+#include "image_walk.h"
 #include "model_setup.h"
 
-/* The input size and normalisation to evaluate path with. */
-static facs_status input_settings(const ft_options *o, const char *path, int *input_size, int *norm)
+/* The input size and normalisation to evaluate path with; *saved: the file's
+ * run options (NULL when a training run did not write it; the caller's). */
+static facs_status input_settings(const ft_options *o, const char *path, int *input_size, int *norm, json_t **saved_out)
 {
     *input_size = o->input_size;
-    *norm = o->norm >= 0 ? o->norm : FT_NORM_CIFAR;
+    *norm = o->norm >= 0 ? o->norm : o->layout == FT_LAYOUT_FOLDER ? FT_NORM_IMAGENET : FT_NORM_CIFAR;
     char *text;
     FACS_TRY(facs_weights_read_text_attr(path, "run_options", &text));
     json_t *saved = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
+    *saved_out = saved;
     int saved_size = 0;
     const char *saved_norm = NULL;
     facs_status s = FACS_OK;
@@ -33,8 +36,20 @@ static facs_status input_settings(const ft_options *o, const char *path, int *in
         *input_size = saved_size;
         *norm = saved_norm_value;
     }
-    json_decref(saved);
     return s;
+}
+
+/* The class names a training run on an image folder recorded (class i =
+ * names->items[i]); none otherwise. */
+static facs_status saved_class_names(const json_t *saved, const char *path, facs_strings *names)
+{
+    json_t *list = saved ? json_object_get(saved, "class-names") : NULL;
+    size_t i;
+    json_t *name;
+    json_array_foreach(list, i, name)
+        if (!json_is_string(name) || !facs_strings_push(names, json_string_value(name)))
+            return facs_fail(FACS_ERR_FORMAT, "%s: run_options.class-names[%zu] is not a name", path, i);
+    return FACS_OK;
 }
 
 typedef struct {
@@ -44,6 +59,8 @@ typedef struct {
     ft_split test;
     facs_loader *loader;
     ft_eval eval;
+    json_t *saved;       /* the file's run options */
+    facs_strings names;  /* the file's class names (image folders) */
 } eval_session;
 
 static facs_status evaluate_file(const ft_options *o, eval_session *e)
@@ -52,27 +69,33 @@ static facs_status evaluate_file(const ft_options *o, eval_session *e)
     FACS_TRY(ft_model_options(o, 0, &cli));
     FACS_TRY(facs_model_options_resolve(o->eval, &cli, o->given, &mo));
     int input_size, norm;
-    FACS_TRY(input_settings(o, o->eval, &input_size, &norm));
+    FACS_TRY(input_settings(o, o->eval, &input_size, &norm, &e->saved));
+    if (o->layout == FT_LAYOUT_FOLDER && !o->classes_file)
+        FACS_TRY(saved_class_names(e->saved, o->eval, &e->names));
     if (o->out) /* before the work: a folder that cannot be made fails now, not after the evaluation */
         FACS_TRY(facs_run_dir_open(&e->out, "--out", o->out));
-    FACS_TRY(ft_split_load(&e->test, o->data, o->dataset, FACS_CIFAR_TEST, input_size, norm));
-    int classes = e->test.split.num_classes;
+    char names_from[4200];
+    snprintf(names_from, sizeof names_from, "the classes of %s", o->eval);
+    FACS_TRY(ft_split_load_test(&e->test, o, e->names.items, e->names.count, names_from, input_size, norm));
+    int classes = e->test.num_classes;
     if (mo.classes != classes)
-        return facs_fail(FACS_ERR_ARG, "--eval %s has %d classes, but %s holds CIFAR-%d", o->eval, mo.classes,
-                         o->data, classes);
+        return facs_fail(FACS_ERR_ARG, "--eval %s has %d classes, but %s has %d", o->eval, mo.classes,
+                         e->test.where, classes);
     FACS_TRY(facs_model_create(&e->model, &mo, FACS_DEVICE_CPU, o->seed));
     FACS_TRY(facs_model_load(o->eval, e->model, NULL));
     if (!(e->ctx = facs_ctx_create(FACS_DEVICE_CPU)))
         return facs_last_status();
     FACS_TRY(facs_ctx_set_weight_cache(e->ctx, 1)); /* the weights stay fixed: reorder them once */
     FACS_TRY(ft_eval_init(&e->eval, classes));
-    FACS_TRY(ft_loader_create(&e->test, 0, o->batch, o->workers, o->seed, 0, &e->loader));
-    FACS_TRY(ft_evaluate(e->ctx, e->model, e->loader, "--eval", &e->eval));
+    FACS_TRY(ft_loader_create(&e->test, 0, o, 0, &e->loader));
+    facs_status s = ft_evaluate(e->ctx, e->model, e->loader, "--eval", &e->eval);
+    ft_print_skipped(NULL, e->loader);
+    FACS_TRY(s);
     const facs_confusion *m = &e->eval.matrix;
     printf("%s: %s, %d classes, input %dx%d, %lld test images: top-1 %.4f  top-5 %.4f  loss %.4f\n", o->eval, mo.arch,
            classes, input_size, input_size, (long long)facs_confusion_total(m), facs_confusion_accuracy(m),
            facs_confusion_topk(m, 5), ft_eval_loss(&e->eval));
-    const char *const *names = (const char *const *)e->test.split.class_names;
+    const char *const *names = (const char *const *)e->test.class_names;
     facs_confusion_print_table(m, names, stdout);
     if (!o->out)
         return FACS_OK;
@@ -95,6 +118,8 @@ int ft_eval_weights(const ft_options *o)
     facs_model_free(e.model);
     facs_ctx_free(e.ctx);
     ft_split_free(&e.test);
+    json_decref(e.saved);
+    facs_strings_free(&e.names);
     facs_run_dir_close(&e.out);
     return s == FACS_OK ? FACS_EXIT_OK : FACS_EXIT_ERROR;
 }

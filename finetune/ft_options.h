@@ -12,6 +12,9 @@ typedef enum { FT_NORM_CIFAR = 0, FT_NORM_IMAGENET = 1 } ft_norm;
 
 typedef enum { FT_SCHEDULE_COSINE = 0, FT_SCHEDULE_STEP = 1 } ft_schedule;
 
+/* What --data holds (data.h's ft_data_detect). */
+typedef enum { FT_LAYOUT_CIFAR = 0, FT_LAYOUT_FOLDER = 1 } ft_layout;
+
 
 /* Each choice's spellings, indexed by its value; NULL-terminated. */
 extern const char *const ft_dataset_names[];   /* cifar10, cifar100 */
@@ -19,8 +22,11 @@ extern const char *const ft_norm_names[];      /* ft_norm */
 extern const char *const ft_schedule_names[];  /* ft_schedule */
 
 typedef struct {
-    const char *data;     /* the extracted CIFAR folder */
-    int dataset;          /* 10, 100, or 0: detected */
+    const char *data;     /* the extracted CIFAR folder, or an image folder's root (train/, val/) */
+    int dataset;          /* CIFAR: 10, 100, or 0: detected */
+    int layout;           /* ft_layout, detected */
+    const char *classes_file; /* image folders: the class names, one per line, in class order */
+    int skip_bad;         /* image folders: leave out files that do not decode, listing them */
     char arch[64];        /* facs_model_arch_names() */
     facs_model_given given; /* the model options the command line set (model_file.h) */
     double width;
@@ -29,9 +35,9 @@ typedef struct {
     facs_fusion_bn fusion_bn; /* valid when given */
     double threshold;
     const char *init;     /* ImageNet-style weights, head replaced; NULL: from scratch */
-    int input_size;       /* 32, or e.g. 224 to upscale */
+    int input_size;       /* CIFAR: 32, or e.g. 224 to upscale; image folders: the crop side, 224 */
     int input_size_given; /* --input-size was on the command line */
-    int norm;             /* ft_norm; -1: from --init (ImageNet) or CIFAR */
+    int norm;             /* ft_norm; -1: ImageNet's with --init or an image folder, else CIFAR's */
     int epochs;
     int stop_after;       /* stop after this epoch as if interrupted (0: run to --epochs) */
     int batch;
@@ -39,6 +45,7 @@ typedef struct {
     double momentum;
     int nesterov;
     double wd;
+    double label_smoothing; /* e of the loss's target (1 - e) onehot + e / K */
     int schedule;         /* ft_schedule */
     double warmup;        /* epochs of linear warm-up (may be fractional) */
     uint64_t seed;

@@ -2,7 +2,7 @@
  * (train.c) starts, so that every check — data, weights, options against a
  * checkpoint — has passed before any file in OUT is written. The output
  * folder, checkpoints, log and resume bookkeeping are the shared run layer's
- * (train/run.h); what is CIFAR- and classification-specific stays here. */
+ * (train/run.h); what is data- and classification-specific stays here. */
 #ifndef FT_RUN_H
 #define FT_RUN_H
 

@@ -1,5 +1,6 @@
-/* facs-finetune: trains or fine-tunes any backbone on CIFAR-10/100 (see
- * --help and docs/finetune.md). Parses the options; run.h does the rest. */
+/* facs-finetune: trains or fine-tunes any backbone on CIFAR-10/100 or an
+ * image folder (see --help and docs/finetune.md). Parses the options and
+ * settles the defaults that depend on the data; ft_run.h does the rest. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +40,15 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: facs-finetune --data DIR --out DIR [options]\n"
             "       facs-finetune --data DIR --eval W.h5 [options]\n"
-            "Trains (or fine-tunes) a network on CIFAR-10/100 with SGD, logging every epoch.\n"
+            "Trains (or fine-tunes) a network on CIFAR-10/100 or an image folder with SGD, logging every epoch.\n"
             "Data and network:\n"
-            "  --data DIR          an extracted cifar-10-batches-bin or cifar-100-binary folder\n"
+            "  --data DIR          an extracted cifar-10-batches-bin or cifar-100-binary folder, or an\n"
+            "                      image folder: DIR/train/<class>/*.jpg|png and DIR/val/<class>/*\n"
             "  --dataset D         cifar10 or cifar100 (default: detected from DIR)\n"
+            "  --classes-file F    image folders: class names, one per line, in class order (default:\n"
+            "                      DIR/train's sorted folder names)\n"
+            "  --skip-bad          image folders: leave out files that do not decode and list them at\n"
+            "                      the end (default: such a file stops the run, naming it)\n"
             "  --arch A            the backbone (default facs_resnet26), one of:\n"
             "%s"
             "  --width X           channel multiplier (default 1)\n"
@@ -53,18 +59,24 @@ static void usage(FILE *f)
             "                      (default: the architecture's, none; pre: MobileNet-v2 only)\n"
             "  --init W.h5         start from these (ImageNet) weights, classifier head replaced;\n"
             "                      default: from scratch\n"
-            "  --input-size S      images are upscaled to SxS (default 32; e.g. 224 for ImageNet weights)\n"
-            "  --norm N            cifar or imagenet input normalisation (default: imagenet with --init,\n"
-            "                      else cifar; --resume keeps the run's)\n"
-            "Training (defaults: the paper's protocol):\n"
+            "  --input-size S      CIFAR: images are upscaled to SxS (default 32; e.g. 224 for ImageNet\n"
+            "                      weights); image folders: the crop side (default 224; evaluation\n"
+            "                      resizes the shorter side to S x 256 / 224 first)\n"
+            "  --norm N            cifar or imagenet input normalisation (default: imagenet with --init\n"
+            "                      or an image folder, else cifar; --resume keeps the run's)\n"
+            "Training (defaults: the paper's protocol; image folders: torchvision's ImageNet recipe,\n"
+            "RandomResizedCrop + flip, resize + centre crop for evaluation):\n"
             "  --epochs N          (default 30)\n"
             "  --batch N           (default 128)\n"
             "  --lr X              base learning rate (default 0.1 x batch / 256)\n"
             "  --momentum X        (default 0.9)\n"
             "  --nesterov[=0|1]    Nesterov momentum (default on; --nesterov=0: classical momentum)\n"
             "  --wd X              weight decay (default 1e-4)\n"
-            "  --schedule S        cosine or step (x0.1 at 1/3 and 2/3 of the run) (default cosine)\n"
+            "  --schedule S        cosine or step: x0.1 at 1/3 and 2/3 of the run (CIFAR), at 30, 60\n"
+            "                      and 90 %% (image folders) (default cosine)\n"
             "  --warmup E          epochs of linear warm-up from lr/3 (default 0)\n"
+            "  --label-smoothing E the loss's target: 1 - E on the label, plus E / classes on every\n"
+            "                      class (default 0; the test loss stays the plain cross-entropy)\n"
             "  --seed N            seed of weights, data order and augmentation (default 1)\n"
             "  --workers N         data loading threads (default 2; 0: in the training thread)\n"
             "Output:\n"
@@ -81,7 +93,7 @@ static void usage(FILE *f)
 
 enum { O_DATA = 256, O_DATASET, O_ARCH, O_WIDTH, O_STEM, O_FUSION, O_FUSION_BN, O_THRESHOLD, O_INIT, O_INPUT, O_NORM,
        O_EPOCHS, O_BATCH, O_LR, O_MOMENTUM, O_NESTEROV, O_WD, O_SCHEDULE, O_WARMUP, O_SEED, O_WORKERS, O_OUT,
-       O_RESUME, O_STOP, O_EVAL, O_HELP, O_VERSION };
+       O_RESUME, O_STOP, O_EVAL, O_HELP, O_VERSION, O_CLASSES_FILE, O_SKIP_BAD, O_SMOOTHING };
 
 /* Prints a bad option's message; 0 so a parse can stop on it. */
 static int accepted(facs_status s)
@@ -107,7 +119,9 @@ static int parse(int argc, char **argv, ft_options *o)
         {"workers", required_argument, 0, O_WORKERS},     {"out", required_argument, 0, O_OUT},
         {"resume", no_argument, 0, O_RESUME},             {"stop-after", required_argument, 0, O_STOP},
         {"eval", required_argument, 0, O_EVAL},           {"help", no_argument, 0, O_HELP},
-        {"version", no_argument, 0, O_VERSION},           {0, 0, 0, 0}};
+        {"version", no_argument, 0, O_VERSION},           {"classes-file", required_argument, 0, O_CLASSES_FILE},
+        {"skip-bad", no_argument, 0, O_SKIP_BAD},         {"label-smoothing", required_argument, 0, O_SMOOTHING},
+        {0, 0, 0, 0}};
     int c, ok = 1, flag = 0;
     int64_t seed = 0;
     while (ok && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -163,6 +177,9 @@ static int parse(int argc, char **argv, ft_options *o)
         case O_RESUME: o->resume = 1; break;
         case O_STOP: ok = accepted(facs_cli_int("--stop-after", optarg, 1, 100000, &o->stop_after)); break;
         case O_EVAL: o->eval = optarg; break;
+        case O_CLASSES_FILE: o->classes_file = optarg; break;
+        case O_SKIP_BAD: o->skip_bad = 1; break;
+        case O_SMOOTHING: ok = accepted(facs_cli_real("--label-smoothing", optarg, 0, 0.999, &o->label_smoothing)); break;
         case O_HELP: usage(stdout); exit(FACS_EXIT_OK);
         case O_VERSION: puts(VERSION); exit(FACS_EXIT_OK);
         default: ok = 0;
@@ -198,16 +215,22 @@ int main(int argc, char **argv)
         return FACS_EXIT_USAGE;
     if (o.lr <= 0)
         o.lr = 0.1 * o.batch / 256; /* the linear scaling rule from 0.1 at batch 256 */
+    if (ft_data_detect(&o) != FACS_OK) {
+        fprintf(stderr, "facs-finetune: %s\n", facs_last_error());
+        return FACS_EXIT_ERROR;
+    }
+    if (o.layout == FT_LAYOUT_FOLDER && !o.input_size_given)
+        o.input_size = 224; /* the ImageNet recipe's crop */
     if (o.eval) {
         int rc = ft_eval_weights(&o);
         if (rc == FACS_EXIT_ERROR)
-            fprintf(stderr, "facs-finetune: %s\n", facs_last_error());
+            ft_print_error(&o);
         return rc;
     }
     ft_run run;
     int rc = ft_run_setup(&run, &o) == FACS_OK ? ft_run_train(&run) : FACS_EXIT_ERROR;
     if (rc == FACS_EXIT_ERROR)
-        fprintf(stderr, "facs-finetune: %s\n", facs_last_error());
+        ft_print_error(&o);
     ft_run_free(&run);
     return rc;
 }

@@ -8,6 +8,14 @@
 #include "model_setup.h"
 
 
+static json_t *class_names_json(const ft_run *r)
+{
+    json_t *names = json_array();
+    for (int i = 0; names && i < r->train.num_classes; i++)
+        json_array_append_new(names, json_string(r->train.class_names[i]));
+    return names;
+}
+
 /* Everything that shapes the result, as last.h5 stores it and --resume checks it. */
 static json_t *run_options(const ft_run *r, int norm)
 {
@@ -20,15 +28,19 @@ static json_t *run_options(const ft_run *r, int norm)
                                             "threshold", (double)mo->fusion.threshold, "fusion-bn",
                                             facs_fusion_bn_name(mo->fusion_bn)));
     if (j)
-        json_object_update_new(j, json_pack("{s:i, s:s, s:i, s:i, s:I, s:f, s:f, s:b, s:f, s:s, s:f}", "input-size",
-                                            o->input_size, "norm", ft_norm_names[norm], "batch", o->batch, "epochs",
-                                            o->epochs, "seed", (json_int_t)o->seed, "lr", o->lr, "momentum",
-                                            o->momentum, "nesterov", o->nesterov, "wd", o->wd, "schedule",
-                                            ft_schedule_names[o->schedule], "warmup", o->warmup));
+        json_object_update_new(j, json_pack("{s:i, s:s, s:i, s:i, s:I, s:f, s:f, s:b, s:f, s:s, s:f, s:f}",
+                                            "input-size", o->input_size, "norm", ft_norm_names[norm], "batch",
+                                            o->batch, "epochs", o->epochs, "seed", (json_int_t)o->seed, "lr", o->lr,
+                                            "momentum", o->momentum, "nesterov", o->nesterov, "wd", o->wd,
+                                            "schedule", ft_schedule_names[o->schedule], "warmup", o->warmup,
+                                            "label-smoothing", o->label_smoothing));
+    if (j && o->layout == FT_LAYOUT_FOLDER) /* what --eval needs to map DIR/val's folders to class ids */
+        json_object_update_new(j, json_pack("{s:s, s:i, s:o}", "data", "imagefolder", "eval-resize",
+                                            ft_eval_resize(o->input_size), "class-names", class_names_json(r)));
     return j;
 }
 
-/* --norm, else the resumed run's, else imagenet for --init weights, else cifar. */
+/* --norm, else the resumed run's, else imagenet for --init weights and image folders, else cifar. */
 static int choose_norm(const ft_run *r)
 {
     const ft_options *o = r->o;
@@ -37,7 +49,7 @@ static int choose_norm(const ft_run *r)
     json_t *saved = facs_run_saved_option(&r->run, "norm");
     if (saved && json_is_string(saved))
         return strcmp(json_string_value(saved), ft_norm_names[FT_NORM_IMAGENET]) == 0;
-    return o->init ? FT_NORM_IMAGENET : FT_NORM_CIFAR;
+    return o->init || o->layout == FT_LAYOUT_FOLDER ? FT_NORM_IMAGENET : FT_NORM_CIFAR;
 }
 
 static facs_status setup_optimizer(ft_run *r)
@@ -57,6 +69,10 @@ static facs_status setup_optimizer(ft_run *r)
     r->schedule = facs_lr_schedule_defaults(o->schedule == FT_SCHEDULE_STEP ? FACS_LR_STEP : FACS_LR_COSINE, o->lr,
                                             total - warmup);
     r->schedule.warmup_iters = warmup;
+    /* Image folders: x0.1 at 30, 60 and 90 % of the run after the warm-up (the
+     * paper's ResNet protocol: epochs 30, 60, 90 of 100); CIFAR: at 1/3 and 2/3. */
+    if (o->layout == FT_LAYOUT_FOLDER && llround(0.3 * (double)(total - warmup)) > 0)
+        r->schedule.step_size = llround(0.3 * (double)(total - warmup));
     return facs_lr_schedule_check(&r->schedule);
 }
 
@@ -86,13 +102,12 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o)
     FACS_TRY(facs_run_dir_file(&r->run.dir, "curves.png", r->plot_path, sizeof r->plot_path));
     FACS_TRY(facs_run_dir_file(&r->run.dir, "confusion.csv", r->confusion_path, sizeof r->confusion_path));
     int norm = choose_norm(r);
-    FACS_TRY(ft_split_load(&r->train, o->data, o->dataset, FACS_CIFAR_TRAIN, o->input_size, norm));
-    FACS_TRY(ft_split_load(&r->test, o->data, o->dataset, FACS_CIFAR_TEST, o->input_size, norm));
-    r->classes = r->train.split.num_classes;
-    r->batches_per_epoch = r->train.split.count / o->batch;
+    FACS_TRY(ft_split_load_train(&r->train, o, o->input_size, norm));
+    FACS_TRY(ft_split_load_test(&r->test, o, r->train.class_names, r->train.num_classes, NULL, o->input_size, norm));
+    r->classes = r->train.num_classes;
+    r->batches_per_epoch = r->train.count / o->batch;
     if (r->batches_per_epoch < 1)
-        return facs_fail(FACS_ERR_ARG, "--batch %d is larger than the %d training images", o->batch,
-                         r->train.split.count);
+        return facs_fail(FACS_ERR_ARG, "--batch %d is larger than the %d training images", o->batch, r->train.count);
     FACS_TRY(ft_model_build(o, r->classes, FACS_DEVICE_CPU, &r->model));
     if (!(r->ctx = facs_ctx_create(FACS_DEVICE_CPU)))
         return facs_last_status();
@@ -107,8 +122,8 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o)
         FACS_TRY(ft_model_load_init(r->model, o->init));
     FACS_TRY(ft_eval_init(&r->eval, r->classes));
     int first_epoch = (int)r->run.done;
-    FACS_TRY(ft_loader_create(&r->train, 1, o->batch, o->workers, o->seed, first_epoch, &r->train_loader));
-    FACS_TRY(ft_loader_create(&r->test, 0, o->batch, o->workers, o->seed, 0, &r->test_loader));
+    FACS_TRY(ft_loader_create(&r->train, 1, o, first_epoch, &r->train_loader));
+    FACS_TRY(ft_loader_create(&r->test, 0, o, 0, &r->test_loader));
     return facs_run_start(&r->run);
 }
 

@@ -6,8 +6,8 @@
 #include "finite.h"
 #include "step.h"
 
-facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, uint64_t seed, const facs_batch *b,
-                    int classes, const char *where, ft_step_result *r)
+facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, uint64_t seed, float smoothing,
+                    const facs_batch *b, int classes, const char *where, ft_step_result *r)
 {
     int n = b->n;
     facs_ctx_begin_step(ctx);
@@ -27,7 +27,7 @@ facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, uint64_t se
     if (logits->c != classes || logits->n != n)
         return facs_fail(FACS_ERR_ARG, "the model gives %d x %d logits for a batch of %d and %d classes", logits->n,
                          logits->c, n, classes);
-    facs_tensor *loss = facs_softmax_cross_entropy(ctx, logits, t, -100);
+    facs_tensor *loss = facs_softmax_cross_entropy_smoothed(ctx, logits, t, -100, sgd ? smoothing : 0.0f);
     if (!loss)
         return facs_last_status();
     FACS_TRY(facs_tensor_download(loss, &r->loss, sizeof r->loss));

@@ -9,16 +9,18 @@
 #include "optim.h"
 
 typedef struct {
-    float loss;     /* mean cross-entropy of the batch */
+    float loss;     /* mean cross-entropy of the batch (label-smoothed in training when asked) */
     float *logits;  /* n x classes, row-major (caller's buffer, batch x classes floats) */
 } ft_step_result;
 
 /* sgd NULL: evaluation (BN running statistics, no tape). In training, the
  * step's stochastic ops are seeded from (seed, sgd->steps) alone, so a resumed
- * run draws what the uninterrupted one drew. A non-finite loss or gradient is
+ * run draws what the uninterrupted one drew, and the loss has label smoothing
+ * `smoothing` (ops.h; evaluation reports the plain cross-entropy, so runs
+ * with different smoothing compare). A non-finite loss or gradient is
  * refused before the step changes any parameter; the message starts with
  * where ("epoch 2, batch 1", "evaluation after epoch 2"). */
-facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, uint64_t seed, const facs_batch *b,
-                    int classes, const char *where, ft_step_result *r);
+facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, uint64_t seed, float smoothing,
+                    const facs_batch *b, int classes, const char *where, ft_step_result *r);
 
 #endif

@@ -45,12 +45,18 @@ static facs_status train_epoch(ft_run *r, int epoch, float *logits, epoch_sums *
             break;
         if (b->batch < r->skip_batches)
             continue; /* trained before the interruption this run resumes */
+        if (b->n == 0) {
+            s = facs_fail(FACS_ERR_FORMAT, "epoch %d, batch %d: every file of the batch was skipped (--skip-bad): "
+                          "too many files of %s do not decode", epoch + 1, b->batch + 1, r->train.where);
+            break;
+        }
         double t0 = facs_clock_seconds();
         e->lr = facs_lr_at(&r->schedule, r->sgd.steps);
         r->sgd.options.lr = e->lr;
         snprintf(where, sizeof where, "epoch %d, batch %d", epoch + 1, b->batch + 1);
         ft_step_result res = {0, logits};
-        if ((s = ft_step(r->ctx, r->model, &r->sgd, r->o->seed, b, r->classes, where, &res)) != FACS_OK)
+        if ((s = ft_step(r->ctx, r->model, &r->sgd, r->o->seed, (float)r->o->label_smoothing, b, r->classes, where,
+                         &res)) != FACS_OK)
             break;
         e->loss_sum += (double)res.loss * b->n;
         for (int i = 0; i < b->n; i++)
@@ -107,9 +113,8 @@ static facs_status report(ft_run *r)
         FACS_TRY(ft_evaluate(r->ctx, r->model, r->test_loader, "the final evaluation", &r->eval));
     printf("\nper-class test accuracy (%s, after epoch %d; best top-1 %.4f at epoch %lld):\n", r->run.last_path,
            r->o->epochs, r->run.best_value, (long long)r->run.best_record);
-    facs_confusion_print_table(&r->eval.matrix, (const char *const *)r->test.split.class_names, stdout);
-    FACS_TRY(facs_confusion_write_csv(&r->eval.matrix, (const char *const *)r->test.split.class_names,
-                                      r->confusion_path));
+    facs_confusion_print_table(&r->eval.matrix, (const char *const *)r->test.class_names, stdout);
+    FACS_TRY(facs_confusion_write_csv(&r->eval.matrix, (const char *const *)r->test.class_names, r->confusion_path));
     printf("confusion matrix: %s\n", r->confusion_path);
     return FACS_OK;
 }
@@ -124,9 +129,9 @@ int ft_run_train(ft_run *r)
         facs_fail(FACS_ERR_MEMORY, "out of memory for the logits");
         return FACS_EXIT_ERROR;
     }
-    printf("%s: %s, %d classes, %d training and %d test images of %dx%d, %d batches of %d per epoch, %s\n", o->out,
-           r->meta.arch, r->classes, r->train.split.count, r->test.split.count, o->input_size, o->input_size,
-           r->batches_per_epoch, o->batch, o->resume ? "resumed" : "from the start");
+    printf("%s: %s, %d classes, %d training and %d test images at %dx%d, %d batches of %d per epoch, %s\n", o->out,
+           r->meta.arch, r->classes, r->train.count, r->test.count, o->input_size, o->input_size, r->batches_per_epoch,
+           o->batch, o->resume ? "resumed" : "from the start");
     if (o->resume && first >= o->epochs)
         printf("the run has finished all %d epochs already\n", o->epochs);
     else if (o->resume)
@@ -151,6 +156,7 @@ int ft_run_train(ft_run *r)
             s = finish_epoch(r, epoch, &e);
     }
     free(logits);
+    ft_print_skipped(r->train_loader, r->test_loader);
     if (s != FACS_OK)
         return FACS_EXIT_ERROR;
     if (facs_interrupted()) {

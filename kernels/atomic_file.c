@@ -134,3 +134,25 @@ facs_status facs_check_output_not_input(const char *option, const char *output, 
     }
     return FACS_OK;
 }
+
+facs_status facs_make_dirs(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return facs_fail(FACS_ERR_ARG, "'%s': bad folder name", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char keep = buf[i];
+        buf[i] = '\0';
+        struct stat st;
+        if (stat(buf, &st) != 0 && mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return facs_fail(FACS_ERR_IO, "%s: cannot create the folder: %s", buf, strerror(errno));
+        if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+            return facs_fail(FACS_ERR_IO, "%s: exists and is not a folder", buf);
+        buf[i] = keep;
+    }
+    return FACS_OK;
+}

@@ -60,4 +60,9 @@ int facs_atomic_remove_stale(const char *dir);
 facs_status facs_check_output_not_input(const char *option, const char *output, const char *const *inputs,
                                         int n_inputs);
 
+/* mkdir -p: creates path and every missing folder above it (mode 0777 less
+ * the umask). Fails naming the part that is not a folder or cannot be made;
+ * an existing folder is fine. */
+facs_status facs_make_dirs(const char *path);
+
 #endif

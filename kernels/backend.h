@@ -150,13 +150,14 @@ typedef struct facs_backend {
      * i32 in [0, K) or == ignore_index (any other label is an error naming it);
      * probs (N, K, H, W) receives the softmax; loss (1, 1, 1, 1) = mean over the
      * non-ignored pixels (NaN when there are none, as in PyTorch); *valid = their count.
-     * backward: dlogits = dloss * (probs - onehot) / valid, 0 at ignored pixels. */
-    facs_status (*softmax_ce_forward)(struct facs_ctx *ctx, int ignore_index, const facs_tensor *logits,
-                                      const facs_tensor *labels, facs_tensor *probs, facs_tensor *loss,
-                                      int64_t *valid);
-    facs_status (*softmax_ce_backward)(struct facs_ctx *ctx, int ignore_index, const facs_tensor *probs,
-                                       const facs_tensor *labels, float dloss, int64_t valid,
-                                       facs_tensor *dlogits);
+     * With label smoothing e (0: none) the target is (1 - e) onehot + e / K (ops.h).
+     * backward: dlogits = dloss * (probs - target) / valid, 0 at ignored pixels. */
+    facs_status (*softmax_ce_forward)(struct facs_ctx *ctx, int ignore_index, float smoothing,
+                                      const facs_tensor *logits, const facs_tensor *labels, facs_tensor *probs,
+                                      facs_tensor *loss, int64_t *valid);
+    facs_status (*softmax_ce_backward)(struct facs_ctx *ctx, int ignore_index, float smoothing,
+                                       const facs_tensor *probs, const facs_tensor *labels, float dloss,
+                                       int64_t valid, facs_tensor *dlogits);
 
     /* Per-channel scaling (squeeze-and-excitation): x (N, C, H, W), s (N, C, 1, 1),
      * y = x * s broadcast over pixels. backward: dx = dy * s and ds = the sum over

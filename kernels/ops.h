@@ -68,6 +68,13 @@ facs_tensor *facs_channel_pool(facs_ctx *ctx, facs_tensor *x, int out_channels, 
 /* Mean softmax cross-entropy over the channel axis; a (1, 1, 1, 1) tensor. */
 facs_tensor *facs_softmax_cross_entropy(facs_ctx *ctx, facs_tensor *logits, facs_tensor *labels,
                                         int ignore_index);
+/* The same with label smoothing e in [0, 1), as PyTorch's
+ * cross_entropy(label_smoothing=e): the target puts 1 - e + e / K on the label
+ * and e / K on every class, so each pixel's loss is
+ * (1 - e) (-log p_label) + (e / K) sum_k (-log p_k), averaged over the
+ * non-ignored pixels. e = 0 is facs_softmax_cross_entropy. */
+facs_tensor *facs_softmax_cross_entropy_smoothed(facs_ctx *ctx, facs_tensor *logits, facs_tensor *labels,
+                                                 int ignore_index, float smoothing);
 
 /* The FACS op: squeeze x (N, C, H, W) to (N, C/R, H, W) with the squeeze weight
  * w (C/R, C, 1, 1) and optional bias; see backend.h and the paper's Eq. 1-3. */

@@ -30,6 +30,15 @@ static void destroy(void *impl)
     free(impl);
 }
 
+/* The backbone's taps (layer1.0 .. layer4.<last>): its layer4 output, the
+ * default, is what the pyramid pools. */
+static const char *tap_name(void *impl, int index, char *buf, size_t size)
+{
+    return facs_resnet_tap_name(&((facs_pspnet *)impl)->backbone, index, buf, size);
+}
+
+static facs_tap *tap_slot(void *impl) { return &((facs_pspnet *)impl)->backbone.tap; }
+
 static facs_tensor *aux_output(void *impl) { return ((facs_pspnet *)impl)->aux_logits; }
 
 const facs_model_family facs_pspnet_family = {
@@ -46,6 +55,8 @@ const facs_model_family facs_pspnet_family = {
     .aux_output = aux_output,
     .backbone_key = facs_pspnet_backbone_key,
     .backbone_head_prefix = "fc.",
+    .tap_name = tap_name,
+    .tap_slot = tap_slot,
 };
 
 void facs_pspnet_register(void)

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "progress.h"
 #include "seg_eval.h"
+#include "seg_metrics.h"
 #include "train_run.h"
 
 static facs_run_model checkpoint_of(ps_run *r) { return (facs_run_model){&r->sgd, &r->meta, (int64_t)r->o->seed}; }
@@ -55,19 +56,9 @@ static facs_status validate(ps_run *r, json_t *record)
     facs_status s = facs_seg_eval_whole(r->ctx, r->model, &r->val_set, &eo, &cm);
     facs_progress_end(&bar);
     if (s == FACS_OK) {
-        json_t *per_class = json_object();
-        for (int c = 0; c < cm.classes; c++) {
-            double iou = facs_confusion_iou(&cm, c);
-            const char *name = c < FACS_CITYSCAPES_CLASSES && cm.classes == FACS_CITYSCAPES_CLASSES
-                                   ? facs_cityscapes_class_names[c]
-                                   : NULL;
-            char fallback[16];
-            snprintf(fallback, sizeof fallback, "%d", c);
-            json_object_set_new(per_class, name ? name : fallback, isnan(iou) ? json_null() : json_real(iou));
-        }
         json_object_set_new(record, "val_miou", json_real(facs_confusion_miou(&cm)));
         json_object_set_new(record, "val_pixel_acc", json_real(facs_confusion_accuracy(&cm)));
-        json_object_set_new(record, "val_iou", per_class);
+        json_object_set_new(record, "val_iou", facs_seg_iou_json(&cm));
         printf("validation after iteration %lld: mIoU %.4f  pixel accuracy %.4f\n", (long long)done(r),
                facs_confusion_miou(&cm), facs_confusion_accuracy(&cm));
         if (done(r) == r->total_iters) {

@@ -26,18 +26,7 @@ before=$(hashes)
 refuse() {
     what=$1
     shift
-    needles=""
-    while [ "$1" != "--" ]; do needles="$needles
-$1"; shift; done
-    shift
-    "$tool" "$@" >"$work/stdout" 2>"$work/stderr"
-    rc=$?
-    if [ $rc -eq 0 ]; then bad "$what: exit 0"; else ok; fi
-    echo "$what (exit $rc): $(cat "$work/stderr")"
-    echo "$needles" | while IFS= read -r n; do
-        [ -z "$n" ] || grep -qF -- "$n" "$work/stderr" || echo "missing: $n"
-    done >"$work/missing"
-    if [ -s "$work/missing" ]; then bad "$what: message lacks $(tr '\n' ' ' <"$work/missing")"; else ok; fi
+    expect_failure nonzero "$what" "$tool" "$@"
     if [ "$(hashes)" = "$before" ]; then ok; else bad "$what: changed a file in OUT"; fi
     if ls "$out" | grep -q partial; then bad "$what: left a temporary file in OUT"; else ok; fi
 }

@@ -35,6 +35,29 @@ expect_rc() {
 # contains WHAT FILE NEEDLE
 contains() { if grep -qF -- "$3" "$2"; then ok; else bad "$1: output lacks '$3'"; sed 's/^/    /' "$2"; fi; }
 
+# expect_failure WANT WHAT TOOL NEEDLE... -- ARGS...: runs TOOL ARGS (stdout to
+# $work/stdout, stderr to $work/err); wants exit status WANT (a number, or
+# "nonzero") and every NEEDLE on stderr. Prints the message, for the log.
+expect_failure() {
+    want=$1 what=$2 cmd=$3
+    shift 3
+    needles=""
+    while [ "$1" != "--" ]; do
+        needles="$needles
+$1"
+        shift
+    done
+    shift
+    "$cmd" "$@" >"$work/stdout" 2>"$work/err"
+    rc=$?
+    if [ "$want" != nonzero ]; then expect_rc "$what" "$want" $rc; elif [ $rc -ne 0 ]; then ok; else bad "$what: exit 0"; fi
+    echo "$what (exit $rc): $(cat "$work/err")"
+    echo "$needles" | while IFS= read -r n; do
+        [ -z "$n" ] || grep -qF -- "$n" "$work/err" || echo "$n"
+    done >"$work/missing"
+    if [ -s "$work/missing" ]; then bad "$what: message lacks $(tr '\n' ' ' <"$work/missing")"; else ok; fi
+}
+
 # compare_h5 WHAT REF GOT [TOL]: GOT's datasets against REF's (tests/compare_h5.py),
 # within TOL (default 1e-4) normwise relative error each; prints the worst.
 compare_h5() {

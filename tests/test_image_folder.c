@@ -5,6 +5,8 @@
  *    exactly (the tree is built so that code point sorting, whole-path folder
  *    sorting, extension case and skipped files all matter), and every sample
  *    loaded through the dataset must equal PIL's convert("RGB") bit for bit.
+ *    With a class list in another order (class_list.h, --classes-file) the
+ *    samples and targets must equal make_dataset(root, class_to_idx)'s.
  * 2. The dataset plugs into the loader: with 0 and 2 workers the epoch's
  *    batches are identical and each label is its index's target.
  * 3. Bad input, each an error naming the folder or file and the problem: a
@@ -18,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "class_list.h"
 #include "image_folder.h"
 #include "test_util.h"
 
@@ -106,13 +109,18 @@ static void expect_open_fail(const char *what, const char *root, facs_status wan
     facs_image_folder_free(&f);
 }
 
-static void compare_listing(h5_file *ref, const facs_image_folder *f)
+/* f against the reference's group (/ or /given): classes, paths and targets. */
+static void compare_listing(h5_file *ref, const char *group, const facs_image_folder *f)
 {
     int rank;
-    size_t dims[8], pdims[8], tdims[8];
-    int *cbytes = h5_read_i32(ref, "/classes", &rank, dims);
-    int *pbytes = h5_read_i32(ref, "/paths", &rank, pdims);
-    int *targets = h5_read_i32(ref, "/targets", &rank, tdims);
+    size_t dims[8] = {0}, pdims[8] = {0}, tdims[8] = {0};
+    char key[64];
+    snprintf(key, sizeof key, "%s/classes", group);
+    int *cbytes = h5_read_i32(ref, key, &rank, dims);
+    snprintf(key, sizeof key, "%s/paths", group);
+    int *pbytes = h5_read_i32(ref, key, &rank, pdims);
+    snprintf(key, sizeof key, "%s/targets", group);
+    int *targets = h5_read_i32(ref, key, &rank, tdims);
     char *cbuf = malloc(dims[0] + 1), *pbuf = malloc(pdims[0] + 1);
     char *classes[64], *paths[256];
     int nc = cbytes ? split_names(cbytes, dims[0], cbuf, classes, 64) : -1;
@@ -127,7 +135,8 @@ static void compare_listing(h5_file *ref, const facs_image_folder *f)
             CHECK(strcmp(f->paths[i], paths[i]) == 0 && targets && f->labels[i] == targets[i],
                   "sample %d: '%s' class %d, ImageFolder '%s' class %d", i, f->paths[i], f->labels[i], paths[i],
                   targets ? targets[i] : -1);
-    printf("  %d classes, %d samples, same order and targets as ImageFolder\n", nc, np);
+    printf("  %d classes, %d samples, same order and targets as ImageFolder%s\n", nc, np,
+           group[0] ? " given class_to_idx" : "");
     free(cbytes);
     free(pbytes);
     free(targets);
@@ -322,9 +331,15 @@ int main(int argc, char **argv)
     if (CHECK_OK(facs_image_folder_open(root, &f))) {
         facs_dataset ds;
         facs_image_folder_dataset(&f, &ds);
-        compare_listing(ref, &f);
+        compare_listing(ref, "", &f);
         compare_pixels(ref, &f, &ds);
         test_loader(&f, &ds);
+        facs_image_folder_free(&f);
+    }
+    printf("the classes fixed by a list in another order:\n");
+    const char *given[] = {"b_d", "Zebra", "b-c", "apple"};
+    if (CHECK_OK(facs_image_folder_open_classes(root, given, 4, 0, "the list", &f))) {
+        compare_listing(ref, "/given", &f);
         facs_image_folder_free(&f);
     }
     test_bad_input();

@@ -1,7 +1,8 @@
 /* The batch loader on a synthetic in-memory dataset: bit-identical batches with
  * 0, 1 and 4 workers, every index once per epoch, drop_last, a new order every
- * epoch, resume at an epoch, an error at one index surfacing with its message,
- * and freeing mid-epoch (run under AddressSanitizer in CI). */
+ * epoch, resume at an epoch, an error at one index surfacing with its message
+ * (or, with skip_bad, left out and recorded), and freeing mid-epoch (run under
+ * AddressSanitizer in CI). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 typedef struct {
     uint8_t pixels[COUNT][H * W * C];
     int fail_index; /* -1: none */
+    int fail_loads; /* how often fail_index was loaded */
     int slow;       /* make some samples slow, so workers finish out of order */
 } synthetic;
 
@@ -26,8 +28,10 @@ static facs_status synthetic_load(const facs_dataset *self, int index, facs_imag
                                   facs_label *out_label)
 {
     const synthetic *s = self->user;
-    if (index == s->fail_index)
+    if (index == s->fail_index) {
+        ((synthetic *)self->user)->fail_loads++;
         return facs_fail(FACS_ERR_FORMAT, "synthetic/sample_%d.png: corrupt PNG data", index);
+    }
     if (s->slow && index % 3 == 0) {
         struct timespec ts = {0, 300000};
         nanosleep(&ts, NULL);
@@ -236,6 +240,56 @@ static void error_surfaces(facs_dataset *ds, const facs_cls_aug *aug, int worker
     s->fail_index = -1;
 }
 
+/* skip_bad: the failing sample is left out of its batch while every other
+ * sample stays as in a run without the failure, with 0 and 4 workers; it is
+ * recorded once with its message and loaded only once in three epochs. */
+static void skip_bad(facs_dataset *ds, const facs_cls_aug *aug)
+{
+    synthetic *s = ds->user;
+    static record clean;
+    facs_loader_opts o = test_opts(aug, 0, 1, 0);
+    run_epochs(ds, &o, EPOCHS, &clean);
+    o.skip_bad = 1;
+    for (int workers = 0; workers <= 4; workers += 4) {
+        s->fail_index = 13;
+        s->fail_loads = 0;
+        o.workers = workers;
+        facs_loader *l;
+        if (!CHECK_OK(facs_loader_create(ds, &o, &l)))
+            continue;
+        const facs_batch *b;
+        int k = 0, wrong = 0, left_out = 0;
+        for (int e = 0; e < EPOCHS; e++)
+            while (CHECK_OK(facs_loader_next(l, &b)) && b) {
+                /* The clean batch without sample 13 must be this one. */
+                int got = 0;
+                for (int j = 0; j < clean.n[k]; j++) {
+                    if (clean.indices[k][j] == 13) {
+                        left_out++;
+                        continue;
+                    }
+                    wrong += got >= b->n || b->indices[got] != clean.indices[k][j] ||
+                             memcmp(b->images + got * H * W * C, clean.images[k] + j * H * W * C,
+                                    sizeof(float) * H * W * C) != 0;
+                    got++;
+                }
+                wrong += b->n != got;
+                k++;
+            }
+        int index = -1;
+        const char *msg = facs_loader_skipped(l, 0, &index);
+        CHECK(wrong == 0 && k == clean.batches && left_out == EPOCHS,
+              "%d workers, skip_bad: %d batches differ from the clean run's without sample 13 (%d batches, %d left out)",
+              workers, wrong, k, left_out);
+        CHECK(facs_loader_skipped_count(l) == 1 && index == 13 && msg && strstr(msg, "sample_13.png"),
+              "%d workers: skipped %d, first %d '%s'", workers, facs_loader_skipped_count(l), index, msg ? msg : "");
+        CHECK(s->fail_loads == 1, "%d workers: the bad file was read %d times in %d epochs", workers, s->fail_loads,
+              EPOCHS);
+        facs_loader_free(l);
+    }
+    s->fail_index = -1;
+}
+
 /* Freeing with workers busy or waiting, before and after the first batch. */
 static void free_mid_epoch(const facs_dataset *ds, const facs_cls_aug *aug)
 {
@@ -335,6 +389,7 @@ int main(void)
     determinism(&ds, &aug);
     for (int workers = 0; workers <= 4; workers += 2)
         error_surfaces(&ds, &aug, workers);
+    skip_bad(&ds, &aug);
     free_mid_epoch(&ds, &aug);
     segmentation();
     return test_finish();

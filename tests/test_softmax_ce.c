@@ -1,6 +1,7 @@
 /* Softmax cross-entropy: finite differences in double precision against a
- * naive reference, parity with F.cross_entropy(ignore_index=...), the
- * all-ignored case (NaN loss, zero gradient) and refused labels. */
+ * naive reference, parity with F.cross_entropy(ignore_index=...,
+ * label_smoothing=...), the all-ignored case (NaN loss, zero gradient) and
+ * refused labels and smoothing values. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +20,13 @@
 
 typedef struct {
     int n, k, h, w, ignore_index;
+    double smoothing; /* e: the target is (1 - e) onehot + e / K */
     double dloss;
     const int32_t *labels; /* NCHW with C = 1: plain (n, h, w) order */
 } problem;
 
-/* dloss * mean over non-ignored pixels of logsumexp(z) - z_label; logits NCHW.
+/* dloss * mean over non-ignored pixels of (1 - e) (lse(z) - z_label) + e / K
+ * sum_k (lse(z) - z_k), lse = logsumexp; logits NCHW.
  * probs (NCHW) receives the softmax when not NULL. */
 static double naive_loss(const problem *p, const double *z, double *probs, long *valid)
 {
@@ -45,7 +48,10 @@ static double naive_loss(const problem *p, const double *z, double *probs, long 
             int label = p->labels[n * hw + s];
             if (label == p->ignore_index)
                 continue;
-            total += m + log(sum) - zp[label * hw];
+            double lse = m + log(sum), smooth = 0.0;
+            for (int c = 0; c < p->k; c++)
+                smooth += lse - zp[c * hw];
+            total += (1.0 - p->smoothing) * (lse - zp[label * hw]) + p->smoothing / p->k * smooth;
             count++;
         }
     if (valid)
@@ -69,7 +75,7 @@ static facs_tensor *scalar_tensor(facs_ctx *ctx, float v) { return test_tensor(c
 /* Logits uniform in [-range, range]; range 60 puts some labels' probabilities
  * below float's range, where the loss comes from the logits directly. */
 static void gradcheck(facs_ctx *ctx, int n, int k, int h, int w, double range, int ignore_index, double ignored,
-                      double dloss)
+                      double dloss, float smoothing)
 {
     const size_t nz = (size_t)n * k * h * w, npix = (size_t)n * h * w;
     float *z = test_alloc(nz);
@@ -81,16 +87,17 @@ static void gradcheck(facs_ctx *ctx, int n, int k, int h, int w, double range, i
     test_poison_step(ctx);
     facs_tensor *tz = test_tensor(ctx, n, k, h, w, z);
     tz->requires_grad = 1;
-    facs_tensor *loss = facs_softmax_cross_entropy(ctx, tz, label_tensor(ctx, n, h, w, labels), ignore_index);
+    facs_tensor *loss =
+        facs_softmax_cross_entropy_smoothed(ctx, tz, label_tensor(ctx, n, h, w, labels), ignore_index, smoothing);
     char what[128];
-    snprintf(what, sizeof what, "(%d,%d,%d,%d) range %g ignore %d dloss %g", n, k, h, w, range, ignore_index,
-             dloss);
+    snprintf(what, sizeof what, "(%d,%d,%d,%d) range %g ignore %d dloss %g smoothing %g", n, k, h, w, range,
+             ignore_index, dloss, (double)smoothing);
     facs_tensor *grad_out = dloss == 1.0 ? NULL : scalar_tensor(ctx, (float)dloss);
     if (CHECK_PTR(loss) &&
         CHECK(loss->n == 1 && loss->c == 1 && loss->h == 1 && loss->w == 1, "%s: loss shape", what) &&
         CHECK_OK(facs_backward(ctx, loss, grad_out))) {
         double *zd = test_to_double(z, nz), *want_dz = malloc(nz * sizeof *want_dz);
-        problem p = {n, k, h, w, ignore_index, dloss, labels};
+        problem p = {n, k, h, w, ignore_index, smoothing, dloss, labels};
         test_fd_gradient(loss_of, zd, nz, &p, 1e-6, want_dz);
         p.dloss = 1.0;
         double want_loss = naive_loss(&p, zd, NULL, NULL);
@@ -120,9 +127,9 @@ static void probs_check(facs_ctx *ctx)
     facs_tensor *tz = test_tensor(ctx, n, k, h, w, z), *tl = label_tensor(ctx, n, h, w, labels);
     facs_tensor *probs = test_tensor(ctx, n, k, h, w, NULL), *loss = test_tensor(ctx, 1, 1, 1, 1, NULL);
     int64_t valid = -1;
-    if (CHECK_OK(ctx->backend->softmax_ce_forward(ctx, 255, tz, tl, probs, loss, &valid))) {
+    if (CHECK_OK(ctx->backend->softmax_ce_forward(ctx, 255, 0.0f, tz, tl, probs, loss, &valid))) {
         double *zd = test_to_double(z, nz), *want = malloc(nz * sizeof *want);
-        problem p = {n, k, h, w, 255, 1.0, labels};
+        problem p = {n, k, h, w, 255, 0.0, 1.0, labels};
         long want_valid;
         naive_loss(&p, zd, want, &want_valid);
         float *got = test_nchw(probs);
@@ -191,6 +198,12 @@ static void bad_arguments(facs_ctx *ctx)
           "labels of the wrong shape are refused (got \"%s\")", facs_last_error());
     CHECK(facs_softmax_cross_entropy(ctx, z, wrong_type, 255) == NULL && strstr(facs_last_error(), "int32"),
           "float labels are refused (got \"%s\")", facs_last_error());
+    facs_tensor *labels = facs_ctx_zeros(ctx, FACS_I32, 2, 1, 4, 5);
+    static const float bad_smoothing[] = {-0.1f, 1.0f, NAN};
+    for (int i = 0; i < 3; i++)
+        CHECK(facs_softmax_cross_entropy_smoothed(ctx, z, labels, 255, bad_smoothing[i]) == NULL &&
+                  strstr(facs_last_error(), "smoothing"),
+              "label smoothing %g is refused (got \"%s\")", (double)bad_smoothing[i], facs_last_error());
 }
 
 static void torch_parity(facs_ctx *ctx, h5_file *ref)
@@ -202,6 +215,7 @@ static void torch_parity(facs_ctx *ctx, h5_file *ref)
         if (!h5_exists(ref, name))
             break;
         int ignore_index = (int)h5_attr_int(ref, name, "ignore_index", -100);
+        float smoothing = (float)h5_attr_double(ref, name, "smoothing", 0.0);
         float dloss = (float)h5_attr_double(ref, name, "dloss", 1.0);
         int rank;
         size_t dims[8], nz, nl;
@@ -224,19 +238,20 @@ static void torch_parity(facs_ctx *ctx, h5_file *ref)
             test_poison_step(ctx);
             facs_tensor *tz = test_tensor(ctx, n, k, h, w, z);
             tz->requires_grad = 1;
-            facs_tensor *loss = facs_softmax_cross_entropy(ctx, tz, label_tensor(ctx, n, h, w, labels), ignore_index);
+            facs_tensor *loss = facs_softmax_cross_entropy_smoothed(ctx, tz, label_tensor(ctx, n, h, w, labels),
+                                                                    ignore_index, smoothing);
             if (CHECK_PTR(loss) && CHECK_OK(facs_backward(ctx, loss, scalar_tensor(ctx, dloss)))) {
                 char what[128];
                 float got_loss = facs_f32(loss)[0];
-                snprintf(what, sizeof what, "%s (%d,%d,%d,%d) ignore %d loss vs torch", name, n, k, h, w,
-                         ignore_index);
+                snprintf(what, sizeof what, "%s (%d,%d,%d,%d) ignore %d smoothing %g loss vs torch", name, n, k,
+                         h, w, ignore_index, (double)smoothing);
                 if (isnan(want_loss[0]))
                     CHECK(isnan(got_loss), "%s: got %g, torch gives NaN", what, got_loss);
                 else
                     test_close_f(what, &got_loss, want_loss, 1, TORCH_TOL);
                 float *got_dz = test_grad_nchw(tz);
-                snprintf(what, sizeof what, "%s (%d,%d,%d,%d) ignore %d dlogits vs torch", name, n, k, h, w,
-                         ignore_index);
+                snprintf(what, sizeof what, "%s (%d,%d,%d,%d) ignore %d smoothing %g dlogits vs torch", name, n,
+                         k, h, w, ignore_index, (double)smoothing);
                 test_close_f(what, got_dz, want_dz, nz, TORCH_TOL);
                 free(got_dz);
             }
@@ -244,7 +259,7 @@ static void torch_parity(facs_ctx *ctx, h5_file *ref)
         free(z), free(labels), free(want_loss), free(want_dz);
         cases++;
     }
-    CHECK(cases >= 8, "expected at least 8 reference cases, found %d", cases);
+    CHECK(cases >= 12, "expected at least 12 reference cases, found %d", cases);
 }
 
 int main(int argc, char **argv)
@@ -252,13 +267,16 @@ int main(int argc, char **argv)
     h5_file *ref = test_open_ref(argc, argv);
     test_seed_from_env();
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
-    gradcheck(ctx, 2, 19, 5, 7, 4, 255, 0.25, 1.0);
-    gradcheck(ctx, 3, 10, 7, 7, 4, -100, 0.1, 1.0);
-    gradcheck(ctx, 8, 10, 1, 1, 4, -100, 0.0, 1.0);
-    gradcheck(ctx, 4, 100, 1, 1, 4, 255, 0.0, 2.5);
-    gradcheck(ctx, 1, 3, 13, 17, 4, 255, 0.3, 0.5);
-    gradcheck(ctx, 2, 4, 3, 5, 4, 0, 0.0, 1.0);
-    gradcheck(ctx, 2, 7, 3, 5, 60, 255, 0.2, 1.0);
+    gradcheck(ctx, 2, 19, 5, 7, 4, 255, 0.25, 1.0, 0.0f);
+    gradcheck(ctx, 3, 10, 7, 7, 4, -100, 0.1, 1.0, 0.0f);
+    gradcheck(ctx, 8, 10, 1, 1, 4, -100, 0.0, 1.0, 0.0f);
+    gradcheck(ctx, 4, 100, 1, 1, 4, 255, 0.0, 2.5, 0.0f);
+    gradcheck(ctx, 1, 3, 13, 17, 4, 255, 0.3, 0.5, 0.0f);
+    gradcheck(ctx, 2, 4, 3, 5, 4, 0, 0.0, 1.0, 0.0f);
+    gradcheck(ctx, 2, 7, 3, 5, 60, 255, 0.2, 1.0, 0.0f);
+    gradcheck(ctx, 8, 10, 1, 1, 4, -100, 0.0, 1.0, 0.1f); /* the ImageNet recipe's 0.1 */
+    gradcheck(ctx, 2, 19, 5, 7, 4, 255, 0.25, 1.5, 0.3f);
+    gradcheck(ctx, 2, 7, 3, 5, 60, 255, 0.2, 1.0, 0.05f); /* far-off classes' -log p from the logits */
     probs_check(ctx);
     all_ignored(ctx);
     refused(ctx, 19, 255);

@@ -3,10 +3,11 @@
  *
  *   facs-data check DIR [--json]        recognise the dataset in DIR, validate every file,
  *                                       print counts and the class histogram per split
- *   facs-data synth KIND OUT [--n N] [--seed S] [--size WxH] [--force]
+ *   facs-data synth KIND OUT [--n N] [--seed S] [--size WxH] [--classes K] [--force]
  *
  * Each dataset kind is one entry of the `kinds` table below (a probe, a checker
- * and a synthesiser), so supporting another dataset is one table entry. Option
+ * and a synthesiser), so supporting another dataset is one table entry (image
+ * folders' is in data_imagefolder.c, through facs_data.h). Option
  * values are checked by train/cli_options.h; --json output is built with
  * jansson; every file synth writes goes through kernels/atomic_file.h (in the
  * datasets layer). No command both reads and writes a path, so there is no
@@ -25,29 +26,11 @@
 #include "cifar.h"
 #include "cityscapes.h"
 #include "cli_options.h"
+#include "facs_data.h"
 
 #define VERSION "facs-data 0.1.0"
 
-typedef struct {
-    int json;
-    int force;         /* synth: write into a non-empty OUT */
-    int n;             /* synth: training images; 0 = the kind's default */
-    int width, height; /* synth cityscapes: frame size */
-    uint64_t seed;
-} options;
-
-typedef struct {
-    const char *name;        /* as typed after `synth`, and shown in messages */
-    const char *(*looked_for)(void); /* what probe looks for, for "not a known dataset" messages */
-    /* *found = 1 when dir looks like this dataset, 0 when not; a status when dir cannot be probed. */
-    facs_status (*probe)(const char *dir, int *found);
-    facs_status (*check)(const char *dir, const options *o);
-    facs_status (*synth)(const char *dir, const options *o);
-} dataset_kind;
-
-/* A JSON string of s. jansson takes UTF-8 only: a name that is not (a Latin-1
- * path) keeps its ASCII and shows each other byte as '?'. */
-static json_t *json_text(const char *s)
+json_t *json_text(const char *s)
 {
     json_t *j = json_string(s);
     if (j)
@@ -63,16 +46,14 @@ static json_t *json_text(const char *s)
     return j;
 }
 
-/* obj[key] = value (consumed), key made valid UTF-8 as json_text does. */
-static void json_set(json_t *obj, const char *key, json_t *value)
+void json_set(json_t *obj, const char *key, json_t *value)
 {
     json_t *k = json_text(key);
     json_object_set_new(obj, k ? json_string_value(k) : "?", value);
     json_decref(k);
 }
 
-/* Prints obj (consumed) as one line on stdout. */
-static facs_status print_json(json_t *obj)
+facs_status print_json(json_t *obj)
 {
     int ok = obj && json_dumpf(obj, stdout, 0) == 0 && putchar('\n') != EOF && fflush(stdout) == 0;
     json_decref(obj);
@@ -215,9 +196,10 @@ static facs_status cityscapes_check(const char *dir, const options *o)
 static facs_status cityscapes_synth(const char *dir, const options *o)
 {
     int n = o->n ? o->n : 20, n_val = n / 5 > 0 ? n / 5 : 1;
+    int width = o->width ? o->width : 512, height = o->height ? o->height : 256;
     fprintf(stderr, "facs-data: writing synthetic Cityscapes to %s: %d train and %d val frames of %dx%d, seed %llu\n",
-            dir, n, n_val, o->width, o->height, (unsigned long long)o->seed);
-    facs_status s = facs_cityscapes_synth(dir, n, n_val, o->width, o->height, o->seed);
+            dir, n, n_val, width, height, (unsigned long long)o->seed);
+    facs_status s = facs_cityscapes_synth(dir, n, n_val, width, height, o->seed);
     if (s == FACS_OK)
         fprintf(stderr, "facs-data: done\n");
     return s;
@@ -229,6 +211,7 @@ static const dataset_kind kinds[] = {
     {"cifar10", facs_cifar_expected_files, cifar_probe, cifar_check, cifar10_synth},
     {"cifar100", NULL, NULL, NULL, cifar100_synth},
     {"cityscapes", cityscapes_looked_for, cityscapes_probe, cityscapes_check, cityscapes_synth},
+    {"imagefolder", imagefolder_looked_for, imagefolder_probe, imagefolder_check, imagefolder_synth},
 };
 #define NKINDS ((int)(sizeof kinds / sizeof kinds[0]))
 
@@ -316,7 +299,7 @@ static int cmd_synth(const char *name, const char *dir, const options *o)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: facs-data check DIR [--json]\n"
-                 "       facs-data synth KIND OUT [--n N] [--seed S] [--size WxH] [--force]\n"
+                 "       facs-data synth KIND OUT [--n N] [--seed S] [--size WxH] [--classes K] [--force]\n"
                  "check: recognises the dataset in DIR (");
     for (int i = 0; i < NKINDS; i++)
         fprintf(out, "%s%s", i ? ", " : "", kinds[i].name);
@@ -326,32 +309,40 @@ static void usage(FILE *out)
                  "       missing; a non-empty OUT is refused unless --force). Each file is written whole or\n"
                  "       not at all.\n"
                  "  --json       check: print one JSON object (counts and histograms) on stdout\n"
-                 "  --n N        synth: training images (CIFAR default 5000, Cityscapes 20); test/val are N/5\n"
-                 "  --size WxH   synth cityscapes: frame size (default 512x256; the real one is 2048x1024)\n"
+                 "  --n N        synth: training images (CIFAR default 5000, Cityscapes 20, image folders 50\n"
+                 "               per class); test/val are N/5\n"
+                 "  --size WxH   synth: image size, WxH or S for SxS (Cityscapes default 512x256, the real\n"
+                 "               one is 2048x1024; image folders 64x64)\n"
+                 "  --classes K  synth imagefolder: classes (default 10; CIFAR-10's names up to 10)\n"
                  "  --seed S     synth: seed of the images and their order (default 1)\n"
                  "  --force      synth: write into a non-empty OUT (files of the same names are replaced)\n"
                  "  --help, --version\n");
 }
 
-/* --size WxH: two whole numbers in [32, 4096]. */
+/* --size WxH or S (SxS): whole numbers in [32, 4096]. */
 static facs_status parse_size(const char *text, int *width, int *height)
 {
     const char *x = strchr(text, 'x');
     char side[32];
+    if (!x && facs_cli_int("--size", text, 32, 4096, width) == FACS_OK) {
+        *height = *width;
+        return FACS_OK;
+    }
     if (x && (size_t)(x - text) < sizeof side) {
         snprintf(side, sizeof side, "%.*s", (int)(x - text), text);
         if (facs_cli_int("--size", side, 32, 4096, width) == FACS_OK &&
             facs_cli_int("--size", x + 1, 32, 4096, height) == FACS_OK)
             return FACS_OK;
     }
-    return facs_fail(FACS_ERR_ARG, "--size needs WxH, two whole numbers in [32, 4096], not '%s'", text);
+    return facs_fail(FACS_ERR_ARG, "--size needs WxH or S, whole numbers in [32, 4096], not '%s'", text);
 }
 
 int main(int argc, char **argv)
 {
-    options o = {.json = 0, .force = 0, .n = 0, .width = 512, .height = 256, .seed = 1};
+    options o = {.json = 0, .force = 0, .n = 0, .width = 0, .height = 0, .classes = 10, .seed = 1};
     static const struct option longopts[] = {{"json", no_argument, 0, 'j'},    {"n", required_argument, 0, 'n'},
                                              {"size", required_argument, 0, 'S'},
+                                             {"classes", required_argument, 0, 'k'},
                                              {"seed", required_argument, 0, 's'}, {"force", no_argument, 0, 'f'},
                                              {"help", no_argument, 0, 'h'},      {"version", no_argument, 0, 'V'},
                                              {0, 0, 0, 0}};
@@ -368,6 +359,7 @@ int main(int argc, char **argv)
                 o.seed = (uint64_t)seed;
             break;
         case 'S': s = parse_size(optarg, &o.width, &o.height); break;
+        case 'k': s = facs_cli_int("--classes", optarg, 1, 100000, &o.classes); break;
         case 'h': usage(stdout); return 0;
         case 'V': puts(VERSION); return 0;
         default: usage(stderr); return 2;

@@ -56,10 +56,10 @@ facs_status facs_cpu_linear_forward(facs_ctx *ctx, const facs_tensor *x, const f
 facs_status facs_cpu_linear_backward(facs_ctx *ctx, const facs_tensor *x, const facs_tensor *w,
                                      const facs_tensor *dy, facs_tensor *dx, facs_tensor *dw, facs_tensor *db);
 
-facs_status facs_cpu_softmax_ce_forward(facs_ctx *ctx, int ignore_index, const facs_tensor *logits,
+facs_status facs_cpu_softmax_ce_forward(facs_ctx *ctx, int ignore_index, float smoothing, const facs_tensor *logits,
                                         const facs_tensor *labels, facs_tensor *probs, facs_tensor *loss,
                                         int64_t *valid);
-facs_status facs_cpu_softmax_ce_backward(facs_ctx *ctx, int ignore_index, const facs_tensor *probs,
+facs_status facs_cpu_softmax_ce_backward(facs_ctx *ctx, int ignore_index, float smoothing, const facs_tensor *probs,
                                          const facs_tensor *labels, float dloss, int64_t valid,
                                          facs_tensor *dlogits);
 

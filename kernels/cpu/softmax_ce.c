@@ -75,7 +75,22 @@ static facs_status softmax_probs(const facs_tensor *logits, facs_tensor *probs)
     return s;
 }
 
-facs_status facs_cpu_softmax_ce_forward(facs_ctx *ctx, int ignore_index, const facs_tensor *logits,
+/* sum_k -log softmax(z)_k = K logsumexp(z) - sum_k z_k, in double from the
+ * logits (probabilities of far-off classes underflow); the smoothing term. A
+ * NaN or +Inf logit makes it NaN and a -Inf one +Inf, as PyTorch's sum of
+ * log_softmax. */
+static double sum_nll(const float *z, int K)
+{
+    float zmax = facs_chunk_max(z, K);
+    double e = 0.0, sum_z = 0.0;
+    for (int k = 0; k < K; k++) {
+        e += exp((double)z[k] - zmax);
+        sum_z += z[k];
+    }
+    return K * (log(e) + zmax) - sum_z;
+}
+
+facs_status facs_cpu_softmax_ce_forward(facs_ctx *ctx, int ignore_index, float smoothing, const facs_tensor *logits,
                                         const facs_tensor *labels, facs_tensor *probs, facs_tensor *loss,
                                         int64_t *valid)
 {
@@ -99,7 +114,9 @@ facs_status facs_cpu_softmax_ce_forward(facs_ctx *ctx, int ignore_index, const f
         if (lab[p] == ignore_index)
             continue;
         const float prob = q[p * K + lab[p]];
-        total += prob > TINY_PROB ? -(double)logf(prob) : isnan(prob) ? NAN : exact_nll(z + p * K, K, lab[p]);
+        double nll = prob > TINY_PROB ? -(double)logf(prob) : isnan(prob) ? NAN : exact_nll(z + p * K, K, lab[p]);
+        /* Only with smoothing, so that e = 0 leaves the plain loss bit for bit. */
+        total += smoothing > 0 ? (1.0 - smoothing) * nll + smoothing / K * sum_nll(z + p * K, K) : nll;
         count++;
     }
     facs_f32(loss)[0] = count > 0 ? (float)(total / (double)count) : NAN;
@@ -107,7 +124,7 @@ facs_status facs_cpu_softmax_ce_forward(facs_ctx *ctx, int ignore_index, const f
     return FACS_OK;
 }
 
-facs_status facs_cpu_softmax_ce_backward(facs_ctx *ctx, int ignore_index, const facs_tensor *probs,
+facs_status facs_cpu_softmax_ce_backward(facs_ctx *ctx, int ignore_index, float smoothing, const facs_tensor *probs,
                                          const facs_tensor *labels, float dloss, int64_t valid,
                                          facs_tensor *dlogits)
 {
@@ -119,6 +136,8 @@ facs_status facs_cpu_softmax_ce_backward(facs_ctx *ctx, int ignore_index, const 
     float *d_all = facs_f32(dlogits);
     /* With no valid pixel every pixel is ignored and every gradient is 0. */
     const float scale = valid > 0 ? dloss / (float)valid : 0.0f;
+    /* The target: off = e / K on every class, on = 1 - e + e / K on the label. */
+    const float off = smoothing / (float)K, on = 1.0f - smoothing + off;
 #pragma omp parallel for schedule(static) if (pixels > PARALLEL_MIN_PIXELS)
     for (int64_t p = 0; p < pixels; p++) {
         float *d = d_all + p * K;
@@ -132,8 +151,8 @@ facs_status facs_cpu_softmax_ce_backward(facs_ctx *ctx, int ignore_index, const 
         }
 #pragma omp simd
         for (int k = 0; k < K; k++)
-            d[k] = scale * q[k];
-        d[lab[p]] = scale * (q[lab[p]] - 1.0f);
+            d[k] = scale * (q[k] - off);
+        d[lab[p]] = scale * (q[lab[p]] - on);
     }
     return FACS_OK;
 }

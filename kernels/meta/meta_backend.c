@@ -206,20 +206,20 @@ static facs_status linear_backward(struct facs_ctx *ctx, const facs_tensor *x, c
 }
 
 /* Labels have no values here, so every pixel counts as not ignored. */
-static facs_status softmax_ce_forward(struct facs_ctx *ctx, int ignore_index, const facs_tensor *logits,
-                                      const facs_tensor *labels, facs_tensor *probs, facs_tensor *loss,
-                                      int64_t *valid)
+static facs_status softmax_ce_forward(struct facs_ctx *ctx, int ignore_index, float smoothing,
+                                      const facs_tensor *logits, const facs_tensor *labels, facs_tensor *probs,
+                                      facs_tensor *loss, int64_t *valid)
 {
-    (void)ctx, (void)ignore_index, (void)labels, (void)probs, (void)loss;
+    (void)ctx, (void)ignore_index, (void)smoothing, (void)labels, (void)probs, (void)loss;
     *valid = (int64_t)logits->n * logits->h * logits->w;
     return FACS_OK;
 }
 
-static facs_status softmax_ce_backward(struct facs_ctx *ctx, int ignore_index, const facs_tensor *probs,
-                                       const facs_tensor *labels, float dloss, int64_t valid,
-                                       facs_tensor *dlogits)
+static facs_status softmax_ce_backward(struct facs_ctx *ctx, int ignore_index, float smoothing,
+                                       const facs_tensor *probs, const facs_tensor *labels, float dloss,
+                                       int64_t valid, facs_tensor *dlogits)
 {
-    (void)ctx, (void)ignore_index, (void)probs, (void)labels, (void)dloss, (void)valid, (void)dlogits;
+    (void)ctx, (void)ignore_index, (void)smoothing, (void)probs, (void)labels, (void)dloss, (void)valid, (void)dlogits;
     return FACS_OK;
 }
 

@@ -2,8 +2,8 @@
 from each, for tests/test_image.c.
 
 The image files go to the folder argv[1] + ".d/" as case<i>.png / case<i>.jpg;
-the .h5 holds, per case, group /case<i> with attributes jpeg (0/1), refuse (1
-when the decoder must refuse the file), label (1 when it is a valid label map)
+the .h5 holds, per case, group /case<i> with attributes jpeg (0/1), label (1
+when it is a valid label map)
 and the uint8 arrays PIL decodes: L, RGB, RGBA (convert(...)), native (what
 want_channels 0 must give) and, for label maps, labels (the raw indices).
 
@@ -75,20 +75,18 @@ H, W = 37, 45  # odd sizes: partial Adam7 passes, odd chroma blocks
 n = 0
 
 
-def add(path_maker, ext, native_mode, label=False, refuse=False, decoded=None):
-    """decoded: the 8-bit image the codec must see, when it is not what PIL opens."""
+def add(path_maker, ext, native_mode, label=False):
     global n
     g = f.create_group(f"case{n}")
     path = os.path.join(folder, f"case{n}.{ext}")
     path_maker(path)
-    g.attrs.update(jpeg=int(ext == "jpg"), refuse=int(refuse), label=int(label))
-    if not refuse:
-        im = Image.open(path) if decoded is None else Image.fromarray(decoded)
-        for mode in ("L", "RGB", "RGBA"):
-            g.create_dataset(mode, data=np.asarray(im.convert(mode)).astype(np.uint8))
-        g.create_dataset("native", data=np.asarray(im.convert(native_mode)).astype(np.uint8))
-        if label:
-            g.create_dataset("labels", data=np.asarray(Image.open(path)).astype(np.uint8))
+    g.attrs.update(jpeg=int(ext == "jpg"), label=int(label))
+    im = Image.open(path)
+    for mode in ("L", "RGB", "RGBA"):
+        g.create_dataset(mode, data=np.asarray(im.convert(mode)).astype(np.uint8))
+    g.create_dataset("native", data=np.asarray(im.convert(native_mode)).astype(np.uint8))
+    if label:
+        g.create_dataset("labels", data=np.asarray(Image.open(path)).astype(np.uint8))
     n += 1
 
 
@@ -115,9 +113,11 @@ add(pil_save(smooth(H, W, 4), "RGBA"), "png", "RGBA")
 add(palette_image(256), "png", "RGB", label=True)
 add(palette_image(200, trns=bytes(rng.integers(0, 256, 200).astype(np.uint8))), "png", "RGBA", label=True)
 add(palette_image(16), "png", "RGB", label=True)  # 6: PIL writes a 4-bit palette
+# 16-bit gray: PIL opens a 32-bit "I" image and its convert() clips at 255, so
+# a quarter of the values stay below 256 to test both sides of the clip.
 gray16 = rng.integers(0, 65536, (H, W)).astype(np.uint16)
-# PIL's convert("L") clips 16-bit gray at 255; the documented choice is the high byte.
-add(lambda p: Image.fromarray(gray16).save(p), "png", "L", decoded=(gray16 >> 8).astype(np.uint8))
+gray16[::2, ::2] %= 256
+add(lambda p: Image.fromarray(gray16).save(p), "png", "L")
 add(lambda p: write_png(p, smooth(H, W, 3) * 256 + rng.integers(0, 256, (H, W, 3)), 2, 16), "png", "RGB")
 add(lambda p: write_png(p, smooth(H, W, 3), 2, 8, interlace=True), "png", "RGB")  # 9
 add(lambda p: write_png(p, smooth(H, W, 2), 4, 8, interlace=True), "png", "RGBA")
@@ -128,13 +128,26 @@ add(pil_save(smooth(H, W, 3), "RGB", quality=90, subsampling=2), "jpg", "RGB")  
 add(pil_save(smooth(H, W, 3), "RGB", quality=90, subsampling=0), "jpg", "RGB")
 add(pil_save(smooth(H, W, 3), "RGB", quality=75, subsampling=1), "jpg", "RGB")
 add(pil_save(smooth(H, W, 3), "RGB", quality=85, progressive=True), "jpg", "RGB")  # 17
-add(lambda p: Image.fromarray(smooth(H, W, 3).astype(np.uint8)).convert("CMYK").save(p), "jpg", "RGB",
-    refuse=True)
+# 18: CMYK as PIL writes it (Adobe marker, inverted samples)
+add(lambda p: Image.fromarray(smooth(H, W, 3).astype(np.uint8)).convert("CMYK").save(p, quality=90), "jpg", "RGB")
 for photo in ("astronaut", "coffee", "camera", "chelsea"):  # 19-26; 19 astronaut PNG, 23 camera PNG
     pixels = getattr(skimage.data, photo)()
     mode = "L" if pixels.ndim == 2 else "RGB"
     add(pil_save(pixels, mode), "png", mode, label=(mode == "L"))
     add(pil_save(pixels, mode, quality=90), "jpg", mode)
+# 27-30: more JPEGs an image folder holds. PIL applies no EXIF orientation in
+# Image.open (nor does torchvision's loader): a file tagged "rotate 90 CW" (6)
+# must come out as stored, W x H, not rotated. Random CMYK (every ink level,
+# independent K) and a progressive gray file.
+exif = Image.Exif()
+exif[0x0112] = 6
+add(lambda p: Image.fromarray(smooth(H, W, 3).astype(np.uint8)).save(p, quality=90, exif=exif.tobytes()),
+    "jpg", "RGB")
+add(lambda p: Image.fromarray(rng.integers(0, 256, (H, W, 4)).astype(np.uint8), "CMYK").save(p, quality=95),
+    "jpg", "RGB")
+add(pil_save(smooth(H, W, 1)[..., 0], "L", quality=85, progressive=True), "jpg", "L")
+add(lambda p: Image.fromarray(smooth(H, W, 3).astype(np.uint8)).convert("CMYK").save(p, quality=80, progressive=True),
+    "jpg", "RGB")
 # What PIL's own JPEG encoder loses at quality 90 (4:2:0, its default), on the
 # images test_image.c round-trips through facs_jpeg_write.
 for name, pixels in (("astronaut_rgb", skimage.data.astronaut()),

@@ -11,7 +11,11 @@ decoding to RGB is exercised too.
 HDF5: /classes and /paths (uint8, each name followed by a NUL; paths relative
 to root), /targets (int32), /pixels (every sample's
 np.asarray(Image.open(p).convert("RGB")) flattened and concatenated, uint8),
-/shapes (N x 2 int32: height, width)."""
+/shapes (N x 2 int32: height, width).
+/given/classes, /given/paths, /given/targets: the same with the classes fixed
+by a list in another order (class i = the list's i-th name), as
+torchvision's make_dataset(root, class_to_idx) lists them: classes visited in
+name order, targets from the list (facs-finetune --classes-file)."""
 import os
 import shutil
 import sys
@@ -19,6 +23,7 @@ import sys
 import numpy as np
 from PIL import Image
 from torchvision.datasets import ImageFolder
+from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
 from common import setup
 
@@ -76,6 +81,11 @@ def main():
     h5.create_dataset("classes", data=names(ds.classes))
     h5.create_dataset("paths", data=names(paths))
     h5.create_dataset("targets", data=np.array(ds.targets, dtype=np.int32))
+    given = ["b_d", "Zebra", "b-c", "apple"]
+    samples = make_dataset(root, {name: i for i, name in enumerate(given)}, extensions=IMG_EXTENSIONS)
+    h5.create_dataset("given/classes", data=names(given))
+    h5.create_dataset("given/paths", data=names([os.path.relpath(p, root) for p, _ in samples]))
+    h5.create_dataset("given/targets", data=np.array([t for _, t in samples], dtype=np.int32))
     arrays = [np.asarray(Image.open(p).convert("RGB")) for p, _ in ds.samples]
     h5.create_dataset("pixels", data=np.concatenate([a.reshape(-1) for a in arrays]))
     h5.create_dataset("shapes", data=np.array([a.shape[:2] for a in arrays], dtype=np.int32))

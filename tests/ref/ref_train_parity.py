@@ -41,7 +41,13 @@ class TinyNet(nn.Module):
         y = F.relu(self.block.bn3(self.block.conv3(y)) + x)
         return self.fc(F.adaptive_avg_pool2d(y, 1).flatten(1))
 
-f = setup()
+# A fixed draw by default, as ref_resnet.py: ten steps at lr 0.1 carry a
+# rounding difference across ReLU, max-pool and FACS kinks into every later
+# step, and about one clock seed in six drifts past the test's 1e-4 by step 7
+# (seed 1796343528: 2.2e-4 in block.conv2.weight, 1.3e-6 at step 1), and
+# seed 5 puts a value within rounding of a kink in step 0 (3e-3 at once).
+# Seeds 1-4 and 6-8 were checked clean; FACS_TEST_SEED explores others by hand.
+f = setup(default_seed=1)
 net = TinyNet()
 for key, value in net.state_dict().items():
     if not key.endswith("num_batches_tracked"):

@@ -1,0 +1,63 @@
+/* What an explaining tool needs around cam.h (facs-gradcam, and its --compare
+ * panels): the images of a path, each as the network's input; the
+ * normalisation a weights file was trained with; class names.
+ *
+ *     facs_cam_images list;
+ *     FACS_TRY(facs_cam_images_open("photos/", &list));       // a file, or every image under a folder
+ *     float mean[3], std[3];
+ *     FACS_TRY(facs_cam_file_norm("W.h5", mean, std, NULL));  // ImageNet unless the file says cifar
+ *     facs_cam_input in;
+ *     FACS_TRY(facs_cam_input_load(list.paths[i], 224, 224, mean, std, &in));
+ *     ... in.rgb (the picture to draw on), in.chw (3, H, W) for facs_cam_gradients ...
+ *     facs_cam_input_free(&in);
+ *     facs_cam_images_free(&list); */
+#ifndef FACS_CAM_INPUT_H
+#define FACS_CAM_INPUT_H
+
+#include "image.h"
+#include "status.h"
+
+/* The images of a path: the file itself, or every .png, .jpg and .jpeg under
+ * a folder, recursively, in a fixed order (image_folder.h's walk). */
+typedef struct {
+    int count;
+    char **paths; /* as the images are opened */
+    char **stems; /* for output names: the path below the folder (the file's name for a file) without its
+                     extension, '/' as '_' */
+} facs_cam_images;
+
+/* Refuses a path that does not exist, and a folder without images. */
+facs_status facs_cam_images_open(const char *path, facs_cam_images *out);
+void facs_cam_images_free(facs_cam_images *list);
+
+/* One image as the network sees it. */
+typedef struct {
+    facs_image rgb; /* 8-bit RGB at the network's input size */
+    float *chw;     /* (3, H, W): (rgb / 255 - mean) / std, float32 as torchvision's Normalize */
+} facs_cam_input;
+
+/* Reads path as RGB (PIL's convert("RGB")), resized to height x width when
+ * both are positive and it is not that size already (PIL's bilinear resize,
+ * antialiased: torchvision's Resize((h, w)) on the PIL image), and
+ * normalised. An unreadable file or one that is no PNG or JPEG is refused,
+ * naming it. */
+facs_status facs_cam_input_load(const char *path, int height, int width, const float mean[3], const float std[3],
+                                facs_cam_input *out);
+void facs_cam_input_free(facs_cam_input *in);
+
+/* The input normalisation of a weights file: CIFAR's mean and std when its
+ * run options (facs-finetune's "norm") say "cifar", else ImageNet's, which
+ * every other trainer here uses (facs-finetune --norm imagenet, pspnet-train,
+ * torchvision's files). *name (may be NULL) gets "cifar" or "imagenet". */
+facs_status facs_cam_file_norm(const char *weights, float mean[3], float std[3], const char **name);
+
+/* Class names for a model of classes classes: the lines of file when given
+ * (exactly classes non-empty lines, else refused naming the file), else the
+ * built-in ones where they fit: Cityscapes' 19 trainIds for a segmentation
+ * model of 19 classes, CIFAR-10's or CIFAR-100's for a classifier of 10 or 100
+ * classes; *names is NULL otherwise (classes go by index). Free with
+ * facs_cam_names_free(names, classes). */
+facs_status facs_cam_class_names(const char *file, int classes, int segmentation, char ***names);
+void facs_cam_names_free(char **names, int classes);
+
+#endif

@@ -1,0 +1,171 @@
+/* Setting up and running pspnet-eval (see eval_run.h). */
+#include "eval_run.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "atomic_file.h"
+#include "clock.h"
+#include "model_file.h"
+#include "pspnet.h"
+#include "seg_metrics.h"
+
+static int is_pspnet(const char *arch)
+{
+    for (const char *const *n = facs_pspnet_arch_names(); *n; n++)
+        if (strcmp(*n, arch) == 0)
+            return 1;
+    return 0;
+}
+
+/* The model options path was saved with, refused before anything is built
+ * unless it is a PSPNet on Cityscapes' 19 trainIds. */
+static facs_status model_options(const char *path, facs_model_options *mo)
+{
+    FACS_TRY(facs_model_options_from_file(path, mo));
+    if (!is_pspnet(mo->arch))
+        return facs_fail(FACS_ERR_ARG,
+                         "--weights %s holds %s, not a PSPNet: pspnet-eval needs a pspnet_<backbone> weights file "
+                         "(pspnet-train's best.h5 or last.h5, or a converted semseg checkpoint)",
+                         path, mo->arch);
+    if (mo->classes != FACS_CITYSCAPES_CLASSES)
+        return facs_fail(FACS_ERR_ARG, "--weights %s has %d classes; pspnet-eval evaluates Cityscapes' %d trainIds",
+                         path, mo->classes, FACS_CITYSCAPES_CLASSES);
+    return FACS_OK;
+}
+
+/* --data: the split's frames, named under ROOT/leftImg8bit/SPLIT ("city/name"). */
+static facs_status list_split(ev_run *r)
+{
+    FACS_TRY(facs_cityscapes_index(r->o->data, r->o->split, &r->index));
+    facs_cityscapes_dataset(&r->index, &r->images);
+    char prefix[4096];
+    int n = snprintf(prefix, sizeof prefix, "%s/leftImg8bit/%s/", r->o->data, r->o->split);
+    for (int i = 0; i < r->index.count; i++) {
+        const char *file = r->index.pairs[i].image;
+        FACS_TRY(ev_saver_add(&r->saver, file, strncmp(file, prefix, (size_t)n) == 0 ? file + n : file));
+    }
+    r->saver.cityscapes = 1;
+    return FACS_OK;
+}
+
+/* --images: every image under the folder, named by its path there. */
+static facs_status list_folder(ev_run *r)
+{
+    FACS_TRY(facs_image_folder_open_unlabelled(r->o->images, &r->folder));
+    facs_image_folder_dataset(&r->folder, &r->images);
+    char file[4096];
+    for (int i = 0; i < r->folder.count; i++) {
+        FACS_TRY(facs_image_folder_path(&r->folder, i, file, sizeof file));
+        FACS_TRY(ev_saver_add(&r->saver, file, r->folder.paths[i]));
+    }
+    return FACS_OK;
+}
+
+facs_status ev_run_setup(ev_run *r, const ev_options *o)
+{
+    memset(r, 0, sizeof *r);
+    r->out.lock_fd = -1;
+    r->o = o;
+    r->saver.dir = o->save_pred;
+    r->saver.weights = o->weights;
+    facs_model_options mo;
+    FACS_TRY(model_options(o->weights, &mo));
+    FACS_TRY(o->data ? list_split(r) : list_folder(r));
+    if (o->save_pred)
+        FACS_TRY(ev_saver_check_unique(&r->saver));
+    if (o->out) { /* before the work: a folder that cannot be made fails now, not after the evaluation */
+        FACS_TRY(facs_run_dir_open(&r->out, "--out", o->out));
+        static const char *const outputs[] = {"results.json", "confusion.csv"};
+        for (int k = 0; k < 2; k++) {
+            char path[4200];
+            FACS_TRY(facs_run_dir_file(&r->out, outputs[k], path, sizeof path));
+            FACS_TRY(facs_check_output_not_input("--out", path, &o->weights, 1));
+        }
+    }
+    FACS_TRY(facs_model_create(&r->model, &mo, FACS_DEVICE_CPU, 0));
+    FACS_TRY(facs_model_load(o->weights, r->model, NULL));
+    if (!(r->ctx = facs_ctx_create(FACS_DEVICE_CPU)))
+        return facs_last_status();
+    FACS_TRY(facs_ctx_set_weight_cache(r->ctx, 1)); /* the weights stay fixed: reorder them once */
+    if (o->save_pred)
+        FACS_TRY(facs_make_dirs(o->save_pred));
+    return FACS_OK;
+}
+
+static void show_progress(void *user, int done, int total)
+{
+    facs_progress_update(user, done, "");
+    (void)total;
+}
+
+/* results.json and confusion.csv under --out. */
+static facs_status write_results(ev_run *r, const facs_confusion *cm)
+{
+    char json[4200], csv[4200];
+    FACS_TRY(facs_run_dir_file(&r->out, "results.json", json, sizeof json));
+    FACS_TRY(facs_run_dir_file(&r->out, "confusion.csv", csv, sizeof csv));
+    facs_run_dir_mark_written(&r->out);
+    FACS_TRY(facs_confusion_write_csv(cm, facs_cityscapes_class_names, csv));
+    FACS_TRY(facs_seg_results_write(cm, json));
+    printf("results: %s, %s\n", json, csv);
+    return FACS_OK;
+}
+
+static void print_header(const ev_run *r)
+{
+    const ev_options *o = r->o;
+    const facs_model_options *mo = facs_model_get_options(r->model);
+    char size[64] = "their own size";
+    if (o->base_size)
+        snprintf(size, sizeof size, "longer side %d", o->base_size);
+    printf("%s: %s, width %g, output stride %d; %d images of %s%s%s; whole images at %s\n", o->weights, mo->arch,
+           mo->width, mo->output_stride, r->images.count, o->data ? o->data : o->images, o->data ? ", split " : "",
+           o->data ? o->split : "", size);
+    fflush(stdout);
+}
+
+facs_status ev_run_evaluate(ev_run *r)
+{
+    const ev_options *o = r->o;
+    print_header(r);
+    facs_confusion cm = {0};
+    if (o->data)
+        FACS_TRY(facs_confusion_init(&cm, FACS_CITYSCAPES_CLASSES));
+    facs_seg_eval_opts eo = facs_seg_eval_defaults();
+    eo.base_size = o->base_size;
+    eo.progress = show_progress;
+    eo.progress_user = &r->bar;
+    eo.names = (const char *const *)r->saver.files.items;
+    if (o->save_pred) {
+        eo.on_prediction = ev_save_prediction;
+        eo.prediction_user = &r->saver;
+    }
+    facs_progress_begin(&r->bar, o->data ? o->split : "images", r->images.count, 0, 1);
+    double start = facs_clock_seconds();
+    facs_status s = facs_seg_eval_whole(r->ctx, r->model, &r->images, &eo, o->data ? &cm : NULL);
+    facs_progress_end(&r->bar);
+    double seconds = facs_clock_seconds() - start;
+    if (s == FACS_OK) {
+        printf("%d images in %.1f s (%.2f images/s)\n\n", r->images.count, seconds,
+               seconds > 0 ? r->images.count / seconds : 0.0);
+        if (o->data) {
+            facs_seg_results_print(&cm, stdout);
+            s = write_results(r, &cm);
+        }
+    }
+    if (s == FACS_OK && o->save_pred)
+        printf("predictions: %s/{trainid,labelid,color,overlay}\n", o->save_pred);
+    facs_confusion_free(&cm);
+    return s;
+}
+
+void ev_run_free(ev_run *r)
+{
+    facs_model_free(r->model);
+    facs_ctx_free(r->ctx);
+    facs_cityscapes_index_free(&r->index);
+    facs_image_folder_free(&r->folder);
+    ev_saver_free(&r->saver);
+    facs_run_dir_close(&r->out);
+}

@@ -1,0 +1,49 @@
+/* A pspnet-eval run: set up (every check that can fail early, before any
+ * output is written), then evaluated over the images (eval/seg_eval.h), the
+ * predictions saved on the way (eval_predictions.c) and the results written. */
+#ifndef PS_EVAL_RUN_H
+#define PS_EVAL_RUN_H
+
+#include "cityscapes.h"
+#include "eval_options.h"
+#include "image_folder.h"
+#include "image_walk.h"
+#include "progress.h"
+#include "run_dir.h"
+#include "seg_eval.h"
+
+/* Where each image's predictions go (--save-pred). */
+typedef struct {
+    const char *dir;     /* --save-pred */
+    const char *weights; /* an input no prediction may overwrite */
+    int cityscapes;      /* 1: trainid/, color/ and overlay/ take the file name alone, labelid/ keeps the city */
+    facs_strings files;  /* per image: its file */
+    facs_strings names;  /* per image: its path under the image root, without extension ("city/name") */
+} ev_saver;
+
+/* Adds image file `file`, known as rel under its root ("city/x_leftImg8bit.png"). */
+facs_status ev_saver_add(ev_saver *s, const char *file, const char *rel);
+/* Refuses two images whose predictions would have the same name (a.jpg and a.png), naming both. */
+facs_status ev_saver_check_unique(const ev_saver *s);
+/* seg_eval.h's on_prediction: writes the image's four PNGs (user: the ev_saver). */
+facs_status ev_save_prediction(void *user, const facs_seg_prediction *p);
+void ev_saver_free(ev_saver *s);
+
+typedef struct {
+    const ev_options *o;
+    facs_run_dir out;
+    facs_cityscapes_pairs index;  /* --data */
+    facs_image_folder folder;     /* --images */
+    facs_dataset images;
+    facs_model *model;
+    facs_ctx *ctx;
+    ev_saver saver;
+    facs_progress bar;
+} ev_run;
+
+facs_status ev_run_setup(ev_run *r, const ev_options *o);
+/* Evaluates or predicts every image, prints the tables and writes the results. */
+facs_status ev_run_evaluate(ev_run *r);
+void ev_run_free(ev_run *r);
+
+#endif

@@ -1,0 +1,128 @@
+#!/bin/sh
+# facs-finetune on an image folder (DIR/train/<class>/, DIR/val/<class>/):
+#   - facs-data synth imagefolder writes one (4 classes, 200 + 40 JPEG/PNG
+#     images of 32x32) and facs-data check passes it;
+#   - a 4-epoch run of a tiny network (--input-size 32; the ImageNet recipe
+#     with label smoothing, step schedule and warm-up) learns: final test top-1
+#     at least 0.75, chance being 0.25;
+#   - resume is exact: --stop-after 2 then --resume ends with last.h5 equal to
+#     the uninterrupted run's (tests/compare_checkpoints.py) and the same log;
+#   - the checkpoint records the recipe (norm, eval resize, class names) and
+#     --eval rebuilds it from the file alone;
+#   - --classes-file fixes the class order; bad input gets a message naming it:
+#     a file that does not decode (and --skip-bad leaves it out, listing it),
+#     an empty class, a val class train lacks, a class file naming a folder that
+#     does not exist, a missing val/, and CIFAR-only use of image-folder options.
+# usage: finetune_imagefolder.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]
+set -u
+tool=${1:?usage: finetune_imagefolder.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
+data_tool=${2:?usage: finetune_imagefolder.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
+python=/usr/bin/python3
+here=$(dirname "$0")
+. "$here/lib.sh"
+make_work finetune_imagefolder "${3:-}"
+start=$(date +%s)
+
+data="$work/data"
+"$data_tool" synth imagefolder "$data" --classes 4 --n 200 --size 32 --seed 3 2>"$work/err"
+expect_rc "facs-data synth imagefolder" 0 $?
+"$data_tool" check "$data" >"$work/check.out" 2>"$work/err"
+expect_rc "facs-data check" 0 $?
+contains "facs-data check" "$work/check.out" "train: 200 images"
+contains "facs-data check" "$work/check.out" "val: 40 images"
+
+args="--data $data --arch facs_resnet26 --width 0.25 --input-size 32 --epochs 4 --batch 20 --workers 2 --seed 7
+      --label-smoothing 0.1 --schedule step --warmup 1"
+# shellcheck disable=SC2086
+run() { "$tool" $args "$@"; }
+
+run --out "$work/full" >"$work/full.out" 2>&1 || bad "uninterrupted run failed: $(cat "$work/full.out")"
+grep "^epoch" "$work/full.out"
+top1=$(sed -n 's/^epoch   4\/4 .*test_top1 \([0-9.]*\).*/\1/p' "$work/full.out")
+if [ -n "$top1" ] && awk "BEGIN { exit !($top1 >= 0.75) }"; then ok "learns: test top-1 $top1 (chance 0.25)"; else
+    bad "test top-1 after 4 epochs is '$top1', want >= 0.75"; fi
+contains "per-class table" "$work/full.out" "automobile"
+
+run --out "$work/split" --stop-after 2 >"$work/split1.out" 2>&1 || bad "--stop-after 2: $(cat "$work/split1.out")"
+run --out "$work/split" --resume >"$work/split2.out" 2>&1 || bad "--resume failed: $(cat "$work/split2.out")"
+"$python" "$here/compare_checkpoints.py" "$work/full/last.h5" "$work/split/last.h5" --steps 40 && ok "exact resume" ||
+    bad "last.h5 after --stop-after 2 + --resume differs from the uninterrupted run's"
+strip() { sed 's/, "images_per_s": [-0-9.e+]*//' "$1"; }
+[ "$(strip "$work/full/log.jsonl")" = "$(strip "$work/split/log.jsonl")" ] && ok || bad "the resumed log differs"
+
+# The recipe in the checkpoint, and --eval from the file alone.
+"$python" - "$work/full/last.h5" <<'PY' && ok "run_options record the recipe" || bad "run_options lack the recipe"
+import json, sys
+import h5py
+o = json.loads(h5py.File(sys.argv[1], "r").attrs["run_options"])
+want = {"norm": "imagenet", "input-size": 32, "eval-resize": 37, "label-smoothing": 0.1, "schedule": "step",
+        "data": "imagefolder", "class-names": ["airplane", "automobile", "bird", "cat"]}
+bad = {k: (o.get(k), v) for k, v in want.items() if o.get(k) != v}
+print("run_options:", bad or "as expected")
+sys.exit(1 if bad else 0)
+PY
+"$tool" --data "$data" --eval "$work/full/best.h5" >"$work/eval.out" 2>"$work/err"
+expect_rc "--eval best.h5" 0 $?
+contains "--eval" "$work/eval.out" "input 32x32, 40 test images"
+
+# --classes-file: the file's order is the class order (confusion.csv's header).
+printf 'cat\nbird\nautomobile\nairplane\n' >"$work/classes.txt"
+"$tool" --data "$data" --classes-file "$work/classes.txt" --arch facs_resnet26 --width 0.25 --input-size 32 \
+    --epochs 1 --batch 100 --out "$work/ordered" >"$work/ordered.out" 2>&1
+rc=$?
+expect_rc "--classes-file" 0 $rc
+[ "$(head -1 "$work/ordered/confusion.csv")" = 'true\predicted,cat,bird,automobile,airplane' ] && ok ||
+    bad "--classes-file: confusion.csv header is '$(head -1 "$work/ordered/confusion.csv")'"
+
+# fails WHAT NEEDLE... -- ARGS: exit 1 and every NEEDLE in stderr.
+fails() {
+    what=$1
+    shift
+    expect_failure 1 "$what" "$tool" "$@"
+}
+common="--arch facs_resnet26 --width 0.25 --input-size 32 --epochs 1 --batch 20"
+
+# A file that does not decode: named, then left out with --skip-bad.
+cp -r "$data" "$work/broken"
+victim="$work/broken/train/bird/bird_00002.jpg"
+head -c 300 "$data/train/bird/bird_00002.jpg" >"$victim"
+# shellcheck disable=SC2086
+fails "a truncated JPEG" "$victim" "truncated" "--skip-bad" -- --data "$work/broken" $common --out "$work/b1"
+# shellcheck disable=SC2086
+"$tool" --data "$work/broken" $common --batch 100 --skip-bad --out "$work/b2" >"$work/skip.out" 2>"$work/err"
+expect_rc "--skip-bad" 0 $?
+contains "--skip-bad" "$work/skip.out" "skipped 1 file that does not decode (--skip-bad):"
+contains "--skip-bad" "$work/skip.out" "$victim"
+"$data_tool" check "$work/broken" >"$work/check.out" 2>"$work/err"
+expect_rc "facs-data check of a bad file" 1 $?
+contains "facs-data check of a bad file" "$work/check.out" "$victim"
+
+# An empty class, a val class that train lacks, a class file naming a missing folder, no val/.
+cp -r "$data" "$work/empty"
+mkdir "$work/empty/train/dog"
+# shellcheck disable=SC2086
+fails "an empty class" "$work/empty/train" "found no valid file for the classes dog" -- \
+    --data "$work/empty" $common --out "$work/e1"
+cp -r "$data" "$work/extra"
+mkdir "$work/extra/val/zebra" && cp "$data/val/cat/cat_00003.jpg" "$work/extra/val/zebra/"
+# shellcheck disable=SC2086
+fails "a val class train lacks" "$work/extra/val/zebra" "does not list" -- --data "$work/extra" $common --out "$work/e2"
+printf 'cat\nbird\nautomobile\nairplane\nhorse\n' >"$work/five.txt"
+# shellcheck disable=SC2086
+fails "--classes-file with a missing class" "no image" "horse" "$work/five.txt" -- \
+    --data "$data" --classes-file "$work/five.txt" $common --out "$work/e3"
+printf 'cat\nbird\ncat\n' >"$work/twice.txt"
+# shellcheck disable=SC2086
+fails "--classes-file with a name twice" "$work/twice.txt, line 3" "twice" -- \
+    --data "$data" --classes-file "$work/twice.txt" $common --out "$work/e4"
+mkdir -p "$work/noval" && cp -r "$data/train" "$work/noval/"
+# shellcheck disable=SC2086
+fails "no val/" "$work/noval/val/" -- --data "$work/noval" $common --out "$work/e5"
+"$data_tool" synth cifar10 "$work/c10" --n 50 2>/dev/null
+# shellcheck disable=SC2086
+fails "--classes-file on CIFAR" "--classes-file applies to image folders" -- \
+    --data "$work/c10" --classes-file "$work/classes.txt" $common --out "$work/e6"
+for d in e1 e2 e3 e4 e5 e6; do [ ! -e "$work/$d" ] && ok || bad "$d: a failed run left $work/$d"; done
+
+echo "$(($(date +%s) - start)) s"
+finish

@@ -1,0 +1,141 @@
+#!/bin/sh
+# pspnet-eval end to end on synthetic Cityscapes (12 training and 2 val frames
+# of 128x64): pspnet-train trains PSPNet on resnet26 at width 0.25 for 20
+# iterations, then pspnet-eval evaluates its last.h5 on the val split.
+#   - Whole mode reproduces the mIoU, pixel accuracy and per-class IoU of
+#     pspnet-train's last validation (log.jsonl, to its 10 digits).
+#   - tests/pspnet_eval_ref.py, in numpy over the files alone: every
+#     prediction format (trainid, labelid, color, overlay) is right for every
+#     frame, and mIoU, category IoU and accuracies recomputed from the trainId
+#     PNGs and the ground truth equal results.json's.
+#   - The PyTorch twin (tests/ref/pspnet_torch.py) with the same weights
+#     predicts the same classes, at the frames' own size and at --base-size 96
+#     (image resized, probabilities resized back, as semseg's test does);
+#     --base-size 128 (the frames' longer side) changes nothing.
+#   - --images predicts a folder of PNG and JPEG images without labels.
+#   - Bad input is refused by name, with a non-zero exit and no --out left
+#     behind: a missing or classifier weights file, a label outside the
+#     classes, a label of another size, a missing split, a fractional option,
+#     an --out that is a file or would overwrite the weights, an unknown
+#     --mode, --images without --save-pred or without images, and two images
+#     whose predictions would share a name.
+# usage: pspnet_eval.sh PATH/TO/pspnet-eval PATH/TO/pspnet-train PATH/TO/facs-data [WORK_DIR]
+set -u
+usage="usage: pspnet_eval.sh PATH/TO/pspnet-eval PATH/TO/pspnet-train PATH/TO/facs-data [WORK_DIR]"
+tool=${1:?$usage}
+train_tool=${2:?$usage}
+data_tool=${3:?$usage}
+python=/usr/bin/python3
+here=$(dirname "$0")
+. "$here/lib.sh"
+make_work pspnet_eval "${4:-}"
+ref() { "$python" "$here/pspnet_eval_ref.py" "$@"; }
+
+"$data_tool" synth cityscapes "$work/cs" --n 12 --size 128x64 2>/dev/null || bad "facs-data synth cityscapes"
+"$train_tool" --data "$work/cs" --out "$work/train" --arch pspnet_resnet26 --width 0.25 --crop 64 --batch 4 \
+    --iters 20 --log-every 10 --val-every 20 --workers 1 >"$work/train.out" 2>&1 || bad "training: $(cat "$work/train.out")"
+weights=$work/train/last.h5
+
+"$tool" --weights "$weights" --data "$work/cs" --split val --out "$work/ev" --save-pred "$work/pred" \
+    >"$work/ev.out" 2>"$work/err"
+expect_rc "pspnet-eval --data" 0 $?
+grep -E "^(mIoU|  all|absent|flat|vehicle)" "$work/ev.out"
+"$python" - "$work/train/log.jsonl" "$work/ev/results.json" <<'PY' && ok "reproduces pspnet-train's last validation" ||
+import json, sys
+last = [json.loads(l) for l in open(sys.argv[1]) if "val_miou" in l][-1]
+got = json.load(open(sys.argv[2]))
+digits = lambda v: None if v is None else float("%.10g" % v)  # the log keeps 10 significant digits
+assert digits(got["miou"]) == last["val_miou"], (got["miou"], last["val_miou"])
+assert digits(got["pixel_acc"]) == last["val_pixel_acc"], (got["pixel_acc"], last["val_pixel_acc"])
+assert {k: digits(v) for k, v in got["iou"].items()} == last["val_iou"], (got["iou"], last["val_iou"])
+print("val mIoU", last["val_miou"], "at iteration", last["iter"], "= results.json", got["miou"])
+PY
+    bad "results.json differs from the last validation of log.jsonl"
+[ -s "$work/ev/confusion.csv" ] && head -1 "$work/ev/confusion.csv" | grep -q '^true\\predicted,road,' && ok ||
+    bad "confusion.csv"
+ref check "$work/pred" "$work/cs" val "$work/ev/results.json" && ok || bad "predictions or metrics (numpy)"
+ref twin "$weights" "$work/cs" val "$work/pred" && ok || bad "whole-image predictions differ from the PyTorch twin"
+
+"$tool" --weights "$weights" --data "$work/cs" --out "$work/ev96" --save-pred "$work/pred96" --base-size 96 \
+    >/dev/null 2>"$work/err"
+expect_rc "--base-size 96" 0 $?
+ref twin "$weights" "$work/cs" val "$work/pred96" 96 && ok || bad "--base-size 96 differs from the PyTorch twin"
+ref check "$work/pred96" "$work/cs" val "$work/ev96/results.json" && ok || bad "--base-size 96: metrics (numpy)"
+"$tool" --weights "$weights" --data "$work/cs" --out "$work/ev128" --base-size 128 --mode whole >/dev/null 2>"$work/err"
+expect_rc "--base-size 128" 0 $?
+cmp -s "$work/ev/results.json" "$work/ev128/results.json" && ok "--base-size of the longer side changes nothing" ||
+    bad "--base-size 128 changed the results"
+
+# --images: the val frames as PNGs and one as a JPEG in a sub-folder, no labels.
+mkdir -p "$work/images/sub"
+cp "$work"/cs/leftImg8bit/val/*/*.png "$work/images/"
+"$python" -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).save(sys.argv[2], quality=95)' \
+    "$(ls "$work"/cs/leftImg8bit/val/*/*.png | head -1)" "$work/images/sub/frame.jpg"
+"$tool" --weights "$weights" --images "$work/images" --save-pred "$work/pred_images" >/dev/null 2>"$work/err"
+expect_rc "--images" 0 $?
+"$python" - "$work/pred" "$work/pred_images" <<'PY' && ok "--images predicts PNGs and JPEGs" || bad "--images predictions"
+import os, sys
+import numpy as np
+from PIL import Image
+data, images = sys.argv[1:3]
+names = sorted(os.listdir(os.path.join(data, "trainid")))
+for kind in ("trainid", "labelid", "color", "overlay"):
+    assert sorted(os.listdir(os.path.join(images, kind))) == names + ["sub"], kind
+    assert os.listdir(os.path.join(images, kind, "sub")) == ["frame.png"], kind
+for n in names:  # the same image gives the same prediction
+    a, b = (np.array(Image.open(os.path.join(d, "trainid", n))) for d in (data, images))
+    assert (a == b).all(), n
+assert Image.open(os.path.join(images, "trainid", "sub", "frame.png")).size == (128, 64)
+PY
+
+# refuse WHAT NEEDLE ARGS...: a non-zero exit naming NEEDLE, and no $work/bad left behind.
+refuse() {
+    what=$1 needle=$2
+    shift 2
+    "$tool" "$@" >"$work/out" 2>"$work/err"
+    [ $? -ne 0 ] && ok || bad "$what: exit 0"
+    contains "$what" "$work/err" "$needle"
+    if [ -e "$work/bad" ]; then bad "$what: left $work/bad"; rm -rf "$work/bad"; else ok; fi
+}
+data="--data $work/cs --out $work/bad"
+# shellcheck disable=SC2086
+{
+refuse "a missing weights file" "$work/nothing.h5" --weights "$work/nothing.h5" $data
+"$python" -c 'import h5py, sys
+with h5py.File(sys.argv[1], "w") as f:
+    f.attrs.update({"format": "facs-weights", "format_version": 1, "architecture": "resnet26", "classes": 10,
+                    "width": 0.25})' "$work/classifier.h5"
+refuse "a classifier's weights" "holds resnet26, not a PSPNet" --weights "$work/classifier.h5" $data
+refuse "a missing split" "$work/cs/leftImg8bit/test" --weights "$weights" $data --split test
+refuse "a fractional --base-size" "--base-size needs a whole number" --weights "$weights" $data --base-size 96.5
+refuse "an unknown --mode" "--mode must be whole, not 'slide'" --weights "$weights" $data --mode slide
+refuse "--images without --save-pred" "--images needs --save-pred" --weights "$weights" --images "$work/images"
+}
+cp -r "$work/cs" "$work/cs_label"
+label=$(ls "$work"/cs_label/gtFine/val/*/*_labelTrainIds.png | head -1)
+"$python" -c 'import sys, numpy as np; from PIL import Image
+a = np.array(Image.open(sys.argv[1])); a[3, 5] = 50; Image.fromarray(a).save(sys.argv[1])' "$label"
+refuse "a label outside the classes" "$(basename "$label"): trainId 50 at x=5, y=3" --weights "$weights" \
+    --data "$work/cs_label" --out "$work/bad"
+cp -r "$work/cs" "$work/cs_size"
+label=$(ls "$work"/cs_size/gtFine/val/*/*_labelTrainIds.png | head -1)
+"$python" -c "from PIL import Image; import sys; Image.new('L', (32, 16)).save(sys.argv[1])" "$label"
+refuse "a label of another size" "$(basename "$label") is 32x16" --weights "$weights" --data "$work/cs_size" \
+    --out "$work/bad"
+mkdir "$work/empty"
+refuse "--images without images" "no image found" --weights "$weights" --images "$work/empty" \
+    --save-pred "$work/bad"
+cp "$work/images/sub/frame.jpg" "$work/images/sub/frame.png"
+refuse "two images with one prediction name" "would both be predicted as sub/frame.png" --weights "$weights" \
+    --images "$work/images" --save-pred "$work/bad"
+touch "$work/file"
+refuse "an --out that is a file" "--out $work/file: exists and is not a folder" --weights "$weights" \
+    --data "$work/cs" --out "$work/file"
+mkdir "$work/keep"
+cp "$weights" "$work/keep/results.json"
+before=$(cksum <"$work/keep/results.json")
+refuse "an --out that would overwrite the weights" "is the input" --weights "$work/keep/results.json" \
+    --data "$work/cs" --out "$work/keep"
+[ "$(cksum <"$work/keep/results.json")" = "$before" ] && ok || bad "the weights file was overwritten"
+
+finish

@@ -1,0 +1,179 @@
+"""Independent checks of pspnet-eval for tests/pspnet_eval.sh, in numpy and
+PyTorch over the files it wrote (nothing here calls the C code).
+
+  check PRED ROOT SPLIT RESULTS
+      Every prediction format under PRED (--save-pred) for every frame of
+      ROOT/leftImg8bit/SPLIT: trainid/NAME.png the image's size, 8-bit gray,
+      values 0..18; labelid/CITY/NAME.png their official labelIds; color/
+      the Cityscapes palette; overlay/ (image + colour) / 2 rounded half up.
+      Then the metrics recomputed from the trainId PNGs and the ground truth
+      (gtFine labelTrainIds): one confusion matrix over the split, ignore 255
+      left out, IoU per class (absent from both: null, out of the mean),
+      cityscapesScripts' category IoU (its getIouScoreForCategory: TP inside
+      the category, FN/FP against the other evaluated classes), pixel and mean
+      class accuracy; each must equal RESULTS (results.json) within 1e-12.
+  twin WEIGHTS ROOT SPLIT PRED [BASE_SIZE]
+      The PyTorch twin (tests/ref/pspnet_torch.py) with WEIGHTS' tensors
+      predicts each frame as semseg's test does in whole mode (the image
+      resized so its longer side is BASE_SIZE, softmax, probabilities resized
+      back bilinearly, argmax); trainid/ must agree on >= 99.9% of pixels.
+The tables are cityscapesScripts' labels.py, typed here rather than read
+from the C sources."""
+import glob
+import json
+import math
+import os
+import re
+import sys
+
+import numpy as np
+from PIL import Image
+
+NAMES = ["road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign", "vegetation",
+         "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"]
+LABEL_IDS = [7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33]
+PALETTE = [(128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153), (153, 153, 153),
+           (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60),
+           (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32)]
+CATEGORIES = {"flat": ["road", "sidewalk"], "construction": ["building", "wall", "fence"],
+              "object": ["pole", "traffic light", "traffic sign"], "nature": ["vegetation", "terrain"],
+              "sky": ["sky"], "human": ["person", "rider"],
+              "vehicle": ["car", "truck", "bus", "train", "motorcycle", "bicycle"]}
+K = len(NAMES)
+
+
+def frames(root, split):
+    """(city, name, image path, labelTrainIds path) of each frame, sorted."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(root, "leftImg8bit", split, "*", "*_leftImg8bit.png"))):
+        city, file = path.split(os.sep)[-2:]
+        stem = file[:-len("_leftImg8bit.png")]
+        out.append((city, file[:-4], path, os.path.join(root, "gtFine", split, city, stem + "_gtFine_labelTrainIds.png")))
+    assert out, f"no frames under {root}/leftImg8bit/{split}"
+    return out
+
+
+def read(path, mode):
+    img = Image.open(path)
+    assert img.mode == mode, f"{path}: mode {img.mode}, want {mode}"
+    return np.array(img)
+
+
+def check_formats(pred, city, name, image):
+    """The trainIds of one frame, after checking every format against them."""
+    t = read(os.path.join(pred, "trainid", name + ".png"), "L")
+    assert t.shape == image.shape[:2], f"{name}: trainid {t.shape}, image {image.shape[:2]}"
+    assert t.max() < K, f"{name}: trainId {t.max()}"
+    ids = read(os.path.join(pred, "labelid", city, name + ".png"), "L")
+    assert (ids == np.array(LABEL_IDS, np.uint8)[t]).all(), f"{name}: labelIds are not the trainIds' official ids"
+    color = np.array(PALETTE, np.uint8)[t]
+    assert (read(os.path.join(pred, "color", name + ".png"), "RGB") == color).all(), f"{name}: colours"
+    overlay = (image.astype(np.int32) + color + 1) // 2
+    assert (read(os.path.join(pred, "overlay", name + ".png"), "RGB") == overlay).all(), f"{name}: overlay"
+    return t
+
+
+def iou_of(tp, fp, fn):
+    return tp / (tp + fp + fn) if tp + fp + fn else math.nan
+
+
+def metrics(conf):
+    """What results.json must hold, from the confusion matrix (rows: truth)."""
+    tp = np.diag(conf).astype(np.float64)
+    iou = [iou_of(tp[c], conf[:, c].sum() - tp[c], conf[c].sum() - tp[c]) for c in range(K)]
+    cat_iou = {}
+    for cat, members in CATEGORIES.items():
+        inside = [NAMES.index(n) for n in members]
+        outside = [c for c in range(K) if c not in inside]
+        cat_iou[cat] = iou_of(conf[np.ix_(inside, inside)].sum(), conf[np.ix_(outside, inside)].sum(),
+                              conf[np.ix_(inside, outside)].sum())
+    rows = conf.sum(1)
+    recall = [tp[c] / rows[c] for c in range(K) if rows[c]]
+    mean = lambda v: float(np.mean([x for x in v if not math.isnan(x)]))  # noqa: E731
+    return {"miou": mean(iou), "iou": dict(zip(NAMES, iou)), "category_miou": mean(cat_iou.values()),
+            "category_iou": cat_iou, "pixel_acc": tp.sum() / conf.sum(), "mean_acc": float(np.mean(recall))}
+
+
+def same(got, want, where):
+    if isinstance(want, dict):
+        assert list(got) == list(want), f"{where}: keys {list(got)}, want {list(want)}"
+        for k in want:
+            same(got[k], want[k], f"{where}.{k}")
+    elif math.isnan(want):
+        assert got is None, f"{where}: {got}, want null (absent class)"
+    else:
+        assert got is not None and abs(got - want) <= 1e-12 * max(1, abs(want)), f"{where}: {got}, want {want}"
+
+
+def check(pred, root, split, results_path):
+    conf = np.zeros((K, K), np.int64)
+    for city, name, image_path, label_path in frames(root, split):
+        t = check_formats(pred, city, name, read(image_path, "RGB"))
+        gt = read(label_path, "L")
+        keep = gt != 255
+        conf += np.bincount(gt[keep].astype(np.int64) * K + t[keep], minlength=K * K).reshape(K, K)
+    results = json.load(open(results_path))
+    keys = ["miou", "iou", "category_miou", "category_iou", "miiou", "iiou", "category_miiou", "category_iiou",
+            "pixel_acc", "mean_acc"]
+    assert list(results) == keys, f"results.json keys {list(results)}"
+    assert all(results[k] is None for k in keys[4:8]), "instance-level keys must be null"
+    want = metrics(conf)
+    for k, v in want.items():
+        same(results[k], v, k)
+    absent = [n for n in NAMES if math.isnan(want["iou"][n])]
+    print(f"numpy: mIoU {want['miou']:.10g} over {K - len(absent)} classes (absent: {', '.join(absent)}), "
+          f"category mIoU {want['category_miou']:.10g}, pixel acc {want['pixel_acc']:.10g}: as results.json")
+
+
+def twin(weights, root, split, pred, base_size=0):
+    import h5py
+    import torch
+    import torch.nn.functional as F
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "ref"))
+    from pspnet_torch import PSPNet
+    from resnet_torch import ResNet
+
+    with h5py.File(weights, "r") as f:
+        a = dict(f.attrs)
+        state = {}
+        f["model"].visititems(lambda k, v: state.__setitem__(k.replace("/", "."), torch.from_numpy(v[()]))
+                              if isinstance(v, h5py.Dataset) else None)
+    m = re.fullmatch(r"pspnet_(facs_)?resnet(\d+)", a["architecture"])
+    backbone = ResNet(int(m.group(2)), width=float(a["width"]), facs=bool(m.group(1)),
+                      output_stride=int(a["output_stride"]), deep_stem=int(a["deep_stem"]), no_head=True)
+    net = PSPNet(backbone, int(a["classes"]), width=float(a["width"])).eval()
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    agree = total = 0
+    for city, name, image_path, _ in frames(root, split):
+        x = torch.from_numpy(read(image_path, "RGB")).float().permute(2, 0, 1)[None]
+        h, w = x.shape[2:]
+        nh, nw = h, w
+        if base_size:  # semseg's test.py
+            nh, nw = (base_size, round(base_size / h * w)) if h > w else (round(base_size / w * h), base_size)
+        if (nh, nw) != (h, w):
+            x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)
+        with torch.no_grad():
+            p = F.softmax(net((x / 255 - mean) / std), dim=1)
+            if (nh, nw) != (h, w):
+                p = F.interpolate(p, size=(h, w), mode="bilinear", align_corners=False)
+        want = p.argmax(1)[0].numpy()
+        got = read(os.path.join(pred, "trainid", name + ".png"), "L")
+        agree += int((got == want).sum())
+        total += want.size
+    print(f"PyTorch twin, base size {base_size or 'own'}: {agree} of {total} pixels agree")
+    assert agree >= 0.999 * total, f"only {agree / total:.5f} of the pixels agree with the PyTorch twin"
+
+
+if __name__ == "__main__":
+    try:
+        if sys.argv[1] == "check":
+            check(*sys.argv[2:6])
+        elif sys.argv[1] == "twin":
+            twin(*sys.argv[2:6], *(int(v) for v in sys.argv[6:7]))
+        else:
+            sys.exit(f"unknown command {sys.argv[1]}")
+    except AssertionError as e:
+        sys.exit(f"pspnet_eval_ref.py {sys.argv[1]}: {e}")

@@ -1,0 +1,149 @@
+/* facs-gradcam: GradCAM, GradCAM++ or LayerCAM maps (eval/cam.h) of any
+ * network of backbone/model.h, rebuilt from its weights file, for one image
+ * or every image under a folder.
+ *
+ * For each image and class it writes, into --out (created if missing):
+ *   <stem>_<class>_cam.png      the normalised map at the input's size in OpenCV's JET colours
+ *   <stem>_<class>_overlay.png  0.5 map + 0.5 image, rescaled to its maximum (show_cam_on_image)
+ *   <stem>.cam.h5               with --save-cam: /cam (H, W) and /cam_raw (h, w) as float32,
+ *                               attributes class, class_name, score, probability, pixels,
+ *                               layer, method, arch; <stem>_<class>.cam.h5 when several
+ *                               classes are asked for each image
+ * <class> is the class's name where names are known (--class-names, or the
+ * built-in CIFAR and Cityscapes names), else its index. Every file is
+ * written atomically; an output may not be an input. A folder's images that
+ * fail (not an image, unreadable) are reported, the others done, and the
+ * exit status is 1. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "atomic_file.h"
+#include "cli_options.h"
+#include "gradcam.h"
+#include "h5_attr.h"
+#include "progress.h"
+#include "pspnet.h"
+
+static facs_status run(const gc_options *o)
+{
+    gc_session s = {.o = o};
+    facs_cam_images list = {0};
+    facs_status st = gc_session_open(o, &s);
+    if (st == FACS_OK)
+        st = facs_cam_images_open(o->image, &list);
+    if (st == FACS_OK)
+        st = facs_make_dirs(o->out);
+    facs_progress bar;
+    facs_progress_begin(&bar, "gradcam", list.count, 0, 1);
+    bar.enabled &= list.count > 1;
+    s.quiet = bar.enabled; /* a line per map would break the bar: a summary instead */
+    int failed = 0;
+    for (int i = 0; st == FACS_OK && i < list.count; i++) {
+        if (gc_explain_image(&s, list.paths[i], list.stems[i]) != FACS_OK) {
+            if (list.count == 1) {
+                st = facs_last_status();
+            } else {
+                failed++;
+                fprintf(stderr, "%sfacs-gradcam: %s\n", bar.enabled ? "\r\033[K" : "", facs_last_error());
+            }
+        }
+        facs_progress_update(&bar, i + 1, "");
+    }
+    facs_progress_end(&bar);
+    if (st == FACS_OK && s.quiet)
+        printf("%d images explained, maps in %s\n", list.count - failed, o->out);
+    if (st == FACS_OK && failed)
+        st = facs_fail(FACS_ERR_IO, "%d of %d images failed (above)", failed, list.count);
+    facs_cam_images_free(&list);
+    gc_session_close(&s);
+    return st;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: facs-gradcam --weights W.h5 --image PATH|DIR --out DIR [options]\n"
+            "Class activation maps of the network W.h5 was saved as (any classifier or PSPNet of this toolkit),\n"
+            "for an image or every .png/.jpg/.jpeg under a folder: <stem>_<class>_cam.png (JET colours) and\n"
+            "<stem>_<class>_overlay.png per class, in DIR (created if missing).\n"
+            "  --class K|NAME     a class to explain, by index or name (repeatable, at most %d)\n"
+            "  --top K            the K best classes (default 1): by logit, or by predicted pixels (segmentation)\n"
+            "  --layer NAME       the layer whose output is explained (default: the last feature block, e.g.\n"
+            "                     layer4.2; ResNets layer<s>.<i>, VGG and MobileNet-v2 features.<i>)\n"
+            "  --method M         gradcam (default), gradcam++ or layercam\n"
+            "  --input-size S     resize each image to S x S (or HxW) first, PIL's bilinear (default: as it is)\n"
+            "  --class-names FILE one name a line (built in: CIFAR-10/100 and Cityscapes)\n"
+            "  --save-cam         also <stem>.cam.h5: /cam (H, W), /cam_raw (h, w), class, score, probability\n"
+            "  --arch A           for a weights file that does not record its architecture\n"
+            "Inputs are normalised as the file was trained (facs-finetune --norm cifar), else with ImageNet's\n"
+            "mean and std. Segmentation targets: the sum of the class's logits over the pixels predicted as it.\n"
+            "  --help, --version\n",
+            MAX_CLASSES);
+}
+
+/* 0, or the exit status of a refused command line (the message printed). */
+static int parse(int argc, char **argv, gc_options *o)
+{
+    static const struct option longopts[] = {
+        {"weights", 1, 0, 'W'},     {"image", 1, 0, 'i'},    {"out", 1, 0, 'o'},  {"class", 1, 0, 'c'},
+        {"top", 1, 0, 't'},         {"layer", 1, 0, 'l'},    {"method", 1, 0, 'm'}, {"input-size", 1, 0, 's'},
+        {"class-names", 1, 0, 'n'}, {"save-cam", 0, 0, 'S'}, {"arch", 1, 0, 'a'}, {"help", 0, 0, 'h'},
+        {"version", 0, 0, 'V'},     {0, 0, 0, 0}};
+    facs_status st = FACS_OK;
+    for (int c; st == FACS_OK && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
+        switch (c) {
+        case 'W': o->weights = optarg; break;
+        case 'i': o->image = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'l': o->layer = optarg; break;
+        case 'n': o->class_names = optarg; break;
+        case 'a': o->arch = optarg; break;
+        case 'S': o->save_cam = 1; break;
+        case 'c':
+            if (o->n_classes < MAX_CLASSES)
+                o->classes[o->n_classes++] = optarg;
+            else
+                st = facs_fail(FACS_ERR_ARG, "at most %d --class options", MAX_CLASSES);
+            break;
+        case 't': st = facs_cli_int("--top", optarg, 1, MAX_CLASSES, &o->top); break;
+        case 'm': st = facs_cli_choice("--method", optarg, facs_cam_method_names, &o->method); break;
+        case 's': st = facs_cli_size("--input-size", optarg, 1, 8192, &o->height, &o->width); break;
+        case 'h': usage(stdout); exit(0);
+        case 'V': puts("facs-gradcam 0.1.0"); exit(0);
+        default: usage(stderr); return 2;
+        }
+    }
+    if (st == FACS_OK && optind < argc)
+        st = facs_fail(FACS_ERR_ARG, "unexpected argument '%s'", argv[optind]);
+    if (st == FACS_OK && (!o->weights || !o->image || !o->out))
+        st = facs_fail(FACS_ERR_ARG, "--weights, --image and --out are required");
+    if (st == FACS_OK && o->top && o->n_classes)
+        st = facs_fail(FACS_ERR_ARG, "--class and --top exclude each other");
+    const char *inputs[] = {o->image, o->weights, o->class_names};
+    if (st == FACS_OK) /* before anything is written: --out may not be an input (a folder, by inode) */
+        st = facs_check_output_not_input("--out", o->out, inputs, 3);
+    if (st != FACS_OK)
+        fprintf(stderr, "facs-gradcam: %s\n", facs_last_error());
+    return st == FACS_OK ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+    facs_pspnet_register();
+    gc_options o = {0};
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc;
+    if (!o.n_classes && !o.top)
+        o.top = 1;
+    /* HDF5's own error stack printing would bury our message. */
+    facs_h5_quiet quiet = facs_h5_quiet_begin();
+    facs_status s = run(&o);
+    facs_h5_quiet_end(quiet);
+    if (s != FACS_OK) {
+        fprintf(stderr, "facs-gradcam: %s\n", facs_last_error());
+        return 1;
+    }
+    return 0;
+}

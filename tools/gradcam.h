@@ -1,0 +1,46 @@
+/* The parts of facs-gradcam (tools/facs_gradcam.c: the command line):
+ * gradcam_session.c opens what a run needs (the model from its file, tapped
+ * and frozen, the normalisation, class names, the classes asked for);
+ * gradcam_maps.c explains one image and writes its files. */
+#ifndef FACS_GRADCAM_TOOL_H
+#define FACS_GRADCAM_TOOL_H
+
+#include "cam.h"
+#include "cam_input.h"
+
+#define MAX_CLASSES 64 /* --class given, or --top */
+
+/* The command line. */
+typedef struct {
+    const char *weights, *image, *out;
+    const char *layer, *class_names, *arch; /* NULL when not given */
+    const char *classes[MAX_CLASSES];       /* --class, as given (index or name) */
+    int n_classes, top;                     /* top: 0 with --class */
+    int method;                             /* a facs_cam_method */
+    int height, width;                      /* --input-size; 0: each image as it is */
+    int save_cam;
+} gc_options;
+
+typedef struct {
+    const gc_options *o;
+    facs_model *model; /* tapped at layer, frozen */
+    facs_ctx *ctx;
+    const char *layer; /* --layer, else the model's default tap */
+    char **names;      /* classes names; NULL: classes go by index */
+    int classes;
+    int wanted[MAX_CLASSES], n_wanted; /* --class resolved */
+    int several;       /* more than one class per image: the .cam.h5 names carry the class too */
+    int quiet;         /* no line per map (a progress bar is shown) */
+    float mean[3], std[3];
+} gc_session;
+
+/* Opens everything but the images; on failure what was opened stays in *s for gc_session_close. */
+facs_status gc_session_open(const gc_options *o, gc_session *s);
+void gc_session_close(gc_session *s);
+
+/* Every asked class of one image (a --class list, else the --top K; a
+ * segmentation model's classes predicted nowhere are left out): the maps'
+ * pictures and, with --save-cam, their files. stem names the outputs. */
+facs_status gc_explain_image(const gc_session *s, const char *image, const char *stem);
+
+#endif

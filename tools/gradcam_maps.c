@@ -1,0 +1,122 @@
+/* One image through facs-gradcam (gradcam.h): a pass per class, then the
+ * map's pictures and file, each written atomically. */
+#include <ctype.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "atomic_file.h"
+#include "colormap.h"
+#include "gradcam.h"
+#include "h5_array.h"
+#include "h5_attr.h"
+
+/* The class's name, else its index. */
+static const char *class_name(const gc_session *s, int cls, char *buf, size_t size)
+{
+    return s->names ? s->names[cls] : (snprintf(buf, size, "%d", cls), buf);
+}
+
+typedef struct {
+    const gc_session *s;
+    const facs_cam_grads *g;
+    const float *raw, *cam;
+    int height, width;
+} cam_file;
+
+static facs_status fill_cam_file(hid_t file, const char *path, const void *user)
+{
+    const cam_file *c = user;
+    const facs_cam_grads *g = c->g;
+    hsize_t dims[2] = {(hsize_t)c->height, (hsize_t)c->width}, raw_dims[2] = {(hsize_t)g->height, (hsize_t)g->width};
+    FACS_TRY(facs_h5_write_f32(file, path, "cam", 2, dims, c->cam));
+    FACS_TRY(facs_h5_write_f32(file, path, "cam_raw", 2, raw_dims, c->raw));
+    char buf[32];
+    int ok = facs_h5_attr_write_i64(file, "class", g->cls) &&
+             facs_h5_attr_write_str(file, "class_name", class_name(c->s, g->cls, buf, sizeof buf)) &&
+             facs_h5_attr_write_f64(file, "score", g->score) &&
+             facs_h5_attr_write_f64(file, "probability", g->probability) &&
+             facs_h5_attr_write_i64(file, "pixels", g->pixels) && facs_h5_attr_write_str(file, "layer", c->s->layer) &&
+             facs_h5_attr_write_str(file, "method", facs_cam_method_names[c->s->o->method]) &&
+             facs_h5_attr_write_str(file, "arch", facs_model_get_options(c->s->model)->arch);
+    return ok ? FACS_OK : facs_fail(FACS_ERR_IO, "%s: cannot write the attributes", path);
+}
+
+/* out/<stem><middle><suffix>, refused when it is the image or the weights. */
+static facs_status output_path(const gc_session *s, const char *image, const char *stem, const char *middle,
+                               const char *suffix, char *path, size_t size)
+{
+    if (snprintf(path, size, "%s/%s%s%s", s->o->out, stem, middle, suffix) >= (int)size)
+        return facs_fail(FACS_ERR_ARG, "%s/%s%s%s: path too long", s->o->out, stem, middle, suffix);
+    const char *inputs[] = {image, s->o->weights};
+    return facs_check_output_not_input("--out", path, inputs, 2);
+}
+
+/* Writes *picture (a new image, or none when made failed) to out/<stem><middle><suffix> and frees it. */
+static facs_status save_png(const gc_session *s, const char *image, const char *stem, const char *middle,
+                            const char *suffix, facs_status made, facs_image *picture)
+{
+    char path[4096];
+    if (made == FACS_OK && (made = output_path(s, image, stem, middle, suffix, path, sizeof path)) == FACS_OK)
+        made = facs_png_write(path, picture);
+    facs_image_free(picture);
+    return made;
+}
+
+/* The map of one class: its pictures and, with --save-cam, its file. In
+ * names the class is its name (letters, digits, '-' and '.' kept, anything
+ * else '_') or its index. */
+static facs_status write_map(const gc_session *s, const char *image, const char *stem, const facs_cam_input *in,
+                             const facs_cam_grads *g)
+{
+    int h = in->rgb.height, w = in->rgb.width;
+    float *raw = malloc((size_t)g->height * g->width * sizeof *raw), *cam = malloc((size_t)h * w * sizeof *cam);
+    facs_image picture;
+    char name[80], middle[96], path[4096];
+    const char *cls_name = class_name(s, g->cls, name, sizeof name);
+    snprintf(middle, sizeof middle, "_%s", cls_name);
+    for (char *c = middle + 1; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.')
+            *c = '_';
+    facs_status st = raw && cam ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "%s: out of memory for the maps", image);
+    if (st == FACS_OK)
+        st = facs_cam_raw(s->o->method, g->channels, g->height, g->width, g->activations, g->gradients, raw);
+    if (st == FACS_OK)
+        st = facs_cam_normalise(raw, g->height, g->width, h, w, cam);
+    if (st == FACS_OK)
+        st = save_png(s, image, stem, middle, "_cam.png", facs_jet_to_rgb(cam, w, h, &picture), &picture);
+    if (st == FACS_OK)
+        st = save_png(s, image, stem, middle, "_overlay.png", facs_cam_overlay(&in->rgb, cam, &picture), &picture);
+    if (st == FACS_OK && s->o->save_cam &&
+        (st = output_path(s, image, stem, s->several ? middle : "", ".cam.h5", path, sizeof path)) == FACS_OK)
+        st = facs_h5_write_atomic(path, fill_cam_file, &(cam_file){s, g, raw, cam, h, w});
+    if (st == FACS_OK && !s->quiet && facs_model_is_segmentation(s->model))
+        printf("%s: class %d (%s) over %ld pixels: score %.6g, mean probability %.4f\n", image, g->cls, cls_name,
+               g->pixels, g->score, g->probability);
+    else if (st == FACS_OK && !s->quiet)
+        printf("%s: class %d (%s) score %.6g probability %.4f\n", image, g->cls, cls_name, g->score,
+               g->probability);
+    free(raw), free(cam);
+    return st;
+}
+
+facs_status gc_explain_image(const gc_session *s, const char *image, const char *stem)
+{
+    facs_cam_input in;
+    FACS_TRY(facs_cam_input_load(image, s->o->height, s->o->width, s->mean, s->std, &in));
+    int count = s->n_wanted ? s->n_wanted : s->o->top < s->classes ? s->o->top : s->classes;
+    facs_cam_grads g = {0}, first = {0}; /* the first pass ranks the classes the --top K follow */
+    facs_status st = FACS_OK;
+    for (int i = 0; st == FACS_OK && i < count; i++) {
+        facs_cam_target target = {s->n_wanted ? s->wanted[i] : i ? first.ranking[i] : -1, NULL};
+        st = facs_cam_gradients(s->ctx, s->model, in.chw, in.rgb.height, in.rgb.width, &target, i ? &g : &first);
+        const facs_cam_grads *now = i ? &g : &first;
+        if (st == FACS_OK && (s->n_wanted || !facs_model_is_segmentation(s->model) || now->pixels > 0))
+            st = write_map(s, image, stem, &in, now);
+        facs_cam_grads_free(&g);
+    }
+    facs_cam_grads_free(&first);
+    facs_cam_input_free(&in);
+    return st;
+}
+
