@@ -6,7 +6,7 @@
 
 #include "model_family.h"
 
-#define BUILT_IN 3
+#define BUILT_IN 4
 #define MAX_FAMILIES (BUILT_IN + 8)
 #define MAX_NAMES 128
 
@@ -15,6 +15,7 @@ static const facs_model_family *families[MAX_FAMILIES] = {
     &facs_resnet_family,
     &facs_vgg_family,
     &facs_mobilenet_family,
+    &facs_pspnet_family,
 };
 static int family_count = BUILT_IN;
 static const char *all_names[MAX_NAMES + 1]; /* every family's names, rebuilt when a family registers */

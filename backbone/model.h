@@ -1,5 +1,5 @@
 /* One interface over every network (ResNet, VGG, MobileNet-v2 and their FACS
- * variants; PSPNet on any ResNet of the family once pspnet/ registered it),
+ * variants; PSPNet on any ResNet of the family, backbone/pspnet.h),
  * for the tools that take any --arch: facs-run, facs-summary, facs-finetune,
  * pspnet-train, the benchmarks.
  *
@@ -20,10 +20,7 @@
  * (a CIFAR stem on MobileNet-v2, BN before the fusion on ResNet, an output
  * stride on VGG) is refused at create with a message, never ignored.
  *
- * Families above backbone/ (pspnet/, which must not be included from here)
- * register at run time: a tool calls facs_pspnet_register() (pspnet.h) once
- * at start, and from then on "pspnet_resnet50" is an architecture name like
- * any other. Segmentation models return (N, classes, H, W) logits at the
+ * Segmentation models (PSPNet) return (N, classes, H, W) logits at the
  * input's size, and in training mode also auxiliary logits
  * (facs_model_aux_output). */
 #ifndef FACS_MODEL_H
@@ -141,7 +138,7 @@ const char *facs_model_tap_name(const facs_model *model, int index, char *buf, s
 
 /* Adds a family (model_family.h) after the built-in ones and those added
  * before: its names become architecture names of every function here. For
- * families of a floor above backbone/ (pspnet/: facs_pspnet_register).
+ * families that backbone/ cannot name: a floor above it, or a program's own.
  * Registering the same family again does nothing. Refuses (FACS_ERR_ARG) a
  * family whose names clash with known ones and a full table (8 families).
  * Not thread-safe: call it at start, before any other thread uses models. */

@@ -72,5 +72,6 @@ facs_status facs_expect_rgb(const char *family, const facs_tensor *x);
 extern const facs_model_family facs_resnet_family;
 extern const facs_model_family facs_vgg_family;
 extern const facs_model_family facs_mobilenet_family;
+extern const facs_model_family facs_pspnet_family; /* pspnet.h */
 
 #endif

@@ -30,6 +30,7 @@
 
 #include "autograd.h"
 #include "bench_util.h"
+#include "cli_options.h"
 #include "model.h"
 #include "optim.h"
 #include "pspnet.h"
@@ -73,21 +74,10 @@ static int parse_size(const char *arg, const char *name, int min, int *out)
 /* --input-size: "S" (S x S) or "HxW", height first as in (N, C, H, W). */
 static int parse_input_size(const char *arg, int *height, int *width)
 {
-    char *end;
-    long h = strtol(arg, &end, 10), w = h;
-    if (end != arg && *end == 'x') {
-        const char *second = end + 1;
-        w = strtol(second, &end, 10);
-        if (end == second)
-            w = 0; /* "353x": refused below */
-    }
-    if (end == arg || *end || h < 1 || w < 1 || h > 1 << 16 || w > 1 << 16) {
-        fprintf(stderr, "bench-models: --input-size wants S or HxW (positive integers), got '%s'\n", arg);
-        return 0;
-    }
-    *height = (int)h;
-    *width = (int)w;
-    return 1;
+    if (facs_cli_size("--input-size", arg, 1, 1 << 16, height, width) == FACS_OK)
+        return 1;
+    fprintf(stderr, "bench-models: %s\n", facs_last_error());
+    return 0;
 }
 
 /* Takes this benchmark's own options out of argv (bench_parse refuses options
@@ -373,7 +363,6 @@ done:
 
 int main(int argc, char **argv)
 {
-    facs_pspnet_register();
     double rss_start = max_rss_mib();
     model_bench b;
     bench_options o;

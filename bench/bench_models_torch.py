@@ -38,7 +38,7 @@ PSPNET = ("tests/ref/pspnet_torch.py: semseg's PSPNet (dropout 0.1) on torchvisi
           "output stride 8, or on tests/ref/resnet_torch.py's ResNet at output stride 8 (ResNet-26; FACS variants "
           "with the reference FACS op written with torch ops); channels_last")
 SEG_PREFIX = "pspnet_"
-SEG_CLASSES = 19  # Cityscapes: PSPNet's default in pspnet/pspnet.h
+SEG_CLASSES = 19  # Cityscapes: PSPNet's default in backbone/pspnet.h
 SEG_AUX_WEIGHT, SEG_IGNORE_INDEX = 0.4, 255  # pspnet-train's loss (semseg's recipe)
 
 

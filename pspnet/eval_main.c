@@ -114,7 +114,6 @@ static int parse(int argc, char **argv, ev_options *o)
 
 int main(int argc, char **argv)
 {
-    facs_pspnet_register();
     ev_options o = {.split = "val"};
     if (!parse(argc, argv, &o))
         return FACS_EXIT_USAGE;

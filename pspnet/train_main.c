@@ -153,7 +153,6 @@ static int parse(int argc, char **argv, ps_options *o)
 
 int main(int argc, char **argv)
 {
-    facs_pspnet_register();
     ps_options o = {.width = 1, .classes = 19, .output_stride = 8, .crop_h = 713, .crop_w = 713, .scale_min = 0.5,
                     .scale_max = 2, .rotate = 10, .blur = 0.5, .flip = 0.5, .batch = 16, .epochs = 200, .lr = 0.01,
                     .head_lr_mult = 10, .momentum = 0.9, .wd = 1e-4, .power = 0.9, .aux_weight = 0.4,

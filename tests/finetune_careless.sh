@@ -122,4 +122,11 @@ again=$(grep -o "epoch [0-9]*, batch [0-9]*\|evaluation after epoch [0-9]*" "$wo
 [ "$again" = "$first" ] && ok "the resumed run stops at the same step" ||
     bad "the resumed run stopped at '$again', not '$first': $(cat "$work/blow2.err")"
 
+# A segmentation architecture (every tool knows the pspnet_* names) is refused before any output.
+"$tool" --data "$work/c10" --out "$work/seg" --arch pspnet_resnet26 --width 0.25 --batch 10 --epochs 1 \
+    >/dev/null 2>"$work/seg.err"
+[ $? -ne 0 ] && ok || bad "a PSPNet --arch was accepted"
+contains "a PSPNet --arch" "$work/seg.err" "--arch pspnet_resnet26 is a segmentation network"
+[ ! -e "$work/seg" ] && ok || bad "a refused PSPNet --arch left $work/seg"
+
 finish

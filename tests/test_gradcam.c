@@ -307,7 +307,6 @@ static void overlay(h5_file *ref)
 
 int main(int argc, char **argv)
 {
-    facs_pspnet_register();
     h5_file *ref = test_open_ref(argc, argv);
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
     if (ref && ctx) {

@@ -1,4 +1,4 @@
-/* PSPNet (pspnet/pspnet.h) through the model interface (backbone/model.h):
+/* PSPNet (backbone/pspnet.h) through the model interface (backbone/model.h):
  *
  * 1. Parity with the PyTorch twin of semseg's PSPNet (tests/ref/ref_pspnet.py,
  *    tests/ref/pspnet_torch.py) on 2 images of 45 x 61 (sides neither 8k nor
@@ -167,7 +167,6 @@ static float *logits_of(facs_ctx *ctx, facs_model *m, const float *x, int n, int
 
 static void check_builder(facs_ctx *ctx)
 {
-    facs_pspnet_register(); /* again: nothing changes */
     CHECK_OK(facs_model_register_family(&facs_pspnet_family));
     int count = 0, psp = 0;
     for (const char *const *n = facs_model_arch_names(); *n; n++, count++)
@@ -432,7 +431,6 @@ int main(int argc, char **argv)
     facs_model_options o;
     CHECK(facs_model_options_for_arch("pspnet_resnet50", &o) == FACS_ERR_ARG,
           "pspnet names are unknown until pspnet/ registers them");
-    facs_pspnet_register();
     h5_file *ref = test_open_ref(argc, argv);
     snprintf(base, sizeof base, "%s", argc > 1 ? argv[1] : "pspnet");
     char *dot = strrchr(base, '.');

@@ -23,7 +23,6 @@
 #include "gradcam.h"
 #include "h5_attr.h"
 #include "progress.h"
-#include "pspnet.h"
 
 static facs_status run(const gc_options *o)
 {
@@ -130,7 +129,6 @@ static int parse(int argc, char **argv, gc_options *o)
 
 int main(int argc, char **argv)
 {
-    facs_pspnet_register();
     gc_options o = {0};
     int rc = parse(argc, argv, &o);
     if (rc)

@@ -34,7 +34,6 @@
 #include "h5_array.h"
 #include "h5_attr.h"
 #include "model_file.h"
-#include "pspnet.h"
 
 typedef struct {
     const char *weights, *input, *output, *grad_output;
@@ -301,7 +300,6 @@ static facs_status parse_model_option(int c, const char *arg, run_options *o)
 
 int main(int argc, char **argv)
 {
-    facs_pspnet_register();
     static const char *const MODES[] = {"eval", "train", NULL};
     run_options o = {0};
     static const struct option longopts[] = {

@@ -18,7 +18,6 @@
 #include "cli_options.h"
 #include "flops.h"
 #include "model.h"
-#include "pspnet.h"
 
 /* The largest --input-size: the meta device makes any size cheap; this one
  * keeps every shape product well inside the int and int64 arithmetic of the
@@ -119,7 +118,6 @@ static int list_archs(void)
 
 int main(int argc, char **argv)
 {
-    facs_pspnet_register();
     const char *arch = NULL;
     int h = 224, w = 224, json = 0, classes = 0, output_stride = 0, deep_stem = 0; /* 0: the architecture's default */
     double width = 1.0;

@@ -1,4 +1,4 @@
-"""A PyTorch twin of pspnet/pspnet.h: hszhao/semseg's PSPNet (model/pspnet.py)
+"""A PyTorch twin of backbone/pspnet.h: hszhao/semseg's PSPNet (model/pspnet.py)
 with its state_dict names, on either of two backbones:
   - torchvision's ResNet-50/101/152 (7x7 stem), dilated as semseg does it:
     every conv2 of layer3 (layer4) gets dilation = padding 2 (4) and stride 1,

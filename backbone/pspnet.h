@@ -1,7 +1,6 @@
 /* PSPNet (Zhao et al. 2017) as hszhao/semseg builds it, on any ResNet of
  * backbone/resnet.h, FACS-ResNets included.
  *
- *     facs_pspnet_register();                    // once, at start: facs_model knows "pspnet_*"
  *     facs_model_options o;
  *     facs_model_options_for_arch("pspnet_facs_resnet101", &o);   // classes 19, output stride 8, dropout 0.1
  *     facs_model *m;
@@ -122,11 +121,7 @@ typedef struct {
 facs_status facs_pspnet_train_loss(facs_ctx *ctx, const facs_model *model, facs_tensor *logits,
                                    facs_tensor *labels, float aux_weight, int ignore_index, facs_pspnet_loss *out);
 
-/* Makes the "pspnet_*" names known to backbone/model.h (facs_model_register_family);
- * calling it again does nothing. Every tool that builds models by name calls it at start. */
-void facs_pspnet_register(void);
-
-/* The family itself, for callers that want the status of registering it. */
+/* The family of the "pspnet_*" names, one of backbone/model.c's built-in families. */
 extern const facs_model_family facs_pspnet_family;
 
 #endif

@@ -58,10 +58,3 @@ const facs_model_family facs_pspnet_family = {
     .tap_name = tap_name,
     .tap_slot = tap_slot,
 };
-
-void facs_pspnet_register(void)
-{
-    /* Fails only for a clash of names or a full table, both fixed at build
-     * time: test_pspnet checks that it succeeds. */
-    (void)facs_model_register_family(&facs_pspnet_family);
-}
