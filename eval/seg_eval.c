@@ -51,9 +51,10 @@ static facs_status evaluate_image(facs_ctx *ctx, facs_model *model, const facs_s
     facs_status s = predicted && (truth || !cm) ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "out of memory");
     if (s == FACS_OK && cm)
         s = truth_of(img, label, truth);
-    facs_seg_infer_opts io = {{o->mean[0], o->mean[1], o->mean[2]}, {o->std[0], o->std[1], o->std[2]}, o->base_size};
+    facs_seg_infer_opts io = {{o->mean[0], o->mean[1], o->mean[2]}, {o->std[0], o->std[1], o->std[2]}, o->base_size,
+                              o->crop_h, o->crop_w, o->stride_h, o->stride_w, o->flip};
     if (s == FACS_OK)
-        s = facs_seg_predict_whole(ctx, model, img, &io, predicted);
+        s = facs_seg_predict(ctx, model, img, &io, predicted);
     if (s == FACS_OK && cm)
         s = facs_confusion_add_maps(cm, truth, predicted, pixels, o->ignore_label);
     if (s == FACS_OK && o->on_prediction)

@@ -1,4 +1,5 @@
-/* Evaluation of a segmentation model over a dataset, whole images (seg_infer.h),
+/* Evaluation of a segmentation model over a dataset, whole images or sliding
+ * windows (seg_infer.h),
  * single scale: each image of a dataset (RGB image + trainId map, e.g.
  * facs_cityscapes_dataset) is predicted and every pixel is counted against its
  * label into a confusion matrix (confusion.h), the ignore label skipped. mIoU
@@ -30,6 +31,9 @@ typedef struct {
 typedef struct {
     float mean[3], std[3]; /* 0..1 units, as facs_seg_aug */
     int base_size;         /* seg_infer.h: 0 runs each image at its own size */
+    int crop_h, crop_w;    /* seg_infer.h: slide mode's window; 0: whole images */
+    int stride_h, stride_w; /* slide mode's step; 0: ceil(2/3 crop) */
+    int flip;              /* seg_infer.h: the mirrored image too */
     int ignore_label;      /* 255 */
     /* Called after each image with (done, total), e.g. for a progress bar; may be NULL. */
     void (*progress)(void *user, int done, int total);

@@ -1,4 +1,4 @@
-/* Whole-image segmentation inference (see seg_infer.h). */
+/* Segmentation inference, whole images or sliding windows (see seg_infer.h). */
 #include "seg_infer.h"
 
 #include <math.h>
@@ -68,19 +68,123 @@ static facs_status network_input(const facs_image *img, const facs_seg_infer_opt
     return FACS_OK;
 }
 
-/* The model's scores at the network's size (nh, nw) brought to the image's (h, w):
- * softmax, then bilinear resize on the model's device. */
-static facs_tensor *resize_back(facs_ctx *ctx, float *scores, int K, int nh, int nw, int h, int w)
+/* Probabilities at the network's size (nh, nw) brought to the image's (h, w):
+ * bilinear resize on the model's device. */
+static facs_tensor *resize_back(facs_ctx *ctx, const float *probs, int K, int nh, int nw, int h, int w)
 {
-    softmax_pixels(scores, (size_t)nh * nw, K);
     facs_tensor *p = facs_ctx_tensor(ctx, FACS_F32, 1, K, nh, nw);
-    if (!p || facs_tensor_upload(p, scores, facs_tensor_bytes(p)) != FACS_OK)
+    if (!p || facs_tensor_upload(p, probs, facs_tensor_bytes(p)) != FACS_OK)
         return NULL;
     return facs_resize_bilinear(ctx, p, h, w, 0);
 }
 
-facs_status facs_seg_predict_whole(facs_ctx *ctx, facs_model *model, const facs_image *img,
-                                   const facs_seg_infer_opts *o, int32_t *predicted)
+/* semseg's net_process: the model on one normalised HWC image x (h x w) in
+ * evaluation mode without a tape; out (h * w * K) gets its logits, or with
+ * probs its softmax. With flip the mirrored image goes in the same batch and
+ * out is the mean of the two softmaxes, the mirrored one flipped back. */
+static facs_status net_process(facs_ctx *ctx, facs_model *model, const float *x, int h, int w, int K, int flip,
+                               int probs, float *out)
+{
+    int n = flip ? 2 : 1;
+    size_t px = (size_t)h * w;
+    float *in = flip ? malloc(2 * px * 3 * sizeof *in) : NULL, *all = flip ? malloc(2 * px * K * sizeof *all) : out;
+    if (flip && (!in || !all)) {
+        free(in);
+        free(all);
+        return facs_fail(FACS_ERR_MEMORY, "out of memory for a flipped %dx%d window", w, h);
+    }
+    if (flip) {
+        memcpy(in, x, px * 3 * sizeof *in);
+        for (int r = 0; r < h; r++)
+            for (int c = 0; c < w; c++)
+                memcpy(in + (px + (size_t)r * w + c) * 3, x + ((size_t)r * w + (w - 1 - c)) * 3, 3 * sizeof *in);
+    }
+    facs_ctx_begin_step(ctx);
+    facs_ctx_set_mode(ctx, 0, 0);
+    facs_tensor *t = facs_ctx_tensor(ctx, FACS_F32, n, 3, h, w);
+    facs_tensor *y = t && facs_tensor_upload(t, flip ? in : x, facs_tensor_bytes(t)) == FACS_OK
+                         ? facs_model_forward(ctx, model, t)
+                         : NULL;
+    facs_status s;
+    if (!y)
+        s = facs_last_status();
+    else if (y->n != n || y->c != K || y->h != h || y->w != w)
+        s = facs_fail(FACS_ERR_ARG, "the model gives (%d, %d, %d, %d) for a %dx%d input and %d classes", y->n, y->c,
+                      y->h, y->w, w, h, K);
+    else
+        s = facs_tensor_download(y, all, n * px * (size_t)K * sizeof *all);
+    if (s == FACS_OK && (probs || flip))
+        softmax_pixels(all, n * px, K);
+    if (s == FACS_OK && flip)
+        for (int r = 0; r < h; r++)
+            for (int c = 0; c < w; c++) {
+                const float *a = all + ((size_t)r * w + c) * K, *b = all + (px + (size_t)r * w + (w - 1 - c)) * K;
+                for (int k = 0; k < K; k++)
+                    out[((size_t)r * w + c) * K + k] = (a[k] + b[k]) / 2;
+            }
+    free(in);
+    if (flip)
+        free(all);
+    return s;
+}
+
+int facs_seg_default_stride(int crop) { return (int)ceil(crop * (2.0 / 3.0)); }
+
+/* semseg's scale_process: x (normalised, nh x nw) padded with zeros (the mean
+ * before normalising) around to at least the crop, windows of the crop every
+ * stride (the last one flush with the edge), each window's probabilities
+ * (net_process) summed and divided by the number of windows over each pixel;
+ * probs (nh * nw * K) the part without the padding. */
+static facs_status predict_slide(facs_ctx *ctx, facs_model *model, const facs_fimage *x,
+                                 const facs_seg_infer_opts *o, int K, float *probs)
+{
+    int nh = x->height, nw = x->width, ch = o->crop_h, cw = o->crop_w;
+    int ph = nh > ch ? nh : ch, pw = nw > cw ? nw : cw, top = (ph - nh) / 2, left = (pw - nw) / 2;
+    int sh = o->stride_h > 0 ? o->stride_h : facs_seg_default_stride(ch);
+    int sw = o->stride_w > 0 ? o->stride_w : facs_seg_default_stride(cw);
+    if (sh > ch || sw > cw)
+        return facs_fail(FACS_ERR_ARG, "the stride %dx%d is larger than the crop %dx%d (HxW)", sh, sw, ch, cw);
+    int gh = (ph - ch + sh - 1) / sh + 1, gw = (pw - cw + sw - 1) / sw + 1;
+    size_t ppx = (size_t)ph * pw, cpx = (size_t)ch * cw;
+    float *pad = calloc(ppx * 3, sizeof *pad), *sum = calloc(ppx * K, sizeof *sum);
+    float *crop = malloc(cpx * 3 * sizeof *crop), *p = malloc(cpx * K * sizeof *p);
+    int *count = calloc(ppx, sizeof *count);
+    facs_status s = pad && sum && crop && p && count
+                        ? FACS_OK
+                        : facs_fail(FACS_ERR_MEMORY, "out of memory for sliding windows over a %dx%d image", pw, ph);
+    for (int r = 0; s == FACS_OK && r < nh; r++)
+        memcpy(pad + ((size_t)(r + top) * pw + left) * 3, x->data + (size_t)r * nw * 3, (size_t)nw * 3 * sizeof *pad);
+    for (int i = 0; s == FACS_OK && i < gh; i++)
+        for (int j = 0; s == FACS_OK && j < gw; j++) {
+            int eh = i * sh + ch < ph ? i * sh + ch : ph, ew = j * sw + cw < pw ? j * sw + cw : pw;
+            int y0 = eh - ch, x0 = ew - cw;
+            for (int r = 0; r < ch; r++)
+                memcpy(crop + (size_t)r * cw * 3, pad + ((size_t)(y0 + r) * pw + x0) * 3, (size_t)cw * 3 * sizeof *crop);
+            s = net_process(ctx, model, crop, ch, cw, K, o->flip, 1, p);
+            for (int r = 0; s == FACS_OK && r < ch; r++)
+                for (int c = 0; c < cw; c++) {
+                    size_t at = (size_t)(y0 + r) * pw + x0 + c;
+                    count[at]++;
+                    for (int k = 0; k < K; k++)
+                        sum[at * K + k] += p[((size_t)r * cw + c) * K + k];
+                }
+        }
+    for (int r = 0; s == FACS_OK && r < nh; r++)
+        for (int c = 0; c < nw; c++) {
+            size_t at = (size_t)(r + top) * pw + c + left;
+            for (int k = 0; k < K; k++)
+                probs[((size_t)r * nw + c) * K + k] = sum[at * K + k] / (float)count[at];
+        }
+    free(pad);
+    free(sum);
+    free(crop);
+    free(p);
+    free(count);
+    return s;
+}
+
+facs_status facs_seg_predict(facs_ctx *ctx, facs_model *model, const facs_image *img, const facs_seg_infer_opts *o,
+                             int32_t *predicted)
 {
     if (!facs_model_is_segmentation(model))
         return facs_fail(FACS_ERR_ARG, "%s is not a segmentation model", facs_model_get_options(model)->arch);
@@ -89,30 +193,18 @@ facs_status facs_seg_predict_whole(facs_ctx *ctx, facs_model *model, const facs_
     int h = img->height, w = img->width, K = facs_model_get_options(model)->classes, nh = h, nw = w;
     if (o->base_size > 0)
         facs_long_side_size(h, w, o->base_size, &nh, &nw);
-    int resized = nh != h || nw != w;
+    int resized = nh != h || nw != w, slide = o->crop_h > 0 && o->crop_w > 0;
     size_t net_pixels = (size_t)nh * nw, pixels = (size_t)h * w;
     facs_fimage x = {0};
     FACS_TRY(network_input(img, o, nh, nw, &x));
     float *scores = malloc((resized && pixels > net_pixels ? pixels : net_pixels) * (size_t)K * sizeof *scores);
     facs_status s = scores ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "out of memory for the scores of a %dx%d image", w, h);
-    if (s == FACS_OK) {
-        facs_ctx_begin_step(ctx);
-        facs_ctx_set_mode(ctx, 0, 0);
-        facs_tensor *in = facs_ctx_tensor(ctx, FACS_F32, 1, 3, nh, nw);
-        facs_tensor *y = in && facs_tensor_upload(in, x.data, facs_tensor_bytes(in)) == FACS_OK
-                             ? facs_model_forward(ctx, model, in)
-                             : NULL;
-        if (!y)
-            s = facs_last_status();
-        else if (y->n != 1 || y->c != K || y->h != nh || y->w != nw)
-            s = facs_fail(FACS_ERR_ARG, "the model gives (%d, %d, %d, %d) for a %dx%d input and %d classes", y->n,
-                          y->c, y->h, y->w, nw, nh, K);
-        else
-            s = facs_tensor_download(y, scores, net_pixels * (size_t)K * sizeof *scores);
-        if (s == FACS_OK && resized) {
-            facs_tensor *back = resize_back(ctx, scores, K, nh, nw, h, w);
-            s = back ? facs_tensor_download(back, scores, pixels * (size_t)K * sizeof *scores) : facs_last_status();
-        }
+    if (s == FACS_OK) /* whole mode at the image's own size without flip: the argmax of the logits */
+        s = slide ? predict_slide(ctx, model, &x, o, K, scores)
+                  : net_process(ctx, model, x.data, nh, nw, K, o->flip, resized, scores);
+    if (s == FACS_OK && resized) {
+        facs_tensor *back = resize_back(ctx, scores, K, nh, nw, h, w);
+        s = back ? facs_tensor_download(back, scores, pixels * (size_t)K * sizeof *scores) : facs_last_status();
     }
     if (s == FACS_OK)
         s = argmax_pixels(scores, pixels, K, w, predicted);

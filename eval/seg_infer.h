@@ -3,18 +3,30 @@
  *
  *     facs_seg_infer_opts o = facs_seg_infer_defaults();   // ImageNet mean/std, the image's own size
  *     o.base_size = 1024;                                  // or: the longer side resized to 1024
+ *     o.crop_h = o.crop_w = 713;                           // sliding 713x713 windows (else whole)
  *     int32_t *pred = malloc(sizeof *pred * img.width * img.height);
- *     FACS_TRY(facs_seg_predict_whole(ctx, model, &img, &o, pred));
+ *     FACS_TRY(facs_seg_predict(ctx, model, &img, &o, pred));
  *
- * Whole mode (the one mode so far; slide, flip and multi-scale are the next
- * step of docs/pspnet.md): the image, normalised with mean/std, goes through
+ * Whole mode (crop_h = 0): the image, normalised with mean/std, goes through
  * the network at once, in evaluation mode without a tape. At the image's own
  * size each pixel's class is the argmax of its logits. With a base size that
  * differs from the longer side, the image is resized (bilinear on float
  * pixels, the shorter side rounded as facs_long_side_size says), and the
  * softmax probabilities are resized back to the image's size (bilinear,
  * align_corners=False, i.e. cv2.resize INTER_LINEAR) before the argmax, as
- * semseg's scale_process does. Ties go to the lower class. */
+ * semseg's scale_process does. Ties go to the lower class.
+ *
+ * Slide mode (crop_h, crop_w > 0), semseg's scale_process: the (resized)
+ * image is padded around with the mean to at least the crop (the extra row or
+ * column at the bottom/right), windows of the crop are taken every stride
+ * (ceil(2/3 crop) by default; the last one flush with the edge), one window at
+ * a time through the network, and each pixel's softmax is the mean over the
+ * windows that cover it; then the padding is cut and the probabilities are
+ * resized back as in whole mode.
+ *
+ * flip (both modes), semseg's net_process: the mirrored image (or window) goes
+ * through in the same batch of 2, and the two softmaxes, the mirrored one
+ * flipped back, are averaged. */
 #ifndef FACS_SEG_INFER_H
 #define FACS_SEG_INFER_H
 
@@ -26,6 +38,9 @@
 typedef struct {
     float mean[3], std[3]; /* 0..1 units, as facs_seg_aug */
     int base_size;         /* the longer side the network sees; 0: each image at its own size */
+    int crop_h, crop_w;    /* slide mode's window; 0: whole mode */
+    int stride_h, stride_w; /* slide mode's step, at most the crop; 0: facs_seg_default_stride */
+    int flip;              /* also the mirrored image, softmax averaged */
 } facs_seg_infer_opts;
 
 facs_seg_infer_opts facs_seg_infer_defaults(void);
@@ -33,8 +48,11 @@ facs_seg_infer_opts facs_seg_infer_defaults(void);
 /* predicted: img->height x img->width class ids in [0, classes) of the model,
  * row-major. img is RGB. Fails on a model that is not a segmentation model,
  * an output of the wrong shape, and logits that are not finite (naming the
- * pixel). */
-facs_status facs_seg_predict_whole(facs_ctx *ctx, facs_model *model, const facs_image *img,
-                                   const facs_seg_infer_opts *opts, int32_t *predicted);
+ * pixel) and a stride larger than the crop. */
+facs_status facs_seg_predict(facs_ctx *ctx, facs_model *model, const facs_image *img,
+                             const facs_seg_infer_opts *opts, int32_t *predicted);
+
+/* semseg's stride for a crop side: ceil(crop * 2/3), 476 for 713. */
+int facs_seg_default_stride(int crop);
 
 #endif

@@ -9,6 +9,7 @@
 #include "eval_run.h"
 #include "interrupt.h"
 #include "pspnet.h"
+#include "seg_infer.h"
 
 #define VERSION "pspnet-eval 0.1.0"
 
@@ -30,7 +31,12 @@ static void usage(FILE *f)
             "  --images DIR        instead of --data: every PNG/JPEG under DIR (recursively), no labels, so no\n"
             "                      metrics; needs --save-pred\n"
             "Inference:\n"
-            "  --mode whole        each image through the network at once (the only mode so far)\n"
+            "  --mode slide|whole  slide (default): windows of --crop every --stride, the image padded with\n"
+            "                      the mean to at least the crop, softmax averaged where windows overlap, as\n"
+            "                      semseg's test; whole: each image through the network at once\n"
+            "  --crop S|HxW        slide windows (default 713)\n"
+            "  --stride S|HxW      between windows, at most the crop (default ceil(2/3 crop): 476)\n"
+            "  --flip              also the mirrored image, the two softmaxes averaged\n"
             "  --base-size N       resize each image so that its longer side is N, and the class\n"
             "                      probabilities back to the image's size (default: the image's own size)\n"
             "Output:\n"
@@ -47,7 +53,7 @@ static void usage(FILE *f)
             "  --help, --version\n");
 }
 
-enum { O_WEIGHTS = 256, O_DATA, O_SPLIT, O_IMAGES, O_OUT, O_SAVE_PRED, O_MODE, O_BASE_SIZE, O_HELP, O_VERSION };
+enum { O_WEIGHTS = 256, O_DATA, O_SPLIT, O_IMAGES, O_OUT, O_SAVE_PRED, O_MODE, O_BASE_SIZE, O_CROP, O_STRIDE, O_FLIP, O_HELP, O_VERSION };
 
 static int accepted(facs_status s)
 {
@@ -78,10 +84,11 @@ static int parse(int argc, char **argv, ev_options *o)
         {"weights", 1, 0, O_WEIGHTS}, {"data", 1, 0, O_DATA},     {"split", 1, 0, O_SPLIT},
         {"images", 1, 0, O_IMAGES},   {"out", 1, 0, O_OUT},       {"save-pred", 1, 0, O_SAVE_PRED},
         {"mode", 1, 0, O_MODE},       {"base-size", 1, 0, O_BASE_SIZE}, {"help", 0, 0, O_HELP},
+        {"crop", 1, 0, O_CROP},       {"stride", 1, 0, O_STRIDE}, {"flip", 0, 0, O_FLIP},
         {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
     static const char *const SPLITS[] = {"train", "val", "test", NULL};
-    static const char *const MODES[] = {"whole", NULL};
-    int c, ok = 1, choice = 0, split_given = 0;
+    static const char *const MODES[] = {"slide", "whole", NULL};
+    int c, ok = 1, choice = 0, split_given = 0, crop_given = 0, stride_given = 0;
     while (ok && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case O_WEIGHTS: o->weights = optarg; break;
@@ -94,7 +101,19 @@ static int parse(int argc, char **argv, ev_options *o)
         case O_IMAGES: o->images = optarg; break;
         case O_OUT: o->out = optarg; break;
         case O_SAVE_PRED: o->save_pred = optarg; break;
-        case O_MODE: ok = accepted(facs_cli_choice("--mode", optarg, MODES, &choice)); break;
+        case O_MODE:
+            ok = accepted(facs_cli_choice("--mode", optarg, MODES, &choice));
+            o->slide = choice == 0;
+            break;
+        case O_CROP:
+            ok = accepted(facs_cli_size("--crop", optarg, 8, 16384, &o->crop_h, &o->crop_w));
+            crop_given = 1;
+            break;
+        case O_STRIDE:
+            ok = accepted(facs_cli_size("--stride", optarg, 1, 16384, &o->stride_h, &o->stride_w));
+            stride_given = 1;
+            break;
+        case O_FLIP: o->flip = 1; break;
         case O_BASE_SIZE: ok = accepted(facs_cli_int("--base-size", optarg, 8, 16384, &o->base_size)); break;
         case O_HELP: usage(stdout); exit(FACS_EXIT_OK);
         case O_VERSION: puts(VERSION); exit(FACS_EXIT_OK);
@@ -105,6 +124,16 @@ static int parse(int argc, char **argv, ev_options *o)
         ok = accepted(facs_fail(FACS_ERR_ARG, "unexpected argument '%s'", argv[optind]));
     if (ok)
         ok = accepted(check_combination(o));
+    if (ok && !o->slide && (crop_given || stride_given))
+        ok = accepted(facs_fail(FACS_ERR_ARG, "--%s sets the windows of --mode slide, not of --mode whole",
+                                crop_given ? "crop" : "stride"));
+    if (ok && o->slide && !stride_given) {
+        o->stride_h = facs_seg_default_stride(o->crop_h);
+        o->stride_w = facs_seg_default_stride(o->crop_w);
+    }
+    if (ok && o->slide && (o->stride_h > o->crop_h || o->stride_w > o->crop_w))
+        ok = accepted(facs_fail(FACS_ERR_ARG, "--stride %dx%d is larger than --crop %dx%d (HxW): windows would leave gaps",
+                                o->stride_h, o->stride_w, o->crop_h, o->crop_w));
     if (ok && split_given && o->images)
         ok = accepted(facs_fail(FACS_ERR_ARG, "--split chooses a split of --data; --images has none"));
     if (!ok)
@@ -114,7 +143,7 @@ static int parse(int argc, char **argv, ev_options *o)
 
 int main(int argc, char **argv)
 {
-    ev_options o = {.split = "val"};
+    ev_options o = {.split = "val", .slide = 1, .crop_h = 713, .crop_w = 713};
     if (!parse(argc, argv, &o))
         return FACS_EXIT_USAGE;
     ev_run run;

@@ -11,6 +11,10 @@ typedef struct {
     const char *out;       /* results.json, confusion.csv (with --data) */
     const char *save_pred; /* trainid/, labelid/, color/, overlay/ */
     int base_size;         /* longer side the network sees; 0: each image's own size */
+    int slide;             /* --mode slide (default) or whole */
+    int crop_h, crop_w;    /* slide windows (713) */
+    int stride_h, stride_w; /* between windows; 0: ceil(2/3 crop) */
+    int flip;              /* --flip */
 } ev_options;
 
 #endif

@@ -119,9 +119,12 @@ static void print_header(const ev_run *r)
     char size[64] = "their own size";
     if (o->base_size)
         snprintf(size, sizeof size, "longer side %d", o->base_size);
-    printf("%s: %s, width %g, output stride %d; %d images of %s%s%s; whole images at %s\n", o->weights, mo->arch,
-           mo->width, mo->output_stride, r->images.count, o->data ? o->data : o->images, o->data ? ", split " : "",
-           o->data ? o->split : "", size);
+    char mode[96] = "whole images";
+    if (o->slide)
+        snprintf(mode, sizeof mode, "%dx%d windows every %dx%d", o->crop_h, o->crop_w, o->stride_h, o->stride_w);
+    printf("%s: %s, width %g, output stride %d; %d images of %s%s%s; %s%s at %s\n", o->weights, mo->arch, mo->width,
+           mo->output_stride, r->images.count, o->data ? o->data : o->images, o->data ? ", split " : "",
+           o->data ? o->split : "", mode, o->flip ? " and mirrored" : "", size);
     fflush(stdout);
 }
 
@@ -134,6 +137,11 @@ facs_status ev_run_evaluate(ev_run *r)
         FACS_TRY(facs_confusion_init(&cm, FACS_CITYSCAPES_CLASSES));
     facs_seg_eval_opts eo = facs_seg_eval_defaults();
     eo.base_size = o->base_size;
+    if (o->slide) {
+        eo.crop_h = o->crop_h, eo.crop_w = o->crop_w;
+        eo.stride_h = o->stride_h, eo.stride_w = o->stride_w;
+    }
+    eo.flip = o->flip;
     eo.progress = show_progress;
     eo.progress_user = &r->bar;
     eo.names = (const char *const *)r->saver.files.items;

@@ -8,6 +8,8 @@
 #   - the pictures have the input's size (and --input-size's), names carry
 #     the class (its index; Cityscapes names for the PSPNet), --top K gives K;
 #   - a folder: every image below it, one that is no image reported, exit 1;
+#   - --compare: one panel per image and class, the image and both models'
+#     overlays (the same pixels as their _overlay.png) under a caption;
 #   - bad input exits non-zero with a message naming the problem and leaves
 #     no output (nor a temporary) behind.
 # usage: gradcam_cli.sh PATH/TO/facs-gradcam [WORK_DIR]
@@ -81,6 +83,27 @@ expect_rc "a folder with a broken image" 1 $?
 contains "broken image named" "$work/err" "c.png: neither a PNG nor a JPEG"
 if [ -f "$work/folder2/sub_b_${want}_cam.png" ]; then ok; else bad "the folder's other images were not done"; fi
 
+# --compare: the model beside itself; the panel is the image and the two overlays under a caption strip
+"$tool" --weights "$r26" --compare "$r26" --image "$img" --out "$work/panels" >/dev/null 2>"$work/err"
+expect_rc "--compare" 0 $?
+p=$work/panels/image_$want
+if "$py" - "${p}_compare.png" "${p}_overlay.png" "$img" <<'PY' >"$work/log" 2>&1
+import sys
+import numpy as np
+from PIL import Image
+panel = np.asarray(Image.open(sys.argv[1]).convert("RGB"))
+overlay = np.asarray(Image.open(sys.argv[2]).convert("RGB"))
+image = np.asarray(Image.open(sys.argv[3]).convert("RGB"))
+h, w = overlay.shape[:2]
+cap = panel.shape[0] - h
+assert panel.shape == (h + cap, 3 * w, 3) and cap == 11, f"panel {panel.shape}, tiles {h}x{w}"
+assert (panel[cap:, :w] == image).all(), "the image tile differs from the input"
+for k in (1, 2):
+    assert (panel[cap:, k * w:(k + 1) * w] == overlay).all(), f"tile {k} differs from the _overlay.png"
+    assert (panel[:cap, k * w:(k + 1) * w] < 128).any(), f"no caption above tile {k}"
+PY
+then ok; else bad "--compare panel: $(cat "$work/log")"; fi
+
 out="--out $work/bad"
 printf 'cat\ndog\n' >"$work/names.txt"
 # shellcheck disable=SC2086
@@ -99,6 +122,8 @@ printf 'cat\ndog\n' >"$work/names.txt"
     fails "missing image" 1 "nothing.png: no such file or folder" --weights "$r26" --image "$work/nothing.png" $out
     fails "class names of the wrong count" 1 "names.txt: 2 names, but the model has 7 classes" --weights "$r26" \
         --image "$img" $out --class-names "$work/names.txt"
+    fails "--compare with other classes" 1 "--compare needs models of the same classes: $r26 has 7, $psp has 19" \
+        --weights "$r26" --compare "$psp" --image "$img" $out
     fails "--class and --top" 2 "--class and --top exclude each other" --weights "$r26" --image "$img" $out \
         --class 1 --top 2
     fails "bad --method" 2 "--method must be gradcam, gradcam++ or layercam, not 'cam'" --weights "$r26" \

@@ -12,13 +12,17 @@
 #     predicts the same classes, at the frames' own size and at --base-size 96
 #     (image resized, probabilities resized back, as semseg's test does);
 #     --base-size 128 (the frames' longer side) changes nothing.
+#   - Slide mode (--crop 48 --stride 32: 2x4 overlapping windows, with --flip;
+#     and --base-size 40, an image smaller than the crop, padded) agrees with
+#     the twin running semseg's scale_process / net_process.
 #   - --images predicts a folder of PNG and JPEG images without labels.
 #   - Bad input is refused by name, with a non-zero exit and no --out left
 #     behind: a missing or classifier weights file, a label outside the
 #     classes, a label of another size, a missing split, a fractional option,
 #     an --out that is a file or would overwrite the weights, an unknown
-#     --mode, --images without --save-pred or without images, and two images
-#     whose predictions would share a name.
+#     --mode, a stride larger than the crop, --crop in whole mode, --images
+#     without --save-pred or without images, and two images whose
+#     predictions would share a name.
 # usage: pspnet_eval.sh PATH/TO/pspnet-eval PATH/TO/pspnet-train PATH/TO/facs-data [WORK_DIR]
 set -u
 usage="usage: pspnet_eval.sh PATH/TO/pspnet-eval PATH/TO/pspnet-train PATH/TO/facs-data [WORK_DIR]"
@@ -36,7 +40,7 @@ ref() { "$python" "$here/pspnet_eval_ref.py" "$@"; }
     --iters 20 --log-every 10 --val-every 20 --workers 1 >"$work/train.out" 2>&1 || bad "training: $(cat "$work/train.out")"
 weights=$work/train/last.h5
 
-"$tool" --weights "$weights" --data "$work/cs" --split val --out "$work/ev" --save-pred "$work/pred" \
+"$tool" --weights "$weights" --data "$work/cs" --split val --out "$work/ev" --save-pred "$work/pred" --mode whole \
     >"$work/ev.out" 2>"$work/err"
 expect_rc "pspnet-eval --data" 0 $?
 grep -E "^(mIoU|  all|absent|flat|vehicle)" "$work/ev.out"
@@ -57,7 +61,7 @@ ref check "$work/pred" "$work/cs" val "$work/ev/results.json" && ok || bad "pred
 ref twin "$weights" "$work/cs" val "$work/pred" && ok || bad "whole-image predictions differ from the PyTorch twin"
 
 "$tool" --weights "$weights" --data "$work/cs" --out "$work/ev96" --save-pred "$work/pred96" --base-size 96 \
-    >/dev/null 2>"$work/err"
+    --mode whole >/dev/null 2>"$work/err"
 expect_rc "--base-size 96" 0 $?
 ref twin "$weights" "$work/cs" val "$work/pred96" 96 && ok || bad "--base-size 96 differs from the PyTorch twin"
 ref check "$work/pred96" "$work/cs" val "$work/ev96/results.json" && ok || bad "--base-size 96: metrics (numpy)"
@@ -66,12 +70,24 @@ expect_rc "--base-size 128" 0 $?
 cmp -s "$work/ev/results.json" "$work/ev128/results.json" && ok "--base-size of the longer side changes nothing" ||
     bad "--base-size 128 changed the results"
 
+# Slide mode: 48x48 windows every 32 (2x4 windows over a 64x128 frame), with --flip; and at --base-size 40
+# (20x40, smaller than the crop: padded with the mean) with the default stride ceil(2/3 * 48) = 32.
+"$tool" --weights "$weights" --data "$work/cs" --out "$work/evs" --save-pred "$work/preds" --crop 48 --stride 32 \
+    --flip >/dev/null 2>"$work/err"
+expect_rc "--mode slide --flip" 0 $?
+ref twin "$weights" "$work/cs" val "$work/preds" 0 48 32 1 && ok || bad "slide + flip differs from the PyTorch twin"
+ref check "$work/preds" "$work/cs" val "$work/evs/results.json" && ok || bad "slide: metrics (numpy)"
+"$tool" --weights "$weights" --data "$work/cs" --out "$work/evs40" --save-pred "$work/preds40" --crop 48 \
+    --base-size 40 >/dev/null 2>"$work/err"
+expect_rc "--mode slide --base-size 40" 0 $?
+ref twin "$weights" "$work/cs" val "$work/preds40" 40 48 32 0 && ok || bad "slide, padded, differs from the PyTorch twin"
+
 # --images: the val frames as PNGs and one as a JPEG in a sub-folder, no labels.
 mkdir -p "$work/images/sub"
 cp "$work"/cs/leftImg8bit/val/*/*.png "$work/images/"
 "$python" -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).save(sys.argv[2], quality=95)' \
     "$(ls "$work"/cs/leftImg8bit/val/*/*.png | head -1)" "$work/images/sub/frame.jpg"
-"$tool" --weights "$weights" --images "$work/images" --save-pred "$work/pred_images" >/dev/null 2>"$work/err"
+"$tool" --weights "$weights" --images "$work/images" --save-pred "$work/pred_images" --mode whole >/dev/null 2>"$work/err"
 expect_rc "--images" 0 $?
 "$python" - "$work/pred" "$work/pred_images" <<'PY' && ok "--images predicts PNGs and JPEGs" || bad "--images predictions"
 import os, sys
@@ -108,7 +124,11 @@ with h5py.File(sys.argv[1], "w") as f:
 refuse "a classifier's weights" "holds resnet26, not a PSPNet" --weights "$work/classifier.h5" $data
 refuse "a missing split" "$work/cs/leftImg8bit/test" --weights "$weights" $data --split test
 refuse "a fractional --base-size" "--base-size needs a whole number" --weights "$weights" $data --base-size 96.5
-refuse "an unknown --mode" "--mode must be whole, not 'slide'" --weights "$weights" $data --mode slide
+refuse "an unknown --mode" "--mode must be" --weights "$weights" $data --mode tiles
+refuse "a stride larger than the crop" "--stride 40x40 is larger than --crop 32x32" --weights "$weights" $data \
+    --crop 32 --stride 40
+refuse "--crop in whole mode" "--crop sets the windows of --mode slide" --weights "$weights" $data --mode whole \
+    --crop 32
 refuse "--images without --save-pred" "--images needs --save-pred" --weights "$weights" --images "$work/images"
 }
 cp -r "$work/cs" "$work/cs_label"

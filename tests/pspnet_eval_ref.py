@@ -12,11 +12,14 @@ PyTorch over the files it wrote (nothing here calls the C code).
       cityscapesScripts' category IoU (its getIouScoreForCategory: TP inside
       the category, FN/FP against the other evaluated classes), pixel and mean
       class accuracy; each must equal RESULTS (results.json) within 1e-12.
-  twin WEIGHTS ROOT SPLIT PRED [BASE_SIZE]
+  twin WEIGHTS ROOT SPLIT PRED [BASE_SIZE [CROP STRIDE FLIP]]
       The PyTorch twin (tests/ref/pspnet_torch.py) with WEIGHTS' tensors
       predicts each frame as semseg's test does in whole mode (the image
       resized so its longer side is BASE_SIZE, softmax, probabilities resized
-      back bilinearly, argmax); trainid/ must agree on >= 99.9% of pixels.
+      back bilinearly, argmax), or with CROP > 0 in slide mode (semseg's
+      scale_process: padded with the mean to the crop, CROP windows every
+      STRIDE, softmax averaged over overlaps; FLIP 1: net_process's mirrored
+      batch); trainid/ must agree on >= 99.9% of pixels.
 The tables are cityscapesScripts' labels.py, typed here rather than read
 from the C sources."""
 import glob
@@ -125,7 +128,39 @@ def check(pred, root, split, results_path):
           f"category mIoU {want['category_miou']:.10g}, pixel acc {want['pixel_acc']:.10g}: as results.json")
 
 
-def twin(weights, root, split, pred, base_size=0):
+def slide(net, x, crop, stride, flip):
+    """semseg's scale_process and net_process on a normalised 1x3xHxW x (padding with the mean is 0 here)."""
+    import torch
+    import torch.nn.functional as F
+
+    def net_process(image):
+        inp = torch.cat([image, image.flip(3)], 0) if flip else image
+        out = F.softmax(net(inp), dim=1)
+        return (out[0] + out[1].flip(2)) / 2 if flip else out[0]
+
+    ori_h, ori_w = x.shape[2:]
+    pad_h, pad_w = max(crop - ori_h, 0), max(crop - ori_w, 0)
+    top, left = pad_h // 2, pad_w // 2
+    image = F.pad(x, (left, pad_w - left, top, pad_h - top))
+    new_h, new_w = image.shape[2:]
+    grid_h = int(math.ceil((new_h - crop) / stride) + 1)
+    grid_w = int(math.ceil((new_w - crop) / stride) + 1)
+    total, count = None, torch.zeros(new_h, new_w, dtype=torch.float64)
+    for ih in range(grid_h):
+        for iw in range(grid_w):
+            e_h = min(ih * stride + crop, new_h)
+            s_h = e_h - crop
+            e_w = min(iw * stride + crop, new_w)
+            s_w = e_w - crop
+            p = net_process(image[:, :, s_h:e_h, s_w:e_w]).double()
+            if total is None:
+                total = torch.zeros(p.shape[0], new_h, new_w, dtype=torch.float64)
+            total[:, s_h:e_h, s_w:e_w] += p
+            count[s_h:e_h, s_w:e_w] += 1
+    return (total / count)[None, :, top:top + ori_h, left:left + ori_w].float()
+
+
+def twin(weights, root, split, pred, base_size=0, crop=0, stride=0, flip=0):
     import h5py
     import torch
     import torch.nn.functional as F
@@ -156,14 +191,16 @@ def twin(weights, root, split, pred, base_size=0):
         if (nh, nw) != (h, w):
             x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)
         with torch.no_grad():
-            p = F.softmax(net((x / 255 - mean) / std), dim=1)
+            x = (x / 255 - mean) / std
+            p = slide(net, x, crop, stride, flip) if crop else F.softmax(net(x), dim=1)
             if (nh, nw) != (h, w):
                 p = F.interpolate(p, size=(h, w), mode="bilinear", align_corners=False)
         want = p.argmax(1)[0].numpy()
         got = read(os.path.join(pred, "trainid", name + ".png"), "L")
         agree += int((got == want).sum())
         total += want.size
-    print(f"PyTorch twin, base size {base_size or 'own'}: {agree} of {total} pixels agree")
+    how = f"slide {crop}/{stride}{' flip' if flip else ''}" if crop else "whole"
+    print(f"PyTorch twin, {how}, base size {base_size or 'own'}: {agree} of {total} pixels agree")
     assert agree >= 0.999 * total, f"only {agree / total:.5f} of the pixels agree with the PyTorch twin"
 
 
@@ -172,7 +209,7 @@ if __name__ == "__main__":
         if sys.argv[1] == "check":
             check(*sys.argv[2:6])
         elif sys.argv[1] == "twin":
-            twin(*sys.argv[2:6], *(int(v) for v in sys.argv[6:7]))
+            twin(*sys.argv[2:6], *(int(v) for v in sys.argv[6:10]))
         else:
             sys.exit(f"unknown command {sys.argv[1]}")
     except AssertionError as e:

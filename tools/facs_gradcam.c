@@ -5,6 +5,8 @@
  * For each image and class it writes, into --out (created if missing):
  *   <stem>_<class>_cam.png      the normalised map at the input's size in OpenCV's JET colours
  *   <stem>_<class>_overlay.png  0.5 map + 0.5 image, rescaled to its maximum (show_cam_on_image)
+ *   <stem>_<class>_compare.png  with --compare W2.h5: the image, then both models' overlays
+ *                               under a caption (model, class, probability), as Fig. 5
  *   <stem>.cam.h5               with --save-cam: /cam (H, W) and /cam_raw (h, w) as float32,
  *                               attributes class, class_name, score, probability, pixels,
  *                               layer, method, arch; <stem>_<class>.cam.h5 when several
@@ -26,9 +28,12 @@
 
 static facs_status run(const gc_options *o)
 {
-    gc_session s = {.o = o};
+    gc_session s = {.o = o}, s2 = {0};
+    gc_options o2;
     facs_cam_images list = {0};
     facs_status st = gc_session_open(o, &s);
+    if (st == FACS_OK && o->compare)
+        st = gc_session_open_second(&s, &o2, &s2);
     if (st == FACS_OK)
         st = facs_cam_images_open(o->image, &list);
     if (st == FACS_OK)
@@ -39,7 +44,7 @@ static facs_status run(const gc_options *o)
     s.quiet = bar.enabled; /* a line per map would break the bar: a summary instead */
     int failed = 0;
     for (int i = 0; st == FACS_OK && i < list.count; i++) {
-        if (gc_explain_image(&s, list.paths[i], list.stems[i]) != FACS_OK) {
+        if (gc_explain_image(&s, o->compare ? &s2 : NULL, list.paths[i], list.stems[i]) != FACS_OK) {
             if (list.count == 1) {
                 st = facs_last_status();
             } else {
@@ -55,6 +60,7 @@ static facs_status run(const gc_options *o)
     if (st == FACS_OK && failed)
         st = facs_fail(FACS_ERR_IO, "%d of %d images failed (above)", failed, list.count);
     facs_cam_images_free(&list);
+    gc_session_close(&s2);
     gc_session_close(&s);
     return st;
 }
@@ -75,6 +81,8 @@ static void usage(FILE *out)
             "  --class-names FILE one name a line (built in: CIFAR-10/100 and Cityscapes)\n"
             "  --save-cam         also <stem>.cam.h5: /cam (H, W), /cam_raw (h, w), class, score, probability\n"
             "  --arch A           for a weights file that does not record its architecture\n"
+            "  --compare W2.h5    also explain the same classes with W2.h5's model (same class count) and write\n"
+            "                     <stem>_<class>_compare.png: the image and both overlays, labelled (Fig. 5)\n"
             "Inputs are normalised as the file was trained (facs-finetune --norm cifar), else with ImageNet's\n"
             "mean and std. Segmentation targets: the sum of the class's logits over the pixels predicted as it.\n"
             "  --help, --version\n",
@@ -88,7 +96,7 @@ static int parse(int argc, char **argv, gc_options *o)
         {"weights", 1, 0, 'W'},     {"image", 1, 0, 'i'},    {"out", 1, 0, 'o'},  {"class", 1, 0, 'c'},
         {"top", 1, 0, 't'},         {"layer", 1, 0, 'l'},    {"method", 1, 0, 'm'}, {"input-size", 1, 0, 's'},
         {"class-names", 1, 0, 'n'}, {"save-cam", 0, 0, 'S'}, {"arch", 1, 0, 'a'}, {"help", 0, 0, 'h'},
-        {"version", 0, 0, 'V'},     {0, 0, 0, 0}};
+        {"version", 0, 0, 'V'},     {"compare", 1, 0, 'C'}, {0, 0, 0, 0}};
     facs_status st = FACS_OK;
     for (int c; st == FACS_OK && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
         switch (c) {
@@ -98,6 +106,7 @@ static int parse(int argc, char **argv, gc_options *o)
         case 'l': o->layer = optarg; break;
         case 'n': o->class_names = optarg; break;
         case 'a': o->arch = optarg; break;
+        case 'C': o->compare = optarg; break;
         case 'S': o->save_cam = 1; break;
         case 'c':
             if (o->n_classes < MAX_CLASSES)
@@ -119,9 +128,9 @@ static int parse(int argc, char **argv, gc_options *o)
         st = facs_fail(FACS_ERR_ARG, "--weights, --image and --out are required");
     if (st == FACS_OK && o->top && o->n_classes)
         st = facs_fail(FACS_ERR_ARG, "--class and --top exclude each other");
-    const char *inputs[] = {o->image, o->weights, o->class_names};
+    const char *inputs[] = {o->image, o->weights, o->class_names, o->compare};
     if (st == FACS_OK) /* before anything is written: --out may not be an input (a folder, by inode) */
-        st = facs_check_output_not_input("--out", o->out, inputs, 3);
+        st = facs_check_output_not_input("--out", o->out, inputs, 4);
     if (st != FACS_OK)
         fprintf(stderr, "facs-gradcam: %s\n", facs_last_error());
     return st == FACS_OK ? 0 : 2;

@@ -14,6 +14,7 @@
 typedef struct {
     const char *weights, *image, *out;
     const char *layer, *class_names, *arch; /* NULL when not given */
+    const char *compare;                    /* --compare W2.h5, NULL when not given */
     const char *classes[MAX_CLASSES];       /* --class, as given (index or name) */
     int n_classes, top;                     /* top: 0 with --class */
     int method;                             /* a facs_cam_method */
@@ -38,9 +39,16 @@ typedef struct {
 facs_status gc_session_open(const gc_options *o, gc_session *s);
 void gc_session_close(gc_session *s);
 
+/* Opens --compare's model as a second session on the same options (its own
+ * default layer unless --layer is given); refused when its class count is not
+ * that of the first. */
+facs_status gc_session_open_second(const gc_session *first, gc_options *o2, gc_session *s2);
+
 /* Every asked class of one image (a --class list, else the --top K; a
  * segmentation model's classes predicted nowhere are left out): the maps'
- * pictures and, with --save-cam, their files. stem names the outputs. */
-facs_status gc_explain_image(const gc_session *s, const char *image, const char *stem);
+ * pictures and, with --save-cam, their files. stem names the outputs. With
+ * second (else NULL) the same class ids are explained by its model too and
+ * <stem>_<class>_compare.png shows the image and both overlays, labelled. */
+facs_status gc_explain_image(const gc_session *s, const gc_session *second, const char *image, const char *stem);
 
 #endif

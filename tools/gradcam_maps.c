@@ -10,6 +10,7 @@
 #include "gradcam.h"
 #include "h5_array.h"
 #include "h5_attr.h"
+#include "panel.h"
 
 /* The class's name, else its index. */
 static const char *class_name(const gc_session *s, int cls, char *buf, size_t size)
@@ -48,8 +49,8 @@ static facs_status output_path(const gc_session *s, const char *image, const cha
 {
     if (snprintf(path, size, "%s/%s%s%s", s->o->out, stem, middle, suffix) >= (int)size)
         return facs_fail(FACS_ERR_ARG, "%s/%s%s%s: path too long", s->o->out, stem, middle, suffix);
-    const char *inputs[] = {image, s->o->weights};
-    return facs_check_output_not_input("--out", path, inputs, 2);
+    const char *inputs[] = {image, s->o->weights, s->o->compare};
+    return facs_check_output_not_input("--out", path, inputs, 3);
 }
 
 /* Writes *picture (a new image, or none when made failed) to out/<stem><middle><suffix> and frees it. */
@@ -65,16 +66,17 @@ static facs_status save_png(const gc_session *s, const char *image, const char *
 
 /* The map of one class: its pictures and, with --save-cam, its file. In
  * names the class is its name (letters, digits, '-' and '.' kept, anything
- * else '_') or its index. */
+ * else '_') or its index (middle: "_<class>"). The overlay is handed to *keep
+ * when keep is not NULL. */
 static facs_status write_map(const gc_session *s, const char *image, const char *stem, const facs_cam_input *in,
-                             const facs_cam_grads *g)
+                             const facs_cam_grads *g, char middle[96], facs_image *keep)
 {
     int h = in->rgb.height, w = in->rgb.width;
     float *raw = malloc((size_t)g->height * g->width * sizeof *raw), *cam = malloc((size_t)h * w * sizeof *cam);
     facs_image picture;
-    char name[80], middle[96], path[4096];
+    char name[80], path[4096];
     const char *cls_name = class_name(s, g->cls, name, sizeof name);
-    snprintf(middle, sizeof middle, "_%s", cls_name);
+    snprintf(middle, 96, "_%s", cls_name);
     for (char *c = middle + 1; *c; c++)
         if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.')
             *c = '_';
@@ -85,8 +87,14 @@ static facs_status write_map(const gc_session *s, const char *image, const char 
         st = facs_cam_normalise(raw, g->height, g->width, h, w, cam);
     if (st == FACS_OK)
         st = save_png(s, image, stem, middle, "_cam.png", facs_jet_to_rgb(cam, w, h, &picture), &picture);
-    if (st == FACS_OK)
-        st = save_png(s, image, stem, middle, "_overlay.png", facs_cam_overlay(&in->rgb, cam, &picture), &picture);
+    if (st == FACS_OK && (st = facs_cam_overlay(&in->rgb, cam, &picture)) == FACS_OK) {
+        char path_png[4096];
+        if ((st = output_path(s, image, stem, middle, "_overlay.png", path_png, sizeof path_png)) == FACS_OK)
+            st = facs_png_write(path_png, &picture);
+        if (keep && st == FACS_OK)
+            *keep = picture, picture = (facs_image){0};
+        facs_image_free(&picture);
+    }
     if (st == FACS_OK && s->o->save_cam &&
         (st = output_path(s, image, stem, s->several ? middle : "", ".cam.h5", path, sizeof path)) == FACS_OK)
         st = facs_h5_write_atomic(path, fill_cam_file, &(cam_file){s, g, raw, cam, h, w});
@@ -100,7 +108,57 @@ static facs_status write_map(const gc_session *s, const char *image, const char 
     return st;
 }
 
-facs_status gc_explain_image(const gc_session *s, const char *image, const char *stem)
+/* The second model's overlay of class cls (its own probability in *probability). */
+static facs_status second_overlay(const gc_session *s2, const char *image, int cls, facs_image *out,
+                                  double *probability)
+{
+    facs_cam_grads g = {0};
+    facs_cam_target target = {cls, NULL};
+    facs_cam_input own; /* normalised as the second file was trained */
+    FACS_TRY(facs_cam_input_load(image, s2->o->height, s2->o->width, s2->mean, s2->std, &own));
+    const facs_cam_input *in = &own;
+    int h = in->rgb.height, w = in->rgb.width;
+    facs_status st = facs_cam_gradients(s2->ctx, s2->model, in->chw, h, w, &target, &g);
+    if (st != FACS_OK)
+        return facs_cam_input_free(&own), st;
+    float *raw = malloc((size_t)g.height * g.width * sizeof *raw), *cam = malloc((size_t)h * w * sizeof *cam);
+    st = raw && cam ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "out of memory for the maps");
+    if (st == FACS_OK)
+        st = facs_cam_raw(s2->o->method, g.channels, g.height, g.width, g.activations, g.gradients, raw);
+    if (st == FACS_OK)
+        st = facs_cam_normalise(raw, g.height, g.width, h, w, cam);
+    if (st == FACS_OK)
+        st = facs_cam_overlay(&in->rgb, cam, out);
+    *probability = g.probability;
+    free(raw), free(cam);
+    facs_cam_grads_free(&g);
+    facs_cam_input_free(&own);
+    return st;
+}
+
+/* <stem><middle>_compare.png: the image, then each model's overlay of g's class, labelled. */
+static facs_status write_compare(const gc_session *s, const gc_session *s2, const char *image, const char *stem,
+                                 const facs_cam_input *in, const facs_cam_grads *g, const char *middle,
+                                 facs_image *first)
+{
+    facs_image other = {0}, panel;
+    double p2 = 0;
+    char name[80], labels[3][160];
+    const char *cls_name = class_name(s, g->cls, name, sizeof name);
+    facs_status st = second_overlay(s2, image, g->cls, &other, &p2);
+    snprintf(labels[0], sizeof labels[0], "%s", stem);
+    snprintf(labels[1], sizeof labels[1], "%s: %s %.2f", facs_model_get_options(s->model)->arch, cls_name,
+             g->probability);
+    snprintf(labels[2], sizeof labels[2], "%s: %s %.2f", facs_model_get_options(s2->model)->arch, cls_name, p2);
+    const facs_image *tiles[3] = {&in->rgb, first, &other};
+    const char *text[3] = {labels[0], labels[1], labels[2]};
+    if (st == FACS_OK)
+        st = save_png(s, image, stem, middle, "_compare.png", facs_panel_compose(tiles, text, 3, 1, &panel), &panel);
+    facs_image_free(&other);
+    return st;
+}
+
+facs_status gc_explain_image(const gc_session *s, const gc_session *second, const char *image, const char *stem)
 {
     facs_cam_input in;
     FACS_TRY(facs_cam_input_load(image, s->o->height, s->o->width, s->mean, s->std, &in));
@@ -111,12 +169,16 @@ facs_status gc_explain_image(const gc_session *s, const char *image, const char 
         facs_cam_target target = {s->n_wanted ? s->wanted[i] : i ? first.ranking[i] : -1, NULL};
         st = facs_cam_gradients(s->ctx, s->model, in.chw, in.rgb.height, in.rgb.width, &target, i ? &g : &first);
         const facs_cam_grads *now = i ? &g : &first;
+        facs_image overlay = {0};
+        char middle[96];
         if (st == FACS_OK && (s->n_wanted || !facs_model_is_segmentation(s->model) || now->pixels > 0))
-            st = write_map(s, image, stem, &in, now);
+            st = write_map(s, image, stem, &in, now, middle, second ? &overlay : NULL);
+        if (st == FACS_OK && second && overlay.pixels)
+            st = write_compare(s, second, image, stem, &in, now, middle, &overlay);
+        facs_image_free(&overlay);
         facs_cam_grads_free(&g);
     }
     facs_cam_grads_free(&first);
     facs_cam_input_free(&in);
     return st;
 }
-

@@ -60,6 +60,20 @@ facs_status gc_session_open(const gc_options *o, gc_session *s)
     return FACS_OK;
 }
 
+facs_status gc_session_open_second(const gc_session *first, gc_options *o2, gc_session *s2)
+{
+    *o2 = *first->o;
+    o2->weights = first->o->compare;
+    o2->arch = NULL; /* --arch is the first file's */
+    o2->n_classes = 0; /* the classes are the first model's ids, not resolved again */
+    s2->o = o2;
+    FACS_TRY(gc_session_open(o2, s2));
+    if (s2->classes != first->classes)
+        return facs_fail(FACS_ERR_ARG, "--compare needs models of the same classes: %s has %d, %s has %d",
+                         first->o->weights, first->classes, o2->weights, s2->classes);
+    return FACS_OK;
+}
+
 void gc_session_close(gc_session *s)
 {
     facs_cam_names_free(s->names, s->classes);
