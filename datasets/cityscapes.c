@@ -264,6 +264,19 @@ static facs_status to_train_ids(const facs_cityscapes_pair *p, facs_image *label
     return FACS_OK;
 }
 
+facs_status facs_cityscapes_load_label(const facs_cityscapes_pairs *index, int i, facs_image *label)
+{
+    memset(label, 0, sizeof *label);
+    if (!index || i < 0 || i >= index->count)
+        return facs_fail(FACS_ERR_ARG, "Cityscapes frame %d is outside [0, %d)", i, index ? index->count : 0);
+    facs_status s = facs_image_read_label(index->pairs[i].label, label);
+    if (s == FACS_OK)
+        s = to_train_ids(&index->pairs[i], label);
+    if (s != FACS_OK)
+        facs_image_free(label);
+    return s;
+}
+
 facs_status facs_cityscapes_load_pair(const facs_cityscapes_pairs *index, int i, facs_image *image,
                                       facs_image *label)
 {

@@ -83,6 +83,10 @@ void facs_cityscapes_index_free(facs_cityscapes_pairs *index);
 facs_status facs_cityscapes_load_pair(const facs_cityscapes_pairs *index, int i, facs_image *image,
                                       facs_image *label);
 
+/* Decodes frame i's label alone, as facs_cityscapes_load_pair does (trainIds,
+ * labelIds mapped, values checked), without the image: for scoring. */
+facs_status facs_cityscapes_load_label(const facs_cityscapes_pairs *index, int i, facs_image *label);
+
 /* The frames of index as a loader dataset (loader.h): each sample is the RGB
  * image and its trainId map (label.map); index must outlive the dataset. */
 struct facs_dataset;
@@ -114,9 +118,15 @@ facs_status facs_cityscapes_check(const char *root, facs_cityscapes_report *repo
  * signs, and an ego-vehicle strip at the bottom (labelId 1, ignored). Regions are
  * painted near their class palette colour with a class-specific texture and pixel
  * noise, so the class is learnable from local appearance. For every frame the
- * _leftImg8bit, _gtFine_labelIds, _gtFine_labelTrainIds and _gtFine_color PNGs are
- * written, each whole or not at all (facs_png_write); the labelIds and labelTrainIds agree through
- * facs_cityscapes_train_id. The result depends only on the arguments. Files of an
+ * _leftImg8bit, _gtFine_labelIds, _gtFine_labelTrainIds and _gtFine_color PNGs and
+ * the 16-bit _gtFine_instanceIds PNG (for the iIoU metric) are written, each whole
+ * or not at all (facs_png_write, facs_png_write16); the labelIds and labelTrainIds
+ * agree through facs_cityscapes_train_id. instanceIds follow cityscapesScripts'
+ * json2instanceImg: each person (24) and car (26), the only instance classes
+ * drawn, is labelId * 1000 + k, k counting that class's objects in the frame in
+ * drawing order; every other pixel holds its labelId. Later objects occlude
+ * earlier ones, so instanceId / 1000 equals the labelId wherever instanceId >=
+ * 1000, and instanceId equals it elsewhere. The result depends only on the arguments. Files of an
  * earlier run with more frames are not removed: write into a fresh folder.
  * Needs n_train, n_val >= 0 (at least one > 0) and width, height in [32, 4096]. */
 facs_status facs_cityscapes_synth(const char *out_root, int n_train, int n_val, int width, int height, uint64_t seed);

@@ -21,6 +21,14 @@ void facs_image_free(facs_image *img)
     memset(img, 0, sizeof *img);
 }
 
+void facs_image16_free(facs_image16 *img)
+{
+    if (!img)
+        return;
+    free(img->pixels);
+    memset(img, 0, sizeof *img);
+}
+
 static int is_png(const uint8_t *buf, size_t len)
 {
     static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -78,9 +86,9 @@ facs_status facs_image_decode(const uint8_t *buf, size_t len, const char *name, 
     return facs_fail(FACS_ERR_FORMAT, "%s: neither a PNG nor a JPEG (unknown signature)", name);
 }
 
-facs_status facs_image_decode_label(const uint8_t *buf, size_t len, const char *name, facs_image *img)
+/* Label files (8- or 16-bit) must be PNGs: says what else buf is. */
+static facs_status check_label_signature(const uint8_t *buf, size_t len, const char *name)
 {
-    memset(img, 0, sizeof *img);
     if (len == 0)
         return facs_fail(FACS_ERR_FORMAT, "%s: empty file, not a label PNG", name);
     if (is_jpeg(buf, len))
@@ -88,7 +96,21 @@ facs_status facs_image_decode_label(const uint8_t *buf, size_t len, const char *
                          "%s: a JPEG; label maps must be PNG (lossy compression changes class ids)", name);
     if (!is_png(buf, len))
         return facs_fail(FACS_ERR_FORMAT, "%s: not a PNG (unknown signature), cannot read labels", name);
+    return FACS_OK;
+}
+
+facs_status facs_image_decode_label(const uint8_t *buf, size_t len, const char *name, facs_image *img)
+{
+    memset(img, 0, sizeof *img);
+    FACS_TRY(check_label_signature(buf, len, name));
     return facs_png_decode(buf, len, name, 0, 1, img);
+}
+
+facs_status facs_image16_decode(const uint8_t *buf, size_t len, const char *name, facs_image16 *img)
+{
+    memset(img, 0, sizeof *img);
+    FACS_TRY(check_label_signature(buf, len, name));
+    return facs_png_decode16(buf, len, name, img);
 }
 
 facs_status facs_image_read(const char *path, int want_channels, facs_image *img)
@@ -109,6 +131,17 @@ facs_status facs_image_read_label(const char *path, facs_image *img)
     size_t len;
     FACS_TRY(read_file(path, &buf, &len));
     facs_status s = facs_image_decode_label(buf, len, path, img);
+    free(buf);
+    return s;
+}
+
+facs_status facs_image16_read(const char *path, facs_image16 *img)
+{
+    memset(img, 0, sizeof *img);
+    uint8_t *buf;
+    size_t len;
+    FACS_TRY(read_file(path, &buf, &len));
+    facs_status s = facs_image16_decode(buf, len, path, img);
     free(buf);
     return s;
 }

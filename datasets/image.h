@@ -1,4 +1,5 @@
-/* 8-bit images: PNG (libpng) and JPEG (libjpeg-turbo's TurboJPEG API).
+/* 8-bit images: PNG (libpng) and JPEG (libjpeg-turbo's TurboJPEG API); 16-bit label
+ * images (facs_image16: PNG only, values kept exactly) below.
  *
  *     facs_image img;
  *     if (facs_image_read("frame.png", 3, &img) != FACS_OK)
@@ -67,6 +68,27 @@ facs_status facs_image_decode(const uint8_t *buf, size_t len, const char *name, 
 facs_status facs_image_read_label(const char *path, facs_image *img);
 facs_status facs_image_decode_label(const uint8_t *buf, size_t len, const char *name, facs_image *img);
 
+/* A 16-bit label image, such as Cityscapes' gtFine _instanceIds.png (labelId *
+ * 1000 + instance for the pixels of an object, labelId elsewhere): ids above 255
+ * that facs_image cannot hold. */
+typedef struct {
+    int width, height;
+    uint16_t *pixels; /* malloc'd, row-major, 1 channel, owned by the image */
+} facs_image16;
+
+/* Frees the pixels and zeroes the image (safe on a zeroed image). */
+void facs_image16_free(facs_image16 *img);
+
+/* Reads a 1-channel gray PNG of bit depth 8 or 16 with its values kept exactly
+ * (no clip at 255, no scaling of 8-bit samples). Anything else (colour, palette,
+ * alpha, other bit depths, a JPEG, a truncated or corrupt file) is refused with
+ * a message naming the file and saying what it is; the image is then left empty. */
+facs_status facs_image16_read(const char *path, facs_image16 *img);
+facs_status facs_image16_decode(const uint8_t *buf, size_t len, const char *name, facs_image16 *img);
+
+/* Writes a 16-bit gray PNG, whole or not at all (facs_file_write_atomic). */
+facs_status facs_png_write16(const char *path, const facs_image16 *img);
+
 /* Writes a gray, RGB or RGBA image as an 8-bit PNG, whole or not at all
  * (facs_file_write_atomic). */
 facs_status facs_png_write(const char *path, const facs_image *img);
@@ -86,6 +108,8 @@ facs_status facs_png_decode(const uint8_t *buf, size_t len, const char *name, in
                             facs_image *img);
 facs_status facs_jpeg_decode(const uint8_t *buf, size_t len, const char *name, int want_channels,
                              facs_image *img);
+/* The PNG codec behind facs_image16_decode. */
+facs_status facs_png_decode16(const uint8_t *buf, size_t len, const char *name, facs_image16 *img);
 
 /* Writes len bytes to path whole or not at all, through kernels/atomic_file.h:
  * the bytes go to "<path>.facs-tmp.<pid>" in path's folder, which is fsynced and

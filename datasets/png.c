@@ -12,9 +12,16 @@
 
 #include "image.h"
 
+/* What a decode keeps: an image (PIL's conversions), an 8-bit label map (raw
+ * samples or palette indices) or a 16-bit label image (raw gray samples). */
+enum { DECODE_IMAGE, DECODE_LABEL, DECODE_LABEL16 };
+
 typedef struct {
     const uint8_t *src; /* decoding: the whole file */
     size_t len, pos;
+    int kind;           /* decoding: DECODE_* */
+    png_uint_32 width, height;
+    int channels;       /* decoding: of the result */
     uint8_t *out;       /* encoding: the growing output */
     size_t out_len, out_cap;
     uint8_t *pixels;
@@ -92,10 +99,41 @@ static void clip_gray16(uint8_t *p, size_t n)
         p[i] = p[2 * i] ? 255 : p[2 * i + 1];
 }
 
+/* 16-bit samples in memory are host-order uint16_t; PNG stores them big-endian. */
+static int little_endian(void)
+{
+    const uint16_t one = 1;
+    return *(const uint8_t *)&one;
+}
+
+/* In place, n 8-bit samples to uint16_t, from the end so no sample is
+ * overwritten before it is read. */
+static void widen_to_16(uint8_t *p, size_t n)
+{
+    uint16_t *out = (uint16_t *)(void *)p;
+    for (size_t i = n; i-- > 0;)
+        out[i] = p[i];
+}
+
+/* Checks a 16-bit label image's format and sets its transforms; returns the
+ * bytes per sample, 0 when the file is refused (job->refused is set). */
+static int label16_transforms(png_structp png, png_job *job, const char *name, int ctype, int depth)
+{
+    if (ctype != PNG_COLOR_TYPE_GRAY || (depth != 8 && depth != 16)) {
+        job->refused = facs_fail(FACS_ERR_FORMAT,
+                                 "%s: a %d-bit %s PNG; a 16-bit label image must be a gray PNG of bit depth 8 "
+                                 "or 16 whose samples are ids",
+                                 name, depth, color_type_name(ctype));
+        return 0;
+    }
+    if (depth == 16 && little_endian())
+        png_set_swap(png);
+    return depth / 8;
+}
+
 /* Returns 0 on success, 1 when the file was refused (job->refused is set), -1
  * when libpng failed (job->msg says why). */
-static int run_decode(png_structp png, png_infop info, png_job *job, const char *name, int label,
-                      facs_image *img)
+static int run_decode(png_structp png, png_infop info, png_job *job, const char *name)
 {
     if (setjmp(png_jmpbuf(png)))
         return -1;
@@ -115,8 +153,12 @@ static int run_decode(png_structp png, png_infop info, png_job *job, const char 
                                  name, (unsigned)w, (unsigned)h, FACS_IMAGE_MAX_PIXELS);
         return 1;
     }
-    int channels;
-    if (label) {
+    int channels = 1, sample_bytes = 1;
+    if (job->kind == DECODE_LABEL16) {
+        sample_bytes = label16_transforms(png, job, name, ctype, depth);
+        if (!sample_bytes)
+            return 1;
+    } else if (job->kind == DECODE_LABEL) {
         if (!(ctype == PNG_COLOR_TYPE_PALETTE || (ctype == PNG_COLOR_TYPE_GRAY && depth == 8))) {
             job->refused = facs_fail(FACS_ERR_FORMAT,
                                      "%s: a %d-bit %s PNG; a label map must be an 8-bit gray or a palette PNG "
@@ -126,20 +168,21 @@ static int run_decode(png_structp png, png_infop info, png_job *job, const char 
         }
         if (depth < 8)
             png_set_packing(png); /* one index per byte, unscaled */
-        channels = 1;
     } else {
         channels = image_transforms(png, info, ctype, depth);
+        sample_bytes = is_gray16(ctype, depth) ? 2 : 1;
     }
-    int gray16 = !label && is_gray16(ctype, depth);
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    size_t row_bytes = (size_t)w * (size_t)channels * (gray16 ? 2 : 1);
+    size_t row_bytes = (size_t)w * (size_t)channels * (size_t)sample_bytes;
     if (png_get_rowbytes(png, info) != row_bytes || png_get_channels(png, info) != channels) {
         job->refused = facs_fail(FACS_ERR_FORMAT, "%s: unsupported PNG layout (%d-bit %s)", name, depth,
                                  color_type_name(ctype));
         return 1;
     }
-    job->pixels = malloc(row_bytes * h);
+    /* A 16-bit label image of 8-bit samples is widened in place afterwards. */
+    size_t out_bytes = job->kind == DECODE_LABEL16 ? (size_t)w * 2 : row_bytes;
+    job->pixels = malloc(out_bytes * h);
     job->rows = malloc(sizeof *job->rows * h);
     if (!job->pixels || !job->rows) {
         job->refused = facs_fail(FACS_ERR_MEMORY, "%s: cannot allocate %ux%u pixels", name, (unsigned)w,
@@ -150,36 +193,45 @@ static int run_decode(png_structp png, png_infop info, png_job *job, const char 
         job->rows[y] = job->pixels + y * row_bytes;
     png_read_image(png, job->rows);
     png_read_end(png, NULL);
-    if (gray16)
+    if (job->kind == DECODE_IMAGE && sample_bytes == 2)
         clip_gray16(job->pixels, (size_t)w * h);
-    img->width = (int)w;
-    img->height = (int)h;
-    img->channels = channels;
+    if (job->kind == DECODE_LABEL16 && sample_bytes == 1)
+        widen_to_16(job->pixels, (size_t)w * h);
+    job->width = w;
+    job->height = h;
+    job->channels = channels;
     return 0;
+}
+
+/* Decodes buf into job->pixels (job->width, height, channels), as kind says; on
+ * failure nothing is left allocated and the message names the file. */
+static facs_status decode(const uint8_t *buf, size_t len, const char *name, int kind, png_job *job)
+{
+    *job = (png_job){.src = buf, .len = len, .kind = kind};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, job, on_error, on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return facs_fail(FACS_ERR_MEMORY, "%s: cannot create a PNG decoder", name);
+    }
+    int r = run_decode(png, info, job, name);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(job->rows);
+    job->rows = NULL;
+    if (r == 0)
+        return FACS_OK;
+    free(job->pixels);
+    job->pixels = NULL;
+    return r > 0 ? job->refused : facs_fail(FACS_ERR_FORMAT, "%s: corrupt or truncated PNG: %s", name, job->msg);
 }
 
 facs_status facs_png_decode(const uint8_t *buf, size_t len, const char *name, int want_channels, int label,
                             facs_image *img)
 {
     memset(img, 0, sizeof *img);
-    png_job job = {.src = buf, .len = len};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &job, on_error, on_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!info) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        return facs_fail(FACS_ERR_MEMORY, "%s: cannot create a PNG decoder", name);
-    }
-    int r = run_decode(png, info, &job, name, label, img);
-    png_destroy_read_struct(&png, &info, NULL);
-    free(job.rows);
-    if (r != 0) {
-        free(job.pixels);
-        memset(img, 0, sizeof *img);
-        if (r > 0)
-            return job.refused;
-        return facs_fail(FACS_ERR_FORMAT, "%s: corrupt or truncated PNG: %s", name, job.msg);
-    }
-    img->pixels = job.pixels;
+    png_job job;
+    FACS_TRY(decode(buf, len, name, label ? DECODE_LABEL : DECODE_IMAGE, &job));
+    *img = (facs_image){(int)job.width, (int)job.height, job.channels, job.pixels};
     if (label)
         return FACS_OK;
     facs_status s = facs_image_convert(img, want_channels);
@@ -189,6 +241,15 @@ facs_status facs_png_decode(const uint8_t *buf, size_t len, const char *name, in
         facs_image_free(img);
         return facs_fail(s, "%s: %s", name, why);
     }
+    return FACS_OK;
+}
+
+facs_status facs_png_decode16(const uint8_t *buf, size_t len, const char *name, facs_image16 *img)
+{
+    memset(img, 0, sizeof *img);
+    png_job job;
+    FACS_TRY(decode(buf, len, name, DECODE_LABEL16, &job));
+    *img = (facs_image16){(int)job.width, (int)job.height, (uint16_t *)(void *)job.pixels};
     return FACS_OK;
 }
 
@@ -211,27 +272,29 @@ static void on_write(png_structp png, png_bytep data, size_t n)
 
 static void on_flush(png_structp png) { (void)png; }
 
-static int run_encode(png_structp png, png_infop info, png_job *job, const facs_image *img)
+/* Encodes height rows of width pixels of the given PNG colour type and bit depth
+ * (16-bit samples in host order) into job->out. */
+static int run_encode(png_structp png, png_infop info, png_job *job, int width, int height, int depth, int ctype,
+                      const uint8_t *pixels)
 {
     if (setjmp(png_jmpbuf(png)))
         return -1;
-    static const int ctypes[5] = {0, PNG_COLOR_TYPE_GRAY, 0, PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
     png_set_write_fn(png, job, on_write, on_flush);
-    png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8, ctypes[img->channels],
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, depth, ctype, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
-    size_t row_bytes = (size_t)img->width * (size_t)img->channels;
-    for (int y = 0; y < img->height; y++)
-        png_write_row(png, img->pixels + (size_t)y * row_bytes);
+    if (depth == 16 && little_endian())
+        png_set_swap(png);
+    size_t row_bytes = (size_t)width * png_get_channels(png, info) * (size_t)(depth / 8);
+    for (int y = 0; y < height; y++)
+        png_write_row(png, pixels + (size_t)y * row_bytes);
     png_write_end(png, NULL);
     return 0;
 }
 
-facs_status facs_png_write(const char *path, const facs_image *img)
+/* Encodes the pixels (see run_encode) and writes the PNG to path atomically. */
+static facs_status encode(const char *path, int width, int height, int depth, int ctype, const void *pixels)
 {
-    if (!img || !img->pixels || img->width <= 0 || img->height <= 0 ||
-        !(img->channels == 1 || img->channels == 3 || img->channels == 4))
-        return facs_fail(FACS_ERR_ARG, "%s: cannot write PNG: need a non-empty gray, RGB or RGBA image", path);
     png_job job = {0};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &job, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -239,10 +302,26 @@ facs_status facs_png_write(const char *path, const facs_image *img)
         png_destroy_write_struct(&png, NULL);
         return facs_fail(FACS_ERR_MEMORY, "%s: cannot create a PNG encoder", path);
     }
-    int r = run_encode(png, info, &job, img);
+    int r = run_encode(png, info, &job, width, height, depth, ctype, pixels);
     png_destroy_write_struct(&png, &info);
     facs_status s = r == 0 ? facs_file_write_atomic(path, job.out, job.out_len)
                            : facs_fail(FACS_ERR_FORMAT, "%s: PNG encoding failed: %s", path, job.msg);
     free(job.out);
     return s;
+}
+
+facs_status facs_png_write(const char *path, const facs_image *img)
+{
+    if (!img || !img->pixels || img->width <= 0 || img->height <= 0 ||
+        !(img->channels == 1 || img->channels == 3 || img->channels == 4))
+        return facs_fail(FACS_ERR_ARG, "%s: cannot write PNG: need a non-empty gray, RGB or RGBA image", path);
+    static const int ctypes[5] = {0, PNG_COLOR_TYPE_GRAY, 0, PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
+    return encode(path, img->width, img->height, 8, ctypes[img->channels], img->pixels);
+}
+
+facs_status facs_png_write16(const char *path, const facs_image16 *img)
+{
+    if (!img || !img->pixels || img->width <= 0 || img->height <= 0)
+        return facs_fail(FACS_ERR_ARG, "%s: cannot write a 16-bit PNG: need a non-empty image", path);
+    return encode(path, img->width, img->height, 16, PNG_COLOR_TYPE_GRAY, img->pixels);
 }

@@ -4,7 +4,9 @@
  * vegetation, ground, poles and signs, persons, cars, ego vehicle), and the RGB
  * frame is then coloured from that map, so the labels match the pixels exactly.
  * Colours sit near each class's palette colour with a class-specific texture
- * (building windows, sidewalk tiles, noisy vegetation, ...) and per-frame jitter. */
+ * (building windows, sidewalk tiles, noisy vegetation, ...) and per-frame jitter.
+ * An instanceIds map is drawn alongside, in the same strokes, so later objects
+ * occlude earlier ones in both maps alike. */
 #include "cityscapes.h"
 
 #include <stdio.h>
@@ -52,9 +54,19 @@ static int rng_int(rng *r, int lo, int hi) { return lo + (int)(rng_next(r) % (ui
 
 typedef struct {
     int w, h;
-    uint8_t *ids; /* labelIds, w * h */
-    uint8_t *tex; /* TEX_* flags, w * h */
+    uint8_t *ids;   /* labelIds, w * h */
+    uint8_t *tex;   /* TEX_* flags, w * h */
+    uint16_t *inst; /* instanceIds, w * h: labelId * 1000 + k for object k of a class, else labelId */
+    int object;     /* the instanceId the strokes being drawn write, 0 while drawing stuff (no object) */
 } scene;
+
+/* One pixel of a stroke, in all three maps. */
+static void put(scene *sc, int i, int id, int tex)
+{
+    sc->ids[i] = (uint8_t)id;
+    sc->tex[i] = (uint8_t)tex;
+    sc->inst[i] = (uint16_t)(sc->object ? sc->object : id);
+}
 
 static void fill_rect(scene *sc, int x0, int y0, int x1, int y1, int id, int tex)
 {
@@ -63,10 +75,8 @@ static void fill_rect(scene *sc, int x0, int y0, int x1, int y1, int id, int tex
     x1 = x1 > sc->w ? sc->w : x1;
     y1 = y1 > sc->h ? sc->h : y1;
     for (int y = y0; y < y1; y++)
-        for (int x = x0; x < x1; x++) {
-            sc->ids[y * sc->w + x] = (uint8_t)id;
-            sc->tex[y * sc->w + x] = (uint8_t)tex;
-        }
+        for (int x = x0; x < x1; x++)
+            put(sc, y * sc->w + x, id, tex);
 }
 
 static void fill_ellipse(scene *sc, double cx, double cy, double rx, double ry, int id)
@@ -74,10 +84,8 @@ static void fill_ellipse(scene *sc, double cx, double cy, double rx, double ry, 
     for (int y = (int)(cy - ry); y <= (int)(cy + ry) + 1; y++)
         for (int x = (int)(cx - rx); x <= (int)(cx + rx) + 1; x++) {
             double dx = (x + 0.5 - cx) / rx, dy = (y + 0.5 - cy) / ry;
-            if (x >= 0 && y >= 0 && x < sc->w && y < sc->h && dx * dx + dy * dy <= 1.0) {
-                sc->ids[y * sc->w + x] = (uint8_t)id;
-                sc->tex[y * sc->w + x] = TEX_PLAIN;
-            }
+            if (x >= 0 && y >= 0 && x < sc->w && y < sc->h && dx * dx + dy * dy <= 1.0)
+                put(sc, y * sc->w + x, id, TEX_PLAIN);
         }
 }
 
@@ -109,8 +117,7 @@ static void draw_scene(scene *sc, rng *r)
         for (int x = 0; x < w; x++) {
             double d = x + 0.5 - cx, ad = d < 0 ? -d : d;
             int id = ad < road ? ID_ROAD : ad < walk ? ID_SIDEWALK : ID_TERRAIN;
-            sc->ids[y * w + x] = (uint8_t)id;
-            sc->tex[y * w + x] = (uint8_t)(ad < lane && dash ? TEX_LANE : TEX_PLAIN);
+            put(sc, y * w + x, id, ad < lane && dash ? TEX_LANE : TEX_PLAIN);
         }
     }
 
@@ -126,11 +133,14 @@ static void draw_scene(scene *sc, rng *r)
         fill_rect(sc, px + pw / 2 - sw / 2, top - shh, px + pw / 2 - sw / 2 + sw, top, ID_SIGN, TEX_PLAIN);
     }
 
-    /* Persons on the sidewalks, taller nearer the camera. */
+    /* Persons on the sidewalks, taller nearer the camera. Each person and car is
+     * an instance, numbered per class in drawing order as json2instanceImg does. */
+    int n_persons = 0, n_cars = 0;
     for (int k = rng_int(r, 1, 3); k > 0; k--) {
         double t = rng_unif(r, 0.15, 0.6), y = horizon + (h - horizon) * t;
         double offset = w * (0.05 + 0.35 * t) + w * (0.05 + 0.15 * t) * rng_unif(r, 0.3, 0.7);
         double ph = h * (0.08 + 0.2 * t);
+        sc->object = ID_PERSON * 1000 + n_persons++;
         fill_ellipse(sc, cx + (rng_int(r, 0, 1) ? offset : -offset), y - ph / 2, ph * 0.18, ph / 2, ID_PERSON);
     }
 
@@ -140,9 +150,12 @@ static void draw_scene(scene *sc, rng *r)
         double road = w * (0.05 + 0.35 * t);
         int cw = (int)(w * (0.06 + 0.12 * t)) + 2, ch = cw / 2 + 1;
         int x0 = (int)(cx + rng_unif(r, -road, road - cw));
+        sc->object = ID_CAR * 1000 + n_cars++;
         fill_rect(sc, x0, (int)y - ch, x0 + cw, (int)y, ID_CAR, TEX_PLAIN);
         fill_rect(sc, x0 + cw / 6, (int)y - ch + ch / 8, x0 + cw - cw / 6, (int)y - ch + ch / 2, ID_CAR, TEX_WINDOW);
     }
+
+    sc->object = 0;
 
     /* The ego vehicle's bonnet along the bottom: labelId 1, ignored in training. */
     fill_rect(sc, 0, h - (int)(h * rng_unif(r, 0.05, 0.09)) - 1, w, h, ID_EGO, TEX_PLAIN);
@@ -188,7 +201,15 @@ static void paint(const scene *sc, rng *r, uint8_t *rgb)
         }
 }
 
-/* Writes the four PNGs of one frame. */
+/* path = dir/{stem}_{suffix}.png */
+static facs_status frame_path(char *path, size_t size, const char *dir, const char *stem, const char *suffix)
+{
+    if (snprintf(path, size, "%s/%s_%s.png", dir, stem, suffix) >= (int)size)
+        return facs_fail(FACS_ERR_ARG, "%s: path too long", dir);
+    return FACS_OK;
+}
+
+/* Writes the five PNGs of one frame. */
 static facs_status write_frame(const char *img_dir, const char *gt_dir, const char *stem, const scene *sc,
                                uint8_t *rgb, uint8_t *train, uint8_t *color)
 {
@@ -207,14 +228,15 @@ static facs_status write_frame(const char *img_dir, const char *gt_dir, const ch
                  {gt_dir, "gtFine_labelIds", sc->ids, 1},
                  {gt_dir, "gtFine_labelTrainIds", train, 1},
                  {gt_dir, "gtFine_color", color, 3}};
+    char path[4096];
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
-        char path[4096];
-        if (snprintf(path, sizeof path, "%s/%s_%s.png", files[f].dir, stem, files[f].suffix) >= (int)sizeof path)
-            return facs_fail(FACS_ERR_ARG, "%s: path too long", files[f].dir);
+        FACS_TRY(frame_path(path, sizeof path, files[f].dir, stem, files[f].suffix));
         facs_image img = {sc->w, sc->h, files[f].channels, files[f].pixels};
         FACS_TRY(facs_png_write(path, &img));
     }
-    return FACS_OK;
+    FACS_TRY(frame_path(path, sizeof path, gt_dir, stem, "gtFine_instanceIds"));
+    facs_image16 inst = {sc->w, sc->h, sc->inst};
+    return facs_png_write16(path, &inst);
 }
 
 static facs_status synth_split(const char *out_root, int split, int count, scene *sc, uint8_t *rgb, uint8_t *train,
@@ -257,9 +279,9 @@ facs_status facs_cityscapes_synth(const char *out_root, int n_train, int n_val, 
     if (width < 32 || height < 32 || width > 4096 || height > 4096)
         return facs_fail(FACS_ERR_ARG, "Cityscapes synth frame size %dx%d is outside [32, 4096]", width, height);
     size_t n = (size_t)width * (size_t)height;
-    scene sc = {width, height, malloc(n), malloc(n)};
+    scene sc = {width, height, malloc(n), malloc(n), malloc(n * sizeof(uint16_t)), 0};
     uint8_t *rgb = malloc(3 * n), *train = malloc(n), *color = malloc(3 * n);
-    facs_status s = sc.ids && sc.tex && rgb && train && color
+    facs_status s = sc.ids && sc.tex && sc.inst && rgb && train && color
                         ? FACS_OK
                         : facs_fail(FACS_ERR_MEMORY, "%s: out of memory for %dx%d frames", out_root, width, height);
     if (s == FACS_OK)
@@ -268,6 +290,7 @@ facs_status facs_cityscapes_synth(const char *out_root, int n_train, int n_val, 
         s = synth_split(out_root, 1, n_val, &sc, rgb, train, color, seed);
     free(sc.ids);
     free(sc.tex);
+    free(sc.inst);
     free(rgb);
     free(train);
     free(color);

@@ -16,7 +16,8 @@ facs_status facs_confusion_init(facs_confusion *cm, int classes)
         return facs_fail(FACS_ERR_ARG, "confusion matrix: classes must be in [1, %d], got %d", MAX_CLASSES, classes);
     cm->counts = calloc((size_t)classes * (size_t)classes, sizeof *cm->counts);
     cm->label_ranks = calloc((size_t)classes, sizeof *cm->label_ranks);
-    if (!cm->counts || !cm->label_ranks) {
+    cm->unmatched = calloc((size_t)classes, sizeof *cm->unmatched);
+    if (!cm->counts || !cm->label_ranks || !cm->unmatched) {
         facs_confusion_free(cm);
         return facs_fail(FACS_ERR_MEMORY, "out of memory for a %d-class confusion matrix", classes);
     }
@@ -28,6 +29,7 @@ void facs_confusion_free(facs_confusion *cm)
 {
     free(cm->counts);
     free(cm->label_ranks);
+    free(cm->unmatched);
     memset(cm, 0, sizeof *cm);
 }
 
@@ -38,6 +40,8 @@ void facs_confusion_reset(facs_confusion *cm)
         memset(cm->counts, 0, k * k * sizeof *cm->counts);
     if (cm->label_ranks)
         memset(cm->label_ranks, 0, k * sizeof *cm->label_ranks);
+    if (cm->unmatched)
+        memset(cm->unmatched, 0, k * sizeof *cm->unmatched);
     cm->ranked = 0;
 }
 
@@ -100,14 +104,19 @@ facs_status facs_confusion_add_maps(facs_confusion *cm, const int32_t *truth, co
         if (!in_range(cm, truth[i]))
             return facs_fail(FACS_ERR_ARG, "confusion matrix: true label %ld at pixel %zu outside [0, %d)%s",
                              (long)truth[i], i, cm->classes, use_ignore ? " and not the ignore label" : "");
-        if (!in_range(cm, predicted[i]))
+        if (!in_range(cm, predicted[i]) && predicted[i] != FACS_CONFUSION_NONE)
             return facs_fail(FACS_ERR_ARG, "confusion matrix: predicted label %ld at pixel %zu outside [0, %d)",
                              (long)predicted[i], i, cm->classes);
     }
     size_t k = (size_t)cm->classes;
-    for (size_t i = 0; i < count; i++)
-        if (!use_ignore || truth[i] != ignore_label)
+    for (size_t i = 0; i < count; i++) {
+        if (use_ignore && truth[i] == ignore_label)
+            continue;
+        if (predicted[i] == FACS_CONFUSION_NONE)
+            cm->unmatched[truth[i]]++;
+        else
             cm->counts[(size_t)truth[i] * k + (size_t)predicted[i]]++;
+    }
     return FACS_OK;
 }
 
@@ -119,8 +128,10 @@ facs_status facs_confusion_merge(facs_confusion *into, const facs_confusion *fro
     size_t k = (size_t)into->classes;
     for (size_t i = 0; i < k * k; i++)
         into->counts[i] += from->counts[i];
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < k; i++) {
         into->label_ranks[i] += from->label_ranks[i];
+        into->unmatched[i] += from->unmatched[i];
+    }
     into->ranked += from->ranked;
     return FACS_OK;
 }
@@ -130,6 +141,8 @@ int64_t facs_confusion_total(const facs_confusion *cm)
     int64_t total = 0;
     for (size_t i = 0; i < (size_t)cm->classes * cm->classes; i++)
         total += cm->counts[i];
+    for (int c = 0; c < cm->classes; c++)
+        total += cm->unmatched[c];
     return total;
 }
 
@@ -157,10 +170,11 @@ double facs_confusion_topk(const facs_confusion *cm, int k)
     return (double)hits / cm->ranked;
 }
 
-/* Row c's sum (true samples of c) and column c's sum (samples predicted c). */
+/* Row c's sum (true samples of c, those predicted as none of the classes
+ * included) and column c's sum (samples predicted c). */
 static int64_t row_sum(const facs_confusion *cm, int c)
 {
-    int64_t s = 0;
+    int64_t s = cm->unmatched[c];
     for (int p = 0; p < cm->classes; p++)
         s += cm->counts[(size_t)c * cm->classes + p];
     return s;
@@ -293,16 +307,21 @@ static void print_csv(FILE *f, const void *user)
     const facs_confusion *cm = ((const csv_args *)user)->cm;
     const char *const *names = ((const csv_args *)user)->names;
     char buf[16];
+    int none = 0;
+    for (int c = 0; c < cm->classes; c++)
+        none |= cm->unmatched[c] != 0;
     fputs("true\\predicted", f);
     for (int p = 0; p < cm->classes; p++) {
         fputc(',', f);
         csv_field(f, name_of(names, p, buf));
     }
-    fputc('\n', f);
+    fputs(none ? ",(none)\n" : "\n", f);
     for (int t = 0; t < cm->classes; t++) {
         csv_field(f, name_of(names, t, buf));
         for (int p = 0; p < cm->classes; p++)
             fprintf(f, ",%lld", (long long)cm->counts[(size_t)t * cm->classes + p]);
+        if (none)
+            fprintf(f, ",%lld", (long long)cm->unmatched[t]);
         fputc('\n', f);
     }
 }

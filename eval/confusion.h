@@ -48,7 +48,13 @@ typedef struct {
     int64_t *counts;      /* K x K: counts[true * K + predicted] */
     int64_t *label_ranks; /* K: label_ranks[r] = samples whose label ranked r among their logits (0 = top) */
     int64_t ranked;       /* samples added with logits (the sum of label_ranks) */
+    int64_t *unmatched;   /* K: unmatched[true] = samples predicted as none of the K classes (add_maps) */
 } facs_confusion;
+
+/* A predicted label of add_maps that is none of the K classes: an external
+ * prediction of a class that is not evaluated (cityscapesScripts counts a
+ * Cityscapes labelId outside the 19 classes against the true class). */
+#define FACS_CONFUSION_NONE (-1)
 
 /* classes >= 1; the matrix starts at zero. */
 facs_status facs_confusion_init(facs_confusion *cm, int classes);
@@ -74,7 +80,9 @@ int facs_label_rank(const float *logits, int classes, int label);
 /* A segmentation batch: count pixels of true and predicted label maps (any
  * layout, the same for both). Pixels whose true label is ignore_label (255 for
  * Cityscapes trainIds; a negative value ignores nothing) are skipped; every
- * other true label and every predicted label must be in [0, K). */
+ * other true label must be in [0, K), every predicted label in [0, K) or
+ * FACS_CONFUSION_NONE: that pixel counts in its true class's row (a miss: in
+ * the total, the class's recall and its IoU's FN) but in no column. */
 facs_status facs_confusion_add_maps(facs_confusion *cm, const int32_t *truth, const int32_t *predicted,
                                     size_t count, int32_t ignore_label);
 
@@ -85,7 +93,8 @@ facs_status facs_confusion_merge(facs_confusion *into, const facs_confusion *fro
 int64_t facs_confusion_total(const facs_confusion *cm);
 int64_t facs_confusion_correct(const facs_confusion *cm);
 
-/* Top-1 accuracy: correct / total; NaN when empty. */
+/* Top-1 accuracy: correct / total; NaN when empty. The total includes the
+ * samples predicted as none of the classes. */
 double facs_confusion_accuracy(const facs_confusion *cm);
 
 /* Fraction of the ranked samples whose label is among their k largest logits
@@ -120,7 +129,8 @@ void facs_confusion_print_table(const facs_confusion *cm, const char *const *nam
 
 /* The matrix as CSV, written whole or not at all (kernels/atomic_file.h):
  * header "true\predicted,<name 0>,...,<name K-1>", then per true class its name
- * and K counts. A name holding a comma, a quote or a line break is quoted as
+ * and K counts; when some sample was predicted as none of the classes, a last
+ * column "(none)" holds those per true class. A name holding a comma, a quote or a line break is quoted as
  * RFC 4180 says. names: K strings, or NULL for the class indices. */
 facs_status facs_confusion_write_csv(const facs_confusion *cm, const char *const *names, const char *path);
 

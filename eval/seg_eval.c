@@ -7,12 +7,9 @@
 
 facs_seg_eval_opts facs_seg_eval_defaults(void)
 {
-    facs_seg_infer_opts infer = facs_seg_infer_defaults();
     facs_seg_eval_opts o;
     memset(&o, 0, sizeof o);
-    memcpy(o.mean, infer.mean, sizeof o.mean);
-    memcpy(o.std, infer.std, sizeof o.std);
-    o.base_size = infer.base_size;
+    o.infer = facs_seg_infer_defaults();
     o.ignore_label = 255;
     return o;
 }
@@ -29,7 +26,8 @@ static facs_status truth_of(const facs_image *img, const facs_image *label, int3
 }
 
 /* The prediction as a 1-channel image for on_prediction. */
-static facs_status report(const facs_seg_eval_opts *o, int index, const facs_image *img, const int32_t *predicted)
+static facs_status report(const facs_seg_eval_opts *o, int index, const facs_image *img, const int32_t *predicted,
+                          const float *probs, int classes)
 {
     size_t n = (size_t)img->width * img->height;
     facs_image map = {img->width, img->height, 1, malloc(n)};
@@ -37,7 +35,7 @@ static facs_status report(const facs_seg_eval_opts *o, int index, const facs_ima
         return facs_fail(FACS_ERR_MEMORY, "out of memory for a %dx%d prediction", img->width, img->height);
     for (size_t i = 0; i < n; i++)
         map.pixels[i] = (uint8_t)predicted[i];
-    facs_status s = o->on_prediction(o->prediction_user, &(facs_seg_prediction){index, img, &map});
+    facs_status s = o->on_prediction(o->prediction_user, &(facs_seg_prediction){index, img, &map, probs, classes});
     facs_image_free(&map);
     return s;
 }
@@ -47,19 +45,21 @@ static facs_status evaluate_image(facs_ctx *ctx, facs_model *model, const facs_s
                                   const facs_image *img, const facs_image *label, facs_confusion *cm)
 {
     size_t pixels = (size_t)img->height * img->width;
+    int K = facs_model_get_options(model)->classes, keep = o->on_prediction && o->keep_probabilities;
     int32_t *truth = cm ? malloc(pixels * sizeof *truth) : NULL, *predicted = malloc(pixels * sizeof *predicted);
-    facs_status s = predicted && (truth || !cm) ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "out of memory");
+    float *probs = keep ? malloc(pixels * (size_t)K * sizeof *probs) : NULL;
+    facs_status s = predicted && (truth || !cm) && (probs || !keep) ? FACS_OK
+                                                                    : facs_fail(FACS_ERR_MEMORY, "out of memory");
     if (s == FACS_OK && cm)
         s = truth_of(img, label, truth);
-    facs_seg_infer_opts io = {{o->mean[0], o->mean[1], o->mean[2]}, {o->std[0], o->std[1], o->std[2]}, o->base_size,
-                              o->crop_h, o->crop_w, o->stride_h, o->stride_w, o->flip};
     if (s == FACS_OK)
-        s = facs_seg_predict(ctx, model, img, &io, predicted);
+        s = facs_seg_predict(ctx, model, img, &o->infer, predicted, probs);
     if (s == FACS_OK && cm)
         s = facs_confusion_add_maps(cm, truth, predicted, pixels, o->ignore_label);
     if (s == FACS_OK && o->on_prediction)
-        s = report(o, index, img, predicted);
+        s = report(o, index, img, predicted, probs, K);
     free(truth);
+    free(probs);
     free(predicted);
     return s;
 }

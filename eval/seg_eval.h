@@ -26,14 +26,12 @@ typedef struct {
     int index;                /* the dataset index */
     const facs_image *image;  /* the RGB image as loaded */
     const facs_image *labels; /* the predicted class of each pixel: 1 channel, the image's size */
+    const float *probs;       /* with keep_probabilities: height x width x classes (seg_infer.h), else NULL */
+    int classes;
 } facs_seg_prediction;
 
 typedef struct {
-    float mean[3], std[3]; /* 0..1 units, as facs_seg_aug */
-    int base_size;         /* seg_infer.h: 0 runs each image at its own size */
-    int crop_h, crop_w;    /* seg_infer.h: slide mode's window; 0: whole images */
-    int stride_h, stride_w; /* slide mode's step; 0: ceil(2/3 crop) */
-    int flip;              /* seg_infer.h: the mirrored image too */
+    facs_seg_infer_opts infer; /* normalisation, size, mode, flip, scales (seg_infer.h) */
     int ignore_label;      /* 255 */
     /* Called after each image with (done, total), e.g. for a progress bar; may be NULL. */
     void (*progress)(void *user, int done, int total);
@@ -42,6 +40,7 @@ typedef struct {
      * a failure stops the evaluation with its status. May be NULL. */
     facs_status (*on_prediction)(void *user, const facs_seg_prediction *p);
     void *prediction_user;
+    int keep_probabilities; /* on_prediction also gets each pixel's class probabilities */
     /* The images' names for messages (ds->count entries, e.g. their files); NULL: "image 3 of 500". */
     const char *const *names;
 } facs_seg_eval_opts;

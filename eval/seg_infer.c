@@ -183,32 +183,91 @@ static facs_status predict_slide(facs_ctx *ctx, facs_model *model, const facs_fi
     return s;
 }
 
-facs_status facs_seg_predict(facs_ctx *ctx, facs_model *model, const facs_image *img, const facs_seg_infer_opts *o,
-                             int32_t *predicted)
+/* The long side of scale s: semseg's round(scale * base_size), half to even as Python's round. */
+static int scaled_long_side(const facs_seg_infer_opts *o, int h, int w, float scale)
+{
+    int base = o->base_size > 0 ? o->base_size : h > w ? h : w;
+    int side = (int)nearbyint((double)scale * base);
+    return side > 0 ? side : 1;
+}
+
+/* One scale: scores (at least h * w * K and nh * nw * K) gets the
+ * probabilities at the image's size, or with logits_ok and the image at its
+ * own size in whole mode without flip, the logits (their argmax is the same). */
+static facs_status predict_scale(facs_ctx *ctx, facs_model *model, const facs_image *img,
+                                 const facs_seg_infer_opts *o, int nh, int nw, int logits_ok, float *scores)
+{
+    int h = img->height, w = img->width, K = facs_model_get_options(model)->classes;
+    int resized = nh != h || nw != w, slide = o->crop_h > 0 && o->crop_w > 0;
+    facs_fimage x = {0};
+    FACS_TRY(network_input(img, o, nh, nw, &x));
+    facs_status s = slide ? predict_slide(ctx, model, &x, o, K, scores)
+                          : net_process(ctx, model, x.data, nh, nw, K, o->flip, resized || !logits_ok, scores);
+    facs_fimage_free(&x);
+    if (s == FACS_OK && resized) {
+        facs_tensor *back = resize_back(ctx, scores, K, nh, nw, h, w);
+        s = back ? facs_tensor_download(back, scores, (size_t)h * w * K * sizeof *scores) : facs_last_status();
+    }
+    return s;
+}
+
+/* The scores of every pixel (h * w * K, NHWC) at every scale, averaged; with
+ * logits_ok a single scale may leave logits (see predict_scale). */
+static facs_status predict_scores(facs_ctx *ctx, facs_model *model, const facs_image *img,
+                                  const facs_seg_infer_opts *o, int logits_ok, float *scores)
 {
     if (!facs_model_is_segmentation(model))
         return facs_fail(FACS_ERR_ARG, "%s is not a segmentation model", facs_model_get_options(model)->arch);
     if (img->channels != 3)
         return facs_fail(FACS_ERR_ARG, "the image has %d channels, expected 3 (RGB)", img->channels);
-    int h = img->height, w = img->width, K = facs_model_get_options(model)->classes, nh = h, nw = w;
-    if (o->base_size > 0)
-        facs_long_side_size(h, w, o->base_size, &nh, &nw);
-    int resized = nh != h || nw != w, slide = o->crop_h > 0 && o->crop_w > 0;
-    size_t net_pixels = (size_t)nh * nw, pixels = (size_t)h * w;
-    facs_fimage x = {0};
-    FACS_TRY(network_input(img, o, nh, nw, &x));
-    float *scores = malloc((resized && pixels > net_pixels ? pixels : net_pixels) * (size_t)K * sizeof *scores);
-    facs_status s = scores ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "out of memory for the scores of a %dx%d image", w, h);
-    if (s == FACS_OK) /* whole mode at the image's own size without flip: the argmax of the logits */
-        s = slide ? predict_slide(ctx, model, &x, o, K, scores)
-                  : net_process(ctx, model, x.data, nh, nw, K, o->flip, resized, scores);
-    if (s == FACS_OK && resized) {
-        facs_tensor *back = resize_back(ctx, scores, K, nh, nw, h, w);
-        s = back ? facs_tensor_download(back, scores, pixels * (size_t)K * sizeof *scores) : facs_last_status();
+    if (o->n_scales < 0 || o->n_scales > FACS_SEG_MAX_SCALES)
+        return facs_fail(FACS_ERR_ARG, "%d scales: at most %d", o->n_scales, FACS_SEG_MAX_SCALES);
+    int h = img->height, w = img->width, K = facs_model_get_options(model)->classes;
+    int n_scales = o->n_scales > 0 ? o->n_scales : 1;
+    size_t pixels = (size_t)h * w, largest = pixels;
+    for (int i = 0; i < n_scales; i++) {
+        int nh, nw;
+        facs_long_side_size(h, w, scaled_long_side(o, h, w, o->n_scales ? o->scales[i] : 1.0f), &nh, &nw);
+        largest = (size_t)nh * nw > largest ? (size_t)nh * nw : largest;
     }
+    /* a scale's scores have their own buffer when they are averaged or larger than the image */
+    int own_buffer = n_scales > 1 || largest > pixels;
+    float *one = own_buffer ? malloc(largest * (size_t)K * sizeof *one) : scores;
+    if (!one)
+        return facs_fail(FACS_ERR_MEMORY, "out of memory for the scores of a %dx%d image", w, h);
+    if (n_scales > 1)
+        memset(scores, 0, pixels * (size_t)K * sizeof *scores);
+    facs_status s = FACS_OK;
+    for (int i = 0; s == FACS_OK && i < n_scales; i++) {
+        int nh, nw;
+        facs_long_side_size(h, w, scaled_long_side(o, h, w, o->n_scales ? o->scales[i] : 1.0f), &nh, &nw);
+        s = predict_scale(ctx, model, img, o, nh, nw, logits_ok && n_scales == 1, one);
+        if (s == FACS_OK && n_scales > 1)
+            for (size_t k = 0; k < pixels * (size_t)K; k++)
+                scores[k] += one[k];
+    }
+    if (s == FACS_OK && n_scales > 1) /* semseg sums the scales, then divides */
+        for (size_t k = 0; k < pixels * (size_t)K; k++)
+            scores[k] /= (float)n_scales;
+    if (s == FACS_OK && n_scales == 1 && own_buffer)
+        memcpy(scores, one, pixels * (size_t)K * sizeof *scores);
+    if (own_buffer)
+        free(one);
+    return s;
+}
+
+facs_status facs_seg_predict(facs_ctx *ctx, facs_model *model, const facs_image *img, const facs_seg_infer_opts *o,
+                             int32_t *predicted, float *probs)
+{
+    int K = facs_model_is_segmentation(model) ? facs_model_get_options(model)->classes : 1;
+    size_t pixels = (size_t)img->height * img->width;
+    float *scores = probs ? probs : malloc(pixels * (size_t)K * sizeof *scores);
+    if (!scores)
+        return facs_fail(FACS_ERR_MEMORY, "out of memory for the scores of a %dx%d image", img->width, img->height);
+    facs_status s = predict_scores(ctx, model, img, o, !probs, scores);
     if (s == FACS_OK)
-        s = argmax_pixels(scores, pixels, K, w, predicted);
-    facs_fimage_free(&x);
-    free(scores);
+        s = argmax_pixels(scores, pixels, K, img->width, predicted);
+    if (!probs)
+        free(scores);
     return s;
 }

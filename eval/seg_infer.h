@@ -5,7 +5,7 @@
  *     o.base_size = 1024;                                  // or: the longer side resized to 1024
  *     o.crop_h = o.crop_w = 713;                           // sliding 713x713 windows (else whole)
  *     int32_t *pred = malloc(sizeof *pred * img.width * img.height);
- *     FACS_TRY(facs_seg_predict(ctx, model, &img, &o, pred));
+ *     FACS_TRY(facs_seg_predict(ctx, model, &img, &o, pred, NULL));   // or probabilities too
  *
  * Whole mode (crop_h = 0): the image, normalised with mean/std, goes through
  * the network at once, in evaluation mode without a tape. At the image's own
@@ -26,7 +26,18 @@
  *
  * flip (both modes), semseg's net_process: the mirrored image (or window) goes
  * through in the same batch of 2, and the two softmaxes, the mirrored one
- * flipped back, are averaged. */
+ * flipped back, are averaged. (semseg's test.py always flips; here it is an
+ * option, off by default, as in mmsegmentation.)
+ *
+ * Multi-scale (scales, semseg's test with --scales): for each scale s the
+ * longer side becomes round(s * base_size) (half to even, as Python's round;
+ * base_size 0: the image's longer side), the image goes through whole or slide
+ * mode at that size, its probabilities are resized back to the image's size,
+ * and the probabilities of all scales are summed and divided by their number.
+ *
+ * Memory: one scale at a time and, in slide mode, one window (two with flip)
+ * at a time through the network; besides the network, the image's
+ * probabilities at most twice (h * w * classes floats). */
 #ifndef FACS_SEG_INFER_H
 #define FACS_SEG_INFER_H
 
@@ -35,22 +46,30 @@
 #include "image.h"
 #include "model.h"
 
+#define FACS_SEG_MAX_SCALES 16
+
 typedef struct {
     float mean[3], std[3]; /* 0..1 units, as facs_seg_aug */
     int base_size;         /* the longer side the network sees; 0: each image at its own size */
     int crop_h, crop_w;    /* slide mode's window; 0: whole mode */
     int stride_h, stride_w; /* slide mode's step, at most the crop; 0: facs_seg_default_stride */
     int flip;              /* also the mirrored image, softmax averaged */
+    int n_scales;          /* 0: one scale, 1.0 */
+    float scales[FACS_SEG_MAX_SCALES]; /* multi-scale: the longer side is scale * base_size */
 } facs_seg_infer_opts;
 
 facs_seg_infer_opts facs_seg_infer_defaults(void);
 
 /* predicted: img->height x img->width class ids in [0, classes) of the model,
- * row-major. img is RGB. Fails on a model that is not a segmentation model,
+ * row-major. probs, when not NULL: img->height x img->width x classes (the
+ * classes of a pixel contiguous), each pixel's class probabilities as the
+ * mode, flip and scales of opts average them; predicted is then their argmax.
+ * Without probs, one scale at the image's own size in whole mode without flip
+ * takes the argmax of the logits (the same classes, no softmax). img is RGB. Fails on a model that is not a segmentation model,
  * an output of the wrong shape, and logits that are not finite (naming the
  * pixel) and a stride larger than the crop. */
 facs_status facs_seg_predict(facs_ctx *ctx, facs_model *model, const facs_image *img,
-                             const facs_seg_infer_opts *opts, int32_t *predicted);
+                             const facs_seg_infer_opts *opts, int32_t *predicted, float *probs);
 
 /* semseg's stride for a crop side: ceil(crop * 2/3), 476 for 713. */
 int facs_seg_default_stride(int crop);

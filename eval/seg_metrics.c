@@ -16,6 +16,8 @@ facs_status facs_confusion_group(const facs_confusion *cm, const uint8_t *group_
     for (int t = 0; t < cm->classes; t++)
         for (int p = 0; p < cm->classes; p++)
             out->counts[(size_t)group_of[t] * groups + group_of[p]] += cm->counts[(size_t)t * cm->classes + p];
+    for (int t = 0; t < cm->classes; t++)
+        out->unmatched[group_of[t]] += cm->unmatched[t];
     return FACS_OK;
 }
 
@@ -44,7 +46,36 @@ json_t *facs_seg_iou_json(const facs_confusion *cm)
     return iou_object(cm, is_cityscapes(cm) ? facs_cityscapes_class_names : NULL);
 }
 
-json_t *facs_seg_results_json(const facs_confusion *cm)
+/* name -> iIoU of each class (category) with instances, null for the others. */
+static json_t *iiou_object(const facs_cityscapes_instances *inst, const facs_confusion *cm, int n,
+                           const char *const *names,
+                           double (*score)(const facs_cityscapes_instances *, const facs_confusion *, int))
+{
+    json_t *o = json_object();
+    for (int i = 0; o && i < n; i++)
+        if (json_object_set_new(o, names[i], number(score(inst, cm, i))) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    return o;
+}
+
+/* The instance-level keys: null without instances. */
+static void set_instance_keys(json_t *j, const facs_confusion *cm, const facs_cityscapes_instances *inst)
+{
+    int with = inst && is_cityscapes(cm);
+    json_object_set_new(j, "miiou", with ? number(facs_cityscapes_miiou(inst, cm)) : json_null());
+    json_object_set_new(j, "iiou", with ? iiou_object(inst, cm, FACS_CITYSCAPES_CLASSES, facs_cityscapes_class_names,
+                                                      facs_cityscapes_iiou)
+                                        : json_null());
+    json_object_set_new(j, "category_miiou", with ? number(facs_cityscapes_category_miiou(inst, cm)) : json_null());
+    json_object_set_new(j, "category_iiou",
+                        with ? iiou_object(inst, cm, FACS_CITYSCAPES_CATEGORIES, facs_cityscapes_category_names,
+                                           facs_cityscapes_category_iiou)
+                             : json_null());
+}
+
+json_t *facs_seg_results_json(const facs_confusion *cm, const facs_cityscapes_instances *inst)
 {
     facs_confusion cat = {0};
     int with_categories = is_cityscapes(cm) &&
@@ -57,10 +88,7 @@ json_t *facs_seg_results_json(const facs_confusion *cm)
         json_object_set_new(j, "category_miou", with_categories ? number(facs_confusion_miou(&cat)) : json_null());
         json_object_set_new(j, "category_iou",
                             with_categories ? iou_object(&cat, facs_cityscapes_category_names) : json_null());
-        /* instance-level IoU needs gtFine instanceIds: not evaluated yet */
-        static const char *const instance_keys[] = {"miiou", "iiou", "category_miiou", "category_iiou"};
-        for (int k = 0; k < 4; k++)
-            json_object_set_new(j, instance_keys[k], json_null());
+        set_instance_keys(j, cm, inst);
         json_object_set_new(j, "pixel_acc", number(facs_confusion_accuracy(cm)));
         json_object_set_new(j, "mean_acc", number(facs_confusion_mean_class_accuracy(cm)));
         if (json_object_size(j) != 10) { /* a value that could not be made */
@@ -72,9 +100,9 @@ json_t *facs_seg_results_json(const facs_confusion *cm)
     return j;
 }
 
-facs_status facs_seg_results_write(const facs_confusion *cm, const char *path)
+facs_status facs_seg_results_write(const facs_confusion *cm, const facs_cityscapes_instances *inst, const char *path)
 {
-    json_t *j = facs_seg_results_json(cm);
+    json_t *j = facs_seg_results_json(cm, inst);
     if (!j)
         return facs_fail(FACS_ERR_MEMORY, "%s: out of memory for the results", path);
     facs_atomic_file a;
@@ -117,7 +145,24 @@ static void print_absent(const facs_confusion *cm, const char *const *names, FIL
     }
 }
 
-void facs_seg_results_print(const facs_confusion *cm, FILE *out)
+/* The iIoU of the classes and categories with instances, and their means. */
+static void print_instances(const facs_confusion *cm, const facs_cityscapes_instances *inst, FILE *out)
+{
+    char a[32], b[32];
+    fprintf(out, "\n%-14s %9s\n", "instances", "iiou");
+    for (int c = 0; c < FACS_CITYSCAPES_CLASSES; c++)
+        if (facs_cityscapes_has_instances(c))
+            fprintf(out, "%-14s %9s\n", facs_cityscapes_class_names[c],
+                    fraction(facs_cityscapes_iiou(inst, cm, c), a, sizeof a));
+    for (int g = 0; g < FACS_CITYSCAPES_CATEGORIES; g++)
+        if (facs_cityscapes_category_has_instances(g))
+            fprintf(out, "%-14s %9s  (category)\n", facs_cityscapes_category_names[g],
+                    fraction(facs_cityscapes_category_iiou(inst, cm, g), a, sizeof a));
+    fprintf(out, "iIoU %s  category iIoU %s\n", fraction(facs_cityscapes_miiou(inst, cm), a, sizeof a),
+            fraction(facs_cityscapes_category_miiou(inst, cm), b, sizeof b));
+}
+
+void facs_seg_results_print(const facs_confusion *cm, const facs_cityscapes_instances *inst, FILE *out)
 {
     const char *const *names = is_cityscapes(cm) ? facs_cityscapes_class_names : NULL;
     char a[32], b[32], c[32];
@@ -146,4 +191,6 @@ void facs_seg_results_print(const facs_confusion *cm, FILE *out)
         fprintf(out, "  category mIoU %s", fraction(facs_confusion_miou(&cat), a, sizeof a));
     fputc('\n', out);
     facs_confusion_free(&cat);
+    if (inst && is_cityscapes(cm))
+        print_instances(cm, inst, out);
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cityscapes_instances.h"
 #include "confusion.h"
 
 /* out = cm with its classes merged into groups: out[g][h] sums cm[t][p] over
@@ -35,19 +36,21 @@ json_t *facs_seg_iou_json(const facs_confusion *cm);
 
 /* The results object, keys in this order, values as fractions:
  *   miou, iou (class name -> IoU, null for an absent class), category_miou,
- *   category_iou (category name -> IoU), miiou, iiou, category_miiou,
- *   category_iiou (instance-level: null until instances are evaluated),
+ *   category_iou (category name -> IoU), miiou, iiou (class name -> iIoU,
+ *   null for a class without instances), category_miiou, category_iiou
+ *   (cityscapes_instances.h; all four null when inst is NULL: no instanceIds),
  *   pixel_acc (correct / labelled pixels), mean_acc (mean recall over the
  *   classes with ground-truth pixels).
  * Class names are Cityscapes' for 19 classes, else the indices ("0", "1",
- * ...), and the category keys are null. NULL when out of memory. */
-json_t *facs_seg_results_json(const facs_confusion *cm);
+ * ...), and the category and instance keys are null. NULL when out of memory. */
+json_t *facs_seg_results_json(const facs_confusion *cm, const facs_cityscapes_instances *inst);
 
 /* results.json: facs_seg_results_json, indented, written whole or not at all. */
-facs_status facs_seg_results_write(const facs_confusion *cm, const char *path);
+facs_status facs_seg_results_write(const facs_confusion *cm, const facs_cityscapes_instances *inst, const char *path);
 
 /* The per-class table (facs_confusion_print_table), the classes absent from
- * prediction and ground truth, the category table and one summary line. */
-void facs_seg_results_print(const facs_confusion *cm, FILE *out);
+ * prediction and ground truth, the category table, one summary line and,
+ * with inst, the instance-level IoU of the classes and categories that have instances. */
+void facs_seg_results_print(const facs_confusion *cm, const facs_cityscapes_instances *inst, FILE *out);
 
 #endif

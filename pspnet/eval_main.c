@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli_options.h"
 #include "eval_run.h"
@@ -18,6 +19,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: pspnet-eval --weights W.h5 --data ROOT [--split val] --out DIR [--save-pred DIR] [options]\n"
             "       pspnet-eval --weights W.h5 --images DIR --save-pred DIR [options]\n"
+            "       pspnet-eval --score PRED_DIR --data ROOT [--split val] --out DIR [--pred-format labelid]\n"
             "Evaluates a PSPNet (the network rebuilt from W.h5 alone: pspnet-train's best.h5 or last.h5, or a\n"
             "converted semseg checkpoint) on a Cityscapes-layout folder, as semseg's test and cityscapesScripts\n"
             "do: one confusion matrix over the split (ignore label 255 excluded), per-class IoU and accuracy,\n"
@@ -30,6 +32,12 @@ static void usage(FILE *f)
             "  --split S           train, val (default) or test\n"
             "  --images DIR        instead of --data: every PNG/JPEG under DIR (recursively), no labels, so no\n"
             "                      metrics; needs --save-pred\n"
+            "  --score PRED_DIR    instead of --weights: score predictions made elsewhere as cityscapesScripts'\n"
+            "                      evalPixelLevelSemanticLabeling does: for each frame the one PNG under\n"
+            "                      PRED_DIR (recursively) named <city>_<seq>_<frame>*.png; with gtFine\n"
+            "                      instanceIds PNGs also the instance-level iIoU\n"
+            "  --pred-format F     labelid (default: the 34 labelIds, as cityscapesScripts reads them) or\n"
+            "                      trainid (0..18, 255 for none); palette PNGs count by their indices\n"
             "Inference:\n"
             "  --mode slide|whole  slide (default): windows of --crop every --stride, the image padded with\n"
             "                      the mean to at least the crop, softmax averaged where windows overlap, as\n"
@@ -39,6 +47,9 @@ static void usage(FILE *f)
             "  --flip              also the mirrored image, the two softmaxes averaged\n"
             "  --base-size N       resize each image so that its longer side is N, and the class\n"
             "                      probabilities back to the image's size (default: the image's own size)\n"
+            "  --scales LIST       multi-scale, e.g. 0.5,0.75,1,1.25,1.5,1.75: the longer side becomes\n"
+            "                      round(scale x base size) in turn and the probabilities, resized back,\n"
+            "                      are averaged (default: 1)\n"
             "Output:\n"
             "  --out DIR           results.json (fractions: miou, iou, category_miou, category_iou, pixel_acc,\n"
             "                      mean_acc; miiou, iiou, category_miiou, category_iiou are null until instance\n"
@@ -49,17 +60,55 @@ static void usage(FILE *f)
             "                        color/NAME.png          the Cityscapes palette\n"
             "                        overlay/NAME.png        the colours blended 50%% over the image\n"
             "                      NAME is the image's file name without its extension\n"
+            "  --save-prob         with --save-pred, also prob/NAME.h5: /prob (classes, H, W) float32, the\n"
+            "                      averaged class probabilities the predictions are the argmax of\n"
             "                      (CITY_SEQ_FRAME_leftImg8bit); with --images, its path under DIR and no CITY\n"
             "  --help, --version\n");
 }
 
-enum { O_WEIGHTS = 256, O_DATA, O_SPLIT, O_IMAGES, O_OUT, O_SAVE_PRED, O_MODE, O_BASE_SIZE, O_CROP, O_STRIDE, O_FLIP, O_HELP, O_VERSION };
+enum { O_WEIGHTS = 256, O_DATA, O_SPLIT, O_IMAGES, O_OUT, O_SAVE_PRED, O_MODE, O_BASE_SIZE, O_CROP, O_STRIDE, O_FLIP, O_SCALES, O_SAVE_PROB, O_SCORE, O_PRED_FORMAT, O_HELP, O_VERSION };
+
+/* --scales: up to FACS_SEG_MAX_SCALES comma-separated scales in [0.05, 8]. */
+static facs_status parse_scales(const char *text, facs_seg_infer_opts *in)
+{
+    in->n_scales = 0;
+    for (const char *item = text;; item++) {
+        const char *comma = strchr(item, ',');
+        size_t len = comma ? (size_t)(comma - item) : strlen(item);
+        char number[64];
+        if (in->n_scales == FACS_SEG_MAX_SCALES)
+            return facs_fail(FACS_ERR_ARG, "--scales: at most %d scales, got '%s'", FACS_SEG_MAX_SCALES, text);
+        if (len == 0 || len >= sizeof number)
+            return facs_fail(FACS_ERR_ARG, "--scales needs comma-separated numbers such as 0.5,0.75,1,1.25,1.5,1.75, "
+                                           "got '%s'", text);
+        memcpy(number, item, len);
+        number[len] = '\0';
+        double v;
+        FACS_TRY(facs_cli_real("--scales", number, 0.05, 8, &v));
+        in->scales[in->n_scales++] = (float)v;
+        if (!comma)
+            return FACS_OK;
+        item = comma;
+    }
+}
 
 static int accepted(facs_status s)
 {
     if (s != FACS_OK)
         fprintf(stderr, "pspnet-eval: %s\n", facs_last_error());
     return s == FACS_OK;
+}
+
+/* --score takes predictions, not a model: --data and --out, nothing that runs a network. */
+static facs_status check_score_combination(const ev_options *o)
+{
+    if (!o->data || !o->out)
+        return facs_fail(FACS_ERR_ARG, "--score PRED_DIR needs --data ROOT (the ground truth) and --out DIR");
+    const char *model_option = o->weights ? "--weights" : o->images ? "--images" : o->save_pred ? "--save-pred" : NULL;
+    if (model_option)
+        return facs_fail(FACS_ERR_ARG, "--score scores predictions made elsewhere; %s belongs to running a model",
+                         model_option);
+    return FACS_OK;
 }
 
 /* The combinations of --data, --images, --out and --save-pred that make sense. */
@@ -85,10 +134,13 @@ static int parse(int argc, char **argv, ev_options *o)
         {"images", 1, 0, O_IMAGES},   {"out", 1, 0, O_OUT},       {"save-pred", 1, 0, O_SAVE_PRED},
         {"mode", 1, 0, O_MODE},       {"base-size", 1, 0, O_BASE_SIZE}, {"help", 0, 0, O_HELP},
         {"crop", 1, 0, O_CROP},       {"stride", 1, 0, O_STRIDE}, {"flip", 0, 0, O_FLIP},
+        {"scales", 1, 0, O_SCALES},   {"save-prob", 0, 0, O_SAVE_PROB},
+        {"score", 1, 0, O_SCORE},     {"pred-format", 1, 0, O_PRED_FORMAT},
         {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
     static const char *const SPLITS[] = {"train", "val", "test", NULL};
     static const char *const MODES[] = {"slide", "whole", NULL};
-    int c, ok = 1, choice = 0, split_given = 0, crop_given = 0, stride_given = 0;
+    static const char *const PRED_FORMATS[] = {"labelid", "trainid", NULL};
+    int c, ok = 1, choice = 0, split_given = 0, crop_given = 0, stride_given = 0, format_given = 0;
     while (ok && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case O_WEIGHTS: o->weights = optarg; break;
@@ -106,15 +158,23 @@ static int parse(int argc, char **argv, ev_options *o)
             o->slide = choice == 0;
             break;
         case O_CROP:
-            ok = accepted(facs_cli_size("--crop", optarg, 8, 16384, &o->crop_h, &o->crop_w));
+            ok = accepted(facs_cli_size("--crop", optarg, 8, 16384, &o->infer.crop_h, &o->infer.crop_w));
             crop_given = 1;
             break;
         case O_STRIDE:
-            ok = accepted(facs_cli_size("--stride", optarg, 1, 16384, &o->stride_h, &o->stride_w));
+            ok = accepted(facs_cli_size("--stride", optarg, 1, 16384, &o->infer.stride_h, &o->infer.stride_w));
             stride_given = 1;
             break;
-        case O_FLIP: o->flip = 1; break;
-        case O_BASE_SIZE: ok = accepted(facs_cli_int("--base-size", optarg, 8, 16384, &o->base_size)); break;
+        case O_FLIP: o->infer.flip = 1; break;
+        case O_SCALES: ok = accepted(parse_scales(optarg, &o->infer)); break;
+        case O_SAVE_PROB: o->save_prob = 1; break;
+        case O_SCORE: o->score = optarg; break;
+        case O_PRED_FORMAT:
+            ok = accepted(facs_cli_choice("--pred-format", optarg, PRED_FORMATS, &choice));
+            o->score_train_ids = choice == 1;
+            format_given = 1;
+            break;
+        case O_BASE_SIZE: ok = accepted(facs_cli_int("--base-size", optarg, 8, 16384, &o->infer.base_size)); break;
         case O_HELP: usage(stdout); exit(FACS_EXIT_OK);
         case O_VERSION: puts(VERSION); exit(FACS_EXIT_OK);
         default: ok = 0;
@@ -122,18 +182,25 @@ static int parse(int argc, char **argv, ev_options *o)
     }
     if (ok && optind < argc)
         ok = accepted(facs_fail(FACS_ERR_ARG, "unexpected argument '%s'", argv[optind]));
+    if (ok && format_given && !o->score)
+        ok = accepted(facs_fail(FACS_ERR_ARG, "--pred-format is the format of the --score predictions"));
     if (ok)
-        ok = accepted(check_combination(o));
+        ok = accepted(o->score ? check_score_combination(o) : check_combination(o));
     if (ok && !o->slide && (crop_given || stride_given))
         ok = accepted(facs_fail(FACS_ERR_ARG, "--%s sets the windows of --mode slide, not of --mode whole",
                                 crop_given ? "crop" : "stride"));
+    facs_seg_infer_opts *in = &o->infer;
+    if (ok && !o->slide)
+        in->crop_h = in->crop_w = 0;
     if (ok && o->slide && !stride_given) {
-        o->stride_h = facs_seg_default_stride(o->crop_h);
-        o->stride_w = facs_seg_default_stride(o->crop_w);
+        in->stride_h = facs_seg_default_stride(in->crop_h);
+        in->stride_w = facs_seg_default_stride(in->crop_w);
     }
-    if (ok && o->slide && (o->stride_h > o->crop_h || o->stride_w > o->crop_w))
+    if (ok && o->slide && (in->stride_h > in->crop_h || in->stride_w > in->crop_w))
         ok = accepted(facs_fail(FACS_ERR_ARG, "--stride %dx%d is larger than --crop %dx%d (HxW): windows would leave gaps",
-                                o->stride_h, o->stride_w, o->crop_h, o->crop_w));
+                                in->stride_h, in->stride_w, in->crop_h, in->crop_w));
+    if (ok && o->save_prob && !o->save_pred)
+        ok = accepted(facs_fail(FACS_ERR_ARG, "--save-prob writes under --save-pred DIR; give that too"));
     if (ok && split_given && o->images)
         ok = accepted(facs_fail(FACS_ERR_ARG, "--split chooses a split of --data; --images has none"));
     if (!ok)
@@ -143,15 +210,21 @@ static int parse(int argc, char **argv, ev_options *o)
 
 int main(int argc, char **argv)
 {
-    ev_options o = {.split = "val", .slide = 1, .crop_h = 713, .crop_w = 713};
+    ev_options o = {.split = "val", .slide = 1, .infer = facs_seg_infer_defaults()};
+    o.infer.crop_h = o.infer.crop_w = 713;
     if (!parse(argc, argv, &o))
         return FACS_EXIT_USAGE;
-    ev_run run;
-    facs_status s = ev_run_setup(&run, &o);
-    if (s == FACS_OK)
-        s = ev_run_evaluate(&run);
+    facs_status s;
+    if (o.score) {
+        s = ev_score(&o);
+    } else {
+        ev_run run;
+        s = ev_run_setup(&run, &o);
+        if (s == FACS_OK)
+            s = ev_run_evaluate(&run);
+        ev_run_free(&run);
+    }
     if (s != FACS_OK)
         fprintf(stderr, "pspnet-eval: %s\n", facs_last_error());
-    ev_run_free(&run);
     return s == FACS_OK ? FACS_EXIT_OK : FACS_EXIT_ERROR;
 }

@@ -3,18 +3,21 @@
 #ifndef PS_EVAL_OPTIONS_H
 #define PS_EVAL_OPTIONS_H
 
+#include "seg_infer.h"
+
 typedef struct {
     const char *weights;   /* a pspnet_* model file (pspnet-train's best.h5 / last.h5, a converted semseg file) */
     const char *data;      /* a Cityscapes-layout root: evaluate its split */
     const char *split;     /* "val" */
     const char *images;    /* or: a folder of unlabelled images to predict */
+    const char *score;     /* or: a folder of predictions made elsewhere, scored against --data */
+    int score_train_ids;   /* --pred-format trainid */
     const char *out;       /* results.json, confusion.csv (with --data) */
     const char *save_pred; /* trainid/, labelid/, color/, overlay/ */
-    int base_size;         /* longer side the network sees; 0: each image's own size */
+    int save_prob;         /* --save-prob: prob/NAME.h5 under save_pred too */
     int slide;             /* --mode slide (default) or whole */
-    int crop_h, crop_w;    /* slide windows (713) */
-    int stride_h, stride_w; /* between windows; 0: ceil(2/3 crop) */
-    int flip;              /* --flip */
+    /* --base-size, --crop, --stride, --flip, --scales; in whole mode crop_h = crop_w = 0 */
+    facs_seg_infer_opts infer;
 } ev_options;
 
 #endif

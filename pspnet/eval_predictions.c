@@ -1,6 +1,7 @@
 /* pspnet-eval --save-pred: each image's prediction as four PNGs (see
  * eval_run.h and --help): trainIds, cityscapesScripts' labelIds, the
- * Cityscapes colours, and the colours over the image. Every file is written
+ * Cityscapes colours, and the colours over the image; with --save-prob the
+ * class probabilities in HDF5. Every file is written
  * whole or not at all (facs_png_write), never over the weights or the image. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 #include "atomic_file.h"
 #include "colormap.h"
 #include "eval_run.h"
+#include "h5_array.h"
+#include "h5_attr.h"
 
 #define PATH_SIZE 4096
 
@@ -68,12 +71,12 @@ void ev_saver_free(ev_saver *s)
     facs_strings_free(&s->names);
 }
 
-/* DIR/kind/NAME.png; its folder is made. */
-static facs_status output_path(const ev_saver *s, const char *kind, int index, int flat, char *path)
+/* DIR/kind/NAME.ext; its folder is made. */
+static facs_status output_path(const ev_saver *s, const char *kind, const char *ext, int index, int flat, char *path)
 {
     const char *name = name_of(s, index, flat);
-    if (snprintf(path, PATH_SIZE, "%s/%s/%s.png", s->dir, kind, name) >= PATH_SIZE)
-        return facs_fail(FACS_ERR_ARG, "%s/%s/%s.png: path too long", s->dir, kind, name);
+    if (snprintf(path, PATH_SIZE, "%s/%s/%s.%s", s->dir, kind, name, ext) >= PATH_SIZE)
+        return facs_fail(FACS_ERR_ARG, "%s/%s/%s.%s: path too long", s->dir, kind, name, ext);
     char folder[PATH_SIZE];
     snprintf(folder, sizeof folder, "%s", path);
     *strrchr(folder, '/') = '\0';
@@ -85,8 +88,32 @@ static facs_status output_path(const ev_saver *s, const char *kind, int index, i
 static facs_status write_png(const ev_saver *s, const char *kind, int index, const facs_image *img)
 {
     char path[PATH_SIZE];
-    FACS_TRY(output_path(s, kind, index, s->cityscapes && strcmp(kind, "labelid") != 0, path));
+    FACS_TRY(output_path(s, kind, "png", index, s->cityscapes && strcmp(kind, "labelid") != 0, path));
     return facs_png_write(path, img);
+}
+
+/* prob/NAME.h5's /prob: the probabilities transposed from (H, W, classes) to (classes, H, W), as PyTorch's. */
+static facs_status fill_probabilities(hid_t file, const char *path, const void *user)
+{
+    const facs_seg_prediction *p = user;
+    size_t hw = (size_t)p->labels->width * p->labels->height, K = (size_t)p->classes;
+    float *chw = malloc(hw * K * sizeof *chw);
+    if (!chw)
+        return facs_fail(FACS_ERR_MEMORY, "%s: out of memory", path);
+    for (size_t i = 0; i < hw; i++)
+        for (size_t k = 0; k < K; k++)
+            chw[k * hw + i] = p->probs[i * K + k];
+    hsize_t dims[3] = {K, (hsize_t)p->labels->height, (hsize_t)p->labels->width};
+    facs_status s = facs_h5_write_f32(file, path, "prob", 3, dims, chw);
+    free(chw);
+    return s;
+}
+
+static facs_status write_probabilities(const ev_saver *s, const facs_seg_prediction *p)
+{
+    char path[PATH_SIZE];
+    FACS_TRY(output_path(s, "prob", "h5", p->index, s->cityscapes, path));
+    return facs_h5_write_atomic(path, fill_probabilities, p);
 }
 
 /* The trainIds mapped to the official labelIds (ignore, never predicted, stays 255). */
@@ -143,6 +170,8 @@ facs_status ev_save_prediction(void *user, const facs_seg_prediction *p)
         st = write_png(s, "color", p->index, &color);
     if (st == FACS_OK)
         st = write_png(s, "overlay", p->index, &overlay);
+    if (st == FACS_OK && s->probabilities)
+        st = write_probabilities(s, p);
     facs_image_free(&ids);
     facs_image_free(&color);
     facs_image_free(&overlay);

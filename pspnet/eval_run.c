@@ -69,6 +69,7 @@ facs_status ev_run_setup(ev_run *r, const ev_options *o)
     r->o = o;
     r->saver.dir = o->save_pred;
     r->saver.weights = o->weights;
+    r->saver.probabilities = o->save_prob;
     facs_model_options mo;
     FACS_TRY(model_options(o->weights, &mo));
     FACS_TRY(o->data ? list_split(r) : list_folder(r));
@@ -93,21 +94,20 @@ facs_status ev_run_setup(ev_run *r, const ev_options *o)
     return FACS_OK;
 }
 
-static void show_progress(void *user, int done, int total)
+void ev_show_progress(void *user, int done, int total)
 {
     facs_progress_update(user, done, "");
     (void)total;
 }
 
-/* results.json and confusion.csv under --out. */
-static facs_status write_results(ev_run *r, const facs_confusion *cm)
+facs_status ev_write_results(facs_run_dir *out, const facs_confusion *cm, const facs_cityscapes_instances *inst)
 {
     char json[4200], csv[4200];
-    FACS_TRY(facs_run_dir_file(&r->out, "results.json", json, sizeof json));
-    FACS_TRY(facs_run_dir_file(&r->out, "confusion.csv", csv, sizeof csv));
-    facs_run_dir_mark_written(&r->out);
+    FACS_TRY(facs_run_dir_file(out, "results.json", json, sizeof json));
+    FACS_TRY(facs_run_dir_file(out, "confusion.csv", csv, sizeof csv));
+    facs_run_dir_mark_written(out);
     FACS_TRY(facs_confusion_write_csv(cm, facs_cityscapes_class_names, csv));
-    FACS_TRY(facs_seg_results_write(cm, json));
+    FACS_TRY(facs_seg_results_write(cm, inst, json));
     printf("results: %s, %s\n", json, csv);
     return FACS_OK;
 }
@@ -117,14 +117,19 @@ static void print_header(const ev_run *r)
     const ev_options *o = r->o;
     const facs_model_options *mo = facs_model_get_options(r->model);
     char size[64] = "their own size";
-    if (o->base_size)
-        snprintf(size, sizeof size, "longer side %d", o->base_size);
+    const facs_seg_infer_opts *in = &o->infer;
+    if (in->base_size)
+        snprintf(size, sizeof size, "longer side %d", in->base_size);
+    char scales[160] = "";
+    for (int i = 0, n = 0; i < in->n_scales && n < (int)sizeof scales; i++)
+        n += snprintf(scales + n, sizeof scales - (size_t)n, "%s%g", i ? "," : ", scales ", in->scales[i]);
     char mode[96] = "whole images";
     if (o->slide)
-        snprintf(mode, sizeof mode, "%dx%d windows every %dx%d", o->crop_h, o->crop_w, o->stride_h, o->stride_w);
-    printf("%s: %s, width %g, output stride %d; %d images of %s%s%s; %s%s at %s\n", o->weights, mo->arch, mo->width,
-           mo->output_stride, r->images.count, o->data ? o->data : o->images, o->data ? ", split " : "",
-           o->data ? o->split : "", mode, o->flip ? " and mirrored" : "", size);
+        snprintf(mode, sizeof mode, "%dx%d windows every %dx%d", in->crop_h, in->crop_w, in->stride_h,
+                 in->stride_w);
+    printf("%s: %s, width %g, output stride %d; %d images of %s%s%s; %s%s at %s%s\n", o->weights, mo->arch,
+           mo->width, mo->output_stride, r->images.count, o->data ? o->data : o->images, o->data ? ", split " : "",
+           o->data ? o->split : "", mode, in->flip ? " and mirrored" : "", size, scales);
     fflush(stdout);
 }
 
@@ -136,18 +141,14 @@ facs_status ev_run_evaluate(ev_run *r)
     if (o->data)
         FACS_TRY(facs_confusion_init(&cm, FACS_CITYSCAPES_CLASSES));
     facs_seg_eval_opts eo = facs_seg_eval_defaults();
-    eo.base_size = o->base_size;
-    if (o->slide) {
-        eo.crop_h = o->crop_h, eo.crop_w = o->crop_w;
-        eo.stride_h = o->stride_h, eo.stride_w = o->stride_w;
-    }
-    eo.flip = o->flip;
-    eo.progress = show_progress;
+    eo.infer = o->infer;
+    eo.progress = ev_show_progress;
     eo.progress_user = &r->bar;
     eo.names = (const char *const *)r->saver.files.items;
     if (o->save_pred) {
         eo.on_prediction = ev_save_prediction;
         eo.prediction_user = &r->saver;
+        eo.keep_probabilities = o->save_prob;
     }
     facs_progress_begin(&r->bar, o->data ? o->split : "images", r->images.count, 0, 1);
     double start = facs_clock_seconds();
@@ -158,8 +159,8 @@ facs_status ev_run_evaluate(ev_run *r)
         printf("%d images in %.1f s (%.2f images/s)\n\n", r->images.count, seconds,
                seconds > 0 ? r->images.count / seconds : 0.0);
         if (o->data) {
-            facs_seg_results_print(&cm, stdout);
-            s = write_results(r, &cm);
+            facs_seg_results_print(&cm, NULL, stdout);
+            s = ev_write_results(&r->out, &cm, NULL);
         }
     }
     if (s == FACS_OK && o->save_pred)

@@ -10,6 +10,7 @@
 #include "image_walk.h"
 #include "progress.h"
 #include "run_dir.h"
+#include "cityscapes_instances.h"
 #include "seg_eval.h"
 
 /* Where each image's predictions go (--save-pred). */
@@ -17,6 +18,7 @@ typedef struct {
     const char *dir;     /* --save-pred */
     const char *weights; /* an input no prediction may overwrite */
     int cityscapes;      /* 1: trainid/, color/ and overlay/ take the file name alone, labelid/ keeps the city */
+    int probabilities;   /* --save-prob: prob/NAME.h5 too */
     facs_strings files;  /* per image: its file */
     facs_strings names;  /* per image: its path under the image root, without extension ("city/name") */
 } ev_saver;
@@ -25,7 +27,8 @@ typedef struct {
 facs_status ev_saver_add(ev_saver *s, const char *file, const char *rel);
 /* Refuses two images whose predictions would have the same name (a.jpg and a.png), naming both. */
 facs_status ev_saver_check_unique(const ev_saver *s);
-/* seg_eval.h's on_prediction: writes the image's four PNGs (user: the ev_saver). */
+/* seg_eval.h's on_prediction: writes the image's four PNGs and, with
+ * probabilities, its HDF5 file (user: the ev_saver). */
 facs_status ev_save_prediction(void *user, const facs_seg_prediction *p);
 void ev_saver_free(ev_saver *s);
 
@@ -42,6 +45,12 @@ typedef struct {
 } ev_run;
 
 facs_status ev_run_setup(ev_run *r, const ev_options *o);
+/* --out's results.json and confusion.csv (inst NULL: no instance-level IoU). */
+facs_status ev_write_results(facs_run_dir *out, const facs_confusion *cm, const facs_cityscapes_instances *inst);
+/* seg_eval.h's progress callback over a facs_progress bar. */
+void ev_show_progress(void *user, int done, int total);
+/* --score: predictions made elsewhere scored against --data (eval_score.c). */
+facs_status ev_score(const ev_options *o);
 /* Evaluates or predicts every image, prints the tables and writes the results. */
 facs_status ev_run_evaluate(ev_run *r);
 void ev_run_free(ev_run *r);

@@ -15,6 +15,10 @@
 #   - Slide mode (--crop 48 --stride 32: 2x4 overlapping windows, with --flip;
 #     and --base-size 40, an image smaller than the crop, padded) agrees with
 #     the twin running semseg's scale_process / net_process.
+#   - --scales (multi-scale, slide and whole) with --save-prob agrees with
+#     the twin's multi-scale test: labels on >= 99.9% of pixels and
+#     probabilities within 1e-4.
+#   - The saved labelId PNGs scored with --score give the same numbers.
 #   - --images predicts a folder of PNG and JPEG images without labels.
 #   - Bad input is refused by name, with a non-zero exit and no --out left
 #     behind: a missing or classifier weights file, a label outside the
@@ -59,6 +63,15 @@ PY
     bad "confusion.csv"
 ref check "$work/pred" "$work/cs" val "$work/ev/results.json" && ok || bad "predictions or metrics (numpy)"
 ref twin "$weights" "$work/cs" val "$work/pred" && ok || bad "whole-image predictions differ from the PyTorch twin"
+# The labelId PNGs, scored as predictions made elsewhere, give the same numbers again.
+"$tool" --score "$work/pred/labelid" --data "$work/cs" --out "$work/scored" >/dev/null 2>"$work/err"
+expect_rc "--score of the labelId predictions" 0 $?
+"$python" -c "import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for k in ('miou', 'iou', 'category_miou', 'category_iou', 'pixel_acc', 'mean_acc'):
+    assert a[k] == b[k], (k, a[k], b[k])
+assert b['miiou'] is not None" "$work/ev/results.json" "$work/scored/results.json" &&
+    ok "--score of the saved labelIds reproduces the evaluation" || bad "--score of the labelIds differs"
 
 "$tool" --weights "$weights" --data "$work/cs" --out "$work/ev96" --save-pred "$work/pred96" --base-size 96 \
     --mode whole >/dev/null 2>"$work/err"
@@ -73,7 +86,7 @@ cmp -s "$work/ev/results.json" "$work/ev128/results.json" && ok "--base-size of 
 # Slide mode: 48x48 windows every 32 (2x4 windows over a 64x128 frame), with --flip; and at --base-size 40
 # (20x40, smaller than the crop: padded with the mean) with the default stride ceil(2/3 * 48) = 32.
 "$tool" --weights "$weights" --data "$work/cs" --out "$work/evs" --save-pred "$work/preds" --crop 48 --stride 32 \
-    --flip >/dev/null 2>"$work/err"
+    --flip --save-prob >/dev/null 2>"$work/err"
 expect_rc "--mode slide --flip" 0 $?
 ref twin "$weights" "$work/cs" val "$work/preds" 0 48 32 1 && ok || bad "slide + flip differs from the PyTorch twin"
 ref check "$work/preds" "$work/cs" val "$work/evs/results.json" && ok || bad "slide: metrics (numpy)"
@@ -81,6 +94,22 @@ ref check "$work/preds" "$work/cs" val "$work/evs/results.json" && ok || bad "sl
     --base-size 40 >/dev/null 2>"$work/err"
 expect_rc "--mode slide --base-size 40" 0 $?
 ref twin "$weights" "$work/cs" val "$work/preds40" 40 48 32 0 && ok || bad "slide, padded, differs from the PyTorch twin"
+
+# Multi-scale, semseg's: the longer side at round(scale x base size) in turn, probabilities resized back and averaged;
+# in slide mode (0.6 x 96 = 58: one padded window high) with flip, and in whole mode at the frames' own size.
+"$tool" --weights "$weights" --data "$work/cs" --out "$work/evms" --save-pred "$work/predms" --crop 48 \
+    --base-size 96 --scales 0.6,1,1.25 --flip --save-prob >/dev/null 2>"$work/err"
+expect_rc "--scales in slide mode" 0 $?
+ref twin "$weights" "$work/cs" val "$work/predms" 96 48 32 1 0.6,1,1.25 && ok ||
+    bad "multi-scale slide differs from the PyTorch twin"
+[ "$(ls "$work"/predms/prob/*.h5 | wc -l)" = "$(ls "$work"/cs/leftImg8bit/val/*/*.png | wc -l)" ] &&
+    ok "--save-prob wrote one prob/NAME.h5 per frame" || bad "--save-prob: prob/ is not one file per frame"
+"$tool" --weights "$weights" --data "$work/cs" --out "$work/evmw" --save-pred "$work/predmw" --mode whole \
+    --scales 0.5,1.5 --save-prob >/dev/null 2>"$work/err"
+expect_rc "--scales in whole mode" 0 $?
+ref twin "$weights" "$work/cs" val "$work/predmw" 0 0 0 0 0.5,1.5 && ok ||
+    bad "multi-scale whole differs from the PyTorch twin"
+ref check "$work/predmw" "$work/cs" val "$work/evmw/results.json" && ok || bad "multi-scale: metrics (numpy)"
 
 # --images: the val frames as PNGs and one as a JPEG in a sub-folder, no labels.
 mkdir -p "$work/images/sub"
@@ -130,6 +159,10 @@ refuse "a stride larger than the crop" "--stride 40x40 is larger than --crop 32x
 refuse "--crop in whole mode" "--crop sets the windows of --mode slide" --weights "$weights" $data --mode whole \
     --crop 32
 refuse "--images without --save-pred" "--images needs --save-pred" --weights "$weights" --images "$work/images"
+refuse "--save-prob without --save-pred" "--save-prob writes under --save-pred" --weights "$weights" $data --save-prob
+refuse "an empty scale" "--scales needs comma-separated numbers" --weights "$weights" $data --scales 0.5,,1
+refuse "a scale of 0" "--scales needs a number in [0.05, 8], not '0'" --weights "$weights" $data --scales 0,1
+refuse "a scale that is not a number" "--scales" --weights "$weights" $data --scales 1,big
 }
 cp -r "$work/cs" "$work/cs_label"
 label=$(ls "$work"/cs_label/gtFine/val/*/*_labelTrainIds.png | head -1)

@@ -12,14 +12,17 @@ PyTorch over the files it wrote (nothing here calls the C code).
       cityscapesScripts' category IoU (its getIouScoreForCategory: TP inside
       the category, FN/FP against the other evaluated classes), pixel and mean
       class accuracy; each must equal RESULTS (results.json) within 1e-12.
-  twin WEIGHTS ROOT SPLIT PRED [BASE_SIZE [CROP STRIDE FLIP]]
+  twin WEIGHTS ROOT SPLIT PRED [BASE_SIZE [CROP STRIDE FLIP [SCALES]]]
       The PyTorch twin (tests/ref/pspnet_torch.py) with WEIGHTS' tensors
       predicts each frame as semseg's test does in whole mode (the image
       resized so its longer side is BASE_SIZE, softmax, probabilities resized
       back bilinearly, argmax), or with CROP > 0 in slide mode (semseg's
       scale_process: padded with the mean to the crop, CROP windows every
       STRIDE, softmax averaged over overlaps; FLIP 1: net_process's mirrored
-      batch); trainid/ must agree on >= 99.9% of pixels.
+      batch); SCALES (e.g. 0.75,1,1.5): semseg's multi-scale test, the
+      longer side round(scale * BASE_SIZE) (0: the image's), probabilities
+      resized back and averaged. trainid/ must agree on >= 99.9% of pixels
+      and, where PRED has prob/ (--save-prob), the probabilities within 1e-4.
 The tables are cityscapesScripts' labels.py, typed here rather than read
 from the C sources."""
 import glob
@@ -134,7 +137,7 @@ def slide(net, x, crop, stride, flip):
     import torch.nn.functional as F
 
     def net_process(image):
-        inp = torch.cat([image, image.flip(3)], 0) if flip else image
+        inp = torch_cat_flip(image) if flip else image
         out = F.softmax(net(inp), dim=1)
         return (out[0] + out[1].flip(2)) / 2 if flip else out[0]
 
@@ -160,7 +163,20 @@ def slide(net, x, crop, stride, flip):
     return (total / count)[None, :, top:top + ori_h, left:left + ori_w].float()
 
 
-def twin(weights, root, split, pred, base_size=0, crop=0, stride=0, flip=0):
+def whole(net, x, flip):
+    """semseg's net_process on the whole normalised image."""
+    import torch.nn.functional as F
+    inp = torch_cat_flip(x) if flip else x
+    out = F.softmax(net(inp), dim=1)
+    return ((out[0] + out[1].flip(2)) / 2)[None] if flip else out
+
+
+def torch_cat_flip(x):
+    import torch
+    return torch.cat([x, x.flip(3)], 0)
+
+
+def twin(weights, root, split, pred, base_size=0, crop=0, stride=0, flip=0, scales=(1.0,)):
     import h5py
     import torch
     import torch.nn.functional as F
@@ -182,26 +198,37 @@ def twin(weights, root, split, pred, base_size=0, crop=0, stride=0, flip=0):
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     agree = total = 0
+    worst = None
     for city, name, image_path, _ in frames(root, split):
         x = torch.from_numpy(read(image_path, "RGB")).float().permute(2, 0, 1)[None]
         h, w = x.shape[2:]
-        nh, nw = h, w
-        if base_size:  # semseg's test.py
-            nh, nw = (base_size, round(base_size / h * w)) if h > w else (round(base_size / w * h), base_size)
-        if (nh, nw) != (h, w):
-            x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)
-        with torch.no_grad():
-            x = (x / 255 - mean) / std
-            p = slide(net, x, crop, stride, flip) if crop else F.softmax(net(x), dim=1)
-            if (nh, nw) != (h, w):
-                p = F.interpolate(p, size=(h, w), mode="bilinear", align_corners=False)
+        base = base_size or max(h, w)
+        p = 0
+        for scale in scales:  # semseg's test.py: each scale's probabilities resized back, summed, averaged
+            long_size = round(scale * base)
+            nh, nw = (long_size, round(long_size / h * w)) if h > w else (round(long_size / w * h), long_size)
+            xs = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False) if (nh, nw) != (h, w) else x
+            with torch.no_grad():
+                xs = (xs / 255 - mean) / std
+                ps = slide(net, xs, crop, stride, flip) if crop else whole(net, xs, flip)
+                if (nh, nw) != (h, w):
+                    ps = F.interpolate(ps, size=(h, w), mode="bilinear", align_corners=False)
+            p = p + ps.double()
+        p = p / len(scales)
         want = p.argmax(1)[0].numpy()
         got = read(os.path.join(pred, "trainid", name + ".png"), "L")
         agree += int((got == want).sum())
         total += want.size
-    how = f"slide {crop}/{stride}{' flip' if flip else ''}" if crop else "whole"
-    print(f"PyTorch twin, {how}, base size {base_size or 'own'}: {agree} of {total} pixels agree")
+        prob_file = os.path.join(pred, "prob", name + ".h5")
+        if os.path.exists(prob_file):
+            with h5py.File(prob_file, "r") as f:
+                worst = max(worst or 0.0, float(np.abs(f["prob"][()] - p[0].numpy()).max()))
+    how = f"slide {crop}/{stride}" if crop else "whole"
+    how += f"{' flip' if flip else ''}, scales {','.join(f'{s:g}' for s in scales)}"
+    probs = "no probabilities saved" if worst is None else f"probabilities differ by at most {worst:.3g}"
+    print(f"PyTorch twin, {how}, base size {base_size or 'own'}: {agree} of {total} pixels agree; {probs}")
     assert agree >= 0.999 * total, f"only {agree / total:.5f} of the pixels agree with the PyTorch twin"
+    assert worst is None or worst <= 1e-4, f"probabilities differ from the PyTorch twin's by {worst:.3g} (> 1e-4)"
 
 
 if __name__ == "__main__":
@@ -209,7 +236,10 @@ if __name__ == "__main__":
         if sys.argv[1] == "check":
             check(*sys.argv[2:6])
         elif sys.argv[1] == "twin":
-            twin(*sys.argv[2:6], *(int(v) for v in sys.argv[6:10]))
+            numbers = [int(v) for v in sys.argv[6:10]]
+            if len(sys.argv) > 10:
+                numbers.append([float(v) for v in sys.argv[10].split(",")])
+            twin(*sys.argv[2:6], *numbers)
         else:
             sys.exit(f"unknown command {sys.argv[1]}")
     except AssertionError as e:

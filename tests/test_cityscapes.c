@@ -1,5 +1,6 @@
 /* The Cityscapes reader against a tree written independently with PIL
- * (tests/ref/ref_cityscapes.py), the synthetic writer round trip, and bad input.
+ * (tests/ref/ref_cityscapes.py), the synthetic writer round trip (its instanceIds
+ * included), and bad input.
  *
  * All comparisons are exact: decoded pixels and trainIds are integers that must
  * equal PIL's bit for bit, and the pixel histogram of `check` must equal numpy's.
@@ -173,6 +174,23 @@ static int nearest_palette(const uint8_t *p)
     return best;
 }
 
+/* The instanceIds of a frame must follow its labelIds as json2instanceImg writes
+ * them: a person (24) or car (26) pixel is labelId * 1000 + k, k < 3 (synth draws
+ * at most 3 of each per frame), any other pixel its labelId. Returns the bad
+ * pixels; sets bit 0 of *seen for a person instance, bit 1 for a car one. */
+static size_t instance_errors(const facs_image16 *inst, const facs_image *ids, int *seen)
+{
+    if (inst->width != ids->width || inst->height != ids->height)
+        return (size_t)ids->width * ids->height;
+    size_t bad = 0;
+    for (size_t k = 0; k < (size_t)ids->width * ids->height; k++) {
+        int v = inst->pixels[k], id = ids->pixels[k], object = id == 24 || id == 26;
+        bad += object ? v / 1000 != id || v % 1000 >= 3 : v != id;
+        *seen |= (v / 1000 == 24) | (v / 1000 == 26) << 1;
+    }
+    return bad;
+}
+
 static void test_synth(const char *root)
 {
     rm_tree(root);
@@ -208,9 +226,11 @@ static void test_synth(const char *root)
                                  : "/leftImg8bit/train/bochum/bochum_000001_000019_leftImg8bit.png";
         CHECK(contains(ds.pairs[0].image, first) && contains(ds.pairs[ds.count - 1].image, last),
               "synth: frames %s .. %s", ds.pairs[0].image, ds.pairs[ds.count - 1].image);
-        size_t hits = 0, labelled = 0, inconsistent = 0, bad_color = 0;
+        size_t hits = 0, labelled = 0, inconsistent = 0, bad_color = 0, bad_instances = 0;
+        int seen = 0;
         for (int i = 0; i < ds.count; i++) {
             facs_image rgb, train, ids, color;
+            facs_image16 inst;
             if (!CHECK_OK(facs_cityscapes_load_pair(&ds, i, &rgb, &train)))
                 continue;
             char path[4096];
@@ -219,6 +239,10 @@ static void test_synth(const char *root)
             int ok = CHECK_OK(facs_image_read_label(path, &ids));
             snprintf(path, sizeof path, "%.*s_gtFine_color.png", (int)stem, ds.pairs[i].label);
             ok &= CHECK_OK(facs_image_read(path, 3, &color));
+            snprintf(path, sizeof path, "%.*s_gtFine_instanceIds.png", (int)stem, ds.pairs[i].label);
+            if (CHECK_OK(facs_image16_read(path, &inst)) && ok)
+                bad_instances += instance_errors(&inst, &ids, &seen);
+            facs_image16_free(&inst);
             size_t n = (size_t)rgb.width * rgb.height;
             for (size_t k = 0; ok && k < n; k++) {
                 int t = train.pixels[k];
@@ -239,6 +263,10 @@ static void test_synth(const char *root)
               facs_cityscapes_split_names[split], inconsistent);
         CHECK(bad_color == 0, "synth %s: %zu _color bytes differ from the palette", facs_cityscapes_split_names[split],
               bad_color);
+        CHECK(bad_instances == 0, "synth %s: %zu instanceIds disagree with the labelIds",
+              facs_cityscapes_split_names[split], bad_instances);
+        CHECK(seen == 3, "synth %s: no %s instance in any frame", facs_cityscapes_split_names[split],
+              seen & 1 ? "car (26000+)" : "person (24000+)");
         /* The nearest palette colour of a single pixel already names its class
          * for most pixels (lane marks, car windows, building windows and noise
          * account for the rest), so the classes are learnable from appearance. */

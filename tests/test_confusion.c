@@ -187,6 +187,42 @@ static char *slurp(const char *path)
     return buf;
 }
 
+/* Pixels predicted as none of the classes (an external prediction of a class
+ * that is not evaluated) are misses of their true class: in its row, its
+ * recall, its IoU's FN and the total, but in no column; the CSV shows them in a
+ * last "(none)" column. */
+static void predicted_as_none(void)
+{
+    facs_confusion cm;
+    if (!CHECK_OK(facs_confusion_init(&cm, 3)))
+        return;
+    fill_small(&cm);
+    const int32_t truth[] = {0, 0, 1, 255}, pred[] = {FACS_CONFUSION_NONE, FACS_CONFUSION_NONE, 0, FACS_CONFUSION_NONE};
+    CHECK_OK(facs_confusion_add_maps(&cm, truth, pred, 4, 255));
+    CHECK(facs_confusion_total(&cm) == 11 && facs_confusion_correct(&cm) == 5, "total 11 (2 none), correct 5");
+    CHECK(facs_confusion_class_accuracy(&cm, 0) == 0.5, "cat: 3 right of 6, got %.17g",
+          facs_confusion_class_accuracy(&cm, 0));
+    /* cat: TP 3, FN 1 (dog) + 2 (none), FP 3 (dogs as cat) */
+    CHECK(facs_confusion_iou(&cm, 0) == 3.0 / 9.0, "cat IoU 3/9, got %.17g", facs_confusion_iou(&cm, 0));
+    CHECK(facs_confusion_most_confused(&cm, 0, NULL) == 1, "none is no class to be confused with");
+    char path[] = "/tmp/facs_confusion_none_XXXXXX";
+    int fd = mkstemp(path);
+    if (CHECK(fd >= 0, "mkstemp")) {
+        close(fd);
+        CHECK_OK(facs_confusion_write_csv(&cm, NAMES, path));
+        char *csv = slurp(path);
+        CHECK(csv && strcmp(csv, "true\\predicted,cat,\"dog, big\",bird,(none)\ncat,3,1,0,2\n\"dog, big\",3,2,0,0\n"
+                                 "bird,0,0,0,0\n") == 0,
+              "CSV with a (none) column:\n%s", csv ? csv : "(unreadable)");
+        free(csv);
+        unlink(path);
+    }
+    facs_confusion reset = cm;
+    facs_confusion_reset(&reset);
+    CHECK(facs_confusion_total(&reset) == 0, "reset clears the none counts too");
+    facs_confusion_free(&cm);
+}
+
 static void small_numbers_and_files(void)
 {
     facs_confusion cm;
@@ -315,6 +351,7 @@ int main(int argc, char **argv)
     CHECK(cases >= 4, "reference has %d classification cases, want 4", cases);
     segmentation(ref);
     small_numbers_and_files();
+    predicted_as_none();
     bad_input();
     h5_close(ref);
     return test_finish();

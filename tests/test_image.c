@@ -16,6 +16,10 @@
  * an empty file, a missing file), which must fail with a message naming the
  * file, never crash (the suite also runs under ASan/UBSan).
  *
+ * 16-bit label images (facs_image16, for Cityscapes _instanceIds.png): exact
+ * round trips, 8-bit gray widened, PIL reading our files and us reading PIL's to
+ * the same values, and every other kind of file refused with its name.
+ *
  * Last, writes that fail (a missing folder, a read-only one, a full disk
  * simulated with RLIMIT_FSIZE, a folder in the way) and one killed mid-write:
  * the target is left as it was, no temporary stays (or, after a kill, the one
@@ -235,6 +239,118 @@ static void bad_files(void)
     expect_error(facs_jpeg_write(path, &rgb, 0), path, "quality", "JPEG quality 0");
 }
 
+/* Has /usr/bin/python3 read each PNG to the values of its raw file (host-order
+ * uint16, w x h)? args: "png raw w h" groups, each word single-quoted. Returns
+ * -1 when Python or PIL is missing (the check is then skipped), else 1 or 0. */
+static int pil_agrees(const char *args)
+{
+    if (system("/usr/bin/python3 -c 'import numpy, PIL' 2>/dev/null") != 0)
+        return -1;
+    static const char script[] =
+        "import sys\nimport numpy as np\nfrom PIL import Image\n"
+        "a = sys.argv[1:]\n"
+        "for png, raw, w, h in zip(a[0::4], a[1::4], a[2::4], a[3::4]):\n"
+        "    im = Image.open(png)\n"
+        "    got = np.array(im).astype(np.int64)\n"
+        "    want = np.fromfile(raw, '=u2').astype(np.int64).reshape(int(h), int(w))\n"
+        "    if im.mode not in ('I', 'I;16') or got.shape != want.shape or (got != want).any():\n"
+        "        sys.exit(f'{png}: PIL reads mode {im.mode}, {got.shape}, other values than ours')\n";
+    char path[4300], cmd[24000];
+    snprintf(path, sizeof path, "%s/pil16.py", folder);
+    test_write_file(path, script, strlen(script));
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' %s", path, args);
+    fflush(stdout);
+    return system(cmd) == 0;
+}
+
+static int same16(const facs_image16 *a, const facs_image16 *b)
+{
+    return a->width == b->width && a->height == b->height && a->pixels && b->pixels &&
+           memcmp(a->pixels, b->pixels, (size_t)a->width * a->height * sizeof *a->pixels) == 0;
+}
+
+/* 16-bit label images: values kept exactly both ways, 8-bit gray widened, PIL
+ * agreeing, refusals naming the file. Uses ref_image.py's cases by number. */
+static void image16(void)
+{
+    enum { W = 7, H = 3 };
+    static const uint16_t edges[] = {0, 255, 256, 26001, 65535};
+    uint16_t px[W * H];
+    for (int i = 0; i < W * H; i++)
+        px[i] = i < 5 ? edges[i] : (uint16_t)(((uint32_t)i * 2654435761u) >> 16);
+    facs_image16 img = {W, H, px}, back;
+    char ours[4300], raw_ours[4300], pil[4300], raw_pil[4300], path[4300], args[18000];
+    snprintf(ours, sizeof ours, "%s/label16.png", folder);
+    if (CHECK_OK(facs_png_write16(ours, &img)) && CHECK_OK(facs_image16_read(ours, &back)))
+        CHECK(same16(&img, &back), "16-bit round trip of %s: values changed", ours);
+    facs_image16_free(&back);
+    /* The 8-bit image reader clips the same file at 255, as PIL's convert("L"). */
+    facs_image clipped;
+    if (CHECK_OK(facs_image_read(ours, 1, &clipped))) {
+        int wrong = 0;
+        for (int i = 0; i < W * H; i++)
+            wrong += clipped.pixels[i] != (px[i] > 255 ? 255 : px[i]);
+        CHECK(wrong == 0, "%s as 8-bit: %d pixels are not min(v, 255)", ours, wrong);
+    }
+    facs_image_free(&clipped);
+
+    /* 8-bit gray (case 0) comes out widened, not scaled: the label map's values. */
+    facs_image gray8;
+    snprintf(path, sizeof path, "%s/case0.png", folder);
+    if (CHECK_OK(facs_image_read_label(path, &gray8)) && CHECK_OK(facs_image16_read(path, &back))) {
+        int wrong = back.width != gray8.width || back.height != gray8.height;
+        for (int i = 0; !wrong && i < gray8.width * gray8.height; i++)
+            wrong += back.pixels[i] != gray8.pixels[i];
+        CHECK(wrong == 0, "%s read as 16-bit: %d values differ from its 8-bit samples", path, wrong);
+    }
+    facs_image_free(&gray8);
+    facs_image16_free(&back);
+
+    /* PIL reads our file to our values, and we read PIL's 16-bit gray (case 7) to its. */
+    snprintf(pil, sizeof pil, "%s/case7.png", folder);
+    snprintf(raw_ours, sizeof raw_ours, "%s/label16.raw", folder);
+    snprintf(raw_pil, sizeof raw_pil, "%s/case7.raw", folder);
+    test_write_file(raw_ours, px, sizeof px);
+    if (CHECK_OK(facs_image16_read(pil, &back))) {
+        test_write_file(raw_pil, back.pixels, (size_t)back.width * back.height * sizeof *back.pixels);
+        snprintf(args, sizeof args, "'%s' '%s' %d %d '%s' '%s' %d %d", ours, raw_ours, W, H, pil, raw_pil,
+                 back.width, back.height);
+        int agrees = pil_agrees(args);
+        if (agrees < 0)
+            printf("16-bit PNGs against PIL: skipped (no numpy or PIL for /usr/bin/python3)\n");
+        CHECK(agrees != 0, "PIL and facs_image16 read different values (see above)");
+    }
+    facs_image16_free(&back);
+
+    /* Everything else is refused, naming the file and what it is. */
+    static const struct { const char *file, *says; } refused[] = {
+        {"case2.png", "8-bit RGB"},      {"case4.png", "palette"},  {"case1.png", "gray+alpha"},
+        {"case8.png", "16-bit RGB"},     {"case11.png", "2-bit gray"}, {"case13.jpg", "JPEG"},
+    };
+    for (size_t k = 0; k < sizeof refused / sizeof *refused; k++) {
+        snprintf(path, sizeof path, "%s/%s", folder, refused[k].file);
+        expect_error(facs_image16_read(path, &back), path, refused[k].says, "a file that is no 16-bit label image");
+        CHECK(!back.pixels, "%s: refused but left pixels", path);
+    }
+    size_t len;
+    uint8_t *buf = test_read_file(ours, &len);
+    snprintf(path, sizeof path, "%s/cut_label16.png", folder);
+    if (CHECK(buf != NULL, "cannot read %s", ours))
+        test_write_file(path, buf, len / 2);
+    expect_error(facs_image16_read(path, &back), path, "truncated", "a truncated 16-bit PNG");
+    for (size_t cut = 0; buf && cut < len; cut += 7) /* every prefix: an error, never a crash or pixels */
+        CHECK(facs_image16_decode(buf, cut, "prefix", &back) != FACS_OK && !back.pixels,
+              "16-bit PNG cut at %zu of %zu bytes decoded", cut, len);
+    free(buf);
+
+    /* Writes: an empty image is refused, a missing folder leaves nothing. */
+    facs_image16 empty = {0, 0, NULL};
+    snprintf(path, sizeof path, "%s/empty16.png", folder);
+    expect_error(facs_png_write16(path, &empty), path, "non-empty", "an empty 16-bit image");
+    snprintf(path, sizeof path, "%s/no_such/label16.png", folder);
+    expect_error(facs_png_write16(path, &img), path, "cannot create", "a 16-bit write into a missing folder");
+}
+
 /* Temporaries in dir: kernels/atomic_file.h's, and the ".tmp." ones of older writers. */
 static int temporaries_in(const char *dir)
 {
@@ -414,6 +530,7 @@ int main(int argc, char **argv)
         flipped(path, strstr(small[k], ".png") != NULL);
     }
     bad_files();
+    image16();
     failed_writes();
     no_temporaries();
     h5_close(ref);

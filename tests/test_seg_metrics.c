@@ -50,7 +50,7 @@ static void cityscapes_case(void)
     CHECK(near(facs_confusion_miou(&cat), want_cat), "category mIoU %.17g, want %.17g", facs_confusion_miou(&cat),
           want_cat);
 
-    json_t *j = facs_seg_results_json(&cm);
+    json_t *j = facs_seg_results_json(&cm, NULL);
     if (CHECK_PTR(j)) {
         static const char *const keys[] = {"miou", "iou", "category_miou", "category_iou", "miiou", "iiou",
                                            "category_miiou", "category_iiou", "pixel_acc", "mean_acc"};
@@ -83,7 +83,7 @@ static void cityscapes_case(void)
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    facs_seg_results_print(&cm, f);
+    facs_seg_results_print(&cm, NULL, f);
     fclose(f);
     CHECK(strstr(text, "left out of the mean: wall, fence, pole,") != NULL, "the absent classes are listed:\n%s", text);
     CHECK(strstr(text, "(5 of 19 classes)") && strstr(text, "vehicle           0.7500") &&
@@ -101,7 +101,7 @@ static void other_classes_and_bad_groups(void)
         return;
     add(&cm, 0, 0, 2);
     add(&cm, 2, 1, 1);
-    json_t *j = facs_seg_results_json(&cm);
+    json_t *j = facs_seg_results_json(&cm, NULL);
     if (CHECK_PTR(j)) {
         json_t *iou = json_object_get(j, "iou");
         CHECK(json_object_size(iou) == 3 && near(json_real_value(json_object_get(iou, "0")), 1) &&
