@@ -25,8 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "autograd.h"
 #include "bench_util.h"
@@ -134,23 +132,6 @@ static int take_model_options(int *argc, char **argv, model_bench *b)
     return -1;
 }
 
-static double max_rss_mib(void)
-{
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_maxrss / 1024.0; /* KiB on Linux */
-}
-
-/* Process CPU time (all threads) in ms: unlike wall time, it barely moves
- * when other processes share the cores, so the split below stays readable on
- * a busy machine (OpenMP threads that spin at a barrier count as busy). */
-static double cpu_now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
-
 /* Parameters and buffers, and the gradients and momentum buffers that exist. */
 static double state_mib(facs_param_list *params)
 {
@@ -198,7 +179,7 @@ static facs_status run_once(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, facs_te
         return FACS_ERR_ARG;
     if (wall) {
         wall[0] = wall[1] = wall[2] = bench_now_ms();
-        cpu[0] = cpu[1] = cpu[2] = cpu_now_ms();
+        cpu[0] = cpu[1] = cpu[2] = bench_cpu_now_ms();
     }
     if (!sgd)
         return FACS_OK;
@@ -210,13 +191,13 @@ static facs_status run_once(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, facs_te
     FACS_TRY(facs_backward(ctx, loss, NULL));
     if (wall) {
         wall[1] = bench_now_ms();
-        cpu[1] = cpu_now_ms();
+        cpu[1] = bench_cpu_now_ms();
     }
     FACS_TRY(facs_sgd_step(sgd));
     facs_status s = facs_sgd_zero_grad(sgd);
     if (wall) {
         wall[2] = bench_now_ms();
-        cpu[2] = cpu_now_ms();
+        cpu[2] = bench_cpu_now_ms();
     }
     return s;
 }
@@ -237,7 +218,7 @@ static void time_op(void *user, const char *op, const facs_tensor *const *inputs
 {
     (void)inputs, (void)n_inputs, (void)out, (void)weight;
     op_times *t = user;
-    double wall = bench_now_ms(), cpu = cpu_now_ms();
+    double wall = bench_now_ms(), cpu = bench_cpu_now_ms();
     int i = 0;
     while (i < t->count && strcmp(t->op[i], op))
         i++;
@@ -260,7 +241,7 @@ static facs_status profile_call(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, fac
     double wall[3], cpu[3];
     ctx->profile = time_op;
     ctx->profile_user = &t;
-    double wall0 = t.last_wall = bench_now_ms(), cpu0 = t.last_cpu = cpu_now_ms();
+    double wall0 = t.last_wall = bench_now_ms(), cpu0 = t.last_cpu = bench_cpu_now_ms();
     facs_status s = run_once(ctx, m, sgd, x, labels, NULL, wall, cpu);
     ctx->profile = NULL;
     if (s != FACS_OK)
@@ -311,9 +292,9 @@ static int bench_batch(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, const model_
     }
     for (int i = -o->warmup; i < o->runs; i++) {
         facs_tensor *loss = NULL;
-        double t0 = bench_now_ms(), c0 = cpu_now_ms();
+        double t0 = bench_now_ms(), c0 = bench_cpu_now_ms();
         facs_status s = run_once(ctx, m, sgd, x, labels, &loss, NULL, NULL);
-        double t1 = bench_now_ms(), c1 = cpu_now_ms();
+        double t1 = bench_now_ms(), c1 = bench_cpu_now_ms();
         float loss_value = 0;
         if (s == FACS_OK && loss)
             s = facs_tensor_download(loss, &loss_value, sizeof loss_value); /* after the clock: not timed */
@@ -349,7 +330,7 @@ static int bench_batch(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, const model_
         json_object_set_new(shape, "first_loss", bench_json_real(first_loss, 4));
     json_object_set_new(shape, "arena_peak_mib", bench_json_real(facs_ctx_peak_bytes(ctx) / 1048576.0, 1));
     json_object_set_new(shape, "state_mib", bench_json_real(state_mib(facs_model_params(m)), 1));
-    json_object_set_new(shape, "max_rss_mib", bench_json_real(max_rss_mib(), 1));
+    json_object_set_new(shape, "max_rss_mib", bench_json_real(bench_max_rss_mib(), 1));
     json_object_set_new(shape, "rss_before_model_mib", bench_json_real(rss_start, 1));
     json_array_append_new(shapes, shape);
     rc = 0;
@@ -363,7 +344,7 @@ done:
 
 int main(int argc, char **argv)
 {
-    double rss_start = max_rss_mib();
+    double rss_start = bench_max_rss_mib();
     model_bench b;
     bench_options o;
     int rc = take_model_options(&argc, argv, &b);

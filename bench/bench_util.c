@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 double bench_now_ms(void)
@@ -108,4 +109,18 @@ int bench_parse(int argc, char **argv, const char *prog, const char *about, benc
     }
     omp_set_num_threads(o->threads);
     return -1;
+}
+
+double bench_cpu_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
+double bench_max_rss_mib(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss / 1024.0; /* KiB on Linux */
 }

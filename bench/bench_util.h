@@ -24,6 +24,12 @@ typedef struct {
 int bench_parse(int argc, char **argv, const char *prog, const char *about, bench_options *o);
 
 double bench_now_ms(void);
+/* Process CPU time (all threads) in ms: unlike wall time, it barely moves
+ * when other processes share the cores (OpenMP threads that spin at a barrier
+ * count as busy). */
+double bench_cpu_now_ms(void);
+/* The process's peak resident set so far, MiB. */
+double bench_max_rss_mib(void);
 /* Sorts v and returns its median. */
 double bench_median(double *v, int n);
 /* v rounded to `decimals` places (what printf's "%.Nf" shows) as a JSON number;

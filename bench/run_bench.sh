@@ -7,7 +7,7 @@
 # and each shape keeps its median over the rounds, so a burst of outside load
 # skews one round rather than one library.
 #
-#   bench/run_bench.sh conv|facs|infer|train|pspnet [PATH/TO/bench-BINARY]
+#   bench/run_bench.sh conv|facs|infer|train|pspnet|seg|gradcam [PATH/TO/bench-BINARY]
 #
 # conv and facs run build/bench-NAME and bench/bench_NAME_torch.py once per
 # round. infer, train and pspnet run build/bench-models and
@@ -22,6 +22,16 @@
 #          on 353x353 crops with per-pixel labels and the main + 0.4 x aux loss
 #          (batch BATCH353), and whole-image inference at 512x1024 (H x W, eval
 #          mode; batch 1, then BATCH512 if above 1).
+# seg runs build/bench-seg and bench/bench_seg_torch.py: pspnet-eval's
+# inference on one 1024x2048 frame (Cityscapes), pspnet_resnet50, whole and
+# slide (713 crops, stride 476), against the twin running semseg's test
+# procedure; one round and one warm-up frame unless ROUNDS / WARMUP say
+# otherwise (a frame takes tens of seconds on 2 cores; the windows of the
+# warm-up frame already settle our arena).
+# gradcam runs build/bench-gradcam and bench/bench_gradcam_torch.py: one
+# GradCAM map (top-1 class, the last block of layer4) beside one forward, of
+# resnet50 and facs_resnet50 at 224x224 with random weights (map_over_forward:
+# what a map costs in forwards).
 #
 # Environment: BATCH (conv, facs: 8; infer: 32), BATCH32 (32), BATCH224 (16),
 # BATCH353 (2: train-mode BN needs 2 images), BATCH512 (1), RUNS (timed runs
@@ -33,7 +43,7 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-name=${1:?usage: bench/run_bench.sh conv|facs|infer|train|pspnet [PATH/TO/bench-BINARY]}
+name=${1:?usage: bench/run_bench.sh conv|facs|infer|train|pspnet|seg|gradcam [PATH/TO/bench-BINARY]}
 rounds=${ROUNDS:-3}
 threads=${OMP_NUM_THREADS:-2}
 export OMP_NUM_THREADS=$threads
@@ -55,6 +65,16 @@ train)
         echo "--mode train --arch $arch --input-size 224 --batch ${BATCH224:-16}"
     done)
     ;;
+seg)
+    target=seg twin=bench_seg_torch.py runs=${RUNS:-2} warmup=${WARMUP:-1} rounds=${ROUNDS:-1}
+    configs=$(for mode in whole slide; do
+        echo "--arch pspnet_resnet50 --input-size 1024x2048 --seg-mode $mode"
+    done)
+    ;;
+gradcam)
+    target=gradcam twin=bench_gradcam_torch.py runs=${RUNS:-5} warmup=${WARMUP:-2}
+    configs=$(for arch in resnet50 facs_resnet50; do echo "--arch $arch --input-size 224"; done)
+    ;;
 pspnet)
     target=models twin=bench_models_torch.py runs=${RUNS:-3} warmup=${WARMUP:-2}
     configs=$(for arch in pspnet_resnet50 pspnet_facs_resnet50; do
@@ -63,7 +83,7 @@ pspnet)
     done)
     ;;
 *)
-    echo "run_bench.sh: unknown benchmark '$name' (conv, facs, infer, train or pspnet)" >&2
+    echo "run_bench.sh: unknown benchmark '$name' (conv, facs, infer, train, pspnet, seg or gradcam)" >&2
     exit 1
     ;;
 esac
@@ -130,6 +150,8 @@ def merge(prefix):
                 shape[rate] = round(first[rate] * first[key] / shape[key], 1)
             if key in ("forward_ms", "step_ms"):
                 shape["images_per_s"] = round(shape["batch"] * 1e3 / shape[key], 2)
+        if "map_over_forward" in shape:  # gradcam: the ratio of the medians
+            shape["map_over_forward"] = round(shape["map_ms"] / shape["forward_ms"], 3)
     return merged
 
 

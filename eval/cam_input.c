@@ -111,17 +111,25 @@ facs_status facs_cam_input_load(const char *path, int height, int width, const f
     return s;
 }
 
+/* The run options a trainer saved in the weights file (facs-finetune's JSON), or NULL. */
+static facs_status run_options(const char *weights, json_t **options)
+{
+    char *text = NULL;
+    FACS_TRY(facs_weights_read_text_attr(weights, "run_options", &text));
+    *options = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    return FACS_OK;
+}
+
 facs_status facs_cam_file_norm(const char *weights, float mean[3], float std[3], const char **name)
 {
     static const float IMAGENET[2][3] = {FACS_IMAGENET_MEAN, FACS_IMAGENET_STD};
     static const float CIFAR[2][3] = {FACS_CIFAR_MEAN, FACS_CIFAR_STD};
-    char *text = NULL;
-    FACS_TRY(facs_weights_read_text_attr(weights, "run_options", &text));
-    json_t *options = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *options;
+    FACS_TRY(run_options(weights, &options));
     const char *norm = json_string_value(json_object_get(options, "norm"));
     int cifar = norm && strcmp(norm, "cifar") == 0;
     json_decref(options);
-    free(text);
     memcpy(mean, cifar ? CIFAR[0] : IMAGENET[0], sizeof CIFAR[0]);
     memcpy(std, cifar ? CIFAR[1] : IMAGENET[1], sizeof CIFAR[1]);
     if (name)
@@ -167,20 +175,44 @@ static facs_status read_names(const char *file, int classes, char **names)
     return FACS_OK;
 }
 
-facs_status facs_cam_class_names(const char *file, int classes, int segmentation, char ***names)
+/* The class names facs-finetune recorded for an image folder (its class
+ * folders), when they are `classes` strings; NULL otherwise. */
+static const json_t *saved_names(const json_t *options, int classes)
+{
+    const json_t *list = json_object_get(options, "class-names");
+    if (!json_is_array(list) || json_array_size(list) != (size_t)classes)
+        return NULL;
+    for (int c = 0; c < classes; c++)
+        if (!json_is_string(json_array_get(list, (size_t)c)))
+            return NULL;
+    return list;
+}
+
+facs_status facs_cam_class_names(const char *file, const char *weights, int classes, int segmentation,
+                                 char ***names)
 {
     *names = NULL;
-    if (!file && !built_in(classes, segmentation, 0))
+    json_t *options = NULL;
+    if (!file)
+        FACS_TRY(run_options(weights, &options));
+    const json_t *saved = file ? NULL : saved_names(options, classes);
+    if (!file && !saved && !built_in(classes, segmentation, 0)) {
+        json_decref(options);
         return FACS_OK;
+    }
     char **list = calloc((size_t)classes, sizeof *list);
-    if (!list)
-        return facs_fail(FACS_ERR_MEMORY, "out of memory for %d class names", classes);
-    facs_status s = FACS_OK;
-    if (file)
+    facs_status s = list ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "out of memory for %d class names", classes);
+    if (s == FACS_OK && file)
         s = read_names(file, classes, list);
-    for (int c = 0; !file && s == FACS_OK && c < classes; c++)
-        if (!(list[c] = strdup(built_in(classes, segmentation, c))))
+    for (int c = 0; !file && s == FACS_OK && c < classes; c++) {
+        const char *name =
+            saved ? json_string_value(json_array_get(saved, (size_t)c)) : built_in(classes, segmentation, c);
+        if (!(list[c] = strdup(name)))
             s = facs_fail(FACS_ERR_MEMORY, "out of memory for %d class names", classes);
+    }
+    json_decref(options);
+    if (!list)
+        return s;
     if (s != FACS_OK) {
         facs_cam_names_free(list, classes);
         return s;

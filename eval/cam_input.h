@@ -53,11 +53,13 @@ facs_status facs_cam_file_norm(const char *weights, float mean[3], float std[3],
 
 /* Class names for a model of classes classes: the lines of file when given
  * (exactly classes non-empty lines, else refused naming the file), else the
- * built-in ones where they fit: Cityscapes' 19 trainIds for a segmentation
- * model of 19 classes, CIFAR-10's or CIFAR-100's for a classifier of 10 or 100
- * classes; *names is NULL otherwise (classes go by index). Free with
- * facs_cam_names_free(names, classes). */
-facs_status facs_cam_class_names(const char *file, int classes, int segmentation, char ***names);
+ * names the weights file recorded (facs-finetune on an image folder: its class
+ * folders), else the built-in ones where they fit: Cityscapes' 19 trainIds for
+ * a segmentation model of 19 classes, CIFAR-10's or CIFAR-100's for a
+ * classifier of 10 or 100 classes; *names is NULL otherwise (classes go by
+ * index). Free with facs_cam_names_free(names, classes). */
+facs_status facs_cam_class_names(const char *file, const char *weights, int classes, int segmentation,
+                                 char ***names);
 void facs_cam_names_free(char **names, int classes);
 
 #endif

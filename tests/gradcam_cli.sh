@@ -53,6 +53,17 @@ for f in cam overlay; do
     if [ "$got" = "56x40 RGB" ]; then ok; else bad "image_${want}_$f.png is $got, want 56x40 RGB"; fi
 done
 
+# The class names facs-finetune records for an image folder (run_options' class-names) name the classes.
+cp "$r26" "$work/named.h5"
+"$py" -c 'import sys, json, h5py
+with h5py.File(sys.argv[1], "a") as f:
+    n = int(f.attrs["classes"])
+    f.attrs["run_options"] = json.dumps({"class-names": [f"kind{c}" for c in range(n)]})' "$work/named.h5"
+"$tool" --weights "$work/named.h5" --image "$img" --out "$work/named" --class "kind$want" >"$work/log" 2>"$work/err"
+expect_rc "--class by a name the weights file records" 0 $?
+contains "the line names the recorded class" "$work/log" "class $want (kind$want)"
+[ -f "$work/named/image_kind${want}_overlay.png" ] && ok || bad "no image_kind${want}_overlay.png"
+
 "$tool" --weights "$r26" --image "$img" --out "$work/top" --top 3 --input-size 32 --layer layer3.0 --save-cam \
     >/dev/null 2>"$work/err"
 expect_rc "--top 3 --input-size 32 --layer layer3.0" 0 $?

@@ -53,7 +53,8 @@ facs_status gc_session_open(const gc_options *o, gc_session *s)
     FACS_TRY(facs_ctx_set_weight_cache(s->ctx, 1)); /* the weights stay fixed: reorder them once */
     FACS_TRY(facs_cam_file_norm(o->weights, s->mean, s->std, NULL));
     s->classes = mo.classes;
-    FACS_TRY(facs_cam_class_names(o->class_names, s->classes, facs_model_is_segmentation(s->model), &s->names));
+    FACS_TRY(facs_cam_class_names(o->class_names, o->weights, s->classes, facs_model_is_segmentation(s->model),
+                                  &s->names));
     for (int i = 0; i < o->n_classes; i++)
         FACS_TRY(resolve_class(s, o->classes[i], &s->wanted[s->n_wanted++]));
     s->several = o->n_classes > 1 || o->top > 1;
