@@ -28,35 +28,23 @@ typedef struct {
     int height, width, method;
 } cam_bench;
 
+static facs_status take_cam_option(void *user, const char *name, const char *v)
+{
+    cam_bench *b = user;
+    if (!strcmp(name, "--arch"))
+        b->arch = v;
+    else if (!strcmp(name, "--input-size"))
+        return facs_cli_size("--input-size", v, 8, 1 << 14, &b->height, &b->width);
+    else
+        return facs_cli_choice("--method", v, facs_cam_method_names, &b->method);
+    return FACS_OK;
+}
+
 static int take_cam_options(int *argc, char **argv, cam_bench *b)
 {
+    static const bench_option own[] = {{"--arch", 1}, {"--input-size", 1}, {"--method", 1}, {NULL, 0}};
     *b = (cam_bench){"resnet50", 224, 224, FACS_CAM_GRADCAM};
-    int kept = 1;
-    for (int i = 1; i < *argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--arch") && strcmp(a, "--input-size") && strcmp(a, "--method")) {
-            argv[kept++] = argv[i];
-            continue;
-        }
-        if (i + 1 >= *argc) {
-            fprintf(stderr, "bench-gradcam: %s needs a value\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        facs_status s = FACS_OK;
-        if (!strcmp(a, "--arch"))
-            b->arch = v;
-        else if (!strcmp(a, "--input-size"))
-            s = facs_cli_size("--input-size", v, 8, 1 << 14, &b->height, &b->width);
-        else
-            s = facs_cli_choice("--method", v, facs_cam_method_names, &b->method);
-        if (s != FACS_OK) {
-            fprintf(stderr, "bench-gradcam: %s\n", facs_last_error());
-            return 2;
-        }
-    }
-    *argc = kept;
-    return -1;
+    return bench_take_options(argc, argv, "bench-gradcam", own, take_cam_option, b);
 }
 
 /* One map: gradients to the tap, raw map, normalised map. */

@@ -7,7 +7,6 @@ pytorch-grad-cam would with frozen parameters); the map is taken of the top-1
 class. The same options, timing rule and JSON as bench-gradcam; run with
 /usr/bin/python3."""
 import argparse
-import json
 import os
 import sys
 
@@ -17,7 +16,7 @@ sys.path.insert(0, os.path.join(here, "..", "tests", "ref"))
 import torch  # noqa: E402
 from bench_models_torch import RESNET, build, input_size, max_rss_mib  # noqa: E402
 from ref_gradcam import normalise, raw_map  # noqa: E402
-from torch_timing import parse_args, timed  # noqa: E402
+from torch_timing import parse_args, print_result, timed  # noqa: E402
 
 
 def take_cam_options():
@@ -66,10 +65,7 @@ def main():
     shape = {"name": name, "mode": "gradcam", "arch": c.arch, "input_h": h, "input_w": w, "batch": 1,
              "method": c.method, "layer": layer, "map_ms": round(map_ms, 3), "forward_ms": round(forward_ms, 3),
              "map_over_forward": round(map_ms / forward_ms, 3), "max_rss_mib": round(max_rss_mib(), 1)}
-    json.dump({"library": f"torch {torch.__version__}", "implementation": RESNET + "; GradCAM of tests/ref/ref_gradcam.py",
-               "mode": "gradcam", "threads": args.threads, "runs": args.runs, "warmup": args.warmup,
-               "shapes": [shape]}, sys.stdout, indent=1)
-    print()
+    print_result(RESNET + "; GradCAM of tests/ref/ref_gradcam.py", "gradcam", args, [shape])
 
 
 if __name__ == "__main__":

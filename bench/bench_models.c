@@ -57,78 +57,59 @@ typedef struct {
 #define SEG_IGNORE_INDEX 255
 #define CLS_IGNORE_INDEX -100 /* PyTorch's default: no label is ignored */
 
-static int parse_size(const char *arg, const char *name, int min, int *out)
-{
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (!*arg || *end || v < min || v > 1 << 16) {
-        fprintf(stderr, "bench-models: --%s wants an integer >= %d, got '%s'\n", name, min, arg);
-        return 0;
-    }
-    *out = (int)v;
-    return 1;
-}
+/* What the command line names before the architecture's options exist. */
+typedef struct {
+    model_bench *b;
+    const char *arch, *mode;
+    int classes, cifar_stem;
+} model_args;
 
-/* --input-size: "S" (S x S) or "HxW", height first as in (N, C, H, W). */
-static int parse_input_size(const char *arg, int *height, int *width)
+static facs_status take_model_option(void *user, const char *name, const char *v)
 {
-    if (facs_cli_size("--input-size", arg, 1, 1 << 16, height, width) == FACS_OK)
-        return 1;
-    fprintf(stderr, "bench-models: %s\n", facs_last_error());
-    return 0;
+    model_args *m = user;
+    if (!strcmp(name, "--cifar-stem"))
+        m->cifar_stem = 1;
+    else if (!strcmp(name, "--profile"))
+        m->b->profile = 1;
+    else if (!strcmp(name, "--weight-cache"))
+        m->b->weight_cache = 1;
+    else if (!strcmp(name, "--mode"))
+        m->mode = v;
+    else if (!strcmp(name, "--arch"))
+        m->arch = v;
+    else if (!strcmp(name, "--input-size")) /* "S" (S x S) or "HxW", height first as in (N, C, H, W) */
+        return facs_cli_size("--input-size", v, 1, 1 << 16, &m->b->height, &m->b->width);
+    else
+        return facs_cli_int("--classes", v, 1, 1 << 16, &m->classes);
+    return FACS_OK;
 }
 
 /* Takes this benchmark's own options out of argv (bench_parse refuses options
  * it does not know) and fills b; returns -1 to go on, or the exit code. */
 static int take_model_options(int *argc, char **argv, model_bench *b)
 {
-    const char *arch = "resnet50", *mode = "infer";
-    int classes = 0 /* the architecture's */, cifar_stem = 0, kept = 1;
+    static const bench_option own[] = {{"--mode", 1},       {"--arch", 1},    {"--input-size", 1},
+                                       {"--classes", 1},    {"--cifar-stem", 0}, {"--profile", 0},
+                                       {"--weight-cache", 0}, {NULL, 0}};
+    model_args m = {b, "resnet50", "infer", 0 /* the architecture's */, 0};
     b->height = b->width = 224;
     b->profile = 0;
     b->weight_cache = 0;
-    for (int i = 1; i < *argc; i++) {
-        const char *a = argv[i];
-        int takes_value = !strcmp(a, "--mode") || !strcmp(a, "--arch") || !strcmp(a, "--input-size") ||
-                          !strcmp(a, "--classes");
-        if (!takes_value) {
-            if (!strcmp(a, "--cifar-stem"))
-                cifar_stem = 1;
-            else if (!strcmp(a, "--profile"))
-                b->profile = 1;
-            else if (!strcmp(a, "--weight-cache"))
-                b->weight_cache = 1;
-            else
-                argv[kept++] = argv[i];
-            continue;
-        }
-        if (i + 1 >= *argc) {
-            fprintf(stderr, "bench-models: %s needs a value\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "--mode"))
-            mode = v;
-        else if (!strcmp(a, "--arch"))
-            arch = v;
-        else if (!strcmp(a, "--input-size") ? !parse_input_size(v, &b->height, &b->width)
-                                             : !parse_size(v, "classes", 1, &classes))
-            return 2;
-    }
-    *argc = kept;
-    argv[kept] = NULL;
-    if (strcmp(mode, "infer") && strcmp(mode, "train")) {
-        fprintf(stderr, "bench-models: --mode must be infer or train, not '%s'\n", mode);
+    int rc = bench_take_options(argc, argv, "bench-models", own, take_model_option, &m);
+    if (rc >= 0)
+        return rc;
+    if (strcmp(m.mode, "infer") && strcmp(m.mode, "train")) {
+        fprintf(stderr, "bench-models: --mode must be infer or train, not '%s'\n", m.mode);
         return 2;
     }
-    b->train = !strcmp(mode, "train");
-    if (facs_model_options_for_arch(arch, &b->model) != FACS_OK) {
+    b->train = !strcmp(m.mode, "train");
+    if (facs_model_options_for_arch(m.arch, &b->model) != FACS_OK) {
         fprintf(stderr, "bench-models: %s\n", facs_last_error());
         return 2;
     }
-    if (classes)
-        b->model.classes = classes;
-    b->model.cifar_stem = cifar_stem;
+    if (m.classes)
+        b->model.classes = m.classes;
+    b->model.cifar_stem = m.cifar_stem;
     return -1;
 }
 

@@ -16,7 +16,6 @@ train: forward, F.cross_entropy (PSPNet: per pixel, main + 0.4 x aux, ignore
 index 255, as pspnet-train), backward, torch.optim.SGD (lr 0.1, Nesterov
 momentum 0.9, weight decay 1e-4), zero_grad. Run with /usr/bin/python3."""
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -30,7 +29,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from pspnet_torch import PSPNet, torchvision_backbone  # noqa: E402
 from resnet_torch import ResNet  # noqa: E402
-from torch_timing import parse_args, timed  # noqa: E402
+from torch_timing import parse_args, print_result, timed  # noqa: E402
 
 RESNET = ("tests/ref/resnet_torch.py: torchvision's bottleneck ResNet; FACS variants use the reference "
           "FACS op written with torch ops (tests/ref/facs_torch.py); channels_last")
@@ -177,10 +176,7 @@ def main():
     if opt is None and args.batch > 1:
         shapes.append(bench_batch(model, None, m, args, 1, rss_start))
     shapes.append(bench_batch(model, opt, m, args, args.batch, rss_start))
-    json.dump({"library": f"torch {torch.__version__}", "implementation": PSPNET if m.segmentation else RESNET,
-               "mode": m.mode, "threads": args.threads, "runs": args.runs, "warmup": args.warmup, "shapes": shapes},
-              sys.stdout, indent=1)
-    print()
+    print_result(PSPNET if m.segmentation else RESNET, m.mode, args, shapes)
 
 
 if __name__ == "__main__":

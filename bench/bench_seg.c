@@ -31,45 +31,31 @@ typedef struct {
     int height, width, slide, crop, flip;
 } seg_bench;
 
+static facs_status take_seg_option(void *user, const char *name, const char *v)
+{
+    seg_bench *b = user;
+    if (!strcmp(name, "--flip"))
+        b->flip = 1;
+    else if (!strcmp(name, "--arch"))
+        b->arch = v;
+    else if (!strcmp(name, "--input-size"))
+        return facs_cli_size("--input-size", v, 8, 1 << 14, &b->height, &b->width);
+    else if (!strcmp(name, "--crop"))
+        return facs_cli_int("--crop", v, 8, 1 << 14, &b->crop);
+    else if (!strcmp(v, "whole") || !strcmp(v, "slide"))
+        b->slide = !strcmp(v, "slide");
+    else
+        return facs_fail(FACS_ERR_ARG, "--seg-mode must be whole or slide, not '%s'", v);
+    return FACS_OK;
+}
+
 /* Takes this benchmark's options out of argv; returns -1 to go on, or the exit code. */
 static int take_seg_options(int *argc, char **argv, seg_bench *b)
 {
+    static const bench_option own[] = {{"--arch", 1}, {"--input-size", 1}, {"--seg-mode", 1}, {"--crop", 1},
+                                       {"--flip", 0},  {NULL, 0}};
     *b = (seg_bench){"pspnet_resnet50", 1024, 2048, 0, 713, 0};
-    int kept = 1;
-    for (int i = 1; i < *argc; i++) {
-        const char *a = argv[i];
-        int takes_value = !strcmp(a, "--arch") || !strcmp(a, "--input-size") || !strcmp(a, "--seg-mode") ||
-                          !strcmp(a, "--crop");
-        if (!takes_value) {
-            if (!strcmp(a, "--flip"))
-                b->flip = 1;
-            else
-                argv[kept++] = argv[i];
-            continue;
-        }
-        if (i + 1 >= *argc) {
-            fprintf(stderr, "bench-seg: %s needs a value\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        facs_status s = FACS_OK;
-        if (!strcmp(a, "--arch"))
-            b->arch = v;
-        else if (!strcmp(a, "--input-size"))
-            s = facs_cli_size("--input-size", v, 8, 1 << 14, &b->height, &b->width);
-        else if (!strcmp(a, "--crop"))
-            s = facs_cli_int("--crop", v, 8, 1 << 14, &b->crop);
-        else if (!strcmp(v, "whole") || !strcmp(v, "slide"))
-            b->slide = !strcmp(v, "slide");
-        else
-            s = facs_fail(FACS_ERR_ARG, "--seg-mode must be whole or slide, not '%s'", v);
-        if (s != FACS_OK) {
-            fprintf(stderr, "bench-seg: %s\n", facs_last_error());
-            return 2;
-        }
-    }
-    *argc = kept;
-    return -1;
+    return bench_take_options(argc, argv, "bench-seg", own, take_seg_option, b);
 }
 
 /* A frame of uniform random bytes. */

@@ -6,7 +6,6 @@ scale_process: mean padding, windows of --crop every ceil(2/3 crop), softmax
 averaged over overlaps, argmax), with --flip as its net_process. The same
 options, timing rule and JSON as bench-seg; run with /usr/bin/python3."""
 import argparse
-import json
 import math
 import os
 import statistics
@@ -17,10 +16,9 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 sys.path.insert(0, os.path.join(here, "..", "tests"))
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from bench_models_torch import PSPNET, build, max_rss_mib  # noqa: E402
 from pspnet_eval_ref import slide, whole  # noqa: E402
-from torch_timing import parse_args  # noqa: E402
+from torch_timing import parse_args, print_result  # noqa: E402
 
 
 def take_seg_options():
@@ -66,10 +64,7 @@ def main():
              "procedure": s.seg_mode, "crop": s.crop if s.seg_mode == "slide" else 0, "flip": int(s.flip),
              "forward_ms": round(ms, 3), "cpu_ms": round(statistics.median(cpu), 3),
              "images_per_s": round(1e3 / ms, 3), "max_rss_mib": round(max_rss_mib(), 1)}
-    json.dump({"library": f"torch {torch.__version__}", "implementation": PSPNET + "; semseg's test procedure",
-               "mode": "infer", "threads": args.threads, "runs": args.runs, "warmup": args.warmup,
-               "shapes": [shape]}, sys.stdout, indent=1)
-    print()
+    print_result(PSPNET + "; semseg's test procedure", "infer", args, [shape])
 
 
 if __name__ == "__main__":

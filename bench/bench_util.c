@@ -5,8 +5,41 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+static const bench_option *find_option(const bench_option *own, const char *name)
+{
+    for (; own->name; own++)
+        if (!strcmp(own->name, name))
+            return own;
+    return NULL;
+}
+
+int bench_take_options(int *argc, char **argv, const char *prog, const bench_option *own,
+                       facs_status (*take)(void *user, const char *name, const char *value), void *user)
+{
+    int kept = 1;
+    for (int i = 1; i < *argc; i++) {
+        const bench_option *o = find_option(own, argv[i]);
+        if (!o) {
+            argv[kept++] = argv[i];
+            continue;
+        }
+        if (o->takes_value && i + 1 >= *argc) {
+            fprintf(stderr, "%s: %s needs a value\n", prog, o->name);
+            return 2;
+        }
+        if (take(user, o->name, o->takes_value ? argv[++i] : NULL) != FACS_OK) {
+            fprintf(stderr, "%s: %s\n", prog, facs_last_error());
+            return 2;
+        }
+    }
+    *argc = kept;
+    argv[kept] = NULL;
+    return -1;
+}
 
 double bench_now_ms(void)
 {

@@ -23,6 +23,20 @@ typedef struct {
  * (0 after --help / --version, 2 on a bad option). about is --help's text. */
 int bench_parse(int argc, char **argv, const char *prog, const char *about, bench_options *o);
 
+/* A benchmark's own option (beside the common ones): its name, and whether a value follows it. */
+typedef struct {
+    const char *name; /* "--arch" */
+    int takes_value;
+} bench_option;
+
+/* Takes the options of own (ended by a NULL name) out of argv, calling
+ * take(user, name, value) for each in order (value NULL for a flag), and
+ * leaves the rest for bench_parse (which refuses options it does not know).
+ * A missing value or a refusal of take prints "prog: message" on stderr.
+ * Returns -1 to go on, or 2. */
+int bench_take_options(int *argc, char **argv, const char *prog, const bench_option *own,
+                       facs_status (*take)(void *user, const char *name, const char *value), void *user);
+
 double bench_now_ms(void);
 /* Process CPU time (all threads) in ms: unlike wall time, it barely moves
  * when other processes share the cores (OpenMP threads that spin at a barrier

@@ -1,7 +1,9 @@
 """What the PyTorch twins of the C benchmarks share: the timing rule and the
 command line (the same options and defaults as bench_util.h)."""
 import argparse
+import json
 import statistics
+import sys
 import time
 
 import torch
@@ -30,3 +32,11 @@ def parse_args(description):
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     return args
+
+
+def print_result(implementation, mode, args, shapes):
+    """The JSON document of one run on stdout, as the C benchmarks print it."""
+    json.dump({"library": f"torch {torch.__version__}", "implementation": implementation, "mode": mode,
+               "threads": args.threads, "runs": args.runs, "warmup": args.warmup, "shapes": shapes},
+              sys.stdout, indent=1)
+    print()

@@ -12,15 +12,15 @@
 
 #define PATH_SIZE 4096
 #define LAST_LABEL_ID 33
+#define KEY_SIZE 256 /* "<city>_<seq>_<frame>" */
 
 /* "<city>_<seq>_<frame>" of a frame: its image's file name without "_leftImg8bit.png". */
-static const char *frame_key(const facs_cityscapes_pair *p, char *key, size_t size)
+static void frame_key(const facs_cityscapes_pair *p, char *key, size_t size)
 {
     const char *slash = strrchr(p->image, '/'), *name = slash ? slash + 1 : p->image;
     const char *suffix = strstr(name, "_leftImg8bit");
     size_t len = suffix ? (size_t)(suffix - name) : strlen(name);
     snprintf(key, size, "%.*s", (int)(len < size ? len : size - 1), name);
-    return key;
 }
 
 static const char *base_name(const char *path)
@@ -40,36 +40,39 @@ static int is_png(const char *name)
 static facs_status match_predictions(const facs_cityscapes_score_opts *o, const facs_cityscapes_pairs *frames,
                                      const facs_strings *files, int *pred_of)
 {
-    for (int i = 0; i < frames->count; i++)
+    char(*keys)[KEY_SIZE] = malloc((size_t)(frames->count ? frames->count : 1) * sizeof *keys);
+    if (!keys)
+        return facs_fail(FACS_ERR_MEMORY, "out of memory");
+    for (int i = 0; i < frames->count; i++) {
         pred_of[i] = -1;
-    for (int f = 0; f < files->count; f++) {
+        frame_key(&frames->pairs[i], keys[i], KEY_SIZE);
+    }
+    facs_status s = FACS_OK;
+    for (int f = 0; f < files->count && s == FACS_OK; f++) {
         const char *name = base_name(files->items[f]);
         if (!is_png(name))
             continue;
         int owner = -1;
-        for (int i = 0; i < frames->count && owner < 0; i++) {
-            char key[256];
-            frame_key(&frames->pairs[i], key, sizeof key);
-            if (strncmp(name, key, strlen(key)) == 0)
+        for (int i = 0; i < frames->count && owner < 0; i++)
+            if (strncmp(name, keys[i], strlen(keys[i])) == 0)
                 owner = i;
-        }
         if (owner < 0)
-            return facs_fail(FACS_ERR_ARG, "%s/%s belongs to no frame of split %s of %s (its name must start "
-                                           "with <city>_<seq>_<frame> of a frame there)",
-                             o->pred_dir, files->items[f], o->split, o->root);
-        if (pred_of[owner] >= 0)
-            return facs_fail(FACS_ERR_ARG, "two predictions for %s: %s/%s and %s/%s",
-                             base_name(frames->pairs[owner].image), o->pred_dir, files->items[pred_of[owner]],
-                             o->pred_dir, files->items[f]);
-        pred_of[owner] = f;
+            s = facs_fail(FACS_ERR_ARG, "%s/%s belongs to no frame of split %s of %s (its name must start "
+                                        "with <city>_<seq>_<frame> of a frame there)",
+                          o->pred_dir, files->items[f], o->split, o->root);
+        else if (pred_of[owner] >= 0)
+            s = facs_fail(FACS_ERR_ARG, "two predictions for %s: %s/%s and %s/%s",
+                          base_name(frames->pairs[owner].image), o->pred_dir, files->items[pred_of[owner]],
+                          o->pred_dir, files->items[f]);
+        else
+            pred_of[owner] = f;
     }
-    for (int i = 0; i < frames->count; i++)
-        if (pred_of[i] < 0) {
-            char key[256];
-            return facs_fail(FACS_ERR_ARG, "no prediction for %s under %s (looked for %s*.png)",
-                             frames->pairs[i].image, o->pred_dir, frame_key(&frames->pairs[i], key, sizeof key));
-        }
-    return FACS_OK;
+    for (int i = 0; i < frames->count && s == FACS_OK; i++)
+        if (pred_of[i] < 0)
+            s = facs_fail(FACS_ERR_ARG, "no prediction for %s under %s (looked for %s*.png)", frames->pairs[i].image,
+                          o->pred_dir, keys[i]);
+    free(keys);
+    return s;
 }
 
 /* gtFine/.../<key>_gtFine_instanceIds.png beside the frame's label file. */
