@@ -43,44 +43,14 @@ static const int worker_counts[] = {0, 1, 2};
 
 /* ---- timing ---- */
 
-/* Times whole epochs of ds through a loader with the given options; the median
- * epoch in *epoch_ms. 0 on success. */
+/* bench_loader_epochs with a message on failure; 0 on success. */
 static int time_epochs(const char *name, const facs_dataset *ds, const facs_loader_opts *lo, const options *o,
                        double *epoch_ms)
 {
-    facs_loader *l;
-    if (facs_loader_create(ds, lo, &l) != FACS_OK) {
-        fprintf(stderr, "bench-data: %s: %s\n", name, facs_last_error());
-        return 1;
-    }
-    double *t = malloc((size_t)o->runs * sizeof *t);
-    int rc = t ? 0 : 1;
-    for (int e = -o->warmup; rc == 0 && e < o->runs; e++) {
-        double t0 = bench_now_ms();
-        /* volatile: the batches are read (one float each), so no step can be skipped. */
-        volatile float sink = 0.0f;
-        for (;;) {
-            const facs_batch *b;
-            if (facs_loader_next(l, &b) != FACS_OK) {
-                fprintf(stderr, "bench-data: %s: %s\n", name, facs_last_error());
-                rc = 1;
-                break;
-            }
-            if (!b)
-                break;
-            sink += b->images[0];
-        }
-        double ms = bench_now_ms() - t0;
-        if (e >= 0)
-            t[e] = ms;
-        fprintf(stderr, "%-17s workers %d  epoch %s%d  %.1f ms\n", name, lo->workers, e < 0 ? "warmup " : "",
-                e < 0 ? e + o->warmup + 1 : e + 1, ms);
-    }
-    if (rc == 0)
-        *epoch_ms = bench_median(t, o->runs);
-    free(t);
-    facs_loader_free(l);
-    return rc;
+    if (bench_loader_epochs(name, ds, lo, o->runs, o->warmup, epoch_ms) == FACS_OK)
+        return 0;
+    fprintf(stderr, "bench-data: %s: %s\n", name, facs_last_error());
+    return 1;
 }
 
 static json_t *result(const char *name, int workers, int batch, int images, double epoch_ms)

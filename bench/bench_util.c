@@ -157,3 +157,30 @@ double bench_max_rss_mib(void)
     getrusage(RUSAGE_SELF, &u);
     return u.ru_maxrss / 1024.0; /* KiB on Linux */
 }
+
+facs_status bench_loader_epochs(const char *name, const facs_dataset *ds, const facs_loader_opts *lo, int runs,
+                                int warmup, double *epoch_ms)
+{
+    facs_loader *l;
+    FACS_TRY(facs_loader_create(ds, lo, &l));
+    double *t = malloc(sizeof(double) * (size_t)runs);
+    facs_status s = t ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "out of memory");
+    for (int e = -warmup; s == FACS_OK && e < runs; e++) {
+        double t0 = bench_now_ms();
+        /* volatile: the batches are read (one float each), so no step can be skipped. */
+        volatile float sink = 0.0f;
+        const facs_batch *batch;
+        while ((s = facs_loader_next(l, &batch)) == FACS_OK && batch)
+            sink += batch->images[0];
+        double ms = bench_now_ms() - t0;
+        if (e >= 0)
+            t[e] = ms;
+        fprintf(stderr, "%s, %d workers: epoch %s%d  %.1f ms\n", name, lo->workers, e < 0 ? "(warm-up) " : "",
+                e < 0 ? e + warmup + 1 : e + 1, ms);
+    }
+    if (s == FACS_OK)
+        *epoch_ms = bench_median(t, runs);
+    free(t);
+    facs_loader_free(l);
+    return s;
+}

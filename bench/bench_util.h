@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "loader.h"
 #include "ops.h"
 
 typedef struct {
@@ -55,6 +56,12 @@ json_t *bench_json_real(double v, int decimals);
  * Returns 0, or 1 after a message on stderr when doc is NULL (a failed
  * json_pack) or the write fails. */
 int bench_json_print(json_t *doc);
+
+/* Times whole epochs of ds through a loader made with lo: warmup untimed
+ * epochs, then runs timed ones, each printed on stderr under name; the median
+ * epoch in *epoch_ms. Every batch is read, so no work can be skipped. */
+facs_status bench_loader_epochs(const char *name, const facs_dataset *ds, const facs_loader_opts *lo,
+                                int runs, int warmup, double *epoch_ms);
 
 /* A heap tensor of uniform values in [-1, 1) from *seed. */
 facs_tensor *bench_random_tensor(int n, int c, int h, int w, unsigned *seed);

@@ -7,7 +7,7 @@
 # and each shape keeps its median over the rounds, so a burst of outside load
 # skews one round rather than one library.
 #
-#   bench/run_bench.sh conv|facs|infer|train|pspnet|seg|gradcam [PATH/TO/bench-BINARY]
+#   bench/run_bench.sh conv|facs|infer|train|pspnet|seg|gradcam|folder [PATH/TO/bench-BINARY]
 #
 # conv and facs run build/bench-NAME and bench/bench_NAME_torch.py once per
 # round. infer, train and pspnet run build/bench-models and
@@ -32,6 +32,15 @@
 # GradCAM map (top-1 class, the last block of layer4) beside one forward, of
 # resnet50 and facs_resnet50 at 224x224 with random weights (map_over_forward:
 # what a map costs in forwards).
+# folder runs build/bench-folder and bench/bench_folder_torch.py: the
+# image-folder training input pipeline alone (read, decode, RandomResizedCrop
+# 224, flip, normalize, batches of BATCH 32) with 0, 1 and 2 loader workers,
+# each decoding whole files (exact) and with JPEG draft decoding, against
+# torchvision's ImageFolder + DataLoader (and PIL's draft). The folders are
+# FOLDER (an image folder of your own) or, by default, two written for the run:
+# 512 ImageNet-sized 500x375 synthetic images from facs-data (every fourth a
+# PNG) and 24 camera-sized 4000x3000 JPEGs of skimage's photographs
+# (bench/make_photo_folder.py), whose crops mostly draft.
 #
 # Environment: BATCH (conv, facs: 8; infer: 32), BATCH32 (32), BATCH224 (16),
 # BATCH353 (2: train-mode BN needs 2 images), BATCH512 (1), RUNS (timed runs
@@ -43,7 +52,7 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-name=${1:?usage: bench/run_bench.sh conv|facs|infer|train|pspnet|seg|gradcam [PATH/TO/bench-BINARY]}
+name=${1:?usage: bench/run_bench.sh conv|facs|infer|train|pspnet|seg|gradcam|folder [PATH/TO/bench-BINARY]}
 rounds=${ROUNDS:-3}
 threads=${OMP_NUM_THREADS:-2}
 export OMP_NUM_THREADS=$threads
@@ -75,6 +84,9 @@ gradcam)
     target=gradcam twin=bench_gradcam_torch.py runs=${RUNS:-5} warmup=${WARMUP:-2}
     configs=$(for arch in resnet50 facs_resnet50; do echo "--arch $arch --input-size 224"; done)
     ;;
+folder)
+    target=folder twin=bench_folder_torch.py runs=${RUNS:-3} warmup=${WARMUP:-1}
+    ;;
 pspnet)
     target=models twin=bench_models_torch.py runs=${RUNS:-3} warmup=${WARMUP:-2}
     configs=$(for arch in pspnet_resnet50 pspnet_facs_resnet50; do
@@ -83,7 +95,7 @@ pspnet)
     done)
     ;;
 *)
-    echo "run_bench.sh: unknown benchmark '$name' (conv, facs, infer, train, pspnet, seg or gradcam)" >&2
+    echo "run_bench.sh: unknown benchmark '$name' (conv, facs, infer, train, pspnet, seg, gradcam or folder)" >&2
     exit 1
     ;;
 esac
@@ -95,6 +107,19 @@ if [ ! -x "$bin" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
+if [ "$name" = folder ]; then
+    if [ -n "${FOLDER:-}" ]; then
+        folders="$FOLDER:$(basename "$FOLDER")"
+    else
+        data=$(dirname "$bin")/facs-data
+        "$data" synth imagefolder "$tmp/imagenet" --classes 8 --n 512 --size 500x375 >&2
+        /usr/bin/python3 "$here/make_photo_folder.py" "$tmp/photos" --n 24 --size 4000x3000
+        folders="$tmp/imagenet:imagenet-500x375 $tmp/photos:photos-4000x3000"
+    fi
+    configs=$(for f in $folders; do for w in 0 1 2; do
+        echo "--data ${f%%:*} --label ${f#*:}-w$w --workers $w --batch ${BATCH:-32}"
+    done; done)
+fi
 
 count=$(echo "$configs" | wc -l)
 round=1
@@ -150,6 +175,8 @@ def merge(prefix):
                 shape[rate] = round(first[rate] * first[key] / shape[key], 1)
             if key in ("forward_ms", "step_ms"):
                 shape["images_per_s"] = round(shape["batch"] * 1e3 / shape[key], 2)
+            if key == "epoch_ms":
+                shape["images_per_s"] = round(shape["images"] * 1e3 / shape[key], 1)
         if "map_over_forward" in shape:  # gradcam: the ratio of the medians
             shape["map_over_forward"] = round(shape["map_ms"] / shape["forward_ms"], 3)
     return merged

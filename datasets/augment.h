@@ -117,6 +117,18 @@ facs_status facs_fimage_blur5(const facs_fimage *in, facs_fimage *out);
  * vertical pass, each rounded to 8 bits. box must lie inside the image; any
  * channel count. */
 facs_status facs_image_resize_pil(const facs_image *in, facs_window box, int oh, int ow, facs_image *out);
+/* PIL's img.resize((ow, oh), Image.BILINEAR, box=(x0, y0, x1, y1)) with a
+ * fractional box {x0, y0, x1, y1} inside the image: unlike crop + resize, the
+ * taps at the box's edges read the pixels beyond it (up to the image's edge). */
+facs_status facs_image_resize_pil_box(const facs_image *in, const double box[4], int oh, int ow, facs_image *out);
+/* The box of an encoded PNG or JPEG (decoded to `channels`) resized to oh x ow
+ * as PIL does, the JPEG decoded at the largest draft scale s of 8, 4, 2 that
+ * leaves the box s * oh x s * ow pixels: PIL's Image.open, draft(mode,
+ * (W // s, H // s)), resize((ow, oh), BILINEAR, box=box / s), byte for byte.
+ * Without such an s (or for a PNG), the full decode's crop + resize
+ * (facs_image_resize_pil). *scale_used (may be NULL): s, or 1. */
+facs_status facs_image_resize_draft(const uint8_t *buf, size_t len, const char *name, int channels,
+                                    facs_window box, int oh, int ow, facs_image *out, int *scale_used);
 
 /* ---- Label maps (1-channel facs_image, nearest-neighbour only) ---- */
 
@@ -169,6 +181,8 @@ typedef struct {
     int pil_resize;                     /* 1: crop and resize the 8-bit image as PIL (facs_image_resize_pil),
                                            torchvision's transforms on the PIL images ImageFolder loads;
                                            0: float resize without antialiasing, as on tensors */
+    int jpeg_draft;                     /* facs_cls_augment_file with pil_resize: a JPEG whose crop allows it
+                                           decodes at 1/2, 1/4 or 1/8 of its size (PIL's draft) */
     float flip_p;                       /* horizontal flip probability */
     int channels;                       /* 1 or 3 (4 allowed); must match the images */
     float mean[FACS_AUG_MAX_CHANNELS];  /* 0..1 units */
@@ -196,6 +210,23 @@ void facs_random_resized_crop_params(facs_aug_rng *r, int height, int width, flo
  * (seed, epoch, index). */
 facs_status facs_cls_augment(const facs_cls_aug *opts, const facs_image *img, uint64_t seed, int epoch,
                              int index, float *out);
+
+/* facs_cls_augment of an encoded PNG or JPEG (len bytes at buf; name for
+ * messages), decoded to opts->channels. With jpeg_draft (and pil_resize), a
+ * JPEG whose crop still has s times the output's pixels on both sides, s = 2, 4
+ * or 8 (the largest), is decoded at 1/s of its size by libjpeg's scaled IDCT
+ * (facs_image_decode_draft) and resized from there with the box divided by s,
+ * as PIL's img.draft() + resize(box=) do: the same box and draws as the full
+ * decode, with up to 64 times fewer pixels through the IDCT, colour conversion
+ * and resize (the Huffman decoding of every coefficient remains: a 12 MP photo
+ * decodes in 116 ms whole, 19, 14 or 12 ms at 1/2, 1/4, 1/8), and pixels a
+ * fraction of a level from the full decode's on photographs (0.1-0.35 on
+ * average, measured on skimage's photos enlarged 4x; 3-5 on per-pixel noise,
+ * tests/test_jpeg_draft.c). Otherwise the same sample as facs_cls_augment of
+ * the decoded file. *bad_file is 1 when the failure is the file's (it does not
+ * decode), 0 when it came after decoding. */
+facs_status facs_cls_augment_file(const facs_cls_aug *opts, const uint8_t *buf, size_t len, const char *name,
+                                  uint64_t seed, int epoch, int index, float *out, int *bad_file);
 
 /* ---- Segmentation pipeline (hszhao/semseg) ---- */
 

@@ -138,24 +138,35 @@ static facs_status cls_crop(const facs_cls_aug *o, const facs_fimage *x, facs_au
     return facs_fail(FACS_ERR_ARG, "augment: unknown crop kind %d", (int)o->crop);
 }
 
-/* The crop stage on the 8-bit image with PIL's resize (pil_resize), for the
- * two crops that resize; the result in floats 0..255 like cls_crop's. */
-static facs_status cls_crop_pil(const facs_cls_aug *o, const facs_image *img, facs_aug_rng *r, facs_fimage *y)
+/* Where the PIL-resize crop reads from a height x width image and what size
+ * it resizes that to: the random box (RandomResizedCrop, to the output size),
+ * or the whole image (to the shorter-side size, or kept, before the centre crop). */
+typedef struct {
+    facs_window box;
+    int oh, ow;
+} pil_plan;
+
+static pil_plan plan_pil(const facs_cls_aug *o, facs_aug_rng *r, int height, int width)
 {
-    facs_window box = {0, 0, img->height, img->width};
-    int oh = o->out_height, ow = o->out_width;
+    pil_plan p = {{0, 0, height, width}, o->out_height, o->out_width};
     if (o->crop == FACS_CROP_RESIZED_RANDOM)
-        facs_random_resized_crop_params(r, img->height, img->width, o->scale_min, o->scale_max, o->ratio_min,
-                                        o->ratio_max, &box.top, &box.left, &box.height, &box.width);
+        facs_random_resized_crop_params(r, height, width, o->scale_min, o->scale_max, o->ratio_min, o->ratio_max,
+                                        &p.box.top, &p.box.left, &p.box.height, &p.box.width);
     else if (o->resize_shorter > 0)
-        facs_resize_shorter_size(img->height, img->width, o->resize_shorter, &oh, &ow);
+        facs_resize_shorter_size(height, width, o->resize_shorter, &p.oh, &p.ow);
     else
-        oh = img->height, ow = img->width;
-    facs_image resized;
-    FACS_TRY(facs_image_resize_pil(img, box, oh, ow, &resized));
+        p.oh = height, p.ow = width;
+    return p;
+}
+
+/* The crop stage with PIL's resize (pil_resize), for the two crops that
+ * resize, after the resize: the result in floats 0..255 like cls_crop's.
+ * Frees resized. */
+static facs_status crop_pil(const facs_cls_aug *o, facs_image *resized, facs_fimage *y)
+{
     facs_fimage x;
-    facs_status st = facs_fimage_from_u8(&resized, &x);
-    facs_image_free(&resized);
+    facs_status st = facs_fimage_from_u8(resized, &x);
+    facs_image_free(resized);
     if (st != FACS_OK || o->crop == FACS_CROP_RESIZED_RANDOM) {
         *y = x;
         return st;
@@ -163,6 +174,22 @@ static facs_status cls_crop_pil(const facs_cls_aug *o, const facs_image *img, fa
     st = facs_fimage_center_crop(&x, o->out_height, o->out_width, y);
     facs_fimage_free(&x);
     return st;
+}
+
+static int uses_pil_crop(const facs_cls_aug *o)
+{
+    return o->pil_resize && (o->crop == FACS_CROP_RESIZED_RANDOM || o->crop == FACS_CROP_CENTER);
+}
+
+/* The steps after the crop: flip, normalize, out. Frees y. */
+static void finish_sample(const facs_cls_aug *opts, facs_aug_rng *r, facs_fimage *y, float *out)
+{
+    /* Drawn even when flip_p is 0, so enabling the flip does not move other draws. */
+    if (facs_aug_uniform(r) < opts->flip_p)
+        facs_fimage_hflip(y);
+    facs_fimage_normalize(y, opts->mean, opts->std);
+    memcpy(out, y->data, sizeof(float) * (size_t)y->height * y->width * y->channels);
+    facs_fimage_free(y);
 }
 
 facs_status facs_cls_augment(const facs_cls_aug *opts, const facs_image *img, uint64_t seed, int epoch,
@@ -173,8 +200,11 @@ facs_status facs_cls_augment(const facs_cls_aug *opts, const facs_image *img, ui
                          opts->channels);
     facs_aug_rng r = facs_aug_rng_init(seed, epoch, index);
     facs_fimage y;
-    if (opts->pil_resize && (opts->crop == FACS_CROP_RESIZED_RANDOM || opts->crop == FACS_CROP_CENTER)) {
-        FACS_TRY(cls_crop_pil(opts, img, &r, &y));
+    if (uses_pil_crop(opts)) {
+        pil_plan p = plan_pil(opts, &r, img->height, img->width);
+        facs_image resized;
+        FACS_TRY(facs_image_resize_pil(img, p.box, p.oh, p.ow, &resized));
+        FACS_TRY(crop_pil(opts, &resized, &y));
     } else {
         facs_fimage x;
         FACS_TRY(facs_fimage_from_u8(img, &x));
@@ -183,11 +213,30 @@ facs_status facs_cls_augment(const facs_cls_aug *opts, const facs_image *img, ui
         if (st != FACS_OK)
             return st;
     }
-    /* Drawn even when flip_p is 0, so enabling the flip does not move other draws. */
-    if (facs_aug_uniform(&r) < opts->flip_p)
-        facs_fimage_hflip(&y);
-    facs_fimage_normalize(&y, opts->mean, opts->std);
-    memcpy(out, y.data, sizeof(float) * (size_t)y.height * y.width * y.channels);
-    facs_fimage_free(&y);
+    finish_sample(opts, &r, &y, out);
+    return FACS_OK;
+}
+
+facs_status facs_cls_augment_file(const facs_cls_aug *opts, const uint8_t *buf, size_t len, const char *name,
+                                  uint64_t seed, int epoch, int index, float *out, int *bad_file)
+{
+    *bad_file = 1;
+    facs_image img;
+    if (!opts->jpeg_draft || !uses_pil_crop(opts)) {
+        FACS_TRY(facs_image_decode(buf, len, name, opts->channels, &img));
+        *bad_file = 0;
+        facs_status st = facs_cls_augment(opts, &img, seed, epoch, index, out);
+        facs_image_free(&img);
+        return st;
+    }
+    int width, height, jpeg;
+    FACS_TRY(facs_image_probe(buf, len, name, &width, &height, &jpeg));
+    facs_aug_rng r = facs_aug_rng_init(seed, epoch, index);
+    pil_plan p = plan_pil(opts, &r, height, width);
+    FACS_TRY(facs_image_resize_draft(buf, len, name, opts->channels, p.box, p.oh, p.ow, &img, NULL));
+    *bad_file = 0;
+    facs_fimage y;
+    FACS_TRY(crop_pil(opts, &img, &y));
+    finish_sample(opts, &r, &y, out);
     return FACS_OK;
 }

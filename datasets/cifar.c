@@ -379,8 +379,6 @@ static facs_status cifar_sample(const facs_dataset *self, int index, facs_image 
 
 void facs_cifar_dataset(const facs_cifar *ds, facs_dataset *dataset)
 {
-    dataset->count = ds->count;
-    dataset->load = cifar_sample;
     /* The dataset interface holds a mutable pointer, but cifar_sample only reads through it. */
-    dataset->user = (void *)ds;
+    *dataset = (facs_dataset){.count = ds->count, .load = cifar_sample, .user = (void *)ds};
 }

@@ -421,7 +421,5 @@ static facs_status cityscapes_sample(const facs_dataset *self, int index, facs_i
 
 void facs_cityscapes_dataset(const facs_cityscapes_pairs *index, facs_dataset *dataset)
 {
-    dataset->count = index->count;
-    dataset->load = cityscapes_sample;
-    dataset->user = (void *)index;
+    *dataset = (facs_dataset){.count = index->count, .load = cityscapes_sample, .user = (void *)index};
 }

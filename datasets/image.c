@@ -37,9 +37,9 @@ static int is_png(const uint8_t *buf, size_t len)
 
 static int is_jpeg(const uint8_t *buf, size_t len) { return len >= 3 && buf[0] == 0xff && buf[1] == 0xd8 && buf[2] == 0xff; }
 
-/* Reads a whole file into a malloc'd buffer (a regular file only, so a FIFO or a
- * folder gives a message instead of a hang or a strange read error). */
-static facs_status read_file(const char *path, uint8_t **data, size_t *len)
+/* A regular file only, so a FIFO or a folder gives a message instead of a hang
+ * or a strange read error. */
+facs_status facs_file_read(const char *path, uint8_t **data, size_t *len)
 {
     *data = NULL;
     *len = 0;
@@ -71,19 +71,55 @@ static facs_status read_file(const char *path, uint8_t **data, size_t *len)
 
 static int valid_want(int want) { return want == 0 || want == 1 || want == 3 || want == 4; }
 
-facs_status facs_image_decode(const uint8_t *buf, size_t len, const char *name, int want_channels,
-                              facs_image *img)
+/* Says what buf is not, when it is neither a PNG nor a JPEG. */
+static facs_status check_image_signature(const uint8_t *buf, size_t len, const char *name)
+{
+    if (len == 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: empty file, not an image", name);
+    if (!is_png(buf, len) && !is_jpeg(buf, len))
+        return facs_fail(FACS_ERR_FORMAT, "%s: neither a PNG nor a JPEG (unknown signature)", name);
+    return FACS_OK;
+}
+
+facs_status facs_image_decode_draft(const uint8_t *buf, size_t len, const char *name, int want_channels, int scale,
+                                    facs_image *img)
 {
     memset(img, 0, sizeof *img);
     if (!valid_want(want_channels))
         return facs_fail(FACS_ERR_ARG, "%s: want_channels must be 0, 1, 3 or 4, not %d", name, want_channels);
-    if (len == 0)
-        return facs_fail(FACS_ERR_FORMAT, "%s: empty file, not an image", name);
-    if (is_png(buf, len))
-        return facs_png_decode(buf, len, name, want_channels, 0, img);
+    FACS_TRY(check_image_signature(buf, len, name));
     if (is_jpeg(buf, len))
-        return facs_jpeg_decode(buf, len, name, want_channels, img);
-    return facs_fail(FACS_ERR_FORMAT, "%s: neither a PNG nor a JPEG (unknown signature)", name);
+        return facs_jpeg_decode(buf, len, name, want_channels, scale, img);
+    if (scale != 1)
+        return facs_fail(FACS_ERR_ARG, "%s: a PNG has no draft decoding (scale %d)", name, scale);
+    return facs_png_decode(buf, len, name, want_channels, 0, img);
+}
+
+facs_status facs_image_decode(const uint8_t *buf, size_t len, const char *name, int want_channels,
+                              facs_image *img)
+{
+    return facs_image_decode_draft(buf, len, name, want_channels, 1, img);
+}
+
+static uint32_t read_be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+facs_status facs_image_probe(const uint8_t *buf, size_t len, const char *name, int *width, int *height, int *jpeg)
+{
+    *width = *height = *jpeg = 0;
+    FACS_TRY(check_image_signature(buf, len, name));
+    if (is_jpeg(buf, len)) {
+        *jpeg = 1;
+        return facs_jpeg_size(buf, len, name, width, height);
+    }
+    /* The signature, then IHDR first: its length, "IHDR", width and height. */
+    if (len < 24 || memcmp(buf + 12, "IHDR", 4) != 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: corrupt or truncated PNG header (no IHDR chunk first)", name);
+    uint32_t w = read_be32(buf + 16), h = read_be32(buf + 20);
+    if (w == 0 || h == 0 || w > FACS_IMAGE_MAX_SIDE || h > FACS_IMAGE_MAX_SIDE)
+        return facs_fail(FACS_ERR_FORMAT, "%s: PNG of %ux%u pixels is outside the supported size", name, w, h);
+    *width = (int)w;
+    *height = (int)h;
+    return FACS_OK;
 }
 
 /* Label files (8- or 16-bit) must be PNGs: says what else buf is. */
@@ -118,7 +154,7 @@ facs_status facs_image_read(const char *path, int want_channels, facs_image *img
     memset(img, 0, sizeof *img);
     uint8_t *buf;
     size_t len;
-    FACS_TRY(read_file(path, &buf, &len));
+    FACS_TRY(facs_file_read(path, &buf, &len));
     facs_status s = facs_image_decode(buf, len, path, want_channels, img);
     free(buf);
     return s;
@@ -129,7 +165,7 @@ facs_status facs_image_read_label(const char *path, facs_image *img)
     memset(img, 0, sizeof *img);
     uint8_t *buf;
     size_t len;
-    FACS_TRY(read_file(path, &buf, &len));
+    FACS_TRY(facs_file_read(path, &buf, &len));
     facs_status s = facs_image_decode_label(buf, len, path, img);
     free(buf);
     return s;
@@ -140,7 +176,7 @@ facs_status facs_image16_read(const char *path, facs_image16 *img)
     memset(img, 0, sizeof *img);
     uint8_t *buf;
     size_t len;
-    FACS_TRY(read_file(path, &buf, &len));
+    FACS_TRY(facs_file_read(path, &buf, &len));
     facs_status s = facs_image16_decode(buf, len, path, img);
     free(buf);
     return s;

@@ -61,6 +61,22 @@ facs_status facs_image_read(const char *path, int want_channels, facs_image *img
 facs_status facs_image_decode(const uint8_t *buf, size_t len, const char *name, int want_channels,
                               facs_image *img);
 
+/* Reads a whole regular file into a malloc'd buffer (*data, *len bytes), which
+ * the caller frees; a FIFO or a folder is refused with a message. */
+facs_status facs_file_read(const char *path, uint8_t **data, size_t *len);
+
+/* The width and height an encoded PNG or JPEG declares in its header, without
+ * decoding it; *jpeg is 1 for a JPEG. Anything else is refused as
+ * facs_image_decode refuses it. */
+facs_status facs_image_probe(const uint8_t *buf, size_t len, const char *name, int *width, int *height, int *jpeg);
+
+/* facs_image_decode of a JPEG at 1/scale of its size (scale 1, 2, 4 or 8):
+ * ceil(W / scale) x ceil(H / scale) pixels from libjpeg's scaled IDCT, equal to
+ * what PIL decodes after Image.draft(mode, (W // scale, H // scale)). A PNG is
+ * refused for scale > 1 (it has no cheap reduced decode). */
+facs_status facs_image_decode_draft(const uint8_t *buf, size_t len, const char *name, int want_channels, int scale,
+                                    facs_image *img);
+
 /* Reads a label map: a PNG whose raw samples are class ids, either 8-bit gray or
  * a palette image (indices, not colours; 1/2/4-bit indices are unpacked). The
  * result has 1 channel. Anything else (a JPEG, RGB, 16-bit, gray+alpha, low-bit
@@ -106,8 +122,9 @@ facs_status facs_image_convert(facs_image *img, int want_channels);
  * selects the label rules of facs_image_decode_label (want_channels is then ignored). */
 facs_status facs_png_decode(const uint8_t *buf, size_t len, const char *name, int want_channels, int label,
                             facs_image *img);
-facs_status facs_jpeg_decode(const uint8_t *buf, size_t len, const char *name, int want_channels,
+facs_status facs_jpeg_decode(const uint8_t *buf, size_t len, const char *name, int want_channels, int scale,
                              facs_image *img);
+facs_status facs_jpeg_size(const uint8_t *buf, size_t len, const char *name, int *width, int *height);
 /* The PNG codec behind facs_image16_decode. */
 facs_status facs_png_decode16(const uint8_t *buf, size_t len, const char *name, facs_image16 *img);
 

@@ -182,10 +182,19 @@ static facs_status folder_load(const facs_dataset *self, int index, facs_image *
     return s;
 }
 
+static facs_status folder_read(const facs_dataset *self, int index, facs_encoded *out_file, facs_label *out_label)
+{
+    const facs_image_folder *f = self->user;
+    facs_status s = facs_image_folder_path(f, index, out_file->name, sizeof out_file->name);
+    if (s == FACS_OK)
+        s = facs_file_read(out_file->name, &out_file->data, &out_file->size);
+    if (s == FACS_OK)
+        out_label->cls = f->labels[index];
+    return s;
+}
+
 void facs_image_folder_dataset(const facs_image_folder *folder, facs_dataset *dataset)
 {
-    dataset->count = folder->count;
-    dataset->load = folder_load;
-    /* The dataset interface holds a mutable pointer, but folder_load only reads through it. */
-    dataset->user = (void *)folder;
+    /* The dataset interface holds a mutable pointer, but folder_load and folder_read only read through it. */
+    *dataset = (facs_dataset){.count = folder->count, .load = folder_load, .read = folder_read, .user = (void *)folder};
 }

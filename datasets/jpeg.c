@@ -13,7 +13,13 @@
  * CMYK and YCCK JPEGs decode as PIL's Image.open(...).convert("RGB"): libjpeg
  * hands out the stored CMYK samples (YCCK converted to CMYK), PIL reads them
  * as Adobe's inverted CMYK ("CMYK;I", whatever the file's Adobe marker says)
- * and converts with its naive formula, no colour profile. */
+ * and converts with its naive formula, no colour profile.
+ *
+ * Draft decoding (scale 2, 4 or 8) is libjpeg's DCT scaling, as PIL's
+ * Image.draft asks for it: each 8x8 block goes through a reduced IDCT to
+ * 8 / scale pixels on a side, the image comes out ceil(W / scale) x
+ * ceil(H / scale), with the same accurate IDCT and fancy upsampling, and none
+ * of the work of the discarded resolution is done. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,27 +52,42 @@ static void cmyk_to_rgb(uint8_t *p, size_t n)
     }
 }
 
-facs_status facs_jpeg_decode(const uint8_t *buf, size_t len, const char *name, int want_channels,
+/* The header's size and colour space, refused when the header is damaged or
+ * the size is outside what we decode (a truncated header can parse as 0 rows). */
+static facs_status read_header(tjhandle tj, const uint8_t *buf, size_t len, const char *name, int *w, int *h,
+                               int *colorspace)
+{
+    int subsamp;
+    if (tjDecompressHeader3(tj, buf, (unsigned long)len, w, h, &subsamp, colorspace) != 0)
+        return facs_fail(FACS_ERR_FORMAT, "%s: corrupt or truncated JPEG header: %s", name, tjGetErrorStr2(tj));
+    if (*w <= 0 || *h <= 0 || *w > FACS_IMAGE_MAX_SIDE || *h > FACS_IMAGE_MAX_SIDE ||
+        (int64_t)*w * *h > FACS_IMAGE_MAX_PIXELS)
+        return facs_fail(FACS_ERR_FORMAT, "%s: JPEG of %dx%d pixels is outside the supported size (at most %ld pixels)",
+                         name, *w, *h, FACS_IMAGE_MAX_PIXELS);
+    return FACS_OK;
+}
+
+facs_status facs_jpeg_decode(const uint8_t *buf, size_t len, const char *name, int want_channels, int scale,
                              facs_image *img)
 {
     memset(img, 0, sizeof *img);
+    if (scale != 1 && scale != 2 && scale != 4 && scale != 8)
+        return facs_fail(FACS_ERR_ARG, "%s: JPEG draft scale must be 1, 2, 4 or 8, not %d", name, scale);
     if (len > ULONG_MAX)
         return facs_fail(FACS_ERR_FORMAT, "%s: JPEG of %zu bytes is too large", name, len);
     tjhandle tj = tjInitDecompress();
     if (!tj)
         return facs_fail(FACS_ERR_MEMORY, "%s: cannot create a JPEG decoder: %s", name, tjGetErrorStr2(NULL));
-    int w, h, subsamp, colorspace;
-    facs_status s = FACS_OK;
+    int w, h, colorspace;
     uint8_t *pixels = NULL;
-    if (tjDecompressHeader3(tj, buf, (unsigned long)len, &w, &h, &subsamp, &colorspace) != 0) {
-        s = facs_fail(FACS_ERR_FORMAT, "%s: corrupt or truncated JPEG header: %s", name, tjGetErrorStr2(tj));
-    } else if (w <= 0 || h <= 0 || w > FACS_IMAGE_MAX_SIDE || h > FACS_IMAGE_MAX_SIDE ||
-               (int64_t)w * h > FACS_IMAGE_MAX_PIXELS) {
-        s = facs_fail(FACS_ERR_FORMAT, "%s: JPEG of %dx%d pixels is outside the supported size (at most %ld pixels)",
-                      name, w, h, FACS_IMAGE_MAX_PIXELS);
-    } else {
+    facs_status s = read_header(tj, buf, len, name, &w, &h, &colorspace);
+    if (s == FACS_OK) {
         int cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
         int format = colorspace == TJCS_GRAY ? TJPF_GRAY : cmyk ? TJPF_CMYK : TJPF_RGB;
+        /* TurboJPEG picks the scaling factor from the size asked for. */
+        tjscalingfactor factor = {1, scale};
+        w = TJSCALED(w, factor);
+        h = TJSCALED(h, factor);
         pixels = malloc((size_t)w * (size_t)h * (size_t)tjPixelSize[format]);
         if (!pixels)
             s = facs_fail(FACS_ERR_MEMORY, "%s: cannot allocate %dx%d pixels", name, w, h);
@@ -93,6 +114,22 @@ facs_status facs_jpeg_decode(const uint8_t *buf, size_t len, const char *name, i
         return facs_fail(s, "%s: %s", name, why);
     }
     return FACS_OK;
+}
+
+facs_status facs_jpeg_size(const uint8_t *buf, size_t len, const char *name, int *width, int *height)
+{
+    *width = *height = 0;
+    if (len > ULONG_MAX)
+        return facs_fail(FACS_ERR_FORMAT, "%s: JPEG of %zu bytes is too large", name, len);
+    tjhandle tj = tjInitDecompress();
+    if (!tj)
+        return facs_fail(FACS_ERR_MEMORY, "%s: cannot create a JPEG decoder: %s", name, tjGetErrorStr2(NULL));
+    int colorspace;
+    facs_status s = read_header(tj, buf, len, name, width, height, &colorspace);
+    tjDestroy(tj);
+    if (s != FACS_OK)
+        *width = *height = 0;
+    return s;
 }
 
 facs_status facs_jpeg_write(const char *path, const facs_image *img, int quality)

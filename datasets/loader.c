@@ -8,6 +8,7 @@
  * nslots of the oldest batch the caller has not given back, which bounds memory
  * and keeps a slot from being reused while it is read. One mutex guards all
  * bookkeeping; the pixels are written outside it, each sample to its own range. */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,19 @@ facs_status facs_cls_transform(const void *opts, const facs_image *image, const 
     return FACS_OK;
 }
 
+facs_status facs_cls_transform_file(const void *opts, const facs_encoded *file, const facs_label *label,
+                                    uint64_t seed, int epoch, int index, float *out_image, int32_t *out_label,
+                                    int *bad_file)
+{
+    *bad_file = 0;
+    if (label->cls < 0)
+        return facs_fail(FACS_ERR_FORMAT, "sample %d has the negative class %d", index, label->cls);
+    FACS_TRY(facs_cls_augment_file(opts, file->data, file->size, file->name, seed, epoch, index, out_image,
+                                   bad_file));
+    *out_label = label->cls;
+    return FACS_OK;
+}
+
 facs_status facs_seg_transform(const void *opts, const facs_image *image, const facs_label *label,
                                uint64_t seed, int epoch, int index, float *out_image, int32_t *out_label)
 {
@@ -80,6 +94,9 @@ static int batch_len(const facs_loader *l, int b)
     int left = l->total - b * l->o.batch_size;
     return left < l->o.batch_size ? left : l->o.batch_size;
 }
+
+/* Whether samples go through the dataset's read and transform_file. */
+static int reads_files(const facs_loader *l) { return l->ds->read && l->o.transform_file; }
 
 /* Loads and transforms one sample into its place; on failure msg holds the
  * message, prefixed with the sample. With skip_bad a sample that does not
@@ -93,13 +110,28 @@ static facs_status run_item(facs_loader *l, int index, int epoch, float *img_out
         return FACS_OK;
     facs_image image = {0};
     facs_label label = {0, {0}};
-    facs_status st = l->ds->load(l->ds, index, &image, &label);
-    if (st != FACS_OK && l->o.skip_bad) {
+    facs_status st;
+    int bad_file = 1;
+    if (reads_files(l)) {
+        facs_encoded file;
+        memset(&file, 0, sizeof file);
+        st = l->ds->read(l->ds, index, &file, &label);
+        if (st == FACS_OK)
+            st = l->o.transform_file(l->o.transform_opts, &file, &label, l->o.seed, epoch, index, img_out,
+                                     label_out, &bad_file);
+        free(file.data);
+    } else {
+        st = l->ds->load(l->ds, index, &image, &label);
+        if (st == FACS_OK) {
+            bad_file = 0;
+            st = l->o.transform(l->o.transform_opts, &image, &label, l->o.seed, epoch, index, img_out, label_out);
+        }
+    }
+    if (st != FACS_OK && bad_file && l->o.skip_bad) {
         facs_skip_list_add(&l->skips, index, facs_last_error());
         *skipped = 1;
         st = FACS_OK;
-    } else if (st == FACS_OK)
-        st = l->o.transform(l->o.transform_opts, &image, &label, l->o.seed, epoch, index, img_out, label_out);
+    }
     if (st != FACS_OK)
         snprintf(msg, MSG_LEN, "loader: sample %d (epoch %d): %s", index, epoch, facs_last_error());
     facs_image_free(&image);
@@ -162,7 +194,7 @@ static void *worker_main(void *arg)
  * batch shape, so a mismatch is an error instead of a buffer overrun. */
 static facs_status check_transform(const facs_loader_opts *o)
 {
-    if (o->transform == facs_cls_transform) {
+    if (o->transform == facs_cls_transform || o->transform_file == facs_cls_transform_file) {
         const facs_cls_aug *a = o->transform_opts;
         if (a->out_height != o->height || a->out_width != o->width || a->channels != o->channels ||
             o->dense_labels)
@@ -231,8 +263,17 @@ static void free_memory(facs_loader *l)
     free(l);
 }
 
+/* See "Memory" in loader.h. 32 MiB is glibc's largest mmap threshold on 64-bit. */
+static void keep_freed_buffers(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 facs_status facs_loader_create(const facs_dataset *ds, const facs_loader_opts *opts, facs_loader **out)
 {
+    static pthread_once_t malloc_tuned = PTHREAD_ONCE_INIT;
+    pthread_once(&malloc_tuned, keep_freed_buffers);
     *out = NULL;
     FACS_TRY(check_opts(ds, opts));
     facs_loader *l = calloc(1, sizeof *l);

@@ -24,7 +24,13 @@
  *
  * Memory: prefetch + 1 batch buffers, allocated once: the batch the caller
  * holds and up to `prefetch` batches being prepared. A batch stays valid until
- * the next facs_loader_next or facs_loader_free.
+ * the next facs_loader_next or facs_loader_free. Every sample still allocates
+ * its decoded image and intermediate crops, often above glibc's mmap threshold,
+ * so by default each would be mapped afresh and page-faulted in (a third of
+ * the image-folder pipeline's time went to page faults, bench-folder). The
+ * first facs_loader_create therefore raises glibc's mmap and trim thresholds
+ * (mallopt, to 32 MiB and 256 MiB) for the process: freed buffers are reused,
+ * and the heap keeps up to its peak instead of shrinking after each sample.
  *
  * Errors: a failing load or transform (a corrupt file) is returned by the
  * facs_loader_next that reaches its batch, with the dataset's message (which
@@ -37,7 +43,12 @@
  * again in later epochs. Nothing else moves: every other sample keeps its
  * batch, position order and augmentation, so runs stay deterministic and
  * resumable. A failing transform is still an error (it is not the file's
- * fault). */
+ * fault).
+ *
+ * Encoded files: a dataset that can hand out a sample's file undecoded (read)
+ * and a loader given a transform_file have the transform decode it, so it can
+ * decode only what its crop needs (facs_cls_transform_file: JPEG draft
+ * decoding). A file that does not decode counts as a failing load. */
 #ifndef FACS_LOADER_H
 #define FACS_LOADER_H
 
@@ -58,11 +69,20 @@ typedef struct {
  * state without its own locking. It fills out_image (malloc'd pixels, freed by
  * the loader) and out_label, and on failure returns a status with a message
  * naming the file; whatever it filled before failing is freed by the loader. */
+/* A sample's file as stored (a PNG or JPEG), its name for messages. */
+typedef struct {
+    uint8_t *data; /* malloc'd, freed by the loader */
+    size_t size;
+    char name[4096];
+} facs_encoded;
+
 typedef struct facs_dataset {
     int count;
     facs_status (*load)(const struct facs_dataset *self, int index, facs_image *out_image,
                         facs_label *out_label);
     void *user;
+    /* Optional (NULL), with the same rules as load: the sample's file undecoded. */
+    facs_status (*read)(const struct facs_dataset *self, int index, facs_encoded *out_file, facs_label *out_label);
 } facs_dataset;
 
 /* Turns a loaded sample into one batch entry: out_image (height * width *
@@ -72,12 +92,22 @@ typedef facs_status (*facs_transform_fn)(const void *opts, const facs_image *ima
                                          uint64_t seed, int epoch, int index, float *out_image,
                                          int32_t *out_label);
 
+/* A transform of the encoded file (see "Encoded files"); *bad_file = 1 when the
+ * failure is that the file does not decode. */
+typedef facs_status (*facs_file_transform_fn)(const void *opts, const facs_encoded *file, const facs_label *label,
+                                              uint64_t seed, int epoch, int index, float *out_image,
+                                              int32_t *out_label, int *bad_file);
+
 /* Ready-made transforms: opts is a facs_cls_aug (label = cls; checked to be >= 0)
  * or a facs_seg_aug (label = the augmented map). */
 facs_status facs_cls_transform(const void *opts, const facs_image *image, const facs_label *label,
                                uint64_t seed, int epoch, int index, float *out_image, int32_t *out_label);
 facs_status facs_seg_transform(const void *opts, const facs_image *image, const facs_label *label,
                                uint64_t seed, int epoch, int index, float *out_image, int32_t *out_label);
+/* facs_cls_transform of the encoded file through facs_cls_augment_file. */
+facs_status facs_cls_transform_file(const void *opts, const facs_encoded *file, const facs_label *label,
+                                    uint64_t seed, int epoch, int index, float *out_image, int32_t *out_label,
+                                    int *bad_file);
 
 typedef struct {
     int batch_size;
@@ -91,7 +121,8 @@ typedef struct {
     int dense_labels;            /* 1: height * width labels per sample; 0: one */
     int skip_bad;                /* leave out samples that fail to load, recording them (above) */
     facs_transform_fn transform;
-    const void *transform_opts;  /* must outlive the loader */
+    facs_file_transform_fn transform_file; /* optional: used instead for datasets that can read */
+    const void *transform_opts;  /* must outlive the loader; the options of both transforms */
 } facs_loader_opts;
 
 /* batch_size 1, no shuffle, keep the last batch, 0 workers, prefetch 2, seed 0. */

@@ -36,10 +36,11 @@ static double triangle(double x)
     return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-/* The taps of one pass, in_size -> out_size. */
-static facs_status taps_make(int in_size, int out_size, taps *t)
+/* The taps of one pass: [in0, in1) of an in_size line -> out_size; taps near
+ * the ends may read outside [in0, in1), up to the line's ends (PIL's box). */
+static facs_status taps_make(int in_size, double in0, double in1, int out_size, taps *t)
 {
-    double scale = (double)in_size / out_size, filterscale = scale < 1.0 ? 1.0 : scale;
+    double scale = (in1 - in0) / out_size, filterscale = scale < 1.0 ? 1.0 : scale;
     double support = 1.0 * filterscale;
     t->ksize = (int)ceil(support) * 2 + 1;
     t->first = malloc(sizeof(int) * (size_t)out_size);
@@ -52,7 +53,7 @@ static facs_status taps_make(int in_size, int out_size, taps *t)
         return facs_fail(FACS_ERR_MEMORY, "resize: out of memory for %d taps", out_size);
     }
     for (int o = 0; o < out_size; o++) {
-        double center = (o + 0.5) * scale, sum = 0.0, ss = 1.0 / filterscale;
+        double center = in0 + (o + 0.5) * scale, sum = 0.0, ss = 1.0 / filterscale;
         int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
         lo = lo < 0 ? 0 : lo;
         hi = (hi > in_size ? in_size : hi) - lo;
@@ -91,29 +92,27 @@ static void apply(const taps *t, int o, int shift, const uint8_t *src, size_t st
     }
 }
 
-facs_status facs_image_resize_pil(const facs_image *in, facs_window box, int oh, int ow, facs_image *out)
+/* PIL's ImagingResample: [x0, x1) x [y0, y1) of the in_w x in_h pixels at
+ * origin (rows in_row bytes apart, c channels) to oh x ow. */
+static facs_status resample(const uint8_t *origin, size_t in_row, int in_w, int in_h, int c, const double box[4],
+                            int oh, int ow, facs_image *out)
 {
-    memset(out, 0, sizeof *out);
-    int c = in->channels;
-    if (box.top < 0 || box.left < 0 || box.height < 1 || box.width < 1 || box.top + box.height > in->height ||
-        box.left + box.width > in->width || oh < 1 || ow < 1)
-        return facs_fail(FACS_ERR_ARG, "resize: box (%d, %d, %d, %d) of a %dx%d image to %dx%d", box.top, box.left,
-                         box.height, box.width, in->height, in->width, oh, ow);
-    size_t in_row = (size_t)in->width * c;
-    const uint8_t *origin = in->pixels + (size_t)box.top * in_row + (size_t)box.left * c;
     taps th = {0}, tv = {0};
-    FACS_TRY(taps_make(box.width, ow, &th));
-    facs_status s = taps_make(box.height, oh, &tv);
+    FACS_TRY(taps_make(in_w, box[0], box[2], ow, &th));
+    facs_status s = taps_make(in_h, box[1], box[3], oh, &tv);
     /* PIL's horizontal pass covers only the rows the vertical pass reads. */
-    int need_h = ow != box.width, need_v = oh != box.height;
+    int need_h = ow != in_w || box[0] != 0.0 || box[2] != in_w;
+    int need_v = oh != in_h || box[1] != 0.0 || box[3] != in_h;
     int y0 = tv.first ? tv.first[0] : 0, y1 = tv.first ? tv.first[oh - 1] + tv.count[oh - 1] : 0;
+    if (!need_v)
+        y0 = 0, y1 = in_h;
     uint8_t *tmp = s == FACS_OK && need_h ? malloc((size_t)(y1 - y0) * ow * c) : NULL;
     uint8_t *dst = s == FACS_OK ? malloc((size_t)oh * ow * c) : NULL;
     if (s == FACS_OK && (!dst || (need_h && !tmp)))
         s = facs_fail(FACS_ERR_MEMORY, "resize: out of memory for %dx%d pixels", oh, ow);
     if (s == FACS_OK) {
-        /* What the vertical pass reads: the box itself, or the horizontal
-         * pass's rows, whose first is row y0 of the box. */
+        /* What the vertical pass reads: the input itself, or the horizontal
+         * pass's rows, whose first is row y0 of the input. */
         const uint8_t *src = origin;
         size_t src_row = in_row;
         int shift = 0;
@@ -141,4 +140,30 @@ facs_status facs_image_resize_pil(const facs_image *in, facs_window box, int oh,
     taps_free(&th);
     taps_free(&tv);
     return s;
+}
+
+facs_status facs_image_resize_pil(const facs_image *in, facs_window box, int oh, int ow, facs_image *out)
+{
+    memset(out, 0, sizeof *out);
+    int c = in->channels;
+    if (box.top < 0 || box.left < 0 || box.height < 1 || box.width < 1 || box.top + box.height > in->height ||
+        box.left + box.width > in->width || oh < 1 || ow < 1)
+        return facs_fail(FACS_ERR_ARG, "resize: box (%d, %d, %d, %d) of a %dx%d image to %dx%d", box.top, box.left,
+                         box.height, box.width, in->height, in->width, oh, ow);
+    /* The crop is an image of its own: no tap reads outside it. */
+    size_t in_row = (size_t)in->width * c;
+    const uint8_t *origin = in->pixels + (size_t)box.top * in_row + (size_t)box.left * c;
+    const double whole[4] = {0.0, 0.0, box.width, box.height};
+    return resample(origin, in_row, box.width, box.height, c, whole, oh, ow, out);
+}
+
+facs_status facs_image_resize_pil_box(const facs_image *in, const double box[4], int oh, int ow, facs_image *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!(box[0] >= 0.0 && box[1] >= 0.0 && box[2] > box[0] && box[3] > box[1] && box[2] <= in->width &&
+          box[3] <= in->height) || oh < 1 || ow < 1)
+        return facs_fail(FACS_ERR_ARG, "resize: box (%g, %g, %g, %g) of a %dx%d image to %dx%d", box[0], box[1],
+                         box[2], box[3], in->height, in->width, oh, ow);
+    return resample(in->pixels, (size_t)in->width * in->channels, in->width, in->height, in->channels, box, oh, ow,
+                    out);
 }

@@ -36,9 +36,10 @@ facs_status ft_data_detect(ft_options *o)
         if (o->dataset && o->dataset != found)
             return facs_fail(FACS_ERR_ARG, "--dataset cifar%d, but %s holds CIFAR-%d", o->dataset, o->data, found);
         o->dataset = found;
-        if (o->classes_file || o->skip_bad)
+        if (o->classes_file || o->skip_bad || o->jpeg_draft >= 0)
             return facs_fail(FACS_ERR_ARG, "%s applies to image folders; %s holds CIFAR-%d",
-                             o->classes_file ? "--classes-file" : "--skip-bad", o->data, found);
+                             o->classes_file ? "--classes-file" : o->skip_bad ? "--skip-bad" : "--jpeg-draft",
+                             o->data, found);
         return FACS_OK;
     }
     if (is_folder(train) || is_folder(val)) {
@@ -85,10 +86,11 @@ static facs_cls_aug cifar_aug(int train, int input_size)
     return aug;
 }
 
-static facs_cls_aug folder_aug(int train, int input_size)
+static facs_cls_aug folder_aug(int train, int input_size, int jpeg_draft)
 {
     facs_cls_aug aug = train ? facs_cls_aug_imagenet_train() : facs_cls_aug_imagenet_eval();
     aug.out_height = aug.out_width = input_size;
+    aug.jpeg_draft = jpeg_draft == FT_DRAFT_ALL || (train && jpeg_draft != FT_DRAFT_OFF);
     if (!train)
         aug.resize_shorter = ft_eval_resize(input_size);
     return aug;
@@ -144,7 +146,7 @@ facs_status ft_split_load_train(ft_split *s, const ft_options *o, int input_size
         if (st == FACS_OK)
             st = load_folder(s, root, names.items, names.count, 0, label);
         facs_strings_free(&names);
-        s->aug = folder_aug(1, input_size);
+        s->aug = folder_aug(1, input_size, o->jpeg_draft);
     }
     set_norm(&s->aug, norm);
     return st;
@@ -197,7 +199,7 @@ facs_status ft_split_load_test(ft_split *s, const ft_options *o, char *const *na
         if (st == FACS_OK)
             st = load_folder(s, root, names, n, 1, label);
         facs_strings_free(&own);
-        s->aug = folder_aug(0, input_size);
+        s->aug = folder_aug(0, input_size, o->jpeg_draft);
     }
     set_norm(&s->aug, norm);
     return st;
@@ -222,6 +224,7 @@ facs_status ft_loader_create(const ft_split *s, int train, const ft_options *o, 
     lo.height = lo.width = s->aug.out_height;
     lo.channels = 3;
     lo.transform = facs_cls_transform;
+    lo.transform_file = facs_cls_transform_file; /* for image folders, which can read their files */
     lo.transform_opts = &s->aug;
     lo.skip_bad = o->skip_bad;
     return facs_loader_create(&s->dataset, &lo, out);

@@ -4,3 +4,4 @@
 const char *const ft_dataset_names[] = {"cifar10", "cifar100", NULL};
 const char *const ft_norm_names[] = {"cifar", "imagenet", NULL};
 const char *const ft_schedule_names[] = {"cosine", "step", NULL};
+const char *const ft_jpeg_draft_names[] = {"train", "all", "off", NULL};

@@ -12,6 +12,9 @@ typedef enum { FT_NORM_CIFAR = 0, FT_NORM_IMAGENET = 1 } ft_norm;
 
 typedef enum { FT_SCHEDULE_COSINE = 0, FT_SCHEDULE_STEP = 1 } ft_schedule;
 
+/* Image folders: where JPEGs decode at the reduced size their crop allows (facs_cls_augment_file). */
+typedef enum { FT_DRAFT_TRAIN = 0, FT_DRAFT_ALL = 1, FT_DRAFT_OFF = 2 } ft_jpeg_draft;
+
 /* What --data holds (data.h's ft_data_detect). */
 typedef enum { FT_LAYOUT_CIFAR = 0, FT_LAYOUT_FOLDER = 1 } ft_layout;
 
@@ -20,6 +23,7 @@ typedef enum { FT_LAYOUT_CIFAR = 0, FT_LAYOUT_FOLDER = 1 } ft_layout;
 extern const char *const ft_dataset_names[];   /* cifar10, cifar100 */
 extern const char *const ft_norm_names[];      /* ft_norm */
 extern const char *const ft_schedule_names[];  /* ft_schedule */
+extern const char *const ft_jpeg_draft_names[]; /* ft_jpeg_draft */
 
 typedef struct {
     const char *data;     /* the extracted CIFAR folder, or an image folder's root (train/, val/) */
@@ -27,6 +31,7 @@ typedef struct {
     int layout;           /* ft_layout, detected */
     const char *classes_file; /* image folders: the class names, one per line, in class order */
     int skip_bad;         /* image folders: leave out files that do not decode, listing them */
+    int jpeg_draft;       /* image folders: ft_jpeg_draft; -1: not given (train) */
     char arch[64];        /* facs_model_arch_names() */
     facs_model_given given; /* the model options the command line set (model_file.h) */
     double width;

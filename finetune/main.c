@@ -77,6 +77,10 @@ static void usage(FILE *f)
             "  --warmup E          epochs of linear warm-up from lr/3 (default 0)\n"
             "  --label-smoothing E the loss's target: 1 - E on the label, plus E / classes on every\n"
             "                      class (default 0; the test loss stays the plain cross-entropy)\n"
+            "  --jpeg-draft W      image folders: where a JPEG is decoded at 1/2, 1/4 or 1/8 of its size\n"
+            "                      when its crop still has that many times the input's pixels (PIL's\n"
+            "                      draft): train (default), all (evaluation too) or off (full decodes,\n"
+            "                      torchvision's pixels exactly)\n"
             "  --seed N            seed of weights, data order and augmentation (default 1)\n"
             "  --workers N         data loading threads (default 2; 0: in the training thread)\n"
             "Output:\n"
@@ -93,7 +97,8 @@ static void usage(FILE *f)
 
 enum { O_DATA = 256, O_DATASET, O_ARCH, O_WIDTH, O_STEM, O_FUSION, O_FUSION_BN, O_THRESHOLD, O_INIT, O_INPUT, O_NORM,
        O_EPOCHS, O_BATCH, O_LR, O_MOMENTUM, O_NESTEROV, O_WD, O_SCHEDULE, O_WARMUP, O_SEED, O_WORKERS, O_OUT,
-       O_RESUME, O_STOP, O_EVAL, O_HELP, O_VERSION, O_CLASSES_FILE, O_SKIP_BAD, O_SMOOTHING };
+       O_RESUME, O_STOP, O_EVAL, O_HELP, O_VERSION, O_CLASSES_FILE, O_SKIP_BAD, O_SMOOTHING,
+       O_JPEG_DRAFT };
 
 /* Prints a bad option's message; 0 so a parse can stop on it. */
 static int accepted(facs_status s)
@@ -121,6 +126,7 @@ static int parse(int argc, char **argv, ft_options *o)
         {"eval", required_argument, 0, O_EVAL},           {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},           {"classes-file", required_argument, 0, O_CLASSES_FILE},
         {"skip-bad", no_argument, 0, O_SKIP_BAD},         {"label-smoothing", required_argument, 0, O_SMOOTHING},
+        {"jpeg-draft", required_argument, 0, O_JPEG_DRAFT},
         {0, 0, 0, 0}};
     int c, ok = 1, flag = 0;
     int64_t seed = 0;
@@ -179,6 +185,7 @@ static int parse(int argc, char **argv, ft_options *o)
         case O_EVAL: o->eval = optarg; break;
         case O_CLASSES_FILE: o->classes_file = optarg; break;
         case O_SKIP_BAD: o->skip_bad = 1; break;
+        case O_JPEG_DRAFT: ok = accepted(facs_cli_choice("--jpeg-draft", optarg, ft_jpeg_draft_names, &o->jpeg_draft)); break;
         case O_SMOOTHING: ok = accepted(facs_cli_real("--label-smoothing", optarg, 0, 0.999, &o->label_smoothing)); break;
         case O_HELP: usage(stdout); exit(FACS_EXIT_OK);
         case O_VERSION: puts(VERSION); exit(FACS_EXIT_OK);
@@ -209,7 +216,7 @@ int main(int argc, char **argv)
 {
     ft_options o = {.width = 1, .fusion = FACS_FUSION_THRESHOLD, .threshold = 0.5,
                      .input_size = 32, .norm = -1, .epochs = 30, .batch = 128, .momentum = 0.9, .nesterov = 1,
-                     .wd = 1e-4, .schedule = FT_SCHEDULE_COSINE, .seed = 1, .workers = 2};
+                     .wd = 1e-4, .schedule = FT_SCHEDULE_COSINE, .seed = 1, .workers = 2, .jpeg_draft = -1};
     snprintf(o.arch, sizeof o.arch, "facs_resnet26");
     if (!parse(argc, argv, &o))
         return FACS_EXIT_USAGE;

@@ -35,8 +35,9 @@ static json_t *run_options(const ft_run *r, int norm)
                                             "schedule", ft_schedule_names[o->schedule], "warmup", o->warmup,
                                             "label-smoothing", o->label_smoothing));
     if (j && o->layout == FT_LAYOUT_FOLDER) /* what --eval needs to map DIR/val's folders to class ids */
-        json_object_update_new(j, json_pack("{s:s, s:i, s:o}", "data", "imagefolder", "eval-resize",
-                                            ft_eval_resize(o->input_size), "class-names", class_names_json(r)));
+        json_object_update_new(j, json_pack("{s:s, s:i, s:o, s:s}", "data", "imagefolder", "eval-resize",
+                                            ft_eval_resize(o->input_size), "class-names", class_names_json(r),
+                                            "jpeg-draft", ft_jpeg_draft_names[o->jpeg_draft < 0 ? FT_DRAFT_TRAIN : o->jpeg_draft]));
     return j;
 }
 

@@ -9,6 +9,9 @@
 #     the uninterrupted run's (tests/compare_checkpoints.py) and the same log;
 #   - the checkpoint records the recipe (norm, eval resize, class names) and
 #     --eval rebuilds it from the file alone;
+#   - JPEG draft decoding (on by default in training) is recorded; with drafts
+#     happening (--input-size 16 on 32x32 images, --jpeg-draft all) a file that
+#     does not decode is still left out by --skip-bad;
 #   - --classes-file fixes the class order; bad input gets a message naming it:
 #     a file that does not decode (and --skip-bad leaves it out, listing it),
 #     an empty class, a val class train lacks, a class file naming a folder that
@@ -56,7 +59,7 @@ import json, sys
 import h5py
 o = json.loads(h5py.File(sys.argv[1], "r").attrs["run_options"])
 want = {"norm": "imagenet", "input-size": 32, "eval-resize": 37, "label-smoothing": 0.1, "schedule": "step",
-        "data": "imagefolder", "class-names": ["airplane", "automobile", "bird", "cat"]}
+        "data": "imagefolder", "class-names": ["airplane", "automobile", "bird", "cat"], "jpeg-draft": "train"}
 bad = {k: (o.get(k), v) for k, v in want.items() if o.get(k) != v}
 print("run_options:", bad or "as expected")
 sys.exit(1 if bad else 0)
@@ -93,6 +96,12 @@ fails "a truncated JPEG" "$victim" "truncated" "--skip-bad" -- --data "$work/bro
 expect_rc "--skip-bad" 0 $?
 contains "--skip-bad" "$work/skip.out" "skipped 1 file that does not decode (--skip-bad):"
 contains "--skip-bad" "$work/skip.out" "$victim"
+# shellcheck disable=SC2086
+"$tool" --data "$work/broken" $common --input-size 16 --batch 100 --skip-bad --jpeg-draft all --out "$work/b3" \
+    >"$work/skip_draft.out" 2>"$work/err"
+expect_rc "--skip-bad with JPEG drafts" 0 $?
+contains "--skip-bad with JPEG drafts" "$work/skip_draft.out" "$victim"
+expect_failure 2 "--jpeg-draft maybe" "$tool" "--jpeg-draft" "maybe" -- --data "$data" --jpeg-draft maybe --out "$work/e7"
 "$data_tool" check "$work/broken" >"$work/check.out" 2>"$work/err"
 expect_rc "facs-data check of a bad file" 1 $?
 contains "facs-data check of a bad file" "$work/check.out" "$victim"
@@ -122,7 +131,10 @@ fails "no val/" "$work/noval/val/" -- --data "$work/noval" $common --out "$work/
 # shellcheck disable=SC2086
 fails "--classes-file on CIFAR" "--classes-file applies to image folders" -- \
     --data "$work/c10" --classes-file "$work/classes.txt" $common --out "$work/e6"
-for d in e1 e2 e3 e4 e5 e6; do [ ! -e "$work/$d" ] && ok || bad "$d: a failed run left $work/$d"; done
+# shellcheck disable=SC2086
+fails "--jpeg-draft on CIFAR" "--jpeg-draft applies to image folders" -- \
+    --data "$work/c10" --jpeg-draft off $common --out "$work/e8"
+for d in e1 e2 e3 e4 e5 e6 e7 e8; do [ ! -e "$work/$d" ] && ok || bad "$d: a failed run left $work/$d"; done
 
 echo "$(($(date +%s) - start)) s"
 finish

@@ -9,7 +9,8 @@
 # best.h5 must equal an uninterrupted run's (every tensor and every
 # attribute, timing fields aside), its log.jsonl must hold every epoch
 # exactly once and equal the uninterrupted log apart from timing, and no
-# temporary file may be left in OUT.
+# temporary file may be left in OUT. 40 epochs leave room for 20 attempts
+# that end before their kill lands.
 # usage: finetune_kill.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]
 set -u
 tool=${1:?usage: finetune_kill.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
@@ -20,7 +21,7 @@ here=$(dirname "$0")
 make_work finetune_kill "${3:-}"
 
 "$data_tool" synth cifar10 "$work/data" --n 40 --seed 3 2>/dev/null || bad "facs-data synth"
-args="--data $work/data --arch facs_resnet26 --width 0.25 --epochs 80 --batch 20 --workers 1 --seed 11"
+args="--data $work/data --arch facs_resnet26 --width 0.25 --epochs 40 --batch 20 --workers 1 --seed 11"
 
 # shellcheck disable=SC2086
 {

@@ -18,45 +18,21 @@
 #include "augment.h"
 #include "test_util.h"
 
-/* PIL arrays hold uint8 values, which h5_read_i32 widens. */
-static facs_image image_from_ref(h5_file *f, const char *name)
-{
-    int rank;
-    size_t d[8];
-    int *v = h5_read_i32(f, name, &rank, d);
-    facs_image img = {0};
-    if (!CHECK(v != NULL && rank == 3, "%s: missing or not (H, W, C)", name)) {
-        free(v);
-        return img;
-    }
-    size_t n = d[0] * d[1] * d[2];
-    img = (facs_image){(int)d[1], (int)d[0], (int)d[2], malloc(n)};
-    for (size_t i = 0; i < n; i++)
-        img.pixels[i] = (uint8_t)v[i];
-    free(v);
-    return img;
-}
-
 static void resize_parity(h5_file *f)
 {
-    char g[64], name[96];
+    char g[64];
     int k;
     for (k = 0; snprintf(g, sizeof g, "resize/case%d", k), h5_exists(f, g); k++) {
-        snprintf(name, sizeof name, "%s/x", g);
-        facs_image x = image_from_ref(f, name);
-        snprintf(name, sizeof name, "%s/y", g);
-        facs_image want = image_from_ref(f, name);
+        facs_image x, want;
+        int loaded = test_image_pair_from_ref(f, g, &x, &want);
         facs_window box = {(int)h5_attr_int(f, g, "top", 0), (int)h5_attr_int(f, g, "left", 0),
                            (int)h5_attr_int(f, g, "h", 0), (int)h5_attr_int(f, g, "w", 0)};
         int oh = (int)h5_attr_int(f, g, "oh", 0), ow = (int)h5_attr_int(f, g, "ow", 0);
         facs_image got;
-        if (x.pixels && want.pixels && CHECK_OK(facs_image_resize_pil(&x, box, oh, ow, &got))) {
-            size_t n = (size_t)oh * ow * x.channels, wrong = 0;
-            for (size_t i = 0; i < n && got.height == want.height && got.width == want.width; i++)
-                wrong += got.pixels[i] != want.pixels[i];
-            CHECK(got.height == want.height && got.width == want.width && wrong == 0,
-                  "%s: %dx%d -> %dx%d: %zu of %zu bytes differ from PIL", g, box.height, box.width, oh, ow, wrong,
-                  n);
+        char what[160];
+        snprintf(what, sizeof what, "%s: %dx%d -> %dx%d against PIL", g, box.height, box.width, oh, ow);
+        if (loaded && CHECK_OK(facs_image_resize_pil(&x, box, oh, ow, &got))) {
+            test_same_image(what, &got, &want);
             facs_image_free(&got);
         }
         facs_image_free(&x);
@@ -76,7 +52,7 @@ static void eval_parity(h5_file *f)
     float *out = test_alloc(224 * 224 * 3);
     for (k = 0; snprintf(g, sizeof g, "eval/case%d", k), h5_exists(f, g); k++) {
         snprintf(name, sizeof name, "%s/x", g);
-        facs_image x = image_from_ref(f, name);
+        facs_image x = test_image_from_ref(f, name);
         snprintf(name, sizeof name, "%s/y", g);
         size_t count;
         float *want = test_ref(f, name, &count);

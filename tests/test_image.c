@@ -9,7 +9,9 @@
  * decoded here with want_channels 0, 1, 3 and 4 and must match PIL bit for bit:
  * PNG decoding is lossless, and PIL decodes JPEGs with the same libjpeg-turbo
  * and the same defaults (accurate IDCT, fancy upsampling), so a single differing
- * byte means a different decoder path, not rounding.
+ * byte means a different decoder path, not rounding. Each JPEG is also decoded
+ * at 1/2, 1/4 and 1/8 of its size (facs_image_decode_draft) against PIL after
+ * Image.draft, and facs_image_probe must give every file's size from its header.
  *
  * Then: label maps (palette indices, not colours), round trips through our own
  * writers, and bad input (truncated at many lengths, flipped bytes, a text file,
@@ -76,6 +78,47 @@ static void compare(const char *what, const facs_image *img, h5_file *ref, const
     free(want);
 }
 
+/* The draft decodes of a JPEG case against PIL's. */
+static void check_draft(h5_file *ref, const char *group, const char *path)
+{
+    uint8_t *buf;
+    size_t len;
+    if (!CHECK_OK(facs_file_read(path, &buf, &len)))
+        return;
+    for (int scale = 2; scale <= 8; scale *= 2) {
+        char key[64], what[4300];
+        snprintf(key, sizeof key, "%s/draft%d", group, scale);
+        snprintf(what, sizeof what, "%s at 1/%d", path, scale);
+        facs_image img;
+        if (CHECK_OK(facs_image_decode_draft(buf, len, path, 3, scale, &img)))
+            compare(what, &img, ref, key);
+        facs_image_free(&img);
+    }
+    facs_image img;
+    expect_error(facs_image_decode_draft(buf, len, path, 3, 3, &img), path, "1, 2, 4 or 8", "draft scale 3");
+    free(buf);
+}
+
+/* The header's size equals the decoded size; a PNG has no draft decode. */
+static void check_probe(const char *path, int jpeg)
+{
+    uint8_t *buf;
+    size_t len;
+    facs_image img;
+    if (!CHECK_OK(facs_file_read(path, &buf, &len)) || !CHECK_OK(facs_image_decode(buf, len, path, 0, &img))) {
+        free(buf);
+        return;
+    }
+    int w, h, is_jpeg;
+    if (CHECK_OK(facs_image_probe(buf, len, path, &w, &h, &is_jpeg)))
+        CHECK(w == img.width && h == img.height && is_jpeg == jpeg, "%s: probe says %dx%d (jpeg %d), decoded %dx%d",
+              path, w, h, is_jpeg, img.width, img.height);
+    facs_image_free(&img);
+    if (!jpeg)
+        expect_error(facs_image_decode_draft(buf, len, path, 3, 2, &img), path, "no draft", "PNG at 1/2");
+    free(buf);
+}
+
 static void check_case(h5_file *ref, int i)
 {
     char group[32], path[4200], key[64], what[4300];
@@ -91,6 +134,9 @@ static void check_case(h5_file *ref, int i)
             compare(what, &img, ref, key);
         facs_image_free(&img);
     }
+    if (jpeg)
+        check_draft(ref, group, path);
+    check_probe(path, jpeg);
     facs_status s = facs_image_read_label(path, &img);
     if (h5_attr_int(ref, group, "label", 0)) {
         snprintf(what, sizeof what, "%s as labels", path);
@@ -157,6 +203,10 @@ static void truncated(const char *path)
         facs_image img;
         expect_error(facs_image_decode(buf, cuts[k], name, 3, &img), name, NULL, "truncated file");
         CHECK(img.pixels == NULL, "%s: failed but left pixels", name);
+        expect_error(facs_image_decode_draft(buf, cuts[k], name, 3, 1, &img), name, NULL, "truncated file, draft");
+        int w, h, jpeg;
+        if (cuts[k] < 24) /* short of any header's size */
+            expect_error(facs_image_probe(buf, cuts[k], name, &w, &h, &jpeg), name, NULL, "truncated header");
     }
     /* And from disk, so the message names the real path. */
     char cut_path[4300];

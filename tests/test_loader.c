@@ -330,7 +330,7 @@ static facs_status seg_load(const facs_dataset *self, int index, facs_image *out
  * workers, and a transform whose size does not match the batch is refused. */
 static void segmentation(void)
 {
-    facs_dataset ds = {11, seg_load, NULL};
+    facs_dataset ds = {.count = 11, .load = seg_load};
     facs_seg_aug aug = facs_seg_aug_train(16, 18);
     facs_loader_opts o = facs_loader_defaults();
     o.batch_size = 4;
@@ -384,7 +384,7 @@ int main(void)
             s.pixels[i][p] = (uint8_t)(i * 29 + p * 7);
     s.fail_index = -1;
     s.slow = 1;
-    facs_dataset ds = {COUNT, synthetic_load, &s};
+    facs_dataset ds = {.count = COUNT, .load = synthetic_load, .user = &s};
     facs_cls_aug aug = test_aug();
     determinism(&ds, &aug);
     for (int workers = 0; workers <= 4; workers += 2)

@@ -361,3 +361,44 @@ void test_write_file(const char *path, const void *data, size_t len)
         fclose(f);
     }
 }
+
+/* PIL arrays hold uint8 values, which h5_read_i32 widens. */
+facs_image test_image_from_ref(h5_file *f, const char *name)
+{
+    int rank;
+    size_t d[8];
+    int *v = h5_read_i32(f, name, &rank, d);
+    facs_image img = {0};
+    if (!CHECK(v != NULL && rank == 3, "%s: missing or not (H, W, C)", name)) {
+        free(v);
+        return img;
+    }
+    size_t n = d[0] * d[1] * d[2];
+    img = (facs_image){(int)d[1], (int)d[0], (int)d[2], malloc(n)};
+    for (size_t i = 0; i < n; i++)
+        img.pixels[i] = (uint8_t)v[i];
+    free(v);
+    return img;
+}
+
+int test_same_image(const char *what, const facs_image *got, const facs_image *want)
+{
+    if (!test_check(got->height == want->height && got->width == want->width && got->channels == want->channels,
+                    "%s: %dx%dx%d, expected %dx%dx%d", what, got->height, got->width, got->channels, want->height,
+                    want->width, want->channels))
+        return 0;
+    size_t n = (size_t)got->height * got->width * got->channels, wrong = 0;
+    for (size_t i = 0; i < n; i++)
+        wrong += got->pixels[i] != want->pixels[i];
+    return test_check(wrong == 0, "%s: %zu of %zu bytes differ", what, wrong, n);
+}
+
+int test_image_pair_from_ref(h5_file *f, const char *group, facs_image *x, facs_image *y)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s/x", group);
+    *x = test_image_from_ref(f, name);
+    snprintf(name, sizeof name, "%s/y", group);
+    *y = test_image_from_ref(f, name);
+    return x->pixels && y->pixels;
+}

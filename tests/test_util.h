@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "h5_io.h"
+#include "image.h"
 #include "ops.h"
 
 /* Records one check; prints the message on failure. Returns cond. */
@@ -105,6 +106,13 @@ void test_profile_check(facs_ctx *ctx, const test_profile *rec, const facs_tenso
 void test_h5_key(char *out, size_t size, const char *prefix, const char *name);
 
 /* test_ref of group/name (e.g. "/case3" and "dx"). */
+/* An (H, W, C) uint8 reference array (a PIL image) as an image; {0} after a failed check. */
+facs_image test_image_from_ref(h5_file *f, const char *name);
+/* group/x and group/y as images (a PIL input and output); 1 when both loaded. */
+int test_image_pair_from_ref(h5_file *f, const char *group, facs_image *x, facs_image *y);
+/* Checks got == want byte for byte (sizes too); what names the case. */
+int test_same_image(const char *what, const facs_image *got, const facs_image *want);
+
 float *test_ref_in(h5_file *f, const char *group, const char *name, size_t *count);
 /* Compares got with the reference group/name within tol, labelled
  * "<group> <what> vs torch". */

@@ -1,4 +1,4 @@
-"""Shared helpers of the reference scripts: seeding and HDF5 output.
+"""Shared helpers of the reference scripts: seeding, HDF5 output, test images.
 
 Each ref_<name>.py writes fresh random inputs and PyTorch's outputs and
 gradients (NCHW / OIHW float32) to the file named on its command line.
@@ -29,3 +29,10 @@ def put(group, name, tensor):
     if array.dtype.kind == "f":
         array = array.astype(np.float32)
     group.create_dataset(name, data=array)
+
+
+def photo_like(rng, h, w, c):
+    """Smooth gradients plus noise (uint8, H x W x C): PIL's rounding shows on both edges and flat parts."""
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([(x * (k + 3) * 2.3 + y * (k + 1) * 1.7) % 256 for k in range(c)], axis=-1)
+    return ((base + rng.integers(0, 60, (h, w, c))) % 256).astype(np.uint8)

@@ -8,23 +8,26 @@
   HWC.
 /rrc/case<k>: boxes (N, 4 int32: top, left, h, w) drawn by
   RandomResizedCrop(224).get_params on an H x W image (attributes height, width),
-  the default scale (0.08, 1) and ratio (3/4, 4/3)."""
+  the default scale (0.08, 1) and ratio (3/4, 4/3).
+/box/case<k>: x, y = PIL's x.resize((ow, oh), BILINEAR, box=(x0, y0, x1, y1))
+  with a fractional box (attributes box, oh, ow).
+/draft/photo<p>: jpeg (the file's bytes, uint8) and, per box<k> (attributes
+  top, left, h, w, scale), y = the box resized to 224 x 224 after
+  Image.draft(mode, (W // s, H // s)) with PIL's draft rule on the box
+  (s = the largest of 8, 4, 2, 1 <= min(w // 224, h // 224)), resize(box=box / s),
+  (s = 1: the full decode's crop + resize, as without draft), and full = the
+  full decode's crop + resize, for the difference draft makes."""
+import io
+
 import numpy as np
 import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from common import put, setup
+from common import photo_like, put, setup
 
 f = setup()
 rng = np.random.default_rng(int(np.random.randint(0, 2**31)))
-
-
-def photo_like(h, w, c):
-    """Smooth gradients plus noise: PIL's rounding shows on both edges and flat parts."""
-    y, x = np.mgrid[0:h, 0:w]
-    base = np.stack([(x * (k + 3) * 2.3 + y * (k + 1) * 1.7) % 256 for k in range(c)], axis=-1)
-    return ((base + rng.integers(0, 60, (h, w, c))) % 256).astype(np.uint8)
 
 
 def pil(a):
@@ -46,7 +49,7 @@ RESIZE = [
     (501, 333, 3, (100, 0, 401, 333), (7, 9)),
 ]
 for k, (h, w, c, (top, left, bh, bw), (oh, ow)) in enumerate(RESIZE):
-    x = photo_like(h, w, c)
+    x = photo_like(rng, h, w, c)
     y = np.asarray(pil(x).crop((left, top, left + bw, top + bh)).resize((ow, oh), Image.BILINEAR))
     g = f.create_group(f"resize/case{k}")
     g.attrs.update(top=top, left=left, h=bh, w=bw, oh=oh, ow=ow)
@@ -59,7 +62,7 @@ EVAL = [(375, 500), (500, 333), (256, 300), (180, 200), (224, 1000)]
 evaluate = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
                       T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
 for k, (h, w) in enumerate(EVAL):
-    x = photo_like(h, w, 3)
+    x = photo_like(rng, h, w, 3)
     g = f.create_group(f"eval/case{k}")
     put(g, "x", x)
     put(g, "y", evaluate(pil(x)).permute(1, 2, 0))

@@ -85,6 +85,13 @@ def add(path_maker, ext, native_mode, label=False):
     for mode in ("L", "RGB", "RGBA"):
         g.create_dataset(mode, data=np.asarray(im.convert(mode)).astype(np.uint8))
     g.create_dataset("native", data=np.asarray(im.convert(native_mode)).astype(np.uint8))
+    if ext == "jpg":
+        for s in (2, 4, 8):  # PIL's draft (DCT-scaled) decode at 1/s, as RGB
+            small = Image.open(path)
+            w, h = small.size
+            small.draft(small.mode, (w // s, h // s))
+            assert small.size == (-(-w // s), -(-h // s)), (small.size, w, h, s)
+            g.create_dataset(f"draft{s}", data=np.asarray(small.convert("RGB")).astype(np.uint8))
     if label:
         g.create_dataset("labels", data=np.asarray(Image.open(path)).astype(np.uint8))
     n += 1
