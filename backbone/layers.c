@@ -67,6 +67,61 @@ facs_tensor *facs_bn_forward(facs_ctx *ctx, facs_tensor *x, const facs_bn *bn)
                             bn->running_var->value, NULL);
 }
 
+facs_status facs_bn_fold(facs_param_list *store, facs_param *conv_w, facs_bn *bn)
+{
+    facs_tensor *w = conv_w->value;
+    int channels = w->n;
+    if (w->device != FACS_DEVICE_CPU || bn->weight->value->device != FACS_DEVICE_CPU)
+        return facs_fail(FACS_ERR_ARG, "%s: BN folding runs on CPU tensors", conv_w->name);
+    if (bn->weight->value->n != channels)
+        return facs_fail(FACS_ERR_ARG, "%s: %d output channels, but its BN has %d", conv_w->name, channels,
+                         bn->weight->value->n);
+    char name[200];
+    snprintf(name, sizeof name, "%s.folded_bias", conv_w->name);
+    facs_param *bias = facs_param_list_add(store, FACS_PARAM_BUFFER, name, FACS_DEVICE_CPU, channels, 1, 1, 1);
+    if (!bias)
+        return FACS_ERR_MEMORY;
+    const float *gamma = facs_f32(bn->weight->value), *beta = facs_f32(bn->bias->value);
+    const float *mean = facs_f32(bn->running_mean->value), *var = facs_f32(bn->running_var->value);
+    float *wv = facs_f32(w), *b = facs_f32(bias->value);
+    size_t per_channel = facs_tensor_numel(w) / (size_t)channels;
+    for (int o = 0; o < channels; o++) {
+        double s = gamma[o] / sqrt((double)var[o] + 1e-5);
+        for (size_t i = 0; i < per_channel; i++)
+            wv[o * per_channel + i] = (float)(wv[o * per_channel + i] * s);
+        b[o] = (float)(beta[o] - mean[o] * s);
+    }
+    facs_tensor_touch(w);
+    bn->fold_bias = bias->value;
+    return FACS_OK;
+}
+
+facs_tensor *facs_conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int stride, int pad,
+                          int dilation, facs_tensor *residual, int relu)
+{
+    if (!x)
+        return NULL;
+    facs_tensor *y;
+    if (!bn->fold_bias) {
+        y = facs_bn_forward(ctx, facs_conv_forward(ctx, x, w, NULL, stride, pad, dilation, 1), bn);
+    } else if (ctx->training) {
+        facs_fail(FACS_ERR_ARG, "%s: BatchNorm is folded into this convolution (an inference model); training "
+                  "mode needs the unfolded model", w->name);
+        return NULL;
+    } else {
+        facs_conv2d_params p = facs_conv2d_defaults();
+        p.stride_h = p.stride_w = stride;
+        p.pad_h = p.pad_w = pad;
+        p.dil_h = p.dil_w = dilation;
+        if (!ctx->record)
+            return facs_conv2d_fused(ctx, x, w->value, bn->fold_bias, &p, residual, relu);
+        y = facs_conv2d(ctx, x, w->value, bn->fold_bias, &p);
+    }
+    if (residual)
+        y = facs_add(ctx, y, residual);
+    return relu ? facs_relu(ctx, y) : y;
+}
+
 facs_tensor *facs_conv_forward(facs_ctx *ctx, facs_tensor *x, const facs_param *weight, const facs_param *bias,
                                int stride, int pad, int dilation, int groups)
 {

@@ -25,9 +25,11 @@ typedef struct {
     uint64_t seed;
 } facs_builder;
 
-/* A BatchNorm2d's four tensors (num_batches_tracked is not kept). */
+/* A BatchNorm2d's four tensors (num_batches_tracked is not kept), and once
+ * folded into the convolution before it (facs_bn_fold), that convolution's bias. */
 typedef struct {
     facs_param *weight, *bias, *running_mean, *running_var;
+    facs_tensor *fold_bias; /* NULL: not folded */
 } facs_bn;
 
 /* A conv weight (out, in_per_group, k, k), Kaiming normal with fan-out as
@@ -51,6 +53,23 @@ facs_status facs_build_linear(facs_builder *b, facs_param **weight, facs_param *
 
 /* BatchNorm with the layer's tensors (mode from ctx). */
 facs_tensor *facs_bn_forward(facs_ctx *ctx, facs_tensor *x, const facs_bn *bn);
+
+/* Folds eval-mode BN into the convolution before it, for inference: with
+ * s = gamma / sqrt(running_var + 1e-5) per output channel, conv_w *= s (in
+ * place; its version changes, so reordered copies are dropped) and the bias
+ * beta - running_mean * s is registered in store (the network's list of folded
+ * tensors, never saved). conv(x) with them equals bn(conv(x)) in eval mode up
+ * to rounding. The BN's own tensors stay as they were. CPU tensors only. */
+facs_status facs_bn_fold(facs_param_list *store, facs_param *conv_w, facs_bn *bn);
+
+/* One convolution + BN [+ residual] [+ ReLU] of a block: relu(bn(conv(x)) +
+ * residual), residual NULL for none, relu 0 for none. Unfolded, the separate
+ * ops (training or eval). Folded: in eval mode without a tape, one primitive
+ * (facs_conv2d_fused); with a tape (GradCAM), the folded convolution then the
+ * add and ReLU ops. A folded BN in training mode fails: its batch statistics
+ * are not those of the convolution's output any more. */
+facs_tensor *facs_conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int stride, int pad,
+                          int dilation, facs_tensor *residual, int relu);
 
 /* Square-kernel convolution, no bias unless bias is not NULL. */
 facs_tensor *facs_conv_forward(facs_ctx *ctx, facs_tensor *x, const facs_param *weight, const facs_param *bias,

@@ -26,6 +26,7 @@ struct facs_model {
     void *impl;
     facs_param_list *params;
     int facs;
+    int folded;           /* facs_model_fold_bn ran: an inference model */
     char default_tap[64]; /* facs_model_default_tap's answer, once asked */
 };
 
@@ -259,6 +260,15 @@ int facs_model_is_segmentation(const facs_model *model) { return model->family->
 facs_param_list *facs_model_params(facs_model *model) { return model->params; }
 const facs_model_options *facs_model_get_options(const facs_model *model) { return &model->options; }
 int facs_model_is_facs(const facs_model *model) { return model->facs; }
+int facs_model_is_folded(const facs_model *model) { return model->folded; }
+
+facs_status facs_model_fold_bn(facs_model *model)
+{
+    if (model->family->fold_bn)
+        FACS_TRY(model->family->fold_bn(model->impl));
+    model->folded = 1;
+    return FACS_OK;
+}
 const char *facs_model_head_prefix(const facs_model *model) { return model->family->head_prefix; }
 
 const char *facs_model_arch_head_weight(const char *arch)

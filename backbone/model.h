@@ -149,6 +149,15 @@ facs_param_list *facs_model_params(facs_model *model);
 const facs_model_options *facs_model_get_options(const facs_model *model);
 /* 1 when the architecture uses the FACS op. */
 int facs_model_is_facs(const facs_model *model);
+/* For inference after the weights are loaded: folds eval-mode BatchNorm into
+ * the convolutions before it, so an eval forward without a tape runs each
+ * ResNet block as three fused convolutions (BN folded, ReLU and the residual
+ * add as oneDNN post-ops); logits equal the unfolded model's to rounding
+ * (1e-5 relative, test_fold). The model then refuses training mode and
+ * facs_model_save (its tensors hold folded weights). Families without the
+ * hook are unchanged. */
+facs_status facs_model_fold_bn(facs_model *model);
+int facs_model_is_folded(const facs_model *model);
 /* 1 for segmentation networks, whose logits are (N, classes, H, W) at the
  * input's size; 0 for classifiers, (N, classes, 1, 1). */
 int facs_model_is_segmentation(const facs_model *model);

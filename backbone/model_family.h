@@ -52,6 +52,9 @@ struct facs_model_family {
      * facs_tap_keep at each point. */
     const char *(*tap_name)(void *impl, int index, char *buf, size_t size);
     facs_tap *(*tap_slot)(void *impl);
+    /* Optional (NULL: nothing to fold), for facs_model_fold_bn: folds the
+     * network's BNs into the convolutions before them (layers.h facs_bn_fold). */
+    facs_status (*fold_bn)(void *impl);
 };
 
 /* The family that built model (model_file.c reads its hooks). */

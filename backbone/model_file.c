@@ -170,6 +170,9 @@ facs_weights_meta facs_model_meta(const facs_model *m)
 facs_status facs_model_save(const char *path, facs_model *m, const facs_sgd *sgd, const facs_train_state *state,
                             const facs_weights_text_attr *attrs, int n_attrs)
 {
+    if (facs_model_is_folded(m))
+        return facs_fail(FACS_ERR_ARG, "%s: the model's BatchNorm is folded into its convolutions for inference; "
+                         "save the unfolded model", path);
     facs_weights_meta meta = facs_model_meta(m);
     return facs_weights_save_ex(path, facs_model_params(m), sgd, &meta, state, attrs, n_attrs);
 }

@@ -227,6 +227,7 @@ facs_status facs_resnet_create(facs_resnet *net, const facs_resnet_options *opti
 {
     *net = (facs_resnet){.options = *options};
     facs_param_list_init(&net->params);
+    facs_param_list_init(&net->folded);
     FACS_TRY(check_options(options));
     const arch_entry *arch = find_arch(options->arch);
     net->facs = arch->squeeze_by == SQUEEZE_FACS;
@@ -242,7 +243,28 @@ void facs_resnet_free(facs_resnet *net)
 {
     facs_resnet_options options = net->options;
     facs_param_list_free(&net->params);
+    facs_param_list_free(&net->folded);
     free(net->blocks);
     *net = (facs_resnet){.options = options};
     facs_param_list_init(&net->params);
+    facs_param_list_init(&net->folded);
+}
+
+facs_status facs_resnet_fold_bn(facs_resnet *net)
+{
+    if (net->folded.count > 0)
+        return FACS_OK;
+    int stems = net->options.deep_stem ? 3 : 1;
+    for (int i = 0; i < stems; i++) /* the single stem conv's BN is stem_bn[2] */
+        FACS_TRY(facs_bn_fold(&net->folded, net->stem_conv[i], &net->stem_bn[stems == 3 ? i : 2]));
+    for (int k = 0; k < net->block_count; k++) {
+        facs_resnet_block *b = &net->blocks[k];
+        if (!net->facs && !net->dwp)
+            FACS_TRY(facs_bn_fold(&net->folded, b->conv1, &b->bn1));
+        FACS_TRY(facs_bn_fold(&net->folded, b->conv2, &b->bn2));
+        FACS_TRY(facs_bn_fold(&net->folded, b->conv3, &b->bn3));
+        if (b->down_conv)
+            FACS_TRY(facs_bn_fold(&net->folded, b->down_conv, &b->down_bn));
+    }
+    return FACS_OK;
 }

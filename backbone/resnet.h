@@ -104,6 +104,7 @@ typedef struct {
     int facs;               /* the architecture is a FACS variant */
     int dwp;                /* the squeeze is depth-wise pooling (dwp_resnet50) */
     facs_param_list params;
+    facs_param_list folded;   /* the biases of BN folded into convolutions (facs_resnet_fold_bn); never saved */
     facs_param *stem_conv[3]; /* [0] only, unless deep_stem */
     facs_bn stem_bn[3]; /* the last one is "bn1" (deep base: "bn3") */
     facs_resnet_block *blocks;
@@ -125,6 +126,12 @@ facs_status facs_resnet_options_for_arch(const char *arch, facs_resnet_options *
 facs_status facs_resnet_create(facs_resnet *net, const facs_resnet_options *options, facs_device device,
                                uint64_t seed);
 void facs_resnet_free(facs_resnet *net);
+
+/* For inference: folds every BN that follows a convolution into it
+ * (layers.h facs_bn_fold), so each block runs as three fused convolutions in
+ * eval mode. The BN after a FACS or DWP squeeze stays. The network then
+ * refuses training mode; its parameters hold the folded weights. */
+facs_status facs_resnet_fold_bn(facs_resnet *net);
 
 /* The layer4 output (N, out_channels, H/os, W/os) of images x (N, 3, H, W);
  * when layer3 is not NULL it receives the layer3 output (the auxiliary head's

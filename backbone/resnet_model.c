@@ -42,6 +42,8 @@ static const char *tap_name(void *impl, int index, char *buf, size_t size)
 
 static facs_tap *tap_slot(void *impl) { return &((facs_resnet *)impl)->tap; }
 
+static facs_status fold_bn(void *impl) { return facs_resnet_fold_bn(impl); }
+
 static void destroy(void *impl)
 {
     facs_resnet_free(impl);
@@ -58,4 +60,5 @@ const facs_model_family facs_resnet_family = {
     .destroy = destroy,
     .tap_name = tap_name,
     .tap_slot = tap_slot,
+    .fold_bn = fold_bn,
 };

@@ -114,9 +114,9 @@ int main(int argc, char **argv)
     float *cam = malloc(pixels * sizeof *cam);
     rc = 1;
     if (!ctx || !x || !image || !raw || !cam || facs_model_options_for_arch(b.arch, &mo) != FACS_OK ||
-        facs_model_create(&m, &mo, FACS_DEVICE_CPU, 1) != FACS_OK ||
+        facs_model_create(&m, &mo, FACS_DEVICE_CPU, 1) != FACS_OK || facs_model_fold_bn(m) != FACS_OK ||
         facs_model_set_tap(m, facs_model_default_tap(m)) != FACS_OK ||
-        facs_ctx_set_weight_cache(ctx, 1) != FACS_OK || /* fixed weights, as facs-gradcam */
+        facs_ctx_set_weight_cache(ctx, 1) != FACS_OK || /* fixed weights, BN folded, as facs-gradcam */
         facs_tensor_download(x, image, pixels * 3 * sizeof *image) != FACS_OK) {
         fprintf(stderr, "bench-gradcam: %s\n", facs_last_error());
         goto done;

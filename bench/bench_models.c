@@ -44,10 +44,12 @@ static const char ABOUT[] =
     "  --cifar-stem      ResNet 3x3 stride-1 stem without max-pool (for 32x32 inputs)\n"
     "  --profile         after timing, one more call at --batch split into phases and forward ops (stderr)\n"
     "  --weight-cache    keep reordered conv weights across calls (facs_ctx_set_weight_cache); off by default,\n"
-    "                    as PyTorch's eager mode reorders per call too";
+    "                    as PyTorch's eager mode reorders per call too\n"
+    "  --fold-bn         infer mode: BatchNorm folded into the convolutions, ReLU and residual adds fused\n"
+    "                    (facs_model_fold_bn, what inference tools run); off by default, as PyTorch's eager mode";
 
 typedef struct {
-    int train, profile, weight_cache;
+    int train, profile, weight_cache, fold_bn;
     facs_model_options model;
     int height, width; /* of the input images */
 } model_bench;
@@ -73,6 +75,8 @@ static facs_status take_model_option(void *user, const char *name, const char *v
         m->b->profile = 1;
     else if (!strcmp(name, "--weight-cache"))
         m->b->weight_cache = 1;
+    else if (!strcmp(name, "--fold-bn"))
+        m->b->fold_bn = 1;
     else if (!strcmp(name, "--mode"))
         m->mode = v;
     else if (!strcmp(name, "--arch"))
@@ -90,11 +94,12 @@ static int take_model_options(int *argc, char **argv, model_bench *b)
 {
     static const bench_option own[] = {{"--mode", 1},       {"--arch", 1},    {"--input-size", 1},
                                        {"--classes", 1},    {"--cifar-stem", 0}, {"--profile", 0},
-                                       {"--weight-cache", 0}, {NULL, 0}};
+                                       {"--weight-cache", 0}, {"--fold-bn", 0}, {NULL, 0}};
     model_args m = {b, "resnet50", "infer", 0 /* the architecture's */, 0};
     b->height = b->width = 224;
     b->profile = 0;
     b->weight_cache = 0;
+    b->fold_bn = 0;
     int rc = bench_take_options(argc, argv, "bench-models", own, take_model_option, &m);
     if (rc >= 0)
         return rc;
@@ -103,6 +108,10 @@ static int take_model_options(int *argc, char **argv, model_bench *b)
         return 2;
     }
     b->train = !strcmp(m.mode, "train");
+    if (b->train && b->fold_bn) {
+        fprintf(stderr, "bench-models: --fold-bn is for --mode infer (training needs the unfolded model)\n");
+        return 2;
+    }
     if (facs_model_options_for_arch(m.arch, &b->model) != FACS_OK) {
         fprintf(stderr, "bench-models: %s\n", facs_last_error());
         return 2;
@@ -336,7 +345,8 @@ int main(int argc, char **argv)
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
     facs_model *m = NULL;
     if (!ctx || facs_ctx_set_weight_cache(ctx, b.weight_cache) != FACS_OK ||
-        facs_model_create(&m, &b.model, FACS_DEVICE_CPU, 1) != FACS_OK) {
+        facs_model_create(&m, &b.model, FACS_DEVICE_CPU, 1) != FACS_OK ||
+        (b.fold_bn && facs_model_fold_bn(m) != FACS_OK)) {
         fprintf(stderr, "bench-models: %s\n", facs_last_error());
         facs_ctx_free(ctx);
         return 1;
@@ -361,9 +371,10 @@ int main(int argc, char **argv)
     rc = !b.train && o.batch > 1 ? bench_batch(ctx, m, NULL, &b, &o, 1, shapes, rss_start) : 0;
     if (!rc)
         rc = bench_batch(ctx, m, opt, &b, &o, o.batch, shapes, rss_start);
-    int out = bench_json_print(json_pack("{s:s, s:s, s:i, s:i, s:i, s:o}", "library", "facs", "mode",
+    int out = bench_json_print(json_pack("{s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:o}", "library", "facs", "mode",
                                          b.train ? "train" : "infer", "threads", o.threads, "runs", o.runs, "warmup",
-                                         o.warmup, "shapes", shapes));
+                                         o.warmup, "weight_cache", b.weight_cache, "fold_bn", b.fold_bn, "shapes",
+                                         shapes));
     rc = rc ? rc : out;
     if (opt)
         facs_sgd_free(opt);

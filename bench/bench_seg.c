@@ -132,7 +132,7 @@ int main(int argc, char **argv)
     facs_model *m = NULL;
     if (!ctx || facs_model_options_for_arch(b.arch, &mo) != FACS_OK ||
         facs_model_create(&m, &mo, FACS_DEVICE_CPU, 1) != FACS_OK ||
-        facs_ctx_set_weight_cache(ctx, 1) != FACS_OK) { /* fixed weights, as pspnet-eval */
+        facs_model_fold_bn(m) != FACS_OK || facs_ctx_set_weight_cache(ctx, 1) != FACS_OK) { /* as pspnet-eval */
         fprintf(stderr, "bench-seg: %s\n", facs_last_error());
         facs_model_free(m);
         facs_ctx_free(ctx);

@@ -83,6 +83,7 @@ static facs_status evaluate_file(const ft_options *o, eval_session *e)
                          e->test.where, classes);
     FACS_TRY(facs_model_create(&e->model, &mo, FACS_DEVICE_CPU, o->seed));
     FACS_TRY(facs_model_load(o->eval, e->model, NULL));
+    FACS_TRY(facs_model_fold_bn(e->model)); /* inference only: BN folded, ReLU and adds fused */
     if (!(e->ctx = facs_ctx_create(FACS_DEVICE_CPU)))
         return facs_last_status();
     FACS_TRY(facs_ctx_set_weight_cache(e->ctx, 1)); /* the weights stay fixed: reorder them once */

@@ -28,6 +28,11 @@ typedef struct {
     int pad_h, pad_w;
     int dil_h, dil_w; /* PyTorch convention: 1 = no dilation */
     int groups;       /* 1 = dense; C_in = groups for depthwise */
+    /* Inference-only post-ops of conv2d_forward (facs_conv2d_fused; never
+     * recorded, so never in training): post_sum: y holds a residual on entry
+     * and gets conv + residual; post_relu: then max(0, .). 0 in
+     * facs_conv2d_defaults(). */
+    int post_sum, post_relu;
 } facs_conv2d_params;
 
 typedef struct {

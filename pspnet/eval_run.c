@@ -86,6 +86,7 @@ facs_status ev_run_setup(ev_run *r, const ev_options *o)
     }
     FACS_TRY(facs_model_create(&r->model, &mo, FACS_DEVICE_CPU, 0));
     FACS_TRY(facs_model_load(o->weights, r->model, NULL));
+    FACS_TRY(facs_model_fold_bn(r->model)); /* inference only: BN folded, ReLU and adds fused */
     if (!(r->ctx = facs_ctx_create(FACS_DEVICE_CPU)))
         return facs_last_status();
     FACS_TRY(facs_ctx_set_weight_cache(r->ctx, 1)); /* the weights stay fixed: reorder them once */

@@ -107,6 +107,10 @@ static facs_status build(const run_options *o, facs_model **net)
     char buf[2048];
     if (s == FACS_OK || report.missing || report.unexpected)
         fprintf(stderr, "facs-run: %s: %s\n", o->weights, facs_weights_report_str(&report, buf, sizeof buf));
+    /* Inference (eval mode, no gradients asked for, BN's included): BN folded
+     * into the convolutions, as in every inference tool. */
+    if (s == FACS_OK && !o->training && !o->grad_output)
+        s = facs_model_fold_bn(*net);
     return s;
 }
 

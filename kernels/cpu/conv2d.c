@@ -52,17 +52,21 @@ static void geom_init(conv_geom *g, const facs_conv2d_params *p, const facs_tens
 
 /* Attributes shared by every primitive here: the scratchpad comes from our
  * arena (no allocation inside oneDNN per call); accumulate adds a sum
- * post-op, dst = op(src) + dst. */
-static facs_status make_attr(dnnl_primitive_attr_t *attr, int accumulate)
+ * post-op, dst = op(src) + dst, and relu then an eltwise max(0, .). */
+static facs_status make_attr(dnnl_primitive_attr_t *attr, int accumulate, int relu)
 {
     FACS_TRY(facs_dnnl_check(dnnl_primitive_attr_create(attr), "conv2d attributes"));
     facs_status s =
         facs_dnnl_check(dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user), "conv2d attributes");
-    if (s == FACS_OK && accumulate) {
+    if (s == FACS_OK && (accumulate || relu)) {
         dnnl_post_ops_t ops;
         s = facs_dnnl_check(dnnl_post_ops_create(&ops), "conv2d post-ops");
         if (s == FACS_OK) {
-            s = facs_dnnl_check(dnnl_post_ops_append_sum(ops, 1.0f), "conv2d post-ops");
+            if (accumulate)
+                s = facs_dnnl_check(dnnl_post_ops_append_sum(ops, 1.0f), "conv2d post-ops");
+            if (s == FACS_OK && relu)
+                s = facs_dnnl_check(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f),
+                                    "conv2d post-ops");
             if (s == FACS_OK)
                 s = facs_dnnl_check(dnnl_primitive_attr_set_post_ops(*attr, ops), "conv2d post-ops");
             dnnl_post_ops_destroy(ops);
@@ -73,11 +77,12 @@ static facs_status make_attr(dnnl_primitive_attr_t *attr, int accumulate)
     return s;
 }
 
-static facs_status create_pd(const void *desc, const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd,
-                             const char *what)
+/* post: the forward's post-ops (NULL: none). */
+static facs_status create_pd(const void *desc, const_dnnl_primitive_desc_t hint, const facs_conv2d_params *post,
+                             dnnl_primitive_desc_t *pd, const char *what)
 {
     dnnl_primitive_attr_t attr;
-    FACS_TRY(make_attr(&attr, 0));
+    FACS_TRY(make_attr(&attr, post && post->post_sum, post && post->post_relu));
     facs_status s = facs_dnnl_check(dnnl_primitive_desc_create(pd, desc, attr, facs_dnnl_engine(), hint), what);
     dnnl_primitive_attr_destroy(attr);
     return s;
@@ -106,7 +111,7 @@ static facs_status reorder(facs_ctx *ctx, const dnnl_memory_desc_t *src_md, void
                            const dnnl_memory_desc_t *dst_md, void *dst, int accumulate)
 {
     dnnl_primitive_attr_t attr;
-    FACS_TRY(make_attr(&attr, accumulate));
+    FACS_TRY(make_attr(&attr, accumulate, 0));
     dnnl_primitive_desc_t pd;
     dnnl_engine_t eng = facs_dnnl_engine();
     facs_status s = facs_dnnl_check(dnnl_reorder_primitive_desc_create(&pd, src_md, eng, dst_md, eng, attr),
@@ -139,15 +144,16 @@ static facs_status weights_for(facs_ctx *ctx, const_dnnl_primitive_desc_t pd, co
     return fill ? reorder(ctx, &g->weights, w->data, *md, *ptr, 0) : FACS_OK;
 }
 
-/* Also the hint that backward primitives need to pick matching kernels. */
-static facs_status forward_pd(const conv_geom *g, int with_bias, dnnl_primitive_desc_t *pd)
+/* Also the hint that backward primitives need to pick matching kernels (post NULL). */
+static facs_status forward_pd(const conv_geom *g, int with_bias, const facs_conv2d_params *post,
+                              dnnl_primitive_desc_t *pd)
 {
     dnnl_convolution_desc_t d;
     FACS_TRY(facs_dnnl_check(dnnl_dilated_convolution_forward_desc_init(
                                  &d, dnnl_forward_training, dnnl_convolution_direct, &g->src, &g->weights_any,
                                  with_bias ? &g->bias : NULL, &g->dst, g->strides, g->dilates, g->pad_l, g->pad_r),
                              "conv2d forward descriptor"));
-    return create_pd(&d, NULL, pd, "conv2d forward primitive");
+    return create_pd(&d, NULL, post, pd, "conv2d forward primitive");
 }
 
 static facs_status backward_data_pd(const conv_geom *g, const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd)
@@ -157,7 +163,7 @@ static facs_status backward_data_pd(const conv_geom *g, const_dnnl_primitive_des
                                  &d, dnnl_convolution_direct, &g->src, &g->weights_any, &g->dst, g->strides,
                                  g->dilates, g->pad_l, g->pad_r),
                              "conv2d backward-data descriptor"));
-    return create_pd(&d, hint, pd, "conv2d backward-data primitive");
+    return create_pd(&d, hint, NULL, pd, "conv2d backward-data primitive");
 }
 
 static facs_status backward_weights_pd(const conv_geom *g, const_dnnl_primitive_desc_t hint, int with_bias,
@@ -168,7 +174,7 @@ static facs_status backward_weights_pd(const conv_geom *g, const_dnnl_primitive_
                                  &d, dnnl_convolution_direct, &g->src, &g->weights_any, with_bias ? &g->bias : NULL,
                                  &g->dst, g->strides, g->dilates, g->pad_l, g->pad_r),
                              "conv2d backward-weights descriptor"));
-    return create_pd(&d, hint, pd, "conv2d backward-weights primitive");
+    return create_pd(&d, hint, NULL, pd, "conv2d backward-weights primitive");
 }
 
 facs_status facs_cpu_conv2d_forward(facs_ctx *ctx, const facs_conv2d_params *p, const facs_tensor *x,
@@ -177,7 +183,7 @@ facs_status facs_cpu_conv2d_forward(facs_ctx *ctx, const facs_conv2d_params *p, 
     conv_geom g;
     geom_init(&g, p, x, w, y);
     dnnl_primitive_desc_t pd;
-    FACS_TRY(forward_pd(&g, b != NULL, &pd));
+    FACS_TRY(forward_pd(&g, b != NULL, p, &pd));
     const dnnl_memory_desc_t *wmd;
     void *wptr;
     facs_status s = weights_for(ctx, pd, &g, w, &wmd, &wptr);
@@ -270,7 +276,7 @@ facs_status facs_cpu_conv2d_backward(facs_ctx *ctx, const facs_conv2d_params *p,
     conv_geom g;
     geom_init(&g, p, x, w, dy);
     dnnl_primitive_desc_t hint;
-    FACS_TRY(forward_pd(&g, db != NULL, &hint));
+    FACS_TRY(forward_pd(&g, db != NULL, NULL, &hint));
     facs_status s = FACS_OK;
     if (dx)
         s = backward_data(ctx, &g, hint, w, dy, dx);
@@ -302,7 +308,7 @@ facs_status facs_cpu_conv2d_impl_names(const facs_conv2d_params *p, const facs_t
     conv_geom g;
     geom_init(&g, p, x, w, &y);
     dnnl_primitive_desc_t fwd, bwd_data, bwd_weights;
-    FACS_TRY(forward_pd(&g, with_bias, &fwd));
+    FACS_TRY(forward_pd(&g, with_bias, NULL, &fwd));
     facs_status s = backward_data_pd(&g, fwd, &bwd_data);
     if (s == FACS_OK) {
         s = backward_weights_pd(&g, fwd, with_bias, &bwd_weights);

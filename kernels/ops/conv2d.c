@@ -76,6 +76,10 @@ facs_tensor *facs_conv2d(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_ten
     int oh = 0, ow = 0;
     if (check_args(x, w, b, p, &oh, &ow) != FACS_OK)
         return NULL;
+    if (p->post_sum || p->post_relu) {
+        facs_fail(FACS_ERR_ARG, "conv2d: post-ops are for inference: use facs_conv2d_fused");
+        return NULL;
+    }
     facs_tensor *y = facs_ctx_tensor(ctx, FACS_F32, x->n, w->n, oh, ow);
     if (!y || ctx->backend->conv2d_forward(ctx, p, x, w, b, y) != FACS_OK)
         return NULL;
@@ -91,5 +95,40 @@ facs_tensor *facs_conv2d(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_ten
         s->w = w;
         s->b = b;
     }
+    return y;
+}
+
+facs_tensor *facs_conv2d_fused(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b,
+                               const facs_conv2d_params *p, facs_tensor *residual, int relu)
+{
+    if (!x || !w)
+        return NULL;
+    if (facs_check_device(ctx, "conv2d_fused", 4, (const facs_tensor *const[]){x, w, b, residual}) ||
+        facs_check_f32("conv2d_fused", "x", x) || facs_check_f32("conv2d_fused", "w", w) ||
+        facs_check_f32("conv2d_fused", "b", b) || facs_check_f32("conv2d_fused", "residual", residual) ||
+        !FACS_HAS_ENTRY(ctx, conv2d_forward, "conv2d"))
+        return NULL;
+    if (facs_needs_grad(ctx, 4, (facs_tensor *const[]){x, w, b, residual})) {
+        facs_fail(FACS_ERR_ARG, "conv2d_fused: inference only, but a gradient would be recorded");
+        return NULL;
+    }
+    int oh = 0, ow = 0;
+    if (check_args(x, w, b, p, &oh, &ow) != FACS_OK)
+        return NULL;
+    char sr[64];
+    if (residual && (residual->n != x->n || residual->c != w->n || residual->h != oh || residual->w != ow)) {
+        facs_fail(FACS_ERR_ARG, "conv2d_fused: residual %s is not the output's shape (%d, %d, %d, %d)",
+                  facs_shape_str(residual, sr, sizeof sr), x->n, w->n, oh, ow);
+        return NULL;
+    }
+    facs_tensor *y = facs_ctx_tensor(ctx, FACS_F32, x->n, w->n, oh, ow);
+    if (!y || (residual && ctx->backend->copy(y->data, residual->data, facs_tensor_bytes(y)) != FACS_OK))
+        return NULL;
+    facs_conv2d_params fused = *p;
+    fused.post_sum = residual != NULL;
+    fused.post_relu = relu;
+    if (ctx->backend->conv2d_forward(ctx, &fused, x, w, b, y) != FACS_OK)
+        return NULL;
+    facs_profile_op(ctx, "conv2d_fused", 4, (const facs_tensor *const[]){x, w, b, residual}, y, w);
     return y;
 }
