@@ -264,8 +264,10 @@ int facs_model_is_folded(const facs_model *model) { return model->folded; }
 
 facs_status facs_model_fold_bn(facs_model *model)
 {
-    if (model->family->fold_bn)
-        FACS_TRY(model->family->fold_bn(model->impl));
+    /* Folding twice would scale the weights twice; a family without the hook has nothing folded. */
+    if (model->folded || !model->family->fold_bn)
+        return FACS_OK;
+    FACS_TRY(model->family->fold_bn(model->impl));
     model->folded = 1;
     return FACS_OK;
 }

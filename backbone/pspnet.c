@@ -210,12 +210,24 @@ void facs_pspnet_free(facs_pspnet *net)
     facs_param_list_init(&net->backbone.params);
 }
 
+facs_status facs_pspnet_fold_bn(facs_pspnet *net)
+{
+    if (net->cls.bn.fold_bias)
+        return FACS_OK;
+    facs_param_list *store = &net->backbone.folded;
+    FACS_TRY(facs_resnet_fold_bn(&net->backbone));
+    for (int i = 0; i < FACS_PSPNET_BINS; i++)
+        FACS_TRY(facs_bn_fold(store, net->ppm[i].conv, &net->ppm[i].bn));
+    FACS_TRY(facs_bn_fold(store, net->aux.conv, &net->aux.bn));
+    return facs_bn_fold(store, net->cls.conv, &net->cls.bn);
+}
+
 /* ---- forward ---- */
 
 /* 3x3 conv, BN, ReLU, Dropout2d (training only), 1x1 conv with bias. */
 static facs_tensor *head(facs_ctx *ctx, const facs_pspnet_head *h, facs_tensor *x, double dropout)
 {
-    facs_tensor *y = facs_relu(ctx, facs_bn_forward(ctx, facs_conv_forward(ctx, x, h->conv, NULL, 1, 1, 1, 1), &h->bn));
+    facs_tensor *y = facs_conv_bn(ctx, x, h->conv, &h->bn, 1, 1, 1, NULL, 1);
     if (ctx->training && dropout > 0.0)
         y = facs_dropout2d(ctx, y, (float)dropout);
     return facs_conv_forward(ctx, y, h->out, h->out_bias, 1, 0, 1, 1);
@@ -230,7 +242,7 @@ static facs_tensor *pyramid(facs_ctx *ctx, const facs_pspnet *net, facs_tensor *
     for (int i = 0; i < FACS_PSPNET_BINS; i++) {
         const facs_pspnet_stage *st = &net->ppm[i];
         facs_tensor *p = facs_adaptive_avgpool2d(ctx, f, st->bin, st->bin);
-        p = facs_relu(ctx, facs_bn_forward(ctx, facs_conv_forward(ctx, p, st->conv, NULL, 1, 0, 1, 1), &st->bn));
+        p = facs_conv_bn(ctx, p, st->conv, &st->bn, 1, 0, 1, NULL, 1);
         if (!(parts[1 + i] = facs_resize_bilinear(ctx, p, f->h, f->w, 1)))
             return NULL;
     }

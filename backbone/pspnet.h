@@ -121,6 +121,10 @@ typedef struct {
 facs_status facs_pspnet_train_loss(facs_ctx *ctx, const facs_model *model, facs_tensor *logits,
                                    facs_tensor *labels, float aux_weight, int ignore_index, facs_pspnet_loss *out);
 
+/* facs_resnet_fold_bn for the whole network: the backbone, the pyramid's
+ * stages and both heads (their 3x3 conv + BN + ReLU). */
+facs_status facs_pspnet_fold_bn(facs_pspnet *net);
+
 /* The family of the "pspnet_*" names, one of backbone/model.c's built-in families. */
 extern const facs_model_family facs_pspnet_family;
 

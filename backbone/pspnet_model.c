@@ -39,8 +39,7 @@ static const char *tap_name(void *impl, int index, char *buf, size_t size)
 
 static facs_tap *tap_slot(void *impl) { return &((facs_pspnet *)impl)->backbone.tap; }
 
-/* The backbone's BNs; the pyramid's and the head's stay as they are. */
-static facs_status fold_bn(void *impl) { return facs_resnet_fold_bn(&((facs_pspnet *)impl)->backbone); }
+static facs_status fold_bn(void *impl) { return facs_pspnet_fold_bn(impl); }
 
 static facs_tensor *aux_output(void *impl) { return ((facs_pspnet *)impl)->aux_logits; }
 

@@ -106,6 +106,7 @@ facs_status facs_vgg_create(facs_vgg *net, const facs_model_options *options, fa
 {
     *net = (facs_vgg){.options = *options};
     facs_param_list_init(&net->params);
+    facs_param_list_init(&net->folded);
     FACS_TRY(check_options(options));
     const arch_entry *arch = find_arch(options->arch);
     net->facs = arch->facs;
@@ -121,13 +122,15 @@ void facs_vgg_free(facs_vgg *net)
 {
     facs_model_options options = net->options;
     facs_param_list_free(&net->params);
+    facs_param_list_free(&net->folded);
     *net = (facs_vgg){.options = options};
     facs_param_list_init(&net->params);
+    facs_param_list_init(&net->folded);
 }
 
 static facs_tensor *conv_bn_relu(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int pad)
 {
-    return facs_relu(ctx, facs_bn_forward(ctx, facs_conv_forward(ctx, x, w, NULL, 1, pad, 1, 1), bn));
+    return facs_conv_bn(ctx, x, w, bn, 1, pad, 1, NULL, 1);
 }
 
 static facs_tensor *squeeze(facs_ctx *ctx, const facs_vgg *net, const facs_vgg_layer *l, facs_tensor *x)
@@ -195,6 +198,19 @@ static const char *family_tap_name(void *impl, int index, char *buf, size_t size
 
 static facs_tap *family_tap_slot(void *impl) { return &((facs_vgg *)impl)->tap; }
 
+/* Every 3x3 conv's BN, and the plain squeeze's (a FACS squeeze keeps its own). */
+static facs_status family_fold_bn(void *impl)
+{
+    facs_vgg *net = impl;
+    for (int k = 0; k < FACS_VGG_CONVS; k++) {
+        facs_vgg_layer *l = &net->layers[k];
+        if (l->squeeze && !net->facs)
+            FACS_TRY(facs_bn_fold(&net->folded, l->squeeze_conv, &l->squeeze_bn));
+        FACS_TRY(facs_bn_fold(&net->folded, l->conv, &l->bn));
+    }
+    return FACS_OK;
+}
+
 static void family_destroy(void *impl)
 {
     facs_vgg_free(impl);
@@ -210,4 +226,5 @@ const facs_model_family facs_vgg_family = {
     .destroy = family_destroy,
     .tap_name = family_tap_name,
     .tap_slot = family_tap_slot,
+    .fold_bn = family_fold_bn,
 };

@@ -71,6 +71,7 @@ typedef struct {
     facs_model_options options;
     int facs, reduction;    /* FACS variant; R */
     facs_param_list params;
+    facs_param_list folded; /* the biases of BN folded into convolutions (facs_model_fold_bn); never saved */
     facs_vgg_layer layers[FACS_VGG_CONVS];
     facs_param *fc_weight, *fc_bias;
     int tap_features[FACS_VGG_TAPS]; /* tap point t is features.<tap_features[t]> */

@@ -8,7 +8,8 @@
  *     that spreads through the depth) on every ResNet shape that folds:
  *     7x7, CIFAR and deep-base stems, FACS (its squeeze keeps its BN, post-BN
  *     too), depth-wise pooling, squeeze-excitation, dilation (output stride 8),
- *     and PSPNet's backbone; BN statistics and affine terms are random, so a
+ *     PSPNet (backbone, pyramid and heads) and VGG-16 (1x1 squeezes plain and
+ *     FACS); BN statistics and affine terms are random, so a
  *     fold that dropped the mean, the bias or the variance's epsilon would be
  *     off by far more than the bound;
  *   - with a tape (GradCAM's eval mode) the folded model runs the folded
@@ -27,27 +28,28 @@
 #include "model_file.h"
 #include "test_util.h"
 
-/* Random BN statistics and affine terms, so folding has something to fold. */
+/* Random statistics and affine terms for every BN (a prefix with a
+ * running_mean), so folding has something to fold. */
 static void randomize_bn(facs_model *m)
 {
+    static const struct {
+        const char *suffix;
+        double lo, hi;
+    } terms[] = {{"weight", 0.5, 1.5}, {"bias", -0.3, 0.3}, {"running_mean", -0.3, 0.3}, {"running_var", 0.3, 2.0}};
     facs_param_list *params = facs_model_params(m);
     for (int i = 0; i < params->count; i++) {
-        facs_param *p = params->items[i];
-        const char *name = strrchr(p->name, '.');
-        int bn = strstr(p->name, "bn") || strstr(p->name, "downsample.1") || strstr(p->name, "layer0.");
-        if (!name || !bn || p->value->c != 1)
+        const char *name = params->items[i]->name, *end = strstr(name, ".running_mean");
+        if (!end || end[strlen(".running_mean")])
             continue;
-        double lo = 0, hi = 0;
-        if (strcmp(name, ".weight") == 0)
-            lo = 0.5, hi = 1.5;
-        else if (strcmp(name, ".bias") == 0 || strcmp(name, ".running_mean") == 0)
-            lo = -0.3, hi = 0.3;
-        else if (strcmp(name, ".running_var") == 0)
-            lo = 0.3, hi = 2.0;
-        else
-            continue;
-        test_fill(facs_f32(p->value), facs_tensor_numel(p->value), lo, hi);
-        facs_tensor_touch(p->value);
+        for (int t = 0; t < 4; t++) {
+            char key[256];
+            snprintf(key, sizeof key, "%.*s.%s", (int)(end - name), name, terms[t].suffix);
+            facs_param *p = facs_param_list_find(params, key);
+            if (CHECK(p != NULL, "%s: no %s", name, key)) {
+                test_fill(facs_f32(p->value), facs_tensor_numel(p->value), terms[t].lo, terms[t].hi);
+                facs_tensor_touch(p->value);
+            }
+        }
     }
 }
 
@@ -181,6 +183,8 @@ int main(void)
     check_arch(ctx, "dwp_resnet50", 0, 0, 0, 64, 0);
     check_arch(ctx, "pspnet_resnet26", 0, 2, 8, 65, 0);
     check_arch(ctx, "pspnet_facs_resnet26", 0, 0, 16, 64, 0);
+    check_arch(ctx, "vgg16_1x1_r2", 0, 0, 0, 32, 0);
+    check_arch(ctx, "facs_vgg16_r2", 0, 0, 0, 32, 1);
     facs_ctx_free(ctx);
     return test_finish();
 }
