@@ -15,7 +15,7 @@
  *   - with a tape (GradCAM's eval mode) the folded model runs the folded
  *     convolutions as recorded ops and gives the same logits. Its input
  *     gradient is not compared: with random BN it moved by 2e-3 to 2e-2 on
- *     some seeds while the logits stayed within 1e-6 (ReLU and max-pool
+ *     some seeds while the logits stayed within 1e-5 (ReLU and max-pool
  *     decisions near ties, which folding's rounding can flip, each move the
  *     gradient by a whole activation's share);
  *   - training never uses folded weights: a folded model refuses training
