@@ -96,6 +96,16 @@ facs_status facs_bn_fold(facs_param_list *store, facs_param *conv_w, facs_bn *bn
     return FACS_OK;
 }
 
+static facs_conv2d_params conv_params(int stride, int pad, int dilation, int groups)
+{
+    facs_conv2d_params p = facs_conv2d_defaults();
+    p.stride_h = p.stride_w = stride;
+    p.pad_h = p.pad_w = pad;
+    p.dil_h = p.dil_w = dilation;
+    p.groups = groups;
+    return p;
+}
+
 facs_tensor *facs_conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int stride, int pad,
                           int dilation, facs_tensor *residual, int relu)
 {
@@ -109,10 +119,7 @@ facs_tensor *facs_conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, co
                   "mode needs the unfolded model", w->name);
         return NULL;
     } else {
-        facs_conv2d_params p = facs_conv2d_defaults();
-        p.stride_h = p.stride_w = stride;
-        p.pad_h = p.pad_w = pad;
-        p.dil_h = p.dil_w = dilation;
+        facs_conv2d_params p = conv_params(stride, pad, dilation, 1);
         if (!ctx->record)
             return facs_conv2d_fused(ctx, x, w->value, bn->fold_bias, &p, residual, relu);
         y = facs_conv2d(ctx, x, w->value, bn->fold_bias, &p);
@@ -125,11 +132,7 @@ facs_tensor *facs_conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, co
 facs_tensor *facs_conv_forward(facs_ctx *ctx, facs_tensor *x, const facs_param *weight, const facs_param *bias,
                                int stride, int pad, int dilation, int groups)
 {
-    facs_conv2d_params p = facs_conv2d_defaults();
-    p.stride_h = p.stride_w = stride;
-    p.pad_h = p.pad_w = pad;
-    p.dil_h = p.dil_w = dilation;
-    p.groups = groups;
+    facs_conv2d_params p = conv_params(stride, pad, dilation, groups);
     return facs_conv2d(ctx, x, weight->value, bias ? bias->value : NULL, &p);
 }
 

@@ -15,11 +15,11 @@
  *     bench-folder --data DIR --label photos --workers 2 --batch 32 --runs 3 --warmup 1
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "augment.h"
 #include "bench_util.h"
+#include "cli_options.h"
 #include "image_folder.h"
 #include "loader.h"
 
@@ -42,13 +42,8 @@ static facs_status take_folder_option(void *user, const char *name, const char *
         b->data = v;
     else if (strcmp(name, "--label") == 0)
         b->label = v;
-    else {
-        char *end;
-        long n = strtol(v, &end, 10);
-        if (!*v || *end || n < 0 || n > 64)
-            return facs_fail(FACS_ERR_ARG, "--workers wants an integer in [0, 64], got '%s'", v);
-        b->workers = (int)n;
-    }
+    else
+        return facs_cli_int("--workers", v, 0, 64, &b->workers);
     return FACS_OK;
 }
 
