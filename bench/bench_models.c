@@ -12,6 +12,11 @@
  *                 parameter, as torch.optim.SGD applies it), zero_grad.
  *                 Segmentation models (PSPNet) get a label per pixel and
  *                 pspnet-train's loss: main cross-entropy + 0.4 x aux.
+ *   --mode floor  the conv floor of infer: the network's convolutions alone
+ *                 (recorded from one eval forward), back to back, with the
+ *                 reordered weights cached, at batch 1 then --batch; shapes
+ *                 named as infer's, with floor_ms, cpu_ms, gflops_floor and
+ *                 the count of convolutions, and the oneDNN ISA in the document.
  *
  * cpu_ms is the median process CPU time (all threads) of a call: with one
  * thread it hardly depends on other load, so it compares the libraries on a
@@ -21,10 +26,13 @@
  * before the model was built. Warm up with
  * 2 calls or more: the arena settles only in the call after its first reset,
  * which maps its single new block afresh (page faults over the whole peak).
- * bench/run_bench.sh infer|train|pspnet compares it with bench/bench_models_torch.py. */
+ * bench/run_bench.sh infer|train|pspnet compares it with bench/bench_models_torch.py
+ * (infer also with --mode floor and the twin's --variant mkldnn). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <dnnl.h>
 
 #include "autograd.h"
 #include "bench_util.h"
@@ -35,7 +43,8 @@
 
 static const char ABOUT[] =
     "Times whole networks on the CPU (one configuration per run); prints JSON on stdout.\n"
-    "  --mode M          infer (batch 1, then --batch; eval mode) or train (one SGD step at --batch); default infer\n"
+    "  --mode M          infer (batch 1, then --batch; eval mode), train (one SGD step at --batch) or floor\n"
+    "                    (infer's convolutions alone, back to back, weights cached: its lower bound); default infer\n"
     "  --arch A          any facs-run architecture name (default resnet50)\n"
     "  --input-size S    input side S (square) or HxW, height first (512x1024: 512 rows of 1024); default 224\n"
     "  --classes K       classes (default: the architecture's, 1000; PSPNet 19)\n"
@@ -44,12 +53,12 @@ static const char ABOUT[] =
     "  --cifar-stem      ResNet 3x3 stride-1 stem without max-pool (for 32x32 inputs)\n"
     "  --profile         after timing, one more call at --batch split into phases and forward ops (stderr)\n"
     "  --weight-cache    keep reordered conv weights across calls (facs_ctx_set_weight_cache); off by default,\n"
-    "                    as PyTorch's eager mode reorders per call too\n"
+    "                    as PyTorch's eager mode reorders per call too; always on in floor mode\n"
     "  --fold-bn         infer mode: BatchNorm folded into the convolutions, ReLU and residual adds fused\n"
     "                    (facs_model_fold_bn, what inference tools run); off by default, as PyTorch's eager mode";
 
 typedef struct {
-    int train, profile, weight_cache, fold_bn;
+    int train, floor, profile, weight_cache, fold_bn;
     facs_model_options model;
     int height, width; /* of the input images */
 } model_bench;
@@ -103,15 +112,22 @@ static int take_model_options(int *argc, char **argv, model_bench *b)
     int rc = bench_take_options(argc, argv, "bench-models", own, take_model_option, &m);
     if (rc >= 0)
         return rc;
-    if (strcmp(m.mode, "infer") && strcmp(m.mode, "train")) {
-        fprintf(stderr, "bench-models: --mode must be infer or train, not '%s'\n", m.mode);
+    if (strcmp(m.mode, "infer") && strcmp(m.mode, "train") && strcmp(m.mode, "floor")) {
+        fprintf(stderr, "bench-models: --mode must be infer, train or floor, not '%s'\n", m.mode);
         return 2;
     }
     b->train = !strcmp(m.mode, "train");
+    b->floor = !strcmp(m.mode, "floor");
     if (b->train && b->fold_bn) {
         fprintf(stderr, "bench-models: --fold-bn is for --mode infer (training needs the unfolded model)\n");
         return 2;
     }
+    if (b->floor && (b->fold_bn || b->profile)) {
+        fprintf(stderr, "bench-models: --mode floor times the unfolded network's convolutions alone: "
+                        "--fold-bn and --profile do not apply\n");
+        return 2;
+    }
+    b->weight_cache |= b->floor; /* the floor's weights are reordered once, before timing */
     if (facs_model_options_for_arch(m.arch, &b->model) != FACS_OK) {
         fprintf(stderr, "bench-models: %s\n", facs_last_error());
         return 2;
@@ -332,6 +348,232 @@ done:
     return rc;
 }
 
+/* --mode floor: the convolutions of one eval forward, recorded as the network
+ * calls them (so the list follows the architecture: ResNet-50 has 53), then
+ * timed alone, back to back. */
+typedef struct {
+    facs_conv2d_params p;   /* stride, pad, dilation, groups as the network passed them */
+    facs_tensor *w, *b;     /* the model's own tensors: their cached reorders are reused */
+    int c, h, w_in, oh, ow; /* input channels and size, output size, of one image */
+} floor_conv;
+
+typedef struct {
+    facs_param_list *params; /* the model's, to map the backend's const pointers back to its tensors */
+    floor_conv *items;
+    int count, capacity;
+} floor_convs;
+
+/* A copy of the context's backend table whose conv2d_forward records each
+ * call before running it. The table comes first so that the entry, which
+ * gets only ctx, finds the recorder behind ctx->backend. */
+typedef struct {
+    facs_backend table;
+    const facs_backend *real;
+    floor_convs *list;
+} conv_spy;
+
+/* The model tensor t points to; NULL for NULL (no bias) and for a tensor the model does not own. */
+static facs_tensor *model_tensor(facs_param_list *params, const facs_tensor *t)
+{
+    for (int i = 0; t && i < params->count; i++)
+        if (params->items[i]->value == t)
+            return params->items[i]->value;
+    return NULL;
+}
+
+static facs_status floor_add(floor_convs *list, const facs_conv2d_params *p, const facs_tensor *x,
+                             const facs_tensor *w, const facs_tensor *b, const facs_tensor *y)
+{
+    floor_conv c = {*p, model_tensor(list->params, w), model_tensor(list->params, b), x->c, x->h, x->w, y->h, y->w};
+    if (!c.w || (b && !c.b))
+        return facs_fail(FACS_ERR_ARG, "floor: a convolution's weight or bias is not a model parameter");
+    if (list->count == list->capacity) {
+        int capacity = list->capacity ? 2 * list->capacity : 64;
+        floor_conv *grown = realloc(list->items, (size_t)capacity * sizeof *grown);
+        if (!grown)
+            return facs_fail(FACS_ERR_MEMORY, "floor: out of memory for the convolution list");
+        list->items = grown;
+        list->capacity = capacity;
+    }
+    list->items[list->count++] = c;
+    return FACS_OK;
+}
+
+static facs_status record_conv(struct facs_ctx *ctx, const facs_conv2d_params *p, const facs_tensor *x,
+                               const facs_tensor *w, const facs_tensor *b, facs_tensor *y)
+{
+    const conv_spy *spy = (const conv_spy *)ctx->backend; /* its first member: see conv_spy */
+    FACS_TRY(floor_add(spy->list, p, x, w, b, y));
+    return spy->real->conv2d_forward(ctx, p, x, w, b, y);
+}
+
+/* Fills list with the convolutions of one eval forward at batch 1 (their
+ * parameters do not depend on the batch), which also reorders the weights
+ * into the cache. */
+static facs_status record_convs(facs_ctx *ctx, facs_model *m, const model_bench *b, floor_convs *list)
+{
+    unsigned seed = 1;
+    facs_tensor *x = bench_random_tensor(1, 3, b->height, b->width, &seed);
+    if (!x)
+        return facs_fail(FACS_ERR_MEMORY, "floor: out of memory for the input");
+    conv_spy spy = {*ctx->backend, ctx->backend, list};
+    spy.table.conv2d_forward = record_conv;
+    facs_ctx_begin_step(ctx);
+    facs_ctx_set_mode(ctx, 0, 0);
+    ctx->backend = &spy.table;
+    facs_tensor *logits = facs_model_forward(ctx, m, x);
+    ctx->backend = spy.real;
+    facs_tensor_free(x);
+    return logits ? FACS_OK : facs_last_status();
+}
+
+static int same_input(const floor_conv *a, const floor_conv *b)
+{
+    return a->c == b->c && a->h == b->h && a->w_in == b->w_in;
+}
+
+/* The index of the first conv whose input has conv i's shape. */
+static int first_of_shape(const floor_convs *list, int i)
+{
+    int j = 0;
+    while (!same_input(&list->items[j], &list->items[i]))
+        j++;
+    return j;
+}
+
+static void free_floor_inputs(const floor_convs *list, facs_tensor **in)
+{
+    for (int i = 0; in && i < list->count; i++)
+        if (first_of_shape(list, i) == i)
+            facs_tensor_free(in[i]);
+    free(in);
+}
+
+/* Each conv's input at batch n: one random heap tensor per input shape,
+ * shared by the convs of that shape (values do not change the time; sharing
+ * bounds the memory at batch 32). NULL when out of memory. */
+static facs_tensor **floor_inputs(const floor_convs *list, int n)
+{
+    facs_tensor **in = calloc((size_t)list->count, sizeof *in);
+    unsigned seed = 1;
+    for (int i = 0; in && i < list->count; i++) {
+        const floor_conv *c = &list->items[i];
+        int j = first_of_shape(list, i);
+        in[i] = j < i ? in[j] : bench_random_tensor(n, c->c, c->h, c->w_in, &seed);
+        if (!in[i]) {
+            free_floor_inputs(list, in);
+            return NULL;
+        }
+    }
+    return in;
+}
+
+/* FLOPs (2 per multiply-add) of the convolutions at batch n. */
+static double floor_gflop(const floor_convs *list, int n)
+{
+    double flop = 0;
+    for (int i = 0; i < list->count; i++) {
+        const floor_conv *c = &list->items[i];
+        flop += 2.0 * n * c->oh * c->ow * c->w->n * c->w->c * c->w->h * c->w->w;
+    }
+    return flop * 1e-9;
+}
+
+/* One pass over the convolutions. Each output is dropped before the next
+ * conv starts (the arena restarts), so the pass holds one output at a time
+ * as a network's forward holds a few. */
+static facs_status floor_pass(facs_ctx *ctx, const floor_convs *list, facs_tensor *const *in)
+{
+    for (int i = 0; i < list->count; i++) {
+        const floor_conv *c = &list->items[i];
+        facs_ctx_begin_step(ctx);
+        if (!facs_conv2d(ctx, in[i], c->w, c->b, &c->p))
+            return facs_last_status();
+    }
+    return FACS_OK;
+}
+
+/* Times the floor at batch n (one untimed pass to reorder the weights this
+ * batch's primitives want, then --warmup, then --runs) and appends its entry. */
+static int floor_batch(facs_ctx *ctx, const floor_convs *list, const model_bench *b, const bench_options *o, int n,
+                       json_t *shapes)
+{
+    facs_tensor **in = floor_inputs(list, n);
+    double *ms = malloc((size_t)o->runs * sizeof *ms), *cpu = malloc((size_t)o->runs * sizeof *cpu);
+    char size[32], name[256];
+    size_label(b, size, sizeof size);
+    snprintf(name, sizeof name, "%s @%s b%d", b->model.arch, size, n);
+    int rc = 1;
+    if (!in || !ms || !cpu) {
+        fprintf(stderr, "bench-models: out of memory\n");
+        goto done;
+    }
+    for (int i = -o->warmup - 1; i < o->runs; i++) {
+        double t0 = bench_now_ms(), c0 = bench_cpu_now_ms();
+        facs_status s = floor_pass(ctx, list, in);
+        double t1 = bench_now_ms(), c1 = bench_cpu_now_ms();
+        if (s != FACS_OK) {
+            fprintf(stderr, "bench-models: %s floor: %s\n", b->model.arch, facs_last_error());
+            goto done;
+        }
+        if (i >= 0) {
+            ms[i] = t1 - t0;
+            cpu[i] = c1 - c0;
+        }
+        fprintf(stderr, "%s floor %d: %.1f ms\n", name, i, t1 - t0);
+    }
+    /* One per weight and layout: a count above the conv count means batches wanted different layouts. */
+    fprintf(stderr, "%s floor: %d reordered weights cached\n", name, facs_ctx_weight_cache_count(ctx));
+    double median = bench_median(ms, o->runs);
+    json_array_append_new(shapes, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o}", "name", name,
+                                            "mode", "floor", "arch", b->model.arch, "input_h", b->height, "input_w",
+                                            b->width, "batch", n, "convs", list->count, "floor_ms",
+                                            bench_json_real(median, 3), "cpu_ms",
+                                            bench_json_real(bench_median(cpu, o->runs), 3), "gflops_floor",
+                                            bench_json_real(floor_gflop(list, n) / (median * 1e-3), 1)));
+    rc = 0;
+done:
+    free_floor_inputs(list, in);
+    free(ms);
+    free(cpu);
+    return rc;
+}
+
+/* --mode floor: records the convolutions, then times them at batch 1 (when
+ * --batch is above 1) and at --batch, as infer times the network. */
+static int bench_floor(facs_ctx *ctx, facs_model *m, const model_bench *b, const bench_options *o, json_t *shapes)
+{
+    floor_convs list = {facs_model_params(m), NULL, 0, 0};
+    int rc = 1;
+    if (record_convs(ctx, m, b, &list) != FACS_OK)
+        fprintf(stderr, "bench-models: %s floor: %s\n", b->model.arch, facs_last_error());
+    else {
+        fprintf(stderr, "%s floor: %d convolutions recorded from one eval forward\n", b->model.arch, list.count);
+        rc = o->batch > 1 ? floor_batch(ctx, &list, b, o, 1, shapes) : 0;
+        if (!rc)
+            rc = floor_batch(ctx, &list, b, o, o->batch, shapes);
+    }
+    free(list.items);
+    return rc;
+}
+
+/* The widest instruction set oneDNN may dispatch to here (ONEDNN_MAX_CPU_ISA
+ * lowers it): whether the floor's kernels ran AVX-512 or AVX2. */
+static const char *onednn_isa(void)
+{
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+    }
+}
+
 int main(int argc, char **argv)
 {
     double rss_start = bench_max_rss_mib();
@@ -367,14 +609,21 @@ int main(int argc, char **argv)
         opt = &sgd;
     }
     json_t *shapes = json_array();
-    /* Inference reports latency at batch 1 before throughput at --batch. */
-    rc = !b.train && o.batch > 1 ? bench_batch(ctx, m, NULL, &b, &o, 1, shapes, rss_start) : 0;
-    if (!rc)
-        rc = bench_batch(ctx, m, opt, &b, &o, o.batch, shapes, rss_start);
-    int out = bench_json_print(json_pack("{s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:o}", "library", "facs", "mode",
-                                         b.train ? "train" : "infer", "threads", o.threads, "runs", o.runs, "warmup",
-                                         o.warmup, "weight_cache", b.weight_cache, "fold_bn", b.fold_bn, "shapes",
-                                         shapes));
+    if (b.floor)
+        rc = bench_floor(ctx, m, &b, &o, shapes);
+    else {
+        /* Inference reports latency at batch 1 before throughput at --batch. */
+        rc = !b.train && o.batch > 1 ? bench_batch(ctx, m, NULL, &b, &o, 1, shapes, rss_start) : 0;
+        if (!rc)
+            rc = bench_batch(ctx, m, opt, &b, &o, o.batch, shapes, rss_start);
+    }
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:o}", "library", "facs", "mode",
+                            b.train ? "train" : b.floor ? "floor" : "infer", "threads", o.threads, "runs", o.runs,
+                            "warmup", o.warmup, "weight_cache", b.weight_cache, "fold_bn", b.fold_bn, "shapes",
+                            shapes);
+    if (b.floor)
+        json_object_set_new(doc, "onednn_isa", json_string(onednn_isa()));
+    int out = bench_json_print(doc);
     rc = rc ? rc : out;
     if (opt)
         facs_sgd_free(opt);

@@ -12,11 +12,16 @@ resnet_torch.py's ResNet at output stride 8 for the others (FACS, ResNet-26),
 dropout 0.1, 19 classes by default. cpu_ms: the median process CPU time of a
 call, as in bench-models.
 infer: model.eval() under torch.no_grad(), batch 1 then --batch.
+--variant mkldnn (infer, ResNets): the same model through
+torch.utils.mkldnn.to_mkldnn, fed x.to_mkldnn() (converted before timing);
+the reference FACS op has no mkldnn kernels, so it runs on dense tensors
+between conversions, as a user of to_mkldnn would have to run it.
 train: forward, F.cross_entropy (PSPNet: per pixel, main + 0.4 x aux, ignore
 index 255, as pspnet-train), backward, torch.optim.SGD (lr 0.1, Nesterov
 momentum 0.9, weight decay 1e-4), zero_grad. Run with /usr/bin/python3."""
 import argparse
 import os
+import re
 import resource
 import statistics
 import sys
@@ -26,8 +31,12 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 sys.path.insert(0, os.path.join(here, "..", "tests", "ref"))
 import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+import torch.utils.mkldnn  # noqa: E402
 from pspnet_torch import PSPNet, torchvision_backbone  # noqa: E402
+import resnet_torch  # noqa: E402
+from facs_torch import facs  # noqa: E402
 from resnet_torch import ResNet  # noqa: E402
 from torch_timing import parse_args, print_result, timed  # noqa: E402
 
@@ -39,6 +48,7 @@ PSPNET = ("tests/ref/pspnet_torch.py: semseg's PSPNet (dropout 0.1) on torchvisi
 SEG_PREFIX = "pspnet_"
 SEG_CLASSES = 19  # Cityscapes: PSPNet's default in backbone/pspnet.h
 SEG_AUX_WEIGHT, SEG_IGNORE_INDEX = 0.4, 255  # pspnet-train's loss (semseg's recipe)
+MKLDNN = "; run through torch.utils.mkldnn.to_mkldnn with x.to_mkldnn() (FACS ops on dense tensors between conversions)"
 
 
 def max_rss_mib():
@@ -54,9 +64,12 @@ def take_model_options():
     parser.add_argument("--input-size", type=input_size, default=(224, 224))
     parser.add_argument("--classes", type=int, default=None)
     parser.add_argument("--cifar-stem", action="store_true")
+    parser.add_argument("--variant", choices=["eager", "mkldnn"], default="eager")
     mine, rest = parser.parse_known_args()
     sys.argv = sys.argv[:1] + rest
     mine.segmentation = mine.arch.startswith(SEG_PREFIX)
+    if mine.variant == "mkldnn" and (mine.mode != "infer" or mine.segmentation):
+        sys.exit("bench_models_torch.py: --variant mkldnn is for --mode infer of the classification ResNets")
     if mine.classes is None:  # the architecture's default, as bench-models
         mine.classes = SEG_CLASSES if mine.segmentation else 1000
     return mine
@@ -103,6 +116,42 @@ def build(m):
     return model.to(memory_format=torch.channels_last)
 
 
+class SqueezeWeight(nn.Module):
+    """A FACS block's conv1, whose weight the FACS op reads as a (C/R, C)
+    matrix: hidden from to_mkldnn, which would turn it into an MkldnnConv2d
+    with a blocked weight that cannot be viewed so."""
+
+    def __init__(self, conv):
+        super().__init__()
+        self.weight = conv.weight
+
+
+def facs_on_dense(x, w, b, fusion, threshold):
+    """resnet_torch's FACS op for mkldnn inputs: the reference op is written
+    with generic torch ops, which mkldnn tensors lack, so it runs on x made
+    dense and hands its output back as mkldnn."""
+    if not x.is_mkldnn:
+        return facs(x, w, b, fusion, threshold)
+    y, p = facs(x.to_dense(), w, b, fusion, threshold)
+    return y.to_mkldnn(), p
+
+
+def to_mkldnn(model):
+    """The eval model through torch.utils.mkldnn.to_mkldnn (conv, BN and fc
+    weights reordered once into oneDNN's layouts), FACS blocks included."""
+    for block in model.modules():
+        if isinstance(block, resnet_torch.Bottleneck) and block.opts["facs"]:
+            block.conv1 = SqueezeWeight(block.conv1)
+    resnet_torch.facs = facs_on_dense  # what Bottleneck.forward calls
+    return torch.utils.mkldnn.to_mkldnn(model)
+
+
+def cpu_capability():
+    """The vector ISA of PyTorch's own (ATen) kernels, e.g. AVX2 (its oneDNN picks its own)."""
+    found = re.search(r"CPU capability usage: (\S+)", torch.__config__.show())
+    return found.group(1) if found else "unknown"
+
+
 def train_loss(out, labels):
     """Cross-entropy; for PSPNet in training mode, whose forward gives (main,
     aux) logits, per pixel: main + 0.4 x aux, as pspnet-train."""
@@ -123,6 +172,8 @@ def state_mib(model, opt):
 
 def bench_batch(model, opt, m, args, n, rss_start):
     x = (torch.rand(n, 3, *m.input_size) * 2 - 1).to(memory_format=torch.channels_last)
+    if m.variant == "mkldnn":
+        x = x.to_mkldnn()  # once, untimed: to_mkldnn's contract is mkldnn tensors in and out
     labels = torch.randint(0, m.classes, (n, *m.input_size) if m.segmentation else (n,))
     losses = []
 
@@ -164,7 +215,7 @@ def main():
     rss_start = max_rss_mib()
     m = take_model_options()
     args = parse_args(__doc__.splitlines()[0] + " Also: --mode infer|train, --arch A, --input-size S|HxW, "
-                      "--classes K, --cifar-stem (as bench-models --help).")
+                      "--classes K, --cifar-stem (as bench-models --help), --variant eager|mkldnn (infer).")
     model = build(m)
     opt = None
     if m.mode == "train":
@@ -172,11 +223,17 @@ def main():
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
     else:
         model.eval()
+    implementation, extra = PSPNET if m.segmentation else RESNET, {}
+    if m.variant == "mkldnn":
+        with torch.no_grad():
+            model = to_mkldnn(model)
+        implementation += MKLDNN
+        extra = {"variant": m.variant, "cpu_capability": cpu_capability()}
     shapes = []
     if opt is None and args.batch > 1:
         shapes.append(bench_batch(model, None, m, args, 1, rss_start))
     shapes.append(bench_batch(model, opt, m, args, args.batch, rss_start))
-    print_result(PSPNET if m.segmentation else RESNET, m.mode, args, shapes)
+    print_result(implementation, m.mode, args, shapes, extra)
 
 
 if __name__ == "__main__":

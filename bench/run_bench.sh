@@ -15,6 +15,12 @@
 # RSS is that configuration's):
 #   infer  resnet50, facs_resnet50, resnet101, facs_resnet101 at 224x224, eval
 #          mode, batch 1 (latency) and BATCH (throughput) in each process;
+#          each round also runs two references per configuration: the conv
+#          floor (bench-models --mode floor: the network's convolutions alone,
+#          back to back, weights cached) and PyTorch through to_mkldnn (the
+#          twin's --variant mkldnn), and the result adds per shape floor_ms,
+#          torch_mkldnn_ms, ours / floor and ours / best PyTorch (the faster
+#          of eager and to_mkldnn), and the ISA (CPU flags, oneDNN's, ATen's);
 #   train  resnet50 and facs_resnet50, one SGD step, at 32x32 with the CIFAR
 #          stem and 10 classes (batch BATCH32) and at 224x224 with 1000 classes
 #          (batch BATCH224);
@@ -47,8 +53,8 @@
 # per shape in each round; conv, facs: 10, infer: 5, train, pspnet: 3), WARMUP
 # (conv, facs: 3; infer, train, pspnet: 2, because our arena settles only in
 # the call after its first reset: that call maps its one new block afresh),
-# ROUNDS (3), OMP_NUM_THREADS (2), NOTE (free text stored as "note" in the
-# result).
+# ROUNDS (3), OMP_NUM_THREADS (2), ARCHS (infer's networks, default the four
+# above), NOTE (free text stored as "note" in the result).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,14 +62,15 @@ name=${1:?usage: bench/run_bench.sh conv|facs|infer|train|pspnet|seg|gradcam|fol
 rounds=${ROUNDS:-3}
 threads=${OMP_NUM_THREADS:-2}
 export OMP_NUM_THREADS=$threads
+refs= # infer: also the conv floor and PyTorch's to_mkldnn
 case $name in
 conv | facs)
     target=$name twin=bench_${name}_torch.py runs=${RUNS:-10} warmup=${WARMUP:-3}
     configs="--batch ${BATCH:-8}"
     ;;
 infer)
-    target=models twin=bench_models_torch.py runs=${RUNS:-5} warmup=${WARMUP:-2}
-    configs=$(for arch in resnet50 facs_resnet50 resnet101 facs_resnet101; do
+    target=models twin=bench_models_torch.py runs=${RUNS:-5} warmup=${WARMUP:-2} refs=1
+    configs=$(for arch in ${ARCHS:-resnet50 facs_resnet50 resnet101 facs_resnet101}; do
         echo "--mode infer --arch $arch --input-size 224 --batch ${BATCH:-32}"
     done)
     ;;
@@ -135,6 +142,17 @@ while [ "$round" -le "$rounds" ]; do
         # shellcheck disable=SC2086
         /usr/bin/python3 "$here/$twin" $config --runs "$runs" --warmup "$warmup" --threads "$threads" \
             >"$tmp/torch.$round.$i.json"
+        if [ -n "$refs" ]; then
+            # The later --mode wins: bench-models takes its options in order.
+            echo "round $round/$rounds: conv floor ($bin) $config, $threads threads" >&2
+            # shellcheck disable=SC2086
+            "$bin" $config --mode floor --runs "$runs" --warmup "$warmup" --threads "$threads" \
+                >"$tmp/floor.$round.$i.json"
+            echo "round $round/$rounds: PyTorch to_mkldnn $config, $threads threads" >&2
+            # shellcheck disable=SC2086
+            /usr/bin/python3 "$here/$twin" $config --variant mkldnn --runs "$runs" --warmup "$warmup" \
+                --threads "$threads" >"$tmp/mkldnn.$round.$i.json"
+        fi
         i=$((i + 1))
     done
     round=$((round + 1))
@@ -210,6 +228,43 @@ result = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpu": cpu, "facs": facs
           "ratio_torch_over_facs": ratios, "ratio_sum_of_shapes": summary}
 if os.environ.get("NOTE"):
     result["note"] = os.environ["NOTE"]
+
+
+def cpu_flags():
+    """The vector instruction sets among /proc/cpuinfo's flags."""
+    flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
+    return [f for f in ("sse4_1", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq",
+                        "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags]
+
+
+def reference_rows(floor, mkldnn):
+    """Per inference shape: ours against the conv floor and against the faster
+    of PyTorch's eager and to_mkldnn runs (ratios ours / reference: above 1,
+    ours is slower)."""
+    floor_by, mkldnn_by = ({s["name"]: s for s in d["shapes"]} for d in (floor, mkldnn))
+    rows = []
+    for s, t in pairs:
+        f, k = floor_by[s["name"]], mkldnn_by[s["name"]]
+        best, best_ms = min(("eager", t["forward_ms"]), ("mkldnn", k["forward_ms"]), key=lambda b: b[1])
+        rows.append({"name": s["name"], "ours_ms": s["forward_ms"], "floor_ms": f["floor_ms"], "convs": f["convs"],
+                     "torch_eager_ms": t["forward_ms"], "torch_mkldnn_ms": k["forward_ms"], "best_torch": best,
+                     "best_torch_ms": best_ms, "ours_over_floor": round(s["forward_ms"] / f["floor_ms"], 3),
+                     "ours_over_best_torch": round(s["forward_ms"] / best_ms, 3)})
+    return rows
+
+
+references = os.path.exists(f"{sys.argv[1]}/floor.1.1.json")  # infer
+if references:
+    floor, mkldnn = merge("floor"), merge("mkldnn")
+    reference = reference_rows(floor, mkldnn)
+    ours = sum(r["ours_ms"] for r in reference)
+    # The ISA: what the CPU has, what oneDNN may dispatch to (ours; ONEDNN_MAX_CPU_ISA lowers it) and what
+    # PyTorch's own ATen kernels use (its oneDNN dispatches on its own).
+    result.update(isa={"cpu_flags": cpu_flags(), "onednn": floor["onednn_isa"], "torch_aten": mkldnn["cpu_capability"]},
+                  floor=floor, torch_mkldnn=mkldnn, reference=reference,
+                  reference_sum_of_shapes={"ours_over_floor": round(ours / sum(r["floor_ms"] for r in reference), 3),
+                                           "ours_over_best_torch": round(ours / sum(r["best_torch_ms"]
+                                                                                    for r in reference), 3)})
 with open(sys.argv[4], "w") as out:
     json.dump(result, out, indent=1)
     out.write("\n")
@@ -225,5 +280,14 @@ for table_keys, rows in tables.items():
         print(f"{s['name']:{width}s} " + " ".join(f"{s[k]:14.2f} {t[k]:14.2f} {r[k[:-3]]:6.2f}" for k in table_keys),
               file=sys.stderr)
 print("sum of shapes, torch / facs: " + ", ".join(f"{k} {v}" for k, v in summary.items()), file=sys.stderr)
+if references:
+    print(f"{'shape':{width}s} {'ours ms':>10s} {'floor ms':>10s} {'ours/floor':>10s} {'torch eager':>11s} "
+          f"{'torch mkldnn':>12s} {'ours/best torch':>15s}", file=sys.stderr)
+    for r in reference:
+        print(f"{r['name']:{width}s} {r['ours_ms']:10.2f} {r['floor_ms']:10.2f} {r['ours_over_floor']:10.2f} "
+              f"{r['torch_eager_ms']:11.2f} {r['torch_mkldnn_ms']:12.2f} {r['ours_over_best_torch']:15.2f}",
+              file=sys.stderr)
+    print("sum of shapes: " + ", ".join(f"{k} {v}" for k, v in result["reference_sum_of_shapes"].items())
+          + f"; ISA: {result['isa']}", file=sys.stderr)
 EOF
 echo "wrote $here/results/$name.json" >&2

@@ -34,9 +34,10 @@ def parse_args(description):
     return args
 
 
-def print_result(implementation, mode, args, shapes):
-    """The JSON document of one run on stdout, as the C benchmarks print it."""
+def print_result(implementation, mode, args, shapes, extra=None):
+    """The JSON document of one run on stdout, as the C benchmarks print it;
+    extra: more top-level keys (a variant's own)."""
     json.dump({"library": f"torch {torch.__version__}", "implementation": implementation, "mode": mode,
-               "threads": args.threads, "runs": args.runs, "warmup": args.warmup, "shapes": shapes},
+               "threads": args.threads, "runs": args.runs, "warmup": args.warmup, "shapes": shapes, **(extra or {})},
               sys.stdout, indent=1)
     print()

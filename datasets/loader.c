@@ -3,7 +3,8 @@
  * Work is handed out per sample: a worker claims the next position of the
  * epoch's order, loads and transforms that sample straight into its place in a
  * batch buffer (a "slot"), and the slot is ready when all its samples are done.
- * Position p belongs to batch p / batch_size and that batch lives in slot
+ * Position p (of this loader's shard, see "Sharding" in loader.h) belongs to
+ * batch batch_of[p], which starts at position first[batch] and lives in slot
  * batch % nslots; a worker may only claim a position whose batch is within
  * nslots of the oldest batch the caller has not given back, which bounds memory
  * and keeps a slot from being reused while it is read. One mutex guards all
@@ -32,9 +33,14 @@ typedef struct {
 struct facs_loader {
     const facs_dataset *ds;
     facs_loader_opts o;
-    int nbatches, total; /* batches and samples used per epoch */
+    int nbatches, total; /* batches and samples of this shard per epoch */
+    int max_batch;       /* samples of this shard's largest batch */
     size_t img_floats, label_ints;
-    int *perm;
+    int *first;          /* nbatches + 1: the shard's position where each batch starts */
+    int *batch_of;       /* total: the batch of each of the shard's positions */
+    int *global_pos;     /* total: each shard position's position in the epoch's order */
+    int *order;          /* the dataset's count: the epoch's order of all samples */
+    int *perm;           /* total: the shard's samples, order[global_pos[p]] */
     int nslots;
     slot *slots;
     pthread_t *threads;
@@ -57,6 +63,7 @@ facs_loader_opts facs_loader_defaults(void)
     memset(&o, 0, sizeof o);
     o.batch_size = 1;
     o.prefetch = 2;
+    o.shard_count = 1;
     return o;
 }
 
@@ -89,11 +96,7 @@ facs_status facs_seg_transform(const void *opts, const facs_image *image, const 
     return facs_seg_augment(opts, image, &label->map, seed, epoch, index, out_image, out_label);
 }
 
-static int batch_len(const facs_loader *l, int b)
-{
-    int left = l->total - b * l->o.batch_size;
-    return left < l->o.batch_size ? left : l->o.batch_size;
-}
+static int batch_len(const facs_loader *l, int b) { return l->first[b + 1] - l->first[b]; }
 
 /* Whether samples go through the dataset's read and transform_file. */
 static int reads_files(const facs_loader *l) { return l->ds->read && l->o.transform_file; }
@@ -143,10 +146,12 @@ static void start_epoch(facs_loader *l, int epoch)
 {
     l->epoch = epoch;
     if (l->o.shuffle)
-        facs_aug_permutation(l->o.seed, epoch, l->perm, l->ds->count);
+        facs_aug_permutation(l->o.seed, epoch, l->order, l->ds->count);
     else
         for (int i = 0; i < l->ds->count; i++)
-            l->perm[i] = i;
+            l->order[i] = i;
+    for (int p = 0; p < l->total; p++)
+        l->perm[p] = l->order[l->global_pos[p]];
     l->next_item = 0;
     l->delivered = 0;
     for (int s = 0; s < l->nslots; s++)
@@ -156,16 +161,16 @@ static void start_epoch(facs_loader *l, int epoch)
 static void *worker_main(void *arg)
 {
     facs_loader *l = arg;
-    int bs = l->o.batch_size;
     char msg[MSG_LEN];
     pthread_mutex_lock(&l->mu);
     while (!l->stop) {
         int released = l->delivered - l->holding;
-        if (l->failed != FACS_OK || l->next_item >= l->total || l->next_item / bs >= released + l->nslots) {
+        if (l->failed != FACS_OK || l->next_item >= l->total ||
+            l->batch_of[l->next_item] >= released + l->nslots) {
             pthread_cond_wait(&l->work_cv, &l->mu);
             continue;
         }
-        int p = l->next_item++, b = p / bs, j = p % bs, epoch = l->epoch, index = l->perm[p];
+        int p = l->next_item++, b = l->batch_of[p], j = p - l->first[b], epoch = l->epoch, index = l->perm[p];
         slot *s = &l->slots[b % l->nslots];
         if (s->batch != b) {
             s->batch = b;
@@ -222,19 +227,59 @@ static facs_status check_opts(const facs_dataset *ds, const facs_loader_opts *o)
     if (o->batch_size < 1 || o->workers < 0 || o->prefetch < 1 || o->first_epoch < 0)
         return facs_fail(FACS_ERR_ARG, "loader: batch size %d, workers %d, prefetch %d, first epoch %d",
                          o->batch_size, o->workers, o->prefetch, o->first_epoch);
+    if (o->shard_count < 1 || o->shard_rank < 0 || o->shard_rank >= o->shard_count)
+        return facs_fail(FACS_ERR_ARG, "loader: shard %d of %d", o->shard_rank, o->shard_count);
     if (o->height < 1 || o->width < 1 || o->channels < 1 || !o->transform || !o->transform_opts)
         return facs_fail(FACS_ERR_ARG, "loader: output %dx%dx%d or no transform", o->height, o->width,
                          o->channels);
     return check_transform(o);
 }
 
+/* The shard's part of every batch: the epoch's batches of batch_size (the last
+ * one shorter, or dropped), each cut into shard_count contiguous parts whose
+ * sizes differ by one at most, the larger parts to the lower ranks. */
+static facs_status plan_shard(facs_loader *l)
+{
+    const int count = l->ds->count, bs = l->o.batch_size, parts = l->o.shard_count, rank = l->o.shard_rank;
+    const int nbatches = l->o.drop_last ? count / bs : (count + bs - 1) / bs;
+    const int used = l->o.drop_last ? nbatches * bs : count;
+    l->nbatches = nbatches;
+    l->first = malloc(sizeof(int) * ((size_t)nbatches + 1));
+    l->order = malloc(sizeof(int) * (count > 0 ? (size_t)count : 1));
+    if (!l->first || !l->order)
+        return facs_fail(FACS_ERR_MEMORY, "loader: out of memory");
+    l->total = l->max_batch = 0;
+    for (int b = 0; b < nbatches; b++) {
+        int size = used - b * bs < bs ? used - b * bs : bs;
+        int len = size / parts + (rank < size % parts);
+        l->first[b] = l->total;
+        l->total += len;
+        l->max_batch = len > l->max_batch ? len : l->max_batch;
+    }
+    l->first[nbatches] = l->total;
+    size_t positions = l->total > 0 ? (size_t)l->total : 1;
+    l->batch_of = malloc(sizeof(int) * positions);
+    l->global_pos = malloc(sizeof(int) * positions);
+    l->perm = malloc(sizeof(int) * positions);
+    if (!l->batch_of || !l->global_pos || !l->perm)
+        return facs_fail(FACS_ERR_MEMORY, "loader: out of memory");
+    for (int b = 0; b < nbatches; b++) {
+        int size = used - b * bs < bs ? used - b * bs : bs;
+        int start = b * bs + rank * (size / parts) + (rank < size % parts ? rank : size % parts);
+        for (int p = l->first[b]; p < l->first[b + 1]; p++) {
+            l->batch_of[p] = b;
+            l->global_pos[p] = start + p - l->first[b];
+        }
+    }
+    return FACS_OK;
+}
+
 static facs_status alloc_slots(facs_loader *l)
 {
     l->slots = calloc((size_t)l->nslots, sizeof *l->slots);
-    l->perm = malloc(sizeof(int) * (l->ds->count > 0 ? l->ds->count : 1));
-    if (!l->slots || !l->perm)
+    if (!l->slots)
         return facs_fail(FACS_ERR_MEMORY, "loader: out of memory");
-    size_t bs = (size_t)l->o.batch_size;
+    size_t bs = l->max_batch > 0 ? (size_t)l->max_batch : 1;
     for (int s = 0; s < l->nslots; s++) {
         facs_batch *b = &l->slots[s].b;
         b->images = malloc(sizeof(float) * bs * l->img_floats);
@@ -258,6 +303,10 @@ static void free_memory(facs_loader *l)
     }
     facs_skip_list_free(&l->skips);
     free(l->slots);
+    free(l->first);
+    free(l->batch_of);
+    free(l->global_pos);
+    free(l->order);
     free(l->perm);
     free(l->threads);
     free(l);
@@ -281,13 +330,12 @@ facs_status facs_loader_create(const facs_dataset *ds, const facs_loader_opts *o
         return facs_fail(FACS_ERR_MEMORY, "loader: out of memory");
     l->ds = ds;
     l->o = *opts;
-    int bs = opts->batch_size;
-    l->nbatches = opts->drop_last ? ds->count / bs : (ds->count + bs - 1) / bs;
-    l->total = opts->drop_last ? l->nbatches * bs : ds->count;
     l->img_floats = (size_t)opts->height * opts->width * opts->channels;
     l->label_ints = opts->dense_labels ? (size_t)opts->height * opts->width : 1;
     l->nslots = opts->workers > 0 ? opts->prefetch + 1 : 1;
-    facs_status st = alloc_slots(l);
+    facs_status st = plan_shard(l);
+    if (st == FACS_OK)
+        st = alloc_slots(l);
     if (st == FACS_OK && opts->skip_bad && facs_skip_list_init(&l->skips, ds->count) != 0)
         st = facs_fail(FACS_ERR_MEMORY, "loader: out of memory");
     if (st != FACS_OK) {
@@ -357,10 +405,10 @@ static facs_status next_inline(facs_loader *l, const facs_batch **batch)
         start_epoch(l, l->epoch + 1);
         return FACS_OK;
     }
-    int b = l->delivered, bs = l->o.batch_size;
+    int b = l->delivered;
     slot *s = &l->slots[0];
     for (int j = 0; j < batch_len(l, b); j++) {
-        int index = l->perm[b * bs + j];
+        int index = l->perm[l->first[b] + j];
         s->b.indices[j] = index;
         facs_status st = run_item(l, index, l->epoch, s->b.images + j * l->img_floats,
                                   s->b.labels + j * l->label_ints, l->fail_msg, &s->skipped[j]);

@@ -45,6 +45,15 @@
  * resumable. A failing transform is still an error (it is not the file's
  * fault).
  *
+ * Sharding (data parallel): with shard_count N > 1 the loader makes only
+ * part shard_rank of every batch. Each batch of the epoch's order (batch_size
+ * samples, the last one shorter or dropped as without sharding) is cut into N
+ * contiguous parts whose sizes differ by one at most, the larger ones to the
+ * lower ranks, so the N loaders of a run together load exactly the batches
+ * one loader would, with the same augmentation (it depends only on the seed,
+ * the epoch and the sample). A part may be empty (b->n == 0) when a batch has
+ * fewer samples than ranks.
+ *
  * Encoded files: a dataset that can hand out a sample's file undecoded (read)
  * and a loader given a transform_file have the transform decode it, so it can
  * decode only what its crop needs (facs_cls_transform_file: JPEG draft
@@ -120,12 +129,13 @@ typedef struct {
     int height, width, channels; /* the transform's output size */
     int dense_labels;            /* 1: height * width labels per sample; 0: one */
     int skip_bad;                /* leave out samples that fail to load, recording them (above) */
+    int shard_rank, shard_count; /* "Sharding": this loader's part of each batch (0 of 1: all of it) */
     facs_transform_fn transform;
     facs_file_transform_fn transform_file; /* optional: used instead for datasets that can read */
     const void *transform_opts;  /* must outlive the loader; the options of both transforms */
 } facs_loader_opts;
 
-/* batch_size 1, no shuffle, keep the last batch, 0 workers, prefetch 2, seed 0. */
+/* batch_size 1, no shuffle, keep the last batch, 0 workers, prefetch 2, seed 0, no sharding. */
 facs_loader_opts facs_loader_defaults(void);
 
 typedef struct {

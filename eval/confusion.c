@@ -331,3 +331,12 @@ facs_status facs_confusion_write_csv(const facs_confusion *cm, const char *const
     csv_args args = {cm, names};
     return facs_atomic_write_text(path, print_csv, &args);
 }
+
+facs_status facs_confusion_allreduce(facs_confusion *cm, facs_comm *comm)
+{
+    size_t k = (size_t)cm->classes;
+    FACS_TRY(facs_comm_allreduce_sum(comm, cm->counts, k * k, FACS_COMM_I64));
+    FACS_TRY(facs_comm_allreduce_sum(comm, cm->label_ranks, k, FACS_COMM_I64));
+    FACS_TRY(facs_comm_allreduce_sum(comm, &cm->ranked, 1, FACS_COMM_I64));
+    return facs_comm_allreduce_sum(comm, cm->unmatched, k, FACS_COMM_I64);
+}

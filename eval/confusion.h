@@ -41,6 +41,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "comm.h"
 #include "status.h"
 
 typedef struct {
@@ -62,6 +63,10 @@ facs_status facs_confusion_init(facs_confusion *cm, int classes);
 void facs_confusion_free(facs_confusion *cm);
 /* Back to zero counts and ranks, same K. */
 void facs_confusion_reset(facs_confusion *cm);
+
+/* Data parallel: every rank's matrix becomes the sum of the ranks' matrices
+ * (each rank evaluated its shard), so every count is the whole split's. */
+facs_status facs_confusion_allreduce(facs_confusion *cm, facs_comm *comm);
 
 /* One sample: true class label, predicted class predicted (both in [0, K)). */
 facs_status facs_confusion_add(facs_confusion *cm, int label, int predicted);

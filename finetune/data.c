@@ -227,6 +227,8 @@ facs_status ft_loader_create(const ft_split *s, int train, const ft_options *o, 
     lo.transform_file = facs_cls_transform_file; /* for image folders, which can read their files */
     lo.transform_opts = &s->aug;
     lo.skip_bad = o->skip_bad;
+    lo.shard_rank = o->rank;
+    lo.shard_count = o->ranks;
     return facs_loader_create(&s->dataset, &lo, out);
 }
 
@@ -250,5 +252,8 @@ void ft_print_error(const ft_options *o)
     const char *msg = facs_last_error();
     /* The loader's messages start so (loader.h); only a file's load fails there with --skip-bad off. */
     int bad_file = o->layout == FT_LAYOUT_FOLDER && !o->skip_bad && strncmp(msg, "loader: sample ", 15) == 0;
-    fprintf(stderr, "facs-finetune: %s%s\n", msg, bad_file ? " (--skip-bad leaves out files that do not decode)" : "");
+    char rank[32] = "";
+    if (o->ranks > 1)
+        snprintf(rank, sizeof rank, "rank %d of %d: ", o->rank, o->ranks);
+    fprintf(stderr, "facs-finetune: %s%s%s\n", rank, msg, bad_file ? " (--skip-bad leaves out files that do not decode)" : "");
 }

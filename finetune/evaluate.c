@@ -14,7 +14,8 @@ facs_status ft_eval_init(ft_eval *e, int classes)
 
 void ft_eval_free(ft_eval *e) { facs_confusion_free(&e->matrix); }
 
-facs_status ft_evaluate(facs_ctx *ctx, facs_model *model, facs_loader *loader, const char *where, ft_eval *e)
+facs_status ft_evaluate(facs_ctx *ctx, facs_model *model, facs_loader *loader, facs_comm *comm, const char *where,
+                        ft_eval *e)
 {
     int k = e->matrix.classes;
     facs_confusion_reset(&e->matrix);
@@ -39,12 +40,16 @@ facs_status ft_evaluate(facs_ctx *ctx, facs_model *model, facs_loader *loader, c
         char batch_where[128];
         snprintf(batch_where, sizeof batch_where, "%s, test batch %d", where, b->batch + 1);
         ft_step_result r = {0, logits};
-        if ((s = ft_step(ctx, model, NULL, 0, 0.0f, b, k, batch_where, &r)) != FACS_OK)
+        if ((s = ft_step(ctx, model, NULL, NULL, 0, 0.0f, b, 1.0f, k, batch_where, &r)) != FACS_OK)
             break;
         if ((s = facs_confusion_add_logits(&e->matrix, logits, b->labels, b->n)) != FACS_OK)
             break;
         e->loss_sum += (double)r.loss * b->n;
     }
     free(logits);
+    if (s == FACS_OK && comm)
+        s = facs_confusion_allreduce(&e->matrix, comm);
+    if (s == FACS_OK && comm)
+        s = facs_comm_allreduce_sum(comm, &e->loss_sum, 1, FACS_COMM_F64);
     return s;
 }

@@ -17,8 +17,11 @@ facs_status ft_eval_init(ft_eval *e, int classes);
 void ft_eval_free(ft_eval *e);
 
 /* One pass over the loader's next epoch (evaluation mode); e is reset first.
- * where names the pass in messages ("evaluation after epoch 3"). */
-facs_status ft_evaluate(facs_ctx *ctx, facs_model *model, facs_loader *loader, const char *where, ft_eval *e);
+ * where names the pass in messages ("evaluation after epoch 3"). Data
+ * parallel: each rank's loader holds its shard, and comm sums the ranks'
+ * results, so every rank gets the whole split's. */
+facs_status ft_evaluate(facs_ctx *ctx, facs_model *model, facs_loader *loader, facs_comm *comm, const char *where,
+                        ft_eval *e);
 
 static inline double ft_eval_loss(const ft_eval *e)
 {

@@ -89,7 +89,7 @@ static facs_status evaluate_file(const ft_options *o, eval_session *e)
     FACS_TRY(facs_ctx_set_weight_cache(e->ctx, 1)); /* the weights stay fixed: reorder them once */
     FACS_TRY(ft_eval_init(&e->eval, classes));
     FACS_TRY(ft_loader_create(&e->test, 0, o, 0, &e->loader));
-    facs_status s = ft_evaluate(e->ctx, e->model, e->loader, "--eval", &e->eval);
+    facs_status s = ft_evaluate(e->ctx, e->model, e->loader, NULL, "--eval", &e->eval);
     ft_print_skipped(NULL, e->loader);
     FACS_TRY(s);
     const facs_confusion *m = &e->eval.matrix;

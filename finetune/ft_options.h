@@ -58,6 +58,8 @@ typedef struct {
     const char *out;
     int resume;
     const char *eval;     /* evaluate this weights file instead of training */
+    int sync_bn;          /* data parallel: BatchNorm statistics over all ranks */
+    int rank, ranks;      /* data parallel: this process among the run's (mpirun), not options */
 } ft_options;
 
 #endif

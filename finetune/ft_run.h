@@ -10,6 +10,7 @@
 #include "data.h"
 #include "evaluate.h"
 #include "ft_options.h"
+#include "grad_sync.h"
 #include "interrupt.h"
 
 typedef struct {
@@ -27,9 +28,14 @@ typedef struct {
     int skip_batches; /* batches of the first epoch already trained (mid-epoch resume) */
     facs_loader *train_loader, *test_loader;
     ft_eval eval;
+    facs_comm *comm;        /* the run's ranks (one without mpirun); borrowed */
+    facs_grad_sync *gsync;  /* more than one rank: the gradient sums */
+    int stopped;            /* Ctrl-C on some rank: every rank stops at the same point */
 } ft_run;
 
-facs_status ft_run_setup(ft_run *r, const ft_options *o);
+/* Data parallel (docs/finetune.md): every rank sets up the same run; rank 0
+ * alone writes OUT (facs_run_config.follower) and prints. */
+facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm);
 void ft_run_free(ft_run *r);
 
 /* The epoch loop; FACS_EXIT_* (the error, if any, in facs_last_error()). */

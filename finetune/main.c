@@ -83,6 +83,9 @@ static void usage(FILE *f)
             "                      torchvision's pixels exactly)\n"
             "  --seed N            seed of weights, data order and augmentation (default 1)\n"
             "  --workers N         data loading threads (default 2; 0: in the training thread)\n"
+            "Data parallel (under mpirun -np N; --batch is the global batch, split over the ranks):\n"
+            "  --sync-bn           BatchNorm statistics over all ranks' images, as one process with the\n"
+            "                      whole batch (default: each rank's own)\n"
             "Output:\n"
             "  --out DIR           log.jsonl, curves.png, last.h5, best.h5, confusion.csv (created if\n"
             "                      missing; its parent must exist)\n"
@@ -98,7 +101,7 @@ static void usage(FILE *f)
 enum { O_DATA = 256, O_DATASET, O_ARCH, O_WIDTH, O_STEM, O_FUSION, O_FUSION_BN, O_THRESHOLD, O_INIT, O_INPUT, O_NORM,
        O_EPOCHS, O_BATCH, O_LR, O_MOMENTUM, O_NESTEROV, O_WD, O_SCHEDULE, O_WARMUP, O_SEED, O_WORKERS, O_OUT,
        O_RESUME, O_STOP, O_EVAL, O_HELP, O_VERSION, O_CLASSES_FILE, O_SKIP_BAD, O_SMOOTHING,
-       O_JPEG_DRAFT };
+       O_JPEG_DRAFT, O_SYNC_BN };
 
 /* Prints a bad option's message; 0 so a parse can stop on it. */
 static int accepted(facs_status s)
@@ -126,7 +129,7 @@ static int parse(int argc, char **argv, ft_options *o)
         {"eval", required_argument, 0, O_EVAL},           {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},           {"classes-file", required_argument, 0, O_CLASSES_FILE},
         {"skip-bad", no_argument, 0, O_SKIP_BAD},         {"label-smoothing", required_argument, 0, O_SMOOTHING},
-        {"jpeg-draft", required_argument, 0, O_JPEG_DRAFT},
+        {"jpeg-draft", required_argument, 0, O_JPEG_DRAFT}, {"sync-bn", no_argument, 0, O_SYNC_BN},
         {0, 0, 0, 0}};
     int c, ok = 1, flag = 0;
     int64_t seed = 0;
@@ -185,6 +188,7 @@ static int parse(int argc, char **argv, ft_options *o)
         case O_EVAL: o->eval = optarg; break;
         case O_CLASSES_FILE: o->classes_file = optarg; break;
         case O_SKIP_BAD: o->skip_bad = 1; break;
+        case O_SYNC_BN: o->sync_bn = 1; break;
         case O_JPEG_DRAFT: ok = accepted(facs_cli_choice("--jpeg-draft", optarg, ft_jpeg_draft_names, &o->jpeg_draft)); break;
         case O_SMOOTHING: ok = accepted(facs_cli_real("--label-smoothing", optarg, 0, 0.999, &o->label_smoothing)); break;
         case O_HELP: usage(stdout); exit(FACS_EXIT_OK);
@@ -216,7 +220,7 @@ int main(int argc, char **argv)
 {
     ft_options o = {.width = 1, .fusion = FACS_FUSION_THRESHOLD, .threshold = 0.5,
                      .input_size = 32, .norm = -1, .epochs = 30, .batch = 128, .momentum = 0.9, .nesterov = 1,
-                     .wd = 1e-4, .schedule = FT_SCHEDULE_COSINE, .seed = 1, .workers = 2, .jpeg_draft = -1};
+                     .wd = 1e-4, .schedule = FT_SCHEDULE_COSINE, .seed = 1, .workers = 2, .jpeg_draft = -1, .ranks = 1};
     snprintf(o.arch, sizeof o.arch, "facs_resnet26");
     if (!parse(argc, argv, &o))
         return FACS_EXIT_USAGE;
@@ -228,16 +232,33 @@ int main(int argc, char **argv)
     }
     if (o.layout == FT_LAYOUT_FOLDER && !o.input_size_given)
         o.input_size = 224; /* the ImageNet recipe's crop */
+    if (o.eval && facs_comm_mpi_launched()) {
+        fprintf(stderr, "facs-finetune: --eval runs in one process; start it without mpirun\n");
+        return FACS_EXIT_USAGE;
+    }
     if (o.eval) {
         int rc = ft_eval_weights(&o);
         if (rc == FACS_EXIT_ERROR)
             ft_print_error(&o);
         return rc;
     }
+    facs_comm *comm;
+    if (facs_comm_open(&comm) != FACS_OK) {
+        fprintf(stderr, "facs-finetune: %s\n", facs_last_error());
+        return FACS_EXIT_ERROR;
+    }
+    o.rank = facs_comm_rank(comm);
+    o.ranks = facs_comm_size(comm);
+    if (o.rank != 0 && !freopen("/dev/null", "w", stdout)) /* rank 0 alone reports; errors still go to stderr */
+        perror("facs-finetune: /dev/null");
     ft_run run;
-    int rc = ft_run_setup(&run, &o) == FACS_OK ? ft_run_train(&run) : FACS_EXIT_ERROR;
+    int rc = ft_run_setup(&run, &o, comm) == FACS_OK ? ft_run_train(&run) : FACS_EXIT_ERROR;
     if (rc == FACS_EXIT_ERROR)
         ft_print_error(&o);
+    /* A failing rank ends the others, which would otherwise wait in their next sum. */
+    if (rc == FACS_EXIT_ERROR && o.ranks > 1)
+        facs_comm_abort(comm, rc);
     ft_run_free(&run);
+    facs_comm_close(comm);
     return rc;
 }

@@ -34,6 +34,8 @@ static json_t *run_options(const ft_run *r, int norm)
                                             "momentum", o->momentum, "nesterov", o->nesterov, "wd", o->wd,
                                             "schedule", ft_schedule_names[o->schedule], "warmup", o->warmup,
                                             "label-smoothing", o->label_smoothing));
+    if (j && o->sync_bn) /* only when on, so that runs from before the option resume */
+        json_object_set_new(j, "sync-bn", json_true());
     if (j && o->layout == FT_LAYOUT_FOLDER) /* what --eval needs to map DIR/val's folders to class ids */
         json_object_update_new(j, json_pack("{s:s, s:i, s:o, s:s}", "data", "imagefolder", "eval-resize",
                                             ft_eval_resize(o->input_size), "class-names", class_names_json(r),
@@ -94,12 +96,31 @@ static facs_status resume(ft_run *r)
     return FACS_OK;
 }
 
-facs_status ft_run_setup(ft_run *r, const ft_options *o)
+/* More than one rank: every rank starts from rank 0's weights and momenta, and sums its gradients with the others'. */
+static facs_status setup_parallel(ft_run *r)
+{
+    facs_param_list *params = facs_model_params(r->model);
+    if (r->o->sync_bn)
+        r->ctx->bn_comm = r->comm;
+    if (r->o->ranks == 1)
+        return FACS_OK;
+    FACS_TRY(facs_params_broadcast(r->comm, params));
+    FACS_TRY(facs_grad_sync_create(r->comm, params, FACS_GRAD_BUCKET_BYTES, &r->gsync));
+    facs_grad_sync_attach(r->gsync, r->ctx);
+    return FACS_OK;
+}
+
+facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm)
 {
     memset(r, 0, sizeof *r);
     r->o = o;
+    r->comm = comm;
     FACS_TRY(ft_model_check_options(o)); /* a bad --arch fails before the data is read */
-    FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"facs-finetune", o->out, o->resume, "test_top1"}));
+    if (o->batch % o->ranks != 0)
+        return facs_fail(FACS_ERR_ARG, "--batch %d is the global batch and must split evenly over the %d ranks",
+                         o->batch, o->ranks);
+    FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"facs-finetune", o->out, o->resume, "test_top1",
+                                                       o->rank != 0}));
     FACS_TRY(facs_run_dir_file(&r->run.dir, "curves.png", r->plot_path, sizeof r->plot_path));
     FACS_TRY(facs_run_dir_file(&r->run.dir, "confusion.csv", r->confusion_path, sizeof r->confusion_path));
     int norm = choose_norm(r);
@@ -121,6 +142,7 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o)
         FACS_TRY(resume(r));
     else if (o->init)
         FACS_TRY(ft_model_load_init(r->model, o->init));
+    FACS_TRY(setup_parallel(r));
     FACS_TRY(ft_eval_init(&r->eval, r->classes));
     int first_epoch = (int)r->run.done;
     FACS_TRY(ft_loader_create(&r->train, 1, o, first_epoch, &r->train_loader));
@@ -130,6 +152,7 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o)
 
 void ft_run_free(ft_run *r)
 {
+    facs_grad_sync_free(r->gsync);
     facs_loader_free(r->train_loader);
     facs_loader_free(r->test_loader);
     ft_eval_free(&r->eval);

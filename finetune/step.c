@@ -6,8 +6,20 @@
 #include "finite.h"
 #include "step.h"
 
-facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, uint64_t seed, float smoothing,
-                    const facs_batch *b, int classes, const char *where, ft_step_result *r)
+/* The gradient backward starts from: the rank's share of the global batch's mean loss (NULL: 1). */
+static facs_tensor *loss_seed(facs_ctx *ctx, float share)
+{
+    if (share == 1.0f)
+        return NULL;
+    facs_tensor *g = facs_ctx_tensor(ctx, FACS_F32, 1, 1, 1, 1);
+    if (g && facs_tensor_upload(g, &share, sizeof share) != FACS_OK)
+        return NULL;
+    return g;
+}
+
+facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, facs_grad_sync *sync, uint64_t seed,
+                    float smoothing, const facs_batch *b, float share, int classes, const char *where,
+                    ft_step_result *r)
 {
     int n = b->n;
     facs_ctx_begin_step(ctx);
@@ -37,7 +49,12 @@ facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, uint64_t se
                          (double)r->loss);
     if (!sgd)
         return FACS_OK;
-    FACS_TRY(facs_backward(ctx, loss, NULL));
+    facs_tensor *seed_grad = loss_seed(ctx, share);
+    if (share != 1.0f && !seed_grad)
+        return facs_last_status();
+    FACS_TRY(facs_backward(ctx, loss, seed_grad));
+    if (sync)
+        FACS_TRY(facs_grad_sync_finish(sync));
     facs_status s = facs_check_finite_grads(sgd->params);
     if (s != FACS_OK) {
         char why[512];

@@ -20,15 +20,48 @@ typedef struct {
     double seconds, lr;
 } epoch_sums;
 
-/* The sums of the batches trained before an interruption (none on a fresh epoch). */
+/* The sums of the batches trained before an interruption (none on a fresh
+ * epoch). They are the ranks' total, so rank 0 alone starts from them. */
 static void restore_partial(const ft_run *r, epoch_sums *e)
 {
-    json_t *p = r->run.partial;
+    json_t *p = r->o->rank == 0 ? r->run.partial : NULL;
     json_int_t correct = 0, seen = 0;
     if (p && json_unpack(p, "{s:F, s:I, s:I}", "loss_sum", &e->loss_sum, "correct", &correct, "seen", &seen) == 0) {
         e->correct = correct;
         e->seen = seen;
     }
+}
+
+/* The epoch's sums over the ranks (each rank sums its own samples). */
+static facs_status global_sums(const ft_run *r, const epoch_sums *e, epoch_sums *g)
+{
+    *g = *e;
+    int64_t counts[2] = {e->correct, e->seen};
+    FACS_TRY(facs_comm_allreduce_sum(r->comm, &g->loss_sum, 1, FACS_COMM_F64));
+    FACS_TRY(facs_comm_allreduce_sum(r->comm, counts, 2, FACS_COMM_I64));
+    g->correct = counts[0];
+    g->seen = counts[1];
+    return FACS_OK;
+}
+
+/* Before each step the ranks agree on the global batch's size and on whether
+ * to stop (Ctrl-C on any rank stops all of them at the same batch). */
+static facs_status agree_on_step(ft_run *r, int n, int64_t *global_n, int *stop)
+{
+    int64_t v[2] = {n, facs_interrupted() ? 1 : 0};
+    FACS_TRY(facs_comm_allreduce_sum(r->comm, v, 2, FACS_COMM_I64));
+    *global_n = v[0];
+    *stop = r->stopped = v[1] > 0;
+    return FACS_OK;
+}
+
+/* Between epochs: whether any rank has been asked to stop (1 also when the ranks cannot agree). */
+static int stop_requested(ft_run *r)
+{
+    int64_t asked = facs_interrupted() ? 1 : 0;
+    if (facs_comm_allreduce_sum(r->comm, &asked, 1, FACS_COMM_I64) != FACS_OK)
+        asked = 1;
+    return r->stopped = asked > 0;
 }
 
 /* Trains the batches of one epoch from the loader; stops early on Ctrl-C. */
@@ -41,10 +74,14 @@ static facs_status train_epoch(ft_run *r, int epoch, float *logits, epoch_sums *
     facs_status s = FACS_OK;
     for (;;) {
         const facs_batch *b;
-        if ((s = facs_loader_next(r->train_loader, &b)) != FACS_OK || !b || facs_interrupted())
+        int64_t global_n;
+        int stop;
+        if ((s = facs_loader_next(r->train_loader, &b)) != FACS_OK || !b)
             break;
         if (b->batch < r->skip_batches)
             continue; /* trained before the interruption this run resumes */
+        if ((s = agree_on_step(r, b->n, &global_n, &stop)) != FACS_OK || stop)
+            break;
         if (b->n == 0) {
             s = facs_fail(FACS_ERR_FORMAT, "epoch %d, batch %d: every file of the batch was skipped (--skip-bad): "
                           "too many files of %s do not decode", epoch + 1, b->batch + 1, r->train.where);
@@ -55,8 +92,8 @@ static facs_status train_epoch(ft_run *r, int epoch, float *logits, epoch_sums *
         r->sgd.options.lr = e->lr;
         snprintf(where, sizeof where, "epoch %d, batch %d", epoch + 1, b->batch + 1);
         ft_step_result res = {0, logits};
-        if ((s = ft_step(r->ctx, r->model, &r->sgd, r->o->seed, (float)r->o->label_smoothing, b, r->classes, where,
-                         &res)) != FACS_OK)
+        if ((s = ft_step(r->ctx, r->model, &r->sgd, r->gsync, r->o->seed, (float)r->o->label_smoothing, b,
+                         (float)((double)b->n / (double)global_n), r->classes, where, &res)) != FACS_OK)
             break;
         e->loss_sum += (double)res.loss * b->n;
         for (int i = 0; i < b->n; i++)
@@ -71,11 +108,13 @@ static facs_status train_epoch(ft_run *r, int epoch, float *logits, epoch_sums *
 }
 
 /* After epoch `epoch` (0-based) has trained fully: evaluate, checkpoint, log, plot. */
-static facs_status finish_epoch(ft_run *r, int epoch, const epoch_sums *e)
+static facs_status finish_epoch(ft_run *r, int epoch, const epoch_sums *rank_sums)
 {
     char where[64];
     snprintf(where, sizeof where, "evaluation after epoch %d", epoch + 1);
-    FACS_TRY(ft_evaluate(r->ctx, r->model, r->test_loader, where, &r->eval));
+    epoch_sums all, *e = &all;
+    FACS_TRY(global_sums(r, rank_sums, &all));
+    FACS_TRY(ft_evaluate(r->ctx, r->model, r->test_loader, r->comm, where, &r->eval));
     double test_loss = ft_eval_loss(&r->eval), top1 = facs_confusion_accuracy(&r->eval.matrix),
            top5 = facs_confusion_topk(&r->eval.matrix, 5);
     json_t *record = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "train_loss", e->loss_sum / e->seen, "train_acc",
@@ -84,7 +123,8 @@ static facs_status finish_epoch(ft_run *r, int epoch, const epoch_sums *e)
     facs_run_model m = checkpoint_of(r);
     int best;
     FACS_TRY(facs_run_epoch_done(&r->run, record, &m, &best));
-    FACS_TRY(ft_plot_curves(r->run.history, r->plot_path));
+    if (r->o->rank == 0)
+        FACS_TRY(ft_plot_curves(r->run.history, r->plot_path));
     printf("epoch %3d/%d  train_loss %.4f  train_acc %.4f  test_loss %.4f  test_top1 %.4f  test_top5 %.4f  lr %.5f  "
            "%.0f img/s%s\n",
            epoch + 1, r->o->epochs, e->loss_sum / e->seen, (double)e->correct / e->seen, test_loss, top1, top5, e->lr,
@@ -94,8 +134,10 @@ static facs_status finish_epoch(ft_run *r, int epoch, const epoch_sums *e)
 }
 
 /* Ctrl-C inside epoch `epoch`: keep the steps and sums so far; the resume continues at the next batch. */
-static facs_status save_interrupted(ft_run *r, int epoch, const epoch_sums *e, int trained)
+static facs_status save_interrupted(ft_run *r, int epoch, const epoch_sums *rank_sums, int trained)
 {
+    epoch_sums all, *e = &all;
+    FACS_TRY(global_sums(r, rank_sums, &all));
     json_t *partial = json_pack("{s:f, s:I, s:I}", "loss_sum", e->loss_sum, "correct", (json_int_t)e->correct, "seen",
                                 (json_int_t)e->seen);
     facs_run_model m = checkpoint_of(r);
@@ -110,10 +152,12 @@ static facs_status save_interrupted(ft_run *r, int epoch, const epoch_sums *e, i
 static facs_status report(ft_run *r)
 {
     if (facs_confusion_total(&r->eval.matrix) == 0) /* resumed a finished run: nothing evaluated in this process yet */
-        FACS_TRY(ft_evaluate(r->ctx, r->model, r->test_loader, "the final evaluation", &r->eval));
+        FACS_TRY(ft_evaluate(r->ctx, r->model, r->test_loader, r->comm, "the final evaluation", &r->eval));
     printf("\nper-class test accuracy (%s, after epoch %d; best top-1 %.4f at epoch %lld):\n", r->run.last_path,
            r->o->epochs, r->run.best_value, (long long)r->run.best_record);
     facs_confusion_print_table(&r->eval.matrix, (const char *const *)r->test.class_names, stdout);
+    if (r->o->rank != 0)
+        return FACS_OK;
     FACS_TRY(facs_confusion_write_csv(&r->eval.matrix, (const char *const *)r->test.class_names, r->confusion_path));
     printf("confusion matrix: %s\n", r->confusion_path);
     return FACS_OK;
@@ -140,7 +184,7 @@ int ft_run_train(ft_run *r)
     facs_interrupt_install();
     facs_status s = FACS_OK;
     int epoch;
-    for (epoch = first; s == FACS_OK && epoch < last && !facs_interrupted(); epoch++) {
+    for (epoch = first; s == FACS_OK && epoch < last && !stop_requested(r); epoch++) {
         epoch_sums e = {0, 0, 0, 0, facs_lr_at(&r->schedule, r->sgd.steps)};
         if (epoch == first)
             restore_partial(r, &e);
@@ -159,7 +203,7 @@ int ft_run_train(ft_run *r)
     ft_print_skipped(r->train_loader, r->test_loader);
     if (s != FACS_OK)
         return FACS_EXIT_ERROR;
-    if (facs_interrupted()) {
+    if (r->stopped) {
         if (epoch > first && r->sgd.steps == (int64_t)epoch * r->batches_per_epoch)
             printf("interrupted after epoch %d: saved %s; continue with --resume\n", epoch, r->run.last_path);
         return FACS_EXIT_INTERRUPTED;

@@ -2,14 +2,28 @@
 
 #include <stdlib.h>
 
+/* The first node of this step to consume a parameter: its gradient is final
+ * once backward has run that node. An op asks before it pushes its node, so
+ * the stamp is at most the node's index: never late, at worst early. */
+static void stamp_param(const facs_ctx *ctx, facs_tensor *t)
+{
+    if (t->is_param && t->tape_step != ctx->step_id) {
+        t->tape_step = ctx->step_id;
+        t->tape_first = ctx->tape_len;
+    }
+}
+
 int facs_needs_grad(const facs_ctx *ctx, int count, facs_tensor *const *inputs)
 {
     if (!ctx->record)
         return 0;
+    int needs = 0;
     for (int i = 0; i < count; i++)
-        if (inputs[i] && inputs[i]->requires_grad)
-            return 1;
-    return 0;
+        if (inputs[i] && inputs[i]->requires_grad) {
+            stamp_param(ctx, inputs[i]);
+            needs = 1;
+        }
+    return needs;
 }
 
 void *facs_tape_push(facs_ctx *ctx, const char *op, facs_backward_fn fn, facs_tensor *out, size_t state_bytes)
@@ -22,6 +36,7 @@ void *facs_tape_push(facs_ctx *ctx, const char *op, facs_backward_fn fn, facs_te
     node->backward = fn;
     node->op = op;
     node->out = out;
+    node->index = ctx->tape_len++;
     node->state = state_bytes ? state : NULL;
     out->requires_grad = 1;
     ctx->tape = node;
@@ -133,6 +148,8 @@ facs_status facs_backward_many(facs_ctx *ctx, int count, facs_tensor *const *out
         if (s != FACS_OK)
             return s;
         facs_arena_rewind(&ctx->data, scratch, NULL, 0);
+        if (ctx->grad_ready && (s = ctx->grad_ready(ctx->grad_ready_user, node->index)) != FACS_OK)
+            return s;
         /* The tape runs newest first, so every consumer of node->out has
          * added its share: the gradient has been passed on and is dead. */
         if (!node->out->keep_grad && !node->out->is_param) {

@@ -11,7 +11,14 @@
  *   - accumulates parameter gradients (+=) straight into param->grad.
  *
  * After backward, activation gradients are dropped unless the tensor was
- * marked with facs_keep_grad (GradCAM reads the gradient of a feature map). */
+ * marked with facs_keep_grad (GradCAM reads the gradient of a feature map).
+ *
+ * Gradient readiness (data parallel, grad_sync.h): while recording, each
+ * parameter is stamped with the index of the first node that consumed it in
+ * this step (facs_tensor.tape_first). Backward runs nodes newest first, so
+ * once it has run node k every parameter stamped k or later has its whole
+ * gradient; ctx->grad_ready, when set, hears each k as it passes, and can
+ * start summing those gradients over the ranks while backward goes on. */
 #ifndef FACS_AUTOGRAD_H
 #define FACS_AUTOGRAD_H
 
@@ -24,6 +31,7 @@ struct facs_node {
     facs_backward_fn backward;
     const char *op;            /* op name, for error messages */
     facs_tensor *out;
+    int index;                 /* position on this step's tape: 0 for the first node pushed */
     void *state;               /* op-specific saved tensors and parameters */
 };
 

@@ -60,6 +60,8 @@ void facs_ctx_begin_step(facs_ctx *ctx)
     facs_arena_reset(&ctx->host);
     ctx->tape = NULL;
     ctx->free_grads = NULL;
+    ctx->step_id++;
+    ctx->tape_len = 0;
 }
 
 void facs_ctx_seed_step(facs_ctx *ctx, uint64_t seed, int64_t step)

@@ -32,6 +32,11 @@ typedef struct facs_weight_cache facs_weight_cache;
 typedef void (*facs_profile_fn)(void *user, const char *op, const facs_tensor *const *inputs, int n_inputs,
                                 const facs_tensor *out, const facs_tensor *weight);
 
+/* Called by backward after each node's backward (autograd.h "Gradient readiness"). */
+typedef facs_status (*facs_grad_ready_fn)(void *user, int node_index);
+
+struct facs_comm;
+
 typedef struct facs_ctx {
     facs_device device;
     const facs_backend *backend;
@@ -47,6 +52,13 @@ typedef struct facs_ctx {
     uint64_t rng_calls; /* stochastic ops drawn since the seed was set */
     facs_profile_fn profile; /* NULL: off */
     void *profile_user;      /* passed to profile */
+    uint64_t step_id;  /* counts begin_step calls, so stamps of an earlier step are told apart */
+    int tape_len;      /* nodes pushed this step: the next node's index */
+    facs_grad_ready_fn grad_ready; /* NULL: off (grad_sync.h sets it) */
+    void *grad_ready_user;
+    /* Synchronised BatchNorm: training-mode batch statistics and their
+     * gradients are summed over these ranks (comm.h); NULL: this process's batch. */
+    struct facs_comm *bn_comm;
 } facs_ctx;
 
 /* NULL (with last error) if the device's backend is missing. */

@@ -47,6 +47,11 @@ typedef struct facs_tensor {
      * library writes the values (upload, SGD): what caches derived from a
      * tensor (ctx.h facs_ctx_weight_cache) compare. 0 for arena tensors. */
     uint64_t version;
+    /* Parameters while the tape records (autograd.h "Gradient readiness"): the
+     * step (ctx->step_id) of the stamp and the index of the first tape node
+     * that consumed the tensor in it. */
+    uint64_t tape_step;
+    int tape_first;
 } facs_tensor;
 
 static inline size_t facs_tensor_numel(const facs_tensor *t)

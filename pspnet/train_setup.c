@@ -164,7 +164,7 @@ facs_status ps_run_setup(ps_run *r, const ps_options *o)
     memset(r, 0, sizeof *r);
     r->o = o;
     FACS_TRY(check_arch(o->arch));
-    FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"pspnet-train", o->out, o->resume, "val_miou"}));
+    FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"pspnet-train", o->out, o->resume, "val_miou", 0}));
     FACS_TRY(facs_run_dir_file(&r->run.dir, "curves.png", r->plot_path, sizeof r->plot_path));
     FACS_TRY(setup_data(r));
     FACS_TRY(setup_model(r));

@@ -376,6 +376,44 @@ static void segmentation(void)
           "a batch shape unlike the transform's is refused: '%s'", facs_last_error());
 }
 
+/* The N shards of a run, batch by batch, put together are the unsharded run,
+ * the last (partial) batch too; their parts differ in size by one at most. */
+static void sharding(const facs_dataset *ds, const facs_cls_aug *aug)
+{
+    static record whole, part[3];
+    for (int ranks = 2; ranks <= 3; ranks++)
+        for (int drop_last = 0; drop_last <= 1; drop_last++) {
+            facs_loader_opts o = test_opts(aug, drop_last ? 2 : 0, 1, drop_last);
+            run_epochs(ds, &o, 2, &whole);
+            o.shard_count = ranks;
+            for (int r = 0; r < ranks; r++) {
+                o.shard_rank = r;
+                run_epochs(ds, &o, 2, &part[r]);
+            }
+            for (int k = 0; k < whole.batches; k++) {
+                int at = 0, ok = 1;
+                for (int r = 0; r < ranks && ok; r++) {
+                    const record *p = &part[r];
+                    int n = p->n[k];
+                    ok = p->batches == whole.batches && p->epoch[k] == whole.epoch[k] && at + n <= whole.n[k] &&
+                         abs(n - whole.n[k] / ranks) <= 1 &&
+                         (r == 0 || n <= part[r - 1].n[k]) &&
+                         !memcmp(p->indices[k], whole.indices[k] + at, sizeof(int) * n) &&
+                         !memcmp(p->images[k], whole.images[k] + (size_t)at * H * W * C,
+                                 sizeof(float) * n * H * W * C);
+                    at += n;
+                }
+                CHECK(ok && at == whole.n[k], "%d shards (drop_last %d), batch %d: not the unsharded batch", ranks,
+                      drop_last, k);
+            }
+        }
+    facs_loader_opts o = test_opts(aug, 0, 1, 0);
+    o.shard_count = 2;
+    o.shard_rank = 2;
+    facs_loader *l;
+    CHECK(facs_loader_create(ds, &o, &l) == FACS_ERR_ARG, "shard 2 of 2 is refused");
+}
+
 int main(void)
 {
     static synthetic s;
@@ -391,6 +429,7 @@ int main(void)
         error_surfaces(&ds, &aug, workers);
     skip_bad(&ds, &aug);
     free_mid_epoch(&ds, &aug);
+    sharding(&ds, &aug);
     segmentation();
     return test_finish();
 }

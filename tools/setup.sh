@@ -7,7 +7,7 @@ build_dir=${1:?usage: tools/setup.sh BUILD_DIR [cmake options...]}
 shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-packages=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev libhdf5-dev libpng-dev libturbojpeg0-dev libjansson-dev time
+packages=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev libhdf5-dev libpng-dev libturbojpeg0-dev libjansson-dev time libopenmpi-dev openmpi-bin
           python3-torch python3-torchvision python3-h5py python3-numpy python3-pil python3-skimage)
 missing=()
 for p in "${packages[@]}"; do

@@ -104,7 +104,10 @@ facs_status facs_run_open(facs_run *r, const facs_run_config *cfg)
     r->dir.lock_fd = -1;
     if (!(r->history = json_array()))
         return facs_fail(FACS_ERR_MEMORY, "out of memory");
-    FACS_TRY(facs_run_dir_open(&r->dir, "--out", cfg->out));
+    if (cfg->follower)
+        snprintf(r->dir.path, sizeof r->dir.path, "%s", cfg->out);
+    else
+        FACS_TRY(facs_run_dir_open(&r->dir, "--out", cfg->out));
     FACS_TRY(facs_run_dir_file(&r->dir, "last.h5", r->last_path, sizeof r->last_path));
     FACS_TRY(facs_run_dir_file(&r->dir, "best.h5", r->best_path, sizeof r->best_path));
     FACS_TRY(facs_run_dir_file(&r->dir, "log.jsonl", r->log_path, sizeof r->log_path));
@@ -161,7 +164,7 @@ static void print_history(FILE *f, const void *user)
 
 facs_status facs_run_start(facs_run *r)
 {
-    if (!r->cfg.resume)
+    if (!r->cfg.resume || r->cfg.follower)
         return FACS_OK;
     facs_run_dir_mark_written(&r->dir);
     return facs_atomic_write_text(r->log_path, print_history, r->history);
@@ -169,6 +172,8 @@ facs_status facs_run_start(facs_run *r)
 
 static facs_status save(facs_run *r, const char *path, const facs_run_model *m, int with_optimizer)
 {
+    if (r->cfg.follower)
+        return FACS_OK;
     json_t *state = json_pack("{s:I, s:I, s:I, s:f, s:O?}", "done", (json_int_t)r->done, "records",
                               (json_int_t)json_array_size(r->history), "best_record", (json_int_t)r->best_record,
                               "best_value", isfinite(r->best_value) ? r->best_value : 0.0, "partial", r->partial);
@@ -194,6 +199,8 @@ static facs_status save(facs_run *r, const char *path, const facs_run_model *m, 
 
 static facs_status append_log_line(facs_run *r, const json_t *record)
 {
+    if (r->cfg.follower)
+        return FACS_OK;
     FILE *f = fopen(r->log_path, "a");
     if (!f)
         return facs_fail(FACS_ERR_IO, "%s: cannot append: %s", r->log_path, strerror(errno));
@@ -208,7 +215,8 @@ facs_status facs_run_log_record(facs_run *r, json_t *record)
 {
     if (!record || json_array_append_new(r->history, record) != 0)
         return facs_fail(FACS_ERR_MEMORY, "out of memory for the log's record");
-    facs_run_dir_mark_written(&r->dir);
+    if (!r->cfg.follower)
+        facs_run_dir_mark_written(&r->dir);
     return append_log_line(r, record);
 }
 

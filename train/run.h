@@ -45,6 +45,10 @@ typedef struct {
     const char *out;      /* the --out folder */
     int resume;           /* continue from OUT/last.h5 */
     const char *best_key; /* the log column whose highest value picks best.h5; NULL: no best.h5 */
+    /* Data parallel: a rank other than 0. It reads last.h5's state on resume
+     * like rank 0 and keeps the same bookkeeping, but never creates, locks or
+     * writes OUT: rank 0 alone writes the run's files. */
+    int follower;
 } facs_run_config;
 
 /* What a checkpoint holds besides the run's attributes. */

@@ -2,9 +2,15 @@
  *
  * oneDNN works with the biased variance; we keep save_invstd = 1 / sqrt(var + eps)
  * like PyTorch, so backward rebuilds the variance oneDNN wants from it. The
- * running statistics follow PyTorch: momentum update with the unbiased variance. */
+ * running statistics follow PyTorch: momentum update with the unbiased variance.
+ *
+ * Synchronised (ctx->bn_comm over more than one rank, training): the batch
+ * statistics are the global batch's (batchnorm_sync.h) and go to oneDNN as
+ * given statistics; backward takes oneDNN's constant-statistics dx and adds
+ * the terms through the statistics from the global sums. */
 #include <math.h>
 
+#include "batchnorm_sync.h"
 #include "cpu_ops.h"
 #include "dnnl_util.h"
 
@@ -26,20 +32,27 @@ static facs_status bnorm_forward_pd(const dnnl_memory_desc_t *md, float eps, int
                            "batchnorm forward primitive");
 }
 
+static int synchronised(const facs_ctx *ctx, const facs_batchnorm_params *p)
+{
+    return p->training && ctx->bn_comm && facs_comm_size(ctx->bn_comm) > 1;
+}
+
 facs_status facs_cpu_batchnorm_forward(facs_ctx *ctx, const facs_batchnorm_params *p, const facs_tensor *x,
                                        const facs_tensor *gamma, const facs_tensor *beta, facs_tensor *running_mean,
                                        facs_tensor *running_var, facs_tensor *y, facs_tensor *save_mean,
                                        facs_tensor *save_invstd)
 {
-    const int C = x->c;
-    const int64_t m = (int64_t)x->n * x->h * x->w;
-    if (p->training && m < 2)
-        return facs_fail(FACS_ERR_ARG, "batchnorm2d: training needs more than one value per channel (N*H*W = %lld)",
-                         (long long)m);
+    const int C = x->c, sync = synchronised(ctx, p);
+    int64_t m = (int64_t)x->n * x->h * x->w;
     float *mean = facs_f32(save_mean);
     float *var = p->training ? facs_ctx_scratch(ctx, (size_t)C * sizeof(float)) : facs_f32(running_var);
     if (!var)
         return FACS_ERR_MEMORY;
+    if (sync)
+        FACS_TRY(facs_cpu_bn_sync_stats(ctx->bn_comm, x, mean, var, &m));
+    if (p->training && m < 2)
+        return facs_fail(FACS_ERR_ARG, "batchnorm2d: training needs more than one value per channel (N*H*W = %lld)",
+                         (long long)m);
     if (!p->training)
         for (int c = 0; c < C; c++)
             mean[c] = facs_f32(running_mean)[c];
@@ -48,7 +61,7 @@ facs_status facs_cpu_batchnorm_forward(facs_ctx *ctx, const facs_batchnorm_param
     facs_dnnl_md_nhwc(&md, x);
     facs_dnnl_md_vec(&vec, C);
     dnnl_primitive_desc_t pd;
-    FACS_TRY(bnorm_forward_pd(&md, p->eps, p->training, &pd));
+    FACS_TRY(bnorm_forward_pd(&md, p->eps, p->training && !sync, &pd));
     facs_dnnl_arg args[] = {{DNNL_ARG_SRC, &md, x->data},
                             {DNNL_ARG_DST, &md, y->data},
                             {DNNL_ARG_SCALE, &vec, gamma->data},
@@ -88,7 +101,7 @@ facs_status facs_cpu_batchnorm_backward(facs_ctx *ctx, const facs_batchnorm_para
 {
     if (!dx && !dgamma && !dbeta)
         return FACS_OK;
-    const int C = x->c;
+    const int C = x->c, sync = synchronised(ctx, p), training = p->training && !sync;
     /* oneDNN writes (=) every gradient it computes, so the parameter gradients go
      * through scratch and are added afterwards. An unwanted dx (rare: BN's input
      * almost always needs its gradient) also lands in scratch. */
@@ -112,10 +125,10 @@ facs_status facs_cpu_batchnorm_backward(facs_ctx *ctx, const facs_batchnorm_para
     facs_dnnl_md_nhwc(&md, x);
     facs_dnnl_md_vec(&vec, C);
     dnnl_primitive_desc_t hint, pd;
-    FACS_TRY(bnorm_forward_pd(&md, p->eps, p->training, &hint));
+    FACS_TRY(bnorm_forward_pd(&md, p->eps, training, &hint));
     dnnl_batch_normalization_desc_t desc;
     facs_status s = facs_dnnl_check(
-        dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &md, &md, p->eps, bnorm_flags(p->training)),
+        dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &md, &md, p->eps, bnorm_flags(training)),
         "batchnorm backward descriptor");
     if (s == FACS_OK)
         s = facs_dnnl_check(dnnl_primitive_desc_create(&pd, &desc, NULL, facs_dnnl_engine(), hint),
@@ -134,6 +147,9 @@ facs_status facs_cpu_batchnorm_backward(facs_ctx *ctx, const facs_batchnorm_para
                             {DNNL_ARG_DIFF_SHIFT, &vec, db}};
     s = facs_dnnl_execute(pd, 9, args, "batchnorm backward");
     dnnl_primitive_desc_destroy(pd);
+    if (s == FACS_OK && sync && dx)
+        s = facs_cpu_bn_sync_dx(ctx->bn_comm, x, facs_f32(gamma), facs_f32(save_mean), facs_f32(save_invstd), dg, db,
+                                dx_data);
     if (s != FACS_OK)
         return s;
     if (dgamma)

@@ -1,0 +1,23 @@
+/* Synchronised BatchNorm on the CPU (ctx.h bn_comm): the sums that make the
+ * batch statistics, and those that make their gradients, are summed over the
+ * ranks, so N ranks with batch B normalise, and differentiate, as one process
+ * with batch N * B. */
+#ifndef FACS_CPU_BATCHNORM_SYNC_H
+#define FACS_CPU_BATCHNORM_SYNC_H
+
+#include "comm.h"
+#include "tensor.h"
+
+/* The global batch's per-channel mean and biased variance of x (N*H*W rows of
+ * C, NHWC), and the number of values per channel over all ranks. */
+facs_status facs_cpu_bn_sync_stats(facs_comm *comm, const facs_tensor *x, float *mean, float *var,
+                                   int64_t *count);
+
+/* Turns dx from the constant-statistics formula (gamma * invstd * dy) into the
+ * batch-statistics one, given the rank's sums dgamma_local = sum dy * xhat and
+ * dbeta_local = sum dy (as oneDNN returns them in that mode): subtracts
+ * gamma * invstd * (sum dy + xhat * sum dy * xhat) / M with the sums and M over all ranks. */
+facs_status facs_cpu_bn_sync_dx(facs_comm *comm, const facs_tensor *x, const float *gamma, const float *mean,
+                                const float *invstd, const float *dgamma_local, const float *dbeta_local, float *dx);
+
+#endif
