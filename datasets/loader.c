@@ -34,6 +34,7 @@ struct facs_loader {
     const facs_dataset *ds;
     facs_loader_opts o;
     int nbatches, total; /* batches and samples of this shard per epoch */
+    int used;            /* samples of the epoch in batches (all, or all but the dropped last batch's) */
     int max_batch;       /* samples of this shard's largest batch */
     size_t img_floats, label_ints;
     int *first;          /* nbatches + 1: the shard's position where each batch starts */
@@ -238,11 +239,24 @@ static facs_status check_opts(const facs_dataset *ds, const facs_loader_opts *o)
 /* The shard's part of every batch: the epoch's batches of batch_size (the last
  * one shorter, or dropped), each cut into shard_count contiguous parts whose
  * sizes differ by one at most, the larger parts to the lower ranks. */
+static int whole_batch_len(const facs_loader *l, int b)
+{
+    int bs = l->o.batch_size;
+    return l->used - b * bs < bs ? l->used - b * bs : bs;
+}
+
+/* Where the shard's part of batch b starts within the whole batch. */
+static int part_offset(const facs_loader *l, int b)
+{
+    int size = whole_batch_len(l, b), parts = l->o.shard_count, rank = l->o.shard_rank;
+    return rank * (size / parts) + (rank < size % parts ? rank : size % parts);
+}
+
 static facs_status plan_shard(facs_loader *l)
 {
     const int count = l->ds->count, bs = l->o.batch_size, parts = l->o.shard_count, rank = l->o.shard_rank;
     const int nbatches = l->o.drop_last ? count / bs : (count + bs - 1) / bs;
-    const int used = l->o.drop_last ? nbatches * bs : count;
+    l->used = l->o.drop_last ? nbatches * bs : count;
     l->nbatches = nbatches;
     l->first = malloc(sizeof(int) * ((size_t)nbatches + 1));
     l->order = malloc(sizeof(int) * (count > 0 ? (size_t)count : 1));
@@ -250,7 +264,7 @@ static facs_status plan_shard(facs_loader *l)
         return facs_fail(FACS_ERR_MEMORY, "loader: out of memory");
     l->total = l->max_batch = 0;
     for (int b = 0; b < nbatches; b++) {
-        int size = used - b * bs < bs ? used - b * bs : bs;
+        int size = whole_batch_len(l, b);
         int len = size / parts + (rank < size % parts);
         l->first[b] = l->total;
         l->total += len;
@@ -264,8 +278,7 @@ static facs_status plan_shard(facs_loader *l)
     if (!l->batch_of || !l->global_pos || !l->perm)
         return facs_fail(FACS_ERR_MEMORY, "loader: out of memory");
     for (int b = 0; b < nbatches; b++) {
-        int size = used - b * bs < bs ? used - b * bs : bs;
-        int start = b * bs + rank * (size / parts) + (rank < size % parts ? rank : size % parts);
+        int start = b * bs + part_offset(l, b);
         for (int p = l->first[b]; p < l->first[b + 1]; p++) {
             l->batch_of[p] = b;
             l->global_pos[p] = start + p - l->first[b];
@@ -392,6 +405,7 @@ static const facs_batch *finish_batch(facs_loader *l, slot *s, int b)
     s->b.channels = l->o.channels;
     s->b.epoch = l->epoch;
     s->b.batch = b;
+    s->b.offset = part_offset(l, b);
     l->delivered++;
     return &s->b;
 }

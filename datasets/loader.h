@@ -145,6 +145,7 @@ typedef struct {
     int32_t *labels;                /* n, or n x height x width when dense */
     int *indices;                   /* the n dataset indices */
     int epoch, batch;               /* which epoch, which batch of it */
+    int offset;                     /* sharded: the position of this part's first sample in the whole batch */
 } facs_batch;
 
 typedef struct facs_loader facs_loader;

@@ -82,7 +82,8 @@ facs_status facs_seg_eval_whole(facs_ctx *ctx, facs_model *model, const facs_dat
         return facs_fail(FACS_ERR_ARG, "the model has %d classes but the confusion matrix %d", K, cm->classes);
     if (opts->on_prediction && K > 256)
         return facs_fail(FACS_ERR_ARG, "%d classes do not fit the 8-bit prediction maps", K);
-    for (int i = 0; i < ds->count; i++) {
+    int rank = opts->comm ? facs_comm_rank(opts->comm) : 0, ranks = opts->comm ? facs_comm_size(opts->comm) : 1;
+    for (int i = rank; i < ds->count; i += ranks) {
         facs_image img = {0};
         facs_label label = {0};
         facs_status s = ds->load(ds, i, &img, &label); /* its message names the file */
@@ -95,5 +96,5 @@ facs_status facs_seg_eval_whole(facs_ctx *ctx, facs_model *model, const facs_dat
         if (opts->progress)
             opts->progress(opts->progress_user, i + 1, ds->count);
     }
-    return FACS_OK;
+    return cm && opts->comm ? facs_confusion_allreduce(cm, opts->comm) : FACS_OK;
 }

@@ -43,6 +43,9 @@ typedef struct {
     int keep_probabilities; /* on_prediction also gets each pixel's class probabilities */
     /* The images' names for messages (ds->count entries, e.g. their files); NULL: "image 3 of 500". */
     const char *const *names;
+    /* Data parallel (comm.h), or NULL: rank r of N evaluates images r, r + N,
+     * ... and cm ends as the sum over the ranks (the whole dataset's). */
+    facs_comm *comm;
 } facs_seg_eval_opts;
 
 facs_seg_eval_opts facs_seg_eval_defaults(void);
@@ -53,7 +56,8 @@ facs_seg_eval_opts facs_seg_eval_defaults(void);
  * the file), and naming the image (opts->names or its index): a label outside
  * [0, cm->classes) other than the ignore label, a label map of another size,
  * logits that are not finite, and the failure of on_prediction; before any
- * image, a model whose classes are not cm's. */
+ * image, a model whose classes are not cm's. With opts->comm every rank must
+ * call it (the matrix is summed at the end). */
 facs_status facs_seg_eval_whole(facs_ctx *ctx, facs_model *model, const facs_dataset *ds,
                                 const facs_seg_eval_opts *opts, facs_confusion *cm);
 

@@ -7,6 +7,7 @@
 
 #include "class_list.h"
 #include "data.h"
+#include "parallel.h"
 
 #define PATH_SIZE 4096
 
@@ -252,8 +253,5 @@ void ft_print_error(const ft_options *o)
     const char *msg = facs_last_error();
     /* The loader's messages start so (loader.h); only a file's load fails there with --skip-bad off. */
     int bad_file = o->layout == FT_LAYOUT_FOLDER && !o->skip_bad && strncmp(msg, "loader: sample ", 15) == 0;
-    char rank[32] = "";
-    if (o->ranks > 1)
-        snprintf(rank, sizeof rank, "rank %d of %d: ", o->rank, o->ranks);
-    fprintf(stderr, "facs-finetune: %s%s%s\n", rank, msg, bad_file ? " (--skip-bad leaves out files that do not decode)" : "");
+    fprintf(stderr, "facs-finetune: %s%s%s\n", facs_parallel_rank_label(o->rank, o->ranks), msg, bad_file ? " (--skip-bad leaves out files that do not decode)" : "");
 }

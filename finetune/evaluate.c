@@ -40,7 +40,7 @@ facs_status ft_evaluate(facs_ctx *ctx, facs_model *model, facs_loader *loader, f
         char batch_where[128];
         snprintf(batch_where, sizeof batch_where, "%s, test batch %d", where, b->batch + 1);
         ft_step_result r = {0, logits};
-        if ((s = ft_step(ctx, model, NULL, NULL, 0, 0.0f, b, 1.0f, k, batch_where, &r)) != FACS_OK)
+        if ((s = ft_step(ctx, model, NULL, NULL, 0, 0.0f, b, b->n, k, batch_where, &r)) != FACS_OK)
             break;
         if ((s = facs_confusion_add_logits(&e->matrix, logits, b->labels, b->n)) != FACS_OK)
             break;

@@ -10,8 +10,8 @@
 #include "data.h"
 #include "evaluate.h"
 #include "ft_options.h"
-#include "grad_sync.h"
 #include "interrupt.h"
+#include "parallel.h"
 
 typedef struct {
     const ft_options *o;
@@ -29,8 +29,7 @@ typedef struct {
     facs_loader *train_loader, *test_loader;
     ft_eval eval;
     facs_comm *comm;        /* the run's ranks (one without mpirun); borrowed */
-    facs_grad_sync *gsync;  /* more than one rank: the gradient sums */
-    int stopped;            /* Ctrl-C on some rank: every rank stops at the same point */
+    facs_parallel par;
 } ft_run;
 
 /* Data parallel (docs/finetune.md): every rank sets up the same run; rank 0

@@ -242,22 +242,15 @@ int main(int argc, char **argv)
             ft_print_error(&o);
         return rc;
     }
-    facs_comm *comm;
-    if (facs_comm_open(&comm) != FACS_OK) {
-        fprintf(stderr, "facs-finetune: %s\n", facs_last_error());
-        return FACS_EXIT_ERROR;
-    }
+    facs_comm *comm = facs_parallel_open("facs-finetune");
     o.rank = facs_comm_rank(comm);
     o.ranks = facs_comm_size(comm);
-    if (o.rank != 0 && !freopen("/dev/null", "w", stdout)) /* rank 0 alone reports; errors still go to stderr */
-        perror("facs-finetune: /dev/null");
     ft_run run;
     int rc = ft_run_setup(&run, &o, comm) == FACS_OK ? ft_run_train(&run) : FACS_EXIT_ERROR;
     if (rc == FACS_EXIT_ERROR)
         ft_print_error(&o);
-    /* A failing rank ends the others, which would otherwise wait in their next sum. */
-    if (rc == FACS_EXIT_ERROR && o.ranks > 1)
-        facs_comm_abort(comm, rc);
+    if (rc == FACS_EXIT_ERROR)
+        facs_parallel_fail(comm, rc);
     ft_run_free(&run);
     facs_comm_close(comm);
     return rc;

@@ -96,20 +96,6 @@ static facs_status resume(ft_run *r)
     return FACS_OK;
 }
 
-/* More than one rank: every rank starts from rank 0's weights and momenta, and sums its gradients with the others'. */
-static facs_status setup_parallel(ft_run *r)
-{
-    facs_param_list *params = facs_model_params(r->model);
-    if (r->o->sync_bn)
-        r->ctx->bn_comm = r->comm;
-    if (r->o->ranks == 1)
-        return FACS_OK;
-    FACS_TRY(facs_params_broadcast(r->comm, params));
-    FACS_TRY(facs_grad_sync_create(r->comm, params, FACS_GRAD_BUCKET_BYTES, &r->gsync));
-    facs_grad_sync_attach(r->gsync, r->ctx);
-    return FACS_OK;
-}
-
 facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm)
 {
     memset(r, 0, sizeof *r);
@@ -142,7 +128,7 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm)
         FACS_TRY(resume(r));
     else if (o->init)
         FACS_TRY(ft_model_load_init(r->model, o->init));
-    FACS_TRY(setup_parallel(r));
+    FACS_TRY(facs_parallel_setup(&r->par, r->comm, r->ctx, facs_model_params(r->model), o->sync_bn));
     FACS_TRY(ft_eval_init(&r->eval, r->classes));
     int first_epoch = (int)r->run.done;
     FACS_TRY(ft_loader_create(&r->train, 1, o, first_epoch, &r->train_loader));
@@ -152,7 +138,7 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm)
 
 void ft_run_free(ft_run *r)
 {
-    facs_grad_sync_free(r->gsync);
+    facs_parallel_free(&r->par);
     facs_loader_free(r->train_loader);
     facs_loader_free(r->test_loader);
     ft_eval_free(&r->eval);

@@ -6,19 +6,8 @@
 #include "finite.h"
 #include "step.h"
 
-/* The gradient backward starts from: the rank's share of the global batch's mean loss (NULL: 1). */
-static facs_tensor *loss_seed(facs_ctx *ctx, float share)
-{
-    if (share == 1.0f)
-        return NULL;
-    facs_tensor *g = facs_ctx_tensor(ctx, FACS_F32, 1, 1, 1, 1);
-    if (g && facs_tensor_upload(g, &share, sizeof share) != FACS_OK)
-        return NULL;
-    return g;
-}
-
-facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, facs_grad_sync *sync, uint64_t seed,
-                    float smoothing, const facs_batch *b, float share, int classes, const char *where,
+facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, facs_parallel *par, uint64_t seed,
+                    float smoothing, const facs_batch *b, int64_t global_n, int classes, const char *where,
                     ft_step_result *r)
 {
     int n = b->n;
@@ -26,6 +15,7 @@ facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, facs_grad_s
     facs_ctx_set_mode(ctx, sgd != NULL, sgd != NULL);
     if (sgd)
         facs_ctx_seed_step(ctx, seed, sgd->steps);
+    ctx->batch_offset = b->offset;
     facs_tensor *x = facs_ctx_tensor(ctx, FACS_F32, n, b->channels, b->height, b->width);
     facs_tensor *t = facs_ctx_tensor(ctx, FACS_I32, n, 1, 1, 1);
     if (!x || !t)
@@ -49,12 +39,11 @@ facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, facs_grad_s
                          (double)r->loss);
     if (!sgd)
         return FACS_OK;
-    facs_tensor *seed_grad = loss_seed(ctx, share);
-    if (share != 1.0f && !seed_grad)
+    facs_tensor *seed_grad = facs_parallel_loss_seed(ctx, n, global_n);
+    if (!seed_grad && n != global_n)
         return facs_last_status();
     FACS_TRY(facs_backward(ctx, loss, seed_grad));
-    if (sync)
-        FACS_TRY(facs_grad_sync_finish(sync));
+    FACS_TRY(facs_parallel_finish_grads(par));
     facs_status s = facs_check_finite_grads(sgd->params);
     if (s != FACS_OK) {
         char why[512];

@@ -4,8 +4,8 @@
 #ifndef FT_STEP_H
 #define FT_STEP_H
 
-#include "grad_sync.h"
 #include "loader.h"
+#include "parallel.h"
 #include "model.h"
 #include "optim.h"
 
@@ -21,11 +21,11 @@ typedef struct {
  * with different smoothing compare). A non-finite loss or gradient is
  * refused before the step changes any parameter; the message starts with
  * where ("epoch 2, batch 1", "evaluation after epoch 2"). */
-/* Data parallel: share is the rank's part of the global batch (b->n over the
- * ranks' sum), which seeds backward, and sync sums the gradients over the
- * ranks before the step (grad_sync.h); NULL and 1 in one process. */
-facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, facs_grad_sync *sync, uint64_t seed,
-                    float smoothing, const facs_batch *b, float share, int classes, const char *where,
+/* Data parallel (training): the loss is the mean over the global batch of
+ * global_n images, b->n of them this rank's, and par sums the gradients over
+ * the ranks before the step (parallel.h); in evaluation par is NULL. */
+facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, facs_parallel *par, uint64_t seed,
+                    float smoothing, const facs_batch *b, int64_t global_n, int classes, const char *where,
                     ft_step_result *r);
 
 #endif

@@ -44,26 +44,6 @@ static facs_status global_sums(const ft_run *r, const epoch_sums *e, epoch_sums 
     return FACS_OK;
 }
 
-/* Before each step the ranks agree on the global batch's size and on whether
- * to stop (Ctrl-C on any rank stops all of them at the same batch). */
-static facs_status agree_on_step(ft_run *r, int n, int64_t *global_n, int *stop)
-{
-    int64_t v[2] = {n, facs_interrupted() ? 1 : 0};
-    FACS_TRY(facs_comm_allreduce_sum(r->comm, v, 2, FACS_COMM_I64));
-    *global_n = v[0];
-    *stop = r->stopped = v[1] > 0;
-    return FACS_OK;
-}
-
-/* Between epochs: whether any rank has been asked to stop (1 also when the ranks cannot agree). */
-static int stop_requested(ft_run *r)
-{
-    int64_t asked = facs_interrupted() ? 1 : 0;
-    if (facs_comm_allreduce_sum(r->comm, &asked, 1, FACS_COMM_I64) != FACS_OK)
-        asked = 1;
-    return r->stopped = asked > 0;
-}
-
 /* Trains the batches of one epoch from the loader; stops early on Ctrl-C. */
 static facs_status train_epoch(ft_run *r, int epoch, float *logits, epoch_sums *e)
 {
@@ -75,12 +55,11 @@ static facs_status train_epoch(ft_run *r, int epoch, float *logits, epoch_sums *
     for (;;) {
         const facs_batch *b;
         int64_t global_n;
-        int stop;
         if ((s = facs_loader_next(r->train_loader, &b)) != FACS_OK || !b)
             break;
         if (b->batch < r->skip_batches)
             continue; /* trained before the interruption this run resumes */
-        if ((s = agree_on_step(r, b->n, &global_n, &stop)) != FACS_OK || stop)
+        if ((s = facs_parallel_agree(&r->par, b->n, &global_n)) != FACS_OK || r->par.stopped)
             break;
         if (b->n == 0) {
             s = facs_fail(FACS_ERR_FORMAT, "epoch %d, batch %d: every file of the batch was skipped (--skip-bad): "
@@ -92,8 +71,8 @@ static facs_status train_epoch(ft_run *r, int epoch, float *logits, epoch_sums *
         r->sgd.options.lr = e->lr;
         snprintf(where, sizeof where, "epoch %d, batch %d", epoch + 1, b->batch + 1);
         ft_step_result res = {0, logits};
-        if ((s = ft_step(r->ctx, r->model, &r->sgd, r->gsync, r->o->seed, (float)r->o->label_smoothing, b,
-                         (float)((double)b->n / (double)global_n), r->classes, where, &res)) != FACS_OK)
+        if ((s = ft_step(r->ctx, r->model, &r->sgd, &r->par, r->o->seed, (float)r->o->label_smoothing, b, global_n,
+                         r->classes, where, &res)) != FACS_OK)
             break;
         e->loss_sum += (double)res.loss * b->n;
         for (int i = 0; i < b->n; i++)
@@ -184,7 +163,7 @@ int ft_run_train(ft_run *r)
     facs_interrupt_install();
     facs_status s = FACS_OK;
     int epoch;
-    for (epoch = first; s == FACS_OK && epoch < last && !stop_requested(r); epoch++) {
+    for (epoch = first; s == FACS_OK && epoch < last && !facs_parallel_stop_requested(&r->par); epoch++) {
         epoch_sums e = {0, 0, 0, 0, facs_lr_at(&r->schedule, r->sgd.steps)};
         if (epoch == first)
             restore_partial(r, &e);
@@ -203,7 +182,7 @@ int ft_run_train(ft_run *r)
     ft_print_skipped(r->train_loader, r->test_loader);
     if (s != FACS_OK)
         return FACS_EXIT_ERROR;
-    if (r->stopped) {
+    if (r->par.stopped) {
         if (epoch > first && r->sgd.steps == (int64_t)epoch * r->batches_per_epoch)
             printf("interrupted after epoch %d: saved %s; continue with --resume\n", epoch, r->run.last_path);
         return FACS_EXIT_INTERRUPTED;

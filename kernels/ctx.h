@@ -50,6 +50,10 @@ typedef struct facs_ctx {
     int record;        /* ops record the tape (needed for backward) */
     uint64_t seed;     /* base seed of stochastic ops (dropout) */
     uint64_t rng_calls; /* stochastic ops drawn since the seed was set */
+    /* Data parallel: the position of this rank's first sample in the step's
+     * whole batch, so per-sample draws (dropout masks) are the single
+     * process's whatever the number of ranks; 0 in one process. */
+    int batch_offset;
     facs_profile_fn profile; /* NULL: off */
     void *profile_user;      /* passed to profile */
     uint64_t step_id;  /* counts begin_step calls, so stamps of an earlier step are told apart */

@@ -53,6 +53,7 @@ static facs_status validate(ps_run *r, json_t *record)
     eo.ignore_label = r->o->ignore_index;
     eo.progress = show_progress;
     eo.progress_user = &bar;
+    eo.comm = r->comm;
     facs_status s = facs_seg_eval_whole(r->ctx, r->model, &r->val_set, &eo, &cm);
     facs_progress_end(&bar);
     if (s == FACS_OK) {
@@ -93,7 +94,7 @@ static facs_status end_interval(ps_run *r, ps_sums *s, double lr, int validating
         return st;
     }
     FACS_TRY(facs_run_log_record(&r->run, record));
-    return ps_plot_curves(r->run.history, r->plot_path);
+    return r->o->rank == 0 ? ps_plot_curves(r->run.history, r->plot_path) : FACS_OK;
 }
 
 int ps_run_train(ps_run *r)
@@ -112,13 +113,16 @@ int ps_run_train(ps_run *r)
     int skip = (int)(done(r) % r->batches_per_epoch), best = 0;
     char label[64], where[96];
     facs_progress bar = {0};
-    while (s == FACS_OK && done(r) < last && !facs_interrupted()) {
+    while (s == FACS_OK && done(r) < last && !r->par.stopped) {
         const facs_batch *b;
         if ((s = facs_loader_next(r->loader, &b)) != FACS_OK || !b)
             continue; /* the end of an epoch: the loader moves on */
         if (b->batch < skip)
             continue; /* trained before the interruption this run resumes */
         skip = 0;
+        int64_t labelled;
+        if ((s = facs_parallel_agree(&r->par, ps_labelled_pixels(r, b), &labelled)) != FACS_OK || r->par.stopped)
+            break;
         if (b->batch == 0 || !bar.total) {
             facs_progress_end(&bar);
             snprintf(label, sizeof label, "epoch %d", b->epoch + 1);
@@ -128,7 +132,7 @@ int ps_run_train(ps_run *r)
         r->sgd.options.lr = lr;
         snprintf(where, sizeof where, "iteration %lld (epoch %d, batch %d)", (long long)done(r) + 1, b->epoch + 1,
                  b->batch + 1);
-        if ((s = ps_step(r, b, where, &sums)) != FACS_OK)
+        if ((s = ps_step(r, b, labelled, where, &sums)) != FACS_OK)
             break;
         sums.seconds += facs_clock_seconds() - t0;
         facs_progress_update(&bar, b->batch + 1, "");
@@ -144,7 +148,7 @@ int ps_run_train(ps_run *r)
             s = facs_run_save(&r->run, &m, it, partial_of(&sums), validating, &best);
     }
     facs_progress_end(&bar);
-    if (s == FACS_OK && facs_interrupted() && done(r) < last) {
+    if (s == FACS_OK && r->par.stopped && done(r) < last) {
         s = facs_run_save(&r->run, &m, done(r), partial_of(&sums), 0, &best);
         if (s == FACS_OK)
             printf("interrupted after iteration %lld: saved %s; continue with --resume\n", (long long)done(r),

@@ -47,6 +47,9 @@ static void usage(FILE *f)
             "  --ignore-index N    label excluded from loss and metrics (default 255)\n"
             "  --seed N            seed of weights, data order and augmentation (default 1)\n"
             "  --workers N         data loading threads (default 2)\n"
+            "Data parallel (under mpirun -np N; --batch is the global batch, split over the ranks):\n"
+            "  --sync-bn[=0|1]     BatchNorm statistics over all ranks' crops, as one process with the\n"
+            "                      whole batch (default on; semseg's SyncBN)\n"
             "Output:\n"
             "  --out DIR           log.jsonl, curves.png, last.h5, best.h5 (best val mIoU)\n"
             "  --log-every N       iterations per log line (default 10)\n"
@@ -60,7 +63,7 @@ static void usage(FILE *f)
 
 enum { O_DATA = 256, O_OUT, O_ARCH, O_WIDTH, O_CLASSES, O_OS, O_DEEP, O_DEEP_BASE, O_INIT, O_CROP, O_SMIN, O_SMAX, O_ROTATE,
        O_BLUR, O_FLIP, O_BATCH, O_ITERS, O_EPOCHS, O_LR, O_HEAD, O_MOMENTUM, O_WD, O_POWER, O_AUX, O_IGNORE,
-       O_VAL, O_LOG, O_SAVE, O_STOP, O_WORKERS, O_SEED, O_RESUME, O_HELP, O_VERSION };
+       O_VAL, O_LOG, O_SAVE, O_STOP, O_WORKERS, O_SEED, O_RESUME, O_HELP, O_VERSION, O_SYNC_BN };
 
 static int accepted(facs_status s)
 {
@@ -84,7 +87,7 @@ static int parse(int argc, char **argv, ps_options *o)
         {"val-every", 1, 0, O_VAL},       {"log-every", 1, 0, O_LOG},     {"save-every", 1, 0, O_SAVE},
         {"stop-after", 1, 0, O_STOP},     {"workers", 1, 0, O_WORKERS},   {"seed", 1, 0, O_SEED},
         {"resume", 0, 0, O_RESUME},       {"help", 0, 0, O_HELP},         {"version", 0, 0, O_VERSION},
-        {0, 0, 0, 0}};
+        {"sync-bn", 2, 0, O_SYNC_BN},     {0, 0, 0, 0}};
     static const char *const OUTPUT_STRIDES[] = {"8", "16", NULL};
     int c, ok = 1, flag = 0;
     int64_t seed = 0;
@@ -135,6 +138,11 @@ static int parse(int argc, char **argv, ps_options *o)
             o->seed = (uint64_t)seed;
             break;
         case O_RESUME: o->resume = 1; break;
+        case O_SYNC_BN: /* a bare --sync-bn turns it on; --sync-bn=0 off */
+            flag = 1;
+            ok = !optarg || accepted(facs_cli_int("--sync-bn", optarg, 0, 1, &flag));
+            o->sync_bn = flag;
+            break;
         case O_HELP: usage(stdout); exit(FACS_EXIT_OK);
         case O_VERSION: puts(VERSION); exit(FACS_EXIT_OK);
         default: ok = 0;
@@ -156,14 +164,21 @@ int main(int argc, char **argv)
     ps_options o = {.width = 1, .classes = 19, .output_stride = 8, .crop_h = 713, .crop_w = 713, .scale_min = 0.5,
                     .scale_max = 2, .rotate = 10, .blur = 0.5, .flip = 0.5, .batch = 16, .epochs = 200, .lr = 0.01,
                     .head_lr_mult = 10, .momentum = 0.9, .wd = 1e-4, .power = 0.9, .aux_weight = 0.4,
-                    .ignore_index = 255, .log_every = 10, .save_every = 100, .workers = 2, .seed = 1};
+                    .ignore_index = 255, .log_every = 10, .save_every = 100, .workers = 2, .seed = 1,
+                    .sync_bn = 1};
     snprintf(o.arch, sizeof o.arch, "pspnet_facs_resnet50");
     if (!parse(argc, argv, &o))
         return FACS_EXIT_USAGE;
+    facs_comm *comm = facs_parallel_open("pspnet-train");
+    o.rank = facs_comm_rank(comm);
+    o.ranks = facs_comm_size(comm);
     ps_run run;
-    int rc = ps_run_setup(&run, &o) == FACS_OK ? ps_run_train(&run) : FACS_EXIT_ERROR;
-    if (rc == FACS_EXIT_ERROR)
-        fprintf(stderr, "pspnet-train: %s\n", facs_last_error());
+    int rc = ps_run_setup(&run, &o, comm) == FACS_OK ? ps_run_train(&run) : FACS_EXIT_ERROR;
+    if (rc == FACS_EXIT_ERROR) {
+        fprintf(stderr, "pspnet-train: %s%s\n", facs_parallel_rank_label(o.rank, o.ranks), facs_last_error());
+        facs_parallel_fail(comm, rc);
+    }
     ps_run_free(&run);
+    facs_comm_close(comm);
     return rc;
 }

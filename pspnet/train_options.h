@@ -32,6 +32,8 @@ typedef struct {
     int workers;
     uint64_t seed;
     int resume;
+    int sync_bn;             /* data parallel: BatchNorm statistics over all ranks (default on) */
+    int rank, ranks;         /* data parallel: this process among the run's (mpirun), not options */
 } ps_options;
 
 #endif

@@ -9,6 +9,7 @@
 #include "cityscapes.h"
 #include "interrupt.h"
 #include "loader.h"
+#include "parallel.h"
 #include "run.h"
 #include "train_options.h"
 
@@ -28,9 +29,12 @@ typedef struct {
     int sgd_ready;
     facs_lr_schedule schedule;
     facs_weights_meta meta;
+    facs_comm *comm; /* the run's ranks (one without mpirun); borrowed */
+    facs_parallel par;
 } ps_run;
 
-facs_status ps_run_setup(ps_run *r, const ps_options *o);
+/* Data parallel: every rank sets up the same run; rank 0 alone writes OUT and prints. */
+facs_status ps_run_setup(ps_run *r, const ps_options *o, facs_comm *comm);
 void ps_run_free(ps_run *r);
 
 /* The iteration loop; FACS_EXIT_* (the error, if any, in facs_last_error()). */
@@ -49,7 +53,13 @@ typedef struct {
 
 /* One training step on batch b (forward, main + aux_weight * aux loss,
  * backward, SGD), its losses and pixel counts added to sums. A non-finite loss
- * or gradient is refused before the weights change; where names the step. */
-facs_status ps_step(ps_run *r, const facs_batch *b, const char *where, ps_sums *sums);
+ * or gradient is refused before the weights change; where names the step.
+ * Data parallel: b is the rank's part of the global batch, whose labelled
+ * pixels (global_labelled) the losses average over; the sums added are the
+ * global batch's, the same on every rank. */
+facs_status ps_step(ps_run *r, const facs_batch *b, int64_t global_labelled, const char *where, ps_sums *sums);
+
+/* The pixels of b that carry a class (not the ignore label). */
+int64_t ps_labelled_pixels(const ps_run *r, const facs_batch *b);
 
 #endif

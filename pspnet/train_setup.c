@@ -23,6 +23,8 @@ static json_t *run_options(const ps_run *r)
     if (j && rest)
         json_object_update(j, rest);
     json_decref(rest);
+    if (j && !o->sync_bn) /* only when off, so that runs from before the option resume */
+        json_object_set_new(j, "sync-bn", json_false());
     return j;
 }
 
@@ -145,6 +147,8 @@ static facs_status setup_loader(ps_run *r)
     lo.dense_labels = 1;
     lo.transform = facs_seg_transform;
     lo.transform_opts = &r->aug;
+    lo.shard_rank = o->rank;
+    lo.shard_count = o->ranks;
     return facs_loader_create(&r->train_set, &lo, &r->loader);
 }
 
@@ -159,12 +163,17 @@ static facs_status check_arch(const char *arch)
                      arch);
 }
 
-facs_status ps_run_setup(ps_run *r, const ps_options *o)
+facs_status ps_run_setup(ps_run *r, const ps_options *o, facs_comm *comm)
 {
     memset(r, 0, sizeof *r);
     r->o = o;
+    r->comm = comm;
     FACS_TRY(check_arch(o->arch));
-    FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"pspnet-train", o->out, o->resume, "val_miou", 0}));
+    if (o->batch % o->ranks != 0)
+        return facs_fail(FACS_ERR_ARG, "--batch %d is the global batch and must split evenly over the %d ranks",
+                         o->batch, o->ranks);
+    FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"pspnet-train", o->out, o->resume, "val_miou",
+                                                       o->rank != 0}));
     FACS_TRY(facs_run_dir_file(&r->run.dir, "curves.png", r->plot_path, sizeof r->plot_path));
     FACS_TRY(setup_data(r));
     FACS_TRY(setup_model(r));
@@ -177,12 +186,14 @@ facs_status ps_run_setup(ps_run *r, const ps_options *o)
         FACS_TRY(facs_model_load_backbone(r->model, o->init, &report));
         printf("--init %s: %d backbone tensors loaded; the heads are newly initialised\n", o->init, report.loaded);
     }
+    FACS_TRY(facs_parallel_setup(&r->par, comm, r->ctx, facs_model_params(r->model), o->sync_bn));
     FACS_TRY(setup_loader(r));
     return facs_run_start(&r->run);
 }
 
 void ps_run_free(ps_run *r)
 {
+    facs_parallel_free(&r->par);
     facs_loader_free(r->loader);
     if (r->sgd_ready)
         facs_sgd_free(&r->sgd);

@@ -55,7 +55,34 @@ static facs_status check_labels(const ps_run *r, const facs_batch *b)
     return FACS_OK;
 }
 
-facs_status ps_step(ps_run *r, const facs_batch *b, const char *where, ps_sums *sums)
+int64_t ps_labelled_pixels(const ps_run *r, const facs_batch *b)
+{
+    size_t pixels = (size_t)b->n * b->height * b->width;
+    int64_t labelled = 0;
+    for (size_t i = 0; i < pixels; i++)
+        labelled += b->labels[i] != r->o->ignore_index;
+    return labelled;
+}
+
+/* The step's losses (values, this rank's means), pixel counts (local) and
+ * images, as the global batch's into sums: the same on every rank. */
+static facs_status add_global(ps_run *r, const float values[3], const ps_sums *local, int n, double share,
+                              ps_sums *sums)
+{
+    double v[6] = {share * values[0], share * values[1], share * values[2], (double)local->correct,
+                   (double)local->labelled, (double)n};
+    FACS_TRY(facs_comm_allreduce_sum(r->comm, v, 6, FACS_COMM_F64));
+    sums->main_loss += v[0];
+    sums->aux_loss += v[1];
+    sums->loss += v[2];
+    sums->correct += (int64_t)v[3];
+    sums->labelled += (int64_t)v[4];
+    sums->images += (int64_t)v[5];
+    sums->steps++;
+    return FACS_OK;
+}
+
+facs_status ps_step(ps_run *r, const facs_batch *b, int64_t global_labelled, const char *where, ps_sums *sums)
 {
     FACS_TRY(check_labels(r, b));
     const ps_options *o = r->o;
@@ -63,6 +90,7 @@ facs_status ps_step(ps_run *r, const facs_batch *b, const char *where, ps_sums *
     facs_ctx_begin_step(ctx);
     facs_ctx_set_mode(ctx, 1, 1);
     facs_ctx_seed_step(ctx, o->seed, r->sgd.steps);
+    ctx->batch_offset = b->offset;
     facs_tensor *x = facs_ctx_tensor(ctx, FACS_F32, b->n, b->channels, b->height, b->width);
     facs_tensor *t = facs_ctx_tensor(ctx, FACS_I32, b->n, 1, b->height, b->width);
     if (!x || !t)
@@ -81,8 +109,14 @@ facs_status ps_step(ps_run *r, const facs_batch *b, const char *where, ps_sums *
     FACS_TRY(loss_value(where, "main loss", loss.main, &values[0]));
     FACS_TRY(loss_value(where, "auxiliary loss", loss.aux, &values[1]));
     FACS_TRY(loss_value(where, "loss", loss.total, &values[2]));
-    FACS_TRY(count_correct(main_logits, b->labels, o->ignore_index, sums));
-    FACS_TRY(facs_backward(ctx, loss.total, NULL));
+    ps_sums local = {0};
+    FACS_TRY(count_correct(main_logits, b->labels, o->ignore_index, &local));
+    /* Both losses average over the labelled pixels: the rank's part of the global batch's mean. */
+    facs_tensor *seed = facs_parallel_loss_seed(ctx, local.labelled, global_labelled);
+    if (!seed && local.labelled != global_labelled)
+        return facs_last_status();
+    FACS_TRY(facs_backward(ctx, loss.total, seed));
+    FACS_TRY(facs_parallel_finish_grads(&r->par));
     s = facs_check_finite_grads(r->sgd.params);
     if (s != FACS_OK) {
         char why[512];
@@ -91,10 +125,5 @@ facs_status ps_step(ps_run *r, const facs_batch *b, const char *where, ps_sums *
     }
     FACS_TRY(facs_sgd_step(&r->sgd));
     FACS_TRY(facs_sgd_zero_grad(&r->sgd));
-    sums->main_loss += values[0];
-    sums->aux_loss += values[1];
-    sums->loss += values[2];
-    sums->steps++;
-    sums->images += b->n;
-    return FACS_OK;
+    return add_global(r, values, &local, b->n, (double)local.labelled / (double)global_labelled, sums);
 }
