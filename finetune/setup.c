@@ -101,6 +101,9 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm)
     memset(r, 0, sizeof *r);
     r->o = o;
     r->comm = comm;
+    /* Before the lock exists: a Ctrl-C from then on stops the run at its first batch instead of being lost (a
+     * background job starts with SIGINT ignored, and the handler would come only after the data has loaded). */
+    facs_interrupt_install();
     FACS_TRY(ft_model_check_options(o)); /* a bad --arch fails before the data is read */
     if (o->batch % o->ranks != 0)
         return facs_fail(FACS_ERR_ARG, "--batch %d is the global batch and must split evenly over the %d ranks",

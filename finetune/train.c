@@ -160,7 +160,6 @@ int ft_run_train(ft_run *r)
     else if (o->resume)
         printf("resuming at epoch %d, batch %d of %d\n", first + 1, r->skip_batches, r->batches_per_epoch);
     fflush(stdout);
-    facs_interrupt_install();
     facs_status s = FACS_OK;
     int epoch;
     for (epoch = first; s == FACS_OK && epoch < last && !facs_parallel_stop_requested(&r->par); epoch++) {

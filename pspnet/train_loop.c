@@ -105,7 +105,6 @@ int ps_run_train(ps_run *r)
            r->meta.arch, o->classes, r->train_index.count, r->val_index.count, o->crop_w, o->crop_h, o->batch,
            (long long)r->total_iters, o->resume ? "resumed" : "from the start");
     fflush(stdout);
-    facs_interrupt_install();
     ps_sums sums = {0};
     restore_partial(r, &sums);
     facs_run_model m = checkpoint_of(r);

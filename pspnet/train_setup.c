@@ -168,6 +168,7 @@ facs_status ps_run_setup(ps_run *r, const ps_options *o, facs_comm *comm)
     memset(r, 0, sizeof *r);
     r->o = o;
     r->comm = comm;
+    facs_interrupt_install(); /* before the lock exists, as facs-finetune (finetune/setup.c) */
     FACS_TRY(check_arch(o->arch));
     if (o->batch % o->ranks != 0)
         return facs_fail(FACS_ERR_ARG, "--batch %d is the global batch and must split evenly over the %d ranks",

@@ -18,7 +18,7 @@ if [ $sanitize -eq 1 ]; then
   export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   # The fuzz targets are sanitizer builds of their own: once is enough. Long
-  # learning runs (label long_learning) run in the release pass only: their code
-  # runs sanitized in shorter tests (tests/CMakeLists.txt).
-  (cd "$root/build-asan" && ctest --output-on-failure -j 2 -LE "fuzz|long_learning")
+  # runs labelled release_only run in the release pass only: their code runs
+  # sanitized in shorter tests (tests/CMakeLists.txt).
+  (cd "$root/build-asan" && ctest --output-on-failure -j 2 -LE "fuzz|release_only")
 fi
