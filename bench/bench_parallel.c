@@ -120,8 +120,8 @@ static int run(facs_comm *comm, const parallel_bench *b, const bench_options *o,
                facs_sgd *sgd, samples *t, json_t *doc)
 {
     int ranks = facs_comm_size(comm), rank = facs_comm_rank(comm);
-    if (o->batch % ranks) {
-        fprintf(stderr, "bench-parallel: --batch %d must split evenly over %d ranks\n", o->batch, ranks);
+    if (facs_parallel_check_batch(o->batch, ranks) != FACS_OK) {
+        fprintf(stderr, "bench-parallel: %s\n", facs_last_error());
         return 2;
     }
     int n = o->batch / ranks, classes = facs_model_get_options(m)->classes;

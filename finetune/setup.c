@@ -105,9 +105,7 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm)
      * background job starts with SIGINT ignored, and the handler would come only after the data has loaded). */
     facs_interrupt_install();
     FACS_TRY(ft_model_check_options(o)); /* a bad --arch fails before the data is read */
-    if (o->batch % o->ranks != 0)
-        return facs_fail(FACS_ERR_ARG, "--batch %d is the global batch and must split evenly over the %d ranks",
-                         o->batch, o->ranks);
+    FACS_TRY(facs_parallel_check_batch(o->batch, o->ranks));
     FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"facs-finetune", o->out, o->resume, "test_top1",
                                                        o->rank != 0}));
     FACS_TRY(facs_run_dir_file(&r->run.dir, "curves.png", r->plot_path, sizeof r->plot_path));

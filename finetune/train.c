@@ -102,7 +102,7 @@ static facs_status finish_epoch(ft_run *r, int epoch, const epoch_sums *rank_sum
     facs_run_model m = checkpoint_of(r);
     int best;
     FACS_TRY(facs_run_epoch_done(&r->run, record, &m, &best));
-    if (r->o->rank == 0)
+    if (facs_run_writes(&r->run))
         FACS_TRY(ft_plot_curves(r->run.history, r->plot_path));
     printf("epoch %3d/%d  train_loss %.4f  train_acc %.4f  test_loss %.4f  test_top1 %.4f  test_top5 %.4f  lr %.5f  "
            "%.0f img/s%s\n",
@@ -135,7 +135,7 @@ static facs_status report(ft_run *r)
     printf("\nper-class test accuracy (%s, after epoch %d; best top-1 %.4f at epoch %lld):\n", r->run.last_path,
            r->o->epochs, r->run.best_value, (long long)r->run.best_record);
     facs_confusion_print_table(&r->eval.matrix, (const char *const *)r->test.class_names, stdout);
-    if (r->o->rank != 0)
+    if (!facs_run_writes(&r->run))
         return FACS_OK;
     FACS_TRY(facs_confusion_write_csv(&r->eval.matrix, (const char *const *)r->test.class_names, r->confusion_path));
     printf("confusion matrix: %s\n", r->confusion_path);

@@ -94,7 +94,7 @@ static facs_status end_interval(ps_run *r, ps_sums *s, double lr, int validating
         return st;
     }
     FACS_TRY(facs_run_log_record(&r->run, record));
-    return r->o->rank == 0 ? ps_plot_curves(r->run.history, r->plot_path) : FACS_OK;
+    return facs_run_writes(&r->run) ? ps_plot_curves(r->run.history, r->plot_path) : FACS_OK;
 }
 
 int ps_run_train(ps_run *r)

@@ -170,9 +170,7 @@ facs_status ps_run_setup(ps_run *r, const ps_options *o, facs_comm *comm)
     r->comm = comm;
     facs_interrupt_install(); /* before the lock exists, as facs-finetune (finetune/setup.c) */
     FACS_TRY(check_arch(o->arch));
-    if (o->batch % o->ranks != 0)
-        return facs_fail(FACS_ERR_ARG, "--batch %d is the global batch and must split evenly over the %d ranks",
-                         o->batch, o->ranks);
+    FACS_TRY(facs_parallel_check_batch(o->batch, o->ranks));
     FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"pspnet-train", o->out, o->resume, "val_miou",
                                                        o->rank != 0}));
     FACS_TRY(facs_run_dir_file(&r->run.dir, "curves.png", r->plot_path, sizeof r->plot_path));

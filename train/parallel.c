@@ -18,6 +18,13 @@ facs_comm *facs_parallel_open(const char *tool)
     return comm;
 }
 
+facs_status facs_parallel_check_batch(int batch, int ranks)
+{
+    return batch % ranks == 0 ? FACS_OK
+                              : facs_fail(FACS_ERR_ARG, "--batch %d is the global batch and must split evenly over "
+                                                        "the %d ranks", batch, ranks);
+}
+
 facs_status facs_parallel_setup(facs_parallel *p, facs_comm *comm, facs_ctx *ctx, facs_param_list *params,
                                 int sync_bn)
 {

@@ -33,6 +33,9 @@ typedef struct {
  * one report is printed. On failure prints "TOOL: message" and exits 1. */
 facs_comm *facs_parallel_open(const char *tool);
 
+/* --batch is the global batch: refused unless it splits evenly over the ranks. */
+facs_status facs_parallel_check_batch(int batch, int ranks);
+
 /* Every rank takes rank 0's parameters, buffers and momenta, and sums its
  * gradients with the others' from now on (grad_sync.h); sync_bn makes ctx's
  * BatchNorm use the global batch's statistics. */

@@ -215,8 +215,7 @@ facs_status facs_run_log_record(facs_run *r, json_t *record)
 {
     if (!record || json_array_append_new(r->history, record) != 0)
         return facs_fail(FACS_ERR_MEMORY, "out of memory for the log's record");
-    if (!r->cfg.follower)
-        facs_run_dir_mark_written(&r->dir);
+    facs_run_dir_mark_written(&r->dir); /* a follower's dir was never created, so this removes nothing */
     return append_log_line(r, record);
 }
 

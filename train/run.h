@@ -100,6 +100,9 @@ facs_status facs_run_save(facs_run *r, const facs_run_model *m, int64_t done, js
  * facs_run_save (a candidate for best.h5) and the log line. */
 facs_status facs_run_epoch_done(facs_run *r, json_t *record, const facs_run_model *m, int *is_best);
 
+/* Whether this process writes OUT (not a follower): the app's own files (plots, tables) follow it. */
+static inline int facs_run_writes(const facs_run *r) { return !r->cfg.follower; }
+
 /* Releases everything; removes OUT when open created it and nothing was written. */
 void facs_run_close(facs_run *r);
 
