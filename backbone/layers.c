@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "init.h"
 
@@ -67,33 +68,56 @@ facs_tensor *facs_bn_forward(facs_ctx *ctx, facs_tensor *x, const facs_bn *bn)
                             bn->running_var->value, NULL);
 }
 
+/* Reads a (C, 1, 1, 1) vector of any device into a host array of C floats. */
+static facs_status read_vector(const facs_tensor *t, float *out)
+{
+    return facs_tensor_download(t, out, facs_tensor_bytes(t));
+}
+
 facs_status facs_bn_fold(facs_param_list *store, facs_param *conv_w, facs_bn *bn)
 {
     facs_tensor *w = conv_w->value;
     int channels = w->n;
-    if (w->device != FACS_DEVICE_CPU || bn->weight->value->device != FACS_DEVICE_CPU)
-        return facs_fail(FACS_ERR_ARG, "%s: BN folding runs on CPU tensors", conv_w->name);
     if (bn->weight->value->n != channels)
         return facs_fail(FACS_ERR_ARG, "%s: %d output channels, but its BN has %d", conv_w->name, channels,
                          bn->weight->value->n);
     char name[200];
     snprintf(name, sizeof name, "%s.folded_bias", conv_w->name);
-    facs_param *bias = facs_param_list_add(store, FACS_PARAM_BUFFER, name, FACS_DEVICE_CPU, channels, 1, 1, 1);
+    facs_param *bias = facs_param_list_add(store, FACS_PARAM_BUFFER, name, w->device, channels, 1, 1, 1);
     if (!bias)
         return FACS_ERR_MEMORY;
-    const float *gamma = facs_f32(bn->weight->value), *beta = facs_f32(bn->bias->value);
-    const float *mean = facs_f32(bn->running_mean->value), *var = facs_f32(bn->running_var->value);
-    float *wv = facs_f32(w), *b = facs_f32(bias->value);
-    size_t per_channel = facs_tensor_numel(w) / (size_t)channels;
-    for (int o = 0; o < channels; o++) {
-        double s = gamma[o] / sqrt((double)var[o] + 1e-5);
-        for (size_t i = 0; i < per_channel; i++)
-            wv[o * per_channel + i] = (float)(wv[o * per_channel + i] * s);
-        b[o] = (float)(beta[o] - mean[o] * s);
+    /* A one-off host computation in double, whatever the device: the weights
+     * travel to the host and back once. */
+    size_t count = facs_tensor_numel(w), per_channel = count / (size_t)channels;
+    float *host = malloc((count + 5 * (size_t)channels) * sizeof *host);
+    if (!host)
+        return facs_fail(FACS_ERR_MEMORY, "%s: no host memory to fold its BN", conv_w->name);
+    float *wv = host + 5 * (size_t)channels, *gamma = host, *beta = gamma + channels, *mean = beta + channels,
+          *var = mean + channels, *b = var + channels;
+    facs_status s = facs_tensor_download(w, wv, count * sizeof *wv);
+    if (s == FACS_OK)
+        s = read_vector(bn->weight->value, gamma);
+    if (s == FACS_OK)
+        s = read_vector(bn->bias->value, beta);
+    if (s == FACS_OK)
+        s = read_vector(bn->running_mean->value, mean);
+    if (s == FACS_OK)
+        s = read_vector(bn->running_var->value, var);
+    if (s == FACS_OK) {
+        for (int o = 0; o < channels; o++) {
+            double k = gamma[o] / sqrt((double)var[o] + 1e-5);
+            for (size_t i = 0; i < per_channel; i++)
+                wv[o * per_channel + i] = (float)(wv[o * per_channel + i] * k);
+            b[o] = (float)(beta[o] - mean[o] * k);
+        }
+        s = facs_tensor_upload(w, wv, count * sizeof *wv);
     }
-    facs_tensor_touch(w);
-    bn->fold_bias = bias->value;
-    return FACS_OK;
+    if (s == FACS_OK)
+        s = facs_tensor_upload(bias->value, b, (size_t)channels * sizeof *b);
+    free(host);
+    if (s == FACS_OK)
+        bn->fold_bias = bias->value;
+    return s;
 }
 
 static facs_conv2d_params conv_params(int stride, int pad, int dilation, int groups)

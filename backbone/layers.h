@@ -59,7 +59,7 @@ facs_tensor *facs_bn_forward(facs_ctx *ctx, facs_tensor *x, const facs_bn *bn);
  * place; its version changes, so reordered copies are dropped) and the bias
  * beta - running_mean * s is registered in store (the network's list of folded
  * tensors, never saved). conv(x) with them equals bn(conv(x)) in eval mode up
- * to rounding. The BN's own tensors stay as they were. CPU tensors only. */
+ * to rounding. The BN's own tensors stay as they were. Tensors of any device. */
 facs_status facs_bn_fold(facs_param_list *store, facs_param *conv_w, facs_bn *bn);
 
 /* One convolution + BN [+ residual] [+ ReLU] of a block: relu(bn(conv(x)) +

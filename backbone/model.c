@@ -271,6 +271,21 @@ facs_status facs_model_fold_bn(facs_model *model)
     model->folded = 1;
     return FACS_OK;
 }
+
+facs_device facs_model_device(const facs_model *model)
+{
+    return model->params->count ? model->params->items[0]->value->device : FACS_DEVICE_CPU;
+}
+
+facs_status facs_model_to_device(facs_model *model, facs_device device)
+{
+    /* The folded biases live in the family's own lists, which this does not
+     * reach: fold after moving. */
+    if (model->folded && facs_model_device(model) != device)
+        return facs_fail(FACS_ERR_ARG, "a folded model cannot move to %s: move it first, then fold",
+                         facs_device_name(device));
+    return facs_param_list_to_device(model->params, device);
+}
 const char *facs_model_head_prefix(const facs_model *model) { return model->family->head_prefix; }
 
 const char *facs_model_arch_head_weight(const char *arch)

@@ -157,6 +157,14 @@ int facs_model_is_facs(const facs_model *model);
  * facs_model_save (its tensors hold folded weights). Families without the
  * hook are unchanged. */
 facs_status facs_model_fold_bn(facs_model *model);
+
+/* Moves every parameter and buffer to device in place (kernels/param.h), so a
+ * model built and loaded on the CPU runs on a GPU; run it with a context of
+ * that device (facs_ctx_create). Fold (facs_model_fold_bn) after moving: a
+ * folded model refuses to move. */
+facs_status facs_model_to_device(facs_model *model, facs_device device);
+/* Where the model's tensors live. */
+facs_device facs_model_device(const facs_model *model);
 int facs_model_is_folded(const facs_model *model);
 /* 1 for segmentation networks, whose logits are (N, classes, H, W) at the
  * input's size; 0 for classifiers, (N, classes, 1, 1). */

@@ -1,11 +1,24 @@
 /* bench-facs: the FACS op against the 1x1 squeeze convolution it replaces, on
  * the squeeze layers of ResNet-50 (first block of each stage and the others),
- * forward and backward (dx and dW, as in training), on the CPU. Prints
- *   {"library": "facs", ..., "shapes": [{"name": ..., "facs_fwd_ms": ...,
+ * forward and backward (dx and dW, as in training), on the CPU or a GPU
+ * (--device). Prints
+ *   {"library": "facs", "device": "cpu", ..., "shapes": [{"name": ..., "facs_fwd_ms": ...,
  *    "facs_bwd_ms": ..., "conv_fwd_ms": ..., "conv_bwd_ms": ...}, ...]}
- * bench/run_bench.sh facs compares it with bench/bench_facs_torch.py. */
+ * bench/run_bench.sh facs compares it with bench/bench_facs_torch.py.
+ *
+ * On a GPU the FACS op is memory-bound, so each shape also gets its
+ * bandwidth: the bytes the op cannot avoid moving (forward: x read once, y
+ * written, w read, prob written; backward: x, dy, w and prob read, dx
+ * written, dw read and written as it accumulates), over its time, as a
+ * fraction of two ceilings: the card's datasheet peak (--peak-gbs, 4800 GB/s
+ * for an H200's HBM3e) and the bandwidth of a device-to-device copy of a
+ * --copy-mib buffer through the backend's copy entry (cudaMemcpy), counted
+ * as read + write, what a streaming kernel can reach. Kernels run
+ * asynchronously: a timed sample is `calls` back-to-back calls and one sync
+ * (bench_util.h), the median of --runs samples reported. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench_util.h"
 
@@ -20,11 +33,43 @@ static const layer layers[] = {
     {"1024->256 @14 (R=4)", 1024, 256, 14}, {"2048->512 @7 (R=4)", 2048, 512, 7},
 };
 
+/* H200 SXM, HBM3e: NVIDIA's datasheet figure. */
+#define DEFAULT_PEAK_GBS 4800.0
+#define DEFAULT_COPY_MIB 1024
+
+typedef struct {
+    bench_device device;
+    double peak_gbs;
+    int copy_mib;
+    int iters; /* calls per timed sample; 0: chosen after the warm-up */
+} facs_bench;
+
 typedef enum { FACS_OP, CONV_OP } which_op;
 
 typedef struct {
     facs_tensor *x, *w, *y, *prob, *dy, *dx, *dw;
 } buffers;
+
+static const char ABOUT[] =
+    "Times the FACS op vs the 1x1 squeeze conv on ResNet-50 shapes; prints JSON on stdout.\n"
+    "  --device D      cpu (default), cuda or cuda:N\n"
+    "  --iters N       calls per timed sample (N calls, then a device sync; its time / N); default 1 on the CPU,\n"
+    "                  on a GPU as many as take about 25 ms after the warm-up\n"
+    "GPU only (the bandwidth of the FACS op):\n"
+    "  --peak-gbs G    the card's peak memory bandwidth, GB/s (default 4800: H200 HBM3e, datasheet)\n"
+    "  --copy-mib M    size of the device-to-device copy that measures the achievable bandwidth (default 1024)";
+
+static facs_status take_facs_option(void *user, const char *name, const char *v)
+{
+    facs_bench *f = user;
+    if (!strcmp(name, "--device"))
+        return bench_device_parse(v, &f->device);
+    if (!strcmp(name, "--peak-gbs"))
+        return bench_option_real(name, v, 1e-3, 1e6, &f->peak_gbs);
+    if (!strcmp(name, "--copy-mib"))
+        return bench_option_int(name, v, 1, 1 << 16, &f->copy_mib);
+    return bench_option_int(name, v, 1, 1 << 20, &f->iters);
+}
 
 static facs_status run(facs_ctx *ctx, which_op op, int backward, buffers *b)
 {
@@ -38,73 +83,239 @@ static facs_status run(facs_ctx *ctx, which_op op, int backward, buffers *b)
                     : be->conv2d_forward(ctx, &conv, b->x, b->w, NULL, b->y);
 }
 
-/* Median ms of one (op, direction); < 0 on failure. */
-static double time_op(facs_ctx *ctx, which_op op, int backward, buffers *b, const bench_options *o)
+/* A timed quantity: median ms per call, and the calls per sample behind it. */
+typedef struct {
+    double ms;
+    int calls;
+} timing;
+
+/* One sample: calls calls of fn, then a sync; ms per call, < 0 on failure. */
+static double sample(facs_status (*fn)(void *), void *user, facs_device device, int calls)
 {
-    double *t = malloc((size_t)o->runs * sizeof *t), result = -1.0;
-    if (!t)
+    double t0 = bench_now_ms();
+    for (int k = 0; k < calls; k++)
+        if (fn(user) != FACS_OK)
+            return -1.0;
+    if (bench_sync(device) != FACS_OK)
         return -1.0;
-    for (int i = -o->warmup; i < o->runs; i++) {
-        facs_ctx_begin_step(ctx);
-        double t0 = bench_now_ms();
-        if (run(ctx, op, backward, b) != FACS_OK)
+    return (bench_now_ms() - t0) / calls;
+}
+
+/* --warmup single calls, then --runs samples of f->iters calls, or of as many
+ * as the last warm-up call says take BENCH_SAMPLE_MS. ms < 0 on failure. */
+static timing time_calls(facs_status (*fn)(void *), void *user, const facs_bench *f, const bench_options *o)
+{
+    timing r = {-1.0, 1};
+    double *t = malloc((size_t)o->runs * sizeof *t), last = 0;
+    if (!t)
+        return r;
+    for (int i = 0; i < o->warmup; i++)
+        if ((last = sample(fn, user, f->device.device, 1)) < 0)
             goto done;
-        if (i >= 0)
-            t[i] = bench_now_ms() - t0;
-    }
-    result = bench_median(t, o->runs);
+    r.calls = f->iters ? f->iters : o->warmup ? bench_calls_per_sample(last) : 1;
+    for (int i = 0; i < o->runs; i++)
+        if ((t[i] = sample(fn, user, f->device.device, r.calls)) < 0)
+            goto done;
+    r.ms = bench_median(t, o->runs);
 done:
     free(t);
-    return result;
+    return r;
+}
+
+typedef struct {
+    facs_ctx *ctx;
+    which_op op;
+    int backward;
+    buffers *b;
+} op_call;
+
+/* Each call starts a step, so the op's scratch is reused rather than piled up. */
+static facs_status call_op(void *user)
+{
+    op_call *c = user;
+    facs_ctx_begin_step(c->ctx);
+    return run(c->ctx, c->op, c->backward, c->b);
+}
+
+typedef struct {
+    const facs_backend *be;
+    void *dst, *src;
+    size_t bytes;
+} copy_call;
+
+static facs_status call_copy(void *user)
+{
+    copy_call *c = user;
+    return c->be->copy(c->dst, c->src, c->bytes);
+}
+
+/* The device-to-device copy of --copy-mib: its median ms per copy. */
+static timing time_copy(const facs_backend *be, const facs_bench *f, const bench_options *o)
+{
+    timing r = {-1.0, 1};
+    copy_call c = {be, NULL, NULL, (size_t)f->copy_mib << 20};
+    c.dst = be->alloc(c.bytes);
+    c.src = be->alloc(c.bytes);
+    /* Written once first, so no page is mapped during the timing. */
+    if (c.dst && c.src && be->fill_zero(c.dst, c.bytes) == FACS_OK && be->fill_zero(c.src, c.bytes) == FACS_OK)
+        r = time_calls(call_copy, &c, f, o);
+    be->free(c.dst);
+    be->free(c.src);
+    return r;
+}
+
+/* The bytes the op must move at least (see the header), per direction. */
+static double facs_bytes(const facs_tensor *x, const facs_tensor *y, const facs_tensor *w, const facs_tensor *prob,
+                         int backward)
+{
+    double x_b = facs_tensor_bytes(x), y_b = facs_tensor_bytes(y), w_b = facs_tensor_bytes(w);
+    double p_b = facs_tensor_bytes(prob);
+    return backward ? 2 * x_b + y_b + 3 * w_b + p_b : x_b + y_b + w_b + p_b;
+}
+
+/* An output buffer: random on the CPU, as this benchmark always filled them;
+ * zeros made on a GPU, as their values do not matter and drawing them on the
+ * host at a GPU's batch takes seconds. */
+static facs_tensor *output_tensor(facs_device device, int n, int c, int h, int w, unsigned *seed)
+{
+    if (device == FACS_DEVICE_CPU)
+        return bench_random_tensor(n, c, h, w, seed);
+    return facs_tensor_create(device, FACS_F32, n, c, h, w);
+}
+
+/* The bandwidth entries of a GPU shape: bytes, GB/s and the two fractions. */
+static void add_bandwidth(json_t *shape, const char *dir, double bytes, double ms, const facs_bench *f,
+                          double copy_gbs)
+{
+    char key[64];
+    double gbs = bytes / (ms * 1e6);
+    snprintf(key, sizeof key, "facs_%s_mb", dir);
+    json_object_set_new(shape, key, bench_json_real(bytes / 1e6, 3));
+    snprintf(key, sizeof key, "facs_%s_gbs", dir);
+    json_object_set_new(shape, key, bench_json_real(gbs, 1));
+    snprintf(key, sizeof key, "facs_%s_of_peak", dir);
+    json_object_set_new(shape, key, bench_json_real(gbs / f->peak_gbs, 3));
+    snprintf(key, sizeof key, "facs_%s_of_copy", dir);
+    json_object_set_new(shape, key, bench_json_real(gbs / copy_gbs, 3));
+}
+
+/* Times one layer's four (op, direction) pairs and appends its entry; 0 on success. */
+static int bench_layer(facs_ctx *ctx, const layer *l, const facs_bench *f, const bench_options *o, double copy_gbs,
+                       json_t *shapes)
+{
+    facs_device dev = f->device.device;
+    unsigned seed = 1;
+    buffers b = {
+        .x = bench_random_tensor_on(dev, o->batch, l->ci, l->size, l->size, &seed),
+        .w = bench_random_tensor_on(dev, l->co, l->ci, 1, 1, &seed),
+        .y = output_tensor(dev, o->batch, l->co, l->size, l->size, &seed),
+        .prob = bench_random_tensor_on(dev, o->batch, l->co, 1, 1, &seed),
+        .dy = bench_random_tensor_on(dev, o->batch, l->co, l->size, l->size, &seed),
+        .dx = output_tensor(dev, o->batch, l->ci, l->size, l->size, &seed),
+        .dw = output_tensor(dev, l->co, l->ci, 1, 1, &seed),
+    };
+    timing t[4] = {{-1, 1}, {-1, 1}, {-1, 1}, {-1, 1}};
+    if (b.x && b.w && b.y && b.prob && b.dy && b.dx && b.dw)
+        for (int k = 0; k < 4; k++) {
+            op_call c = {ctx, k < 2 ? FACS_OP : CONV_OP, k % 2, &b};
+            t[k] = time_calls(call_op, &c, f, o);
+        }
+    int rc = 0;
+    if (t[0].ms < 0 || t[1].ms < 0 || t[2].ms < 0 || t[3].ms < 0) {
+        fprintf(stderr, "bench-facs: %s: %s\n", l->name, facs_last_error());
+        rc = 1;
+    } else {
+        fprintf(stderr, "%-22s FACS %.3f + %.3f ms, 1x1 conv %.3f + %.3f ms\n", l->name, t[0].ms, t[1].ms, t[2].ms,
+                t[3].ms);
+        json_t *shape = json_pack("{s:s, s:o, s:o, s:o, s:o}", "name", l->name, "facs_fwd_ms",
+                                  bench_json_real(t[0].ms, 3), "facs_bwd_ms", bench_json_real(t[1].ms, 3),
+                                  "conv_fwd_ms", bench_json_real(t[2].ms, 3), "conv_bwd_ms",
+                                  bench_json_real(t[3].ms, 3));
+        if (dev != FACS_DEVICE_CPU) {
+            /* The op timings above round to 1 us: the ratios come from the unrounded times. */
+            json_object_set_new(shape, "facs_over_conv_fwd", bench_json_real(t[0].ms / t[2].ms, 3));
+            json_object_set_new(shape, "facs_over_conv_bwd", bench_json_real(t[1].ms / t[3].ms, 3));
+            add_bandwidth(shape, "fwd", facs_bytes(b.x, b.y, b.w, b.prob, 0), t[0].ms, f, copy_gbs);
+            add_bandwidth(shape, "bwd", facs_bytes(b.x, b.y, b.w, b.prob, 1), t[1].ms, f, copy_gbs);
+            json_object_set_new(shape, "calls_per_sample",
+                                json_pack("{s:i, s:i, s:i, s:i}", "facs_fwd", t[0].calls, "facs_bwd", t[1].calls,
+                                          "conv_fwd", t[2].calls, "conv_bwd", t[3].calls));
+        }
+        json_array_append_new(shapes, shape);
+    }
+    facs_tensor *all[] = {b.x, b.w, b.y, b.prob, b.dy, b.dx, b.dw};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+        facs_tensor_free(all[k]);
+    return rc;
+}
+
+/* The GPU document's bandwidth ceilings: the datasheet peak and the measured copy. */
+static void add_ceilings(json_t *doc, const facs_bench *f, timing copy, double copy_gbs)
+{
+    json_object_set_new(doc, "peak_gbs", bench_json_real(f->peak_gbs, 1));
+    json_object_set_new(doc, "peak_source",
+                        json_string(f->peak_gbs == DEFAULT_PEAK_GBS
+                                        ? "datasheet: NVIDIA H200 HBM3e, 4.8 TB/s (the default of --peak-gbs)"
+                                        : "given by --peak-gbs"));
+    json_object_set_new(doc, "copy", json_pack("{s:i, s:o, s:o, s:i, s:s}", "mib", f->copy_mib, "ms",
+                                               bench_json_real(copy.ms, 3), "gbs", bench_json_real(copy_gbs, 1),
+                                               "calls_per_sample", copy.calls, "counted",
+                                               "device-to-device copy through the backend's copy entry "
+                                               "(cudaMemcpy); bytes read + bytes written = 2 x size"));
+    json_object_set_new(doc, "bytes_counted",
+                        json_string("what the op must move at least: forward x read + y written + w read + prob "
+                                    "written; backward x + dy + w + prob read, dx written, dw read and written "
+                                    "(accumulated); MB and GB are 1e6 and 1e9 bytes"));
+    json_object_set_new(doc, "cache_note",
+                        json_string("back-to-back calls on the same tensors: a shape whose bytes fit the L2 cache "
+                                    "(tens of MB on an H100/H200) can show more than the memory bandwidth"));
 }
 
 int main(int argc, char **argv)
 {
+    static const bench_option own[] = {{"--device", 1}, {"--peak-gbs", 1}, {"--copy-mib", 1}, {"--iters", 1},
+                                       {NULL, 0}};
+    facs_bench f = {{FACS_DEVICE_CPU, 0}, DEFAULT_PEAK_GBS, DEFAULT_COPY_MIB, 0};
     bench_options o;
-    int rc = bench_parse(argc, argv, "bench-facs",
-                         "Times the FACS op vs the 1x1 squeeze conv on ResNet-50 shapes; prints JSON on stdout.", &o);
+    int rc = bench_take_options(&argc, argv, "bench-facs", own, take_facs_option, &f);
+    if (rc < 0)
+        rc = bench_parse(argc, argv, "bench-facs", ABOUT, &o);
     if (rc >= 0)
         return rc;
-    facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
+    if (f.device.device == FACS_DEVICE_CPU && !f.iters)
+        f.iters = 1; /* one call per sample, as this benchmark always timed the CPU */
+    if (bench_device_select("bench-facs", &f.device))
+        return 1;
+    facs_ctx *ctx = facs_ctx_create(f.device.device);
     if (!ctx) {
         fprintf(stderr, "bench-facs: %s\n", facs_last_error());
         return 1;
     }
-    json_t *shapes = json_array();
+    int gpu = f.device.device != FACS_DEVICE_CPU;
+    timing copy = {-1.0, 1};
+    double copy_gbs = 0;
     rc = 0;
-    for (size_t i = 0; rc == 0 && i < sizeof layers / sizeof layers[0]; i++) {
-        const layer *l = &layers[i];
-        unsigned seed = 1;
-        buffers b = {
-            .x = bench_random_tensor(o.batch, l->ci, l->size, l->size, &seed),
-            .w = bench_random_tensor(l->co, l->ci, 1, 1, &seed),
-            .y = bench_random_tensor(o.batch, l->co, l->size, l->size, &seed),
-            .prob = bench_random_tensor(o.batch, l->co, 1, 1, &seed),
-            .dy = bench_random_tensor(o.batch, l->co, l->size, l->size, &seed),
-            .dx = bench_random_tensor(o.batch, l->ci, l->size, l->size, &seed),
-            .dw = bench_random_tensor(l->co, l->ci, 1, 1, &seed),
-        };
-        double ms[4] = {-1, -1, -1, -1};
-        if (b.x && b.w && b.y && b.prob && b.dy && b.dx && b.dw)
-            for (int k = 0; k < 4; k++)
-                ms[k] = time_op(ctx, k < 2 ? FACS_OP : CONV_OP, k % 2, &b, &o);
-        if (ms[0] < 0 || ms[1] < 0 || ms[2] < 0 || ms[3] < 0) {
-            fprintf(stderr, "bench-facs: %s: %s\n", l->name, facs_last_error());
+    if (gpu) {
+        copy = time_copy(ctx->backend, &f, &o);
+        if (copy.ms < 0) {
+            fprintf(stderr, "bench-facs: the %d MiB device copy: %s\n", f.copy_mib, facs_last_error());
             rc = 1;
         } else {
-            fprintf(stderr, "%-22s FACS %.2f + %.2f ms, 1x1 conv %.2f + %.2f ms\n", l->name, ms[0], ms[1], ms[2],
-                    ms[3]);
-            json_array_append_new(shapes, json_pack("{s:s, s:o, s:o, s:o, s:o}", "name", l->name, "facs_fwd_ms",
-                                                    bench_json_real(ms[0], 3), "facs_bwd_ms", bench_json_real(ms[1], 3),
-                                                    "conv_fwd_ms", bench_json_real(ms[2], 3), "conv_bwd_ms",
-                                                    bench_json_real(ms[3], 3)));
+            copy_gbs = 2.0 * ((size_t)f.copy_mib << 20) / (copy.ms * 1e6);
+            fprintf(stderr, "device copy of %d MiB: %.3f ms, %.1f GB/s (read + write); datasheet peak %.1f GB/s\n",
+                    f.copy_mib, copy.ms, copy_gbs, f.peak_gbs);
         }
-        facs_tensor *all[] = {b.x, b.w, b.y, b.prob, b.dy, b.dx, b.dw};
-        for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
-            facs_tensor_free(all[k]);
     }
+    json_t *shapes = json_array();
+    for (size_t i = 0; rc == 0 && i < sizeof layers / sizeof layers[0]; i++)
+        rc = bench_layer(ctx, &layers[i], &f, &o, copy_gbs, shapes);
     facs_ctx_free(ctx);
-    int out = bench_json_print(json_pack("{s:s, s:i, s:i, s:i, s:o}", "library", "facs", "batch", o.batch, "threads",
-                                         o.threads, "runs", o.runs, "shapes", shapes));
+    char device[32];
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:i, s:i, s:o}", "library", "facs", "device",
+                            bench_device_label(&f.device, device, sizeof device), "batch", o.batch, "threads",
+                            o.threads, "runs", o.runs, "shapes", shapes);
+    if (gpu && doc)
+        add_ceilings(doc, &f, copy, copy_gbs);
+    int out = bench_json_print(doc);
     return rc ? rc : out;
 }

@@ -1,7 +1,7 @@
-/* bench-models: whole networks on the CPU, one configuration per process (so
- * that the process's peak RSS belongs to that configuration), printing one
- * JSON document on stdout:
- *   {"library": "facs", "mode": "infer", "threads": 2, "runs": 5, "warmup": 2,
+/* bench-models: whole networks on the CPU or a GPU (--device), one
+ * configuration per process (so that the process's peak RSS and arena peak
+ * belong to that configuration), printing one JSON document on stdout:
+ *   {"library": "facs", "device": "cpu", "mode": "infer", "threads": 2, "runs": 5, "warmup": 2,
  *    "shapes": [{"name": "resnet50 @224 b1", "forward_ms": ..., "images_per_s": ..., ...}, ...]}
  *
  *   --mode infer  eval-mode forward without the tape (the paper's Table 3):
@@ -26,6 +26,15 @@
  * before the model was built. Warm up with
  * 2 calls or more: the arena settles only in the call after its first reset,
  * which maps its single new block afresh (page faults over the whole peak).
+ *
+ * --device cuda[:N]: the model is built and initialised on the CPU (the same
+ * weights as on the CPU), then moved (facs_model_to_device). Kernels run
+ * asynchronously, so each timed sample is `calls` back-to-back calls and one
+ * device sync (bench_util.h: after the warm-up, about 25 ms of calls unless
+ * --iters fixes the count), and each shape adds calls_per_sample and
+ * device_mib, the device memory the run held at its peak: the arena's peak
+ * plus the model state. A training step syncs within each call anyway: the
+ * cross-entropy reads its count of valid labels back to the host.
  * bench/run_bench.sh infer|train|pspnet compares it with bench/bench_models_torch.py
  * (infer also with --mode floor and the twin's --variant mkldnn). */
 #include <stdio.h>
@@ -55,10 +64,17 @@ static const char ABOUT[] =
     "  --weight-cache    keep reordered conv weights across calls (facs_ctx_set_weight_cache); off by default,\n"
     "                    as PyTorch's eager mode reorders per call too; always on in floor mode\n"
     "  --fold-bn         infer mode: BatchNorm folded into the convolutions, ReLU and residual adds fused\n"
-    "                    (facs_model_fold_bn, what inference tools run); off by default, as PyTorch's eager mode";
+    "                    (facs_model_fold_bn, what inference tools run); off by default, as PyTorch's eager mode\n"
+    "  --deep-base       ResNet backbones: semseg's deep base stem (3x3 convolutions 64-64-128), as PSPNet's\n"
+    "                    published networks\n"
+    "  --device D        cpu (default), cuda or cuda:N; the model is initialised on the CPU, then moved\n"
+    "  --iters N         calls per timed sample (each sample: N calls, then a device sync; its time / N);\n"
+    "                    default 1 on the CPU, on a GPU as many as take about 25 ms after the warm-up";
 
 typedef struct {
     int train, floor, profile, weight_cache, fold_bn;
+    int iters; /* calls per timed sample; 0: chosen after the warm-up */
+    bench_device device;
     facs_model_options model;
     int height, width; /* of the input images */
 } model_bench;
@@ -72,7 +88,7 @@ typedef struct {
 typedef struct {
     model_bench *b;
     const char *arch, *mode;
-    int classes, cifar_stem;
+    int classes, cifar_stem, deep_stem, iters; /* iters -1: the device's default */
 } model_args;
 
 static facs_status take_model_option(void *user, const char *name, const char *v)
@@ -86,6 +102,12 @@ static facs_status take_model_option(void *user, const char *name, const char *v
         m->b->weight_cache = 1;
     else if (!strcmp(name, "--fold-bn"))
         m->b->fold_bn = 1;
+    else if (!strcmp(name, "--deep-base"))
+        return facs_cli_stem(FACS_STEM_DEEP_BASE, &m->deep_stem);
+    else if (!strcmp(name, "--device"))
+        return bench_device_parse(v, &m->b->device);
+    else if (!strcmp(name, "--iters"))
+        return facs_cli_int("--iters", v, 1, 1 << 20, &m->iters);
     else if (!strcmp(name, "--mode"))
         m->mode = v;
     else if (!strcmp(name, "--arch"))
@@ -103,12 +125,14 @@ static int take_model_options(int *argc, char **argv, model_bench *b)
 {
     static const bench_option own[] = {{"--mode", 1},       {"--arch", 1},    {"--input-size", 1},
                                        {"--classes", 1},    {"--cifar-stem", 0}, {"--profile", 0},
-                                       {"--weight-cache", 0}, {"--fold-bn", 0}, {NULL, 0}};
-    model_args m = {b, "resnet50", "infer", 0 /* the architecture's */, 0};
+                                       {"--weight-cache", 0}, {"--fold-bn", 0}, {"--deep-base", 0},
+                                       {"--device", 1},       {"--iters", 1},   {NULL, 0}};
+    model_args m = {b, "resnet50", "infer", 0 /* the architecture's */, 0, 0, -1};
     b->height = b->width = 224;
     b->profile = 0;
     b->weight_cache = 0;
     b->fold_bn = 0;
+    b->device = (bench_device){FACS_DEVICE_CPU, 0};
     int rc = bench_take_options(argc, argv, "bench-models", own, take_model_option, &m);
     if (rc >= 0)
         return rc;
@@ -127,6 +151,12 @@ static int take_model_options(int *argc, char **argv, model_bench *b)
                         "--fold-bn and --profile do not apply\n");
         return 2;
     }
+    if (b->profile && b->device.device != FACS_DEVICE_CPU) {
+        fprintf(stderr, "bench-models: --profile times ops on the host clock: CPU only (GPU kernels run "
+                        "asynchronously)\n");
+        return 2;
+    }
+    b->iters = m.iters > 0 ? m.iters : b->device.device == FACS_DEVICE_CPU ? 1 : 0;
     b->weight_cache |= b->floor; /* the floor's weights are reordered once, before timing */
     if (facs_model_options_for_arch(m.arch, &b->model) != FACS_OK) {
         fprintf(stderr, "bench-models: %s\n", facs_last_error());
@@ -135,6 +165,7 @@ static int take_model_options(int *argc, char **argv, model_bench *b)
     if (m.classes)
         b->model.classes = m.classes;
     b->model.cifar_stem = m.cifar_stem;
+    b->model.deep_stem = m.deep_stem;
     return -1;
 }
 
@@ -285,21 +316,28 @@ static int bench_batch(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, const model_
                        int n, json_t *shapes, double rss_start)
 {
     unsigned seed = 1;
-    facs_tensor *x = bench_random_tensor(n, 3, b->height, b->width, &seed);
+    facs_tensor *x = bench_random_tensor_on(b->device.device, n, 3, b->height, b->width, &seed);
     int *labels = sgd ? random_labels(m, b, n, &seed) : NULL;
+    int calls = 1; /* per sample: 1 while warming up, then b->iters or the count chosen then */
     double *ms = malloc((size_t)o->runs * sizeof *ms), *cpu = malloc((size_t)o->runs * sizeof *cpu);
     double first_loss = 0;
     char size[32];
     size_label(b, size, sizeof size);
     int rc = 1;
     if (!x || (sgd && !labels) || !ms || !cpu) {
-        fprintf(stderr, "bench-models: out of memory\n");
+        fprintf(stderr, "bench-models: %s\n", x ? "out of memory" : facs_last_error());
         goto done;
     }
     for (int i = -o->warmup; i < o->runs; i++) {
         facs_tensor *loss = NULL;
+        if (i == 0)
+            calls = b->iters ? b->iters : o->warmup ? bench_calls_per_sample(ms[0]) : 1;
         double t0 = bench_now_ms(), c0 = bench_cpu_now_ms();
-        facs_status s = run_once(ctx, m, sgd, x, labels, &loss, NULL, NULL);
+        facs_status s = FACS_OK;
+        for (int k = 0; s == FACS_OK && k < calls; k++)
+            s = run_once(ctx, m, sgd, x, labels, &loss, NULL, NULL);
+        if (s == FACS_OK)
+            s = bench_sync(b->device.device);
         double t1 = bench_now_ms(), c1 = bench_cpu_now_ms();
         float loss_value = 0;
         if (s == FACS_OK && loss)
@@ -308,13 +346,16 @@ static int bench_batch(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, const model_
             fprintf(stderr, "bench-models: %s: %s\n", b->model.arch, facs_last_error());
             goto done;
         }
-        if (i >= 0) {
-            ms[i] = t1 - t0;
-            cpu[i] = c1 - c0;
+        if (i >= -1) { /* ms[0] first holds the last warm-up call's time, which picks the calls per sample */
+            ms[i < 0 ? 0 : i] = (t1 - t0) / calls;
+            cpu[i < 0 ? 0 : i] = (c1 - c0) / calls;
         }
         if (i == -o->warmup)
             first_loss = loss_value; /* the initial weights' loss: ln(classes) x (1 + aux weight) for PSPNet */
-        fprintf(stderr, "%s @%s b%d %s %d: %.1f ms", b->model.arch, size, n, sgd ? "step" : "forward", i, t1 - t0);
+        fprintf(stderr, "%s @%s b%d %s %d: %.1f ms", b->model.arch, size, n, sgd ? "step" : "forward", i,
+                (t1 - t0) / calls);
+        if (calls > 1)
+            fprintf(stderr, " (mean of %d calls)", calls);
         if (sgd)
             fprintf(stderr, ", loss %.4f", (double)loss_value);
         fputc('\n', stderr);
@@ -334,8 +375,15 @@ static int bench_batch(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, const model_
     json_object_set_new(shape, "images_per_s", bench_json_real(n * 1e3 / median, 2));
     if (sgd)
         json_object_set_new(shape, "first_loss", bench_json_real(first_loss, 4));
-    json_object_set_new(shape, "arena_peak_mib", bench_json_real(facs_ctx_peak_bytes(ctx) / 1048576.0, 1));
-    json_object_set_new(shape, "state_mib", bench_json_real(state_mib(facs_model_params(m)), 1));
+    if (b->model.deep_stem)
+        json_object_set_new(shape, "deep_stem", json_integer(b->model.deep_stem));
+    double arena_mib = facs_ctx_peak_bytes(ctx) / 1048576.0, model_mib = state_mib(facs_model_params(m));
+    json_object_set_new(shape, "arena_peak_mib", bench_json_real(arena_mib, 1));
+    json_object_set_new(shape, "state_mib", bench_json_real(model_mib, 1));
+    if (b->device.device != FACS_DEVICE_CPU) {
+        json_object_set_new(shape, "calls_per_sample", json_integer(calls));
+        json_object_set_new(shape, "device_mib", bench_json_real(arena_mib + model_mib, 1));
+    }
     json_object_set_new(shape, "max_rss_mib", bench_json_real(bench_max_rss_mib(), 1));
     json_object_set_new(shape, "rss_before_model_mib", bench_json_real(rss_start, 1));
     json_array_append_new(shapes, shape);
@@ -413,9 +461,9 @@ static facs_status record_conv(struct facs_ctx *ctx, const facs_conv2d_params *p
 static facs_status record_convs(facs_ctx *ctx, facs_model *m, const model_bench *b, floor_convs *list)
 {
     unsigned seed = 1;
-    facs_tensor *x = bench_random_tensor(1, 3, b->height, b->width, &seed);
+    facs_tensor *x = bench_random_tensor_on(b->device.device, 1, 3, b->height, b->width, &seed);
     if (!x)
-        return facs_fail(FACS_ERR_MEMORY, "floor: out of memory for the input");
+        return facs_last_status();
     conv_spy spy = {*ctx->backend, ctx->backend, list};
     spy.table.conv2d_forward = record_conv;
     facs_ctx_begin_step(ctx);
@@ -452,14 +500,14 @@ static void free_floor_inputs(const floor_convs *list, facs_tensor **in)
 /* Each conv's input at batch n: one random heap tensor per input shape,
  * shared by the convs of that shape (values do not change the time; sharing
  * bounds the memory at batch 32). NULL when out of memory. */
-static facs_tensor **floor_inputs(const floor_convs *list, int n)
+static facs_tensor **floor_inputs(const floor_convs *list, facs_device device, int n)
 {
     facs_tensor **in = calloc((size_t)list->count, sizeof *in);
     unsigned seed = 1;
     for (int i = 0; in && i < list->count; i++) {
         const floor_conv *c = &list->items[i];
         int j = first_of_shape(list, i);
-        in[i] = j < i ? in[j] : bench_random_tensor(n, c->c, c->h, c->w_in, &seed);
+        in[i] = j < i ? in[j] : bench_random_tensor_on(device, n, c->c, c->h, c->w_in, &seed);
         if (!in[i]) {
             free_floor_inputs(list, in);
             return NULL;
@@ -498,7 +546,7 @@ static facs_status floor_pass(facs_ctx *ctx, const floor_convs *list, facs_tenso
 static int floor_batch(facs_ctx *ctx, const floor_convs *list, const model_bench *b, const bench_options *o, int n,
                        json_t *shapes)
 {
-    facs_tensor **in = floor_inputs(list, n);
+    facs_tensor **in = floor_inputs(list, b->device.device, n);
     double *ms = malloc((size_t)o->runs * sizeof *ms), *cpu = malloc((size_t)o->runs * sizeof *cpu);
     char size[32], name[256];
     size_label(b, size, sizeof size);
@@ -511,6 +559,8 @@ static int floor_batch(facs_ctx *ctx, const floor_convs *list, const model_bench
     for (int i = -o->warmup - 1; i < o->runs; i++) {
         double t0 = bench_now_ms(), c0 = bench_cpu_now_ms();
         facs_status s = floor_pass(ctx, list, in);
+        if (s == FACS_OK)
+            s = bench_sync(b->device.device);
         double t1 = bench_now_ms(), c1 = bench_cpu_now_ms();
         if (s != FACS_OK) {
             fprintf(stderr, "bench-models: %s floor: %s\n", b->model.arch, facs_last_error());
@@ -584,12 +634,16 @@ int main(int argc, char **argv)
         rc = bench_parse(argc, argv, "bench-models", ABOUT, &o);
     if (rc >= 0)
         return rc;
-    facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
+    if (bench_device_select("bench-models", &b.device))
+        return 1;
+    facs_ctx *ctx = facs_ctx_create(b.device.device);
     facs_model *m = NULL;
+    /* Built on the CPU and then moved, so every device runs the same initial weights. */
     if (!ctx || facs_ctx_set_weight_cache(ctx, b.weight_cache) != FACS_OK ||
         facs_model_create(&m, &b.model, FACS_DEVICE_CPU, 1) != FACS_OK ||
-        (b.fold_bn && facs_model_fold_bn(m) != FACS_OK)) {
+        facs_model_to_device(m, b.device.device) != FACS_OK || (b.fold_bn && facs_model_fold_bn(m) != FACS_OK)) {
         fprintf(stderr, "bench-models: %s\n", facs_last_error());
+        facs_model_free(m);
         facs_ctx_free(ctx);
         return 1;
     }
@@ -617,7 +671,9 @@ int main(int argc, char **argv)
         if (!rc)
             rc = bench_batch(ctx, m, opt, &b, &o, o.batch, shapes, rss_start);
     }
-    json_t *doc = json_pack("{s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:o}", "library", "facs", "mode",
+    char device[32];
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:o}", "library", "facs", "device",
+                            bench_device_label(&b.device, device, sizeof device), "mode",
                             b.train ? "train" : b.floor ? "floor" : "infer", "threads", o.threads, "runs", o.runs,
                             "warmup", o.warmup, "weight_cache", b.weight_cache, "fold_bn", b.fold_bn, "shapes",
                             shapes);

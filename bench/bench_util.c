@@ -1,5 +1,6 @@
 #include "bench_util.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
@@ -39,6 +40,28 @@ int bench_take_options(int *argc, char **argv, const char *prog, const bench_opt
     *argc = kept;
     argv[kept] = NULL;
     return -1;
+}
+
+facs_status bench_option_int(const char *name, const char *text, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || errno || v < lo || v > hi)
+        return facs_fail(FACS_ERR_ARG, "%s wants an integer in [%d, %d], got '%s'", name, lo, hi, text);
+    *out = (int)v;
+    return FACS_OK;
+}
+
+facs_status bench_option_real(const char *name, const char *text, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (!*text || *end || errno || !isfinite(v) || v < lo || v > hi)
+        return facs_fail(FACS_ERR_ARG, "%s wants a number in [%g, %g], got '%s'", name, lo, hi, text);
+    *out = v;
+    return FACS_OK;
 }
 
 double bench_now_ms(void)
@@ -86,6 +109,48 @@ facs_tensor *bench_random_tensor(int n, int c, int h, int w, unsigned *seed)
     for (size_t i = 0; t && i < facs_tensor_numel(t); i++)
         facs_f32(t)[i] = (float)rand_r(seed) / RAND_MAX * 2.0f - 1.0f;
     return t;
+}
+
+facs_tensor *bench_random_tensor_on(facs_device device, int n, int c, int h, int w, unsigned *seed)
+{
+    facs_tensor *t = bench_random_tensor(n, c, h, w, seed);
+    if (t && facs_tensor_move_to(t, device) != FACS_OK) {
+        facs_tensor_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+facs_status bench_device_parse(const char *text, bench_device *d)
+{
+    return facs_device_parse(text, &d->device, &d->index);
+}
+
+int bench_device_select(const char *prog, const bench_device *d)
+{
+    if (facs_device_select(d->device, d->index) == FACS_OK)
+        return 0;
+    fprintf(stderr, "%s: %s\n", prog, facs_last_error());
+    return 1;
+}
+
+const char *bench_device_label(const bench_device *d, char *buf, size_t size)
+{
+    return facs_device_label(d->device, d->index, buf, size);
+}
+
+int bench_calls_per_sample(double call_ms)
+{
+    if (!(call_ms > 0))
+        return BENCH_MAX_CALLS;
+    double calls = BENCH_SAMPLE_MS / call_ms;
+    return calls < 1 ? 1 : calls > BENCH_MAX_CALLS ? BENCH_MAX_CALLS : (int)calls;
+}
+
+facs_status bench_sync(facs_device device)
+{
+    const facs_backend *be = facs_backend_get(device);
+    return be ? be->sync() : facs_last_status();
 }
 
 static void usage(FILE *f, const char *prog, const char *about)

@@ -38,6 +38,11 @@ typedef struct {
 int bench_take_options(int *argc, char **argv, const char *prog, const bench_option *own,
                        facs_status (*take)(void *user, const char *name, const char *value), void *user);
 
+/* A take callback's value checks: an integer in [lo, hi] or a finite real
+ * in [lo, hi]; FACS_ERR_ARG naming the option otherwise. */
+facs_status bench_option_int(const char *name, const char *text, int lo, int hi, int *out);
+facs_status bench_option_real(const char *name, const char *text, double lo, double hi, double *out);
+
 double bench_now_ms(void);
 /* Process CPU time (all threads) in ms: unlike wall time, it barely moves
  * when other processes share the cores (OpenMP threads that spin at a barrier
@@ -65,5 +70,35 @@ facs_status bench_loader_epochs(const char *name, const facs_dataset *ds, const 
 
 /* A heap tensor of uniform values in [-1, 1) from *seed. */
 facs_tensor *bench_random_tensor(int n, int c, int h, int w, unsigned *seed);
+/* The same values on device (drawn on the CPU, then moved); NULL with last error on failure. */
+facs_tensor *bench_random_tensor_on(facs_device device, int n, int c, int h, int w, unsigned *seed);
+
+/* --device of the benchmarks that also run on a GPU: "cpu", "cuda" or "cuda:N". */
+typedef struct {
+    facs_device device;
+    int index;
+} bench_device;
+
+/* Parses text into *d (facs_device_parse); FACS_ERR_ARG naming the text. */
+facs_status bench_device_parse(const char *text, bench_device *d);
+/* Makes d the process's device (facs_device_select); 0, or 1 after
+ * "prog: message" on stderr (a CUDA build on a machine without a GPU says
+ * "no usable CUDA device"). Call it before any tensor is created. */
+int bench_device_select(const char *prog, const bench_device *d);
+/* "cpu" or "cuda:N" into buf, for the JSON's "device". */
+const char *bench_device_label(const bench_device *d, char *buf, size_t size);
+
+/* GPU timing. Kernels run asynchronously, so a timed sample on a GPU is the
+ * wall time of `calls` back-to-back calls and one sync of ctx's backend
+ * (a no-op on the CPU), divided by calls; the medians of such samples are
+ * reported. bench_calls_per_sample picks calls from one call's time (a
+ * warm-up call ending with a sync) so that a sample lasts about
+ * BENCH_SAMPLE_MS, at least 1 and at most BENCH_MAX_CALLS: one call of a
+ * short kernel is mostly launch and sync latency. */
+#define BENCH_SAMPLE_MS 25.0
+#define BENCH_MAX_CALLS 1000
+int bench_calls_per_sample(double call_ms);
+/* Waits for the work queued on device (its backend's sync). */
+facs_status bench_sync(facs_device device);
 
 #endif

@@ -1,13 +1,15 @@
 #!/bin/sh
 # Runs one CPU benchmark of FACS and its PyTorch twin on the same shapes and
 # threads, and writes both results with the per-shape speed ratios
-# torch_ms / facs_ms (> 1: FACS is faster) to bench/results/NAME.json.
+# torch_ms / facs_ms (> 1: FACS is faster) to bench/results/NAME.json; or,
+# with gpu, every GPU benchmark (described at run_gpu below).
 #
 # The machine may be shared: the two benchmarks run alternately ROUNDS times
 # and each shape keeps its median over the rounds, so a burst of outside load
 # skews one round rather than one library.
 #
 #   bench/run_bench.sh conv|facs|infer|train|pspnet|seg|gradcam|folder [PATH/TO/bench-BINARY]
+#   bench/run_bench.sh gpu [BUILD]      (see "gpu" below: no PyTorch pairing, no rounds)
 #
 # conv and facs run build/bench-NAME and bench/bench_NAME_torch.py once per
 # round. infer, train and pspnet run build/bench-models and
@@ -58,11 +60,326 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-name=${1:?usage: bench/run_bench.sh conv|facs|infer|train|pspnet|seg|gradcam|folder [PATH/TO/bench-BINARY]}
+name=${1:?usage: bench/run_bench.sh conv|facs|infer|train|pspnet|seg|gradcam|folder [bench-BINARY] or gpu [BUILD]}
 rounds=${ROUNDS:-3}
 threads=${OMP_NUM_THREADS:-2}
 export OMP_NUM_THREADS=$threads
 refs= # infer: also the conv floor and PyTorch's to_mkldnn
+
+# gpu: everything on one GPU in one command (bench/run_bench.sh gpu [BUILD]),
+# where BUILD is a CUDA build directory (-DFACS_CUDA=ON) or one of its bench
+# binaries; builds nothing. Writes RESULTS/gpu_*.json (RESULTS: bench/results
+# unless set) and RESULTS/gpu_log.txt (every run's stderr):
+#   gpu_facs.json     bench-facs --device cuda: the FACS op and the 1x1 conv on
+#                     ResNet-50's squeeze shapes (batch FACS_BATCH 64), forward
+#                     and backward, with the op's GB/s as fractions of the
+#                     datasheet peak (PEAK_GBS 4800, H200) and of a measured
+#                     1 GiB device copy;
+#   gpu_infer.json    resnet50 and facs_resnet50 at 224, eval mode, unfolded
+#                     and --fold-bn: batch 1 latency and batch 32 and 64
+#                     throughput (one process per configuration);
+#   gpu_train.json    their SGD step at 224, batch TRAIN_BATCH 32;
+#   gpu_pspnet.json   pspnet_resnet101 and pspnet_facs_resnet101 (semseg's deep
+#                     base) one SGD step at 713x713, batch PSP_BATCH 2 (the
+#                     paper's 16 crops on 8 GPUs), PSP_RUNS 3 after PSP_WARMUP 2;
+#   gpu_torch.json    bench/bench_gpu_torch.py when PYTHON (python3) has torch
+#                     with CUDA (else skipped with its message): torchvision's
+#                     ResNet-50 and the reference FACS-ResNet-50, fp32 without
+#                     TF32, channels_last, for TORCH_VARIANTS "fast
+#                     deterministic" (cudnn.benchmark; deterministic cuDNN);
+#   gpu_summary.json  the paper's Table 3 question (is FACS-ResNet-50 faster
+#                     than ResNet-50 on a GPU, and by how much), PSPNet-101's
+#                     step and memory, the FACS op's bandwidth, ours against
+#                     PyTorch, the commands and what failed.
+# A failing run is logged and the others go on; the exit status is 1 when one
+# of ours failed. RUNS (5) and WARMUP (3) per shape; DEVICE (cuda, or cuda:N).
+# About two minutes on an H200.
+run_gpu() {
+    build=${1:-$here/../build}
+    [ -d "$build" ] || build=$(dirname "$build")
+    results=${RESULTS:-$here/results}
+    device=${DEVICE:-cuda}
+    py=${PYTHON:-python3}
+    runs=${RUNS:-5}
+    warmup=${WARMUP:-3}
+    for b in bench-models bench-facs; do
+        if [ ! -x "$build/$b" ]; then
+            echo "run_bench.sh: $build/$b is not an executable (build bench-models and bench-facs with -DFACS_CUDA=ON" \
+                "and pass the build directory)" >&2
+            exit 1
+        fi
+    done
+    mkdir -p "$results"
+    log=$results/gpu_log.txt
+    : >"$log"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT INT TERM
+    : >"$tmp/commands"
+    : >"$tmp/failed"
+    start=$(date +%s)
+    if command -v nvidia-smi >/dev/null 2>&1; then
+        nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem,power.limit \
+            --format=csv,noheader >"$tmp/nvidia-smi.csv" 2>>"$log" || true
+    fi
+    gpu_run facs "$build/bench-facs" --device "$device" --threads "$threads" --batch "${FACS_BATCH:-64}" \
+        --runs "$runs" --warmup "$warmup" --peak-gbs "${PEAK_GBS:-4800}" --copy-mib "${COPY_MIB:-1024}"
+    models=$build/bench-models
+    for arch in resnet50 facs_resnet50; do
+        for fold in unfolded folded; do
+            case $fold in
+            folded) flag=--fold-bn ;;
+            *) flag= ;;
+            esac
+            for batch in 32 64; do
+                gpu_run "infer.$arch.$fold.$batch" "$models" --device "$device" --threads "$threads" --mode infer \
+                    --arch "$arch" --input-size 224 --batch "$batch" ${flag:+"$flag"} --runs "$runs" --warmup "$warmup"
+            done
+        done
+    done
+    for arch in resnet50 facs_resnet50; do
+        gpu_run "train.$arch" "$models" --device "$device" --threads "$threads" --mode train --arch "$arch" \
+            --input-size 224 --batch "${TRAIN_BATCH:-32}" --runs "$runs" --warmup "$warmup"
+    done
+    for arch in pspnet_resnet101 pspnet_facs_resnet101; do
+        gpu_run "pspnet.$arch" "$models" --device "$device" --threads "$threads" --mode train --arch "$arch" \
+            --deep-base --input-size 713 --batch "${PSP_BATCH:-2}" --runs "${PSP_RUNS:-3}" \
+            --warmup "${PSP_WARMUP:-2}"
+    done
+    if [ -f "$here/bench_gpu_torch.py" ]; then
+        for variant in ${TORCH_VARIANTS:-fast deterministic}; do
+            gpu_run "torch.$variant" "$py" "$here/bench_gpu_torch.py" --device "$device" --variant "$variant" \
+                --archs resnet50,facs_resnet50 --batches 1,32,64 --train-batch "${TRAIN_BATCH:-32}" --runs "$runs" \
+                --warmup "$warmup"
+        done
+    fi
+    elapsed=$(($(date +%s) - start))
+    "$py" - "$tmp" "$results" "$build" "$elapsed" <<'PYEOF'
+import glob
+import json
+import os
+import sys
+import time
+
+tmp, results, build, elapsed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+commands = [dict(zip(("name", "command"), line.rstrip("\n").split("\t", 1))) for line in open(f"{tmp}/commands")]
+failed = {}
+for line in open(f"{tmp}/failed"):
+    name, rc = line.split()
+    failed[name] = "skipped (no usable CUDA device for torch)" if rc == "77" else f"exit {rc}"
+
+
+def load(name):
+    path = f"{tmp}/{name}.json"
+    return json.load(open(path)) if os.path.exists(path) else None
+
+
+def gpu_info():
+    path = f"{tmp}/nvidia-smi.csv"
+    if not os.path.exists(path) or not open(path).read().strip():
+        return None
+    keys = ("name", "memory_total", "driver", "max_sm_clock", "max_mem_clock", "power_limit")
+    return dict(zip(keys, (v.strip() for v in open(path).readline().split(","))))
+
+
+date = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+gpu = gpu_info()
+header = {"date": date, "gpu": gpu, "build": os.path.abspath(build)}
+
+
+def write(name, doc):
+    with open(f"{results}/{name}.json", "w") as out:
+        json.dump(doc, out, indent=1)
+        out.write("\n")
+
+
+def documents(prefix):
+    """The documents of the runs named prefix.*, each with its command and name."""
+    docs = []
+    for c in commands:
+        if c["name"].startswith(prefix + "."):
+            doc = load(c["name"])
+            docs.append(dict(doc, run=c["name"], command=c["command"]) if doc else
+                        {"run": c["name"], "command": c["command"], "failed": failed.get(c["name"], "no output")})
+    return docs
+
+
+def ratio(a, b, digits=3):
+    return round(a / b, digits) if a is not None and b else None
+
+
+def speedup_pct(ours, base):
+    """How much faster (> 0) or slower (< 0) a time ours is than base, percent."""
+    return round((base / ours - 1) * 100, 1) if ours and base else None
+
+
+facs = load("facs")
+infer, train, pspnet = documents("infer"), documents("train"), documents("pspnet")
+torch_docs = documents("torch")
+write("gpu_facs", dict(header, command=next((c["command"] for c in commands if c["name"] == "facs"), None),
+                       result=facs, failed=failed.get("facs")))
+write("gpu_infer", dict(header, runs=infer))
+write("gpu_train", dict(header, runs=train))
+write("gpu_pspnet", dict(header, runs=pspnet))
+write("gpu_torch", dict(header, runs=torch_docs))
+
+
+def shape(name, batch, key):
+    """A value of the shape at batch of run name (None when the run failed)."""
+    doc = load(name)
+    for s in (doc or {}).get("shapes", []):
+        if s["batch"] == batch:
+            return s.get(key)
+    return None
+
+
+def latency_row(fold, batch, run_batch):
+    """Batch `batch` of the unfolded or folded eval runs (batch 1 from the --batch run_batch process)."""
+    r = shape(f"infer.resnet50.{fold}.{run_batch}", batch, "forward_ms")
+    f = shape(f"infer.facs_resnet50.{fold}.{run_batch}", batch, "forward_ms")
+    return {"resnet50_ms": r, "facs_resnet50_ms": f, "facs_over_resnet_ms": ratio(f, r),
+            "resnet50_images_per_s": ratio(batch * 1e3, r, 2), "facs_resnet50_images_per_s": ratio(batch * 1e3, f, 2),
+            "facs_speedup_pct": speedup_pct(f, r),
+            "resnet50_device_mib": shape(f"infer.resnet50.{fold}.{run_batch}", batch, "device_mib"),
+            "facs_resnet50_device_mib": shape(f"infer.facs_resnet50.{fold}.{run_batch}", batch, "device_mib")}
+
+
+def train_row(prefix, base, facs_arch, batch):
+    r, f = shape(f"{prefix}.{base}", batch, "step_ms"), shape(f"{prefix}.{facs_arch}", batch, "step_ms")
+    rm, fm = shape(f"{prefix}.{base}", batch, "device_mib"), shape(f"{prefix}.{facs_arch}", batch, "device_mib")
+    return {f"{base}_step_ms": r, f"{facs_arch}_step_ms": f, "facs_over_resnet_ms": ratio(f, r),
+            "facs_speedup_pct": speedup_pct(f, r), f"{base}_images_per_s": ratio(batch * 1e3, r, 2),
+            f"{facs_arch}_images_per_s": ratio(batch * 1e3, f, 2), f"{base}_device_mib": rm,
+            f"{facs_arch}_device_mib": fm, "facs_over_resnet_memory": ratio(fm, rm),
+            f"{base}_arena_peak_mib": shape(f"{prefix}.{base}", batch, "arena_peak_mib"),
+            f"{facs_arch}_arena_peak_mib": shape(f"{prefix}.{facs_arch}", batch, "arena_peak_mib")}
+
+
+train_batch = int(os.environ.get("TRAIN_BATCH", 32))
+psp_batch = int(os.environ.get("PSP_BATCH", 2))
+table3 = {"question": "Is FACS-ResNet-50 faster than ResNet-50 on a GPU, and by how much? (paper, Table 3)",
+          "convention": "facs_over_resnet_ms = FACS time / ResNet time (< 1: FACS faster); facs_speedup_pct = "
+                        "(ResNet time / FACS time - 1) x 100 (> 0: FACS faster); fp32, 224x224, eval mode without "
+                        "the tape; batch 1 is the latency, 32 and 64 the throughput",
+          "unfolded": {f"b{b}": latency_row("unfolded", b, 32 if b in (1, 32) else 64) for b in (1, 32, 64)},
+          "folded": {f"b{b}": latency_row("folded", b, 32 if b in (1, 32) else 64) for b in (1, 32, 64)},
+          f"train_b{train_batch}": train_row("train", "resnet50", "facs_resnet50", train_batch)}
+
+
+def verdict(what, facs_ms, resnet_ms):
+    p = speedup_pct(facs_ms, resnet_ms)
+    if p is None:
+        return f"{what}: not measured"
+    return (f"{what}: FACS-ResNet-50 {facs_ms} ms vs ResNet-50 {resnet_ms} ms per call, FACS "
+            f"{abs(p)}% {'faster' if p > 0 else 'slower'} (time ratio {ratio(facs_ms, resnet_ms)})")
+
+
+answers = [verdict(f"batch-{b} {'latency' if b == 1 else 'throughput'} ({fold} BN)",
+                   table3[fold][f"b{b}"]["facs_resnet50_ms"], table3[fold][f"b{b}"]["resnet50_ms"])
+           for b in (1, 64) for fold in ("unfolded", "folded")]
+step = table3[f"train_b{train_batch}"]
+answers.append(verdict(f"training step at batch {train_batch}", step["facs_resnet50_step_ms"],
+                       step["resnet50_step_ms"]))
+table3["answer"] = "; ".join(answers)
+psp = dict(train_row("pspnet", "pspnet_resnet101", "pspnet_facs_resnet101", psp_batch),
+           input="713x713, semseg's deep base stem, output stride 8, 19 classes, main + 0.4 x aux loss",
+           batch=psp_batch)
+
+facs_op = None
+if facs:
+    keep = ("name", "facs_fwd_ms", "facs_bwd_ms", "conv_fwd_ms", "conv_bwd_ms", "facs_over_conv_fwd",
+            "facs_over_conv_bwd", "facs_fwd_gbs", "facs_fwd_of_peak", "facs_fwd_of_copy", "facs_bwd_gbs",
+            "facs_bwd_of_peak", "facs_bwd_of_copy")
+    facs_op = {"batch": facs["batch"], "peak_gbs": facs.get("peak_gbs"), "peak_source": facs.get("peak_source"),
+               "copy_gbs": (facs.get("copy") or {}).get("gbs"),
+               "copy_of_peak": ratio((facs.get("copy") or {}).get("gbs"), facs.get("peak_gbs")),
+               "shapes": [{k: s.get(k) for k in keep} for s in facs["shapes"]]}
+
+
+def torch_rows(doc):
+    """Per architecture: batch-1 latency, throughputs and the training step of one torch document."""
+    rows = {}
+    for s in doc.get("shapes", []):
+        row = rows.setdefault(s["arch"], {"implementation": s["implementation"]})
+        if s["mode"] == "infer":
+            row[f"b{s['batch']}_ms"] = s["forward_ms"]
+            row[f"b{s['batch']}_images_per_s"] = s["images_per_s"]
+        else:
+            row[f"train_b{s['batch']}_step_ms"] = s["step_ms"]
+        row[f"b{s['batch']}_{s['mode']}_max_allocated_mib"] = s["max_allocated_mib"]
+    return rows
+
+
+torch_summary = {}
+for doc in torch_docs:
+    if "failed" in doc:
+        torch_summary[doc["run"].split(".", 1)[1]] = {"skipped" if "skipped" in doc["failed"] else "failed":
+                                                      doc["failed"]}
+        continue
+    rows = torch_rows(doc)
+    ours = {}
+    for arch in rows:
+        o = {f"b{b}": shape(f"infer.{arch}.unfolded.{32 if b in (1, 32) else 64}", b, "forward_ms")
+             for b in (1, 32, 64)}
+        o[f"train_b{train_batch}"] = shape(f"train.{arch}", train_batch, "step_ms")
+        ours[arch] = {
+            "convention": "ours / torch times (> 1: ours slower); ours unfolded eval",
+            **{f"{k}_ours_over_torch": ratio(v, rows[arch].get(f"{k}_ms" if k.startswith("b") else f"{k}_step_ms"))
+               for k, v in o.items()}}
+    facs_vs = {}
+    if "resnet50" in rows and "facs_resnet50" in rows:
+        facs_vs = {f"{k}_facs_over_resnet": ratio(rows["facs_resnet50"].get(k), rows["resnet50"].get(k))
+                   for k in rows["resnet50"] if k.endswith("_ms")}
+    torch_summary[doc["variant"]] = {"library": doc["library"], "gpu": doc.get("gpu"), "settings": doc["settings"],
+                                     "torch": rows, "torch_facs_over_resnet": facs_vs, "ours_over_torch": ours}
+
+summary = dict(header, device=next((d.get("device") for d in infer if "device" in d), None), elapsed_s=elapsed,
+               table3=table3, **{f"pspnet101_713_b{psp_batch}_train": psp}, facs_op=facs_op, torch=torch_summary,
+               failed=failed, commands=commands)
+write("gpu_summary", summary)
+print(f"Table 3 on {gpu['name'] if gpu else 'the GPU'}: {table3['answer']}", file=sys.stderr)
+print(f"PSPNet-101 713x713 b{psp_batch} step: ResNet {psp['pspnet_resnet101_step_ms']} ms "
+      f"({psp['pspnet_resnet101_device_mib']} MiB), FACS {psp['pspnet_facs_resnet101_step_ms']} ms "
+      f"({psp['pspnet_facs_resnet101_device_mib']} MiB)", file=sys.stderr)
+if facs_op:
+    print(f"device copy {facs_op['copy_gbs']} GB/s of {facs_op['peak_gbs']} GB/s peak", file=sys.stderr)
+    for s in facs_op["shapes"]:
+        print(f"  {s['name']:22s} FACS fwd {s['facs_fwd_gbs']} GB/s ({s['facs_fwd_of_copy']} of copy), "
+              f"bwd {s['facs_bwd_gbs']} GB/s ({s['facs_bwd_of_copy']} of copy); FACS / conv time "
+              f"{s['facs_over_conv_fwd']} fwd, {s['facs_over_conv_bwd']} bwd", file=sys.stderr)
+for variant, t in torch_summary.items():
+    print(f"torch {variant}: {json.dumps(t.get('ours_over_torch', t))}", file=sys.stderr)
+if failed:
+    print(f"failed or skipped: {failed} (see {results}/gpu_log.txt)", file=sys.stderr)
+print(f"{elapsed} s; wrote {results}/gpu_summary.json and gpu_*.json", file=sys.stderr)
+PYEOF
+    # A skipped PyTorch reference (77) is no failure of ours.
+    if grep -qv ' 77$' "$tmp/failed"; then
+        exit 1
+    fi
+}
+
+# gpu_run NAME COMMAND...: COMMAND's stdout to $tmp/NAME.json, its stderr to
+# the log; a failure is recorded (exit 77: skipped) and the next run goes on.
+gpu_run() {
+    run_name=$1
+    shift
+    printf '%s\t%s\n' "$run_name" "$*" >>"$tmp/commands"
+    echo "gpu [$(($(date +%s) - start)) s]: $*" >&2
+    echo "== $*" >>"$log"
+    rc=0
+    "$@" >"$tmp/$run_name.json" 2>>"$log" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        echo "$run_name $rc" >>"$tmp/failed"
+        rm -f "$tmp/$run_name.json"
+        echo "gpu: $run_name exited $rc; the end of $log:" >&2
+        tail -n 3 "$log" >&2
+    fi
+}
+
+if [ "$name" = gpu ]; then
+    run_gpu "${2:-}"
+    exit 0
+fi
 case $name in
 conv | facs)
     target=$name twin=bench_${name}_torch.py runs=${RUNS:-10} warmup=${WARMUP:-3}
@@ -102,7 +419,7 @@ pspnet)
     done)
     ;;
 *)
-    echo "run_bench.sh: unknown benchmark '$name' (conv, facs, infer, train, pspnet, seg, gradcam or folder)" >&2
+    echo "run_bench.sh: unknown benchmark '$name' (conv, facs, infer, train, pspnet, seg, gradcam, folder or gpu)" >&2
     exit 1
     ;;
 esac

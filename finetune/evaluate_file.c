@@ -66,6 +66,7 @@ typedef struct {
 static facs_status evaluate_file(const ft_options *o, eval_session *e)
 {
     facs_model_options cli, mo;
+    FACS_TRY(facs_cli_device_use(&o->device, 1));
     FACS_TRY(ft_model_options(o, 0, &cli));
     FACS_TRY(facs_model_options_resolve(o->eval, &cli, o->given, &mo));
     int input_size, norm;
@@ -83,8 +84,8 @@ static facs_status evaluate_file(const ft_options *o, eval_session *e)
                          e->test.where, classes);
     FACS_TRY(facs_model_create(&e->model, &mo, FACS_DEVICE_CPU, o->seed));
     FACS_TRY(facs_model_load(o->eval, e->model, NULL));
-    FACS_TRY(facs_model_fold_bn(e->model)); /* inference only: BN folded, ReLU and adds fused */
-    if (!(e->ctx = facs_ctx_create(FACS_DEVICE_CPU)))
+    FACS_TRY(facs_cli_device_place(e->model, &o->device, 1)); /* inference: BN folded (CPU), ReLU and adds fused */
+    if (!(e->ctx = facs_ctx_create(o->device.device)))
         return facs_last_status();
     FACS_TRY(facs_ctx_set_weight_cache(e->ctx, 1)); /* the weights stay fixed: reorder them once */
     FACS_TRY(ft_eval_init(&e->eval, classes));

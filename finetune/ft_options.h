@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "cli_options.h"
 #include "model_file.h"
 
 /* Input normalisation: CIFAR's statistics, or ImageNet's for ImageNet-pretrained weights. */
@@ -59,6 +60,7 @@ typedef struct {
     int resume;
     const char *eval;     /* evaluate this weights file instead of training */
     int sync_bn;          /* data parallel: BatchNorm statistics over all ranks */
+    facs_device_choice device; /* --device; not part of the model, so a resumed run may change it */
     int rank, ranks;      /* data parallel: this process among the run's (mpirun), not options */
 } ft_options;
 

@@ -83,6 +83,7 @@ static void usage(FILE *f)
             "                      torchvision's pixels exactly)\n"
             "  --seed N            seed of weights, data order and augmentation (default 1)\n"
             "  --workers N         data loading threads (default 2; 0: in the training thread)\n"
+            FACS_CLI_DEVICE_HELP("          ")
             "Data parallel (under mpirun -np N; --batch is the global batch, split over the ranks):\n"
             "  --sync-bn           BatchNorm statistics over all ranks' images, as one process with the\n"
             "                      whole batch (default: each rank's own)\n"
@@ -101,7 +102,7 @@ static void usage(FILE *f)
 enum { O_DATA = 256, O_DATASET, O_ARCH, O_WIDTH, O_STEM, O_FUSION, O_FUSION_BN, O_THRESHOLD, O_INIT, O_INPUT, O_NORM,
        O_EPOCHS, O_BATCH, O_LR, O_MOMENTUM, O_NESTEROV, O_WD, O_SCHEDULE, O_WARMUP, O_SEED, O_WORKERS, O_OUT,
        O_RESUME, O_STOP, O_EVAL, O_HELP, O_VERSION, O_CLASSES_FILE, O_SKIP_BAD, O_SMOOTHING,
-       O_JPEG_DRAFT, O_SYNC_BN };
+       O_JPEG_DRAFT, O_SYNC_BN, O_DEVICE };
 
 /* Prints a bad option's message; 0 so a parse can stop on it. */
 static int accepted(facs_status s)
@@ -130,6 +131,7 @@ static int parse(int argc, char **argv, ft_options *o)
         {"version", no_argument, 0, O_VERSION},           {"classes-file", required_argument, 0, O_CLASSES_FILE},
         {"skip-bad", no_argument, 0, O_SKIP_BAD},         {"label-smoothing", required_argument, 0, O_SMOOTHING},
         {"jpeg-draft", required_argument, 0, O_JPEG_DRAFT}, {"sync-bn", no_argument, 0, O_SYNC_BN},
+        {"device", required_argument, 0, O_DEVICE},
         {0, 0, 0, 0}};
     int c, ok = 1, flag = 0;
     int64_t seed = 0;
@@ -189,6 +191,7 @@ static int parse(int argc, char **argv, ft_options *o)
         case O_CLASSES_FILE: o->classes_file = optarg; break;
         case O_SKIP_BAD: o->skip_bad = 1; break;
         case O_SYNC_BN: o->sync_bn = 1; break;
+        case O_DEVICE: ok = accepted(facs_cli_device(optarg, &o->device)); break;
         case O_JPEG_DRAFT: ok = accepted(facs_cli_choice("--jpeg-draft", optarg, ft_jpeg_draft_names, &o->jpeg_draft)); break;
         case O_SMOOTHING: ok = accepted(facs_cli_real("--label-smoothing", optarg, 0, 0.999, &o->label_smoothing)); break;
         case O_HELP: usage(stdout); exit(FACS_EXIT_OK);

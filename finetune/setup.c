@@ -16,6 +16,9 @@ static json_t *class_names_json(const ft_run *r)
     return names;
 }
 
+/* Run options a resumed run may change: they do not shape the result beyond rounding. */
+static const char *const FT_FREE_OPTIONS[] = {"device", NULL};
+
 /* Everything that shapes the result, as last.h5 stores it and --resume checks it. */
 static json_t *run_options(const ft_run *r, int norm)
 {
@@ -36,6 +39,9 @@ static json_t *run_options(const ft_run *r, int norm)
                                             "label-smoothing", o->label_smoothing));
     if (j && o->sync_bn) /* only when on, so that runs from before the option resume */
         json_object_set_new(j, "sync-bn", json_true());
+    char device[32];
+    if (j) /* where the run (its latest leg) computed; --resume may change it (FT_FREE_OPTIONS) */
+        json_object_set_new(j, "device", json_string(facs_cli_device_str(&o->device, device, sizeof device)));
     if (j && o->layout == FT_LAYOUT_FOLDER) /* what --eval needs to map DIR/val's folders to class ids */
         json_object_update_new(j, json_pack("{s:s, s:i, s:o, s:s}", "data", "imagefolder", "eval-resize",
                                             ft_eval_resize(o->input_size), "class-names", class_names_json(r),
@@ -106,6 +112,7 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm)
     facs_interrupt_install();
     FACS_TRY(ft_model_check_options(o)); /* a bad --arch fails before the data is read */
     FACS_TRY(facs_parallel_check_batch(o->batch, o->ranks));
+    FACS_TRY(facs_cli_device_use(&o->device, o->ranks));
     FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"facs-finetune", o->out, o->resume, "test_top1",
                                                        o->rank != 0}));
     FACS_TRY(facs_run_dir_file(&r->run.dir, "curves.png", r->plot_path, sizeof r->plot_path));
@@ -118,17 +125,19 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm)
     if (r->batches_per_epoch < 1)
         return facs_fail(FACS_ERR_ARG, "--batch %d is larger than the %d training images", o->batch, r->train.count);
     FACS_TRY(ft_model_build(o, r->classes, FACS_DEVICE_CPU, &r->model));
-    if (!(r->ctx = facs_ctx_create(FACS_DEVICE_CPU)))
+    if (!(r->ctx = facs_ctx_create(o->device.device)))
         return facs_last_status();
-    /* Evaluation reorders each conv weight once per epoch instead of once per batch. */
+    /* Evaluation reorders each conv weight once per epoch instead of once per batch (the CPU's layouts; a GPU
+     * backend keeps none, and the cache then stays empty). */
     FACS_TRY(facs_ctx_set_weight_cache(r->ctx, 1));
     r->meta = facs_model_meta(r->model);
-    FACS_TRY(facs_run_set_options(&r->run, run_options(r, norm), NULL));
+    FACS_TRY(facs_run_set_options(&r->run, run_options(r, norm), FT_FREE_OPTIONS));
     FACS_TRY(setup_optimizer(r));
     if (o->resume)
         FACS_TRY(resume(r));
     else if (o->init)
         FACS_TRY(ft_model_load_init(r->model, o->init));
+    FACS_TRY(facs_cli_device_place(r->model, &o->device, 0));
     FACS_TRY(facs_parallel_setup(&r->par, r->comm, r->ctx, facs_model_params(r->model), o->sync_bn));
     FACS_TRY(ft_eval_init(&r->eval, r->classes));
     int first_epoch = (int)r->run.done;

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "rng.h" /* the dropout contract below draws with facs_rng_uniform */
+#include "sgd_math.h" /* the sgd_update entry applies facs_sgd_update */
 #include "tensor.h"
 
 struct facs_ctx;
@@ -75,6 +76,9 @@ typedef struct facs_backend {
     facs_status (*axpy)(size_t count, float alpha, const float *x, float *y);
     /* Waits for queued work (no-op on the CPU). */
     facs_status (*sync)(void);
+    /* One SGD step of one tensor: facs_sgd_update (sgd_math.h) at every index
+     * of p, g and buf (buf NULL when k.momentum is 0), in one pass. */
+    facs_status (*sgd_update)(facs_sgd_coeffs k, int first, size_t count, float *p, const float *g, float *buf);
 
     /* conv2d. x (N, Ci, H, W); w (Co, Ci/groups, KH, KW); b (Co, 1, 1, 1) or NULL;
      * y (N, Co, OH, OW) with OH = (H + 2 pad - dil (KH - 1) - 1) / stride + 1. */
@@ -198,6 +202,18 @@ const facs_backend *facs_backend_get(facs_device device);
 
 /* Whether a CUDA device can be used in this process. */
 int facs_cuda_available(void);
+
+/* A tool's --device: "cpu", "cuda" (device 0) or "cuda:N". An unknown name, a
+ * bad index or cuda in a build without it is FACS_ERR_ARG naming the text. */
+facs_status facs_device_parse(const char *text, facs_device *device, int *index);
+
+/* "cpu" or "cuda:N" into buf (what --device takes), for logs and JSON. */
+const char *facs_device_label(facs_device device, int index, char *buf, size_t size);
+
+/* Makes CUDA device index the one this process uses (before any tensor is
+ * created on it); nothing for the CPU. Fails naming the index when it does
+ * not exist. */
+facs_status facs_device_select(facs_device device, int index);
 
 extern const facs_backend facs_cpu_backend;
 extern const facs_backend facs_meta_backend; /* FACS_DEVICE_META: shapes only (tensor.h) */

@@ -78,8 +78,8 @@ facs_status facs_sgd_init(facs_sgd *sgd, facs_param_list *params, const facs_sgd
 void facs_sgd_free(facs_sgd *sgd);
 
 /* One update of every parameter (see above), then steps++. Runs on each
- * parameter's own device: a fused loop on the CPU, otherwise
- * facs_sgd_step_portable's path for that parameter. Fails on options made
+ * parameter's own device: the backend's fused sgd_update (one pass per
+ * tensor), or facs_sgd_step_portable's path where a backend has none. Fails on options made
  * invalid since init (a schedule producing a negative or NaN lr). */
 facs_status facs_sgd_step(facs_sgd *sgd);
 

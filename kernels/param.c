@@ -108,6 +108,22 @@ void facs_param_set_frozen(facs_param *p, int frozen)
         p->value->requires_grad = !p->frozen;
 }
 
+facs_status facs_param_list_to_device(facs_param_list *list, facs_device device)
+{
+    for (int i = 0; i < list->count; i++) {
+        facs_param *p = list->items[i];
+        facs_status s = facs_tensor_move_to(p->value, device);
+        if (s == FACS_OK && p->momentum)
+            s = facs_tensor_move_to(p->momentum, device);
+        if (s != FACS_OK) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", facs_last_error());
+            return facs_fail(s, "moving %s to %s: %s", p->name, facs_device_name(device), why);
+        }
+    }
+    return FACS_OK;
+}
+
 facs_status facs_param_ensure_momentum(facs_param *p)
 {
     if (p->momentum)

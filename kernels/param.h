@@ -66,6 +66,10 @@ void facs_param_list_free(facs_param_list *list);
 facs_param *facs_param_list_add(facs_param_list *list, facs_param_kind kind, const char *name, facs_device device,
                                 int n, int c, int h, int w);
 
+/* Moves every entry's value, gradient and momentum to device in place
+ * (facs_tensor_move_to): a model built and loaded on the CPU runs on a GPU. */
+facs_status facs_param_list_to_device(facs_param_list *list, facs_device device);
+
 /* The entry registered under name, or NULL. */
 facs_param *facs_param_list_find(const facs_param_list *list, const char *name);
 

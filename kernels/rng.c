@@ -1,15 +1,8 @@
-/* The counter-based random numbers of rng.h. */
+/* The counter-based random numbers of rng.h; the arithmetic lives in
+ * rng_math.h, which the CUDA kernels share. */
 #include "rng.h"
+#include "rng_math.h"
 
-uint64_t facs_rng_mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+uint64_t facs_rng_mix64(uint64_t z) { return facs_rng_mix64_inline(z); }
 
-float facs_rng_uniform(uint64_t seed, uint64_t counter)
-{
-    uint64_t z = facs_rng_mix64(seed + 0x9e3779b97f4a7c15ULL * (counter + 1));
-    return (float)(z >> 40) * (1.0f / 16777216.0f);
-}
+float facs_rng_uniform(uint64_t seed, uint64_t counter) { return facs_rng_uniform_inline(seed, counter); }

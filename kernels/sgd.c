@@ -62,18 +62,6 @@ static facs_sgd_coeffs coeffs_of(const facs_sgd_options *o, const facs_param *p)
                              .nesterov = o->nesterov};
 }
 
-static void step_cpu(facs_sgd_coeffs k, int first, facs_param *p)
-{
-    float *value = facs_f32(p->value), *buf = k.momentum != 0.0f ? facs_f32(p->momentum) : NULL;
-    const float *grad = facs_f32(p->value->grad);
-    size_t count = facs_tensor_numel(p->value);
-    /* firstprivate: each thread's own copy of k stays in registers; a shared
-     * one is read through a pointer that every store might alias. */
-#pragma omp parallel for schedule(static) firstprivate(k) if (count > 65536)
-    for (size_t i = 0; i < count; i++)
-        facs_sgd_update(k, first, value, grad, buf, i);
-}
-
 /* The update of sgd_math.h rewritten as axpy chains over whole tensors: every
  * term that reads the old p is applied before p changes. */
 static facs_status step_portable(const facs_backend *be, const facs_sgd_coeffs *k, int first, facs_param *p)
@@ -123,13 +111,15 @@ static facs_status step(facs_sgd *sgd, int portable)
         if (first)
             FACS_TRY(facs_param_ensure_momentum(p));
         facs_tensor_touch(p->value);
-        if (p->value->device == FACS_DEVICE_CPU && !portable) {
-            step_cpu(k, first, p);
-            continue;
-        }
         const facs_backend *be = facs_backend_get(p->value->device);
         if (!be)
             return FACS_ERR_BACKEND;
+        if (be->sgd_update && !portable) {
+            float *buf = k.momentum != 0.0f ? facs_f32(p->momentum) : NULL;
+            FACS_TRY(be->sgd_update(k, first, facs_tensor_numel(p->value), facs_f32(p->value),
+                                    facs_f32(p->value->grad), buf));
+            continue;
+        }
         FACS_TRY(step_portable(be, &k, first, p));
     }
     sgd->steps++;

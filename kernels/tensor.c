@@ -55,6 +55,40 @@ facs_tensor *facs_tensor_create(facs_device device, facs_dtype dtype, int n, int
     return t;
 }
 
+facs_status facs_tensor_move_to(facs_tensor *t, facs_device device)
+{
+    if (t->device == device)
+        return FACS_OK;
+    if (!t->owns_data)
+        return facs_fail(FACS_ERR_ARG, "only a heap tensor can move to another device");
+    if (t->grad)
+        FACS_TRY(facs_tensor_move_to(t->grad, device));
+    const facs_backend *from = facs_backend_get(t->device), *to = facs_backend_get(device);
+    if (!from || !to)
+        return FACS_ERR_BACKEND;
+    size_t bytes = facs_tensor_bytes(t);
+    void *data = to->alloc(bytes);
+    if (!data)
+        return FACS_ERR_MEMORY;
+    facs_status s = FACS_OK;
+    if (t->device == FACS_DEVICE_CPU)
+        s = to->copy_from_host(data, t->data, bytes);
+    else if (device == FACS_DEVICE_CPU)
+        s = from->copy_to_host(data, t->data, bytes);
+    else
+        s = facs_fail(FACS_ERR_UNSUPPORTED, "no copy from %s to %s", facs_device_name(t->device),
+                      facs_device_name(device));
+    if (s != FACS_OK) {
+        to->free(data);
+        return s;
+    }
+    from->free(t->data);
+    t->data = data;
+    t->device = device;
+    facs_tensor_touch(t);
+    return FACS_OK;
+}
+
 void facs_tensor_free(facs_tensor *t)
 {
     if (!t)

@@ -80,6 +80,12 @@ void facs_tensor_touch(facs_tensor *t);
 /* Frees a heap tensor, its data if owned, and its gradient. NULL is ignored. */
 void facs_tensor_free(facs_tensor *t);
 
+/* Moves a heap tensor's values (and its gradient's) to device in place: the
+ * header keeps its address, so every layer holding the tensor follows it.
+ * Needs owns_data; a no-op when t is already there. A failure (out of device
+ * memory) can leave the gradient moved and the values not: drop the tensor. */
+facs_status facs_tensor_move_to(facs_tensor *t, facs_device device);
+
 /* Allocates t->grad (zeroed, heap) if missing: used for parameters. */
 facs_status facs_tensor_ensure_grad(facs_tensor *t);
 

@@ -50,6 +50,7 @@ static void usage(FILE *f)
             "  --scales LIST       multi-scale, e.g. 0.5,0.75,1,1.25,1.5,1.75: the longer side becomes\n"
             "                      round(scale x base size) in turn and the probabilities, resized back,\n"
             "                      are averaged (default: 1)\n"
+            FACS_CLI_DEVICE_HELP("          ")
             "Output:\n"
             "  --out DIR           results.json (fractions: miou, iou, category_miou, category_iou, pixel_acc,\n"
             "                      mean_acc; miiou, iiou, category_miiou, category_iiou are null until instance\n"
@@ -66,7 +67,7 @@ static void usage(FILE *f)
             "  --help, --version\n");
 }
 
-enum { O_WEIGHTS = 256, O_DATA, O_SPLIT, O_IMAGES, O_OUT, O_SAVE_PRED, O_MODE, O_BASE_SIZE, O_CROP, O_STRIDE, O_FLIP, O_SCALES, O_SAVE_PROB, O_SCORE, O_PRED_FORMAT, O_HELP, O_VERSION };
+enum { O_WEIGHTS = 256, O_DATA, O_SPLIT, O_IMAGES, O_OUT, O_SAVE_PRED, O_MODE, O_BASE_SIZE, O_CROP, O_STRIDE, O_FLIP, O_SCALES, O_SAVE_PROB, O_SCORE, O_PRED_FORMAT, O_HELP, O_VERSION, O_DEVICE };
 
 /* --scales: up to FACS_SEG_MAX_SCALES comma-separated scales in [0.05, 8]. */
 static facs_status parse_scales(const char *text, facs_seg_infer_opts *in)
@@ -104,7 +105,11 @@ static facs_status check_score_combination(const ev_options *o)
 {
     if (!o->data || !o->out)
         return facs_fail(FACS_ERR_ARG, "--score PRED_DIR needs --data ROOT (the ground truth) and --out DIR");
-    const char *model_option = o->weights ? "--weights" : o->images ? "--images" : o->save_pred ? "--save-pred" : NULL;
+    const char *model_option = o->weights        ? "--weights"
+                               : o->images       ? "--images"
+                               : o->save_pred    ? "--save-pred"
+                               : o->device_given ? "--device"
+                                                 : NULL;
     if (model_option)
         return facs_fail(FACS_ERR_ARG, "--score scores predictions made elsewhere; %s belongs to running a model",
                          model_option);
@@ -136,7 +141,7 @@ static int parse(int argc, char **argv, ev_options *o)
         {"crop", 1, 0, O_CROP},       {"stride", 1, 0, O_STRIDE}, {"flip", 0, 0, O_FLIP},
         {"scales", 1, 0, O_SCALES},   {"save-prob", 0, 0, O_SAVE_PROB},
         {"score", 1, 0, O_SCORE},     {"pred-format", 1, 0, O_PRED_FORMAT},
-        {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
+        {"version", 0, 0, O_VERSION}, {"device", 1, 0, O_DEVICE}, {0, 0, 0, 0}};
     static const char *const SPLITS[] = {"train", "val", "test", NULL};
     static const char *const MODES[] = {"slide", "whole", NULL};
     static const char *const PRED_FORMATS[] = {"labelid", "trainid", NULL};
@@ -173,6 +178,10 @@ static int parse(int argc, char **argv, ev_options *o)
             ok = accepted(facs_cli_choice("--pred-format", optarg, PRED_FORMATS, &choice));
             o->score_train_ids = choice == 1;
             format_given = 1;
+            break;
+        case O_DEVICE:
+            ok = accepted(facs_cli_device(optarg, &o->device));
+            o->device_given = 1;
             break;
         case O_BASE_SIZE: ok = accepted(facs_cli_int("--base-size", optarg, 8, 16384, &o->infer.base_size)); break;
         case O_HELP: usage(stdout); exit(FACS_EXIT_OK);

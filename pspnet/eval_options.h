@@ -3,6 +3,7 @@
 #ifndef PS_EVAL_OPTIONS_H
 #define PS_EVAL_OPTIONS_H
 
+#include "cli_options.h"
 #include "seg_infer.h"
 
 typedef struct {
@@ -16,6 +17,8 @@ typedef struct {
     const char *save_pred; /* trainid/, labelid/, color/, overlay/ */
     int save_prob;         /* --save-prob: prob/NAME.h5 under save_pred too */
     int slide;             /* --mode slide (default) or whole */
+    facs_device_choice device; /* --device: where the network runs */
+    int device_given;
     /* --base-size, --crop, --stride, --flip, --scales; in whole mode crop_h = crop_w = 0 */
     facs_seg_infer_opts infer;
 } ev_options;

@@ -71,6 +71,7 @@ facs_status ev_run_setup(ev_run *r, const ev_options *o)
     r->saver.weights = o->weights;
     r->saver.probabilities = o->save_prob;
     facs_model_options mo;
+    FACS_TRY(facs_cli_device_use(&o->device, 1));
     FACS_TRY(model_options(o->weights, &mo));
     FACS_TRY(o->data ? list_split(r) : list_folder(r));
     if (o->save_pred)
@@ -86,8 +87,8 @@ facs_status ev_run_setup(ev_run *r, const ev_options *o)
     }
     FACS_TRY(facs_model_create(&r->model, &mo, FACS_DEVICE_CPU, 0));
     FACS_TRY(facs_model_load(o->weights, r->model, NULL));
-    FACS_TRY(facs_model_fold_bn(r->model)); /* inference only: BN folded, ReLU and adds fused */
-    if (!(r->ctx = facs_ctx_create(FACS_DEVICE_CPU)))
+    FACS_TRY(facs_cli_device_place(r->model, &o->device, 1)); /* inference: BN folded (CPU), ReLU and adds fused */
+    if (!(r->ctx = facs_ctx_create(o->device.device)))
         return facs_last_status();
     FACS_TRY(facs_ctx_set_weight_cache(r->ctx, 1)); /* the weights stay fixed: reorder them once */
     if (o->save_pred)

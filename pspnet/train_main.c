@@ -47,6 +47,7 @@ static void usage(FILE *f)
             "  --ignore-index N    label excluded from loss and metrics (default 255)\n"
             "  --seed N            seed of weights, data order and augmentation (default 1)\n"
             "  --workers N         data loading threads (default 2)\n"
+            FACS_CLI_DEVICE_HELP("          ")
             "Data parallel (under mpirun -np N; --batch is the global batch, split over the ranks):\n"
             "  --sync-bn[=0|1]     BatchNorm statistics over all ranks' crops, as one process with the\n"
             "                      whole batch (default on; semseg's SyncBN)\n"
@@ -63,7 +64,7 @@ static void usage(FILE *f)
 
 enum { O_DATA = 256, O_OUT, O_ARCH, O_WIDTH, O_CLASSES, O_OS, O_DEEP, O_DEEP_BASE, O_INIT, O_CROP, O_SMIN, O_SMAX, O_ROTATE,
        O_BLUR, O_FLIP, O_BATCH, O_ITERS, O_EPOCHS, O_LR, O_HEAD, O_MOMENTUM, O_WD, O_POWER, O_AUX, O_IGNORE,
-       O_VAL, O_LOG, O_SAVE, O_STOP, O_WORKERS, O_SEED, O_RESUME, O_HELP, O_VERSION, O_SYNC_BN };
+       O_VAL, O_LOG, O_SAVE, O_STOP, O_WORKERS, O_SEED, O_RESUME, O_HELP, O_VERSION, O_SYNC_BN, O_DEVICE };
 
 static int accepted(facs_status s)
 {
@@ -87,7 +88,7 @@ static int parse(int argc, char **argv, ps_options *o)
         {"val-every", 1, 0, O_VAL},       {"log-every", 1, 0, O_LOG},     {"save-every", 1, 0, O_SAVE},
         {"stop-after", 1, 0, O_STOP},     {"workers", 1, 0, O_WORKERS},   {"seed", 1, 0, O_SEED},
         {"resume", 0, 0, O_RESUME},       {"help", 0, 0, O_HELP},         {"version", 0, 0, O_VERSION},
-        {"sync-bn", 2, 0, O_SYNC_BN},     {0, 0, 0, 0}};
+        {"sync-bn", 2, 0, O_SYNC_BN},     {"device", 1, 0, O_DEVICE},     {0, 0, 0, 0}};
     static const char *const OUTPUT_STRIDES[] = {"8", "16", NULL};
     int c, ok = 1, flag = 0;
     int64_t seed = 0;
@@ -143,6 +144,7 @@ static int parse(int argc, char **argv, ps_options *o)
             ok = !optarg || accepted(facs_cli_int("--sync-bn", optarg, 0, 1, &flag));
             o->sync_bn = flag;
             break;
+        case O_DEVICE: ok = accepted(facs_cli_device(optarg, &o->device)); break;
         case O_HELP: usage(stdout); exit(FACS_EXIT_OK);
         case O_VERSION: puts(VERSION); exit(FACS_EXIT_OK);
         default: ok = 0;

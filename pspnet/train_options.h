@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "cli_options.h"
 #include "model_file.h"
 
 typedef struct {
@@ -33,6 +34,7 @@ typedef struct {
     uint64_t seed;
     int resume;
     int sync_bn;             /* data parallel: BatchNorm statistics over all ranks (default on) */
+    facs_device_choice device; /* --device; not part of the model, so a resumed run may change it */
     int rank, ranks;         /* data parallel: this process among the run's (mpirun), not options */
 } ps_options;
 

@@ -7,6 +7,9 @@
 #include "pspnet.h"
 #include "train_run.h"
 
+/* Run options a resumed run may change: they do not shape the result beyond rounding. */
+static const char *const PS_FREE_OPTIONS[] = {"device", NULL};
+
 /* Everything that shapes the result, as last.h5 stores it and --resume checks it. */
 static json_t *run_options(const ps_run *r)
 {
@@ -25,6 +28,9 @@ static json_t *run_options(const ps_run *r)
     json_decref(rest);
     if (j && !o->sync_bn) /* only when off, so that runs from before the option resume */
         json_object_set_new(j, "sync-bn", json_false());
+    char device[32];
+    if (j) /* where the run (its latest leg) computed */
+        json_object_set_new(j, "device", json_string(facs_cli_device_str(&o->device, device, sizeof device)));
     return j;
 }
 
@@ -88,7 +94,7 @@ static facs_status setup_model(ps_run *r)
     mo.deep_stem = o->deep_stem;
     FACS_TRY(facs_model_options_check_applicable(&mo, o->given));
     FACS_TRY(facs_model_create(&r->model, &mo, FACS_DEVICE_CPU, o->seed));
-    if (!(r->ctx = facs_ctx_create(FACS_DEVICE_CPU)))
+    if (!(r->ctx = facs_ctx_create(o->device.device)))
         return facs_last_status();
     r->meta = facs_model_meta(r->model);
     return FACS_OK;
@@ -171,12 +177,13 @@ facs_status ps_run_setup(ps_run *r, const ps_options *o, facs_comm *comm)
     facs_interrupt_install(); /* before the lock exists, as facs-finetune (finetune/setup.c) */
     FACS_TRY(check_arch(o->arch));
     FACS_TRY(facs_parallel_check_batch(o->batch, o->ranks));
+    FACS_TRY(facs_cli_device_use(&o->device, o->ranks));
     FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"pspnet-train", o->out, o->resume, "val_miou",
                                                        o->rank != 0}));
     FACS_TRY(facs_run_dir_file(&r->run.dir, "curves.png", r->plot_path, sizeof r->plot_path));
     FACS_TRY(setup_data(r));
     FACS_TRY(setup_model(r));
-    FACS_TRY(facs_run_set_options(&r->run, run_options(r), NULL));
+    FACS_TRY(facs_run_set_options(&r->run, run_options(r), PS_FREE_OPTIONS));
     FACS_TRY(setup_optimizer(r));
     if (o->resume) {
         FACS_TRY(resume(r));
@@ -185,6 +192,7 @@ facs_status ps_run_setup(ps_run *r, const ps_options *o, facs_comm *comm)
         FACS_TRY(facs_model_load_backbone(r->model, o->init, &report));
         printf("--init %s: %d backbone tensors loaded; the heads are newly initialised\n", o->init, report.loaded);
     }
+    FACS_TRY(facs_cli_device_place(r->model, &o->device, 0));
     FACS_TRY(facs_parallel_setup(&r->par, comm, r->ctx, facs_model_params(r->model), o->sync_bn));
     FACS_TRY(setup_loader(r));
     return facs_run_start(&r->run);

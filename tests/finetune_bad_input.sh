@@ -2,7 +2,9 @@
 # facs-finetune refuses bad input with a message naming the file or problem and
 # a non-zero exit, and never damages the checkpoint of an earlier run: every
 # failing command below points at an OUT whose last.h5 (and best.h5, log.jsonl)
-# must hash the same before and after, with no temporary file left behind.
+# must hash the same before and after, with no temporary file left behind
+# (a --device that cannot be used too: lib.sh device_refusals). At the end the
+# checkpoint resumes, on another device than it records.
 # usage: finetune_bad_input.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]
 set -u
 tool=${1:?usage: finetune_bad_input.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
@@ -79,11 +81,27 @@ refuse "--eval of a truncated file" "$work/cut.h5" -- --data "$data" --eval "$wo
 refuse "--resume without a checkpoint" "$work/fresh/last.h5 does not exist" -- \
     --data "$data" $common --out "$work/fresh" --resume
 refuse "bad option value" "--batch needs a whole number" -- --data "$data" --batch many --out "$out"
+device_refusals "$tool" --data "$data" $common --out "$out" --resume
+device_refusals "$tool" --data "$data" --eval "$out/last.h5"
 }
+if [ "$(hashes)" = "$before" ]; then ok; else bad "--device refusals: changed a file in OUT"; fi
 
-# The untouched checkpoint still resumes and finishes.
+# The untouched checkpoint still resumes and finishes, on another device than
+# the one last.h5 records (as if its first epoch had run on a GPU): the device
+# is no part of the result, and the checkpoint then records the new one.
+device_of() {
+    "$python" -c 'import json, sys, h5py
+with h5py.File(sys.argv[1], "a") as f:
+    o = json.loads(f.attrs["run_options"])
+    print(o.get("device"))
+    if len(sys.argv) > 2:
+        o["device"] = sys.argv[2]
+        f.attrs["run_options"] = json.dumps(o)' "$@"
+}
+[ "$(device_of "$out/last.h5" cuda:0)" = cpu ] && ok || bad "last.h5 does not record device cpu"
 # shellcheck disable=SC2086
-"$tool" --data "$data" $common --out "$out" --resume >"$work/final.out" 2>&1 && ok ||
-    bad "resume after the failures: $(cat "$work/final.out")"
+"$tool" --data "$data" $common --out "$out" --resume --device cpu >"$work/final.out" 2>&1 && ok ||
+    bad "resume after the failures, on another device: $(cat "$work/final.out")"
+[ "$(device_of "$out/last.h5")" = cpu ] && ok || bad "the resumed last.h5 does not record device cpu"
 
 finish

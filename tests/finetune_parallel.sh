@@ -7,7 +7,8 @@
 #  - rank 0 alone writes OUT;
 #  - Ctrl-C stops both ranks at one batch with last.h5 saved, and resumes;
 #  - a rank killed mid-run (kill -9) ends the other within seconds, non-zero,
-#    and the last checkpoint still loads.
+#    and the last checkpoint still loads;
+#  - --device cuda is refused (data parallel runs on the CPU for now).
 # usage: finetune_parallel.sh PATH/TO/facs-finetune PATH/TO/facs-data MPIEXEC [WORK_DIR]
 set -u
 tool=${1:?usage: finetune_parallel.sh PATH/TO/facs-finetune PATH/TO/facs-data MPIEXEC [WORK_DIR]}
@@ -91,5 +92,13 @@ two --data "$work/d64" --epochs 200 --stop-after $((done_epochs + 1)) --resume -
 # --batch must split over the ranks.
 two --data "$work/d16" --batch 15 --epochs 1 --out "$work/odd" >"$work/odd.out" 2>&1 && bad "--batch 15 on 2 ranks ran" ||
     contains "--batch 15 on 2 ranks" "$work/odd.out" "must split evenly over the 2 ranks"
+
+# --device cuda under mpirun: refused before OUT exists (gradient sums go
+# through MPI from host memory); a build without CUDA refuses the name itself.
+two --data "$work/d16" --epochs 1 --device cuda --out "$work/gpu" >"$work/gpu.out" 2>&1 &&
+    bad "--device cuda under mpirun ran" ||
+    { grep -qE "under mpirun: data parallel runs compute on the CPU|no CUDA backend" "$work/gpu.out" &&
+        ok "--device cuda under mpirun refused" || bad "--device cuda under mpirun: $(cat "$work/gpu.out")"; }
+[ ! -e "$work/gpu" ] && ok || bad "--device cuda under mpirun created OUT"
 
 finish

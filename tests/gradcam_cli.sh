@@ -8,10 +8,12 @@
 #   - the pictures have the input's size (and --input-size's), names carry
 #     the class (its index; Cityscapes names for the PSPNet), --top K gives K;
 #   - a folder: every image below it, one that is no image reported, exit 1;
-#   - --compare: one panel per image and class, the image and both models'
-#     overlays (the same pixels as their _overlay.png) under a caption;
-#   - bad input exits non-zero with a message naming the problem and leaves
-#     no output (nor a temporary) behind.
+#   - --compare (with --device cpu): one panel per image and class, the image
+#     and both models' overlays (the same pixels as their _overlay.png) under
+#     a caption;
+#   - bad input (a --device that cannot be used too: lib.sh device_refusals)
+#     exits non-zero with a message naming the problem and leaves no output
+#     (nor a temporary) behind.
 # usage: gradcam_cli.sh PATH/TO/facs-gradcam [WORK_DIR]
 set -u
 tool=${1:?usage: gradcam_cli.sh PATH/TO/facs-gradcam [WORK_DIR]}
@@ -95,8 +97,8 @@ contains "broken image named" "$work/err" "c.png: neither a PNG nor a JPEG"
 if [ -f "$work/folder2/sub_b_${want}_cam.png" ]; then ok; else bad "the folder's other images were not done"; fi
 
 # --compare: the model beside itself; the panel is the image and the two overlays under a caption strip
-"$tool" --weights "$r26" --compare "$r26" --image "$img" --out "$work/panels" >/dev/null 2>"$work/err"
-expect_rc "--compare" 0 $?
+"$tool" --weights "$r26" --compare "$r26" --image "$img" --out "$work/panels" --device cpu >/dev/null 2>"$work/err"
+expect_rc "--compare --device cpu" 0 $?
 p=$work/panels/image_$want
 if "$py" - "${p}_compare.png" "${p}_overlay.png" "$img" <<'PY' >"$work/log" 2>&1
 import sys
@@ -143,7 +145,9 @@ printf 'cat\ndog\n' >"$work/names.txt"
     fails "no --out" 2 "required" --weights "$r26" --image "$img"
     fails "--out = the image folder" 2 "writing it would destroy the input" --weights "$r26" \
         --image "$work/images" --out "$work/images"
+    device_refusals "$tool" --weights "$r26" --image "$img" $out
 }
+if [ -n "$(ls -A "$work/bad" 2>/dev/null)" ]; then bad "a refused --device left $(ls "$work/bad")"; else ok; fi
 if ls "$work"/out/*facs-tmp* "$work"/top/*facs-tmp* >/dev/null 2>&1; then bad "temporaries left"; else ok; fi
 "$tool" --help >"$work/log" 2>&1
 expect_rc "--help" 0 $?

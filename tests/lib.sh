@@ -58,6 +58,25 @@ $1"
     if [ -s "$work/missing" ]; then bad "$what: message lacks $(tr '\n' ' ' <"$work/missing")"; else ok; fi
 }
 
+# device_refusals TOOL ARGS...: TOOL ARGS (a command line that would run)
+# with a --device it must refuse, each with a non-zero exit and a message
+# naming the problem: an unknown name and a bad cuda:N index (refused command
+# lines, exit 2), and cuda with every GPU hidden (CUDA_VISIBLE_DEVICES
+# empty), which a build without the CUDA backend refuses by name (exit 2) and
+# a build with it for want of a device (exit 1), so the case holds on any
+# machine.
+device_refusals() {
+    dr_tool=$1
+    shift
+    expect_failure 2 "--device bogus" "$dr_tool" "--device bogus: expected cpu, cuda or cuda:N" -- "$@" --device bogus
+    for dr_index in x -1 ""; do
+        expect_failure 2 "--device cuda:$dr_index" "$dr_tool" \
+            "--device cuda:$dr_index: N in cuda:N must be a device index" -- "$@" --device "cuda:$dr_index"
+    done
+    expect_failure nonzero "--device cuda, no GPU visible" env "--device cuda: " "CUDA" -- \
+        CUDA_VISIBLE_DEVICES= "$dr_tool" "$@" --device cuda
+}
+
 # compare_h5 WHAT REF GOT [TOL]: GOT's datasets against REF's (tests/compare_h5.py),
 # within TOL (default 1e-4) normwise relative error each; prints the worst.
 compare_h5() {

@@ -11,7 +11,8 @@
 #   - The PyTorch twin (tests/ref/pspnet_torch.py) with the same weights
 #     predicts the same classes, at the frames' own size and at --base-size 96
 #     (image resized, probabilities resized back, as semseg's test does);
-#     --base-size 128 (the frames' longer side) changes nothing.
+#     --base-size 128 (the frames' longer side), with --device cpu, changes
+#     nothing.
 #   - Slide mode (--crop 48 --stride 32: 2x4 overlapping windows, with --flip;
 #     and --base-size 40, an image smaller than the crop, padded) agrees with
 #     the twin running semseg's scale_process / net_process.
@@ -25,8 +26,9 @@
 #     classes, a label of another size, a missing split, a fractional option,
 #     an --out that is a file or would overwrite the weights, an unknown
 #     --mode, a stride larger than the crop, --crop in whole mode, --images
-#     without --save-pred or without images, and two images whose
-#     predictions would share a name.
+#     without --save-pred or without images, two images whose predictions
+#     would share a name, --device with --score, and a --device that cannot
+#     be used (lib.sh device_refusals).
 # usage: pspnet_eval.sh PATH/TO/pspnet-eval PATH/TO/pspnet-train PATH/TO/facs-data [WORK_DIR]
 set -u
 usage="usage: pspnet_eval.sh PATH/TO/pspnet-eval PATH/TO/pspnet-train PATH/TO/facs-data [WORK_DIR]"
@@ -78,10 +80,11 @@ assert b['miiou'] is not None" "$work/ev/results.json" "$work/scored/results.jso
 expect_rc "--base-size 96" 0 $?
 ref twin "$weights" "$work/cs" val "$work/pred96" 96 && ok || bad "--base-size 96 differs from the PyTorch twin"
 ref check "$work/pred96" "$work/cs" val "$work/ev96/results.json" && ok || bad "--base-size 96: metrics (numpy)"
-"$tool" --weights "$weights" --data "$work/cs" --out "$work/ev128" --base-size 128 --mode whole >/dev/null 2>"$work/err"
-expect_rc "--base-size 128" 0 $?
-cmp -s "$work/ev/results.json" "$work/ev128/results.json" && ok "--base-size of the longer side changes nothing" ||
-    bad "--base-size 128 changed the results"
+"$tool" --weights "$weights" --data "$work/cs" --out "$work/ev128" --base-size 128 --mode whole --device cpu \
+    >/dev/null 2>"$work/err"
+expect_rc "--base-size 128 --device cpu" 0 $?
+cmp -s "$work/ev/results.json" "$work/ev128/results.json" &&
+    ok "--base-size of the longer side and --device cpu change nothing" || bad "--base-size 128 changed the results"
 
 # Slide mode: 48x48 windows every 32 (2x4 windows over a 64x128 frame), with --flip; and at --base-size 40
 # (20x40, smaller than the crop: padded with the mean) with the default stride ceil(2/3 * 48) = 32.
@@ -163,6 +166,10 @@ refuse "--save-prob without --save-pred" "--save-prob writes under --save-pred" 
 refuse "an empty scale" "--scales needs comma-separated numbers" --weights "$weights" $data --scales 0.5,,1
 refuse "a scale of 0" "--scales needs a number in [0.05, 8], not '0'" --weights "$weights" $data --scales 0,1
 refuse "a scale that is not a number" "--scales" --weights "$weights" $data --scales 1,big
+refuse "--device with --score" "--score scores predictions made elsewhere; --device belongs to running a model" \
+    --score "$work/pred/labelid" $data --device cpu
+device_refusals "$tool" --weights "$weights" $data
+if [ -e "$work/bad" ]; then bad "a refused --device left $work/bad"; rm -rf "$work/bad"; else ok; fi
 }
 cp -r "$work/cs" "$work/cs_label"
 label=$(ls "$work"/cs_label/gtFine/val/*/*_labelTrainIds.png | head -1)

@@ -8,13 +8,15 @@
 #     covers 0.28 of the val pixels).
 #   - The run's files: log.jsonl lines with the issue's keys, curves.png,
 #     best.h5 chosen by val_miou.
-#   - Resume is exact: stopped at iteration 12 (mid log interval) and resumed,
+#   - Resume is exact: stopped at iteration 12 (mid log interval) and resumed
+#     (with another --device recorded in last.h5 than the resumed leg's),
 #     last.h5 equals the uninterrupted run's (every tensor and attribute,
 #     timing aside) and so does the log.
 #   - Bad input is refused by name with earlier checkpoints kept: a label
 #     outside the classes, an image and label of different sizes, an empty
 #     val split, a loss that blows up, a non-PSPNet --arch, a crop larger
-#     than the largest scaled image (every sample mostly padding).
+#     than the largest scaled image (every sample mostly padding), a --device
+#     that cannot be used (lib.sh device_refusals).
 # usage: pspnet_train.sh PATH/TO/pspnet-train PATH/TO/facs-data [WORK_DIR]
 set -u
 tool=${1:?usage: pspnet_train.sh PATH/TO/pspnet-train PATH/TO/facs-data [WORK_DIR]}
@@ -44,10 +46,19 @@ assert val[-1]["val_miou"] > 0.2 and val[-1]["val_pixel_acc"] > 0.55
 PY
 [ -s "$work/full/curves.png" ] && [ -s "$work/full/best.h5" ] && ok || bad "curves.png or best.h5 missing"
 
+# The resumed leg runs on another device than last.h5 records (as if the
+# first had run on a GPU): the device is no part of the result.
 # shellcheck disable=SC2086
 {
 "$tool" --data "$work/cs" --out "$work/split" $args --stop-after 12 >"$work/split1.out" 2>&1 || bad "--stop-after 12"
-"$tool" --data "$work/cs" --out "$work/split" $args --resume >"$work/split2.out" 2>&1 || bad "--resume: $(cat "$work/split2.out")"
+"$python" -c 'import json, sys, h5py
+with h5py.File(sys.argv[1], "a") as f:
+    o = json.loads(f.attrs["run_options"])
+    assert o["device"] == "cpu", o.get("device")
+    o["device"] = "cuda:0"
+    f.attrs["run_options"] = json.dumps(o)' "$work/split/last.h5" && ok || bad "last.h5 does not record device cpu"
+"$tool" --data "$work/cs" --out "$work/split" $args --resume --device cpu >"$work/split2.out" 2>&1 ||
+    bad "--resume: $(cat "$work/split2.out")"
 }
 "$python" "$here/compare_checkpoints.py" "$work/full/last.h5" "$work/split/last.h5" --steps 30 && ok ||
     bad "resumed last.h5 differs"
@@ -90,6 +101,9 @@ refuse "a fractional --iters" "--iters needs a whole number" "$work/cs" --iters 
 refuse "a crop the images cannot fill" "--crop 713x713 is larger than the padded image" "$work/cs" --crop 713
 refuse "a crop wider than the images at --scale-max" "is 64x128 (HxW), at most 64x128 at --scale-max 1" \
     "$work/cs" --crop 64x300 --scale-max 1
+# shellcheck disable=SC2086
+device_refusals "$tool" --data "$work/cs" --out "$work/bad" $args
+[ ! -e "$work/bad" ] && ok || bad "a refused --device created OUT"
 [ "$(cksum <"$work/full/last.h5")" = "$before" ] && ok || bad "a failing run changed another run's checkpoint"
 
 finish

@@ -1,71 +1,15 @@
-/* batchnorm2d: finite differences in double precision against a naive
- * reference (training and eval formulas), the backend's =/+= contract, the
- * running-statistics update, argument checks, and parity with PyTorch. */
-#include <math.h>
+/* batchnorm2d through ops.h and the tape: argument checks, gamma and beta
+ * as activations, and parity with PyTorch over two calls (y, dx, dgamma,
+ * dbeta, the running statistics in training and eval). The backend contract
+ * (dx written, dgamma and dbeta accumulated, NULL gradients), the running
+ * statistics of one call and finite differences live in tests/backend_ops. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "test_util.h"
 
-/* The float forward differs from double by the rounding of the mean, the
- * variance (sums of up to ~1000 values) and the normalisation: <= 1.3e-6
- * measured over 30 seeds. */
-#define FORWARD_TOL 1e-5
-/* Central differences (eps 1e-6) of the double reference are exact to ~1e-9;
- * the float backward reduces sum(dy) and sum(dy xhat) over N*H*W values, which
- * cancel in the training formula: <= 1.3e-6 measured. */
-#define GRAD_TOL 1e-5
-/* Running statistics are one momentum update of float statistics: <= 7e-7. */
-#define STATS_TOL 5e-6
 #define TORCH_TOL 1e-4
-
-typedef struct {
-    int n, c, h, w, training;
-    double eps;
-    const double *rm, *rv; /* running statistics (eval) */
-    const double *r;       /* weights of the loss sum_i r_i y_i */
-} bn_problem;
-
-static size_t at(const bn_problem *p, int n, int c, int i) { return ((size_t)n * p->c + c) * p->h * p->w + i; }
-
-/* Naive NCHW batch norm of v = [x | gamma | beta] into y (count values); the
- * batch statistics go to mean and var (biased) when not NULL. */
-static void naive_bn(const bn_problem *p, const double *v, double *y, double *mean_out, double *var_out)
-{
-    const int hw = p->h * p->w;
-    const double m = (double)p->n * hw;
-    const double *x = v, *gamma = v + (size_t)p->n * p->c * hw, *beta = gamma + p->c;
-    for (int c = 0; c < p->c; c++) {
-        double mean = 0.0, var = 0.0;
-        for (int n = 0; n < p->n; n++)
-            for (int i = 0; i < hw; i++)
-                mean += x[at(p, n, c, i)];
-        mean /= m;
-        for (int n = 0; n < p->n; n++)
-            for (int i = 0; i < hw; i++)
-                var += (x[at(p, n, c, i)] - mean) * (x[at(p, n, c, i)] - mean);
-        var /= m;
-        if (mean_out)
-            mean_out[c] = mean, var_out[c] = var;
-        double mu = p->training ? mean : p->rm[c], sigma2 = p->training ? var : p->rv[c];
-        double invstd = 1.0 / sqrt(sigma2 + p->eps);
-        for (int n = 0; n < p->n; n++)
-            for (int i = 0; i < hw; i++)
-                y[at(p, n, c, i)] = (x[at(p, n, c, i)] - mu) * invstd * gamma[c] + beta[c];
-    }
-}
-
-static double loss_of(const double *v, void *user)
-{
-    const bn_problem *p = user;
-    size_t count = (size_t)p->n * p->c * p->h * p->w;
-    double *y = malloc(count * sizeof *y);
-    naive_bn(p, v, y, NULL, NULL);
-    double s = test_dot(y, p->r, count);
-    free(y);
-    return s;
-}
 
 /* A heap buffer tensor (not a parameter) holding per-channel values. */
 static facs_tensor *buffer(int c, const float *values)
@@ -86,116 +30,6 @@ static void fill_input(float *x, int n, int c, int hw)
             for (int k = 0; k < hw; k++)
                 x[((size_t)i * c + j) * hw + k] = (float)(offset + scale * test_uniform(-1, 1));
     }
-}
-
-static void gradcheck(facs_ctx *ctx, int n, int c, int h, int w, int training)
-{
-    const size_t count = (size_t)n * c * h * w, total = count + 2 * (size_t)c;
-    const float eps = 1e-3f, momentum = 0.25f;
-    float *v = test_alloc(total), *r = test_alloc(count), *rm = test_alloc(c), *rv = test_alloc(c);
-    fill_input(v, n, c, h * w);
-    test_fill(v + count, c, 0.5, 2);  /* gamma */
-    test_fill(v + count + c, c, -1, 1); /* beta */
-    test_fill(r, count, -1, 1);
-    test_fill(rm, c, -1, 1);
-    test_fill(rv, c, 0.5, 2);
-    facs_tensor *gamma = test_param(c, 1, 1, 1, v + count), *beta = test_param(c, 1, 1, 1, v + count + c);
-    facs_tensor *trm = buffer(c, rm), *trv = buffer(c, rv);
-    facs_batchnorm_params params = {eps, momentum, training};
-    facs_ctx_begin_step(ctx);
-    facs_tensor *tx = test_tensor(ctx, n, c, h, w, v);
-    tx->requires_grad = 1;
-    facs_tensor *y = facs_batchnorm2d(ctx, tx, gamma, beta, trm, trv, &params);
-    char what[128];
-    if (CHECK_PTR(y) && CHECK_OK(facs_backward(ctx, y, test_tensor(ctx, n, c, h, w, r)))) {
-        double *vd = test_to_double(v, total), *rd = test_to_double(r, count);
-        double *rmd = test_to_double(rm, c), *rvd = test_to_double(rv, c);
-        bn_problem prob = {n, c, h, w, training, eps, rmd, rvd, rd};
-        double *want_y = malloc(count * sizeof *want_y), *want_g = malloc(total * sizeof *want_g);
-        double *mean = malloc(c * sizeof *mean), *var = malloc(c * sizeof *var);
-        naive_bn(&prob, vd, want_y, mean, var);
-        test_fd_gradient(loss_of, vd, total, &prob, 1e-6, want_g);
-        float *got_y = test_nchw(y), *got_dx = test_grad_nchw(tx);
-        const char *mode = training ? "train" : "eval";
-        snprintf(what, sizeof what, "bn %s (%d,%d,%d,%d) forward vs double", mode, n, c, h, w);
-        test_close_d(what, got_y, want_y, count, FORWARD_TOL);
-        snprintf(what, sizeof what, "bn %s (%d,%d,%d,%d) dx vs finite differences", mode, n, c, h, w);
-        test_close_d(what, got_dx, want_g, count, GRAD_TOL);
-        float *got_dg = test_grad_nchw(gamma), *got_db = test_grad_nchw(beta);
-        snprintf(what, sizeof what, "bn %s (%d,%d,%d,%d) dgamma vs finite differences", mode, n, c, h, w);
-        test_close_d(what, got_dg, want_g + count, c, GRAD_TOL);
-        snprintf(what, sizeof what, "bn %s (%d,%d,%d,%d) dbeta vs finite differences", mode, n, c, h, w);
-        test_close_d(what, got_db, want_g + count + c, c, GRAD_TOL);
-        free(got_dg), free(got_db);
-        /* PyTorch's update: the unbiased variance, m = N*H*W; eval leaves them alone. */
-        double m = (double)n * h * w;
-        for (int j = 0; j < c && training; j++) {
-            rmd[j] = (1 - momentum) * rm[j] + momentum * mean[j];
-            rvd[j] = (1 - momentum) * rv[j] + momentum * var[j] * m / (m - 1);
-        }
-        snprintf(what, sizeof what, "bn %s (%d,%d,%d,%d) running_mean", mode, n, c, h, w);
-        test_close_d(what, facs_f32(trm), rmd, c, STATS_TOL);
-        snprintf(what, sizeof what, "bn %s (%d,%d,%d,%d) running_var", mode, n, c, h, w);
-        test_close_d(what, facs_f32(trv), rvd, c, STATS_TOL);
-        free(vd), free(rd), free(rmd), free(rvd), free(want_y), free(want_g), free(mean), free(var);
-        free(got_y), free(got_dx);
-    }
-    facs_tensor_free(gamma), facs_tensor_free(beta), facs_tensor_free(trm), facs_tensor_free(trv);
-    free(v), free(r), free(rm), free(rv);
-}
-
-static void fill_tensor(facs_tensor *t, float value)
-{
-    for (size_t i = 0; i < facs_tensor_numel(t); i++)
-        facs_f32(t)[i] = value;
-}
-
-/* Calls the backend entry directly: dx must be written whatever it held,
- * dgamma and dbeta must be added to, and NULL gradients must be skipped. */
-static void backend_contract(facs_ctx *ctx, int training)
-{
-    const int n = 2, c = 5, h = 3, w = 7;
-    const size_t count = (size_t)n * c * h * w;
-    facs_ctx_begin_step(ctx);
-    facs_tensor *x = test_tensor(ctx, n, c, h, w, NULL), *dy = test_tensor(ctx, n, c, h, w, NULL);
-    facs_tensor *vec[8];
-    for (int i = 0; i < 8; i++)
-        vec[i] = test_tensor(ctx, c, 1, 1, 1, NULL);
-    facs_tensor *gamma = vec[0], *beta = vec[1], *rm = vec[2], *rv = vec[3], *mean = vec[4], *invstd = vec[5];
-    facs_tensor *dg = vec[6], *db = vec[7];
-    fill_input(facs_f32(x), n, c, h * w);
-    test_fill(facs_f32(dy), count, -1, 1);
-    test_fill(facs_f32(gamma), c, 0.5, 2);
-    test_fill(facs_f32(beta), c, -1, 1);
-    test_fill(facs_f32(rm), c, -1, 1);
-    test_fill(facs_f32(rv), c, 0.5, 2);
-    facs_tensor *y = facs_ctx_like(ctx, x), *dx1 = facs_ctx_like(ctx, x), *dx2 = facs_ctx_like(ctx, x);
-    facs_batchnorm_params p = {1e-5f, 0.1f, training};
-    const facs_backend *be = ctx->backend;
-    if (!CHECK_OK(be->batchnorm_forward(ctx, &p, x, gamma, beta, rm, rv, y, mean, invstd)))
-        return;
-    fill_tensor(dx1, 0.0f), fill_tensor(dg, 0.0f), fill_tensor(db, 0.0f);
-    CHECK_OK(be->batchnorm_backward(ctx, &p, x, gamma, mean, invstd, dy, dx1, dg, db));
-    float g1[5], b1[5];
-    memcpy(g1, dg->data, sizeof g1), memcpy(b1, db->data, sizeof b1);
-    fill_tensor(dx2, 1e3f);
-    CHECK_OK(be->batchnorm_backward(ctx, &p, x, gamma, mean, invstd, dy, dx2, dg, db));
-    CHECK_OK(be->batchnorm_backward(ctx, &p, x, gamma, mean, invstd, dy, NULL, dg, db));
-    float g3[5], b3[5];
-    for (int j = 0; j < c; j++)
-        g3[j] = 3 * g1[j], b3[j] = 3 * b1[j];
-    const char *mode = training ? "train" : "eval";
-    char what[96];
-    snprintf(what, sizeof what, "bn %s backend: dx is written, not added", mode);
-    test_close_f(what, facs_f32(dx2), facs_f32(dx1), count, 0.0);
-    snprintf(what, sizeof what, "bn %s backend: dgamma accumulates over 3 calls", mode);
-    test_close_f(what, facs_f32(dg), g3, c, 1e-6);
-    snprintf(what, sizeof what, "bn %s backend: dbeta accumulates over 3 calls", mode);
-    test_close_f(what, facs_f32(db), b3, c, 1e-6);
-    fill_tensor(dx2, 1e3f);
-    CHECK_OK(be->batchnorm_backward(ctx, &p, x, gamma, mean, invstd, dy, dx2, NULL, NULL));
-    snprintf(what, sizeof what, "bn %s backend: dx alone", mode);
-    test_close_f(what, facs_f32(dx2), facs_f32(dx1), count, 0.0);
 }
 
 static void argument_checks(facs_ctx *ctx)
@@ -319,12 +153,6 @@ int main(int argc, char **argv)
     h5_file *ref = test_open_ref(argc, argv);
     test_seed_from_env();
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
-    const int shapes[][4] = {{2, 3, 7, 7}, {1, 5, 13, 17}, {3, 12, 4, 4}, {4, 19, 1, 1}, {2, 9, 3, 5}};
-    for (int training = 1; training >= 0; training--)
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-            gradcheck(ctx, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], training);
-    backend_contract(ctx, 1);
-    backend_contract(ctx, 0);
     argument_checks(ctx);
     activation_affine(ctx);
     test_each_case(ctx, ref, torch_case, NULL);

@@ -1,7 +1,10 @@
-/* dropout2d: the backend's mask contract (facs_rng_uniform(seed, n*C + c) < prob
- * drops), finite differences with the mask fixed, the wrapper's behaviour
- * (whole channels, 1/(1-p) scaling, reproducible but fresh masks, identity in
- * eval), drop statistics, and parity with PyTorch computing x * mask.
+/* dropout2d: the wrapper's behaviour through ops.h and the tape (whole
+ * channels, 1/(1-p) scaling, reproducible but fresh masks, identity in eval
+ * and at p = 0, p = 1, refused probabilities), drop statistics, the u = p
+ * boundary of the mask, and parity with PyTorch computing x * mask. The
+ * backend's mask contract (facs_rng_uniform(seed, (offset + n) C + c) < prob
+ * drops, bit for bit), its write rule and finite differences with the mask
+ * fixed live in tests/backend_ops.
  *
  * PyTorch's own F.dropout2d draws from its RNG, so it cannot produce our
  * mask; the reference script instead reimplements facs_rng_uniform, builds the
@@ -16,77 +19,9 @@
 /* The float scale 1/(1-p) is within 2^-24 (6e-8) of the double one and x * mask
  * adds one more rounding: <= 1.2e-7 relative by construction, 1e-7 measured. */
 #define FORWARD_TOL 2e-7
-/* The loss is linear in x, so central differences are exact up to roundoff. */
-#define GRAD_TOL 1e-6
 #define TORCH_TOL 1e-4
 
 static size_t nchw_at(int c, int hw, int n, int ch, int i) { return ((size_t)n * c + ch) * hw + i; }
-
-/* The mask of backend.h in double: dropped iff u < prob, kept ones scaled. */
-static double naive_mask(uint64_t seed, float prob, uint64_t index)
-{
-    return facs_rng_uniform(seed, index) < prob ? 0.0 : 1.0 / (1.0 - (double)prob);
-}
-
-typedef struct {
-    size_t count;
-    const double *mask_full; /* the mask broadcast to every element */
-    const double *r;         /* weights of the loss sum_i r_i y_i */
-} fixed_mask_loss;
-
-static double loss_of(const double *x, void *user)
-{
-    const fixed_mask_loss *l = user;
-    double s = 0.0;
-    for (size_t i = 0; i < l->count; i++)
-        s += l->r[i] * x[i] * l->mask_full[i];
-    return s;
-}
-
-/* Calls the backend directly with a known seed: the mask must follow the
- * formula of backend.h exactly, y and dx must match a double reference (dx by
- * finite differences), dx must be written whatever it held, and NULL dx is skipped. */
-static void backend_check(facs_ctx *ctx, int n, int c, int h, int w, float prob, uint64_t seed)
-{
-    const int hw = h * w;
-    const size_t count = (size_t)n * c * hw;
-    float *x = test_alloc(count), *r = test_alloc(count);
-    test_fill(x, count, -2, 2);
-    test_fill(r, count, -1, 1);
-    facs_ctx_begin_step(ctx);
-    facs_tensor *tx = test_tensor(ctx, n, c, h, w, x), *dy = test_tensor(ctx, n, c, h, w, r);
-    facs_tensor *y = facs_ctx_like(ctx, tx), *dx = facs_ctx_like(ctx, tx);
-    facs_tensor *mask = facs_ctx_tensor(ctx, FACS_F32, n, c, 1, 1);
-    for (size_t i = 0; i < count; i++)
-        facs_f32(dx)[i] = 1e3f;
-    const facs_backend *be = ctx->backend;
-    char what[128];
-    if (CHECK_OK(be->dropout2d_forward(ctx, prob, seed, tx, mask, y)) &&
-        CHECK_OK(be->dropout2d_backward(ctx, mask, dy, dx)) && CHECK_OK(be->dropout2d_backward(ctx, mask, dy, NULL))) {
-        double *mask_nc = malloc((size_t)n * c * sizeof *mask_nc), *mask_full = malloc(count * sizeof *mask_full);
-        double *xd = test_to_double(x, count), *rd = test_to_double(r, count);
-        double *want_y = malloc(count * sizeof *want_y), *want_dx = malloc(count * sizeof *want_dx);
-        for (int i = 0; i < n; i++)
-            for (int ch = 0; ch < c; ch++) {
-                mask_nc[i * c + ch] = naive_mask(seed, prob, (uint64_t)i * c + ch);
-                for (int k = 0; k < hw; k++)
-                    mask_full[nchw_at(c, hw, i, ch, k)] = mask_nc[i * c + ch];
-            }
-        for (size_t i = 0; i < count; i++)
-            want_y[i] = xd[i] * mask_full[i];
-        fixed_mask_loss loss = {count, mask_full, rd};
-        test_fd_gradient(loss_of, xd, count, &loss, 1e-6, want_dx);
-        float *got_y = test_nchw(y), *got_dx = test_nchw(dx);
-        snprintf(what, sizeof what, "dropout backend p %g (%d,%d,%d,%d) mask follows backend.h", prob, n, c, h, w);
-        test_close_d(what, facs_f32(mask), mask_nc, (size_t)n * c, FORWARD_TOL);
-        snprintf(what, sizeof what, "dropout backend p %g (%d,%d,%d,%d) forward vs double", prob, n, c, h, w);
-        test_close_d(what, got_y, want_y, count, FORWARD_TOL);
-        snprintf(what, sizeof what, "dropout backend p %g (%d,%d,%d,%d) dx vs finite differences", prob, n, c, h, w);
-        test_close_d(what, got_dx, want_dx, count, GRAD_TOL);
-        free(mask_nc), free(mask_full), free(xd), free(rd), free(want_y), free(want_dx), free(got_y), free(got_dx);
-    }
-    free(x), free(r);
-}
 
 /* The (n, c) mask value that the wrapper applied, read back from y / x; -1 when
  * the channel is neither dropped nor scaled by exactly one value. */
@@ -293,10 +228,6 @@ int main(int argc, char **argv)
     h5_file *ref = test_open_ref(argc, argv);
     test_seed_from_env();
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
-    backend_check(ctx, 2, 3, 7, 7, 0.3f, 42);
-    backend_check(ctx, 3, 5, 13, 17, 0.5f, 0xdeadbeefULL);
-    backend_check(ctx, 4, 12, 1, 1, 0.1f, 7);
-    backend_check(ctx, 2, 19, 3, 5, 1.0f, 9);
     wrapper_check(ctx, 2, 13, 7, 7, 0.5f);
     wrapper_check(ctx, 4, 19, 13, 17, 0.2f);
     wrapper_check(ctx, 8, 64, 1, 1, 0.7f);

@@ -4,12 +4,12 @@
 # parameter gradient, each within 1e-4 normwise relative error of PyTorch's
 # float64 result (measured: ~1e-6 eval, ~2e-5 train); a plain ResNet-26 from a
 # bare state_dict (classes from fc.weight), which a FACS arch also loads; the
-# FACS net again rebuilt from its weights file alone (no --arch, no --width).
-# Then the error cases: each exits non-zero with a message naming the problem
-# and leaves no output file (nor a temporary one) behind: options that
-# contradict the file or do not apply, fractional or hex numbers, and an
-# --output that is one of the inputs (by name or hard link; the input stays
-# as it was).
+# FACS net again rebuilt from its weights file alone (no --arch, no --width),
+# with --device cpu. Then the error cases: each exits non-zero with a message
+# naming the problem and leaves no output file (nor a temporary one) behind:
+# options that contradict the file or do not apply, fractional or hex
+# numbers, an --output that is one of the inputs (by name or hard link; the
+# input stays as it was), and a --device that cannot be used.
 # usage: test_facs_run.sh PATH/TO/facs-run [WORK_DIR]
 set -u
 tool=${1:?usage: test_facs_run.sh PATH/TO/facs-run [WORK_DIR]}
@@ -58,9 +58,9 @@ for mode in eval train; do
     compare_h5 "$mode" "$work/ref_$mode.h5" "$work/$mode.h5"
 done
 
-# No model option at all: the file says what to build.
+# No model option at all: the file says what to build (on the CPU named as such).
 "$tool" --weights "$work/weights_eval.h5" --input "$in" --output "$work/rebuilt.h5" --grad-output "$work/grad.h5" \
-    2>"$work/err"
+    --device cpu 2>"$work/err"
 expect_rc "rebuilt from the weights file alone" 0 $?
 compare_h5 "rebuilt from the file" "$work/ref_eval.h5" "$work/rebuilt.h5"
 
@@ -123,6 +123,10 @@ ln "$in" "$work/input_link.h5"
 }
 "$tool" --weights "$work/weights_eval.h5" --input "$work/nothing.h5" --output "$work/nothing.h5" >/dev/null 2>"$work/err"
 expect_rc "--output = a missing --input: refused by name" 2 $?
+
+# A --device that cannot be used: refused before anything is written.
+device_refusals "$tool" --weights "$work/weights_eval.h5" --input "$in" --output "$work/out.h5"
+if ls "$work"/out.h5* >/dev/null 2>&1; then bad "--device refusals left $(ls "$work"/out.h5*)"; else ok; fi
 
 "$tool" --arch resnet26 --weights w --input i >/dev/null 2>"$work/err"
 expect_rc "no --output" 2 $?

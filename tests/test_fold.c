@@ -28,31 +28,6 @@
 #include "model_file.h"
 #include "test_util.h"
 
-/* Random statistics and affine terms for every BN (a prefix with a
- * running_mean), so folding has something to fold. */
-static void randomize_bn(facs_model *m)
-{
-    static const struct {
-        const char *suffix;
-        double lo, hi;
-    } terms[] = {{"weight", 0.5, 1.5}, {"bias", -0.3, 0.3}, {"running_mean", -0.3, 0.3}, {"running_var", 0.3, 2.0}};
-    facs_param_list *params = facs_model_params(m);
-    for (int i = 0; i < params->count; i++) {
-        const char *name = params->items[i]->name, *end = strstr(name, ".running_mean");
-        if (!end || end[strlen(".running_mean")])
-            continue;
-        for (int t = 0; t < 4; t++) {
-            char key[256];
-            snprintf(key, sizeof key, "%.*s.%s", (int)(end - name), name, terms[t].suffix);
-            facs_param *p = facs_param_list_find(params, key);
-            if (CHECK(p != NULL, "%s: no %s", name, key)) {
-                test_fill(facs_f32(p->value), facs_tensor_numel(p->value), terms[t].lo, terms[t].hi);
-                facs_tensor_touch(p->value);
-            }
-        }
-    }
-}
-
 /* The logits (copied out) of one forward; NULL when it fails. */
 static float *run(facs_ctx *ctx, facs_model *m, const float *x_nchw, int n, int side, int training, int record,
                   size_t *count)
@@ -84,7 +59,7 @@ static void check_arch(facs_ctx *ctx, const char *arch, int cifar_stem, int deep
     facs_model *m;
     if (!CHECK_OK(facs_model_create(&m, &o, FACS_DEVICE_CPU, 5)))
         return;
-    randomize_bn(m);
+    test_randomize_bn(facs_model_params(m));
     int n = 2;
     size_t xs = (size_t)n * 3 * side * side, count = 0, count2 = 0;
     float *x = test_alloc(xs);

@@ -402,3 +402,27 @@ int test_image_pair_from_ref(h5_file *f, const char *group, facs_image *x, facs_
     *y = test_image_from_ref(f, name);
     return x->pixels && y->pixels;
 }
+
+/* Random statistics and affine terms for every BN (a prefix with a
+ * running_mean), so folding has something to fold. */
+void test_randomize_bn(facs_param_list *params)
+{
+    static const struct {
+        const char *suffix;
+        double lo, hi;
+    } terms[] = {{"weight", 0.5, 1.5}, {"bias", -0.3, 0.3}, {"running_mean", -0.3, 0.3}, {"running_var", 0.3, 2.0}};
+    for (int i = 0; i < params->count; i++) {
+        const char *name = params->items[i]->name, *end = strstr(name, ".running_mean");
+        if (!end || end[strlen(".running_mean")])
+            continue;
+        for (int t = 0; t < 4; t++) {
+            char key[256];
+            snprintf(key, sizeof key, "%.*s.%s", (int)(end - name), name, terms[t].suffix);
+            facs_param *p = facs_param_list_find(params, key);
+            if (CHECK(p != NULL, "%s: no %s", name, key)) {
+                test_fill(facs_f32(p->value), facs_tensor_numel(p->value), terms[t].lo, terms[t].hi);
+                facs_tensor_touch(p->value);
+            }
+        }
+    }
+}

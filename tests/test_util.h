@@ -17,6 +17,7 @@
 #include "h5_io.h"
 #include "image.h"
 #include "ops.h"
+#include "param.h"
 
 /* Records one check; prints the message on failure. Returns cond. */
 int test_check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -118,5 +119,10 @@ float *test_ref_in(h5_file *f, const char *group, const char *name, size_t *coun
  * "<group> <what> vs torch". */
 void test_close_ref(h5_file *f, const char *group, const char *name, const char *what, const float *got,
                     double tol);
+
+/* Random running statistics and affine terms for every BatchNorm of params
+ * (each prefix with a running_mean), so eval mode and folding have something
+ * to get wrong. */
+void test_randomize_bn(facs_param_list *params);
 
 #endif

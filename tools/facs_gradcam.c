@@ -83,6 +83,7 @@ static void usage(FILE *out)
             "  --arch A           for a weights file that does not record its architecture\n"
             "  --compare W2.h5    also explain the same classes with W2.h5's model (same class count) and write\n"
             "                     <stem>_<class>_compare.png: the image and both overlays, labelled (Fig. 5)\n"
+            FACS_CLI_DEVICE_HELP("         ")
             "Inputs are normalised as the file was trained (facs-finetune --norm cifar), else with ImageNet's\n"
             "mean and std. Segmentation targets: the sum of the class's logits over the pixels predicted as it.\n"
             "  --help, --version\n",
@@ -96,7 +97,7 @@ static int parse(int argc, char **argv, gc_options *o)
         {"weights", 1, 0, 'W'},     {"image", 1, 0, 'i'},    {"out", 1, 0, 'o'},  {"class", 1, 0, 'c'},
         {"top", 1, 0, 't'},         {"layer", 1, 0, 'l'},    {"method", 1, 0, 'm'}, {"input-size", 1, 0, 's'},
         {"class-names", 1, 0, 'n'}, {"save-cam", 0, 0, 'S'}, {"arch", 1, 0, 'a'}, {"help", 0, 0, 'h'},
-        {"version", 0, 0, 'V'},     {"compare", 1, 0, 'C'}, {0, 0, 0, 0}};
+        {"version", 0, 0, 'V'},     {"compare", 1, 0, 'C'}, {"device", 1, 0, 'd'}, {0, 0, 0, 0}};
     facs_status st = FACS_OK;
     for (int c; st == FACS_OK && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
         switch (c) {
@@ -108,6 +109,7 @@ static int parse(int argc, char **argv, gc_options *o)
         case 'a': o->arch = optarg; break;
         case 'C': o->compare = optarg; break;
         case 'S': o->save_cam = 1; break;
+        case 'd': st = facs_cli_device(optarg, &o->device); break;
         case 'c':
             if (o->n_classes < MAX_CLASSES)
                 o->classes[o->n_classes++] = optarg;
@@ -146,7 +148,9 @@ int main(int argc, char **argv)
         o.top = 1;
     /* HDF5's own error stack printing would bury our message. */
     facs_h5_quiet quiet = facs_h5_quiet_begin();
-    facs_status s = run(&o);
+    facs_status s = facs_cli_device_use(&o.device, 1);
+    if (s == FACS_OK)
+        s = run(&o);
     facs_h5_quiet_end(quiet);
     if (s != FACS_OK) {
         fprintf(stderr, "facs-gradcam: %s\n", facs_last_error());

@@ -20,7 +20,9 @@
  * classifier weight, then 1000); one that contradicts the file, or that does
  * not apply to the architecture (--fusion on a network without FACS), is
  * refused before anything is read. So is an --output that is one of the
- * input files (same path, link or inode). The output is written atomically. */
+ * input files (same path, link or inode). The output is written atomically.
+ * --device cuda runs the network on a GPU: built and loaded on the CPU, then
+ * moved (facs_cli_device_place). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,7 @@
 typedef struct {
     const char *weights, *input, *output, *grad_output;
     int training;
+    facs_device_choice device;
     int dropout_given;        /* --dropout: not a file's option, it shapes no tensor */
     facs_model_options model; /* the values of the model options given */
     facs_model_given given;   /* which ones the command line gave */
@@ -109,8 +112,8 @@ static facs_status build(const run_options *o, facs_model **net)
         fprintf(stderr, "facs-run: %s: %s\n", o->weights, facs_weights_report_str(&report, buf, sizeof buf));
     /* Inference (eval mode, no gradients asked for, BN's included): BN folded
      * into the convolutions, as in every inference tool. */
-    if (s == FACS_OK && !o->training && !o->grad_output)
-        s = facs_model_fold_bn(*net);
+    if (s == FACS_OK)
+        s = facs_cli_device_place(*net, &o->device, !o->training && !o->grad_output);
     return s;
 }
 
@@ -197,7 +200,7 @@ static facs_status run(const run_options *o)
     facs_model *net = NULL;
     if (s == FACS_OK)
         s = build(o, &net);
-    facs_ctx *ctx = s == FACS_OK ? facs_ctx_create(FACS_DEVICE_CPU) : NULL;
+    facs_ctx *ctx = s == FACS_OK ? facs_ctx_create(o->device.device) : NULL;
     if (s == FACS_OK && !ctx)
         s = FACS_ERR_BACKEND;
     if (s == FACS_OK)
@@ -229,6 +232,7 @@ static void usage(FILE *out)
                  "                    /grad/<state_dict key, '.' as '/'>\n"
                  "  --dropout P       PSPNet, MobileNet-v2: the dropout probability in train mode (default 0.1 and\n"
                  "                    0.2; 0 makes train mode deterministic, for comparing with PyTorch)\n"
+                 FACS_CLI_DEVICE_HELP("        ")
                  "model options (default: what the file records, else the architecture's default):\n"
                  "  --arch A          any backbone: facs-summary --list prints the names\n"
                  "  --classes N       default: the rows of the file's classifier weight, else 1000\n"
@@ -316,6 +320,7 @@ int main(int argc, char **argv)
         {"fusion-bn", required_argument, 0, 'B'}, {"version", no_argument, 0, 'V'},
         {"output-stride", required_argument, 0, 'S'}, {"deep-stem", no_argument, 0, 'D'},
         {"dropout", required_argument, 0, 'P'}, {"deep-base", no_argument, 0, 'E'},
+        {"device", required_argument, 0, 'd'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -326,6 +331,12 @@ int main(int argc, char **argv)
         case 'g': o.grad_output = optarg; break;
         case 'm':
             if (facs_cli_choice("--mode", optarg, MODES, &o.training) != FACS_OK) {
+                fprintf(stderr, "facs-run: %s\n", facs_last_error());
+                return 2;
+            }
+            break;
+        case 'd':
+            if (facs_cli_device(optarg, &o.device) != FACS_OK) {
                 fprintf(stderr, "facs-run: %s\n", facs_last_error());
                 return 2;
             }
@@ -353,6 +364,10 @@ int main(int argc, char **argv)
     if (facs_check_output_not_input("--output", o.output, inputs, 3) != FACS_OK) {
         fprintf(stderr, "facs-run: %s\n", facs_last_error());
         return 2;
+    }
+    if (facs_cli_device_use(&o.device, 1) != FACS_OK) {
+        fprintf(stderr, "facs-run: %s\n", facs_last_error());
+        return 1;
     }
     /* HDF5's own error stack printing would bury our message. */
     facs_h5_quiet quiet = facs_h5_quiet_begin();

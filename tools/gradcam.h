@@ -7,6 +7,7 @@
 
 #include "cam.h"
 #include "cam_input.h"
+#include "cli_options.h"
 
 #define MAX_CLASSES 64 /* --class given, or --top */
 
@@ -20,6 +21,7 @@ typedef struct {
     int method;                             /* a facs_cam_method */
     int height, width;                      /* --input-size; 0: each image as it is */
     int save_cam;
+    facs_device_choice device;              /* --device: where the networks run */
 } gc_options;
 
 typedef struct {

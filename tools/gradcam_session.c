@@ -45,11 +45,12 @@ facs_status gc_session_open(const gc_options *o, gc_session *s)
     FACS_TRY(facs_model_options_resolve(o->weights, &cli, o->arch ? FACS_MODEL_GIVEN(ARCH) : 0, &mo));
     FACS_TRY(facs_model_create(&s->model, &mo, FACS_DEVICE_CPU, 0));
     FACS_TRY(facs_model_load(o->weights, s->model, NULL));
-    FACS_TRY(facs_model_fold_bn(s->model)); /* eval mode throughout: BN folded into the convolutions */
+    /* eval mode throughout: BN folded into the convolutions (on the CPU) */
+    FACS_TRY(facs_cli_device_place(s->model, &o->device, 1));
     s->layer = o->layer ? o->layer : facs_model_default_tap(s->model);
     FACS_TRY(facs_model_set_tap(s->model, s->layer));
     facs_cam_freeze(s->model);
-    if (!(s->ctx = facs_ctx_create(FACS_DEVICE_CPU)))
+    if (!(s->ctx = facs_ctx_create(o->device.device)))
         return facs_last_status();
     FACS_TRY(facs_ctx_set_weight_cache(s->ctx, 1)); /* the weights stay fixed: reorder them once */
     FACS_TRY(facs_cam_file_norm(o->weights, s->mean, s->std, NULL));

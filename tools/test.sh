@@ -8,7 +8,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 sanitize=1
 [ "${1:-}" = "--quick" ] && sanitize=0
 
-"$root/tools/setup.sh" "$root/build" -DCMAKE_BUILD_TYPE=Release -DFACS_WERROR=ON -DFACS_CUDA=AUTO
+# One CUDA architecture is enough to compile-check the kernels (CI has no GPU)
+# and halves nvcc's share of the suite's time.
+"$root/tools/setup.sh" "$root/build" -DCMAKE_BUILD_TYPE=Release -DFACS_WERROR=ON -DFACS_CUDA=AUTO \
+  -DCMAKE_CUDA_ARCHITECTURES=90
 (cd "$root/build" && ctest --output-on-failure -j 2)
 
 if [ $sanitize -eq 1 ]; then

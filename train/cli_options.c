@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
+#include "model.h"
+
 facs_status facs_cli_int64(const char *option, const char *text, int64_t lo, int64_t hi, int64_t *out)
 {
     const char *p = text + (*text == '-');
@@ -84,4 +87,34 @@ facs_status facs_cli_size(const char *option, const char *text, int lo, int hi, 
     first[len] = 0;
     FACS_TRY(facs_cli_int(option, first, lo, hi, h));
     return facs_cli_int(option, x + 1, lo, hi, w);
+}
+
+facs_status facs_cli_device(const char *text, facs_device_choice *out)
+{
+    facs_device_choice d;
+    FACS_TRY(facs_device_parse(text, &d.device, &d.index));
+    *out = d;
+    return FACS_OK;
+}
+
+facs_status facs_cli_device_use(const facs_device_choice *d, int ranks)
+{
+    char name[32];
+    if (d->device != FACS_DEVICE_CPU && ranks > 1)
+        return facs_fail(FACS_ERR_UNSUPPORTED, "--device %s under mpirun: data parallel runs compute on the CPU for "
+                         "now (gradient sums go through MPI from host memory); drop --device, or run one process",
+                         facs_cli_device_str(d, name, sizeof name));
+    return facs_device_select(d->device, d->index);
+}
+
+const char *facs_cli_device_str(const facs_device_choice *d, char *buf, size_t size)
+{
+    return facs_device_label(d->device, d->index, buf, size);
+}
+
+facs_status facs_cli_device_place(facs_model *model, const facs_device_choice *d, int fold)
+{
+    /* Moved first: the folded biases are then created on the device. */
+    FACS_TRY(facs_model_to_device(model, d->device));
+    return fold ? facs_model_fold_bn(model) : FACS_OK;
 }

@@ -10,9 +10,11 @@
 #ifndef FACS_CLI_OPTIONS_H
 #define FACS_CLI_OPTIONS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "status.h"
+#include "tensor.h" /* facs_device */
 
 facs_status facs_cli_int(const char *option, const char *text, int lo, int hi, int *out);
 facs_status facs_cli_int64(const char *option, const char *text, int64_t lo, int64_t hi, int64_t *out);
@@ -28,5 +30,36 @@ facs_status facs_cli_choice(const char *option, const char *text, const char *co
  * choose the stem (model.h's facs_stem) into *deep_stem; the other one given
  * before is refused, naming both. */
 facs_status facs_cli_stem(int stem, int *deep_stem);
+
+/* --device: where a tool computes (kernels/backend.h). Zero-initialised it is
+ * the CPU, every tool's default. */
+typedef struct {
+    facs_device device;
+    int index; /* cuda:N */
+} facs_device_choice;
+
+/* The help line of --device; pad is the spaces that bring "  --device D" to
+ * the column where the tool's other descriptions start. */
+#define FACS_CLI_DEVICE_HELP(pad) "  --device D" pad "cpu (default), cuda (GPU 0) or cuda:N (GPU N)\n"
+
+/* --device text: cpu, cuda or cuda:N; anything else, and cuda in a build
+ * without the CUDA backend, is refused naming the text. Touches no GPU. */
+facs_status facs_cli_device(const char *text, facs_device_choice *out);
+
+/* Makes the chosen device this process's, before a tool reads or builds
+ * anything: --device cuda on a machine without a usable GPU, or cuda:N beyond
+ * its GPUs, fails here saying so. ranks is the run's process count (mpirun):
+ * data parallel runs stay on the CPU, since gradient sums and SyncBN go
+ * through MPI from host memory (kernels/grad_sync.h). */
+facs_status facs_cli_device_use(const facs_device_choice *d, int ranks);
+
+/* "cpu" or "cuda:N": the device as a run records it. */
+const char *facs_cli_device_str(const facs_device_choice *d, char *buf, size_t size);
+
+/* Moves a model built and loaded on the CPU (weights, buffers and any
+ * momenta) to the chosen device, for a context of that device; fold: an
+ * inference model, BatchNorm then folded into the convolutions there. */
+struct facs_model;
+facs_status facs_cli_device_place(struct facs_model *model, const facs_device_choice *d, int fold);
 
 #endif

@@ -39,6 +39,16 @@ static facs_status cpu_axpy(size_t count, float alpha, const float *x, float *y)
 
 static facs_status cpu_sync(void) { return FACS_OK; }
 
+static facs_status cpu_sgd_update(facs_sgd_coeffs k, int first, size_t count, float *p, const float *g, float *buf)
+{
+    /* firstprivate: each thread's own copy of k stays in registers; a shared
+     * one is read through a pointer that every store might alias. */
+#pragma omp parallel for schedule(static) firstprivate(k) if (count > 65536)
+    for (size_t i = 0; i < count; i++)
+        facs_sgd_update(k, first, p, g, buf, i);
+    return FACS_OK;
+}
+
 const facs_backend facs_cpu_backend = {
     .name = "cpu",
     .alloc = cpu_alloc,
@@ -49,6 +59,7 @@ const facs_backend facs_cpu_backend = {
     .fill_zero = cpu_fill_zero,
     .axpy = cpu_axpy,
     .sync = cpu_sync,
+    .sgd_update = cpu_sgd_update,
     .conv2d_forward = facs_cpu_conv2d_forward,
     .conv2d_backward = facs_cpu_conv2d_backward,
     .batchnorm_forward = facs_cpu_batchnorm_forward,

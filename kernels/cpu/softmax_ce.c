@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "../facs_fusion_math.h"
+#include "../softmax_ce_math.h"
 #include "cpu_ops.h"
 #include "dnnl_util.h"
 
@@ -30,19 +31,6 @@ static facs_status check_labels(int ignore_index, int K, const facs_tensor *labe
                      "softmax_cross_entropy: label %d at (n %d, h %d, w %d) is outside [0, %d) and is not the "
                      "ignore_index %d",
                      (int)lab[bad], n, h, w, K, ignore_index);
-}
-
-/* -log softmax(z)_label in double from the logits, for the rare pixel whose
- * probability is too small for -log(p) to keep float precision. */
-static double exact_nll(const float *z, int K, int label)
-{
-    float zmax = z[0];
-    for (int k = 1; k < K; k++)
-        zmax = z[k] > zmax ? z[k] : zmax;
-    double sum = 0.0;
-    for (int k = 0; k < K; k++)
-        sum += exp((double)z[k] - zmax);
-    return log(sum) + zmax - z[label];
 }
 
 /* True when PyTorch's softmax of the K logits at z is NaN throughout: a NaN
@@ -114,7 +102,9 @@ facs_status facs_cpu_softmax_ce_forward(facs_ctx *ctx, int ignore_index, float s
         if (lab[p] == ignore_index)
             continue;
         const float prob = q[p * K + lab[p]];
-        double nll = prob > TINY_PROB ? -(double)logf(prob) : isnan(prob) ? NAN : exact_nll(z + p * K, K, lab[p]);
+        double nll = prob > TINY_PROB ? -(double)logf(prob)
+                     : isnan(prob)    ? NAN
+                                      : facs_ce_exact_nll(z + p * K, K, lab[p]);
         /* Only with smoothing, so that e = 0 leaves the plain loss bit for bit. */
         total += smoothing > 0 ? (1.0 - smoothing) * nll + smoothing / K * sum_nll(z + p * K, K) : nll;
         count++;

@@ -6,24 +6,15 @@
  * after the work that used it before. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
-#include "cuda_check.h"
+#include "cuda_ops.h"
 
 extern "C" {
-#include "../backend.h"
-#include "../ctx.h"
-
 extern const facs_backend facs_cuda_backend;
 int facs_cuda_probe(void);
+facs_status facs_cuda_select(int index);
 }
-
-/* Defined in facs.cu; C++ linkage, so a signature that drifts from this
- * declaration fails to link instead of being called with the wrong arguments. */
-facs_status facs_cuda_facs_forward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
-                                   const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *prob);
-facs_status facs_cuda_facs_backward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
-                                    const facs_tensor *w, const facs_tensor *prob, const facs_tensor *dy,
-                                    facs_tensor *dx, facs_tensor *dw, facs_tensor *db);
 
 static int probe_once(void)
 {
@@ -41,6 +32,17 @@ int facs_cuda_probe(void)
     /* A function-local static is initialised once, thread-safely. */
     static const int available = probe_once();
     return available;
+}
+
+facs_status facs_cuda_select(int index)
+{
+    int count = 0;
+    FACS_CUDA_CHECK(cudaGetDeviceCount(&count));
+    if (index >= count)
+        return facs_fail(FACS_ERR_ARG, "--device cuda:%d: this machine has %d CUDA device%s", index, count,
+                         count == 1 ? "" : "s");
+    FACS_CUDA_CHECK(cudaSetDevice(index));
+    return FACS_OK;
 }
 
 /* cudaMalloc aligns to 256 bytes, more than the 64 the table promises. */
@@ -109,16 +111,28 @@ static facs_status cuda_axpy(size_t count, float alpha, const float *x, float *y
     return FACS_OK;
 }
 
+facs_status facs_cuda_scratch(facs_ctx *ctx, const char *op, size_t bytes, void **out)
+{
+    *out = facs_ctx_scratch(ctx, bytes);
+    if (*out)
+        return FACS_OK;
+    char cause[512];
+    snprintf(cause, sizeof cause, "%s", facs_last_error());
+    return facs_fail(FACS_ERR_MEMORY, "%s: no device scratch for %zu bytes: %s", op, bytes, cause);
+}
+
 static facs_status cuda_sync(void)
 {
     FACS_CUDA_CHECK(cudaDeviceSynchronize());
     return FACS_OK;
 }
 
-/* Entries not set are NULL: those ops do not exist on CUDA yet, and the ops
- * layer reports that instead of falling back to the CPU. Built by a constexpr
- * function rather than designated initializers, which C++ compilers flag as
- * missing fields; the table is still initialised at compile time. */
+/* Every entry of backend.h is set; one left NULL would make the ops layer
+ * report the op missing on CUDA (never a CPU fallback), and the backend-ops
+ * coverage check fails the build for an entry without a test case. Built by
+ * a constexpr function rather than designated initializers, which C++
+ * compilers flag as missing fields; the table is still initialised at
+ * compile time. */
 static constexpr facs_backend make_cuda_backend(void)
 {
     facs_backend be{};
@@ -131,6 +145,34 @@ static constexpr facs_backend make_cuda_backend(void)
     be.fill_zero = cuda_fill_zero;
     be.axpy = cuda_axpy;
     be.sync = cuda_sync;
+    be.sgd_update = facs_cuda_sgd_update;
+    be.conv2d_forward = facs_cuda_conv2d_forward;
+    be.conv2d_backward = facs_cuda_conv2d_backward;
+    be.batchnorm_forward = facs_cuda_batchnorm_forward;
+    be.batchnorm_backward = facs_cuda_batchnorm_backward;
+    be.activation_forward = facs_cuda_activation_forward;
+    be.activation_backward = facs_cuda_activation_backward;
+    be.add_forward = facs_cuda_add_forward;
+    be.maxpool2d_forward = facs_cuda_maxpool2d_forward;
+    be.maxpool2d_backward = facs_cuda_maxpool2d_backward;
+    be.avgpool2d_forward = facs_cuda_avgpool2d_forward;
+    be.avgpool2d_backward = facs_cuda_avgpool2d_backward;
+    be.adaptive_avgpool2d_forward = facs_cuda_adaptive_avgpool2d_forward;
+    be.adaptive_avgpool2d_backward = facs_cuda_adaptive_avgpool2d_backward;
+    be.resize_bilinear_forward = facs_cuda_resize_bilinear_forward;
+    be.resize_bilinear_backward = facs_cuda_resize_bilinear_backward;
+    be.concat_forward = facs_cuda_concat_forward;
+    be.concat_backward = facs_cuda_concat_backward;
+    be.dropout2d_forward = facs_cuda_dropout2d_forward;
+    be.dropout2d_backward = facs_cuda_dropout2d_backward;
+    be.linear_forward = facs_cuda_linear_forward;
+    be.linear_backward = facs_cuda_linear_backward;
+    be.softmax_ce_forward = facs_cuda_softmax_ce_forward;
+    be.softmax_ce_backward = facs_cuda_softmax_ce_backward;
+    be.scale_channels_forward = facs_cuda_scale_channels_forward;
+    be.scale_channels_backward = facs_cuda_scale_channels_backward;
+    be.channel_pool_forward = facs_cuda_channel_pool_forward;
+    be.channel_pool_backward = facs_cuda_channel_pool_backward;
     be.facs_forward = facs_cuda_facs_forward;
     be.facs_backward = facs_cuda_facs_backward;
     return be;

@@ -11,26 +11,12 @@
  * so results are bitwise reproducible from run to run. */
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "../facs_fusion_math.h"
-#include "cuda_check.h"
-
-extern "C" {
-#include "../backend.h"
-#include "../ctx.h"
-}
+#include "pixel_sums.cuh"
 
 namespace {
 
-/* Pixel reductions: a block covers 32 consecutive channels (coalesced NHWC
- * reads) and 8 pixel rows side by side. Large images are cut into slices of
- * pixels so that a small batch still fills the GPU; each slice writes a
- * partial sum and finish_sums adds the slices in order. */
-constexpr int kChannelsPerBlock = 32;
-constexpr int kRowsPerBlock = 8;
-constexpr int kPixelsPerSlice = 256;
-constexpr int kMaxSlices = 64;
 constexpr unsigned kThreads = 256;
 
 struct Shape {
@@ -42,36 +28,10 @@ Shape shape_of(const facs_tensor *x, const facs_tensor *y)
     return Shape{x->n, x->c, x->h * x->w, y->c, x->c / y->c};
 }
 
-int slice_count(int hw)
-{
-    int slices = (hw + kPixelsPerSlice - 1) / kPixelsPerSlice;
-    return slices < kMaxSlices ? slices : kMaxSlices;
-}
-
-/* Blocks for a grid-stride loop over total items; the cap only bounds the
- * grid, larger totals loop inside the kernel. */
-unsigned blocks_for(size_t total, unsigned per_block)
-{
-    size_t blocks = (total + per_block - 1) / per_block;
-    return blocks < 65536 ? (unsigned)blocks : 65536u;
-}
-
 facs_status scratch_floats(facs_ctx *ctx, const char *op, size_t count, float **out)
 {
-    *out = (float *)facs_ctx_scratch(ctx, count * sizeof(float));
-    if (*out)
-        return FACS_OK;
-    char cause[512];
-    snprintf(cause, sizeof cause, "%s", facs_last_error());
-    return facs_fail(FACS_ERR_MEMORY, "%s: no device scratch for %zu floats: %s", op, count, cause);
+    return facs_cuda_scratch(ctx, op, count * sizeof(float), (void **)out);
 }
-
-/* x (n, pix, ch) itself: its pixel sum is HW z. */
-struct InputValue {
-    const float *x;
-    int hw, c;
-    __device__ float operator()(int n, int pix, int ch) const { return x[((size_t)n * hw + pix) * c + ch]; }
-};
 
 /* dy * dy/dp at one pixel of output channel i: its pixel sum is dL/dp. */
 struct DprobTerm {
@@ -88,67 +48,20 @@ struct DprobTerm {
     }
 };
 
-/* partial[(n, slice), ch] = sum of value(n, pix, ch) over the slice's pixels.
- * grid.x = channel blocks x batch, grid.y = slices. */
-template <class Value>
-__global__ void pixel_partial_sums(Value value, int hw, int channels, int slice_len, float *__restrict__ partial)
-{
-    __shared__ float rows[kRowsPerBlock][kChannelsPerBlock];
-    int channel_blocks = (channels + kChannelsPerBlock - 1) / kChannelsPerBlock;
-    int n = blockIdx.x / channel_blocks;
-    int ch = (blockIdx.x % channel_blocks) * kChannelsPerBlock + threadIdx.x;
-    int begin = blockIdx.y * slice_len;
-    int end = min(hw, begin + slice_len);
-    float sum = 0.0f;
-    if (ch < channels)
-        for (int pix = begin + threadIdx.y; pix < end; pix += kRowsPerBlock)
-            sum += value(n, pix, ch);
-    rows[threadIdx.y][threadIdx.x] = sum;
-    __syncthreads();
-    if (threadIdx.y == 0 && ch < channels) {
-        float total = 0.0f;
-        for (int k = 0; k < kRowsPerBlock; k++)
-            total += rows[k][threadIdx.x];
-        partial[((size_t)n * gridDim.y + blockIdx.y) * channels + ch] = total;
-    }
-}
-
-/* out[n, ch] = (sum of the slices' partials) / divisor, times p (1 - p) when
- * prob is given: the sigmoid's derivative turns dL/dp into dL/ds. */
-__global__ void finish_sums(const float *__restrict__ partial, int slices, size_t total, int channels, float divisor,
-                            const float *__restrict__ prob, float *__restrict__ out)
-{
-    for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
-         idx += (size_t)gridDim.x * blockDim.x) {
-        size_t n = idx / channels, ch = idx % channels;
-        float sum = 0.0f;
-        for (int s = 0; s < slices; s++)
-            sum += partial[(n * slices + s) * channels + ch];
+/* out[n, ch] = a pixel sum / divisor, times p (1 - p) when prob is given:
+ * the sigmoid's derivative turns dL/dp into dL/ds. */
+struct ScaledStore {
+    float divisor;
+    const float *prob;
+    float *out;
+    __device__ void operator()(size_t idx, float sum) const
+    {
         sum /= divisor;
         if (prob)
             sum *= prob[idx] * (1.0f - prob[idx]);
         out[idx] = sum;
     }
-}
-
-/* out (n, channels) = the pixel sum of value, divided by divisor, times
- * p (1 - p) when prob is given. partial holds n * slice_count(hw) * channels. */
-template <class Value>
-facs_status pixel_sums(Value value, int n, int hw, int channels, float divisor, const float *prob, float *partial,
-                       float *out)
-{
-    int slices = slice_count(hw);
-    int slice_len = (hw + slices - 1) / slices;
-    int channel_blocks = (channels + kChannelsPerBlock - 1) / kChannelsPerBlock;
-    dim3 grid((unsigned)(channel_blocks * n), (unsigned)slices);
-    dim3 block(kChannelsPerBlock, kRowsPerBlock);
-    pixel_partial_sums<<<grid, block>>>(value, hw, channels, slice_len, partial);
-    FACS_CUDA_CHECK_LAUNCH("pixel_partial_sums");
-    size_t total = (size_t)n * channels;
-    finish_sums<<<blocks_for(total, kThreads), kThreads>>>(partial, slices, total, channels, divisor, prob, out);
-    FACS_CUDA_CHECK_LAUNCH("finish_sums");
-    return FACS_OK;
-}
+};
 
 /* prob[n, i] = sigmoid(w[i, :] . z[n, :] + b[i]): one warp per (n, i), lanes
  * striding over the C inputs so the row of w is read coalesced. */
@@ -258,17 +171,18 @@ facs_status facs_cuda_facs_forward(facs_ctx *ctx, const facs_fuse_params *p, con
     int weighted = p->fusion == FACS_FUSION_WEIGHTED;
     float *z, *partial;
     FACS_TRY(scratch_floats(ctx, op, (size_t)s.n * s.c, &z));
-    FACS_TRY(scratch_floats(ctx, op, (size_t)s.n * slice_count(s.hw) * s.c, &partial));
+    FACS_TRY(scratch_floats(ctx, op, facs_cuda_pixel_sum_floats(s.n, s.hw, s.c), &partial));
 
-    FACS_TRY(pixel_sums(InputValue{facs_f32(x), s.hw, s.c}, s.n, s.hw, s.c, (float)s.hw, NULL, partial, z));
+    FACS_TRY(facs_cuda_pixel_sums(FacsPixelValue{facs_f32(x), s.hw, s.c}, s.n, s.hw, s.c, partial,
+                                       ScaledStore{(float)s.hw, NULL, z}));
 
     size_t descriptors = (size_t)s.n * s.co;
-    blend_sigmoid<<<blocks_for(descriptors * 32, kThreads), kThreads>>>(z, facs_f32(w), b ? facs_f32(b) : NULL,
+    blend_sigmoid<<<facs_cuda_blocks(descriptors * 32, kThreads), kThreads>>>(z, facs_f32(w), b ? facs_f32(b) : NULL,
                                                                         descriptors, s.c, s.co, facs_f32(prob));
     FACS_CUDA_CHECK_LAUNCH("blend_sigmoid");
 
     size_t outputs = facs_tensor_numel(y);
-    fuse_forward<<<blocks_for(outputs, kThreads), kThreads>>>(facs_f32(x), facs_f32(prob), s.hw, s.c, s.co, s.r,
+    fuse_forward<<<facs_cuda_blocks(outputs, kThreads), kThreads>>>(facs_f32(x), facs_f32(prob), s.hw, s.c, s.co, s.r,
                                                               weighted, p->threshold, outputs, facs_f32(y));
     FACS_CUDA_CHECK_LAUNCH("fuse_forward");
     return FACS_OK;
@@ -287,33 +201,34 @@ facs_status facs_cuda_facs_backward(facs_ctx *ctx, const facs_fuse_params *p, co
      * them one after the other. */
     float *ds, *partial;
     FACS_TRY(scratch_floats(ctx, op, (size_t)s.n * s.co, &ds));
-    FACS_TRY(scratch_floats(ctx, op, (size_t)s.n * slice_count(s.hw) * s.c, &partial));
+    FACS_TRY(scratch_floats(ctx, op, facs_cuda_pixel_sum_floats(s.n, s.hw, s.c), &partial));
 
     DprobTerm term{facs_f32(x), facs_f32(dy), facs_f32(prob), s.hw, s.c, s.co, s.r, weighted, p->threshold};
-    FACS_TRY(pixel_sums(term, s.n, s.hw, s.co, 1.0f, facs_f32(prob), partial, ds));
+    FACS_TRY(facs_cuda_pixel_sums(term, s.n, s.hw, s.co, partial, ScaledStore{1.0f, facs_f32(prob), ds}));
 
     if (dw) {
         float *z;
         FACS_TRY(scratch_floats(ctx, op, (size_t)s.n * s.c, &z));
-        FACS_TRY(pixel_sums(InputValue{facs_f32(x), s.hw, s.c}, s.n, s.hw, s.c, (float)s.hw, NULL, partial, z));
-        weight_grad<<<blocks_for((size_t)s.co * s.c, kThreads), kThreads>>>(ds, z, s.n, s.c, s.co, facs_f32(dw));
+        FACS_TRY(facs_cuda_pixel_sums(FacsPixelValue{facs_f32(x), s.hw, s.c}, s.n, s.hw, s.c, partial,
+                                       ScaledStore{(float)s.hw, NULL, z}));
+        weight_grad<<<facs_cuda_blocks((size_t)s.co * s.c, kThreads), kThreads>>>(ds, z, s.n, s.c, s.co, facs_f32(dw));
         FACS_CUDA_CHECK_LAUNCH("weight_grad");
     }
     if (db) {
-        bias_grad<<<blocks_for((size_t)s.co, kThreads), kThreads>>>(ds, s.n, s.co, facs_f32(db));
+        bias_grad<<<facs_cuda_blocks((size_t)s.co, kThreads), kThreads>>>(ds, s.n, s.co, facs_f32(db));
         FACS_CUDA_CHECK_LAUNCH("bias_grad");
     }
     if (dx) {
         float *dz_hw;
         size_t inputs = (size_t)s.n * s.c;
         FACS_TRY(scratch_floats(ctx, op, inputs, &dz_hw));
-        mean_grad<<<blocks_for(inputs, kThreads), kThreads>>>(ds, facs_f32(w), inputs, s.c, s.co, (float)s.hw,
+        mean_grad<<<facs_cuda_blocks(inputs, kThreads), kThreads>>>(ds, facs_f32(w), inputs, s.c, s.co, (float)s.hw,
                                                                 dz_hw);
         FACS_CUDA_CHECK_LAUNCH("mean_grad");
         size_t chunks = facs_tensor_numel(dy);
-        fuse_backward<<<blocks_for(chunks, kThreads), kThreads>>>(facs_f32(x), facs_f32(prob), facs_f32(dy), dz_hw,
-                                                                  s.hw, s.c, s.co, s.r, weighted, p->threshold,
-                                                                  chunks, facs_f32(dx));
+        unsigned blocks = facs_cuda_blocks(chunks, kThreads);
+        fuse_backward<<<blocks, kThreads>>>(facs_f32(x), facs_f32(prob), facs_f32(dy), dz_hw, s.hw, s.c, s.co, s.r,
+                                            weighted, p->threshold, chunks, facs_f32(dx));
         FACS_CUDA_CHECK_LAUNCH("fuse_backward");
     }
     return FACS_OK;

@@ -1,0 +1,376 @@
+/* conv2d on CUDA through cuDNN's convolution API (contract in backend.h).
+ *
+ * Activations are NHWC and weights OHWI, which cuDNN takes as they are:
+ * CUDNN_TENSOR_NHWC tensors and a CUDNN_TENSOR_NHWC (KRSC) filter, so nothing
+ * is reordered. Groups, stride, padding and dilation go into one convolution
+ * descriptor (cross-correlation, as in PyTorch).
+ *
+ * Math is CUDNN_FMA_MATH: plain fp32 FMA kernels. CUDNN_DEFAULT_MATH would let
+ * Ampere and newer cards run fp32 convolutions in TF32 on the tensor cores
+ * (10 mantissa bits), far outside the 1e-5 at which we match the CPU.
+ *
+ * Algorithms come from cuDNN's heuristics (the _v7 queries, which run nothing
+ * and need no memory): the first one that is supported, deterministic, FMA and
+ * needs at most kWorkspaceCap of workspace (where a shape has no deterministic
+ * one, the best other one, with a warning). The choice is kept per shape and
+ * direction in a small table; its workspace comes from the context's arena.
+ * For NHWC fp32 under FMA math, cuDNN 9.19 on an H200 offers only the implicit
+ * GEMMs forward and algorithms 0 and 1 backward; 0 adds with atomics, so the
+ * backward passes run algorithm 1. Its weight gradient sums N OH OW terms
+ * about as a serial float loop would (8.7e-6 relative at 320k pixels).
+ *
+ * The bias and the inference post-ops (residual sum, ReLU) are one small
+ * kernel after the convolution; the bias gradient is a fixed-order reduction
+ * here rather than cudnnConvolutionBackwardBias, so that its determinism and
+ * summation order are ours to state. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <mutex>
+
+#include "pixel_sums.cuh"
+
+namespace {
+
+/* Larger workspaces would crowd the arena. The deterministic backward
+ * algorithm needed more than 256 MiB for PSPNet-101's 3x3 4096 -> 512
+ * pyramid conv at 90x90 and for a 1x1 256 -> 128 conv at batch 64 x 56x56. */
+constexpr size_t kWorkspaceCap = (size_t)2 << 30;
+constexpr int kCacheSlots = 256;
+/* Room for the heuristics' answers; cuDNN may list an algorithm once per math
+ * type, so this is more than the number of algorithms. */
+constexpr int kMaxPerf = 32;
+
+enum Direction { kForward = 0, kBackwardData = 1, kBackwardFilter = 2, kDirections = 3 };
+
+const char *const kDirectionNames[kDirections] = {"forward", "backward data", "backward filter"};
+
+/* Everything the descriptors are made of; all ints, so memcmp compares it. */
+struct ConvKey {
+    int n, c, h, w;
+    int co, kh, kw;
+    int stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups;
+};
+
+struct Choice {
+    bool ready;
+    int algo;         /* the direction's cudnnConvolution*Algo_t */
+    size_t workspace; /* bytes */
+};
+
+struct CacheEntry {
+    ConvKey key;
+    Choice choice[kDirections];
+};
+
+/* Contexts are single-threaded, but several contexts may run in threads of one
+ * process and share this table. */
+std::mutex g_cache_mutex;
+CacheEntry g_cache[kCacheSlots];
+int g_cache_used = 0;
+int g_cache_next_victim = 0; /* round-robin once the table is full */
+
+ConvKey key_of(const facs_conv2d_params *p, const facs_tensor *x, const facs_tensor *w)
+{
+    ConvKey k;
+    memset(&k, 0, sizeof k);
+    k.n = x->n;
+    k.c = x->c;
+    k.h = x->h;
+    k.w = x->w;
+    k.co = w->n;
+    k.kh = w->h;
+    k.kw = w->w;
+    k.stride_h = p->stride_h;
+    k.stride_w = p->stride_w;
+    k.pad_h = p->pad_h;
+    k.pad_w = p->pad_w;
+    k.dil_h = p->dil_h;
+    k.dil_w = p->dil_w;
+    k.groups = p->groups;
+    return k;
+}
+
+/* The cuDNN descriptors of one call, destroyed on every way out. y is the
+ * output's shape (y or dy). */
+struct ConvDescs {
+    cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+    cudnnFilterDescriptor_t w = nullptr;
+    cudnnConvolutionDescriptor_t conv = nullptr;
+
+    ConvDescs() = default;
+    ConvDescs(const ConvDescs &) = delete;
+    ConvDescs &operator=(const ConvDescs &) = delete;
+
+    ~ConvDescs()
+    {
+        if (conv)
+            (void)cudnnDestroyConvolutionDescriptor(conv);
+        if (w)
+            (void)cudnnDestroyFilterDescriptor(w);
+        if (y)
+            (void)cudnnDestroyTensorDescriptor(y);
+        if (x)
+            (void)cudnnDestroyTensorDescriptor(x);
+    }
+
+    facs_status init(const facs_conv2d_params *p, const facs_tensor *xt, const facs_tensor *wt,
+                     const facs_tensor *yt)
+    {
+        FACS_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
+        FACS_CUDNN_CHECK(
+            cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, xt->n, xt->c, xt->h, xt->w));
+        FACS_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
+        FACS_CUDNN_CHECK(
+            cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, yt->n, yt->c, yt->h, yt->w));
+        /* (O, I/groups, KH, KW) stored OHWI is cuDNN's NHWC (KRSC) filter. */
+        FACS_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
+        FACS_CUDNN_CHECK(
+            cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, wt->n, wt->c, wt->h, wt->w));
+        FACS_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
+        FACS_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, p->pad_h, p->pad_w, p->stride_h, p->stride_w, p->dil_h,
+                                                         p->dil_w, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+        FACS_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv, p->groups));
+        FACS_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, CUDNN_FMA_MATH));
+        return FACS_OK;
+    }
+};
+
+/* Index of the first answer we may run, or -1. Answers come best first.
+ * A deterministic one when cuDNN has one for the shape; otherwise the best
+ * FMA one, with a warning naming the shape (the only departure from bitwise
+ * reproducible runs, docs/cuda.md). */
+template <class Perf>
+int usable_among(const Perf *perf, int count, bool deterministic_only)
+{
+    for (int i = 0; i < count; i++) {
+        bool tensor_cores =
+            perf[i].mathType == CUDNN_TENSOR_OP_MATH || perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+        bool deterministic = perf[i].determinism == CUDNN_DETERMINISTIC;
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && (deterministic || !deterministic_only) && !tensor_cores &&
+            perf[i].memory <= kWorkspaceCap)
+            return i;
+    }
+    return -1;
+}
+
+/* usable_among's choice; the non-deterministic fallback is said once per shape. */
+template <class Perf>
+int first_usable(const Perf *perf, int count, Direction dir, const ConvKey &k)
+{
+    int i = usable_among(perf, count, true);
+    if (i >= 0)
+        return i;
+    i = usable_among(perf, count, false);
+    if (i >= 0)
+        fprintf(stderr,
+                "warning: conv2d %s (cuda): cuDNN has no deterministic fp32 algorithm for x (%d, %d, %d, %d), "
+                "w (%d, %d, %d, %d); using algorithm %d, whose sums may differ in the last bits from run to run\n",
+                kDirectionNames[dir], k.n, k.c, k.h, k.w, k.co, k.c / k.groups, k.kh, k.kw, (int)perf[i].algo);
+    return i;
+}
+
+facs_status no_algorithm(Direction dir, const ConvKey &k)
+{
+    return facs_fail(FACS_ERR_UNSUPPORTED,
+                     "conv2d %s (cuda): cuDNN offers no fp32 (FMA) algorithm needing at most %zu MiB "
+                     "of workspace for x (%d, %d, %d, %d), w (%d, %d, %d, %d), stride (%d, %d), padding (%d, %d), "
+                     "dilation (%d, %d), groups %d",
+                     kDirectionNames[dir], kWorkspaceCap >> 20, k.n, k.c, k.h, k.w, k.co, k.c / k.groups, k.kh, k.kw,
+                     k.stride_h, k.stride_w, k.pad_h, k.pad_w, k.dil_h, k.dil_w, k.groups);
+}
+
+facs_status choose_forward(cudnnHandle_t handle, const ConvDescs &d, const ConvKey &k, Choice *out)
+{
+    cudnnConvolutionFwdAlgoPerf_t perf[kMaxPerf];
+    int count = 0;
+    FACS_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, d.x, d.w, d.conv, d.y, kMaxPerf, &count, perf));
+    int i = first_usable(perf, count, kForward, k);
+    if (i < 0)
+        return no_algorithm(kForward, k);
+    size_t bytes = 0;
+    FACS_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, d.x, d.w, d.conv, d.y, perf[i].algo, &bytes));
+    *out = Choice{true, (int)perf[i].algo, bytes};
+    return FACS_OK;
+}
+
+facs_status choose_backward_data(cudnnHandle_t handle, const ConvDescs &d, const ConvKey &k, Choice *out)
+{
+    cudnnConvolutionBwdDataAlgoPerf_t perf[kMaxPerf];
+    int count = 0;
+    FACS_CUDNN_CHECK(
+        cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, d.w, d.y, d.conv, d.x, kMaxPerf, &count, perf));
+    int i = first_usable(perf, count, kBackwardData, k);
+    if (i < 0)
+        return no_algorithm(kBackwardData, k);
+    size_t bytes = 0;
+    FACS_CUDNN_CHECK(
+        cudnnGetConvolutionBackwardDataWorkspaceSize(handle, d.w, d.y, d.conv, d.x, perf[i].algo, &bytes));
+    *out = Choice{true, (int)perf[i].algo, bytes};
+    return FACS_OK;
+}
+
+facs_status choose_backward_filter(cudnnHandle_t handle, const ConvDescs &d, const ConvKey &k, Choice *out)
+{
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[kMaxPerf];
+    int count = 0;
+    FACS_CUDNN_CHECK(
+        cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, d.x, d.y, d.conv, d.w, kMaxPerf, &count, perf));
+    int i = first_usable(perf, count, kBackwardFilter, k);
+    if (i < 0)
+        return no_algorithm(kBackwardFilter, k);
+    size_t bytes = 0;
+    FACS_CUDNN_CHECK(
+        cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, d.x, d.y, d.conv, d.w, perf[i].algo, &bytes));
+    *out = Choice{true, (int)perf[i].algo, bytes};
+    return FACS_OK;
+}
+
+/* The table's entry for k, made (evicting round-robin when full) if absent. */
+CacheEntry *cache_entry(const ConvKey &k)
+{
+    for (int i = 0; i < g_cache_used; i++)
+        if (memcmp(&g_cache[i].key, &k, sizeof k) == 0)
+            return &g_cache[i];
+    int slot;
+    if (g_cache_used < kCacheSlots) {
+        slot = g_cache_used++;
+    } else {
+        slot = g_cache_next_victim;
+        g_cache_next_victim = (g_cache_next_victim + 1) % kCacheSlots;
+    }
+    CacheEntry *e = &g_cache[slot];
+    memset(e, 0, sizeof *e);
+    e->key = k;
+    return e;
+}
+
+/* The algorithm for one direction of k: from the table, or chosen now. */
+facs_status choice_for(cudnnHandle_t handle, const ConvDescs &d, const ConvKey &k, Direction dir, Choice *out)
+{
+    std::lock_guard<std::mutex> lock(g_cache_mutex);
+    CacheEntry *e = cache_entry(k);
+    Choice *c = &e->choice[dir];
+    if (!c->ready) {
+        Choice fresh{};
+        if (dir == kForward)
+            FACS_TRY(choose_forward(handle, d, k, &fresh));
+        else if (dir == kBackwardData)
+            FACS_TRY(choose_backward_data(handle, d, k, &fresh));
+        else
+            FACS_TRY(choose_backward_filter(handle, d, k, &fresh));
+        *c = fresh;
+    }
+    *out = *c;
+    return FACS_OK;
+}
+
+facs_status workspace_for(facs_ctx *ctx, const char *op, size_t bytes, void **out)
+{
+    *out = nullptr;
+    return bytes ? facs_cuda_scratch(ctx, op, bytes, out) : FACS_OK;
+}
+
+/* y = y + b[channel], then max(0, .) when relu. "v < 0" keeps NaN a NaN, as
+ * PyTorch's relu does. */
+__global__ void bias_relu(float *__restrict__ y, const float *__restrict__ b, size_t total, int co, int relu)
+{
+    for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+         idx += (size_t)gridDim.x * blockDim.x) {
+        float v = y[idx];
+        if (b)
+            v += b[idx % co];
+        if (relu && v < 0.0f)
+            v = 0.0f;
+        y[idx] = v;
+    }
+}
+
+/* db += the sum of dy over N, OH and OW: the batch's pixels as one image. */
+facs_status bias_grad(facs_ctx *ctx, const char *op, const facs_tensor *dy, facs_tensor *db)
+{
+    int rows = dy->n * dy->h * dy->w;
+    void *partial;
+    FACS_TRY(facs_cuda_scratch(ctx, op, facs_cuda_pixel_sum_floats(1, rows, dy->c) * sizeof(float), &partial));
+    return facs_cuda_pixel_sums(FacsPixelValue{facs_f32(dy), rows, dy->c}, 1, rows, dy->c, (float *)partial,
+                                FacsSumAccumulate{facs_f32(db)});
+}
+
+} // namespace
+
+facs_status facs_cuda_conv2d_forward(facs_ctx *ctx, const facs_conv2d_params *p, const facs_tensor *x,
+                                     const facs_tensor *w, const facs_tensor *b, facs_tensor *y)
+{
+    size_t total = facs_tensor_numel(y);
+    if (total == 0)
+        return FACS_OK;
+    const char *op = "conv2d forward (cuda)";
+    cudnnHandle_t handle;
+    FACS_TRY(facs_cuda_cudnn(&handle));
+    ConvDescs d;
+    FACS_TRY(d.init(p, x, w, y));
+    Choice c;
+    FACS_TRY(choice_for(handle, d, key_of(p, x, w), kForward, &c));
+    void *ws;
+    FACS_TRY(workspace_for(ctx, op, c.workspace, &ws));
+
+    /* beta = 1 adds the residual that post_sum leaves in y; beta = 0 never
+     * reads y, so whatever it held (even NaN) is overwritten. */
+    const float one = 1.0f, zero = 0.0f;
+    FACS_CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d.x, x->data, d.w, w->data, d.conv,
+                                             (cudnnConvolutionFwdAlgo_t)c.algo, ws, c.workspace,
+                                             p->post_sum ? &one : &zero, d.y, y->data));
+    if (b || p->post_relu) {
+        bias_relu<<<facs_cuda_blocks(total), kFacsCudaThreads>>>(facs_f32(y), b ? facs_f32(b) : nullptr, total, y->c,
+                                                                 p->post_relu);
+        FACS_CUDA_CHECK_LAUNCH("bias_relu");
+    }
+    return FACS_OK;
+}
+
+facs_status facs_cuda_conv2d_backward(facs_ctx *ctx, const facs_conv2d_params *p, const facs_tensor *x,
+                                      const facs_tensor *w, const facs_tensor *dy, facs_tensor *dx, facs_tensor *dw,
+                                      facs_tensor *db)
+{
+    if (facs_tensor_numel(dy) == 0) {
+        /* No outputs: dx is 0 and the parameter gradients gain nothing. */
+        if (dx)
+            FACS_CUDA_CHECK(cudaMemset(dx->data, 0, facs_tensor_bytes(dx)));
+        return FACS_OK;
+    }
+    const char *op = "conv2d backward (cuda)";
+    if (db)
+        FACS_TRY(bias_grad(ctx, op, dy, db));
+    if (!dx && !dw)
+        return FACS_OK;
+
+    cudnnHandle_t handle;
+    FACS_TRY(facs_cuda_cudnn(&handle));
+    ConvDescs d;
+    FACS_TRY(d.init(p, x, w, dy));
+    ConvKey key = key_of(p, x, w);
+    Choice data{}, filter{};
+    if (dx)
+        FACS_TRY(choice_for(handle, d, key, kBackwardData, &data));
+    if (dw)
+        FACS_TRY(choice_for(handle, d, key, kBackwardFilter, &filter));
+    /* The stream runs the two calls one after the other, so they share one
+     * workspace. */
+    size_t bytes = data.workspace > filter.workspace ? data.workspace : filter.workspace;
+    void *ws;
+    FACS_TRY(workspace_for(ctx, op, bytes, &ws));
+
+    const float one = 1.0f, zero = 0.0f;
+    if (dx)
+        FACS_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &one, d.w, w->data, d.y, dy->data, d.conv,
+                                                      (cudnnConvolutionBwdDataAlgo_t)data.algo, ws, data.workspace,
+                                                      &zero, d.x, dx->data));
+    /* beta = 1: the weight gradient accumulates. */
+    if (dw)
+        FACS_CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle, &one, d.x, x->data, d.y, dy->data, d.conv,
+                                                        (cudnnConvolutionBwdFilterAlgo_t)filter.algo, ws,
+                                                        filter.workspace, &one, d.w, dw->data));
+    return FACS_OK;
+}

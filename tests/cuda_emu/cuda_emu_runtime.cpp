@@ -1,0 +1,899 @@
+/* The CPU emulation's CUDA runtime: tracked "device" memory, the runtime API
+ * of include/cuda_runtime.h, and kernel launches run as fibers (one per CUDA
+ * thread of a block, blocks one after another). What it models and what it
+ * cannot is in cuda_emu.h. Everything here is serialised by one mutex: a
+ * launch runs to completion on the calling thread before the call returns,
+ * which is the legacy default stream's order. */
+#include "cuda_emu.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#if defined(__x86_64__) && !defined(FACS_CUDA_EMU_UCONTEXT)
+#define FACS_EMU_ASM_SWITCH 1
+#else
+#include <ucontext.h>
+#endif
+
+facs_emu_builtins facs_emu_builtin;
+unsigned long long facs_emu_block_serial;
+
+namespace {
+
+constexpr unsigned kMaxThreads = 1024;
+constexpr size_t kMaxDynamicShared = 48 * 1024;
+constexpr size_t kRedZone = 256;             /* also cudaMalloc's alignment */
+constexpr unsigned char kPoison = 0xFF;      /* every float of these bytes is a NaN */
+constexpr unsigned char kRedZoneByte = 0xFD; /* -4.2e37 as floats: huge if read */
+
+std::recursive_mutex api_mutex;
+thread_local cudaError_t last_error = cudaSuccess;
+
+/* ---- the running launch ------------------------------------------------- */
+
+enum class State : unsigned char { Ready, AtBarrier, AtWarp, Done };
+
+/* One CUDA thread: its saved context, and what it waits in. */
+struct Fiber {
+    void *sp;
+#ifndef FACS_EMU_ASM_SWITCH
+    ucontext_t uc;
+#endif
+    uint3 tid;
+    State state;
+    int op, param, width;
+    unsigned mask;
+    uint64_t value, result;
+};
+
+struct Launch {
+    const char *kernel, *file;
+    int line;
+    dim3 grid, block;
+    unsigned threads;
+    void (*body)(void *);
+    void *ctx;
+    uint3 block_idx;
+    /* the block barrier */
+    unsigned arrived, done;
+    const char *bar_file;
+    int bar_line, bar_kind, bar_count, bar_result;
+};
+
+Launch *launch;          /* the running launch, NULL between launches */
+Fiber *current;          /* the running thread, NULL in the scheduler */
+std::vector<Fiber> fibers;
+std::vector<unsigned char> dynamic_shared;
+bool reverse_order;
+
+/* ---- faults ------------------------------------------------------------- */
+
+void context_line(char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (!launch)
+        return;
+    int n = snprintf(buf, size,
+                     "\n  in kernel %s launched at %s:%d, grid (%u,%u,%u) block (%u,%u,%u), running block (%u,%u,%u)",
+                     launch->kernel, launch->file, launch->line, launch->grid.x, launch->grid.y, launch->grid.z,
+                     launch->block.x, launch->block.y, launch->block.z, launch->block_idx.x, launch->block_idx.y,
+                     launch->block_idx.z);
+    if (current && n > 0 && (size_t)n < size)
+        snprintf(buf + n, size - n, " thread (%u,%u,%u)", current->tid.x, current->tid.y, current->tid.z);
+}
+
+[[noreturn]] void fault(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+[[noreturn]] void fault(const char *fmt, ...)
+{
+    char where[512];
+    context_line(where, sizeof where);
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("facs cuda emulation: FAULT: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", where);
+    fflush(stderr);
+    abort();
+}
+
+cudaError_t fail(cudaError_t err)
+{
+    last_error = err;
+    return err;
+}
+
+/* ---- statistics and the banner ------------------------------------------ */
+
+struct Stats {
+    unsigned long long launches, blocks, threads, barriers, warp_ops, allocs, alloc_bytes;
+    double seconds;
+} stats;
+
+double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void print_stats(void)
+{
+    fprintf(stderr,
+            "facs cuda emulation: %llu launches, %llu blocks, %llu threads, %llu barrier waits, %llu warp "
+            "collectives, %.3f s in kernels; %llu cudaMallocs, %.1f MiB\n",
+            stats.launches, stats.blocks, stats.threads, stats.barriers, stats.warp_ops, stats.seconds, stats.allocs,
+            (double)stats.alloc_bytes / (1 << 20));
+}
+
+void start_once(void)
+{
+    static std::once_flag once;
+    std::call_once(once, [] {
+        fprintf(stderr, "facs cuda emulation: CUDA kernels run on the CPU (tests/cuda_emu); cuDNN and cuBLAS are "
+                        "not emulated\n");
+        const char *order = getenv("FACS_CUDA_EMU_ORDER");
+        reverse_order = order && !strcmp(order, "reverse");
+        const char *show = getenv("FACS_CUDA_EMU_STATS");
+        if (show && *show && strcmp(show, "0"))
+            atexit(print_stats);
+    });
+}
+
+/* ---- device memory ------------------------------------------------------ */
+
+struct Alloc {
+    size_t bytes;
+};
+std::map<uintptr_t, Alloc> allocs; /* by the pointer cudaMalloc returned */
+size_t live_bytes;
+
+size_t memory_limit(void)
+{
+    static size_t limit = [] {
+        const char *mb = getenv("FACS_CUDA_EMU_MEMORY_MB");
+        size_t v = mb ? (size_t)strtoull(mb, NULL, 10) : 0;
+        return (v ? v : 4096) << 20;
+    }();
+    return limit;
+}
+
+/* The allocation holding [p, p + bytes) (bytes 0: p may be one past the
+ * end), or allocs.end(). */
+std::map<uintptr_t, Alloc>::iterator find_alloc(const void *p, size_t bytes)
+{
+    uintptr_t a = (uintptr_t)p;
+    auto it = allocs.upper_bound(a);
+    if (it == allocs.begin())
+        return allocs.end();
+    --it;
+    if (a - it->first > it->second.bytes || bytes > it->second.bytes - (a - it->first))
+        return allocs.end();
+    return it;
+}
+
+/* Whether p points at a byte of some allocation. */
+bool is_device(const void *p) { return find_alloc(p, 1) != allocs.end(); }
+
+void check_red_zones(uintptr_t user, const Alloc &a, const char *when)
+{
+    const unsigned char *front = (const unsigned char *)user - kRedZone;
+    const unsigned char *back = (const unsigned char *)user + a.bytes;
+    for (size_t i = 0; i < kRedZone; i++) {
+        if (front[i] != kRedZoneByte)
+            fault("%s: a write to byte %zu before the %zu-byte allocation at %p", when, kRedZone - i, a.bytes,
+                  (void *)user);
+        if (back[i] != kRedZoneByte)
+            fault("%s: a write to byte %zu past the end of the %zu-byte allocation at %p", when, i, a.bytes,
+                  (void *)user);
+    }
+}
+
+void check_all_red_zones(const char *when)
+{
+    for (const auto &kv : allocs)
+        check_red_zones(kv.first, kv.second, when);
+}
+
+/* The device range [p, p + bytes) of call, which must lie in one allocation. */
+void require_device_range(const char *call, const char *role, const void *p, size_t bytes)
+{
+    if (find_alloc(p, bytes) != allocs.end())
+        return;
+    if (is_device(p))
+        fault("%s: %s range %p + %zu bytes runs past the end of its allocation", call, role, p, bytes);
+    fault("%s: %s %p is not device memory (a host pointer?)", call, role, p);
+}
+
+void require_host(const char *call, const char *role, const void *p)
+{
+    if (is_device(p))
+        fault("%s: %s %p is device memory, but the copy's kind says host", call, role, p);
+}
+
+/* ---- fibers ------------------------------------------------------------- */
+
+size_t stack_bytes(void)
+{
+    static size_t bytes = [] {
+        const char *kb = getenv("FACS_CUDA_EMU_STACK_KB");
+        size_t v = kb ? (size_t)strtoull(kb, NULL, 10) : 0;
+        return (v ? v : 64) << 10;
+    }();
+    return bytes;
+}
+
+/* kMaxThreads stacks, each with an inaccessible guard page below it, so that
+ * a kernel overflowing its stack crashes instead of corrupting a neighbour.
+ * Reserved once; only the pages a stack touches take memory. */
+char *stack_area;
+size_t stack_stride;
+
+char *stack_top(unsigned t)
+{
+    if (!stack_area) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        stack_stride = (stack_bytes() + page - 1) / page * page + page;
+        void *area = mmap(NULL, stack_stride * kMaxThreads, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (area == MAP_FAILED)
+            fault("cannot reserve %zu bytes of fiber stacks: %s", stack_stride * kMaxThreads, strerror(errno));
+        stack_area = (char *)area;
+        for (unsigned i = 0; i < kMaxThreads; i++)
+            if (mprotect(stack_area + i * stack_stride, page, PROT_NONE))
+                fault("cannot protect a fiber stack's guard page: %s", strerror(errno));
+    }
+    return stack_area + (size_t)(t + 1) * stack_stride;
+}
+
+void fiber_body(Fiber *f)
+{
+    launch->body(launch->ctx);
+    f->state = State::Done;
+    launch->done++;
+}
+
+#ifdef FACS_EMU_ASM_SWITCH
+void *scheduler_sp;
+
+/* Saves the callee-saved registers on the current stack, stores the stack
+ * pointer in *save, switches to load and restores its registers. A new
+ * fiber's stack is laid out so that the first switch "returns" into
+ * facs_emu_trampoline with the Fiber in r12. */
+extern "C" void facs_emu_switch(void **save, void *load);
+extern "C" void facs_emu_trampoline(void);
+extern "C" __attribute__((visibility("hidden"), used, noreturn)) void facs_emu_fiber_main(Fiber *f);
+
+asm(R"(
+    .text
+    .p2align 4
+    .type facs_emu_switch, @function
+facs_emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size facs_emu_switch, .-facs_emu_switch
+    .p2align 4
+    .type facs_emu_trampoline, @function
+facs_emu_trampoline:
+    movq %r12, %rdi
+    call facs_emu_fiber_main
+    ud2
+    .size facs_emu_trampoline, .-facs_emu_trampoline
+)");
+
+extern "C" void facs_emu_fiber_main(Fiber *f)
+{
+    fiber_body(f);
+    facs_emu_switch(&f->sp, scheduler_sp);
+    __builtin_unreachable();
+}
+
+void fiber_start(Fiber *f, unsigned t)
+{
+    /* 16-byte aligned top; after the six pops and the ret, rsp is aligned as
+     * a call site needs it. */
+    void **sp = (void **)(((uintptr_t)stack_top(t)) & ~(uintptr_t)15) - 9;
+    sp[0] = sp[1] = sp[2] = nullptr; /* r15, r14, r13 */
+    sp[3] = f;                       /* r12 */
+    sp[4] = sp[5] = nullptr;         /* rbx, rbp */
+    sp[6] = (void *)facs_emu_trampoline;
+    f->sp = sp;
+}
+
+void fiber_resume(Fiber *f) { facs_emu_switch(&scheduler_sp, f->sp); }
+void fiber_yield(Fiber *f) { facs_emu_switch(&f->sp, scheduler_sp); }
+#else
+ucontext_t scheduler_uc;
+
+void fiber_entry(unsigned hi, unsigned lo)
+{
+    Fiber *f = (Fiber *)(((uintptr_t)hi << 32) | (uintptr_t)lo);
+    fiber_body(f);
+    swapcontext(&f->uc, &scheduler_uc);
+    abort();
+}
+
+void fiber_start(Fiber *f, unsigned t)
+{
+    if (getcontext(&f->uc))
+        fault("getcontext failed: %s", strerror(errno));
+    f->uc.uc_stack.ss_sp = stack_top(t) - stack_stride + (size_t)sysconf(_SC_PAGESIZE);
+    f->uc.uc_stack.ss_size = stack_stride - (size_t)sysconf(_SC_PAGESIZE);
+    f->uc.uc_link = nullptr;
+    uintptr_t p = (uintptr_t)f;
+    makecontext(&f->uc, (void (*)(void))fiber_entry, 2, (unsigned)(p >> 32), (unsigned)(p & 0xffffffffu));
+}
+
+void fiber_resume(Fiber *f) { swapcontext(&scheduler_uc, &f->uc); }
+void fiber_yield(Fiber *f) { swapcontext(&f->uc, &scheduler_uc); }
+#endif
+
+Fiber *running(const char *what)
+{
+    if (!current)
+        fault("%s called outside a kernel", what);
+    return current;
+}
+
+/* ---- the block barrier and warp collectives ----------------------------- */
+
+const char *op_name(int op)
+{
+    static const char *const names[] = {"__syncwarp", "__shfl_sync", "__shfl_up_sync", "__shfl_down_sync",
+                                        "__shfl_xor_sync", "__ballot_sync", "__any_sync", "__all_sync",
+                                        "__reduce_add_sync", "__reduce_min_sync", "__reduce_max_sync",
+                                        "__reduce_min_sync", "__reduce_max_sync", "__reduce_and_sync",
+                                        "__reduce_or_sync", "__reduce_xor_sync"};
+    return op >= 0 && op < (int)(sizeof names / sizeof *names) ? names[op] : "?";
+}
+
+/* The lanes of warp w that exist in the block (the last warp may be partial). */
+unsigned warp_lanes(unsigned w)
+{
+    unsigned left = launch->threads - w * 32;
+    return left >= 32 ? 0xffffffffu : (1u << left) - 1u;
+}
+
+/* The source lane of lane l's shuffle, or l itself where CUDA returns the
+ * lane's own value. */
+unsigned shuffle_source(const Fiber &f, unsigned l)
+{
+    unsigned w = (unsigned)f.width, seg = l & ~(w - 1);
+    long long param = f.param;
+    switch (f.op) {
+    case FACS_EMU_SHFL_IDX:
+        return seg + ((unsigned)f.param & (w - 1));
+    case FACS_EMU_SHFL_UP:
+        return param >= 0 && (long long)(l & (w - 1)) >= param ? l - (unsigned)param : l;
+    case FACS_EMU_SHFL_DOWN:
+        return param >= 0 && (long long)(l & (w - 1)) + param < (long long)w ? l + (unsigned)param : l;
+    default: {
+        unsigned src = l ^ (unsigned)f.param;
+        return src >= seg + w ? l : src;
+    }
+    }
+}
+
+void release_warp(unsigned base, unsigned part)
+{
+    uint64_t ballot = 0, sum = 0, and_all = ~0ull, or_all = 0, xor_all = 0;
+    int64_t min_s = INT32_MAX, max_s = INT32_MIN;
+    uint64_t min_u = UINT32_MAX, max_u = 0;
+    for (unsigned l = 0; l < 32; l++) {
+        if (!(part >> l & 1u))
+            continue;
+        uint64_t v = fibers[base + l].value;
+        int64_t s = (int32_t)(uint32_t)v;
+        ballot |= (uint64_t)(v != 0) << l;
+        sum += v, and_all &= v, or_all |= v, xor_all ^= v;
+        min_s = s < min_s ? s : min_s, max_s = s > max_s ? s : max_s;
+        min_u = v < min_u ? v : min_u, max_u = v > max_u ? v : max_u;
+    }
+    for (unsigned l = 0; l < 32; l++) {
+        if (!(part >> l & 1u))
+            continue;
+        Fiber &f = fibers[base + l];
+        switch (f.op) {
+        case FACS_EMU_WARP_SYNC: f.result = 0; break;
+        case FACS_EMU_VOTE_BALLOT: f.result = ballot; break;
+        case FACS_EMU_VOTE_ANY: f.result = ballot != 0; break;
+        case FACS_EMU_VOTE_ALL: f.result = ballot == part; break;
+        case FACS_EMU_REDUCE_ADD: f.result = (uint32_t)sum; break;
+        case FACS_EMU_REDUCE_MIN_S: f.result = (uint32_t)(int32_t)min_s; break;
+        case FACS_EMU_REDUCE_MAX_S: f.result = (uint32_t)(int32_t)max_s; break;
+        case FACS_EMU_REDUCE_MIN_U: f.result = min_u; break;
+        case FACS_EMU_REDUCE_MAX_U: f.result = max_u; break;
+        case FACS_EMU_REDUCE_AND: f.result = (uint32_t)and_all; break;
+        case FACS_EMU_REDUCE_OR: f.result = or_all; break;
+        case FACS_EMU_REDUCE_XOR: f.result = xor_all; break;
+        default: {
+            unsigned src = shuffle_source(f, l);
+            f.result = src < 32 && (part >> src & 1u) ? fibers[base + src].value : ~0ull;
+        }
+        }
+        f.state = State::Ready;
+    }
+}
+
+/* Stops with what every thread of the block is doing when none can run. */
+[[noreturn]] void deadlock(void)
+{
+    std::string lines;
+    char buf[256];
+    unsigned done = 0, at_bar = 0;
+    for (unsigned t = 0; t < launch->threads; t++) {
+        const Fiber &f = fibers[t];
+        if (f.state == State::Done)
+            done++;
+        else if (f.state == State::AtBarrier)
+            at_bar++;
+    }
+    snprintf(buf, sizeof buf, "\n  %u of %u threads have returned", done, launch->threads);
+    lines += buf;
+    if (at_bar) {
+        snprintf(buf, sizeof buf, "\n  %u wait at __syncthreads (%s:%d)", at_bar, launch->bar_file, launch->bar_line);
+        lines += buf;
+    }
+    int shown = 0;
+    for (unsigned t = 0; t < launch->threads && shown < 8; t++) {
+        const Fiber &f = fibers[t];
+        if (f.state != State::AtWarp)
+            continue;
+        unsigned part = f.mask & warp_lanes(t / 32), missing = 0;
+        for (unsigned l = 0; l < 32; l++)
+            if (part >> l & 1u && fibers[(t & ~31u) + l].state != State::AtWarp)
+                missing |= 1u << l;
+        snprintf(buf, sizeof buf, "\n  thread %u (warp %u lane %u) waits in %s(mask 0x%08x) for lanes 0x%08x", t,
+                 t / 32, t % 32, op_name(f.op), f.mask, missing);
+        lines += buf;
+        shown++;
+    }
+    current = nullptr;
+    fault("deadlock: no thread of the block can go on (a barrier or warp collective that some threads never "
+          "reach: an early return, a divergent branch, a mask naming lanes that take another path)%s",
+          lines.c_str());
+}
+
+void run_block(void)
+{
+    unsigned n = launch->threads;
+    facs_emu_block_serial++;
+    if (!dynamic_shared.empty())
+        memset(dynamic_shared.data(), kPoison, dynamic_shared.size());
+    launch->arrived = launch->done = 0;
+    for (unsigned t = 0; t < n; t++) {
+        Fiber &f = fibers[t];
+        unsigned bx = launch->block.x, by = launch->block.y;
+        f.tid = uint3{t % bx, t / bx % by, t / (bx * by)};
+        f.state = State::Ready;
+        fiber_start(&f, t);
+    }
+    while (launch->done < n) {
+        bool ran = false;
+        for (unsigned k = 0; k < n; k++) {
+            Fiber &f = fibers[reverse_order ? n - 1 - k : k];
+            if (f.state != State::Ready)
+                continue;
+            current = &f;
+            facs_emu_builtin.thread_idx = f.tid;
+            fiber_resume(&f);
+            current = nullptr;
+            ran = true;
+        }
+        if (!ran)
+            deadlock();
+    }
+}
+
+} // namespace
+
+/* ---- what cuda_emu.h declares ------------------------------------------- */
+
+int facs_emu_syncthreads(int kind, int pred, const char *file, int line)
+{
+    Fiber *f = running("__syncthreads");
+    Launch &l = *launch;
+    if (l.arrived == 0) {
+        l.bar_file = file, l.bar_line = line, l.bar_kind = kind, l.bar_count = 0;
+    } else if (l.bar_line != line || strcmp(l.bar_file, file) || l.bar_kind != kind) {
+        fault("threads of one block wait at different barriers: %s:%d and %s:%d (every thread must reach the same "
+              "__syncthreads)",
+              l.bar_file, l.bar_line, file, line);
+    }
+    l.bar_count += pred;
+    f->state = State::AtBarrier;
+    stats.barriers++;
+    if (++l.arrived == l.threads) {
+        switch (kind) {
+        case FACS_EMU_BAR_COUNT: l.bar_result = l.bar_count; break;
+        case FACS_EMU_BAR_AND: l.bar_result = l.bar_count == (int)l.threads; break;
+        case FACS_EMU_BAR_OR: l.bar_result = l.bar_count != 0; break;
+        default: l.bar_result = 0;
+        }
+        for (unsigned t = 0; t < l.threads; t++)
+            fibers[t].state = State::Ready;
+        l.arrived = 0;
+    }
+    fiber_yield(f);
+    return l.bar_result;
+}
+
+uint64_t facs_emu_warp_op(int op, unsigned mask, uint64_t value, int param, int width)
+{
+    Fiber *f = running(op_name(op));
+    unsigned t = (unsigned)(f - fibers.data()), lane = t % 32, base = t - lane;
+    if (!(mask >> lane & 1u))
+        fault("%s with mask 0x%08x, which does not name the calling lane %u", op_name(op), mask, lane);
+    if (width < 1 || width > 32 || (width & (width - 1)))
+        fault("%s with width %d (a power of 2 up to 32)", op_name(op), width);
+    f->op = op, f->mask = mask, f->value = value, f->param = param, f->width = width;
+    f->state = State::AtWarp;
+    stats.warp_ops++;
+    unsigned part = mask & warp_lanes(t / 32);
+    bool all = true;
+    for (unsigned l = 0; l < 32; l++) {
+        if (!(part >> l & 1u) || l == lane)
+            continue;
+        const Fiber &g = fibers[base + l];
+        if (g.state != State::AtWarp) {
+            all = false;
+        } else if (g.mask != mask || g.op != op) {
+            fault("lanes %u and %u of warp %u meet in different warp collectives: %s(mask 0x%08x) and %s(mask "
+                  "0x%08x)",
+                  l, lane, t / 32, op_name(g.op), g.mask, op_name(op), mask);
+        }
+    }
+    if (all)
+        release_warp(base, part);
+    fiber_yield(f);
+    return f->result;
+}
+
+unsigned facs_emu_activemask(void)
+{
+    Fiber *f = running("__activemask");
+    unsigned t = (unsigned)(f - fibers.data()), base = t - t % 32, mask = 0;
+    for (unsigned l = 0; l < 32; l++)
+        if (warp_lanes(t / 32) >> l & 1u && fibers[base + l].state != State::Done)
+            mask |= 1u << l;
+    return mask;
+}
+
+long long facs_emu_clock64(void) { return (long long)(now() * 1e9); }
+
+void *facs_emu_dynamic_shared(void)
+{
+    running("extern __shared__");
+    return dynamic_shared.empty() ? nullptr : dynamic_shared.data();
+}
+
+void facs_emu_check_argument(const char *kernel, const char *file, int line, int index, const void *ptr)
+{
+    std::lock_guard<std::recursive_mutex> lock(api_mutex);
+    if (!ptr || find_alloc(ptr, 0) != allocs.end())
+        return;
+    fault("kernel %s launched at %s:%d: argument %d (%p) is not device memory (a host pointer, or freed)", kernel,
+          file, line, index, ptr);
+}
+
+void facs_emu_run(const char *kernel, const char *file, int line, dim3 grid, dim3 block, size_t shared_bytes,
+                  void (*body)(void *), void *ctx)
+{
+    std::lock_guard<std::recursive_mutex> lock(api_mutex);
+    start_once();
+    if (launch)
+        fault("kernel %s launched from inside a kernel (dynamic parallelism is not emulated)", kernel);
+    unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
+    if (!threads || threads > kMaxThreads || block.x > 1024 || block.y > 1024 || block.z > 64 || !grid.x ||
+        !grid.y || !grid.z || grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
+        fail(cudaErrorInvalidConfiguration);
+        return;
+    }
+    if (shared_bytes > kMaxDynamicShared) {
+        fail(cudaErrorInvalidValue);
+        return;
+    }
+    double t0 = now();
+    Launch l{};
+    l.kernel = kernel, l.file = file, l.line = line, l.grid = grid, l.block = block;
+    l.threads = (unsigned)threads, l.body = body, l.ctx = ctx;
+    if (fibers.size() < threads)
+        fibers.resize(threads);
+    dynamic_shared.assign(shared_bytes, kPoison);
+    launch = &l;
+    facs_emu_builtin.block_dim = block;
+    facs_emu_builtin.grid_dim = grid;
+    unsigned long long blocks = (unsigned long long)grid.x * grid.y * grid.z;
+    for (unsigned long long k = 0; k < blocks; k++) {
+        unsigned long long b = reverse_order ? blocks - 1 - k : k;
+        l.block_idx = uint3{(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y), (unsigned)(b / grid.x / grid.y)};
+        facs_emu_builtin.block_idx = l.block_idx;
+        run_block();
+    }
+    launch = nullptr;
+    char when[512];
+    snprintf(when, sizeof when, "after kernel %s launched at %s:%d", kernel, file, line);
+    check_all_red_zones(when);
+    stats.launches++;
+    stats.blocks += blocks;
+    stats.threads += blocks * threads;
+    stats.seconds += now() - t0;
+}
+
+/* ---- the runtime API ---------------------------------------------------- */
+
+cudaError_t cudaMalloc(void **ptr, size_t bytes)
+{
+    std::lock_guard<std::recursive_mutex> lock(api_mutex);
+    start_once();
+    if (!ptr)
+        return fail(cudaErrorInvalidValue);
+    *ptr = nullptr;
+    if (bytes == 0)
+        return cudaSuccess;
+    if (bytes > memory_limit() - live_bytes)
+        return fail(cudaErrorMemoryAllocation);
+    size_t total = kRedZone + (bytes + kRedZone - 1) / kRedZone * kRedZone + kRedZone;
+    unsigned char *base = (unsigned char *)aligned_alloc(kRedZone, total);
+    if (!base)
+        return fail(cudaErrorMemoryAllocation);
+    unsigned char *user = base + kRedZone;
+    memset(base, kRedZoneByte, kRedZone);
+    memset(user, kPoison, bytes);
+    memset(user + bytes, kRedZoneByte, total - kRedZone - bytes);
+    allocs[(uintptr_t)user] = Alloc{bytes};
+    live_bytes += bytes;
+    stats.allocs++;
+    stats.alloc_bytes += bytes;
+    *ptr = user;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFree(void *ptr)
+{
+    std::lock_guard<std::recursive_mutex> lock(api_mutex);
+    if (!ptr)
+        return cudaSuccess;
+    auto it = allocs.find((uintptr_t)ptr);
+    if (it == allocs.end())
+        return fail(cudaErrorInvalidValue);
+    check_red_zones(it->first, it->second, "cudaFree");
+    live_bytes -= it->second.bytes;
+    allocs.erase(it);
+    free((unsigned char *)ptr - kRedZone);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMallocHost(void **ptr, size_t bytes)
+{
+    if (!ptr)
+        return fail(cudaErrorInvalidValue);
+    *ptr = malloc(bytes ? bytes : 1);
+    return *ptr ? cudaSuccess : fail(cudaErrorMemoryAllocation);
+}
+
+cudaError_t cudaFreeHost(void *ptr)
+{
+    free(ptr);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
+{
+    std::lock_guard<std::recursive_mutex> lock(api_mutex);
+    start_once();
+    if (bytes == 0)
+        return cudaSuccess;
+    if (!dst || !src)
+        return fail(cudaErrorInvalidValue);
+    if (kind == cudaMemcpyDefault)
+        kind = (cudaMemcpyKind)((is_device(src) ? 2 : 0) + (is_device(dst) ? 1 : 0));
+    switch (kind) {
+    case cudaMemcpyHostToHost:
+        require_host("cudaMemcpy", "destination", dst), require_host("cudaMemcpy", "source", src);
+        break;
+    case cudaMemcpyHostToDevice:
+        require_device_range("cudaMemcpy", "destination", dst, bytes), require_host("cudaMemcpy", "source", src);
+        break;
+    case cudaMemcpyDeviceToHost:
+        require_host("cudaMemcpy", "destination", dst), require_device_range("cudaMemcpy", "source", src, bytes);
+        check_all_red_zones("cudaMemcpy to the host");
+        break;
+    case cudaMemcpyDeviceToDevice:
+        require_device_range("cudaMemcpy", "destination", dst, bytes);
+        require_device_range("cudaMemcpy", "source", src, bytes);
+        if ((const char *)dst < (const char *)src + bytes && (const char *)src < (const char *)dst + bytes)
+            fault("cudaMemcpy: device ranges %p and %p of %zu bytes overlap (undefined in CUDA)", dst, src, bytes);
+        break;
+    default:
+        return fail(cudaErrorInvalidMemcpyDirection);
+    }
+    memcpy(dst, src, bytes);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream)
+{
+    (void)stream;
+    return cudaMemcpy(dst, src, bytes, kind);
+}
+
+cudaError_t cudaMemset(void *dst, int value, size_t bytes)
+{
+    std::lock_guard<std::recursive_mutex> lock(api_mutex);
+    start_once();
+    if (bytes == 0)
+        return cudaSuccess;
+    require_device_range("cudaMemset", "destination", dst, bytes);
+    memset(dst, value, bytes);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemsetAsync(void *dst, int value, size_t bytes, cudaStream_t stream)
+{
+    (void)stream;
+    return cudaMemset(dst, value, bytes);
+}
+
+cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes)
+{
+    std::lock_guard<std::recursive_mutex> lock(api_mutex);
+    if (free_bytes)
+        *free_bytes = memory_limit() - live_bytes;
+    if (total_bytes)
+        *total_bytes = memory_limit();
+    return cudaSuccess;
+}
+
+cudaError_t cudaDeviceSynchronize(void)
+{
+    std::lock_guard<std::recursive_mutex> lock(api_mutex);
+    start_once();
+    check_all_red_zones("cudaDeviceSynchronize");
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t stream)
+{
+    (void)stream;
+    return cudaDeviceSynchronize();
+}
+
+cudaError_t cudaGetLastError(void)
+{
+    cudaError_t err = last_error;
+    last_error = cudaSuccess;
+    return err;
+}
+
+cudaError_t cudaPeekAtLastError(void) { return last_error; }
+
+const char *cudaGetErrorName(cudaError_t err)
+{
+    switch (err) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInitializationError: return "cudaErrorInitializationError";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
+    case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
+    case cudaErrorNoDevice: return "cudaErrorNoDevice";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
+    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorNotSupported: return "cudaErrorNotSupported";
+    }
+    return "cudaErrorUnknown";
+}
+
+const char *cudaGetErrorString(cudaError_t err)
+{
+    switch (err) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory (emulated device limit FACS_CUDA_EMU_MEMORY_MB)";
+    case cudaErrorInitializationError: return "initialization error";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorInvalidDevicePointer: return "invalid device pointer";
+    case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
+    case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorNotSupported: return "operation not supported";
+    }
+    return "unknown error";
+}
+
+cudaError_t cudaGetDeviceCount(int *count)
+{
+    start_once();
+    if (!count)
+        return fail(cudaErrorInvalidValue);
+    *count = 1;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGetDevice(int *device)
+{
+    if (!device)
+        return fail(cudaErrorInvalidValue);
+    *device = 0;
+    return cudaSuccess;
+}
+
+cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : fail(cudaErrorInvalidDevice); }
+
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device)
+{
+    if (!prop)
+        return fail(cudaErrorInvalidValue);
+    if (device != 0)
+        return fail(cudaErrorInvalidDevice);
+    memset(prop, 0, sizeof *prop);
+    snprintf(prop->name, sizeof prop->name, "FACS CPU emulation of a CUDA device");
+    prop->totalGlobalMem = memory_limit();
+    prop->sharedMemPerBlock = kMaxDynamicShared;
+    prop->regsPerBlock = 65536;
+    prop->warpSize = 32;
+    prop->maxThreadsPerBlock = (int)kMaxThreads;
+    prop->maxThreadsDim[0] = prop->maxThreadsDim[1] = 1024, prop->maxThreadsDim[2] = 64;
+    prop->maxGridSize[0] = 2147483647, prop->maxGridSize[1] = prop->maxGridSize[2] = 65535;
+    prop->multiProcessorCount = 1;
+    prop->maxThreadsPerMultiProcessor = 2048;
+    prop->sharedMemPerMultiprocessor = 228 * 1024;
+    prop->l2CacheSize = 1 << 20;
+    prop->major = 9, prop->minor = 0;
+    return cudaSuccess;
+}
+
+cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device)
+{
+    cudaDeviceProp p;
+    cudaError_t err = cudaGetDeviceProperties(&p, device);
+    if (err != cudaSuccess || !value)
+        return err != cudaSuccess ? err : fail(cudaErrorInvalidValue);
+    switch (attr) {
+    case cudaDevAttrMaxThreadsPerBlock: *value = p.maxThreadsPerBlock; break;
+    case cudaDevAttrMaxBlockDimX: *value = p.maxThreadsDim[0]; break;
+    case cudaDevAttrMaxGridDimX: *value = p.maxGridSize[0]; break;
+    case cudaDevAttrMaxSharedMemoryPerBlock: *value = (int)p.sharedMemPerBlock; break;
+    case cudaDevAttrWarpSize: *value = p.warpSize; break;
+    case cudaDevAttrMultiProcessorCount: *value = p.multiProcessorCount; break;
+    case cudaDevAttrComputeCapabilityMajor: *value = p.major; break;
+    case cudaDevAttrComputeCapabilityMinor: *value = p.minor; break;
+    default: return fail(cudaErrorInvalidValue);
+    }
+    return cudaSuccess;
+}
+
+cudaError_t facs_emu_copy_symbol(void *dst, const void *src, size_t bytes)
+{
+    memcpy(dst, src, bytes);
+    return cudaSuccess;
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The CUDA backend's checks in one command, on a machine with a CUDA device
+# (docs/cuda.md "Running the GPU checks"):
+#
+#     tools/gpu_check.sh BUILD OUT
+#
+# BUILD is a build configured with -DFACS_CUDA=ON; OUT receives one log per
+# check and summary.txt. Runs, in order of cost:
+#   backend_ops     every op case on CUDA against the CPU backend (tests/backend_ops)
+#   cuda_selftest   the FACS op against a double-precision reference
+#   networks        every architecture and PSPNet, eval and train, CUDA against CPU
+#   memcheck_*      compute-sanitizer memcheck over the FACS cases and all op cases
+#   racecheck_facs  compute-sanitizer racecheck over the FACS cases (shared memory)
+# Exits 0 when every check passed, 1 otherwise; 77 when no GPU is present.
+# STEP_TIMEOUT (seconds, default 600) bounds each check; QUICK=1 leaves out
+# memcheck_ops, the slowest.
+set -u
+if [ $# -ne 2 ]; then
+    echo "usage: $0 BUILD OUT" >&2
+    exit 2
+fi
+build=$1
+out=$2
+mkdir -p "$out"
+summary="$out/summary.txt"
+: >"$summary"
+failed=0
+
+if ! nvidia-smi -L >"$out/gpu.txt" 2>&1; then
+    echo "gpu_check: no CUDA device (nvidia-smi failed)" >&2
+    exit 77
+fi
+cat "$out/gpu.txt"
+
+# run NAME COMMAND...: the command's output goes to OUT/NAME.log; one summary line.
+run() {
+    local name=$1
+    shift
+    local start end rc
+    start=$(date +%s%N)
+    timeout "${STEP_TIMEOUT:-600}" "$@" >"$out/$name.log" 2>&1
+    rc=$?
+    end=$(date +%s%N)
+    local verdict=ok
+    [ $rc -eq 0 ] || { verdict="FAILED (exit $rc)"; failed=1; }
+    printf '%-16s %-18s %6d ms  %s\n' "$name" "$verdict" $(((end - start) / 1000000)) "$*" | tee -a "$summary"
+    tail -n 3 "$out/$name.log" | sed 's/^/    /'
+}
+
+ops="$build/tests/test_backend_ops"
+run backend_ops "$ops" -b cuda
+run cuda_selftest "$build/facs-cuda-selftest"
+run networks "$build/tests/test_cuda_networks"
+if command -v compute-sanitizer >/dev/null; then
+    sanitize="compute-sanitizer --error-exitcode 1 --print-limit 20"
+    run memcheck_facs $sanitize --tool memcheck "$ops" -b cuda -o facs
+    run racecheck_facs $sanitize --tool racecheck --racecheck-report hazard "$ops" -b cuda -o facs
+    [ -n "${QUICK:-}" ] || run memcheck_ops $sanitize --tool memcheck "$ops" -b cuda
+else
+    echo "compute-sanitizer not found: memcheck and racecheck skipped" | tee -a "$summary"
+fi
+exit $failed
