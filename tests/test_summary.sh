@@ -123,8 +123,8 @@ if "$BIN" --arch resnet26 --input-size 64 | grep -q '^total FLOPs: [0-9]'; then 
 
 # Counting needs shapes only (the meta device): ResNet-50 at 4096x4096 and
 # 8192x8192 answers in a few MB more peak RSS than at 64x64 (bound 100 MB
-# over that baseline, which holds the model and the shared libraries: cuDNN
-# and cuBLAS alone map over 100 MB in a CUDA build), where computing the
+# over that baseline, which holds the model and the shared libraries), where
+# computing the
 # network took 9.2 GB and 4 min at 4096. The 4096 FLOPs are what the CPU
 # counted then; 8192 runs only once 4096 kept within the bound.
 if [ -x /usr/bin/time ] && /usr/bin/time -f '%M' -o "$work/rss" "$BIN" --arch resnet50 --input-size 64 >/dev/null; then

@@ -42,11 +42,8 @@ static inline unsigned facs_cuda_blocks(size_t total, unsigned per_block = kFacs
  * or FACS_ERR_MEMORY naming op. */
 facs_status facs_cuda_scratch(facs_ctx *ctx, const char *op, size_t bytes, void **out);
 
-/* The process's cuDNN and cuBLAS handles, created on first use (on the
- * default stream). */
+/* The process's cuDNN handle, created on first use (on the default stream). */
 facs_status facs_cuda_cudnn(cudnnHandle_t *out);
-struct cublasContext;
-facs_status facs_cuda_cublas(struct cublasContext **out);
 
 /* conv2d.cu (cuDNN) */
 facs_status facs_cuda_conv2d_forward(facs_ctx *ctx, const facs_conv2d_params *p, const facs_tensor *x,
@@ -106,7 +103,7 @@ facs_status facs_cuda_resize_bilinear_forward(facs_ctx *ctx, int align_corners, 
 facs_status facs_cuda_resize_bilinear_backward(facs_ctx *ctx, int align_corners, const facs_tensor *dy,
                                                facs_tensor *dx);
 
-/* linear.cu (cuBLAS) */
+/* linear.cu (own tiled matrix product) */
 facs_status facs_cuda_linear_forward(facs_ctx *ctx, const facs_tensor *x, const facs_tensor *w,
                                      const facs_tensor *b, facs_tensor *y);
 facs_status facs_cuda_linear_backward(facs_ctx *ctx, const facs_tensor *x, const facs_tensor *w,

@@ -6,9 +6,8 @@
  * with g++, this header forced in first (-include), after
  * rewrite_launches.py has turned every k<<<grid, block>>>(args) into a call
  * of facs_emu_launch and marked every __shared__ declaration. include/ stands
- * in for cuda_runtime.h, cudnn.h and cublas_v2.h (types only: cuDNN and
- * cuBLAS are not emulated, their entries fail with "not emulated", see
- * not_emulated.cpp).
+ * in for cuda_runtime.h and cudnn.h (types only: cuDNN is not emulated, its
+ * entries fail with "not emulated", see not_emulated.cpp).
  *
  * How a launch runs (cuda_emu_runtime.cpp):
  *   - To completion, before the launch returns (the legacy default stream's
@@ -60,7 +59,7 @@
  *     arguments.
  *   - Resource limits: registers per thread, __launch_bounds__, shared memory
  *     size, occupancy, and timing. Launch configuration limits are checked.
- *   - cuDNN and cuBLAS (conv2d.cu, linear.cu, handles.cu): checked only on a
+ *   - cuDNN (conv2d.cu, handles.cu): checked only on a
  *     GPU (facs-cuda-selftest, test_backend_ops -b cuda on a device).
  *   - __CUDACC__ and __CUDA_ARCH__ are not defined: the shared math headers
  *     (facs_fusion_math.h, ...) take their plain C++ path, which is the same

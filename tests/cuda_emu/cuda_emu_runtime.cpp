@@ -141,8 +141,8 @@ void start_once(void)
 {
     static std::once_flag once;
     std::call_once(once, [] {
-        fprintf(stderr, "facs cuda emulation: CUDA kernels run on the CPU (tests/cuda_emu); cuDNN and cuBLAS are "
-                        "not emulated\n");
+        fprintf(stderr, "facs cuda emulation: CUDA kernels run on the CPU (tests/cuda_emu); cuDNN is not "
+                        "emulated\n");
         const char *order = getenv("FACS_CUDA_EMU_ORDER");
         reverse_order = order && !strcmp(order, "reverse");
         const char *show = getenv("FACS_CUDA_EMU_STATS");

@@ -1,5 +1,5 @@
-/* The CUDA entries of the CPU emulation that need cuDNN or cuBLAS
- * (conv2d.cu, linear.cu, handles.cu, which the emulation does not compile):
+/* The CUDA entries of the CPU emulation that need cuDNN (conv2d.cu and
+ * handles.cu, which the emulation does not compile):
  * each fails with FACS_ERR_UNSUPPORTED and says so, so that a test on the
  * emulated device reports them as not checked here. They are checked on a
  * GPU only. */
@@ -23,12 +23,6 @@ facs_status facs_cuda_cudnn(cudnnHandle_t *out)
     return not_emulated("cuDNN handle", "cuDNN");
 }
 
-facs_status facs_cuda_cublas(struct cublasContext **out)
-{
-    *out = nullptr;
-    return not_emulated("cuBLAS handle", "cuBLAS");
-}
-
 facs_status facs_cuda_conv2d_forward(facs_ctx *, const facs_conv2d_params *, const facs_tensor *, const facs_tensor *,
                                      const facs_tensor *, facs_tensor *)
 {
@@ -40,16 +34,4 @@ facs_status facs_cuda_conv2d_backward(facs_ctx *, const facs_conv2d_params *, co
                                       facs_tensor *)
 {
     return not_emulated("conv2d backward", "cuDNN");
-}
-
-facs_status facs_cuda_linear_forward(facs_ctx *, const facs_tensor *, const facs_tensor *, const facs_tensor *,
-                                     facs_tensor *)
-{
-    return not_emulated("linear forward", "cuBLAS");
-}
-
-facs_status facs_cuda_linear_backward(facs_ctx *, const facs_tensor *, const facs_tensor *, const facs_tensor *,
-                                      facs_tensor *, facs_tensor *, facs_tensor *)
-{
-    return not_emulated("linear backward", "cuBLAS");
 }
