@@ -38,7 +38,7 @@ static const layer layers[] = {
 #define DEFAULT_COPY_MIB 1024
 
 typedef struct {
-    bench_device device;
+    facs_device_choice device;
     double peak_gbs;
     int copy_mib;
     int iters; /* calls per timed sample; 0: chosen after the warm-up */
@@ -63,7 +63,7 @@ static facs_status take_facs_option(void *user, const char *name, const char *v)
 {
     facs_bench *f = user;
     if (!strcmp(name, "--device"))
-        return bench_device_parse(v, &f->device);
+        return facs_cli_device(v, &f->device);
     if (!strcmp(name, "--peak-gbs"))
         return bench_option_real(name, v, 1e-3, 1e6, &f->peak_gbs);
     if (!strcmp(name, "--copy-mib"))
@@ -312,7 +312,7 @@ int main(int argc, char **argv)
     facs_ctx_free(ctx);
     char device[32];
     json_t *doc = json_pack("{s:s, s:s, s:i, s:i, s:i, s:o}", "library", "facs", "device",
-                            bench_device_label(&f.device, device, sizeof device), "batch", o.batch, "threads",
+                            facs_cli_device_str(&f.device, device, sizeof device), "batch", o.batch, "threads",
                             o.threads, "runs", o.runs, "shapes", shapes);
     if (gpu && doc)
         add_ceilings(doc, &f, copy, copy_gbs);

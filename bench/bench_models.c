@@ -74,7 +74,7 @@ static const char ABOUT[] =
 typedef struct {
     int train, floor, profile, weight_cache, fold_bn;
     int iters; /* calls per timed sample; 0: chosen after the warm-up */
-    bench_device device;
+    facs_device_choice device;
     facs_model_options model;
     int height, width; /* of the input images */
 } model_bench;
@@ -105,7 +105,7 @@ static facs_status take_model_option(void *user, const char *name, const char *v
     else if (!strcmp(name, "--deep-base"))
         return facs_cli_stem(FACS_STEM_DEEP_BASE, &m->deep_stem);
     else if (!strcmp(name, "--device"))
-        return bench_device_parse(v, &m->b->device);
+        return facs_cli_device(v, &m->b->device);
     else if (!strcmp(name, "--iters"))
         return facs_cli_int("--iters", v, 1, 1 << 20, &m->iters);
     else if (!strcmp(name, "--mode"))
@@ -132,7 +132,7 @@ static int take_model_options(int *argc, char **argv, model_bench *b)
     b->profile = 0;
     b->weight_cache = 0;
     b->fold_bn = 0;
-    b->device = (bench_device){FACS_DEVICE_CPU, 0};
+    b->device = (facs_device_choice){FACS_DEVICE_CPU, 0};
     int rc = bench_take_options(argc, argv, "bench-models", own, take_model_option, &m);
     if (rc >= 0)
         return rc;
@@ -673,7 +673,7 @@ int main(int argc, char **argv)
     }
     char device[32];
     json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:o}", "library", "facs", "device",
-                            bench_device_label(&b.device, device, sizeof device), "mode",
+                            facs_cli_device_str(&b.device, device, sizeof device), "mode",
                             b.train ? "train" : b.floor ? "floor" : "infer", "threads", o.threads, "runs", o.runs,
                             "warmup", o.warmup, "weight_cache", b.weight_cache, "fold_bn", b.fold_bn, "shapes",
                             shapes);

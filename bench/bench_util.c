@@ -121,22 +121,12 @@ facs_tensor *bench_random_tensor_on(facs_device device, int n, int c, int h, int
     return t;
 }
 
-facs_status bench_device_parse(const char *text, bench_device *d)
+int bench_device_select(const char *prog, const facs_device_choice *d)
 {
-    return facs_device_parse(text, &d->device, &d->index);
-}
-
-int bench_device_select(const char *prog, const bench_device *d)
-{
-    if (facs_device_select(d->device, d->index) == FACS_OK)
+    if (facs_cli_device_use(d, 1) == FACS_OK)
         return 0;
     fprintf(stderr, "%s: %s\n", prog, facs_last_error());
     return 1;
-}
-
-const char *bench_device_label(const bench_device *d, char *buf, size_t size)
-{
-    return facs_device_label(d->device, d->index, buf, size);
 }
 
 int bench_calls_per_sample(double call_ms)

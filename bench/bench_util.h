@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "cli_options.h"
 #include "loader.h"
 #include "ops.h"
 
@@ -73,20 +74,10 @@ facs_tensor *bench_random_tensor(int n, int c, int h, int w, unsigned *seed);
 /* The same values on device (drawn on the CPU, then moved); NULL with last error on failure. */
 facs_tensor *bench_random_tensor_on(facs_device device, int n, int c, int h, int w, unsigned *seed);
 
-/* --device of the benchmarks that also run on a GPU: "cpu", "cuda" or "cuda:N". */
-typedef struct {
-    facs_device device;
-    int index;
-} bench_device;
-
-/* Parses text into *d (facs_device_parse); FACS_ERR_ARG naming the text. */
-facs_status bench_device_parse(const char *text, bench_device *d);
-/* Makes d the process's device (facs_device_select); 0, or 1 after
- * "prog: message" on stderr (a CUDA build on a machine without a GPU says
- * "no usable CUDA device"). Call it before any tensor is created. */
-int bench_device_select(const char *prog, const bench_device *d);
-/* "cpu" or "cuda:N" into buf, for the JSON's "device". */
-const char *bench_device_label(const bench_device *d, char *buf, size_t size);
+/* --device of the benchmarks that also run on a GPU: the tools' parser
+ * (train/cli_options.h facs_cli_device). Makes d the process's device; 0, or
+ * 1 after "prog: message" on stderr. Call it before any tensor is created. */
+int bench_device_select(const char *prog, const facs_device_choice *d);
 
 /* GPU timing. Kernels run asynchronously, so a timed sample on a GPU is the
  * wall time of `calls` back-to-back calls and one sync of ctx's backend

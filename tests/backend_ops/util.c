@@ -231,30 +231,29 @@ void bo_run_end(const char *label, const char *fmt, ...)
 
 static int both_nan_ok(int nan_ok, double got, double want) { return nan_ok && isnan(got) && isnan(want); }
 
-double bo_rel_err_d(const float *got, const double *want, size_t count, int nan_ok)
+/* Max-norm relative error of got against want_d (double) or, when that is
+ * NULL, want_f (float). */
+static double rel_err(const float *got, const double *want_d, const float *want_f, size_t count, int nan_ok)
 {
     double diff = 0.0, scale = 1e-30;
     for (size_t i = 0; i < count; i++) {
-        if (both_nan_ok(nan_ok, got[i], want[i]))
+        double want = want_d ? want_d[i] : (double)want_f[i];
+        if (both_nan_ok(nan_ok, got[i], want))
             continue;
-        if (!isfinite(got[i]) || !isfinite(want[i]))
+        if (!isfinite(got[i]) || !isfinite(want))
             return INFINITY;
-        diff = fmax(diff, fabs(got[i] - want[i]));
-        scale = fmax(scale, fabs(want[i]));
+        diff = fmax(diff, fabs((double)got[i] - want));
+        scale = fmax(scale, fabs(want));
     }
     return diff / scale;
 }
 
+double bo_rel_err_d(const float *got, const double *want, size_t count, int nan_ok)
+{
+    return rel_err(got, want, NULL, count, nan_ok);
+}
+
 double bo_rel_err_f(const float *got, const float *want, size_t count, int nan_ok)
 {
-    double diff = 0.0, scale = 1e-30;
-    for (size_t i = 0; i < count; i++) {
-        if (both_nan_ok(nan_ok, got[i], want[i]))
-            continue;
-        if (!isfinite(got[i]) || !isfinite(want[i]))
-            return INFINITY;
-        diff = fmax(diff, fabs((double)got[i] - want[i]));
-        scale = fmax(scale, fabs((double)want[i]));
-    }
-    return diff / scale;
+    return rel_err(got, NULL, want, count, nan_ok);
 }
