@@ -130,27 +130,35 @@ static facs_conv2d_params conv_params(int stride, int pad, int dilation, int gro
     return p;
 }
 
+/* act(y) as a separate op. */
+static facs_tensor *activate(facs_ctx *ctx, facs_tensor *y, facs_post_act act)
+{
+    if (act == FACS_POST_RELU)
+        return facs_relu(ctx, y);
+    return act == FACS_POST_RELU6 ? facs_relu6(ctx, y) : y;
+}
+
 facs_tensor *facs_conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int stride, int pad,
-                          int dilation, facs_tensor *residual, int relu)
+                          int dilation, int groups, facs_tensor *residual, facs_post_act act)
 {
     if (!x)
         return NULL;
     facs_tensor *y;
     if (!bn->fold_bias) {
-        y = facs_bn_forward(ctx, facs_conv_forward(ctx, x, w, NULL, stride, pad, dilation, 1), bn);
+        y = facs_bn_forward(ctx, facs_conv_forward(ctx, x, w, NULL, stride, pad, dilation, groups), bn);
     } else if (ctx->training) {
         facs_fail(FACS_ERR_ARG, "%s: BatchNorm is folded into this convolution (an inference model); training "
                   "mode needs the unfolded model", w->name);
         return NULL;
     } else {
-        facs_conv2d_params p = conv_params(stride, pad, dilation, 1);
+        facs_conv2d_params p = conv_params(stride, pad, dilation, groups);
         if (!ctx->record)
-            return facs_conv2d_fused(ctx, x, w->value, bn->fold_bias, &p, residual, relu);
+            return facs_conv2d_fused(ctx, x, w->value, bn->fold_bias, &p, residual, act);
         y = facs_conv2d(ctx, x, w->value, bn->fold_bias, &p);
     }
     if (residual)
         y = facs_add(ctx, y, residual);
-    return relu ? facs_relu(ctx, y) : y;
+    return activate(ctx, y, act);
 }
 
 facs_tensor *facs_conv_forward(facs_ctx *ctx, facs_tensor *x, const facs_param *weight, const facs_param *bias,

@@ -62,14 +62,15 @@ facs_tensor *facs_bn_forward(facs_ctx *ctx, facs_tensor *x, const facs_bn *bn);
  * to rounding. The BN's own tensors stay as they were. Tensors of any device. */
 facs_status facs_bn_fold(facs_param_list *store, facs_param *conv_w, facs_bn *bn);
 
-/* One convolution + BN [+ residual] [+ ReLU] of a block: relu(bn(conv(x)) +
- * residual), residual NULL for none, relu 0 for none. Unfolded, the separate
- * ops (training or eval). Folded: in eval mode without a tape, one primitive
+/* One convolution + BN [+ residual] [+ activation] of a block:
+ * act(bn(conv(x)) + residual), residual NULL for none, act FACS_POST_NONE
+ * for none, FACS_POST_RELU or FACS_POST_RELU6. Unfolded, the separate ops
+ * (training or eval). Folded: in eval mode without a tape, one primitive
  * (facs_conv2d_fused); with a tape (GradCAM), the folded convolution then the
- * add and ReLU ops. A folded BN in training mode fails: its batch statistics
- * are not those of the convolution's output any more. */
+ * add and activation ops. A folded BN in training mode fails: its batch
+ * statistics are not those of the convolution's output any more. */
 facs_tensor *facs_conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int stride, int pad,
-                          int dilation, facs_tensor *residual, int relu);
+                          int dilation, int groups, facs_tensor *residual, facs_post_act act);
 
 /* Square-kernel convolution, no bias unless bias is not NULL. */
 facs_tensor *facs_conv_forward(facs_ctx *ctx, facs_tensor *x, const facs_param *weight, const facs_param *bias,

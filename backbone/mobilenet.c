@@ -143,6 +143,7 @@ facs_status facs_mobilenet_create(facs_mobilenet *net, const facs_mobilenet_opti
 {
     *net = (facs_mobilenet){.options = *options};
     facs_param_list_init(&net->params);
+    facs_param_list_init(&net->folded);
     FACS_TRY(check_options(options));
     const arch_entry *arch = find_arch(options->arch);
     net->facs = arch->facs;
@@ -158,6 +159,25 @@ void facs_mobilenet_free(facs_mobilenet *net)
 {
     facs_mobilenet_options options = net->options;
     facs_param_list_free(&net->params);
+    facs_param_list_free(&net->folded);
     *net = (facs_mobilenet){.options = options};
     facs_param_list_init(&net->params);
+    facs_param_list_init(&net->folded);
+}
+
+facs_status facs_mobilenet_fold_bn(facs_mobilenet *net)
+{
+    if (net->folded.count > 0)
+        return FACS_OK;
+    facs_param_list *store = &net->folded;
+    FACS_TRY(facs_bn_fold(store, net->stem_conv, &net->stem_bn));
+    for (int k = 0; k < FACS_MOBILENET_BLOCKS; k++) {
+        facs_mobilenet_block *b = &net->blocks[k];
+        if (b->expand_conv)
+            FACS_TRY(facs_bn_fold(store, b->expand_conv, &b->expand_bn));
+        FACS_TRY(facs_bn_fold(store, b->dw_conv, &b->dw_bn));
+        if (!b->facs) /* a FACS block has no projection convolution */
+            FACS_TRY(facs_bn_fold(store, b->project_conv, &b->project_bn));
+    }
+    return facs_bn_fold(store, net->head_conv, &net->head_bn);
 }

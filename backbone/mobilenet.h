@@ -103,6 +103,7 @@ typedef struct {
     int facs;                 /* the architecture is a FACS variant */
     int full;                 /* full 3x3 convs instead of depthwise ones */
     facs_param_list params;
+    facs_param_list folded; /* the biases of BN folded into convolutions (facs_mobilenet_fold_bn); never saved */
     facs_param *stem_conv, *head_conv; /* features.0.0, features.18.0 */
     facs_bn stem_bn, head_bn;
     facs_mobilenet_block blocks[FACS_MOBILENET_BLOCKS];
@@ -123,6 +124,14 @@ facs_status facs_mobilenet_options_for_arch(const char *arch, facs_mobilenet_opt
 facs_status facs_mobilenet_create(facs_mobilenet *net, const facs_mobilenet_options *options, facs_device device,
                                   uint64_t seed);
 void facs_mobilenet_free(facs_mobilenet *net);
+
+/* For inference: folds every BN that follows a convolution into it (layers.h
+ * facs_bn_fold), depthwise ones included, so that in eval mode each
+ * convolution runs with its BN, ReLU6 and the block's residual add as one
+ * fused primitive (facs_conv2d_fused, FACS_POST_RELU6). The BN after a FACS
+ * fusion (fusion_bn POST) stays. The network then refuses training mode; its
+ * parameters hold the folded weights. */
+facs_status facs_mobilenet_fold_bn(facs_mobilenet *net);
 
 /* The features.18 output (N, out_channels, H/32, W/32) of images x (N, 3, H, W); NULL on error. */
 facs_tensor *facs_mobilenet_features(facs_ctx *ctx, facs_mobilenet *net, facs_tensor *x);

@@ -3,13 +3,12 @@
 
 #include "model_family.h"
 
-/* conv, BN and (with relu6) ReLU6: torchvision's Conv2dNormActivation. */
+/* conv, BN [+ residual] [+ ReLU6]: torchvision's Conv2dNormActivation, fused
+ * once BN is folded (facs_mobilenet_fold_bn). */
 static facs_tensor *conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int stride,
-                            int groups, int relu6)
+                            int groups, facs_tensor *residual, facs_post_act act)
 {
-    int pad = w->value->h / 2;
-    facs_tensor *y = facs_bn_forward(ctx, facs_conv_forward(ctx, x, w, NULL, stride, pad, 1, groups), bn);
-    return relu6 ? facs_relu6(ctx, y) : y;
+    return facs_conv_bn(ctx, x, w, bn, stride, w->value->h / 2, 1, groups, residual, act);
 }
 
 static facs_tensor *block(facs_ctx *ctx, const facs_mobilenet *net, const facs_mobilenet_block *b, facs_tensor *x)
@@ -18,16 +17,17 @@ static facs_tensor *block(facs_ctx *ctx, const facs_mobilenet *net, const facs_m
     int fused = b->facs;
     facs_tensor *y = x;
     if (b->expand_conv)
-        y = conv_bn(ctx, y, b->expand_conv, &b->expand_bn, 1, 1, 1);
+        y = conv_bn(ctx, y, b->expand_conv, &b->expand_bn, 1, 1, NULL, FACS_POST_RELU6);
     /* PRE (mobilenet.h): the depthwise stage's BN output is the fusion's input, no ReLU6 between. */
-    y = conv_bn(ctx, y, b->dw_conv, &b->dw_bn, b->stride, net->full ? 1 : b->hidden,
-                !(fused && o->fusion_bn == FACS_FUSION_BN_PRE));
+    int pre = fused && o->fusion_bn == FACS_FUSION_BN_PRE;
+    y = conv_bn(ctx, y, b->dw_conv, &b->dw_bn, b->stride, net->full ? 1 : b->hidden, NULL,
+                pre ? FACS_POST_NONE : FACS_POST_RELU6);
+    /* The projection has no activation; the residual add rides on it. */
     if (!fused)
-        y = conv_bn(ctx, y, b->project_conv, &b->project_bn, 1, 1, 0);
-    else if (o->fusion_bn == FACS_FUSION_BN_POST)
-        y = facs_bn_forward(ctx, facs_facs(ctx, y, b->project_conv->value, NULL, &o->fusion), &b->project_bn);
-    else
-        y = facs_facs(ctx, y, b->project_conv->value, NULL, &o->fusion);
+        return conv_bn(ctx, y, b->project_conv, &b->project_bn, 1, 1, b->residual ? x : NULL, FACS_POST_NONE);
+    y = facs_facs(ctx, y, b->project_conv->value, NULL, &o->fusion);
+    if (o->fusion_bn == FACS_FUSION_BN_POST)
+        y = facs_bn_forward(ctx, y, &b->project_bn);
     return b->residual ? facs_add(ctx, x, y) : y;
 }
 
@@ -37,10 +37,11 @@ facs_tensor *facs_mobilenet_features(facs_ctx *ctx, facs_mobilenet *net, facs_te
         return NULL;
     /* Without a tape, each block's output replaces its input (ctx.h facs_ctx_keep_only). */
     facs_ctx_mark mark = facs_ctx_get_mark(ctx);
-    facs_tensor *y = facs_tap_keep(ctx, &net->tap, 0, &mark, conv_bn(ctx, x, net->stem_conv, &net->stem_bn, 2, 1, 1));
+    facs_tensor *y = conv_bn(ctx, x, net->stem_conv, &net->stem_bn, 2, 1, NULL, FACS_POST_RELU6);
+    y = facs_tap_keep(ctx, &net->tap, 0, &mark, y);
     for (int k = 0; k < FACS_MOBILENET_BLOCKS; k++)
         y = facs_tap_keep(ctx, &net->tap, k + 1, &mark, block(ctx, net, &net->blocks[k], y));
-    y = conv_bn(ctx, y, net->head_conv, &net->head_bn, 1, 1, 1);
+    y = conv_bn(ctx, y, net->head_conv, &net->head_bn, 1, 1, NULL, FACS_POST_RELU6);
     facs_tap_offer(ctx, &net->tap, FACS_MOBILENET_BLOCKS + 1, y);
     return y;
 }

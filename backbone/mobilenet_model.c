@@ -52,6 +52,8 @@ static const char *tap_name(void *impl, int index, char *buf, size_t size)
 
 static facs_tap *tap_slot(void *impl) { return &((facs_mobilenet *)impl)->tap; }
 
+static facs_status fold_bn(void *impl) { return facs_mobilenet_fold_bn(impl); }
+
 static void destroy(void *impl)
 {
     facs_mobilenet_free(impl);
@@ -67,4 +69,5 @@ const facs_model_family facs_mobilenet_family = {
     .destroy = destroy,
     .tap_name = tap_name,
     .tap_slot = tap_slot,
+    .fold_bn = fold_bn,
 };

@@ -152,10 +152,10 @@ int facs_model_is_facs(const facs_model *model);
 /* For inference after the weights are loaded: folds eval-mode BatchNorm into
  * the convolutions before it, so an eval forward without a tape runs each
  * ResNet block as three fused convolutions (BN folded, ReLU and the residual
- * add as oneDNN post-ops); logits equal the unfolded model's to rounding
- * (1e-5 relative, test_fold). The model then refuses training mode and
- * facs_model_save (its tensors hold folded weights). Families without the
- * hook are unchanged. */
+ * add as oneDNN post-ops), and MobileNet-v2's with ReLU6 as a clip post-op;
+ * logits equal the unfolded model's to rounding (1e-5 relative, test_fold).
+ * The model then refuses training mode and facs_model_save (its tensors hold
+ * folded weights). Families without the hook are unchanged. */
 facs_status facs_model_fold_bn(facs_model *model);
 
 /* Moves every parameter and buffer to device in place (kernels/param.h), so a

@@ -227,7 +227,7 @@ facs_status facs_pspnet_fold_bn(facs_pspnet *net)
 /* 3x3 conv, BN, ReLU, Dropout2d (training only), 1x1 conv with bias. */
 static facs_tensor *head(facs_ctx *ctx, const facs_pspnet_head *h, facs_tensor *x, double dropout)
 {
-    facs_tensor *y = facs_conv_bn(ctx, x, h->conv, &h->bn, 1, 1, 1, NULL, 1);
+    facs_tensor *y = facs_conv_bn(ctx, x, h->conv, &h->bn, 1, 1, 1, 1, NULL, FACS_POST_RELU);
     if (ctx->training && dropout > 0.0)
         y = facs_dropout2d(ctx, y, (float)dropout);
     return facs_conv_forward(ctx, y, h->out, h->out_bias, 1, 0, 1, 1);
@@ -242,7 +242,7 @@ static facs_tensor *pyramid(facs_ctx *ctx, const facs_pspnet *net, facs_tensor *
     for (int i = 0; i < FACS_PSPNET_BINS; i++) {
         const facs_pspnet_stage *st = &net->ppm[i];
         facs_tensor *p = facs_adaptive_avgpool2d(ctx, f, st->bin, st->bin);
-        p = facs_conv_bn(ctx, p, st->conv, &st->bn, 1, 0, 1, NULL, 1);
+        p = facs_conv_bn(ctx, p, st->conv, &st->bn, 1, 0, 1, 1, NULL, FACS_POST_RELU);
         if (!(parts[1 + i] = facs_resize_bilinear(ctx, p, f->h, f->w, 1)))
             return NULL;
     }

@@ -10,13 +10,13 @@ static facs_tensor *stem(facs_ctx *ctx, facs_resnet *net, facs_tensor *x)
     const facs_resnet_options *o = &net->options;
     facs_tensor *y;
     if (o->deep_stem) {
-        y = facs_conv_bn(ctx, x, net->stem_conv[0], &net->stem_bn[0], 2, 1, 1, NULL, 1);
-        y = facs_conv_bn(ctx, y, net->stem_conv[1], &net->stem_bn[1], 1, 1, 1, NULL, 1);
-        y = facs_conv_bn(ctx, y, net->stem_conv[2], &net->stem_bn[2], 1, 1, 1, NULL, 1);
+        y = facs_conv_bn(ctx, x, net->stem_conv[0], &net->stem_bn[0], 2, 1, 1, 1, NULL, FACS_POST_RELU);
+        y = facs_conv_bn(ctx, y, net->stem_conv[1], &net->stem_bn[1], 1, 1, 1, 1, NULL, FACS_POST_RELU);
+        y = facs_conv_bn(ctx, y, net->stem_conv[2], &net->stem_bn[2], 1, 1, 1, 1, NULL, FACS_POST_RELU);
     } else if (o->cifar_stem) {
-        return facs_conv_bn(ctx, x, net->stem_conv[0], &net->stem_bn[2], 1, 1, 1, NULL, 1);
+        return facs_conv_bn(ctx, x, net->stem_conv[0], &net->stem_bn[2], 1, 1, 1, 1, NULL, FACS_POST_RELU);
     } else {
-        y = facs_conv_bn(ctx, x, net->stem_conv[0], &net->stem_bn[2], 2, 3, 1, NULL, 1);
+        y = facs_conv_bn(ctx, x, net->stem_conv[0], &net->stem_bn[2], 2, 3, 1, 1, NULL, FACS_POST_RELU);
     }
     facs_pool2d_params pool = {.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
     return facs_maxpool2d(ctx, y, &pool);
@@ -35,20 +35,20 @@ static facs_tensor *block(facs_ctx *ctx, facs_resnet *net, const facs_resnet_blo
 {
     facs_tensor *shortcut = x;
     if (b->down_conv)
-        shortcut = facs_conv_bn(ctx, x, b->down_conv, &b->down_bn, b->stride, 0, 1, NULL, 0);
+        shortcut = facs_conv_bn(ctx, x, b->down_conv, &b->down_bn, b->stride, 0, 1, 1, NULL, FACS_POST_NONE);
     facs_tensor *y;
     if (net->dwp)
         y = facs_relu(ctx, facs_bn_forward(ctx, facs_channel_pool(ctx, x, b->width, FACS_CHANNEL_POOL_MAX), &b->bn1));
     else if (!net->facs)
-        y = facs_conv_bn(ctx, x, b->conv1, &b->bn1, 1, 0, 1, NULL, 1);
+        y = facs_conv_bn(ctx, x, b->conv1, &b->bn1, 1, 0, 1, 1, NULL, FACS_POST_RELU);
     else if (net->options.post_bn)
         y = facs_relu(ctx, facs_bn_forward(ctx, facs_facs(ctx, x, b->conv1->value, NULL, &net->options.fusion), &b->bn1));
     else
         y = facs_facs(ctx, x, b->conv1->value, NULL, &net->options.fusion);
-    y = facs_conv_bn(ctx, y, b->conv2, &b->bn2, b->stride, b->dilation, b->dilation, NULL, 1);
+    y = facs_conv_bn(ctx, y, b->conv2, &b->bn2, b->stride, b->dilation, b->dilation, 1, NULL, FACS_POST_RELU);
     if (!b->se_fc1)
-        return facs_conv_bn(ctx, y, b->conv3, &b->bn3, 1, 0, 1, shortcut, 1);
-    y = excite(ctx, b, facs_conv_bn(ctx, y, b->conv3, &b->bn3, 1, 0, 1, NULL, 0));
+        return facs_conv_bn(ctx, y, b->conv3, &b->bn3, 1, 0, 1, 1, shortcut, FACS_POST_RELU);
+    y = excite(ctx, b, facs_conv_bn(ctx, y, b->conv3, &b->bn3, 1, 0, 1, 1, NULL, FACS_POST_NONE));
     return facs_relu(ctx, facs_add(ctx, y, shortcut));
 }
 

@@ -130,7 +130,7 @@ void facs_vgg_free(facs_vgg *net)
 
 static facs_tensor *conv_bn_relu(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int pad)
 {
-    return facs_conv_bn(ctx, x, w, bn, 1, pad, 1, NULL, 1);
+    return facs_conv_bn(ctx, x, w, bn, 1, pad, 1, 1, NULL, FACS_POST_RELU);
 }
 
 static facs_tensor *squeeze(facs_ctx *ctx, const facs_vgg *net, const facs_vgg_layer *l, facs_tensor *x)

@@ -6,6 +6,12 @@
  *    "facs_bwd_ms": ..., "conv_fwd_ms": ..., "conv_bwd_ms": ...}, ...]}
  * bench/run_bench.sh facs compares it with bench/bench_facs_torch.py.
  *
+ * With --floor (CPU), each shape also gets the FACS op's memory floor on
+ * this machine: floor_fwd_ms and floor_bwd_ms, a plain loop on the same
+ * threads that moves the bytes the op must move and does little else
+ * (forward: x read, y written; backward: x and dy read, dx written), timed
+ * like the ops. An option, as the PyTorch twin has no such entry to pair.
+ *
  * On a GPU the FACS op is memory-bound, so each shape also gets its
  * bandwidth: the bytes the op cannot avoid moving (forward: x read once, y
  * written, w read, prob written; backward: x, dy, w and prob read, dx
@@ -42,9 +48,10 @@ typedef struct {
     double peak_gbs;
     int copy_mib;
     int iters; /* calls per timed sample; 0: chosen after the warm-up */
+    int floor; /* --floor: time the memory floors too (CPU) */
 } facs_bench;
 
-typedef enum { FACS_OP, CONV_OP } which_op;
+typedef enum { FACS_OP, CONV_OP, FLOOR_OP } which_op;
 
 typedef struct {
     facs_tensor *x, *w, *y, *prob, *dy, *dx, *dw;
@@ -55,6 +62,8 @@ static const char ABOUT[] =
     "  --device D      cpu (default), cuda or cuda:N\n"
     "  --iters N       calls per timed sample (N calls, then a device sync; its time / N); default 1 on the CPU,\n"
     "                  on a GPU as many as take about 25 ms after the warm-up\n"
+    "  --floor         CPU: also time each shape's memory floor (floor_fwd_ms, floor_bwd_ms: a loop that only\n"
+    "                  moves the op's bytes: x read and y written; x and dy read and dx written)\n"
     "GPU only (the bandwidth of the FACS op):\n"
     "  --peak-gbs G    the card's peak memory bandwidth, GB/s (default 4800: H200 HBM3e, datasheet)\n"
     "  --copy-mib M    size of the device-to-device copy that measures the achievable bandwidth (default 1024)";
@@ -68,11 +77,47 @@ static facs_status take_facs_option(void *user, const char *name, const char *v)
         return bench_option_real(name, v, 1e-3, 1e6, &f->peak_gbs);
     if (!strcmp(name, "--copy-mib"))
         return bench_option_int(name, v, 1, 1 << 16, &f->copy_mib);
+    if (!strcmp(name, "--floor")) {
+        f->floor = 1;
+        return FACS_OK;
+    }
     return bench_option_int(name, v, 1, 1 << 20, &f->iters);
+}
+
+/* The memory floor (--floor): x of every pixel read and the pixel's outputs
+ * written from a row sum (dy's in backward), which vectorises and leaves the
+ * loop bound by memory. */
+static facs_status cpu_floor(int backward, const buffers *b)
+{
+    const float *x = facs_f32(b->x), *in2 = backward ? facs_f32(b->dy) : x;
+    float *out = facs_f32(backward ? b->dx : b->y);
+    const int c = b->x->c, c2 = backward ? b->dy->c : 0, cout = backward ? c : b->y->c;
+    const ptrdiff_t pixels = (ptrdiff_t)b->x->n * b->x->h * b->x->w;
+#pragma omp parallel for schedule(static)
+    for (ptrdiff_t q = 0; q < pixels; q++) {
+        float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+        for (int k = 0; k < c2; k++)
+            s += in2[q * c2 + k];
+        if (backward) {
+#pragma omp simd
+            for (int ch = 0; ch < c; ch++)
+                out[q * c + ch] = x[q * c + ch] + s;
+        } else {
+#pragma omp simd reduction(+ : s)
+            for (int ch = 0; ch < c; ch++)
+                s += x[q * c + ch];
+            for (int i = 0; i < cout; i++)
+                out[q * cout + i] = s;
+        }
+    }
+    return FACS_OK;
 }
 
 static facs_status run(facs_ctx *ctx, which_op op, int backward, buffers *b)
 {
+    if (op == FLOOR_OP)
+        return cpu_floor(backward, b);
     static const facs_fuse_params fusion = {FACS_FUSION_THRESHOLD, 0.5f};
     facs_conv2d_params conv = facs_conv2d_defaults();
     const facs_backend *be = ctx->backend;
@@ -214,14 +259,16 @@ static int bench_layer(facs_ctx *ctx, const layer *l, const facs_bench *f, const
         .dx = output_tensor(dev, o->batch, l->ci, l->size, l->size, &seed),
         .dw = output_tensor(dev, l->co, l->ci, 1, 1, &seed),
     };
-    timing t[4] = {{-1, 1}, {-1, 1}, {-1, 1}, {-1, 1}};
+    /* FACS, conv, then on the CPU the floor; forward, backward each. */
+    timing t[6] = {{-1, 1}, {-1, 1}, {-1, 1}, {-1, 1}, {0, 1}, {0, 1}};
+    int floor = f->floor && dev == FACS_DEVICE_CPU, timed = floor ? 6 : 4;
     if (b.x && b.w && b.y && b.prob && b.dy && b.dx && b.dw)
-        for (int k = 0; k < 4; k++) {
-            op_call c = {ctx, k < 2 ? FACS_OP : CONV_OP, k % 2, &b};
+        for (int k = 0; k < timed; k++) {
+            op_call c = {ctx, k < 2 ? FACS_OP : k < 4 ? CONV_OP : FLOOR_OP, k % 2, &b};
             t[k] = time_calls(call_op, &c, f, o);
         }
     int rc = 0;
-    if (t[0].ms < 0 || t[1].ms < 0 || t[2].ms < 0 || t[3].ms < 0) {
+    if (t[0].ms < 0 || t[1].ms < 0 || t[2].ms < 0 || t[3].ms < 0 || t[4].ms < 0 || t[5].ms < 0) {
         fprintf(stderr, "bench-facs: %s: %s\n", l->name, facs_last_error());
         rc = 1;
     } else {
@@ -231,6 +278,11 @@ static int bench_layer(facs_ctx *ctx, const layer *l, const facs_bench *f, const
                                   bench_json_real(t[0].ms, 3), "facs_bwd_ms", bench_json_real(t[1].ms, 3),
                                   "conv_fwd_ms", bench_json_real(t[2].ms, 3), "conv_bwd_ms",
                                   bench_json_real(t[3].ms, 3));
+        if (floor) {
+            fprintf(stderr, "%-22s memory floor %.3f + %.3f ms\n", "", t[4].ms, t[5].ms);
+            json_object_set_new(shape, "floor_fwd_ms", bench_json_real(t[4].ms, 3));
+            json_object_set_new(shape, "floor_bwd_ms", bench_json_real(t[5].ms, 3));
+        }
         if (dev != FACS_DEVICE_CPU) {
             /* The op timings above round to 1 us: the ratios come from the unrounded times. */
             json_object_set_new(shape, "facs_over_conv_fwd", bench_json_real(t[0].ms / t[2].ms, 3));
@@ -273,9 +325,9 @@ static void add_ceilings(json_t *doc, const facs_bench *f, timing copy, double c
 
 int main(int argc, char **argv)
 {
-    static const bench_option own[] = {{"--device", 1}, {"--peak-gbs", 1}, {"--copy-mib", 1}, {"--iters", 1},
-                                       {NULL, 0}};
-    facs_bench f = {{FACS_DEVICE_CPU, 0}, DEFAULT_PEAK_GBS, DEFAULT_COPY_MIB, 0};
+    static const bench_option own[] = {{"--device", 1}, {"--peak-gbs", 1}, {"--copy-mib", 1},
+                                       {"--iters", 1},  {"--floor", 0},    {NULL, 0}};
+    facs_bench f = {.device = {.device = FACS_DEVICE_CPU}, .peak_gbs = DEFAULT_PEAK_GBS, .copy_mib = DEFAULT_COPY_MIB};
     bench_options o;
     int rc = bench_take_options(&argc, argv, "bench-facs", own, take_facs_option, &f);
     if (rc < 0)

@@ -132,7 +132,7 @@ static int take_model_options(int *argc, char **argv, model_bench *b)
     b->profile = 0;
     b->weight_cache = 0;
     b->fold_bn = 0;
-    b->device = (facs_device_choice){FACS_DEVICE_CPU, 0};
+    b->device = (facs_device_choice){.device = FACS_DEVICE_CPU};
     int rc = bench_take_options(argc, argv, "bench-models", own, take_model_option, &m);
     if (rc >= 0)
         return rc;

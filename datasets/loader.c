@@ -233,6 +233,8 @@ static facs_status check_opts(const facs_dataset *ds, const facs_loader_opts *o)
     if (o->height < 1 || o->width < 1 || o->channels < 1 || !o->transform || !o->transform_opts)
         return facs_fail(FACS_ERR_ARG, "loader: output %dx%dx%d or no transform", o->height, o->width,
                          o->channels);
+    if (o->staging.alloc && !o->staging.free)
+        return facs_fail(FACS_ERR_ARG, "loader: a staging allocator without a free function");
     return check_transform(o);
 }
 
@@ -287,6 +289,24 @@ static facs_status plan_shard(facs_loader *l)
     return FACS_OK;
 }
 
+/* A batch buffer (images, labels) from the staging allocator, or malloc. */
+static void *alloc_batch_buffer(const facs_loader *l, size_t bytes)
+{
+    const facs_host_allocator *a = &l->o.staging;
+    return a->alloc ? a->alloc(a->user, bytes) : malloc(bytes);
+}
+
+static void free_batch_buffer(const facs_loader *l, void *ptr)
+{
+    const facs_host_allocator *a = &l->o.staging;
+    if (!ptr)
+        return;
+    if (a->alloc)
+        a->free(a->user, ptr);
+    else
+        free(ptr);
+}
+
 static facs_status alloc_slots(facs_loader *l)
 {
     l->slots = calloc((size_t)l->nslots, sizeof *l->slots);
@@ -295,8 +315,14 @@ static facs_status alloc_slots(facs_loader *l)
     size_t bs = l->max_batch > 0 ? (size_t)l->max_batch : 1;
     for (int s = 0; s < l->nslots; s++) {
         facs_batch *b = &l->slots[s].b;
-        b->images = malloc(sizeof(float) * bs * l->img_floats);
-        b->labels = malloc(sizeof(int32_t) * bs * l->label_ints);
+        b->images = alloc_batch_buffer(l, sizeof(float) * bs * l->img_floats);
+        b->labels = b->images ? alloc_batch_buffer(l, sizeof(int32_t) * bs * l->label_ints) : NULL;
+        if (!b->labels && l->o.staging.alloc) {
+            char cause[512];
+            snprintf(cause, sizeof cause, "%s", facs_last_error());
+            return facs_fail(FACS_ERR_MEMORY, "loader: no staging memory for %d batches of %zu floats: %s",
+                             l->nslots, bs * l->img_floats, cause);
+        }
         b->indices = malloc(sizeof(int) * bs);
         l->slots[s].skipped = calloc(bs, 1);
         if (!b->images || !b->labels || !b->indices || !l->slots[s].skipped)
@@ -309,8 +335,8 @@ static facs_status alloc_slots(facs_loader *l)
 static void free_memory(facs_loader *l)
 {
     for (int s = 0; l->slots && s < l->nslots; s++) {
-        free(l->slots[s].b.images);
-        free(l->slots[s].b.labels);
+        free_batch_buffer(l, l->slots[s].b.images);
+        free_batch_buffer(l, l->slots[s].b.labels);
         free(l->slots[s].b.indices);
         free(l->slots[s].skipped);
     }

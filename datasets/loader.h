@@ -32,6 +32,15 @@
  * (mallopt, to 32 MiB and 256 MiB) for the process: freed buffers are reused,
  * and the heap keeps up to its peak instead of shrinking after each sample.
  *
+ * Staging memory: with an allocator in the options (a device's,
+ * facs_device_host_allocator: page-locked on CUDA) the batches' images and
+ * labels live in its memory, so they can go to the device asynchronously
+ * (facs_tensor_upload_async). The caller must then make sure the device has
+ * read a batch before the next facs_loader_next, which hands the batch's
+ * buffers back to be refilled (the training steps do: their loss download
+ * waits for the uploads; finetune/step.c, pspnet/train_step.c). The loader
+ * frees them through the allocator, whose free waits for pending copies.
+ *
  * Errors: a failing load or transform (a corrupt file) is returned by the
  * facs_loader_next that reaches its batch, with the dataset's message (which
  * names the file) prefixed by the sample index; every later call returns the
@@ -66,6 +75,7 @@
 #include "augment.h"
 #include "image.h"
 #include "status.h"
+#include "tensor.h"
 
 /* A sample's label: a class id (classification) or a 1-channel map (segmentation). */
 typedef struct {
@@ -133,9 +143,10 @@ typedef struct {
     facs_transform_fn transform;
     facs_file_transform_fn transform_file; /* optional: used instead for datasets that can read */
     const void *transform_opts;  /* must outlive the loader; the options of both transforms */
+    facs_host_allocator staging; /* of images and labels ("Staging memory"); alloc NULL: malloc */
 } facs_loader_opts;
 
-/* batch_size 1, no shuffle, keep the last batch, 0 workers, prefetch 2, seed 0, no sharding. */
+/* batch_size 1, no shuffle, keep the last batch, 0 workers, prefetch 2, seed 0, no sharding, malloc'd batches. */
 facs_loader_opts facs_loader_defaults(void);
 
 typedef struct {

@@ -74,6 +74,20 @@ static facs_status at_image(facs_status s, const facs_seg_eval_opts *o, int inde
     return facs_fail(s, "image %d of %d: %s", index, count, why);
 }
 
+/* Dataset image i: loaded, evaluated, freed; a failure names the image. */
+static facs_status evaluate_index(facs_ctx *ctx, facs_model *model, const facs_dataset *ds,
+                                  const facs_seg_eval_opts *opts, int i, facs_confusion *cm)
+{
+    facs_image img = {0};
+    facs_label label = {0};
+    facs_status s = ds->load(ds, i, &img, &label); /* its message names the file */
+    if (s == FACS_OK && (s = evaluate_image(ctx, model, opts, i, &img, &label.map, cm)) != FACS_OK)
+        s = at_image(s, opts, i, ds->count);
+    facs_image_free(&img);
+    facs_image_free(&label.map);
+    return s;
+}
+
 facs_status facs_seg_eval_whole(facs_ctx *ctx, facs_model *model, const facs_dataset *ds,
                                 const facs_seg_eval_opts *opts, facs_confusion *cm)
 {
@@ -83,18 +97,16 @@ facs_status facs_seg_eval_whole(facs_ctx *ctx, facs_model *model, const facs_dat
     if (opts->on_prediction && K > 256)
         return facs_fail(FACS_ERR_ARG, "%d classes do not fit the 8-bit prediction maps", K);
     int rank = opts->comm ? facs_comm_rank(opts->comm) : 0, ranks = opts->comm ? facs_comm_size(opts->comm) : 1;
-    for (int i = rank; i < ds->count; i += ranks) {
-        facs_image img = {0};
-        facs_label label = {0};
-        facs_status s = ds->load(ds, i, &img, &label); /* its message names the file */
-        if (s == FACS_OK && (s = evaluate_image(ctx, model, opts, i, &img, &label.map, cm)) != FACS_OK)
-            s = at_image(s, opts, i, ds->count);
-        facs_image_free(&img);
-        facs_image_free(&label.map);
-        if (s != FACS_OK)
-            return s;
+    /* Rounds of one image per rank, so that every rank asks opts->stop as often as the others. */
+    int rounds = (ds->count + ranks - 1) / ranks;
+    for (int round = 0; round < rounds; round++) {
+        int i = round * ranks + rank, done = (round + 1) * ranks;
+        if (i < ds->count)
+            FACS_TRY(evaluate_index(ctx, model, ds, opts, i, cm));
         if (opts->progress)
-            opts->progress(opts->progress_user, i + 1, ds->count);
+            opts->progress(opts->progress_user, done < ds->count ? done : ds->count, ds->count);
+        if (round + 1 < rounds && opts->stop && opts->stop(opts->stop_user))
+            break;
     }
     return cm && opts->comm ? facs_confusion_allreduce(cm, opts->comm) : FACS_OK;
 }

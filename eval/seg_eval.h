@@ -33,9 +33,18 @@ typedef struct {
 typedef struct {
     facs_seg_infer_opts infer; /* normalisation, size, mode, flip, scales (seg_infer.h) */
     int ignore_label;      /* 255 */
-    /* Called after each image with (done, total), e.g. for a progress bar; may be NULL. */
+    /* Called after each image with (done, total), e.g. for a progress bar; may
+     * be NULL. With comm, done counts the images of every rank, the ranks
+     * taken to keep pace with this one. */
     void (*progress)(void *user, int done, int total);
     void *progress_user;
+    /* Asked after each image (with comm: after each round of one image per
+     * rank, the same number of times on every rank, so it may be a
+     * collective such as train/parallel.h's stop agreement) but the last;
+     * nonzero ends the evaluation there, with FACS_OK and cm holding the
+     * images done so far. May be NULL. */
+    int (*stop)(void *user);
+    void *stop_user;
     /* Called with each image's prediction (classes must then be at most 256);
      * a failure stops the evaluation with its status. May be NULL. */
     facs_status (*on_prediction)(void *user, const facs_seg_prediction *p);

@@ -7,6 +7,7 @@
 
 #include "class_list.h"
 #include "data.h"
+#include "loader_skip.h"
 #include "parallel.h"
 
 #define PATH_SIZE 4096
@@ -230,22 +231,32 @@ facs_status ft_loader_create(const ft_split *s, int train, const ft_options *o, 
     lo.skip_bad = o->skip_bad;
     lo.shard_rank = o->rank;
     lo.shard_count = o->ranks;
+    /* Page-locked batches on CUDA, which ft_step uploads asynchronously. */
+    FACS_TRY(facs_device_host_allocator(o->device.device, &lo.staging));
     return facs_loader_create(&s->dataset, &lo, out);
 }
 
-void ft_print_skipped(facs_loader *train, facs_loader *test)
+facs_status ft_print_skipped(facs_comm *comm, facs_loader *train, facs_loader *test)
 {
     facs_loader *loaders[2] = {train, test};
+    facs_skip_list lists[2];
+    memset(lists, 0, sizeof lists);
+    facs_status s = FACS_OK;
     int total = 0;
+    for (int i = 0; i < 2 && s == FACS_OK; i++)
+        if (loaders[i] && (s = facs_loader_gather_skipped(loaders[i], comm, 0, &lists[i])) == FACS_OK)
+            total += lists[i].count;
+    if (s == FACS_OK && total > 0) {
+        printf("skipped %d file%s that do%s not decode (--skip-bad):\n", total, total == 1 ? "" : "s",
+               total == 1 ? "es" : "");
+        for (int i = 0; i < 2; i++)
+            for (int k = 0; k < lists[i].count; k++)
+                printf("  %s\n", lists[i].items[k].message ? lists[i].items[k].message : "(no memory for the message)");
+        fflush(stdout);
+    }
     for (int i = 0; i < 2; i++)
-        total += loaders[i] ? facs_loader_skipped_count(loaders[i]) : 0;
-    if (total == 0)
-        return;
-    printf("skipped %d file%s that do%s not decode (--skip-bad):\n", total, total == 1 ? "" : "s", total == 1 ? "es" : "");
-    for (int i = 0; i < 2; i++)
-        for (int k = 0; loaders[i] && k < facs_loader_skipped_count(loaders[i]); k++)
-            printf("  %s\n", facs_loader_skipped(loaders[i], k, NULL));
-    fflush(stdout);
+        facs_skip_list_free(&lists[i]);
+    return s;
 }
 
 void ft_print_error(const ft_options *o)

@@ -15,6 +15,7 @@
 #define FT_DATA_H
 
 #include "cifar.h"
+#include "comm.h"
 #include "ft_options.h"
 #include "image_folder.h"
 #include "loader.h"
@@ -60,7 +61,9 @@ facs_status ft_loader_create(const ft_split *s, int train, const ft_options *o, 
 void ft_print_error(const ft_options *o);
 
 /* With --skip-bad: the files the loaders (either may be NULL) left out, each
- * once, on stdout; nothing when none was. */
-void ft_print_skipped(facs_loader *train, facs_loader *test);
+ * once, on stdout; nothing when none was. With comm (a data-parallel run's
+ * ranks, every rank calling) rank 0 lists every rank's, each file once;
+ * NULL: this process's alone (a rank that failed, whose peers are not here). */
+facs_status ft_print_skipped(facs_comm *comm, facs_loader *train, facs_loader *test);
 
 #endif

@@ -91,8 +91,9 @@ static facs_status evaluate_file(const ft_options *o, eval_session *e)
     FACS_TRY(ft_eval_init(&e->eval, classes));
     FACS_TRY(ft_loader_create(&e->test, 0, o, 0, &e->loader));
     facs_status s = ft_evaluate(e->ctx, e->model, e->loader, NULL, "--eval", &e->eval);
-    ft_print_skipped(NULL, e->loader);
+    facs_status listed = ft_print_skipped(NULL, NULL, e->loader);
     FACS_TRY(s);
+    FACS_TRY(listed);
     const facs_confusion *m = &e->eval.matrix;
     printf("%s: %s, %d classes, input %dx%d, %lld test images: top-1 %.4f  top-5 %.4f  loss %.4f\n", o->eval, mo.arch,
            classes, input_size, input_size, (long long)facs_confusion_total(m), facs_confusion_accuracy(m),

@@ -20,9 +20,14 @@ facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, facs_parall
     facs_tensor *t = facs_ctx_tensor(ctx, FACS_I32, n, 1, 1, 1);
     if (!x || !t)
         return facs_last_status();
-    /* The loader's batches are NHWC, the tensors' storage order. */
-    FACS_TRY(facs_tensor_upload(x, b->images, facs_tensor_bytes(x)));
-    FACS_TRY(facs_tensor_upload(t, b->labels, (size_t)n * sizeof *b->labels));
+    /* The loader's batches are NHWC, the tensors' storage order. The uploads
+     * are queued without waiting (from page-locked batches on CUDA); b must
+     * stay untouched until the device has read it, which the loss download
+     * below waits for: once this step returns, the loader may refill b
+     * (loader.h "Staging memory"). A step failing before that ends the run,
+     * and freeing the loader waits for the copies (backend.h host_free). */
+    FACS_TRY(facs_tensor_upload_async(x, b->images, facs_tensor_bytes(x)));
+    FACS_TRY(facs_tensor_upload_async(t, b->labels, (size_t)n * sizeof *b->labels));
     facs_tensor *logits = facs_model_forward(ctx, model, x);
     if (!logits)
         return facs_last_status();
@@ -32,6 +37,7 @@ facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, facs_parall
     facs_tensor *loss = facs_softmax_cross_entropy_smoothed(ctx, logits, t, -100, sgd ? smoothing : 0.0f);
     if (!loss)
         return facs_last_status();
+    /* Synchronising: from here on the device is done with b. */
     FACS_TRY(facs_tensor_download(loss, &r->loss, sizeof r->loss));
     FACS_TRY(facs_tensor_download(logits, r->logits, (size_t)n * classes * sizeof(float)));
     if (!isfinite(r->loss))
@@ -44,7 +50,7 @@ facs_status ft_step(facs_ctx *ctx, facs_model *model, facs_sgd *sgd, facs_parall
         return facs_last_status();
     FACS_TRY(facs_backward(ctx, loss, seed_grad));
     FACS_TRY(facs_parallel_finish_grads(par));
-    facs_status s = facs_check_finite_grads(sgd->params);
+    facs_status s = facs_check_finite_grads(ctx, sgd->params);
     if (s != FACS_OK) {
         char why[512];
         snprintf(why, sizeof why, "%s", facs_last_error());

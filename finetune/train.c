@@ -178,7 +178,11 @@ int ft_run_train(ft_run *r)
             s = finish_epoch(r, epoch, &e);
     }
     free(logits);
-    ft_print_skipped(r->train_loader, r->test_loader);
+    /* Gathered only when every rank got here: a rank that failed ends the run instead (facs_parallel_fail). */
+    if (s == FACS_OK)
+        s = ft_print_skipped(r->comm, r->train_loader, r->test_loader);
+    else
+        ft_print_skipped(NULL, r->train_loader, r->test_loader);
     if (s != FACS_OK)
         return FACS_EXIT_ERROR;
     if (r->par.stopped) {

@@ -24,6 +24,13 @@
 
 struct facs_ctx;
 
+/* The activation that ends a convolution's inference post-ops. */
+typedef enum {
+    FACS_POST_NONE = 0,
+    FACS_POST_RELU = 1,  /* max(0, .) */
+    FACS_POST_RELU6 = 2, /* min(max(0, .), 6): MobileNet-v2's ReLU6 */
+} facs_post_act;
+
 typedef struct {
     int stride_h, stride_w;
     int pad_h, pad_w;
@@ -31,9 +38,10 @@ typedef struct {
     int groups;       /* 1 = dense; C_in = groups for depthwise */
     /* Inference-only post-ops of conv2d_forward (facs_conv2d_fused; never
      * recorded, so never in training): post_sum: y holds a residual on entry
-     * and gets conv + residual; post_relu: then max(0, .). 0 in
+     * and gets conv + residual; post_act: then that activation. 0 (none) in
      * facs_conv2d_defaults(). */
-    int post_sum, post_relu;
+    int post_sum;
+    facs_post_act post_act;
 } facs_conv2d_params;
 
 typedef struct {
@@ -76,6 +84,28 @@ typedef struct facs_backend {
     facs_status (*axpy)(size_t count, float alpha, const float *x, float *y);
     /* Waits for queued work (no-op on the CPU). */
     facs_status (*sync)(void);
+    /* Host staging memory for data on its way to the device (the loader's
+     * batches): page-locked on CUDA, so that copies from it are DMA transfers
+     * that copy_from_host_async queues without waiting; 64-byte aligned
+     * ordinary memory on the CPU and meta backends. Always host memory that
+     * the CPU reads and writes, whatever the device. host_alloc returns NULL
+     * with last error; host_free first waits for the device's queued work,
+     * so a copy still pending from the buffer never reads freed memory. */
+    void *(*host_alloc)(size_t bytes);
+    void (*host_free)(void *ptr);
+    /* copy_from_host without waiting for the copy: it is queued behind the
+     * work before it and ahead of every later op (CUDA: the legacy default
+     * stream), so later ops read the new values. The contract: src must
+     * stay unchanged and allocated until the next synchronising call on the
+     * host, sync or copy_to_host (host_free waits too). From host_alloc
+     * memory it returns at once on CUDA; from other memory the runtime
+     * stages the data first. A plain copy on the CPU. */
+    facs_status (*copy_from_host_async)(void *dst, const void *src, size_t bytes);
+    /* Adds to *counter (device memory, one int64_t) how many of x[0, count)
+     * are NaN or infinite. Integer sums, so the count is exact in any order,
+     * and many calls can add into one buffer that a single copy_to_host
+     * reads (train/finite.c: one download checks every gradient). */
+    facs_status (*count_non_finite)(size_t count, const float *x, int64_t *counter);
     /* One SGD step of one tensor: facs_sgd_update (sgd_math.h) at every index
      * of p, g and buf (buf NULL when k.momentum is 0), in one pass. */
     facs_status (*sgd_update)(facs_sgd_coeffs k, int first, size_t count, float *p, const float *g, float *buf);

@@ -1,7 +1,7 @@
 /* Bucketed gradient sums over the ranks (grad_sync.h). */
 #include <stdlib.h>
-#include <string.h>
 
+#include "backend.h"
 #include "grad_sync.h"
 
 typedef struct {
@@ -13,6 +13,8 @@ typedef struct {
 
 struct facs_grad_sync {
     facs_comm *comm;
+    facs_device device; /* the parameters' (all on one device) */
+    const facs_backend *backend;
     facs_ctx *ctx;
     facs_param **plan; /* trainable parameters, reverse registration order */
     int nplan;
@@ -31,9 +33,11 @@ static facs_status plan_buckets(facs_grad_sync *gs, const facs_param_list *param
         facs_param *p = params->items[i];
         if (p->kind != FACS_PARAM_TRAINABLE || p->frozen)
             continue;
-        if (p->value->device != FACS_DEVICE_CPU)
-            return facs_fail(FACS_ERR_UNSUPPORTED, "gradient sums over ranks: %s is on %s; only CPU tensors go "
-                             "through MPI", p->name, facs_device_name(p->value->device));
+        if (gs->nplan == 0)
+            gs->device = p->value->device;
+        else if (p->value->device != gs->device)
+            return facs_fail(FACS_ERR_ARG, "gradient sums over ranks: %s is on %s, the parameters before it on %s",
+                             p->name, facs_device_name(p->value->device), facs_device_name(gs->device));
         size_t floats = facs_tensor_numel(p->value);
         bucket *b = &gs->buckets[gs->nbuckets ? gs->nbuckets - 1 : 0];
         if (gs->nbuckets == 0 || (b->floats + floats) * sizeof(float) > bucket_bytes) {
@@ -44,9 +48,15 @@ static facs_status plan_buckets(facs_grad_sync *gs, const facs_param_list *param
         b->floats += floats;
         gs->plan[gs->nplan++] = p;
     }
+    if (gs->nplan == 0)
+        return FACS_OK;
+    if (!(gs->backend = facs_backend_get(gs->device)))
+        return FACS_ERR_UNSUPPORTED;
+    FACS_TRY(facs_comm_use_device(gs->comm, gs->device));
     for (int k = 0; k < gs->nbuckets; k++)
-        if (!(gs->buckets[k].buffer = malloc(gs->buckets[k].floats * sizeof(float))))
-            return facs_fail(FACS_ERR_MEMORY, "out of memory for the gradient buckets");
+        if (!(gs->buckets[k].buffer = gs->backend->alloc(gs->buckets[k].floats * sizeof(float))))
+            return facs_fail(FACS_ERR_MEMORY, "out of %s memory for the gradient buckets (%zu bytes)",
+                             facs_device_name(gs->device), gs->buckets[k].floats * sizeof(float));
     return FACS_OK;
 }
 
@@ -73,7 +83,8 @@ void facs_grad_sync_free(facs_grad_sync *gs)
         return;
     facs_grad_sync_attach(gs, NULL);
     for (int k = 0; k < gs->nbuckets; k++)
-        free(gs->buckets[k].buffer);
+        if (gs->buckets[k].buffer)
+            gs->backend->free(gs->buckets[k].buffer);
     free(gs->buckets);
     free(gs->plan);
     free(gs);
@@ -85,15 +96,12 @@ static facs_status start_bucket(facs_grad_sync *gs, bucket *b)
     float *dst = b->buffer;
     for (int i = b->first; i < b->first + b->count; i++) {
         const facs_tensor *v = gs->plan[i]->value;
-        size_t n = facs_tensor_numel(v);
-        if (v->grad)
-            memcpy(dst, v->grad->data, n * sizeof(float));
-        else
-            memset(dst, 0, n * sizeof(float));
-        dst += n;
+        size_t bytes = facs_tensor_numel(v) * sizeof(float);
+        FACS_TRY(v->grad ? gs->backend->copy(dst, v->grad->data, bytes) : gs->backend->fill_zero(dst, bytes));
+        dst += bytes / sizeof(float);
     }
     b->started = 1;
-    return facs_comm_start_sum(gs->comm, b->buffer, b->floats, FACS_COMM_F32);
+    return facs_comm_start_sum_on(gs->comm, gs->device, b->buffer, b->floats, FACS_COMM_F32);
 }
 
 /* Whether backward, having run node `node_index`, has finished every gradient of the bucket. */
@@ -118,7 +126,7 @@ static facs_status on_grad_ready(void *user, int node_index)
             gs->early++;
         }
     }
-    return facs_comm_progress(gs->comm);
+    return facs_comm_progress_on(gs->comm, gs->device);
 }
 
 void facs_grad_sync_attach(facs_grad_sync *gs, facs_ctx *ctx)
@@ -142,7 +150,7 @@ facs_status facs_grad_sync_finish(facs_grad_sync *gs)
     for (int k = 0; k < gs->nbuckets && s == FACS_OK; k++)
         if (!gs->buckets[k].started)
             s = start_bucket(gs, &gs->buckets[k]);
-    facs_status waited = facs_comm_wait_all(gs->comm);
+    facs_status waited = gs->nplan ? facs_comm_wait_all_on(gs->comm, gs->device) : FACS_OK;
     FACS_TRY(s);
     FACS_TRY(waited);
     for (int k = 0; k < gs->nbuckets; k++) {
@@ -152,7 +160,7 @@ facs_status facs_grad_sync_finish(facs_grad_sync *gs)
             facs_tensor *v = gs->plan[i]->value;
             size_t n = facs_tensor_numel(v);
             if (v->grad) /* a gradient no rank produced stays absent: SGD skips it as before */
-                memcpy(v->grad->data, src, n * sizeof(float));
+                FACS_TRY(gs->backend->copy(v->grad->data, src, n * sizeof(float)));
             src += n;
         }
         b->started = 0;
@@ -164,11 +172,10 @@ int facs_grad_sync_buckets(const facs_grad_sync *gs) { return gs->nbuckets; }
 
 int facs_grad_sync_started_early(const facs_grad_sync *gs) { return gs->last_early; }
 
-static facs_status broadcast_tensor(facs_comm *comm, facs_tensor *t, const char *name)
+static facs_status broadcast_tensor(facs_comm *comm, facs_tensor *t)
 {
-    if (t->device != FACS_DEVICE_CPU)
-        return facs_fail(FACS_ERR_UNSUPPORTED, "broadcast of %s: only CPU tensors go through MPI", name);
-    FACS_TRY(facs_comm_broadcast(comm, t->data, facs_tensor_bytes(t), 0));
+    FACS_TRY(facs_comm_use_device(comm, t->device));
+    FACS_TRY(facs_comm_broadcast_on(comm, t->device, t->data, facs_tensor_bytes(t), 0));
     facs_tensor_touch(t);
     return FACS_OK;
 }
@@ -179,9 +186,9 @@ facs_status facs_params_broadcast(facs_comm *comm, facs_param_list *params)
         return FACS_OK;
     for (int i = 0; i < params->count; i++) {
         facs_param *p = params->items[i];
-        FACS_TRY(broadcast_tensor(comm, p->value, p->name));
+        FACS_TRY(broadcast_tensor(comm, p->value));
         if (p->momentum)
-            FACS_TRY(broadcast_tensor(comm, p->momentum, p->name));
+            FACS_TRY(broadcast_tensor(comm, p->momentum));
     }
     return FACS_OK;
 }

@@ -25,7 +25,8 @@
  * batches differ in size, and makes every activation gradient the one the
  * single process has, which synchronised BatchNorm relies on (ctx.h bn_comm).
  *
- * CPU tensors only (the MPI transport). */
+ * The parameters share one device: CPU tensors go through the host transport
+ * (MPI), CUDA tensors through NCCL (comm.h "Collectives on tensor memory"). */
 #ifndef FACS_GRAD_SYNC_H
 #define FACS_GRAD_SYNC_H
 

@@ -25,11 +25,12 @@ facs_tensor *facs_conv2d(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_ten
 /* stride, pad, dilation 1, groups 1: the defaults of nn.Conv2d. */
 facs_conv2d_params facs_conv2d_defaults(void);
 /* Inference only (no gradient may flow: fails when one would be recorded):
- * relu(conv2d(x, w, b) + residual) in one oneDNN primitive (post-ops sum and
- * eltwise), residual NULL for none, relu 0 for none. What an eval-mode block
- * with BatchNorm folded into its convolutions runs (layers.h facs_conv_bn). */
+ * act(conv2d(x, w, b) + residual) in one oneDNN primitive (post-ops sum and
+ * eltwise), residual NULL for none, act FACS_POST_NONE, FACS_POST_RELU or
+ * FACS_POST_RELU6 (backend.h). What an eval-mode block with BatchNorm folded
+ * into its convolutions runs (layers.h facs_conv_bn). */
 facs_tensor *facs_conv2d_fused(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b,
-                               const facs_conv2d_params *p, facs_tensor *residual, int relu);
+                               const facs_conv2d_params *p, facs_tensor *residual, facs_post_act act);
 
 /* Uses ctx->training unless the model overrides the params. running_* are
  * persistent buffers (not parameters) updated in place in training. */

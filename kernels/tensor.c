@@ -126,13 +126,41 @@ void facs_nhwc_to_nchw(const float *src, float *dst, int n, int c, int h, int w)
                     dst[(((size_t)in * c + ic) * h + ih) * w + iw] = src[(((size_t)in * h + ih) * w + iw) * c + ic];
 }
 
+/* The checks and bookkeeping both uploads share; the backend to copy with. */
+static const facs_backend *start_upload(facs_tensor *dst, size_t bytes)
+{
+    if (bytes != facs_tensor_bytes(dst)) {
+        facs_fail(FACS_ERR_ARG, "upload of %zu bytes into a tensor of %zu bytes", bytes, facs_tensor_bytes(dst));
+        return NULL;
+    }
+    facs_tensor_touch(dst);
+    return facs_backend_get(dst->device);
+}
+
 facs_status facs_tensor_upload(facs_tensor *dst, const void *host, size_t bytes)
 {
-    if (bytes != facs_tensor_bytes(dst))
-        return facs_fail(FACS_ERR_ARG, "upload of %zu bytes into a tensor of %zu bytes", bytes,
-                         facs_tensor_bytes(dst));
-    facs_tensor_touch(dst);
-    return facs_backend_get(dst->device)->copy_from_host(dst->data, host, bytes);
+    const facs_backend *be = start_upload(dst, bytes);
+    return be ? be->copy_from_host(dst->data, host, bytes) : facs_last_status();
+}
+
+facs_status facs_tensor_upload_async(facs_tensor *dst, const void *host, size_t bytes)
+{
+    const facs_backend *be = start_upload(dst, bytes);
+    return be ? be->copy_from_host_async(dst->data, host, bytes) : facs_last_status();
+}
+
+static void *backend_host_alloc(void *user, size_t bytes) { return ((const facs_backend *)user)->host_alloc(bytes); }
+
+static void backend_host_free(void *user, void *ptr) { ((const facs_backend *)user)->host_free(ptr); }
+
+facs_status facs_device_host_allocator(facs_device device, facs_host_allocator *out)
+{
+    const facs_backend *be = facs_backend_get(device);
+    if (!be)
+        return facs_last_status();
+    /* The table is only read through user. */
+    *out = (facs_host_allocator){.alloc = backend_host_alloc, .free = backend_host_free, .user = (void *)be};
+    return FACS_OK;
 }
 
 facs_status facs_tensor_download(const facs_tensor *src, void *host, size_t bytes)

@@ -98,6 +98,27 @@ facs_status facs_tensor_to_nchw(const facs_tensor *src, float *nchw, size_t coun
 facs_status facs_tensor_upload(facs_tensor *dst, const void *host, size_t bytes);
 facs_status facs_tensor_download(const facs_tensor *src, void *host, size_t bytes);
 
+/* facs_tensor_upload without waiting for the copy (backend.h
+ * copy_from_host_async): ops queued after it read the new values, but host
+ * must stay unchanged and allocated until the next synchronising call on
+ * dst's device (a download, the backend's sync). Fastest from memory of
+ * facs_device_host_allocator. */
+facs_status facs_tensor_upload_async(facs_tensor *dst, const void *host, size_t bytes);
+
+/* An allocator of host memory, for buffers whose data goes to a device (the
+ * loader's batches, datasets/loader.h). alloc returns NULL with last error. */
+typedef struct {
+    void *(*alloc)(void *user, size_t bytes);
+    void (*free)(void *user, void *ptr);
+    void *user;
+} facs_host_allocator;
+
+/* The host staging memory of device's backend (backend.h host_alloc):
+ * page-locked on CUDA, so facs_tensor_upload_async from it does not hold up
+ * the host; 64-byte aligned memory elsewhere. Fails when the backend is
+ * missing. */
+facs_status facs_device_host_allocator(facs_device device, facs_host_allocator *out);
+
 /* Layout conversion on host buffers: NCHW <-> NHWC for shape (n, c, h, w). */
 void facs_nchw_to_nhwc(const float *src, float *dst, int n, int c, int h, int w);
 void facs_nhwc_to_nchw(const float *src, float *dst, int n, int c, int h, int w);

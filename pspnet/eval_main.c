@@ -9,6 +9,7 @@
 #include "cli_options.h"
 #include "eval_run.h"
 #include "interrupt.h"
+#include "parallel.h"
 #include "pspnet.h"
 #include "seg_infer.h"
 
@@ -64,7 +65,10 @@ static void usage(FILE *f)
             "  --save-prob         with --save-pred, also prob/NAME.h5: /prob (classes, H, W) float32, the\n"
             "                      averaged class probabilities the predictions are the argmax of\n"
             "                      (CITY_SEQ_FRAME_leftImg8bit); with --images, its path under DIR and no CITY\n"
-            "  --help, --version\n");
+            "  --help, --version\n"
+            "Under mpirun -np N each process evaluates every N-th image and saves its predictions; the\n"
+            "confusion matrices are summed and rank 0 alone prints and writes --out (--score: one process).\n"
+            "Ctrl-C stops every process after the image at hand, writes no results and exits with 130.\n");
 }
 
 enum { O_WEIGHTS = 256, O_DATA, O_SPLIT, O_IMAGES, O_OUT, O_SAVE_PRED, O_MODE, O_BASE_SIZE, O_CROP, O_STRIDE, O_FLIP, O_SCALES, O_SAVE_PROB, O_SCORE, O_PRED_FORMAT, O_HELP, O_VERSION, O_DEVICE };
@@ -223,17 +227,25 @@ int main(int argc, char **argv)
     o.infer.crop_h = o.infer.crop_w = 713;
     if (!parse(argc, argv, &o))
         return FACS_EXIT_USAGE;
-    facs_status s;
     if (o.score) {
-        s = ev_score(&o);
-    } else {
-        ev_run run;
-        s = ev_run_setup(&run, &o);
-        if (s == FACS_OK)
-            s = ev_run_evaluate(&run);
-        ev_run_free(&run);
-    }
-    if (s != FACS_OK)
+        if (facs_comm_mpi_launched()) {
+            fprintf(stderr, "pspnet-eval: --score runs in one process; start it without mpirun\n");
+            return FACS_EXIT_USAGE;
+        }
+        if (ev_score(&o) == FACS_OK)
+            return FACS_EXIT_OK;
         fprintf(stderr, "pspnet-eval: %s\n", facs_last_error());
-    return s == FACS_OK ? FACS_EXIT_OK : FACS_EXIT_ERROR;
+        return FACS_EXIT_ERROR;
+    }
+    facs_comm *comm = facs_parallel_open("pspnet-eval");
+    int rank = facs_comm_rank(comm), ranks = facs_comm_size(comm);
+    ev_run run;
+    int rc = ev_run_setup(&run, &o, comm) == FACS_OK ? ev_run_evaluate(&run) : FACS_EXIT_ERROR;
+    if (rc == FACS_EXIT_ERROR) {
+        fprintf(stderr, "pspnet-eval: %s%s\n", facs_parallel_rank_label(rank, ranks), facs_last_error());
+        facs_parallel_fail(comm, rc);
+    }
+    ev_run_free(&run);
+    facs_comm_close(comm);
+    return rc;
 }

@@ -6,6 +6,7 @@
 
 #include "atomic_file.h"
 #include "clock.h"
+#include "interrupt.h"
 #include "model_file.h"
 #include "pspnet.h"
 #include "seg_metrics.h"
@@ -62,21 +63,25 @@ static facs_status list_folder(ev_run *r)
     return FACS_OK;
 }
 
-facs_status ev_run_setup(ev_run *r, const ev_options *o)
+facs_status ev_run_setup(ev_run *r, const ev_options *o, facs_comm *comm)
 {
     memset(r, 0, sizeof *r);
     r->out.lock_fd = -1;
     r->o = o;
+    r->comm = comm;
+    r->par = (facs_parallel){.comm = comm}; /* the stop agreement alone: evaluation has no gradients */
+    r->writes = facs_comm_rank(comm) == 0;
+    facs_interrupt_install(); /* before the lock exists, as the training tools */
     r->saver.dir = o->save_pred;
     r->saver.weights = o->weights;
     r->saver.probabilities = o->save_prob;
     facs_model_options mo;
-    FACS_TRY(facs_cli_device_use(&o->device, 1));
+    FACS_TRY(facs_cli_device_use(&o->device, facs_comm_size(comm)));
     FACS_TRY(model_options(o->weights, &mo));
     FACS_TRY(o->data ? list_split(r) : list_folder(r));
     if (o->save_pred)
         FACS_TRY(ev_saver_check_unique(&r->saver));
-    if (o->out) { /* before the work: a folder that cannot be made fails now, not after the evaluation */
+    if (o->out && r->writes) { /* before the work: a folder that cannot be made fails now, not after it */
         FACS_TRY(facs_run_dir_open(&r->out, "--out", o->out));
         static const char *const outputs[] = {"results.json", "confusion.csv"};
         for (int k = 0; k < 2; k++) {
@@ -135,18 +140,21 @@ static void print_header(const ev_run *r)
     fflush(stdout);
 }
 
-facs_status ev_run_evaluate(ev_run *r)
+int ev_run_evaluate(ev_run *r)
 {
     const ev_options *o = r->o;
     print_header(r);
     facs_confusion cm = {0};
-    if (o->data)
-        FACS_TRY(facs_confusion_init(&cm, FACS_CITYSCAPES_CLASSES));
+    if (o->data && facs_confusion_init(&cm, FACS_CITYSCAPES_CLASSES) != FACS_OK)
+        return FACS_EXIT_ERROR;
     facs_seg_eval_opts eo = facs_seg_eval_defaults();
     eo.infer = o->infer;
     eo.progress = ev_show_progress;
     eo.progress_user = &r->bar;
+    eo.stop = facs_parallel_stop_hook;
+    eo.stop_user = &r->par;
     eo.names = (const char *const *)r->saver.files.items;
+    eo.comm = r->comm;
     if (o->save_pred) {
         eo.on_prediction = ev_save_prediction;
         eo.prediction_user = &r->saver;
@@ -157,18 +165,25 @@ facs_status ev_run_evaluate(ev_run *r)
     facs_status s = facs_seg_eval_whole(r->ctx, r->model, &r->images, &eo, o->data ? &cm : NULL);
     facs_progress_end(&r->bar);
     double seconds = facs_clock_seconds() - start;
-    if (s == FACS_OK) {
-        printf("%d images in %.1f s (%.2f images/s)\n\n", r->images.count, seconds,
-               seconds > 0 ? r->images.count / seconds : 0.0);
+    int ranks = facs_comm_size(r->comm), stopped = s == FACS_OK && r->par.stopped;
+    if (stopped)
+        printf("interrupted: no results written%s\n", o->save_pred ? " (the predictions saved so far stay)" : "");
+    if (s == FACS_OK && !stopped) {
+        char on[32] = "";
+        if (ranks > 1)
+            snprintf(on, sizeof on, " on %d ranks", ranks);
+        printf("%d images in %.1f s (%.2f images/s%s)\n\n", r->images.count, seconds,
+               seconds > 0 ? r->images.count / seconds : 0.0, on);
         if (o->data) {
             facs_seg_results_print(&cm, NULL, stdout);
-            s = ev_write_results(&r->out, &cm, NULL);
+            if (r->writes)
+                s = ev_write_results(&r->out, &cm, NULL);
         }
+        if (s == FACS_OK && o->save_pred)
+            printf("predictions: %s/{trainid,labelid,color,overlay}\n", o->save_pred);
     }
-    if (s == FACS_OK && o->save_pred)
-        printf("predictions: %s/{trainid,labelid,color,overlay}\n", o->save_pred);
     facs_confusion_free(&cm);
-    return s;
+    return s != FACS_OK ? FACS_EXIT_ERROR : stopped ? FACS_EXIT_INTERRUPTED : FACS_EXIT_OK;
 }
 
 void ev_run_free(ev_run *r)

@@ -1,6 +1,9 @@
 /* A pspnet-eval run: set up (every check that can fail early, before any
  * output is written), then evaluated over the images (eval/seg_eval.h), the
- * predictions saved on the way (eval_predictions.c) and the results written. */
+ * predictions saved on the way (eval_predictions.c) and the results written.
+ * Under mpirun each rank evaluates its share of the images and saves their
+ * predictions; the confusion matrices are summed and rank 0 alone prints and
+ * writes --out (docs/design.md "Data parallel"). */
 #ifndef PS_EVAL_RUN_H
 #define PS_EVAL_RUN_H
 
@@ -9,6 +12,7 @@
 #include "image_folder.h"
 #include "image_walk.h"
 #include "progress.h"
+#include "parallel.h"
 #include "run_dir.h"
 #include "cityscapes_instances.h"
 #include "seg_eval.h"
@@ -42,17 +46,22 @@ typedef struct {
     facs_ctx *ctx;
     ev_saver saver;
     facs_progress bar;
+    facs_comm *comm;              /* the run's ranks (one without mpirun); borrowed */
+    facs_parallel par;            /* Ctrl-C on any rank stops every rank after the same image */
+    int writes;                   /* rank 0: prints the results and writes --out */
 } ev_run;
 
-facs_status ev_run_setup(ev_run *r, const ev_options *o);
+facs_status ev_run_setup(ev_run *r, const ev_options *o, facs_comm *comm);
 /* --out's results.json and confusion.csv (inst NULL: no instance-level IoU). */
 facs_status ev_write_results(facs_run_dir *out, const facs_confusion *cm, const facs_cityscapes_instances *inst);
 /* seg_eval.h's progress callback over a facs_progress bar. */
 void ev_show_progress(void *user, int done, int total);
 /* --score: predictions made elsewhere scored against --data (eval_score.c). */
 facs_status ev_score(const ev_options *o);
-/* Evaluates or predicts every image, prints the tables and writes the results. */
-facs_status ev_run_evaluate(ev_run *r);
+/* Evaluates or predicts every image, prints the tables and writes the
+ * results: FACS_EXIT_OK, FACS_EXIT_INTERRUPTED (Ctrl-C: no results written)
+ * or FACS_EXIT_ERROR (facs_last_error() says why). */
+int ev_run_evaluate(ev_run *r);
 void ev_run_free(ev_run *r);
 
 #endif

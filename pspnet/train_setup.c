@@ -155,6 +155,8 @@ static facs_status setup_loader(ps_run *r)
     lo.transform_opts = &r->aug;
     lo.shard_rank = o->rank;
     lo.shard_count = o->ranks;
+    /* Page-locked batches on CUDA, which ps_step uploads asynchronously. */
+    FACS_TRY(facs_device_host_allocator(o->device.device, &lo.staging));
     return facs_loader_create(&r->train_set, &lo, &r->loader);
 }
 

@@ -95,8 +95,14 @@ facs_status ps_step(ps_run *r, const facs_batch *b, int64_t global_labelled, con
     facs_tensor *t = facs_ctx_tensor(ctx, FACS_I32, b->n, 1, b->height, b->width);
     if (!x || !t)
         return facs_last_status();
-    FACS_TRY(facs_tensor_upload(x, b->images, facs_tensor_bytes(x)));
-    FACS_TRY(facs_tensor_upload(t, b->labels, (size_t)b->n * b->height * b->width * sizeof *b->labels));
+    /* Queued without waiting (page-locked batches on CUDA): b must stay
+     * untouched until the device has read it, which the first loss download
+     * below waits for, so the loader may refill b once this step returns
+     * (loader.h "Staging memory"; a failure before it ends the run, and
+     * freeing the loader waits for the copies). The host only reads b's
+     * labels meanwhile. */
+    FACS_TRY(facs_tensor_upload_async(x, b->images, facs_tensor_bytes(x)));
+    FACS_TRY(facs_tensor_upload_async(t, b->labels, (size_t)b->n * b->height * b->width * sizeof *b->labels));
     facs_tensor *main_logits = facs_model_forward(ctx, r->model, x);
     facs_pspnet_loss loss;
     facs_status s = facs_pspnet_train_loss(ctx, r->model, main_logits, t, (float)o->aux_weight, o->ignore_index, &loss);
@@ -117,7 +123,7 @@ facs_status ps_step(ps_run *r, const facs_batch *b, int64_t global_labelled, con
         return facs_last_status();
     FACS_TRY(facs_backward(ctx, loss.total, seed));
     FACS_TRY(facs_parallel_finish_grads(&r->par));
-    s = facs_check_finite_grads(r->sgd.params);
+    s = facs_check_finite_grads(ctx, r->sgd.params);
     if (s != FACS_OK) {
         char why[512];
         snprintf(why, sizeof why, "%s", facs_last_error());

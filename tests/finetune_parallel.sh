@@ -8,7 +8,9 @@
 #  - Ctrl-C stops both ranks at one batch with last.h5 saved, and resumes;
 #  - a rank killed mid-run (kill -9) ends the other within seconds, non-zero,
 #    and the last checkpoint still loads;
-#  - --device cuda is refused (data parallel runs on the CPU for now).
+#  - --skip-bad: a file that does not decode on rank 1's share is in the list
+#    rank 0 prints, once;
+#  - --device cuda:N, and cuda without a GPU per rank, are refused (lib.sh mpi_device_refusals).
 # usage: finetune_parallel.sh PATH/TO/facs-finetune PATH/TO/facs-data MPIEXEC [WORK_DIR]
 set -u
 tool=${1:?usage: finetune_parallel.sh PATH/TO/facs-finetune PATH/TO/facs-data MPIEXEC [WORK_DIR]}
@@ -93,12 +95,18 @@ two --data "$work/d64" --epochs 200 --stop-after $((done_epochs + 1)) --resume -
 two --data "$work/d16" --batch 15 --epochs 1 --out "$work/odd" >"$work/odd.out" 2>&1 && bad "--batch 15 on 2 ranks ran" ||
     contains "--batch 15 on 2 ranks" "$work/odd.out" "must split evenly over the 2 ranks"
 
-# --device cuda under mpirun: refused before OUT exists (gradient sums go
-# through MPI from host memory); a build without CUDA refuses the name itself.
-two --data "$work/d16" --epochs 1 --device cuda --out "$work/gpu" >"$work/gpu.out" 2>&1 &&
-    bad "--device cuda under mpirun ran" ||
-    { grep -qE "under mpirun: data parallel runs compute on the CPU|no CUDA backend" "$work/gpu.out" &&
-        ok "--device cuda under mpirun refused" || bad "--device cuda under mpirun: $(cat "$work/gpu.out")"; }
-[ ! -e "$work/gpu" ] && ok || bad "--device cuda under mpirun created OUT"
+# --skip-bad: the test split is not shuffled, so with --batch 4 over its 4
+# images rank 1 loads the last two; the last does not decode.
+"$data_tool" synth imagefolder "$work/folder" --classes 2 --n 20 --size 32 --seed 3 2>/dev/null || bad "facs-data synth"
+victim=$(find "$work/folder/val" -type f | LC_ALL=C sort | tail -1)
+head -c 300 "$victim" >"$work/truncated" && mv "$work/truncated" "$victim"
+two --data "$work/folder" --input-size 32 --epochs 1 --batch 4 --skip-bad --out "$work/skip" >"$work/skip.out" 2>&1 ||
+    bad "--skip-bad on two ranks: $(cat "$work/skip.out")"
+contains "--skip-bad on two ranks" "$work/skip.out" "skipped 1 file that does not decode (--skip-bad):"
+[ "$(grep -c -F -- "$victim" "$work/skip.out")" = 1 ] && ok "rank 0 lists the file rank 1 skipped" ||
+    bad "rank 0's list names rank 1's bad file $(grep -c -F -- "$victim" "$work/skip.out") times, want once"
+
+# --device under mpirun: cuda:N, and cuda without a GPU per rank, are refused before OUT exists.
+mpi_device_refusals "$work/gpu" two --data "$work/d16" --epochs 1
 
 finish

@@ -77,6 +77,28 @@ device_refusals() {
         CUDA_VISIBLE_DEVICES= "$dr_tool" "$@" --device cuda
 }
 
+# mpi_device_refusals OUT CMD...: CMD (ranks under mpirun: a command line
+# that would run once given --out) with --device cuda:1, and with --device
+# cuda while no GPU is visible, must each fail naming why and leave OUT
+# absent. A build with NCCL refuses cuda:N under mpirun (each rank takes the
+# GPU of its local rank) and wants a GPU per rank; one without NCCL refuses
+# CUDA tensors over ranks; one without CUDA refuses the device name.
+mpi_device_refusals() {
+    mdr_out=$1
+    shift
+    for mdr_device in cuda:1 cuda; do
+        if (CUDA_VISIBLE_DEVICES= && export CUDA_VISIBLE_DEVICES && "$@" --device "$mdr_device" --out "$mdr_out") \
+            >"$work/mdr.out" 2>&1; then
+            bad "--device $mdr_device under mpirun ran"
+        elif grep -qE "each rank takes the GPU of its rank|one GPU per rank|need NCCL|no CUDA backend" "$work/mdr.out"; then
+            ok "--device $mdr_device under mpirun refused"
+        else
+            bad "--device $mdr_device under mpirun: $(cat "$work/mdr.out")"
+        fi
+        [ ! -e "$mdr_out" ] && ok || bad "--device $mdr_device under mpirun created OUT"
+    done
+}
+
 # compare_h5 WHAT REF GOT [TOL]: GOT's datasets against REF's (tests/compare_h5.py),
 # within TOL (default 1e-4) normwise relative error each; prints the worst.
 compare_h5() {

@@ -9,7 +9,7 @@
 #  - two iterations log the same losses and validation, within the single
 #    process's own rounding (each rank scores half the val frames, the
 #    confusion matrices summed); rank 0 alone prints and writes;
-#  - --device cuda is refused (data parallel runs on the CPU for now).
+#  - --device cuda:N, and cuda without a GPU per rank, are refused (lib.sh mpi_device_refusals).
 # usage: pspnet_parallel.sh PATH/TO/pspnet-train PATH/TO/facs-data MPIEXEC [WORK_DIR]
 set -u
 usage="usage: pspnet_parallel.sh PATH/TO/pspnet-train PATH/TO/facs-data MPIEXEC [WORK_DIR]"
@@ -56,11 +56,7 @@ print("losses:", [r["loss"] for r in b], "val mIoU:", b[1]["val_miou"], a[1]["va
 PY
 [ "$(grep -c "^iter" "$work/two.out")" = 2 ] && ok || bad "two ranks printed $(grep -c "^iter" "$work/two.out") iteration lines, want rank 0's 2"
 
-# --device cuda under mpirun: refused before OUT exists (gradient sums and
-# SyncBN go through MPI from host memory); a build without CUDA refuses the name.
-two --iters 1 --device cuda --out "$work/gpu" >"$work/gpu.out" 2>&1 && bad "--device cuda under mpirun ran" ||
-    { grep -qE "under mpirun: data parallel runs compute on the CPU|no CUDA backend" "$work/gpu.out" &&
-        ok "--device cuda under mpirun refused" || bad "--device cuda under mpirun: $(cat "$work/gpu.out")"; }
-[ ! -e "$work/gpu" ] && ok || bad "--device cuda under mpirun created OUT"
+# --device under mpirun: cuda:N, and cuda without a GPU per rank, are refused before OUT exists.
+mpi_device_refusals "$work/gpu" two --iters 1
 
 finish

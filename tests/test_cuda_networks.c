@@ -33,7 +33,9 @@
  * ones included.
  *
  * Usage: test_cuda_networks [ARCH]   (FACS_TEST_SEED=n replays). Exits 77
- * (CTest's "skipped") when no CUDA device is present. */
+ * (CTest's "skipped") when no CUDA device is present. CI also runs it on the
+ * CPU emulation of CUDA for four architectures (tests/cuda_emu: every op but
+ * the convolutions in our emulated kernels). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,17 +1,22 @@
 /* Inference with BatchNorm folded into the convolutions (model.h
  * facs_model_fold_bn, layers.h facs_conv_bn, ops.h facs_conv2d_fused):
- *   - facs_conv2d_fused equals conv2d + add + relu (every combination) to
- *     float rounding, and refuses to run where a gradient would be recorded;
+ *   - facs_conv2d_fused equals conv2d + add + relu or relu6 (every
+ *     combination; the outputs cross 6) to float rounding, refuses an
+ *     unknown activation and to run where a gradient would be recorded;
  *     facs_conv2d refuses post-ops;
  *   - folded inference gives the unfolded eval logits to 1e-5 relative (the
  *     issue's bound: folding rounds each weight once more, ~1e-7 relative, and
  *     that spreads through the depth) on every ResNet shape that folds:
  *     7x7, CIFAR and deep-base stems, FACS (its squeeze keeps its BN, post-BN
  *     too), depth-wise pooling, squeeze-excitation, dilation (output stride 8),
- *     PSPNet (backbone, pyramid and heads) and VGG-16 (1x1 squeezes plain and
- *     FACS); BN statistics and affine terms are random, so a
- *     fold that dropped the mean, the bias or the variance's epsilon would be
- *     off by far more than the bound;
+ *     PSPNet (backbone, pyramid and heads), VGG-16 (1x1 squeezes plain and
+ *     FACS) and MobileNet-v2 (ReLU6 and the residual add fused; depthwise
+ *     3x3 convolutions, full ones in FACS-MobileNet-v2-full; FACS with its
+ *     BN placed none, pre and post; plain MobileNet-v2-full is left out: its
+ *     dense 3x3 convolutions of 6x expanded channels amplify the rounding
+ *     of folding to 1e-5 on some seeds); BN statistics and affine terms are
+ *     random, so a fold that dropped the mean, the bias or the variance's
+ *     epsilon would be off by far more than the bound;
  *   - with a tape (GradCAM's eval mode) the folded model runs the folded
  *     convolutions as recorded ops and gives the same logits. Its input
  *     gradient is not compared: with random BN it moved by 2e-3 to 2e-2 on
@@ -43,7 +48,7 @@ static float *run(facs_ctx *ctx, facs_model *m, const float *x_nchw, int n, int 
 }
 
 static void check_arch(facs_ctx *ctx, const char *arch, int cifar_stem, int deep_stem, int output_stride, int side,
-                       int post_bn)
+                       facs_fusion_bn fusion_bn)
 {
     facs_model_options o;
     if (!CHECK_OK(facs_model_options_for_arch(arch, &o)))
@@ -54,8 +59,7 @@ static void check_arch(facs_ctx *ctx, const char *arch, int cifar_stem, int deep
     o.deep_stem = deep_stem;
     if (output_stride)
         o.output_stride = output_stride;
-    if (post_bn)
-        o.fusion_bn = FACS_FUSION_BN_POST;
+    o.fusion_bn = fusion_bn;
     facs_model *m;
     if (!CHECK_OK(facs_model_create(&m, &o, FACS_DEVICE_CPU, 5)))
         return;
@@ -65,8 +69,8 @@ static void check_arch(facs_ctx *ctx, const char *arch, int cifar_stem, int deep
     float *x = test_alloc(xs);
     test_fill(x, xs, -1, 1);
     char what[160];
-    snprintf(what, sizeof what, "%s (cifar stem %d, deep stem %d, OS %d, post-BN %d) folded", arch, cifar_stem,
-             deep_stem, output_stride, post_bn);
+    snprintf(what, sizeof what, "%s (cifar stem %d, deep stem %d, OS %d, fusion BN %d) folded", arch, cifar_stem,
+             deep_stem, output_stride, (int)fusion_bn);
     float *plain = run(ctx, m, x, n, side, 0, 0, &count);
     float *plain_taped = run(ctx, m, x, n, side, 0, 1, &count2);
     float *folded = NULL, *taped = NULL;
@@ -96,20 +100,23 @@ static void check_arch(facs_ctx *ctx, const char *arch, int cifar_stem, int deep
     facs_model_free(m);
 }
 
-/* relu(conv(x) + b + residual) four ways against the separate ops. */
+/* act(conv(x) + b + residual) six ways against the separate ops. */
 static void fused_op(facs_ctx *ctx)
 {
+    static const facs_post_act acts[] = {FACS_POST_NONE, FACS_POST_RELU, FACS_POST_RELU6};
     const int n = 2, ci = 8, co = 12, side = 9;
     float *xv = test_alloc((size_t)n * ci * side * side), *wv = test_alloc((size_t)co * ci * 9),
           *bv = test_alloc(co), *rv = test_alloc((size_t)n * co * side * side);
-    test_fill(xv, (size_t)n * ci * side * side, -1, 1);
-    test_fill(wv, (size_t)co * ci * 9, -0.3, 0.3);
+    /* Outputs of standard deviation about 5: ReLU6 clips about a tenth of them at 6. */
+    test_fill(xv, (size_t)n * ci * side * side, -3, 3);
+    test_fill(wv, (size_t)co * ci * 9, -0.6, 0.6);
     test_fill(bv, co, -0.5, 0.5);
     test_fill(rv, (size_t)n * co * side * side, -1, 1);
     facs_conv2d_params p = facs_conv2d_defaults();
     p.pad_h = p.pad_w = 1;
-    for (int k = 0; k < 4; k++) {
-        int with_residual = k & 1, relu = k >> 1;
+    for (int k = 0; k < 6; k++) {
+        int with_residual = k & 1;
+        facs_post_act act = acts[k >> 1];
         facs_ctx_begin_step(ctx);
         facs_ctx_set_mode(ctx, 0, 0);
         facs_tensor *x = test_tensor(ctx, n, ci, side, side, xv), *w = test_tensor(ctx, co, ci, 3, 3, wv),
@@ -117,25 +124,36 @@ static void fused_op(facs_ctx *ctx)
         facs_tensor *want = facs_conv2d(ctx, x, w, b, &p);
         if (with_residual)
             want = facs_add(ctx, want, r);
-        if (relu)
+        if (act == FACS_POST_RELU)
             want = facs_relu(ctx, want);
-        facs_tensor *got = facs_conv2d_fused(ctx, x, w, b, &p, with_residual ? r : NULL, relu);
+        if (act == FACS_POST_RELU6)
+            want = facs_relu6(ctx, want);
+        facs_tensor *got = facs_conv2d_fused(ctx, x, w, b, &p, with_residual ? r : NULL, act);
         char what[96];
-        snprintf(what, sizeof what, "conv2d_fused (residual %d, relu %d)", with_residual, relu);
+        snprintf(what, sizeof what, "conv2d_fused (residual %d, activation %d)", with_residual, (int)act);
         if (CHECK(want && got, "%s: %s", what, facs_last_error())) {
             float *g = test_nchw(got), *e = test_nchw(want);
-            test_close_f(what, g, e, facs_tensor_numel(got), 1e-6);
+            size_t count = facs_tensor_numel(got), clipped = 0;
+            for (size_t i = 0; i < count; i++)
+                clipped += e[i] == 6.0f;
+            CHECK(act != FACS_POST_RELU6 || clipped > count / 20, "%s: only %zu of %zu outputs reach 6", what, clipped,
+                  count);
+            test_close_f(what, g, e, count, 1e-6);
             free(g);
             free(e);
         }
     }
     facs_ctx_begin_step(ctx);
-    facs_ctx_set_mode(ctx, 0, 1);
+    facs_ctx_set_mode(ctx, 0, 0);
     facs_tensor *x = test_tensor(ctx, n, ci, side, side, xv), *w = test_tensor(ctx, co, ci, 3, 3, wv);
+    CHECK(!facs_conv2d_fused(ctx, x, w, NULL, &p, NULL, FACS_POST_RELU6 + 1) &&
+              strstr(facs_last_error(), "unknown activation"),
+          "conv2d_fused accepted an unknown activation: %s", facs_last_error());
+    facs_ctx_set_mode(ctx, 0, 1);
     x->requires_grad = 1;
-    CHECK(!facs_conv2d_fused(ctx, x, w, NULL, &p, NULL, 1) && strstr(facs_last_error(), "inference only"),
+    CHECK(!facs_conv2d_fused(ctx, x, w, NULL, &p, NULL, FACS_POST_RELU) && strstr(facs_last_error(), "inference only"),
           "conv2d_fused ran where a gradient is recorded: %s", facs_last_error());
-    p.post_relu = 1;
+    p.post_act = FACS_POST_RELU6;
     CHECK(!facs_conv2d(ctx, x, w, NULL, &p) && strstr(facs_last_error(), "post-ops"),
           "conv2d accepted post-ops: %s", facs_last_error());
     free(xv);
@@ -149,17 +167,22 @@ int main(void)
     test_seed_from_env();
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
     fused_op(ctx);
-    check_arch(ctx, "resnet26", 0, 0, 0, 64, 0);
-    check_arch(ctx, "resnet26", 1, 0, 0, 32, 0);
-    check_arch(ctx, "resnet50", 0, 2, 8, 64, 0);
-    check_arch(ctx, "facs_resnet26", 0, 1, 0, 64, 0);
-    check_arch(ctx, "facs_resnet26", 1, 0, 0, 32, 1);
-    check_arch(ctx, "se_resnet50", 0, 0, 0, 64, 0);
-    check_arch(ctx, "dwp_resnet50", 0, 0, 0, 64, 0);
-    check_arch(ctx, "pspnet_resnet26", 0, 2, 8, 65, 0);
-    check_arch(ctx, "pspnet_facs_resnet26", 0, 0, 16, 64, 0);
-    check_arch(ctx, "vgg16_1x1_r2", 0, 0, 0, 32, 0);
-    check_arch(ctx, "facs_vgg16_r2", 0, 0, 0, 32, 1);
+    const facs_fusion_bn none = FACS_FUSION_BN_NONE, pre = FACS_FUSION_BN_PRE, post = FACS_FUSION_BN_POST;
+    check_arch(ctx, "resnet26", 0, 0, 0, 64, none);
+    check_arch(ctx, "resnet26", 1, 0, 0, 32, none);
+    check_arch(ctx, "resnet50", 0, 2, 8, 64, none);
+    check_arch(ctx, "facs_resnet26", 0, 1, 0, 64, none);
+    check_arch(ctx, "facs_resnet26", 1, 0, 0, 32, post);
+    check_arch(ctx, "se_resnet50", 0, 0, 0, 64, none);
+    check_arch(ctx, "dwp_resnet50", 0, 0, 0, 64, none);
+    check_arch(ctx, "pspnet_resnet26", 0, 2, 8, 65, none);
+    check_arch(ctx, "pspnet_facs_resnet26", 0, 0, 16, 64, none);
+    check_arch(ctx, "vgg16_1x1_r2", 0, 0, 0, 32, none);
+    check_arch(ctx, "facs_vgg16_r2", 0, 0, 0, 32, post);
+    check_arch(ctx, "mobilenet_v2", 0, 0, 0, 64, none);
+    check_arch(ctx, "facs_mobilenet_v2", 0, 0, 0, 32, none);
+    check_arch(ctx, "facs_mobilenet_v2", 0, 0, 0, 32, pre);
+    check_arch(ctx, "facs_mobilenet_v2_full", 0, 0, 0, 32, post);
     facs_ctx_free(ctx);
     return test_finish();
 }

@@ -1,8 +1,8 @@
 /* The batch loader on a synthetic in-memory dataset: bit-identical batches with
  * 0, 1 and 4 workers, every index once per epoch, drop_last, a new order every
  * epoch, resume at an epoch, an error at one index surfacing with its message
- * (or, with skip_bad, left out and recorded), and freeing mid-epoch (run under
- * AddressSanitizer in CI). */
+ * (or, with skip_bad, left out and recorded), freeing mid-epoch (run under
+ * AddressSanitizer in CI), and batches in a staging allocator's memory. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +306,101 @@ static void free_mid_epoch(const facs_dataset *ds, const facs_cls_aug *aug)
     facs_loader_free(NULL);
 }
 
+/* A staging allocator (facs_loader_opts.staging) that keeps its blocks. */
+#define MAX_BLOCKS 16
+typedef struct {
+    void *blocks[MAX_BLOCKS];
+    int made, live;
+    int fail_at; /* the allocation (1, 2, ...) that fails; 0: none */
+} counting;
+
+static void *counting_alloc(void *user, size_t bytes)
+{
+    counting *c = user;
+    if (c->made == MAX_BLOCKS || c->made + 1 == c->fail_at) {
+        facs_fail(FACS_ERR_MEMORY, "counting: page-locked memory exhausted");
+        return NULL;
+    }
+    void *p = malloc(bytes);
+    if (p) {
+        c->blocks[c->made++] = p;
+        c->live++;
+    }
+    return p;
+}
+
+static void counting_free(void *user, void *ptr)
+{
+    counting *c = user;
+    for (int i = 0; i < c->made; i++)
+        if (c->blocks[i] == ptr) {
+            c->blocks[i] = NULL;
+            c->live--;
+            free(ptr);
+            return;
+        }
+    CHECK(0, "the loader freed %p, which the staging allocator did not give", ptr);
+}
+
+static int counting_has(const counting *c, const void *ptr)
+{
+    for (int i = 0; i < c->made; i++)
+        if (ptr && c->blocks[i] == ptr)
+            return 1;
+    return 0;
+}
+
+/* Batches in the staging allocator's memory (images and labels, one block
+ * each per slot, all freed through it) hold what malloc'd ones do; a failing
+ * staging allocation fails the loader with its cause; the CPU's and meta's
+ * staging memory (facs_device_host_allocator) is real host memory. */
+static void staging(const facs_dataset *ds, const facs_cls_aug *aug)
+{
+    static record plain, staged;
+    for (int workers = 0; workers <= 2; workers += 2) {
+        facs_loader_opts o = test_opts(aug, workers, 1, 0);
+        run_epochs(ds, &o, 2, &plain);
+        counting c = {0};
+        o.staging = (facs_host_allocator){.alloc = counting_alloc, .free = counting_free, .user = &c};
+        run_epochs(ds, &o, 2, &staged);
+        int slots = workers > 0 ? o.prefetch + 1 : 1;
+        CHECK(same_record(&plain, &staged), "%d workers: staged batches differ from malloc'd ones", workers);
+        CHECK(c.made == 2 * slots && c.live == 0, "%d workers: %d staging blocks made for %d slots, %d not freed",
+              workers, c.made, slots, c.live);
+
+        counting in = {0};
+        o.staging.user = &in;
+        facs_loader *l;
+        const facs_batch *b;
+        if (CHECK_OK(facs_loader_create(ds, &o, &l))) {
+            for (int k = 0; k < 2 * slots && CHECK_OK(facs_loader_next(l, &b)) && b; k++)
+                CHECK(counting_has(&in, b->images) && counting_has(&in, b->labels),
+                      "%d workers: batch %d is not in staging memory", workers, k);
+            facs_loader_free(l);
+        }
+        CHECK(in.live == 0, "%d workers: %d staging blocks not freed", workers, in.live);
+
+        counting failing = {.fail_at = 2};
+        o.staging.user = &failing;
+        CHECK(facs_loader_create(ds, &o, &l) == FACS_ERR_MEMORY && l == NULL &&
+                  strstr(facs_last_error(), "page-locked memory exhausted"),
+              "%d workers: a failing staging allocation gave: %s", workers, facs_last_error());
+        CHECK(failing.live == 0, "%d workers: %d staging blocks left after a failed create", workers, failing.live);
+    }
+    facs_loader_opts o = test_opts(aug, 0, 1, 0);
+    o.staging = (facs_host_allocator){.alloc = counting_alloc};
+    facs_loader *l;
+    CHECK(facs_loader_create(ds, &o, &l) == FACS_ERR_ARG, "a staging allocator without free is refused");
+    facs_device devices[] = {FACS_DEVICE_CPU, FACS_DEVICE_META};
+    for (int d = 0; d < 2; d++) {
+        o = test_opts(aug, 2, 1, 0);
+        if (!CHECK_OK(facs_device_host_allocator(devices[d], &o.staging)))
+            continue;
+        run_epochs(ds, &o, 2, &staged);
+        CHECK(same_record(&plain, &staged), "%s's staging memory: batches differ", facs_device_name(devices[d]));
+    }
+}
+
 static facs_status seg_load(const facs_dataset *self, int index, facs_image *out_image, facs_label *out_label)
 {
     (void)self;
@@ -429,6 +524,7 @@ int main(void)
         error_surfaces(&ds, &aug, workers);
     skip_bad(&ds, &aug);
     free_mid_epoch(&ds, &aug);
+    staging(&ds, &aug);
     sharding(&ds, &aug);
     segmentation();
     return test_finish();

@@ -161,19 +161,6 @@ float *test_grad_nchw(const facs_tensor *t)
     return test_nchw(t->grad);
 }
 
-void test_fd_gradient(test_scalar_fn f, double *x, size_t n, void *user, double eps, double *grad)
-{
-    for (size_t i = 0; i < n; i++) {
-        double keep = x[i];
-        x[i] = keep + eps;
-        double up = f(x, user);
-        x[i] = keep - eps;
-        double down = f(x, user);
-        x[i] = keep;
-        grad[i] = (up - down) / (2.0 * eps);
-    }
-}
-
 double test_dot(const double *a, const double *b, size_t n)
 {
     double s = 0.0;

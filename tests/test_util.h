@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fd_gradient.h" /* test_fd_gradient: central differences of a scalar function */
 #include "h5_io.h"
 #include "image.h"
 #include "ops.h"
@@ -60,10 +61,6 @@ facs_tensor *test_param(int n, int c, int h, int w, const float *nchw);
 /* A malloc'd NCHW host copy of t (and of t->grad with test_grad_nchw). */
 float *test_nchw(const facs_tensor *t);
 float *test_grad_nchw(const facs_tensor *t);
-
-/* Central-difference gradient of f at x (n doubles), step eps, into grad. */
-typedef double (*test_scalar_fn)(const double *x, void *user);
-void test_fd_gradient(test_scalar_fn f, double *x, size_t n, void *user, double eps, double *grad);
 
 /* sum_i a_i * b_i in double: the loss whose gradient w.r.t. a is b. */
 double test_dot(const double *a, const double *b, size_t n);

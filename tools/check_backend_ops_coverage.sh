@@ -3,7 +3,8 @@
 # in test_backend_ops: every function-pointer field of struct facs_backend in
 # kernels/backend.h, and every entry the CUDA table sets (`be.NAME =` in
 # kernels/cuda/cuda_backend.cu), must be named by the .entries of some case
-# in tests/backend_ops/cases.c.
+# or whole-backend check in tests/backend_ops/ (cases.c, cases_large.c,
+# backend_checks.c).
 #
 # Usage: tools/check_backend_ops_coverage.sh [SOURCE_DIR]   (default: the repository of this script)
 set -eu
@@ -11,8 +12,8 @@ set -eu
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 header=$root/kernels/backend.h
 cuda=$root/kernels/cuda/cuda_backend.cu
-table=$root/tests/backend_ops/cases.c
-for f in "$header" "$table"; do
+tables=$root/tests/backend_ops
+for f in "$header" "$tables/cases.c"; do
     [ -f "$f" ] || { echo "check_backend_ops_coverage: $f is missing" >&2; exit 1; }
 done
 
@@ -30,14 +31,14 @@ if [ -f "$cuda" ]; then
         grep -vx 'name' | sort -u)
 fi
 
-# Every word of every `.entries = "..."` string of the case table.
-tagged=$(tr '\n' ' ' <"$table" | grep -o '\.entries *= *"[^"]*"' | sed -e 's/^[^"]*"//' -e 's/"$//' |
+# Every word of every `.entries = "..."` string of the tables.
+tagged=$(cat "$tables"/*.c | tr '\n' ' ' | grep -o '\.entries *= *"[^"]*"' | sed -e 's/^[^"]*"//' -e 's/"$//' |
     tr ' ' '\n' | grep -v '^$' | sort -u)
 
 status=0
 for e in $entries; do
     if ! printf '%s\n' "$tagged" | grep -qx "$e"; then
-        echo "backend entry $e (kernels/backend.h) has no case in tests/backend_ops/cases.c"
+        echo "backend entry $e (kernels/backend.h) has no case in tests/backend_ops/"
         status=1
     fi
 done
@@ -46,7 +47,7 @@ for e in $cuda_entries; do
         echo "cuda_backend.cu sets be.$e, which is not an entry of struct facs_backend"
         status=1
     elif ! printf '%s\n' "$tagged" | grep -qx "$e"; then
-        echo "CUDA entry $e (kernels/cuda/cuda_backend.cu) has no case in tests/backend_ops/cases.c"
+        echo "CUDA entry $e (kernels/cuda/cuda_backend.cu) has no case in tests/backend_ops/"
         status=1
     fi
 done

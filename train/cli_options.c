@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "comm.h"
 #include "model.h"
 
 facs_status facs_cli_int64(const char *option, const char *text, int64_t lo, int64_t hi, int64_t *out)
@@ -93,6 +94,7 @@ facs_status facs_cli_device(const char *text, facs_device_choice *out)
 {
     facs_device_choice d;
     FACS_TRY(facs_device_parse(text, &d.device, &d.index));
+    d.indexed = strchr(text, ':') != NULL;
     *out = d;
     return FACS_OK;
 }
@@ -100,11 +102,29 @@ facs_status facs_cli_device(const char *text, facs_device_choice *out)
 facs_status facs_cli_device_use(const facs_device_choice *d, int ranks)
 {
     char name[32];
-    if (d->device != FACS_DEVICE_CPU && ranks > 1)
-        return facs_fail(FACS_ERR_UNSUPPORTED, "--device %s under mpirun: data parallel runs compute on the CPU for "
-                         "now (gradient sums go through MPI from host memory); drop --device, or run one process",
-                         facs_cli_device_str(d, name, sizeof name));
-    return facs_device_select(d->device, d->index);
+    if (d->device == FACS_DEVICE_CPU || ranks == 1)
+        return facs_device_select(d->device, d->index);
+#ifndef FACS_WITH_NCCL
+    return facs_fail(FACS_ERR_UNSUPPORTED, "--device %s under mpirun: sums of CUDA tensors over ranks need NCCL, and "
+                     "this build has none (configure with CUDA, MPI and NCCL found); drop --device, or run one process",
+                     facs_cli_device_str(d, name, sizeof name));
+#else
+    if (d->indexed)
+        return facs_fail(FACS_ERR_ARG, "--device %s under mpirun: each rank takes the GPU of its rank on its "
+                         "machine; give --device cuda", facs_cli_device_str(d, name, sizeof name));
+    int local = facs_comm_local_rank();
+    if (local < 0)
+        return facs_fail(FACS_ERR_ARG, "--device cuda under mpirun: the launcher did not say this process's rank on "
+                         "its machine (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID or SLURM_LOCALID)");
+    facs_status s = facs_device_select(FACS_DEVICE_CUDA, local);
+    if (s != FACS_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", facs_last_error());
+        return facs_fail(s, "--device cuda under mpirun: rank %d on this machine needs GPU %d, one GPU per rank (%s)",
+                         local, local, why);
+    }
+    return FACS_OK;
+#endif
 }
 
 const char *facs_cli_device_str(const facs_device_choice *d, char *buf, size_t size)

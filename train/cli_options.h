@@ -35,7 +35,8 @@ facs_status facs_cli_stem(int stem, int *deep_stem);
  * the CPU, every tool's default. */
 typedef struct {
     facs_device device;
-    int index; /* cuda:N */
+    int index;   /* cuda:N */
+    int indexed; /* the text named N (cuda:N, not cuda) */
 } facs_device_choice;
 
 /* The help line of --device; pad is the spaces that bring "  --device D" to
@@ -49,8 +50,9 @@ facs_status facs_cli_device(const char *text, facs_device_choice *out);
 /* Makes the chosen device this process's, before a tool reads or builds
  * anything: --device cuda on a machine without a usable GPU, or cuda:N beyond
  * its GPUs, fails here saying so. ranks is the run's process count (mpirun):
- * data parallel runs stay on the CPU, since gradient sums and SyncBN go
- * through MPI from host memory (kernels/grad_sync.h). */
+ * over more than one rank, --device cuda gives each rank the GPU of its rank
+ * on its machine (one GPU per rank, as NCCL needs; gradient sums and SyncBN
+ * then go through NCCL, kernels/grad_sync.h), and cuda:N is refused. */
 facs_status facs_cli_device_use(const facs_device_choice *d, int ranks);
 
 /* "cpu" or "cuda:N": the device as a run records it. */

@@ -1,39 +1,37 @@
 #include "finite.h"
 
-#include <math.h>
-#include <stdlib.h>
+#include <inttypes.h>
+#include <stdio.h>
 
-/* Non-finite values of t (downloaded, so any device works). */
-static facs_status count_non_finite(const facs_tensor *t, float **buf, size_t *cap, size_t *bad)
+static int has_grad(const facs_param *p) { return p->kind == FACS_PARAM_TRAINABLE && p->value->grad; }
+
+facs_status facs_check_finite_grads(facs_ctx *ctx, const facs_param_list *params)
 {
-    size_t n = facs_tensor_numel(t);
-    if (n > *cap) {
-        float *grown = realloc(*buf, n * sizeof *grown);
-        if (!grown)
-            return facs_fail(FACS_ERR_MEMORY, "out of memory checking gradients");
-        *buf = grown;
-        *cap = n;
+    const facs_backend *be = ctx->backend;
+    size_t bytes = (size_t)params->count * sizeof(int64_t);
+    if (bytes == 0)
+        return FACS_OK;
+    /* One counter per parameter, on the device; the host copy from the context's host arena. */
+    int64_t *counts = facs_ctx_scratch(ctx, bytes), *host = facs_ctx_host_alloc(ctx, bytes);
+    if (!counts || !host) {
+        char cause[512];
+        snprintf(cause, sizeof cause, "%s", facs_last_error());
+        return facs_fail(FACS_ERR_MEMORY, "no memory for %d gradient checks: %s", params->count, cause);
     }
-    FACS_TRY(facs_tensor_download(t, *buf, n * sizeof **buf));
-    *bad = 0;
-    for (size_t i = 0; i < n; i++)
-        *bad += !isfinite((*buf)[i]);
-    return FACS_OK;
-}
-
-facs_status facs_check_finite_grads(const facs_param_list *params)
-{
-    float *buf = NULL;
-    size_t cap = 0, bad = 0;
-    facs_status s = FACS_OK;
-    for (int i = 0; s == FACS_OK && i < params->count; i++) {
+    FACS_TRY(be->fill_zero(counts, bytes));
+    for (int i = 0; i < params->count; i++) {
         const facs_param *p = params->items[i];
-        if (p->kind != FACS_PARAM_TRAINABLE || !p->value->grad)
+        if (!has_grad(p))
             continue;
-        s = count_non_finite(p->value->grad, &buf, &cap, &bad);
-        if (s == FACS_OK && bad)
-            s = facs_fail(FACS_ERR_ARG, "the gradient of %s has %zu non-finite values", p->name, bad);
+        if (p->value->grad->device != ctx->device)
+            return facs_fail(FACS_ERR_ARG, "the gradient of %s is on %s, the step's context on %s", p->name,
+                             facs_device_name(p->value->grad->device), facs_device_name(ctx->device));
+        FACS_TRY(be->count_non_finite(facs_tensor_numel(p->value->grad), facs_f32(p->value->grad), counts + i));
     }
-    free(buf);
-    return s;
+    FACS_TRY(be->copy_to_host(host, counts, bytes));
+    for (int i = 0; i < params->count; i++)
+        if (has_grad(params->items[i]) && host[i])
+            return facs_fail(FACS_ERR_ARG, "the gradient of %s has %" PRId64 " non-finite values",
+                             params->items[i]->name, host[i]);
+    return FACS_OK;
 }

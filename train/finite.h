@@ -4,10 +4,14 @@
 #ifndef FACS_FINITE_H
 #define FACS_FINITE_H
 
+#include "ctx.h"
 #include "param.h"
 
 /* FACS_OK when every gradient of the list's trainable entries is finite;
- * else FACS_ERR_ARG naming the first bad tensor and the count of bad values. */
-facs_status facs_check_finite_grads(const facs_param_list *params);
+ * else FACS_ERR_ARG naming the first bad tensor (in list order) and the
+ * count of bad values. The gradients must be on ctx's device: they are
+ * counted there (backend.h count_non_finite, into scratch of ctx valid until
+ * its next step) and one download brings every count back. */
+facs_status facs_check_finite_grads(facs_ctx *ctx, const facs_param_list *params);
 
 #endif

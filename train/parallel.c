@@ -34,6 +34,7 @@ facs_status facs_parallel_setup(facs_parallel *p, facs_comm *comm, facs_ctx *ctx
         ctx->bn_comm = comm;
     if (facs_comm_size(comm) == 1)
         return FACS_OK;
+    FACS_TRY(facs_comm_use_device(comm, ctx->device)); /* NCCL's setup, for CUDA tensors */
     FACS_TRY(facs_params_broadcast(comm, params));
     FACS_TRY(facs_grad_sync_create(comm, params, FACS_GRAD_BUCKET_BYTES, &p->gsync));
     facs_grad_sync_attach(p->gsync, ctx);
@@ -62,6 +63,8 @@ int facs_parallel_stop_requested(facs_parallel *p)
         asked = 1; /* the ranks cannot talk: stopping is all that is left */
     return p->stopped = asked > 0;
 }
+
+int facs_parallel_stop_hook(void *user) { return facs_parallel_stop_requested(user); }
 
 facs_tensor *facs_parallel_loss_seed(facs_ctx *ctx, int64_t local, int64_t global)
 {

@@ -15,6 +15,10 @@
  *     on an error: facs_parallel_fail(comm, rc) ends every rank
  *     facs_parallel_free(&par); facs_comm_close(comm);
  *
+ * Evaluation (no gradients, so no setup): facs_parallel par = {.comm = comm},
+ * and facs_parallel_stop_hook as seg_eval.h's stop, so that Ctrl-C on any rank
+ * stops every rank after the same image.
+ *
  * With one rank every call costs nothing and changes nothing. */
 #ifndef FACS_PARALLEL_H
 #define FACS_PARALLEL_H
@@ -49,6 +53,8 @@ void facs_parallel_free(facs_parallel *p);
 facs_status facs_parallel_agree(facs_parallel *p, int64_t local, int64_t *global);
 /* Between epochs or intervals: whether any rank was asked to stop (sets p->stopped). */
 int facs_parallel_stop_requested(facs_parallel *p);
+/* The same as a callback (user: the facs_parallel), e.g. seg_eval.h's stop. */
+int facs_parallel_stop_hook(void *user);
 
 /* The gradient backward starts from for a loss averaged over the rank's local
  * of the global batch's global items: local / global (grad_sync.h

@@ -50,23 +50,32 @@ static void geom_init(conv_geom *g, const facs_conv2d_params *p, const facs_tens
     g->pad_l[1] = g->pad_r[1] = p->pad_w;
 }
 
+/* Appends act to ops as an eltwise post-op: ReLU6 is a clip to [0, 6]. */
+static facs_status append_activation(dnnl_post_ops_t ops, facs_post_act act)
+{
+    if (act == FACS_POST_NONE)
+        return FACS_OK;
+    dnnl_alg_kind_t alg = act == FACS_POST_RELU ? dnnl_eltwise_relu : dnnl_eltwise_clip;
+    float upper = act == FACS_POST_RELU6 ? 6.0f : 0.0f;
+    return facs_dnnl_check(dnnl_post_ops_append_eltwise(ops, 1.0f, alg, 0.0f, upper), "conv2d post-ops");
+}
+
 /* Attributes shared by every primitive here: the scratchpad comes from our
  * arena (no allocation inside oneDNN per call); accumulate adds a sum
- * post-op, dst = op(src) + dst, and relu then an eltwise max(0, .). */
-static facs_status make_attr(dnnl_primitive_attr_t *attr, int accumulate, int relu)
+ * post-op, dst = op(src) + dst, and act then an eltwise activation. */
+static facs_status make_attr(dnnl_primitive_attr_t *attr, int accumulate, facs_post_act act)
 {
     FACS_TRY(facs_dnnl_check(dnnl_primitive_attr_create(attr), "conv2d attributes"));
     facs_status s =
         facs_dnnl_check(dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user), "conv2d attributes");
-    if (s == FACS_OK && (accumulate || relu)) {
+    if (s == FACS_OK && (accumulate || act != FACS_POST_NONE)) {
         dnnl_post_ops_t ops;
         s = facs_dnnl_check(dnnl_post_ops_create(&ops), "conv2d post-ops");
         if (s == FACS_OK) {
             if (accumulate)
                 s = facs_dnnl_check(dnnl_post_ops_append_sum(ops, 1.0f), "conv2d post-ops");
-            if (s == FACS_OK && relu)
-                s = facs_dnnl_check(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f),
-                                    "conv2d post-ops");
+            if (s == FACS_OK)
+                s = append_activation(ops, act);
             if (s == FACS_OK)
                 s = facs_dnnl_check(dnnl_primitive_attr_set_post_ops(*attr, ops), "conv2d post-ops");
             dnnl_post_ops_destroy(ops);
@@ -82,7 +91,7 @@ static facs_status create_pd(const void *desc, const_dnnl_primitive_desc_t hint,
                              dnnl_primitive_desc_t *pd, const char *what)
 {
     dnnl_primitive_attr_t attr;
-    FACS_TRY(make_attr(&attr, post && post->post_sum, post && post->post_relu));
+    FACS_TRY(make_attr(&attr, post && post->post_sum, post ? post->post_act : FACS_POST_NONE));
     facs_status s = facs_dnnl_check(dnnl_primitive_desc_create(pd, desc, attr, facs_dnnl_engine(), hint), what);
     dnnl_primitive_attr_destroy(attr);
     return s;
@@ -111,7 +120,7 @@ static facs_status reorder(facs_ctx *ctx, const dnnl_memory_desc_t *src_md, void
                            const dnnl_memory_desc_t *dst_md, void *dst, int accumulate)
 {
     dnnl_primitive_attr_t attr;
-    FACS_TRY(make_attr(&attr, accumulate, 0));
+    FACS_TRY(make_attr(&attr, accumulate, FACS_POST_NONE));
     dnnl_primitive_desc_t pd;
     dnnl_engine_t eng = facs_dnnl_engine();
     facs_status s = facs_dnnl_check(dnnl_reorder_primitive_desc_create(&pd, src_md, eng, dst_md, eng, attr),

@@ -1,20 +1,8 @@
-/* The CPU backend: host memory and the table of CPU op entries. */
-#include <stdlib.h>
+/* The CPU backend: memory copies and the table of CPU op entries (its memory
+ * is the host's: host_memory.c). */
 #include <string.h>
 
 #include "cpu_ops.h"
-
-static void *cpu_alloc(size_t bytes)
-{
-    /* aligned_alloc needs a multiple of the alignment; 0 bytes still gets a block. */
-    size_t rounded = (bytes + 63) / 64 * 64;
-    void *p = aligned_alloc(64, rounded ? rounded : 64);
-    if (!p)
-        facs_fail(FACS_ERR_MEMORY, "out of host memory (%zu bytes)", bytes);
-    return p;
-}
-
-static void cpu_free(void *ptr) { free(ptr); }
 
 static facs_status cpu_copy(void *dst, const void *src, size_t bytes)
 {
@@ -51,14 +39,18 @@ static facs_status cpu_sgd_update(facs_sgd_coeffs k, int first, size_t count, fl
 
 const facs_backend facs_cpu_backend = {
     .name = "cpu",
-    .alloc = cpu_alloc,
-    .free = cpu_free,
+    .alloc = facs_cpu_host_alloc,
+    .free = facs_cpu_host_free,
     .copy_from_host = cpu_copy,
     .copy_to_host = cpu_copy,
     .copy = cpu_copy,
     .fill_zero = cpu_fill_zero,
     .axpy = cpu_axpy,
     .sync = cpu_sync,
+    .host_alloc = facs_cpu_host_alloc,
+    .host_free = facs_cpu_host_free,
+    .copy_from_host_async = cpu_copy,
+    .count_non_finite = facs_cpu_count_non_finite,
     .sgd_update = cpu_sgd_update,
     .conv2d_forward = facs_cpu_conv2d_forward,
     .conv2d_backward = facs_cpu_conv2d_backward,

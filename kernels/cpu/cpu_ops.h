@@ -6,6 +6,14 @@
 #include "../backend.h"
 #include "../ctx.h"
 
+/* host_memory.c: 64-byte aligned host blocks (NULL with last error), the
+ * CPU's alloc and host_alloc and the meta backend's host_alloc. */
+void *facs_cpu_host_alloc(size_t bytes);
+void facs_cpu_host_free(void *ptr);
+
+/* non_finite.c */
+facs_status facs_cpu_count_non_finite(size_t count, const float *x, int64_t *counter);
+
 facs_status facs_cpu_conv2d_forward(facs_ctx *ctx, const facs_conv2d_params *p, const facs_tensor *x,
                                     const facs_tensor *w, const facs_tensor *b, facs_tensor *y);
 facs_status facs_cpu_conv2d_backward(facs_ctx *ctx, const facs_conv2d_params *p, const facs_tensor *x,

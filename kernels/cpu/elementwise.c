@@ -89,6 +89,8 @@ facs_status facs_cpu_activation_backward(facs_ctx *ctx, facs_activation act, con
                                          const facs_tensor *y, const facs_tensor *dy, facs_tensor *dx)
 {
     (void)ctx;
+    if (!dx)
+        return FACS_OK;
     if (act != FACS_ACT_SIGMOID) {
         relu_backward(act == FACS_ACT_RELU6, facs_tensor_numel(x), facs_f32(x), facs_f32(dy), facs_f32(dx));
         return FACS_OK;

@@ -94,6 +94,8 @@ static inline void scatter(float *restrict dst, const float *restrict g, float w
 facs_status facs_cpu_resize_bilinear_backward(facs_ctx *ctx, int align_corners, const facs_tensor *dy,
                                               facs_tensor *dx)
 {
+    if (!dx)
+        return FACS_OK;
     const int C = dx->c, H = dx->h, W = dx->w, OH = dy->h, OW = dy->w, N = dx->n;
     lerp_tap *taps = taps_for(ctx, H, W, OH, OW, align_corners);
     if (!taps)

@@ -119,6 +119,8 @@ facs_status facs_cpu_softmax_ce_backward(facs_ctx *ctx, int ignore_index, float 
                                          facs_tensor *dlogits)
 {
     (void)ctx;
+    if (!dlogits)
+        return FACS_OK;
     const int K = probs->c;
     const int64_t pixels = (int64_t)probs->n * probs->h * probs->w;
     const float *q_all = facs_f32(probs);

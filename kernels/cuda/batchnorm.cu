@@ -13,12 +13,27 @@
  *
  * Forward statistics are (count, mean, centred sum of squares) triples
  * merged with Chan's formula: one read of x, and no cancellation between a
- * sum and a sum of squares. The backward sums are compensated. */
+ * sum and a sum of squares. The backward sums are compensated.
+ *
+ * Synchronised (ctx->bn_comm over more than one rank, training), as on the
+ * CPU (cpu/batchnorm_sync.h): each rank's per-channel results become
+ * (sum, sum of squares, count) in double in a device buffer, summed over the
+ * ranks in stream order (facs_comm_sum_on), and a last kernel derives the
+ * global batch's statistics from them; backward sums dy and dy (x - mean)
+ * the same way before the dx coefficients. The rank's parameter gradients
+ * stay its own sums (gradient sync adds them over the ranks later). Each
+ * rank's reduction keeps its fixed order, and the transports (NCCL, MPI) add
+ * the ranks in an order fixed by the run's setup, so a rerun on the same
+ * ranks still reproduces every bit. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "cuda_ops.h"
+
+extern "C" {
+#include "../comm.h"
+}
 
 namespace {
 
@@ -182,32 +197,65 @@ __device__ T merge_slices(const T *__restrict__ partial, int slices, int c, int 
     return merge_rows(acc);
 }
 
-struct TrainStats {
+/* Where a channel's batch statistics go, and the constants they need. */
+struct StatsOut {
     float eps, momentum;
-    double unbias; /* M / (M - 1) */
+    const float *gamma;
+    float *running_mean, *running_var, *save_mean, *save_invstd, *scale;
 };
 
-/* Batch statistics per channel: save_mean, save_invstd, the running
- * statistics' momentum update (unbiased variance) and the forward scale
- * gamma * invstd, in the CPU reference's double arithmetic. */
-__global__ void finish_train_stats(const Moments *__restrict__ partial, Layout l, TrainStats t,
-                                   const float *__restrict__ gamma, float *__restrict__ running_mean,
-                                   float *__restrict__ running_var, float *__restrict__ save_mean,
-                                   float *__restrict__ save_invstd, float *__restrict__ scale)
+/* From a channel's batch mean and biased variance over count values:
+ * save_mean, save_invstd, the running statistics' momentum update (unbiased
+ * variance) and the forward scale gamma * invstd, in the CPU reference's
+ * double arithmetic. */
+__device__ void store_stats(const StatsOut &o, int ch, double batch_mean, double batch_var, double count)
+{
+    float mean = (float)batch_mean;
+    float var = (float)batch_var;
+    float invstd = (float)(1.0 / sqrt((double)var + (double)o.eps));
+    o.save_mean[ch] = mean;
+    o.save_invstd[ch] = invstd;
+    o.scale[ch] = o.gamma[ch] * invstd;
+    double mom = o.momentum, unbias = count / (count - 1.0);
+    o.running_mean[ch] = (float)((1.0 - mom) * o.running_mean[ch] + mom * mean);
+    o.running_var[ch] = (float)((1.0 - mom) * o.running_var[ch] + mom * var * unbias);
+}
+
+/* This rank's batch statistics. grid (channel_blocks), block (32, 8). */
+__global__ void finish_train_stats(const Moments *__restrict__ partial, Layout l, StatsOut o)
 {
     int ch = blockIdx.x * kChannelsPerBlock + threadIdx.x;
     Moments total = merge_slices(partial, l.slices, l.c, ch, Moments{0.0, 0.0, 0.0});
     if (threadIdx.y != 0 || ch >= l.c)
         return;
-    float mean = (float)total.mean;
-    float var = (float)(total.m2 / total.n);
-    float invstd = (float)(1.0 / sqrt((double)var + (double)t.eps));
-    save_mean[ch] = mean;
-    save_invstd[ch] = invstd;
-    scale[ch] = gamma[ch] * invstd;
-    double mom = t.momentum;
-    running_mean[ch] = (float)((1.0 - mom) * running_mean[ch] + mom * mean);
-    running_var[ch] = (float)((1.0 - mom) * running_var[ch] + mom * var * t.unbias);
+    store_stats(o, ch, total.mean, total.m2 / total.n, (double)l.m);
+}
+
+/* Synchronised forward, before the sum over ranks: sums[ch] = sum x,
+ * sums[c + ch] = sum x^2 over this rank's pixels, sums[2c] = their count.
+ * grid (channel_blocks), block (32, 8). */
+__global__ void local_stat_sums(const Moments *__restrict__ partial, Layout l, double *__restrict__ sums)
+{
+    int ch = blockIdx.x * kChannelsPerBlock + threadIdx.x;
+    Moments total = merge_slices(partial, l.slices, l.c, ch, Moments{0.0, 0.0, 0.0});
+    if (threadIdx.y != 0 || ch >= l.c)
+        return;
+    sums[ch] = total.n * total.mean;
+    sums[l.c + ch] = total.m2 + total.n * total.mean * total.mean;
+    if (ch == 0)
+        sums[2 * l.c] = (double)l.m;
+}
+
+/* Synchronised forward, after the sum over ranks: the global batch's
+ * statistics from local_stat_sums' layout, as cpu/batchnorm_sync.c derives
+ * them. */
+__global__ void global_stats(const double *__restrict__ sums, int c, StatsOut o)
+{
+    const double count = sums[2 * c];
+    for (int ch = blockIdx.x * blockDim.x + threadIdx.x; ch < c; ch += gridDim.x * blockDim.x) {
+        double mean = sums[ch] / count, var = sums[c + ch] / count - mean * mean;
+        store_stats(o, ch, mean, var > 0.0 ? var : 0.0, count);
+    }
 }
 
 /* Eval: the running statistics stand in for the batch's. */
@@ -375,12 +423,26 @@ struct DxCoeffs {
     float *k, *a, *b;
 };
 
-/* Per channel: dgamma += sum dy xhat, dbeta += sum dy (either may be NULL),
- * and, when coeffs.k is set (training dx), k = gamma invstd, a = sum dy / M
- * and b = invstd^2 sum dy (x - mean) / M. */
+/* k = gamma invstd, a = sum dy / M and b = invstd^2 sum dy (x - mean) / M
+ * for one channel, M values per channel. */
+__device__ void store_dx_coeffs(const DxCoeffs &coeffs, int ch, GradSums total, double m,
+                                const float *__restrict__ gamma, const float *__restrict__ invstd)
+{
+    double is = invstd[ch];
+    coeffs.k[ch] = gamma[ch] * invstd[ch];
+    coeffs.a[ch] = (float)(total.dy / m);
+    coeffs.b[ch] = (float)(total.dy_xc * is * is / m);
+}
+
+/* Per channel: dgamma += sum dy xhat, dbeta += sum dy (either may be NULL)
+ * over this rank's pixels; then either the training dx coefficients from
+ * these sums (coeffs.k set) or, synchronised (sums set), the sums to add
+ * over the ranks: sums[ch] = sum dy, sums[c + ch] = sum dy (x - mean),
+ * sums[2c] = the pixel count. */
 __global__ void finish_grad(const GradSums *__restrict__ partial, Layout l,
                             const float *__restrict__ gamma, const float *__restrict__ invstd,
-                            float *__restrict__ dgamma, float *__restrict__ dbeta, DxCoeffs coeffs)
+                            float *__restrict__ dgamma, float *__restrict__ dbeta, DxCoeffs coeffs,
+                            double *__restrict__ sums)
 {
     int ch = blockIdx.x * kChannelsPerBlock + threadIdx.x;
     GradSums total = merge_slices(partial, l.slices, l.c, ch, GradSums{0.0, 0.0});
@@ -391,11 +453,24 @@ __global__ void finish_grad(const GradSums *__restrict__ partial, Layout l,
         dgamma[ch] += (float)(total.dy_xc * is);
     if (dbeta)
         dbeta[ch] += (float)total.dy;
-    if (coeffs.k) {
-        coeffs.k[ch] = gamma[ch] * invstd[ch];
-        coeffs.a[ch] = (float)(total.dy / (double)l.m);
-        coeffs.b[ch] = (float)(total.dy_xc * is * is / (double)l.m);
+    if (sums) {
+        sums[ch] = total.dy;
+        sums[l.c + ch] = total.dy_xc;
+        if (ch == 0)
+            sums[2 * l.c] = (double)l.m;
+    } else if (coeffs.k) {
+        store_dx_coeffs(coeffs, ch, total, (double)l.m, gamma, invstd);
     }
+}
+
+/* Synchronised backward, after the sum over ranks: the dx coefficients from
+ * the global sums (finish_grad's layout). */
+__global__ void global_dx_coeffs(const double *__restrict__ sums, int c, const float *__restrict__ gamma,
+                                 const float *__restrict__ invstd, DxCoeffs coeffs)
+{
+    const double count = sums[2 * c];
+    for (int ch = blockIdx.x * blockDim.x + threadIdx.x; ch < c; ch += gridDim.x * blockDim.x)
+        store_dx_coeffs(coeffs, ch, GradSums{sums[ch], sums[c + ch]}, count, gamma, invstd);
 }
 
 /* Training dx: k (dy - a - (x - mean) b). */
@@ -422,20 +497,62 @@ facs_status scratch_array(facs_ctx *ctx, const char *op, size_t count, T **out)
     return FACS_OK;
 }
 
+bool synchronised(const facs_ctx *ctx, const facs_batchnorm_params *p)
+{
+    return p->training && ctx->bn_comm && facs_comm_size(ctx->bn_comm) > 1;
+}
+
+/* Sums count doubles of device memory over the ranks of ctx->bn_comm, after
+ * the kernels queued so far and before those queued next. */
+facs_status sum_over_ranks(facs_ctx *ctx, double *sums, size_t count)
+{
+    FACS_TRY(facs_comm_use_device(ctx->bn_comm, FACS_DEVICE_CUDA));
+    return facs_comm_sum_on(ctx->bn_comm, FACS_DEVICE_CUDA, sums, count, FACS_COMM_F64);
+}
+
 facs_status train_statistics(facs_ctx *ctx, const char *op, const facs_batchnorm_params *p, const facs_tensor *x,
-                             const facs_tensor *gamma, facs_tensor *running_mean, facs_tensor *running_var,
-                             facs_tensor *save_mean, facs_tensor *save_invstd, float *scale)
+                             const StatsOut &out)
 {
     Layout l = layout_of(x);
     Moments *partial;
     FACS_TRY(scratch_array(ctx, op, (size_t)l.slices * l.c, &partial));
     moments_partials<<<dim3(l.channel_blocks, l.slices), reduce_block()>>>(facs_f32(x), l, partial);
     FACS_CUDA_CHECK_LAUNCH("moments_partials");
-    TrainStats t{p->eps, p->momentum, (double)l.m / (double)(l.m - 1)};
-    finish_train_stats<<<l.channel_blocks, reduce_block()>>>(partial, l, t, facs_f32(gamma), facs_f32(running_mean),
-                                                             facs_f32(running_var), facs_f32(save_mean),
-                                                             facs_f32(save_invstd), scale);
-    FACS_CUDA_CHECK_LAUNCH("finish_train_stats");
+    if (!synchronised(ctx, p)) {
+        finish_train_stats<<<l.channel_blocks, reduce_block()>>>(partial, l, out);
+        FACS_CUDA_CHECK_LAUNCH("finish_train_stats");
+        return FACS_OK;
+    }
+    double *sums;
+    FACS_TRY(scratch_array(ctx, op, (size_t)2 * l.c + 1, &sums));
+    local_stat_sums<<<l.channel_blocks, reduce_block()>>>(partial, l, sums);
+    FACS_CUDA_CHECK_LAUNCH("local_stat_sums");
+    FACS_TRY(sum_over_ranks(ctx, sums, (size_t)2 * l.c + 1));
+    global_stats<<<facs_cuda_blocks((size_t)l.c), kFacsCudaThreads>>>(sums, l.c, out);
+    FACS_CUDA_CHECK_LAUNCH("global_stats");
+    return FACS_OK;
+}
+
+/* dgamma and dbeta get this rank's sums from partial; the training dx
+ * coefficients (when coeffs.k is set) come from the sums over the ranks
+ * when synchronised, else from this rank's. */
+facs_status finish_grad_sums(facs_ctx *ctx, const char *op, const facs_batchnorm_params *p, const Layout &l,
+                             const GradSums *partial, const facs_tensor *gamma, const facs_tensor *save_invstd,
+                             facs_tensor *dgamma, facs_tensor *dbeta, const DxCoeffs &coeffs)
+{
+    double *sums = NULL;
+    if (coeffs.k && synchronised(ctx, p))
+        FACS_TRY(scratch_array(ctx, op, (size_t)2 * l.c + 1, &sums));
+    finish_grad<<<l.channel_blocks, reduce_block()>>>(partial, l, facs_f32(gamma), facs_f32(save_invstd),
+                                                      dgamma ? facs_f32(dgamma) : NULL,
+                                                      dbeta ? facs_f32(dbeta) : NULL, coeffs, sums);
+    FACS_CUDA_CHECK_LAUNCH("finish_grad");
+    if (!sums)
+        return FACS_OK;
+    FACS_TRY(sum_over_ranks(ctx, sums, (size_t)2 * l.c + 1));
+    global_dx_coeffs<<<facs_cuda_blocks((size_t)l.c), kFacsCudaThreads>>>(sums, l.c, facs_f32(gamma),
+                                                                          facs_f32(save_invstd), coeffs);
+    FACS_CUDA_CHECK_LAUNCH("global_dx_coeffs");
     return FACS_OK;
 }
 
@@ -458,7 +575,9 @@ facs_status facs_cuda_batchnorm_forward(facs_ctx *ctx, const facs_batchnorm_para
     float *scale;
     FACS_TRY(scratch_array(ctx, op, (size_t)c, &scale));
     if (p->training) {
-        FACS_TRY(train_statistics(ctx, op, p, x, gamma, running_mean, running_var, save_mean, save_invstd, scale));
+        StatsOut out{p->eps, p->momentum, facs_f32(gamma), facs_f32(running_mean), facs_f32(running_var),
+                     facs_f32(save_mean), facs_f32(save_invstd), scale};
+        FACS_TRY(train_statistics(ctx, op, p, x, out));
     } else {
         eval_stats<<<facs_cuda_blocks((size_t)c), kFacsCudaThreads>>>(facs_f32(running_mean), facs_f32(running_var),
                                                                       facs_f32(gamma), c, p->eps, facs_f32(save_mean),
@@ -503,10 +622,7 @@ facs_status facs_cuda_batchnorm_backward(facs_ctx *ctx, const facs_batchnorm_par
     grad_partials<<<dim3(l.channel_blocks, l.slices), reduce_block()>>>(facs_f32(x), facs_f32(dy),
                                                                         facs_f32(save_mean), l, partial);
     FACS_CUDA_CHECK_LAUNCH("grad_partials");
-    finish_grad<<<l.channel_blocks, reduce_block()>>>(partial, l, facs_f32(gamma), facs_f32(save_invstd),
-                                                      dgamma ? facs_f32(dgamma) : NULL,
-                                                      dbeta ? facs_f32(dbeta) : NULL, coeffs);
-    FACS_CUDA_CHECK_LAUNCH("finish_grad");
+    FACS_TRY(finish_grad_sums(ctx, op, p, l, partial, gamma, save_invstd, dgamma, dbeta, coeffs));
     if (coeffs.k) {
         launch_channelwise(TrainDxOp{facs_f32(save_mean), coeffs.k, coeffs.a, coeffs.b}, facs_f32(x), facs_f32(dy),
                            total, c, facs_f32(dx));

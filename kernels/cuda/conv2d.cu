@@ -273,17 +273,21 @@ facs_status workspace_for(facs_ctx *ctx, const char *op, size_t bytes, void **ou
     return bytes ? facs_cuda_scratch(ctx, op, bytes, out) : FACS_OK;
 }
 
-/* y = y + b[channel], then max(0, .) when relu. "v < 0" keeps NaN a NaN, as
- * PyTorch's relu does. */
-__global__ void bias_relu(float *__restrict__ y, const float *__restrict__ b, size_t total, int co, int relu)
+/* y = y + b[channel], then the post-op activation: max(0, .) or the clip
+ * to [0, 6]. The comparisons are the activation ops' (elementwise.cu): NaN
+ * fails both, so it stays NaN, as PyTorch's relu and relu6 keep it. */
+__global__ void bias_activation(float *__restrict__ y, const float *__restrict__ b, size_t total, int co,
+                                facs_post_act act)
 {
     for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
          idx += (size_t)gridDim.x * blockDim.x) {
         float v = y[idx];
         if (b)
             v += b[idx % co];
-        if (relu && v < 0.0f)
+        if (act != FACS_POST_NONE && v < 0.0f)
             v = 0.0f;
+        if (act == FACS_POST_RELU6 && v > 6.0f)
+            v = 6.0f;
         y[idx] = v;
     }
 }
@@ -322,10 +326,10 @@ facs_status facs_cuda_conv2d_forward(facs_ctx *ctx, const facs_conv2d_params *p,
     FACS_CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d.x, x->data, d.w, w->data, d.conv,
                                              (cudnnConvolutionFwdAlgo_t)c.algo, ws, c.workspace,
                                              p->post_sum ? &one : &zero, d.y, y->data));
-    if (b || p->post_relu) {
-        bias_relu<<<facs_cuda_blocks(total), kFacsCudaThreads>>>(facs_f32(y), b ? facs_f32(b) : nullptr, total, y->c,
-                                                                 p->post_relu);
-        FACS_CUDA_CHECK_LAUNCH("bias_relu");
+    if (b || p->post_act != FACS_POST_NONE) {
+        bias_activation<<<facs_cuda_blocks(total), kFacsCudaThreads>>>(facs_f32(y), b ? facs_f32(b) : nullptr, total,
+                                                                       y->c, p->post_act);
+        FACS_CUDA_CHECK_LAUNCH("bias_activation");
     }
     return FACS_OK;
 }

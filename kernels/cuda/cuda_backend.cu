@@ -69,6 +69,36 @@ static facs_status cuda_copy_from_host(void *dst, const void *src, size_t bytes)
     return FACS_OK;
 }
 
+/* Page-locked, so that cudaMemcpyAsync from it is a DMA transfer that does
+ * not hold up the host. */
+static void *cuda_host_alloc(size_t bytes)
+{
+    void *ptr = NULL;
+    if (FACS_CUDA_STATUS(cudaHostAlloc(&ptr, bytes ? bytes : 1, cudaHostAllocDefault)) != FACS_OK)
+        return NULL;
+    return ptr;
+}
+
+/* A copy queued from the buffer may still be reading it: wait for the
+ * queue first. Failures go unreported as in cuda_free. */
+static void cuda_host_free(void *ptr)
+{
+    if (!ptr)
+        return;
+    if (cudaDeviceSynchronize() != cudaSuccess)
+        (void)cudaGetLastError();
+    if (cudaFreeHost(ptr) != cudaSuccess)
+        (void)cudaGetLastError();
+}
+
+/* On the legacy default stream, ordered with every kernel like the rest. */
+static facs_status cuda_copy_from_host_async(void *dst, const void *src, size_t bytes)
+{
+    if (bytes)
+        FACS_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, 0));
+    return FACS_OK;
+}
+
 static facs_status cuda_copy_to_host(void *dst, const void *src, size_t bytes)
 {
     if (bytes)
@@ -145,6 +175,10 @@ static constexpr facs_backend make_cuda_backend(void)
     be.fill_zero = cuda_fill_zero;
     be.axpy = cuda_axpy;
     be.sync = cuda_sync;
+    be.host_alloc = cuda_host_alloc;
+    be.host_free = cuda_host_free;
+    be.copy_from_host_async = cuda_copy_from_host_async;
+    be.count_non_finite = facs_cuda_count_non_finite;
     be.sgd_update = facs_cuda_sgd_update;
     be.conv2d_forward = facs_cuda_conv2d_forward;
     be.conv2d_backward = facs_cuda_conv2d_backward;

@@ -120,6 +120,9 @@ facs_status facs_cuda_softmax_ce_backward(facs_ctx *ctx, int ignore_index, float
 /* sgd.cu: one fused kernel per tensor (sgd_math.h's update at every index). */
 facs_status facs_cuda_sgd_update(facs_sgd_coeffs k, int first, size_t count, float *p, const float *g, float *buf);
 
+/* non_finite.cu: integer counts, one atomic per block (exact in any order). */
+facs_status facs_cuda_count_non_finite(size_t count, const float *x, int64_t *counter);
+
 /* facs.cu */
 facs_status facs_cuda_facs_forward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
                                    const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *prob);

@@ -261,6 +261,8 @@ facs_status facs_cuda_softmax_ce_backward(facs_ctx *ctx, int ignore_index, float
                                           int64_t valid, facs_tensor *dlogits)
 {
     (void)ctx;
+    if (!dlogits)
+        return FACS_OK;
     const int K = probs->c;
     const size_t total = facs_tensor_numel(probs);
     /* With no valid pixel every pixel is ignored and every gradient is 0. */

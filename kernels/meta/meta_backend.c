@@ -7,7 +7,8 @@
  * step would need on a real device. The addresses lie at and above 2^62 on a
  * 64-bit machine (non-canonical on x86-64), so a stray dereference faults
  * at once instead of reading memory. Copies into a meta tensor do nothing;
- * copies out of one give zeros.
+ * copies out of one give zeros. Host staging memory (host_alloc) is real,
+ * the CPU's: the host writes it before uploading.
  *
  * Ops: the ops layer (ops.h) has already checked the shapes and allocated the
  * outputs, which is all a meta op is for; every entry returns FACS_OK at
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "../backend.h"
+#include "../cpu/cpu_ops.h" /* host staging memory is real memory, as on the CPU */
 
 #define META_ALIGN 64
 /* Placeholders span [META_BASE, 2 META_BASE): 2^62 bytes on 64-bit machines. */
@@ -74,6 +76,13 @@ static facs_status meta_axpy(size_t count, float alpha, const float *x, float *y
 }
 
 static facs_status meta_sync(void) { return FACS_OK; }
+
+/* No values, so none is bad: the counter (a placeholder) stays as it reads, 0. */
+static facs_status meta_count_non_finite(size_t count, const float *x, int64_t *counter)
+{
+    (void)count, (void)x, (void)counter;
+    return FACS_OK;
+}
 
 static facs_status conv2d_forward(struct facs_ctx *ctx, const facs_conv2d_params *p, const facs_tensor *x,
                                   const facs_tensor *w, const facs_tensor *b, facs_tensor *y)
@@ -276,6 +285,10 @@ const facs_backend facs_meta_backend = {
     .fill_zero = meta_fill_zero,
     .axpy = meta_axpy,
     .sync = meta_sync,
+    .host_alloc = facs_cpu_host_alloc,
+    .host_free = facs_cpu_host_free,
+    .copy_from_host_async = meta_copy_from_host,
+    .count_non_finite = meta_count_non_finite,
     .conv2d_forward = conv2d_forward,
     .conv2d_backward = conv2d_backward,
     .batchnorm_forward = batchnorm_forward,

@@ -84,6 +84,53 @@ static facs_status mpi_wait_all(facs_comm *comm)
     return n ? check(MPI_Waitall(n, st->pending, MPI_STATUSES_IGNORE), "wait") : FACS_OK;
 }
 
+/* MPI counts bytes in int: every rank checks the same sizes, so all refuse together instead of leaving root waiting. */
+static facs_status gather_layout(int ranks, const int64_t *sizes, int *counts, int *offsets, size_t *total)
+{
+    int64_t sum = 0;
+    for (int r = 0; r < ranks; r++) {
+        offsets[r] = (int)sum;
+        counts[r] = (int)sizes[r];
+        sum += sizes[r];
+        if (sum > INT_MAX)
+            return facs_fail(FACS_ERR_ARG, "MPI: gathering more than %d bytes in one call", INT_MAX);
+    }
+    *total = (size_t)sum;
+    return FACS_OK;
+}
+
+static facs_status mpi_gather(facs_comm *comm, const void *buf, size_t bytes, int root, void **out,
+                              size_t *out_bytes)
+{
+    int ranks = comm->size, is_root = comm->rank == root;
+    int64_t mine = bytes > INT_MAX ? (int64_t)INT_MAX + 1 : (int64_t)bytes;
+    int64_t *sizes = malloc(sizeof *sizes * (size_t)ranks);
+    int *counts = malloc(sizeof *counts * (size_t)ranks), *offsets = malloc(sizeof *offsets * (size_t)ranks);
+    facs_status s = sizes && counts && offsets ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "MPI: out of memory");
+    /* A failure before the gather leaves the others waiting in it: the caller ends the run (facs_comm_abort). */
+    if (s == FACS_OK)
+        s = check(MPI_Allgather(&mine, 1, MPI_INT64_T, sizes, 1, MPI_INT64_T, MPI_COMM_WORLD), "gather of sizes");
+    size_t total = 0;
+    if (s == FACS_OK)
+        s = gather_layout(ranks, sizes, counts, offsets, &total);
+    char *all = NULL;
+    if (s == FACS_OK && is_root && !(all = malloc(total ? total : 1)))
+        s = facs_fail(FACS_ERR_MEMORY, "MPI: out of memory gathering %zu bytes", total);
+    if (s == FACS_OK)
+        s = check(MPI_Gatherv(buf, (int)bytes, MPI_BYTE, all, counts, offsets, MPI_BYTE, root, MPI_COMM_WORLD),
+                  "gather");
+    free(sizes);
+    free(counts);
+    free(offsets);
+    if (s != FACS_OK) {
+        free(all);
+        return s;
+    }
+    *out = all;
+    *out_bytes = is_root ? total : 0;
+    return FACS_OK;
+}
+
 static void mpi_abort(facs_comm *comm, int code)
 {
     (void)comm;
@@ -98,8 +145,15 @@ static void mpi_close(facs_comm *comm)
     MPI_Finalize();
 }
 
-static const facs_comm_ops mpi_ops = {"mpi",        mpi_allreduce_sum, mpi_broadcast, mpi_start_sum,
-                                      mpi_progress, mpi_wait_all,      mpi_abort,     mpi_close};
+static const facs_comm_ops mpi_ops = {.name = "mpi",
+                                      .allreduce_sum = mpi_allreduce_sum,
+                                      .broadcast = mpi_broadcast,
+                                      .gather = mpi_gather,
+                                      .start_sum = mpi_start_sum,
+                                      .progress = mpi_progress,
+                                      .wait_all = mpi_wait_all,
+                                      .abort = mpi_abort,
+                                      .close = mpi_close};
 
 facs_status facs_comm_mpi_open(facs_comm *comm)
 {

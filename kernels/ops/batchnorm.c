@@ -1,7 +1,8 @@
 /* batchnorm2d: per-channel normalisation with learned scale (gamma) and shift
  * (beta). Training mode normalises with the batch statistics and updates the
- * running statistics in place; eval mode uses the running statistics. */
-#include "comm.h"
+ * running statistics in place; eval mode uses the running statistics. With
+ * ctx->bn_comm, training statistics and their gradients are the whole batch's
+ * over the ranks (synchronised BatchNorm): each backend sums them itself. */
 #include "op_impl.h"
 
 typedef struct {
@@ -46,10 +47,6 @@ static facs_status check_args(facs_ctx *ctx, facs_tensor *const *ts, const facs_
         return facs_fail(FACS_ERR_ARG,
                          "batchnorm2d: x is %s; training needs more than one value per channel (N*H*W > 1)",
                          facs_shape_str(x, shape, sizeof shape));
-    if (p->training && ctx->bn_comm && facs_comm_size(ctx->bn_comm) > 1 && ctx->device != FACS_DEVICE_CPU)
-        return facs_fail(FACS_ERR_UNSUPPORTED, "batchnorm2d: synchronised statistics on %s tensors need the NCCL "
-                         "transport, which is not built yet (ranks sum CPU tensors over MPI)",
-                         facs_device_name(ctx->device));
     if (!(p->eps >= 0.0f) || !(p->momentum >= 0.0f && p->momentum <= 1.0f))
         return facs_fail(FACS_ERR_ARG, "batchnorm2d: eps %g must be >= 0 and momentum %g within [0, 1]",
                          (double)p->eps, (double)p->momentum);

@@ -76,7 +76,7 @@ facs_tensor *facs_conv2d(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_ten
     int oh = 0, ow = 0;
     if (check_args(x, w, b, p, &oh, &ow) != FACS_OK)
         return NULL;
-    if (p->post_sum || p->post_relu) {
+    if (p->post_sum || p->post_act != FACS_POST_NONE) {
         facs_fail(FACS_ERR_ARG, "conv2d: post-ops are for inference: use facs_conv2d_fused");
         return NULL;
     }
@@ -99,10 +99,14 @@ facs_tensor *facs_conv2d(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_ten
 }
 
 facs_tensor *facs_conv2d_fused(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b,
-                               const facs_conv2d_params *p, facs_tensor *residual, int relu)
+                               const facs_conv2d_params *p, facs_tensor *residual, facs_post_act act)
 {
     if (!x || !w)
         return NULL;
+    if (act != FACS_POST_NONE && act != FACS_POST_RELU && act != FACS_POST_RELU6) {
+        facs_fail(FACS_ERR_ARG, "conv2d_fused: unknown activation %d (FACS_POST_NONE, _RELU or _RELU6)", act);
+        return NULL;
+    }
     if (facs_check_device(ctx, "conv2d_fused", 4, (const facs_tensor *const[]){x, w, b, residual}) ||
         facs_check_f32("conv2d_fused", "x", x) || facs_check_f32("conv2d_fused", "w", w) ||
         facs_check_f32("conv2d_fused", "b", b) || facs_check_f32("conv2d_fused", "residual", residual) ||
@@ -126,7 +130,7 @@ facs_tensor *facs_conv2d_fused(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, fa
         return NULL;
     facs_conv2d_params fused = *p;
     fused.post_sum = residual != NULL;
-    fused.post_relu = relu;
+    fused.post_act = (facs_post_act)act;
     if (ctx->backend->conv2d_forward(ctx, &fused, x, w, b, y) != FACS_OK)
         return NULL;
     facs_profile_op(ctx, "conv2d_fused", 4, (const facs_tensor *const[]){x, w, b, residual}, y, w);

@@ -38,10 +38,9 @@ typedef struct {
     int n, c, h, w;
     facs_dtype dtype;
     int of;                /* BO_DY: its output; BO_DX, BO_DPARAM: their input */
-    unsigned absent : 1;   /* optional operand not given (no bias): the entry receives NULL */
-    unsigned required : 1; /* a gradient the entry cannot take as NULL (see its family) */
-    unsigned nan_ok : 1;   /* may hold NaN where the reference does (an all-ignored loss) */
-    unsigned exact : 1;    /* discrete values (dropout mask, copies): bit for bit everywhere */
+    unsigned absent : 1; /* optional operand not given (no bias): the entry receives NULL */
+    unsigned nan_ok : 1; /* may hold NaN where the reference does (an all-ignored loss) */
+    unsigned exact : 1;  /* discrete values (dropout mask, copies): bit for bit everywhere */
     /* A gradient a backend may compute another way when another one is not
      * wanted: then within the cross-backend tolerance, not bit for bit. */
     unsigned alone_rounds : 1;
@@ -67,7 +66,9 @@ typedef struct {
 
 typedef struct {
     int co, kh, kw, sh, sw, ph, pw, dh, dw, groups, bias;
-    int post_sum, post_relu; /* inference post-ops: forward only */
+    /* Inference post-ops: forward only. */
+    int post_sum;
+    facs_post_act post_act;
 } bo_conv_args;
 
 typedef struct {
@@ -162,6 +163,11 @@ typedef struct {
      * tensors i. */
     void (*grad_reference)(const bo_case *k, const bo_problem *pb, double *const *g);
     void (*describe)(const bo_case *k, char *buf, size_t size);
+    /* The op through its ops.h wrapper, for the tape check (tape.c): sets
+     * c->t[i] of the outputs the wrapper returns (bo_wrapped gives the
+     * status) from c->t[] of the inputs, states and parameters, which the
+     * harness made as ops.h wants them. NULL: the family has no wrapper. */
+    facs_status (*tape)(const bo_case *k, const bo_problem *pb, bo_call *c);
 } bo_family;
 
 struct bo_case {
@@ -191,12 +197,15 @@ struct bo_case {
     };
 };
 
-extern const bo_case bo_cases[];
-extern const size_t bo_case_count;
+/* The case tables: cases.c's, and cases_large.c's (sizes past the CUDA
+ * kernels' tiles, too large for finite differences). */
+extern const bo_case bo_cases[], bo_large_cases[];
+extern const size_t bo_case_count, bo_large_case_count;
 
 extern const bo_family bo_conv2d, bo_batchnorm, bo_activation, bo_add, bo_maxpool2d, bo_avgpool2d,
     bo_adaptive_avgpool2d, bo_resize_bilinear, bo_concat, bo_dropout2d, bo_linear, bo_softmax_ce,
-    bo_scale_channels, bo_channel_pool, bo_facs, bo_axpy, bo_copy, bo_fill_zero, bo_memory, bo_sgd_update;
+    bo_scale_channels, bo_channel_pool, bo_facs, bo_axpy, bo_copy, bo_fill_zero, bo_memory, bo_count_non_finite,
+    bo_sgd_update;
 
 /* ---- Helpers (util.c; bo_run_all in harness.c) --------------------------- */
 
@@ -217,6 +226,9 @@ static inline float *bo_f32(const bo_problem *pb, int i) { return (float *)pb->t
 static inline int32_t *bo_i32(const bo_problem *pb, int i) { return (int32_t *)pb->t[i].host; }
 
 void *bo_xmalloc(size_t bytes);
+
+/* A tape hook's status: FACS_OK when the wrapper returned its output y. */
+facs_status bo_wrapped(const facs_tensor *y);
 
 /* Runs the whole table (main.c parses the command line). op: a family name or
  * an entry name, NULL for all; backend: "cpu" or "cuda", NULL for all.

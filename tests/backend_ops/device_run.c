@@ -297,25 +297,29 @@ static int backward_checks(const case_ctx *cc, facs_ctx *ctx, gbuf *g, bo_result
     if (backward_once(cc, ctx, g, 0, DX_NAN, DPARAM_START, res->valid, again, "backward rerun"))
         check_partial(cc, 0, again, full, "a rerun");
 
-    /* Each gradient alone NULL, then all of them. */
+    /* Each gradient alone NULL, each alone wanted, and all of them NULL:
+     * with up to three gradients, every subset a caller can leave out. */
     unsigned all = 0;
-    int nullable = 1, grads = 0;
+    int grads = 0;
+    for (int i = 0; i < pb->count; i++)
+        if (bo_is_grad(pb->t[i].role) && !pb->t[i].absent) {
+            all |= 1u << i;
+            grads++;
+        }
     char what[96];
     for (int i = 0; i < pb->count; i++) {
-        const bo_tensor *t = &pb->t[i];
-        if (!bo_is_grad(t->role) || t->absent)
+        if (!(all & (1u << i)))
             continue;
-        if (t->required) {
-            nullable = 0;
-            continue;
-        }
-        all |= 1u << i;
-        grads++;
-        snprintf(what, sizeof what, "backward with %s NULL", t->name);
+        snprintf(what, sizeof what, "backward with %s NULL", pb->t[i].name);
         if (backward_once(cc, ctx, g, 1u << i, DX_NAN, DPARAM_START, res->valid, again, what))
             check_partial(cc, 1u << i, again, full, what);
+        if (grads < 3)
+            continue; /* with two, wanting one alone is leaving the other out */
+        snprintf(what, sizeof what, "backward with only %s wanted", pb->t[i].name);
+        if (backward_once(cc, ctx, g, all & ~(1u << i), DX_NAN, DPARAM_START, res->valid, again, what))
+            check_partial(cc, all & ~(1u << i), again, full, what);
     }
-    if (nullable && grads > 1 &&
+    if (grads > 1 &&
         backward_once(cc, ctx, g, all, DX_NAN, DPARAM_START, res->valid, again, "backward with every gradient NULL"))
         check_partial(cc, all, again, full, "backward with every gradient NULL");
 

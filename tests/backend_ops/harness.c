@@ -18,10 +18,33 @@
 typedef struct {
     const char *name;
     facs_device device;
-    facs_ctx *ctx;   /* NULL: not available */
-    const char *why; /* why not */
+    const char *alloc_names; /* what the message of a failed alloc names */
+    facs_ctx *ctx;           /* NULL: not available */
+    const char *why;         /* why not */
     int selected;
 } backend_slot;
+
+/* The case tables, numbered as one: a case's data stream is seeded by its number. */
+static const struct {
+    const bo_case *rows;
+    const size_t *count;
+} tables[] = {{bo_cases, &bo_case_count}, {bo_large_cases, &bo_large_case_count}};
+
+static size_t case_total(void)
+{
+    size_t n = 0;
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        n += *tables[t].count;
+    return n;
+}
+
+static const bo_case *case_at(size_t i)
+{
+    size_t t = 0;
+    for (; i >= *tables[t].count; t++)
+        i -= *tables[t].count;
+    return &tables[t].rows[i];
+}
 
 static int missing_entry(const char *word, size_t len, const void *be)
 {
@@ -57,6 +80,8 @@ static void run_other(const case_ctx *cc, backend_slot *b, const bo_result *cpu,
     bo_result res;
     bo_result_alloc(&cc->pb, &res);
     bo_run_backend(cc, b->ctx, &res);
+    if (res.ok)
+        bo_tape_check(cc, b->ctx, &res);
     double err = NAN;
     if (bo_check(cpu_ok, "no cpu results to compare with (the cpu run failed)") && res.ok)
         err = bo_vs_cpu(cc, &res, cpu);
@@ -155,6 +180,8 @@ static void run_case(const bo_case *k, size_t index, uint64_t seed, backend_slot
     if (!has_missing(&cc, slots[0].ctx->backend)) {
         bo_run_backend(&cc, slots[0].ctx, &cpu_res);
         cpu_ok = cpu_res.ok;
+        if (cpu_ok && slots[0].selected)
+            bo_tape_check(&cc, slots[0].ctx, &cpu_res);
     }
     if (slots[0].selected)
         report_cpu(&cc, &cpu_res);
@@ -200,8 +227,8 @@ static int report_untagged(const char *word, size_t len, const void *user)
 static int table_consistent(void)
 {
     int ok = 1;
-    for (size_t i = 0; i < bo_case_count; i++) {
-        const bo_case *k = &bo_cases[i];
+    for (size_t i = 0; i < case_total(); i++) {
+        const bo_case *k = case_at(i);
         char label[32];
         snprintf(label, sizeof label, "case %zu (%s)", i, k->family->name);
         ok &= bo_each_word(k->entries, report_unknown, label);
@@ -222,14 +249,15 @@ int bo_run_all(const char *op, const char *backend, uint64_t seed)
 {
     if (!table_consistent())
         return 1;
-    size_t matched = 0;
-    for (size_t i = 0; i < bo_case_count; i++)
-        matched += case_selected(&bo_cases[i], op);
+    size_t matched = bo_backend_checks_selected(op);
+    for (size_t i = 0; i < case_total(); i++)
+        matched += case_selected(case_at(i), op);
     if (!matched) {
         fprintf(stderr, "test_backend_ops: no case exercises '%s' (an op family or backend entry name)\n", op);
         return 2;
     }
-    backend_slot slots[] = {{"cpu", FACS_DEVICE_CPU, NULL, NULL, 0}, {"cuda", FACS_DEVICE_CUDA, NULL, NULL, 0}};
+    backend_slot slots[] = {{"cpu", FACS_DEVICE_CPU, "out of host memory", NULL, NULL, 0},
+                            {"cuda", FACS_DEVICE_CUDA, "cudaMalloc", NULL, NULL, 0}};
     const int nslots = (int)(sizeof slots / sizeof slots[0]);
     for (int b = 0; b < nslots; b++) {
         slots[b].selected = !backend || !strcmp(backend, slots[b].name);
@@ -251,9 +279,14 @@ int bo_run_all(const char *op, const char *backend, uint64_t seed)
     for (int b = 1; b < nslots; b++)
         if (slots[b].selected && !slots[b].ctx && slots[b].why)
             printf("%s: %s; its cases are skipped\n", slots[b].name, slots[b].why);
-    for (size_t i = 0; i < bo_case_count; i++)
-        if (case_selected(&bo_cases[i], op))
-            run_case(&bo_cases[i], i, seed, slots, nslots);
+    for (int b = 0; b < nslots; b++)
+        if (slots[b].selected && slots[b].ctx)
+            bo_run_backend_checks(op, slots[b].name, slots[b].ctx->backend, slots[b].alloc_names);
+        else if (slots[b].selected)
+            bo_skipped += (int)bo_backend_checks_selected(op);
+    for (size_t i = 0; i < case_total(); i++)
+        if (case_selected(case_at(i), op))
+            run_case(case_at(i), i, seed, slots, nslots);
     for (int b = 0; b < nslots; b++)
         if (slots[b].ctx)
             facs_ctx_free(slots[b].ctx);

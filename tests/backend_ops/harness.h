@@ -8,12 +8,18 @@
  *              an element still holding that pattern was never written;
  *   write rule activation gradients must not depend on their initial contents
  *              (=), parameter gradients must land on their starting values (+=);
- *   NULL       backward with each gradient pointer NULL (and all of them) must
- *              succeed and leave the others' bits as they were;
+ *   NULL       backward with each gradient pointer NULL, with each alone not
+ *              NULL, and with all of them NULL must succeed, leave the unwanted
+ *              ones untouched and give the wanted ones the full backward's bits;
  *   reruns     the same call on the same data reproduces every bit;
  *   inputs     no call may change what it only reads;
+ *   tape       the op through its ops.h wrapper and facs_backward_many gives
+ *              the entries' results bit for bit (tape.c);
  *   accuracy   the CPU against the family's double forward and central finite
  *              differences of it; every other backend against the CPU.
+ *
+ * Once per backend, outside the table (backend_checks.c): a failed allocation
+ * and copies of odd byte counts at odd addresses.
  *
  * Error metric everywhere (as tests/test_util.h): the normwise relative error
  * max_i |got_i - want_i| / max_i |want_i|, infinite for a NaN or Inf where the
@@ -86,6 +92,19 @@ void bo_result_alloc(const bo_problem *pb, bo_result *r);
 void bo_result_free(bo_result *r);
 /* Every check that needs no other backend, on ctx's backend; the results into res. */
 void bo_run_backend(const case_ctx *cc, facs_ctx *ctx, bo_result *res);
+
+/* ---- tape.c ---- */
+
+/* The tape check on ctx's backend, against that backend's results res. */
+void bo_tape_check(const case_ctx *cc, facs_ctx *ctx, const bo_result *res);
+
+/* ---- backend_checks.c ---- */
+
+/* How many of the whole-backend checks op selects (bo_run_all's op). */
+size_t bo_backend_checks_selected(const char *op);
+/* Runs them on be (named backend), printing a line each; alloc_names is what
+ * a failed alloc's message names on it. */
+void bo_run_backend_checks(const char *op, const char *backend, const facs_backend *be, const char *alloc_names);
 
 /* ---- reference.c ---- */
 

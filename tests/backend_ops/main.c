@@ -1,9 +1,11 @@
 /* test_backend_ops: every op entry of every backend in this process against
- * one table of cases (cases.c); see harness.c for the checks.
+ * the case tables (cases.c, cases_large.c), and the whole-backend checks
+ * (backend_checks.c); harness.h lists the checks.
  *
  * Usage: test_backend_ops [-o OP] [-b cpu|cuda]
  *   -o OP  only the cases of op family OP (conv2d, batchnorm, ...) or of
- *          backend entry OP (conv2d_backward, axpy, ...)
+ *          backend entry OP (conv2d_backward, axpy, ...), and the
+ *          whole-backend checks that call entry OP (alloc, copy, ...)
  *   -b B   only backend B (the CPU still runs, silently, as the reference)
  * FACS_TEST_SEED=n replays a run's data. Prints one line per case and
  * backend, then "N passed, N failed, N skipped" (skipped: the cases of a

@@ -47,6 +47,14 @@ static facs_status concat_backward(const bo_case *k, const bo_problem *pb, bo_ca
     return c->be->concat_backward(c->ctx, k->cat.count, xs, c->t[CDY], dxs);
 }
 
+static facs_status concat_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)pb;
+    facs_tensor *xs[3] = {c->t[CX0], c->t[CX1], c->t[CX2]};
+    c->t[CY] = facs_concat(c->ctx, k->cat.count, xs);
+    return bo_wrapped(c->t[CY]);
+}
+
 static void concat_reference(const bo_case *k, const bo_problem *pb, double *const *v, int64_t *valid)
 {
     (void)valid;
@@ -84,6 +92,7 @@ const bo_family bo_concat = {
     .backward = concat_backward,
     .reference = concat_reference,
     .describe = concat_describe,
+    .tape = concat_tape,
 };
 
 /* ---- channel_pool --------------------------------------------------------- */
@@ -121,6 +130,13 @@ static facs_status cpool_backward(const bo_case *k, const bo_problem *pb, bo_cal
 {
     (void)pb;
     return c->be->channel_pool_backward(c->ctx, k->cp.mode, c->t[QX], c->t[QDY], c->t[QDX]);
+}
+
+static facs_status cpool_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)pb;
+    c->t[QY] = facs_channel_pool(c->ctx, c->t[QX], k->c / k->cp.r, k->cp.mode);
+    return bo_wrapped(c->t[QY]);
 }
 
 static void cpool_reference(const bo_case *k, const bo_problem *pb, double *const *v, int64_t *valid)
@@ -162,6 +178,7 @@ const bo_family bo_channel_pool = {
     .backward = cpool_backward,
     .reference = cpool_reference,
     .describe = cpool_describe,
+    .tape = cpool_tape,
 };
 
 /* ---- facs ----------------------------------------------------------------- */
@@ -309,6 +326,14 @@ static facs_status facs_bwd(const bo_case *k, const bo_problem *pb, bo_call *c)
                                 c->t[FDB]);
 }
 
+static facs_status facs_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)pb;
+    facs_fuse_params p = {.fusion = k->fa.fusion, .threshold = k->fa.threshold};
+    c->t[FY] = facs_facs(c->ctx, c->t[FX], c->t[FW], c->t[FB], &p);
+    return bo_wrapped(c->t[FY]);
+}
+
 static void facs_describe(const bo_case *k, char *buf, size_t size)
 {
     char mode[32] = "weighted";
@@ -338,4 +363,5 @@ const bo_family bo_facs = {
     .backward = facs_bwd,
     .reference = facs_reference,
     .describe = facs_describe,
+    .tape = facs_tape,
 };

@@ -15,14 +15,14 @@ static int conv_out(int in, int k, int stride, int pad, int dil)
     return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1;
 }
 
-static int conv_has_backward(const bo_case *k) { return !k->conv.post_sum && !k->conv.post_relu; }
+static int conv_has_backward(const bo_case *k) { return !k->conv.post_sum && k->conv.post_act == FACS_POST_NONE; }
 
 static facs_conv2d_params conv_params(const bo_case *k)
 {
     const bo_conv_args *a = &k->conv;
     return (facs_conv2d_params){.stride_h = a->sh, .stride_w = a->sw, .pad_h = a->ph, .pad_w = a->pw,
                                 .dil_h = a->dh, .dil_w = a->dw, .groups = a->groups, .post_sum = a->post_sum,
-                                .post_relu = a->post_relu};
+                                .post_act = a->post_act};
 }
 
 static void conv_declare(const bo_case *k, bo_problem *pb)
@@ -67,6 +67,20 @@ static facs_status conv_backward(const bo_case *k, const bo_problem *pb, bo_call
     return c->be->conv2d_backward(c->ctx, &p, c->t[CX], c->t[CW], c->t[CDY], c->t[CDX], c->t[CDW], c->t[CDB]);
 }
 
+/* The post-ops are facs_conv2d_fused's (inference: the residual is y's initial contents). */
+static facs_status conv_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)pb;
+    facs_conv2d_params p = conv_params(k);
+    const bo_conv_args *a = &k->conv;
+    if (conv_has_backward(k))
+        c->t[CY] = facs_conv2d(c->ctx, c->t[CX], c->t[CW], c->t[CB], &p);
+    else
+        c->t[CY] = facs_conv2d_fused(c->ctx, c->t[CX], c->t[CW], c->t[CB], &p, a->post_sum ? c->t[CY] : NULL,
+                                     a->post_act);
+    return bo_wrapped(c->t[CY]);
+}
+
 /* NHWC x, OHWI w: output channel o of group g reads input channels
  * [g Ci/groups, (g + 1) Ci/groups). */
 static void conv_reference(const bo_case *k, const bo_problem *pb, double *const *v, int64_t *valid)
@@ -101,10 +115,17 @@ static void conv_reference(const bo_case *k, const bo_problem *pb, double *const
                     double *out = y + ((size_t)(n * OH + oh) * OW + ow) * CO + o;
                     if (a->post_sum)
                         s += *out;
-                    if (a->post_relu && s < 0.0)
+                    if (a->post_act != FACS_POST_NONE && s < 0.0)
                         s = 0.0;
+                    if (a->post_act == FACS_POST_RELU6 && s > 6.0)
+                        s = 6.0;
                     *out = s;
                 }
+}
+
+static const char *post_act_name(facs_post_act act)
+{
+    return act == FACS_POST_RELU ? " +relu" : act == FACS_POST_RELU6 ? " +relu6" : "";
 }
 
 static void conv_describe(const bo_case *k, char *buf, size_t size)
@@ -112,7 +133,7 @@ static void conv_describe(const bo_case *k, char *buf, size_t size)
     const bo_conv_args *a = &k->conv;
     snprintf(buf, size, "x(%d,%d,%d,%d) w(%d,%d,%d,%d) s%d,%d p%d,%d d%d,%d g%d%s%s%s", k->n, k->c, k->h, k->w, a->co,
              k->c / a->groups, a->kh, a->kw, a->sh, a->sw, a->ph, a->pw, a->dh, a->dw, a->groups,
-             a->bias ? " bias" : "", a->post_sum ? " +sum" : "", a->post_relu ? " +relu" : "");
+             a->bias ? " bias" : "", a->post_sum ? " +sum" : "", post_act_name(a->post_act));
 }
 
 /* Forward: each output sums at most Ci/groups * KH * KW <= 153 products of
@@ -137,6 +158,7 @@ const bo_family bo_conv2d = {
     .backward = conv_backward,
     .reference = conv_reference,
     .describe = conv_describe,
+    .tape = conv_tape,
 };
 
 /* ---- linear --------------------------------------------------------------- */
@@ -176,6 +198,13 @@ static facs_status linear_backward(const bo_case *k, const bo_problem *pb, bo_ca
     return c->be->linear_backward(c->ctx, c->t[LX], c->t[LW], c->t[LDY], c->t[LDX], c->t[LDW], c->t[LDB]);
 }
 
+static facs_status linear_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)k, (void)pb;
+    c->t[LY] = facs_linear(c->ctx, c->t[LX], c->t[LW], c->t[LB]);
+    return bo_wrapped(c->t[LY]);
+}
+
 static void linear_reference(const bo_case *k, const bo_problem *pb, double *const *v, int64_t *valid)
 {
     (void)pb, (void)valid;
@@ -210,4 +239,5 @@ const bo_family bo_linear = {
     .backward = linear_backward,
     .reference = linear_reference,
     .describe = linear_describe,
+    .tape = linear_tape,
 };

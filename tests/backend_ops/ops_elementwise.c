@@ -25,10 +25,7 @@ static void act_declare(const bo_case *k, bo_problem *pb)
     bo_declare(pb, AX, "x", BO_IN, k->n, k->c, k->h, k->w);
     bo_declare_like(pb, AY, "y", BO_OUT, AX);
     bo_declare_like(pb, ADY, "dy", BO_DY, AY);
-    /* dx is the entry's only gradient, which ops.h never leaves out; the CPU
-     * entry writes it unconditionally (elementwise.c), although backend.h
-     * lets any gradient be NULL. */
-    bo_declare_like(pb, ADX, "dx", BO_DX, AX)->required = 1;
+    bo_declare_like(pb, ADX, "dx", BO_DX, AX);
 }
 
 static int near_kink(facs_activation act, double x)
@@ -64,6 +61,16 @@ static facs_status act_backward(const bo_case *k, const bo_problem *pb, bo_call 
 {
     (void)pb;
     return c->be->activation_backward(c->ctx, k->act.act, c->t[AX], c->t[AY], c->t[ADY], c->t[ADX]);
+}
+
+static facs_status act_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)pb;
+    facs_tensor *(*const op)(facs_ctx *, facs_tensor *) = k->act.act == FACS_ACT_RELU    ? facs_relu
+                                                          : k->act.act == FACS_ACT_RELU6 ? facs_relu6
+                                                                                         : facs_sigmoid;
+    c->t[AY] = op(c->ctx, c->t[AX]);
+    return bo_wrapped(c->t[AY]);
 }
 
 static void act_reference(const bo_case *k, const bo_problem *pb, double *const *v, int64_t *valid)
@@ -126,6 +133,7 @@ const bo_family bo_activation = {
     .reference = act_reference,
     .grad_reference = act_grad_reference,
     .describe = act_describe,
+    .tape = act_tape,
 };
 
 /* ---- add ------------------------------------------------------------------ */
@@ -152,6 +160,13 @@ static facs_status add_forward(const bo_case *k, const bo_problem *pb, bo_call *
     return c->be->add_forward(c->ctx, c->t[DA], c->t[DB], c->t[DY]);
 }
 
+static facs_status add_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)k, (void)pb;
+    c->t[DY] = facs_add(c->ctx, c->t[DA], c->t[DB]);
+    return bo_wrapped(c->t[DY]);
+}
+
 static void add_reference(const bo_case *k, const bo_problem *pb, double *const *v, int64_t *valid)
 {
     (void)k, (void)valid;
@@ -175,6 +190,7 @@ const bo_family bo_add = {
     .forward = add_forward,
     .reference = add_reference,
     .describe = add_describe,
+    .tape = add_tape,
 };
 
 /* ---- dropout2d ------------------------------------------------------------ */
@@ -240,7 +256,8 @@ static void drop_describe(const bo_case *k, char *buf, size_t size)
 }
 
 /* y = x * mask and dx = dy * mask: one rounding each (2^-24). The op is
- * linear in x: differences are exact for any step. */
+ * linear in x: differences are exact for any step. No tape hook:
+ * facs_dropout2d draws its seed from the context's stream, not the case's. */
 const bo_family bo_dropout2d = {
     .name = "dropout2d",
     .fwd_entries = "dropout2d_forward",
@@ -289,6 +306,13 @@ static facs_status sc_backward(const bo_case *k, const bo_problem *pb, bo_call *
     return c->be->scale_channels_backward(c->ctx, c->t[SX], c->t[SS], c->t[SDY], c->t[SDX], c->t[SDS]);
 }
 
+static facs_status sc_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)k, (void)pb;
+    c->t[SY] = facs_scale_channels(c->ctx, c->t[SX], c->t[SS]);
+    return bo_wrapped(c->t[SY]);
+}
+
 static void sc_reference(const bo_case *k, const bo_problem *pb, double *const *v, int64_t *valid)
 {
     (void)pb, (void)valid;
@@ -322,4 +346,5 @@ const bo_family bo_scale_channels = {
     .backward = sc_backward,
     .reference = sc_reference,
     .describe = sc_describe,
+    .tape = sc_tape,
 };

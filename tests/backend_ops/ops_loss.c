@@ -17,10 +17,7 @@ static void ce_declare(const bo_case *k, bo_problem *pb)
     /* With every pixel ignored the mean is NaN, as in PyTorch. */
     bo_declare(pb, SLOSS, "loss", BO_OUT, 1, 1, 1, 1)->nan_ok = 1;
     bo_declare_like(pb, SDLOSS, "dloss", BO_DY, SLOSS);
-    /* The entry's only gradient, which the CPU writes unconditionally
-     * (softmax_ce.c); backend.h lets any gradient be NULL, ops.h never
-     * leaves this one out. */
-    bo_declare_like(pb, SDZ, "dlogits", BO_DX, SZ)->required = 1;
+    bo_declare_like(pb, SDZ, "dlogits", BO_DX, SZ);
 }
 
 static int ce_draw(const bo_case *k, bo_problem *pb)
@@ -46,6 +43,14 @@ static facs_status ce_backward(const bo_case *k, const bo_problem *pb, bo_call *
 {
     return c->be->softmax_ce_backward(c->ctx, k->ce.ignore_index, k->ce.smoothing, c->t[SPROBS], c->t[SLABELS],
                                       bo_f32(pb, SDLOSS)[0], c->valid, c->t[SDZ]);
+}
+
+static facs_status ce_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)pb;
+    c->t[SLOSS] =
+        facs_softmax_cross_entropy_smoothed(c->ctx, c->t[SZ], c->t[SLABELS], k->ce.ignore_index, k->ce.smoothing);
+    return bo_wrapped(c->t[SLOSS]);
 }
 
 /* Per pixel: lse = log sum exp z; -log p_label = lse - z_label; with
@@ -113,4 +118,5 @@ const bo_family bo_softmax_ce = {
     .reference = ce_reference,
     .grad_reference = ce_grad_reference,
     .describe = ce_describe,
+    .tape = ce_tape,
 };

@@ -1,6 +1,7 @@
-/* Families of the memory entries (axpy, copy, fill_zero, and the round trip
- * through alloc, copy_from_host, copy, copy_to_host, sync and free) and of
- * sgd_update: forward only, the "forward" being the entry itself. */
+/* Families of the memory entries (axpy, copy, fill_zero, the round trip
+ * through the allocations and copies, count_non_finite) and of sgd_update:
+ * forward only, the "forward" being the entry itself. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,28 +139,40 @@ const bo_family bo_fill_zero = {
 /* ---- memory round trip ---------------------------------------------------- */
 
 /* y = x by way of a fresh allocation, a device copy to an odd address (no
- * hidden assumption of aligned floats), the host and back; with the
- * zero-byte calls, which must succeed and do nothing. */
+ * hidden assumption of aligned floats), a malloc'd host buffer, the device
+ * again, host_alloc's staging buffer and an asynchronous upload, which the
+ * final sync must have finished; with the zero-byte calls, which must
+ * succeed and do nothing. */
 static facs_status memory_forward(const bo_case *k, const bo_problem *pb, bo_call *c)
 {
     (void)k;
     const facs_backend *be = c->be;
     const size_t bytes = bo_numel(&pb->t[MX]) * sizeof(float);
-    unsigned char *tmp = be->alloc(bytes + 1);
-    if (!tmp)
+    unsigned char *tmp = be->alloc(bytes + 1), *staging = be->host_alloc(bytes);
+    if (!tmp || !staging) {
+        be->free(tmp);
+        be->host_free(staging);
         return facs_last_status() != FACS_OK ? facs_last_status() : FACS_ERR_MEMORY;
+    }
     void *host = bo_xmalloc(bytes);
     facs_status s = FACS_OK;
-    if ((uintptr_t)tmp % 64)
-        s = facs_fail(FACS_ERR_BACKEND, "alloc returned %p, not 64-byte aligned", (void *)tmp);
+    if ((uintptr_t)tmp % 64 || (uintptr_t)staging % 64)
+        s = facs_fail(FACS_ERR_BACKEND, "alloc returned %p, host_alloc %p: not 64-byte aligned", (void *)tmp,
+                      (void *)staging);
     if (s == FACS_OK)
         s = be->copy(tmp + 1, c->t[MX]->data, bytes);
     if (s == FACS_OK)
         s = be->copy_to_host(host, tmp + 1, bytes);
     if (s == FACS_OK)
-        s = be->copy_from_host(c->t[MY]->data, host, bytes);
+        s = be->copy_from_host(tmp, host, bytes);
+    if (s == FACS_OK)
+        s = be->copy_to_host(staging, tmp, bytes);
+    if (s == FACS_OK)
+        s = be->copy_from_host_async(c->t[MY]->data, staging, bytes);
     if (s == FACS_OK)
         s = be->copy_from_host(tmp, host, 0);
+    if (s == FACS_OK)
+        s = be->copy_from_host_async(tmp, staging, 0);
     if (s == FACS_OK)
         s = be->copy_to_host(host, tmp, 0);
     if (s == FACS_OK)
@@ -171,18 +184,103 @@ static facs_status memory_forward(const bo_case *k, const bo_problem *pb, bo_cal
     if (s == FACS_OK)
         s = be->sync();
     be->free(tmp);
+    be->host_free(staging);
     free(host);
     return s;
 }
 
 const bo_family bo_memory = {
     .name = "memory",
-    .fwd_entries = "alloc free copy_from_host copy_to_host copy fill_zero axpy sync",
+    .fwd_entries = "alloc free host_alloc host_free copy_from_host copy_from_host_async copy_to_host copy fill_zero "
+                   "axpy sync",
     .declare = copy_declare,
     .draw = draw_x_y,
     .forward = memory_forward,
     .reference = copy_reference,
     .describe = describe_count,
+};
+
+/* ---- count_non_finite ----------------------------------------------------- */
+
+/* The case's mem.alpha is the share of x's values made non-finite. */
+static void count_declare(const bo_case *k, bo_problem *pb)
+{
+    bo_declare(pb, MX, "x", BO_IN, k->n, 1, 1, 1);
+    bo_declare(pb, MY, "count", BO_OUT, 1, 1, 1, 1)->exact = 1;
+}
+
+/* Every kind of float that is not finite, in turn: quiet NaN, both
+ * infinities, a NaN with its sign bit set and one with a payload. */
+static float non_finite_value(size_t k)
+{
+    static const uint32_t bits[] = {0x7fc00000u, 0x7f800000u, 0xff800000u, 0xffc00000u, 0x7f800001u};
+    float v;
+    memcpy(&v, &bits[k % (sizeof bits / sizeof bits[0])], sizeof v);
+    return v;
+}
+
+static int count_draw(const bo_case *k, bo_problem *pb)
+{
+    float *x = bo_f32(pb, MX);
+    const size_t n = bo_numel(&pb->t[MX]);
+    bo_fill(x, n, k->lo, k->hi);
+    for (size_t i = 0, bad = 0; i < n; i++)
+        if (bo_uniform(0, 1) < k->mem.alpha)
+            x[i] = non_finite_value(bad++);
+    return 1;
+}
+
+/* The counter starts at a value of its own, so an entry that overwrites
+ * instead of adding shows; x is counted in two calls of different lengths
+ * (the second at an odd address) and once with count 0. */
+static facs_status count_forward(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)k;
+    const facs_backend *be = c->be;
+    const int64_t start = 1000003;
+    const size_t n = bo_numel(&pb->t[MX]), first = n / 3;
+    const float *x = facs_f32(c->t[MX]);
+    int64_t *counter = be->alloc(sizeof *counter), got = 0;
+    if (!counter)
+        return facs_last_status() != FACS_OK ? facs_last_status() : FACS_ERR_MEMORY;
+    facs_status s = be->copy_from_host(counter, &start, sizeof start);
+    if (s == FACS_OK)
+        s = be->count_non_finite(first, x, counter);
+    if (s == FACS_OK)
+        s = be->count_non_finite(n - first, x + first, counter);
+    if (s == FACS_OK)
+        s = be->count_non_finite(0, x, counter);
+    if (s == FACS_OK)
+        s = be->copy_to_host(&got, counter, sizeof got);
+    float count = (float)(got - start);
+    if (s == FACS_OK)
+        s = be->copy_from_host(c->t[MY]->data, &count, sizeof count);
+    be->free(counter);
+    return s;
+}
+
+static void count_reference(const bo_case *k, const bo_problem *pb, double *const *v, int64_t *valid)
+{
+    (void)k, (void)valid;
+    double bad = 0;
+    for (size_t i = 0; i < bo_numel(&pb->t[MX]); i++)
+        bad += !isfinite(v[MX][i]);
+    v[MY][0] = bad;
+}
+
+static void count_describe(const bo_case *k, char *buf, size_t size)
+{
+    snprintf(buf, size, "%d floats, share %g not finite", k->n, (double)k->mem.alpha);
+}
+
+const bo_family bo_count_non_finite = {
+    .name = "count_non_finite",
+    .fwd_entries = "alloc free copy_from_host copy_to_host count_non_finite",
+    .declare = count_declare,
+    .draw = count_draw,
+    .forward = count_forward,
+    .reference = count_reference,
+    .describe = count_describe,
 };
 
 /* ---- sgd_update ----------------------------------------------------------- */

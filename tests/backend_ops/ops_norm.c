@@ -65,6 +65,15 @@ static facs_status bn_backward(const bo_case *k, const bo_problem *pb, bo_call *
                                      t[BDBETA]);
 }
 
+static facs_status bn_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)pb;
+    facs_batchnorm_params p = bn_params(k);
+    facs_tensor **t = c->t;
+    t[BY] = facs_batchnorm2d(c->ctx, t[BX], t[BGAMMA], t[BBETA], t[BRMEAN], t[BRVAR], &p);
+    return bo_wrapped(t[BY]);
+}
+
 /* PyTorch's BatchNorm2d: the biased variance normalises, the unbiased one
  * enters the running variance. */
 static void bn_reference(const bo_case *k, const bo_problem *pb, double *const *v, int64_t *valid)
@@ -125,4 +134,5 @@ const bo_family bo_batchnorm = {
     .backward = bn_backward,
     .reference = bn_reference,
     .describe = bn_describe,
+    .tape = bn_tape,
 };

@@ -106,6 +106,14 @@ static facs_status maxpool_backward(const bo_case *k, const bo_problem *pb, bo_c
     return c->be->maxpool2d_backward(c->ctx, &p, c->t[PX], c->t[PDY], c->t[PDX]);
 }
 
+static facs_status maxpool_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)pb;
+    facs_pool2d_params p = pool_params(k);
+    c->t[PY] = facs_maxpool2d(c->ctx, c->t[PX], &p);
+    return bo_wrapped(c->t[PY]);
+}
+
 /* The first maximum of the window in scan order (h, then w). */
 static size_t window_argmax(const bo_case *k, const double *x, int n, int c, window wh, window ww)
 {
@@ -160,6 +168,7 @@ const bo_family bo_maxpool2d = {
     .reference = maxpool_reference,
     .grad_reference = maxpool_grad_reference,
     .describe = pool_describe,
+    .tape = maxpool_tape,
 };
 
 /* ---- avgpool2d ---------------------------------------------------------- */
@@ -182,6 +191,14 @@ static facs_status avgpool_backward(const bo_case *k, const bo_problem *pb, bo_c
     (void)pb;
     facs_pool2d_params p = pool_params(k);
     return c->be->avgpool2d_backward(c->ctx, &p, c->t[PDY], c->t[PDX]);
+}
+
+static facs_status avgpool_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)pb;
+    facs_pool2d_params p = pool_params(k);
+    c->t[PY] = facs_avgpool2d(c->ctx, c->t[PX], &p);
+    return bo_wrapped(c->t[PY]);
 }
 
 static void avgpool_reference(const bo_case *k, const bo_problem *pb, double *const *v, int64_t *valid)
@@ -213,6 +230,7 @@ const bo_family bo_avgpool2d = {
     .backward = avgpool_backward,
     .reference = avgpool_reference,
     .describe = pool_describe,
+    .tape = avgpool_tape,
 };
 
 /* ---- adaptive_avgpool2d ------------------------------------------------- */
@@ -229,6 +247,13 @@ static facs_status adaptive_backward(const bo_case *k, const bo_problem *pb, bo_
 {
     (void)k, (void)pb;
     return c->be->adaptive_avgpool2d_backward(c->ctx, c->t[PDY], c->t[PDX]);
+}
+
+static facs_status adaptive_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)pb;
+    c->t[PY] = facs_adaptive_avgpool2d(c->ctx, c->t[PX], k->rs.oh, k->rs.ow);
+    return bo_wrapped(c->t[PY]);
 }
 
 /* PyTorch's bins: [floor(i in / out), ceil((i + 1) in / out)). */
@@ -272,17 +297,12 @@ const bo_family bo_adaptive_avgpool2d = {
     .backward = adaptive_backward,
     .reference = adaptive_reference,
     .describe = adaptive_describe,
+    .tape = adaptive_tape,
 };
 
 /* ---- resize_bilinear ---------------------------------------------------- */
 
-static void resize_declare(const bo_case *k, bo_problem *pb)
-{
-    declare_spatial(k, pb, k->rs.oh, k->rs.ow);
-    /* The CPU entry takes its sizes from dx, so it needs one, although
-     * backend.h lets any gradient be NULL; ops.h always passes it. */
-    pb->t[PDX].required = 1;
-}
+static void resize_declare(const bo_case *k, bo_problem *pb) { declare_spatial(k, pb, k->rs.oh, k->rs.ow); }
 
 static facs_status resize_forward(const bo_case *k, const bo_problem *pb, bo_call *c)
 {
@@ -294,6 +314,13 @@ static facs_status resize_backward(const bo_case *k, const bo_problem *pb, bo_ca
 {
     (void)pb;
     return c->be->resize_bilinear_backward(c->ctx, k->rs.align_corners, c->t[PDY], c->t[PDX]);
+}
+
+static facs_status resize_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
+{
+    (void)pb;
+    c->t[PY] = facs_resize_bilinear(c->ctx, c->t[PX], k->rs.oh, k->rs.ow, k->rs.align_corners);
+    return bo_wrapped(c->t[PY]);
 }
 
 typedef struct {
@@ -357,4 +384,5 @@ const bo_family bo_resize_bilinear = {
     .backward = resize_backward,
     .reference = resize_reference,
     .describe = resize_describe,
+    .tape = resize_tape,
 };

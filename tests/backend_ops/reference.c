@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fd_gradient.h"
 #include "harness.h"
 
 /* ---- The double reference and finite differences ------------------------ */
@@ -56,24 +57,28 @@ static double projected_loss(const case_ctx *cc, ref_state *rs)
     return sum;
 }
 
+typedef struct {
+    const case_ctx *cc;
+    ref_state *rs;
+} fd_point;
+
+/* L where test_fd_gradient has moved one input element: the input it moves
+ * is the reference's own copy, inside rs. */
+static double projected_loss_at(const double *x, void *user)
+{
+    (void)x;
+    const fd_point *at = user;
+    return projected_loss(at->cc, at->rs);
+}
+
 /* Central differences of L in double for every gradient's input, into fd. */
 void bo_finite_differences(const case_ctx *cc, ref_state *rs, double *const *fd)
 {
-    const double eps = cc->f->fd_eps;
+    fd_point at = {cc, rs};
     for (int i = 0; i < cc->pb.count; i++) {
         const bo_tensor *t = &cc->pb.t[i];
-        if (!bo_is_grad(t->role) || t->absent)
-            continue;
-        double *x = rs->v[t->of];
-        for (size_t j = 0; j < bo_numel(t); j++) {
-            double keep = x[j];
-            x[j] = keep + eps;
-            double up = projected_loss(cc, rs);
-            x[j] = keep - eps;
-            double down = projected_loss(cc, rs);
-            x[j] = keep;
-            fd[i][j] = (up - down) / (2.0 * eps);
-        }
+        if (bo_is_grad(t->role) && !t->absent)
+            test_fd_gradient(projected_loss_at, rs->v[t->of], bo_numel(t), &at, cc->f->fd_eps, fd[i]);
     }
 }
 

@@ -59,6 +59,14 @@ void *bo_xmalloc(size_t bytes)
 
 float *bo_floats(size_t count) { return bo_xmalloc(count * sizeof(float)); }
 
+facs_status bo_wrapped(const facs_tensor *y)
+{
+    if (y)
+        return FACS_OK;
+    facs_status s = facs_last_status();
+    return s != FACS_OK ? s : facs_fail(FACS_ERR_BACKEND, "the op returned no output");
+}
+
 /* ---- Problems ----------------------------------------------------------- */
 
 bo_tensor *bo_declare(bo_problem *pb, int index, const char *name, bo_role role, int n, int c, int h, int w)
@@ -81,7 +89,6 @@ bo_tensor *bo_declare_like(bo_problem *pb, int index, const char *name, bo_role 
 
 size_t bo_numel(const bo_tensor *t) { return (size_t)t->n * t->c * t->h * t->w; }
 
-
 /* ---- Backend entries by name -------------------------------------------- */
 
 #define ENTRY(f) {#f, offsetof(facs_backend, f)}
@@ -97,6 +104,10 @@ static const struct {
     ENTRY(fill_zero),
     ENTRY(axpy),
     ENTRY(sync),
+    ENTRY(host_alloc),
+    ENTRY(host_free),
+    ENTRY(copy_from_host_async),
+    ENTRY(count_non_finite),
     ENTRY(sgd_update),
     ENTRY(conv2d_forward),
     ENTRY(conv2d_backward),

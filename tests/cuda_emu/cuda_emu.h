@@ -6,8 +6,9 @@
  * with g++, this header forced in first (-include), after
  * rewrite_launches.py has turned every k<<<grid, block>>>(args) into a call
  * of facs_emu_launch and marked every __shared__ declaration. include/ stands
- * in for cuda_runtime.h and cudnn.h (types only: cuDNN is not emulated, its
- * entries fail with "not emulated", see not_emulated.cpp).
+ * in for cuda_runtime.h and cudnn.h (types only: cuDNN is not emulated; the
+ * convolution entries run the CPU backend's on the emulated memory, see
+ * not_emulated.cpp).
  *
  * How a launch runs (cuda_emu_runtime.cpp):
  *   - To completion, before the launch returns (the legacy default stream's
@@ -35,7 +36,12 @@
  *   - a pointer argument of a kernel that is not device memory (a host
  *     pointer), a cudaMemcpy or cudaMemset range outside one allocation or in
  *     the wrong direction, an overlapping device-to-device copy, a write into
- *     a red zone (checked after every launch and at cudaFree).
+ *     a red zone (checked after every launch and at cudaFree);
+ *   - a page-locked (cudaHostAlloc) source of a cudaMemcpyAsync that changes
+ *     before the next synchronising call (cudaDeviceSynchronize,
+ *     cudaStreamSynchronize, a cudaMemcpy other than device to device), or
+ *     that cudaFreeHost frees before one: on a GPU the copy may not have read
+ *     it yet. cudaFreeHost of memory cudaHostAlloc did not give fails.
  * A shuffle that reads a lane not taking part returns all-ones bits (a NaN).
  *
  * What it cannot catch (deviations from a GPU):
@@ -54,13 +60,15 @@
  *     contracts a * b + c into an FMA where the emulation build does not
  *     (-ffp-contract=off).
  *   - Out-of-bounds accesses inside an allocation (a tensor inside the arena;
- *     the self-tests' guard margins catch those writes), out-of-bounds reads
+ *     test_backend_ops's guard margins catch those writes), out-of-bounds reads
  *     that land in a red zone, and host pointers hidden inside struct
  *     arguments.
+ *   - Asynchronous copies run at once: a cudaMemcpyAsync to the host gives
+ *     its data before any synchronisation (only sources are checked, above).
  *   - Resource limits: registers per thread, __launch_bounds__, shared memory
  *     size, occupancy, and timing. Launch configuration limits are checked.
  *   - cuDNN (conv2d.cu, handles.cu): checked only on a
- *     GPU (facs-cuda-selftest, test_backend_ops -b cuda on a device).
+ *     GPU (test_backend_ops -b cuda on a device).
  *   - __CUDACC__ and __CUDA_ARCH__ are not defined: the shared math headers
  *     (facs_fusion_math.h, ...) take their plain C++ path, which is the same
  *     arithmetic.

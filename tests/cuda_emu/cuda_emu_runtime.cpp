@@ -142,7 +142,7 @@ void start_once(void)
     static std::once_flag once;
     std::call_once(once, [] {
         fprintf(stderr, "facs cuda emulation: CUDA kernels run on the CPU (tests/cuda_emu); cuDNN is not "
-                        "emulated\n");
+                        "emulated (convolutions run the CPU backend's)\n");
         const char *order = getenv("FACS_CUDA_EMU_ORDER");
         reverse_order = order && !strcmp(order, "reverse");
         const char *show = getenv("FACS_CUDA_EMU_STATS");
@@ -220,6 +220,51 @@ void require_host(const char *call, const char *role, const void *p)
 {
     if (is_device(p))
         fault("%s: %s %p is device memory, but the copy's kind says host", call, role, p);
+}
+
+/* ---- page-locked host memory and asynchronous copies ---------------------- */
+
+std::map<uintptr_t, size_t> pinned; /* cudaHostAlloc's blocks by address */
+
+/* Whether [p, p + bytes) lies in one page-locked block. */
+bool is_pinned(const void *p, size_t bytes)
+{
+    uintptr_t a = (uintptr_t)p;
+    auto it = pinned.upper_bound(a);
+    if (it == pinned.begin())
+        return false;
+    --it;
+    return a - it->first < it->second && bytes <= it->second - (a - it->first);
+}
+
+/* A cudaMemcpyAsync from page-locked memory that a GPU may not have run yet. */
+struct PendingCopy {
+    const unsigned char *src;
+    size_t bytes;
+    uint64_t hash; /* of the source when the copy was queued */
+};
+std::vector<PendingCopy> pending;
+
+/* FNV-1a: any change of the bytes shows, short of a deliberate collision. */
+uint64_t hash_bytes(const void *p, size_t bytes)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < bytes; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* A call that returns after all queued work: the pending copies are done
+ * from here on, and their sources must have held still until now. */
+void complete_async_copies(const char *when)
+{
+    for (const PendingCopy &c : pending)
+        if (hash_bytes(c.src, c.bytes) != c.hash)
+            fault("%s: the page-locked source %p (%zu bytes) of a cudaMemcpyAsync changed before this synchronising "
+                  "call; on a GPU the copy may read the new bytes",
+                  when, (const void *)c.src, c.bytes);
+    pending.clear();
 }
 
 /* ---- fibers ------------------------------------------------------------- */
@@ -688,21 +733,44 @@ cudaError_t cudaFree(void *ptr)
     return cudaSuccess;
 }
 
-cudaError_t cudaMallocHost(void **ptr, size_t bytes)
+cudaError_t cudaHostAlloc(void **ptr, size_t bytes, unsigned int flags)
 {
-    if (!ptr)
+    std::lock_guard<std::recursive_mutex> lock(api_mutex);
+    if (!ptr || flags & ~(unsigned)(cudaHostAllocPortable | cudaHostAllocMapped | cudaHostAllocWriteCombined))
         return fail(cudaErrorInvalidValue);
-    *ptr = malloc(bytes ? bytes : 1);
-    return *ptr ? cudaSuccess : fail(cudaErrorMemoryAllocation);
+    /* Whole pages, as the driver pins them; a size the rounding would wrap cannot be pinned. */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), rounded = bytes ? (bytes + page - 1) / page * page : page;
+    *ptr = bytes > SIZE_MAX - page ? nullptr : aligned_alloc(page, rounded);
+    if (!*ptr)
+        return fail(cudaErrorMemoryAllocation);
+    pinned[(uintptr_t)*ptr] = rounded;
+    return cudaSuccess;
 }
+
+cudaError_t cudaMallocHost(void **ptr, size_t bytes) { return cudaHostAlloc(ptr, bytes, cudaHostAllocDefault); }
 
 cudaError_t cudaFreeHost(void *ptr)
 {
+    std::lock_guard<std::recursive_mutex> lock(api_mutex);
+    if (!ptr)
+        return cudaSuccess;
+    auto it = pinned.find((uintptr_t)ptr);
+    if (it == pinned.end())
+        return fail(cudaErrorInvalidValue);
+    for (const PendingCopy &c : pending)
+        if ((uintptr_t)c.src < it->first + it->second && it->first < (uintptr_t)c.src + c.bytes)
+            fault("cudaFreeHost(%p): a cudaMemcpyAsync from it (source %p, %zu bytes) may still be running; "
+                  "synchronise before freeing its source",
+                  ptr, (const void *)c.src, c.bytes);
+    pinned.erase(it);
     free(ptr);
     return cudaSuccess;
 }
 
-cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
+/* The copy of both cudaMemcpy calls, done at once; with_host: the call
+ * returns only when the copy is done, so every copy queued before it is too
+ * (the legacy default stream's order). */
+cudaError_t copy_now(const char *call, void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, bool with_host)
 {
     std::lock_guard<std::recursive_mutex> lock(api_mutex);
     start_once();
@@ -712,22 +780,26 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
         return fail(cudaErrorInvalidValue);
     if (kind == cudaMemcpyDefault)
         kind = (cudaMemcpyKind)((is_device(src) ? 2 : 0) + (is_device(dst) ? 1 : 0));
+    if (with_host && kind != cudaMemcpyDeviceToDevice)
+        complete_async_copies(call);
+    char when[64];
     switch (kind) {
     case cudaMemcpyHostToHost:
-        require_host("cudaMemcpy", "destination", dst), require_host("cudaMemcpy", "source", src);
+        require_host(call, "destination", dst), require_host(call, "source", src);
         break;
     case cudaMemcpyHostToDevice:
-        require_device_range("cudaMemcpy", "destination", dst, bytes), require_host("cudaMemcpy", "source", src);
+        require_device_range(call, "destination", dst, bytes), require_host(call, "source", src);
         break;
     case cudaMemcpyDeviceToHost:
-        require_host("cudaMemcpy", "destination", dst), require_device_range("cudaMemcpy", "source", src, bytes);
-        check_all_red_zones("cudaMemcpy to the host");
+        require_host(call, "destination", dst), require_device_range(call, "source", src, bytes);
+        snprintf(when, sizeof when, "%s to the host", call);
+        check_all_red_zones(when);
         break;
     case cudaMemcpyDeviceToDevice:
-        require_device_range("cudaMemcpy", "destination", dst, bytes);
-        require_device_range("cudaMemcpy", "source", src, bytes);
+        require_device_range(call, "destination", dst, bytes);
+        require_device_range(call, "source", src, bytes);
         if ((const char *)dst < (const char *)src + bytes && (const char *)src < (const char *)dst + bytes)
-            fault("cudaMemcpy: device ranges %p and %p of %zu bytes overlap (undefined in CUDA)", dst, src, bytes);
+            fault("%s: device ranges %p and %p of %zu bytes overlap (undefined in CUDA)", call, dst, src, bytes);
         break;
     default:
         return fail(cudaErrorInvalidMemcpyDirection);
@@ -736,10 +808,23 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
     return cudaSuccess;
 }
 
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
+{
+    return copy_now("cudaMemcpy", dst, src, bytes, kind, true);
+}
+
+/* Done at once like every copy here, but a page-locked source is recorded:
+ * on a GPU the copy reads it later, so it must not change before a
+ * synchronising call (complete_async_copies). A pageable source is staged
+ * before the call returns, on a GPU too. */
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream)
 {
     (void)stream;
-    return cudaMemcpy(dst, src, bytes, kind);
+    std::lock_guard<std::recursive_mutex> lock(api_mutex);
+    cudaError_t err = copy_now("cudaMemcpyAsync", dst, src, bytes, kind, false);
+    if (err == cudaSuccess && bytes && is_pinned(src, bytes))
+        pending.push_back(PendingCopy{(const unsigned char *)src, bytes, hash_bytes(src, bytes)});
+    return err;
 }
 
 cudaError_t cudaMemset(void *dst, int value, size_t bytes)
@@ -774,6 +859,7 @@ cudaError_t cudaDeviceSynchronize(void)
     std::lock_guard<std::recursive_mutex> lock(api_mutex);
     start_once();
     check_all_red_zones("cudaDeviceSynchronize");
+    complete_async_copies("cudaDeviceSynchronize");
     return cudaSuccess;
 }
 

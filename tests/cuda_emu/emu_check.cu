@@ -467,6 +467,40 @@ void fault_mismatched_masks(void) { mismatched_masks<<<1, 32>>>(device<int>(32))
 void fault_divergent_shuffle(void) { divergent_shuffle<<<1, 32>>>(device<int>(32)); }
 void fault_host_barrier(void) { __syncthreads(); }
 
+/* A page-locked buffer with an asynchronous upload from it queued. */
+unsigned char *queued_upload(void)
+{
+    void *host = nullptr;
+    if (cudaHostAlloc(&host, 256, cudaHostAllocDefault) != cudaSuccess)
+        abort();
+    (void)cudaMemcpyAsync(device<unsigned char>(256), host, 256, cudaMemcpyHostToDevice, 0);
+    return (unsigned char *)host;
+}
+void fault_async_source_changed(void)
+{
+    queued_upload()[7] ^= 1;
+    (void)cudaDeviceSynchronize();
+}
+void fault_async_source_freed(void) { (void)cudaFreeHost(queued_upload()); }
+
+/* What the contract allows: the source changes and is freed after a
+ * synchronising call; cudaFreeHost refuses what cudaHostAlloc did not give. */
+void check_async_copies(void)
+{
+    unsigned char *host = queued_upload();
+    CHECK((uintptr_t)host % 4096 == 0, "cudaHostAlloc gave %p, not a page", (void *)host);
+    float *dev = device<float>(1), value = 0.0f;
+    CHECK(cudaMemcpy(&value, dev, sizeof value, cudaMemcpyDeviceToHost) == cudaSuccess, "a cudaMemcpy to the host");
+    host[7] ^= 1;
+    (void)cudaMemcpyAsync(device<unsigned char>(256), host, 256, cudaMemcpyHostToDevice, 0);
+    CHECK(cudaDeviceSynchronize() == cudaSuccess, "cudaDeviceSynchronize after an asynchronous upload");
+    host[7] ^= 1;
+    CHECK(cudaFreeHost(host) == cudaSuccess, "cudaFreeHost after a synchronisation");
+    static unsigned char pageable[16];
+    CHECK(cudaFreeHost(pageable) == cudaErrorInvalidValue && cudaGetLastError() == cudaErrorInvalidValue,
+          "cudaFreeHost of memory cudaHostAlloc did not give");
+}
+
 void expect_fault(const char *what, void (*run)(void), const char *needle)
 {
     fflush(stdout);
@@ -513,6 +547,9 @@ void check_faults(void)
     expect_fault("lanes disagree on a shuffle's mask", fault_mismatched_masks, "different warp collectives");
     expect_fault("a full-mask shuffle in a divergent branch", fault_divergent_shuffle, "__shfl_down_sync");
     expect_fault("__syncthreads on the host", fault_host_barrier, "outside a kernel");
+    expect_fault("a cudaMemcpyAsync's source changes before a synchronisation", fault_async_source_changed,
+                 "changed before this synchronising call");
+    expect_fault("cudaFreeHost of a cudaMemcpyAsync's pending source", fault_async_source_freed, "may still be running");
 }
 
 } // namespace
@@ -526,6 +563,7 @@ int main(void)
     check_shuffles();
     check_votes();
     check_launches_and_memory();
+    check_async_copies();
     check_faults();
     printf("facs-cuda-emu-check: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;

@@ -157,7 +157,10 @@ for n, c, r, h, w, fusion, threshold, bias in [(2, 12, 4, 5, 7, THRESHOLD, 0.5, 
                                                (2, 12, 4, 5, 7, WEIGHTED, 0.0, False),
                                                (2, 16, 8, 6, 6, THRESHOLD, 0.5, False),
                                                (2, 9, 3, 5, 5, WEIGHTED, 0.0, True),
-                                               (2, 5, 1, 4, 6, THRESHOLD, 0.5, True)]:
+                                               (2, 5, 1, 4, 6, THRESHOLD, 0.5, True),
+                                               # C/R >= 4 at R = 4 and 2: the CPU's vector dx path, 4 chunks at once
+                                               (2, 20, 4, 5, 7, THRESHOLD, 0.5, True),
+                                               (2, 16, 2, 5, 7, WEIGHTED, 0.0, False)]:
     # One NaN pixel in image 0: image 0 is NaN, image 1 is not.
     x, wt = facs_inputs(n, c, r, h, w)
     x[0, c - 1, 1, 2] = NAN
@@ -178,6 +181,13 @@ for n, c, r, h, w, fusion, threshold, bias in [(2, 12, 4, 5, 7, THRESHOLD, 0.5, 
     x, wt = facs_inputs(n, c, r, h, w)
     wt[0, c - 1] = NAN
     facs_case(n, c, r, h, w, fusion, threshold, bias, x, wt)
+
+# Ties within chunks (x on a grid of quarters): the gradient goes to each
+# chunk's first maximum, also in the CPU's 4-chunk vector path (C/R >= 4).
+for n, c, r, h, w, fusion in [(2, 20, 4, 5, 7, THRESHOLD), (2, 16, 2, 5, 7, WEIGHTED), (2, 8, 1, 5, 7, THRESHOLD)]:
+    x, wt = facs_inputs(n, c, r, h, w)
+    x = torch.round(x * 4) / 4
+    facs_case(n, c, r, h, w, fusion, 0.5, True, x, wt)
 
 # BatchNorm, training and eval: random NaN / +-Inf land in a few channels.
 for training in (True, False):

@@ -1,0 +1,151 @@
+/* The checks of test_backend_ops that concern a whole backend rather than
+ * one op case: run once on every selected backend, before the table, each
+ * printing one line as a case does. */
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+typedef struct {
+    const char *label;
+    /* The backend entries it calls: -o picks the check by any of them, and
+     * tools/check_backend_ops_coverage.sh reads them as it reads the table's. */
+    const char *entries;
+    void (*run)(const facs_backend *be, const char *alloc_names);
+} backend_check;
+
+/* An allocation the device cannot satisfy must fail with a message naming
+ * the allocator (alloc_names: the backend's word for it), and leave nothing
+ * behind that a later call would report as its own failure. */
+static void alloc_failure(const facs_backend *be, const char *alloc_names)
+{
+    facs_clear_error();
+    void *huge = be->alloc((size_t)1 << 62);
+    if (!bo_check(huge == NULL, "alloc of 4 EiB succeeded")) {
+        be->free(huge);
+        return;
+    }
+    bo_check(strstr(facs_last_error(), alloc_names) != NULL, "the failed alloc's message does not name %s: '%s'",
+             alloc_names, facs_last_error());
+    /* The largest sizes, where rounding up to an alignment would wrap to a tiny block. */
+    const size_t largest[] = {SIZE_MAX - 62, SIZE_MAX - 1, SIZE_MAX};
+    for (size_t i = 0; i < sizeof largest / sizeof *largest; i++) {
+        size_t bytes = largest[i];
+        void *wrapped = be->alloc(bytes), *staging = be->host_alloc(bytes);
+        bo_check(!wrapped && !staging, "alloc or host_alloc of %zu bytes succeeded", bytes);
+        if (wrapped)
+            be->free(wrapped);
+        if (staging)
+            be->host_free(staging);
+    }
+    enum { COUNT = 64 };
+    float host[COUNT];
+    for (int i = 0; i < COUNT; i++)
+        host[i] = (float)i;
+    float *dev = be->alloc(sizeof host);
+    if (!bo_check(dev != NULL, "alloc after a failed alloc failed: %s", facs_last_error()))
+        return;
+    if (bo_check_ok(be->fill_zero(dev, sizeof host), "fill_zero after a failed alloc", NULL) &&
+        bo_check_ok(be->copy_from_host(dev, host, sizeof host / 2), "copy_from_host after a failed alloc", NULL) &&
+        bo_check_ok(be->axpy(COUNT / 2, 2.0f, dev, dev + COUNT / 2), "axpy after a failed alloc", NULL) &&
+        bo_check_ok(be->sync(), "sync after a failed alloc", NULL) &&
+        bo_check_ok(be->copy_to_host(host, dev, sizeof host), "copy_to_host after a failed alloc", NULL)) {
+        int wrong = 0;
+        for (int i = 0; i < COUNT / 2; i++)
+            wrong += host[i] != (float)i || host[COUNT / 2 + i] != 2.0f * (float)i;
+        bo_check(!wrong, "%d of %d values wrong after a failed alloc", wrong, COUNT);
+    }
+    be->free(dev);
+    facs_clear_error(); /* the failure was wanted: no later message may quote it */
+}
+
+/* A byte pattern with no period of 2, 4 or 8 bytes. */
+static void byte_pattern(unsigned char *dst, size_t bytes, unsigned salt)
+{
+    for (size_t i = 0; i < bytes; i++)
+        dst[i] = (unsigned char)((i * 2654435761u + salt * 40503u) >> 13);
+}
+
+enum { ODD_BYTES = 100003, MARGIN = 8, SRC_AT = MARGIN - 1, DST_AT = MARGIN + 1 };
+
+/* The whole buffer: the pattern of salt around [at, at + ODD_BYTES), want inside. */
+static void check_landed(const facs_backend *be, const unsigned char *dev, unsigned salt, size_t at,
+                         const unsigned char *want, const char *what)
+{
+    const size_t total = ODD_BYTES + 2 * MARGIN;
+    unsigned char *got = bo_xmalloc(total), *around = bo_xmalloc(total);
+    byte_pattern(around, total, salt);
+    if (bo_check_ok(be->copy_to_host(got, dev, total), "copy_to_host", what)) {
+        bo_check(!memcmp(got, around, at) && !memcmp(got + at + ODD_BYTES, around + at + ODD_BYTES,
+                                                     total - at - ODD_BYTES),
+                 "%s: bytes next to the copied range changed", what);
+        bo_check(!memcmp(got + at, want, ODD_BYTES), "%s: the copied bytes differ", what);
+    }
+    free(got);
+    free(around);
+}
+
+/* ODD_BYTES (no whole number of floats) from the host to an odd device
+ * address, from there to another odd one, and back to an odd host address:
+ * a copy that rounds to whole words, or assumes aligned ends, writes the
+ * bytes next to a destination or loses the last ones. */
+static void odd_copies(const facs_backend *be, const char *alloc_names)
+{
+    (void)alloc_names;
+    const size_t total = ODD_BYTES + 2 * MARGIN;
+    unsigned char *src = bo_xmalloc(ODD_BYTES), *pattern = bo_xmalloc(total), *back = bo_xmalloc(ODD_BYTES + 1);
+    byte_pattern(src, ODD_BYTES, 3);
+    unsigned char *a = be->alloc(total), *b = be->alloc(total);
+    if (bo_check(a && b, "alloc failed: %s", facs_last_error())) {
+        byte_pattern(pattern, total, 1);
+        int ok = bo_check_ok(be->copy_from_host(a, pattern, total), "copy_from_host", "a");
+        byte_pattern(pattern, total, 2);
+        ok = ok && bo_check_ok(be->copy_from_host(b, pattern, total), "copy_from_host", "b") &&
+             bo_check_ok(be->copy_from_host(a + SRC_AT, src, ODD_BYTES), "copy_from_host", "an odd address") &&
+             bo_check_ok(be->copy(b + DST_AT, a + SRC_AT, ODD_BYTES), "copy", "odd addresses") &&
+             bo_check_ok(be->copy_to_host(back + 1, b + DST_AT, ODD_BYTES), "copy_to_host", "an odd address");
+        if (ok) {
+            bo_check(!memcmp(back + 1, src, ODD_BYTES), "the bytes differ after host -> device -> device -> host");
+            check_landed(be, a, 1, SRC_AT, src, "copy_from_host");
+            check_landed(be, b, 2, DST_AT, src, "copy");
+        }
+    }
+    be->free(a);
+    be->free(b);
+    free(src);
+    free(pattern);
+    free(back);
+}
+
+static const backend_check checks[] = {
+    {.label = "memory: failed alloc, then the backend still works",
+     .entries = "alloc free fill_zero copy_from_host axpy sync copy_to_host", .run = alloc_failure},
+    {.label = "memory: 100003 bytes between odd addresses", .entries = "alloc free copy_from_host copy copy_to_host",
+     .run = odd_copies},
+};
+
+static int check_selected(const backend_check *c, const char *op)
+{
+    return !op || bo_word_in(op, strlen(op), c->entries);
+}
+
+size_t bo_backend_checks_selected(const char *op)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+        n += check_selected(&checks[i], op);
+    return n;
+}
+
+void bo_run_backend_checks(const char *op, const char *backend, const facs_backend *be, const char *alloc_names)
+{
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        if (!check_selected(&checks[i], op))
+            continue;
+        bo_run_begin(backend);
+        checks[i].run(be, alloc_names);
+        bo_run_end(checks[i].label, "once per backend");
+    }
+}
