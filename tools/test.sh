@@ -24,8 +24,9 @@ if [ $sanitize -eq 1 ]; then
   # runs labelled release_only run in the release pass only: their code runs
   # sanitized in shorter tests (tests/CMakeLists.txt). The PyTorch reference
   # files (fixtures ref_*, a minute of torch per pass) are the release pass's,
-  # fresh from a moment ago: the sanitized tests read the same files.
+  # fresh from a moment ago, with the data folders beside them: the sanitized
+  # tests read the same files.
   mkdir -p "$root/build-asan/ref"
-  cp "$root/build/ref/"*.h5 "$root/build-asan/ref/"
+  cp -R "$root/build/ref/." "$root/build-asan/ref/"
   (cd "$root/build-asan" && ctest --output-on-failure -j 2 -LE "fuzz|release_only" -E "^ref_" -FS "^ref_")
 fi
