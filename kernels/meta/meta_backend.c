@@ -77,7 +77,8 @@ static facs_status meta_axpy(size_t count, float alpha, const float *x, float *y
 
 static facs_status meta_sync(void) { return FACS_OK; }
 
-/* No values, so none is bad: the counter (a placeholder) stays as it reads, 0. */
+/* Meta tensors hold no values (tensor.h: their data pointers are never
+ * read), so none is bad: the counter is left as it is. */
 static facs_status meta_count_non_finite(size_t count, const float *x, int64_t *counter)
 {
     (void)count, (void)x, (void)counter;
