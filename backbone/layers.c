@@ -64,8 +64,13 @@ facs_status facs_build_linear(facs_builder *b, facs_param **weight, facs_param *
 
 facs_tensor *facs_bn_forward(facs_ctx *ctx, facs_tensor *x, const facs_bn *bn)
 {
-    return facs_batchnorm2d(ctx, x, bn->weight->value, bn->bias->value, bn->running_mean->value,
-                            bn->running_var->value, NULL);
+    return facs_bn_act(ctx, x, bn, NULL, FACS_POST_NONE);
+}
+
+facs_tensor *facs_bn_act(facs_ctx *ctx, facs_tensor *x, const facs_bn *bn, facs_tensor *residual, facs_post_act act)
+{
+    return facs_batchnorm2d_act(ctx, x, bn->weight->value, bn->bias->value, bn->running_mean->value,
+                                bn->running_var->value, NULL, residual, act);
 }
 
 /* Reads a (C, 1, 1, 1) vector of any device into a host array of C floats. */
@@ -143,19 +148,17 @@ facs_tensor *facs_conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, co
 {
     if (!x)
         return NULL;
-    facs_tensor *y;
-    if (!bn->fold_bias) {
-        y = facs_bn_forward(ctx, facs_conv_forward(ctx, x, w, NULL, stride, pad, dilation, groups), bn);
-    } else if (ctx->training) {
+    if (!bn->fold_bias)
+        return facs_bn_act(ctx, facs_conv_forward(ctx, x, w, NULL, stride, pad, dilation, groups), bn, residual, act);
+    if (ctx->training) {
         facs_fail(FACS_ERR_ARG, "%s: BatchNorm is folded into this convolution (an inference model); training "
                   "mode needs the unfolded model", w->name);
         return NULL;
-    } else {
-        facs_conv2d_params p = conv_params(stride, pad, dilation, groups);
-        if (!ctx->record)
-            return facs_conv2d_fused(ctx, x, w->value, bn->fold_bias, &p, residual, act);
-        y = facs_conv2d(ctx, x, w->value, bn->fold_bias, &p);
     }
+    facs_conv2d_params p = conv_params(stride, pad, dilation, groups);
+    if (!ctx->record)
+        return facs_conv2d_fused(ctx, x, w->value, bn->fold_bias, &p, residual, act);
+    facs_tensor *y = facs_conv2d(ctx, x, w->value, bn->fold_bias, &p);
     if (residual)
         y = facs_add(ctx, y, residual);
     return activate(ctx, y, act);

@@ -7,7 +7,7 @@
  *     facs_bn bn;
  *     FACS_TRY(facs_build_bn(&b, &bn, "layer1.0.bn1", 64));
  *     ...
- *     y = facs_relu(ctx, facs_bn_forward(ctx, facs_conv_forward(ctx, x, w, 1, 0, 1, 1), &bn));
+ *     y = facs_conv_bn(ctx, x, w, &bn, 1, 0, 1, 1, NULL, FACS_POST_RELU);
  *
  * Every tensor draws its initial values from its own stream (init.h), so a
  * model's weights depend on the seed alone. */
@@ -53,6 +53,9 @@ facs_status facs_build_linear(facs_builder *b, facs_param **weight, facs_param *
 
 /* BatchNorm with the layer's tensors (mode from ctx). */
 facs_tensor *facs_bn_forward(facs_ctx *ctx, facs_tensor *x, const facs_bn *bn);
+/* act(bn(x) + residual) as one op (ops.h facs_batchnorm2d_act); residual
+ * NULL for none, act FACS_POST_NONE for none. */
+facs_tensor *facs_bn_act(facs_ctx *ctx, facs_tensor *x, const facs_bn *bn, facs_tensor *residual, facs_post_act act);
 
 /* Folds eval-mode BN into the convolution before it, for inference: with
  * s = gamma / sqrt(running_var + 1e-5) per output channel, conv_w *= s (in
@@ -64,8 +67,8 @@ facs_status facs_bn_fold(facs_param_list *store, facs_param *conv_w, facs_bn *bn
 
 /* One convolution + BN [+ residual] [+ activation] of a block:
  * act(bn(conv(x)) + residual), residual NULL for none, act FACS_POST_NONE
- * for none, FACS_POST_RELU or FACS_POST_RELU6. Unfolded, the separate ops
- * (training or eval). Folded: in eval mode without a tape, one primitive
+ * for none, FACS_POST_RELU or FACS_POST_RELU6. Unfolded, the convolution
+ * then facs_bn_act (training or eval). Folded: in eval mode without a tape, one primitive
  * (facs_conv2d_fused); with a tape (GradCAM), the folded convolution then the
  * add and activation ops. A folded BN in training mode fails: its batch
  * statistics are not those of the convolution's output any more. */

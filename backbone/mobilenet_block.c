@@ -27,7 +27,7 @@ static facs_tensor *block(facs_ctx *ctx, const facs_mobilenet *net, const facs_m
         return conv_bn(ctx, y, b->project_conv, &b->project_bn, 1, 1, b->residual ? x : NULL, FACS_POST_NONE);
     y = facs_facs(ctx, y, b->project_conv->value, NULL, &o->fusion);
     if (o->fusion_bn == FACS_FUSION_BN_POST)
-        y = facs_bn_forward(ctx, y, &b->project_bn);
+        return facs_bn_act(ctx, y, &b->project_bn, b->residual ? x : NULL, FACS_POST_NONE);
     return b->residual ? facs_add(ctx, x, y) : y;
 }
 

@@ -38,11 +38,12 @@ static facs_tensor *block(facs_ctx *ctx, facs_resnet *net, const facs_resnet_blo
         shortcut = facs_conv_bn(ctx, x, b->down_conv, &b->down_bn, b->stride, 0, 1, 1, NULL, FACS_POST_NONE);
     facs_tensor *y;
     if (net->dwp)
-        y = facs_relu(ctx, facs_bn_forward(ctx, facs_channel_pool(ctx, x, b->width, FACS_CHANNEL_POOL_MAX), &b->bn1));
+        y = facs_bn_act(ctx, facs_channel_pool(ctx, x, b->width, FACS_CHANNEL_POOL_MAX), &b->bn1, NULL, FACS_POST_RELU);
     else if (!net->facs)
         y = facs_conv_bn(ctx, x, b->conv1, &b->bn1, 1, 0, 1, 1, NULL, FACS_POST_RELU);
     else if (net->options.post_bn)
-        y = facs_relu(ctx, facs_bn_forward(ctx, facs_facs(ctx, x, b->conv1->value, NULL, &net->options.fusion), &b->bn1));
+        y = facs_bn_act(ctx, facs_facs(ctx, x, b->conv1->value, NULL, &net->options.fusion), &b->bn1, NULL,
+                        FACS_POST_RELU);
     else
         y = facs_facs(ctx, x, b->conv1->value, NULL, &net->options.fusion);
     y = facs_conv_bn(ctx, y, b->conv2, &b->bn2, b->stride, b->dilation, b->dilation, 1, NULL, FACS_POST_RELU);

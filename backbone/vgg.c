@@ -138,7 +138,7 @@ static facs_tensor *squeeze(facs_ctx *ctx, const facs_vgg *net, const facs_vgg_l
     if (!net->facs)
         return conv_bn_relu(ctx, x, l->squeeze_conv, &l->squeeze_bn, 0);
     facs_tensor *y = facs_facs(ctx, x, l->squeeze_conv->value, NULL, &net->options.fusion);
-    return net->options.fusion_bn == FACS_FUSION_BN_POST ? facs_relu(ctx, facs_bn_forward(ctx, y, &l->squeeze_bn))
+    return net->options.fusion_bn == FACS_FUSION_BN_POST ? facs_bn_act(ctx, y, &l->squeeze_bn, NULL, FACS_POST_RELU)
                                                          : y;
 }
 

@@ -132,15 +132,20 @@ typedef struct facs_backend {
                                       const facs_tensor *save_invstd, const facs_tensor *dy, facs_tensor *dx,
                                       facs_tensor *dgamma, facs_tensor *dbeta);
 
-    /* relu, relu6 (min(max(x, 0), 6)), sigmoid; x, y same shape.
-     * backward receives both x and y (sigmoid uses y, the ReLUs use x). */
+    /* relu, relu6 (min(max(x, 0), 6)), sigmoid; x, y same shape; forward may
+     * run in place (y == x). backward receives both x and y (sigmoid uses y,
+     * the ReLUs use x; a ReLU's output in place of x gives the same mask). */
     facs_status (*activation_forward)(struct facs_ctx *ctx, facs_activation act, const facs_tensor *x,
                                       facs_tensor *y);
     facs_status (*activation_backward)(struct facs_ctx *ctx, facs_activation act, const facs_tensor *x,
                                        const facs_tensor *y, const facs_tensor *dy, facs_tensor *dx);
 
-    /* y = a + b, same shapes. Its backward is a copy (done by ops.h). */
-    facs_status (*add_forward)(struct facs_ctx *ctx, const facs_tensor *a, const facs_tensor *b, facs_tensor *y);
+    /* y = act(a + b), same shapes, act FACS_POST_NONE, _RELU or _RELU6 (the
+     * ReLUs as activation_forward's, NaN included); may run in place (y == a
+     * or y == b). Its backward is a copy (done by ops.h), through the
+     * activation's backward first when act is not none. */
+    facs_status (*add_forward)(struct facs_ctx *ctx, const facs_tensor *a, const facs_tensor *b, facs_post_act act,
+                               facs_tensor *y);
 
     /* Max pooling; backward routes each dy to the first maximum of its window
      * (PyTorch's choice), recomputed from x. Padding never wins. */

@@ -36,6 +36,14 @@ facs_tensor *facs_conv2d_fused(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, fa
  * persistent buffers (not parameters) updated in place in training. */
 facs_tensor *facs_batchnorm2d(facs_ctx *ctx, facs_tensor *x, facs_tensor *gamma, facs_tensor *beta,
                               facs_tensor *running_mean, facs_tensor *running_var, const facs_batchnorm_params *p);
+/* act(batchnorm2d(x) + residual) in one output tensor and one tape node, for
+ * training as for eval (residual NULL for none, never x itself; act
+ * FACS_POST_NONE, FACS_POST_RELU or FACS_POST_RELU6): what an unfolded block
+ * runs (layers.h facs_conv_bn). Gradients, values and profile entries are
+ * those of the three separate ops; backward keeps one tensor instead of three. */
+facs_tensor *facs_batchnorm2d_act(facs_ctx *ctx, facs_tensor *x, facs_tensor *gamma, facs_tensor *beta,
+                                  facs_tensor *running_mean, facs_tensor *running_var,
+                                  const facs_batchnorm_params *p, facs_tensor *residual, facs_post_act act);
 
 facs_tensor *facs_relu(facs_ctx *ctx, facs_tensor *x);
 facs_tensor *facs_relu6(facs_ctx *ctx, facs_tensor *x);

@@ -32,7 +32,8 @@ facs_status facs_cpu_batchnorm_backward(facs_ctx *ctx, const facs_batchnorm_para
 facs_status facs_cpu_activation_forward(facs_ctx *ctx, facs_activation act, const facs_tensor *x, facs_tensor *y);
 facs_status facs_cpu_activation_backward(facs_ctx *ctx, facs_activation act, const facs_tensor *x,
                                          const facs_tensor *y, const facs_tensor *dy, facs_tensor *dx);
-facs_status facs_cpu_add_forward(facs_ctx *ctx, const facs_tensor *a, const facs_tensor *b, facs_tensor *y);
+facs_status facs_cpu_add_forward(facs_ctx *ctx, const facs_tensor *a, const facs_tensor *b, facs_post_act act,
+                                 facs_tensor *y);
 
 facs_status facs_cpu_maxpool2d_forward(facs_ctx *ctx, const facs_pool2d_params *p, const facs_tensor *x,
                                        facs_tensor *y);

@@ -1,5 +1,5 @@
-/* relu and relu6 as own loops; sigmoid and add through oneDNN's eltwise and
- * binary primitives.
+/* relu, relu6 and add as own loops; sigmoid through oneDNN's eltwise
+ * primitive.
  *
  * The ReLUs follow PyTorch's NaN rules, which oneDNN's eltwise does not (its
  * relu(NaN) is 0): relu(NaN) = relu6(NaN) = NaN. Their gradients at a NaN
@@ -7,7 +7,7 @@
  * x <= 0, false for NaN, so dy passes; relu6's hardtanh_backward, in its
  * vectorised loop (every element but a scalar tail of under 16), keeps dy
  * where 0 < x < 6, false for NaN, so dx is 0.
- * oneDNN's logistic and add propagate NaN and Inf as PyTorch does. */
+ * oneDNN's logistic propagates NaN and Inf as PyTorch does. */
 #include <stddef.h>
 
 #include "cpu_ops.h"
@@ -21,18 +21,19 @@
 
 /* relu: x < 0 ? 0 : x keeps NaN (the comparison is false), unlike x > 0 ? x : 0;
  * relu6 clamps the same way. Selects, so the loops vectorise. */
+static inline float relu_value(float v) { return v < 0.0f ? 0.0f : v; }
+static inline float relu6_value(float v) { return v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v; }
+
 static void relu_forward(int six, size_t count, const float *x, float *y)
 {
     if (six) {
 #pragma omp parallel for simd schedule(static) if (parallel : count >= PARALLEL_MIN)
-        for (size_t i = 0; i < count; i++) {
-            const float v = x[i];
-            y[i] = v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v;
-        }
+        for (size_t i = 0; i < count; i++)
+            y[i] = relu6_value(x[i]);
     } else {
 #pragma omp parallel for simd schedule(static) if (parallel : count >= PARALLEL_MIN)
         for (size_t i = 0; i < count; i++)
-            y[i] = x[i] < 0.0f ? 0.0f : x[i];
+            y[i] = relu_value(x[i]);
     }
 }
 
@@ -116,19 +117,26 @@ facs_status facs_cpu_activation_backward(facs_ctx *ctx, facs_activation act, con
     return s;
 }
 
-facs_status facs_cpu_add_forward(facs_ctx *ctx, const facs_tensor *a, const facs_tensor *b, facs_tensor *y)
+/* y = act(a + b) in one pass over memory: a residual block's add and ReLU. */
+facs_status facs_cpu_add_forward(facs_ctx *ctx, const facs_tensor *a, const facs_tensor *b, facs_post_act act,
+                                 facs_tensor *y)
 {
     (void)ctx;
-    dnnl_memory_desc_t md;
-    facs_dnnl_md_nhwc(&md, a);
-    dnnl_binary_desc_t desc;
-    FACS_TRY(facs_dnnl_check(dnnl_binary_desc_init(&desc, dnnl_binary_add, &md, &md, &md), "binary descriptor"));
-    dnnl_primitive_desc_t pd;
-    FACS_TRY(facs_dnnl_check(dnnl_primitive_desc_create(&pd, &desc, NULL, facs_dnnl_engine(), NULL),
-                             "binary primitive"));
-    facs_dnnl_arg args[] = {
-        {DNNL_ARG_SRC_0, &md, a->data}, {DNNL_ARG_SRC_1, &md, b->data}, {DNNL_ARG_DST, &md, y->data}};
-    facs_status s = facs_dnnl_execute(pd, 3, args, "binary add");
-    dnnl_primitive_desc_destroy(pd);
-    return s;
+    const size_t count = facs_tensor_numel(a);
+    const float *pa = facs_f32(a), *pb = facs_f32(b);
+    float *py = facs_f32(y);
+    if (act == FACS_POST_RELU6) {
+#pragma omp parallel for simd schedule(static) if (parallel : count >= PARALLEL_MIN)
+        for (size_t i = 0; i < count; i++)
+            py[i] = relu6_value(pa[i] + pb[i]);
+    } else if (act == FACS_POST_RELU) {
+#pragma omp parallel for simd schedule(static) if (parallel : count >= PARALLEL_MIN)
+        for (size_t i = 0; i < count; i++)
+            py[i] = relu_value(pa[i] + pb[i]);
+    } else {
+#pragma omp parallel for simd schedule(static) if (parallel : count >= PARALLEL_MIN)
+        for (size_t i = 0; i < count; i++)
+            py[i] = pa[i] + pb[i];
+    }
+    return FACS_OK;
 }

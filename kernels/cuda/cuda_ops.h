@@ -66,7 +66,8 @@ facs_status facs_cuda_batchnorm_backward(facs_ctx *ctx, const facs_batchnorm_par
 facs_status facs_cuda_activation_forward(facs_ctx *ctx, facs_activation act, const facs_tensor *x, facs_tensor *y);
 facs_status facs_cuda_activation_backward(facs_ctx *ctx, facs_activation act, const facs_tensor *x,
                                           const facs_tensor *y, const facs_tensor *dy, facs_tensor *dx);
-facs_status facs_cuda_add_forward(facs_ctx *ctx, const facs_tensor *a, const facs_tensor *b, facs_tensor *y);
+facs_status facs_cuda_add_forward(facs_ctx *ctx, const facs_tensor *a, const facs_tensor *b, facs_post_act act,
+                                  facs_tensor *y);
 facs_status facs_cuda_dropout2d_forward(facs_ctx *ctx, float prob, uint64_t seed, const facs_tensor *x,
                                         facs_tensor *mask, facs_tensor *y);
 facs_status facs_cuda_dropout2d_backward(facs_ctx *ctx, const facs_tensor *mask, const facs_tensor *dy,

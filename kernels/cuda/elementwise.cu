@@ -47,7 +47,7 @@ __device__ inline float activate_grad(const float *__restrict__ x, const float *
 }
 
 template <facs_activation Act>
-__global__ void activation_forward_kernel(const float *__restrict__ x, size_t count, float *__restrict__ y)
+__global__ void activation_forward_kernel(const float *x, size_t count, float *y) /* may run in place */
 {
     for (size_t i = first_index(); i < count; i += grid_stride())
         y[i] = activate<Act>(x[i]);
@@ -82,11 +82,27 @@ facs_status unknown_activation(facs_activation act)
     return facs_fail(FACS_ERR_ARG, "activation (cuda): unknown activation %d", (int)act);
 }
 
-__global__ void add_kernel(const float *__restrict__ a, const float *__restrict__ b, size_t count,
-                           float *__restrict__ y)
+/* y = act(a + b), the ReLUs as activate's. May run in place. */
+template <facs_post_act Act>
+__global__ void add_kernel(const float *a, const float *b, size_t count, float *y)
 {
-    for (size_t i = first_index(); i < count; i += grid_stride())
-        y[i] = a[i] + b[i];
+    for (size_t i = first_index(); i < count; i += grid_stride()) {
+        const float v = a[i] + b[i];
+        if constexpr (Act == FACS_POST_RELU)
+            y[i] = activate<FACS_ACT_RELU>(v);
+        else if constexpr (Act == FACS_POST_RELU6)
+            y[i] = activate<FACS_ACT_RELU6>(v);
+        else
+            y[i] = v;
+    }
+}
+
+template <facs_post_act Act>
+facs_status launch_add(const float *a, const float *b, size_t count, float *y)
+{
+    add_kernel<Act><<<facs_cuda_blocks(count), kFacsCudaThreads>>>(a, b, count, y);
+    FACS_CUDA_CHECK_LAUNCH("add_kernel");
+    return FACS_OK;
 }
 
 /* mask[i] for the draws first + i: the CPU's expression, so the same bits. */
@@ -172,13 +188,20 @@ facs_status facs_cuda_activation_backward(facs_ctx *ctx, facs_activation act, co
     return unknown_activation(act);
 }
 
-facs_status facs_cuda_add_forward(facs_ctx *ctx, const facs_tensor *a, const facs_tensor *b, facs_tensor *y)
+facs_status facs_cuda_add_forward(facs_ctx *ctx, const facs_tensor *a, const facs_tensor *b, facs_post_act act,
+                                  facs_tensor *y)
 {
     (void)ctx;
     size_t count = facs_tensor_numel(a);
-    add_kernel<<<facs_cuda_blocks(count), kFacsCudaThreads>>>(facs_f32(a), facs_f32(b), count, facs_f32(y));
-    FACS_CUDA_CHECK_LAUNCH("add_kernel");
-    return FACS_OK;
+    switch (act) {
+    case FACS_POST_NONE:
+        return launch_add<FACS_POST_NONE>(facs_f32(a), facs_f32(b), count, facs_f32(y));
+    case FACS_POST_RELU:
+        return launch_add<FACS_POST_RELU>(facs_f32(a), facs_f32(b), count, facs_f32(y));
+    case FACS_POST_RELU6:
+        return launch_add<FACS_POST_RELU6>(facs_f32(a), facs_f32(b), count, facs_f32(y));
+    }
+    return facs_fail(FACS_ERR_ARG, "add (cuda): unknown activation %d", (int)act);
 }
 
 facs_status facs_cuda_dropout2d_forward(facs_ctx *ctx, float prob, uint64_t seed, const facs_tensor *x,

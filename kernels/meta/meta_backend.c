@@ -134,9 +134,10 @@ static facs_status activation_backward(struct facs_ctx *ctx, facs_activation act
     return FACS_OK;
 }
 
-static facs_status add_forward(struct facs_ctx *ctx, const facs_tensor *a, const facs_tensor *b, facs_tensor *y)
+static facs_status add_forward(struct facs_ctx *ctx, const facs_tensor *a, const facs_tensor *b, facs_post_act act,
+                               facs_tensor *y)
 {
-    (void)ctx, (void)a, (void)b, (void)y;
+    (void)ctx, (void)a, (void)b, (void)act, (void)y;
     return FACS_OK;
 }
 

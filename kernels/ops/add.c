@@ -35,7 +35,7 @@ facs_tensor *facs_add(facs_ctx *ctx, facs_tensor *a, facs_tensor *b)
         return NULL;
     }
     facs_tensor *y = facs_ctx_like(ctx, a);
-    if (!y || ctx->backend->add_forward(ctx, a, b, y) != FACS_OK)
+    if (!y || ctx->backend->add_forward(ctx, a, b, FACS_POST_NONE, y) != FACS_OK)
         return NULL;
     facs_profile_op(ctx, "add", 2, (const facs_tensor *const[]){a, b}, y, NULL);
     if (facs_needs_grad(ctx, 2, (facs_tensor *const[]){a, b})) {

@@ -64,6 +64,19 @@ static facs_status check_args(const facs_tensor *x, const facs_tensor *w, const 
     return FACS_OK;
 }
 
+/* Runs the backend's forward into y. Its scratch (the reordered weight and
+ * the primitive's scratchpad: about the weights' size again over a network)
+ * is dead once the call returns, so it goes back to the arena at once rather
+ * than at the end of the step. */
+static facs_status forward(facs_ctx *ctx, const facs_conv2d_params *p, const facs_tensor *x, const facs_tensor *w,
+                           const facs_tensor *b, facs_tensor *y)
+{
+    facs_arena_pos scratch = facs_arena_position(&ctx->data);
+    facs_status s = ctx->backend->conv2d_forward(ctx, p, x, w, b, y);
+    facs_arena_rewind(&ctx->data, scratch, NULL, 0);
+    return s;
+}
+
 facs_tensor *facs_conv2d(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b,
                          const facs_conv2d_params *p)
 {
@@ -81,7 +94,7 @@ facs_tensor *facs_conv2d(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_ten
         return NULL;
     }
     facs_tensor *y = facs_ctx_tensor(ctx, FACS_F32, x->n, w->n, oh, ow);
-    if (!y || ctx->backend->conv2d_forward(ctx, p, x, w, b, y) != FACS_OK)
+    if (!y || forward(ctx, p, x, w, b, y) != FACS_OK)
         return NULL;
     facs_profile_op(ctx, "conv2d", 3, (const facs_tensor *const[]){x, w, b}, y, w);
     if (facs_needs_grad(ctx, 3, (facs_tensor *const[]){x, w, b})) {
@@ -131,7 +144,7 @@ facs_tensor *facs_conv2d_fused(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, fa
     facs_conv2d_params fused = *p;
     fused.post_sum = residual != NULL;
     fused.post_act = (facs_post_act)act;
-    if (ctx->backend->conv2d_forward(ctx, &fused, x, w, b, y) != FACS_OK)
+    if (forward(ctx, &fused, x, w, b, y) != FACS_OK)
         return NULL;
     facs_profile_op(ctx, "conv2d_fused", 4, (const facs_tensor *const[]){x, w, b, residual}, y, w);
     return y;

@@ -1,6 +1,7 @@
 /* The checks of test_backend_ops that concern a whole backend rather than
  * one op case: run once on every selected backend, before the table, each
  * printing one line as a case does. */
+#include <math.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,14 +14,15 @@ typedef struct {
     /* The backend entries it calls: -o picks the check by any of them, and
      * tools/check_backend_ops_coverage.sh reads them as it reads the table's. */
     const char *entries;
-    void (*run)(const facs_backend *be, const char *alloc_names);
+    void (*run)(facs_ctx *ctx, const char *alloc_names);
 } backend_check;
 
 /* An allocation the device cannot satisfy must fail with a message naming
  * the allocator (alloc_names: the backend's word for it), and leave nothing
  * behind that a later call would report as its own failure. */
-static void alloc_failure(const facs_backend *be, const char *alloc_names)
+static void alloc_failure(facs_ctx *ctx, const char *alloc_names)
 {
+    const facs_backend *be = ctx->backend;
     facs_clear_error();
     void *huge = be->alloc((size_t)1 << 62);
     if (!bo_check(huge == NULL, "alloc of 4 EiB succeeded")) {
@@ -91,9 +93,10 @@ static void check_landed(const facs_backend *be, const unsigned char *dev, unsig
  * address, from there to another odd one, and back to an odd host address:
  * a copy that rounds to whole words, or assumes aligned ends, writes the
  * bytes next to a destination or loses the last ones. */
-static void odd_copies(const facs_backend *be, const char *alloc_names)
+static void odd_copies(facs_ctx *ctx, const char *alloc_names)
 {
     (void)alloc_names;
+    const facs_backend *be = ctx->backend;
     const size_t total = ODD_BYTES + 2 * MARGIN;
     unsigned char *src = bo_xmalloc(ODD_BYTES), *pattern = bo_xmalloc(total), *back = bo_xmalloc(ODD_BYTES + 1);
     byte_pattern(src, ODD_BYTES, 3);
@@ -119,11 +122,75 @@ static void odd_copies(const facs_backend *be, const char *alloc_names)
     free(back);
 }
 
+/* A device tensor of ctx holding host's count floats (NULL after a failed check). */
+static facs_tensor *uploaded(facs_ctx *ctx, const float *host, int count)
+{
+    facs_tensor *t = facs_ctx_tensor(ctx, FACS_F32, 1, count, 1, 1);
+    if (!bo_check(t != NULL, "tensor: %s", facs_last_error()) ||
+        !bo_check_ok(facs_tensor_upload(t, host, facs_tensor_bytes(t)), "upload", NULL))
+        return NULL;
+    return t;
+}
+
+/* t's values against want's, bit for bit. */
+static void same_bits(const facs_tensor *t, const facs_tensor *want, const char *what)
+{
+    size_t bytes = facs_tensor_bytes(t);
+    float *got = bo_xmalloc(bytes), *ref = bo_xmalloc(bytes);
+    if (bo_check_ok(facs_tensor_download(t, got, bytes), "download", what) &&
+        bo_check_ok(facs_tensor_download(want, ref, bytes), "download", what))
+        bo_check(!memcmp(got, ref, bytes), "%s in place differs from the same call into another tensor", what);
+    free(got);
+    free(ref);
+}
+
+/* backend.h lets activation_forward (y == x) and add_forward (y == a or
+ * y == b) run in place (the fused BN tail of ops.h does): each must give
+ * what it gives into a separate tensor. A vectorised loop that reads ahead
+ * of what it has written, or a kernel whose pointers are declared not to
+ * alias, would differ. Odd length, NaN and values at the ReLU kinks. */
+static void in_place(facs_ctx *ctx, const char *alloc_names)
+{
+    (void)alloc_names;
+    enum { COUNT = 70001 };
+    float *a = bo_xmalloc(COUNT * sizeof *a), *b = bo_xmalloc(COUNT * sizeof *b);
+    for (int i = 0; i < COUNT; i++) {
+        a[i] = i % 7 == 0 ? (float)(i % 3) * 3.0f : (float)bo_uniform(-8, 8);
+        b[i] = (float)bo_uniform(-8, 8);
+    }
+    a[11] = b[12] = NAN;
+    facs_ctx_begin_step(ctx);
+    const facs_activation acts[] = {FACS_ACT_RELU, FACS_ACT_RELU6, FACS_ACT_SIGMOID};
+    const char *names[] = {"relu", "relu6", "sigmoid"};
+    for (int k = 0; k < 3; k++) {
+        facs_tensor *x = uploaded(ctx, a, COUNT), *y = facs_ctx_like(ctx, x);
+        if (x && bo_check(y != NULL, "tensor: %s", facs_last_error()) &&
+            bo_check_ok(ctx->backend->activation_forward(ctx, acts[k], x, y), names[k], "into y") &&
+            bo_check_ok(ctx->backend->activation_forward(ctx, acts[k], x, x), names[k], "in place"))
+            same_bits(x, y, names[k]);
+    }
+    const facs_post_act posts[] = {FACS_POST_NONE, FACS_POST_RELU, FACS_POST_RELU6};
+    for (int into_b = 0; into_b < 2; into_b++)
+        for (int k = 0; k < 3; k++) {
+            facs_tensor *ta = uploaded(ctx, a, COUNT), *tb = uploaded(ctx, b, COUNT);
+            facs_tensor *y = ta ? facs_ctx_like(ctx, ta) : NULL;
+            if (ta && tb && bo_check(y != NULL, "tensor: %s", facs_last_error()) &&
+                bo_check_ok(ctx->backend->add_forward(ctx, ta, tb, posts[k], y), "add", "into y") &&
+                bo_check_ok(ctx->backend->add_forward(ctx, ta, tb, posts[k], into_b ? tb : ta), "add", "in place"))
+                same_bits(into_b ? tb : ta, y, into_b ? "add into b" : "add into a");
+        }
+    facs_ctx_begin_step(ctx);
+    free(a);
+    free(b);
+}
+
 static const backend_check checks[] = {
     {.label = "memory: failed alloc, then the backend still works",
      .entries = "alloc free fill_zero copy_from_host axpy sync copy_to_host", .run = alloc_failure},
     {.label = "memory: 100003 bytes between odd addresses", .entries = "alloc free copy_from_host copy copy_to_host",
      .run = odd_copies},
+    {.label = "elementwise: activations and add in place", .entries = "activation_forward add_forward",
+     .run = in_place},
 };
 
 static int check_selected(const backend_check *c, const char *op)
@@ -139,13 +206,13 @@ size_t bo_backend_checks_selected(const char *op)
     return n;
 }
 
-void bo_run_backend_checks(const char *op, const char *backend, const facs_backend *be, const char *alloc_names)
+void bo_run_backend_checks(const char *op, const char *backend, facs_ctx *ctx, const char *alloc_names)
 {
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         if (!check_selected(&checks[i], op))
             continue;
         bo_run_begin(backend);
-        checks[i].run(be, alloc_names);
+        checks[i].run(ctx, alloc_names);
         bo_run_end(checks[i].label, "once per backend");
     }
 }

@@ -82,6 +82,10 @@ typedef struct {
 } bo_act_args;
 
 typedef struct {
+    facs_post_act act; /* add's activation of the sum */
+} bo_add_args;
+
+typedef struct {
     int kh, kw, sh, sw, ph, pw, ceil_mode, count_include_pad;
     int ties; /* max pooling on values with ties: the first maximum must win everywhere */
 } bo_pool_args;
@@ -184,6 +188,7 @@ struct bo_case {
         bo_conv_args conv;
         bo_bn_args bn;
         bo_act_args act;
+        bo_add_args add;
         bo_pool_args pool;
         bo_resize_args rs;
         bo_concat_args cat;

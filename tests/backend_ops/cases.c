@@ -134,6 +134,10 @@ const bo_case bo_cases[] = {
     {.family = &bo_add, .entries = "add_forward", .n = 2, .c = 5, .h = 7, .w = 9, .lo = -1, .hi = 1},
     {.family = &bo_add, .entries = "add_forward", .n = 3, .c = 33, .h = 13, .w = 17, .lo = -10, .hi = 10},
     {.family = &bo_add, .entries = "add_forward", .n = 1, .c = 1, .h = 1, .w = 1, .lo = -1, .hi = 1},
+    {.family = &bo_add, .entries = "add_forward", .n = 2, .c = 33, .h = 7, .w = 9, .lo = -4, .hi = 4,
+     .add = {.act = FACS_POST_RELU}},
+    {.family = &bo_add, .entries = "add_forward", .n = 3, .c = 5, .h = 13, .w = 17, .lo = -2, .hi = 5,
+     .add = {.act = FACS_POST_RELU6}},
 
     /* ---- maxpool2d: mostly negative distinct values, so padding never wins ---- */
     {.family = &bo_maxpool2d, .entries = "maxpool2d_forward maxpool2d_backward", .n = 2, .c = 5, .h = 13, .w = 17,

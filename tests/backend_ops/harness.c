@@ -281,7 +281,7 @@ int bo_run_all(const char *op, const char *backend, uint64_t seed)
             printf("%s: %s; its cases are skipped\n", slots[b].name, slots[b].why);
     for (int b = 0; b < nslots; b++)
         if (slots[b].selected && slots[b].ctx)
-            bo_run_backend_checks(op, slots[b].name, slots[b].ctx->backend, slots[b].alloc_names);
+            bo_run_backend_checks(op, slots[b].name, slots[b].ctx, slots[b].alloc_names);
         else if (slots[b].selected)
             bo_skipped += (int)bo_backend_checks_selected(op);
     for (size_t i = 0; i < case_total(); i++)

@@ -102,9 +102,9 @@ void bo_tape_check(const case_ctx *cc, facs_ctx *ctx, const bo_result *res);
 
 /* How many of the whole-backend checks op selects (bo_run_all's op). */
 size_t bo_backend_checks_selected(const char *op);
-/* Runs them on be (named backend), printing a line each; alloc_names is what
+/* Runs them on ctx's backend (named backend), printing a line each; alloc_names is what
  * a failed alloc's message names on it. */
-void bo_run_backend_checks(const char *op, const char *backend, const facs_backend *be, const char *alloc_names);
+void bo_run_backend_checks(const char *op, const char *backend, facs_ctx *ctx, const char *alloc_names);
 
 /* ---- reference.c ---- */
 

@@ -156,31 +156,39 @@ static int add_draw(const bo_case *k, bo_problem *pb)
 
 static facs_status add_forward(const bo_case *k, const bo_problem *pb, bo_call *c)
 {
-    (void)k, (void)pb;
-    return c->be->add_forward(c->ctx, c->t[DA], c->t[DB], c->t[DY]);
+    (void)pb;
+    return c->be->add_forward(c->ctx, c->t[DA], c->t[DB], k->add.act, c->t[DY]);
 }
 
+/* With an activation, the separate ops it fuses: the same bits. */
 static facs_status add_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
 {
-    (void)k, (void)pb;
-    c->t[DY] = facs_add(c->ctx, c->t[DA], c->t[DB]);
+    (void)pb;
+    facs_tensor *sum = facs_add(c->ctx, c->t[DA], c->t[DB]);
+    c->t[DY] = k->add.act == FACS_POST_RELU ? facs_relu(c->ctx, sum)
+               : k->add.act == FACS_POST_RELU6 ? facs_relu6(c->ctx, sum)
+                                                : sum;
     return bo_wrapped(c->t[DY]);
 }
 
 static void add_reference(const bo_case *k, const bo_problem *pb, double *const *v, int64_t *valid)
 {
-    (void)k, (void)valid;
-    for (size_t i = 0; i < bo_numel(&pb->t[DA]); i++)
-        v[DY][i] = v[DA][i] + v[DB][i];
+    (void)valid;
+    for (size_t i = 0; i < bo_numel(&pb->t[DA]); i++) {
+        const double s = v[DA][i] + v[DB][i];
+        const double top = k->add.act == FACS_POST_RELU6 ? 6.0 : INFINITY;
+        v[DY][i] = k->add.act == FACS_POST_NONE ? s : s < 0.0 ? 0.0 : s > top ? top : s;
+    }
 }
 
 static void add_describe(const bo_case *k, char *buf, size_t size)
 {
-    snprintf(buf, size, "(%d,%d,%d,%d)", k->n, k->c, k->h, k->w);
+    static const char *const acts[] = {"", " relu", " relu6"};
+    snprintf(buf, size, "(%d,%d,%d,%d)%s in [%g, %g]", k->n, k->c, k->h, k->w, acts[k->add.act], k->lo, k->hi);
 }
 
-/* One rounding per element: at most 2^-24 of the largest sum. Its backward
- * is a copy done by ops.h, not an entry. */
+/* One rounding per element: at most 2^-24 of the largest sum (the ReLUs
+ * then copy or clamp it). Its backward is a copy done by ops.h, not an entry. */
 const bo_family bo_add = {
     .name = "add",
     .fwd_entries = "add_forward",
