@@ -1,4 +1,5 @@
 /* The communicator's dispatch and its single-process transport (comm.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,16 @@ facs_status facs_comm_open(facs_comm **out)
         *out = NULL;
     }
     return s;
+}
+
+facs_comm *facs_comm_open_or_exit(const char *who, int exit_code)
+{
+    facs_comm *comm;
+    if (facs_comm_open(&comm) != FACS_OK) {
+        fprintf(stderr, "%s: %s\n", who, facs_last_error());
+        exit(exit_code);
+    }
+    return comm;
 }
 
 void facs_comm_close(facs_comm *comm)

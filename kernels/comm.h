@@ -37,6 +37,9 @@ typedef struct facs_comm facs_comm;
 
 /* The ranks of this run: MPI's world under mpirun, else this process alone. */
 facs_status facs_comm_open(facs_comm **out);
+/* facs_comm_open for a program's main: on failure prints "who: <error>" on
+ * stderr and exits with exit_code. */
+facs_comm *facs_comm_open_or_exit(const char *who, int exit_code);
 /* A single-process communicator, whatever launched the process. */
 facs_status facs_comm_open_single(facs_comm **out);
 /* Leaves MPI (after which this process cannot rejoin); NULL is fine. */

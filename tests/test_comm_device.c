@@ -203,10 +203,7 @@ static int gpus_for_every_rank(void)
 
 int main(void)
 {
-    if (facs_comm_open(&comm) != FACS_OK) {
-        fprintf(stderr, "%s\n", facs_last_error());
-        return 1;
-    }
+    comm = facs_comm_open_or_exit("test_comm_device", 1);
     rank = facs_comm_rank(comm);
     ranks = facs_comm_size(comm);
     int usable = gpus_for_every_rank(), everywhere = usable;

@@ -85,10 +85,7 @@ static void check_skip_lists(void)
 
 int main(void)
 {
-    if (facs_comm_open(&comm) != FACS_OK) {
-        fprintf(stderr, "%s\n", facs_last_error());
-        return 1;
-    }
+    comm = facs_comm_open_or_exit("test_comm_gather", 1);
     rank = facs_comm_rank(comm);
     ranks = facs_comm_size(comm);
     printf("rank %d of %d (%s)\n", rank, ranks, facs_comm_transport(comm));

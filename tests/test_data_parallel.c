@@ -200,10 +200,7 @@ static void check_broadcast(void)
 
 int main(void)
 {
-    if (facs_comm_open(&comm) != FACS_OK) {
-        fprintf(stderr, "%s\n", facs_last_error());
-        return 1;
-    }
+    comm = facs_comm_open_or_exit("test_data_parallel", 1);
     rank = facs_comm_rank(comm);
     ranks = facs_comm_size(comm);
     /* Every rank draws the same inputs: rank 0's seed. */

@@ -8,11 +8,7 @@
 
 facs_comm *facs_parallel_open(const char *tool)
 {
-    facs_comm *comm;
-    if (facs_comm_open(&comm) != FACS_OK) {
-        fprintf(stderr, "%s: %s\n", tool, facs_last_error());
-        exit(FACS_EXIT_ERROR);
-    }
+    facs_comm *comm = facs_comm_open_or_exit(tool, FACS_EXIT_ERROR);
     if (facs_comm_rank(comm) != 0 && !freopen("/dev/null", "w", stdout))
         fprintf(stderr, "%s: rank %d: /dev/null: cannot open\n", tool, facs_comm_rank(comm));
     return comm;

@@ -285,10 +285,7 @@ static void check_synchronised(void)
 
 int main(void)
 {
-    if (facs_comm_open(&comm) != FACS_OK) {
-        fprintf(stderr, "%s\n", facs_last_error());
-        return 1;
-    }
+    comm = facs_comm_open_or_exit("test_sync_bn_emu", 1);
     rank = facs_comm_rank(comm);
     ranks = facs_comm_size(comm);
     uint64_t seed = 20240601;
