@@ -2,7 +2,8 @@
  * precision against a naive reference of Eq. 1-3 for what tests/backend_ops
  * lacks (weighted fusion with R = 1, whose dW and db must be exactly 0, and
  * 272 pixels, two of the CPU's pixel blocks), the weight as an activation of
- * the step, argument errors, and parity with PyTorch. The backend's = / +=
+ * the step, argument errors, a batch of large images run a group at a time,
+ * and parity with PyTorch. The backend's = / +=
  * contract, NULL gradients and the finite differences of the other cases live
  * in tests/backend_ops. */
 #include <math.h>
@@ -360,6 +361,71 @@ static void torch_parity(facs_ctx *ctx, h5_file *ref)
     CHECK(h5_exists(ref, "/case0"), "the reference file holds no cases");
 }
 
+/* y, dx, dW and db of x's images [first, first + count) through the tape,
+ * into malloc'd NCHW arrays (out[0..3]). */
+static void run_images(facs_ctx *ctx, const facs_case *k, const float *x, const float *w, const float *b,
+                       const float *dy, int first, int count, float **out)
+{
+    const size_t image = (size_t)k->c * k->h * k->w, out_image = image / k->r;
+    facs_tensor *tw = test_param(co_of(k), k->c, 1, 1, w), *tb = test_param(co_of(k), 1, 1, 1, b);
+    facs_ctx_begin_step(ctx);
+    facs_tensor *tx = test_tensor(ctx, count, k->c, k->h, k->w, x + first * image);
+    tx->requires_grad = 1;
+    facs_fuse_params p = {k->fusion, k->threshold};
+    facs_tensor *y = facs_facs(ctx, tx, tw, tb, &p);
+    memset(out, 0, 4 * sizeof *out);
+    if (CHECK_PTR(y) &&
+        CHECK_OK(facs_backward(ctx, y, test_tensor(ctx, count, co_of(k), k->h, k->w, dy + first * out_image)))) {
+        out[0] = test_nchw(y);
+        out[1] = test_grad_nchw(tx);
+        out[2] = test_grad_nchw(tw);
+        out[3] = test_grad_nchw(tb);
+    }
+    facs_tensor_free(tw), facs_tensor_free(tb);
+}
+
+/* The CPU runs a batch of large images a cache-sized group at a time
+ * (kernels/cpu/facs.c GROUP_BYTES: 4 MiB; each image here is 2.4 MB, so a
+ * group of one): every image's y and dx must be, bit for bit, what the image
+ * gets alone; dW and db are sums over the images, equal to the sum of the
+ * single-image ones up to float reassociation. */
+static void image_groups(facs_ctx *ctx)
+{
+    const facs_case k = {3, 256, 4, 48, 48, FACS_FUSION_THRESHOLD, 0.5f, 1};
+    const size_t image = (size_t)k.c * k.h * k.w, out_image = image / k.r;
+    const size_t wn = (size_t)co_of(&k) * k.c;
+    float *x = test_alloc(k.n * image), *dy = test_alloc(k.n * out_image), *w = test_alloc(wn), b[64];
+    test_fill(x, k.n * image, -1, 1);
+    test_fill(dy, k.n * out_image, -1, 1);
+    test_fill(w, wn, -0.1, 0.1);
+    test_fill(b, co_of(&k), -0.5, 0.5);
+    float *whole[4], *alone[4];
+    run_images(ctx, &k, x, w, b, dy, 0, k.n, whole);
+    double *dw_sum = calloc(wn + co_of(&k), sizeof *dw_sum);
+    for (int img = 0; img < k.n && whole[0]; img++) {
+        run_images(ctx, &k, x, w, b, dy, img, 1, alone);
+        if (!alone[0])
+            break;
+        CHECK(!memcmp(whole[0] + img * out_image, alone[0], out_image * sizeof(float)),
+              "facs groups: y of image %d differs from the image alone", img);
+        CHECK(!memcmp(whole[1] + img * image, alone[1], image * sizeof(float)),
+              "facs groups: dx of image %d differs from the image alone", img);
+        for (size_t i = 0; i < wn; i++)
+            dw_sum[i] += alone[2][i];
+        for (int i = 0; i < co_of(&k); i++)
+            dw_sum[wn + i] += alone[3][i];
+        for (int i = 0; i < 4; i++)
+            free(alone[i]);
+    }
+    if (whole[0]) {
+        test_close_d("facs groups: dW against the sum over single images", whole[2], dw_sum, wn, 1e-6);
+        test_close_d("facs groups: db against the sum over single images", whole[3], dw_sum + wn, co_of(&k), 1e-6);
+    }
+    for (int i = 0; i < 4; i++)
+        free(whole[i]);
+    free(dw_sum), free(x), free(dy), free(w);
+}
+
 int main(int argc, char **argv)
 {
     h5_file *ref = test_open_ref(argc, argv);
@@ -373,6 +439,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         gradcheck(ctx, &cases[i]);
     argument_errors(ctx);
+    image_groups(ctx);
     torch_parity(ctx, ref);
     facs_ctx_free(ctx);
     h5_close(ref);
