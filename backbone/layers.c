@@ -143,8 +143,8 @@ static facs_tensor *activate(facs_ctx *ctx, facs_tensor *y, facs_post_act act)
     return act == FACS_POST_RELU6 ? facs_relu6(ctx, y) : y;
 }
 
-facs_tensor *facs_conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int stride, int pad,
-                          int dilation, int groups, facs_tensor *residual, facs_post_act act)
+static facs_tensor *conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int stride,
+                            int pad, int dilation, int groups, facs_tensor *residual, facs_post_act act, int over)
 {
     if (!x)
         return NULL;
@@ -157,11 +157,24 @@ facs_tensor *facs_conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, co
     }
     facs_conv2d_params p = conv_params(stride, pad, dilation, groups);
     if (!ctx->record)
-        return facs_conv2d_fused(ctx, x, w->value, bn->fold_bias, &p, residual, act);
+        return (over && residual ? facs_conv2d_fused_over : facs_conv2d_fused)(ctx, x, w->value, bn->fold_bias, &p,
+                                                                               residual, act);
     facs_tensor *y = facs_conv2d(ctx, x, w->value, bn->fold_bias, &p);
     if (residual)
         y = facs_add(ctx, y, residual);
     return activate(ctx, y, act);
+}
+
+facs_tensor *facs_conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int stride, int pad,
+                          int dilation, int groups, facs_tensor *residual, facs_post_act act)
+{
+    return conv_bn(ctx, x, w, bn, stride, pad, dilation, groups, residual, act, 0);
+}
+
+facs_tensor *facs_conv_bn_over(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int stride,
+                               int pad, int dilation, int groups, facs_tensor *residual, facs_post_act act)
+{
+    return conv_bn(ctx, x, w, bn, stride, pad, dilation, groups, residual, act, 1);
 }
 
 facs_tensor *facs_conv_forward(facs_ctx *ctx, facs_tensor *x, const facs_param *weight, const facs_param *bias,

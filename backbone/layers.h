@@ -74,6 +74,11 @@ facs_status facs_bn_fold(facs_param_list *store, facs_param *conv_w, facs_bn *bn
  * statistics are not those of the convolution's output any more. */
 facs_tensor *facs_conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int stride, int pad,
                           int dilation, int groups, facs_tensor *residual, facs_post_act act);
+/* facs_conv_bn for a caller that no longer needs residual (not NULL): folded
+ * and without a tape, the result is written over it (facs_conv2d_fused_over),
+ * which spares a tensor and a copy of the residual; otherwise facs_conv_bn. */
+facs_tensor *facs_conv_bn_over(facs_ctx *ctx, facs_tensor *x, const facs_param *w, const facs_bn *bn, int stride,
+                               int pad, int dilation, int groups, facs_tensor *residual, facs_post_act act);
 
 /* Square-kernel convolution, no bias unless bias is not NULL. */
 facs_tensor *facs_conv_forward(facs_ctx *ctx, facs_tensor *x, const facs_param *weight, const facs_param *bias,

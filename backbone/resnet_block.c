@@ -30,8 +30,11 @@ static facs_tensor *excite(facs_ctx *ctx, const facs_resnet_block *b, facs_tenso
     return facs_scale_channels(ctx, y, s);
 }
 
-/* Without SE, the residual add and ReLU ride on conv3 (fused when BN is folded). */
-static facs_tensor *block(facs_ctx *ctx, facs_resnet *net, const facs_resnet_block *b, facs_tensor *x)
+/* Without SE, the residual add and ReLU ride on conv3 (fused when BN is folded).
+ * x_dead: nothing reads x after the block, so conv3 may write over it when
+ * it is the shortcut; a downsampled shortcut is the block's own and always may
+ * be written over. */
+static facs_tensor *block(facs_ctx *ctx, facs_resnet *net, const facs_resnet_block *b, facs_tensor *x, int x_dead)
 {
     facs_tensor *shortcut = x;
     if (b->down_conv)
@@ -47,6 +50,8 @@ static facs_tensor *block(facs_ctx *ctx, facs_resnet *net, const facs_resnet_blo
     else
         y = facs_facs(ctx, x, b->conv1->value, NULL, &net->options.fusion);
     y = facs_conv_bn(ctx, y, b->conv2, &b->bn2, b->stride, b->dilation, b->dilation, 1, NULL, FACS_POST_RELU);
+    if (!b->se_fc1 && (b->down_conv || x_dead))
+        return facs_conv_bn_over(ctx, y, b->conv3, &b->bn3, 1, 0, 1, 1, shortcut, FACS_POST_RELU);
     if (!b->se_fc1)
         return facs_conv_bn(ctx, y, b->conv3, &b->bn3, 1, 0, 1, 1, shortcut, FACS_POST_RELU);
     y = excite(ctx, b, facs_conv_bn(ctx, y, b->conv3, &b->bn3, 1, 0, 1, 1, NULL, FACS_POST_NONE));
@@ -58,15 +63,20 @@ facs_tensor *facs_resnet_features(facs_ctx *ctx, facs_resnet *net, facs_tensor *
     if (!x || facs_expect_rgb("resnet", x) != FACS_OK)
         return NULL;
     /* Without a tape, each block's output replaces its input at the mark
-     * (ctx.h facs_ctx_keep_only): inference holds about one block at a time. */
+     * (ctx.h facs_ctx_keep_only): inference holds about one block at a time.
+     * A block whose input was handed out (the tap, layer3) must not write
+     * over it. */
     facs_ctx_mark mark = facs_ctx_get_mark(ctx);
     facs_tensor *y = facs_ctx_keep_only(ctx, mark, stem(ctx, net, x));
-    int k = 0;
+    int k = 0, handed_out = 0;
     for (int s = 0; s < 4; s++) {
-        for (int i = 0; i < net->stage_blocks[s]; i++, k++)
-            y = facs_tap_keep(ctx, &net->tap, k, &mark, block(ctx, net, &net->blocks[k], y));
+        for (int i = 0; i < net->stage_blocks[s]; i++, k++) {
+            y = facs_tap_keep(ctx, &net->tap, k, &mark, block(ctx, net, &net->blocks[k], y, !handed_out));
+            handed_out = y && net->tap.tensor == y;
+        }
         if (s == 2 && layer3) {
             *layer3 = y;
+            handed_out = 1;
             mark = facs_ctx_get_mark(ctx); /* layer3 stays */
         }
     }

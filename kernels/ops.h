@@ -31,6 +31,11 @@ facs_conv2d_params facs_conv2d_defaults(void);
  * into its convolutions runs (layers.h facs_conv_bn). */
 facs_tensor *facs_conv2d_fused(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b,
                                const facs_conv2d_params *p, facs_tensor *residual, facs_post_act act);
+/* facs_conv2d_fused writing its result over residual (not NULL, and not x)
+ * and returning residual: for a caller that no longer needs the residual, it
+ * saves an output tensor and the copy of the residual into it. */
+facs_tensor *facs_conv2d_fused_over(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b,
+                                    const facs_conv2d_params *p, facs_tensor *residual, facs_post_act act);
 
 /* Uses ctx->training unless the model overrides the params. running_* are
  * persistent buffers (not parameters) updated in place in training. */

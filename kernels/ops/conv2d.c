@@ -111,8 +111,9 @@ facs_tensor *facs_conv2d(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_ten
     return y;
 }
 
-facs_tensor *facs_conv2d_fused(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b,
-                               const facs_conv2d_params *p, facs_tensor *residual, facs_post_act act)
+/* facs_conv2d_fused into a new tensor, or over the residual (over). */
+static facs_tensor *conv2d_fused(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b,
+                                 const facs_conv2d_params *p, facs_tensor *residual, facs_post_act act, int over)
 {
     if (!x || !w)
         return NULL;
@@ -138,8 +139,12 @@ facs_tensor *facs_conv2d_fused(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, fa
                   facs_shape_str(residual, sr, sizeof sr), x->n, w->n, oh, ow);
         return NULL;
     }
-    facs_tensor *y = facs_ctx_tensor(ctx, FACS_F32, x->n, w->n, oh, ow);
-    if (!y || (residual && ctx->backend->copy(y->data, residual->data, facs_tensor_bytes(y)) != FACS_OK))
+    if (over && (!residual || residual == x)) {
+        facs_fail(FACS_ERR_ARG, "conv2d_fused_over: %s", residual ? "the residual is the input x" : "no residual");
+        return NULL;
+    }
+    facs_tensor *y = over ? residual : facs_ctx_tensor(ctx, FACS_F32, x->n, w->n, oh, ow);
+    if (!y || (residual && !over && ctx->backend->copy(y->data, residual->data, facs_tensor_bytes(y)) != FACS_OK))
         return NULL;
     facs_conv2d_params fused = *p;
     fused.post_sum = residual != NULL;
@@ -148,4 +153,16 @@ facs_tensor *facs_conv2d_fused(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, fa
         return NULL;
     facs_profile_op(ctx, "conv2d_fused", 4, (const facs_tensor *const[]){x, w, b, residual}, y, w);
     return y;
+}
+
+facs_tensor *facs_conv2d_fused(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b,
+                               const facs_conv2d_params *p, facs_tensor *residual, facs_post_act act)
+{
+    return conv2d_fused(ctx, x, w, b, p, residual, act, 0);
+}
+
+facs_tensor *facs_conv2d_fused_over(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tensor *b,
+                                    const facs_conv2d_params *p, facs_tensor *residual, facs_post_act act)
+{
+    return conv2d_fused(ctx, x, w, b, p, residual, act, 1);
 }
