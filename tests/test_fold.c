@@ -23,6 +23,9 @@
  *     some seeds while the logits stayed within 1e-5 (ReLU and max-pool
  *     decisions near ties, which folding's rounding can flip, each move the
  *     gradient by a whole activation's share);
+ *   - facs_conv2d_fused_over (the result written over the residual) gives
+ *     facs_conv2d_fused's bits, refuses no residual and its own input; a
+ *     tapped map that the next block would write over survives;
  *   - training never uses folded weights: a folded model refuses training
  *     mode, and facs_model_save refuses it. */
 #include <stdio.h>
@@ -139,8 +142,15 @@ static void fused_op(facs_ctx *ctx)
             CHECK(act != FACS_POST_RELU6 || clipped > count / 20, "%s: only %zu of %zu outputs reach 6", what, clipped,
                   count);
             test_close_f(what, g, e, count, 1e-6);
-            free(g);
             free(e);
+            /* Over the residual: the same primitive, so the same bits, in r itself. */
+            facs_tensor *over = with_residual ? facs_conv2d_fused_over(ctx, x, w, b, &p, r, act) : NULL;
+            if (with_residual && CHECK(over == r, "%s over the residual: %s", what, facs_last_error())) {
+                float *o = test_nchw(over);
+                CHECK(!memcmp(o, g, count * sizeof *o), "%s over the residual differs from the new tensor's", what);
+                free(o);
+            }
+            free(g);
         }
     }
     facs_ctx_begin_step(ctx);
@@ -149,6 +159,12 @@ static void fused_op(facs_ctx *ctx)
     CHECK(!facs_conv2d_fused(ctx, x, w, NULL, &p, NULL, FACS_POST_RELU6 + 1) &&
               strstr(facs_last_error(), "unknown activation"),
           "conv2d_fused accepted an unknown activation: %s", facs_last_error());
+    CHECK(!facs_conv2d_fused_over(ctx, x, w, NULL, &p, NULL, FACS_POST_RELU) && strstr(facs_last_error(), "no residual"),
+          "conv2d_fused_over without a residual: %s", facs_last_error());
+    facs_tensor *square = test_tensor(ctx, n, co, side, side, NULL), *w1 = test_tensor(ctx, co, co, 3, 3, NULL);
+    CHECK(!facs_conv2d_fused_over(ctx, square, w1, NULL, &p, square, FACS_POST_RELU) &&
+              strstr(facs_last_error(), "input x"),
+          "conv2d_fused_over over its own input: %s", facs_last_error());
     facs_ctx_set_mode(ctx, 0, 1);
     x->requires_grad = 1;
     CHECK(!facs_conv2d_fused(ctx, x, w, NULL, &p, NULL, FACS_POST_RELU) && strstr(facs_last_error(), "inference only"),
@@ -162,11 +178,50 @@ static void fused_op(facs_ctx *ctx)
     free(rv);
 }
 
+/* A tapped block output that the next block would write over (its identity
+ * shortcut) must survive a folded forward without a tape: the same map as
+ * unfolded, to the folding bound. resnet26's layer1.1 has an identity
+ * shortcut and takes layer1.0's output. */
+static void tap_survives_fold(facs_ctx *ctx)
+{
+    facs_model_options o;
+    facs_model *m;
+    if (!CHECK_OK(facs_model_options_for_arch("resnet26", &o)))
+        return;
+    o.width = 0.25;
+    o.classes = 10;
+    if (!CHECK_OK(facs_model_create(&m, &o, FACS_DEVICE_CPU, 7)))
+        return;
+    test_randomize_bn(facs_model_params(m));
+    const int n = 2, side = 64;
+    const size_t xs = (size_t)n * 3 * side * side;
+    float *x = test_alloc(xs), *maps[2] = {NULL, NULL};
+    test_fill(x, xs, -1, 1);
+    size_t count = 0;
+    for (int folded = 0; folded < 2; folded++) {
+        if ((folded && !CHECK_OK(facs_model_fold_bn(m))) || !CHECK_OK(facs_model_set_tap(m, "layer1.0")))
+            break;
+        size_t logits;
+        float *y = run(ctx, m, x, n, side, 0, 0, &logits);
+        const facs_tensor *tap = facs_model_tap(m);
+        if (!CHECK(y && tap, "tap_survives_fold: forward or tap missing: %s", facs_last_error()))
+            break;
+        free(y);
+        maps[folded] = test_nchw(tap);
+        count = facs_tensor_numel(tap);
+    }
+    if (maps[0] && maps[1])
+        test_close_f("layer1.0 tapped without a tape, folded", maps[1], maps[0], count, 1e-5);
+    free(maps[0]), free(maps[1]), free(x);
+    facs_model_free(m);
+}
+
 int main(void)
 {
     test_seed_from_env();
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
     fused_op(ctx);
+    tap_survives_fold(ctx);
     const facs_fusion_bn none = FACS_FUSION_BN_NONE, pre = FACS_FUSION_BN_PRE, post = FACS_FUSION_BN_POST;
     check_arch(ctx, "resnet26", 0, 0, 0, 64, none);
     check_arch(ctx, "resnet26", 1, 0, 0, 32, none);
