@@ -56,7 +56,10 @@
 # (conv, facs: 3; infer, train, pspnet: 2, because our arena settles only in
 # the call after its first reset: that call maps its one new block afresh),
 # ROUNDS (3), OMP_NUM_THREADS (2), ARCHS (infer's networks, default the four
-# above), NOTE (free text stored as "note" in the result).
+# above), NOTE (free text stored as "note" in the result), OURS_FLAGS (extra
+# options for our side only, e.g. "--weight-cache --fold-bn": infer as the
+# inference tools run it; stored as "ours_flags"), RESULT (the JSON file to
+# write instead of bench/results/NAME.json).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -454,7 +457,8 @@ while [ "$round" -le "$rounds" ]; do
         echo "round $round/$rounds: FACS ($bin) $config, $threads threads" >&2
         # $config is a list of options: split on purpose.
         # shellcheck disable=SC2086
-        "$bin" $config --runs "$runs" --warmup "$warmup" --threads "$threads" >"$tmp/facs.$round.$i.json"
+        "$bin" $config ${OURS_FLAGS:-} --runs "$runs" --warmup "$warmup" --threads "$threads" \
+            >"$tmp/facs.$round.$i.json"
         echo "round $round/$rounds: PyTorch $config, $threads threads" >&2
         # shellcheck disable=SC2086
         /usr/bin/python3 "$here/$twin" $config --runs "$runs" --warmup "$warmup" --threads "$threads" \
@@ -476,7 +480,7 @@ while [ "$round" -le "$rounds" ]; do
 done
 
 mkdir -p "$here/results"
-/usr/bin/python3 - "$tmp" "$rounds" "$count" "$here/results/$name.json" <<'EOF'
+/usr/bin/python3 - "$tmp" "$rounds" "$count" "${RESULT:-$here/results/$name.json}" <<'EOF'
 import json
 import os
 import platform
@@ -545,6 +549,8 @@ result = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpu": cpu, "facs": facs
           "ratio_torch_over_facs": ratios, "ratio_sum_of_shapes": summary}
 if os.environ.get("NOTE"):
     result["note"] = os.environ["NOTE"]
+if os.environ.get("OURS_FLAGS"):
+    result["ours_flags"] = os.environ["OURS_FLAGS"]
 
 
 def cpu_flags():
@@ -607,4 +613,4 @@ if references:
     print("sum of shapes: " + ", ".join(f"{k} {v}" for k, v in result["reference_sum_of_shapes"].items())
           + f"; ISA: {result['isa']}", file=sys.stderr)
 EOF
-echo "wrote $here/results/$name.json" >&2
+echo "wrote ${RESULT:-$here/results/$name.json}" >&2
