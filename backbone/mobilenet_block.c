@@ -11,7 +11,10 @@ static facs_tensor *conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, 
     return facs_conv_bn(ctx, x, w, bn, stride, w->value->h / 2, 1, groups, residual, act);
 }
 
-static facs_tensor *block(facs_ctx *ctx, const facs_mobilenet *net, const facs_mobilenet_block *b, facs_tensor *x)
+/* x_dead: nothing reads x after the block, so the projection may write its
+ * result over x, the residual (layers.h facs_conv_bn_over). */
+static facs_tensor *block(facs_ctx *ctx, const facs_mobilenet *net, const facs_mobilenet_block *b, facs_tensor *x,
+                          int x_dead)
 {
     const facs_mobilenet_options *o = &net->options;
     int fused = b->facs;
@@ -23,6 +26,8 @@ static facs_tensor *block(facs_ctx *ctx, const facs_mobilenet *net, const facs_m
     y = conv_bn(ctx, y, b->dw_conv, &b->dw_bn, b->stride, net->full ? 1 : b->hidden, NULL,
                 pre ? FACS_POST_NONE : FACS_POST_RELU6);
     /* The projection has no activation; the residual add rides on it. */
+    if (!fused && b->residual && x_dead)
+        return facs_conv_bn_over(ctx, y, b->project_conv, &b->project_bn, 1, 0, 1, 1, x, FACS_POST_NONE);
     if (!fused)
         return conv_bn(ctx, y, b->project_conv, &b->project_bn, 1, 1, b->residual ? x : NULL, FACS_POST_NONE);
     y = facs_facs(ctx, y, b->project_conv->value, NULL, &o->fusion);
@@ -35,12 +40,15 @@ facs_tensor *facs_mobilenet_features(facs_ctx *ctx, facs_mobilenet *net, facs_te
 {
     if (!x || facs_expect_rgb("mobilenet", x) != FACS_OK)
         return NULL;
-    /* Without a tape, each block's output replaces its input (ctx.h facs_ctx_keep_only). */
+    /* Without a tape, each block's output replaces its input (ctx.h facs_ctx_keep_only);
+     * a block whose input was handed out (the tap) must not write over it. */
     facs_ctx_mark mark = facs_ctx_get_mark(ctx);
     facs_tensor *y = conv_bn(ctx, x, net->stem_conv, &net->stem_bn, 2, 1, NULL, FACS_POST_RELU6);
     y = facs_tap_keep(ctx, &net->tap, 0, &mark, y);
-    for (int k = 0; k < FACS_MOBILENET_BLOCKS; k++)
-        y = facs_tap_keep(ctx, &net->tap, k + 1, &mark, block(ctx, net, &net->blocks[k], y));
+    for (int k = 0; k < FACS_MOBILENET_BLOCKS; k++) {
+        const int handed_out = y && net->tap.tensor == y;
+        y = facs_tap_keep(ctx, &net->tap, k + 1, &mark, block(ctx, net, &net->blocks[k], y, !handed_out));
+    }
     y = conv_bn(ctx, y, net->head_conv, &net->head_bn, 1, 1, NULL, FACS_POST_RELU6);
     facs_tap_offer(ctx, &net->tap, FACS_MOBILENET_BLOCKS + 1, y);
     return y;

@@ -181,12 +181,13 @@ static void fused_op(facs_ctx *ctx)
 /* A tapped block output that the next block would write over (its identity
  * shortcut) must survive a folded forward without a tape: the same map as
  * unfolded, to the folding bound. resnet26's layer1.1 has an identity
- * shortcut and takes layer1.0's output. */
-static void tap_survives_fold(facs_ctx *ctx)
+ * shortcut and takes layer1.0's output; MobileNet-v2's features.3 adds its
+ * input, features.2's output. */
+static void tap_survives_fold(facs_ctx *ctx, const char *arch, const char *layer)
 {
     facs_model_options o;
     facs_model *m;
-    if (!CHECK_OK(facs_model_options_for_arch("resnet26", &o)))
+    if (!CHECK_OK(facs_model_options_for_arch(arch, &o)))
         return;
     o.width = 0.25;
     o.classes = 10;
@@ -199,19 +200,21 @@ static void tap_survives_fold(facs_ctx *ctx)
     test_fill(x, xs, -1, 1);
     size_t count = 0;
     for (int folded = 0; folded < 2; folded++) {
-        if ((folded && !CHECK_OK(facs_model_fold_bn(m))) || !CHECK_OK(facs_model_set_tap(m, "layer1.0")))
+        if ((folded && !CHECK_OK(facs_model_fold_bn(m))) || !CHECK_OK(facs_model_set_tap(m, layer)))
             break;
         size_t logits;
         float *y = run(ctx, m, x, n, side, 0, 0, &logits);
         const facs_tensor *tap = facs_model_tap(m);
-        if (!CHECK(y && tap, "tap_survives_fold: forward or tap missing: %s", facs_last_error()))
+        if (!CHECK(y && tap, "%s %s: forward or tap missing: %s", arch, layer, facs_last_error()))
             break;
         free(y);
         maps[folded] = test_nchw(tap);
         count = facs_tensor_numel(tap);
     }
+    char what[96];
+    snprintf(what, sizeof what, "%s %s tapped without a tape, folded", arch, layer);
     if (maps[0] && maps[1])
-        test_close_f("layer1.0 tapped without a tape, folded", maps[1], maps[0], count, 1e-5);
+        test_close_f(what, maps[1], maps[0], count, 1e-5);
     free(maps[0]), free(maps[1]), free(x);
     facs_model_free(m);
 }
@@ -221,7 +224,8 @@ int main(void)
     test_seed_from_env();
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
     fused_op(ctx);
-    tap_survives_fold(ctx);
+    tap_survives_fold(ctx, "resnet26", "layer1.0");
+    tap_survives_fold(ctx, "mobilenet_v2", "features.2");
     const facs_fusion_bn none = FACS_FUSION_BN_NONE, pre = FACS_FUSION_BN_PRE, post = FACS_FUSION_BN_POST;
     check_arch(ctx, "resnet26", 0, 0, 0, 64, none);
     check_arch(ctx, "resnet26", 1, 0, 0, 32, none);
