@@ -26,10 +26,11 @@ static facs_tensor *block(facs_ctx *ctx, const facs_mobilenet *net, const facs_m
     y = conv_bn(ctx, y, b->dw_conv, &b->dw_bn, b->stride, net->full ? 1 : b->hidden, NULL,
                 pre ? FACS_POST_NONE : FACS_POST_RELU6);
     /* The projection has no activation; the residual add rides on it. */
-    if (!fused && b->residual && x_dead)
-        return facs_conv_bn_over(ctx, y, b->project_conv, &b->project_bn, 1, 0, 1, 1, x, FACS_POST_NONE);
-    if (!fused)
-        return conv_bn(ctx, y, b->project_conv, &b->project_bn, 1, 1, b->residual ? x : NULL, FACS_POST_NONE);
+    if (!fused) {
+        facs_tensor *residual = b->residual ? x : NULL;
+        return (residual && x_dead ? facs_conv_bn_over : facs_conv_bn)(ctx, y, b->project_conv, &b->project_bn, 1, 0,
+                                                                       1, 1, residual, FACS_POST_NONE);
+    }
     y = facs_facs(ctx, y, b->project_conv->value, NULL, &o->fusion);
     if (o->fusion_bn == FACS_FUSION_BN_POST)
         return facs_bn_act(ctx, y, &b->project_bn, b->residual ? x : NULL, FACS_POST_NONE);

@@ -50,10 +50,9 @@ static facs_tensor *block(facs_ctx *ctx, facs_resnet *net, const facs_resnet_blo
     else
         y = facs_facs(ctx, x, b->conv1->value, NULL, &net->options.fusion);
     y = facs_conv_bn(ctx, y, b->conv2, &b->bn2, b->stride, b->dilation, b->dilation, 1, NULL, FACS_POST_RELU);
-    if (!b->se_fc1 && (b->down_conv || x_dead))
-        return facs_conv_bn_over(ctx, y, b->conv3, &b->bn3, 1, 0, 1, 1, shortcut, FACS_POST_RELU);
     if (!b->se_fc1)
-        return facs_conv_bn(ctx, y, b->conv3, &b->bn3, 1, 0, 1, 1, shortcut, FACS_POST_RELU);
+        return (b->down_conv || x_dead ? facs_conv_bn_over : facs_conv_bn)(ctx, y, b->conv3, &b->bn3, 1, 0, 1, 1,
+                                                                           shortcut, FACS_POST_RELU);
     y = excite(ctx, b, facs_conv_bn(ctx, y, b->conv3, &b->bn3, 1, 0, 1, 1, NULL, FACS_POST_NONE));
     return facs_relu(ctx, facs_add(ctx, y, shortcut));
 }

@@ -92,8 +92,7 @@ static facs_status check_args(facs_ctx *ctx, facs_tensor *const *ts, const facs_
 static facs_status check_tail(facs_ctx *ctx, const facs_tensor *x, const facs_tensor *residual, facs_post_act act)
 {
     const char *op = "batchnorm2d";
-    if (act != FACS_POST_NONE && act != FACS_POST_RELU && act != FACS_POST_RELU6)
-        return facs_fail(FACS_ERR_ARG, "batchnorm2d: unknown activation %d", (int)act);
+    FACS_TRY(facs_check_post_act(op, act));
     if (act != FACS_POST_NONE && !FACS_HAS_ENTRY(ctx, activation_forward, op))
         return FACS_ERR_UNSUPPORTED;
     if (!residual)
@@ -114,12 +113,12 @@ static facs_status check_tail(facs_ctx *ctx, const facs_tensor *x, const facs_te
 /* y = act(y + residual) in place, one pass (backend.h allows both in place). */
 static facs_status apply_tail(facs_ctx *ctx, const facs_tensor *residual, facs_post_act act, facs_tensor *y)
 {
-    if (residual)
+    if (residual) {
         FACS_TRY(ctx->backend->add_forward(ctx, y, residual, act, y));
-    else if (act != FACS_POST_NONE)
-        FACS_TRY(ctx->backend->activation_forward(ctx, activation_of(act), y, y));
-    if (residual)
         facs_profile_op(ctx, "add", 2, (const facs_tensor *const[]){y, residual}, y, NULL);
+    } else if (act != FACS_POST_NONE) {
+        FACS_TRY(ctx->backend->activation_forward(ctx, activation_of(act), y, y));
+    }
     if (act != FACS_POST_NONE)
         facs_profile_op(ctx, act == FACS_POST_RELU ? "relu" : "relu6", 1, (const facs_tensor *const[]){y}, y, NULL);
     return FACS_OK;

@@ -17,6 +17,13 @@ facs_status facs_check_f32(const char *op, const char *name, const facs_tensor *
     return FACS_OK;
 }
 
+facs_status facs_check_post_act(const char *op, facs_post_act act)
+{
+    if (act != FACS_POST_NONE && act != FACS_POST_RELU && act != FACS_POST_RELU6)
+        return facs_fail(FACS_ERR_ARG, "%s: unknown activation %d (FACS_POST_NONE, _RELU or _RELU6)", op, (int)act);
+    return FACS_OK;
+}
+
 facs_status facs_unsupported(facs_ctx *ctx, const char *op)
 {
     return facs_fail(FACS_ERR_UNSUPPORTED, "%s is not available on the %s backend", op, ctx->backend->name);

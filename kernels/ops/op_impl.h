@@ -9,6 +9,8 @@
 /* Argument checks; each sets the last error naming op (and the operand). */
 facs_status facs_check_device(facs_ctx *ctx, const char *op, int count, const facs_tensor *const *ts);
 facs_status facs_check_f32(const char *op, const char *name, const facs_tensor *t);
+/* act is one of the post-activations of backend.h (none, ReLU, ReLU6). */
+facs_status facs_check_post_act(const char *op, facs_post_act act);
 facs_status facs_unsupported(facs_ctx *ctx, const char *op);
 
 /* True when the context's backend has the entry; otherwise sets the error. */
