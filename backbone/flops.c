@@ -116,7 +116,7 @@ static void profile(void *user, const char *op, const facs_tensor *const *inputs
 {
     collector *c = user;
     facs_flops_count *k = c->count;
-    if (c->out_of_memory)
+    if (c->out_of_memory || strcmp(op, FACS_PROFILE_MOVE) == 0) /* a tensor moved, not a layer */
         return;
     if (k->count == k->capacity) {
         int capacity = k->capacity ? 2 * k->capacity : 256;

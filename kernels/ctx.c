@@ -147,6 +147,22 @@ facs_ctx_mark facs_ctx_get_mark(const facs_ctx *ctx)
     return (facs_ctx_mark){facs_arena_position(&ctx->data), facs_arena_position(&ctx->host)};
 }
 
+/* Moves bytes from src down to dst < src on the CPU where the two overlap:
+ * as plain copies of blocks as long as the shift, in order (block k lands
+ * where block k - 1 was read from), so that each goes through the backend's
+ * copy, which uses every thread; memmove, on one, when the shift is small. */
+static facs_status move_down(facs_ctx *ctx, char *dst, const char *src, size_t bytes)
+{
+    const size_t shift = (size_t)(src - dst);
+    if (shift < ((size_t)1 << 20)) {
+        memmove(dst, src, bytes);
+        return FACS_OK;
+    }
+    for (size_t at = 0; at < bytes; at += shift)
+        FACS_TRY(ctx->backend->copy(dst + at, src + at, bytes - at < shift ? bytes - at : shift));
+    return FACS_OK;
+}
+
 facs_tensor *facs_ctx_keep_only(facs_ctx *ctx, facs_ctx_mark mark, facs_tensor *keep)
 {
     if (!keep || ctx->record)
@@ -160,15 +176,13 @@ facs_tensor *facs_ctx_keep_only(facs_ctx *ctx, facs_ctx_mark mark, facs_tensor *
         (overlap && ctx->device != FACS_DEVICE_CPU))
         return keep;
     facs_tensor moved = *keep;
-    if (dst != src) {
-        if (overlap)
-            memmove(dst, src, bytes);
-        else if (ctx->backend->copy(dst, src, bytes) != FACS_OK)
-            return NULL;
-    }
+    if (dst != src && (overlap ? move_down(ctx, dst, src, bytes) : ctx->backend->copy(dst, src, bytes)) != FACS_OK)
+        return NULL;
+    moved.data = dst;
+    if (dst != src && ctx->profile)
+        ctx->profile(ctx->profile_user, FACS_PROFILE_MOVE, (const facs_tensor *const[]){keep}, 1, &moved, NULL);
     facs_arena_rewind(&ctx->data, mark.data, dst, bytes);
     facs_arena_rewind(&ctx->host, mark.host, header, sizeof *header);
-    moved.data = dst;
     *header = moved;
     return header;
 }

@@ -107,7 +107,10 @@ void *facs_ctx_host_alloc(facs_ctx *ctx, size_t bytes);
  * context) or when keep would overlap its new place on a device without
  * overlapping copies. Either way the result is keep's values; only its
  * address may change, and every other tensor allocated after the mark is
- * gone. */
+ * gone. A move is reported to ctx->profile as op FACS_PROFILE_MOVE (input
+ * and output: keep before and after), so that timing profiles charge the
+ * copy to itself rather than to the op that follows. */
+#define FACS_PROFILE_MOVE "keep_only"
 typedef struct {
     facs_arena_pos data, host;
 } facs_ctx_mark;
