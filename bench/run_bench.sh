@@ -532,6 +532,13 @@ def shape_key(shape):
     return shape["name"], shape.get("mode")
 
 
+def cpu_flags():
+    """The vector instruction sets among /proc/cpuinfo's flags."""
+    flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
+    return [f for f in ("sse4_1", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq",
+                        "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags]
+
+
 facs, torch = merge("facs"), merge("torch")
 torch_by_key = {shape_key(s): s for s in torch["shapes"]}
 pairs = [(s, torch_by_key[shape_key(s)]) for s in facs["shapes"]]
@@ -545,19 +552,13 @@ keys = list(dict.fromkeys(k for s in facs["shapes"] for k in time_keys(s)))
 # Each time summed over the shapes that have it (step over training shapes, forward over inference shapes).
 summary = {k[:-3]: round(sum(t[k] for s, t in pairs if k in s) / sum(s[k] for s, t in pairs if k in s), 3)
            for k in keys}
-result = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpu": cpu, "facs": facs, "torch": torch,
-          "ratio_torch_over_facs": ratios, "ratio_sum_of_shapes": summary}
+result = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpu": cpu, "cpu_flags": cpu_flags(), "facs": facs,
+          "torch": torch, "ratio_torch_over_facs": ratios, "ratio_sum_of_shapes": summary}
 if os.environ.get("NOTE"):
     result["note"] = os.environ["NOTE"]
 if os.environ.get("OURS_FLAGS"):
     result["ours_flags"] = os.environ["OURS_FLAGS"]
 
-
-def cpu_flags():
-    """The vector instruction sets among /proc/cpuinfo's flags."""
-    flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
-    return [f for f in ("sse4_1", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq",
-                        "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags]
 
 
 def reference_rows(floor, mkldnn):

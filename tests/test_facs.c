@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "facs_fusion_math.h"
 #include "test_util.h"
 
 /* The float op against double: means over at most a few hundred pixels and
@@ -426,6 +427,49 @@ static void image_groups(facs_ctx *ctx)
     free(dw_sum), free(x), free(dy), free(w);
 }
 
+/* The CPU's fusion pass runs in the widest vector clone the CPU has
+ * (kernels/cpu/facs.c, target_clones). y must be, bit for bit, Eq. 2-3 of
+ * facs_fusion_math.h evaluated here one chunk at a time (this file is built
+ * for the x86-64 baseline) from the op's own p: for the chunk sizes the op
+ * specialises and one it does not, both fusions, 35 pixels (no whole number
+ * of vectors), ties, signed zeros and values far apart in magnitude. */
+static void fusion_bits(facs_ctx *ctx)
+{
+    const int sizes[] = {1, 2, 3, 4, 8};
+    const int n = 2, c = 48, h = 5, w = 7, pixels = h * w;
+    float x[2 * 48 * 35], wt[48 * 48], b[48];
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int weighted = 0; weighted < 2; weighted++) {
+            const int r = sizes[s], co = c / r;
+            test_fill(x, sizeof x / sizeof x[0], -1, 1);
+            for (size_t i = 0; i < sizeof x / sizeof x[0]; i += 3)
+                x[i] = roundf(x[i] * 2) / 2; /* ties within chunks */
+            x[5] = -0.0f, x[6] = 0.0f, x[40] = 3e30f, x[41] = -3e-30f;
+            test_fill(wt, (size_t)co * c, -0.2, 0.2);
+            test_fill(b, co, -0.5, 0.5);
+            facs_tensor *tw = test_param(co, c, 1, 1, wt), *tb = test_param(co, 1, 1, 1, b);
+            facs_ctx_begin_step(ctx);
+            facs_tensor *tx = test_tensor(ctx, n, c, h, w, x), *y = facs_ctx_tensor(ctx, FACS_F32, n, co, h, w),
+                        *prob = facs_ctx_tensor(ctx, FACS_F32, n, co, 1, 1);
+            const facs_fuse_params p = {weighted ? FACS_FUSION_WEIGHTED : FACS_FUSION_THRESHOLD, 0.5f};
+            if (CHECK_PTR(tw) && CHECK_PTR(tb) && CHECK_PTR(tx) && CHECK_PTR(y) && CHECK_PTR(prob) &&
+                CHECK_OK(ctx->backend->facs_forward(ctx, &p, tx, tw, tb, y, prob))) {
+                const float *xd = facs_f32(tx), *yd = facs_f32(y), *pd = facs_f32(prob); /* NHWC */
+                int differ = 0;
+                for (int q = 0; q < n * pixels; q++)
+                    for (int i = 0; i < co; i++) {
+                        const float *chunk = xd + (size_t)q * c + i * r;
+                        const float want = facs_fusion_value(weighted, p.threshold, pd[(q / pixels) * co + i],
+                                                             facs_chunk_max(chunk, r), facs_chunk_mean(chunk, r));
+                        differ += memcmp(&want, yd + (size_t)q * co + i, sizeof want) != 0;
+                    }
+                CHECK(differ == 0, "facs fusion, R = %d, %s: %d of %d outputs differ from Eq. 2-3 in their bits", r,
+                      weighted ? "weighted" : "threshold", differ, n * pixels * co);
+            }
+            facs_tensor_free(tw), facs_tensor_free(tb);
+        }
+}
+
 int main(int argc, char **argv)
 {
     h5_file *ref = test_open_ref(argc, argv);
@@ -440,6 +484,7 @@ int main(int argc, char **argv)
         gradcheck(ctx, &cases[i]);
     argument_errors(ctx);
     image_groups(ctx);
+    fusion_bits(ctx);
     torch_parity(ctx, ref);
     facs_ctx_free(ctx);
     h5_close(ref);

@@ -13,6 +13,22 @@
 
 #define PIXEL_BLOCK 256
 
+#define FACS_INLINE static inline __attribute__((always_inline))
+
+/* The passes over x and dy are compiled three times, for AVX-512, AVX2 and
+ * the x86-64 baseline (SSE2), and the loader picks the widest the CPU has
+ * (GCC's target_clones): the baseline alone ran the op 30-40% slower at
+ * batch 32 (docs/perf.md). All their arithmetic goes lane by lane (per
+ * channel, per chunk), and ISO C mode does not contract a * b + c into an
+ * FMA, so every clone computes the same numbers bit for bit (only the sign
+ * of a NaN may differ). The one sum across lanes, W z (probabilities), is
+ * not cloned, so that p does not depend on the CPU either. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define FACS_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FACS_VECTOR_CLONES
+#endif
+
 typedef struct {
     int n, c, co, r;   /* batch, input channels, output channels, chunk size */
     ptrdiff_t hw;      /* pixels per image */
@@ -61,7 +77,7 @@ static facs_geom image_group(const facs_geom *g, int count)
 }
 
 /* acc[ch] += x[ch] for every pixel of [first, end). */
-static void add_pixels(const float *x, int c, ptrdiff_t first, ptrdiff_t end, float *acc)
+FACS_INLINE void add_pixels(const float *x, int c, ptrdiff_t first, ptrdiff_t end, float *acc)
 {
     for (ptrdiff_t q = first; q < end; q++) {
         const float *row = x + q * c;
@@ -75,7 +91,7 @@ static void add_pixels(const float *x, int c, ptrdiff_t first, ptrdiff_t end, fl
  * read them): four pixels per pass over acc spare three loads and stores of
  * it, which halved the time. From memory the four streams took twice as
  * long, so the forward's spatial mean keeps add_pixels. */
-static void add_cached_pixels(const float *x, int c, ptrdiff_t first, ptrdiff_t end, float *acc)
+FACS_INLINE void add_cached_pixels(const float *x, int c, ptrdiff_t first, ptrdiff_t end, float *acc)
 {
     ptrdiff_t q = first;
     for (; q + 4 <= end; q += 4) {
@@ -106,7 +122,7 @@ static void combine_blocks(const facs_geom *g, const float *part, int len, float
 }
 
 /* z (N x C) = the spatial mean of x, Eq. 1. part holds N * blocks * C floats. */
-static void spatial_mean(const facs_geom *g, const float *x, float *part, float *z)
+FACS_VECTOR_CLONES static void spatial_mean(const facs_geom *g, const float *x, float *part, float *z)
 {
     ptrdiff_t tasks = g->n * g->blocks;
 #pragma omp parallel for schedule(static)
@@ -143,7 +159,6 @@ static void spatial_mean(const facs_geom *g, const float *x, float *part, float 
         fn(r, __VA_ARGS__);                  \
     }
 
-#define FACS_INLINE static inline __attribute__((always_inline))
 #include "facs_dx.h"
 
 /* y at one pixel: row holds its C inputs, out its C/R outputs. */
@@ -168,17 +183,12 @@ FACS_INLINE void dprob_pixel(int r, const facs_geom *g, const float *row, const 
 }
 
 
-/* The forward of g's images: z, p = sigmoid(W z + b), then y (Eq. 1-3). */
-static void forward_images(const facs_geom *g, const float *x, const float *w, const float *b, float *part, float *z,
-                           float *prob, float *y)
+/* p = sigmoid(W z + b): a small N x C/R x C product next to the fusion.
+ * Rows of W outer, images inner, so that each row is read once per group
+ * while the group's z stays in cache; images outer read all of W per image
+ * (4 MiB at 2048->512 @7): the op took 1.25x its present time at batch 32. */
+static void probabilities(const facs_geom *g, const float *z, const float *w, const float *b, float *prob)
 {
-    spatial_mean(g, x, part, z);
-
-    /* p = sigmoid(W z + b): a small N x C/R x C product next to the fusion.
-     * Rows of W outer, images inner, so that each row is read once per group
-     * while the group's z stays in cache; images outer read all of W per
-     * image (4 MiB at 2048->512 @7): the op took 1.25x its present time at
-     * batch 32. */
 #pragma omp parallel for schedule(static)
     for (ptrdiff_t t = 0; t < (ptrdiff_t)g->n * g->co; t++) {
         const ptrdiff_t i = t / g->n, img = t % g->n;
@@ -189,11 +199,24 @@ static void forward_images(const facs_geom *g, const float *x, const float *w, c
             s += wr[ch] * zr[ch];
         prob[img * g->co + i] = facs_sigmoid_value(b ? s + b[i] : s);
     }
+}
 
+/* y (Eq. 2-3) at every pixel of g's images. */
+FACS_VECTOR_CLONES static void fuse_pixels(const facs_geom *g, const float *x, const float *prob, float *y)
+{
     ptrdiff_t pixels = g->n * g->hw;
 #pragma omp parallel for schedule(static)
     for (ptrdiff_t q = 0; q < pixels; q++)
         FACS_BY_CHUNK(g->r, fuse_pixel, g, x + q * g->c, prob + (q / g->hw) * g->co, y + q * g->co);
+}
+
+/* The forward of g's images: z, p = sigmoid(W z + b), then y (Eq. 1-3). */
+static void forward_images(const facs_geom *g, const float *x, const float *w, const float *b, float *part, float *z,
+                           float *prob, float *y)
+{
+    spatial_mean(g, x, part, z);
+    probabilities(g, z, w, b, prob);
+    fuse_pixels(g, x, prob, y);
 }
 
 facs_status facs_cpu_facs_forward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
@@ -218,7 +241,7 @@ facs_status facs_cpu_facs_forward(facs_ctx *ctx, const facs_fuse_params *p, cons
 /* One pass over x and dy per pixel block: partial sums of dprob = sum dy dy/dp
  * (part_dp, blocks x C/R per image) and, when dW is wanted, of x for z
  * (part_z, blocks x C per image). */
-static void backward_sums(const facs_geom *g, const float *x, const float *prob, const float *dy, float *part_dp,
+FACS_VECTOR_CLONES static void backward_sums(const facs_geom *g, const float *x, const float *prob, const float *dy, float *part_dp,
                           float *part_z)
 {
     ptrdiff_t tasks = g->n * g->blocks;
@@ -283,7 +306,7 @@ FACS_INLINE void channel_sums(int c, int count, const float *coef, size_t coef_s
 /* dz = W^T ds, pre-divided by HW: the mean's gradient per pixel. ds_hw
  * (N x C/R) receives ds / HW. Tasks split the channels and each goes over
  * all images: enough tasks for the threads at batch 1 too. */
-static void mean_gradient(const facs_geom *g, const float *w, const float *ds, float *ds_hw, float *dz)
+FACS_VECTOR_CLONES static void mean_gradient(const facs_geom *g, const float *w, const float *ds, float *ds_hw, float *dz)
 {
     const float inv_hw = 1.0f / (float)g->hw;
     for (size_t t = 0; t < (size_t)g->n * g->co; t++)
@@ -299,7 +322,7 @@ static void mean_gradient(const facs_geom *g, const float *w, const float *ds, f
 }
 
 /* dW += ds^T z (C/R x C), z the spatial mean of x. */
-static void weight_gradient(const facs_geom *g, const float *ds, const float *z, float *dw)
+FACS_VECTOR_CLONES static void weight_gradient(const facs_geom *g, const float *ds, const float *z, float *dw)
 {
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < g->co; i++) {
@@ -318,7 +341,7 @@ static void fusion_weights(const facs_geom *g, const float *prob, float *cmax, f
 }
 
 /* dx = dz / HW broadcast over pixels + the fusion's own gradient. */
-static void fusion_dx(const facs_geom *g, const float *x, const float *cmax, const float *cavg, const float *dy,
+FACS_VECTOR_CLONES static void fusion_dx(const facs_geom *g, const float *x, const float *cmax, const float *cavg, const float *dy,
                       const float *dz_hw, float *dx)
 {
     ptrdiff_t pixels = g->n * g->hw;
