@@ -3,6 +3,7 @@
  * lacks (weighted fusion with R = 1, whose dW and db must be exactly 0, and
  * 272 pixels, two of the CPU's pixel blocks), the weight as an activation of
  * the step, argument errors, a batch of large images run a group at a time,
+ * the fusion's bits against Eq. 2-3 in whatever vector ISA the CPU runs it,
  * and parity with PyTorch. The backend's = / +=
  * contract, NULL gradients and the finite differences of the other cases live
  * in tests/backend_ops. */
