@@ -14,8 +14,8 @@
  *
  * On a GPU the FACS op is memory-bound, so each shape also gets its
  * bandwidth: the bytes the op cannot avoid moving (forward: x read once, y
- * written, w read, prob written; backward: x, dy, w and prob read, dx
- * written, dw read and written as it accumulates), over its time, as a
+ * written, w read, z and prob written; backward: x, dy, w, z and prob read,
+ * dx written, dw read and written as it accumulates), over its time, as a
  * fraction of two ceilings: the card's datasheet peak (--peak-gbs, 4800 GB/s
  * for an H200's HBM3e) and the bandwidth of a device-to-device copy of a
  * --copy-mib buffer through the backend's copy entry (cudaMemcpy), counted
@@ -54,7 +54,7 @@ typedef struct {
 typedef enum { FACS_OP, CONV_OP, FLOOR_OP } which_op;
 
 typedef struct {
-    facs_tensor *x, *w, *y, *prob, *dy, *dx, *dw;
+    facs_tensor *x, *w, *y, *z, *prob, *dy, *dx, *dw;
 } buffers;
 
 static const char ABOUT[] =
@@ -122,8 +122,8 @@ static facs_status run(facs_ctx *ctx, which_op op, int backward, buffers *b)
     facs_conv2d_params conv = facs_conv2d_defaults();
     const facs_backend *be = ctx->backend;
     if (op == FACS_OP)
-        return backward ? be->facs_backward(ctx, &fusion, b->x, b->w, b->prob, b->dy, b->dx, b->dw, NULL)
-                        : be->facs_forward(ctx, &fusion, b->x, b->w, NULL, b->y, b->prob);
+        return backward ? be->facs_backward(ctx, &fusion, b->x, b->w, b->z, b->prob, b->dy, b->dx, b->dw, NULL)
+                        : be->facs_forward(ctx, &fusion, b->x, b->w, NULL, b->y, b->z, b->prob);
     return backward ? be->conv2d_backward(ctx, &conv, b->x, b->w, b->dy, b->dx, b->dw, NULL)
                     : be->conv2d_forward(ctx, &conv, b->x, b->w, NULL, b->y);
 }
@@ -210,12 +210,11 @@ static timing time_copy(const facs_backend *be, const facs_bench *f, const bench
 }
 
 /* The bytes the op must move at least (see the header), per direction. */
-static double facs_bytes(const facs_tensor *x, const facs_tensor *y, const facs_tensor *w, const facs_tensor *prob,
-                         int backward)
+static double facs_bytes(const buffers *b, int backward)
 {
-    double x_b = facs_tensor_bytes(x), y_b = facs_tensor_bytes(y), w_b = facs_tensor_bytes(w);
-    double p_b = facs_tensor_bytes(prob);
-    return backward ? 2 * x_b + y_b + 3 * w_b + p_b : x_b + y_b + w_b + p_b;
+    double x_b = facs_tensor_bytes(b->x), y_b = facs_tensor_bytes(b->y), w_b = facs_tensor_bytes(b->w);
+    double zp_b = facs_tensor_bytes(b->z) + facs_tensor_bytes(b->prob);
+    return backward ? 2 * x_b + y_b + 3 * w_b + zp_b : x_b + y_b + w_b + zp_b;
 }
 
 /* An output buffer: random on the CPU, as this benchmark always filled them;
@@ -254,6 +253,7 @@ static int bench_layer(facs_ctx *ctx, const layer *l, const facs_bench *f, const
         .x = bench_random_tensor_on(dev, o->batch, l->ci, l->size, l->size, &seed),
         .w = bench_random_tensor_on(dev, l->co, l->ci, 1, 1, &seed),
         .y = output_tensor(dev, o->batch, l->co, l->size, l->size, &seed),
+        .z = bench_random_tensor_on(dev, o->batch, l->ci, 1, 1, &seed),
         .prob = bench_random_tensor_on(dev, o->batch, l->co, 1, 1, &seed),
         .dy = bench_random_tensor_on(dev, o->batch, l->co, l->size, l->size, &seed),
         .dx = output_tensor(dev, o->batch, l->ci, l->size, l->size, &seed),
@@ -262,7 +262,7 @@ static int bench_layer(facs_ctx *ctx, const layer *l, const facs_bench *f, const
     /* FACS, conv, then on the CPU the floor; forward, backward each. */
     timing t[6] = {{-1, 1}, {-1, 1}, {-1, 1}, {-1, 1}, {0, 1}, {0, 1}};
     int floor = f->floor && dev == FACS_DEVICE_CPU, timed = floor ? 6 : 4;
-    if (b.x && b.w && b.y && b.prob && b.dy && b.dx && b.dw)
+    if (b.x && b.w && b.y && b.z && b.prob && b.dy && b.dx && b.dw)
         for (int k = 0; k < timed; k++) {
             op_call c = {ctx, k < 2 ? FACS_OP : k < 4 ? CONV_OP : FLOOR_OP, k % 2, &b};
             t[k] = time_calls(call_op, &c, f, o);
@@ -287,15 +287,15 @@ static int bench_layer(facs_ctx *ctx, const layer *l, const facs_bench *f, const
             /* The op timings above round to 1 us: the ratios come from the unrounded times. */
             json_object_set_new(shape, "facs_over_conv_fwd", bench_json_real(t[0].ms / t[2].ms, 3));
             json_object_set_new(shape, "facs_over_conv_bwd", bench_json_real(t[1].ms / t[3].ms, 3));
-            add_bandwidth(shape, "fwd", facs_bytes(b.x, b.y, b.w, b.prob, 0), t[0].ms, f, copy_gbs);
-            add_bandwidth(shape, "bwd", facs_bytes(b.x, b.y, b.w, b.prob, 1), t[1].ms, f, copy_gbs);
+            add_bandwidth(shape, "fwd", facs_bytes(&b, 0), t[0].ms, f, copy_gbs);
+            add_bandwidth(shape, "bwd", facs_bytes(&b, 1), t[1].ms, f, copy_gbs);
             json_object_set_new(shape, "calls_per_sample",
                                 json_pack("{s:i, s:i, s:i, s:i}", "facs_fwd", t[0].calls, "facs_bwd", t[1].calls,
                                           "conv_fwd", t[2].calls, "conv_bwd", t[3].calls));
         }
         json_array_append_new(shapes, shape);
     }
-    facs_tensor *all[] = {b.x, b.w, b.y, b.prob, b.dy, b.dx, b.dw};
+    facs_tensor *all[] = {b.x, b.w, b.y, b.z, b.prob, b.dy, b.dx, b.dw};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
         facs_tensor_free(all[k]);
     return rc;
@@ -315,9 +315,9 @@ static void add_ceilings(json_t *doc, const facs_bench *f, timing copy, double c
                                                "device-to-device copy through the backend's copy entry "
                                                "(cudaMemcpy); bytes read + bytes written = 2 x size"));
     json_object_set_new(doc, "bytes_counted",
-                        json_string("what the op must move at least: forward x read + y written + w read + prob "
-                                    "written; backward x + dy + w + prob read, dx written, dw read and written "
-                                    "(accumulated); MB and GB are 1e6 and 1e9 bytes"));
+                        json_string("what the op must move at least: forward x read + y written + w read + z and "
+                                    "prob written; backward x + dy + w + z + prob read, dx written, dw read and "
+                                    "written (accumulated); MB and GB are 1e6 and 1e9 bytes"));
     json_object_set_new(doc, "cache_note",
                         json_string("back-to-back calls on the same tensors: a shape whose bytes fit the L2 cache "
                                     "(tens of MB on an H100/H200) can show more than the memory bandwidth"));

@@ -221,14 +221,17 @@ typedef struct facs_backend {
                                          const facs_tensor *dy, facs_tensor *dx);
 
     /* The FACS op (paper Eq. 1-3). x (N, C, H, W); w (C/R, C, 1, 1) the squeeze
-     * weight; b (C/R, 1, 1, 1) or NULL; y (N, C/R, H, W); prob (N, C/R, 1, 1)
-     * receives p = sigmoid(w z + b) with z the spatial mean of x. Chunk i of R
-     * channels is [R i, R i + R). Per-element math: facs_fusion_math.h. */
+     * weight; b (C/R, 1, 1, 1) or NULL; y (N, C/R, H, W); z (N, C, 1, 1)
+     * receives the spatial mean of x and prob (N, C/R, 1, 1) p = sigmoid(w z +
+     * b). Chunk i of R channels is [R i, R i + R). Per-element math:
+     * facs_fusion_math.h. The backward takes the forward's z and prob (z is
+     * read only for dw), so that it need not sum x over the pixels again. */
     facs_status (*facs_forward)(struct facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
-                                const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *prob);
+                                const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *z,
+                                facs_tensor *prob);
     facs_status (*facs_backward)(struct facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
-                                 const facs_tensor *w, const facs_tensor *prob, const facs_tensor *dy,
-                                 facs_tensor *dx, facs_tensor *dw, facs_tensor *db);
+                                 const facs_tensor *w, const facs_tensor *z, const facs_tensor *prob,
+                                 const facs_tensor *dy, facs_tensor *dx, facs_tensor *dw, facs_tensor *db);
 } facs_backend;
 
 /* The table for a device, or NULL (with last error) when that backend was not

@@ -347,8 +347,10 @@ static void torch_parity(facs_ctx *ctx, h5_file *ref)
                 test_close_f(what, got_db, db, nb, TORCH_TOL);
                 free(got_db);
             }
-            facs_tensor *tp = test_tensor(ctx, n, co, 1, 1, NULL), *ty2 = test_tensor(ctx, n, co, h, wd, NULL);
-            if (CHECK_PTR(ty2) && CHECK_OK(ctx->backend->facs_forward(ctx, &p, tx, tw, tb, ty2, tp))) {
+            facs_tensor *tp = test_tensor(ctx, n, co, 1, 1, NULL), *ty2 = test_tensor(ctx, n, co, h, wd, NULL),
+                        *tz = test_tensor(ctx, n, c, 1, 1, NULL);
+            if (CHECK_PTR(ty2) && CHECK_PTR(tz) &&
+                CHECK_OK(ctx->backend->facs_forward(ctx, &p, tx, tw, tb, ty2, tz, tp))) {
                 float *got_p = test_nchw(tp);
                 snprintf(what + len, sizeof what - len, "prob vs torch");
                 test_close_f(what, got_p, prob, np, TORCH_TOL);
@@ -451,10 +453,11 @@ static void fusion_bits(facs_ctx *ctx)
             facs_tensor *tw = test_param(co, c, 1, 1, wt), *tb = test_param(co, 1, 1, 1, b);
             facs_ctx_begin_step(ctx);
             facs_tensor *tx = test_tensor(ctx, n, c, h, w, x), *y = facs_ctx_tensor(ctx, FACS_F32, n, co, h, w),
+                        *z = facs_ctx_tensor(ctx, FACS_F32, n, c, 1, 1),
                         *prob = facs_ctx_tensor(ctx, FACS_F32, n, co, 1, 1);
             const facs_fuse_params p = {weighted ? FACS_FUSION_WEIGHTED : FACS_FUSION_THRESHOLD, 0.5f};
-            if (CHECK_PTR(tw) && CHECK_PTR(tb) && CHECK_PTR(tx) && CHECK_PTR(y) && CHECK_PTR(prob) &&
-                CHECK_OK(ctx->backend->facs_forward(ctx, &p, tx, tw, tb, y, prob))) {
+            if (CHECK_PTR(tw) && CHECK_PTR(tb) && CHECK_PTR(tx) && CHECK_PTR(y) && CHECK_PTR(z) && CHECK_PTR(prob) &&
+                CHECK_OK(ctx->backend->facs_forward(ctx, &p, tx, tw, tb, y, z, prob))) {
                 const float *xd = facs_f32(tx), *yd = facs_f32(y), *pd = facs_f32(prob); /* NHWC */
                 int differ = 0;
                 for (int q = 0; q < n * pixels; q++)

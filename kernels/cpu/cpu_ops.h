@@ -83,9 +83,10 @@ facs_status facs_cpu_channel_pool_backward(facs_ctx *ctx, facs_channel_pool_mode
                                            const facs_tensor *dy, facs_tensor *dx);
 
 facs_status facs_cpu_facs_forward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
-                                  const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *prob);
+                                  const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *z,
+                                  facs_tensor *prob);
 facs_status facs_cpu_facs_backward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
-                                   const facs_tensor *w, const facs_tensor *prob, const facs_tensor *dy,
-                                   facs_tensor *dx, facs_tensor *dw, facs_tensor *db);
+                                   const facs_tensor *w, const facs_tensor *z, const facs_tensor *prob,
+                                   const facs_tensor *dy, facs_tensor *dx, facs_tensor *dw, facs_tensor *db);
 
 #endif

@@ -87,22 +87,6 @@ FACS_INLINE void add_pixels(const float *x, int c, ptrdiff_t first, ptrdiff_t en
     }
 }
 
-/* add_pixels, same order, for pixels still in cache (the backward has just
- * read them): four pixels per pass over acc spare three loads and stores of
- * it, which halved the time. From memory the four streams took twice as
- * long, so the forward's spatial mean keeps add_pixels. */
-FACS_INLINE void add_cached_pixels(const float *x, int c, ptrdiff_t first, ptrdiff_t end, float *acc)
-{
-    ptrdiff_t q = first;
-    for (; q + 4 <= end; q += 4) {
-        const float *r0 = x + q * c, *r1 = r0 + c, *r2 = r1 + c, *r3 = r2 + c;
-#pragma omp simd
-        for (int ch = 0; ch < c; ch++)
-            acc[ch] = acc[ch] + r0[ch] + r1[ch] + r2[ch] + r3[ch];
-    }
-    add_pixels(x, c, q, end, acc);
-}
-
 /* out[img * len + j] = scale * sum over blocks of part[(img * blocks + k) * len + j]. */
 static void combine_blocks(const facs_geom *g, const float *part, int len, float scale, float *out)
 {
@@ -220,29 +204,28 @@ static void forward_images(const facs_geom *g, const float *x, const float *w, c
 }
 
 facs_status facs_cpu_facs_forward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
-                                  const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *prob)
+                                  const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *z,
+                                  facs_tensor *prob)
 {
     facs_geom g = geometry(p, x, w);
     const int group = images_per_group(&g);
-    float *z = facs_ctx_scratch(ctx, (size_t)group * g.c * sizeof *z);
     float *part = facs_ctx_scratch(ctx, (size_t)group * g.blocks * g.c * sizeof *part);
-    if (!z || !part)
+    if (!part)
         return facs_fail(FACS_ERR_MEMORY, "facs forward: out of scratch memory");
     const float *xd = facs_f32(x), *wd = facs_f32(w), *bd = b ? facs_f32(b) : NULL;
-    float *pd = facs_f32(prob), *yd = facs_f32(y);
+    float *zd = facs_f32(z), *pd = facs_f32(prob), *yd = facs_f32(y);
     for (int img = 0; img < g.n; img += group) {
         const facs_geom sub = image_group(&g, g.n - img < group ? g.n - img : group);
-        forward_images(&sub, xd + img * g.hw * g.c, wd, bd, part, z, pd + (size_t)img * g.co,
+        forward_images(&sub, xd + img * g.hw * g.c, wd, bd, part, zd + (size_t)img * g.c, pd + (size_t)img * g.co,
                        yd + img * g.hw * g.co);
     }
     return FACS_OK;
 }
 
-/* One pass over x and dy per pixel block: partial sums of dprob = sum dy dy/dp
- * (part_dp, blocks x C/R per image) and, when dW is wanted, of x for z
- * (part_z, blocks x C per image). */
-FACS_VECTOR_CLONES static void backward_sums(const facs_geom *g, const float *x, const float *prob, const float *dy, float *part_dp,
-                          float *part_z)
+/* One pass over x and dy per pixel block: partial sums of dprob = sum dy
+ * dy/dp (part_dp, blocks x C/R per image). */
+FACS_VECTOR_CLONES static void backward_sums(const facs_geom *g, const float *x, const float *prob, const float *dy,
+                                             float *part_dp)
 {
     ptrdiff_t tasks = g->n * g->blocks;
 #pragma omp parallel for schedule(static)
@@ -255,12 +238,6 @@ FACS_VECTOR_CLONES static void backward_sums(const facs_geom *g, const float *x,
         block_range(g, t, &first, &end);
         for (ptrdiff_t q = first; q < end; q++)
             FACS_BY_CHUNK(g->r, dprob_pixel, g, x + q * g->c, pr, dy + q * g->co, acc);
-        if (part_z) {
-            float *zacc = part_z + t * g->c;
-            for (int ch = 0; ch < g->c; ch++)
-                zacc[ch] = 0.0f;
-            add_cached_pixels(x, g->c, first, end, zacc);
-        }
     }
 }
 
@@ -306,7 +283,8 @@ FACS_INLINE void channel_sums(int c, int count, const float *coef, size_t coef_s
 /* dz = W^T ds, pre-divided by HW: the mean's gradient per pixel. ds_hw
  * (N x C/R) receives ds / HW. Tasks split the channels and each goes over
  * all images: enough tasks for the threads at batch 1 too. */
-FACS_VECTOR_CLONES static void mean_gradient(const facs_geom *g, const float *w, const float *ds, float *ds_hw, float *dz)
+FACS_VECTOR_CLONES static void mean_gradient(const facs_geom *g, const float *w, const float *ds, float *ds_hw,
+                                             float *dz)
 {
     const float inv_hw = 1.0f / (float)g->hw;
     for (size_t t = 0; t < (size_t)g->n * g->co; t++)
@@ -341,8 +319,8 @@ static void fusion_weights(const facs_geom *g, const float *prob, float *cmax, f
 }
 
 /* dx = dz / HW broadcast over pixels + the fusion's own gradient. */
-FACS_VECTOR_CLONES static void fusion_dx(const facs_geom *g, const float *x, const float *cmax, const float *cavg, const float *dy,
-                      const float *dz_hw, float *dx)
+FACS_VECTOR_CLONES static void fusion_dx(const facs_geom *g, const float *x, const float *cmax, const float *cavg,
+                                         const float *dy, const float *dz_hw, float *dx)
 {
     ptrdiff_t pixels = g->n * g->hw;
 #pragma omp parallel for schedule(static)
@@ -354,8 +332,8 @@ FACS_VECTOR_CLONES static void fusion_dx(const facs_geom *g, const float *x, con
 }
 
 facs_status facs_cpu_facs_backward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
-                                   const facs_tensor *w, const facs_tensor *prob, const facs_tensor *dy,
-                                   facs_tensor *dx, facs_tensor *dw, facs_tensor *db)
+                                   const facs_tensor *w, const facs_tensor *z, const facs_tensor *prob,
+                                   const facs_tensor *dy, facs_tensor *dx, facs_tensor *dw, facs_tensor *db)
 {
     if (!dx && !dw && !db)
         return FACS_OK;
@@ -364,11 +342,9 @@ facs_status facs_cpu_facs_backward(facs_ctx *ctx, const facs_fuse_params *p, con
     const int group = images_per_group(&g);
     float *part_dp = facs_ctx_scratch(ctx, (size_t)group * g.co * g.blocks * sizeof(float));
     float *ds = facs_ctx_scratch(ctx, nco * sizeof(float));
-    float *part_z = dw ? facs_ctx_scratch(ctx, (size_t)group * g.c * g.blocks * sizeof(float)) : NULL;
-    float *z = dw ? facs_ctx_scratch(ctx, nc * sizeof(float)) : NULL;
     /* For dx: ds / HW, cmax and cavg (N x C/R each), then dz (N x C). */
     float *ds_hw = dx ? facs_ctx_scratch(ctx, (3 * nco + nc) * sizeof(float)) : NULL;
-    if (!part_dp || !ds || (dw && (!part_z || !z)) || (dx && !ds_hw))
+    if (!part_dp || !ds || (dx && !ds_hw))
         return facs_fail(FACS_ERR_MEMORY, "facs backward: out of scratch memory");
     const float *xd = facs_f32(x), *wd = facs_f32(w), *pd = facs_f32(prob), *gd = facs_f32(dy);
 
@@ -376,13 +352,11 @@ facs_status facs_cpu_facs_backward(facs_ctx *ctx, const facs_fuse_params *p, con
     for (int img = 0; img < g.n; img += group) {
         const facs_geom sub = image_group(&g, g.n - img < group ? g.n - img : group);
         const size_t at = (size_t)img * g.co, pixel = (size_t)img * g.hw;
-        backward_sums(&sub, xd + pixel * g.c, pd + at, gd + pixel * g.co, part_dp, part_z);
+        backward_sums(&sub, xd + pixel * g.c, pd + at, gd + pixel * g.co, part_dp);
         combine_blocks(&sub, part_dp, g.co, 1.0f, ds + at);
         /* Through the sigmoid: ds = dprob p (1 - p). */
         for (size_t t = at; t < at + (size_t)sub.n * g.co; t++)
             ds[t] *= pd[t] * (1.0f - pd[t]);
-        if (part_z)
-            combine_blocks(&sub, part_z, g.c, 1.0f / (float)g.hw, z + (size_t)img * g.c);
         if (dx) {
             mean_gradient(&sub, wd, ds + at, ds_hw + at, dz + (size_t)img * g.c);
             fusion_weights(&sub, pd + at, cmax + at, cavg + at);
@@ -400,6 +374,6 @@ facs_status facs_cpu_facs_backward(facs_ctx *ctx, const facs_fuse_params *p, con
         }
     }
     if (dw)
-        weight_gradient(&g, ds, z, facs_f32(dw));
+        weight_gradient(&g, ds, facs_f32(z), facs_f32(dw));
     return FACS_OK;
 }

@@ -126,9 +126,10 @@ facs_status facs_cuda_count_non_finite(size_t count, const float *x, int64_t *co
 
 /* facs.cu */
 facs_status facs_cuda_facs_forward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
-                                   const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *prob);
+                                   const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *z,
+                                   facs_tensor *prob);
 facs_status facs_cuda_facs_backward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
-                                    const facs_tensor *w, const facs_tensor *prob, const facs_tensor *dy,
-                                    facs_tensor *dx, facs_tensor *dw, facs_tensor *db);
+                                    const facs_tensor *w, const facs_tensor *z, const facs_tensor *prob,
+                                    const facs_tensor *dy, facs_tensor *dx, facs_tensor *dw, facs_tensor *db);
 
 #endif

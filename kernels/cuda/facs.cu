@@ -1,11 +1,11 @@
 /* The FACS op on CUDA (paper Eq. 1-3; contract in backend.h). The per-element
  * arithmetic comes from facs_fusion_math.h, the same functions the CPU runs.
  *
- * Forward: z = spatial mean of x (a pixel reduction), s = W z + b and
- * p = sigmoid(s) (one warp per (n, output channel)), then the fusion at every
- * (pixel, output channel). Backward: dL/dp by a pixel reduction, ds = dL/dp
- * p (1 - p), dW += ds z^T, db += sum ds, dz = W^T ds, and dx per chunk = the
- * fusion's share + dz / HW.
+ * Forward: z = spatial mean of x (a pixel reduction, kept for the backward),
+ * s = W z + b and p = sigmoid(s) (one warp per (n, output channel)), then the
+ * fusion at every (pixel, output channel). Backward: dL/dp by a pixel
+ * reduction, ds = dL/dp p (1 - p), dW += ds z^T with the forward's z, db +=
+ * sum ds, dz = W^T ds, and dx per chunk = the fusion's share + dz / HW.
  *
  * Every sum is taken in a fixed order by one thread or one warp (no atomics),
  * so results are bitwise reproducible from run to run. */
@@ -164,13 +164,13 @@ __global__ void fuse_backward(const float *__restrict__ x, const float *__restri
 } // namespace
 
 facs_status facs_cuda_facs_forward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
-                                   const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *prob)
+                                   const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *zt,
+                                   facs_tensor *prob)
 {
     const char *op = "facs forward (cuda)";
     Shape s = shape_of(x, y);
     int weighted = p->fusion == FACS_FUSION_WEIGHTED;
-    float *z, *partial;
-    FACS_TRY(scratch_floats(ctx, op, (size_t)s.n * s.c, &z));
+    float *z = facs_f32(zt), *partial;
     FACS_TRY(scratch_floats(ctx, op, facs_cuda_pixel_sum_floats(s.n, s.hw, s.c), &partial));
 
     FACS_TRY(facs_cuda_pixel_sums(FacsPixelValue{facs_f32(x), s.hw, s.c}, s.n, s.hw, s.c, partial,
@@ -189,29 +189,24 @@ facs_status facs_cuda_facs_forward(facs_ctx *ctx, const facs_fuse_params *p, con
 }
 
 facs_status facs_cuda_facs_backward(facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
-                                    const facs_tensor *w, const facs_tensor *prob, const facs_tensor *dy,
-                                    facs_tensor *dx, facs_tensor *dw, facs_tensor *db)
+                                    const facs_tensor *w, const facs_tensor *z, const facs_tensor *prob,
+                                    const facs_tensor *dy, facs_tensor *dx, facs_tensor *dw, facs_tensor *db)
 {
     if (!dx && !dw && !db)
         return FACS_OK;
     const char *op = "facs backward (cuda)";
     Shape s = shape_of(x, dy);
     int weighted = p->fusion == FACS_FUSION_WEIGHTED;
-    /* Co <= C, so one partial buffer serves both reductions; the stream runs
-     * them one after the other. */
     float *ds, *partial;
     FACS_TRY(scratch_floats(ctx, op, (size_t)s.n * s.co, &ds));
-    FACS_TRY(scratch_floats(ctx, op, facs_cuda_pixel_sum_floats(s.n, s.hw, s.c), &partial));
+    FACS_TRY(scratch_floats(ctx, op, facs_cuda_pixel_sum_floats(s.n, s.hw, s.co), &partial));
 
     DprobTerm term{facs_f32(x), facs_f32(dy), facs_f32(prob), s.hw, s.c, s.co, s.r, weighted, p->threshold};
     FACS_TRY(facs_cuda_pixel_sums(term, s.n, s.hw, s.co, partial, ScaledStore{1.0f, facs_f32(prob), ds}));
 
     if (dw) {
-        float *z;
-        FACS_TRY(scratch_floats(ctx, op, (size_t)s.n * s.c, &z));
-        FACS_TRY(facs_cuda_pixel_sums(FacsPixelValue{facs_f32(x), s.hw, s.c}, s.n, s.hw, s.c, partial,
-                                       ScaledStore{(float)s.hw, NULL, z}));
-        weight_grad<<<facs_cuda_blocks((size_t)s.co * s.c, kThreads), kThreads>>>(ds, z, s.n, s.c, s.co, facs_f32(dw));
+        weight_grad<<<facs_cuda_blocks((size_t)s.co * s.c, kThreads), kThreads>>>(ds, facs_f32(z), s.n, s.c, s.co,
+                                                                                facs_f32(dw));
         FACS_CUDA_CHECK_LAUNCH("weight_grad");
     }
     if (db) {

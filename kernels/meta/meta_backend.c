@@ -263,17 +263,18 @@ static facs_status channel_pool_backward(struct facs_ctx *ctx, facs_channel_pool
 }
 
 static facs_status meta_facs_forward(struct facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
-                                const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *prob)
+                                     const facs_tensor *w, const facs_tensor *b, facs_tensor *y, facs_tensor *z,
+                                     facs_tensor *prob)
 {
-    (void)ctx, (void)p, (void)x, (void)w, (void)b, (void)y, (void)prob;
+    (void)ctx, (void)p, (void)x, (void)w, (void)b, (void)y, (void)z, (void)prob;
     return FACS_OK;
 }
 
 static facs_status meta_facs_backward(struct facs_ctx *ctx, const facs_fuse_params *p, const facs_tensor *x,
-                                 const facs_tensor *w, const facs_tensor *prob, const facs_tensor *dy,
-                                 facs_tensor *dx, facs_tensor *dw, facs_tensor *db)
+                                      const facs_tensor *w, const facs_tensor *z, const facs_tensor *prob,
+                                      const facs_tensor *dy, facs_tensor *dx, facs_tensor *dw, facs_tensor *db)
 {
-    (void)ctx, (void)p, (void)x, (void)w, (void)prob, (void)dy, (void)dx, (void)dw, (void)db;
+    (void)ctx, (void)p, (void)x, (void)w, (void)z, (void)prob, (void)dy, (void)dx, (void)dw, (void)db;
     return FACS_OK;
 }
 

@@ -1,6 +1,7 @@
 /* The FACS op: squeeze C channels to C/R by fusing chunks of R channels under
  * the probability p = sigmoid(W z + b) (paper Eq. 1-3, backend.h). Saves x,
- * w, b and p for backward; p costs N x C/R floats. */
+ * w, b, z and p for backward; z and p cost N x C and N x C/R floats, and z
+ * spares the backward a second sum of x over its pixels. */
 #include <math.h>
 #include <string.h>
 
@@ -8,7 +9,7 @@
 
 typedef struct {
     facs_fuse_params params;
-    facs_tensor *x, *w, *b, *prob;
+    facs_tensor *x, *w, *b, *z, *prob;
 } facs_state;
 
 static facs_status facs_backward_node(facs_ctx *ctx, facs_node *node)
@@ -18,7 +19,7 @@ static facs_status facs_backward_node(facs_ctx *ctx, facs_node *node)
     FACS_TRY(facs_grad_begin(ctx, s->x, &dx));
     FACS_TRY(facs_accum_begin(ctx, s->w, &dw));
     FACS_TRY(facs_accum_begin(ctx, s->b, &db));
-    FACS_TRY(ctx->backend->facs_backward(ctx, &s->params, s->x, s->w, s->prob, node->out->grad, dx, dw, db));
+    FACS_TRY(ctx->backend->facs_backward(ctx, &s->params, s->x, s->w, s->z, s->prob, node->out->grad, dx, dw, db));
     FACS_TRY(facs_grad_end(ctx, s->x, dx));
     FACS_TRY(facs_accum_end(ctx, s->w, dw));
     return facs_accum_end(ctx, s->b, db);
@@ -57,15 +58,16 @@ facs_tensor *facs_facs(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, facs_tenso
         check_args(x, w, b, p) || !FACS_HAS_ENTRY(ctx, facs_forward, "facs"))
         return NULL;
     facs_tensor *y = facs_ctx_tensor(ctx, FACS_F32, x->n, w->n, x->h, x->w);
+    facs_tensor *z = facs_ctx_tensor(ctx, FACS_F32, x->n, x->c, 1, 1);
     facs_tensor *prob = facs_ctx_tensor(ctx, FACS_F32, x->n, w->n, 1, 1);
-    if (!y || !prob || ctx->backend->facs_forward(ctx, p, x, w, b, y, prob) != FACS_OK)
+    if (!y || !z || !prob || ctx->backend->facs_forward(ctx, p, x, w, b, y, z, prob) != FACS_OK)
         return NULL;
     facs_profile_op(ctx, "facs", 3, (const facs_tensor *const[]){x, w, b}, y, w);
     if (facs_needs_grad(ctx, 3, (facs_tensor *const[]){x, w, b})) {
         facs_state *s = facs_tape_push(ctx, "facs", facs_backward_node, y, sizeof *s);
         if (!s)
             return NULL;
-        *s = (facs_state){.params = *p, .x = x, .w = w, .b = b, .prob = prob};
+        *s = (facs_state){.params = *p, .x = x, .w = w, .b = b, .z = z, .prob = prob};
     }
     return y;
 }

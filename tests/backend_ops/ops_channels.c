@@ -183,7 +183,7 @@ const bo_family bo_channel_pool = {
 
 /* ---- facs ----------------------------------------------------------------- */
 
-enum { FX, FW, FB, FY, FPROB, FDY, FDX, FDW, FDB };
+enum { FX, FW, FB, FY, FZ, FPROB, FDY, FDX, FDW, FDB };
 
 /* Threshold fusion switches branch at p = T: draws with a p this close to T
  * are redrawn (the backends' float p and the reference's double p could fall
@@ -201,6 +201,7 @@ static void facs_declare(const bo_case *k, bo_problem *pb)
     bo_declare(pb, FW, "w", BO_IN, co, k->c, 1, 1);
     bo_declare(pb, FB, "b", BO_IN, co, 1, 1, 1)->absent = !k->fa.bias;
     bo_declare(pb, FY, "y", BO_OUT, k->n, co, k->h, k->w);
+    bo_declare(pb, FZ, "z", BO_OUT, k->n, k->c, 1, 1);
     bo_declare(pb, FPROB, "prob", BO_OUT, k->n, co, 1, 1);
     bo_declare_like(pb, FDY, "dy", BO_DY, FY);
     bo_declare_like(pb, FDX, "dx", BO_DX, FX);
@@ -222,6 +223,7 @@ static void facs_reference(const bo_case *k, const bo_problem *pb, double *const
             for (size_t q = 0; q < hw; q++)
                 sum += x[q * C + c];
             z[c] = sum / (double)hw;
+            v[FZ][(size_t)n * C + c] = z[c];
         }
         for (int i = 0; i < co; i++) {
             double s = k->fa.bias ? v[FB][i] : 0.0;
@@ -315,15 +317,15 @@ static facs_status facs_fwd(const bo_case *k, const bo_problem *pb, bo_call *c)
 {
     (void)pb;
     facs_fuse_params p = {.fusion = k->fa.fusion, .threshold = k->fa.threshold};
-    return c->be->facs_forward(c->ctx, &p, c->t[FX], c->t[FW], c->t[FB], c->t[FY], c->t[FPROB]);
+    return c->be->facs_forward(c->ctx, &p, c->t[FX], c->t[FW], c->t[FB], c->t[FY], c->t[FZ], c->t[FPROB]);
 }
 
 static facs_status facs_bwd(const bo_case *k, const bo_problem *pb, bo_call *c)
 {
     (void)pb;
     facs_fuse_params p = {.fusion = k->fa.fusion, .threshold = k->fa.threshold};
-    return c->be->facs_backward(c->ctx, &p, c->t[FX], c->t[FW], c->t[FPROB], c->t[FDY], c->t[FDX], c->t[FDW],
-                                c->t[FDB]);
+    return c->be->facs_backward(c->ctx, &p, c->t[FX], c->t[FW], c->t[FZ], c->t[FPROB], c->t[FDY], c->t[FDX],
+                                c->t[FDW], c->t[FDB]);
 }
 
 static facs_status facs_tape(const bo_case *k, const bo_problem *pb, bo_call *c)
