@@ -156,7 +156,10 @@ static facs_tensor *conv_bn(facs_ctx *ctx, facs_tensor *x, const facs_param *w, 
         return NULL;
     }
     facs_conv2d_params p = conv_params(stride, pad, dilation, groups);
-    if (!ctx->record)
+    /* Fused wherever no gradient flows through: without a tape, and with
+     * one below a GradCAM tap when the parameters are frozen (facs-gradcam),
+     * where the map's forward then costs what a plain forward does. */
+    if (!facs_needs_grad(ctx, 4, (facs_tensor *const[]){x, w->value, bn->fold_bias, residual}))
         return (over && residual ? facs_conv2d_fused_over : facs_conv2d_fused)(ctx, x, w->value, bn->fold_bias, &p,
                                                                                residual, act);
     facs_tensor *y = facs_conv2d(ctx, x, w->value, bn->fold_bias, &p);

@@ -17,12 +17,15 @@
  *     of folding to 1e-5 on some seeds); BN statistics and affine terms are
  *     random, so a fold that dropped the mean, the bias or the variance's
  *     epsilon would be off by far more than the bound;
- *   - with a tape (GradCAM's eval mode) the folded model runs the folded
- *     convolutions as recorded ops and gives the same logits. Its input
+ *   - with a tape and parameters that take gradients, the folded model runs
+ *     the folded convolutions as recorded ops and gives the same logits. Its input
  *     gradient is not compared: with random BN it moved by 2e-3 to 2e-2 on
  *     some seeds while the logits stayed within 1e-5 (ReLU and max-pool
  *     decisions near ties, which folding's rounding can flip, each move the
  *     gradient by a whole activation's share);
+ *   - GradCAM's forward (tape on, parameters frozen) runs the folded
+ *     convolutions below the tap fused and records the ones above it; map and
+ *     logits as unfolded; unfrozen, every convolution is recorded;
  *   - facs_conv2d_fused_over (the result written over the residual) gives
  *     facs_conv2d_fused's bits, refuses no residual and its own input; a
  *     tapped map that the next block would write over survives;
@@ -219,6 +222,94 @@ static void tap_survives_fold(facs_ctx *ctx, const char *arch, const char *layer
     facs_model_free(m);
 }
 
+/* Counts the convolutions of a forward, fused and recorded. */
+typedef struct {
+    int fused, plain;
+} conv_calls;
+
+static void count_convs(void *user, const char *op, const facs_tensor *const *inputs, int n_inputs,
+                        const facs_tensor *out, const facs_tensor *weight)
+{
+    (void)inputs, (void)n_inputs, (void)out, (void)weight;
+    conv_calls *c = user;
+    c->fused += strcmp(op, "conv2d_fused") == 0;
+    c->plain += strcmp(op, "conv2d") == 0;
+}
+
+static void freeze(facs_model *m, int frozen)
+{
+    facs_param_list *params = facs_model_params(m);
+    for (int i = 0; i < params->count; i++)
+        if (params->items[i]->kind == FACS_PARAM_TRAINABLE)
+            facs_param_set_frozen(params->items[i], frozen);
+}
+
+/* GradCAM's forward (eval mode, tape on, parameters frozen: eval/cam.h) on a
+ * folded model: below the tap no gradient flows, so the folded convolutions
+ * there run fused while the tape records the layers above the tap. The
+ * tapped map and the logits are the unfolded model's to the folding bound,
+ * and the map receives a gradient. With the parameters not frozen, every
+ * folded convolution is recorded unfused. */
+static void frozen_tape_fuses(facs_ctx *ctx, const char *arch, const char *layer)
+{
+    facs_model_options o;
+    facs_model *m;
+    if (!CHECK_OK(facs_model_options_for_arch(arch, &o)))
+        return;
+    o.width = 0.25;
+    o.classes = 10;
+    if (!CHECK_OK(facs_model_create(&m, &o, FACS_DEVICE_CPU, 11)))
+        return;
+    test_randomize_bn(facs_model_params(m));
+    const int n = 2, side = 64;
+    const size_t xs = (size_t)n * 3 * side * side;
+    float *x = test_alloc(xs), *logits[2] = {NULL, NULL}, *maps[2] = {NULL, NULL};
+    test_fill(x, xs, -1, 1);
+    size_t count = 0, map_count = 0;
+    conv_calls calls = {0, 0};
+    freeze(m, 1);
+    for (int folded = 0; folded < 2; folded++) {
+        if ((folded && !CHECK_OK(facs_model_fold_bn(m))) || !CHECK_OK(facs_model_set_tap(m, layer)))
+            break;
+        calls = (conv_calls){0, 0};
+        ctx->profile = count_convs;
+        ctx->profile_user = &calls;
+        facs_ctx_begin_step(ctx);
+        facs_ctx_set_mode(ctx, 0, 1);
+        facs_tensor *y = facs_model_forward(ctx, m, test_tensor(ctx, n, 3, side, side, x));
+        ctx->profile = NULL;
+        facs_tensor *tap = facs_model_tap(m);
+        if (!CHECK(y && tap, "%s %s: forward or tap missing: %s", arch, layer, facs_last_error()))
+            break;
+        logits[folded] = test_nchw(y);
+        count = facs_tensor_numel(y);
+        maps[folded] = test_nchw(tap);
+        map_count = facs_tensor_numel(tap);
+        if (folded && CHECK_OK(facs_backward(ctx, y, NULL)))
+            CHECK(tap->grad != NULL, "%s %s: the tapped map received no gradient", arch, layer);
+    }
+    char what[128];
+    if (logits[1]) {
+        snprintf(what, sizeof what, "%s %s, frozen, with a tape: fused convolutions below the tap", arch, layer);
+        CHECK(calls.fused > 0 && calls.plain > 0, "%s (%d fused, %d recorded)", what, calls.fused, calls.plain);
+        snprintf(what, sizeof what, "%s %s, frozen, with a tape: folded map", arch, layer);
+        test_close_f(what, maps[1], maps[0], map_count, 1e-5);
+        snprintf(what, sizeof what, "%s %s, frozen, with a tape: folded logits", arch, layer);
+        test_close_f(what, logits[1], logits[0], count, 1e-5);
+        freeze(m, 0);
+        calls = (conv_calls){0, 0};
+        ctx->profile = count_convs;
+        float *again = run(ctx, m, x, n, side, 0, 1, &count);
+        ctx->profile = NULL;
+        CHECK(again && calls.fused == 0 && calls.plain > 0,
+              "%s %s, not frozen, with a tape: every convolution recorded (%d fused, %d recorded)", arch, layer,
+              calls.fused, calls.plain);
+        free(again);
+    }
+    free(logits[0]), free(logits[1]), free(maps[0]), free(maps[1]), free(x);
+    facs_model_free(m);
+}
+
 int main(void)
 {
     test_seed_from_env();
@@ -226,6 +317,7 @@ int main(void)
     fused_op(ctx);
     tap_survives_fold(ctx, "resnet26", "layer1.0");
     tap_survives_fold(ctx, "mobilenet_v2", "features.2");
+    frozen_tape_fuses(ctx, "resnet26", "layer3.0");
     const facs_fusion_bn none = FACS_FUSION_BN_NONE, pre = FACS_FUSION_BN_PRE, post = FACS_FUSION_BN_POST;
     check_arch(ctx, "resnet26", 0, 0, 0, 64, none);
     check_arch(ctx, "resnet26", 1, 0, 0, 32, none);
