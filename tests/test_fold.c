@@ -181,6 +181,22 @@ static void fused_op(facs_ctx *ctx)
     free(rv);
 }
 
+/* arch at a quarter of its width with 10 classes and random BatchNorm
+ * statistics and affine terms, or NULL (a failed check). */
+static facs_model *small_model(const char *arch, int seed)
+{
+    facs_model_options o;
+    facs_model *m;
+    if (!CHECK_OK(facs_model_options_for_arch(arch, &o)))
+        return NULL;
+    o.width = 0.25;
+    o.classes = 10;
+    if (!CHECK_OK(facs_model_create(&m, &o, FACS_DEVICE_CPU, seed)))
+        return NULL;
+    test_randomize_bn(facs_model_params(m));
+    return m;
+}
+
 /* A tapped block output that the next block would write over (its identity
  * shortcut) must survive a folded forward without a tape: the same map as
  * unfolded, to the folding bound. resnet26's layer1.1 has an identity
@@ -188,15 +204,9 @@ static void fused_op(facs_ctx *ctx)
  * input, features.2's output. */
 static void tap_survives_fold(facs_ctx *ctx, const char *arch, const char *layer)
 {
-    facs_model_options o;
-    facs_model *m;
-    if (!CHECK_OK(facs_model_options_for_arch(arch, &o)))
+    facs_model *m = small_model(arch, 7);
+    if (!m)
         return;
-    o.width = 0.25;
-    o.classes = 10;
-    if (!CHECK_OK(facs_model_create(&m, &o, FACS_DEVICE_CPU, 7)))
-        return;
-    test_randomize_bn(facs_model_params(m));
     const int n = 2, side = 64;
     const size_t xs = (size_t)n * 3 * side * side;
     float *x = test_alloc(xs), *maps[2] = {NULL, NULL};
@@ -252,15 +262,9 @@ static void freeze(facs_model *m, int frozen)
  * folded convolution is recorded unfused. */
 static void frozen_tape_fuses(facs_ctx *ctx, const char *arch, const char *layer)
 {
-    facs_model_options o;
-    facs_model *m;
-    if (!CHECK_OK(facs_model_options_for_arch(arch, &o)))
+    facs_model *m = small_model(arch, 11);
+    if (!m)
         return;
-    o.width = 0.25;
-    o.classes = 10;
-    if (!CHECK_OK(facs_model_create(&m, &o, FACS_DEVICE_CPU, 11)))
-        return;
-    test_randomize_bn(facs_model_params(m));
     const int n = 2, side = 64;
     const size_t xs = (size_t)n * 3 * side * side;
     float *x = test_alloc(xs), *logits[2] = {NULL, NULL}, *maps[2] = {NULL, NULL};
