@@ -147,6 +147,11 @@ facs_ctx_mark facs_ctx_get_mark(const facs_ctx *ctx)
     return (facs_ctx_mark){facs_arena_position(&ctx->data), facs_arena_position(&ctx->host)};
 }
 
+/* The smallest shift move_down copies block by block: the CPU backend's copy
+ * splits over the threads from 1 MiB (cpu_backend.c), and a smaller shift
+ * would mean many small copies. */
+#define MOVE_BLOCK_MIN ((size_t)1 << 20)
+
 /* Moves bytes from src down to dst < src on the CPU where the two overlap:
  * as plain copies of blocks as long as the shift, in order (block k lands
  * where block k - 1 was read from), so that each goes through the backend's
@@ -154,7 +159,7 @@ facs_ctx_mark facs_ctx_get_mark(const facs_ctx *ctx)
 static facs_status move_down(facs_ctx *ctx, char *dst, const char *src, size_t bytes)
 {
     const size_t shift = (size_t)(src - dst);
-    if (shift < ((size_t)1 << 20)) {
+    if (shift < MOVE_BLOCK_MIN) {
         memmove(dst, src, bytes);
         return FACS_OK;
     }
@@ -176,11 +181,13 @@ facs_tensor *facs_ctx_keep_only(facs_ctx *ctx, facs_ctx_mark mark, facs_tensor *
         (overlap && ctx->device != FACS_DEVICE_CPU))
         return keep;
     facs_tensor moved = *keep;
-    if (dst != src && (overlap ? move_down(ctx, dst, src, bytes) : ctx->backend->copy(dst, src, bytes)) != FACS_OK)
-        return NULL;
     moved.data = dst;
-    if (dst != src && ctx->profile)
-        ctx->profile(ctx->profile_user, FACS_PROFILE_MOVE, (const facs_tensor *const[]){keep}, 1, &moved, NULL);
+    if (dst != src) {
+        if ((overlap ? move_down(ctx, dst, src, bytes) : ctx->backend->copy(dst, src, bytes)) != FACS_OK)
+            return NULL;
+        if (ctx->profile)
+            ctx->profile(ctx->profile_user, FACS_PROFILE_MOVE, (const facs_tensor *const[]){keep}, 1, &moved, NULL);
+    }
     facs_arena_rewind(&ctx->data, mark.data, dst, bytes);
     facs_arena_rewind(&ctx->host, mark.host, header, sizeof *header);
     *header = moved;

@@ -166,7 +166,6 @@ FACS_INLINE void dprob_pixel(int r, const facs_geom *g, const float *row, const 
     }
 }
 
-
 /* p = sigmoid(W z + b): a small N x C/R x C product next to the fusion.
  * Rows of W outer, images inner, so that each row is read once per group
  * while the group's z stays in cache; images outer read all of W per image

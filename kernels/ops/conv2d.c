@@ -117,7 +117,8 @@ static facs_tensor *conv2d_fused(facs_ctx *ctx, facs_tensor *x, facs_tensor *w, 
 {
     if (!x || !w)
         return NULL;
-    if (facs_check_post_act("conv2d_fused", act) || facs_check_device(ctx, "conv2d_fused", 4, (const facs_tensor *const[]){x, w, b, residual}) ||
+    if (facs_check_post_act("conv2d_fused", act) ||
+        facs_check_device(ctx, "conv2d_fused", 4, (const facs_tensor *const[]){x, w, b, residual}) ||
         facs_check_f32("conv2d_fused", "x", x) || facs_check_f32("conv2d_fused", "w", w) ||
         facs_check_f32("conv2d_fused", "b", b) || facs_check_f32("conv2d_fused", "residual", residual) ||
         !FACS_HAS_ENTRY(ctx, conv2d_forward, "conv2d"))
