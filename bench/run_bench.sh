@@ -77,7 +77,8 @@ refs= # infer: also the conv floor and PyTorch's to_mkldnn
 #                     ResNet-50's squeeze shapes (batch FACS_BATCH 64), forward
 #                     and backward, with the op's GB/s as fractions of the
 #                     datasheet peak (PEAK_GBS 4800, H200) and of a measured
-#                     1 GiB device copy;
+#                     1 GiB device copy; gpu_facs_classic.json the same with
+#                     FACS_CUDA_FACS_KERNELS=classic (docs/cuda.md);
 #   gpu_infer.json    resnet50 and facs_resnet50 at 224, eval mode, unfolded
 #                     and --fold-bn: batch 1 latency and batch 32 and 64
 #                     throughput (one process per configuration);
@@ -124,8 +125,11 @@ run_gpu() {
         nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem,power.limit \
             --format=csv,noheader >"$tmp/nvidia-smi.csv" 2>>"$log" || true
     fi
-    gpu_run facs "$build/bench-facs" --device "$device" --threads "$threads" --batch "${FACS_BATCH:-64}" \
-        --runs "$runs" --warmup "$warmup" --peak-gbs "${PEAK_GBS:-4800}" --copy-mib "${COPY_MIB:-1024}"
+    for kernels in resident classic; do
+        FACS_CUDA_FACS_KERNELS=$kernels gpu_run "facs_$kernels" "$build/bench-facs" --device "$device" \
+            --threads "$threads" --batch "${FACS_BATCH:-64}" --runs "$runs" --warmup "$warmup" \
+            --peak-gbs "${PEAK_GBS:-4800}" --copy-mib "${COPY_MIB:-1024}"
+    done
     models=$build/bench-models
     for arch in resnet50 facs_resnet50; do
         for fold in unfolded folded; do
@@ -215,11 +219,14 @@ def speedup_pct(ours, base):
     return round((base / ours - 1) * 100, 1) if ours and base else None
 
 
-facs = load("facs")
+facs, facs_classic = load("facs_resident"), load("facs_classic")
 infer, train, pspnet = documents("infer"), documents("train"), documents("pspnet")
 torch_docs = documents("torch")
-write("gpu_facs", dict(header, command=next((c["command"] for c in commands if c["name"] == "facs"), None),
-                       result=facs, failed=failed.get("facs")))
+for kernels, result in (("resident", facs), ("classic", facs_classic)):
+    run = "facs_" + kernels
+    write("gpu_facs" if kernels == "resident" else "gpu_facs_classic",
+          dict(header, kernels=kernels, command=next((c["command"] for c in commands if c["name"] == run), None),
+               result=result, failed=failed.get(run)))
 write("gpu_infer", dict(header, runs=infer))
 write("gpu_train", dict(header, runs=train))
 write("gpu_pspnet", dict(header, runs=pspnet))
@@ -296,6 +303,9 @@ if facs:
                "copy_gbs": (facs.get("copy") or {}).get("gbs"),
                "copy_of_peak": ratio((facs.get("copy") or {}).get("gbs"), facs.get("peak_gbs")),
                "shapes": [{k: s.get(k) for k in keep} for s in facs["shapes"]]}
+    if facs_classic:
+        classic_keep = ("name", "facs_fwd_ms", "facs_bwd_ms", "facs_fwd_of_copy", "facs_bwd_of_copy")
+        facs_op["classic_kernels"] = [{k: s.get(k) for k in classic_keep} for s in facs_classic["shapes"]]
 
 
 def torch_rows(doc):

@@ -8,6 +8,8 @@
 # check and summary.txt. Runs, in order of cost:
 #   backend_ops     every op case on CUDA against the CPU backend (tests/backend_ops),
 #                   with the ops.h/tape parity and the failed-alloc check
+#   facs_classic    the FACS cases again with the classic kernels (FACS_CUDA_FACS_KERNELS=classic;
+#                   the resident ones run wherever an image fits a cluster)
 #   networks        every architecture and PSPNet, eval and train, CUDA against CPU
 #   comm_device     the NCCL transport's collectives, buckets and broadcast on one GPU
 #   memcheck_*      compute-sanitizer memcheck over the FACS cases and all op cases
@@ -51,6 +53,7 @@ run() {
 
 ops="$build/tests/test_backend_ops"
 run backend_ops "$ops" -b cuda
+run facs_classic env FACS_CUDA_FACS_KERNELS=classic "$ops" -b cuda -o facs
 run networks "$build/tests/test_cuda_networks"
 # NCCL on device memory, one rank (a build without NCCL skips it)
 run comm_device "$build/tests/test_comm_device"
@@ -58,6 +61,8 @@ if command -v compute-sanitizer >/dev/null; then
     sanitize="compute-sanitizer --error-exitcode 1 --print-limit 20"
     run memcheck_facs $sanitize --tool memcheck "$ops" -b cuda -o facs
     run racecheck_facs $sanitize --tool racecheck --racecheck-report hazard "$ops" -b cuda -o facs
+    run racecheck_facs_classic env FACS_CUDA_FACS_KERNELS=classic $sanitize --tool racecheck \
+        --racecheck-report hazard "$ops" -b cuda -o facs
     # The whole table includes the failed-alloc check, whose cudaMalloc error
     # is on purpose; the test itself fails on any other API error (it checks
     # every call's status), so memcheck need not report them.

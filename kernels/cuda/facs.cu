@@ -1,5 +1,8 @@
 /* The FACS op on CUDA (paper Eq. 1-3; contract in backend.h). The per-element
  * arithmetic comes from facs_fusion_math.h, the same functions the CPU runs.
+ * Where an image fits a cluster's shared memory (sm_90 on), the resident
+ * kernels of facs_resident.cu run instead of the classic ones below, which
+ * read x twice per pass; dW and db come from here either way.
  *
  * Forward: z = spatial mean of x (a pixel reduction, kept for the backward),
  * s = W z + b and p = sigmoid(s) (one warp per (n, output channel)), then the
@@ -13,6 +16,7 @@
 #include <stdint.h>
 
 #include "../facs_fusion_math.h"
+#include "facs_resident.cuh"
 #include "pixel_sums.cuh"
 
 namespace {
@@ -171,6 +175,10 @@ facs_status facs_cuda_facs_forward(facs_ctx *ctx, const facs_fuse_params *p, con
     Shape s = shape_of(x, y);
     int weighted = p->fusion == FACS_FUSION_WEIGHTED;
     float *z = facs_f32(zt), *partial;
+    FacsResident plan;
+    if (facs_cuda_resident_plan(s.n, s.hw, s.c, s.co, p, false, &plan))
+        return facs_cuda_resident_forward(plan, facs_f32(x), facs_f32(w), b ? facs_f32(b) : NULL, z, facs_f32(prob),
+                                          facs_f32(y));
     FACS_TRY(scratch_floats(ctx, op, facs_cuda_pixel_sum_floats(s.n, s.hw, s.c), &partial));
 
     FACS_TRY(facs_cuda_pixel_sums(FacsPixelValue{facs_f32(x), s.hw, s.c}, s.n, s.hw, s.c, partial,
@@ -197,12 +205,19 @@ facs_status facs_cuda_facs_backward(facs_ctx *ctx, const facs_fuse_params *p, co
     const char *op = "facs backward (cuda)";
     Shape s = shape_of(x, dy);
     int weighted = p->fusion == FACS_FUSION_WEIGHTED;
-    float *ds, *partial;
+    float *ds;
     FACS_TRY(scratch_floats(ctx, op, (size_t)s.n * s.co, &ds));
-    FACS_TRY(scratch_floats(ctx, op, facs_cuda_pixel_sum_floats(s.n, s.hw, s.co), &partial));
-
-    DprobTerm term{facs_f32(x), facs_f32(dy), facs_f32(prob), s.hw, s.c, s.co, s.r, weighted, p->threshold};
-    FACS_TRY(facs_cuda_pixel_sums(term, s.n, s.hw, s.co, partial, ScaledStore{1.0f, facs_f32(prob), ds}));
+    FacsResident plan;
+    bool resident = facs_cuda_resident_plan(s.n, s.hw, s.c, s.co, p, true, &plan);
+    if (resident) {
+        FACS_TRY(facs_cuda_resident_backward(plan, facs_f32(x), facs_f32(w), facs_f32(prob), facs_f32(dy), ds,
+                                             dx ? facs_f32(dx) : NULL));
+    } else {
+        float *partial;
+        FACS_TRY(scratch_floats(ctx, op, facs_cuda_pixel_sum_floats(s.n, s.hw, s.co), &partial));
+        DprobTerm term{facs_f32(x), facs_f32(dy), facs_f32(prob), s.hw, s.c, s.co, s.r, weighted, p->threshold};
+        FACS_TRY(facs_cuda_pixel_sums(term, s.n, s.hw, s.co, partial, ScaledStore{1.0f, facs_f32(prob), ds}));
+    }
 
     if (dw) {
         weight_grad<<<facs_cuda_blocks((size_t)s.co * s.c, kThreads), kThreads>>>(ds, facs_f32(z), s.n, s.c, s.co,
@@ -213,7 +228,7 @@ facs_status facs_cuda_facs_backward(facs_ctx *ctx, const facs_fuse_params *p, co
         bias_grad<<<facs_cuda_blocks((size_t)s.co, kThreads), kThreads>>>(ds, s.n, s.co, facs_f32(db));
         FACS_CUDA_CHECK_LAUNCH("bias_grad");
     }
-    if (dx) {
+    if (dx && !resident) {
         float *dz_hw;
         size_t inputs = (size_t)s.n * s.c;
         FACS_TRY(scratch_floats(ctx, op, inputs, &dz_hw));

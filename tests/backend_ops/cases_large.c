@@ -16,6 +16,17 @@ const bo_case bo_large_cases[] = {
      .hi = 1, .no_fd = 1, .fa = {.fusion = FACS_FUSION_THRESHOLD, .threshold = 0.0f, .r = 2, .bias = 1}},
     {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 1, .c = 10, .h = 23, .w = 29, .lo = -1,
      .hi = 1, .no_fd = 1, .fa = {.fusion = FACS_FUSION_THRESHOLD, .threshold = 1.0f, .r = 2}},
+    /* The resident kernels' plans (kernels/cuda/facs_resident.cu; the
+     * emulated device has 16 SMs): clusters of 16 blocks, one float4 per
+     * pixel row each, all three images in one cluster; clusters of 8 with
+     * groups of 3 and 2 images; and an image too large for a cluster's
+     * shared memory (246 KB for one block), which takes the classic kernels. */
+    {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 3, .c = 64, .h = 9, .w = 11, .lo = -1,
+     .hi = 1, .no_fd = 1, .fa = {.fusion = FACS_FUSION_WEIGHTED, .r = 4, .bias = 1}},
+    {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 5, .c = 16, .h = 6, .w = 7, .lo = -1,
+     .hi = 1, .no_fd = 1, .fa = {.fusion = FACS_FUSION_THRESHOLD, .threshold = 0.5f, .r = 2}},
+    {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 2, .c = 4, .h = 121, .w = 127, .lo = -1,
+     .hi = 1, .no_fd = 1, .fa = {.fusion = FACS_FUSION_THRESHOLD, .threshold = 0.5f, .r = 4, .bias = 1}},
 };
 
 const size_t bo_large_case_count = sizeof bo_large_cases / sizeof bo_large_cases[0];

@@ -13,7 +13,8 @@
  * How a launch runs (cuda_emu_runtime.cpp):
  *   - To completion, before the launch returns (the legacy default stream's
  *     order); blocks one after another on the calling thread, in blockIdx
- *     order.
+ *     order, except that the blocks of a thread-block cluster run together
+ *     (see "thread-block clusters" below).
  *   - The threads of a block are cooperative fibers (64 KiB stacks with a
  *     guard page). A thread runs until it reaches __syncthreads or a warp
  *     collective (shuffle, vote, __syncwarp), then the next thread runs, in
@@ -66,7 +67,9 @@
  *   - Asynchronous copies run at once: a cudaMemcpyAsync to the host gives
  *     its data before any synchronisation (only sources are checked, above).
  *   - Resource limits: registers per thread, __launch_bounds__, shared memory
- *     size, occupancy, and timing. Launch configuration limits are checked.
+ *     size, occupancy (also whether a cluster can be scheduled at all: a GPU
+ *     build asks cudaOccupancyMaxActiveClusters), and timing. Launch
+ *     configuration limits are checked.
  *   - cuDNN (conv2d.cu, handles.cu): checked only on a
  *     GPU (test_backend_ops -b cuda on a device).
  *   - __CUDACC__ and __CUDA_ARCH__ are not defined: the shared math headers
@@ -124,8 +127,12 @@ static constexpr int warpSize = 32;
  * reached for the first time in this block and is filled with NaN bytes, as
  * uninitialised shared memory holds garbage on a GPU. */
 extern unsigned long long facs_emu_block_serial;
+extern unsigned facs_emu_cluster_blocks; /* of the running launch */
+void facs_emu_static_shared_in_cluster(void);
 static inline void facs_emu_shared_reached(unsigned long long *block_of, void *var, size_t bytes)
 {
+    if (facs_emu_cluster_blocks > 1)
+        facs_emu_static_shared_in_cluster();
     if (*block_of != facs_emu_block_serial) {
         *block_of = facs_emu_block_serial;
         memset(var, 0xFF, bytes);
@@ -404,16 +411,32 @@ static inline unsigned long long __umul64hi(unsigned long long a, unsigned long 
 long long facs_emu_clock64(void);
 static inline long long clock64(void) { return facs_emu_clock64(); }
 
+/* ---- thread-block clusters (sm_90) -------------------------------------- */
+
+/* The blocks of a cluster run together: their threads interleave at every
+ * barrier, each block has its own dynamic shared memory, and a block's may be
+ * read by the others through facs_emu_cluster_map until the block returns
+ * (then it is poisoned). kernels/cuda/cluster.cuh calls these where a GPU
+ * build calls cooperative_groups::this_cluster(). Static __shared__ variables
+ * are one copy here, so a cluster launch that reaches one stops. */
+unsigned facs_emu_cluster_rank(void);
+void facs_emu_cluster_sync(const char *file, int line);
+void *facs_emu_cluster_map(const void *ptr, unsigned rank);
+
 /* ---- launches ----------------------------------------------------------- */
 
 /* Dynamic shared memory of the running block (extern __shared__ x[], as
  * rewrite_launches.py turns it). */
 void *facs_emu_dynamic_shared(void);
 
-/* Runs body(ctx) as every thread of grid x block (cuda_emu_runtime.cpp).
- * Sets the runtime's last error for a bad configuration, as CUDA does. */
+/* Runs body(ctx) as every thread of grid x block (cuda_emu_runtime.cpp), in
+ * clusters of `cluster` consecutive blocks along x (0: a <<<>>> launch, whose
+ * blocks run one at a time). Sets the runtime's last error for a bad
+ * configuration, as CUDA does; a cluster launch (kernels/cuda/cluster.cuh)
+ * may have up to 227 KiB of dynamic shared memory per block (sm_90's opt-in
+ * limit, which its GPU build asks for), a <<<>>> launch 48 KiB. */
 void facs_emu_run(const char *kernel, const char *file, int line, dim3 grid, dim3 block, size_t shared_bytes,
-                  void (*body)(void *), void *ctx);
+                  unsigned cluster, void (*body)(void *), void *ctx);
 
 /* Stops with a message when ptr, a pointer argument of a kernel, is neither
  * NULL nor inside (or one past) a cudaMalloc'ed allocation. */
@@ -451,14 +474,21 @@ static inline void facs_emu_check_args(const char *kernel, const char *file, int
  * evaluated once, here, and every thread calls the kernel with them. The
  * legacy default stream is the only stream: a launch runs to completion. */
 template <class F, class... A>
+static inline void facs_emu_launch_cluster(const char *kernel, const char *file, int line, dim3 grid, dim3 block,
+                                           size_t shared_bytes, unsigned cluster, F call, A &&...args)
+{
+    typedef std::tuple<typename std::decay<A>::type...> Args;
+    facs_emu_kernel_call<F, Args> k{call, Args(std::forward<A>(args)...)};
+    facs_emu_check_args(kernel, file, line, k.args, std::index_sequence_for<A...>());
+    facs_emu_run(kernel, file, line, grid, block, shared_bytes, cluster, &facs_emu_kernel_call<F, Args>::run, &k);
+}
+
+template <class F, class... A>
 static inline void facs_emu_launch(const char *kernel, const char *file, int line, dim3 grid, dim3 block,
                                    size_t shared_bytes, cudaStream_t stream, F call, A &&...args)
 {
     (void)stream;
-    typedef std::tuple<typename std::decay<A>::type...> Args;
-    facs_emu_kernel_call<F, Args> k{call, Args(std::forward<A>(args)...)};
-    facs_emu_check_args(kernel, file, line, k.args, std::index_sequence_for<A...>());
-    facs_emu_run(kernel, file, line, grid, block, shared_bytes, &facs_emu_kernel_call<F, Args>::run, &k);
+    facs_emu_launch_cluster(kernel, file, line, grid, block, shared_bytes, 0, call, std::forward<A>(args)...);
 }
 
 #endif

@@ -28,11 +28,15 @@
 
 facs_emu_builtins facs_emu_builtin;
 unsigned long long facs_emu_block_serial;
+unsigned facs_emu_cluster_blocks = 1;
 
 namespace {
 
 constexpr unsigned kMaxThreads = 1024;
+constexpr unsigned kMaxClusterBlocks = 16;     /* sm_90's non-portable cluster limit */
+constexpr unsigned kMaxClusterThreads = 4096;  /* fibers of one cluster: the emulation's own limit */
 constexpr size_t kMaxDynamicShared = 48 * 1024;
+constexpr size_t kMaxClusterShared = 227 * 1024; /* sm_90's opt-in per-block limit */
 constexpr size_t kRedZone = 256;             /* also cudaMalloc's alignment */
 constexpr unsigned char kPoison = 0xFF;      /* every float of these bytes is a NaN */
 constexpr unsigned char kRedZoneByte = 0xFD; /* -4.2e37 as floats: huge if read */
@@ -50,31 +54,41 @@ struct Fiber {
 #ifndef FACS_EMU_ASM_SWITCH
     ucontext_t uc;
 #endif
-    uint3 tid;
+    uint3 tid, bid;
+    unsigned rank; /* the block's rank in its cluster; fibers of block r start at r * threads */
     State state;
     int op, param, width;
     unsigned mask;
     uint64_t value, result;
 };
 
+/* A barrier: __syncthreads of one block, or the cluster's. */
+struct Barrier {
+    unsigned arrived, opened; /* opened: how many times every thread has arrived */
+    const char *file;
+    int line, kind, count, result;
+};
+
 struct Launch {
     const char *kernel, *file;
     int line;
     dim3 grid, block;
-    unsigned threads;
+    unsigned threads; /* per block */
+    unsigned cluster; /* blocks that run together: a thread-block cluster, 1 for a plain launch */
+    size_t shared_bytes, shared_stride; /* each block's dynamic shared memory and its slice's stride */
     void (*body)(void *);
     void *ctx;
-    uint3 block_idx;
-    /* the block barrier */
-    unsigned arrived, done;
-    const char *bar_file;
-    int bar_line, bar_kind, bar_count, bar_result;
+    uint3 block_idx; /* the running cluster's first block */
+    unsigned done;   /* threads of the running cluster that have returned */
+    std::vector<unsigned> block_done;
+    std::vector<Barrier> bars; /* each block's __syncthreads */
+    Barrier cluster_bar;
 };
 
 Launch *launch;          /* the running launch, NULL between launches */
 Fiber *current;          /* the running thread, NULL in the scheduler */
 std::vector<Fiber> fibers;
-std::vector<unsigned char> dynamic_shared;
+std::vector<unsigned char> dynamic_shared; /* one slice per block of the running cluster */
 bool reverse_order;
 
 /* ---- faults ------------------------------------------------------------- */
@@ -90,7 +104,8 @@ void context_line(char *buf, size_t size)
                      launch->block.x, launch->block.y, launch->block.z, launch->block_idx.x, launch->block_idx.y,
                      launch->block_idx.z);
     if (current && n > 0 && (size_t)n < size)
-        snprintf(buf + n, size - n, " thread (%u,%u,%u)", current->tid.x, current->tid.y, current->tid.z);
+        snprintf(buf + n, size - n, " thread (%u,%u,%u) of block (%u,%u,%u)", current->tid.x, current->tid.y,
+                 current->tid.z, current->bid.x, current->bid.y, current->bid.z);
 }
 
 [[noreturn]] void fault(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -279,7 +294,7 @@ size_t stack_bytes(void)
     return bytes;
 }
 
-/* kMaxThreads stacks, each with an inaccessible guard page below it, so that
+/* kMaxClusterThreads stacks, each with an inaccessible guard page below it, so that
  * a kernel overflowing its stack crashes instead of corrupting a neighbour.
  * Reserved once; only the pages a stack touches take memory. */
 char *stack_area;
@@ -290,23 +305,28 @@ char *stack_top(unsigned t)
     if (!stack_area) {
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
         stack_stride = (stack_bytes() + page - 1) / page * page + page;
-        void *area = mmap(NULL, stack_stride * kMaxThreads, PROT_READ | PROT_WRITE,
+        void *area = mmap(NULL, stack_stride * kMaxClusterThreads, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (area == MAP_FAILED)
-            fault("cannot reserve %zu bytes of fiber stacks: %s", stack_stride * kMaxThreads, strerror(errno));
+            fault("cannot reserve %zu bytes of fiber stacks: %s", stack_stride * kMaxClusterThreads, strerror(errno));
         stack_area = (char *)area;
-        for (unsigned i = 0; i < kMaxThreads; i++)
+        for (unsigned i = 0; i < kMaxClusterThreads; i++)
             if (mprotect(stack_area + i * stack_stride, page, PROT_NONE))
                 fault("cannot protect a fiber stack's guard page: %s", strerror(errno));
     }
     return stack_area + (size_t)(t + 1) * stack_stride;
 }
 
+/* A block of a cluster that has returned no longer has shared memory: its
+ * slice is poisoned, so a neighbour that reads it later (a missing cluster
+ * barrier before the exit) reads NaN. */
 void fiber_body(Fiber *f)
 {
     launch->body(launch->ctx);
     f->state = State::Done;
     launch->done++;
+    if (++launch->block_done[f->rank] == launch->threads && launch->cluster > 1)
+        memset(dynamic_shared.data() + f->rank * launch->shared_stride, kPoison, launch->shared_bytes);
 }
 
 #ifdef FACS_EMU_ASM_SWITCH
@@ -416,6 +436,9 @@ const char *op_name(int op)
     return op >= 0 && op < (int)(sizeof names / sizeof *names) ? names[op] : "?";
 }
 
+/* The thread's index in its block. */
+unsigned local_index(const Fiber *f) { return (unsigned)(f - fibers.data()) - f->rank * launch->threads; }
+
 /* The lanes of warp w that exist in the block (the last warp may be partial). */
 unsigned warp_lanes(unsigned w)
 {
@@ -489,31 +512,42 @@ void release_warp(unsigned base, unsigned part)
 {
     std::string lines;
     char buf[256];
-    unsigned done = 0, at_bar = 0;
-    for (unsigned t = 0; t < launch->threads; t++) {
+    unsigned done = 0, at_bar = 0, n = launch->cluster * launch->threads;
+    for (unsigned t = 0; t < n; t++) {
         const Fiber &f = fibers[t];
         if (f.state == State::Done)
             done++;
         else if (f.state == State::AtBarrier)
             at_bar++;
     }
-    snprintf(buf, sizeof buf, "\n  %u of %u threads have returned", done, launch->threads);
+    snprintf(buf, sizeof buf, "\n  %u of %u threads have returned", done, n);
     lines += buf;
     if (at_bar) {
-        snprintf(buf, sizeof buf, "\n  %u wait at __syncthreads (%s:%d)", at_bar, launch->bar_file, launch->bar_line);
+        snprintf(buf, sizeof buf, "\n  %u wait at a barrier", at_bar);
         lines += buf;
+        for (const Barrier &b : launch->bars)
+            if (b.arrived) {
+                snprintf(buf, sizeof buf, " (__syncthreads at %s:%d)", b.file, b.line);
+                lines += buf;
+                break;
+            }
+        if (launch->cluster_bar.arrived) {
+            snprintf(buf, sizeof buf, " (the cluster barrier at %s:%d)", launch->cluster_bar.file,
+                     launch->cluster_bar.line);
+            lines += buf;
+        }
     }
     int shown = 0;
-    for (unsigned t = 0; t < launch->threads && shown < 8; t++) {
+    for (unsigned t = 0; t < n && shown < 8; t++) {
         const Fiber &f = fibers[t];
         if (f.state != State::AtWarp)
             continue;
-        unsigned part = f.mask & warp_lanes(t / 32), missing = 0;
+        unsigned local = local_index(&f), part = f.mask & warp_lanes(local / 32), missing = 0;
         for (unsigned l = 0; l < 32; l++)
             if (part >> l & 1u && fibers[(t & ~31u) + l].state != State::AtWarp)
                 missing |= 1u << l;
-        snprintf(buf, sizeof buf, "\n  thread %u (warp %u lane %u) waits in %s(mask 0x%08x) for lanes 0x%08x", t,
-                 t / 32, t % 32, op_name(f.op), f.mask, missing);
+        snprintf(buf, sizeof buf, "\n  thread %u (warp %u lane %u) waits in %s(mask 0x%08x) for lanes 0x%08x",
+                 local, local / 32, local % 32, op_name(f.op), f.mask, missing);
         lines += buf;
         shown++;
     }
@@ -523,32 +557,60 @@ void release_warp(unsigned base, unsigned part)
           lines.c_str());
 }
 
-void run_block(void)
+/* Runs the threads of block `rank` of the running cluster until none can go
+ * on (all wait at the cluster barrier or have returned) or the cluster
+ * barrier opens; whether any ran. The first block of a cluster thus runs as
+ * far ahead of the others as it can, so a missing cluster barrier shows: a
+ * block returns (its shared memory poisoned) or overwrites its shared memory
+ * before the others read it. */
+bool run_block_ahead(unsigned rank)
 {
-    unsigned n = launch->threads;
+    unsigned first = rank * launch->threads, count = launch->threads, opened = launch->cluster_bar.opened;
+    bool ran = false, progress = true;
+    while (progress && launch->cluster_bar.opened == opened) {
+        progress = false;
+        for (unsigned k = 0; k < count && launch->cluster_bar.opened == opened; k++) {
+            Fiber &f = fibers[first + (reverse_order ? count - 1 - k : k)];
+            if (f.state != State::Ready)
+                continue;
+            current = &f;
+            facs_emu_builtin.thread_idx = f.tid;
+            facs_emu_builtin.block_idx = f.bid;
+            fiber_resume(&f);
+            current = nullptr;
+            ran = progress = true;
+        }
+    }
+    return ran;
+}
+
+/* Runs the blocks of one cluster (one block for a plain launch), from
+ * launch->block_idx on along x, to completion: their threads interleave at
+ * every barrier. */
+void run_cluster(void)
+{
+    unsigned n = launch->cluster * launch->threads;
     facs_emu_block_serial++;
     if (!dynamic_shared.empty())
         memset(dynamic_shared.data(), kPoison, dynamic_shared.size());
-    launch->arrived = launch->done = 0;
+    launch->done = 0;
+    launch->block_done.assign(launch->cluster, 0);
+    launch->bars.assign(launch->cluster, Barrier{});
+    launch->cluster_bar = Barrier{};
     for (unsigned t = 0; t < n; t++) {
         Fiber &f = fibers[t];
-        unsigned bx = launch->block.x, by = launch->block.y;
-        f.tid = uint3{t % bx, t / bx % by, t / (bx * by)};
+        unsigned bx = launch->block.x, by = launch->block.y, local = t % launch->threads;
+        f.rank = t / launch->threads;
+        f.tid = uint3{local % bx, local / bx % by, local / (bx * by)};
+        f.bid = uint3{launch->block_idx.x + f.rank, launch->block_idx.y, launch->block_idx.z};
         f.state = State::Ready;
         fiber_start(&f, t);
     }
     while (launch->done < n) {
         bool ran = false;
-        for (unsigned k = 0; k < n; k++) {
-            Fiber &f = fibers[reverse_order ? n - 1 - k : k];
-            if (f.state != State::Ready)
-                continue;
-            current = &f;
-            facs_emu_builtin.thread_idx = f.tid;
-            fiber_resume(&f);
-            current = nullptr;
-            ran = true;
-        }
+        unsigned opened = launch->cluster_bar.opened;
+        for (unsigned b = 0; b < launch->cluster && launch->cluster_bar.opened == opened; b++)
+            ran |= run_block_ahead(reverse_order ? launch->cluster - 1 - b : b);
         if (!ran)
             deadlock();
     }
@@ -558,39 +620,75 @@ void run_block(void)
 
 /* ---- what cuda_emu.h declares ------------------------------------------- */
 
+/* Waits at barrier b, which the threads [first, first + count) must all
+ * reach at the same line; returns the barrier's reduction of pred. */
+int wait_at(Fiber *f, Barrier &b, unsigned first, unsigned count, const char *what, int kind, int pred,
+            const char *file, int line)
+{
+    if (b.arrived == 0) {
+        b.file = file, b.line = line, b.kind = kind, b.count = 0;
+    } else if (b.line != line || strcmp(b.file, file) || b.kind != kind) {
+        fault("threads of one %s wait at different barriers: %s:%d and %s:%d (every thread must reach the same "
+              "barrier)",
+              what, b.file, b.line, file, line);
+    }
+    b.count += pred;
+    f->state = State::AtBarrier;
+    stats.barriers++;
+    if (++b.arrived == count) {
+        switch (kind) {
+        case FACS_EMU_BAR_COUNT: b.result = b.count; break;
+        case FACS_EMU_BAR_AND: b.result = b.count == (int)count; break;
+        case FACS_EMU_BAR_OR: b.result = b.count != 0; break;
+        default: b.result = 0;
+        }
+        for (unsigned t = first; t < first + count; t++)
+            fibers[t].state = State::Ready;
+        b.arrived = 0;
+        b.opened++;
+    }
+    fiber_yield(f);
+    return b.result;
+}
+
 int facs_emu_syncthreads(int kind, int pred, const char *file, int line)
 {
     Fiber *f = running("__syncthreads");
     Launch &l = *launch;
-    if (l.arrived == 0) {
-        l.bar_file = file, l.bar_line = line, l.bar_kind = kind, l.bar_count = 0;
-    } else if (l.bar_line != line || strcmp(l.bar_file, file) || l.bar_kind != kind) {
-        fault("threads of one block wait at different barriers: %s:%d and %s:%d (every thread must reach the same "
-              "__syncthreads)",
-              l.bar_file, l.bar_line, file, line);
-    }
-    l.bar_count += pred;
-    f->state = State::AtBarrier;
-    stats.barriers++;
-    if (++l.arrived == l.threads) {
-        switch (kind) {
-        case FACS_EMU_BAR_COUNT: l.bar_result = l.bar_count; break;
-        case FACS_EMU_BAR_AND: l.bar_result = l.bar_count == (int)l.threads; break;
-        case FACS_EMU_BAR_OR: l.bar_result = l.bar_count != 0; break;
-        default: l.bar_result = 0;
-        }
-        for (unsigned t = 0; t < l.threads; t++)
-            fibers[t].state = State::Ready;
-        l.arrived = 0;
-    }
-    fiber_yield(f);
-    return l.bar_result;
+    return wait_at(f, l.bars[f->rank], f->rank * l.threads, l.threads, "block", kind, pred, file, line);
+}
+
+void facs_emu_cluster_sync(const char *file, int line)
+{
+    Fiber *f = running("the cluster barrier");
+    Launch &l = *launch;
+    (void)wait_at(f, l.cluster_bar, 0, l.cluster * l.threads, "cluster", FACS_EMU_BAR_PLAIN, 0, file, line);
+}
+
+unsigned facs_emu_cluster_rank(void) { return running("the cluster rank")->rank; }
+
+void *facs_emu_cluster_map(const void *ptr, unsigned rank)
+{
+    Fiber *f = running("the cluster's shared memory map");
+    const Launch &l = *launch;
+    const unsigned char *own = dynamic_shared.data() + f->rank * l.shared_stride, *p = (const unsigned char *)ptr;
+    if (rank >= l.cluster)
+        fault("a cluster's shared memory map to rank %u of a %u-block cluster", rank, l.cluster);
+    if (p < own || p > own + l.shared_bytes)
+        fault("a cluster's shared memory map of %p, which is not in the block's dynamic shared memory", ptr);
+    return dynamic_shared.data() + rank * l.shared_stride + (p - own);
+}
+
+void facs_emu_static_shared_in_cluster(void)
+{
+    fault("a static __shared__ variable in a cluster launch (the emulation keeps one copy for all blocks; use "
+          "dynamic shared memory)");
 }
 
 uint64_t facs_emu_warp_op(int op, unsigned mask, uint64_t value, int param, int width)
 {
     Fiber *f = running(op_name(op));
-    unsigned t = (unsigned)(f - fibers.data()), lane = t % 32, base = t - lane;
+    unsigned t = (unsigned)(f - fibers.data()), local = local_index(f), lane = local % 32, base = t - lane;
     if (!(mask >> lane & 1u))
         fault("%s with mask 0x%08x, which does not name the calling lane %u", op_name(op), mask, lane);
     if (width < 1 || width > 32 || (width & (width - 1)))
@@ -598,7 +696,7 @@ uint64_t facs_emu_warp_op(int op, unsigned mask, uint64_t value, int param, int 
     f->op = op, f->mask = mask, f->value = value, f->param = param, f->width = width;
     f->state = State::AtWarp;
     stats.warp_ops++;
-    unsigned part = mask & warp_lanes(t / 32);
+    unsigned part = mask & warp_lanes(local / 32);
     bool all = true;
     for (unsigned l = 0; l < 32; l++) {
         if (!(part >> l & 1u) || l == lane)
@@ -609,7 +707,7 @@ uint64_t facs_emu_warp_op(int op, unsigned mask, uint64_t value, int param, int 
         } else if (g.mask != mask || g.op != op) {
             fault("lanes %u and %u of warp %u meet in different warp collectives: %s(mask 0x%08x) and %s(mask "
                   "0x%08x)",
-                  l, lane, t / 32, op_name(g.op), g.mask, op_name(op), mask);
+                  l, lane, local / 32, op_name(g.op), g.mask, op_name(op), mask);
         }
     }
     if (all)
@@ -621,9 +719,9 @@ uint64_t facs_emu_warp_op(int op, unsigned mask, uint64_t value, int param, int 
 unsigned facs_emu_activemask(void)
 {
     Fiber *f = running("__activemask");
-    unsigned t = (unsigned)(f - fibers.data()), base = t - t % 32, mask = 0;
+    unsigned t = (unsigned)(f - fibers.data()), local = local_index(f), base = t - local % 32, mask = 0;
     for (unsigned l = 0; l < 32; l++)
-        if (warp_lanes(t / 32) >> l & 1u && fibers[base + l].state != State::Done)
+        if (warp_lanes(local / 32) >> l & 1u && fibers[base + l].state != State::Done)
             mask |= 1u << l;
     return mask;
 }
@@ -632,8 +730,8 @@ long long facs_emu_clock64(void) { return (long long)(now() * 1e9); }
 
 void *facs_emu_dynamic_shared(void)
 {
-    running("extern __shared__");
-    return dynamic_shared.empty() ? nullptr : dynamic_shared.data();
+    Fiber *f = running("extern __shared__");
+    return dynamic_shared.empty() ? nullptr : dynamic_shared.data() + f->rank * launch->shared_stride;
 }
 
 void facs_emu_check_argument(const char *kernel, const char *file, int line, int index, const void *ptr)
@@ -646,7 +744,7 @@ void facs_emu_check_argument(const char *kernel, const char *file, int line, int
 }
 
 void facs_emu_run(const char *kernel, const char *file, int line, dim3 grid, dim3 block, size_t shared_bytes,
-                  void (*body)(void *), void *ctx)
+                  unsigned cluster, void (*body)(void *), void *ctx)
 {
     std::lock_guard<std::recursive_mutex> lock(api_mutex);
     start_once();
@@ -658,27 +756,38 @@ void facs_emu_run(const char *kernel, const char *file, int line, dim3 grid, dim
         fail(cudaErrorInvalidConfiguration);
         return;
     }
-    if (shared_bytes > kMaxDynamicShared) {
+    /* cluster 0: a <<<>>> launch, whose shared memory stays within the default limit */
+    size_t max_shared = cluster ? kMaxClusterShared : kMaxDynamicShared;
+    cluster = cluster ? cluster : 1;
+    if (cluster > kMaxClusterBlocks || grid.x % cluster || cluster * threads > kMaxClusterThreads) {
+        fail(cudaErrorInvalidConfiguration);
+        return;
+    }
+    if (shared_bytes > max_shared) {
         fail(cudaErrorInvalidValue);
         return;
     }
     double t0 = now();
     Launch l{};
     l.kernel = kernel, l.file = file, l.line = line, l.grid = grid, l.block = block;
-    l.threads = (unsigned)threads, l.body = body, l.ctx = ctx;
-    if (fibers.size() < threads)
-        fibers.resize(threads);
-    dynamic_shared.assign(shared_bytes, kPoison);
+    l.threads = (unsigned)threads, l.cluster = cluster, l.body = body, l.ctx = ctx;
+    l.shared_bytes = shared_bytes, l.shared_stride = (shared_bytes + 15) / 16 * 16;
+    if (fibers.size() < cluster * threads)
+        fibers.resize(cluster * threads);
+    dynamic_shared.assign(cluster * l.shared_stride, kPoison);
     launch = &l;
+    facs_emu_cluster_blocks = cluster;
     facs_emu_builtin.block_dim = block;
     facs_emu_builtin.grid_dim = grid;
-    unsigned long long blocks = (unsigned long long)grid.x * grid.y * grid.z;
-    for (unsigned long long k = 0; k < blocks; k++) {
-        unsigned long long b = reverse_order ? blocks - 1 - k : k;
-        l.block_idx = uint3{(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y), (unsigned)(b / grid.x / grid.y)};
-        facs_emu_builtin.block_idx = l.block_idx;
-        run_block();
+    unsigned long long clusters = (unsigned long long)grid.x / cluster * grid.y * grid.z, per_row = grid.x / cluster;
+    for (unsigned long long k = 0; k < clusters; k++) {
+        unsigned long long c = reverse_order ? clusters - 1 - k : k;
+        l.block_idx = uint3{(unsigned)(c % per_row * cluster), (unsigned)(c / per_row % grid.y),
+                            (unsigned)(c / per_row / grid.y)};
+        run_cluster();
     }
+    facs_emu_cluster_blocks = 1;
+    unsigned long long blocks = clusters * cluster;
     launch = nullptr;
     char when[512];
     snprintf(when, sizeof when, "after kernel %s launched at %s:%d", kernel, file, line);
@@ -950,7 +1059,9 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device)
     prop->maxThreadsPerBlock = (int)kMaxThreads;
     prop->maxThreadsDim[0] = prop->maxThreadsDim[1] = 1024, prop->maxThreadsDim[2] = 64;
     prop->maxGridSize[0] = 2147483647, prop->maxGridSize[1] = prop->maxGridSize[2] = 65535;
-    prop->multiProcessorCount = 1;
+    /* 16 SMs, so that work split by the SM count (the FACS op's image groups)
+     * splits into several parts on test shapes too. */
+    prop->multiProcessorCount = 16;
     prop->maxThreadsPerMultiProcessor = 2048;
     prop->sharedMemPerMultiprocessor = 228 * 1024;
     prop->l2CacheSize = 1 << 20;
@@ -973,6 +1084,7 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device)
     case cudaDevAttrMultiProcessorCount: *value = p.multiProcessorCount; break;
     case cudaDevAttrComputeCapabilityMajor: *value = p.major; break;
     case cudaDevAttrComputeCapabilityMinor: *value = p.minor; break;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = (int)kMaxClusterShared; break;
     default: return fail(cudaErrorInvalidValue);
     }
     return cudaSuccess;

@@ -4,7 +4,8 @@
  * barrier, shared memory that no block inherits from the previous one, every
  * shuffle at every width against a reference written from the CUDA
  * programming guide, votes and warp reductions, dynamic shared memory, launch
- * configuration errors, device memory. Then the faults the emulation must stop
+ * configuration errors, device memory, thread-block clusters (ranks,
+ * distributed shared memory, a returned block's memory poisoned). Then the faults the emulation must stop
  * on (each run in a child process): a barrier some threads skip, barriers on
  * different lines, a host pointer given to a kernel, writes past an
  * allocation, bad copies, lanes that disagree on a shuffle's mask.
@@ -399,6 +400,67 @@ void check_launches_and_memory(void)
     CUDA_OK(cudaFree(y));
 }
 
+/* ---- thread-block clusters ---------------------------------------------- */
+
+/* Each block fills its dynamic shared memory, then reads its right
+ * neighbour's in the cluster; the second barrier keeps the neighbour's
+ * memory alive until every block has read it. */
+__global__ void cluster_ring(unsigned cluster, unsigned *out)
+{
+    extern __shared__ unsigned mine[];
+    unsigned rank = facs_emu_cluster_rank();
+    mine[threadIdx.x] = blockIdx.x * 1000 + threadIdx.x;
+    facs_emu_cluster_sync(__FILE__, __LINE__);
+    const unsigned *next = (const unsigned *)facs_emu_cluster_map(mine, (rank + 1) % cluster);
+    out[blockIdx.x * blockDim.x + threadIdx.x] = next[threadIdx.x] + (rank == blockIdx.x % cluster ? 0 : 1u << 31);
+    facs_emu_cluster_sync(__FILE__, __LINE__);
+}
+
+/* Block 1 reads block 0's shared memory with no barrier keeping block 0 from
+ * returning first. */
+__global__ void cluster_read_after_exit(float *out)
+{
+    extern __shared__ float value[];
+    value[threadIdx.x] = 1.0f;
+    facs_emu_cluster_sync(__FILE__, __LINE__);
+    if (facs_emu_cluster_rank() == 1)
+        out[threadIdx.x] = ((const float *)facs_emu_cluster_map(value, 0))[threadIdx.x];
+}
+
+void check_clusters(void)
+{
+    const unsigned blocks = 8, cluster = 4, threads = 64;
+    unsigned *out = device<unsigned>(blocks * threads);
+    facs_emu_launch_cluster("cluster_ring", __FILE__, __LINE__, dim3(blocks), dim3(threads),
+                            threads * sizeof(unsigned), cluster, cluster_ring, cluster, out);
+    CUDA_OK(cudaGetLastError());
+    std::vector<unsigned> got = to_host(out, blocks * threads);
+    int bad = 0;
+    for (unsigned b = 0; b < blocks; b++)
+        for (unsigned t = 0; t < threads; t++)
+            bad += got[b * threads + t] != (b / cluster * cluster + (b % cluster + 1) % cluster) * 1000 + t;
+    CHECK(bad == 0, "cluster ranks or distributed shared memory wrong in %d threads", bad);
+    facs_emu_launch_cluster("cluster_ring", __FILE__, __LINE__, dim3(6), dim3(threads), 64, cluster, cluster_ring,
+                            cluster, out);
+    CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration, "a grid of 6 blocks in clusters of 4 was not refused");
+    facs_emu_launch_cluster("cluster_ring", __FILE__, __LINE__, dim3(32), dim3(threads), 64, 32u, cluster_ring, 32u,
+                            out);
+    CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration, "a cluster of 32 blocks was not refused");
+    facs_emu_launch_cluster("cluster_ring", __FILE__, __LINE__, dim3(blocks), dim3(threads), 228 * 1024, cluster,
+                            cluster_ring, cluster, out);
+    CHECK(cudaGetLastError() == cudaErrorInvalidValue, "228 KiB of shared memory per block was not refused");
+    CUDA_OK(cudaFree(out));
+
+    float *value = device<float>(threads);
+    facs_emu_launch_cluster("cluster_read_after_exit", __FILE__, __LINE__, dim3(2), dim3(threads),
+                            threads * sizeof(float), 2u, cluster_read_after_exit, value);
+    std::vector<float> read = to_host(value, threads);
+    const char *order = getenv("FACS_CUDA_EMU_ORDER");
+    bool reverse = order && !strcmp(order, "reverse"); /* there block 1 runs first and reads in time */
+    CHECK(reverse || isnan(read[0]), "a block read a returned block's shared memory and got %g, not NaN", read[0]);
+    CUDA_OK(cudaFree(value));
+}
+
 /* ---- faults: each runs in a child, which must abort with the message ---- */
 
 __global__ void early_return(float *out)
@@ -501,6 +563,43 @@ void check_async_copies(void)
           "cudaFreeHost of memory cudaHostAlloc did not give");
 }
 
+__global__ void cluster_static_shared(float *out)
+{
+    __shared__ float one[32];
+    one[threadIdx.x] = 1.0f;
+    out[threadIdx.x] = one[threadIdx.x];
+}
+
+void fault_cluster_static_shared(void)
+{
+    float *out = device<float>(32);
+    facs_emu_launch_cluster("cluster_static_shared", __FILE__, __LINE__, dim3(2), dim3(32), 0, 2u,
+                            cluster_static_shared, out);
+}
+
+__global__ void cluster_barrier_skipped(float *out)
+{
+    if (blockIdx.x == 0)
+        facs_emu_cluster_sync(__FILE__, __LINE__);
+    out[threadIdx.x] = 1.0f;
+}
+
+void fault_cluster_barrier_skipped(void)
+{
+    float *out = device<float>(32);
+    facs_emu_launch_cluster("cluster_barrier_skipped", __FILE__, __LINE__, dim3(2), dim3(32), 0, 2u,
+                            cluster_barrier_skipped, out);
+}
+
+__global__ void cluster_map_global(float *out) { out[0] = *(float *)facs_emu_cluster_map(out, 1); }
+
+void fault_cluster_map_global(void)
+{
+    float *out = device<float>(32);
+    facs_emu_launch_cluster("cluster_map_global", __FILE__, __LINE__, dim3(2), dim3(32), 64, 2u,
+                            cluster_map_global, out);
+}
+
 void expect_fault(const char *what, void (*run)(void), const char *needle)
 {
     fflush(stdout);
@@ -550,6 +649,10 @@ void check_faults(void)
     expect_fault("a cudaMemcpyAsync's source changes before a synchronisation", fault_async_source_changed,
                  "changed before this synchronising call");
     expect_fault("cudaFreeHost of a cudaMemcpyAsync's pending source", fault_async_source_freed, "may still be running");
+    expect_fault("a static __shared__ variable in a cluster launch", fault_cluster_static_shared,
+                 "static __shared__ variable in a cluster launch");
+    expect_fault("one block of a cluster skips the cluster barrier", fault_cluster_barrier_skipped, "deadlock");
+    expect_fault("a cluster map of global memory", fault_cluster_map_global, "not in the block's dynamic shared");
 }
 
 } // namespace
@@ -564,6 +667,7 @@ int main(void)
     check_votes();
     check_launches_and_memory();
     check_async_copies();
+    check_clusters();
     check_faults();
     printf("facs-cuda-emu-check: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;

@@ -1,0 +1,148 @@
+/* Thread-block clusters (compute capability 9.0 and later): what our kernels
+ * use of them, in one place so that the CPU emulation (tests/cuda_emu) can
+ * stand in for it. The blocks of a cluster run at the same time, may wait
+ * for each other (facs_cluster_sync) and read each other's dynamic shared
+ * memory (facs_cluster_map). A block must not return while another may still
+ * read its shared memory: a cluster barrier must follow the last remote read.
+ *
+ *     if (facs_cuda_cluster_fits(kernel, blocks_per_cluster, threads, shared))
+ *         FACS_TRY(facs_cuda_launch_cluster("kernel", kernel, grid_blocks, blocks_per_cluster, threads, shared,
+ *                                           args...));
+ *
+ * Kernels built for an older architecture keep compiling: there these
+ * functions trap, and facs_cuda_cluster_fits says no before any launch. */
+#ifndef FACS_CUDA_CLUSTER_CUH
+#define FACS_CUDA_CLUSTER_CUH
+
+#include "cuda_ops.h"
+
+/* Blocks per cluster at most: 8 is portable, 16 needs the non-portable
+ * attribute, which H100 and H200 grant. */
+constexpr unsigned kFacsClusterMaxBlocks = 16;
+
+#if defined(FACS_CUDA_EMULATION)
+static inline unsigned facs_cluster_rank(void) { return facs_emu_cluster_rank(); }
+#define facs_cluster_sync() facs_emu_cluster_sync(__FILE__, __LINE__)
+template <class T> static inline T *facs_cluster_map(T *p, unsigned rank)
+{
+    return (T *)facs_emu_cluster_map(p, rank);
+}
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+__device__ inline unsigned facs_cluster_rank(void)
+{
+    __trap();
+    return 0;
+}
+__device__ inline void facs_cluster_sync(void) { __trap(); }
+template <class T> __device__ inline T *facs_cluster_map(T *p, unsigned rank)
+{
+    (void)rank;
+    __trap();
+    return p;
+}
+#else
+#include <cooperative_groups.h>
+__device__ inline unsigned facs_cluster_rank(void) { return cooperative_groups::this_cluster().block_rank(); }
+__device__ inline void facs_cluster_sync(void) { cooperative_groups::this_cluster().sync(); }
+template <class T> __device__ inline T *facs_cluster_map(T *p, unsigned rank)
+{
+    return cooperative_groups::this_cluster().map_shared_rank(p, rank);
+}
+#endif
+
+/* The current device's opt-in shared memory per block (bytes) and SM count;
+ * 0 shared where it has no clusters (or the query fails). */
+static inline void facs_cuda_cluster_device(size_t *shared, int *sms)
+{
+    int device = 0, major = 0, optin = 0, count = 0;
+    *shared = 0, *sms = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return;
+    }
+    if (major >= 9)
+        *shared = (size_t)optin, *sms = count;
+}
+
+#if !defined(FACS_CUDA_EMULATION)
+/* The launch configuration of a cluster launch on the default stream; attr
+ * must outlive it. */
+static inline cudaLaunchConfig_t facs_cuda_cluster_config(unsigned blocks, unsigned cluster, unsigned threads,
+                                                          size_t shared, cudaLaunchAttribute *attr)
+{
+    cudaLaunchConfig_t config = {};
+    config.gridDim = dim3(blocks);
+    config.blockDim = dim3(threads);
+    config.dynamicSmemBytes = shared;
+    config.stream = 0;
+    attr->id = cudaLaunchAttributeClusterDimension;
+    attr->val.clusterDim.x = cluster;
+    attr->val.clusterDim.y = 1;
+    attr->val.clusterDim.z = 1;
+    config.attrs = attr;
+    config.numAttrs = 1;
+    return config;
+}
+
+/* Lets kernel have `shared` bytes of dynamic shared memory and clusters past
+ * the portable 8 blocks. */
+template <class... P> static inline cudaError_t facs_cuda_cluster_attributes(void (*kernel)(P...), unsigned cluster,
+                                                                             size_t shared)
+{
+    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared);
+    if (err == cudaSuccess && cluster > 8)
+        err = cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+    return err;
+}
+#endif
+
+/* Whether the device can run at least one cluster of `cluster` blocks of
+ * kernel with `threads` threads and `shared` bytes each. */
+template <class... P>
+static inline bool facs_cuda_cluster_fits(void (*kernel)(P...), unsigned cluster, unsigned threads, size_t shared)
+{
+    size_t optin;
+    int sms;
+    facs_cuda_cluster_device(&optin, &sms);
+    if (shared > optin || cluster > kFacsClusterMaxBlocks || (int)cluster > sms)
+        return false;
+#if defined(FACS_CUDA_EMULATION)
+    (void)kernel, (void)threads;
+    return true;
+#else
+    cudaLaunchAttribute attr;
+    cudaLaunchConfig_t config = facs_cuda_cluster_config(cluster, cluster, threads, shared, &attr);
+    int active = 0;
+    if (facs_cuda_cluster_attributes(kernel, cluster, shared) != cudaSuccess ||
+        cudaOccupancyMaxActiveClusters(&active, kernel, &config) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return false;
+    }
+    return active > 0;
+#endif
+}
+
+/* kernel<<<blocks, threads, shared>>>(args...) in clusters of `cluster`
+ * consecutive blocks (blocks a multiple of it), on the default stream. */
+template <class... P, class... A>
+static inline facs_status facs_cuda_launch_cluster(const char *name, void (*kernel)(P...), unsigned blocks,
+                                                   unsigned cluster, unsigned threads, size_t shared, A... args)
+{
+#if defined(FACS_CUDA_EMULATION)
+    facs_emu_launch_cluster(name, __FILE__, __LINE__, dim3(blocks), dim3(threads), shared, cluster, kernel, args...);
+#else
+    cudaLaunchAttribute attr;
+    cudaLaunchConfig_t config = facs_cuda_cluster_config(blocks, cluster, threads, shared, &attr);
+    cudaError_t err = facs_cuda_cluster_attributes(kernel, cluster, shared);
+    if (err == cudaSuccess)
+        err = cudaLaunchKernelEx(&config, kernel, args...);
+    if (err != cudaSuccess)
+        return facs_cuda_status_(err, name, __FILE__, __LINE__);
+#endif
+    return facs_cuda_status_(cudaGetLastError(), name, __FILE__, __LINE__);
+}
+
+#endif
