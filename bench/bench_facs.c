@@ -318,6 +318,12 @@ static void add_ceilings(json_t *doc, const facs_bench *f, timing copy, double c
                         json_string("what the op must move at least: forward x read + y written + w read + z and "
                                     "prob written; backward x + dy + w + z + prob read, dx written, dw read and "
                                     "written (accumulated); MB and GB are 1e6 and 1e9 bytes"));
+    const char *kernels = getenv("FACS_CUDA_FACS_KERNELS");
+    json_object_set_new(doc, "facs_kernels",
+                        json_string(kernels && !strcmp(kernels, "classic")
+                                        ? "classic (kernels/cuda/facs.cu; FACS_CUDA_FACS_KERNELS=classic)"
+                                        : "resident (kernels/cuda/facs_resident.cu) where an image fits a "
+                                          "cluster's shared memory, else classic"));
     json_object_set_new(doc, "cache_note",
                         json_string("back-to-back calls on the same tensors: a shape whose bytes fit the L2 cache "
                                     "(tens of MB on an H100/H200) can show more than the memory bandwidth"));

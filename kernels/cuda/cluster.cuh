@@ -5,9 +5,14 @@
  * memory (facs_cluster_map). A block must not return while another may still
  * read its shared memory: a cluster barrier must follow the last remote read.
  *
- *     if (facs_cuda_cluster_fits(kernel, blocks_per_cluster, threads, shared))
+ *     if (facs_cuda_cluster_fits(kernel, blocks_per_cluster, threads, shared))   // once per configuration
  *         FACS_TRY(facs_cuda_launch_cluster("kernel", kernel, grid_blocks, blocks_per_cluster, threads, shared,
  *                                           args...));
+ *
+ * facs_cuda_cluster_fits also grants the kernel the device's opt-in shared
+ * memory and clusters past 8 blocks, which every later launch relies on; it
+ * makes driver calls, so callers keep its answer (facs_resident.cu caches
+ * its plans).
  *
  * Kernels built for an older architecture keep compiling: there these
  * functions trap, and facs_cuda_cluster_fits says no before any launch. */
@@ -87,13 +92,13 @@ static inline cudaLaunchConfig_t facs_cuda_cluster_config(unsigned blocks, unsig
     return config;
 }
 
-/* Lets kernel have `shared` bytes of dynamic shared memory and clusters past
- * the portable 8 blocks. */
-template <class... P> static inline cudaError_t facs_cuda_cluster_attributes(void (*kernel)(P...), unsigned cluster,
-                                                                             size_t shared)
+/* Lets kernel have up to `optin` bytes of dynamic shared memory (the
+ * device's limit, so that any later launch may use less or more) and
+ * clusters past the portable 8 blocks. */
+template <class... P> static inline cudaError_t facs_cuda_cluster_attributes(void (*kernel)(P...), size_t optin)
 {
-    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared);
-    if (err == cudaSuccess && cluster > 8)
+    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)optin);
+    if (err == cudaSuccess)
         err = cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
     return err;
 }
@@ -116,7 +121,7 @@ static inline bool facs_cuda_cluster_fits(void (*kernel)(P...), unsigned cluster
     cudaLaunchAttribute attr;
     cudaLaunchConfig_t config = facs_cuda_cluster_config(cluster, cluster, threads, shared, &attr);
     int active = 0;
-    if (facs_cuda_cluster_attributes(kernel, cluster, shared) != cudaSuccess ||
+    if (facs_cuda_cluster_attributes(kernel, optin) != cudaSuccess ||
         cudaOccupancyMaxActiveClusters(&active, kernel, &config) != cudaSuccess) {
         (void)cudaGetLastError();
         return false;
@@ -126,7 +131,8 @@ static inline bool facs_cuda_cluster_fits(void (*kernel)(P...), unsigned cluster
 }
 
 /* kernel<<<blocks, threads, shared>>>(args...) in clusters of `cluster`
- * consecutive blocks (blocks a multiple of it), on the default stream. */
+ * consecutive blocks (blocks a multiple of it), on the default stream, after
+ * facs_cuda_cluster_fits said yes to that configuration. */
 template <class... P, class... A>
 static inline facs_status facs_cuda_launch_cluster(const char *name, void (*kernel)(P...), unsigned blocks,
                                                    unsigned cluster, unsigned threads, size_t shared, A... args)
@@ -136,9 +142,7 @@ static inline facs_status facs_cuda_launch_cluster(const char *name, void (*kern
 #else
     cudaLaunchAttribute attr;
     cudaLaunchConfig_t config = facs_cuda_cluster_config(blocks, cluster, threads, shared, &attr);
-    cudaError_t err = facs_cuda_cluster_attributes(kernel, cluster, shared);
-    if (err == cudaSuccess)
-        err = cudaLaunchKernelEx(&config, kernel, args...);
+    cudaError_t err = cudaLaunchKernelEx(&config, kernel, args...);
     if (err != cudaSuccess)
         return facs_cuda_status_(err, name, __FILE__, __LINE__);
 #endif

@@ -20,29 +20,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mutex>
+
+#if !defined(FACS_CUDA_EMULATION)
+#include <cuda_pipeline.h>
+#endif
+
 #include "../facs_fusion_math.h"
 #include "cluster.cuh"
 #include "facs_resident.cuh"
 
 namespace {
 
-constexpr unsigned kThreads = 256;
+constexpr unsigned kThreads = 512;
+/* Images per cluster at most: each thread keeps one sum per image in
+ * registers in the W z and W^T ds steps. */
+constexpr int kMaxImages = 8;
 
-/* The shared memory of a block, in floats: x [G][HW][L], then per image
- * z or dz [L], p [O] and ds [O], then the reduction scratch [kThreads]. */
+/* The shared memory of a block, in floats: x [G][HW][L], then per image z or
+ * dz [L], p [O], ds [O] and the exchange [CO] (the forward's partial scores,
+ * the backward's gathered ds), then scratch [kThreads][kMaxImages]. */
 struct Layout {
-    float *x, *z, *p, *ds, *scratch;
+    float *x, *z, *p, *ds, *exchange, *scratch;
 };
 
 __host__ __device__ inline size_t image_floats(const FacsResident &s)
 {
     size_t l = (size_t)(s.c / s.blocks), o = (size_t)(s.co / s.blocks);
-    return (size_t)s.hw * l + l + 2 * o;
+    return (size_t)s.hw * l + l + 2 * o + (size_t)s.co;
 }
+
+constexpr size_t kScratchFloats = (size_t)kThreads * kMaxImages;
 
 __host__ __device__ inline size_t shared_bytes(const FacsResident &s)
 {
-    return ((size_t)s.images * image_floats(s) + kThreads) * sizeof(float);
+    return ((size_t)s.images * image_floats(s) + kScratchFloats) * sizeof(float);
 }
 
 __device__ inline Layout layout_of(float *smem, const FacsResident &s)
@@ -53,8 +65,37 @@ __device__ inline Layout layout_of(float *smem, const FacsResident &s)
     m.z = m.x + g * s.hw * l;
     m.p = m.z + g * l;
     m.ds = m.p + g * o;
-    m.scratch = m.ds + g * o;
+    m.exchange = m.ds + g * o;
+    m.scratch = m.exchange + g * s.co;
     return m;
+}
+
+/* The cells (row, col) of a rows x width grid that this thread visits:
+ * thread t from cell t on, in steps of blockDim.x, without a division per
+ * step. */
+struct Cells {
+    int row, col, width, drow, dcol;
+    __device__ explicit Cells(int w)
+        : row((int)threadIdx.x / w), col((int)threadIdx.x % w), width(w), drow((int)blockDim.x / w),
+          dcol((int)blockDim.x % w)
+    {
+    }
+    __device__ void next()
+    {
+        row += drow;
+        col += dcol;
+        if (col >= width) {
+            col -= width;
+            row++;
+        }
+    }
+};
+
+__device__ inline float warp_sum(float v)
+{
+    for (int offset = 16; offset > 0; offset /= 2)
+        v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
 }
 
 /* store(col, sum of value(row, col) over rows) for every col < cols. Thread t
@@ -92,26 +133,106 @@ __device__ void block_column_sums(const Value &value, int rows, int cols, float 
     __syncthreads();
 }
 
-/* The block's channels of the group's images into shared memory: rows of L
- * floats, read as float4 where rows and x allow. */
+/* The block's channels of the group's images into shared memory, as
+ * asynchronous copies (cp.async: many in flight, no registers), 16 bytes
+ * each where rows and x allow. */
 __device__ void load_channels(const float *__restrict__ x, const FacsResident &s, unsigned rank, int n0, int images,
                               float *xs)
 {
-    const int l = s.c / s.blocks;
-    const size_t rows = (size_t)images * s.hw, first = (size_t)n0 * s.hw;
-    const float *src = x + (size_t)rank * l;
-    if (l % 4 == 0 && s.c % 4 == 0 && (uintptr_t)x % 16 == 0) {
-        const size_t quads = rows * (l / 4);
-        for (size_t e = threadIdx.x; e < quads; e += blockDim.x) {
-            size_t row = e / (l / 4), q = e % (l / 4);
-            *(float4 *)(xs + row * l + 4 * q) = *(const float4 *)(src + (first + row) * s.c + 4 * q);
+    const int l = s.c / s.blocks, rows = images * s.hw;
+    const float *src = x + (size_t)n0 * s.hw * s.c + (size_t)rank * l;
+    const bool quads = l % 4 == 0 && s.c % 4 == 0 && (uintptr_t)x % 16 == 0;
+    const int step = quads ? 4 : 1;
+    for (Cells e(l / step); e.row < rows; e.next())
+        __pipeline_memcpy_async(xs + (size_t)e.row * l + e.col * step, src + (size_t)e.row * s.c + e.col * step,
+                                step * sizeof(float));
+    __pipeline_commit();
+    __pipeline_wait_prior(0);
+}
+
+/* part[g CO + i] = w[i, own channels] . z[g, own channels] for every output
+ * i: this block's share of s = W z. One warp per output, lanes over the
+ * channels (coalesced rows of w), one sum per image reduced across the warp
+ * in a fixed order. */
+__device__ void partial_scores(const float *__restrict__ w, const float *zs, const FacsResident &s, unsigned rank,
+                               int images, float *part)
+{
+    const int l = s.c / s.blocks, lane = (int)threadIdx.x % 32, warps = (int)blockDim.x / 32;
+    for (int i = (int)threadIdx.x / 32; i < s.co; i += warps) {
+        const float *wi = w + (size_t)i * s.c + (size_t)rank * l;
+        float acc[kMaxImages];
+#pragma unroll
+        for (int g = 0; g < kMaxImages; g++)
+            acc[g] = 0.0f;
+        for (int k = lane; k < l; k += 32) {
+            const float wk = wi[k];
+#pragma unroll
+            for (int g = 0; g < kMaxImages; g++)
+                if (g < images)
+                    acc[g] += wk * zs[g * l + k];
+        }
+#pragma unroll
+        for (int g = 0; g < kMaxImages; g++)
+            if (g < images) {
+                float sum = warp_sum(acc[g]);
+                if (lane == 0)
+                    part[g * s.co + i] = sum;
+            }
+    }
+}
+
+/* acc[g] += sum over outputs i = first, first + step, ... of w[i, k] ds[g, i]. */
+__device__ inline void column_dot(const float *__restrict__ w_k, const float *ds_all, const FacsResident &s,
+                                  int images, int first, int step, float *acc)
+{
+    for (int i = first; i < s.co; i += step) {
+        const float wk = w_k[(size_t)i * s.c];
+#pragma unroll
+        for (int g = 0; g < kMaxImages; g++)
+            if (g < images)
+                acc[g] += wk * ds_all[g * s.co + i];
+    }
+}
+
+/* dz[g L + k] = (w[:, own channel k] . ds[g, :]) / HW for the block's
+ * channels: threads over k (coalesced columns of w), the outputs split into
+ * phases when there are more threads than channels, one sum per image per
+ * thread, the phases added in order. Ends with a barrier. */
+__device__ void mean_gradient(const float *__restrict__ w, const float *ds_all, const FacsResident &s, unsigned rank,
+                              int images, float *scratch, float *dz)
+{
+    const int l = s.c / s.blocks, t = (int)threadIdx.x, threads = (int)blockDim.x;
+    const float *w_own = w + (size_t)rank * l;
+    const float hw = (float)s.hw;
+    if (l >= threads) {
+        for (int k = t; k < l; k += threads) {
+            float acc[kMaxImages] = {};
+            column_dot(w_own + k, ds_all, s, images, 0, 1, acc);
+#pragma unroll
+            for (int g = 0; g < kMaxImages; g++)
+                if (g < images)
+                    dz[g * l + k] = acc[g] / hw;
         }
     } else {
-        for (size_t e = threadIdx.x; e < rows * l; e += blockDim.x) {
-            size_t row = e / l, k = e % l;
-            xs[e] = src[(first + row) * s.c + k];
+        const int phases = threads / l, k = t % l, phase = t / l;
+        if (phase < phases) {
+            float acc[kMaxImages] = {};
+            column_dot(w_own + k, ds_all, s, images, phase, phases, acc);
+#pragma unroll
+            for (int g = 0; g < kMaxImages; g++)
+                if (g < images)
+                    scratch[(phase * kMaxImages + g) * l + k] = acc[g];
+        }
+        __syncthreads();
+        for (int e = t; e < images * l; e += threads) {
+            const int g = e / l, kk = e % l;
+            float sum = 0.0f;
+            for (int ph = 0; ph < phases; ph++)
+                sum += scratch[(ph * kMaxImages + g) * l + kk];
+            dz[e] = sum / hw;
         }
     }
+    __syncthreads();
 }
 
 __global__ void __launch_bounds__(kThreads)
@@ -122,41 +243,38 @@ __global__ void __launch_bounds__(kThreads)
     extern __shared__ float smem[];
     const Layout m = layout_of(smem, s);
     const unsigned rank = facs_cluster_rank();
-    const int l = s.c / s.blocks, o = s.co / s.blocks, r = s.r, hw = s.hw, c = s.c;
+    const int l = s.c / s.blocks, o = s.co / s.blocks, r = s.r, hw = s.hw, co = s.co;
     const int n0 = (int)(blockIdx.x / s.blocks) * s.images, images = min(s.images, s.n - n0);
     load_channels(x, s, rank, n0, images, m.x);
     __syncthreads();
 
     for (int g = 0; g < images; g++) {
         const float *xg = m.x + (size_t)g * hw * l;
-        float *zg = m.z + (size_t)g * l, *z_out = z + (size_t)(n0 + g) * c + rank * l;
+        float *zg = m.z + (size_t)g * l, *z_out = z + (size_t)(n0 + g) * s.c + rank * l;
         block_column_sums([=](int pix, int k) { return xg[(size_t)pix * l + k]; }, hw, l, m.scratch,
                           [=](int k, float sum) { zg[k] = z_out[k] = sum / (float)hw; });
     }
+    partial_scores(w, m.z, s, rank, images, m.exchange);
     facs_cluster_sync();
 
-    /* column g O + i: s = w[rank O + i, :] . z[g, :], over every block's z */
-    block_column_sums(
-        [=](int k, int col) {
-            const float *zk = facs_cluster_map(m.z, (unsigned)(k / l));
-            return w[(size_t)(rank * o + col % o) * c + k] * zk[(col / o) * l + k % l];
-        },
-        c, images * o, m.scratch,
-        [=](int col, float sum) {
-            int i = (int)rank * o + col % o;
-            float p = facs_sigmoid_value(sum + (b ? b[i] : 0.0f));
-            m.p[col] = p;
-            prob[(size_t)(n0 + col / o) * s.co + i] = p;
-        });
+    /* p of the own outputs: the blocks' partial scores added in rank order */
+    for (Cells e(o); e.row < images; e.next()) {
+        const int i = (int)rank * o + e.col;
+        float sum = 0.0f;
+        for (int k = 0; k < s.blocks; k++)
+            sum += facs_cluster_map(m.exchange, (unsigned)k)[e.row * co + i];
+        const float p = facs_sigmoid_value(sum + (b ? b[i] : 0.0f));
+        m.p[e.row * o + e.col] = p;
+        prob[(size_t)(n0 + e.row) * co + i] = p;
+    }
     facs_cluster_sync();
 
-    const size_t outputs = (size_t)images * hw * o;
-    for (size_t e = threadIdx.x; e < outputs; e += blockDim.x) {
-        size_t row = e / o;
-        int i = (int)(e % o), g = (int)(row / hw);
-        const float *chunk = m.x + row * l + (size_t)i * r;
-        y[((size_t)n0 * hw + row) * s.co + rank * o + i] = facs_fusion_value(
-            s.weighted, s.threshold, m.p[g * o + i], facs_chunk_max(chunk, r), facs_chunk_mean(chunk, r));
+    float *y_own = y + (size_t)n0 * hw * co + rank * o;
+    for (Cells e(o); e.row < images * hw; e.next()) {
+        const float *chunk = m.x + (size_t)e.row * l + (size_t)e.col * r;
+        const float p = m.p[e.row / hw * o + e.col];
+        y_own[(size_t)e.row * co + e.col] =
+            facs_fusion_value(s.weighted, s.threshold, p, facs_chunk_max(chunk, r), facs_chunk_mean(chunk, r));
     }
 }
 
@@ -168,11 +286,11 @@ __global__ void __launch_bounds__(kThreads)
     extern __shared__ float smem[];
     const Layout m = layout_of(smem, s);
     const unsigned rank = facs_cluster_rank();
-    const int l = s.c / s.blocks, o = s.co / s.blocks, r = s.r, hw = s.hw, c = s.c, co = s.co;
+    const int l = s.c / s.blocks, o = s.co / s.blocks, r = s.r, hw = s.hw, co = s.co;
     const int n0 = (int)(blockIdx.x / s.blocks) * s.images, images = min(s.images, s.n - n0);
     load_channels(x, s, rank, n0, images, m.x);
-    for (int e = (int)threadIdx.x; e < images * o; e += (int)blockDim.x)
-        m.p[e] = prob[(size_t)(n0 + e / o) * co + rank * o + e % o];
+    for (Cells e(o); e.row < images; e.next())
+        m.p[e.row * o + e.col] = prob[(size_t)(n0 + e.row) * co + rank * o + e.col];
     __syncthreads();
 
     for (int g = 0; g < images; g++) {
@@ -191,28 +309,24 @@ __global__ void __launch_bounds__(kThreads)
     if (!dx)
         return;
     facs_cluster_sync();
-
-    /* column g L + k: dz = w[:, rank L + k] . ds[g, :] over every block's ds */
-    block_column_sums(
-        [=](int i, int col) {
-            const float *dsi = facs_cluster_map(m.ds, (unsigned)(i / o));
-            return w[(size_t)i * c + rank * l + col % l] * dsi[(col / l) * o + i % o];
-        },
-        co, images * l, m.scratch, [=](int col, float sum) { m.z[col] = sum / (float)hw; });
+    /* every block's ds, gathered; the barrier after it lets blocks return */
+    for (Cells e(co); e.row < images; e.next())
+        m.exchange[e.row * co + e.col] = facs_cluster_map(m.ds, (unsigned)(e.col / o))[e.row * o + e.col % o];
     facs_cluster_sync();
+    mean_gradient(w, m.exchange, s, rank, images, m.scratch, m.z);
 
-    const size_t chunks = (size_t)images * hw * o;
-    for (size_t e = threadIdx.x; e < chunks; e += blockDim.x) {
-        size_t row = e / o;
-        int i = (int)(e % o), g = (int)(row / hw);
-        const float *chunk = m.x + row * l + (size_t)i * r;
+    const float *dy_own = dy + (size_t)n0 * hw * co + rank * o;
+    float *dx_own = dx + (size_t)n0 * hw * s.c + rank * l;
+    for (Cells e(o); e.row < images * hw; e.next()) {
+        const float *chunk = m.x + (size_t)e.row * l + (size_t)e.col * r;
+        const int g = e.row / hw;
         float cmax, cavg;
-        facs_fusion_coeffs(s.weighted, s.threshold, m.p[g * o + i], &cmax, &cavg);
-        float grad = dy[((size_t)n0 * hw + row) * co + rank * o + i];
-        float g_avg = grad * cavg / (float)r;
-        int best = facs_chunk_argmax(chunk, r);
-        const float *dz = m.z + (size_t)g * l + (size_t)i * r;
-        float *out = dx + ((size_t)n0 * hw + row) * c + rank * l + (size_t)i * r;
+        facs_fusion_coeffs(s.weighted, s.threshold, m.p[g * o + e.col], &cmax, &cavg);
+        const float grad = dy_own[(size_t)e.row * co + e.col];
+        const float g_avg = grad * cavg / (float)r;
+        const int best = facs_chunk_argmax(chunk, r);
+        const float *dz = m.z + (size_t)g * l + (size_t)e.col * r;
+        float *out = dx_own + (size_t)e.row * s.c + (size_t)e.col * r;
         for (int k = 0; k < r; k++)
             out[k] = dz[k] + g_avg + (k == best ? grad * cmax : 0.0f);
     }
@@ -220,8 +334,11 @@ __global__ void __launch_bounds__(kThreads)
 
 bool classic_requested(void)
 {
-    const char *kernels = getenv("FACS_CUDA_FACS_KERNELS");
-    return kernels && !strcmp(kernels, "classic");
+    static const bool classic = [] {
+        const char *kernels = getenv("FACS_CUDA_FACS_KERNELS");
+        return kernels && !strcmp(kernels, "classic");
+    }();
+    return classic;
 }
 
 /* The most blocks per cluster that divide co: each image spread over as many
@@ -234,34 +351,69 @@ int cluster_blocks(int co)
     return 1;
 }
 
+/* The plan of s's shape on the current device (images 0: none), with the
+ * driver's word on whether its clusters can run. */
+FacsResident plan_shape(FacsResident s, bool backward)
+{
+    size_t optin;
+    int sms;
+    facs_cuda_cluster_device(&optin, &sms);
+    s.blocks = cluster_blocks(s.co), s.images = 0;
+    if (optin < kScratchFloats * sizeof(float))
+        return s;
+    size_t fit = (optin / sizeof(float) - kScratchFloats) / image_floats(s);
+    /* As many images per cluster as fill the SMs once: fewer clusters read W
+     * fewer times. */
+    int slots = sms / s.blocks > 0 ? sms / s.blocks : 1;
+    size_t wanted = ((size_t)s.n + slots - 1) / slots, images = wanted < fit ? wanted : fit;
+    s.images = (int)(images < (size_t)kMaxImages ? images : (size_t)kMaxImages);
+    if (s.images == 0)
+        return s;
+    size_t bytes = shared_bytes(s);
+    bool fits = backward ? facs_cuda_cluster_fits(resident_backward, s.blocks, kThreads, bytes)
+                         : facs_cuda_cluster_fits(resident_forward, s.blocks, kThreads, bytes);
+    s.images = fits ? s.images : 0;
+    return s;
+}
+
+/* Plans by device and shape: planning asks the driver (occupancy, function
+ * attributes), which a network's every FACS call should not wait for. */
+struct CachedPlan {
+    int device, backward;
+    FacsResident plan;
+};
+constexpr int kCachedPlans = 128;
+CachedPlan cached_plans[kCachedPlans];
+int cached_count;
+std::mutex cache_mutex;
+
 } // namespace
 
 bool facs_cuda_resident_plan(int n, int hw, int c, int co, const facs_fuse_params *p, bool backward,
                              FacsResident *plan)
 {
-    if (classic_requested() || n < 1 || hw < 1 || co < 1 || c % co)
+    int device = 0;
+    if (classic_requested() || n < 1 || hw < 1 || co < 1 || c % co || cudaGetDevice(&device) != cudaSuccess)
         return false;
-    size_t optin;
-    int sms;
-    facs_cuda_cluster_device(&optin, &sms);
-    FacsResident s = {n, hw, c, co, c / co, cluster_blocks(co), 1, p->fusion == FACS_FUSION_WEIGHTED, p->threshold};
-    if (optin < kThreads * sizeof(float))
-        return false;
-    size_t fit = (optin / sizeof(float) - kThreads) / image_floats(s);
-    if (fit == 0)
-        return false;
-    /* As many images per cluster as fill the SMs once: fewer clusters read W
-     * fewer times. */
-    int slots = sms / s.blocks > 0 ? sms / s.blocks : 1;
-    size_t wanted = ((size_t)n + slots - 1) / slots;
-    s.images = (int)(wanted < fit ? wanted : fit);
-    size_t bytes = shared_bytes(s);
-    bool fits = backward ? facs_cuda_cluster_fits(resident_backward, s.blocks, kThreads, bytes)
-                         : facs_cuda_cluster_fits(resident_forward, s.blocks, kThreads, bytes);
-    if (!fits)
-        return false;
+    FacsResident s = {n, hw, c, co, c / co, 0, 0, p->fusion == FACS_FUSION_WEIGHTED, p->threshold};
+    {
+        std::lock_guard<std::mutex> lock(cache_mutex);
+        for (int i = 0; i < cached_count; i++) {
+            const CachedPlan &k = cached_plans[i];
+            if (k.device == device && k.backward == (int)backward && k.plan.n == n && k.plan.hw == hw &&
+                k.plan.c == c && k.plan.co == co) {
+                s.blocks = k.plan.blocks, s.images = k.plan.images;
+                *plan = s;
+                return s.images > 0;
+            }
+        }
+    }
+    s = plan_shape(s, backward);
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    if (cached_count < kCachedPlans)
+        cached_plans[cached_count++] = CachedPlan{device, (int)backward, s};
     *plan = s;
-    return true;
+    return s.images > 0;
 }
 
 static unsigned grid_blocks(const FacsResident &s)

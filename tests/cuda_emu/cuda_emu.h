@@ -411,6 +411,26 @@ static inline unsigned long long __umul64hi(unsigned long long a, unsigned long 
 long long facs_emu_clock64(void);
 static inline long long clock64(void) { return facs_emu_clock64(); }
 
+/* ---- asynchronous copies into shared memory (cp.async, sm_80) ------------ */
+
+/* A thread's copies are held back until it waits for them (or returns): a
+ * read of the destination before __pipeline_wait_prior, or by another thread
+ * before a barrier that follows the wait, sees the poisoned bytes. The
+ * emulation completes every copy at any wait, which the GPU may also do. */
+void facs_emu_pipeline_copy(void *dst, const void *src, size_t bytes);
+void facs_emu_pipeline_wait(void);
+static inline void __pipeline_memcpy_async(void *dst, const void *src, size_t bytes, size_t zero_fill = 0)
+{
+    (void)zero_fill;
+    facs_emu_pipeline_copy(dst, src, bytes);
+}
+static inline void __pipeline_commit(void) {}
+static inline void __pipeline_wait_prior(size_t prior)
+{
+    (void)prior;
+    facs_emu_pipeline_wait();
+}
+
 /* ---- thread-block clusters (sm_90) -------------------------------------- */
 
 /* The blocks of a cluster run together: their threads interleave at every

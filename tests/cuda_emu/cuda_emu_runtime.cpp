@@ -34,7 +34,7 @@ namespace {
 
 constexpr unsigned kMaxThreads = 1024;
 constexpr unsigned kMaxClusterBlocks = 16;     /* sm_90's non-portable cluster limit */
-constexpr unsigned kMaxClusterThreads = 4096;  /* fibers of one cluster: the emulation's own limit */
+constexpr unsigned kMaxClusterThreads = 8192;  /* fibers of one cluster: the emulation's own limit */
 constexpr size_t kMaxDynamicShared = 48 * 1024;
 constexpr size_t kMaxClusterShared = 227 * 1024; /* sm_90's opt-in per-block limit */
 constexpr size_t kRedZone = 256;             /* also cudaMalloc's alignment */
@@ -48,6 +48,13 @@ thread_local cudaError_t last_error = cudaSuccess;
 
 enum class State : unsigned char { Ready, AtBarrier, AtWarp, Done };
 
+/* A cp.async copy that its thread has not waited for yet. */
+struct AsyncCopy {
+    void *dst;
+    const void *src;
+    size_t bytes;
+};
+
 /* One CUDA thread: its saved context, and what it waits in. */
 struct Fiber {
     void *sp;
@@ -60,6 +67,7 @@ struct Fiber {
     int op, param, width;
     unsigned mask;
     uint64_t value, result;
+    std::vector<AsyncCopy> copies;
 };
 
 /* A barrier: __syncthreads of one block, or the cluster's. */
@@ -320,9 +328,17 @@ char *stack_top(unsigned t)
 /* A block of a cluster that has returned no longer has shared memory: its
  * slice is poisoned, so a neighbour that reads it later (a missing cluster
  * barrier before the exit) reads NaN. */
+void complete_copies(Fiber *f)
+{
+    for (const AsyncCopy &c : f->copies)
+        memcpy(c.dst, c.src, c.bytes);
+    f->copies.clear();
+}
+
 void fiber_body(Fiber *f)
 {
     launch->body(launch->ctx);
+    complete_copies(f);
     f->state = State::Done;
     launch->done++;
     if (++launch->block_done[f->rank] == launch->threads && launch->cluster > 1)
@@ -664,6 +680,17 @@ void facs_emu_cluster_sync(const char *file, int line)
     Launch &l = *launch;
     (void)wait_at(f, l.cluster_bar, 0, l.cluster * l.threads, "cluster", FACS_EMU_BAR_PLAIN, 0, file, line);
 }
+
+void facs_emu_pipeline_copy(void *dst, const void *src, size_t bytes)
+{
+    Fiber *f = running("__pipeline_memcpy_async");
+    if ((bytes != 4 && bytes != 8 && bytes != 16) || (uintptr_t)dst % bytes || (uintptr_t)src % bytes)
+        fault("__pipeline_memcpy_async of %zu bytes from %p to %p (4, 8 or 16 bytes, both aligned to the size)",
+              bytes, src, dst);
+    f->copies.push_back(AsyncCopy{dst, src, bytes});
+}
+
+void facs_emu_pipeline_wait(void) { complete_copies(running("__pipeline_wait_prior")); }
 
 unsigned facs_emu_cluster_rank(void) { return running("the cluster rank")->rank; }
 
