@@ -4,7 +4,8 @@
  * barrier, shared memory that no block inherits from the previous one, every
  * shuffle at every width against a reference written from the CUDA
  * programming guide, votes and warp reductions, dynamic shared memory, launch
- * configuration errors, device memory, thread-block clusters (ranks,
+ * configuration errors, device memory, cp.async copies held back until the
+ * wait, thread-block clusters (ranks,
  * distributed shared memory, a returned block's memory poisoned). Then the faults the emulation must stop
  * on (each run in a child process): a barrier some threads skip, barriers on
  * different lines, a host pointer given to a kernel, writes past an
@@ -400,6 +401,41 @@ void check_launches_and_memory(void)
     CUDA_OK(cudaFree(y));
 }
 
+/* ---- asynchronous copies (cp.async) ------------------------------------- */
+
+/* Each thread copies one float4 into shared memory; what it reads before the
+ * wait is the poison, after it the copy. */
+__global__ void async_copy(const float4 *src, float *before, float *after)
+{
+    extern __shared__ float4 staged[];
+    __pipeline_memcpy_async(&staged[threadIdx.x], &src[threadIdx.x], sizeof(float4));
+    __pipeline_commit();
+    before[threadIdx.x] = staged[threadIdx.x].x;
+    __pipeline_wait_prior(0);
+    after[threadIdx.x] = staged[threadIdx.x].w;
+}
+
+void check_async_shared_copies(void)
+{
+    const unsigned threads = 32;
+    float4 *src = device<float4>(threads);
+    std::vector<float4> host(threads);
+    for (unsigned t = 0; t < threads; t++)
+        host[t] = make_float4(1.0f, 2.0f, 3.0f, (float)t);
+    CUDA_OK(cudaMemcpy(src, host.data(), threads * sizeof(float4), cudaMemcpyHostToDevice));
+    float *before = device<float>(threads), *after = device<float>(threads);
+    async_copy<<<1, threads, threads * sizeof(float4)>>>(src, before, after);
+    CUDA_OK(cudaGetLastError());
+    std::vector<float> b = to_host(before, threads), a = to_host(after, threads);
+    int bad = 0;
+    for (unsigned t = 0; t < threads; t++)
+        bad += !isnan(b[t]) || a[t] != (float)t;
+    CHECK(bad == 0, "cp.async copies: %d threads saw the copy before the wait or not after it", bad);
+    CUDA_OK(cudaFree(src));
+    CUDA_OK(cudaFree(before));
+    CUDA_OK(cudaFree(after));
+}
+
 /* ---- thread-block clusters ---------------------------------------------- */
 
 /* Each block fills its dynamic shared memory, then reads its right
@@ -667,6 +703,7 @@ int main(void)
     check_votes();
     check_launches_and_memory();
     check_async_copies();
+    check_async_shared_copies();
     check_clusters();
     check_faults();
     printf("facs-cuda-emu-check: %d checks, %d failed\n", checks, failures);
