@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# One lent GPU session's checks and benchmarks in one command that fits its
+# device time (docs/cuda.md "A lent GPU session"). Built here, run there:
+#
+#   here:  tools/device_run.sh --build          # Release, sm_90, no MPI, into build-device/ (binaries only)
+#   there: tools/device_run.sh build-device OUT  # the device tool's run: carry ["build-device"], OUT=$OUT
+#
+# There, in order of what the open questions need most: the FACS cases with
+# the resident and the classic kernels; bench-facs with both (the bandwidth
+# question); tools/gpu_check.sh with QUICK=1 (every op, every network,
+# compute-sanitizer on the FACS cases); the GPU benchmarks (bench/run_bench.sh
+# gpu). Each step is bounded (STEP_TIMEOUT, default 240 s) and the whole stops
+# starting steps after BUDGET seconds (default 300), so it ends within 540 s.
+# The summary lists the FACS op's time and fraction of the copy bandwidth per
+# shape for both kernel paths. OUT gets at most 8
+# files: summary.txt, facs_cases.txt, facs_bench.tar.gz, gpu_check.tar.gz,
+# bench_results.tar.gz.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+
+if [ "${1:-}" = "--build" ]; then
+    build=$root/build-device-tree
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFACS_CUDA=ON -DFACS_MPI=OFF \
+        -DCMAKE_CUDA_ARCHITECTURES=90 -DFACS_WERROR=ON >/dev/null || exit 1
+    cmake --build "$build" -j "$(nproc)" --target test_backend_ops test_cuda_networks test_comm_device bench-facs \
+        bench-models || exit 1
+    stage=$root/build-device
+    rm -rf "$stage"
+    mkdir -p "$stage/tests"
+    cp "$build"/tests/test_backend_ops "$build"/tests/test_cuda_networks "$build"/tests/test_comm_device "$stage/tests/"
+    cp "$build"/bench-facs "$build"/bench-models "$stage/"
+    du -sh "$stage"
+    exit 0
+fi
+
+if [ $# -ne 2 ]; then
+    echo "usage: $0 --build | $0 BUILD OUT" >&2
+    exit 2
+fi
+build=$1
+out=$2
+mkdir -p "$out"
+summary=$out/summary.txt
+start=$(date +%s)
+budget=${BUDGET:-300}
+step_timeout=${STEP_TIMEOUT:-240}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# step NAME LOG COMMAND...: runs the command (a function of this script or a
+# program) within the step timeout, its output to LOG, unless the budget is
+# spent; one line in the summary.
+step() {
+    local name=$1 log=$2 rc t0
+    shift 2
+    if [ $(($(date +%s) - start)) -ge "$budget" ]; then
+        echo "$name: not started (budget of $budget s spent)" | tee -a "$summary"
+        return
+    fi
+    t0=$(date +%s)
+    timeout "$step_timeout" bash -c '"$@"' step "$@" >"$log" 2>&1
+    rc=$?
+    echo "$name: exit $rc in $(($(date +%s) - t0)) s" | tee -a "$summary"
+}
+
+facs_cases() {
+    for kernels in resident classic; do
+        echo "== FACS_CUDA_FACS_KERNELS=$kernels"
+        FACS_CUDA_FACS_KERNELS=$kernels "$build/tests/test_backend_ops" -b cuda -o facs | grep -v " ok$"
+    done
+}
+facs_bench() {
+    for kernels in resident classic; do
+        echo "== FACS_CUDA_FACS_KERNELS=$kernels"
+        FACS_CUDA_FACS_KERNELS=$kernels "$build/bench-facs" --device cuda --batch 64 --runs 5 --warmup 3 \
+            >"$work/facs_$kernels.json"
+    done
+}
+export -f facs_cases facs_bench
+export build work
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >>"$summary" 2>&1
+step facs_cases "$out/facs_cases.txt" facs_cases
+step facs_bench "$work/facs_bench.log" facs_bench
+python3 - "$work" >>"$summary" 2>&1 <<'PY'
+import json, os, sys
+for kernels in ("resident", "classic"):
+    try:
+        with open(os.path.join(sys.argv[1], f"facs_{kernels}.json")) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        print(f"{kernels}: no result ({e})")
+        continue
+    for s in doc["shapes"]:
+        print(f"{kernels:9s} {s['name']:22s} fwd {s.get('facs_fwd_ms')} ms {s.get('facs_fwd_of_copy')} of copy, "
+              f"bwd {s.get('facs_bwd_ms')} ms {s.get('facs_bwd_of_copy')} of copy")
+PY
+step gpu_check "$work/gpu_check.log" env QUICK=1 "$root/tools/gpu_check.sh" "$build" "$work/gpu_check"
+step bench_gpu "$work/bench_gpu.log" env RESULTS="$work/results" "$root/bench/run_bench.sh" gpu "$build"
+tar -czf "$out/facs_bench.tar.gz" -C "$work" $(cd "$work" && ls facs_*)
+tar -czf "$out/gpu_check.tar.gz" -C "$work" gpu_check.log $(cd "$work" && ls -d gpu_check 2>/dev/null)
+tar -czf "$out/bench_results.tar.gz" -C "$work" bench_gpu.log $(cd "$work" && ls -d results 2>/dev/null)
+echo "total $(($(date +%s) - start)) s" | tee -a "$summary"
