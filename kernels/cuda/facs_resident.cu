@@ -6,17 +6,19 @@
  * A cluster of K blocks takes G consecutive images. Block r holds channels
  * [r L, r L + L) of them (L = C / K; K divides C / R, so L is a whole number
  * of chunks) and owns output channels [r O, r O + O), O = L / R:
- *   forward:  load its x; z of its channels; cluster barrier; p of its
- *             outputs, s = W z + b with z read from every block's shared
- *             memory; cluster barrier (no block returns while another still
- *             reads its z); y of its outputs from the resident x.
+ *   forward:  load its x (cp.async); z of its channels; its share of s = W z
+ *             for every output, from its channels; cluster barrier; p of its
+ *             outputs, the K shares added in rank order through distributed
+ *             shared memory, + b; cluster barrier (no block returns while
+ *             another still reads its shares); y of its outputs.
  *   backward: load its x; dL/dp of its outputs (dy read once), ds = dL/dp
- *             p (1 - p) to global memory for dW and db (facs.cu); cluster
- *             barrier; dz of its channels, W^T ds with ds read from every
- *             block; cluster barrier; dx of its chunks (dy again, now from L2).
- * Every sum runs in a fixed order (block_column_sums), so reruns give the
- * same bits; the order differs from the classic kernels', so the two paths
- * agree to rounding, not bitwise. */
+ *             p (1 - p), also to global memory for dW and db (facs.cu);
+ *             cluster barrier; every block's ds gathered; cluster barrier;
+ *             dz of its channels, W^T ds / HW; dx of its chunks (dy again,
+ *             now from L2).
+ * Every sum runs in a fixed order (block_column_sums, the warp sums), so
+ * reruns give the same bits; the order differs from the classic kernels', so
+ * the two paths agree to rounding, not bitwise. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,17 +237,39 @@ __device__ void mean_gradient(const float *__restrict__ w, const float *ds_all, 
     __syncthreads();
 }
 
+/* A block's part of the work: its shared memory, its rank in the cluster,
+ * its channels (l) and output channels (o) of each image, and its group's
+ * first image and image count. */
+struct Block {
+    Layout m;
+    unsigned rank;
+    int l, o, n0, images;
+};
+
+/* This block's part, with its channels of the group's images loaded (each
+ * thread waited for its own copies; a barrier must follow). */
+__device__ Block start_block(const FacsResident &s, const float *__restrict__ x, float *smem)
+{
+    Block k;
+    k.m = layout_of(smem, s);
+    k.rank = facs_cluster_rank();
+    k.l = s.c / s.blocks, k.o = s.co / s.blocks;
+    k.n0 = (int)(blockIdx.x / s.blocks) * s.images;
+    k.images = min(s.images, s.n - k.n0);
+    load_channels(x, s, k.rank, k.n0, k.images, k.m.x);
+    return k;
+}
+
 __global__ void __launch_bounds__(kThreads)
     resident_forward(FacsResident s, const float *__restrict__ x, const float *__restrict__ w,
                      const float *__restrict__ b, float *__restrict__ z, float *__restrict__ prob,
                      float *__restrict__ y)
 {
     extern __shared__ float smem[];
-    const Layout m = layout_of(smem, s);
-    const unsigned rank = facs_cluster_rank();
-    const int l = s.c / s.blocks, o = s.co / s.blocks, r = s.r, hw = s.hw, co = s.co;
-    const int n0 = (int)(blockIdx.x / s.blocks) * s.images, images = min(s.images, s.n - n0);
-    load_channels(x, s, rank, n0, images, m.x);
+    const Block part = start_block(s, x, smem);
+    const Layout &m = part.m;
+    const unsigned rank = part.rank;
+    const int l = part.l, o = part.o, r = s.r, hw = s.hw, co = s.co, n0 = part.n0, images = part.images;
     __syncthreads();
 
     for (int g = 0; g < images; g++) {
@@ -284,11 +308,10 @@ __global__ void __launch_bounds__(kThreads)
                       float *__restrict__ dx)
 {
     extern __shared__ float smem[];
-    const Layout m = layout_of(smem, s);
-    const unsigned rank = facs_cluster_rank();
-    const int l = s.c / s.blocks, o = s.co / s.blocks, r = s.r, hw = s.hw, co = s.co;
-    const int n0 = (int)(blockIdx.x / s.blocks) * s.images, images = min(s.images, s.n - n0);
-    load_channels(x, s, rank, n0, images, m.x);
+    const Block part = start_block(s, x, smem);
+    const Layout &m = part.m;
+    const unsigned rank = part.rank;
+    const int l = part.l, o = part.o, r = s.r, hw = s.hw, co = s.co, n0 = part.n0, images = part.images;
     for (Cells e(o); e.row < images; e.next())
         m.p[e.row * o + e.col] = prob[(size_t)(n0 + e.row) * co + rank * o + e.col];
     __syncthreads();

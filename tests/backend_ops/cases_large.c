@@ -23,9 +23,11 @@ const bo_case bo_large_cases[] = {
      * threads (17 outputs, a prime); and an image too large for a cluster's
      * shared memory (223 KB for each of its 8 blocks, past the 211 KB left
      * beside the scratch), which takes the classic kernels. One image and 8
-     * outputs: dW and db then rest on 8 pixel sums, not on one or on a
+     * outputs: dW then rests on 8 pixel sums, not on one or on a
      * difference across images, either of which can come near 0 and make
-     * the two backends' summation orders look far apart. */
+     * the two backends' summation orders look far apart. Its 870-pixel sums
+     * still differ by up to 7.9e-6 between the emulated classic kernels and
+     * the CPU (320 seeds), near the family's 1e-5: 3e-5 here. */
     {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 3, .c = 64, .h = 9, .w = 11, .lo = -1,
      .hi = 1, .no_fd = 1, .fa = {.fusion = FACS_FUSION_WEIGHTED, .r = 4, .bias = 1}},
     {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 5, .c = 16, .h = 6, .w = 7, .lo = -1,
@@ -35,7 +37,7 @@ const bo_case bo_large_cases[] = {
     {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 2, .c = 544, .h = 3, .w = 5, .lo = -1,
      .hi = 1, .no_fd = 1, .tol_fwd = 4e-6, .fa = {.fusion = FACS_FUSION_WEIGHTED, .r = 32}},
     {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 1, .c = 512, .h = 29, .w = 30, .lo = -1,
-     .hi = 1, .no_fd = 1, .fa = {.fusion = FACS_FUSION_WEIGHTED, .r = 64}},
+     .hi = 1, .no_fd = 1, .tol_xb = 3e-5, .fa = {.fusion = FACS_FUSION_WEIGHTED, .r = 64}},
 };
 
 const size_t bo_large_case_count = sizeof bo_large_cases / sizeof bo_large_cases[0];
