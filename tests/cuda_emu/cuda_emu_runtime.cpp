@@ -325,9 +325,8 @@ char *stack_top(unsigned t)
     return stack_area + (size_t)(t + 1) * stack_stride;
 }
 
-/* A block of a cluster that has returned no longer has shared memory: its
- * slice is poisoned, so a neighbour that reads it later (a missing cluster
- * barrier before the exit) reads NaN. */
+/* Does the thread's held-back cp.async copies: at its wait, or when it
+ * returns. */
 void complete_copies(Fiber *f)
 {
     for (const AsyncCopy &c : f->copies)
@@ -335,6 +334,9 @@ void complete_copies(Fiber *f)
     f->copies.clear();
 }
 
+/* A thread's whole life. A block of a cluster that has returned no longer has
+ * shared memory: its slice is poisoned, so a neighbour that reads it later (a
+ * missing cluster barrier before the exit) reads NaN. */
 void fiber_body(Fiber *f)
 {
     launch->body(launch->ctx);
@@ -558,9 +560,9 @@ void release_warp(unsigned base, unsigned part)
         const Fiber &f = fibers[t];
         if (f.state != State::AtWarp)
             continue;
-        unsigned local = local_index(&f), part = f.mask & warp_lanes(local / 32), missing = 0;
+        unsigned local = local_index(&f), base = t - local % 32, part = f.mask & warp_lanes(local / 32), missing = 0;
         for (unsigned l = 0; l < 32; l++)
-            if (part >> l & 1u && fibers[(t & ~31u) + l].state != State::AtWarp)
+            if (part >> l & 1u && fibers[base + l].state != State::AtWarp)
                 missing |= 1u << l;
         snprintf(buf, sizeof buf, "\n  thread %u (warp %u lane %u) waits in %s(mask 0x%08x) for lanes 0x%08x",
                  local, local / 32, local % 32, op_name(f.op), f.mask, missing);
