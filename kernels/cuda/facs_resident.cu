@@ -19,6 +19,7 @@
  * Every sum runs in a fixed order (block_column_sums, the warp sums), so
  * reruns give the same bits; the order differs from the classic kernels', so
  * the two paths agree to rounding, not bitwise. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -355,10 +356,15 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
+/* FACS_CUDA_FACS_KERNELS=classic; any other value but "resident" (the
+ * default) is named on stderr once, as a typo would otherwise go unseen. */
 bool classic_requested(void)
 {
     static const bool classic = [] {
         const char *kernels = getenv("FACS_CUDA_FACS_KERNELS");
+        if (kernels && strcmp(kernels, "classic") && strcmp(kernels, "resident"))
+            fprintf(stderr, "facs: FACS_CUDA_FACS_KERNELS=%s is neither classic nor resident; the resident FACS "
+                            "kernels run where an image fits\n", kernels);
         return kernels && !strcmp(kernels, "classic");
     }();
     return classic;

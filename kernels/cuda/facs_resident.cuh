@@ -3,7 +3,7 @@
  * where the classic kernels (facs.cu) read it twice. facs.cu picks these
  * whenever facs_cuda_resident_plan says they fit; FACS_CUDA_FACS_KERNELS=
  * classic in the environment keeps the classic kernels (for benchmarks and
- * for the tests of both). */
+ * for the tests of both), =resident is the default. */
 #ifndef FACS_CUDA_FACS_RESIDENT_CUH
 #define FACS_CUDA_FACS_RESIDENT_CUH
 
