@@ -391,13 +391,17 @@ FacsResident plan_shape(FacsResident s, bool backward)
     if (optin < kScratchFloats * sizeof(float))
         return s;
     size_t fit = (optin / sizeof(float) - kScratchFloats) / image_floats(s);
-    /* As many images per cluster as fill the SMs once: fewer clusters read W
-     * fewer times. */
-    int slots = sms / s.blocks > 0 ? sms / s.blocks : 1;
-    size_t wanted = ((size_t)s.n + slots - 1) / slots, images = wanted < fit ? wanted : fit;
-    s.images = (int)(images < (size_t)kMaxImages ? images : (size_t)kMaxImages);
-    if (s.images == 0)
+    fit = fit < (size_t)kMaxImages ? fit : (size_t)kMaxImages;
+    if (fit == 0)
         return s;
+    /* Clusters at a time (one block per SM: the blocks are large), then as
+     * few waves of them as the images need, each as full as the others: the
+     * last wave of 64 images in clusters of 7 on 8 slots would hold 1 image
+     * where clusters of 4 fill both waves. Fewer, fuller clusters also read
+     * W fewer times. */
+    size_t slots = sms / s.blocks > 0 ? (size_t)(sms / s.blocks) : 1;
+    size_t waves = ((size_t)s.n + slots * fit - 1) / (slots * fit);
+    s.images = (int)(((size_t)s.n + slots * waves - 1) / (slots * waves));
     size_t bytes = shared_bytes(s);
     bool fits = backward ? facs_cuda_cluster_fits(resident_backward, s.blocks, kThreads, bytes)
                          : facs_cuda_cluster_fits(resident_forward, s.blocks, kThreads, bytes);
