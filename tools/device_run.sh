@@ -98,7 +98,15 @@ for kernels in ("resident", "classic"):
 PY
 step gpu_check "$work/gpu_check.log" env QUICK=1 "$root/tools/gpu_check.sh" "$build" "$work/gpu_check"
 step bench_gpu "$work/bench_gpu.log" env RESULTS="$work/results" "$root/bench/run_bench.sh" gpu "$build"
-tar -czf "$out/facs_bench.tar.gz" -C "$work" $(cd "$work" && ls facs_*)
-tar -czf "$out/gpu_check.tar.gz" -C "$work" gpu_check.log $(cd "$work" && ls -d gpu_check 2>/dev/null)
-tar -czf "$out/bench_results.tar.gz" -C "$work" bench_gpu.log $(cd "$work" && ls -d results 2>/dev/null)
+# pack ARCHIVE PATTERN...: the files and folders of the work folder that match,
+# into OUT/ARCHIVE.tar.gz (no archive where none match).
+pack() {
+    local archive=$1 found
+    shift
+    found=$(cd "$work" && for p in "$@"; do ls -d $p 2>/dev/null; done)
+    [ -z "$found" ] || tar -czf "$out/$archive.tar.gz" -C "$work" $found
+}
+pack facs_bench 'facs_*'
+pack gpu_check gpu_check.log gpu_check
+pack bench_results bench_gpu.log results
 echo "total $(($(date +%s) - start)) s" | tee -a "$summary"

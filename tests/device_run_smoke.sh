@@ -1,0 +1,23 @@
+#!/bin/sh
+# tools/device_run.sh (a lent GPU session's one command) on a machine without
+# a GPU, over this build: every step runs and says how it ended (the GPU ones
+# fail or skip), the summary names them all, and the three archives and the
+# FACS case log arrive, so the script cannot rot between GPU sessions.
+# Usage: sh tests/device_run_smoke.sh BUILD_DIR
+BUILD=${1:?usage: sh tests/device_run_smoke.sh BUILD_DIR}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+make_work device_run_smoke
+
+STEP_TIMEOUT=120 bash "$ROOT/tools/device_run.sh" "$BUILD" "$work/out" >"$work/stdout" 2>"$work/err"
+expect_rc "device_run.sh without a GPU" 0 $?
+for step in facs_cases facs_bench gpu_check bench_gpu; do
+    contains "summary line of $step" "$work/out/summary.txt" "$step: exit"
+done
+contains "gpu_check says no GPU (77)" "$work/out/summary.txt" "gpu_check: exit 77"
+contains "the FACS cases ran on both kernel paths" "$work/out/facs_cases.txt" "FACS_CUDA_FACS_KERNELS=classic"
+for archive in facs_bench gpu_check bench_results; do
+    if tar -tzf "$work/out/$archive.tar.gz" >/dev/null 2>&1; then ok; else bad "$archive.tar.gz missing or unreadable"; fi
+done
+contains "the run's total" "$work/out/summary.txt" "total "
+finish
