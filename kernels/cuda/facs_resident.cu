@@ -294,12 +294,14 @@ __global__ void __launch_bounds__(kThreads)
     }
     facs_cluster_sync();
 
-    float *y_own = y + (size_t)n0 * hw * co + rank * o;
-    for (Cells e(o); e.row < images * hw; e.next()) {
-        const float *chunk = m.x + (size_t)e.row * l + (size_t)e.col * r;
-        const float p = m.p[e.row / hw * o + e.col];
-        y_own[(size_t)e.row * co + e.col] =
-            facs_fusion_value(s.weighted, s.threshold, p, facs_chunk_max(chunk, r), facs_chunk_mean(chunk, r));
+    for (int g = 0; g < images; g++) {
+        const float *xg = m.x + (size_t)g * hw * l, *pg = m.p + g * o;
+        float *yg = y + (size_t)(n0 + g) * hw * co + rank * o;
+        for (Cells e(o); e.row < hw; e.next()) {
+            const float *chunk = xg + (size_t)e.row * l + (size_t)e.col * r;
+            yg[(size_t)e.row * co + e.col] = facs_fusion_value(s.weighted, s.threshold, pg[e.col],
+                                                               facs_chunk_max(chunk, r), facs_chunk_mean(chunk, r));
+        }
     }
 }
 
@@ -339,20 +341,22 @@ __global__ void __launch_bounds__(kThreads)
     facs_cluster_sync();
     mean_gradient(w, m.exchange, s, rank, images, m.scratch, m.z);
 
-    const float *dy_own = dy + (size_t)n0 * hw * co + rank * o;
-    float *dx_own = dx + (size_t)n0 * hw * s.c + rank * l;
-    for (Cells e(o); e.row < images * hw; e.next()) {
-        const float *chunk = m.x + (size_t)e.row * l + (size_t)e.col * r;
-        const int g = e.row / hw;
-        float cmax, cavg;
-        facs_fusion_coeffs(s.weighted, s.threshold, m.p[g * o + e.col], &cmax, &cavg);
-        const float grad = dy_own[(size_t)e.row * co + e.col];
-        const float g_avg = grad * cavg / (float)r;
-        const int best = facs_chunk_argmax(chunk, r);
-        const float *dz = m.z + (size_t)g * l + (size_t)e.col * r;
-        float *out = dx_own + (size_t)e.row * s.c + (size_t)e.col * r;
-        for (int k = 0; k < r; k++)
-            out[k] = dz[k] + g_avg + (k == best ? grad * cmax : 0.0f);
+    for (int g = 0; g < images; g++) {
+        const float *xg = m.x + (size_t)g * hw * l, *pg = m.p + g * o, *dzg = m.z + (size_t)g * l;
+        const float *dyg = dy + (size_t)(n0 + g) * hw * co + rank * o;
+        float *dxg = dx + (size_t)(n0 + g) * hw * s.c + rank * l;
+        for (Cells e(o); e.row < hw; e.next()) {
+            const float *chunk = xg + (size_t)e.row * l + (size_t)e.col * r;
+            float cmax, cavg;
+            facs_fusion_coeffs(s.weighted, s.threshold, pg[e.col], &cmax, &cavg);
+            const float grad = dyg[(size_t)e.row * co + e.col];
+            const float g_avg = grad * cavg / (float)r;
+            const int best = facs_chunk_argmax(chunk, r);
+            const float *dz = dzg + (size_t)e.col * r;
+            float *out = dxg + (size_t)e.row * s.c + (size_t)e.col * r;
+            for (int k = 0; k < r; k++)
+                out[k] = dz[k] + g_avg + (k == best ? grad * cmax : 0.0f);
+        }
     }
 }
 
