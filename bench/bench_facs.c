@@ -324,6 +324,9 @@ static void add_ceilings(json_t *doc, const facs_bench *f, timing copy, double c
                                         ? "classic (kernels/cuda/facs.cu; FACS_CUDA_FACS_KERNELS=classic)"
                                         : "resident (kernels/cuda/facs_resident.cu) where an image fits a "
                                           "cluster's shared memory, else classic"));
+    const char *images = getenv("FACS_CUDA_RESIDENT_IMAGES");
+    json_object_set_new(doc, "resident_images",
+                        images ? json_string(images) : json_string("the plan's (FACS_CUDA_RESIDENT_IMAGES unset)"));
     json_object_set_new(doc, "cache_note",
                         json_string("back-to-back calls on the same tensors: a shape whose bytes fit the L2 cache "
                                     "(tens of MB on an H100/H200) can show more than the memory bandwidth"));

@@ -6,13 +6,13 @@
 #   there: tools/device_run.sh build-device OUT  # the device tool's run: carry ["build-device"], OUT=$OUT
 #
 # There, in order of what the open questions need most: the FACS cases with
-# the resident and the classic kernels; bench-facs with both (the bandwidth
-# question); tools/gpu_check.sh with QUICK=1 (every op, every network,
+# the resident and the classic kernels; bench-facs with both and with the
+# resident kernels' group size swept (the bandwidth question); tools/gpu_check.sh with QUICK=1 (every op, every network,
 # compute-sanitizer on the FACS cases); the GPU benchmarks (bench/run_bench.sh
 # gpu). Each step is bounded (STEP_TIMEOUT, default 240 s) and the whole stops
 # starting steps after BUDGET seconds (default 300), so it ends within 540 s.
 # The summary lists the FACS op's time and fraction of the copy bandwidth per
-# shape for both kernel paths. OUT gets at most 8
+# shape for every configuration. OUT gets at most 8
 # files: summary.txt, facs_cases.txt, facs_bench.tar.gz, gpu_check.tar.gz,
 # bench_results.tar.gz.
 set -u
@@ -64,36 +64,49 @@ step() {
     echo "$name: exit $rc in $(($(date +%s) - t0)) s" | tee -a "$summary"
 }
 
+# The FACS cases on the resident kernels (by default and in groups of 3
+# images, as the emulation runs them) and on the classic ones.
 facs_cases() {
-    for kernels in resident classic; do
-        echo "== FACS_CUDA_FACS_KERNELS=$kernels"
-        FACS_CUDA_FACS_KERNELS=$kernels "$build/tests/test_backend_ops" -b cuda -o facs | grep -v " ok$"
+    local setting
+    for setting in FACS_CUDA_FACS_KERNELS=resident FACS_CUDA_RESIDENT_IMAGES=3 FACS_CUDA_FACS_KERNELS=classic; do
+        echo "== $setting"
+        env "$setting" "$build/tests/test_backend_ops" -b cuda -o facs | grep -v " ok$"
     done
 }
+# bench-facs per configuration: the default plans, the classic kernels, and
+# the resident kernels with 1, 2, 4 and 8 images a cluster where they fit
+# (each plan on stderr, into the log).
+facs_configs="resident classic images1 images2 images4 images8"
 facs_bench() {
-    for kernels in resident classic; do
-        echo "== FACS_CUDA_FACS_KERNELS=$kernels"
-        FACS_CUDA_FACS_KERNELS=$kernels "$build/bench-facs" --device cuda --batch 64 --runs 5 --warmup 3 \
-            >"$work/facs_$kernels.json"
+    local config setting
+    for config in $facs_configs; do
+        case $config in
+        classic) setting=FACS_CUDA_FACS_KERNELS=classic ;;
+        images*) setting=FACS_CUDA_RESIDENT_IMAGES=${config#images} ;;
+        *) setting=FACS_CUDA_FACS_KERNELS=resident ;;
+        esac
+        echo "== $config: $setting"
+        env FACS_CUDA_FACS_VERBOSE=1 "$setting" "$build/bench-facs" --device cuda --batch 64 --runs 5 --warmup 3 \
+            >"$work/facs_$config.json"
     done
 }
 export -f facs_cases facs_bench
-export build work
+export build work facs_configs
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >>"$summary" 2>&1
 step facs_cases "$out/facs_cases.txt" facs_cases
 step facs_bench "$work/facs_bench.log" facs_bench
-python3 - "$work" >>"$summary" 2>&1 <<'PY'
+python3 - "$work" $facs_configs >>"$summary" 2>&1 <<'PY'
 import json, os, sys
-for kernels in ("resident", "classic"):
+for config in sys.argv[2:]:
     try:
-        with open(os.path.join(sys.argv[1], f"facs_{kernels}.json")) as f:
+        with open(os.path.join(sys.argv[1], f"facs_{config}.json")) as f:
             doc = json.load(f)
     except (OSError, ValueError) as e:
-        print(f"{kernels}: no result ({e})")
+        print(f"{config}: no result ({e})")
         continue
     for s in doc["shapes"]:
-        print(f"{kernels:9s} {s['name']:22s} fwd {s.get('facs_fwd_ms')} ms {s.get('facs_fwd_of_copy')} of copy, "
+        print(f"{config:9s} {s['name']:22s} fwd {s.get('facs_fwd_ms')} ms {s.get('facs_fwd_of_copy')} of copy, "
               f"bwd {s.get('facs_bwd_ms')} ms {s.get('facs_bwd_of_copy')} of copy")
 PY
 step gpu_check "$work/gpu_check.log" env QUICK=1 "$root/tools/gpu_check.sh" "$build" "$work/gpu_check"

@@ -10,10 +10,12 @@
 #                   with the ops.h/tape parity and the failed-alloc check
 #   facs_classic    the FACS cases again with the classic kernels (FACS_CUDA_FACS_KERNELS=classic;
 #                   the resident ones run wherever an image fits a cluster)
+#   facs_groups     and with the resident kernels' clusters taking 3 images (FACS_CUDA_RESIDENT_IMAGES=3)
 #   networks        every architecture and PSPNet, eval and train, CUDA against CPU
 #   comm_device     the NCCL transport's collectives, buckets and broadcast on one GPU
 #   memcheck_*      compute-sanitizer memcheck over the FACS cases and all op cases
-#   racecheck_facs  compute-sanitizer racecheck over the FACS cases (shared memory)
+#   racecheck_facs  compute-sanitizer racecheck over the FACS cases (shared memory), for each of
+#                   the three settings above
 # Exits 0 when every check passed, 1 otherwise; 77 when no GPU is present.
 # STEP_TIMEOUT (seconds, default 600) bounds each check; QUICK=1 leaves out
 # memcheck_ops, the slowest.
@@ -54,6 +56,7 @@ run() {
 ops="$build/tests/test_backend_ops"
 run backend_ops "$ops" -b cuda
 run facs_classic env FACS_CUDA_FACS_KERNELS=classic "$ops" -b cuda -o facs
+run facs_groups env FACS_CUDA_RESIDENT_IMAGES=3 "$ops" -b cuda -o facs
 run networks "$build/tests/test_cuda_networks"
 # NCCL on device memory, one rank (a build without NCCL skips it)
 run comm_device "$build/tests/test_comm_device"
@@ -62,6 +65,8 @@ if command -v compute-sanitizer >/dev/null; then
     run memcheck_facs $sanitize --tool memcheck "$ops" -b cuda -o facs
     run racecheck_facs $sanitize --tool racecheck --racecheck-report hazard "$ops" -b cuda -o facs
     run racecheck_facs_classic env FACS_CUDA_FACS_KERNELS=classic $sanitize --tool racecheck \
+        --racecheck-report hazard "$ops" -b cuda -o facs
+    run racecheck_facs_groups env FACS_CUDA_RESIDENT_IMAGES=3 $sanitize --tool racecheck \
         --racecheck-report hazard "$ops" -b cuda -o facs
     # The whole table includes the failed-alloc check, whose cudaMalloc error
     # is on purpose; the test itself fails on any other API error (it checks

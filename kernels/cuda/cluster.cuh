@@ -5,17 +5,17 @@
  * memory (facs_cluster_map). A block must not return while another may still
  * read its shared memory: a cluster barrier must follow the last remote read.
  *
- *     if (facs_cuda_cluster_fits(kernel, blocks_per_cluster, threads, shared))   // once per configuration
+ *     if (facs_cuda_cluster_slots(kernel, blocks_per_cluster, threads, shared) > 0)   // once per configuration
  *         FACS_TRY(facs_cuda_launch_cluster("kernel", kernel, grid_blocks, blocks_per_cluster, threads, shared,
  *                                           args...));
  *
- * facs_cuda_cluster_fits also grants the kernel the device's opt-in shared
+ * facs_cuda_cluster_slots also grants the kernel the device's opt-in shared
  * memory and clusters past 8 blocks, which every later launch relies on; it
  * makes driver calls, so callers keep its answer (facs_resident.cu caches
  * its plans).
  *
  * Kernels built for an older architecture keep compiling: there these
- * functions trap, and facs_cuda_cluster_fits says no before any launch. */
+ * functions trap, and facs_cuda_cluster_slots says 0 before any launch. */
 #ifndef FACS_CUDA_CLUSTER_CUH
 #define FACS_CUDA_CLUSTER_CUH
 
@@ -55,21 +55,31 @@ template <class T> __device__ inline T *facs_cluster_map(T *p, unsigned rank)
 }
 #endif
 
-/* The current device's opt-in shared memory per block (bytes) and SM count;
- * 0 shared where it has no clusters (or the query fails). */
-static inline void facs_cuda_cluster_device(size_t *shared, int *sms)
+/* What the current device offers clusters: the opt-in shared memory of a
+ * block, the shared memory of an SM and the part of it the driver reserves
+ * for each block (bytes), the threads of an SM and the SM count. All 0 where
+ * it has no clusters (before sm_90) or a query fails. */
+struct FacsClusterDevice {
+    size_t block_shared, sm_shared, reserved;
+    int sm_threads, sms;
+};
+
+static inline FacsClusterDevice facs_cuda_cluster_device(void)
 {
-    int device = 0, major = 0, optin = 0, count = 0;
-    *shared = 0, *sms = 0;
+    int device = 0, major = 0, optin = 0, sm_shared = 0, reserved = 0, sm_threads = 0, sms = 0;
     if (cudaGetDevice(&device) != cudaSuccess ||
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
         cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+        cudaDeviceGetAttribute(&sm_shared, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sm_threads, cudaDevAttrMaxThreadsPerMultiProcessor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
         (void)cudaGetLastError();
-        return;
+        return FacsClusterDevice{};
     }
-    if (major >= 9)
-        *shared = (size_t)optin, *sms = count;
+    if (major < 9)
+        return FacsClusterDevice{};
+    return FacsClusterDevice{(size_t)optin, (size_t)sm_shared, (size_t)reserved, sm_threads, sms};
 }
 
 #if !defined(FACS_CUDA_EMULATION)
@@ -104,35 +114,38 @@ template <class... P> static inline cudaError_t facs_cuda_cluster_attributes(voi
 }
 #endif
 
-/* Whether the device can run at least one cluster of `cluster` blocks of
- * kernel with `threads` threads and `shared` bytes each. */
+/* How many clusters of `cluster` blocks of kernel, with `threads` threads
+ * and `shared` bytes each, the device runs at a time (0: none can run). On a
+ * GPU the driver's answer (cudaOccupancyMaxActiveClusters, which knows how
+ * SMs group into GPCs); the emulation counts whole clusters on its SMs,
+ * each SM holding as many blocks as its threads and shared memory allow. */
 template <class... P>
-static inline bool facs_cuda_cluster_fits(void (*kernel)(P...), unsigned cluster, unsigned threads, size_t shared)
+static inline int facs_cuda_cluster_slots(void (*kernel)(P...), unsigned cluster, unsigned threads, size_t shared)
 {
-    size_t optin;
-    int sms;
-    facs_cuda_cluster_device(&optin, &sms);
-    if (shared > optin || cluster > kFacsClusterMaxBlocks || (int)cluster > sms)
-        return false;
+    const FacsClusterDevice device = facs_cuda_cluster_device();
+    if (shared > device.block_shared || cluster > kFacsClusterMaxBlocks || (int)cluster > device.sms)
+        return 0;
 #if defined(FACS_CUDA_EMULATION)
-    (void)kernel, (void)threads;
-    return true;
+    (void)kernel;
+    const size_t by_threads = (size_t)device.sm_threads / threads;
+    const size_t by_shared = device.sm_shared / (shared + device.reserved);
+    return (int)((size_t)device.sms / cluster * (by_threads < by_shared ? by_threads : by_shared));
 #else
     cudaLaunchAttribute attr;
     cudaLaunchConfig_t config = facs_cuda_cluster_config(cluster, cluster, threads, shared, &attr);
     int active = 0;
-    if (facs_cuda_cluster_attributes(kernel, optin) != cudaSuccess ||
+    if (facs_cuda_cluster_attributes(kernel, device.block_shared) != cudaSuccess ||
         cudaOccupancyMaxActiveClusters(&active, kernel, &config) != cudaSuccess) {
         (void)cudaGetLastError();
-        return false;
+        return 0;
     }
-    return active > 0;
+    return active;
 #endif
 }
 
 /* kernel<<<blocks, threads, shared>>>(args...) in clusters of `cluster`
  * consecutive blocks (blocks a multiple of it), on the default stream, after
- * facs_cuda_cluster_fits said yes to that configuration. */
+ * facs_cuda_cluster_slots gave that configuration a slot. */
 template <class... P, class... A>
 static inline facs_status facs_cuda_launch_cluster(const char *name, void (*kernel)(P...), unsigned blocks,
                                                    unsigned cluster, unsigned threads, size_t shared, A... args)

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include <mutex>
+#include <type_traits>
 
 #if !defined(FACS_CUDA_EMULATION)
 #include <cuda_pipeline.h>
@@ -42,22 +43,21 @@ constexpr int kMaxImages = 8;
 
 /* The shared memory of a block, in floats: x [G][HW][L], then per image z or
  * dz [L], p [O], ds [O] and the exchange [CO] (the forward's partial scores,
- * the backward's gathered ds), then scratch [kThreads][kMaxImages]. */
+ * the backward's gathered ds), then scratch [kThreads][G]. */
 struct Layout {
     float *x, *z, *p, *ds, *exchange, *scratch;
 };
 
+/* A block's floats per image of its group, scratch included. */
 __host__ __device__ inline size_t image_floats(const FacsResident &s)
 {
     size_t l = (size_t)(s.c / s.blocks), o = (size_t)(s.co / s.blocks);
-    return (size_t)s.hw * l + l + 2 * o + (size_t)s.co;
+    return (size_t)s.hw * l + l + 2 * o + (size_t)s.co + kThreads;
 }
-
-constexpr size_t kScratchFloats = (size_t)kThreads * kMaxImages;
 
 __host__ __device__ inline size_t shared_bytes(const FacsResident &s)
 {
-    return ((size_t)s.images * image_floats(s) + kScratchFloats) * sizeof(float);
+    return (size_t)s.images * image_floats(s) * sizeof(float);
 }
 
 __device__ inline Layout layout_of(float *smem, const FacsResident &s)
@@ -224,14 +224,14 @@ __device__ void mean_gradient(const float *__restrict__ w, const float *ds_all, 
 #pragma unroll
             for (int g = 0; g < kMaxImages; g++)
                 if (g < images)
-                    scratch[(phase * kMaxImages + g) * l + k] = acc[g];
+                    scratch[(phase * images + g) * l + k] = acc[g];
         }
         __syncthreads();
         for (int e = t; e < images * l; e += threads) {
             const int g = e / l, kk = e % l;
             float sum = 0.0f;
             for (int ph = 0; ph < phases; ph++)
-                sum += scratch[(ph * kMaxImages + g) * l + kk];
+                sum += scratch[(ph * images + g) * l + kk];
             dz[e] = sum / hw;
         }
     }
@@ -261,7 +261,33 @@ __device__ Block start_block(const FacsResident &s, const float *__restrict__ x,
     return k;
 }
 
-__global__ void __launch_bounds__(kThreads)
+/* A chunk's R values in shared memory, for the per-pixel passes. R = 4 or
+ * 2 (the chunk size, known at compile time): one 16- or 8-byte load into v,
+ * since a warp's float-by-float reads of R-float chunks would hit each bank
+ * R times. Otherwise the chunk is read in place. */
+template <int R> __device__ inline const float *chunk_values(const float *chunk, float *v)
+{
+    if constexpr (R == 4) {
+        const float4 q = *reinterpret_cast<const float4 *>(chunk);
+        v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+        return v;
+    } else if constexpr (R == 2) {
+        const float2 q = *reinterpret_cast<const float2 *>(chunk);
+        v[0] = q.x, v[1] = q.y;
+        return v;
+    } else {
+        (void)v;
+        return chunk;
+    }
+}
+
+/* The kernels are instantiated for chunks of 4, 2 and 1 channels (R) and
+ * for any other size (R = 0, the size from s.r). */
+__device__ inline int chunk_size(int R, const FacsResident &s) { return R > 0 ? R : s.r; }
+template <int R> using ChunkArray = float[R > 0 ? R : 1];
+
+template <int R>
+__global__ void __launch_bounds__(kThreads, 2)
     resident_forward(FacsResident s, const float *__restrict__ x, const float *__restrict__ w,
                      const float *__restrict__ b, float *__restrict__ z, float *__restrict__ prob,
                      float *__restrict__ y)
@@ -270,7 +296,8 @@ __global__ void __launch_bounds__(kThreads)
     const Block part = start_block(s, x, smem);
     const Layout &m = part.m;
     const unsigned rank = part.rank;
-    const int l = part.l, o = part.o, r = s.r, hw = s.hw, co = s.co, n0 = part.n0, images = part.images;
+    const int l = part.l, o = part.o, r = chunk_size(R, s), hw = s.hw, co = s.co, n0 = part.n0;
+    const int images = part.images;
     __syncthreads();
 
     for (int g = 0; g < images; g++) {
@@ -298,14 +325,50 @@ __global__ void __launch_bounds__(kThreads)
         const float *xg = m.x + (size_t)g * hw * l, *pg = m.p + g * o;
         float *yg = y + (size_t)(n0 + g) * hw * co + rank * o;
         for (Cells e(o); e.row < hw; e.next()) {
-            const float *chunk = xg + (size_t)e.row * l + (size_t)e.col * r;
+            ChunkArray<R> v;
+            const float *chunk = chunk_values<R>(xg + (size_t)e.row * l + (size_t)e.col * r, v);
             yg[(size_t)e.row * co + e.col] = facs_fusion_value(s.weighted, s.threshold, pg[e.col],
                                                                facs_chunk_max(chunk, r), facs_chunk_mean(chunk, r));
         }
     }
 }
 
-__global__ void __launch_bounds__(kThreads)
+/* dx of one chunk at one pixel: out[k] = dz[k] + dy cavg / R, plus dy cmax
+ * at the chunk's maximum; one store of R floats where R is 4 or 2 and out is
+ * aligned to it (vector). */
+template <int R>
+__device__ inline void chunk_input_gradient(const FacsResident &s, float p, float grad, const float *chunk,
+                                            const float *dz, float *out, bool vector)
+{
+    const int r = chunk_size(R, s);
+    float cmax, cavg;
+    facs_fusion_coeffs(s.weighted, s.threshold, p, &cmax, &cavg);
+    const float g_avg = grad * cavg / (float)r;
+    const int best = facs_chunk_argmax(chunk, r);
+    if constexpr (R == 4 || R == 2) {
+        float v[R];
+#pragma unroll
+        for (int k = 0; k < R; k++)
+            v[k] = dz[k] + g_avg + (k == best ? grad * cmax : 0.0f);
+        if (vector) {
+            if constexpr (R == 4)
+                *reinterpret_cast<float4 *>(out) = make_float4(v[0], v[1], v[2], v[3]);
+            else
+                *reinterpret_cast<float2 *>(out) = make_float2(v[0], v[1]);
+            return;
+        }
+#pragma unroll
+        for (int k = 0; k < R; k++)
+            out[k] = v[k];
+    } else {
+        (void)vector;
+        for (int k = 0; k < r; k++)
+            out[k] = dz[k] + g_avg + (k == best ? grad * cmax : 0.0f);
+    }
+}
+
+template <int R>
+__global__ void __launch_bounds__(kThreads, 2)
     resident_backward(FacsResident s, const float *__restrict__ x, const float *__restrict__ w,
                       const float *__restrict__ prob, const float *__restrict__ dy, float *__restrict__ ds,
                       float *__restrict__ dx)
@@ -314,7 +377,8 @@ __global__ void __launch_bounds__(kThreads)
     const Block part = start_block(s, x, smem);
     const Layout &m = part.m;
     const unsigned rank = part.rank;
-    const int l = part.l, o = part.o, r = s.r, hw = s.hw, co = s.co, n0 = part.n0, images = part.images;
+    const int l = part.l, o = part.o, r = chunk_size(R, s), hw = s.hw, co = s.co, n0 = part.n0;
+    const int images = part.images;
     for (Cells e(o); e.row < images; e.next())
         m.p[e.row * o + e.col] = prob[(size_t)(n0 + e.row) * co + rank * o + e.col];
     __syncthreads();
@@ -325,7 +389,8 @@ __global__ void __launch_bounds__(kThreads)
         float *dsg = m.ds + (size_t)g * o, *ds_out = ds + (size_t)(n0 + g) * co + rank * o;
         block_column_sums(
             [=](int pix, int i) {
-                const float *chunk = xg + (size_t)pix * l + (size_t)i * r;
+                ChunkArray<R> v;
+                const float *chunk = chunk_values<R>(xg + (size_t)pix * l + (size_t)i * r, v);
                 return dyg[(size_t)pix * co + i] * facs_fusion_dprob(s.weighted, s.threshold, pg[i],
                                                                      facs_chunk_max(chunk, r),
                                                                      facs_chunk_mean(chunk, r));
@@ -341,21 +406,17 @@ __global__ void __launch_bounds__(kThreads)
     facs_cluster_sync();
     mean_gradient(w, m.exchange, s, rank, images, m.scratch, m.z);
 
+    const bool vector = (uintptr_t)dx % (sizeof(float) * r) == 0;
     for (int g = 0; g < images; g++) {
         const float *xg = m.x + (size_t)g * hw * l, *pg = m.p + g * o, *dzg = m.z + (size_t)g * l;
         const float *dyg = dy + (size_t)(n0 + g) * hw * co + rank * o;
         float *dxg = dx + (size_t)(n0 + g) * hw * s.c + rank * l;
         for (Cells e(o); e.row < hw; e.next()) {
-            const float *chunk = xg + (size_t)e.row * l + (size_t)e.col * r;
-            float cmax, cavg;
-            facs_fusion_coeffs(s.weighted, s.threshold, pg[e.col], &cmax, &cavg);
-            const float grad = dyg[(size_t)e.row * co + e.col];
-            const float g_avg = grad * cavg / (float)r;
-            const int best = facs_chunk_argmax(chunk, r);
-            const float *dz = dzg + (size_t)e.col * r;
-            float *out = dxg + (size_t)e.row * s.c + (size_t)e.col * r;
-            for (int k = 0; k < r; k++)
-                out[k] = dz[k] + g_avg + (k == best ? grad * cmax : 0.0f);
+            ChunkArray<R> xv, dzv;
+            const float *chunk = chunk_values<R>(xg + (size_t)e.row * l + (size_t)e.col * r, xv);
+            const float *dz = chunk_values<R>(dzg + (size_t)e.col * r, dzv);
+            chunk_input_gradient<R>(s, pg[e.col], dyg[(size_t)e.row * co + e.col], chunk, dz,
+                                    dxg + (size_t)e.row * s.c + (size_t)e.col * r, vector);
         }
     }
 }
@@ -374,6 +435,38 @@ bool classic_requested(void)
     return classic;
 }
 
+/* FACS_CUDA_RESIDENT_IMAGES=G: G images per cluster (1 to kMaxImages) where
+ * they fit, so that benchmarks can sweep the group size and tests reach
+ * groups of several images; 0 when unset. A value that is not such a whole
+ * number is named on stderr once and ignored. */
+int requested_images(void)
+{
+    static const int images = [] {
+        const char *text = getenv("FACS_CUDA_RESIDENT_IMAGES");
+        if (!text)
+            return 0;
+        char *end;
+        long value = strtol(text, &end, 10);
+        if (end == text || *end || value < 1 || value > kMaxImages) {
+            fprintf(stderr, "facs: FACS_CUDA_RESIDENT_IMAGES=%s is not a whole number from 1 to %d; ignored\n", text,
+                    kMaxImages);
+            return 0;
+        }
+        return (int)value;
+    }();
+    return images;
+}
+
+/* FACS_CUDA_FACS_VERBOSE=1: each new plan on stderr (once per shape). */
+bool verbose_plans(void)
+{
+    static const bool verbose = [] {
+        const char *text = getenv("FACS_CUDA_FACS_VERBOSE");
+        return text && strcmp(text, "0") && *text;
+    }();
+    return verbose;
+}
+
 /* The most blocks per cluster that divide co: each image spread over as many
  * SMs as a cluster allows. */
 int cluster_blocks(int co)
@@ -384,33 +477,93 @@ int cluster_blocks(int co)
     return 1;
 }
 
+/* f(std::integral_constant<int, R>()) with R the kernels' instantiation for
+ * chunks of r channels: 4, 2 and 1 have their own, any other size R = 0. */
+template <class F> auto for_chunk_size(int r, const F &f)
+{
+    switch (r) {
+    case 4: return f(std::integral_constant<int, 4>());
+    case 2: return f(std::integral_constant<int, 2>());
+    case 1: return f(std::integral_constant<int, 1>());
+    default: return f(std::integral_constant<int, 0>());
+    }
+}
+
+/* Clusters of s's kernel the device runs at a time (0: none). */
+int cluster_slots(const FacsResident &s, bool backward)
+{
+    return for_chunk_size(s.r, [&](auto chunk) {
+        constexpr int R = decltype(chunk)::value;
+        return backward ? facs_cuda_cluster_slots(resident_backward<R>, s.blocks, kThreads, shared_bytes(s))
+                        : facs_cuda_cluster_slots(resident_forward<R>, s.blocks, kThreads, shared_bytes(s));
+    });
+}
+
+/* Images per cluster that let `per_sm` blocks share an SM. */
+int images_fitting(const FacsResident &s, const FacsClusterDevice &d, size_t per_sm)
+{
+    if (d.sm_shared / per_sm <= d.reserved)
+        return 0;
+    size_t bytes = d.sm_shared / per_sm - d.reserved;
+    bytes = bytes < d.block_shared ? bytes : d.block_shared;
+    size_t fit = bytes / (image_floats(s) * sizeof(float));
+    return fit < (size_t)kMaxImages ? (int)fit : kMaxImages;
+}
+
+/* The most images a cluster takes: as many as fit one block per SM, unless
+ * two blocks fit an SM with groups in which W (read once per cluster, from
+ * L2) is at most a quarter of x: then as many as fit two, so that one
+ * block's loads run while the other computes. With one block per SM, DRAM
+ * waits during every step after the load. */
+int group_limit(const FacsResident &s, const FacsClusterDevice &d)
+{
+    const int one = images_fitting(s, d, 1), two = images_fitting(s, d, 2);
+    /* W is co x c floats, the group's x G x hw x c */
+    if (two > 0 && 4 * (size_t)s.co <= (size_t)two * s.hw)
+        return two;
+    return one;
+}
+
 /* The plan of s's shape on the current device (images 0: none), with the
  * driver's word on whether its clusters can run. */
 FacsResident plan_shape(FacsResident s, bool backward)
 {
-    size_t optin;
-    int sms;
-    facs_cuda_cluster_device(&optin, &sms);
-    s.blocks = cluster_blocks(s.co), s.images = 0;
-    if (optin < kScratchFloats * sizeof(float))
+    const FacsClusterDevice device = facs_cuda_cluster_device();
+    const int requested = requested_images() < s.n ? requested_images() : s.n;
+    s.blocks = cluster_blocks(s.co);
+    s.images = 0;
+    if (device.sms == 0)
         return s;
-    size_t fit = (optin / sizeof(float) - kScratchFloats) / image_floats(s);
-    fit = fit < (size_t)kMaxImages ? fit : (size_t)kMaxImages;
-    if (fit == 0)
+    const int fit = images_fitting(s, device, 1);
+    s.images = requested > 0 ? (requested < fit ? requested : fit) : group_limit(s, device);
+    const int slots = s.images > 0 ? cluster_slots(s, backward) : 0;
+    if (slots == 0)
+        s.images = 0;
+    if (slots == 0 || requested > 0)
         return s;
-    /* Clusters at a time (one block per SM: the blocks are large), then as
-     * few waves of them as the images need, each as full as the others: the
-     * last wave of 64 images in clusters of 7 on 8 slots would hold 1 image
-     * where clusters of 4 fill both waves. Fewer, fuller clusters also read
-     * W fewer times. */
-    size_t slots = sms / s.blocks > 0 ? (size_t)(sms / s.blocks) : 1;
-    size_t waves = ((size_t)s.n + slots * fit - 1) / (slots * fit);
-    s.images = (int)(((size_t)s.n + slots * waves - 1) / (slots * waves));
-    size_t bytes = shared_bytes(s);
-    bool fits = backward ? facs_cuda_cluster_fits(resident_backward, s.blocks, kThreads, bytes)
-                         : facs_cuda_cluster_fits(resident_forward, s.blocks, kThreads, bytes);
-    s.images = fits ? s.images : 0;
+    /* As few waves of `slots` clusters as the images need, each as full as
+     * the others: the last wave of 64 images in clusters of 7 on 8 slots
+     * would hold 1 image where clusters of 4 fill both waves. Fewer, fuller
+     * clusters also read W fewer times. */
+    const size_t per_wave = (size_t)slots * (size_t)s.images;
+    const size_t waves = ((size_t)s.n + per_wave - 1) / per_wave;
+    s.images = (int)(((size_t)s.n + (size_t)slots * waves - 1) / ((size_t)slots * waves));
     return s;
+}
+
+/* The plan on stderr, where FACS_CUDA_FACS_VERBOSE asks for it. */
+void print_plan(const FacsResident &s, bool backward)
+{
+    fprintf(stderr, "facs: %s of %d images of %d pixels, %d -> %d channels: ", backward ? "backward" : "forward", s.n,
+            s.hw, s.c, s.co);
+    if (s.images > 0)
+        fprintf(stderr, "resident kernels, clusters of %d blocks taking %d images, %zu bytes of shared memory a "
+                        "block, %d clusters at a time\n",
+                s.blocks, s.images, shared_bytes(s), cluster_slots(s, backward));
+    else
+        fprintf(stderr, "classic kernels (an image does not fit a cluster of %d blocks, or the device has no "
+                        "clusters)\n",
+                s.blocks);
 }
 
 /* Plans by device and shape: planning asks the driver (occupancy, function
@@ -446,6 +599,8 @@ bool facs_cuda_resident_plan(int n, int hw, int c, int co, const facs_fuse_param
         }
     }
     s = plan_shape(s, backward);
+    if (verbose_plans())
+        print_plan(s, backward);
     std::lock_guard<std::mutex> lock(cache_mutex);
     if (cached_count < kCachedPlans)
         cached_plans[cached_count++] = CachedPlan{device, (int)backward, s};
@@ -461,13 +616,18 @@ static unsigned grid_blocks(const FacsResident &s)
 facs_status facs_cuda_resident_forward(const FacsResident &s, const float *x, const float *w, const float *b,
                                        float *z, float *prob, float *y)
 {
-    return facs_cuda_launch_cluster("resident_forward", resident_forward, grid_blocks(s), (unsigned)s.blocks,
-                                    kThreads, shared_bytes(s), s, x, w, b, z, prob, y);
+    return for_chunk_size(s.r, [&](auto chunk) {
+        return facs_cuda_launch_cluster("resident_forward", resident_forward<decltype(chunk)::value>, grid_blocks(s),
+                                        (unsigned)s.blocks, kThreads, shared_bytes(s), s, x, w, b, z, prob, y);
+    });
 }
 
 facs_status facs_cuda_resident_backward(const FacsResident &s, const float *x, const float *w, const float *prob,
                                         const float *dy, float *ds, float *dx)
 {
-    return facs_cuda_launch_cluster("resident_backward", resident_backward, grid_blocks(s), (unsigned)s.blocks,
-                                    kThreads, shared_bytes(s), s, x, w, prob, dy, ds, dx);
+    return for_chunk_size(s.r, [&](auto chunk) {
+        return facs_cuda_launch_cluster("resident_backward", resident_backward<decltype(chunk)::value>,
+                                        grid_blocks(s), (unsigned)s.blocks, kThreads, shared_bytes(s), s, x, w, prob,
+                                        dy, ds, dx);
+    });
 }

@@ -17,17 +17,18 @@ const bo_case bo_large_cases[] = {
     {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 1, .c = 10, .h = 23, .w = 29, .lo = -1,
      .hi = 1, .no_fd = 1, .fa = {.fusion = FACS_FUSION_THRESHOLD, .threshold = 1.0f, .r = 2}},
     /* The resident kernels' plans (kernels/cuda/facs_resident.cu; the
-     * emulated device has 16 SMs): clusters of 16 blocks, one float4 per
-     * pixel row each, all three images in one cluster; clusters of 8 with
-     * groups of 3 and 2 images; one block of more channels (544) than
-     * threads (17 outputs, a prime); and an image too large for a cluster's
-     * shared memory (223 KB for each of its 8 blocks, past the 211 KB left
-     * beside the scratch), which takes the classic kernels. One image and 8
+     * emulated device has 16 SMs; tests/cuda_emu/test_facs_plan_emu.cu pins
+     * them): clusters of 16 blocks, one float4 per pixel row each; clusters
+     * of 8 (with FACS_CUDA_RESIDENT_IMAGES=3, as backend_ops_cuda_emu_facs_
+     * groups runs them, in groups of 3 and 2 images); one block of more
+     * channels (544) than threads (17 outputs, a prime); and an image too
+     * large for a cluster's shared memory (242 KB for each of its 8 blocks,
+     * past sm_90's 227 KB), which takes the classic kernels. One image and 8
      * outputs: dW then rests on 8 pixel sums, not on one or on a
      * difference across images, either of which can come near 0 and make
-     * the two backends' summation orders look far apart. Its 870-pixel sums
+     * the two backends' summation orders look far apart. Its 930-pixel sums
      * still differ by up to 7.9e-6 between the emulated classic kernels and
-     * the CPU (320 seeds), near the family's 1e-5: 3e-5 here. */
+     * the CPU (320 seeds at 870 pixels), near the family's 1e-5: 3e-5 here. */
     {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 3, .c = 64, .h = 9, .w = 11, .lo = -1,
      .hi = 1, .no_fd = 1, .fa = {.fusion = FACS_FUSION_WEIGHTED, .r = 4, .bias = 1}},
     {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 5, .c = 16, .h = 6, .w = 7, .lo = -1,
@@ -36,7 +37,7 @@ const bo_case bo_large_cases[] = {
      * family's 1.5e-6 for at most 221-term sums. */
     {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 2, .c = 544, .h = 3, .w = 5, .lo = -1,
      .hi = 1, .no_fd = 1, .tol_fwd = 4e-6, .fa = {.fusion = FACS_FUSION_WEIGHTED, .r = 32}},
-    {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 1, .c = 512, .h = 29, .w = 30, .lo = -1,
+    {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 1, .c = 512, .h = 30, .w = 31, .lo = -1,
      .hi = 1, .no_fd = 1, .tol_xb = 3e-5, .fa = {.fusion = FACS_FUSION_WEIGHTED, .r = 64}},
 };
 

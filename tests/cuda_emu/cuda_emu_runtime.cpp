@@ -37,6 +37,7 @@ constexpr unsigned kMaxClusterBlocks = 16;     /* sm_90's non-portable cluster l
 constexpr unsigned kMaxClusterThreads = 8192;  /* fibers of one cluster: the emulation's own limit */
 constexpr size_t kMaxDynamicShared = 48 * 1024;
 constexpr size_t kMaxClusterShared = 227 * 1024; /* sm_90's opt-in per-block limit */
+constexpr size_t kReservedShared = 1024;         /* sm_90's shared memory the driver keeps per block */
 constexpr size_t kRedZone = 256;             /* also cudaMalloc's alignment */
 constexpr unsigned char kPoison = 0xFF;      /* every float of these bytes is a NaN */
 constexpr unsigned char kRedZoneByte = 0xFD; /* -4.2e37 as floats: huge if read */
@@ -1113,7 +1114,10 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device)
     case cudaDevAttrMultiProcessorCount: *value = p.multiProcessorCount; break;
     case cudaDevAttrComputeCapabilityMajor: *value = p.major; break;
     case cudaDevAttrComputeCapabilityMinor: *value = p.minor; break;
+    case cudaDevAttrMaxThreadsPerMultiProcessor: *value = p.maxThreadsPerMultiProcessor; break;
+    case cudaDevAttrMaxSharedMemoryPerMultiprocessor: *value = (int)p.sharedMemPerMultiprocessor; break;
     case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = (int)kMaxClusterShared; break;
+    case cudaDevAttrReservedSharedMemoryPerBlock: *value = (int)kReservedShared; break;
     default: return fail(cudaErrorInvalidValue);
     }
     return cudaSuccess;
