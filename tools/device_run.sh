@@ -74,9 +74,9 @@ facs_cases() {
     done
 }
 # bench-facs per configuration: the default plans, the classic kernels, and
-# the resident kernels with 1, 2, 4 and 8 images a cluster where they fit
+# the resident kernels with 1 to 4 images a cluster where they fit
 # (each plan on stderr, into the log).
-facs_configs="resident classic images1 images2 images4 images8"
+facs_configs="resident classic images1 images2 images3 images4"
 facs_bench() {
     local config setting
     for config in $facs_configs; do

@@ -16,7 +16,7 @@
  *             cluster barrier; every block's ds gathered; cluster barrier;
  *             dz of its channels, W^T ds / HW; dx of its chunks (dy again,
  *             now from L2).
- * Every sum runs in a fixed order (block_column_sums, the warp sums), so
+ * Every sum runs in a fixed order (block_column_sums, the W slices), so
  * reruns give the same bits; the order differs from the classic kernels', so
  * the two paths agree to rounding, not bitwise. */
 #include <stdio.h>
@@ -38,8 +38,11 @@ namespace {
 
 constexpr unsigned kThreads = 512;
 /* Images per cluster at most: each thread keeps one sum per image in
- * registers in the W z and W^T ds steps. */
-constexpr int kMaxImages = 8;
+ * registers in the W z and W^T ds steps, beside 4 loads of W in flight; with
+ * 8, a thread of 64 registers (two blocks an SM) spills or keeps 2 loads in
+ * flight. The plans of ResNet-50's shapes at batch 64 on an H200 take at
+ * most 4 anyway (docs/cuda.md). */
+constexpr int kMaxImages = 4;
 
 /* The shared memory of a block, in floats: x [G][HW][L], then per image z or
  * dz [L], p [O], ds [O] and the exchange [CO] (the forward's partial scores,
@@ -94,18 +97,42 @@ struct Cells {
     }
 };
 
-__device__ inline float warp_sum(float v)
+/* Cells whose global loads for_each_cell issues before their bodies run. */
+constexpr int kCellLoads = 4;
+
+/* body(row, col, load(row, col)) for every cell of a rows x cols grid,
+ * thread t from cell t on in steps of blockDim.x. Where cols divides the
+ * block (a thread's column then stays), the loads (of global memory) of
+ * kCellLoads cells go first, so that several are in flight: one at a time,
+ * the backward's dx pass waited for L2 once per cell. */
+template <class Load, class Body>
+__device__ inline void for_each_cell(int rows, int cols, const Load &load, const Body &body)
 {
-    for (int offset = 16; offset > 0; offset /= 2)
-        v += __shfl_xor_sync(0xffffffffu, v, offset);
-    return v;
+    const int t = (int)threadIdx.x, threads = (int)blockDim.x;
+    if (threads % cols) {
+        for (Cells e(cols); e.row < rows; e.next())
+            body(e.row, e.col, load(e.row, e.col));
+        return;
+    }
+    const int col = t % cols, step = threads / cols;
+    for (int row = t / cols; row < rows; row += kCellLoads * step) {
+        float loaded[kCellLoads];
+#pragma unroll
+        for (int u = 0; u < kCellLoads; u++)
+            loaded[u] = row + u * step < rows ? load(row + u * step, col) : 0.0f;
+#pragma unroll
+        for (int u = 0; u < kCellLoads; u++)
+            if (row + u * step < rows)
+                body(row + u * step, col, loaded[u]);
+    }
 }
 
 /* store(col, sum of value(row, col) over rows) for every col < cols. Thread t
- * adds rows t / cols, t / cols + phases, ... of column t % cols; then one
- * thread per column adds the phases in order: a fixed order, bank-conflict
- * free where value reads row-major shared memory. Every thread of the block
- * calls it; it ends with a barrier. */
+ * adds rows t / cols, t / cols + phases, ... of column t % cols (unrolled, so
+ * that value's global loads, the backward's dy, overlap); then one thread
+ * per column adds the phases in order: a fixed order, bank-conflict free
+ * where value reads row-major shared memory. Every thread of the block calls
+ * it; it ends with a barrier. */
 template <class Value, class Store>
 __device__ void block_column_sums(const Value &value, int rows, int cols, float *scratch, const Store &store)
 {
@@ -121,6 +148,7 @@ __device__ void block_column_sums(const Value &value, int rows, int cols, float 
         const int phases = threads / cols;
         if (t < phases * cols) {
             float sum = 0.0f;
+#pragma unroll 4
             for (int row = t / cols; row < rows; row += phases)
                 sum += value(row, t % cols);
             scratch[t] = sum;
@@ -154,41 +182,88 @@ __device__ void load_channels(const float *__restrict__ x, const FacsResident &s
 }
 
 /* part[g CO + i] = w[i, own channels] . z[g, own channels] for every output
- * i: this block's share of s = W z. One warp per output, lanes over the
- * channels (coalesced rows of w), one sum per image reduced across the warp
- * in a fixed order. */
+ * i: this block's share of s = W z. One thread per output and slice of the
+ * channels (several slices where outputs are fewer than threads): each reads
+ * its own part of a row of w, 16 bytes a load where rows allow, several
+ * loads in flight (a warp per output waited for L2 once per output, longer
+ * than loading x on 2048 -> 512 @ 7); a warp's threads read the same z, a
+ * shared-memory broadcast. The slices' sums are added in slice order. Every
+ * thread calls it; where there are slices it ends with a barrier. */
 __device__ void partial_scores(const float *__restrict__ w, const float *zs, const FacsResident &s, unsigned rank,
-                               int images, float *part)
+                               int images, float *scratch, float *part)
 {
-    const int l = s.c / s.blocks, lane = (int)threadIdx.x % 32, warps = (int)blockDim.x / 32;
-    for (int i = (int)threadIdx.x / 32; i < s.co; i += warps) {
+    const int l = s.c / s.blocks, t = (int)threadIdx.x, threads = (int)blockDim.x, co = s.co;
+    const int slices = co < threads ? threads / co : 1;
+    const bool quads = l % 4 == 0 && s.c % 4 == 0 && (uintptr_t)w % 16 == 0;
+    const int unit = quads ? 4 : 1, units = l / unit;
+    for (int e = t; e < co * slices; e += threads) {
+        const int i = e % co, slice = e / co;
+        const int first = slice * units / slices * unit, end = (slice + 1) * units / slices * unit;
         const float *wi = w + (size_t)i * s.c + (size_t)rank * l;
-        float acc[kMaxImages];
+        float acc[kMaxImages] = {};
+        if (quads) {
+#pragma unroll 4
+            for (int k = first; k < end; k += 4) {
+                const float4 wk = *reinterpret_cast<const float4 *>(wi + k);
 #pragma unroll
-        for (int g = 0; g < kMaxImages; g++)
-            acc[g] = 0.0f;
-        for (int k = lane; k < l; k += 32) {
-            const float wk = wi[k];
-#pragma unroll
-            for (int g = 0; g < kMaxImages; g++)
-                if (g < images)
-                    acc[g] += wk * zs[g * l + k];
-        }
-#pragma unroll
-        for (int g = 0; g < kMaxImages; g++)
-            if (g < images) {
-                float sum = warp_sum(acc[g]);
-                if (lane == 0)
-                    part[g * s.co + i] = sum;
+                for (int g = 0; g < kMaxImages; g++)
+                    if (g < images) {
+                        const float4 zk = *reinterpret_cast<const float4 *>(zs + g * l + k);
+                        acc[g] += wk.x * zk.x;
+                        acc[g] += wk.y * zk.y;
+                        acc[g] += wk.z * zk.z;
+                        acc[g] += wk.w * zk.w;
+                    }
             }
+        } else {
+            for (int k = first; k < end; k++) {
+                const float wk = wi[k];
+#pragma unroll
+                for (int g = 0; g < kMaxImages; g++)
+                    if (g < images)
+                        acc[g] += wk * zs[g * l + k];
+            }
+        }
+        float *out = slices > 1 ? scratch + (size_t)slice * images * co + i : part + i;
+#pragma unroll
+        for (int g = 0; g < kMaxImages; g++)
+            if (g < images)
+                out[g * co] = acc[g];
+    }
+    if (slices > 1) {
+        __syncthreads();
+        for (int e = t; e < images * co; e += threads) {
+            float sum = 0.0f;
+            for (int slice = 0; slice < slices; slice++)
+                sum += scratch[slice * images * co + e];
+            part[e] = sum;
+        }
     }
 }
 
-/* acc[g] += sum over outputs i = first, first + step, ... of w[i, k] ds[g, i]. */
+/* Loads issued before their products are added, in the W^T ds step. */
+constexpr int kColumnLoads = 8;
+
+/* acc[g] += sum over outputs i = first, first + step, ... of w[i, k] ds[g, i],
+ * in that order; kColumnLoads loads of w at a time, so that several are in
+ * flight (one at a time, the step waits for L2 once per output). */
 __device__ inline void column_dot(const float *__restrict__ w_k, const float *ds_all, const FacsResident &s,
                                   int images, int first, int step, float *acc)
 {
-    for (int i = first; i < s.co; i += step) {
+    int i = first;
+    for (; i + (kColumnLoads - 1) * step < s.co; i += kColumnLoads * step) {
+        float wk[kColumnLoads];
+#pragma unroll
+        for (int u = 0; u < kColumnLoads; u++)
+            wk[u] = w_k[(size_t)(i + u * step) * s.c];
+#pragma unroll
+        for (int u = 0; u < kColumnLoads; u++)
+#pragma unroll
+            for (int g = 0; g < kMaxImages; g++)
+                if (g < images)
+                    acc[g] += wk[u] * ds_all[g * s.co + i + u * step];
+    }
+    for (; i < s.co; i += step) {
         const float wk = w_k[(size_t)i * s.c];
 #pragma unroll
         for (int g = 0; g < kMaxImages; g++)
@@ -306,7 +381,7 @@ __global__ void __launch_bounds__(kThreads, 2)
         block_column_sums([=](int pix, int k) { return xg[(size_t)pix * l + k]; }, hw, l, m.scratch,
                           [=](int k, float sum) { zg[k] = z_out[k] = sum / (float)hw; });
     }
-    partial_scores(w, m.z, s, rank, images, m.exchange);
+    partial_scores(w, m.z, s, rank, images, m.scratch, m.exchange);
     facs_cluster_sync();
 
     /* p of the own outputs: the blocks' partial scores added in rank order */
@@ -411,13 +486,14 @@ __global__ void __launch_bounds__(kThreads, 2)
         const float *xg = m.x + (size_t)g * hw * l, *pg = m.p + g * o, *dzg = m.z + (size_t)g * l;
         const float *dyg = dy + (size_t)(n0 + g) * hw * co + rank * o;
         float *dxg = dx + (size_t)(n0 + g) * hw * s.c + rank * l;
-        for (Cells e(o); e.row < hw; e.next()) {
-            ChunkArray<R> xv, dzv;
-            const float *chunk = chunk_values<R>(xg + (size_t)e.row * l + (size_t)e.col * r, xv);
-            const float *dz = chunk_values<R>(dzg + (size_t)e.col * r, dzv);
-            chunk_input_gradient<R>(s, pg[e.col], dyg[(size_t)e.row * co + e.col], chunk, dz,
-                                    dxg + (size_t)e.row * s.c + (size_t)e.col * r, vector);
-        }
+        for_each_cell(
+            hw, o, [=](int pix, int i) { return dyg[(size_t)pix * co + i]; },
+            [=](int pix, int i, float grad) {
+                ChunkArray<R> xv, dzv;
+                const float *chunk = chunk_values<R>(xg + (size_t)pix * l + (size_t)i * r, xv);
+                const float *dz = chunk_values<R>(dzg + (size_t)i * r, dzv);
+                chunk_input_gradient<R>(s, pg[i], grad, chunk, dz, dxg + (size_t)pix * s.c + (size_t)i * r, vector);
+            });
     }
 }
 

@@ -37,6 +37,13 @@ const bo_case bo_large_cases[] = {
      * family's 1.5e-6 for at most 221-term sums. */
     {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 2, .c = 544, .h = 3, .w = 5, .lo = -1,
      .hi = 1, .no_fd = 1, .tol_fwd = 4e-6, .fa = {.fusion = FACS_FUSION_WEIGHTED, .r = 32}},
+    /* Clusters of 16 blocks of 96 channels (R = 32, 48 outputs), the resident kernels' W steps as on 2048 -> 512
+     * @ 7: W z in 10 slices of the channels, the last one busy; W^T ds in 5 phases of the outputs, 8 loads at a
+     * time, then the rest. s = W z sums 1536 terms: the float forward is up to 1.2e-5 from the double one (500
+     * seeds), the emulated kernels (both paths) up to 9.6e-6 from the CPU (240 runs): 3e-5 for both. */
+    {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 2, .c = 1536, .h = 2, .w = 3, .lo = -1,
+     .hi = 1, .no_fd = 1, .tol_fwd = 3e-5, .tol_xb = 3e-5,
+     .fa = {.fusion = FACS_FUSION_THRESHOLD, .threshold = 0.5f, .r = 32, .bias = 1}},
     {.family = &bo_facs, .entries = "facs_forward facs_backward", .n = 1, .c = 512, .h = 30, .w = 31, .lo = -1,
      .hi = 1, .no_fd = 1, .tol_xb = 3e-5, .fa = {.fusion = FACS_FUSION_WEIGHTED, .r = 64}},
 };
