@@ -128,45 +128,6 @@ static facs_status run(facs_ctx *ctx, which_op op, int backward, buffers *b)
                     : be->conv2d_forward(ctx, &conv, b->x, b->w, NULL, b->y);
 }
 
-/* A timed quantity: median ms per call, and the calls per sample behind it. */
-typedef struct {
-    double ms;
-    int calls;
-} timing;
-
-/* One sample: calls calls of fn, then a sync; ms per call, < 0 on failure. */
-static double sample(facs_status (*fn)(void *), void *user, facs_device device, int calls)
-{
-    double t0 = bench_now_ms();
-    for (int k = 0; k < calls; k++)
-        if (fn(user) != FACS_OK)
-            return -1.0;
-    if (bench_sync(device) != FACS_OK)
-        return -1.0;
-    return (bench_now_ms() - t0) / calls;
-}
-
-/* --warmup single calls, then --runs samples of f->iters calls, or of as many
- * as the last warm-up call says take BENCH_SAMPLE_MS. ms < 0 on failure. */
-static timing time_calls(facs_status (*fn)(void *), void *user, const facs_bench *f, const bench_options *o)
-{
-    timing r = {-1.0, 1};
-    double *t = malloc((size_t)o->runs * sizeof *t), last = 0;
-    if (!t)
-        return r;
-    for (int i = 0; i < o->warmup; i++)
-        if ((last = sample(fn, user, f->device.device, 1)) < 0)
-            goto done;
-    r.calls = f->iters ? f->iters : o->warmup ? bench_calls_per_sample(last) : 1;
-    for (int i = 0; i < o->runs; i++)
-        if ((t[i] = sample(fn, user, f->device.device, r.calls)) < 0)
-            goto done;
-    r.ms = bench_median(t, o->runs);
-done:
-    free(t);
-    return r;
-}
-
 typedef struct {
     facs_ctx *ctx;
     which_op op;
@@ -195,15 +156,15 @@ static facs_status call_copy(void *user)
 }
 
 /* The device-to-device copy of --copy-mib: its median ms per copy. */
-static timing time_copy(const facs_backend *be, const facs_bench *f, const bench_options *o)
+static bench_timing time_copy(const facs_backend *be, const facs_bench *f, const bench_options *o)
 {
-    timing r = {-1.0, 1};
+    bench_timing r = {-1.0, 1};
     copy_call c = {be, NULL, NULL, (size_t)f->copy_mib << 20};
     c.dst = be->alloc(c.bytes);
     c.src = be->alloc(c.bytes);
     /* Written once first, so no page is mapped during the timing. */
     if (c.dst && c.src && be->fill_zero(c.dst, c.bytes) == FACS_OK && be->fill_zero(c.src, c.bytes) == FACS_OK)
-        r = time_calls(call_copy, &c, f, o);
+        r = bench_time_calls(call_copy, &c, f->device.device, f->iters, o);
     be->free(c.dst);
     be->free(c.src);
     return r;
@@ -260,12 +221,12 @@ static int bench_layer(facs_ctx *ctx, const layer *l, const facs_bench *f, const
         .dw = output_tensor(dev, l->co, l->ci, 1, 1, &seed),
     };
     /* FACS, conv, then on the CPU the floor; forward, backward each. */
-    timing t[6] = {{-1, 1}, {-1, 1}, {-1, 1}, {-1, 1}, {0, 1}, {0, 1}};
+    bench_timing t[6] = {{-1, 1}, {-1, 1}, {-1, 1}, {-1, 1}, {0, 1}, {0, 1}};
     int floor = f->floor && dev == FACS_DEVICE_CPU, timed = floor ? 6 : 4;
     if (b.x && b.w && b.y && b.z && b.prob && b.dy && b.dx && b.dw)
         for (int k = 0; k < timed; k++) {
             op_call c = {ctx, k < 2 ? FACS_OP : k < 4 ? CONV_OP : FLOOR_OP, k % 2, &b};
-            t[k] = time_calls(call_op, &c, f, o);
+            t[k] = bench_time_calls(call_op, &c, f->device.device, f->iters, o);
         }
     int rc = 0;
     if (t[0].ms < 0 || t[1].ms < 0 || t[2].ms < 0 || t[3].ms < 0 || t[4].ms < 0 || t[5].ms < 0) {
@@ -302,7 +263,7 @@ static int bench_layer(facs_ctx *ctx, const layer *l, const facs_bench *f, const
 }
 
 /* The GPU document's bandwidth ceilings: the datasheet peak and the measured copy. */
-static void add_ceilings(json_t *doc, const facs_bench *f, timing copy, double copy_gbs)
+static void add_ceilings(json_t *doc, const facs_bench *f, bench_timing copy, double copy_gbs)
 {
     json_object_set_new(doc, "peak_gbs", bench_json_real(f->peak_gbs, 1));
     json_object_set_new(doc, "peak_source",
@@ -353,7 +314,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int gpu = f.device.device != FACS_DEVICE_CPU;
-    timing copy = {-1.0, 1};
+    bench_timing copy = {-1.0, 1};
     double copy_gbs = 0;
     rc = 0;
     if (gpu) {

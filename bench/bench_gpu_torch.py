@@ -23,17 +23,14 @@ same on the CPU, to try the script without a GPU). Prints JSON on stdout."""
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "ref"))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-SAMPLE_MS, MAX_CALLS = 25.0, 1000  # bench_util.h's BENCH_SAMPLE_MS and BENCH_MAX_CALLS
-EXIT_SKIP = 77
+from torch_gpu import Timer, configure, peak_mib, reset_peak, select_device  # noqa: E402
 
 
 def parse_args():
@@ -57,32 +54,6 @@ def parse_args():
     return args
 
 
-def tf32_off():
-    """fp32 convolutions and matmuls without TF32, through the flags PyTorch has
-    long had; where a PyTorch refuses them (its fp32_precision API replaces
-    them and refuses a mix of the two), through the new ones. The flags are
-    not read back: reading a legacy flag is what raises on such a mix."""
-    try:
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
-        return "torch.backends.cudnn.allow_tf32 = False; torch.backends.cuda.matmul.allow_tf32 = False"
-    except RuntimeError:
-        torch.backends.cuda.matmul.fp32_precision = "ieee"
-        torch.backends.cudnn.conv.fp32_precision = "ieee"
-        torch.backends.cudnn.rnn.fp32_precision = "ieee"
-        return "fp32_precision = 'ieee' for cuda.matmul, cudnn.conv and cudnn.rnn"
-
-
-def configure(variant):
-    """fp32 without TF32, and the variant's cuDNN algorithm choice."""
-    tf32 = tf32_off()
-    torch.backends.cudnn.benchmark = variant == "fast"
-    torch.backends.cudnn.deterministic = variant == "deterministic"
-    return {"tf32": False, "tf32_off_by": tf32, "cudnn_benchmark": variant == "fast",
-            "cudnn_deterministic": variant == "deterministic", "memory_format": "channels_last",
-            "cudnn_version": torch.backends.cudnn.version()}
-
-
 def build(arch, classes):
     """(model, implementation) on the CPU, channels_last."""
     if arch == "resnet50":
@@ -99,42 +70,6 @@ def build(arch, classes):
         model = ResNet(50, classes, facs=True)
         implementation = "tests/ref/resnet_torch.py with the reference FACS op in torch ops (tests/ref/facs_torch.py)"
     return model.to(memory_format=torch.channels_last), implementation
-
-
-class Timer:
-    """Samples of back-to-back calls ended by one synchronize."""
-
-    def __init__(self, device, args):
-        self.cuda = device.type == "cuda"
-        self.args = args
-
-    def sync(self):
-        if self.cuda:
-            torch.cuda.synchronize()
-
-    def sample(self, fn, calls):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        self.sync()
-        return (time.perf_counter() - start) * 1e3 / calls
-
-    def median_ms(self, fn):
-        """(median ms per call, calls per sample)."""
-        last = 0.0
-        for _ in range(self.args.warmup):
-            last = self.sample(fn, 1)
-        calls = self.args.iters or (max(1, min(MAX_CALLS, int(SAMPLE_MS / last))) if last > 0 else 1)
-        return statistics.median(self.sample(fn, calls) for _ in range(self.args.runs)), calls
-
-
-def reset_peak(device):
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-
-
-def peak_mib(device):
-    return round(torch.cuda.max_memory_allocated(device) / 1048576.0, 1) if device.type == "cuda" else None
 
 
 def shape_entry(arch, implementation, mode, n, args, ms, calls, device):
@@ -191,13 +126,7 @@ def bench_train(arch, args, device, timer):
 
 def main():
     args = parse_args()
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print(f"bench_gpu_torch.py: torch {torch.__version__} has no usable CUDA device: skipped", file=sys.stderr)
-        sys.exit(EXIT_SKIP)
-    if device.type == "cuda":
-        device = torch.device("cuda", device.index or 0)
-        torch.cuda.set_device(device.index)
+    device = select_device(args.device, "bench_gpu_torch.py")
     torch.manual_seed(1)
     settings = configure(args.variant)
     timer = Timer(device, args)

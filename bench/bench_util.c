@@ -143,6 +143,38 @@ facs_status bench_sync(facs_device device)
     return be ? be->sync() : facs_last_status();
 }
 
+/* One sample: calls calls of fn, then a sync; ms per call, < 0 on failure. */
+static double sample(facs_status (*fn)(void *), void *user, facs_device device, int calls)
+{
+    double t0 = bench_now_ms();
+    for (int k = 0; k < calls; k++)
+        if (fn(user) != FACS_OK)
+            return -1.0;
+    if (bench_sync(device) != FACS_OK)
+        return -1.0;
+    return (bench_now_ms() - t0) / calls;
+}
+
+bench_timing bench_time_calls(facs_status (*fn)(void *), void *user, facs_device device, int iters,
+                              const bench_options *o)
+{
+    bench_timing r = {-1.0, 1};
+    double *t = malloc((size_t)o->runs * sizeof *t), last = 0;
+    if (!t)
+        return r;
+    for (int i = 0; i < o->warmup; i++)
+        if ((last = sample(fn, user, device, 1)) < 0)
+            goto done;
+    r.calls = iters ? iters : o->warmup ? bench_calls_per_sample(last) : 1;
+    for (int i = 0; i < o->runs; i++)
+        if ((t[i] = sample(fn, user, device, r.calls)) < 0)
+            goto done;
+    r.ms = bench_median(t, o->runs);
+done:
+    free(t);
+    return r;
+}
+
 static void usage(FILE *f, const char *prog, const char *about)
 {
     fprintf(f, "usage: %s [--batch N] [--runs N] [--warmup N] [--threads N]\n%s\n"

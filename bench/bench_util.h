@@ -92,4 +92,17 @@ int bench_calls_per_sample(double call_ms);
 /* Waits for the work queued on device (its backend's sync). */
 facs_status bench_sync(facs_device device);
 
+/* A timed quantity: the median ms per call, and the calls per sample behind it. */
+typedef struct {
+    double ms;
+    int calls;
+} bench_timing;
+
+/* o->warmup single calls of fn(user), each ended by a sync of device, then
+ * o->runs samples of `iters` calls and one sync (iters 0: as many as the last
+ * warm-up call says take BENCH_SAMPLE_MS); ms < 0 when a call or a sync
+ * failed. On the CPU, iters 1 times one call per sample. */
+bench_timing bench_time_calls(facs_status (*fn)(void *), void *user, facs_device device, int iters,
+                              const bench_options *o);
+
 #endif

@@ -79,6 +79,10 @@ refs= # infer: also the conv floor and PyTorch's to_mkldnn
 #                     datasheet peak (PEAK_GBS 4800, H200) and of a measured
 #                     1 GiB device copy; gpu_facs_classic.json the same with
 #                     FACS_CUDA_FACS_KERNELS=classic (docs/cuda.md);
+#   gpu_conv.json     bench-conv --device cuda (ResNet-50's conv layers at
+#                     batch CONV_BATCH 32, forward and backward, with the cuDNN
+#                     algorithms our table picks) against bench_conv_torch.py
+#                     on the same card for each TORCH_VARIANTS, per shape;
 #   gpu_infer.json    resnet50 and facs_resnet50 at 224, eval mode, unfolded
 #                     and --fold-bn: batch 1 latency and batch 32 and 64
 #                     throughput (one process per configuration);
@@ -106,10 +110,10 @@ run_gpu() {
     py=${PYTHON:-python3}
     runs=${RUNS:-5}
     warmup=${WARMUP:-3}
-    for b in bench-models bench-facs; do
+    for b in bench-models bench-facs bench-conv; do
         if [ ! -x "$build/$b" ]; then
-            echo "run_bench.sh: $build/$b is not an executable (build bench-models and bench-facs with -DFACS_CUDA=ON" \
-                "and pass the build directory)" >&2
+            echo "run_bench.sh: $build/$b is not an executable (build bench-models, bench-facs and bench-conv with" \
+                "-DFACS_CUDA=ON and pass the build directory)" >&2
             exit 1
         fi
     done
@@ -129,6 +133,12 @@ run_gpu() {
         FACS_CUDA_FACS_KERNELS=$kernels gpu_run "facs_$kernels" "$build/bench-facs" --device "$device" \
             --threads "$threads" --batch "${FACS_BATCH:-64}" --runs "$runs" --warmup "$warmup" \
             --peak-gbs "${PEAK_GBS:-4800}" --copy-mib "${COPY_MIB:-1024}"
+    done
+    gpu_run conv "$build/bench-conv" --device "$device" --threads "$threads" --batch "${CONV_BATCH:-32}" \
+        --runs "$runs" --warmup "$warmup"
+    for variant in ${TORCH_VARIANTS:-fast deterministic}; do
+        gpu_run "torch_conv.$variant" "$py" "$here/bench_conv_torch.py" --device "$device" --variant "$variant" \
+            --batch "${CONV_BATCH:-32}" --runs "$runs" --warmup "$warmup"
     done
     models=$build/bench-models
     for arch in resnet50 facs_resnet50; do
@@ -227,6 +237,28 @@ for kernels, result in (("resident", facs), ("classic", facs_classic)):
     write("gpu_facs" if kernels == "resident" else "gpu_facs_classic",
           dict(header, kernels=kernels, command=next((c["command"] for c in commands if c["name"] == run), None),
                result=result, failed=failed.get(run)))
+conv, torch_conv = load("conv"), documents("torch_conv")
+
+
+def conv_rows(ours, references):
+    """Per shape: our times and cuDNN algorithms, each variant's times and ours / theirs (> 1: ours slower)."""
+    rows = []
+    for s in (ours or {}).get("shapes", []):
+        row = {k: s.get(k) for k in ("name", "fwd_ms", "bwd_ms", "impl")}
+        for ref in references:
+            theirs = next((t for t in ref.get("shapes", []) if t["name"] == s["name"]), None)
+            if theirs:
+                variant = ref["run"].split(".", 1)[1]
+                row[f"torch_{variant}"] = {"fwd_ms": theirs["fwd_ms"], "bwd_ms": theirs["bwd_ms"],
+                                           "fwd_ours_over_torch": ratio(s["fwd_ms"], theirs["fwd_ms"]),
+                                           "bwd_ours_over_torch": ratio(s["bwd_ms"], theirs["bwd_ms"])}
+        rows.append(row)
+    return rows
+
+
+write("gpu_conv", dict(header, ours=conv, torch=torch_conv, failed=failed.get("conv"),
+                       convention="ours / torch times (> 1: ours slower); fp32 without TF32, channels_last",
+                       shapes=conv_rows(conv, [d for d in torch_conv if "failed" not in d])))
 write("gpu_infer", dict(header, runs=infer))
 write("gpu_train", dict(header, runs=train))
 write("gpu_pspnet", dict(header, runs=pspnet))
@@ -361,6 +393,12 @@ if facs_op:
               f"{s['facs_over_conv_fwd']} fwd, {s['facs_over_conv_bwd']} bwd", file=sys.stderr)
 for variant, t in torch_summary.items():
     print(f"torch {variant}: {json.dumps(t.get('ours_over_torch', t))}", file=sys.stderr)
+for row in conv_rows(conv, [d for d in torch_conv if "failed" not in d]):
+    against = "; ".join(f"{k}: fwd {v['fwd_ours_over_torch']}, bwd {v['bwd_ours_over_torch']}"
+                        for k, v in row.items() if k.startswith("torch_"))
+    print(f"  conv {row['name']:20s} ours {row['fwd_ms']} + {row['bwd_ms']} ms ({against}); "
+          f"{(row.get('impl') or {}).get('forward')} / {(row.get('impl') or {}).get('backward_data')} / "
+          f"{(row.get('impl') or {}).get('backward_weights')}", file=sys.stderr)
 if failed:
     print(f"failed or skipped: {failed} (see {results}/gpu_log.txt)", file=sys.stderr)
 print(f"{elapsed} s; wrote {results}/gpu_summary.json and gpu_*.json", file=sys.stderr)

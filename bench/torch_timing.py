@@ -21,13 +21,20 @@ def timed(fn, warmup, runs):
     return statistics.median(times)
 
 
-def parse_args(description):
-    """--batch, --runs, --warmup, --threads; sets torch's threads and seed."""
+def parse_args(description, gpu=False):
+    """--batch, --runs, --warmup, --threads; with gpu also --device, --variant
+    and --iters (torch_gpu.py); sets torch's threads and seed."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    if gpu:
+        parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+        parser.add_argument("--variant", choices=["fast", "deterministic"], default="fast",
+                            help="on a GPU: cudnn.benchmark, or deterministic cuDNN algorithms")
+        parser.add_argument("--iters", type=int, default=0,
+                            help="on a GPU: calls per timed sample (default: about 25 ms)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)

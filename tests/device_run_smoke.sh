@@ -16,6 +16,7 @@ for step in facs_cases facs_bench gpu_check bench_gpu; do
 done
 contains "gpu_check says no GPU (77)" "$work/out/summary.txt" "gpu_check: exit 77"
 contains "the FACS cases ran on both kernel paths" "$work/out/facs_cases.txt" "FACS_CUDA_FACS_KERNELS=classic"
+contains "and on the resident one in groups" "$work/out/facs_cases.txt" "FACS_CUDA_RESIDENT_IMAGES=3"
 for archive in facs_bench gpu_check bench_results; do
     if tar -tzf "$work/out/$archive.tar.gz" >/dev/null 2>&1; then ok; else bad "$archive.tar.gz missing or unreadable"; fi
 done

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu/conv2d_impl.h"
+#include "conv2d_impl.h"
 #include "test_util.h"
 
 /* Each output sums at most Ci/groups * KH * KW = 45 float products of values

@@ -24,12 +24,12 @@ if [ "${1:-}" = "--build" ]; then
     cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFACS_CUDA=ON -DFACS_MPI=OFF \
         -DCMAKE_CUDA_ARCHITECTURES=90 -DFACS_WERROR=ON >/dev/null || exit 1
     cmake --build "$build" -j "$(nproc)" --target test_backend_ops test_cuda_networks test_comm_device bench-facs \
-        bench-models || exit 1
+        bench-models bench-conv || exit 1
     stage=$root/build-device
     rm -rf "$stage"
     mkdir -p "$stage/tests"
     cp "$build"/tests/test_backend_ops "$build"/tests/test_cuda_networks "$build"/tests/test_comm_device "$stage/tests/"
-    cp "$build"/bench-facs "$build"/bench-models "$stage/"
+    cp "$build"/bench-facs "$build"/bench-models "$build"/bench-conv "$stage/"
     du -sh "$stage"
     exit 0
 fi

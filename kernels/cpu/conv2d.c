@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "conv2d_impl.h"
+#include "../conv2d_impl.h"
 #include "cpu_ops.h"
 #include "dnnl_util.h"
 
@@ -308,12 +308,7 @@ static void impl_name(const_dnnl_primitive_desc_t pd, char *dst, size_t size)
 facs_status facs_cpu_conv2d_impl_names(const facs_conv2d_params *p, const facs_tensor *x, const facs_tensor *w,
                                        int with_bias, facs_conv2d_impl *out)
 {
-    facs_tensor y = {
-        .n = x->n,
-        .c = w->n,
-        .h = (x->h + 2 * p->pad_h - p->dil_h * (w->h - 1) - 1) / p->stride_h + 1,
-        .w = (x->w + 2 * p->pad_w - p->dil_w * (w->w - 1) - 1) / p->stride_w + 1,
-    };
+    facs_tensor y = facs_conv2d_impl_output(p, x, w);
     conv_geom g;
     geom_init(&g, p, x, w, &y);
     dnnl_primitive_desc_t fwd, bwd_data, bwd_weights;

@@ -30,6 +30,7 @@
 
 #include <mutex>
 
+#include "../conv2d_impl.h"
 #include "pixel_sums.cuh"
 
 namespace {
@@ -267,6 +268,25 @@ facs_status choice_for(cudnnHandle_t handle, const ConvDescs &d, const ConvKey &
     return FACS_OK;
 }
 
+/* cuDNN's name of a direction's algorithm (the enum without its prefix). */
+const char *algorithm_name(Direction dir, int algo)
+{
+    static const char *const forward[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT",
+                                          "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+    static const char *const data[] = {"ALGO_0", "ALGO_1", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+    static const char *const filter[] = {"ALGO_0", "ALGO_1",           "FFT",       "ALGO_3",
+                                         "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"};
+    static_assert(sizeof forward / sizeof *forward == CUDNN_CONVOLUTION_FWD_ALGO_COUNT &&
+                      sizeof data / sizeof *data == CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT &&
+                      sizeof filter / sizeof *filter == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+                  "one name per cuDNN algorithm");
+    const char *const *names = dir == kForward ? forward : dir == kBackwardData ? data : filter;
+    int count = dir == kForward       ? (int)CUDNN_CONVOLUTION_FWD_ALGO_COUNT
+                : dir == kBackwardData ? (int)CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT
+                                       : (int)CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
+    return algo >= 0 && algo < count ? names[algo] : "unknown";
+}
+
 facs_status workspace_for(facs_ctx *ctx, const char *op, size_t bytes, void **out)
 {
     *out = nullptr;
@@ -376,5 +396,24 @@ facs_status facs_cuda_conv2d_backward(facs_ctx *ctx, const facs_conv2d_params *p
         FACS_CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle, &one, d.x, x->data, d.y, dy->data, d.conv,
                                                         (cudnnConvolutionBwdFilterAlgo_t)filter.algo, ws,
                                                         filter.workspace, &one, d.w, dw->data));
+    return FACS_OK;
+}
+
+facs_status facs_cuda_conv2d_impl_names(const facs_conv2d_params *p, const facs_tensor *x, const facs_tensor *w,
+                                        facs_conv2d_impl *out)
+{
+    cudnnHandle_t handle;
+    FACS_TRY(facs_cuda_cudnn(&handle));
+    const facs_tensor y = facs_conv2d_impl_output(p, x, w);
+    ConvDescs d;
+    FACS_TRY(d.init(p, x, w, &y));
+    const ConvKey key = key_of(p, x, w);
+    char *const names[kDirections] = {out->forward, out->backward_data, out->backward_weights};
+    for (int dir = 0; dir < kDirections; dir++) {
+        Choice c;
+        FACS_TRY(choice_for(handle, d, key, (Direction)dir, &c));
+        snprintf(names[dir], sizeof out->forward, "%s, %zu MiB workspace", algorithm_name((Direction)dir, c.algo),
+                 c.workspace >> 20);
+    }
     return FACS_OK;
 }
