@@ -17,6 +17,23 @@ done
 contains "gpu_check says no GPU (77)" "$work/out/summary.txt" "gpu_check: exit 77"
 contains "the FACS cases ran on both kernel paths" "$work/out/facs_cases.txt" "FACS_CUDA_FACS_KERNELS=classic"
 contains "and on the resident one in groups" "$work/out/facs_cases.txt" "FACS_CUDA_RESIDENT_IMAGES=3"
+contains "each setting's exit status" "$work/out/facs_cases.txt" "FACS_CUDA_FACS_KERNELS=resident: exit "
+if grep -q "take the classic kernels" "$work/out/summary.txt"; then
+    bad "no FACS case failed (no GPU: skipped), yet the later steps were sent to the classic kernels"
+else ok; fi
+
+# A build whose resident FACS cases fail (a stub test_backend_ops): the steps
+# after them take the classic kernels, and the summary says so.
+mkdir -p "$work/stub/tests"
+printf '#!/bin/sh
+[ "$FACS_CUDA_FACS_KERNELS" = resident ] && echo "facs stub FAIL" && exit 1
+exit 0
+' \
+    >"$work/stub/tests/test_backend_ops"
+chmod +x "$work/stub/tests/test_backend_ops"
+STEP_TIMEOUT=30 bash "$ROOT/tools/device_run.sh" "$work/stub" "$work/stub_out" >"$work/stub_stdout" 2>&1
+contains "failed resident cases hand the later steps the classic kernels" "$work/stub_out/summary.txt" \
+    "the steps after facs_bench take the classic kernels"
 for archive in facs_bench gpu_check bench_results; do
     if tar -tzf "$work/out/$archive.tar.gz" >/dev/null 2>&1; then ok; else bad "$archive.tar.gz missing or unreadable"; fi
 done
