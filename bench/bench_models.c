@@ -60,7 +60,8 @@ static const char ABOUT[] =
     "                    train mode: uniform random labels in [0, K), one per image, or one per pixel for\n"
     "                    segmentation models (loss: main cross-entropy + 0.4 x aux, ignore index 255)\n"
     "  --cifar-stem      ResNet 3x3 stride-1 stem without max-pool (for 32x32 inputs)\n"
-    "  --profile         after timing, one more call at --batch split into phases and forward ops (stderr)\n"
+    "  --profile         after timing, one more call at --batch split into phases, forward ops and backward ops\n"
+    "                    (stderr); on a GPU each op is followed by a sync, which the split's times include\n"
     "  --weight-cache    keep reordered conv weights across calls (facs_ctx_set_weight_cache); off by default,\n"
     "                    as PyTorch's eager mode reorders per call too; always on in floor mode\n"
     "  --fold-bn         infer mode: BatchNorm folded into the convolutions, ReLU and residual adds fused\n"
@@ -151,11 +152,6 @@ static int take_model_options(int *argc, char **argv, model_bench *b)
                         "--fold-bn and --profile do not apply\n");
         return 2;
     }
-    if (b->profile && b->device.device != FACS_DEVICE_CPU) {
-        fprintf(stderr, "bench-models: --profile times ops on the host clock: CPU only (GPU kernels run "
-                        "asynchronously)\n");
-        return 2;
-    }
     b->iters = m.iters > 0 ? m.iters : b->device.device == FACS_DEVICE_CPU ? 1 : 0;
     b->weight_cache |= b->floor; /* the floor's weights are reordered once, before timing */
     if (facs_model_options_for_arch(m.arch, &b->model) != FACS_OK) {
@@ -239,9 +235,10 @@ static facs_status run_once(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, facs_te
     return s;
 }
 
-/* Forward time per op name: the time from the previous op's end (or the
- * call's start) to this op's end, which charges the glue between ops (tiny)
- * to the op that follows it. Wall and CPU time. */
+/* Time per op name: the time from the previous op's end (or the phase's
+ * start) to this op's end, which charges the glue between ops (tiny) to the
+ * op that follows it. Wall and CPU time. On a GPU each op's end is a sync
+ * of the device, as its kernels run asynchronously. */
 enum { MAX_OP_NAMES = 32 };
 typedef struct {
     const char *op[MAX_OP_NAMES];
@@ -250,12 +247,23 @@ typedef struct {
     double last_wall, last_cpu;
 } op_times;
 
-static void time_op(void *user, const char *op, const facs_tensor *const *inputs, int n_inputs,
-                    const facs_tensor *out, const facs_tensor *weight)
+/* The forward ops' and the backward nodes' times (ctx->profile_user). */
+typedef struct {
+    facs_device device;
+    op_times forward, backward;
+    op_times *current; /* the phase that the last op belonged to */
+} op_profile;
+
+static void charge(op_profile *p, op_times *t, const char *op)
 {
-    (void)inputs, (void)n_inputs, (void)out, (void)weight;
-    op_times *t = user;
+    (void)bench_sync(p->device); /* a failure here fails the call's own next sync too */
     double wall = bench_now_ms(), cpu = bench_cpu_now_ms();
+    if (p->current != t) {
+        /* backward's first node: its time runs from the end of the forward */
+        t->last_wall = p->current->last_wall;
+        t->last_cpu = p->current->last_cpu;
+        p->current = t;
+    }
     int i = 0;
     while (i < t->count && strcmp(t->op[i], op))
         i++;
@@ -270,24 +278,54 @@ static void time_op(void *user, const char *op, const facs_tensor *const *inputs
     t->last_cpu = cpu;
 }
 
-/* One more call under the profile hook; prints the split to stderr. The
- * loss's op (softmax_cross_entropy) is listed with the forward ops. */
-static facs_status profile_call(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, facs_tensor *x, const int *labels)
+static void time_op(void *user, const char *op, const facs_tensor *const *inputs, int n_inputs,
+                    const facs_tensor *out, const facs_tensor *weight)
 {
-    op_times t = {.count = 0};
+    (void)inputs, (void)n_inputs, (void)out, (void)weight;
+    op_profile *p = user;
+    charge(p, &p->forward, op);
+}
+
+static void time_backward_op(void *user, const char *op)
+{
+    op_profile *p = user;
+    charge(p, &p->backward, op);
+}
+
+/* One phase's ops, each with its share of the phase's wall time (GPU) or CPU
+ * time (CPU). */
+static void print_ops(const char *phase, const op_times *t, double phase_ms, int gpu)
+{
+    for (int i = 0; i < t->count; i++)
+        fprintf(stderr, "  %-8s %-22s %4d calls %9.1f / %9.1f ms  %5.1f%% of %s %s\n", phase, t->op[i], t->calls[i],
+                t->wall_ms[i], t->cpu_ms[i], 100 * (gpu ? t->wall_ms[i] : t->cpu_ms[i]) / phase_ms, phase,
+                gpu ? "wall" : "CPU");
+}
+
+/* One more call under the profile hooks; prints the split to stderr. The
+ * loss's op (softmax_cross_entropy) is listed with the forward ops. */
+static facs_status profile_call(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, facs_tensor *x, const int *labels,
+                                facs_device device)
+{
+    op_profile p = {.device = device};
     double wall[3], cpu[3];
+    FACS_TRY(bench_sync(device));
+    p.current = &p.forward;
     ctx->profile = time_op;
-    ctx->profile_user = &t;
-    double wall0 = t.last_wall = bench_now_ms(), cpu0 = t.last_cpu = bench_cpu_now_ms();
+    ctx->profile_backward = time_backward_op;
+    ctx->profile_user = &p;
+    double wall0 = p.forward.last_wall = bench_now_ms(), cpu0 = p.forward.last_cpu = bench_cpu_now_ms();
     facs_status s = run_once(ctx, m, sgd, x, labels, NULL, wall, cpu);
     ctx->profile = NULL;
+    ctx->profile_backward = NULL;
     if (s != FACS_OK)
         return s;
-    fprintf(stderr, "profile, wall / CPU ms: forward %.1f / %.1f, backward %.1f / %.1f, optimizer %.1f / %.1f\n",
-            wall[0] - wall0, cpu[0] - cpu0, wall[1] - wall[0], cpu[1] - cpu[0], wall[2] - wall[1], cpu[2] - cpu[1]);
-    for (int i = 0; i < t.count; i++)
-        fprintf(stderr, "  %-22s %4d calls %9.1f / %9.1f ms  %5.1f%% of forward CPU\n", t.op[i], t.calls[i],
-                t.wall_ms[i], t.cpu_ms[i], 100 * t.cpu_ms[i] / (cpu[0] - cpu0));
+    int gpu = device != FACS_DEVICE_CPU;
+    fprintf(stderr, "profile, wall / CPU ms: forward %.1f / %.1f, backward %.1f / %.1f, optimizer %.1f / %.1f%s\n",
+            wall[0] - wall0, cpu[0] - cpu0, wall[1] - wall[0], cpu[1] - cpu[0], wall[2] - wall[1], cpu[2] - cpu[1],
+            gpu ? " (a device sync after every op)" : "");
+    print_ops("forward", &p.forward, gpu ? wall[0] - wall0 : cpu[0] - cpu0, gpu);
+    print_ops("backward", &p.backward, gpu ? wall[1] - wall[0] : cpu[1] - cpu[0], gpu);
     return FACS_OK;
 }
 
@@ -360,7 +398,7 @@ static int bench_batch(facs_ctx *ctx, facs_model *m, facs_sgd *sgd, const model_
             fprintf(stderr, ", loss %.4f", (double)loss_value);
         fputc('\n', stderr);
     }
-    if (b->profile && n == o->batch && profile_call(ctx, m, sgd, x, labels) != FACS_OK) {
+    if (b->profile && n == o->batch && profile_call(ctx, m, sgd, x, labels, b->device.device) != FACS_OK) {
         fprintf(stderr, "bench-models: %s: %s\n", b->model.arch, facs_last_error());
         goto done;
     }

@@ -86,7 +86,9 @@ refs= # infer: also the conv floor and PyTorch's to_mkldnn
 #   gpu_infer.json    resnet50 and facs_resnet50 at 224, eval mode, unfolded
 #                     and --fold-bn: batch 1 latency and batch 32 and 64
 #                     throughput (one process per configuration);
-#   gpu_train.json    their SGD step at 224, batch TRAIN_BATCH 32;
+#   gpu_train.json    their SGD step at 224, batch TRAIN_BATCH 32 (and in the
+#                     log, one more step split by op, forward and backward:
+#                     bench-models --profile);
 #   gpu_pspnet.json   pspnet_resnet101 and pspnet_facs_resnet101 (semseg's deep
 #                     base) one SGD step at 713x713, batch PSP_BATCH 2 (the
 #                     paper's 16 crops on 8 GPUs), PSP_RUNS 3 after PSP_WARMUP 2;
@@ -155,7 +157,7 @@ run_gpu() {
     done
     for arch in resnet50 facs_resnet50; do
         gpu_run "train.$arch" "$models" --device "$device" --threads "$threads" --mode train --arch "$arch" \
-            --input-size 224 --batch "${TRAIN_BATCH:-32}" --runs "$runs" --warmup "$warmup"
+            --input-size 224 --batch "${TRAIN_BATCH:-32}" --runs "$runs" --warmup "$warmup" --profile
     done
     for arch in pspnet_resnet101 pspnet_facs_resnet101; do
         gpu_run "pspnet.$arch" "$models" --device "$device" --threads "$threads" --mode train --arch "$arch" \

@@ -148,6 +148,8 @@ facs_status facs_backward_many(facs_ctx *ctx, int count, facs_tensor *const *out
         if (s != FACS_OK)
             return s;
         facs_arena_rewind(&ctx->data, scratch, NULL, 0);
+        if (ctx->profile_backward)
+            ctx->profile_backward(ctx->profile_user, node->op);
         if (ctx->grad_ready && (s = ctx->grad_ready(ctx->grad_ready_user, node->index)) != FACS_OK)
             return s;
         /* The tape runs newest first, so every consumer of node->out has

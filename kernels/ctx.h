@@ -32,6 +32,10 @@ typedef struct facs_weight_cache facs_weight_cache;
 typedef void (*facs_profile_fn)(void *user, const char *op, const facs_tensor *const *inputs, int n_inputs,
                                 const facs_tensor *out, const facs_tensor *weight);
 
+/* Called by backward after each node's backward with the node's op name
+ * (ctx->profile_backward: timing profiles split backward by op). */
+typedef void (*facs_profile_backward_fn)(void *user, const char *op);
+
 /* Called by backward after each node's backward (autograd.h "Gradient readiness"). */
 typedef facs_status (*facs_grad_ready_fn)(void *user, int node_index);
 
@@ -55,7 +59,8 @@ typedef struct facs_ctx {
      * process's whatever the number of ranks; 0 in one process. */
     int batch_offset;
     facs_profile_fn profile; /* NULL: off */
-    void *profile_user;      /* passed to profile */
+    facs_profile_backward_fn profile_backward; /* NULL: off */
+    void *profile_user;      /* passed to profile and profile_backward */
     uint64_t step_id;  /* counts begin_step calls, so stamps of an earlier step are told apart */
     int tape_len;      /* nodes pushed this step: the next node's index */
     facs_grad_ready_fn grad_ready; /* NULL: off (grad_sync.h sets it) */

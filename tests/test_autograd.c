@@ -4,6 +4,7 @@
  * memory given back: inference intermediates (keep_only), backward's
  * gradients and scratch. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,40 @@ static void fan_out(facs_ctx *ctx)
         test_close_f("fan-out: gradient sums both paths", got, want, 6, TOL);
         free(got);
     }
+}
+
+/* The backward profile hook hears every node once, newest first, by its op's
+ * name: y = sigmoid(relu(x)) runs sigmoid's backward, then relu's. */
+typedef struct {
+    char ops[4][32];
+    int count;
+} heard_ops;
+
+static void hear_backward(void *user, const char *op)
+{
+    heard_ops *h = user;
+    if (h->count < 4)
+        snprintf(h->ops[h->count], sizeof h->ops[0], "%s", op);
+    h->count++;
+}
+
+static void profile_backward(facs_ctx *ctx)
+{
+    float x[3] = {-1.0f, 0.5f, 2.0f};
+    heard_ops heard = {.count = 0};
+    facs_ctx_begin_step(ctx);
+    facs_tensor *tx = test_tensor(ctx, 1, 3, 1, 1, x);
+    tx->requires_grad = 1;
+    facs_tensor *y = facs_sigmoid(ctx, facs_relu(ctx, tx));
+    ctx->profile_backward = hear_backward;
+    ctx->profile_user = &heard;
+    facs_status s = y ? facs_backward(ctx, y, NULL) : FACS_ERR_ARG;
+    ctx->profile_backward = NULL;
+    ctx->profile_user = NULL;
+    if (CHECK_OK(s))
+        CHECK(heard.count == 2 && !strcmp(heard.ops[0], "sigmoid") && !strcmp(heard.ops[1], "relu"),
+              "backward's profile hook heard %d nodes (%s, %s), want sigmoid then relu", heard.count,
+              heard.count > 0 ? heard.ops[0] : "-", heard.count > 1 ? heard.ops[1] : "-");
 }
 
 /* GradCAM marks a feature map: its gradient survives backward, the others' do not. */
@@ -262,6 +297,7 @@ int main(void)
 {
     facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
     fan_out(ctx);
+    profile_backward(ctx);
     keep_grad(ctx);
     grad_out_and_accumulation(ctx);
     errors(ctx);
