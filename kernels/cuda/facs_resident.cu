@@ -187,8 +187,8 @@ __device__ void load_channels(const float *__restrict__ x, const FacsResident &s
  * its own part of a row of w, 16 bytes a load where rows allow, several
  * loads in flight (a warp per output waited for L2 once per output, longer
  * than loading x on 2048 -> 512 @ 7); a warp's threads read the same z, a
- * shared-memory broadcast. The slices' sums are added in slice order. Every
- * thread calls it; where there are slices it ends with a barrier. */
+ * shared-memory broadcast. The slices' sums are added in slice order, after
+ * a barrier. Every thread calls it; part is complete once a barrier follows. */
 __device__ void partial_scores(const float *__restrict__ w, const float *zs, const FacsResident &s, unsigned rank,
                                int images, float *scratch, float *part)
 {
