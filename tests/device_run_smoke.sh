@@ -34,6 +34,11 @@ chmod +x "$work/stub/tests/test_backend_ops"
 STEP_TIMEOUT=30 bash "$ROOT/tools/device_run.sh" "$work/stub" "$work/stub_out" >"$work/stub_stdout" 2>&1
 contains "failed resident cases hand the later steps the classic kernels" "$work/stub_out/summary.txt" \
     "the steps after facs_bench take the classic kernels"
+
+# Past its deadline no step starts (each step's limit is what is left of it).
+DEADLINE=5 bash "$ROOT/tools/device_run.sh" "$work/stub" "$work/late_out" >"$work/late_stdout" 2>&1
+contains "no step starts past the deadline" "$work/late_out/summary.txt" \
+    "bench_gpu: not started (budget of 300 s or deadline of 5 s spent)"
 for archive in facs_bench gpu_check bench_results; do
     if tar -tzf "$work/out/$archive.tar.gz" >/dev/null 2>&1; then ok; else bad "$archive.tar.gz missing or unreadable"; fi
 done

@@ -7,14 +7,16 @@
 #
 # There, in order of what the open questions need most: the FACS cases with
 # the resident and the classic kernels; bench-facs with both and with the
-# resident kernels' group size swept (the bandwidth question); tools/gpu_check.sh with QUICK=1 (every op, every network,
-# compute-sanitizer on the FACS cases); the GPU benchmarks (bench/run_bench.sh
-# gpu). Each step is bounded (STEP_TIMEOUT, default 240 s) and the whole stops
-# starting steps after BUDGET seconds (default 300), so it ends within 540 s.
-# The summary lists the FACS op's time and fraction of the copy bandwidth per
-# shape for every configuration. OUT gets at most 8
-# files: summary.txt, facs_cases.txt, facs_bench.tar.gz, gpu_check.tar.gz,
-# bench_results.tar.gz.
+# resident kernels' group size swept (the bandwidth question);
+# tools/gpu_check.sh with QUICK=1 (every op, every network, compute-sanitizer
+# on the FACS cases); the GPU benchmarks (bench/run_bench.sh gpu). Each step
+# is bounded (STEP_TIMEOUT, default 240 s, and none runs past DEADLINE, 520 s
+# from the start), the whole stops starting steps after BUDGET seconds
+# (default 300), and each step's archive is packed as soon as it ends, so the
+# command ends within the device tool's 540 s with what it has. The summary
+# lists the FACS op's time and fraction of the copy bandwidth per shape for
+# every configuration. OUT gets at most 8 files: summary.txt, facs_cases.txt,
+# facs_bench.tar.gz, gpu_check.tar.gz, bench_results.tar.gz.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -45,21 +47,26 @@ summary=$out/summary.txt
 start=$(date +%s)
 budget=${BUDGET:-300}
 step_timeout=${STEP_TIMEOUT:-240}
+# No step runs past DEADLINE seconds from the start, so that the archives are
+# packed before the device tool's own limit (540 s) ends the command.
+deadline=${DEADLINE:-520}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # step NAME LOG COMMAND...: runs the command (a function of this script or a
-# program) within the step timeout, its output to LOG, unless the budget is
-# spent; one line in the summary.
+# program) within the step timeout and the deadline, its output to LOG, unless
+# the budget is spent; one line in the summary.
 step() {
-    local name=$1 log=$2 rc t0
+    local name=$1 log=$2 rc t0 limit
     shift 2
-    if [ $(($(date +%s) - start)) -ge "$budget" ]; then
-        echo "$name: not started (budget of $budget s spent)" | tee -a "$summary"
+    t0=$(date +%s)
+    limit=$((start + deadline - t0))
+    [ "$limit" -le "$step_timeout" ] || limit=$step_timeout
+    if [ $((t0 - start)) -ge "$budget" ] || [ "$limit" -lt 10 ]; then
+        echo "$name: not started (budget of $budget s or deadline of $deadline s spent)" | tee -a "$summary"
         return
     fi
-    t0=$(date +%s)
-    timeout "$step_timeout" bash -c '"$@"' step "$@" >"$log" 2>&1
+    timeout "$limit" bash -c '"$@"' step "$@" >"$log" 2>&1
     rc=$?
     echo "$name: exit $rc in $(($(date +%s) - t0)) s" | tee -a "$summary"
 }
@@ -97,12 +104,21 @@ facs_bench() {
 export -f facs_cases facs_bench
 export build work facs_configs
 
+# pack ARCHIVE PATTERN...: the files and folders of the work folder that match,
+# into OUT/ARCHIVE.tar.gz (no archive where none match).
+pack() {
+    local archive=$1 found
+    shift
+    found=$(cd "$work" && for p in "$@"; do ls -d $p 2>/dev/null; done)
+    [ -z "$found" ] || tar -czf "$out/$archive.tar.gz" -C "$work" $found
+}
+
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >>"$summary" 2>&1
 step facs_cases "$out/facs_cases.txt" facs_cases
 # Resident kernels that fail their cases would fail the networks and the
 # benchmarks too: the later steps then take the classic kernels, so that the
 # session still measures everything else.
-if ! grep -qx "FACS_CUDA_FACS_KERNELS=resident: exit 0" "$out/facs_cases.txt"; then
+if [ -f "$out/facs_cases.txt" ] && ! grep -qx "FACS_CUDA_FACS_KERNELS=resident: exit 0" "$out/facs_cases.txt"; then
     export FACS_CUDA_FACS_KERNELS=classic
     echo "the resident FACS kernels failed their cases: the steps after facs_bench take the classic kernels" |
         tee -a "$summary"
@@ -121,17 +137,9 @@ for config in sys.argv[2:]:
         print(f"{config:9s} {s['name']:22s} fwd {s.get('facs_fwd_ms')} ms {s.get('facs_fwd_of_copy')} of copy, "
               f"bwd {s.get('facs_bwd_ms')} ms {s.get('facs_bwd_of_copy')} of copy")
 PY
-step gpu_check "$work/gpu_check.log" env QUICK=1 "$root/tools/gpu_check.sh" "$build" "$work/gpu_check"
-step bench_gpu "$work/bench_gpu.log" env RESULTS="$work/results" "$root/bench/run_bench.sh" gpu "$build"
-# pack ARCHIVE PATTERN...: the files and folders of the work folder that match,
-# into OUT/ARCHIVE.tar.gz (no archive where none match).
-pack() {
-    local archive=$1 found
-    shift
-    found=$(cd "$work" && for p in "$@"; do ls -d $p 2>/dev/null; done)
-    [ -z "$found" ] || tar -czf "$out/$archive.tar.gz" -C "$work" $found
-}
 pack facs_bench 'facs_*'
+step gpu_check "$work/gpu_check.log" env QUICK=1 "$root/tools/gpu_check.sh" "$build" "$work/gpu_check"
 pack gpu_check gpu_check.log gpu_check
+step bench_gpu "$work/bench_gpu.log" env RESULTS="$work/results" "$root/bench/run_bench.sh" gpu "$build"
 pack bench_results bench_gpu.log results
 echo "total $(($(date +%s) - start)) s" | tee -a "$summary"
