@@ -166,19 +166,39 @@ __device__ void block_column_sums(const Value &value, int rows, int cols, float 
 
 /* The block's channels of the group's images into shared memory, as
  * asynchronous copies (cp.async: many in flight, no registers), 16 bytes
- * each where rows and x allow. */
+ * each where rows and x allow; one commit group per image, so that the
+ * first image's sums can start while the others load (wait_for_image). */
 __device__ void load_channels(const float *__restrict__ x, const FacsResident &s, unsigned rank, int n0, int images,
                               float *xs)
 {
-    const int l = s.c / s.blocks, rows = images * s.hw;
-    const float *src = x + (size_t)n0 * s.hw * s.c + (size_t)rank * l;
+    const int l = s.c / s.blocks;
     const bool quads = l % 4 == 0 && s.c % 4 == 0 && (uintptr_t)x % 16 == 0;
     const int step = quads ? 4 : 1;
-    for (Cells e(l / step); e.row < rows; e.next())
-        __pipeline_memcpy_async(xs + (size_t)e.row * l + e.col * step, src + (size_t)e.row * s.c + e.col * step,
-                                step * sizeof(float));
-    __pipeline_commit();
-    __pipeline_wait_prior(0);
+    for (int g = 0; g < images; g++) {
+        const float *src = x + (size_t)(n0 + g) * s.hw * s.c + (size_t)rank * l;
+        float *dst = xs + (size_t)g * s.hw * l;
+        for (Cells e(l / step); e.row < s.hw; e.next())
+            __pipeline_memcpy_async(dst + (size_t)e.row * l + e.col * step,
+                                    src + (size_t)e.row * s.c + e.col * step, step * sizeof(float));
+        __pipeline_commit();
+    }
+}
+
+/* Waits until image g of the block's group is in its shared memory (of
+ * `images`, loaded in order by load_channels), the later ones still in
+ * flight: the thread's own copies, then the block's barrier. The count of
+ * groups left pending is an immediate operand of cp.async.wait_group, hence
+ * the switch. Every thread calls it. */
+__device__ inline void wait_for_image(int g, int images)
+{
+    static_assert(kMaxImages == 4, "a case per image that may stay in flight");
+    switch (images - 1 - g) {
+    case 0: __pipeline_wait_prior(0); break;
+    case 1: __pipeline_wait_prior(1); break;
+    case 2: __pipeline_wait_prior(2); break;
+    default: __pipeline_wait_prior(3); break;
+    }
+    __syncthreads();
 }
 
 /* part[g CO + i] = w[i, own channels] . z[g, own channels] for every output
@@ -322,8 +342,8 @@ struct Block {
     int l, o, n0, images;
 };
 
-/* This block's part, with its channels of the group's images loaded (each
- * thread waited for its own copies; a barrier must follow). */
+/* This block's part, with the loads of its channels of the group's images
+ * issued (wait_for_image waits for each). */
 __device__ Block start_block(const FacsResident &s, const float *__restrict__ x, float *smem)
 {
     Block k;
@@ -373,9 +393,9 @@ __global__ void __launch_bounds__(kThreads, 2)
     const unsigned rank = part.rank;
     const int l = part.l, o = part.o, r = chunk_size(R, s), hw = s.hw, co = s.co, n0 = part.n0;
     const int images = part.images;
-    __syncthreads();
 
     for (int g = 0; g < images; g++) {
+        wait_for_image(g, images);
         const float *xg = m.x + (size_t)g * hw * l;
         float *zg = m.z + (size_t)g * l, *z_out = z + (size_t)(n0 + g) * s.c + rank * l;
         block_column_sums([=](int pix, int k) { return xg[(size_t)pix * l + k]; }, hw, l, m.scratch,
@@ -456,9 +476,9 @@ __global__ void __launch_bounds__(kThreads, 2)
     const int images = part.images;
     for (Cells e(o); e.row < images; e.next())
         m.p[e.row * o + e.col] = prob[(size_t)(n0 + e.row) * co + rank * o + e.col];
-    __syncthreads();
 
     for (int g = 0; g < images; g++) {
+        wait_for_image(g, images); /* and m.p is everyone's */
         const float *xg = m.x + (size_t)g * hw * l, *pg = m.p + (size_t)g * o;
         const float *dyg = dy + (size_t)(n0 + g) * hw * co + rank * o;
         float *dsg = m.ds + (size_t)g * o, *ds_out = ds + (size_t)(n0 + g) * co + rank * o;

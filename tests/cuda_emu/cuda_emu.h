@@ -414,22 +414,22 @@ static inline long long clock64(void) { return facs_emu_clock64(); }
 /* ---- asynchronous copies into shared memory (cp.async, sm_80) ------------ */
 
 /* A thread's copies are held back until it waits for them (or returns): a
- * read of the destination before __pipeline_wait_prior, or by another thread
- * before a barrier that follows the wait, sees the poisoned bytes. The
- * emulation completes every copy at any wait, which the GPU may also do. */
+ * read of the destination before the __pipeline_wait_prior that covers it,
+ * or by another thread before a barrier that follows that wait, sees the
+ * poisoned bytes. As cp.async.wait_group on the GPU, __pipeline_wait_prior(N)
+ * completes the committed groups but the N most recent, and copies not yet
+ * committed wait for a commit and a wait of their own; the GPU may complete
+ * them earlier, the emulation never does. */
 void facs_emu_pipeline_copy(void *dst, const void *src, size_t bytes);
-void facs_emu_pipeline_wait(void);
+void facs_emu_pipeline_commit(void);
+void facs_emu_pipeline_wait(size_t prior);
 static inline void __pipeline_memcpy_async(void *dst, const void *src, size_t bytes, size_t zero_fill = 0)
 {
     (void)zero_fill;
     facs_emu_pipeline_copy(dst, src, bytes);
 }
-static inline void __pipeline_commit(void) {}
-static inline void __pipeline_wait_prior(size_t prior)
-{
-    (void)prior;
-    facs_emu_pipeline_wait();
-}
+static inline void __pipeline_commit(void) { facs_emu_pipeline_commit(); }
+static inline void __pipeline_wait_prior(size_t prior) { facs_emu_pipeline_wait(prior); }
 
 /* ---- thread-block clusters (sm_90) -------------------------------------- */
 

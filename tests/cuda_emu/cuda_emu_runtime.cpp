@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
@@ -68,7 +69,10 @@ struct Fiber {
     int op, param, width;
     unsigned mask;
     uint64_t value, result;
-    std::vector<AsyncCopy> copies;
+    /* cp.async copies not waited for yet: those since the last commit, and
+     * the committed groups, oldest first. */
+    std::vector<AsyncCopy> uncommitted;
+    std::deque<std::vector<AsyncCopy>> groups;
 };
 
 /* A barrier: __syncthreads of one block, or the cluster's. */
@@ -326,13 +330,28 @@ char *stack_top(unsigned t)
     return stack_area + (size_t)(t + 1) * stack_stride;
 }
 
-/* Does the thread's held-back cp.async copies: at its wait, or when it
- * returns. */
+void do_copies(const std::vector<AsyncCopy> &copies)
+{
+    for (const AsyncCopy &c : copies)
+        memcpy(c.dst, c.src, c.bytes);
+}
+
+/* Does the thread's committed groups of cp.async copies but the `keep` most
+ * recent (its wait), oldest first. */
+void complete_groups(Fiber *f, size_t keep)
+{
+    while (f->groups.size() > keep) {
+        do_copies(f->groups.front());
+        f->groups.pop_front();
+    }
+}
+
+/* Does every held-back copy of the thread, committed or not: when it returns. */
 void complete_copies(Fiber *f)
 {
-    for (const AsyncCopy &c : f->copies)
-        memcpy(c.dst, c.src, c.bytes);
-    f->copies.clear();
+    complete_groups(f, 0);
+    do_copies(f->uncommitted);
+    f->uncommitted.clear();
 }
 
 /* A thread's whole life. A block of a cluster that has returned no longer has
@@ -690,10 +709,17 @@ void facs_emu_pipeline_copy(void *dst, const void *src, size_t bytes)
     if ((bytes != 4 && bytes != 8 && bytes != 16) || (uintptr_t)dst % bytes || (uintptr_t)src % bytes)
         fault("__pipeline_memcpy_async of %zu bytes from %p to %p (4, 8 or 16 bytes, both aligned to the size)",
               bytes, src, dst);
-    f->copies.push_back(AsyncCopy{dst, src, bytes});
+    f->uncommitted.push_back(AsyncCopy{dst, src, bytes});
 }
 
-void facs_emu_pipeline_wait(void) { complete_copies(running("__pipeline_wait_prior")); }
+void facs_emu_pipeline_commit(void)
+{
+    Fiber *f = running("__pipeline_commit");
+    f->groups.push_back(std::move(f->uncommitted));
+    f->uncommitted.clear();
+}
+
+void facs_emu_pipeline_wait(size_t prior) { complete_groups(running("__pipeline_wait_prior"), prior); }
 
 unsigned facs_emu_cluster_rank(void) { return running("the cluster rank")->rank; }
 

@@ -5,8 +5,8 @@
  * shuffle at every width against a reference written from the CUDA
  * programming guide, votes and warp reductions, dynamic shared memory, launch
  * configuration errors, device memory, cp.async copies held back until the
- * wait, thread-block clusters (ranks,
- * distributed shared memory, a returned block's memory poisoned). Then the faults the emulation must stop
+ * wait that covers their group, thread-block clusters (ranks, distributed
+ * shared memory, a returned block's memory poisoned). Then the faults the emulation must stop
  * on (each run in a child process): a barrier some threads skip, barriers on
  * different lines, a host pointer given to a kernel, writes past an
  * allocation, bad copies, lanes that disagree on a shuffle's mask.
@@ -436,6 +436,46 @@ void check_async_shared_copies(void)
     CUDA_OK(cudaFree(after));
 }
 
+/* Two committed groups and one copy never committed: wait_prior(1) completes
+ * the first group only, wait_prior(0) the second, and neither the third. */
+__global__ void async_copy_groups(const float *src, float *seen)
+{
+    extern __shared__ float slots[];
+    float *mine = slots + 3 * threadIdx.x;
+    for (int k = 0; k < 3; k++) {
+        __pipeline_memcpy_async(&mine[k], &src[k], sizeof(float));
+        if (k < 2)
+            __pipeline_commit();
+    }
+    float *out = seen + 6 * threadIdx.x;
+    __pipeline_wait_prior(1);
+    out[0] = mine[0], out[1] = mine[1];
+    __pipeline_wait_prior(0);
+    out[2] = mine[0], out[3] = mine[1], out[4] = mine[2];
+    __pipeline_commit();
+    __pipeline_wait_prior(0);
+    out[5] = mine[2];
+}
+
+void check_async_copy_groups(void)
+{
+    const unsigned threads = 8;
+    float *src = device<float>(3), *seen = device<float>(6 * threads);
+    const float values[3] = {1.0f, 2.0f, 3.0f};
+    CUDA_OK(cudaMemcpy(src, values, sizeof values, cudaMemcpyHostToDevice));
+    async_copy_groups<<<1, threads, 3 * threads * sizeof(float)>>>(src, seen);
+    CUDA_OK(cudaGetLastError());
+    std::vector<float> s = to_host(seen, 6 * threads);
+    int bad = 0;
+    for (unsigned t = 0; t < threads; t++) {
+        const float *o = &s[6 * t];
+        bad += o[0] != 1.0f || !isnan(o[1]) || o[2] != 1.0f || o[3] != 2.0f || !isnan(o[4]) || o[5] != 3.0f;
+    }
+    CHECK(bad == 0, "cp.async groups: %d threads saw a group before its wait, or an uncommitted copy", bad);
+    CUDA_OK(cudaFree(src));
+    CUDA_OK(cudaFree(seen));
+}
+
 /* ---- thread-block clusters ---------------------------------------------- */
 
 /* Each block fills its dynamic shared memory, then reads its right
@@ -704,6 +744,7 @@ int main(void)
     check_launches_and_memory();
     check_async_copies();
     check_async_shared_copies();
+    check_async_copy_groups();
     check_clusters();
     check_faults();
     printf("facs-cuda-emu-check: %d checks, %d failed\n", checks, failures);
