@@ -27,6 +27,9 @@
 #include <string.h>
 
 #include "bench_util.h"
+#ifdef FACS_WITH_CUDA
+#include "cuda/facs_kernels.h"
+#endif
 
 typedef struct {
     const char *name;
@@ -52,6 +55,9 @@ typedef struct {
 } facs_bench;
 
 typedef enum { FACS_OP, CONV_OP, FLOOR_OP } which_op;
+
+/* The fusion every shape runs (paper Eq. 2, T = 0.5). */
+static const facs_fuse_params kFusion = {FACS_FUSION_THRESHOLD, 0.5f};
 
 typedef struct {
     facs_tensor *x, *w, *y, *z, *prob, *dy, *dx, *dw;
@@ -118,12 +124,11 @@ static facs_status run(facs_ctx *ctx, which_op op, int backward, buffers *b)
 {
     if (op == FLOOR_OP)
         return cpu_floor(backward, b);
-    static const facs_fuse_params fusion = {FACS_FUSION_THRESHOLD, 0.5f};
     facs_conv2d_params conv = facs_conv2d_defaults();
     const facs_backend *be = ctx->backend;
     if (op == FACS_OP)
-        return backward ? be->facs_backward(ctx, &fusion, b->x, b->w, b->z, b->prob, b->dy, b->dx, b->dw, NULL)
-                        : be->facs_forward(ctx, &fusion, b->x, b->w, NULL, b->y, b->z, b->prob);
+        return backward ? be->facs_backward(ctx, &kFusion, b->x, b->w, b->z, b->prob, b->dy, b->dx, b->dw, NULL)
+                        : be->facs_forward(ctx, &kFusion, b->x, b->w, NULL, b->y, b->z, b->prob);
     return backward ? be->conv2d_backward(ctx, &conv, b->x, b->w, b->dy, b->dx, b->dw, NULL)
                     : be->conv2d_forward(ctx, &conv, b->x, b->w, NULL, b->y);
 }
@@ -248,6 +253,15 @@ static int bench_layer(facs_ctx *ctx, const layer *l, const facs_bench *f, const
             /* The op timings above round to 1 us: the ratios come from the unrounded times. */
             json_object_set_new(shape, "facs_over_conv_fwd", bench_json_real(t[0].ms / t[2].ms, 3));
             json_object_set_new(shape, "facs_over_conv_bwd", bench_json_real(t[1].ms / t[3].ms, 3));
+#ifdef FACS_WITH_CUDA
+            char kernels[256];
+            for (int backward = 0; backward < 2; backward++) {
+                facs_cuda_facs_kernels(o->batch, l->size * l->size, l->ci, l->co, &kFusion, backward, kernels,
+                                       sizeof kernels);
+                fprintf(stderr, "%-22s %s: %s\n", "", backward ? "backward" : "forward", kernels);
+                json_object_set_new(shape, backward ? "facs_bwd_kernels" : "facs_fwd_kernels", json_string(kernels));
+            }
+#endif
             add_bandwidth(shape, "fwd", facs_bytes(&b, 0), t[0].ms, f, copy_gbs);
             add_bandwidth(shape, "bwd", facs_bytes(&b, 1), t[1].ms, f, copy_gbs);
             json_object_set_new(shape, "calls_per_sample",

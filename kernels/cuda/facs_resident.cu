@@ -32,6 +32,7 @@
 
 #include "../facs_fusion_math.h"
 #include "cluster.cuh"
+#include "facs_kernels.h"
 #include "facs_resident.cuh"
 
 namespace {
@@ -647,19 +648,28 @@ FacsResident plan_shape(FacsResident s, bool backward)
     return s;
 }
 
+/* The plan in words (the verbose plans, facs_cuda_facs_kernels). */
+void describe_plan(const FacsResident &s, bool backward, char *buf, size_t size)
+{
+    if (s.images > 0)
+        snprintf(buf, size,
+                 "resident kernels, clusters of %d blocks taking %d images, %zu bytes of shared memory a block, %d "
+                 "clusters at a time",
+                 s.blocks, s.images, shared_bytes(s), cluster_slots(s, backward));
+    else if (s.blocks > 0)
+        snprintf(buf, size, "classic kernels (an image does not fit a cluster of %d blocks, or the device has no "
+                            "clusters)", s.blocks);
+    else
+        snprintf(buf, size, "classic kernels");
+}
+
 /* The plan on stderr, where FACS_CUDA_FACS_VERBOSE asks for it. */
 void print_plan(const FacsResident &s, bool backward)
 {
-    fprintf(stderr, "facs: %s of %d images of %d pixels, %d -> %d channels: ", backward ? "backward" : "forward", s.n,
-            s.hw, s.c, s.co);
-    if (s.images > 0)
-        fprintf(stderr, "resident kernels, clusters of %d blocks taking %d images, %zu bytes of shared memory a "
-                        "block, %d clusters at a time\n",
-                s.blocks, s.images, shared_bytes(s), cluster_slots(s, backward));
-    else
-        fprintf(stderr, "classic kernels (an image does not fit a cluster of %d blocks, or the device has no "
-                        "clusters)\n",
-                s.blocks);
+    char words[256];
+    describe_plan(s, backward, words, sizeof words);
+    fprintf(stderr, "facs: %s of %d images of %d pixels, %d -> %d channels: %s\n", backward ? "backward" : "forward",
+            s.n, s.hw, s.c, s.co, words);
 }
 
 /* Plans by device and shape: planning asks the driver (occupancy, function
@@ -702,6 +712,18 @@ bool facs_cuda_resident_plan(int n, int hw, int c, int co, const facs_fuse_param
         cached_plans[cached_count++] = CachedPlan{device, (int)backward, s};
     *plan = s;
     return s.images > 0;
+}
+
+void facs_cuda_facs_kernels(int n, int hw, int c, int co, const facs_fuse_params *p, int backward, char *buf,
+                            size_t size)
+{
+    FacsResident plan = {};
+    if (classic_requested())
+        snprintf(buf, size, "classic kernels (FACS_CUDA_FACS_KERNELS=classic)");
+    else {
+        (void)facs_cuda_resident_plan(n, hw, c, co, p, backward != 0, &plan);
+        describe_plan(plan, backward != 0, buf, size);
+    }
 }
 
 static unsigned grid_blocks(const FacsResident &s)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "facs_kernels.h"
 #include "facs_resident.cuh"
 
 namespace {
@@ -70,6 +71,21 @@ int main(void)
                     failures++;
                 }
             }
+    }
+    /* The plan in words, as bench-facs records it (facs_kernels.h). */
+    const facs_fuse_params threshold = {FACS_FUSION_THRESHOLD, 0.5f};
+    char words[256];
+    facs_cuda_facs_kernels(64, 3136, 256, 64, &threshold, 0, words, sizeof words);
+    const char *want = "resident kernels, clusters of 16 blocks taking 1 images, 203104 bytes";
+    if (strncmp(words, want, strlen(want))) {
+        printf("FAIL the words of the 256->64 @56 plan: \"%s\", want \"%s...\"\n", words, want);
+        failures++;
+    }
+    facs_cuda_facs_kernels(2, 179 * 179, 256, 64, &threshold, 1, words, sizeof words);
+    want = "classic kernels (an image does not fit a cluster of 16 blocks";
+    if (strncmp(words, want, strlen(want))) {
+        printf("FAIL the words of PSPNet's layer1 plan: \"%s\", want \"%s...\"\n", words, want);
+        failures++;
     }
     printf("test_facs_plan_emu: %d plans checked, %d wrong\n", (int)(2 * 2 * sizeof kPlans / sizeof *kPlans),
            failures);
