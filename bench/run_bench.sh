@@ -258,9 +258,10 @@ def conv_rows(ours, references):
     return rows
 
 
+conv_table = conv_rows(conv, [d for d in torch_conv if "failed" not in d])
 write("gpu_conv", dict(header, ours=conv, torch=torch_conv, failed=failed.get("conv"),
                        convention="ours / torch times (> 1: ours slower); fp32 without TF32, channels_last",
-                       shapes=conv_rows(conv, [d for d in torch_conv if "failed" not in d])))
+                       shapes=conv_table))
 write("gpu_infer", dict(header, runs=infer))
 write("gpu_train", dict(header, runs=train))
 write("gpu_pspnet", dict(header, runs=pspnet))
@@ -395,7 +396,7 @@ if facs_op:
               f"{s['facs_over_conv_fwd']} fwd, {s['facs_over_conv_bwd']} bwd", file=sys.stderr)
 for variant, t in torch_summary.items():
     print(f"torch {variant}: {json.dumps(t.get('ours_over_torch', t))}", file=sys.stderr)
-for row in conv_rows(conv, [d for d in torch_conv if "failed" not in d]):
+for row in conv_table:
     against = "; ".join(f"{k}: fwd {v['fwd_ours_over_torch']}, bwd {v['bwd_ours_over_torch']}"
                         for k, v in row.items() if k.startswith("torch_"))
     print(f"  conv {row['name']:20s} ours {row['fwd_ms']} + {row['bwd_ms']} ms ({against}); "

@@ -441,11 +441,12 @@ __device__ inline void chunk_input_gradient(const FacsResident &s, float p, floa
     facs_fusion_coeffs(s.weighted, s.threshold, p, &cmax, &cavg);
     const float g_avg = grad * cavg / (float)r;
     const int best = facs_chunk_argmax(chunk, r);
+    const auto value = [&](int k) { return dz[k] + g_avg + (k == best ? grad * cmax : 0.0f); };
     if constexpr (R == 4 || R == 2) {
         float v[R];
 #pragma unroll
         for (int k = 0; k < R; k++)
-            v[k] = dz[k] + g_avg + (k == best ? grad * cmax : 0.0f);
+            v[k] = value(k);
         if (vector) {
             if constexpr (R == 4)
                 *reinterpret_cast<float4 *>(out) = make_float4(v[0], v[1], v[2], v[3]);
@@ -459,7 +460,7 @@ __device__ inline void chunk_input_gradient(const FacsResident &s, float p, floa
     } else {
         (void)vector;
         for (int k = 0; k < r; k++)
-            out[k] = dz[k] + g_avg + (k == best ? grad * cmax : 0.0f);
+            out[k] = value(k);
     }
 }
 
@@ -626,7 +627,7 @@ int group_limit(const FacsResident &s, const FacsClusterDevice &d)
 FacsResident plan_shape(FacsResident s, bool backward)
 {
     const FacsClusterDevice device = facs_cuda_cluster_device();
-    const int requested = requested_images() < s.n ? requested_images() : s.n;
+    const int requested = min(requested_images(), s.n);
     s.blocks = cluster_blocks(s.co);
     s.images = 0;
     if (device.sms == 0)
