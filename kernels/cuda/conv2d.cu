@@ -12,8 +12,10 @@
  * Algorithms come from cuDNN's heuristics (the _v7 queries, which run nothing
  * and need no memory): the first one that is supported, deterministic, FMA and
  * needs at most kWorkspaceCap of workspace (where a shape has no deterministic
- * one, the best other one, with a warning). The choice is kept per shape and
- * direction in a small table; its workspace comes from the context's arena.
+ * one, the best other one, with a warning). FACS_CUDNN_ALGO=benchmark times
+ * them instead and takes the fastest FMA one, deterministic or not. The
+ * choice is kept per shape and direction in a small table; its workspace
+ * comes from the context's arena.
  * For NHWC fp32 under FMA math, cuDNN 9.19 on an H200 offers only the implicit
  * GEMMs forward and algorithms 0 and 1 backward; 0 adds with atomics, so the
  * backward passes run algorithm 1. Its weight gradient sums N OH OW terms
@@ -31,6 +33,7 @@
 #include <mutex>
 
 #include "../conv2d_impl.h"
+#include "../env_word.h"
 #include "pixel_sums.cuh"
 
 namespace {
@@ -139,10 +142,21 @@ struct ConvDescs {
     }
 };
 
+/* How algorithms are chosen (FACS_CUDNN_ALGO, read once): heuristic (the
+ * default) takes cuDNN's heuristics, deterministic algorithms first;
+ * benchmark times every algorithm once per shape (cudnnFind*, as PyTorch's
+ * cudnn.benchmark = True with deterministic = False) and runs the fastest,
+ * deterministic or not. */
+bool benchmarking(void)
+{
+    static const char *const words[] = {"heuristic", "benchmark"};
+    static const bool benchmark = facs_env_word("FACS_CUDNN_ALGO", words, 2) == 1;
+    return benchmark;
+}
+
 /* Index of the first answer we may run, or -1. Answers come best first.
- * A deterministic one when cuDNN has one for the shape; otherwise the best
- * FMA one, with a warning naming the shape (the only departure from bitwise
- * reproducible runs, docs/cuda.md). */
+ * A deterministic one when cuDNN has one for the shape (unless benchmarking);
+ * otherwise the best FMA one. */
 template <class Perf>
 int usable_among(const Perf *perf, int count, bool deterministic_only)
 {
@@ -157,12 +171,14 @@ int usable_among(const Perf *perf, int count, bool deterministic_only)
     return -1;
 }
 
-/* usable_among's choice; the non-deterministic fallback is said once per shape. */
+/* usable_among's choice. Falling back to a non-deterministic algorithm is the
+ * only departure from bitwise reproducible runs (docs/cuda.md) that nobody
+ * asked for, so the heuristic mode says it, once per shape. */
 template <class Perf>
-int first_usable(const Perf *perf, int count, Direction dir, const ConvKey &k)
+int first_usable(const Perf *perf, int count, Direction dir, const ConvKey &k, bool timed)
 {
-    int i = usable_among(perf, count, true);
-    if (i >= 0)
+    int i = usable_among(perf, count, !timed);
+    if (i >= 0 || timed)
         return i;
     i = usable_among(perf, count, false);
     if (i >= 0)
@@ -183,48 +199,87 @@ facs_status no_algorithm(Direction dir, const ConvKey &k)
                      k.stride_h, k.stride_w, k.pad_h, k.pad_w, k.dil_h, k.dil_w, k.groups);
 }
 
-facs_status choose_forward(cudnnHandle_t handle, const ConvDescs &d, const ConvKey &k, Choice *out)
-{
-    cudnnConvolutionFwdAlgoPerf_t perf[kMaxPerf];
-    int count = 0;
-    FACS_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, d.x, d.w, d.conv, d.y, kMaxPerf, &count, perf));
-    int i = first_usable(perf, count, kForward, k);
-    if (i < 0)
-        return no_algorithm(kForward, k);
-    size_t bytes = 0;
-    FACS_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, d.x, d.w, d.conv, d.y, perf[i].algo, &bytes));
-    *out = Choice{true, (int)perf[i].algo, bytes};
-    return FACS_OK;
-}
+/* Each direction's cuDNN queries: the heuristics, the timing, the workspace. */
+struct ForwardQueries {
+    using Perf = cudnnConvolutionFwdAlgoPerf_t;
+    static constexpr Direction dir = kForward;
+    static cudnnStatus_t heuristic(cudnnHandle_t h, const ConvDescs &d, int *count, Perf *perf)
+    {
+        return cudnnGetConvolutionForwardAlgorithm_v7(h, d.x, d.w, d.conv, d.y, kMaxPerf, count, perf);
+    }
+    static cudnnStatus_t timed(cudnnHandle_t h, const ConvDescs &d, int *count, Perf *perf)
+    {
+        return cudnnFindConvolutionForwardAlgorithm(h, d.x, d.w, d.conv, d.y, kMaxPerf, count, perf);
+    }
+    static cudnnStatus_t workspace(cudnnHandle_t h, const ConvDescs &d, const Perf &p, size_t *bytes)
+    {
+        return cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, p.algo, bytes);
+    }
+};
 
-facs_status choose_backward_data(cudnnHandle_t handle, const ConvDescs &d, const ConvKey &k, Choice *out)
-{
-    cudnnConvolutionBwdDataAlgoPerf_t perf[kMaxPerf];
-    int count = 0;
-    FACS_CUDNN_CHECK(
-        cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, d.w, d.y, d.conv, d.x, kMaxPerf, &count, perf));
-    int i = first_usable(perf, count, kBackwardData, k);
-    if (i < 0)
-        return no_algorithm(kBackwardData, k);
-    size_t bytes = 0;
-    FACS_CUDNN_CHECK(
-        cudnnGetConvolutionBackwardDataWorkspaceSize(handle, d.w, d.y, d.conv, d.x, perf[i].algo, &bytes));
-    *out = Choice{true, (int)perf[i].algo, bytes};
-    return FACS_OK;
-}
+struct BackwardDataQueries {
+    using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
+    static constexpr Direction dir = kBackwardData;
+    static cudnnStatus_t heuristic(cudnnHandle_t h, const ConvDescs &d, int *count, Perf *perf)
+    {
+        return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y, d.conv, d.x, kMaxPerf, count, perf);
+    }
+    static cudnnStatus_t timed(cudnnHandle_t h, const ConvDescs &d, int *count, Perf *perf)
+    {
+        return cudnnFindConvolutionBackwardDataAlgorithm(h, d.w, d.y, d.conv, d.x, kMaxPerf, count, perf);
+    }
+    static cudnnStatus_t workspace(cudnnHandle_t h, const ConvDescs &d, const Perf &p, size_t *bytes)
+    {
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, p.algo, bytes);
+    }
+};
 
-facs_status choose_backward_filter(cudnnHandle_t handle, const ConvDescs &d, const ConvKey &k, Choice *out)
+struct BackwardFilterQueries {
+    using Perf = cudnnConvolutionBwdFilterAlgoPerf_t;
+    static constexpr Direction dir = kBackwardFilter;
+    static cudnnStatus_t heuristic(cudnnHandle_t h, const ConvDescs &d, int *count, Perf *perf)
+    {
+        return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w, kMaxPerf, count, perf);
+    }
+    static cudnnStatus_t timed(cudnnHandle_t h, const ConvDescs &d, int *count, Perf *perf)
+    {
+        return cudnnFindConvolutionBackwardFilterAlgorithm(h, d.x, d.y, d.conv, d.w, kMaxPerf, count, perf);
+    }
+    static cudnnStatus_t workspace(cudnnHandle_t h, const ConvDescs &d, const Perf &p, size_t *bytes)
+    {
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w, p.algo, bytes);
+    }
+};
+
+/* The algorithm of one direction for the shape of d. Timing runs every
+ * algorithm in buffers cuDNN allocates itself; where a full device refuses
+ * them, the shape takes the heuristics' choice, with a note. */
+template <class Q>
+facs_status choose(cudnnHandle_t handle, const ConvDescs &d, const ConvKey &k, Choice *out)
 {
-    cudnnConvolutionBwdFilterAlgoPerf_t perf[kMaxPerf];
+    typename Q::Perf perf[kMaxPerf];
     int count = 0;
-    FACS_CUDNN_CHECK(
-        cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, d.x, d.y, d.conv, d.w, kMaxPerf, &count, perf));
-    int i = first_usable(perf, count, kBackwardFilter, k);
+    bool timed = false;
+    if (benchmarking()) {
+        cudnnStatus_t st = Q::timed(handle, d, &count, perf);
+        /* An allocation cuDNN was refused while timing stays CUDA's last
+         * error, which the next kernel launch's check would report as its own. */
+        (void)cudaGetLastError();
+        timed = st == CUDNN_STATUS_SUCCESS;
+        if (!timed)
+            fprintf(stderr,
+                    "note: conv2d %s (cuda): timing the algorithms for x (%d, %d, %d, %d), w (%d, %d, %d, %d) "
+                    "failed (%s); taking the heuristics' choice\n",
+                    kDirectionNames[Q::dir], k.n, k.c, k.h, k.w, k.co, k.c / k.groups, k.kh, k.kw,
+                    cudnnGetErrorString(st));
+    }
+    if (!timed)
+        FACS_CUDNN_CHECK(Q::heuristic(handle, d, &count, perf));
+    int i = first_usable(perf, count, Q::dir, k, timed);
     if (i < 0)
-        return no_algorithm(kBackwardFilter, k);
+        return no_algorithm(Q::dir, k);
     size_t bytes = 0;
-    FACS_CUDNN_CHECK(
-        cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, d.x, d.y, d.conv, d.w, perf[i].algo, &bytes));
+    FACS_CUDNN_CHECK(Q::workspace(handle, d, perf[i], &bytes));
     *out = Choice{true, (int)perf[i].algo, bytes};
     return FACS_OK;
 }
@@ -257,11 +312,11 @@ facs_status choice_for(cudnnHandle_t handle, const ConvDescs &d, const ConvKey &
     if (!c->ready) {
         Choice fresh{};
         if (dir == kForward)
-            FACS_TRY(choose_forward(handle, d, k, &fresh));
+            FACS_TRY(choose<ForwardQueries>(handle, d, k, &fresh));
         else if (dir == kBackwardData)
-            FACS_TRY(choose_backward_data(handle, d, k, &fresh));
+            FACS_TRY(choose<BackwardDataQueries>(handle, d, k, &fresh));
         else
-            FACS_TRY(choose_backward_filter(handle, d, k, &fresh));
+            FACS_TRY(choose<BackwardFilterQueries>(handle, d, k, &fresh));
         *c = fresh;
     }
     *out = *c;

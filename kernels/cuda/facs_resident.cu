@@ -30,6 +30,7 @@
 #include <cuda_pipeline.h>
 #endif
 
+#include "../env_word.h"
 #include "../facs_fusion_math.h"
 #include "cluster.cuh"
 #include "facs_kernels.h"
@@ -519,17 +520,12 @@ __global__ void __launch_bounds__(kThreads, 2)
     }
 }
 
-/* FACS_CUDA_FACS_KERNELS=classic; any other value but "resident" (the
- * default) is named on stderr once, as a typo would otherwise go unseen. */
+/* FACS_CUDA_FACS_KERNELS=classic; resident (the default) where unset, and
+ * where the value is neither (then named on stderr once). */
 bool classic_requested(void)
 {
-    static const bool classic = [] {
-        const char *kernels = getenv("FACS_CUDA_FACS_KERNELS");
-        if (kernels && strcmp(kernels, "classic") && strcmp(kernels, "resident"))
-            fprintf(stderr, "facs: FACS_CUDA_FACS_KERNELS=%s is neither classic nor resident; the resident FACS "
-                            "kernels run where an image fits\n", kernels);
-        return kernels && !strcmp(kernels, "classic");
-    }();
+    static const char *const kernels[] = {"resident", "classic"};
+    static const bool classic = facs_env_word("FACS_CUDA_FACS_KERNELS", kernels, 2) == 1;
     return classic;
 }
 
