@@ -77,6 +77,15 @@ static facs_status impl_names(facs_device device, const facs_conv2d_params *p, c
     return facs_cpu_conv2d_impl_names(p, x, w, 0, impl);
 }
 
+/* A layer that could not be timed: said on stderr and recorded in shapes
+ * with the reason, so that the other layers' results still count. */
+static int layer_failed(const layer *l, json_t *shapes)
+{
+    fprintf(stderr, "bench-conv: %s: %s\n", l->name, facs_last_error());
+    json_array_append_new(shapes, json_pack("{s:s, s:s}", "name", l->name, "failed", facs_last_error()));
+    return 1;
+}
+
 /* Times one layer and appends its entry to shapes; 0 on success. */
 static int bench_layer(facs_ctx *ctx, const layer *l, const conv_bench *cb, const bench_options *o, json_t *shapes)
 {
@@ -99,12 +108,8 @@ static int bench_layer(facs_ctx *ctx, const layer *l, const conv_bench *cb, cons
     int rc = 1;
     facs_conv2d_impl impl;
     bench_timing t[2] = {{-1, 1}, {-1, 1}};
-    if (!c.x || !c.w || !c.dy || !c.y || !c.dx || !c.dw) {
-        fprintf(stderr, "bench-conv: %s: %s\n", l->name, facs_last_error());
-        goto done;
-    }
-    if (impl_names(dev, &p, c.x, c.w, &impl) != FACS_OK) {
-        fprintf(stderr, "bench-conv: %s: %s\n", l->name, facs_last_error());
+    if (!c.x || !c.w || !c.dy || !c.y || !c.dx || !c.dw || impl_names(dev, &p, c.x, c.w, &impl) != FACS_OK) {
+        rc = layer_failed(l, shapes);
         goto done;
     }
     fprintf(stderr, "%-20s forward %s; backward-data %s; backward-weights %s\n", l->name, impl.forward,
@@ -114,7 +119,7 @@ static int bench_layer(facs_ctx *ctx, const layer *l, const conv_bench *cb, cons
     for (c.backward = 0; c.backward < 2; c.backward++) {
         t[c.backward] = bench_time_calls(call_conv, &c, dev, cb->iters, o);
         if (t[c.backward].ms < 0) {
-            fprintf(stderr, "bench-conv: %s: %s\n", l->name, facs_last_error());
+            rc = layer_failed(l, shapes);
             goto done;
         }
     }
@@ -154,8 +159,8 @@ int main(int argc, char **argv)
     }
     json_t *shapes = json_array();
     rc = 0;
-    for (size_t i = 0; rc == 0 && i < sizeof layers / sizeof layers[0]; i++)
-        rc = bench_layer(ctx, &layers[i], &cb, &o, shapes);
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
+        rc |= bench_layer(ctx, &layers[i], &cb, &o, shapes);
     facs_ctx_free(ctx);
     char device[32];
     int printed = bench_json_print(json_pack("{s:s, s:s, s:i, s:i, s:i, s:o}", "library", "facs", "device",

@@ -13,11 +13,11 @@ Exits 77 when --device cuda has no usable device. Run with Debian's
 import json
 import sys
 
-import torch
-import torch.nn.functional as F
-
-from torch_gpu import Timer, configure, select_device
+from torch_gpu import Timer, configure, select_device  # before torch: skips where there is none
 from torch_timing import parse_args, timed
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 # name, in channels, input size, out channels, kernel, stride (padding = kernel // 2)
 LAYERS = [

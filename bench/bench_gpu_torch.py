@@ -27,10 +27,10 @@ import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "ref"))
+from torch_gpu import Timer, configure, peak_mib, reset_peak, select_device  # noqa: E402  (before torch)
+
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-
-from torch_gpu import Timer, configure, peak_mib, reset_peak, select_device  # noqa: E402
 
 
 def parse_args():

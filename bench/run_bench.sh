@@ -72,13 +72,16 @@ refs= # infer: also the conv floor and PyTorch's to_mkldnn
 # gpu: everything on one GPU in one command (bench/run_bench.sh gpu [BUILD]),
 # where BUILD is a CUDA build directory (-DFACS_CUDA=ON) or one of its bench
 # binaries; builds nothing. Writes RESULTS/gpu_*.json (RESULTS: bench/results
-# unless set) and RESULTS/gpu_log.txt (every run's stderr):
+# unless set), RESULTS/gpu_log.txt (every run's stderr) and RESULTS/raw (each
+# run's own JSON as soon as it ends):
 #   gpu_facs.json     bench-facs --device cuda: the FACS op and the 1x1 conv on
 #                     ResNet-50's squeeze shapes (batch FACS_BATCH 64), forward
 #                     and backward, with the op's GB/s as fractions of the
 #                     datasheet peak (PEAK_GBS 4800, H200) and of a measured
 #                     1 GiB device copy; gpu_facs_classic.json the same with
-#                     FACS_CUDA_FACS_KERNELS=classic (docs/cuda.md);
+#                     FACS_CUDA_FACS_KERNELS=classic (docs/cuda.md); each of
+#                     GPU_FACS_KERNELS ("resident classic"; empty: neither,
+#                     as tools/device_run.sh, which times them itself);
 #   gpu_conv.json     bench-conv --device cuda (ResNet-50's conv layers at
 #                     batch CONV_BATCH 32, forward and backward, with the cuDNN
 #                     algorithms our table picks, by the heuristics and timed:
@@ -124,8 +127,11 @@ run_gpu() {
     mkdir -p "$results"
     log=$results/gpu_log.txt
     : >"$log"
-    tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' EXIT INT TERM
+    # Each run's JSON stays in RESULTS/raw as soon as it ends, so that a
+    # run cut off by a time limit loses only itself.
+    tmp=$results/raw
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
     : >"$tmp/commands"
     : >"$tmp/failed"
     start=$(date +%s)
@@ -133,11 +139,6 @@ run_gpu() {
         nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem,power.limit \
             --format=csv,noheader >"$tmp/nvidia-smi.csv" 2>>"$log" || true
     fi
-    for kernels in resident classic; do
-        FACS_CUDA_FACS_KERNELS=$kernels gpu_run "facs_$kernels" "$build/bench-facs" --device "$device" \
-            --threads "$threads" --batch "${FACS_BATCH:-64}" --runs "$runs" --warmup "$warmup" \
-            --peak-gbs "${PEAK_GBS:-4800}" --copy-mib "${COPY_MIB:-1024}"
-    done
     for algos in heuristic benchmark; do
         gpu_run "conv.$algos" env FACS_CUDNN_ALGO=$algos "$build/bench-conv" --device "$device" --threads "$threads" \
             --batch "${CONV_BATCH:-32}" --runs "$runs" --warmup "$warmup"
@@ -145,6 +146,11 @@ run_gpu() {
     for variant in ${TORCH_VARIANTS:-fast deterministic}; do
         gpu_run "torch_conv.$variant" "$py" "$here/bench_conv_torch.py" --device "$device" --variant "$variant" \
             --batch "${CONV_BATCH:-32}" --runs "$runs" --warmup "$warmup"
+    done
+    for kernels in ${GPU_FACS_KERNELS-resident classic}; do
+        FACS_CUDA_FACS_KERNELS=$kernels gpu_run "facs_$kernels" "$build/bench-facs" --device "$device" \
+            --threads "$threads" --batch "${FACS_BATCH:-64}" --runs "$runs" --warmup "$warmup" \
+            --peak-gbs "${PEAK_GBS:-4800}" --copy-mib "${COPY_MIB:-1024}"
     done
     models=$build/bench-models
     for arch in resnet50 facs_resnet50; do
@@ -195,8 +201,12 @@ for line in open(f"{tmp}/failed"):
 
 
 def load(name):
-    path = f"{tmp}/{name}.json"
-    return json.load(open(path)) if os.path.exists(path) else None
+    """Run name's document; None where it wrote none or stopped mid-way (its stderr is in the log)."""
+    try:
+        with open(f"{tmp}/{name}.json") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 def gpu_info():
@@ -224,7 +234,8 @@ def documents(prefix):
     for c in commands:
         if c["name"].startswith(prefix + "."):
             doc = load(c["name"])
-            docs.append(dict(doc, run=c["name"], command=c["command"]) if doc else
+            status = {"failed": failed[c["name"]]} if c["name"] in failed else {}
+            docs.append(dict(doc, run=c["name"], command=c["command"], **status) if doc else
                         {"run": c["name"], "command": c["command"], "failed": failed.get(c["name"], "no output")})
     return docs
 
@@ -254,19 +265,20 @@ def conv_rows(ours, timed, references):
     PyTorch variant's times and ours / theirs (> 1: ours slower)."""
     rows = []
     for s in (ours or {}).get("shapes", []):
-        row = {k: s.get(k) for k in ("name", "fwd_ms", "bwd_ms", "impl")}
+        row = {k: s.get(k) for k in ("name", "fwd_ms", "bwd_ms", "impl", "failed")}
         t = next((t for t in (timed or {}).get("shapes", []) if t["name"] == s["name"]), None)
         if t:
-            row["timed"] = {"fwd_ms": t["fwd_ms"], "bwd_ms": t["bwd_ms"], "impl": t.get("impl"),
-                            "fwd_timed_over_heuristic": ratio(t["fwd_ms"], s["fwd_ms"]),
-                            "bwd_timed_over_heuristic": ratio(t["bwd_ms"], s["bwd_ms"])}
+            row["timed"] = {"fwd_ms": t.get("fwd_ms"), "bwd_ms": t.get("bwd_ms"), "impl": t.get("impl"),
+                            "failed": t.get("failed"),
+                            "fwd_timed_over_heuristic": ratio(t.get("fwd_ms"), s.get("fwd_ms")),
+                            "bwd_timed_over_heuristic": ratio(t.get("bwd_ms"), s.get("bwd_ms"))}
         for ref in references:
             theirs = next((t for t in ref.get("shapes", []) if t["name"] == s["name"]), None)
             if theirs:
                 variant = ref["run"].split(".", 1)[1]
                 row[f"torch_{variant}"] = {"fwd_ms": theirs["fwd_ms"], "bwd_ms": theirs["bwd_ms"],
-                                           "fwd_ours_over_torch": ratio(s["fwd_ms"], theirs["fwd_ms"]),
-                                           "bwd_ours_over_torch": ratio(s["bwd_ms"], theirs["bwd_ms"])}
+                                           "fwd_ours_over_torch": ratio(s.get("fwd_ms"), theirs["fwd_ms"]),
+                                           "bwd_ours_over_torch": ratio(s.get("bwd_ms"), theirs["bwd_ms"])}
         rows.append(row)
     return rows
 
@@ -448,8 +460,9 @@ gpu_run() {
     rc=0
     "$@" >"$tmp/$run_name.json" 2>>"$log" || rc=$?
     if [ "$rc" -ne 0 ]; then
+        # Its JSON stays: bench-conv, for one, records the layers it timed
+        # beside the one that failed.
         echo "$run_name $rc" >>"$tmp/failed"
-        rm -f "$tmp/$run_name.json"
         echo "gpu: $run_name exited $rc; the end of $log:" >&2
         tail -n 3 "$log" >&2
     fi

@@ -33,12 +33,37 @@ exit 0
 chmod +x "$work/stub/tests/test_backend_ops"
 STEP_TIMEOUT=30 bash "$ROOT/tools/device_run.sh" "$work/stub" "$work/stub_out" >"$work/stub_stdout" 2>&1
 contains "failed resident cases hand the later steps the classic kernels" "$work/stub_out/summary.txt" \
-    "the steps after facs_bench take the classic kernels"
+    "the steps after them take the classic kernels"
+if grep -q "^images1 " "$work/stub_out/summary.txt"; then
+    bad "after the resident cases failed, the group-size sweep still ran (on the classic kernels, under its labels)"
+else ok; fi
 
 # Past its deadline no step starts (each step's limit is what is left of it).
 DEADLINE=5 bash "$ROOT/tools/device_run.sh" "$work/stub" "$work/late_out" >"$work/late_stdout" 2>&1
 contains "no step starts past the deadline" "$work/late_out/summary.txt" \
-    "bench_gpu: not started (budget of 300 s or deadline of 5 s spent)"
+    "bench_gpu: not started (deadline of 5 s spent)"
+
+# A program whose shared library the image lacks starts with the staged one
+# (libs.tar.xz, as --build makes it), and a library found nowhere is named.
+mkdir -p "$work/libs/tests" "$work/libs_src/lib"
+printf 'int facs_stub_staged(void) { return 0; }\n' >"$work/libs_src/staged.c"
+printf 'int facs_stub_absent(void) { return 0; }\n' >"$work/libs_src/absent.c"
+printf 'int facs_stub_staged(void);\nint main(void) { return facs_stub_staged(); }\n' >"$work/libs_src/main.c"
+${CC:-cc} -shared -fPIC -Wl,-soname,libfacs_stub_staged.so.1 -o "$work/libs_src/lib/libfacs_stub_staged.so.1" \
+    "$work/libs_src/staged.c"
+${CC:-cc} -shared -fPIC -Wl,-soname,libfacs_stub_absent.so.1 -o "$work/libs_src/libfacs_stub_absent.so.1" \
+    "$work/libs_src/absent.c"
+${CC:-cc} -o "$work/libs/tests/test_backend_ops" "$work/libs_src/main.c" "$work/libs_src/lib/libfacs_stub_staged.so.1"
+${CC:-cc} -o "$work/libs/tests/test_cuda_networks" "$work/libs_src/main.c" \
+    "$work/libs_src/lib/libfacs_stub_staged.so.1" -Wl,--no-as-needed "$work/libs_src/libfacs_stub_absent.so.1"
+tar -cJf "$work/libs/libs.tar.xz" -C "$work/libs_src" lib
+STEP_TIMEOUT=30 bash "$ROOT/tools/device_run.sh" "$work/libs" "$work/libs_out" >"$work/libs_stdout" 2>&1
+contains "a missing library comes from the staged ones" "$work/libs_out/summary.txt" \
+    "library libfacs_stub_staged.so.1: staged"
+contains "and the program that needs it starts" "$work/libs_out/facs_cases.txt" "FACS_CUDA_FACS_KERNELS=resident: exit 0"
+contains "a library found nowhere is named" "$work/libs_out/summary.txt" "library libfacs_stub_absent.so.1: NOT FOUND"
+contains "as the programs not staged" "$work/libs_out/summary.txt" "program bench-conv: missing from"
+contains "a build without BUILD_INFO says so" "$work/libs_out/summary.txt" "no BUILD_INFO"
 for archive in facs_bench gpu_check bench_results; do
     if tar -tzf "$work/out/$archive.tar.gz" >/dev/null 2>&1; then ok; else bad "$archive.tar.gz missing or unreadable"; fi
 done

@@ -2,24 +2,47 @@
 # One lent GPU session's checks and benchmarks in one command that fits its
 # device time (docs/cuda.md "A lent GPU session"). Built here, run there:
 #
-#   here:  tools/device_run.sh --build          # Release, sm_90, no MPI, into build-device/ (binaries only)
+#   here:  tools/device_run.sh --build          # Release, sm_90, no MPI, into build-device/
 #   there: tools/device_run.sh build-device OUT  # the device tool's run: carry ["build-device"], OUT=$OUT
 #
-# There, in order of what the open questions need most: the FACS cases with
-# the resident and the classic kernels; bench-facs with both and with the
-# resident kernels' group size swept (the bandwidth question);
-# tools/gpu_check.sh with QUICK=1 (every op, every network, compute-sanitizer
-# on the FACS cases); the GPU benchmarks (bench/run_bench.sh gpu). Each step
-# is bounded (STEP_TIMEOUT, default 240 s, and none runs past DEADLINE, 520 s
-# from the start), the whole stops starting steps after BUDGET seconds
-# (default 300), and each step's archive is packed as soon as it ends, so the
-# command ends within the device tool's 540 s with what it has. The summary
-# lists the FACS op's time and fraction of the copy bandwidth per shape for
-# every configuration. OUT gets at most 8 files: summary.txt, facs_cases.txt,
-# facs_bench.tar.gz, gpu_check.tar.gz, bench_results.tar.gz.
+# --build stages the programs below, the shared libraries they load but the C
+# and C++ runtimes and cuDNN (libs.tar.xz: the device's image may lack them;
+# cuDNN's own are hundreds of MB and come with the image's PyTorch) and
+# BUILD_INFO (the commit it was built from).
+#
+# There, first the build's commit and the loader's gaps (a library the image
+# lacks is taken from the staged ones, cuDNN from wherever the image keeps
+# it; what stays missing is said). Then, in order of what the open questions
+# need most, each step within its own limit and none past DEADLINE (520 s
+# from the start), its archive packed as soon as it ends:
+#   facs_cases  the FACS cases with the resident kernels (and in groups of 3
+#               images) and the classic ones, each setting within 45 s
+#   facs_bench  bench-facs with both kernels and the resident kernels' group
+#               size swept (the bandwidth question), each within 40 s
+#   gpu_check   tools/gpu_check.sh with QUICK=1 (every op, every network,
+#               compute-sanitizer on the FACS cases), each check within 60 s
+#   bench_gpu   bench/run_bench.sh gpu (without its own FACS runs), in what
+#               time is left
+# so the command ends within the device tool's 540 s with what it has.
+# STEP_TIMEOUT, where set, caps every step further (the smoke test's). The
+# summary lists the FACS op's time and fraction of the copy bandwidth per
+# shape for every configuration. OUT gets at most 8 files: summary.txt,
+# facs_cases.txt, facs_bench.tar.gz, gpu_check.tar.gz, bench_results.tar.gz.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+programs="tests/test_backend_ops tests/test_cuda_networks tests/test_comm_device bench-facs bench-models bench-conv"
+
+# The shared libraries of the programs in BUILD that the device may lack: all
+# but the C and C++ runtimes (an older glibc's programs run on a newer one)
+# and cuDNN (see above).
+staged_libraries() {
+    local build=$1 p
+    for p in $programs; do
+        ldd "$build/$p"
+    done | awk '$3 ~ /^\// {print $3}' | sort -u |
+        grep -Ev '/(ld-linux[^/]*|lib(c|m|dl|pthread|rt|resolv|stdc\+\+|gcc_s|cudnn[a-z_]*|nccl)\.so[^/]*)$'
+}
 
 if [ "${1:-}" = "--build" ]; then
     build=$root/build-device-tree
@@ -29,9 +52,16 @@ if [ "${1:-}" = "--build" ]; then
         bench-models bench-conv || exit 1
     stage=$root/build-device
     rm -rf "$stage"
-    mkdir -p "$stage/tests"
-    cp "$build"/tests/test_backend_ops "$build"/tests/test_cuda_networks "$build"/tests/test_comm_device "$stage/tests/"
-    cp "$build"/bench-facs "$build"/bench-models "$build"/bench-conv "$stage/"
+    mkdir -p "$stage/tests" "$stage/lib"
+    for p in $programs; do
+        cp "$build/$p" "$stage/$p" || exit 1
+    done
+    staged_libraries "$stage" | xargs cp -L -t "$stage/lib" || exit 1
+    tar -cJf "$stage/libs.tar.xz" -C "$stage" lib && rm -rf "$stage/lib" || exit 1
+    { git -C "$root" log -1 --format='%H %cd %s' --date=iso | cut -c1-160
+      git -C "$root" status --porcelain | grep -q . && echo "with uncommitted changes"
+      echo "built $(date -u '+%F %T') UTC"; } >"$stage/BUILD_INFO"
+    cat "$stage/BUILD_INFO"
     du -sh "$stage"
     exit 0
 fi
@@ -45,49 +75,88 @@ out=$2
 mkdir -p "$out"
 summary=$out/summary.txt
 start=$(date +%s)
-budget=${BUDGET:-300}
-step_timeout=${STEP_TIMEOUT:-240}
 # No step runs past DEADLINE seconds from the start, so that the archives are
 # packed before the device tool's own limit (540 s) ends the command.
 deadline=${DEADLINE:-520}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# step NAME LOG COMMAND...: runs the command (a function of this script or a
-# program) within the step timeout and the deadline, its output to LOG, unless
-# the budget is spent; one line in the summary.
+# Libraries the programs need that the loader cannot find.
+missing_libraries() {
+    local p
+    for p in $programs; do
+        [ -x "$build/$p" ] && ldd "$build/$p" 2>/dev/null
+    done | awk '/not found/ {print $1}' | sort -u
+}
+
+# Fills the loader's gaps: cuDNN's (and NCCL's) folder where the image keeps
+# it (PyTorch's wheels), and each other missing library from the staged ones,
+# linked into work/lib (first on LD_LIBRARY_PATH: it holds nothing the image
+# has, so nothing else, PyTorch included, loads another copy of anything).
+# One line per library.
+link_libraries() {
+    local lib found linked
+    mkdir -p "$work/lib" "$work/staged"
+    export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    [ -n "$(missing_libraries)" ] || return 0
+    for lib in $(missing_libraries | grep -E '^lib(cudnn|nccl)'); do
+        found=$(find /opt /usr/local /usr/lib /usr/lib64 -name "$lib" -print -quit 2>/dev/null)
+        if [ -n "$found" ]; then
+            export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$found")"
+            echo "library $lib: from $(dirname "$found")"
+        fi
+    done
+    [ ! -f "$build/libs.tar.xz" ] || tar -xJf "$build/libs.tar.xz" -C "$work/staged"
+    linked=1
+    while [ $linked = 1 ]; do # a staged library may need others in turn
+        linked=0
+        for lib in $(missing_libraries); do
+            if [ -e "$work/staged/lib/$lib" ] && [ ! -e "$work/lib/$lib" ]; then
+                ln -s "$work/staged/lib/$lib" "$work/lib/$lib"
+                echo "library $lib: staged"
+                linked=1
+            fi
+        done
+    done
+    for lib in $(missing_libraries); do
+        echo "library $lib: NOT FOUND (the programs that need it will not start)"
+    done
+}
+
+# step NAME LIMIT LOG COMMAND...: runs the command (a function of this script
+# or a program) within LIMIT seconds (and STEP_TIMEOUT, and the deadline),
+# its output to LOG; one line in the summary. A step's own timeouts are
+# --foreground, so that this one's kill reaches whatever they run.
 step() {
-    local name=$1 log=$2 rc t0 limit
-    shift 2
+    local name=$1 limit=$2 log=$3 rc t0
+    shift 3
     t0=$(date +%s)
-    limit=$((start + deadline - t0))
-    [ "$limit" -le "$step_timeout" ] || limit=$step_timeout
-    if [ $((t0 - start)) -ge "$budget" ] || [ "$limit" -lt 10 ]; then
-        echo "$name: not started (budget of $budget s or deadline of $deadline s spent)" | tee -a "$summary"
+    [ -z "${STEP_TIMEOUT:-}" ] || [ "$limit" -le "$STEP_TIMEOUT" ] || limit=$STEP_TIMEOUT
+    [ "$limit" -le $((start + deadline - t0)) ] || limit=$((start + deadline - t0))
+    if [ "$limit" -lt 10 ]; then
+        echo "$name: not started (deadline of $deadline s spent)" | tee -a "$summary"
         return
     fi
-    timeout "$limit" bash -c '"$@"' step "$@" >"$log" 2>&1
+    timeout -k 10 "$limit" bash -c '"$@"' step "$@" >"$log" 2>&1
     rc=$?
-    echo "$name: exit $rc in $(($(date +%s) - t0)) s" | tee -a "$summary"
+    echo "$name: exit $rc in $(($(date +%s) - t0)) s (limit $limit s)" | tee -a "$summary"
 }
 
 # The FACS cases on the resident kernels (by default and in groups of 3
-# images, as the emulation runs them) and on the classic ones; each
-# setting's exit status on a line "SETTING: exit RC".
+# images, as the emulation runs them) and on the classic ones, each
+# setting's whole output in the log as it comes, then "SETTING: exit RC".
 facs_cases() {
     local setting rc
     for setting in FACS_CUDA_FACS_KERNELS=resident FACS_CUDA_RESIDENT_IMAGES=3 FACS_CUDA_FACS_KERNELS=classic; do
         echo "== $setting"
-        env "$setting" "$build/tests/test_backend_ops" -b cuda -o facs >"$work/cases.txt" 2>&1
+        env "$setting" timeout --foreground -k 5 45 "$build/tests/test_backend_ops" -b cuda -o facs 2>&1
         rc=$?
-        grep -v " ok$" "$work/cases.txt"
         echo "$setting: exit $rc"
     done
 }
-# bench-facs per configuration: the default plans, the classic kernels, and
-# the resident kernels with 1 to 4 images a cluster where they fit
-# (each plan on stderr, into the log).
-facs_configs="resident classic images1 images2 images3 images4"
+# bench-facs per configuration (facs_configs): the default plans, the classic
+# kernels, and the resident kernels with 1 to 4 images a cluster where they
+# fit (each plan on stderr, into the log).
 facs_bench() {
     local config setting
     for config in $facs_configs; do
@@ -97,12 +166,12 @@ facs_bench() {
         *) setting=FACS_CUDA_FACS_KERNELS=resident ;;
         esac
         echo "== $config: $setting"
-        env FACS_CUDA_FACS_VERBOSE=1 "$setting" "$build/bench-facs" --device cuda --batch 64 --runs 5 --warmup 3 \
-            >"$work/facs_$config.json"
+        env FACS_CUDA_FACS_VERBOSE=1 "$setting" timeout --foreground -k 5 40 "$build/bench-facs" --device cuda \
+            --batch 64 --runs 5 --warmup 3 >"$work/facs_$config.json"
     done
 }
 export -f facs_cases facs_bench
-export build work facs_configs
+export build work
 
 # pack ARCHIVE PATTERN...: the files and folders of the work folder that match,
 # into OUT/ARCHIVE.tar.gz (no archive where none match).
@@ -113,17 +182,29 @@ pack() {
     [ -z "$found" ] || tar -czf "$out/$archive.tar.gz" -C "$work" $found
 }
 
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >>"$summary" 2>&1
-step facs_cases "$out/facs_cases.txt" facs_cases
+{
+    cat "$build/BUILD_INFO" 2>/dev/null || echo "no BUILD_INFO: stage the build with tools/device_run.sh --build"
+    for p in $programs; do
+        [ -x "$build/$p" ] || echo "program $p: missing from $build (tools/device_run.sh --build stages it)"
+    done
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1
+    link_libraries
+} >>"$summary" 2>&1
+cat "$summary"
+
+facs_configs="resident classic images1 images2 images3 images4"
+step facs_cases 150 "$out/facs_cases.txt" facs_cases
 # Resident kernels that fail their cases would fail the networks and the
 # benchmarks too: the later steps then take the classic kernels, so that the
 # session still measures everything else.
 if [ -f "$out/facs_cases.txt" ] && ! grep -qx "FACS_CUDA_FACS_KERNELS=resident: exit 0" "$out/facs_cases.txt"; then
     export FACS_CUDA_FACS_KERNELS=classic
-    echo "the resident FACS kernels failed their cases: the steps after facs_bench take the classic kernels" |
+    facs_configs=classic
+    echo "the resident FACS kernels failed their cases: the steps after them take the classic kernels" |
         tee -a "$summary"
 fi
-step facs_bench "$work/facs_bench.log" facs_bench
+export facs_configs
+step facs_bench 100 "$work/facs_bench.log" facs_bench
 python3 - "$work" $facs_configs >>"$summary" 2>&1 <<'PY'
 import json, os, sys
 for config in sys.argv[2:]:
@@ -138,8 +219,10 @@ for config in sys.argv[2:]:
               f"bwd {s.get('facs_bwd_ms')} ms {s.get('facs_bwd_of_copy')} of copy")
 PY
 pack facs_bench 'facs_*'
-step gpu_check "$work/gpu_check.log" env QUICK=1 "$root/tools/gpu_check.sh" "$build" "$work/gpu_check"
+step gpu_check 170 "$work/gpu_check.log" env QUICK=1 STEP_TIMEOUT=60 "$root/tools/gpu_check.sh" "$build" \
+    "$work/gpu_check"
 pack gpu_check gpu_check.log gpu_check
-step bench_gpu "$work/bench_gpu.log" env RESULTS="$work/results" "$root/bench/run_bench.sh" gpu "$build"
+step bench_gpu "$deadline" "$work/bench_gpu.log" env RESULTS="$work/results" GPU_FACS_KERNELS= \
+    "$root/bench/run_bench.sh" gpu "$build"
 pack bench_results bench_gpu.log results
 echo "total $(($(date +%s) - start)) s" | tee -a "$summary"

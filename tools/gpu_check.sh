@@ -38,12 +38,14 @@ fi
 cat "$out/gpu.txt"
 
 # run NAME COMMAND...: the command's output goes to OUT/NAME.log; one summary line.
+# The check's timeout is --foreground, so that a caller's own timeout (as
+# tools/device_run.sh's) ends the check too instead of leaving it running.
 run() {
     local name=$1
     shift
     local start end rc
     start=$(date +%s%N)
-    timeout "${STEP_TIMEOUT:-600}" "$@" >"$out/$name.log" 2>&1
+    timeout --foreground -k 5 "${STEP_TIMEOUT:-600}" "$@" >"$out/$name.log" 2>&1
     rc=$?
     end=$(date +%s%N)
     local verdict=ok

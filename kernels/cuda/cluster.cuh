@@ -19,6 +19,8 @@
 #ifndef FACS_CUDA_CLUSTER_CUH
 #define FACS_CUDA_CLUSTER_CUH
 
+#include <stdio.h>
+
 #include "cuda_ops.h"
 
 /* Blocks per cluster at most: 8 is portable, 16 needs the non-portable
@@ -57,29 +59,30 @@ template <class T> __device__ inline T *facs_cluster_map(T *p, unsigned rank)
 
 /* What the current device offers clusters: the opt-in shared memory of a
  * block, the shared memory of an SM and the part of it the driver reserves
- * for each block (bytes), the threads of an SM and the SM count. All 0 where
- * it has no clusters (before sm_90) or a query fails. */
+ * for each block (bytes), the threads and registers of an SM and the SM
+ * count. All 0 where it has no clusters (before sm_90) or a query fails. */
 struct FacsClusterDevice {
     size_t block_shared, sm_shared, reserved;
-    int sm_threads, sms;
+    int sm_threads, sm_registers, sms;
 };
 
 static inline FacsClusterDevice facs_cuda_cluster_device(void)
 {
-    int device = 0, major = 0, optin = 0, sm_shared = 0, reserved = 0, sm_threads = 0, sms = 0;
+    int device = 0, major = 0, optin = 0, sm_shared = 0, reserved = 0, sm_threads = 0, sm_registers = 0, sms = 0;
     if (cudaGetDevice(&device) != cudaSuccess ||
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
         cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
         cudaDeviceGetAttribute(&sm_shared, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) != cudaSuccess ||
         cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device) != cudaSuccess ||
         cudaDeviceGetAttribute(&sm_threads, cudaDevAttrMaxThreadsPerMultiProcessor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sm_registers, cudaDevAttrMaxRegistersPerMultiprocessor, device) != cudaSuccess ||
         cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
         (void)cudaGetLastError();
         return FacsClusterDevice{};
     }
     if (major < 9)
         return FacsClusterDevice{};
-    return FacsClusterDevice{(size_t)optin, (size_t)sm_shared, (size_t)reserved, sm_threads, sms};
+    return FacsClusterDevice{(size_t)optin, (size_t)sm_shared, (size_t)reserved, sm_threads, sm_registers, sms};
 }
 
 #if !defined(FACS_CUDA_EMULATION)
@@ -117,8 +120,13 @@ template <class... P> static inline cudaError_t facs_cuda_cluster_attributes(voi
 /* How many clusters of `cluster` blocks of kernel, with `threads` threads
  * and `shared` bytes each, the device runs at a time (0: none can run). On a
  * GPU the driver's answer (cudaOccupancyMaxActiveClusters, which knows how
- * SMs group into GPCs); the emulation counts whole clusters on its SMs,
- * each SM holding as many blocks as its threads and shared memory allow. */
+ * SMs group into GPCs and what the kernel's registers allow), 0 where the
+ * loaded code has no clusters (a build without sm_90 code runs its older
+ * code, whose cluster calls trap) and, said on stderr, where a query fails.
+ * The emulation counts whole clusters on its SMs, each SM holding as many
+ * blocks as its threads, shared memory and registers allow; it takes the 64
+ * registers a thread that the resident FACS kernels' __launch_bounds__(512,
+ * 2) allows and ptxas uses. */
 template <class... P>
 static inline int facs_cuda_cluster_slots(void (*kernel)(P...), unsigned cluster, unsigned threads, size_t shared)
 {
@@ -127,15 +135,28 @@ static inline int facs_cuda_cluster_slots(void (*kernel)(P...), unsigned cluster
         return 0;
 #if defined(FACS_CUDA_EMULATION)
     (void)kernel;
+    const size_t kRegistersPerThread = 64;
     const size_t by_threads = (size_t)device.sm_threads / threads;
     const size_t by_shared = device.sm_shared / (shared + device.reserved);
-    return (int)((size_t)device.sms / cluster * (by_threads < by_shared ? by_threads : by_shared));
+    const size_t by_registers = (size_t)device.sm_registers / (threads * kRegistersPerThread);
+    const size_t per_sm = by_threads < by_shared ? by_threads : by_shared;
+    return (int)((size_t)device.sms / cluster * (per_sm < by_registers ? per_sm : by_registers));
 #else
+    cudaFuncAttributes loaded;
+    cudaError_t err = cudaFuncGetAttributes(&loaded, kernel);
+    if (err == cudaSuccess && loaded.binaryVersion < 90)
+        return 0;
     cudaLaunchAttribute attr;
     cudaLaunchConfig_t config = facs_cuda_cluster_config(cluster, cluster, threads, shared, &attr);
     int active = 0;
-    if (facs_cuda_cluster_attributes(kernel, device.block_shared) != cudaSuccess ||
-        cudaOccupancyMaxActiveClusters(&active, kernel, &config) != cudaSuccess) {
+    if (err == cudaSuccess)
+        err = facs_cuda_cluster_attributes(kernel, device.block_shared);
+    if (err == cudaSuccess)
+        err = cudaOccupancyMaxActiveClusters(&active, kernel, &config);
+    if (err != cudaSuccess) {
+        fprintf(stderr, "facs: asking the driver how many clusters of %u blocks fit failed (%s); the classic FACS "
+                        "kernels run for this shape\n",
+                cluster, cudaGetErrorString(err));
         (void)cudaGetLastError();
         return 0;
     }

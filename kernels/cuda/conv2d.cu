@@ -253,29 +253,31 @@ struct BackwardFilterQueries {
 
 /* The algorithm of one direction for the shape of d. Timing runs every
  * algorithm in buffers cuDNN allocates itself; where a full device refuses
- * them, the shape takes the heuristics' choice, with a note. */
+ * them, or no timed algorithm may run, the shape takes the heuristics'
+ * choice, with a note. */
 template <class Q>
 facs_status choose(cudnnHandle_t handle, const ConvDescs &d, const ConvKey &k, Choice *out)
 {
     typename Q::Perf perf[kMaxPerf];
-    int count = 0;
-    bool timed = false;
+    int count = 0, i = -1;
     if (benchmarking()) {
         cudnnStatus_t st = Q::timed(handle, d, &count, perf);
         /* An allocation cuDNN was refused while timing stays CUDA's last
          * error, which the next kernel launch's check would report as its own. */
         (void)cudaGetLastError();
-        timed = st == CUDNN_STATUS_SUCCESS;
-        if (!timed)
+        if (st == CUDNN_STATUS_SUCCESS)
+            i = first_usable(perf, count, Q::dir, k, true);
+        if (i < 0)
             fprintf(stderr,
                     "note: conv2d %s (cuda): timing the algorithms for x (%d, %d, %d, %d), w (%d, %d, %d, %d) "
-                    "failed (%s); taking the heuristics' choice\n",
+                    "gave none to run (%s); taking the heuristics' choice\n",
                     kDirectionNames[Q::dir], k.n, k.c, k.h, k.w, k.co, k.c / k.groups, k.kh, k.kw,
                     cudnnGetErrorString(st));
     }
-    if (!timed)
+    if (i < 0) {
         FACS_CUDNN_CHECK(Q::heuristic(handle, d, &count, perf));
-    int i = first_usable(perf, count, Q::dir, k, timed);
+        i = first_usable(perf, count, Q::dir, k, false);
+    }
     if (i < 0)
         return no_algorithm(Q::dir, k);
     size_t bytes = 0;

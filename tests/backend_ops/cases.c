@@ -252,6 +252,12 @@ const bo_case bo_cases[] = {
      * error unbounded. */
     {.family = &bo_linear, .entries = "linear_forward linear_backward", .n = 1, .c = 1, .lo = -1, .hi = 1,
      .lin = {.out = 1}},
+    /* Several 16 x 16 tiles of the CUDA matrix product (linear.cu) in
+     * every direction: 3 row tiles of N, 3 of OUT and 5 steps over IN, each
+     * direction's last one partial. No finite differences: these are the
+     * smaller cases' sums, only longer; the CPU checks them. */
+    {.family = &bo_linear, .entries = "linear_forward linear_backward", .n = 37, .c = 70, .lo = -1, .hi = 1,
+     .no_fd = 1, .lin = {.out = 45, .bias = 1}},
 
     /* ---- softmax_ce: ignored pixels, smoothing, classification, all ignored ---- */
     {.family = &bo_softmax_ce, .entries = "softmax_ce_forward softmax_ce_backward", .n = 2, .c = 5, .h = 7, .w = 9,
@@ -264,6 +270,13 @@ const bo_case bo_cases[] = {
      .lo = -3, .hi = 3, .ce = {.ignore_index = -1, .smoothing = 0.1f}},
     {.family = &bo_softmax_ce, .entries = "softmax_ce_forward softmax_ce_backward", .n = 3, .c = 3, .h = 7, .w = 9,
      .lo = -3, .hi = 3, .ce = {.ignore_index = -100, .ignore_frac = 0.5}},
+    /* More than 64 classes: the CUDA kernels' 32 lanes a pixel (softmax_ce.cu;
+     * 8 lanes up to 64), with one class past a whole number of lanes, and
+     * ImageNet's 1000 classes. */
+    {.family = &bo_softmax_ce, .entries = "softmax_ce_forward softmax_ce_backward", .n = 3, .c = 65, .h = 3, .w = 11,
+     .lo = -3, .hi = 3, .ce = {.ignore_index = 255, .smoothing = 0.1f, .ignore_frac = 0.2}},
+    {.family = &bo_softmax_ce, .entries = "softmax_ce_forward softmax_ce_backward", .n = 5, .c = 1000, .h = 1, .w = 1,
+     .lo = -3, .hi = 3, .ce = {.ignore_index = -100}},
     /* Every pixel ignored: a NaN loss, nothing to differentiate; dlogits must be 0. */
     {.family = &bo_softmax_ce, .entries = "softmax_ce_forward softmax_ce_backward", .n = 2, .c = 4, .h = 3, .w = 3,
      .lo = -3, .hi = 3, .no_fd = 1, .ce = {.ignore_index = 255, .smoothing = 0.1f, .ignore_frac = 1.0}},

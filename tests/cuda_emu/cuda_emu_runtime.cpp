@@ -1119,6 +1119,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device)
      * splits into several parts on test shapes too. */
     prop->multiProcessorCount = 16;
     prop->maxThreadsPerMultiProcessor = 2048;
+    prop->regsPerMultiprocessor = 65536;
     prop->sharedMemPerMultiprocessor = 228 * 1024;
     prop->l2CacheSize = 1 << 20;
     prop->major = 9, prop->minor = 0;
@@ -1141,6 +1142,7 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device)
     case cudaDevAttrComputeCapabilityMajor: *value = p.major; break;
     case cudaDevAttrComputeCapabilityMinor: *value = p.minor; break;
     case cudaDevAttrMaxThreadsPerMultiProcessor: *value = p.maxThreadsPerMultiProcessor; break;
+    case cudaDevAttrMaxRegistersPerMultiprocessor: *value = p.regsPerMultiprocessor; break;
     case cudaDevAttrMaxSharedMemoryPerMultiprocessor: *value = (int)p.sharedMemPerMultiprocessor; break;
     case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = (int)kMaxClusterShared; break;
     case cudaDevAttrReservedSharedMemoryPerBlock: *value = (int)kReservedShared; break;

@@ -1,6 +1,6 @@
 /* test_facs_plan_emu: the resident FACS kernels' plans (kernels/cuda/
- * facs_resident.cu) on the emulated device (16 SMs of 228 KB and 2048
- * threads, 227 KB of shared memory per block): which shapes take them, with
+ * facs_resident.cu) on the emulated device (16 SMs of 228 KB, 2048
+ * threads and 64K registers, 227 KB of shared memory per block): which shapes take them, with
  * how many blocks and images per cluster, and which take the classic
  * kernels; by default and with FACS_CUDA_RESIDENT_IMAGES=3 in the
  * environment (CTest facs_plan_cuda_emu_groups), under which the backend-ops
@@ -28,8 +28,9 @@ struct Expected {
 };
 
 const Expected kPlans[] = {
-    {"backend-ops, 16 blocks: small images, 4 blocks an SM, one image a cluster", 3, 99, 64, 16, 16, 1, 3},
-    {"backend-ops, 8 blocks: by 3, groups of 3 and 2", 5, 42, 16, 8, 8, 1, 3},
+    {"backend-ops, 16 blocks: small images, two blocks an SM (registers), groups of 2 and 1", 3, 99, 64, 16, 16,
+     2, 3},
+    {"backend-ops, 8 blocks: groups of 2, 2 and 1; by 3, groups of 3 and 2", 5, 42, 16, 8, 8, 2, 3},
     {"backend-ops, 17 outputs (prime): one block; by 3, both images", 2, 15, 544, 17, 1, 1, 2},
     {"backend-ops, one output", 3, 15, 4, 1, 1, 1, 3},
     {"backend-ops fallback: 242 KB a block for one image", 1, 930, 512, 8, 0, 0, 0},

@@ -76,6 +76,7 @@ enum cudaDeviceAttr {
     cudaDevAttrComputeCapabilityMinor = 76,
     cudaDevAttrMaxThreadsPerMultiProcessor = 39,
     cudaDevAttrMaxSharedMemoryPerMultiprocessor = 81,
+    cudaDevAttrMaxRegistersPerMultiprocessor = 82,
     cudaDevAttrMaxSharedMemoryPerBlockOptin = 97,
     cudaDevAttrReservedSharedMemoryPerBlock = 111
 };
@@ -95,6 +96,7 @@ struct cudaDeviceProp {
     int multiProcessorCount;
     int maxThreadsPerMultiProcessor;
     size_t sharedMemPerMultiprocessor;
+    int regsPerMultiprocessor;
     int l2CacheSize;
     int major;
     int minor;
