@@ -84,16 +84,16 @@ refs= # infer: also the conv floor and PyTorch's to_mkldnn
 #                     as tools/device_run.sh, which times them itself);
 #   gpu_conv.json     bench-conv --device cuda (ResNet-50's conv layers at
 #                     batch CONV_BATCH 32, forward and backward, with the cuDNN
-#                     algorithms our table picks, by the heuristics and timed:
-#                     FACS_CUDNN_ALGO=benchmark) against bench_conv_torch.py
+#                     algorithms our table picks, and again with each other
+#                     FACS_CUDNN_ALGO: benchmark, graph) against bench_conv_torch.py
 #                     on the same card for each TORCH_VARIANTS, per shape;
 #   gpu_infer.json    resnet50 and facs_resnet50 at 224, eval mode, unfolded
 #                     and --fold-bn: batch 1 latency and batch 32 and 64
 #                     throughput (one process per configuration);
 #   gpu_train.json    their SGD step at 224, batch TRAIN_BATCH 32 (and in the
 #                     log, one more step split by op, forward and backward:
-#                     bench-models --profile), and ResNet-50's with cuDNN's
-#                     algorithms timed (train_timed, in gpu_summary.json);
+#                     bench-models --profile), and ResNet-50's with each other
+#                     FACS_CUDNN_ALGO (train_cudnn, in gpu_summary.json);
 #   gpu_pspnet.json   pspnet_resnet101 and pspnet_facs_resnet101 (semseg's deep
 #                     base) one SGD step at 713x713, batch PSP_BATCH 2 (the
 #                     paper's 16 crops on 8 GPUs), PSP_RUNS 3 after PSP_WARMUP 2;
@@ -139,7 +139,7 @@ run_gpu() {
         nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem,power.limit \
             --format=csv,noheader >"$tmp/nvidia-smi.csv" 2>>"$log" || true
     fi
-    for algos in heuristic benchmark; do
+    for algos in heuristic benchmark graph; do
         gpu_run "conv.$algos" env FACS_CUDNN_ALGO=$algos "$build/bench-conv" --device "$device" --threads "$threads" \
             --batch "${CONV_BATCH:-32}" --runs "$runs" --warmup "$warmup"
     done
@@ -169,9 +169,11 @@ run_gpu() {
         gpu_run "train.$arch" "$models" --device "$device" --threads "$threads" --mode train --arch "$arch" \
             --input-size 224 --batch "${TRAIN_BATCH:-32}" --runs "$runs" --warmup "$warmup" --profile
     done
-    gpu_run train_timed.resnet50 env FACS_CUDNN_ALGO=benchmark "$models" --device "$device" --threads "$threads" \
-        --mode train --arch resnet50 --input-size 224 --batch "${TRAIN_BATCH:-32}" --runs "$runs" --warmup "$warmup" \
-        --profile
+    for algos in benchmark graph; do
+        gpu_run "train_cudnn.$algos" env FACS_CUDNN_ALGO=$algos "$models" --device "$device" --threads "$threads" \
+            --mode train --arch resnet50 --input-size 224 --batch "${TRAIN_BATCH:-32}" --runs "$runs" \
+            --warmup "$warmup" --profile
+    done
     for arch in pspnet_resnet101 pspnet_facs_resnet101; do
         gpu_run "pspnet.$arch" "$models" --device "$device" --threads "$threads" --mode train --arch "$arch" \
             --deep-base --input-size 713 --batch "${PSP_BATCH:-2}" --runs "${PSP_RUNS:-3}" \
@@ -257,21 +259,25 @@ for kernels, result in (("resident", facs), ("classic", facs_classic)):
     write("gpu_facs" if kernels == "resident" else "gpu_facs_classic",
           dict(header, kernels=kernels, command=next((c["command"] for c in commands if c["name"] == run), None),
                result=result, failed=failed.get(run)))
-conv, conv_timed, torch_conv = load("conv.heuristic"), load("conv.benchmark"), documents("torch_conv")
+conv, torch_conv = load("conv.heuristic"), documents("torch_conv")
+# FACS_CUDNN_ALGO's other selections, each against the default (heuristic).
+SELECTIONS = ("benchmark", "graph")
+conv_alternatives = {a: load(f"conv.{a}") for a in SELECTIONS}
 
 
-def conv_rows(ours, timed, references):
-    """Per shape: our times and cuDNN algorithms (heuristic, and timed: FACS_CUDNN_ALGO=benchmark), each
-    PyTorch variant's times and ours / theirs (> 1: ours slower)."""
+def conv_rows(ours, alternatives, references):
+    """Per shape: our times and cuDNN algorithms (FACS_CUDNN_ALGO=heuristic, and each other selection's, as a
+    ratio to it), each PyTorch variant's times and ours / theirs (> 1: ours slower)."""
     rows = []
     for s in (ours or {}).get("shapes", []):
         row = {k: s.get(k) for k in ("name", "fwd_ms", "bwd_ms", "impl", "failed")}
-        t = next((t for t in (timed or {}).get("shapes", []) if t["name"] == s["name"]), None)
-        if t:
-            row["timed"] = {"fwd_ms": t.get("fwd_ms"), "bwd_ms": t.get("bwd_ms"), "impl": t.get("impl"),
-                            "failed": t.get("failed"),
-                            "fwd_timed_over_heuristic": ratio(t.get("fwd_ms"), s.get("fwd_ms")),
-                            "bwd_timed_over_heuristic": ratio(t.get("bwd_ms"), s.get("bwd_ms"))}
+        for selection, doc in alternatives.items():
+            t = next((t for t in (doc or {}).get("shapes", []) if t["name"] == s["name"]), None)
+            if t:
+                row[selection] = {"fwd_ms": t.get("fwd_ms"), "bwd_ms": t.get("bwd_ms"), "impl": t.get("impl"),
+                                  "failed": t.get("failed"),
+                                  "fwd_over_heuristic": ratio(t.get("fwd_ms"), s.get("fwd_ms")),
+                                  "bwd_over_heuristic": ratio(t.get("bwd_ms"), s.get("bwd_ms"))}
         for ref in references:
             theirs = next((t for t in ref.get("shapes", []) if t["name"] == s["name"]), None)
             if theirs:
@@ -283,14 +289,15 @@ def conv_rows(ours, timed, references):
     return rows
 
 
-conv_table = conv_rows(conv, conv_timed, [d for d in torch_conv if "failed" not in d])
-write("gpu_conv", dict(header, ours=conv, ours_timed=conv_timed, torch=torch_conv,
-                       failed={k: failed.get(k) for k in ("conv.heuristic", "conv.benchmark")},
+conv_table = conv_rows(conv, conv_alternatives, [d for d in torch_conv if "failed" not in d])
+write("gpu_conv", dict(header, ours=conv, **{f"ours_{a}": d for a, d in conv_alternatives.items()}, torch=torch_conv,
+                       failed={k: failed.get(k) for k in ("conv.heuristic",) + tuple(f"conv.{a}" for a in SELECTIONS)},
                        convention="ours / torch times (> 1: ours slower); fp32 without TF32, channels_last; "
-                                  "timed: FACS_CUDNN_ALGO=benchmark (cuDNN's algorithms timed, any determinism)",
+                                  "benchmark: FACS_CUDNN_ALGO=benchmark (cuDNN's algorithms timed, any determinism); "
+                                  "graph: FACS_CUDNN_ALGO=graph (cuDNN's graph API, deterministic engines first)",
                        shapes=conv_table))
 write("gpu_infer", dict(header, runs=infer))
-write("gpu_train", dict(header, runs=train + documents("train_timed")))
+write("gpu_train", dict(header, runs=train + documents("train_cudnn")))
 write("gpu_pspnet", dict(header, runs=pspnet))
 write("gpu_torch", dict(header, runs=torch_docs))
 
@@ -335,11 +342,13 @@ table3 = {"question": "Is FACS-ResNet-50 faster than ResNet-50 on a GPU, and by 
           "unfolded": {f"b{b}": latency_row("unfolded", b, 32 if b in (1, 32) else 64) for b in (1, 32, 64)},
           "folded": {f"b{b}": latency_row("folded", b, 32 if b in (1, 32) else 64) for b in (1, 32, 64)},
           f"train_b{train_batch}": train_row("train", "resnet50", "facs_resnet50", train_batch)}
-timed_step = shape("train_timed.resnet50", train_batch, "step_ms")
 heuristic_step = table3[f"train_b{train_batch}"]["resnet50_step_ms"]
-cudnn_timed = {"resnet50_step_ms": timed_step, "timed_over_heuristic": ratio(timed_step, heuristic_step),
-               "what": "ResNet-50's training step with FACS_CUDNN_ALGO=benchmark (each convolution's cuDNN "
-                       "algorithms timed once, the fastest FMA one runs, deterministic or not) over the default"}
+cudnn_selections = {"what": "ResNet-50's training step with each other FACS_CUDNN_ALGO over the default (heuristic): "
+                            "benchmark times each convolution's cuDNN algorithms once and runs the fastest FMA one, "
+                            "deterministic or not; graph runs them through cuDNN's graph API"}
+for a in SELECTIONS:
+    step_ms = shape(f"train_cudnn.{a}", train_batch, "step_ms")
+    cudnn_selections[a] = {"resnet50_step_ms": step_ms, "over_heuristic": ratio(step_ms, heuristic_step)}
 
 
 def verdict(what, facs_ms, resnet_ms):
@@ -413,8 +422,8 @@ for doc in torch_docs:
                                      "torch": rows, "torch_facs_over_resnet": facs_vs, "ours_over_torch": ours}
 
 summary = dict(header, device=next((d.get("device") for d in infer if "device" in d), None), elapsed_s=elapsed,
-               table3=table3, **{f"pspnet101_713_b{psp_batch}_train": psp}, cudnn_timed=cudnn_timed, facs_op=facs_op, torch=torch_summary,
-               failed=failed, commands=commands)
+               table3=table3, **{f"pspnet101_713_b{psp_batch}_train": psp}, cudnn_selections=cudnn_selections,
+               facs_op=facs_op, torch=torch_summary, failed=failed, commands=commands)
 write("gpu_summary", summary)
 print(f"Table 3 on {gpu['name'] if gpu else 'the GPU'}: {table3['answer']}", file=sys.stderr)
 print(f"PSPNet-101 713x713 b{psp_batch} step: ResNet {psp['pspnet_resnet101_step_ms']} ms "
@@ -428,14 +437,14 @@ if facs_op:
               f"{s['facs_over_conv_fwd']} fwd, {s['facs_over_conv_bwd']} bwd", file=sys.stderr)
 for variant, t in torch_summary.items():
     print(f"torch {variant}: {json.dumps(t.get('ours_over_torch', t))}", file=sys.stderr)
-print(f"ResNet-50 step with cuDNN's algorithms timed: {timed_step} ms, "
-      f"{cudnn_timed['timed_over_heuristic']} of the default's", file=sys.stderr)
+for a in SELECTIONS:
+    print(f"ResNet-50 step with FACS_CUDNN_ALGO={a}: {cudnn_selections[a]['resnet50_step_ms']} ms, "
+          f"{cudnn_selections[a]['over_heuristic']} of the default's", file=sys.stderr)
 for row in conv_table:
-    against = "; ".join(f"{k}: fwd {v['fwd_ours_over_torch']}, bwd {v['bwd_ours_over_torch']}"
-                        for k, v in row.items() if k.startswith("torch_"))
-    if "timed" in row:
-        against += f"; timed: fwd {row['timed']['fwd_timed_over_heuristic']}, " \
-                   f"bwd {row['timed']['bwd_timed_over_heuristic']} of heuristic"
+    against = "; ".join([f"{k}: fwd {v['fwd_ours_over_torch']}, bwd {v['bwd_ours_over_torch']}"
+                         for k, v in row.items() if k.startswith("torch_")] +
+                        [f"{a}: fwd {row[a]['fwd_over_heuristic']}, bwd {row[a]['bwd_over_heuristic']} of heuristic"
+                         for a in SELECTIONS if a in row])
     print(f"  conv {row['name']:20s} ours {row['fwd_ms']} + {row['bwd_ms']} ms ({against}); "
           f"{(row.get('impl') or {}).get('forward')} / {(row.get('impl') or {}).get('backward_data')} / "
           f"{(row.get('impl') or {}).get('backward_weights')}", file=sys.stderr)

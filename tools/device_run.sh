@@ -20,7 +20,8 @@
 #   facs_bench  bench-facs with both kernels and the resident kernels' group
 #               size swept (the bandwidth question), each within 40 s
 #   gpu_check   tools/gpu_check.sh with QUICK=1 (every op, every network,
-#               compute-sanitizer on the FACS cases), each check within 60 s
+#               compute-sanitizer on the FACS cases), each check within 100 s,
+#               all within 200 s
 #   bench_gpu   bench/run_bench.sh gpu (without its own FACS runs), in what
 #               time is left
 # so the command ends within the device tool's 540 s with what it has.
@@ -219,7 +220,7 @@ for config in sys.argv[2:]:
               f"bwd {s.get('facs_bwd_ms')} ms {s.get('facs_bwd_of_copy')} of copy")
 PY
 pack facs_bench 'facs_*'
-step gpu_check 170 "$work/gpu_check.log" env QUICK=1 STEP_TIMEOUT=60 "$root/tools/gpu_check.sh" "$build" \
+step gpu_check 200 "$work/gpu_check.log" env QUICK=1 STEP_TIMEOUT=100 "$root/tools/gpu_check.sh" "$build" \
     "$work/gpu_check"
 pack gpu_check gpu_check.log gpu_check
 step bench_gpu "$deadline" "$work/bench_gpu.log" env RESULTS="$work/results" GPU_FACS_KERNELS= \

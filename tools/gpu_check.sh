@@ -11,6 +11,7 @@
 #   facs_classic    the FACS cases again with the classic kernels (FACS_CUDA_FACS_KERNELS=classic;
 #                   the resident ones run wherever an image fits a cluster)
 #   facs_groups     and with the resident kernels' clusters taking 3 images (FACS_CUDA_RESIDENT_IMAGES=3)
+#   conv_graph      the conv2d cases through cuDNN's graph API (FACS_CUDNN_ALGO=graph)
 #   networks        every architecture and PSPNet, eval and train, CUDA against CPU
 #   comm_device     the NCCL transport's collectives, buckets and broadcast on one GPU
 #   memcheck_*      compute-sanitizer memcheck over the FACS cases and all op cases
@@ -59,6 +60,9 @@ ops="$build/tests/test_backend_ops"
 run backend_ops "$ops" -b cuda
 run facs_classic env FACS_CUDA_FACS_KERNELS=classic "$ops" -b cuda -o facs
 run facs_groups env FACS_CUDA_RESIDENT_IMAGES=3 "$ops" -b cuda -o facs
+# The convolutions again through cuDNN's graph API (conv2d_graph.cu; its
+# refusals are notes in the log, those shapes take the legacy API)
+run conv_graph env FACS_CUDNN_ALGO=graph "$ops" -b cuda -o conv2d
 run networks "$build/tests/test_cuda_networks"
 # NCCL on device memory, one rank (a build without NCCL skips it)
 run comm_device "$build/tests/test_comm_device"

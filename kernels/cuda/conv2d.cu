@@ -13,9 +13,10 @@
  * and need no memory): the first one that is supported, deterministic, FMA and
  * needs at most kWorkspaceCap of workspace (where a shape has no deterministic
  * one, the best other one, with a warning). FACS_CUDNN_ALGO=benchmark times
- * them instead and takes the fastest FMA one, deterministic or not. The
- * choice is kept per shape and direction in a small table; its workspace
- * comes from the context's arena.
+ * them instead and takes the fastest FMA one, deterministic or not;
+ * FACS_CUDNN_ALGO=graph runs each shape the graph API plans for through it
+ * (conv2d_graph.cu). The choice is kept per shape and direction in a small
+ * table; its workspace comes from the context's arena.
  * For NHWC fp32 under FMA math, cuDNN 9.19 on an H200 offers only the implicit
  * GEMMs forward and algorithms 0 and 1 backward; 0 adds with atomics, so the
  * backward passes run algorithm 1. Its weight gradient sums N OH OW terms
@@ -34,6 +35,7 @@
 
 #include "../conv2d_impl.h"
 #include "../env_word.h"
+#include "conv2d_graph.cuh"
 #include "pixel_sums.cuh"
 
 namespace {
@@ -146,13 +148,19 @@ struct ConvDescs {
  * default) takes cuDNN's heuristics, deterministic algorithms first;
  * benchmark times every algorithm once per shape (cudnnFind*, as PyTorch's
  * cudnn.benchmark = True with deterministic = False) and runs the fastest,
- * deterministic or not. */
-bool benchmarking(void)
+ * deterministic or not; graph runs each shape through cuDNN's graph API
+ * (conv2d_graph.cu: more engines, deterministic ones first), where it has a
+ * plan for it, and through the heuristics' choice elsewhere. */
+enum Selection { kHeuristic = 0, kBenchmark = 1, kGraph = 2 };
+
+Selection selection(void)
 {
-    static const char *const words[] = {"heuristic", "benchmark"};
-    static const bool benchmark = facs_env_word("FACS_CUDNN_ALGO", words, 2) == 1;
-    return benchmark;
+    static const char *const words[] = {"heuristic", "benchmark", "graph"};
+    static const Selection chosen = (Selection)facs_env_word("FACS_CUDNN_ALGO", words, 3);
+    return chosen;
 }
+
+bool benchmarking(void) { return selection() == kBenchmark; }
 
 /* Index of the first answer we may run, or -1. Answers come best first.
  * A deterministic one when cuDNN has one for the shape (unless benchmarking);
@@ -350,6 +358,48 @@ facs_status workspace_for(facs_ctx *ctx, const char *op, size_t bytes, void **ou
     return bytes ? facs_cuda_scratch(ctx, op, bytes, out) : FACS_OK;
 }
 
+/* The graph module's key for one direction of the call; accumulate: beta 1. */
+FacsConvGraphKey graph_key(const facs_conv2d_params *p, const facs_tensor *x, const facs_tensor *w,
+                           const facs_tensor *y, FacsConvGraphDirection dir, bool accumulate)
+{
+    FacsConvGraphKey k;
+    memset(&k, 0, sizeof k);
+    k.n = x->n, k.c = x->c, k.h = x->h, k.w = x->w;
+    k.co = w->n, k.kh = w->h, k.kw = w->w;
+    k.stride_h = p->stride_h, k.stride_w = p->stride_w, k.pad_h = p->pad_h, k.pad_w = p->pad_w;
+    k.dil_h = p->dil_h, k.dil_w = p->dil_w, k.groups = p->groups;
+    k.oh = y->h, k.ow = y->w;
+    k.direction = dir;
+    k.accumulate = accumulate;
+    return k;
+}
+
+/* With FACS_CUDNN_ALGO=graph, whether the graph API has a plan for k (its
+ * workspace in *bytes). A shape it refuses runs on the legacy API; the
+ * refusal is said once per shape and direction (the module keeps it, so a
+ * second call is refused at once and silently). */
+bool graph_planned(cudnnHandle_t handle, const FacsConvGraphKey &k, size_t *bytes)
+{
+    static std::mutex said_mutex;
+    static FacsConvGraphKey said[kCacheSlots];
+    static int said_count = 0;
+    *bytes = 0;
+    if (selection() != kGraph)
+        return false;
+    if (facs_cuda_conv_graph_plan(handle, k, kWorkspaceCap, bytes, nullptr, 0) == FACS_OK)
+        return true;
+    std::lock_guard<std::mutex> lock(said_mutex);
+    bool known = false;
+    for (int i = 0; i < said_count && !known; i++)
+        known = memcmp(&said[i], &k, sizeof k) == 0;
+    if (!known && said_count < kCacheSlots) {
+        said[said_count++] = k;
+        fprintf(stderr, "note: %s; the legacy cuDNN API runs it\n", facs_last_error());
+    }
+    facs_clear_error();
+    return false;
+}
+
 /* y = y + b[channel], then the post-op activation: max(0, .) or the clip
  * to [0, 6]. The comparisons are the activation ops' (elementwise.cu): NaN
  * fails both, so it stays NaN, as PyTorch's relu and relu6 keep it. */
@@ -390,19 +440,25 @@ facs_status facs_cuda_conv2d_forward(facs_ctx *ctx, const facs_conv2d_params *p,
     const char *op = "conv2d forward (cuda)";
     cudnnHandle_t handle;
     FACS_TRY(facs_cuda_cudnn(&handle));
-    ConvDescs d;
-    FACS_TRY(d.init(p, x, w, y));
-    Choice c;
-    FACS_TRY(choice_for(handle, d, key_of(p, x, w), kForward, &c));
-    void *ws;
-    FACS_TRY(workspace_for(ctx, op, c.workspace, &ws));
-
     /* beta = 1 adds the residual that post_sum leaves in y; beta = 0 never
      * reads y, so whatever it held (even NaN) is overwritten. */
-    const float one = 1.0f, zero = 0.0f;
-    FACS_CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d.x, x->data, d.w, w->data, d.conv,
-                                             (cudnnConvolutionFwdAlgo_t)c.algo, ws, c.workspace,
-                                             p->post_sum ? &one : &zero, d.y, y->data));
+    const FacsConvGraphKey graph = graph_key(p, x, w, y, kFacsConvGraphForward, p->post_sum);
+    size_t graph_bytes;
+    void *ws;
+    if (graph_planned(handle, graph, &graph_bytes)) {
+        FACS_TRY(workspace_for(ctx, op, graph_bytes, &ws));
+        FACS_TRY(facs_cuda_conv_graph_run(handle, graph, x->data, w->data, y->data, ws, graph_bytes));
+    } else {
+        ConvDescs d;
+        FACS_TRY(d.init(p, x, w, y));
+        Choice c;
+        FACS_TRY(choice_for(handle, d, key_of(p, x, w), kForward, &c));
+        FACS_TRY(workspace_for(ctx, op, c.workspace, &ws));
+        const float one = 1.0f, zero = 0.0f;
+        FACS_CUDNN_CHECK(cudnnConvolutionForward(handle, &one, d.x, x->data, d.w, w->data, d.conv,
+                                                 (cudnnConvolutionFwdAlgo_t)c.algo, ws, c.workspace,
+                                                 p->post_sum ? &one : &zero, d.y, y->data));
+    }
     if (b || p->post_act != FACS_POST_NONE) {
         bias_activation<<<facs_cuda_blocks(total), kFacsCudaThreads>>>(facs_f32(y), b ? facs_f32(b) : nullptr, total,
                                                                        y->c, p->post_act);
@@ -432,27 +488,38 @@ facs_status facs_cuda_conv2d_backward(facs_ctx *ctx, const facs_conv2d_params *p
     ConvDescs d;
     FACS_TRY(d.init(p, x, w, dy));
     ConvKey key = key_of(p, x, w);
+    /* dx is written (beta 0), dw accumulates (beta 1). Each direction runs
+     * on the graph API where it has a plan, else on the legacy one. */
+    const FacsConvGraphKey graph_data = graph_key(p, x, w, dy, kFacsConvGraphBackwardData, false);
+    const FacsConvGraphKey graph_filter = graph_key(p, x, w, dy, kFacsConvGraphBackwardFilter, true);
+    size_t data_graph_bytes = 0, filter_graph_bytes = 0;
+    const bool data_on_graph = dx && graph_planned(handle, graph_data, &data_graph_bytes);
+    const bool filter_on_graph = dw && graph_planned(handle, graph_filter, &filter_graph_bytes);
     Choice data{}, filter{};
-    if (dx)
+    if (dx && !data_on_graph)
         FACS_TRY(choice_for(handle, d, key, kBackwardData, &data));
-    if (dw)
+    if (dw && !filter_on_graph)
         FACS_TRY(choice_for(handle, d, key, kBackwardFilter, &filter));
+    const size_t data_bytes = data_on_graph ? data_graph_bytes : data.workspace;
+    const size_t filter_bytes = filter_on_graph ? filter_graph_bytes : filter.workspace;
     /* The stream runs the two calls one after the other, so they share one
      * workspace. */
-    size_t bytes = data.workspace > filter.workspace ? data.workspace : filter.workspace;
     void *ws;
-    FACS_TRY(workspace_for(ctx, op, bytes, &ws));
+    FACS_TRY(workspace_for(ctx, op, data_bytes > filter_bytes ? data_bytes : filter_bytes, &ws));
 
     const float one = 1.0f, zero = 0.0f;
-    if (dx)
+    if (data_on_graph)
+        FACS_TRY(facs_cuda_conv_graph_run(handle, graph_data, w->data, dy->data, dx->data, ws, data_bytes));
+    else if (dx)
         FACS_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &one, d.w, w->data, d.y, dy->data, d.conv,
-                                                      (cudnnConvolutionBwdDataAlgo_t)data.algo, ws, data.workspace,
+                                                      (cudnnConvolutionBwdDataAlgo_t)data.algo, ws, data_bytes,
                                                       &zero, d.x, dx->data));
-    /* beta = 1: the weight gradient accumulates. */
-    if (dw)
+    if (filter_on_graph)
+        FACS_TRY(facs_cuda_conv_graph_run(handle, graph_filter, x->data, dy->data, dw->data, ws, filter_bytes));
+    else if (dw)
         FACS_CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle, &one, d.x, x->data, d.y, dy->data, d.conv,
                                                         (cudnnConvolutionBwdFilterAlgo_t)filter.algo, ws,
-                                                        filter.workspace, &one, d.w, dw->data));
+                                                        filter_bytes, &one, d.w, dw->data));
     return FACS_OK;
 }
 
@@ -467,6 +534,13 @@ facs_status facs_cuda_conv2d_impl_names(const facs_conv2d_params *p, const facs_
     const ConvKey key = key_of(p, x, w);
     char *const names[kDirections] = {out->forward, out->backward_data, out->backward_weights};
     for (int dir = 0; dir < kDirections; dir++) {
+        /* The beta each direction runs with when it trains (no post-sum). */
+        const FacsConvGraphKey graph = graph_key(p, x, w, &y, (FacsConvGraphDirection)dir, dir == kBackwardFilter);
+        size_t bytes;
+        if (graph_planned(handle, graph, &bytes)) {
+            FACS_TRY(facs_cuda_conv_graph_plan(handle, graph, kWorkspaceCap, &bytes, names[dir], sizeof out->forward));
+            continue;
+        }
         Choice c;
         FACS_TRY(choice_for(handle, d, key, (Direction)dir, &c));
         snprintf(names[dir], sizeof out->forward, "%s, %zu MiB workspace", algorithm_name((Direction)dir, c.algo),
