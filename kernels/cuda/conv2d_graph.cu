@@ -302,13 +302,23 @@ bool make_graph(const FacsConvGraphKey &k, Graph *g, Reason *why)
            finalize(g->graph, "finalizing the operation graph", why);
 }
 
-/* The device of handle, for the heuristics: what the deprecated graph and
- * plan handle attributes used to tell them. */
-bool make_device_properties(cudnnHandle_t handle, Descriptor *out, Reason *why)
+/* The device the engines are chosen for: the handle's (what the deprecated
+ * graph and plan handle attributes used to tell the heuristics), or one
+ * described in cuDNN's JSON form (planning without that device). */
+struct DeviceSource {
+    cudnnHandle_t handle;
+    const char *json;
+};
+
+bool make_device_properties(const DeviceSource &device, Descriptor *out, Reason *why)
 {
-    return FACS_GRAPH_CREATE(*out, CUDNN_BACKEND_DEVICEPROP_DESCRIPTOR, why) &&
-           FACS_GRAPH_SET(*out, CUDNN_ATTR_DEVICEPROP_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle, why) &&
-           finalize(*out, "finalizing the device properties", why);
+    if (!FACS_GRAPH_CREATE(*out, CUDNN_BACKEND_DEVICEPROP_DESCRIPTOR, why))
+        return false;
+    const bool described =
+        device.json ? FACS_GRAPH_SET(*out, CUDNN_ATTR_DEVICEPROP_JSON_REPRESENTATION, CUDNN_TYPE_CHAR,
+                                     (int64_t)strlen(device.json), device.json, why)
+                    : FACS_GRAPH_SET(*out, CUDNN_ATTR_DEVICEPROP_HANDLE, CUDNN_TYPE_HANDLE, 1, &device.handle, why);
+    return described && finalize(*out, "finalizing the device properties", why);
 }
 
 /* The engine configs that the heuristics of mode offer for graph on device,
@@ -357,6 +367,7 @@ bool heuristic_configs(const Descriptor &graph, const Descriptor &device, cudnnB
 struct EngineTraits {
     int64_t index = -1;      /* the engine's global index */
     bool exact_fp32 = false; /* no tensor cores, no down-converted inputs, no reduced-precision sums */
+    char inexact[64] = "";   /* those of the three it has, in words */
     bool runtime_compiled = false;
     bool deterministic = true;
     int64_t workspace = 0; /* bytes, the config's own estimate */
@@ -394,9 +405,13 @@ bool read_traits(const Descriptor &config, EngineTraits *out, Reason *why)
         numerical_count = CUDNN_NUMERICAL_NOTE_TYPE_COUNT;
     if (behavior_count > CUDNN_BEHAVIOR_NOTE_TYPE_COUNT)
         behavior_count = CUDNN_BEHAVIOR_NOTE_TYPE_COUNT;
-    out->exact_fp32 = !has_note(numerical, numerical_count, CUDNN_NUMERICAL_NOTE_TENSOR_CORE) &&
-                      !has_note(numerical, numerical_count, CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) &&
-                      !has_note(numerical, numerical_count, CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION);
+    const bool tensor_cores = has_note(numerical, numerical_count, CUDNN_NUMERICAL_NOTE_TENSOR_CORE);
+    const bool down_converts = has_note(numerical, numerical_count, CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS);
+    const bool reduced = has_note(numerical, numerical_count, CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION);
+    out->exact_fp32 = !tensor_cores && !down_converts && !reduced;
+    /* In the plan's name, so that a plan that is not plain fp32 says so. */
+    snprintf(out->inexact, sizeof out->inexact, "%s%s%s", tensor_cores ? ", tensor cores" : "",
+             down_converts ? ", down-converted inputs" : "", reduced ? ", reduced-precision sums" : "");
     out->deterministic = !has_note(numerical, numerical_count, CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC);
     out->runtime_compiled = has_note(behavior, behavior_count, CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION);
     return true;
@@ -419,7 +434,8 @@ struct GraphPlan {
     size_t workspace = 0;
     int64_t engine = -1;
     bool deterministic = true;
-    char name[64] = "";
+    char inexact[64] = ""; /* EngineTraits::inexact: empty unless the engine filter let such an engine through */
+    char name[160] = "";
 };
 
 /* What became of the configs examined, for the message of a refusal. */
@@ -489,6 +505,7 @@ bool first_qualifying(std::vector<Candidate> &candidates, bool nondeterministic,
         out->workspace = (size_t)workspace;
         out->engine = c.traits.index;
         out->deterministic = c.traits.deterministic;
+        snprintf(out->inexact, sizeof out->inexact, "%s", c.traits.inexact);
         return true;
     }
     return false;
@@ -537,10 +554,10 @@ void summarize_refusal(const Tally &t, size_t cap, Reason *why)
 
 /* k's plan: deterministic engines of mode A, then of FALLBACK (asked only
  * when A has none), then the other engines in the same order. */
-bool build_plan(cudnnHandle_t handle, const FacsConvGraphKey &k, size_t cap, GraphPlan *out, Reason *why)
+bool build_plan(const DeviceSource &device, const FacsConvGraphKey &k, size_t cap, GraphPlan *out, Reason *why)
 {
     Graph g;
-    if (!make_graph(k, &g, why) || !make_device_properties(handle, &out->device, why))
+    if (!make_graph(k, &g, why) || !make_device_properties(device, &out->device, why))
         return false;
     const cudnnBackendHeurMode_t modes[2] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK};
     std::vector<Candidate> by_mode[2];
@@ -624,23 +641,33 @@ CacheEntry *new_entry(const FacsConvGraphKey &k)
     return e;
 }
 
-/* Fills a fresh entry with k's plan or with the message of its refusal. */
-void plan_entry(cudnnHandle_t handle, const FacsConvGraphKey &k, size_t cap, CacheEntry *e)
+/* k's plan for device, named, or null with the message of its refusal. */
+std::shared_ptr<GraphPlan> plan_for(const DeviceSource &device, const FacsConvGraphKey &k, size_t cap,
+                                    std::string *refusal)
 {
     Reason why;
     auto plan = std::make_shared<GraphPlan>();
-    if (!refused_outright(k, &why) && build_plan(handle, k, cap, plan.get(), &why)) {
-        snprintf(plan->name, sizeof plan->name, "graph engine %lld, %zu MiB workspace%s", (long long)plan->engine,
-                 plan->workspace >> 20, plan->deterministic ? "" : ", nondeterministic");
-        e->plan = std::move(plan);
-        return;
+    if (!refused_outright(k, &why) && build_plan(device, k, cap, plan.get(), &why)) {
+        snprintf(plan->name, sizeof plan->name, "graph engine %lld, %zu MiB workspace%s%s", (long long)plan->engine,
+                 plan->workspace >> 20, plan->deterministic ? "" : ", nondeterministic", plan->inexact);
+        return plan;
     }
     char shape[256];
     describe_shape(k, shape, sizeof shape);
     char message[1024];
     snprintf(message, sizeof message, "conv2d %s (cuda graph, beta %d): no plan for %s: %s",
              kDirectionNames[k.direction], k.accumulate, shape, why.text);
-    e->refusal = message;
+    *refusal = message;
+    return nullptr;
+}
+
+/* The plan's workspace and name where the caller wants them. */
+void describe_plan(const GraphPlan &plan, size_t *workspace_bytes, char *name, size_t name_size)
+{
+    if (workspace_bytes)
+        *workspace_bytes = plan.workspace;
+    if (name && name_size)
+        snprintf(name, name_size, "%s", plan.name);
 }
 
 /* The plan of k, or null where there is none. */
@@ -663,7 +690,7 @@ facs_status facs_cuda_conv_graph_plan(cudnnHandle_t handle, const FacsConvGraphK
     CacheEntry *e = find_entry(key);
     if (!e) {
         e = new_entry(key);
-        plan_entry(handle, key, workspace_cap, e);
+        e->plan = plan_for(DeviceSource{handle, nullptr}, key, workspace_cap, &e->refusal);
     }
     if (!e->plan)
         return facs_fail(FACS_ERR_UNSUPPORTED, "%s", e->refusal.c_str());
@@ -672,10 +699,20 @@ facs_status facs_cuda_conv_graph_plan(cudnnHandle_t handle, const FacsConvGraphK
                          "conv2d %s (cuda graph): the plan made for this shape needs %zu MiB of workspace, more "
                          "than the %zu MiB now allowed",
                          kDirectionNames[key.direction], e->plan->workspace >> 20, workspace_cap >> 20);
-    if (workspace_bytes)
-        *workspace_bytes = e->plan->workspace;
-    if (name && name_size)
-        snprintf(name, name_size, "%s", e->plan->name);
+    describe_plan(*e->plan, workspace_bytes, name, name_size);
+    return FACS_OK;
+}
+
+facs_status facs_cuda_conv_graph_plan_for_device(const char *device_json, const FacsConvGraphKey &key,
+                                                 size_t workspace_cap, size_t *workspace_bytes, char *name,
+                                                 size_t name_size)
+{
+    FACS_TRY(check_key(key));
+    std::string refusal;
+    std::shared_ptr<GraphPlan> plan = plan_for(DeviceSource{nullptr, device_json}, key, workspace_cap, &refusal);
+    if (!plan)
+        return facs_fail(FACS_ERR_UNSUPPORTED, "%s", refusal.c_str());
+    describe_plan(*plan, workspace_bytes, name, name_size);
     return FACS_OK;
 }
 

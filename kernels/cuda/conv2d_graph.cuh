@@ -47,6 +47,15 @@ static_assert(sizeof(FacsConvGraphKey) == 18 * sizeof(int), "FacsConvGraphKey mu
 facs_status facs_cuda_conv_graph_plan(cudnnHandle_t handle, const FacsConvGraphKey &key, size_t workspace_cap,
                                       size_t *workspace_bytes, char *name, size_t name_size);
 
+/* What facs_cuda_conv_graph_plan would choose on another device, described
+ * in cuDNN's JSON form of a device-properties descriptor, without that device
+ * (nor any): the plan is neither kept nor runnable. The tests plan for an
+ * H200 this way on machines without a GPU, so that the graph, the heuristics
+ * and the engine filter are checked in CI. */
+facs_status facs_cuda_conv_graph_plan_for_device(const char *device_json, const FacsConvGraphKey &key,
+                                                 size_t workspace_cap, size_t *workspace_bytes, char *name,
+                                                 size_t name_size);
+
 /* Runs the plan of key, which a successful facs_cuda_conv_graph_plan made:
  * forward a = x, b = w, out = y; backward data a = w, b = dy, out = dx;
  * backward filter a = x, b = dy, out = dw. Device pointers, 16-byte aligned;
