@@ -35,6 +35,7 @@
 
 #include "../conv2d_impl.h"
 #include "../env_word.h"
+#include "cache_slot.h"
 #include "conv2d_graph.cuh"
 #include "pixel_sums.cuh"
 
@@ -300,14 +301,7 @@ CacheEntry *cache_entry(const ConvKey &k)
     for (int i = 0; i < g_cache_used; i++)
         if (memcmp(&g_cache[i].key, &k, sizeof k) == 0)
             return &g_cache[i];
-    int slot;
-    if (g_cache_used < kCacheSlots) {
-        slot = g_cache_used++;
-    } else {
-        slot = g_cache_next_victim;
-        g_cache_next_victim = (g_cache_next_victim + 1) % kCacheSlots;
-    }
-    CacheEntry *e = &g_cache[slot];
+    CacheEntry *e = &g_cache[facs_cache_slot(&g_cache_used, &g_cache_next_victim, kCacheSlots)];
     memset(e, 0, sizeof *e);
     e->key = k;
     return e;

@@ -45,6 +45,8 @@
 #include <utility>
 #include <vector>
 
+#include "cache_slot.h"
+
 static_assert(CUDNN_VERSION >= 90800, "the graph path needs cuDNN 9.8 or newer (device-properties descriptors)");
 
 namespace {
@@ -627,14 +629,7 @@ CacheEntry *find_entry(const FacsConvGraphKey &k)
 
 CacheEntry *new_entry(const FacsConvGraphKey &k)
 {
-    int slot;
-    if (g_cache_used < kCacheSlots) {
-        slot = g_cache_used++;
-    } else {
-        slot = g_cache_next_victim;
-        g_cache_next_victim = (g_cache_next_victim + 1) % kCacheSlots;
-    }
-    CacheEntry *e = &cache_table()[slot];
+    CacheEntry *e = &cache_table()[facs_cache_slot(&g_cache_used, &g_cache_next_victim, kCacheSlots)];
     e->key = k;
     e->plan.reset();
     e->refusal.clear();
