@@ -13,6 +13,7 @@
 #   facs_groups     and with the resident kernels' clusters taking 3 images (FACS_CUDA_RESIDENT_IMAGES=3)
 #   conv_graph      the conv2d cases through cuDNN's graph API (FACS_CUDNN_ALGO=graph)
 #   networks        every architecture and PSPNet, eval and train, CUDA against CPU
+#   tools           the command-line tools with --device cuda end to end (tests/gpu_tools.sh)
 #   comm_device     the NCCL transport's collectives, buckets and broadcast on one GPU
 #   memcheck_*      compute-sanitizer memcheck over the FACS cases and all op cases
 #   racecheck_facs  compute-sanitizer racecheck over the FACS cases (shared memory), for each of
@@ -63,7 +64,11 @@ run facs_groups env FACS_CUDA_RESIDENT_IMAGES=3 "$ops" -b cuda -o facs
 # The convolutions again through cuDNN's graph API (conv2d_graph.cu; its
 # refusals are notes in the log, those shapes take the legacy API)
 run conv_graph env FACS_CUDNN_ALGO=graph "$ops" -b cuda -o conv2d
+echo "    conv_graph: $(grep -c 'the legacy cuDNN API runs it' "$out/conv_graph.log") shape directions refused by the" \
+    "graph API (on the legacy API instead; the log says why)" | tee -a "$summary"
 run networks "$build/tests/test_cuda_networks"
+# facs-finetune, facs-run, facs-gradcam, pspnet-train and pspnet-eval with --device cuda, against the CPU
+run tools sh "$(dirname "$0")/../tests/gpu_tools.sh" "$build"
 # NCCL on device memory, one rank (a build without NCCL skips it)
 run comm_device "$build/tests/test_comm_device"
 if command -v compute-sanitizer >/dev/null; then

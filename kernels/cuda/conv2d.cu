@@ -368,17 +368,26 @@ FacsConvGraphKey graph_key(const facs_conv2d_params *p, const facs_tensor *x, co
     return k;
 }
 
+/* Whether a call's tensors meet the alignment the graph plans promise cuDNN
+ * (16 bytes). Views that start inside a buffer (a batch slice of an odd-sized
+ * image) may not; the legacy API runs them. */
+bool graph_aligned(const void *a, const void *b, const void *c)
+{
+    return ((uintptr_t)a | (uintptr_t)b | (uintptr_t)c) % 16 == 0;
+}
+
 /* With FACS_CUDNN_ALGO=graph, whether the graph API has a plan for k (its
- * workspace in *bytes). A shape it refuses runs on the legacy API; the
- * refusal is said once per shape and direction (the module keeps it, so a
- * second call is refused at once and silently). */
-bool graph_planned(cudnnHandle_t handle, const FacsConvGraphKey &k, size_t *bytes)
+ * workspace in *bytes) and the call's tensors are aligned for it. A shape it
+ * refuses runs on the legacy API; the refusal is said once per shape and
+ * direction (the module keeps it, so a second call is refused at once and
+ * silently). */
+bool graph_planned(cudnnHandle_t handle, const FacsConvGraphKey &k, bool aligned, size_t *bytes)
 {
     static std::mutex said_mutex;
     static FacsConvGraphKey said[kCacheSlots];
     static int said_count = 0;
     *bytes = 0;
-    if (selection() != kGraph)
+    if (selection() != kGraph || !aligned)
         return false;
     if (facs_cuda_conv_graph_plan(handle, k, kWorkspaceCap, bytes, nullptr, 0) == FACS_OK)
         return true;
@@ -439,7 +448,7 @@ facs_status facs_cuda_conv2d_forward(facs_ctx *ctx, const facs_conv2d_params *p,
     const FacsConvGraphKey graph = graph_key(p, x, w, y, kFacsConvGraphForward, p->post_sum);
     size_t graph_bytes;
     void *ws;
-    if (graph_planned(handle, graph, &graph_bytes)) {
+    if (graph_planned(handle, graph, graph_aligned(x->data, w->data, y->data), &graph_bytes)) {
         FACS_TRY(workspace_for(ctx, op, graph_bytes, &ws));
         FACS_TRY(facs_cuda_conv_graph_run(handle, graph, x->data, w->data, y->data, ws, graph_bytes));
     } else {
@@ -487,8 +496,10 @@ facs_status facs_cuda_conv2d_backward(facs_ctx *ctx, const facs_conv2d_params *p
     const FacsConvGraphKey graph_data = graph_key(p, x, w, dy, kFacsConvGraphBackwardData, false);
     const FacsConvGraphKey graph_filter = graph_key(p, x, w, dy, kFacsConvGraphBackwardFilter, true);
     size_t data_graph_bytes = 0, filter_graph_bytes = 0;
-    const bool data_on_graph = dx && graph_planned(handle, graph_data, &data_graph_bytes);
-    const bool filter_on_graph = dw && graph_planned(handle, graph_filter, &filter_graph_bytes);
+    const bool data_on_graph =
+        dx && graph_planned(handle, graph_data, graph_aligned(w->data, dy->data, dx->data), &data_graph_bytes);
+    const bool filter_on_graph =
+        dw && graph_planned(handle, graph_filter, graph_aligned(x->data, dy->data, dw->data), &filter_graph_bytes);
     Choice data{}, filter{};
     if (dx && !data_on_graph)
         FACS_TRY(choice_for(handle, d, key, kBackwardData, &data));
@@ -531,7 +542,7 @@ facs_status facs_cuda_conv2d_impl_names(const facs_conv2d_params *p, const facs_
         /* The beta each direction runs with when it trains (no post-sum). */
         const FacsConvGraphKey graph = graph_key(p, x, w, &y, (FacsConvGraphDirection)dir, dir == kBackwardFilter);
         size_t bytes;
-        if (graph_planned(handle, graph, &bytes)) {
+        if (graph_planned(handle, graph, true, &bytes)) {
             FACS_TRY(facs_cuda_conv_graph_plan(handle, graph, kWorkspaceCap, &bytes, names[dir], sizeof out->forward));
             continue;
         }
