@@ -123,10 +123,11 @@ template <class... P> static inline cudaError_t facs_cuda_cluster_attributes(voi
  * SMs group into GPCs and what the kernel's registers allow), 0 where the
  * loaded code has no clusters (a build without sm_90 code runs its older
  * code, whose cluster calls trap) and, said on stderr, where a query fails.
- * The emulation counts whole clusters on its SMs, each SM holding as many
- * blocks as its threads, shared memory and registers allow; it takes the 64
- * registers a thread that the resident FACS kernels' __launch_bounds__(512,
- * 2) allows and ptxas uses. */
+ * The emulation counts whole clusters in each of its GPCs (the whole device,
+ * or FACS_CUDA_EMU_GPC_SMS), each SM holding as many blocks as its threads,
+ * shared memory and registers allow; it takes the 64 registers a thread that
+ * the resident FACS kernels' __launch_bounds__(512, 2) allows and ptxas
+ * uses. */
 template <class... P>
 static inline int facs_cuda_cluster_slots(void (*kernel)(P...), unsigned cluster, unsigned threads, size_t shared)
 {
@@ -140,7 +141,8 @@ static inline int facs_cuda_cluster_slots(void (*kernel)(P...), unsigned cluster
     const size_t by_shared = device.sm_shared / (shared + device.reserved);
     const size_t by_registers = (size_t)device.sm_registers / (threads * kRegistersPerThread);
     const size_t per_sm = by_threads < by_shared ? by_threads : by_shared;
-    return (int)((size_t)device.sms / cluster * (per_sm < by_registers ? per_sm : by_registers));
+    const size_t gpc = (size_t)facs_emu_gpc_sms();
+    return (int)((size_t)device.sms / gpc * (gpc * (per_sm < by_registers ? per_sm : by_registers) / cluster));
 #else
     cudaFuncAttributes loaded;
     cudaError_t err = cudaFuncGetAttributes(&loaded, kernel);

@@ -618,8 +618,27 @@ int group_limit(const FacsResident &s, const FacsClusterDevice &d)
     return one;
 }
 
+/* s in clusters of `blocks` blocks: its group size (images 0: no group fits
+ * or the driver runs none of its clusters) and how many clusters run at once. */
+FacsResident plan_with_blocks(FacsResident s, int blocks, bool backward, const FacsClusterDevice &device,
+                              int requested, int *slots)
+{
+    s.blocks = blocks;
+    const int fit = images_fitting(s, device, 1);
+    s.images = requested > 0 ? (requested < fit ? requested : fit) : group_limit(s, device);
+    *slots = s.images > 0 ? cluster_slots(s, backward) : 0;
+    if (*slots == 0)
+        s.images = 0;
+    return s;
+}
+
 /* The plan of s's shape on the current device (images 0: none), with the
- * driver's word on whether its clusters can run. */
+ * driver's word on whether its clusters can run. The cluster size is the
+ * divisor of co up to 16 whose clusters keep the most blocks running at once
+ * (clusters at a time x blocks), the larger on a tie: large clusters spread
+ * an image over more SMs, but a cluster's blocks must all fit one GPC, and
+ * where the GPCs have fewer free SMs than a cluster of 16 needs, smaller
+ * clusters fill more of the GPU, or are the only ones that run. */
 FacsResident plan_shape(FacsResident s, bool backward)
 {
     const FacsClusterDevice device = facs_cuda_cluster_device();
@@ -628,11 +647,17 @@ FacsResident plan_shape(FacsResident s, bool backward)
     s.images = 0;
     if (device.sms == 0)
         return s;
-    const int fit = images_fitting(s, device, 1);
-    s.images = requested > 0 ? (requested < fit ? requested : fit) : group_limit(s, device);
-    const int slots = s.images > 0 ? cluster_slots(s, backward) : 0;
-    if (slots == 0)
-        s.images = 0;
+    int slots = 0;
+    for (int blocks = s.blocks; blocks >= 1; blocks--) {
+        if (s.co % blocks)
+            continue;
+        int blocks_slots;
+        const FacsResident p = plan_with_blocks(s, blocks, backward, device, requested, &blocks_slots);
+        if (p.images > 0 && (size_t)blocks_slots * blocks > (size_t)slots * s.blocks) {
+            s = p;
+            slots = blocks_slots;
+        }
+    }
     if (slots == 0 || requested > 0)
         return s;
     /* As few waves of `slots` clusters as the images need, each as full as
@@ -654,8 +679,8 @@ void describe_plan(const FacsResident &s, bool backward, char *buf, size_t size)
                  "clusters at a time",
                  s.blocks, s.images, shared_bytes(s), cluster_slots(s, backward));
     else if (s.blocks > 0)
-        snprintf(buf, size, "classic kernels (an image does not fit a cluster of %d blocks, or the device has no "
-                            "clusters)", s.blocks);
+        snprintf(buf, size, "classic kernels (no cluster of up to %d blocks both holds an image and runs on this "
+                            "device)", s.blocks);
     else
         snprintf(buf, size, "classic kernels");
 }

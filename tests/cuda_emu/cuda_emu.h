@@ -70,7 +70,7 @@
  *     size, occupancy (also whether a cluster can be scheduled at all: a GPU
  *     build asks cudaOccupancyMaxActiveClusters), and timing. Launch
  *     configuration limits are checked.
- *   - cuDNN (conv2d.cu, handles.cu): checked only on a
+ *   - cuDNN (conv2d.cu, conv2d_graph.cu, handles.cu): checked only on a
  *     GPU (test_backend_ops -b cuda on a device).
  *   - __CUDACC__ and __CUDA_ARCH__ are not defined: the shared math headers
  *     (facs_fusion_math.h, ...) take their plain C++ path, which is the same
@@ -79,7 +79,8 @@
  * Environment: FACS_CUDA_EMU_ORDER=reverse (see above),
  * FACS_CUDA_EMU_STATS=1 (launch, block, thread and barrier counts and the
  * time in kernels at exit), FACS_CUDA_EMU_MEMORY_MB (the emulated device's
- * memory, default 4096), FACS_CUDA_EMU_STACK_KB (fiber stack, default 64). */
+ * memory, default 4096), FACS_CUDA_EMU_STACK_KB (fiber stack, default 64),
+ * FACS_CUDA_EMU_GPC_SMS (SMs a cluster may span, default all 16). */
 #ifndef FACS_CUDA_EMU_H
 #define FACS_CUDA_EMU_H
 
@@ -442,6 +443,11 @@ static inline void __pipeline_wait_prior(size_t prior) { facs_emu_pipeline_wait(
 unsigned facs_emu_cluster_rank(void);
 void facs_emu_cluster_sync(const char *file, int line);
 void *facs_emu_cluster_map(const void *ptr, unsigned rank);
+/* The SMs of a GPC, the group a cluster's blocks must all run in: the whole
+ * device unless FACS_CUDA_EMU_GPC_SMS says fewer (a divisor of the 16 SMs),
+ * so that plans can meet a GPU whose GPCs hold fewer SMs than a cluster of 16
+ * blocks needs. cluster.cuh counts the clusters that fit with it. */
+int facs_emu_gpc_sms(void);
 
 /* ---- launches ----------------------------------------------------------- */
 

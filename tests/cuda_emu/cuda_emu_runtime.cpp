@@ -723,6 +723,23 @@ void facs_emu_pipeline_wait(size_t prior) { complete_groups(running("__pipeline_
 
 unsigned facs_emu_cluster_rank(void) { return running("the cluster rank")->rank; }
 
+int facs_emu_gpc_sms(void)
+{
+    static const int sms = [] {
+        cudaDeviceProp p;
+        (void)cudaGetDeviceProperties(&p, 0);
+        const char *text = getenv("FACS_CUDA_EMU_GPC_SMS");
+        long v = text ? strtol(text, NULL, 10) : 0;
+        if (text && (v < 1 || v > p.multiProcessorCount || p.multiProcessorCount % v)) {
+            fprintf(stderr, "facs cuda emulation: FACS_CUDA_EMU_GPC_SMS=%s is not a divisor of the %d SMs\n", text,
+                    p.multiProcessorCount);
+            abort();
+        }
+        return text ? (int)v : p.multiProcessorCount;
+    }();
+    return sms;
+}
+
 void *facs_emu_cluster_map(const void *ptr, unsigned rank)
 {
     Fiber *f = running("the cluster's shared memory map");
