@@ -139,6 +139,7 @@ run_gpu() {
         nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem,power.limit \
             --format=csv,noheader >"$tmp/nvidia-smi.csv" 2>>"$log" || true
     fi
+    models=$build/bench-models
     for algos in heuristic benchmark graph; do
         gpu_run "conv.$algos" env FACS_CUDNN_ALGO=$algos "$build/bench-conv" --device "$device" --threads "$threads" \
             --batch "${CONV_BATCH:-32}" --runs "$runs" --warmup "$warmup"
@@ -147,12 +148,22 @@ run_gpu() {
         gpu_run "torch_conv.$variant" "$py" "$here/bench_conv_torch.py" --device "$device" --variant "$variant" \
             --batch "${CONV_BATCH:-32}" --runs "$runs" --warmup "$warmup"
     done
+    # The training steps next: ResNet-50's gap to PyTorch is the question the
+    # conv runs above and the selections below are for.
+    for arch in resnet50 facs_resnet50; do
+        gpu_run "train.$arch" "$models" --device "$device" --threads "$threads" --mode train --arch "$arch" \
+            --input-size 224 --batch "${TRAIN_BATCH:-32}" --runs "$runs" --warmup "$warmup" --profile
+    done
+    for algos in benchmark graph; do
+        gpu_run "train_cudnn.$algos" env FACS_CUDNN_ALGO=$algos "$models" --device "$device" --threads "$threads" \
+            --mode train --arch resnet50 --input-size 224 --batch "${TRAIN_BATCH:-32}" --runs "$runs" \
+            --warmup "$warmup" --profile
+    done
     for kernels in ${GPU_FACS_KERNELS-resident classic}; do
         FACS_CUDA_FACS_KERNELS=$kernels gpu_run "facs_$kernels" "$build/bench-facs" --device "$device" \
             --threads "$threads" --batch "${FACS_BATCH:-64}" --runs "$runs" --warmup "$warmup" \
             --peak-gbs "${PEAK_GBS:-4800}" --copy-mib "${COPY_MIB:-1024}"
     done
-    models=$build/bench-models
     for arch in resnet50 facs_resnet50; do
         for fold in unfolded folded; do
             case $fold in
@@ -164,15 +175,6 @@ run_gpu() {
                     --arch "$arch" --input-size 224 --batch "$batch" ${flag:+"$flag"} --runs "$runs" --warmup "$warmup"
             done
         done
-    done
-    for arch in resnet50 facs_resnet50; do
-        gpu_run "train.$arch" "$models" --device "$device" --threads "$threads" --mode train --arch "$arch" \
-            --input-size 224 --batch "${TRAIN_BATCH:-32}" --runs "$runs" --warmup "$warmup" --profile
-    done
-    for algos in benchmark graph; do
-        gpu_run "train_cudnn.$algos" env FACS_CUDNN_ALGO=$algos "$models" --device "$device" --threads "$threads" \
-            --mode train --arch resnet50 --input-size 224 --batch "${TRAIN_BATCH:-32}" --runs "$runs" \
-            --warmup "$warmup" --profile
     done
     for arch in pspnet_resnet101 pspnet_facs_resnet101; do
         gpu_run "pspnet.$arch" "$models" --device "$device" --threads "$threads" --mode train --arch "$arch" \

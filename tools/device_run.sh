@@ -61,7 +61,7 @@ if [ "${1:-}" = "--build" ]; then
     staged_libraries "$stage" | xargs cp -L -t "$stage/lib" || exit 1
     tar -cJf "$stage/libs.tar.xz" -C "$stage" lib && rm -rf "$stage/lib" || exit 1
     { git -C "$root" log -1 --format='%H %cd %s' --date=iso | cut -c1-160
-      git -C "$root" status --porcelain | grep -q . && echo "with uncommitted changes"
+      echo "$(git -C "$root" describe --always --dirty), diff against HEAD $(git -C "$root" diff HEAD | sha1sum | cut -c1-12)"
       echo "built $(date -u '+%F %T') UTC"; } >"$stage/BUILD_INFO"
     cat "$stage/BUILD_INFO"
     du -sh "$stage"
@@ -97,18 +97,23 @@ missing_libraries() {
 # has, so nothing else, PyTorch included, loads another copy of anything).
 # One line per library.
 link_libraries() {
-    local lib found linked
+    local lib found linked wheels
     mkdir -p "$work/lib" "$work/staged"
     export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     [ -n "$(missing_libraries)" ] || return 0
+    # python3 there is PyTorch's; its packages' folder first (it may live anywhere).
+    wheels=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)
     for lib in $(missing_libraries | grep -E '^lib(cudnn|nccl)'); do
-        found=$(find /opt /usr/local /usr/lib /usr/lib64 -name "$lib" -print -quit 2>/dev/null)
+        found=$(find $wheels /opt /usr/local /usr/lib /usr/lib64 -name "$lib" -print -quit 2>/dev/null)
         if [ -n "$found" ]; then
             export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$found")"
             echo "library $lib: from $(dirname "$found")"
         fi
     done
-    [ ! -f "$build/libs.tar.xz" ] || tar -xJf "$build/libs.tar.xz" -C "$work/staged"
+    # Python's tarfile where the image has no xz for tar.
+    [ ! -f "$build/libs.tar.xz" ] || tar -xJf "$build/libs.tar.xz" -C "$work/staged" 2>/dev/null ||
+        python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$build/libs.tar.xz" \
+            "$work/staged"
     linked=1
     while [ $linked = 1 ]; do # a staged library may need others in turn
         linked=0
@@ -199,7 +204,9 @@ step facs_cases 150 "$out/facs_cases.txt" facs_cases
 # Resident kernels that fail their cases would fail the networks and the
 # benchmarks too: the later steps then take the classic kernels, so that the
 # session still measures everything else.
-if [ -f "$out/facs_cases.txt" ] && ! grep -qx "FACS_CUDA_FACS_KERNELS=resident: exit 0" "$out/facs_cases.txt"; then
+# (Exit 77: no usable device, so nothing to learn from either path.)
+if [ -f "$out/facs_cases.txt" ] && ! grep -qxE "FACS_CUDA_FACS_KERNELS=resident: exit (0|77)" "$out/facs_cases.txt"
+then
     export FACS_CUDA_FACS_KERNELS=classic
     facs_configs=classic
     echo "the resident FACS kernels failed their cases: the steps after them take the classic kernels" |

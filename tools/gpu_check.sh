@@ -40,15 +40,20 @@ fi
 cat "$out/gpu.txt"
 
 # run NAME COMMAND...: the command's output goes to OUT/NAME.log; one summary line.
-# The check's timeout is --foreground, so that a caller's own timeout (as
-# tools/device_run.sh's) ends the check too instead of leaving it running.
+# The check's timeout runs it in a process group of its own and ends the
+# whole group (a script's programs too); a TERM from a caller's own timeout
+# (tools/device_run.sh's) is passed on to it, so nothing is left running.
 run() {
     local name=$1
     shift
-    local start end rc
+    local start end rc pid
     start=$(date +%s%N)
-    timeout --foreground -k 5 "${STEP_TIMEOUT:-600}" "$@" >"$out/$name.log" 2>&1
+    timeout -k 5 "${STEP_TIMEOUT:-600}" "$@" >"$out/$name.log" 2>&1 &
+    pid=$!
+    trap 'kill -TERM $pid 2>/dev/null; wait $pid; exit 143' TERM
+    wait $pid
     rc=$?
+    trap - TERM
     end=$(date +%s%N)
     local verdict=ok
     [ $rc -eq 77 ] && verdict=skipped
@@ -68,7 +73,7 @@ echo "    conv_graph: $(grep -c 'the legacy cuDNN API runs it' "$out/conv_graph.
     "graph API (on the legacy API instead; the log says why)" | tee -a "$summary"
 run networks "$build/tests/test_cuda_networks"
 # facs-finetune, facs-run, facs-gradcam, pspnet-train and pspnet-eval with --device cuda, against the CPU
-run tools sh "$(dirname "$0")/../tests/gpu_tools.sh" "$build"
+run tools sh "$(dirname "$0")/../tests/gpu_tools.sh" "$build" "$out/tools"
 # NCCL on device memory, one rank (a build without NCCL skips it)
 run comm_device "$build/tests/test_comm_device"
 if command -v compute-sanitizer >/dev/null; then

@@ -281,7 +281,8 @@ facs_status choose(cudnnHandle_t handle, const ConvDescs &d, const ConvKey &k, C
                     "note: conv2d %s (cuda): timing the algorithms for x (%d, %d, %d, %d), w (%d, %d, %d, %d) "
                     "gave none to run (%s); taking the heuristics' choice\n",
                     kDirectionNames[Q::dir], k.n, k.c, k.h, k.w, k.co, k.c / k.groups, k.kh, k.kw,
-                    cudnnGetErrorString(st));
+                    st == CUDNN_STATUS_SUCCESS ? "none of them is FMA, ran and fits the workspace cap"
+                                               : cudnnGetErrorString(st));
     }
     if (i < 0) {
         FACS_CUDNN_CHECK(Q::heuristic(handle, d, &count, perf));

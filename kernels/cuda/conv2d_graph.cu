@@ -54,7 +54,9 @@ namespace {
 /* Device-properties descriptors came with cuDNN 9.8; an older library at run
  * time gets a refusal instead of a crash. */
 constexpr size_t kMinCudnnVersion = 90800;
-constexpr int kCacheSlots = 256;
+/* One key per direction and beta: a network's shapes at a couple of batch
+ * sizes, training and evaluating, take a few hundred. */
+constexpr int kCacheSlots = 1024;
 /* The alignment promised to cuDNN for every tensor pointer: cudaMalloc gives
  * 256 bytes, but the arena's sub-buffers only 64, so 16 always holds (runs
  * check it). */
@@ -717,6 +719,12 @@ facs_status facs_cuda_conv_graph_run(cudnnHandle_t handle, const FacsConvGraphKe
     FACS_TRY(check_key(key));
     const char *dir = kDirectionNames[key.direction];
     std::shared_ptr<const GraphPlan> plan = planned(key);
+    if (!plan) {
+        /* Evicted since the caller planned it (another key took its slot):
+         * planned again, within the workspace the caller has. */
+        FACS_TRY(facs_cuda_conv_graph_plan(handle, key, workspace_bytes, nullptr, nullptr, 0));
+        plan = planned(key);
+    }
     if (!plan) {
         char shape[256];
         describe_shape(key, shape, sizeof shape);

@@ -56,7 +56,8 @@ facs_status facs_cuda_conv_graph_plan_for_device(const char *device_json, const 
                                                  size_t workspace_cap, size_t *workspace_bytes, char *name,
                                                  size_t name_size);
 
-/* Runs the plan of key, which a successful facs_cuda_conv_graph_plan made:
+/* Runs the plan of key, which a successful facs_cuda_conv_graph_plan made
+ * (planned again if the table has let it go since):
  * forward a = x, b = w, out = y; backward data a = w, b = dy, out = dx;
  * backward filter a = x, b = dy, out = dw. Device pointers, 16-byte aligned;
  * workspace_bytes at least the plan's. Enqueued on the handle's stream. */

@@ -10,7 +10,8 @@
  * FACS_TEST_SEED=n replays a run's data. Prints one line per case and
  * backend, then "N passed, N failed, N skipped" (skipped: the cases of a
  * backend this process has no device for); exits 0 when all pass, 1 on any
- * failure, 2 on a bad command line. */
+ * failure, 2 on a bad command line, 77 (skipped) when -b names a backend
+ * this process has no device for and nothing failed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
