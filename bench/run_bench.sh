@@ -85,7 +85,8 @@ refs= # infer: also the conv floor and PyTorch's to_mkldnn
 #   gpu_conv.json     bench-conv --device cuda (ResNet-50's conv layers at
 #                     batch CONV_BATCH 32, forward and backward, with the cuDNN
 #                     algorithms our table picks, and again with each other
-#                     FACS_CUDNN_ALGO: benchmark, graph) against bench_conv_torch.py
+#                     FACS_CUDNN_ALGO: benchmark, graph, graph_benchmark)
+#                     against bench_conv_torch.py
 #                     on the same card for each TORCH_VARIANTS, per shape;
 #   gpu_infer.json    resnet50 and facs_resnet50 at 224, eval mode, unfolded
 #                     and --fold-bn: batch 1 latency and batch 32 and 64
@@ -140,7 +141,7 @@ run_gpu() {
             --format=csv,noheader >"$tmp/nvidia-smi.csv" 2>>"$log" || true
     fi
     models=$build/bench-models
-    for algos in heuristic benchmark graph; do
+    for algos in heuristic benchmark graph graph_benchmark; do
         gpu_run "conv.$algos" env FACS_CUDNN_ALGO=$algos "$build/bench-conv" --device "$device" --threads "$threads" \
             --batch "${CONV_BATCH:-32}" --runs "$runs" --warmup "$warmup"
     done
@@ -154,7 +155,7 @@ run_gpu() {
         gpu_run "train.$arch" "$models" --device "$device" --threads "$threads" --mode train --arch "$arch" \
             --input-size 224 --batch "${TRAIN_BATCH:-32}" --runs "$runs" --warmup "$warmup" --profile
     done
-    for algos in benchmark graph; do
+    for algos in benchmark graph graph_benchmark; do
         gpu_run "train_cudnn.$algos" env FACS_CUDNN_ALGO=$algos "$models" --device "$device" --threads "$threads" \
             --mode train --arch resnet50 --input-size 224 --batch "${TRAIN_BATCH:-32}" --runs "$runs" \
             --warmup "$warmup" --profile
@@ -263,7 +264,7 @@ for kernels, result in (("resident", facs), ("classic", facs_classic)):
                result=result, failed=failed.get(run)))
 conv, torch_conv = load("conv.heuristic"), documents("torch_conv")
 # FACS_CUDNN_ALGO's other selections, each against the default (heuristic).
-SELECTIONS = ("benchmark", "graph")
+SELECTIONS = ("benchmark", "graph", "graph_benchmark")
 conv_alternatives = {a: load(f"conv.{a}") for a in SELECTIONS}
 
 
@@ -296,7 +297,8 @@ write("gpu_conv", dict(header, ours=conv, **{f"ours_{a}": d for a, d in conv_alt
                        failed={k: failed.get(k) for k in ("conv.heuristic",) + tuple(f"conv.{a}" for a in SELECTIONS)},
                        convention="ours / torch times (> 1: ours slower); fp32 without TF32, channels_last; "
                                   "benchmark: FACS_CUDNN_ALGO=benchmark (cuDNN's algorithms timed, any determinism); "
-                                  "graph: FACS_CUDNN_ALGO=graph (cuDNN's graph API, deterministic engines first)",
+                                  "graph: FACS_CUDNN_ALGO=graph (cuDNN's graph API, deterministic engines first); "
+                                  "graph_benchmark: the same, its deterministic plans timed",
                        shapes=conv_table))
 write("gpu_infer", dict(header, runs=infer))
 write("gpu_train", dict(header, runs=train + documents("train_cudnn")))
@@ -347,7 +349,8 @@ table3 = {"question": "Is FACS-ResNet-50 faster than ResNet-50 on a GPU, and by 
 heuristic_step = table3[f"train_b{train_batch}"]["resnet50_step_ms"]
 cudnn_selections = {"what": "ResNet-50's training step with each other FACS_CUDNN_ALGO over the default (heuristic): "
                             "benchmark times each convolution's cuDNN algorithms once and runs the fastest FMA one, "
-                            "deterministic or not; graph runs them through cuDNN's graph API"}
+                            "deterministic or not; graph runs them through cuDNN's graph API; graph_benchmark "
+                            "too, the fastest of its deterministic plans by timing"}
 for a in SELECTIONS:
     step_ms = shape(f"train_cudnn.{a}", train_batch, "step_ms")
     cudnn_selections[a] = {"resnet50_step_ms": step_ms, "over_heuristic": ratio(step_ms, heuristic_step)}

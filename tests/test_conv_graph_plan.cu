@@ -127,6 +127,9 @@ int main(void)
     expect_refusal("an output size that is not the convolution's", kH200, wrong, FACS_ERR_ARG, "inconsistent key");
     expect_refusal("an unreadable device description", "{\"deviceName\": 7}", key_of(mid, 0, 0, 1),
                    FACS_ERR_UNSUPPORTED, "device properties");
+    FacsConvGraphKey timed = key_of(mid, 0, 0, 1);
+    timed.timed = 1;
+    expect_refusal("timing on a described device", kH200, timed, FACS_ERR_ARG, "timing needs the device itself");
     printf("test_conv_graph_plan: %d plans, %d failures\n", plans, failures);
     return failures ? 1 : 0;
 }

@@ -15,7 +15,7 @@
  * one, the best other one, with a warning). FACS_CUDNN_ALGO=benchmark times
  * them instead and takes the fastest FMA one, deterministic or not;
  * FACS_CUDNN_ALGO=graph runs each shape the graph API plans for through it
- * (conv2d_graph.cu). The choice is kept per shape and direction in a small
+ * (conv2d_graph.cu; graph_benchmark: its plans timed). The choice is kept per shape and direction in a small
  * table; its workspace comes from the context's arena.
  * For NHWC fp32 under FMA math, cuDNN 9.19 on an H200 offers only the implicit
  * GEMMs forward and algorithms 0 and 1 backward; 0 adds with atomics, so the
@@ -151,15 +151,19 @@ struct ConvDescs {
  * cudnn.benchmark = True with deterministic = False) and runs the fastest,
  * deterministic or not; graph runs each shape through cuDNN's graph API
  * (conv2d_graph.cu: more engines, deterministic ones first), where it has a
- * plan for it, and through the heuristics' choice elsewhere. */
-enum Selection { kHeuristic = 0, kBenchmark = 1, kGraph = 2 };
+ * plan for it, and through the heuristics' choice elsewhere; graph_benchmark
+ * as graph, but the deterministic plain-fp32 plans are timed and the
+ * fastest kept. */
+enum Selection { kHeuristic = 0, kBenchmark = 1, kGraph = 2, kGraphBenchmark = 3 };
 
 Selection selection(void)
 {
-    static const char *const words[] = {"heuristic", "benchmark", "graph"};
-    static const Selection chosen = (Selection)facs_env_word("FACS_CUDNN_ALGO", words, 3);
+    static const char *const words[] = {"heuristic", "benchmark", "graph", "graph_benchmark"};
+    static const Selection chosen = (Selection)facs_env_word("FACS_CUDNN_ALGO", words, 4);
     return chosen;
 }
+
+bool on_graph(void) { return selection() == kGraph || selection() == kGraphBenchmark; }
 
 bool benchmarking(void) { return selection() == kBenchmark; }
 
@@ -366,6 +370,7 @@ FacsConvGraphKey graph_key(const facs_conv2d_params *p, const facs_tensor *x, co
     k.oh = y->h, k.ow = y->w;
     k.direction = dir;
     k.accumulate = accumulate;
+    k.timed = selection() == kGraphBenchmark;
     return k;
 }
 
@@ -388,7 +393,7 @@ bool graph_planned(cudnnHandle_t handle, const FacsConvGraphKey &k, bool aligned
     static FacsConvGraphKey said[kCacheSlots];
     static int said_count = 0;
     *bytes = 0;
-    if (selection() != kGraph || !aligned)
+    if (!on_graph() || !aligned)
         return false;
     if (facs_cuda_conv_graph_plan(handle, k, kWorkspaceCap, bytes, nullptr, 0) == FACS_OK)
         return true;

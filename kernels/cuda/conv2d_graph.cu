@@ -64,6 +64,9 @@ constexpr int64_t kByteAlignment = 16;
 /* A bound on the engine configs examined per heuristics mode: each may cost
  * a plan finalization. */
 constexpr int64_t kMaxConfigs = 64;
+/* The most plans a timed key runs, and how often each after a warm-up. */
+constexpr size_t kMaxTimed = 8;
+constexpr int kTimedRuns = 3;
 constexpr int kDirections = 3;
 
 const char *const kDirectionNames[kDirections] = {"forward", "backward data", "backward filter"};
@@ -192,6 +195,7 @@ facs_status check_key(const FacsConvGraphKey &k)
                  k.stride_w > 0 && k.pad_h >= 0 && k.pad_w >= 0 && k.dil_h > 0 && k.dil_w > 0 && k.groups > 0;
     bool valid = sizes && k.c % k.groups == 0 && k.co % k.groups == 0 && k.direction >= 0 &&
                  k.direction < kDirections && (k.accumulate == 0 || k.accumulate == 1) &&
+                 (k.timed == 0 || k.timed == 1) &&
                  k.oh == output_size(k.h, k.kh, k.stride_h, k.pad_h, k.dil_h) &&
                  k.ow == output_size(k.w, k.kw, k.stride_w, k.pad_w, k.dil_w);
     if (valid)
@@ -199,8 +203,9 @@ facs_status check_key(const FacsConvGraphKey &k)
     char shape[256];
     describe_shape(k, shape, sizeof shape);
     return facs_fail(FACS_ERR_ARG,
-                     "conv2d (cuda graph): inconsistent key: %s, output %d x %d, direction %d, accumulate %d", shape,
-                     k.oh, k.ow, k.direction, k.accumulate);
+                     "conv2d (cuda graph): inconsistent key: %s, output %d x %d, direction %d, accumulate %d, "
+                     "timed %d",
+                     shape, k.oh, k.ow, k.direction, k.accumulate, k.timed);
 }
 
 /* An fp32 tensor of logical shape (d0, d1, d2, d3) = (N, C, H, W) or
@@ -439,6 +444,8 @@ struct GraphPlan {
     int64_t engine = -1;
     bool deterministic = true;
     char inexact[64] = ""; /* EngineTraits::inexact: empty unless the engine filter let such an engine through */
+    int timed_among = 0;   /* key.timed: how many plans were timed (0: not timed) */
+    float timed_ms = 0;    /* and this one's time */
     char name[160] = "";
 };
 
@@ -464,59 +471,217 @@ bool finalize_plan(const Descriptor &config, Descriptor *plan, int64_t *workspac
 
 bool fits(int64_t bytes, size_t cap) { return bytes >= 0 && (uint64_t)bytes <= (uint64_t)cap; }
 
-/* The first candidate, best first, that qualifies (see the file comment)
- * among the deterministic ones, or with nondeterministic among the others. */
+/* Whether candidate c qualifies (see the file comment); its plan and
+ * workspace where it does. Every candidate examined is counted in t. */
+bool qualifies(Candidate &c, size_t cap, Descriptor *plan, int64_t *workspace, Tally *t)
+{
+    t->examined++;
+    if (!c.readable) {
+        t->failed++;
+        return false;
+    }
+    if (!c.traits.exact_fp32) {
+        t->inexact++;
+        return false;
+    }
+    if (c.traits.runtime_compiled) {
+        t->compiled++;
+        return false;
+    }
+    if (!fits(c.traits.workspace, cap)) {
+        t->too_large++;
+        return false;
+    }
+    if (!finalize_plan(c.config, plan, workspace, &t->last_failure)) {
+        /* A kernel the engine could not load stays CUDA's last error,
+         * which the next launch check would report as its own. */
+        (void)cudaGetLastError();
+        t->failed++;
+        return false;
+    }
+    if (!fits(*workspace, cap)) {
+        t->too_large++;
+        return false;
+    }
+    return true;
+}
+
+/* Whether c is one of the pass's candidates: the deterministic engines, or
+ * (nondeterministic) the others. */
+bool in_pass(const Candidate &c, bool nondeterministic)
+{
+    return c.readable ? c.traits.deterministic != nondeterministic : !nondeterministic;
+}
+
+/* out takes c, whose plan qualified. */
+void take(Candidate &c, Descriptor &&plan, int64_t workspace, GraphPlan *out)
+{
+    out->config = std::move(c.config);
+    out->plan = std::move(plan);
+    out->workspace = (size_t)workspace;
+    out->engine = c.traits.index;
+    out->deterministic = c.traits.deterministic;
+    snprintf(out->inexact, sizeof out->inexact, "%s", c.traits.inexact);
+}
+
+/* The first candidate, best first, that qualifies among the deterministic
+ * ones, or with nondeterministic among the others. */
 bool first_qualifying(std::vector<Candidate> &candidates, bool nondeterministic, size_t cap, GraphPlan *out,
                       Tally *t)
 {
     for (Candidate &c : candidates) {
-        if (c.readable && c.traits.deterministic == nondeterministic)
+        if (!in_pass(c, nondeterministic))
             continue;
-        if (!c.readable && nondeterministic)
-            continue;
-        t->examined++;
-        if (!c.readable) {
-            t->failed++;
-            continue;
-        }
-        if (!c.traits.exact_fp32) {
-            t->inexact++;
-            continue;
-        }
-        if (c.traits.runtime_compiled) {
-            t->compiled++;
-            continue;
-        }
-        if (!fits(c.traits.workspace, cap)) {
-            t->too_large++;
-            continue;
-        }
         Descriptor plan;
         int64_t workspace = 0;
-        if (!finalize_plan(c.config, &plan, &workspace, &t->last_failure)) {
-            /* A kernel the engine could not load stays CUDA's last error,
-             * which the next launch check would report as its own. */
-            (void)cudaGetLastError();
-            t->failed++;
-            continue;
+        if (qualifies(c, cap, &plan, &workspace, t)) {
+            take(c, std::move(plan), workspace, out);
+            return true;
         }
-        if (!fits(workspace, cap)) {
-            t->too_large++;
-            continue;
-        }
-        out->config = std::move(c.config);
-        out->plan = std::move(plan);
-        out->workspace = (size_t)workspace;
-        out->engine = c.traits.index;
-        out->deterministic = c.traits.deterministic;
-        snprintf(out->inexact, sizeof out->inexact, "%s", c.traits.inexact);
-        return true;
     }
     return false;
 }
 
-/* The heuristics' configs for mode, each with its traits. A query that fails
- * leaves no candidates and says why in the tally. */
+/* Runs plan once on handle's stream: (a, b, out) in kRunUids' order of the
+ * direction, and the workspace, in a variant pack of the call's own. */
+bool execute(cudnnHandle_t handle, const Descriptor &plan, int direction, const void *a, const void *b, void *out,
+             void *workspace, Reason *why)
+{
+    void *const pointers[3] = {const_cast<void *>(a), const_cast<void *>(b), out};
+    Descriptor pack;
+    return FACS_GRAPH_CREATE(pack, CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, why) &&
+           FACS_GRAPH_SET(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, kRunUids[direction], why) &&
+           FACS_GRAPH_SET(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, pointers, why) &&
+           FACS_GRAPH_SET(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace, why) &&
+           finalize(pack, "finalizing the variant pack", why) &&
+           backend_ok(cudnnBackendExecute(handle, plan.get(), pack.get()), "cudnnBackendExecute", why);
+}
+
+/* Device memory for timing a key's plans: x, w and y (by uid; each direction
+ * reads two and writes the third), zeroed, and the largest workspace. Freed
+ * on every way out; a device too full for them is said in why. */
+struct TimingBuffers {
+    void *tensor[3] = {};
+    void *workspace = nullptr;
+
+    TimingBuffers() = default;
+    TimingBuffers(const TimingBuffers &) = delete;
+    TimingBuffers &operator=(const TimingBuffers &) = delete;
+    ~TimingBuffers()
+    {
+        for (void *p : tensor)
+            (void)cudaFree(p);
+        (void)cudaFree(workspace);
+    }
+
+    bool allocate(const FacsConvGraphKey &k, size_t workspace_bytes, Reason *why)
+    {
+        const size_t bytes[3] = {(size_t)k.n * k.c * k.h * k.w * sizeof(float),
+                                 (size_t)k.co * (k.c / k.groups) * k.kh * k.kw * sizeof(float),
+                                 (size_t)k.n * k.co * k.oh * k.ow * sizeof(float)};
+        for (int i = 0; i < 3; i++) {
+            cudaError_t err = cudaMalloc(&tensor[i], bytes[i]);
+            if (err == cudaSuccess)
+                err = cudaMemset(tensor[i], 0, bytes[i]);
+            if (err != cudaSuccess) {
+                (void)cudaGetLastError();
+                why->say("%zu MiB for timing: %s", bytes[i] >> 20, cudaGetErrorString(err));
+                return false;
+            }
+        }
+        if (workspace_bytes && cudaMalloc(&workspace, workspace_bytes) != cudaSuccess) {
+            (void)cudaGetLastError();
+            why->say("%zu MiB of workspace for timing", workspace_bytes >> 20);
+            return false;
+        }
+        return true;
+    }
+
+    /* The direction's (a, b, out), in kRunUids' order. */
+    void *of(int direction, int i) const { return tensor[kRunUids[direction][i] - 1]; }
+};
+
+/* A deterministic plain-fp32 plan of a timed key. */
+struct Option {
+    Candidate *candidate;
+    Descriptor plan;
+    int64_t workspace;
+    float ms;
+};
+
+/* ms a run of plan takes on handle's stream: the least of kTimedRuns after a
+ * warm-up; negative where a run fails. */
+float time_plan(cudnnHandle_t handle, const FacsConvGraphKey &k, const Descriptor &plan, const TimingBuffers &buf)
+{
+    cudaStream_t stream = nullptr;
+    cudaEvent_t start = nullptr, stop = nullptr;
+    float best = -1.0f;
+    Reason ignored;
+    auto run = [&] {
+        return execute(handle, plan, k.direction, buf.of(k.direction, 0), buf.of(k.direction, 1),
+                       buf.of(k.direction, 2), buf.workspace, &ignored);
+    };
+    if (cudnnGetStream(handle, &stream) == CUDNN_STATUS_SUCCESS && cudaEventCreate(&start) == cudaSuccess &&
+        cudaEventCreate(&stop) == cudaSuccess && run()) {
+        for (int i = 0; i < kTimedRuns; i++) {
+            float ms = 0;
+            if (cudaEventRecord(start, stream) != cudaSuccess || !run() ||
+                cudaEventRecord(stop, stream) != cudaSuccess || cudaEventSynchronize(stop) != cudaSuccess ||
+                cudaEventElapsedTime(&ms, start, stop) != cudaSuccess) {
+                best = -1.0f;
+                break;
+            }
+            best = best < 0 || ms < best ? ms : best;
+        }
+    }
+    (void)cudaEventDestroy(start);
+    (void)cudaEventDestroy(stop);
+    (void)cudaGetLastError();
+    return best;
+}
+
+/* For a timed key: the fastest of the deterministic candidates that qualify
+ * (at most kMaxTimed, best first by the heuristics, both modes), run on the
+ * device with zeroed tensors. Where there is no memory to time them, the
+ * heuristics' first, with a note. false where none qualifies. */
+bool fastest_qualifying(cudnnHandle_t handle, const FacsConvGraphKey &k, std::vector<Candidate> *by_mode,
+                        size_t cap, GraphPlan *out, Tally *t)
+{
+    std::vector<Option> options;
+    for (int m = 0; m < 2; m++)
+        for (Candidate &c : by_mode[m]) {
+            Descriptor plan;
+            int64_t workspace = 0;
+            if (options.size() < kMaxTimed && in_pass(c, false) && qualifies(c, cap, &plan, &workspace, t))
+                options.push_back(Option{&c, std::move(plan), workspace, -1.0f});
+        }
+    if (options.empty())
+        return false;
+    int64_t workspace = 0;
+    for (const Option &o : options)
+        workspace = o.workspace > workspace ? o.workspace : workspace;
+    TimingBuffers buf;
+    Reason why;
+    size_t best = 0;
+    if (buf.allocate(k, (size_t)workspace, &why)) {
+        for (Option &o : options)
+            o.ms = time_plan(handle, k, o.plan, buf);
+        for (size_t i = 0; i < options.size(); i++)
+            if (options[i].ms >= 0 && (options[best].ms < 0 || options[i].ms < options[best].ms))
+                best = i;
+    } else {
+        char shape[256];
+        describe_shape(k, shape, sizeof shape);
+        fprintf(stderr, "note: conv2d %s (cuda graph): no device memory to time the plans for %s (%s); taking the "
+                        "heuristics' first\n", kDirectionNames[k.direction], shape, why.text);
+    }
+    Option &chosen = options[best];
+    take(*chosen.candidate, std::move(chosen.plan), chosen.workspace, out);
+    out->timed_among = chosen.ms >= 0 ? (int)options.size() : 0;
+    out->timed_ms = chosen.ms;
+    return true;
+}
+
 std::vector<Candidate> candidates_of(const Graph &g, const Descriptor &device, cudnnBackendHeurMode_t mode,
                                      Tally *t)
 {
@@ -566,10 +731,16 @@ bool build_plan(const DeviceSource &device, const FacsConvGraphKey &k, size_t ca
     const cudnnBackendHeurMode_t modes[2] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK};
     std::vector<Candidate> by_mode[2];
     Tally tally;
+    if (k.timed) {
+        for (int m = 0; m < 2; m++)
+            by_mode[m] = candidates_of(g, out->device, modes[m], &tally);
+        if (fastest_qualifying(device.handle, k, by_mode, cap, out, &tally))
+            return true;
+    }
     for (int pass = 0; pass < 2; pass++) {
         const bool nondeterministic = pass == 1;
         for (int m = 0; m < 2; m++) {
-            if (!nondeterministic)
+            if (!nondeterministic && !k.timed)
                 by_mode[m] = candidates_of(g, out->device, modes[m], &tally);
             if (first_qualifying(by_mode[m], nondeterministic, cap, out, &tally)) {
                 if (nondeterministic)
@@ -645,8 +816,11 @@ std::shared_ptr<GraphPlan> plan_for(const DeviceSource &device, const FacsConvGr
     Reason why;
     auto plan = std::make_shared<GraphPlan>();
     if (!refused_outright(k, &why) && build_plan(device, k, cap, plan.get(), &why)) {
-        snprintf(plan->name, sizeof plan->name, "graph engine %lld, %zu MiB workspace%s%s", (long long)plan->engine,
-                 plan->workspace >> 20, plan->deterministic ? "" : ", nondeterministic", plan->inexact);
+        char timing[64] = "";
+        if (plan->timed_among)
+            snprintf(timing, sizeof timing, ", fastest of %d (%.3f ms)", plan->timed_among, plan->timed_ms);
+        snprintf(plan->name, sizeof plan->name, "graph engine %lld, %zu MiB workspace%s%s%s", (long long)plan->engine,
+                 plan->workspace >> 20, plan->deterministic ? "" : ", nondeterministic", plan->inexact, timing);
         return plan;
     }
     char shape[256];
@@ -705,6 +879,8 @@ facs_status facs_cuda_conv_graph_plan_for_device(const char *device_json, const 
                                                  size_t name_size)
 {
     FACS_TRY(check_key(key));
+    if (key.timed)
+        return facs_fail(FACS_ERR_ARG, "conv2d (cuda graph): timing needs the device itself, not its description");
     std::string refusal;
     std::shared_ptr<GraphPlan> plan = plan_for(DeviceSource{nullptr, device_json}, key, workspace_cap, &refusal);
     if (!plan)
@@ -738,16 +914,8 @@ facs_status facs_cuda_conv_graph_run(cudnnHandle_t handle, const FacsConvGraphKe
         return facs_fail(FACS_ERR_ARG, "conv2d %s (cuda graph): a tensor is not %lld-byte aligned (%p, %p, %p)",
                          dir, (long long)kByteAlignment, a, b, (const void *)out);
 
-    void *const pointers[3] = {const_cast<void *>(a), const_cast<void *>(b), out};
     Reason why;
-    Descriptor pack;
-    if (FACS_GRAPH_CREATE(pack, CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, &why) &&
-        FACS_GRAPH_SET(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, kRunUids[key.direction],
-                       &why) &&
-        FACS_GRAPH_SET(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, pointers, &why) &&
-        FACS_GRAPH_SET(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace, &why) &&
-        finalize(pack, "finalizing the variant pack", &why) &&
-        backend_ok(cudnnBackendExecute(handle, plan->plan.get(), pack.get()), "cudnnBackendExecute", &why))
+    if (execute(handle, plan->plan, key.direction, a, b, out, workspace, &why))
         return FACS_OK;
     return facs_fail(FACS_ERR_BACKEND, "conv2d %s (cuda graph, %s): %s", dir, plan->name, why.text);
 }

@@ -26,7 +26,11 @@ enum FacsConvGraphDirection {
 
 /* One plan per key. All ints and no padding, so memcmp compares keys.
  * accumulate 1: the output gains the result (beta = 1); 0: it is overwritten
- * (beta = 0, the old contents are never read). */
+ * (beta = 0, the old contents are never read). timed 1: the deterministic
+ * plain-fp32 engine configs are each run on the device and the fastest
+ * kept (the heuristics' order is an estimate; another process may time
+ * another one fastest, so its results may differ in the last bits); 0: the
+ * heuristics' first. */
 struct FacsConvGraphKey {
     int n, c, h, w;
     int co, kh, kw;
@@ -34,9 +38,10 @@ struct FacsConvGraphKey {
     int oh, ow;
     int direction;
     int accumulate;
+    int timed;
 };
 
-static_assert(sizeof(FacsConvGraphKey) == 18 * sizeof(int), "FacsConvGraphKey must have no padding");
+static_assert(sizeof(FacsConvGraphKey) == 19 * sizeof(int), "FacsConvGraphKey must have no padding");
 
 /* Builds the plan for key (once: the answer, plan or refusal, is kept in a
  * table) and gives its workspace size and a short name of the engine it runs
@@ -49,7 +54,7 @@ facs_status facs_cuda_conv_graph_plan(cudnnHandle_t handle, const FacsConvGraphK
 
 /* What facs_cuda_conv_graph_plan would choose on another device, described
  * in cuDNN's JSON form of a device-properties descriptor, without that device
- * (nor any): the plan is neither kept nor runnable. The tests plan for an
+ * (nor any; key.timed must be 0): the plan is neither kept nor runnable. The tests plan for an
  * H200 this way on machines without a GPU, so that the graph, the heuristics
  * and the engine filter are checked in CI. */
 facs_status facs_cuda_conv_graph_plan_for_device(const char *device_json, const FacsConvGraphKey &key,
