@@ -13,7 +13,8 @@
 #   facs_groups     and with the resident kernels' clusters taking 3 images (FACS_CUDA_RESIDENT_IMAGES=3)
 #   memcheck_facs,  compute-sanitizer memcheck and racecheck (shared memory) over the FACS cases
 #   racecheck_facs
-#   conv_graph      the conv2d cases through cuDNN's graph API (FACS_CUDNN_ALGO=graph)
+#   conv_graph      the conv2d cases through cuDNN's graph API (FACS_CUDNN_ALGO=graph), and with its
+#   conv_graph_benchmark  plans timed (=graph_benchmark: another engine may win)
 #   networks        every architecture and PSPNet, eval and train, CUDA against CPU
 #   tools           the command-line tools with --device cuda end to end (tests/gpu_tools.sh)
 #   comm_device     the NCCL transport's collectives, buckets and broadcast on one GPU
@@ -88,9 +89,11 @@ sanitized memcheck_facs memcheck
 sanitized racecheck_facs racecheck
 # The convolutions again through cuDNN's graph API (conv2d_graph.cu; its
 # refusals are notes in the log, those shapes take the legacy API)
-run conv_graph env FACS_CUDNN_ALGO=graph "$ops" -b cuda -o conv2d
-echo "    conv_graph: $(grep -c 'the legacy cuDNN API runs it' "$out/conv_graph.log") shape directions refused by the" \
-    "graph API (on the legacy API instead; the log says why)" | tee -a "$summary"
+for algos in graph graph_benchmark; do
+    run "conv_$algos" env FACS_CUDNN_ALGO=$algos "$ops" -b cuda -o conv2d
+    echo "    conv_$algos: $(grep -c 'the legacy cuDNN API runs it' "$out/conv_$algos.log") shape directions" \
+        "refused by the graph API (on the legacy API instead; the log says why)" | tee -a "$summary"
+done
 run networks "$build/tests/test_cuda_networks"
 # facs-finetune, facs-run, facs-gradcam, pspnet-train and pspnet-eval with --device cuda, against the CPU
 run tools sh "$(dirname "$0")/../tests/gpu_tools.sh" "$build" "$out/tools"
