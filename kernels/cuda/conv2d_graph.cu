@@ -17,7 +17,9 @@
  *   - it compiles nothing at run time (no NVRTC stall in the middle of a step);
  *   - its plan finalizes and needs at most the caller's workspace cap.
  * Deterministic engines are tried first; where a shape has none, the best
- * other one runs, with a warning, as in conv2d.cu.
+ * other one runs, with a warning, as in conv2d.cu. A timed key
+ * (FACS_CUDNN_ALGO=graph_benchmark) runs each deterministic one that
+ * qualifies, from both modes, on zeroed device buffers and keeps the fastest.
  *
  * The handle: cuDNN 9 deprecates the operation graph's and the execution
  * plan's handle attributes; since 9.8 neither is required. The device the
