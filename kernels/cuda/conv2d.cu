@@ -384,27 +384,14 @@ bool graph_aligned(const void *a, const void *b, const void *c)
 
 /* With FACS_CUDNN_ALGO=graph, whether the graph API has a plan for k (its
  * workspace in *bytes) and the call's tensors are aligned for it. A shape it
- * refuses runs on the legacy API; the refusal is said once per shape and
- * direction (the module keeps it, so a second call is refused at once and
- * silently). */
+ * refuses (the module says so once) runs on the legacy API. */
 bool graph_planned(cudnnHandle_t handle, const FacsConvGraphKey &k, bool aligned, size_t *bytes)
 {
-    static std::mutex said_mutex;
-    static FacsConvGraphKey said[kCacheSlots];
-    static int said_count = 0;
     *bytes = 0;
     if (!on_graph() || !aligned)
         return false;
     if (facs_cuda_conv_graph_plan(handle, k, kWorkspaceCap, bytes, nullptr, 0) == FACS_OK)
         return true;
-    std::lock_guard<std::mutex> lock(said_mutex);
-    bool known = false;
-    for (int i = 0; i < said_count && !known; i++)
-        known = memcmp(&said[i], &k, sizeof k) == 0;
-    if (!known && said_count < kCacheSlots) {
-        said[said_count++] = k;
-        fprintf(stderr, "note: %s; the legacy cuDNN API runs it\n", facs_last_error());
-    }
     facs_clear_error();
     return false;
 }

@@ -36,7 +36,6 @@
  * each call binds its pointers and workspace in a variant pack of its own. */
 #include "conv2d_graph.cuh"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,10 +47,13 @@
 #include <vector>
 
 #include "cache_slot.h"
+#include "cudnn_backend.cuh"
 
 static_assert(CUDNN_VERSION >= 90800, "the graph path needs cuDNN 9.8 or newer (device-properties descriptors)");
 
 namespace {
+
+using namespace facs_cudnn_backend;
 
 /* Device-properties descriptors came with cuDNN 9.8; an older library at run
  * time gets a refusal instead of a crash. */
@@ -84,94 +86,6 @@ const int64_t kRunUids[kDirections][3] = {
     {kUidW, kUidY, kUidX}, /* backward data: w, dy -> dx */
     {kUidX, kUidY, kUidW}, /* backward filter: x, dy -> dw */
 };
-
-/* One backend descriptor, destroyed on every way out. */
-class Descriptor {
-  public:
-    Descriptor() = default;
-    Descriptor(const Descriptor &) = delete;
-    Descriptor &operator=(const Descriptor &) = delete;
-    Descriptor(Descriptor &&other) noexcept : raw_(other.raw_) { other.raw_ = nullptr; }
-    Descriptor &operator=(Descriptor &&other) noexcept
-    {
-        if (this != &other) {
-            reset(other.raw_);
-            other.raw_ = nullptr;
-        }
-        return *this;
-    }
-    ~Descriptor() { reset(nullptr); }
-
-    cudnnBackendDescriptor_t get() const { return raw_; }
-
-    void reset(cudnnBackendDescriptor_t raw)
-    {
-        if (raw_)
-            (void)cudnnBackendDestroyDescriptor(raw_);
-        raw_ = raw;
-    }
-
-  private:
-    cudnnBackendDescriptor_t raw_ = nullptr;
-};
-
-/* Why a key got no plan (or a call failed), in words for the message. */
-struct Reason {
-    char text[512] = "";
-
-    void say(const char *fmt, ...) FACS_PRINTF(2, 3)
-    {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(text, sizeof text, fmt, ap);
-        va_end(ap);
-    }
-};
-
-/* true for success; otherwise records what failed, with cuDNN's name for the
- * status and its last error message, which usually says which check refused. */
-bool backend_ok(cudnnStatus_t st, const char *what, Reason *why)
-{
-    if (st == CUDNN_STATUS_SUCCESS)
-        return true;
-    char detail[320] = "";
-    cudnnGetLastErrorString(detail, sizeof detail);
-    why->say("%s: %s%s%s", what, cudnnGetErrorString(st), detail[0] ? "; " : "", detail);
-    return false;
-}
-
-bool create(Descriptor *d, cudnnBackendDescriptorType_t type, const char *what, Reason *why)
-{
-    cudnnBackendDescriptor_t raw = nullptr;
-    if (!backend_ok(cudnnBackendCreateDescriptor(type, &raw), what, why))
-        return false;
-    d->reset(raw);
-    return true;
-}
-
-bool set_attribute(const Descriptor &d, cudnnBackendAttributeName_t name, cudnnBackendAttributeType_t type,
-                   int64_t count, const void *values, const char *what, Reason *why)
-{
-    return backend_ok(cudnnBackendSetAttribute(d.get(), name, type, count, values), what, why);
-}
-
-bool get_attribute(const Descriptor &d, cudnnBackendAttributeName_t name, cudnnBackendAttributeType_t type,
-                   int64_t requested, int64_t *count, void *values, const char *what, Reason *why)
-{
-    return backend_ok(cudnnBackendGetAttribute(d.get(), name, type, requested, count, values), what, why);
-}
-
-bool finalize(const Descriptor &d, const char *what, Reason *why)
-{
-    return backend_ok(cudnnBackendFinalize(d.get()), what, why);
-}
-
-/* The attribute's own name goes into the message. */
-#define FACS_GRAPH_CREATE(d, type, why) create(&(d), (type), "creating " #type, (why))
-#define FACS_GRAPH_SET(d, name, type, count, values, why) \
-    set_attribute((d), (name), (type), (count), (values), "setting " #name, (why))
-#define FACS_GRAPH_GET(d, name, type, requested, count, values, why) \
-    get_attribute((d), (name), (type), (requested), (count), (values), "reading " #name, (why))
 
 /* "x (n, c, h, w), w (co, c/g, kh, kw), stride ..., groups g" for messages. */
 void describe_shape(const FacsConvGraphKey &k, char *buf, size_t size)
@@ -864,6 +778,9 @@ facs_status facs_cuda_conv_graph_plan(cudnnHandle_t handle, const FacsConvGraphK
     if (!e) {
         e = new_entry(key);
         e->plan = plan_for(DeviceSource{handle, nullptr}, key, workspace_cap, &e->refusal);
+        /* Said once, where the refusal is kept; later calls are refused at once. */
+        if (!e->plan)
+            fprintf(stderr, "note: %s; the legacy cuDNN API runs it\n", e->refusal.c_str());
     }
     if (!e->plan)
         return facs_fail(FACS_ERR_UNSUPPORTED, "%s", e->refusal.c_str());

@@ -48,7 +48,9 @@ static_assert(sizeof(FacsConvGraphKey) == 19 * sizeof(int), "FacsConvGraphKey mu
  * ("graph engine 12, 0 MiB workspace"; name may be NULL). FACS_ERR_UNSUPPORTED
  * with a message naming the shape and the reason when no engine qualifies
  * (fp32 FMA only, no run-time compilation, workspace at most workspace_cap)
- * or the backend refuses the graph; FACS_ERR_ARG for an inconsistent key. */
+ * or the backend refuses the graph, said on stderr the first time (the
+ * caller runs such a shape on the legacy API); FACS_ERR_ARG for an
+ * inconsistent key. */
 facs_status facs_cuda_conv_graph_plan(cudnnHandle_t handle, const FacsConvGraphKey &key, size_t workspace_cap,
                                       size_t *workspace_bytes, char *name, size_t name_size);
 
