@@ -28,32 +28,41 @@ struct Operand {
 
 /* c (rows, cols, row-major) = a (rows, depth) b (depth, cols), or += when
  * accumulate. One thread per output; 16x16 tiles of a and b go through shared
- * memory; each output sums its depth terms in index order. */
+ * memory; each output sums its depth terms in index order. A block takes
+ * the row tiles blockIdx.y, + gridDim.y, ...: gridDim.y stops at 65535, and a
+ * batch may have more than that many tiles of rows. */
 __global__ void matmul(Operand a, Operand b, int rows, int cols, int depth, int accumulate, float *__restrict__ c)
 {
     __shared__ float ta[kTile][kTile];
     __shared__ float tb[kTile][kTile + 1];
-    int r = blockIdx.y * kTile + threadIdx.y, col = blockIdx.x * kTile + threadIdx.x;
-    float sum = 0.0f;
-    for (int k0 = 0; k0 < depth; k0 += kTile) {
-        int ka = k0 + threadIdx.x, kb = k0 + threadIdx.y;
-        ta[threadIdx.y][threadIdx.x] = r < rows && ka < depth ? a.at(r, ka) : 0.0f;
-        tb[threadIdx.y][threadIdx.x] = kb < depth && col < cols ? b.at(kb, col) : 0.0f;
-        __syncthreads();
-        for (int k = 0; k < kTile; k++)
-            sum += ta[threadIdx.y][k] * tb[k][threadIdx.x];
-        __syncthreads();
-    }
-    if (r < rows && col < cols) {
-        size_t at = (size_t)r * cols + col;
-        c[at] = accumulate ? c[at] + sum : sum;
+    const int col = blockIdx.x * kTile + threadIdx.x;
+    for (long long row0 = (long long)blockIdx.y * kTile; row0 < rows; row0 += (long long)gridDim.y * kTile) {
+        const int r = (int)row0 + threadIdx.y;
+        float sum = 0.0f;
+        for (int k0 = 0; k0 < depth; k0 += kTile) {
+            int ka = k0 + threadIdx.x, kb = k0 + threadIdx.y;
+            ta[threadIdx.y][threadIdx.x] = r < rows && ka < depth ? a.at(r, ka) : 0.0f;
+            tb[threadIdx.y][threadIdx.x] = kb < depth && col < cols ? b.at(kb, col) : 0.0f;
+            __syncthreads();
+            for (int k = 0; k < kTile; k++)
+                sum += ta[threadIdx.y][k] * tb[k][threadIdx.x];
+            __syncthreads();
+        }
+        if (r < rows && col < cols) {
+            size_t at = (size_t)r * cols + col;
+            c[at] = accumulate ? c[at] + sum : sum;
+        }
     }
 }
 
 facs_status launch_matmul(Operand a, Operand b, int rows, int cols, int depth, int accumulate, float *c)
 {
+    int device, max_grid_y;
+    FACS_CUDA_CHECK(cudaGetDevice(&device));
+    FACS_CUDA_CHECK(cudaDeviceGetAttribute(&max_grid_y, cudaDevAttrMaxGridDimY, device));
+    int row_tiles = (rows + kTile - 1) / kTile;
     dim3 block(kTile, kTile);
-    dim3 grid((unsigned)((cols + kTile - 1) / kTile), (unsigned)((rows + kTile - 1) / kTile));
+    dim3 grid((unsigned)((cols + kTile - 1) / kTile), (unsigned)(row_tiles < max_grid_y ? row_tiles : max_grid_y));
     matmul<<<grid, block>>>(a, b, rows, cols, depth, accumulate, c);
     FACS_CUDA_CHECK_LAUNCH("matmul");
     return FACS_OK;

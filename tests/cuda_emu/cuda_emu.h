@@ -80,7 +80,8 @@
  * FACS_CUDA_EMU_STATS=1 (launch, block, thread and barrier counts and the
  * time in kernels at exit), FACS_CUDA_EMU_MEMORY_MB (the emulated device's
  * memory, default 4096), FACS_CUDA_EMU_STACK_KB (fiber stack, default 64),
- * FACS_CUDA_EMU_GPC_SMS (SMs a cluster may span, default all 16). */
+ * FACS_CUDA_EMU_GPC_SMS (SMs a cluster may span, default all 16),
+ * FACS_CUDA_EMU_MAX_GRID_YZ (gridDim.y and z's limit, default 65535). */
 #ifndef FACS_CUDA_EMU_H
 #define FACS_CUDA_EMU_H
 

@@ -187,6 +187,23 @@ struct Alloc {
 std::map<uintptr_t, Alloc> allocs; /* by the pointer cudaMalloc returned */
 size_t live_bytes;
 
+/* gridDim.y and z's limit: 65535 on every CUDA device; lower with
+ * FACS_CUDA_EMU_MAX_GRID_YZ, so that a kernel's loop past it runs on small
+ * shapes. */
+unsigned max_grid_yz(void)
+{
+    static const unsigned limit = [] {
+        const char *text = getenv("FACS_CUDA_EMU_MAX_GRID_YZ");
+        long v = text ? strtol(text, NULL, 10) : 65535;
+        if (v < 1 || v > 65535) {
+            fprintf(stderr, "facs cuda emulation: FACS_CUDA_EMU_MAX_GRID_YZ=%s is not in 1..65535\n", text);
+            abort();
+        }
+        return (unsigned)v;
+    }();
+    return limit;
+}
+
 size_t memory_limit(void)
 {
     static size_t limit = [] {
@@ -825,7 +842,7 @@ void facs_emu_run(const char *kernel, const char *file, int line, dim3 grid, dim
         fault("kernel %s launched from inside a kernel (dynamic parallelism is not emulated)", kernel);
     unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
     if (!threads || threads > kMaxThreads || block.x > 1024 || block.y > 1024 || block.z > 64 || !grid.x ||
-        !grid.y || !grid.z || grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
+        !grid.y || !grid.z || grid.x > 2147483647u || grid.y > max_grid_yz() || grid.z > max_grid_yz()) {
         fail(cudaErrorInvalidConfiguration);
         return;
     }
@@ -1131,7 +1148,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device)
     prop->warpSize = 32;
     prop->maxThreadsPerBlock = (int)kMaxThreads;
     prop->maxThreadsDim[0] = prop->maxThreadsDim[1] = 1024, prop->maxThreadsDim[2] = 64;
-    prop->maxGridSize[0] = 2147483647, prop->maxGridSize[1] = prop->maxGridSize[2] = 65535;
+    prop->maxGridSize[0] = 2147483647, prop->maxGridSize[1] = prop->maxGridSize[2] = (int)max_grid_yz();
     /* 16 SMs, so that work split by the SM count (the FACS op's image groups)
      * splits into several parts on test shapes too. */
     prop->multiProcessorCount = 16;
@@ -1153,6 +1170,8 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device)
     case cudaDevAttrMaxThreadsPerBlock: *value = p.maxThreadsPerBlock; break;
     case cudaDevAttrMaxBlockDimX: *value = p.maxThreadsDim[0]; break;
     case cudaDevAttrMaxGridDimX: *value = p.maxGridSize[0]; break;
+    case cudaDevAttrMaxGridDimY: *value = p.maxGridSize[1]; break;
+    case cudaDevAttrMaxGridDimZ: *value = p.maxGridSize[2]; break;
     case cudaDevAttrMaxSharedMemoryPerBlock: *value = (int)p.sharedMemPerBlock; break;
     case cudaDevAttrWarpSize: *value = p.warpSize; break;
     case cudaDevAttrMultiProcessorCount: *value = p.multiProcessorCount; break;
