@@ -107,6 +107,12 @@ facs_status facs_expect_rgb(const char *family, const facs_tensor *x)
                      facs_shape_str(x, shape, sizeof shape));
 }
 
+int facs_model_arch_is_segmentation(const char *arch)
+{
+    const facs_model_family *family = family_of(arch);
+    return family && family->segmentation;
+}
+
 facs_status facs_model_options_for_arch(const char *arch, facs_model_options *options)
 {
     const facs_model_family *family = family_of(arch);

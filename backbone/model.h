@@ -75,6 +75,9 @@ typedef struct facs_model_family facs_model_family; /* model_family.h */
 
 /* NULL-terminated list of every architecture name, family by family. */
 const char *const *facs_model_arch_names(void);
+/* 1 when arch names a segmentation network (the pspnet_ family), 0 for a
+ * classifier or an unknown name. */
+int facs_model_arch_is_segmentation(const char *arch);
 
 /* Defaults for arch (see facs_model_options); FACS_ERR_ARG listing the valid names when arch is unknown. */
 facs_status facs_model_options_for_arch(const char *arch, facs_model_options *options);

@@ -69,6 +69,9 @@ static facs_status evaluate_file(const ft_options *o, eval_session *e)
     FACS_TRY(facs_cli_device_use(&o->device, 1));
     FACS_TRY(ft_model_options(o, 0, &cli));
     FACS_TRY(facs_model_options_resolve(o->eval, &cli, o->given, &mo));
+    if (facs_model_arch_is_segmentation(mo.arch))
+        return facs_fail(FACS_ERR_ARG, "--eval %s holds %s, a segmentation network; facs-finetune evaluates "
+                         "classifiers (pspnet-eval evaluates PSPNet)", o->eval, mo.arch);
     int input_size, norm;
     FACS_TRY(input_settings(o, o->eval, &input_size, &norm, &e->saved));
     if (o->layout == FT_LAYOUT_FOLDER && !o->classes_file)

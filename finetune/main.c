@@ -11,8 +11,8 @@
 
 #define VERSION "facs-finetune 0.1.0"
 
-/* Every architecture name, comma-separated, in lines indented to the help's
- * second column and at most 96 characters wide. */
+/* Every classifier's architecture name, comma-separated, in lines indented
+ * to the help's second column and at most 96 characters wide. */
 static const char *arch_list(char *buf, size_t size)
 {
     const int indent = 22, width = 96;
@@ -20,9 +20,11 @@ static const char *arch_list(char *buf, size_t size)
     int column = width; /* forces a new line before the first name */
     buf[0] = '\0';
     for (const char *const *n = facs_model_arch_names(); *n && len + 128 < size; n++) {
+        if (facs_model_arch_is_segmentation(*n))
+            continue;
         int need = (int)strlen(*n) + 2;
         if (column + need > width) {
-            len += (size_t)snprintf(buf + len, size - len, "%s%*s%s", n == facs_model_arch_names() ? "" : ",\n",
+            len += (size_t)snprintf(buf + len, size - len, "%s%*s%s", len == 0 ? "" : ",\n",
                                     indent, "", *n);
             column = indent + need - 2;
         } else {

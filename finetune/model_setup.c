@@ -26,15 +26,12 @@ facs_status ft_model_check_options(const ft_options *o)
 
 facs_status ft_model_build(const ft_options *o, int classes, facs_device device, facs_model **out)
 {
+    if (facs_model_arch_is_segmentation(o->arch))
+        return facs_fail(FACS_ERR_ARG, "--arch %s is a segmentation network; facs-finetune trains classifiers "
+                         "(pspnet-train trains PSPNet)", o->arch);
     facs_model_options mo;
     FACS_TRY(ft_model_options(o, classes, &mo));
-    FACS_TRY(facs_model_create(out, &mo, device, o->seed));
-    if (!facs_model_is_segmentation(*out))
-        return FACS_OK;
-    facs_model_free(*out);
-    *out = NULL;
-    return facs_fail(FACS_ERR_ARG, "--arch %s is a segmentation network; facs-finetune trains classifiers "
-                     "(pspnet-train trains PSPNet)", o->arch);
+    return facs_model_create(out, &mo, device, o->seed);
 }
 
 facs_status ft_model_load_init(facs_model *m, const char *path)

@@ -7,6 +7,7 @@
 #   - --out in a folder that cannot hold folders (/proc) with a wrong hint;
 #   - fractional or hex whole numbers; --data at the parent of the CIFAR folder;
 #   - NaN weights given to --init or --eval;
+#   - a PSPNet --arch, or a PSPNet checkpoint given to --eval;
 #   - a loss that blows up: the run stops with the last good checkpoint, and a
 #     resumed run blows up at the very same step.
 # usage: finetune_careless.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]
@@ -128,5 +129,15 @@ again=$(grep -o "epoch [0-9]*, batch [0-9]*\|evaluation after epoch [0-9]*" "$wo
 [ $? -ne 0 ] && ok || bad "a PSPNet --arch was accepted"
 contains "a PSPNet --arch" "$work/seg.err" "--arch pspnet_resnet26 is a segmentation network"
 [ ! -e "$work/seg" ] && ok || bad "a refused PSPNet --arch left $work/seg"
+"$tool" --help | grep -q "pspnet_" && bad "--help lists the pspnet_* architectures it refuses" || ok
+# A checkpoint whose architecture is a PSPNet (here a classifier's file relabelled) is refused by --eval.
+"$python" - "$work/log/best.h5" "$work/psp.h5" <<'PY' || bad "writing psp.h5"
+import shutil, sys
+import h5py
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "r+") as f:
+    f.attrs["architecture"] = "pspnet_resnet26"
+PY
+fails "--eval of a PSPNet file" "holds pspnet_resnet26, a segmentation network" -- --data "$data" --eval "$work/psp.h5"
 
 finish
