@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conv2d_impl.h"
+#include "impl_names.h"
 #include "bench_util.h"
 
 typedef struct {
@@ -66,17 +66,6 @@ static facs_status call_conv(void *user)
                        : be->conv2d_forward(c->ctx, c->p, c->x, c->w, NULL, c->y);
 }
 
-static facs_status impl_names(facs_device device, const facs_conv2d_params *p, const facs_tensor *x,
-                              const facs_tensor *w, facs_conv2d_impl *impl)
-{
-#ifdef FACS_WITH_CUDA
-    if (device == FACS_DEVICE_CUDA)
-        return facs_cuda_conv2d_impl_names(p, x, w, impl);
-#endif
-    (void)device;
-    return facs_cpu_conv2d_impl_names(p, x, w, 0, impl);
-}
-
 /* A layer that could not be timed: said on stderr and recorded in shapes
  * with the reason, so that the other layers' results still count. */
 static int layer_failed(const layer *l, json_t *shapes)
@@ -108,7 +97,8 @@ static int bench_layer(facs_ctx *ctx, const layer *l, const conv_bench *cb, cons
     int rc = 1;
     facs_conv2d_impl impl;
     bench_timing t[2] = {{-1, 1}, {-1, 1}};
-    if (!c.x || !c.w || !c.dy || !c.y || !c.dx || !c.dw || impl_names(dev, &p, c.x, c.w, &impl) != FACS_OK) {
+    if (!c.x || !c.w || !c.dy || !c.y || !c.dx || !c.dw ||
+        facs_conv2d_impl_names(dev, &p, c.x, c.w, 0, &impl) != FACS_OK) {
         rc = layer_failed(l, shapes);
         goto done;
     }

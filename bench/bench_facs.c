@@ -27,9 +27,7 @@
 #include <string.h>
 
 #include "bench_util.h"
-#ifdef FACS_WITH_CUDA
-#include "cuda/facs_kernels.h"
-#endif
+#include "impl_names.h"
 
 typedef struct {
     const char *name;
@@ -253,15 +251,13 @@ static int bench_layer(facs_ctx *ctx, const layer *l, const facs_bench *f, const
             /* The op timings above round to 1 us: the ratios come from the unrounded times. */
             json_object_set_new(shape, "facs_over_conv_fwd", bench_json_real(t[0].ms / t[2].ms, 3));
             json_object_set_new(shape, "facs_over_conv_bwd", bench_json_real(t[1].ms / t[3].ms, 3));
-#ifdef FACS_WITH_CUDA
             char kernels[256];
             for (int backward = 0; backward < 2; backward++) {
-                facs_cuda_facs_kernels(o->batch, l->size * l->size, l->ci, l->co, &kFusion, backward, kernels,
+                facs_facs_kernel_names(dev, o->batch, l->size * l->size, l->ci, l->co, &kFusion, backward, kernels,
                                        sizeof kernels);
                 fprintf(stderr, "%-22s %s: %s\n", "", backward ? "backward" : "forward", kernels);
                 json_object_set_new(shape, backward ? "facs_bwd_kernels" : "facs_fwd_kernels", json_string(kernels));
             }
-#endif
             add_bandwidth(shape, "fwd", facs_bytes(&b, 0), t[0].ms, f, copy_gbs);
             add_bandwidth(shape, "bwd", facs_bytes(&b, 1), t[1].ms, f, copy_gbs);
             json_object_set_new(shape, "calls_per_sample",
