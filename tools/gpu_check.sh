@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CUDA backend's checks in one command, on a machine with a CUDA device
-# (docs/cuda.md "Running the GPU checks"):
+# (docs/cuda.md "Tests"):
 #
 #     tools/gpu_check.sh BUILD OUT
 #
