@@ -50,6 +50,12 @@ refuse "--resume with another --arch" "last.h5 was written with --arch facs_resn
 refuse "--resume with another --batch" "--batch 20, not 10" -- --data "$data" $common --batch 10 --out "$out" --resume
 refuse "--resume with another --lr" "--lr 0.0078125, not 0.5" -- --data "$data" $common --lr 0.5 --out "$out" --resume
 refuse "--resume with another --epochs" "--epochs 2, not 5" -- --data "$data" $common --epochs 5 --out "$out" --resume
+refuse "--resume with --sync-bn" "last.h5 was written with --sync-bn at its default, not true" -- \
+    --data "$data" $common --sync-bn --out "$out" --resume
+"$tool" --data "$data" $common --sync-bn --out "$work/sync" --stop-after 1 >"$work/sync.out" 2>&1 ||
+    bad "--sync-bn run failed: $(cat "$work/sync.out")"
+expect_failure nonzero "--resume of a --sync-bn run without it" "$tool" \
+    "last.h5 was written with --sync-bn true, not at its default" -- --data "$data" $common --out "$work/sync" --resume
 refuse "non-existent --out parent" "its parent $work/no/such does not exist" -- \
     --data "$data" $common --out "$work/no/such/out"
 refuse "unknown --arch" "unknown architecture 'resnet27'" -- --data "$data" --arch resnet27 --out "$out" --resume

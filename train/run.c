@@ -119,6 +119,14 @@ facs_status facs_run_open(facs_run *r, const facs_run_config *cfg)
     return cfg->resume ? read_state(r) : FACS_OK;
 }
 
+static int may_change_option(const char *const *may_change, const char *key)
+{
+    for (const char *const *k = may_change; k && *k; k++)
+        if (strcmp(*k, key) == 0)
+            return 1;
+    return 0;
+}
+
 facs_status facs_run_set_options(facs_run *r, json_t *options, const char *const *may_change)
 {
     json_decref(r->options);
@@ -130,18 +138,30 @@ facs_status facs_run_set_options(facs_run *r, json_t *options, const char *const
     const char *key;
     json_t *value;
     json_object_foreach(options, key, value) {
-        int free_to_change = 0;
-        for (const char *const *k = may_change; k && *k; k++)
-            free_to_change |= strcmp(*k, key) == 0;
         json_t *saved = json_object_get(r->saved_options, key);
-        if (free_to_change || (saved && json_equal(saved, value)))
+        if (may_change_option(may_change, key) || (saved && json_equal(saved, value)))
             continue;
+        if (!saved)
+            return facs_fail(FACS_ERR_ARG,
+                             "--resume: %s was written with --%s at its default, not %s; resume with the run's "
+                             "options (the result depends on them)",
+                             r->last_path, key, facs_json_text(value));
         char saved_text[256];
         snprintf(saved_text, sizeof saved_text, "%s", facs_json_text(saved));
         return facs_fail(FACS_ERR_ARG,
                          "--resume: %s was written with --%s %s, not %s; resume with the run's options (the result "
                          "depends on them)",
                          r->last_path, key, saved_text, facs_json_text(value));
+    }
+    /* Both ways: an option recorded only when it is not the default (sync-bn)
+     * is absent from this run's options when this run takes the default. */
+    json_object_foreach(r->saved_options, key, value) {
+        if (may_change_option(may_change, key) || json_object_get(options, key))
+            continue;
+        return facs_fail(FACS_ERR_ARG,
+                         "--resume: %s was written with --%s %s, not at its default; resume with the run's options "
+                         "(the result depends on them)",
+                         r->last_path, key, facs_json_text(value));
     }
     return FACS_OK;
 }
