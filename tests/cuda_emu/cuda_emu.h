@@ -10,7 +10,7 @@
  * convolution entries run the CPU backend's on the emulated memory, see
  * not_emulated.cpp).
  *
- * How a launch runs (cuda_emu_runtime.cpp):
+ * How a launch runs (cuda_emu_launch.cpp):
  *   - To completion, before the launch returns (the legacy default stream's
  *     order); blocks one after another on the calling thread, in blockIdx
  *     order, except that the blocks of a thread-block cluster run together
@@ -456,7 +456,7 @@ int facs_emu_gpc_sms(void);
  * rewrite_launches.py turns it). */
 void *facs_emu_dynamic_shared(void);
 
-/* Runs body(ctx) as every thread of grid x block (cuda_emu_runtime.cpp), in
+/* Runs body(ctx) as every thread of grid x block (cuda_emu_launch.cpp), in
  * clusters of `cluster` consecutive blocks along x (0: a <<<>>> launch, whose
  * blocks run one at a time). Sets the runtime's last error for a bad
  * configuration, as CUDA does; a cluster launch (kernels/cuda/cluster.cuh)
