@@ -1,7 +1,5 @@
 #include "h5_attr.h"
 
-#include "atomic_file.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,22 +146,4 @@ void facs_h5_quiet_end(facs_h5_quiet saved)
     }
 #endif
     H5Eset_auto2(H5E_DEFAULT, saved.func.v2, saved.data);
-}
-
-facs_status facs_h5_write_atomic(const char *path, facs_h5_fill_fn fill, const void *user)
-{
-    facs_atomic_file a;
-    FACS_TRY(facs_atomic_begin(&a, path));
-    hid_t file = H5Fcreate(a.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0)
-        return facs_fail(FACS_ERR_IO, "%s: cannot create %s (does the folder exist and is it writable?)", path,
-                         a.tmp);
-    facs_status s = fill(file, path, user);
-    if (H5Fclose(file) < 0 && s == FACS_OK)
-        s = facs_fail(FACS_ERR_IO, "%s: cannot write %s (disk full?)", path, a.tmp);
-    if (s != FACS_OK) {
-        facs_atomic_abort(&a);
-        return s;
-    }
-    return facs_atomic_commit(&a);
 }

@@ -1,11 +1,13 @@
 #!/bin/sh
 # facs-finetune as a careless user drives it; each check pins a failure found
 # in our tools once:
-#   - two runs into one --out (also under another name of the folder);
+#   - two runs into one --out (also under another name of the folder), or a new
+#     run into an --out holding an earlier run's best.h5 but not its last.h5;
 #   - a log line lost between last.h5 and log.jsonl (the log is rebuilt);
 #   - --eval W --out NEWDIR; an early error leaving an empty --out or log;
 #   - --out in a folder that cannot hold folders (/proc) with a wrong hint;
 #   - fractional or hex whole numbers; --data at the parent of the CIFAR folder;
+#   - a checkpoint that cannot be written (crashed in HDF5's exit handler);
 #   - NaN weights given to --init or --eval;
 #   - a PSPNet --arch, or a PSPNet checkpoint given to --eval;
 #   - a loss that blows up: the run stops with the last good checkpoint, and a
@@ -82,6 +84,22 @@ fails "--epochs 1.5" "--epochs needs a whole number" -- $small --epochs 1.5 --ou
 fails "--seed 1.9" "--seed needs a whole number" -- $small --seed 1.9 --out "$work/x"
 fails "--batch 0x20" "--batch needs a whole number" -- $small --batch 0x20 --out "$work/x"
 fails "--data at the parent" "$data" -- --data "$work/parent" --epochs 1 --out "$work/x"
+
+# An --out holding an earlier run's best.h5 without its last.h5 (deleted to save space): a new run would overwrite it.
+mkdir -p "$work/kept"
+cp "$work/log/best.h5" "$work/kept/best.h5"
+kept_sum=$(cksum <"$work/kept/best.h5")
+fails "a fresh run over a kept best.h5" "holds an earlier run's $work/kept/best.h5" -- $small --epochs 1 --out "$work/kept"
+[ "$(cksum <"$work/kept/best.h5")" = "$kept_sum" ] && ok || bad "a refused run changed the kept best.h5"
+
+# A checkpoint that cannot be written (a full disk; here a file size limit, EFBIG): the message, exit 1, no
+# temporary left. HDF5 used to write the file itself and crashed at exit after such a failure.
+# shellcheck disable=SC2086
+(trap '' XFSZ; ulimit -f 1000; exec "$tool" $small --epochs 1 --out "$work/full") >/dev/null 2>"$work/full.err"
+rc=$?
+[ $rc -eq 1 ] && ok || bad "a checkpoint that cannot be written: exit $rc, not 1"
+contains "a checkpoint that cannot be written" "$work/full.err" "File too large"
+ls "$work/full" | grep -q facs-tmp && bad "a failed checkpoint left its temporary" || ok
 
 # NaN weights are refused by name.
 "$python" - "$work/log/best.h5" "$work/nan.h5" <<'PY' || bad "writing nan.h5"
