@@ -114,6 +114,17 @@ facs_status facs_run_open(facs_run *r, const facs_run_config *cfg)
     if (!cfg->resume && file_exists(r->last_path))
         return facs_fail(FACS_ERR_ARG, "%s exists: pass --resume to continue that run, or choose another --out",
                          r->last_path);
+    /* An earlier run's best.h5 or log without its last.h5 (deleted to save space, or a run that could not write
+     * it): a new run would overwrite them, and nothing is left to resume from. */
+    if (!cfg->resume && !cfg->follower) {
+        const char *earlier = file_exists(r->best_path)  ? r->best_path
+                              : file_exists(r->log_path) ? r->log_path
+                                                         : NULL;
+        if (earlier)
+            return facs_fail(FACS_ERR_ARG, "%s holds an earlier run's %s (without last.h5, so it cannot be "
+                             "resumed): a new run would overwrite it; choose another --out, or move it away",
+                             cfg->out, earlier);
+    }
     if (cfg->resume && !file_exists(r->last_path))
         return facs_fail(FACS_ERR_IO, "--resume: %s does not exist", r->last_path);
     return cfg->resume ? read_state(r) : FACS_OK;
