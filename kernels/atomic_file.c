@@ -5,13 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-facs_status facs_atomic_begin(facs_atomic_file *a, const char *path)
+static facs_status name_temporary(facs_atomic_file *a, const char *path)
 {
     memset(a, 0, sizeof *a);
     int n = snprintf(a->path, sizeof a->path, "%s", path);
@@ -21,9 +22,40 @@ facs_status facs_atomic_begin(facs_atomic_file *a, const char *path)
     return FACS_OK;
 }
 
+/* facs_atomic_remove_stale on path's folder, the first time this process
+ * writes there (by device and inode; the last 64 folders are remembered):
+ * once is enough, and a folder of many outputs is not read again for each. */
+static void remove_stale_once(const char *path)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static struct {
+        dev_t dev;
+        ino_t ino;
+    } seen[64];
+    static unsigned n_seen;
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    const char *dir = dirname(copy);
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return;
+    pthread_mutex_lock(&lock);
+    int known = 0;
+    for (unsigned i = 0; i < n_seen && i < 64 && !known; i++)
+        known = seen[i].dev == st.st_dev && seen[i].ino == st.st_ino;
+    if (!known) {
+        seen[n_seen % 64].dev = st.st_dev, seen[n_seen % 64].ino = st.st_ino;
+        n_seen++;
+    }
+    pthread_mutex_unlock(&lock);
+    if (!known)
+        facs_atomic_remove_stale(dir);
+}
+
 facs_status facs_atomic_open(facs_atomic_file *a, const char *path)
 {
-    FACS_TRY(facs_atomic_begin(a, path));
+    FACS_TRY(name_temporary(a, path));
+    remove_stale_once(path);
     if (!(a->f = fopen(a->tmp, "w")))
         return facs_fail(FACS_ERR_IO, "%s: cannot create %s: %s", path, a->tmp, strerror(errno));
     return FACS_OK;
@@ -48,16 +80,14 @@ static int fsync_parent(const char *path)
 
 facs_status facs_atomic_commit(facs_atomic_file *a)
 {
+    if (!a->f)
+        return facs_fail(FACS_ERR_ARG, "%s: committed without an open temporary", a->path);
     facs_status s = FACS_OK;
-    if (a->f) {
-        int ok = fflush(a->f) == 0 && !ferror(a->f) && fsync(fileno(a->f)) == 0;
-        ok &= fclose(a->f) == 0;
-        a->f = NULL;
-        if (!ok)
-            s = facs_fail(FACS_ERR_IO, "%s: cannot write %s: %s", a->path, a->tmp, strerror(errno));
-    } else if (!fsync_path(a->tmp, O_RDONLY)) {
-        s = facs_fail(FACS_ERR_IO, "%s: cannot sync %s: %s", a->path, a->tmp, strerror(errno));
-    }
+    int ok = fflush(a->f) == 0 && !ferror(a->f) && fsync(fileno(a->f)) == 0;
+    ok &= fclose(a->f) == 0;
+    a->f = NULL;
+    if (!ok)
+        s = facs_fail(FACS_ERR_IO, "%s: cannot write %s: %s", a->path, a->tmp, strerror(errno));
     if (s == FACS_OK && rename(a->tmp, a->path) != 0)
         s = facs_fail(FACS_ERR_IO, "%s: cannot rename %s over it: %s", a->path, a->tmp, strerror(errno));
     if (s != FACS_OK) {

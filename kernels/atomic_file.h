@@ -2,22 +2,20 @@
  * checkpoints, logs, CSV, PNG, results) goes through this:
  *
  *     facs_atomic_file a;
- *     FACS_TRY(facs_atomic_open(&a, "run/confusion.csv"));   // stdio writers
+ *     FACS_TRY(facs_atomic_open(&a, "run/confusion.csv"));
  *     fprintf(a.f, ...);
  *     FACS_TRY(facs_atomic_commit(&a));                       // or facs_atomic_abort(&a)
  *
- *     FACS_TRY(facs_atomic_begin(&a, "run/last.h5"));         // writers that create the file
- *     H5Fcreate(a.tmp, ...); ...; H5Fclose(...);              // themselves (HDF5)
- *     FACS_TRY(facs_atomic_commit(&a));
- *
- * The content goes to a temporary in the target's folder, named
- * "<path>.facs-tmp.<pid>", so a crash or an error never leaves a partial file
- * under the real name. Commit flushes and fsyncs the temporary, renames it
- * over the target and fsyncs the folder, so after commit returns the new file
- * survives a power cut. On any failure the temporary is removed and the
- * target is left as it was. A kill -9 between begin and commit leaves the
- * temporary behind: facs_atomic_remove_stale() clears those of dead
- * processes (a run calls it on the folder it starts in). */
+ * (HDF5 files are built in memory and written the same way:
+ * backbone/h5_write.c.) The content goes to a temporary in the target's
+ * folder, named "<path>.facs-tmp.<pid>", so a crash or an error never leaves a
+ * partial file under the real name. Commit flushes and fsyncs the temporary,
+ * renames it over the target and fsyncs the folder, so after commit returns
+ * the new file survives a power cut. On any failure the temporary is removed
+ * and the target is left as it was. A kill -9 between open and commit leaves
+ * the temporary behind: the first facs_atomic_open of a process in a folder
+ * removes those of dead processes there (facs_atomic_remove_stale), so the
+ * next write into that folder cleans up after the killed one. */
 #ifndef FACS_ATOMIC_FILE_H
 #define FACS_ATOMIC_FILE_H
 
@@ -30,13 +28,10 @@
 typedef struct {
     char path[4096]; /* the final name */
     char tmp[4096];  /* where the content goes until commit */
-    FILE *f;         /* open on tmp after facs_atomic_open; NULL after facs_atomic_begin */
+    FILE *f;         /* open on tmp after facs_atomic_open */
 } facs_atomic_file;
 
-/* Names the temporary of path; the caller creates and closes it. */
-facs_status facs_atomic_begin(facs_atomic_file *a, const char *path);
-
-/* facs_atomic_begin, then opens the temporary for writing as a->f. */
+/* Opens the temporary of path for writing as a->f. */
 facs_status facs_atomic_open(facs_atomic_file *a, const char *path);
 
 /* Closes a->f (when open) and checks that every write reached it, syncs the
