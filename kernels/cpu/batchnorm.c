@@ -4,9 +4,12 @@
  * like PyTorch, so backward rebuilds the variance oneDNN wants from it. The
  * running statistics follow PyTorch: momentum update with the unbiased variance.
  *
- * Synchronised (ctx->bn_comm over more than one rank, training): the batch
- * statistics are the global batch's (batchnorm_sync.h) and go to oneDNN as
- * given statistics; backward takes oneDNN's constant-statistics dx and adds
+ * Training: the batch statistics come from sums in double (batchnorm_sync.h),
+ * as PyTorch's CPU kernels accumulate them (oneDNN's float sums drift from
+ * them by ~1e-5 on large maps), and go to oneDNN's forward as given
+ * statistics; its backward in training mode takes them as the batch's.
+ * Synchronised (ctx->bn_comm over more than one rank, training): the sums are
+ * the global batch's; backward takes oneDNN's constant-statistics dx and adds
  * the terms through the statistics from the global sums. */
 #include <math.h>
 
@@ -48,8 +51,15 @@ facs_status facs_cpu_batchnorm_forward(facs_ctx *ctx, const facs_batchnorm_param
     float *var = p->training ? facs_ctx_scratch(ctx, (size_t)C * sizeof(float)) : facs_f32(running_var);
     if (!var)
         return FACS_ERR_MEMORY;
-    if (sync)
+    if (sync) {
         FACS_TRY(facs_cpu_bn_sync_stats(ctx->bn_comm, x, mean, var, &m));
+    } else if (p->training) {
+        double *sums = facs_ctx_scratch(ctx, ((size_t)2 * C + 1) * sizeof *sums);
+        if (!sums)
+            return FACS_ERR_MEMORY;
+        FACS_TRY(facs_cpu_bn_sums(x, sums));
+        facs_cpu_bn_stats_from_sums(sums, C, mean, var);
+    }
     if (p->training && m < 2)
         return facs_fail(FACS_ERR_ARG, "batchnorm2d: training needs more than one value per channel (N*H*W = %lld)",
                          (long long)m);
@@ -61,7 +71,7 @@ facs_status facs_cpu_batchnorm_forward(facs_ctx *ctx, const facs_batchnorm_param
     facs_dnnl_md_nhwc(&md, x);
     facs_dnnl_md_vec(&vec, C);
     dnnl_primitive_desc_t pd;
-    FACS_TRY(bnorm_forward_pd(&md, p->eps, p->training && !sync, &pd));
+    FACS_TRY(bnorm_forward_pd(&md, p->eps, 0, &pd)); /* the statistics are given: the batch's, or the running ones */
     facs_dnnl_arg args[] = {{DNNL_ARG_SRC, &md, x->data},
                             {DNNL_ARG_DST, &md, y->data},
                             {DNNL_ARG_SCALE, &vec, gamma->data},

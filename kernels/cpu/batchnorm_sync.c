@@ -1,36 +1,70 @@
-/* Synchronised BatchNorm's sums over the ranks (batchnorm_sync.h). The local
- * sums are accumulated in double: the variance comes from E[x^2] - E[x]^2,
- * which float would lose to cancellation. */
+/* BatchNorm's statistics from sums in double, and synchronised BatchNorm's
+ * sums over the ranks (batchnorm_sync.h). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "batchnorm_sync.h"
+
+/* Rows are summed in at most this many chunks, one partial per chunk. */
+#define SUM_CHUNKS 64
+
+facs_status facs_cpu_bn_sums(const facs_tensor *x, double *sums)
+{
+    const int C = x->c;
+    const int64_t rows = (int64_t)x->n * x->h * x->w;
+    const int64_t per_chunk = (rows + SUM_CHUNKS - 1) / SUM_CHUNKS;
+    const int chunks = per_chunk ? (int)((rows + per_chunk - 1) / per_chunk) : 0;
+    double *partial = calloc((size_t)chunks * 2 * C + 1, sizeof *partial);
+    if (!partial)
+        return facs_fail(FACS_ERR_MEMORY, "batchnorm2d: out of memory for the batch statistics");
+    const float *v = facs_f32(x);
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < chunks; k++) {
+        double *sum = partial + (size_t)k * 2 * C, *square = sum + C;
+        const int64_t end = (k + 1) * per_chunk < rows ? (k + 1) * per_chunk : rows;
+        for (int64_t r = k * per_chunk; r < end; r++) {
+            const float *row = v + r * C;
+#pragma omp simd
+            for (int c = 0; c < C; c++) {
+                double a = row[c];
+                sum[c] += a;
+                square[c] += a * a;
+            }
+        }
+    }
+    memset(sums, 0, ((size_t)2 * C + 1) * sizeof *sums);
+    for (int k = 0; k < chunks; k++)
+        for (int i = 0; i < 2 * C; i++)
+            sums[i] += partial[(size_t)k * 2 * C + i];
+    sums[2 * C] = (double)rows;
+    free(partial);
+    return FACS_OK;
+}
+
+void facs_cpu_bn_stats_from_sums(const double *sums, int C, float *mean, float *var)
+{
+    double m = sums[2 * C];
+    for (int c = 0; c < C; c++) {
+        double mu = sums[c] / m, var_c = sums[C + c] / m - mu * mu;
+        mean[c] = (float)mu;
+        var[c] = (float)(var_c > 0 ? var_c : 0);
+    }
+}
 
 facs_status facs_cpu_bn_sync_stats(facs_comm *comm, const facs_tensor *x, float *mean, float *var,
                                    int64_t *count)
 {
     const int C = x->c;
-    const int64_t rows = (int64_t)x->n * x->h * x->w;
     /* sum[C], sum of squares[C], values per channel */
-    double *sums = calloc((size_t)2 * C + 1, sizeof *sums);
+    double *sums = malloc(((size_t)2 * C + 1) * sizeof *sums);
     if (!sums)
         return facs_fail(FACS_ERR_MEMORY, "batchnorm2d: out of memory for the synchronised statistics");
-    const float *v = facs_f32(x);
-    for (int64_t r = 0; r < rows; r++)
-        for (int c = 0; c < C; c++) {
-            double a = v[r * C + c];
-            sums[c] += a;
-            sums[C + c] += a * a;
-        }
-    sums[2 * C] = (double)rows;
-    facs_status s = facs_comm_allreduce_sum(comm, sums, (size_t)2 * C + 1, FACS_COMM_F64);
+    facs_status s = facs_cpu_bn_sums(x, sums);
+    if (s == FACS_OK)
+        s = facs_comm_allreduce_sum(comm, sums, (size_t)2 * C + 1, FACS_COMM_F64);
     if (s == FACS_OK) {
-        double m = sums[2 * C];
-        for (int c = 0; c < C; c++) {
-            double mu = sums[c] / m, var_c = sums[C + c] / m - mu * mu;
-            mean[c] = (float)mu;
-            var[c] = (float)(var_c > 0 ? var_c : 0);
-        }
-        *count = (int64_t)m;
+        facs_cpu_bn_stats_from_sums(sums, C, mean, var);
+        *count = (int64_t)sums[2 * C];
     }
     free(sums);
     return s;

@@ -1,12 +1,23 @@
-/* Synchronised BatchNorm on the CPU (ctx.h bn_comm): the sums that make the
- * batch statistics, and those that make their gradients, are summed over the
- * ranks, so N ranks with batch B normalise, and differentiate, as one process
- * with batch N * B. */
+/* BatchNorm's batch statistics on the CPU, from sums in double (as PyTorch's
+ * CPU kernels accumulate them), and synchronised BatchNorm (ctx.h bn_comm):
+ * the sums that make the batch statistics, and those that make their
+ * gradients, are summed over the ranks, so N ranks with batch B normalise, and
+ * differentiate, as one process with batch N * B. */
 #ifndef FACS_CPU_BATCHNORM_SYNC_H
 #define FACS_CPU_BATCHNORM_SYNC_H
 
 #include "comm.h"
 #include "tensor.h"
+
+/* x's per-channel sums (sums[c]) and sums of squares (sums[C + c]) over its
+ * N*H*W rows (NHWC), in double, and the row count (sums[2C]): fixed chunks of
+ * rows summed in parallel and added in chunk order, so the sums are the same
+ * for any number of threads. */
+facs_status facs_cpu_bn_sums(const facs_tensor *x, double *sums);
+
+/* The mean and biased variance of C channels from those sums (E[x^2] - E[x]^2,
+ * in double: float would lose the variance to cancellation). */
+void facs_cpu_bn_stats_from_sums(const double *sums, int C, float *mean, float *var);
 
 /* The global batch's per-channel mean and biased variance of x (N*H*W rows of
  * C, NHWC), and the number of values per channel over all ranks. */
