@@ -31,9 +31,17 @@ facs_status facs_class_list_read(const char *path, facs_strings *names)
     FILE *f = fopen(path, "r");
     if (!f)
         return facs_fail(FACS_ERR_IO, "%s: cannot open the class list: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) { /* fopen opens a folder; only its reads fail */
+        fclose(f);
+        return facs_fail(FACS_ERR_IO, "%s is a folder, not a class list (a text file, one name per line)", path);
+    }
     char line[PATH_SIZE];
     facs_status s = FACS_OK;
     for (int no = 1; s == FACS_OK && fgets(line, sizeof line, f); no++) {
+        /* A byte order mark (Windows' editors write one), which Python's utf-8-sig drops too. */
+        if (no == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0)
+            memmove(line, line + 3, strlen(line + 3) + 1);
         size_t len = strlen(line);
         if (len == sizeof line - 1 && line[len - 1] != '\n')
             s = facs_fail(FACS_ERR_FORMAT, "%s, line %d: longer than %d bytes", path, no, PATH_SIZE - 2);
@@ -69,8 +77,8 @@ static facs_status check_unlisted(const char *root, const char *const *names, in
         if (snprintf(path, sizeof path, "%s/%s", root, entries.items[i]) >= (int)sizeof path)
             s = facs_fail(FACS_ERR_ARG, "%s/%s: path longer than %d bytes", root, entries.items[i], PATH_SIZE - 1);
         else if (is_folder(path) && find_name(names, n, entries.items[i]) < 0)
-            s = facs_fail(FACS_ERR_FORMAT, "%s: a class folder that %s does not list (add it there, or move it out)",
-                          path, list_name);
+            s = facs_fail(FACS_ERR_FORMAT, "%s: a class folder missing from %s (add it there, or move it out)", path,
+                          list_name);
     }
     facs_strings_free(&entries);
     return s;
@@ -121,7 +129,8 @@ static facs_status empty_classes_error(const facs_image_folder *f, const int *pe
 {
     char list[1024] = "";
     size_t used = 0;
-    for (int c = 0, shown = 0; c < f->num_classes; c++) {
+    int shown = 0;
+    for (int c = 0; c < f->num_classes; c++) {
         if (per_class[c])
             continue;
         int w = snprintf(list + used, sizeof list - used, "%s%s", shown++ ? ", " : "", f->classes[c]);
@@ -131,8 +140,8 @@ static facs_status empty_classes_error(const facs_image_folder *f, const int *pe
         }
         used += (size_t)w;
     }
-    return facs_fail(FACS_ERR_FORMAT, "%s: no image (.jpg, .jpeg, .png) for the classes %s of %s", f->root, list,
-                     list_name);
+    return facs_fail(FACS_ERR_FORMAT, "%s: no image (.jpg, .jpeg, .png) for the class%s %s, listed among %s", f->root,
+                     shown == 1 ? "" : "es", list, list_name);
 }
 
 facs_status facs_image_folder_open_classes(const char *root, const char *const *names, int n, int allow_empty,
@@ -148,7 +157,7 @@ facs_status facs_image_folder_open_classes(const char *root, const char *const *
         return facs_fail(FACS_ERR_IO, "%s: not a folder", root);
     for (int i = 0; i < n; i++)
         if (find_name(names, i, names[i]) >= 0)
-            return facs_fail(FACS_ERR_ARG, "%s lists the class '%s' twice", list_name, names[i]);
+            return facs_fail(FACS_ERR_ARG, "the class '%s' is twice among %s", names[i], list_name);
     facs_image_folder f = {0};
     facs_strings classes = {0}, paths = {0};
     facs_status s = (f.root = strndup(root, len)) ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "%s: out of memory", root);
@@ -170,7 +179,7 @@ facs_status facs_image_folder_open_classes(const char *root, const char *const *
         if (!per_class[c])
             s = empty_classes_error(&f, per_class, list_name);
     if (s == FACS_OK && f.count == 0)
-        s = facs_fail(FACS_ERR_FORMAT, "%s: no image (.jpg, .jpeg, .png) for any class of %s", f.root, list_name);
+        s = facs_fail(FACS_ERR_FORMAT, "%s: no image (.jpg, .jpeg, .png) for any of %s", f.root, list_name);
     free(per_class);
     if (s != FACS_OK)
         facs_image_folder_free(&f);

@@ -7,7 +7,7 @@
  *     FACS_TRY(facs_class_list_read("classes.txt", &names));
  *     facs_image_folder train;
  *     FACS_TRY(facs_image_folder_open_classes("data/train", (const char *const *)names.items, names.count, 0,
- *                                             "classes.txt", &train));
+ *                                             "the classes in classes.txt", &train));
  *
  * This is torchvision's ImageFolder with a given class_to_idx (its
  * make_dataset): class i is names[i]; samples are listed class by class in the
@@ -21,16 +21,17 @@
 #include "image_folder.h"
 #include "image_walk.h"
 
-/* Reads path: one class name per line, in class order. Trailing spaces and
- * "\r" are dropped and empty lines skipped; a name with a "/", "." or "..",
- * a name given twice, or a file without names is an error naming the file
- * and the line. */
+/* Reads path: one class name per line, in class order. A UTF-8 byte order
+ * mark at the start is skipped, trailing spaces and "\r" are dropped and
+ * empty lines skipped; a folder, a name with a "/", "." or "..", a name given
+ * twice, or a file without names is an error naming the file (and the line). */
 facs_status facs_class_list_read(const char *path, facs_strings *names);
 
 /* Lists root with class i = names[i] (n names, copied). A listed class with
  * no image under root is an error naming it unless allow_empty (a validation
- * split may lack a class). list_name says where the names came from, for
- * messages ("--classes-file F", "the classes of DIR/train"). */
+ * split may lack a class). list_name names the list, for messages ("a class
+ * folder missing from LIST_NAME"): "the classes in --classes-file F", "the
+ * classes of DIR/train". */
 facs_status facs_image_folder_open_classes(const char *root, const char *const *names, int n, int allow_empty,
                                            const char *list_name, facs_image_folder *folder);
 

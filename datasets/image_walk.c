@@ -1,4 +1,5 @@
 /* Walking a folder tree for image files as ImageFolder does (see image_walk.h). */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "image_walk.h"
 
 #include <dirent.h>
@@ -115,7 +116,9 @@ typedef struct {
 
 typedef struct {
     const char *root;
-    facs_strings dirs; /* relative folders visited, in walk order */
+    facs_image_walk_opts opts;
+    facs_image_walk_skipped *skipped; /* NULL: not reported */
+    facs_strings dirs;                /* relative folders visited, in walk order */
     found_file *files;
     int nfiles, cap;
 } walk;
@@ -137,6 +140,13 @@ static facs_status add_file(walk *w, const char *dir, const char *name, const ch
         return facs_fail(FACS_ERR_MEMORY, "%s: out of memory", path);
     w->files[w->nfiles++] = (found_file){dir, copy};
     return FACS_OK;
+}
+
+/* A file that skip_others leaves out: counted, the first one named. */
+static void note_skipped(walk *w, const char *path)
+{
+    if (w->skipped && w->skipped->count++ == 0)
+        snprintf(w->skipped->first, sizeof w->skipped->first, "%s", path);
 }
 
 /* "a/b" of a relative folder and a name; just the name in the root (rel ""). */
@@ -163,6 +173,8 @@ static facs_status walk_dir(walk *w, const char *rel, const struct stat *st, con
     facs_status s = facs_read_names(path, &names);
     for (int i = 0; s == FACS_OK && i < names.count; i++) {
         const char *name = names.items[i];
+        if (w->opts.skip_hidden && name[0] == '.')
+            continue;
         char child[PATH_SIZE];
         if (!join(child, sizeof child, path, name) || !join(child_rel, sizeof child_rel, rel, name)) {
             s = facs_fail(FACS_ERR_ARG, "%s/%s: path longer than %d bytes", path, name, PATH_SIZE - 1);
@@ -174,7 +186,9 @@ static facs_status walk_dir(walk *w, const char *rel, const struct stat *st, con
             continue;
         }
         int kind = image_kind(name);
-        if (kind < 0)
+        if (kind <= 0 && w->opts.skip_others)
+            note_skipped(w, child);
+        else if (kind < 0)
             s = facs_fail(FACS_ERR_FORMAT,
                           "%s: ImageFolder would list this file but only .jpg, .jpeg and .png are decoded here "
                           "(convert it or move it out of the folder)",
@@ -204,7 +218,15 @@ static void walk_free(walk *w)
 
 facs_status facs_image_walk(const char *root, const char *rel, facs_strings *paths)
 {
+    return facs_image_walk_with(root, rel, &(facs_image_walk_opts){0}, paths, NULL);
+}
+
+facs_status facs_image_walk_with(const char *root, const char *rel, const facs_image_walk_opts *opts,
+                                 facs_strings *paths, facs_image_walk_skipped *skipped)
+{
     char top[PATH_SIZE];
+    if (skipped)
+        *skipped = (facs_image_walk_skipped){0};
     struct stat st;
     if (snprintf(top, sizeof top, "%s%s%s", root, rel[0] ? "/" : "", rel) >= (int)sizeof top)
         return facs_fail(FACS_ERR_ARG, "%s/%s: path longer than %d bytes", root, rel, PATH_SIZE - 1);
@@ -212,7 +234,7 @@ facs_status facs_image_walk(const char *root, const char *rel, facs_strings *pat
         return facs_fail(FACS_ERR_IO, "%s: %s", top, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return facs_fail(FACS_ERR_IO, "%s: not a folder", top);
-    walk w = {.root = root};
+    walk w = {.root = root, .opts = *opts, .skipped = skipped};
     facs_status s = walk_dir(&w, rel, &st, NULL);
     if (s == FACS_OK && w.nfiles > 1)
         qsort(w.files, (size_t)w.nfiles, sizeof *w.files, cmp_found);
@@ -226,4 +248,66 @@ facs_status facs_image_walk(const char *root, const char *rel, facs_strings *pat
     }
     walk_free(&w);
     return s;
+}
+
+/* path as writing there resolves it, into out (PATH_SIZE bytes): its longest
+ * leading part that exists through realpath, then the folders still to be
+ * made with "." and ".." applied. A ".." there may climb back into folders
+ * that exist (and may be links), so such a result is resolved once more. 0
+ * when it does not fit. */
+static int resolve_path(const char *path, char *out)
+{
+    char buf[PATH_SIZE], head[PATH_SIZE];
+    if (!path[0] || snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return 0;
+    for (;;) {
+        size_t cut = strlen(buf);
+        for (;;) {
+            memcpy(head, buf, cut);
+            head[cut] = '\0';
+            if (realpath(cut ? head : ".", out))
+                break;
+            if (cut == 0)
+                return 0;
+            while (cut > 0 && buf[cut - 1] != '/') /* drop the last part and the slashes before it, not "/" */
+                cut--;
+            while (cut > 1 && buf[cut - 1] == '/')
+                cut--;
+        }
+        size_t len = strlen(out);
+        int climbed = 0;
+        for (const char *part = buf + cut; *part;) {
+            size_t n = strcspn(part, "/");
+            if (n == 2 && part[0] == '.' && part[1] == '.') {
+                while (len > 1 && out[len - 1] != '/')
+                    len--;
+                len -= len > 1;
+                climbed = 1;
+            } else if (n > 0 && !(n == 1 && part[0] == '.')) {
+                if (len + n + 2 > PATH_SIZE)
+                    return 0;
+                if (out[len - 1] != '/')
+                    out[len++] = '/';
+                memcpy(out + len, part, n);
+                len += n;
+            }
+            out[len] = '\0';
+            part += n;
+            while (*part == '/')
+                part++;
+        }
+        if (!climbed)
+            return 1;
+        memcpy(buf, out, len + 1);
+    }
+}
+
+int facs_path_within(const char *path, const char *folder)
+{
+    char p[PATH_SIZE], f[PATH_SIZE];
+    struct stat st;
+    if (stat(folder, &st) != 0 || !S_ISDIR(st.st_mode) || !realpath(folder, f) || !resolve_path(path, p))
+        return 0;
+    size_t n = strlen(f);
+    return n == 1 || (strncmp(p, f, n) == 0 && (p[n] == '\0' || p[n] == '/')); /* "/" holds every path */
 }

@@ -256,6 +256,16 @@ static const char *fraction(double v, char buf[32])
     return buf;
 }
 
+/* name left-aligned in a column of width characters: UTF-8 counted by code
+ * points (bytes other than continuation bytes), so "ü" takes one column. */
+static void print_padded(FILE *out, const char *name, int width)
+{
+    int chars = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        chars += (*p & 0xC0) != 0x80;
+    fprintf(out, "%s%*s", name, chars < width ? width - chars : 0, "");
+}
+
 void facs_confusion_print_table(const facs_confusion *cm, const char *const *names, FILE *out)
 {
     fprintf(out, "%5s  %-20s %10s %10s %9s %9s  %s\n", "class", "name", "count", "correct", "accuracy", "iou",
@@ -266,7 +276,9 @@ void facs_confusion_print_table(const facs_confusion *cm, const char *const *nam
         int worst = facs_confusion_most_confused(cm, c, &n);
         if (worst >= 0)
             snprintf(confused, sizeof confused, "%s (%lld)", name_of(names, worst, wb), (long long)n);
-        fprintf(out, "%5d  %-20s %10lld %10lld %9s %9s  %s\n", c, name_of(names, c, nb), (long long)row_sum(cm, c),
+        fprintf(out, "%5d  ", c);
+        print_padded(out, name_of(names, c, nb), 20);
+        fprintf(out, " %10lld %10lld %9s %9s  %s\n", (long long)row_sum(cm, c),
                 (long long)cm->counts[(size_t)c * cm->classes + c],
                 fraction(facs_confusion_class_accuracy(cm, c), ab), fraction(facs_confusion_iou(cm, c), ib),
                 confused);

@@ -278,6 +278,16 @@ static void small_numbers_and_files(void)
     CHECK(table && strcmp(table, want_table) == 0, "table:\n%s\nwant:\n%s", table ? table : "", want_table);
     free(table);
 
+    /* Names outside ASCII take one column per character, not per byte. */
+    const char *const accented[] = {"ch\xc3\xa2teau", "\xc3\xbc", "bird"};
+    table = NULL;
+    mem = open_memstream(&table, &size);
+    facs_confusion_print_table(&cm, accented, mem);
+    fclose(mem);
+    CHECK(table && strstr(table, "    0  ch\xc3\xa2teau                       4          3"),
+          "a name with a 2-byte character is padded by characters:\n%s", table ? table : "");
+    free(table);
+
     /* With logits: the "all" line adds top-5. */
     facs_confusion_reset(&cm);
     CHECK(facs_confusion_total(&cm) == 0 && cm.ranked == 0, "reset empties the matrix");

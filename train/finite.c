@@ -3,35 +3,56 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-static int has_grad(const facs_param *p) { return p->kind == FACS_PARAM_TRAINABLE && p->value->grad; }
+/* The tensor of p a check counts: its gradient, or its value. */
+typedef const facs_tensor *(*picked_fn)(const facs_param *p);
 
-facs_status facs_check_finite_grads(facs_ctx *ctx, const facs_param_list *params)
+static const facs_tensor *trainable_grad(const facs_param *p)
+{
+    return p->kind == FACS_PARAM_TRAINABLE ? p->value->grad : NULL;
+}
+
+static const facs_tensor *value(const facs_param *p) { return p->value; }
+
+/* Counts the non-finite values of each picked tensor on ctx's device (one
+ * counter per parameter, one download for all); FACS_ERR_ARG naming the first
+ * tensor (in list order) with any, as "<what> of <name> has N non-finite values". */
+static facs_status check_picked(facs_ctx *ctx, const facs_param_list *params, picked_fn pick, const char *what)
 {
     const facs_backend *be = ctx->backend;
     size_t bytes = (size_t)params->count * sizeof(int64_t);
     if (bytes == 0)
         return FACS_OK;
-    /* One counter per parameter, on the device; the host copy from the context's host arena. */
     int64_t *counts = facs_ctx_scratch(ctx, bytes), *host = facs_ctx_host_alloc(ctx, bytes);
     if (!counts || !host) {
         char cause[512];
         snprintf(cause, sizeof cause, "%s", facs_last_error());
-        return facs_fail(FACS_ERR_MEMORY, "no memory for %d gradient checks: %s", params->count, cause);
+        return facs_fail(FACS_ERR_MEMORY, "no memory for %d checks of the %ss: %s", params->count, what, cause);
     }
     FACS_TRY(be->fill_zero(counts, bytes));
     for (int i = 0; i < params->count; i++) {
         const facs_param *p = params->items[i];
-        if (!has_grad(p))
+        const facs_tensor *t = pick(p);
+        if (!t)
             continue;
-        if (p->value->grad->device != ctx->device)
-            return facs_fail(FACS_ERR_ARG, "the gradient of %s is on %s, the step's context on %s", p->name,
-                             facs_device_name(p->value->grad->device), facs_device_name(ctx->device));
-        FACS_TRY(be->count_non_finite(facs_tensor_numel(p->value->grad), facs_f32(p->value->grad), counts + i));
+        if (t->device != ctx->device)
+            return facs_fail(FACS_ERR_ARG, "the %s of %s is on %s, the step's context on %s", what, p->name,
+                             facs_device_name(t->device), facs_device_name(ctx->device));
+        FACS_TRY(be->count_non_finite(facs_tensor_numel(t), facs_f32(t), counts + i));
     }
     FACS_TRY(be->copy_to_host(host, counts, bytes));
     for (int i = 0; i < params->count; i++)
-        if (has_grad(params->items[i]) && host[i])
-            return facs_fail(FACS_ERR_ARG, "the gradient of %s has %" PRId64 " non-finite values",
+        if (pick(params->items[i]) && host[i])
+            return facs_fail(FACS_ERR_ARG, "the %s of %s has %" PRId64 " non-finite values", what,
                              params->items[i]->name, host[i]);
     return FACS_OK;
+}
+
+facs_status facs_check_finite_grads(facs_ctx *ctx, const facs_param_list *params)
+{
+    return check_picked(ctx, params, trainable_grad, "gradient");
+}
+
+facs_status facs_check_finite_values(facs_ctx *ctx, const facs_param_list *params)
+{
+    return check_picked(ctx, params, value, "value");
 }

@@ -1,6 +1,7 @@
-/* Guards of a training step: a non-finite gradient stops the run before the
- * optimizer writes it into the weights, so the last checkpoint stays the
- * last good state. */
+/* Guards of a training run: a non-finite gradient stops the run before the
+ * optimizer writes it into the weights, and non-finite weights or statistics
+ * stop it before a checkpoint, so the last checkpoint stays the last good
+ * state. */
 #ifndef FACS_FINITE_H
 #define FACS_FINITE_H
 
@@ -13,5 +14,11 @@
  * counted there (backend.h count_non_finite, into scratch of ctx valid until
  * its next step) and one download brings every count back. */
 facs_status facs_check_finite_grads(facs_ctx *ctx, const facs_param_list *params);
+
+/* The same for the values of every entry, weights and buffers (BatchNorm's
+ * running statistics), as "the value of NAME has N non-finite values". Before
+ * a checkpoint: a run can diverge with every gradient finite (huge steps,
+ * running variances past float's range), and its checkpoint must not keep it. */
+facs_status facs_check_finite_values(facs_ctx *ctx, const facs_param_list *params);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "atomic_file.h"
 
@@ -114,17 +115,13 @@ facs_status facs_run_open(facs_run *r, const facs_run_config *cfg)
     if (!cfg->resume && file_exists(r->last_path))
         return facs_fail(FACS_ERR_ARG, "%s exists: pass --resume to continue that run, or choose another --out",
                          r->last_path);
-    /* An earlier run's best.h5 or log without its last.h5 (deleted to save space, or a run that could not write
-     * it): a new run would overwrite them, and nothing is left to resume from. */
-    if (!cfg->resume && !cfg->follower) {
-        const char *earlier = file_exists(r->best_path)  ? r->best_path
-                              : file_exists(r->log_path) ? r->log_path
-                                                         : NULL;
-        if (earlier)
-            return facs_fail(FACS_ERR_ARG, "%s holds an earlier run's %s (without last.h5, so it cannot be "
-                             "resumed): a new run would overwrite it; choose another --out, or move it away",
-                             cfg->out, earlier);
-    }
+    /* An earlier run's best.h5 and log without its last.h5 (deleted to save space): a new run would overwrite
+     * them, and nothing is left to resume from. best.h5 alone is a run killed between its first best.h5 and
+     * last.h5 (written in that order; the log follows last.h5), which a new run may replace. */
+    if (!cfg->resume && !cfg->follower && file_exists(r->best_path) && file_exists(r->log_path))
+        return facs_fail(FACS_ERR_ARG, "%s holds an earlier run's best.h5 and log.jsonl without its last.h5 (so it "
+                         "cannot be resumed): a new run would overwrite them; choose another --out, or move them away",
+                         cfg->out);
     if (cfg->resume && !file_exists(r->last_path))
         return facs_fail(FACS_ERR_IO, "--resume: %s does not exist", r->last_path);
     return cfg->resume ? read_state(r) : FACS_OK;
@@ -138,7 +135,48 @@ static int may_change_option(const char *const *may_change, const char *key)
     return 0;
 }
 
-facs_status facs_run_set_options(facs_run *r, json_t *options, const char *const *may_change)
+static const facs_run_derived *find_derived(const facs_run_derived *derived, const char *key)
+{
+    for (const facs_run_derived *d = derived; d && d->key; d++)
+        if (strcmp(d->key, key) == 0)
+            return d;
+    return NULL;
+}
+
+/* How a value of key reads in a message: "--KEY VALUE", or "--KEY at its default" when the run does not record
+ * it; a derived key: its words around the value, or its words for a run without it. With full 0 (after
+ * "not", once the first value has said what it is): the bare value, or "at its default". */
+static void describe_value(const char *key, const facs_run_derived *d, const json_t *value, int full, char *buf,
+                           size_t size)
+{
+    const char *text = value ? facs_json_text(value) : "at its default";
+    if (d && !value && d->absent)
+        snprintf(buf, size, "%s", d->absent);
+    else if (d && !value)
+        snprintf(buf, size, "no %s recorded", key);
+    else if (!full)
+        snprintf(buf, size, "%s", text);
+    else if (d)
+        snprintf(buf, size, "%s%s%s", d->before, text, d->after);
+    else
+        snprintf(buf, size, "--%s %s", key, text);
+}
+
+/* Refuses a resume whose value of key (NULL: not recorded) differs from last.h5's (saved, NULL likewise). */
+static facs_status option_changed(const facs_run *r, const char *key, const json_t *saved, const json_t *value,
+                                  const facs_run_derived *derived)
+{
+    const facs_run_derived *d = find_derived(derived, key);
+    char was[320], now[320];
+    describe_value(key, d, saved, 1, was, sizeof was);
+    /* "not VALUE" where the first value says what it is; a derived key absent from last.h5 says nothing */
+    describe_value(key, d, value, d && !saved, now, sizeof now);
+    return facs_fail(FACS_ERR_ARG, "--resume: %s was written with %s, not %s; %s", r->last_path, was, now,
+                     d ? d->advice : "resume with the run's options (the result depends on them)");
+}
+
+facs_status facs_run_set_options(facs_run *r, json_t *options, const char *const *may_change,
+                                 const facs_run_derived *derived)
 {
     json_decref(r->options);
     r->options = options;
@@ -150,29 +188,14 @@ facs_status facs_run_set_options(facs_run *r, json_t *options, const char *const
     json_t *value;
     json_object_foreach(options, key, value) {
         json_t *saved = json_object_get(r->saved_options, key);
-        if (may_change_option(may_change, key) || (saved && json_equal(saved, value)))
-            continue;
-        if (!saved)
-            return facs_fail(FACS_ERR_ARG,
-                             "--resume: %s was written with --%s at its default, not %s; resume with the run's "
-                             "options (the result depends on them)",
-                             r->last_path, key, facs_json_text(value));
-        char saved_text[256];
-        snprintf(saved_text, sizeof saved_text, "%s", facs_json_text(saved));
-        return facs_fail(FACS_ERR_ARG,
-                         "--resume: %s was written with --%s %s, not %s; resume with the run's options (the result "
-                         "depends on them)",
-                         r->last_path, key, saved_text, facs_json_text(value));
+        if (!may_change_option(may_change, key) && !(saved && json_equal(saved, value)))
+            return option_changed(r, key, saved, value, derived);
     }
     /* Both ways: an option recorded only when it is not the default (sync-bn)
      * is absent from this run's options when this run takes the default. */
     json_object_foreach(r->saved_options, key, value) {
-        if (may_change_option(may_change, key) || json_object_get(options, key))
-            continue;
-        return facs_fail(FACS_ERR_ARG,
-                         "--resume: %s was written with --%s %s, not at its default; resume with the run's options "
-                         "(the result depends on them)",
-                         r->last_path, key, facs_json_text(value));
+        if (!may_change_option(may_change, key) && !json_object_get(options, key))
+            return option_changed(r, key, value, NULL, derived);
     }
     return FACS_OK;
 }
@@ -195,8 +218,13 @@ static void print_history(FILE *f, const void *user)
 
 facs_status facs_run_start(facs_run *r)
 {
-    if (!r->cfg.resume || r->cfg.follower)
+    if (r->cfg.follower)
         return FACS_OK;
+    if (!r->cfg.resume) { /* the log of a run killed before its first checkpoint: this run's lines replace it */
+        if (unlink(r->log_path) != 0 && errno != ENOENT)
+            return facs_fail(FACS_ERR_IO, "%s: cannot remove the earlier run's log: %s", r->log_path, strerror(errno));
+        return FACS_OK;
+    }
     facs_run_dir_mark_written(&r->dir);
     return facs_atomic_write_text(r->log_path, print_history, r->history);
 }

@@ -3,7 +3,7 @@
  *
  *     facs_run run;
  *     FACS_TRY(facs_run_open(&run, &(facs_run_config){"facs-finetune", out, resume, "test_top1"}));
- *     FACS_TRY(facs_run_set_options(&run, options));  // resume: refused unless they equal last.h5's
+ *     FACS_TRY(facs_run_set_options(&run, options, free_keys, derived));  // resume: must equal last.h5's
  *     ... load data, build the model, load run.last_path on resume ...
  *     FACS_TRY(facs_run_start(&run));                  // the first write into OUT
  *     for each epoch: ... facs_run_epoch_done(&run, record, &ckpt, &best) ...
@@ -76,15 +76,32 @@ typedef struct {
  * that holds a last.h5, a resume without one, and a checkpoint of another tool. */
 facs_status facs_run_open(facs_run *r, const facs_run_config *cfg);
 
+/* A run option that no command-line option sets: the data or other options
+ * give it (an image folder's classes). --resume's messages describe it with
+ * these words instead of naming a "--KEY" the tool does not have:
+ *     {"classes", "", " classes in --data", NULL, "--data changed since: resume on the run's data"}
+ * reads "last.h5 was written with 10 classes in --data, not 100; --data changed since: ...". */
+typedef struct {
+    const char *key;    /* NULL ends a table */
+    const char *before; /* the words before the recorded value */
+    const char *after;  /* and after it */
+    const char *absent; /* the words for a run that does not record the key (NULL: "no KEY recorded") */
+    const char *advice; /* what to do instead (for an option: resume with the run's options) */
+} facs_run_derived;
+
 /* The options that shape the result (steals options). On resume each must
  * equal the saved one, except the keys in may_change (NULL-terminated or
- * NULL); the message names the option and both values. */
-facs_status facs_run_set_options(facs_run *r, json_t *options, const char *const *may_change);
+ * NULL), and a key recorded on one side only is refused too (an option
+ * recorded only off its default). The message names the option, or
+ * describes a key of derived (NULL or ended by {NULL}), and both values. */
+facs_status facs_run_set_options(facs_run *r, json_t *options, const char *const *may_change,
+                                 const facs_run_derived *derived);
 
 /* A saved option of a resumed run (borrowed), or NULL. */
 json_t *facs_run_saved_option(const facs_run *r, const char *key);
 
-/* After every check: on resume, log.jsonl is rewritten from last.h5's record. */
+/* After every check: on resume, log.jsonl is rewritten from last.h5's record;
+ * a fresh run removes the log of a run killed before its first checkpoint. */
 facs_status facs_run_start(facs_run *r);
 
 /* Appends record (stolen) to the history and to log.jsonl. */
