@@ -1,5 +1,6 @@
 /* Reading the Cityscapes folder layout (see cityscapes.h). */
 #include "cityscapes.h"
+#include "image_walk.h"
 #include "loader.h"
 
 #include <dirent.h>
@@ -235,6 +236,7 @@ facs_status facs_cityscapes_index(const char *root, const char *split, facs_city
     }
     if (s == FACS_OK && index->count == 0)
         s = facs_fail(FACS_ERR_FORMAT, "%s: no *%s in any city folder", img_root, IMAGE_SUFFIX);
+    index->ignore_label = FACS_CITYSCAPES_IGNORE;
     names_free(&cities);
     free(img_root);
     free(gt_root);
@@ -243,24 +245,52 @@ facs_status facs_cityscapes_index(const char *root, const char *split, facs_city
     return s;
 }
 
-/* Maps labelIds to trainIds in place, or checks trainIds, naming the first bad pixel. */
-static facs_status to_train_ids(const facs_cityscapes_pair *p, facs_image *label)
+/* The first pixel of label (n pixels) above the labelIds, or -1; *holds_255 says
+ * whether any is 255, which no labelIds PNG holds but every labelTrainIds PNG
+ * with void pixels does. */
+static long first_beyond_label_ids(const facs_image *label, size_t n, int *holds_255)
 {
-    size_t n = (size_t)label->width * (size_t)label->height;
+    long first = -1;
+    *holds_255 = 0;
+    for (size_t k = 0; k < n; k++)
+        if (label->pixels[k] > FACS_CITYSCAPES_LAST_LABEL_ID) {
+            first = first < 0 ? (long)k : first;
+            *holds_255 |= label->pixels[k] == 255;
+        }
+    return first;
+}
+
+/* Maps labelIds to trainIds in place (void ones to ignore), or checks trainIds
+ * (each < 19 or ignore), naming the first bad pixel. */
+static facs_status to_train_ids(const facs_cityscapes_pair *p, int ignore, facs_image *label)
+{
+    size_t n = (size_t)label->width * (size_t)label->height, w = (size_t)label->width;
     uint8_t *px = label->pixels;
     if (p->label_is_ids) {
-        uint8_t map[256];
-        for (int v = 0; v < 256; v++)
-            map[v] = (uint8_t)facs_cityscapes_train_id(v);
+        int holds_255;
+        long k = first_beyond_label_ids(label, n, &holds_255);
+        if (k >= 0)
+            return facs_fail(FACS_ERR_FORMAT, "%s: labelId %d at x=%zu, y=%zu is not a Cityscapes labelId (0..%d)%s",
+                             p->label, px[k], (size_t)k % w, (size_t)k / w, FACS_CITYSCAPES_LAST_LABEL_ID,
+                             holds_255 ? "; the file holds 255, the void value of trainIds: a labelTrainIds PNG "
+                                         "saved under the labelIds name? Rename it *_gtFine_labelTrainIds.png"
+                                       : "");
+        uint8_t map[FACS_CITYSCAPES_LAST_LABEL_ID + 1];
+        for (int v = 0; v <= FACS_CITYSCAPES_LAST_LABEL_ID; v++) {
+            int t = facs_cityscapes_train_id(v);
+            map[v] = (uint8_t)(t == FACS_CITYSCAPES_IGNORE ? ignore : t);
+        }
         for (size_t k = 0; k < n; k++)
             px[k] = map[px[k]];
         return FACS_OK;
     }
     for (size_t k = 0; k < n; k++)
-        if (px[k] >= FACS_CITYSCAPES_CLASSES && px[k] != FACS_CITYSCAPES_IGNORE)
-            return facs_fail(FACS_ERR_FORMAT, "%s: trainId %d at x=%zu, y=%zu is neither < %d nor %d (ignore)",
-                             p->label, px[k], k % (size_t)label->width, k / (size_t)label->width,
-                             FACS_CITYSCAPES_CLASSES, FACS_CITYSCAPES_IGNORE);
+        if (px[k] >= FACS_CITYSCAPES_CLASSES && px[k] != ignore)
+            return facs_fail(FACS_ERR_FORMAT, "%s: trainId %d at x=%zu, y=%zu is neither < %d nor %d (ignore)%s",
+                             p->label, px[k], k % w, k / w, FACS_CITYSCAPES_CLASSES, ignore,
+                             px[k] == FACS_CITYSCAPES_IGNORE ? "; 255 is Cityscapes' void label, ignored only "
+                                                               "when the ignore label is 255"
+                                                             : "");
     return FACS_OK;
 }
 
@@ -271,7 +301,7 @@ facs_status facs_cityscapes_load_label(const facs_cityscapes_pairs *index, int i
         return facs_fail(FACS_ERR_ARG, "Cityscapes frame %d is outside [0, %d)", i, index ? index->count : 0);
     facs_status s = facs_image_read_label(index->pairs[i].label, label);
     if (s == FACS_OK)
-        s = to_train_ids(&index->pairs[i], label);
+        s = to_train_ids(&index->pairs[i], index->ignore_label, label);
     if (s != FACS_OK)
         facs_image_free(label);
     return s;
@@ -292,7 +322,7 @@ facs_status facs_cityscapes_load_pair(const facs_cityscapes_pairs *index, int i,
         s = facs_fail(FACS_ERR_FORMAT, "%s is %dx%d but its label %s is %dx%d", p->image, image->width,
                       image->height, p->label, label->width, label->height);
     if (s == FACS_OK)
-        s = to_train_ids(p, label);
+        s = to_train_ids(p, index->ignore_label, label);
     if (s != FACS_OK) {
         facs_image_free(image);
         facs_image_free(label);
@@ -410,6 +440,26 @@ facs_status facs_cityscapes_check(const char *root, facs_cityscapes_report *repo
         return facs_fail(FACS_ERR_FORMAT, "%s: not a Cityscapes folder; looked for leftImg8bit/train, "
                                           "leftImg8bit/val and leftImg8bit/test",
                          root);
+    return FACS_OK;
+}
+
+facs_status facs_cityscapes_check_output(const char *root, const char *option, const char *path)
+{
+    static const char *const read[] = {"leftImg8bit", "gtFine"};
+    for (int k = 0; k < 2; k++) {
+        char *folder = path_join(root, read[k], NULL, NULL);
+        if (!folder)
+            return facs_fail(FACS_ERR_MEMORY, "%s: out of memory", root);
+        int inside = facs_path_within(path, folder);
+        facs_status s = inside ? facs_fail(FACS_ERR_ARG,
+                                           "%s %s is or lies inside %s, which is read as Cityscapes data: what is "
+                                           "written there would be read as cities of a split; give a folder outside "
+                                           "%s/leftImg8bit and %s/gtFine",
+                                           option, path, folder, root, root)
+                               : FACS_OK;
+        free(folder);
+        FACS_TRY(s);
+    }
     return FACS_OK;
 }
 

@@ -20,7 +20,12 @@
  * with stem = {city}_{seq:06d}_{frame:06d} and split = train, val or test. A frame's
  * label is its labelTrainIds PNG when present, else its labelIds PNG mapped through
  * the official labelId -> trainId table (facs_cityscapes_train_id). Other files
- * (gtFine _color, _instanceIds, _polygons.json, temporaries) are ignored. */
+ * (gtFine _color, _instanceIds, _polygons.json, temporaries) are ignored.
+ *
+ * The ignore label (index.ignore_label, 255 unless the caller sets it after
+ * indexing, as pspnet-train --ignore-index does) is what a labelTrainIds PNG
+ * holds for its void pixels, and what the void labelIds of a labelIds PNG
+ * become. */
 #ifndef FACS_CITYSCAPES_H
 #define FACS_CITYSCAPES_H
 
@@ -31,6 +36,7 @@
 
 #define FACS_CITYSCAPES_CLASSES 19
 #define FACS_CITYSCAPES_IGNORE 255 /* trainId of every pixel that is not evaluated */
+#define FACS_CITYSCAPES_LAST_LABEL_ID 33 /* labelIds PNGs hold 0..33 (license plates, id -1, are not drawn) */
 #define FACS_CITYSCAPES_SPLITS 3   /* train, val, test */
 
 /* The 19 evaluated classes in trainId order ("road" .. "bicycle"). */
@@ -65,6 +71,7 @@ typedef struct {
 typedef struct {
     int count;
     facs_cityscapes_pair *pairs;
+    int ignore_label; /* 0..255: the void value of loaded labels (above); the index sets 255 */
 } facs_cityscapes_pairs;
 
 /* Walks root/leftImg8bit/{split} and pairs every image with its label. split is
@@ -77,9 +84,12 @@ facs_status facs_cityscapes_index(const char *root, const char *split, facs_city
 void facs_cityscapes_index_free(facs_cityscapes_pairs *index);
 
 /* Decodes frame i: *image as RGB (3 channels), *label as 1 channel of trainIds
- * (labelIds already mapped). Checks that the label has the image's size (message
- * names both files and sizes) and that every trainId is < 19 or 255 (message names
- * the file, the value and its x, y). On failure both images are left empty. */
+ * (labelIds already mapped, their void ones to the ignore label). Checks that the
+ * label has the image's size (message names both files and sizes), that every
+ * trainId is < 19 or the ignore label, and that every labelId is at most 33 (each
+ * message names the file, the value and its x, y; a labelIds PNG holding 255 is
+ * said to look like trainIds under the labelIds name). On failure both images are
+ * left empty. */
 facs_status facs_cityscapes_load_pair(const facs_cityscapes_pairs *index, int i, facs_image *image,
                                       facs_image *label);
 
@@ -109,6 +119,12 @@ typedef struct {
  * (the message says what was looked for). facs_cityscapes_index itself ignores
  * labels without images: training reads only the frames it has. */
 facs_status facs_cityscapes_check(const char *root, facs_cityscapes_report *report);
+
+/* Refuses (FACS_ERR_ARG, naming the option, path and folder) an output folder
+ * path that is, or lies inside, root/leftImg8bit or root/gtFine: the indexer
+ * would read what is written there as cities of a split (symbolic links and
+ * ".." resolved; path need not exist yet). */
+facs_status facs_cityscapes_check_output(const char *root, const char *option, const char *path);
 
 /* Writes a synthetic Cityscapes tree under out_root (folders created when
  * missing): n_train frames in split train and n_val in val, each split spread

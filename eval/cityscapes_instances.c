@@ -5,21 +5,20 @@
 #include <stdlib.h>
 
 #define FIRST_INSTANCE_LABEL 24 /* person; the labels with instances are labelIds 24 .. 33 */
-#define LAST_LABEL_ID 33
 #define CATEGORY_HUMAN 5   /* in facs_cityscapes_category_names */
 #define CATEGORY_VEHICLE 6
 #define ID_SPACE 65536 /* 16-bit instanceIds */
 
 /* evalPixelLevelSemanticLabeling's avgClassSize, by labelId 24 .. 33 (person,
  * rider, car, truck, bus, caravan, trailer, train, motorcycle, bicycle). */
-static const double AVERAGE_SIZE[LAST_LABEL_ID - FIRST_INSTANCE_LABEL + 1] = {
+static const double AVERAGE_SIZE[FACS_CITYSCAPES_LAST_LABEL_ID - FIRST_INSTANCE_LABEL + 1] = {
     3462.4756337644,  3930.4788056518, 12794.0202738185, 27855.1264367816, 35732.1511111111,
     36771.8241758242, 16926.9763313609, 67583.7075812274, 6298.7200839748,  4672.3249222261};
 
 /* The category of a labelId with instances (human or vehicle), -1 for the others. */
 static int instance_category(int label_id)
 {
-    if (label_id < FIRST_INSTANCE_LABEL || label_id > LAST_LABEL_ID)
+    if (label_id < FIRST_INSTANCE_LABEL || label_id > FACS_CITYSCAPES_LAST_LABEL_ID)
         return -1;
     return label_id <= 25 ? CATEGORY_HUMAN : CATEGORY_VEHICLE;
 }
@@ -43,9 +42,9 @@ facs_status facs_cityscapes_instances_add(facs_cityscapes_instances *inst, const
 {
     for (size_t i = 0; i < n; i++) {
         int label = label_of(instance_ids[i]);
-        if (label > LAST_LABEL_ID)
+        if (label > FACS_CITYSCAPES_LAST_LABEL_ID)
             return facs_fail(FACS_ERR_FORMAT, "instance id %d at pixel %zu: labelId %d is not a Cityscapes label (0..%d)",
-                             instance_ids[i], i, label, LAST_LABEL_ID);
+                             instance_ids[i], i, label, FACS_CITYSCAPES_LAST_LABEL_ID);
         if (instance_ids[i] > 1000 && instance_category(label) < 0 && facs_cityscapes_train_id(label) != 255)
             return facs_fail(FACS_ERR_FORMAT, "instance id %d at pixel %zu: labelId %d has no instances",
                              instance_ids[i], i, label);

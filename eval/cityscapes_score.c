@@ -11,7 +11,6 @@
 #include "image_walk.h"
 
 #define PATH_SIZE 4096
-#define LAST_LABEL_ID 33
 #define KEY_SIZE 256 /* "<city>_<seq>_<frame>" */
 
 /* "<city>_<seq>_<frame>" of a frame: its image's file name without "_leftImg8bit.png". */
@@ -117,7 +116,8 @@ static facs_status read_prediction(const facs_cityscapes_score_opts *o, const ch
     size_t n = (size_t)p.width * p.height;
     for (size_t k = 0; k < n && s == FACS_OK; k++) {
         int v = p.pixels[k];
-        int valid = o->train_ids ? v < FACS_CITYSCAPES_CLASSES || v == FACS_CITYSCAPES_IGNORE : v <= LAST_LABEL_ID;
+        int valid = o->train_ids ? v < FACS_CITYSCAPES_CLASSES || v == FACS_CITYSCAPES_IGNORE
+                                 : v <= FACS_CITYSCAPES_LAST_LABEL_ID;
         if (!valid) {
             s = facs_fail(FACS_ERR_FORMAT, "%s: %d at x=%zu, y=%zu is not a %s", path, v, k % (size_t)p.width,
                           k / (size_t)p.width,

@@ -25,7 +25,7 @@ static facs_status argmax_pixels(const float *scores, size_t n, int K, int width
         int best = 0;
         for (int k = 0; k < K; k++) {
             if (!isfinite(z[k]))
-                return facs_fail(FACS_ERR_ARG, "the model's output is %f at x=%zu, y=%zu (class %d)", (double)z[k],
+                return facs_fail(FACS_ERR_ARG, FACS_SEG_NOT_FINITE ": %f at x=%zu, y=%zu (class %d)", (double)z[k],
                                  i % (size_t)width, i / (size_t)width, k);
             if (z[k] > z[best])
                 best = k;
@@ -189,6 +189,20 @@ static int scaled_long_side(const facs_seg_infer_opts *o, int h, int w, float sc
     int base = o->base_size > 0 ? o->base_size : h > w ? h : w;
     int side = (int)nearbyint((double)scale * base);
     return side > 0 ? side : 1;
+}
+
+int facs_seg_windows_mostly_padding(const facs_seg_infer_opts *o, int h, int w, int *nh, int *nw)
+{
+    *nh = *nw = 0;
+    if (o->crop_h <= 0 || o->crop_w <= 0)
+        return 0;
+    for (int i = 0; i < (o->n_scales > 0 ? o->n_scales : 1); i++) { /* both sides grow with the scale */
+        int sh, sw;
+        facs_long_side_size(h, w, scaled_long_side(o, h, w, o->n_scales ? o->scales[i] : 1.0f), &sh, &sw);
+        *nh = sh > *nh ? sh : *nh;
+        *nw = sw > *nw ? sw : *nw;
+    }
+    return o->crop_h > 2 * *nh || o->crop_w > 2 * *nw;
 }
 
 /* One scale: scores (at least h * w * K and nh * nw * K) gets the

@@ -47,6 +47,9 @@
 #include "model.h"
 
 #define FACS_SEG_MAX_SCALES 16
+/* How the message of logits that are not finite begins: a caller tells a model
+ * that diverged from bad input by it (pspnet-train's validation). */
+#define FACS_SEG_NOT_FINITE "the model's output is not finite"
 
 typedef struct {
     float mean[3], std[3]; /* 0..1 units, as facs_seg_aug */
@@ -73,5 +76,11 @@ facs_status facs_seg_predict(facs_ctx *ctx, facs_model *model, const facs_image 
 
 /* semseg's stride for a crop side: ceil(crop * 2/3), 476 for 713. */
 int facs_seg_default_stride(int crop);
+
+/* Slide mode on an h x w image: whether every window is mostly padding, the
+ * crop more than twice the image on a side at every scale (a 713 crop on
+ * small frames: the network sees mostly the mean, unlike in training).
+ * *nh, *nw get the image's largest size at the network (0 in whole mode). */
+int facs_seg_windows_mostly_padding(const facs_seg_infer_opts *opts, int h, int w, int *nh, int *nw);
 
 #endif

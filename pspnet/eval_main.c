@@ -31,8 +31,9 @@ static void usage(FILE *f)
             "  --data ROOT         leftImg8bit/{split}/<city>/*_leftImg8bit.png with gtFine labelTrainIds or\n"
             "                      labelIds PNGs\n"
             "  --split S           train, val (default) or test\n"
-            "  --images DIR        instead of --data: every PNG/JPEG under DIR (recursively), no labels, so no\n"
-            "                      metrics; needs --save-pred\n"
+            "  --images DIR        instead of --data: every PNG/JPEG under DIR (recursively; hidden files and\n"
+            "                      folders left out, other files skipped), no labels, so no metrics; needs\n"
+            "                      --save-pred outside DIR\n"
             "  --score PRED_DIR    instead of --weights: score predictions made elsewhere as cityscapesScripts'\n"
             "                      evalPixelLevelSemanticLabeling does: for each frame the one PNG under\n"
             "                      PRED_DIR (recursively) named <city>_<seq>_<frame>*.png; with gtFine\n"
@@ -57,7 +58,8 @@ static void usage(FILE *f)
             "                      mean_acc; miiou, iiou, category_miiou, category_iiou with --score where gtFine\n"
             "                      has instanceIds, else null) and confusion.csv; created if missing, locked\n"
             "                      while in use\n"
-            "  --save-pred DIR     per image, 8-bit PNGs in sub-folders of DIR (created if missing):\n"
+            "  --save-pred DIR     per image, 8-bit PNGs in sub-folders of DIR (created if missing; neither\n"
+            "                      among --images nor in ROOT/leftImg8bit or ROOT/gtFine, as --out):\n"
             "                        trainid/NAME.png        trainIds 0..18\n"
             "                        labelid/CITY/NAME.png   the 34 labelIds, as cityscapesScripts reads them\n"
             "                        color/NAME.png          the Cityscapes palette\n"
@@ -226,6 +228,8 @@ int main(int argc, char **argv)
 {
     ev_options o = {.split = "val", .slide = 1, .infer = facs_seg_infer_defaults()};
     o.infer.crop_h = o.infer.crop_w = 713;
+    /* Line by line: stdout redirected to a file keeps every line up to a kill -9. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (!parse(argc, argv, &o))
         return FACS_EXIT_USAGE;
     if (o.score) {

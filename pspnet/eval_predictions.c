@@ -15,6 +15,8 @@
 
 #define PATH_SIZE 4096
 
+const char *const ev_prediction_folders[] = {"trainid", "labelid", "color", "overlay", "prob", NULL};
+
 facs_status ev_saver_add(ev_saver *s, const char *file, const char *rel)
 {
     char name[PATH_SIZE];

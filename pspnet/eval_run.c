@@ -2,6 +2,7 @@
 #include "eval_run.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "atomic_file.h"
@@ -50,17 +51,46 @@ static facs_status list_split(ev_run *r)
     return FACS_OK;
 }
 
-/* --images: every image under the folder, named by its path there. */
-static facs_status list_folder(ev_run *r)
+/* --save-pred and --out kept out of what the run reads: --images' folder, or
+ * the folders of --data that the Cityscapes indexer reads. */
+static facs_status check_outputs_outside_inputs(const ev_options *o)
 {
-    FACS_TRY(facs_image_folder_open_unlabelled(r->o->images, &r->folder));
-    facs_image_folder_dataset(&r->folder, &r->images);
-    char file[4096];
-    for (int i = 0; i < r->folder.count; i++) {
-        FACS_TRY(facs_image_folder_path(&r->folder, i, file, sizeof file));
-        FACS_TRY(ev_saver_add(&r->saver, file, r->folder.paths[i]));
-    }
-    return FACS_OK;
+    if (o->images)
+        return ev_check_save_pred_outside(o->images, o->save_pred);
+    if (o->save_pred)
+        FACS_TRY(facs_cityscapes_check_output(o->data, "--save-pred", o->save_pred));
+    return facs_cityscapes_check_output(o->data, "--out", o->out);
+}
+
+/* The size of an image file from its header, without decoding it. */
+static facs_status image_size(const char *path, int *h, int *w)
+{
+    uint8_t *data;
+    size_t len;
+    FACS_TRY(facs_file_read(path, &data, &len));
+    int jpeg;
+    facs_status s = facs_image_probe(data, len, path, w, h, &jpeg);
+    free(data);
+    return s;
+}
+
+/* Slide mode: one line on stderr when every window over the first image is
+ * mostly padding, which the network never saw in training (the default 713
+ * crop on small frames: a forgotten --crop); a warning, since the numbers are
+ * still semseg's for that crop. */
+static void warn_mostly_padding(const ev_run *r)
+{
+    const facs_seg_infer_opts *in = &r->o->infer;
+    const char *first = r->saver.files.count ? r->saver.files.items[0] : NULL;
+    int h, w, nh, nw;
+    if (!r->writes || !first || image_size(first, &h, &w) != FACS_OK ||
+        !facs_seg_windows_mostly_padding(in, h, w, &nh, &nw))
+        return;
+    fprintf(stderr,
+            "pspnet-eval: warning: --crop %dx%d is more than twice the size of %s on a side (%dx%d HxW at the "
+            "network): every window is mostly padding (the mean), unlike the crops the network was trained on; "
+            "give a --crop near the training one, or --mode whole\n",
+            in->crop_h, in->crop_w, first, nh, nw);
 }
 
 facs_status ev_run_setup(ev_run *r, const ev_options *o, facs_comm *comm)
@@ -78,7 +108,9 @@ facs_status ev_run_setup(ev_run *r, const ev_options *o, facs_comm *comm)
     facs_model_options mo;
     FACS_TRY(facs_cli_device_use(&o->device, facs_comm_size(comm)));
     FACS_TRY(model_options(o->weights, &mo));
-    FACS_TRY(o->data ? list_split(r) : list_folder(r));
+    FACS_TRY(check_outputs_outside_inputs(o));
+    FACS_TRY(o->data ? list_split(r) : ev_list_images(r));
+    warn_mostly_padding(r);
     if (o->save_pred)
         FACS_TRY(ev_saver_check_unique(&r->saver));
     if (o->out && r->writes) { /* before the work: a folder that cannot be made fails now, not after it */
@@ -191,7 +223,6 @@ void ev_run_free(ev_run *r)
     facs_model_free(r->model);
     facs_ctx_free(r->ctx);
     facs_cityscapes_index_free(&r->index);
-    facs_image_folder_free(&r->folder);
     ev_saver_free(&r->saver);
     facs_run_dir_close(&r->out);
 }

@@ -9,7 +9,6 @@
 
 #include "cityscapes.h"
 #include "eval_options.h"
-#include "image_folder.h"
 #include "image_walk.h"
 #include "progress.h"
 #include "parallel.h"
@@ -27,6 +26,9 @@ typedef struct {
     facs_strings names;  /* per image: its path under the image root, without extension ("city/name") */
 } ev_saver;
 
+/* The folders --save-pred DIR writes into, NULL-terminated: trainid, labelid, color, overlay, prob. */
+extern const char *const ev_prediction_folders[];
+
 /* Adds image file `file`, known as rel under its root ("city/x_leftImg8bit.png"). */
 facs_status ev_saver_add(ev_saver *s, const char *file, const char *rel);
 /* Refuses two images whose predictions would have the same name (a.jpg and a.png), naming both. */
@@ -40,8 +42,7 @@ typedef struct {
     const ev_options *o;
     facs_run_dir out;
     facs_cityscapes_pairs index;  /* --data */
-    facs_image_folder folder;     /* --images */
-    facs_dataset images;
+    facs_dataset images;          /* --data's split, or --images' files (the saver's) */
     facs_model *model;
     facs_ctx *ctx;
     ev_saver saver;
@@ -52,6 +53,14 @@ typedef struct {
 } ev_run;
 
 facs_status ev_run_setup(ev_run *r, const ev_options *o, facs_comm *comm);
+/* --images DIR (eval_images.c): every .jpg, .jpeg and .png under it, hidden
+ * files and folders left out, other files skipped and counted in one line
+ * (rank 0 prints it), each added to the saver and r->images over them. */
+facs_status ev_list_images(ev_run *r);
+/* Refuses a --save-pred whose prediction folders would lie inside --images,
+ * or hold it, naming both: a prediction named as an input would overwrite it,
+ * and the next run would read the others as images. */
+facs_status ev_check_save_pred_outside(const char *images, const char *save_pred);
 /* --out's results.json and confusion.csv (inst NULL: no instance-level IoU). */
 facs_status ev_write_results(facs_run_dir *out, const facs_confusion *cm, const facs_cityscapes_instances *inst);
 /* seg_eval.h's progress callback over a facs_progress bar. */

@@ -32,7 +32,9 @@ facs_status ev_score(const ev_options *o)
     facs_cityscapes_instances inst = {0};
     score_progress progress = {.split = o->split};
     int with_instances = 0;
-    facs_status s = facs_run_dir_open(&out, "--out", o->out);
+    facs_status s = facs_cityscapes_check_output(o->data, "--out", o->out);
+    if (s == FACS_OK)
+        s = facs_run_dir_open(&out, "--out", o->out);
     if (s == FACS_OK)
         s = facs_confusion_init(&cm, FACS_CITYSCAPES_CLASSES);
     if (s == FACS_OK) {

@@ -27,7 +27,8 @@ static void usage(FILE *f)
             "  --deep-stem         three 3x3 convolutions instead of the 7x7 stem (ResNet-v1c: 32-32-64 at width 1)\n"
             "  --deep-base         semseg's deep base: 3x3 convolutions 64-64-128, layer1 on 128 channels (the stem\n"
             "                      of semseg's ImageNet ResNets and of its released PSPNets)\n"
-            "  --init W.h5         ImageNet backbone weights (torchvision names); the heads start fresh\n"
+            "  --init W.h5         a classifier's ImageNet backbone weights (torchvision names); the heads start\n"
+            "                      fresh (a PSPNet file is refused: --resume continues a pspnet-train run)\n"
             "Data augmentation (training):\n"
             "  --crop H[xW]        crop size, padded with the mean / ignore label (default 713x713)\n"
             "  --scale-min X, --scale-max X   random scale range (default 0.5, 2)\n"
@@ -44,7 +45,8 @@ static void usage(FILE *f)
             "  --wd X              weight decay (default 1e-4)\n"
             "  --power X           poly schedule power, per iteration (default 0.9)\n"
             "  --aux-weight X      weight of the auxiliary loss (default 0.4)\n"
-            "  --ignore-index N    label excluded from loss and metrics (default 255)\n"
+            "  --ignore-index N    label excluded from loss and metrics, 0..255 (default 255): the value of void\n"
+            "                      pixels in labelTrainIds PNGs, and what void labelIds become\n"
             "  --seed N            seed of weights, data order and augmentation (default 1)\n"
             "  --workers N         data loading threads (default 2)\n"
             FACS_CLI_DEVICE_HELP("          ")
@@ -128,7 +130,7 @@ static int parse(int argc, char **argv, ps_options *o)
         case O_WD: ok = accepted(facs_cli_real("--wd", optarg, 0, 1, &o->wd)); break;
         case O_POWER: ok = accepted(facs_cli_real("--power", optarg, 0, 100, &o->power)); break;
         case O_AUX: ok = accepted(facs_cli_real("--aux-weight", optarg, 0, 100, &o->aux_weight)); break;
-        case O_IGNORE: ok = accepted(facs_cli_int("--ignore-index", optarg, 0, 65535, &o->ignore_index)); break;
+        case O_IGNORE: ok = accepted(facs_cli_int("--ignore-index", optarg, 0, 255, &o->ignore_index)); break;
         case O_VAL: ok = accepted(facs_cli_int64("--val-every", optarg, 0, INT64_MAX / 2, &o->val_every)); break;
         case O_LOG: ok = accepted(facs_cli_int64("--log-every", optarg, 1, INT64_MAX / 2, &o->log_every)); break;
         case O_SAVE: ok = accepted(facs_cli_int64("--save-every", optarg, 1, INT64_MAX / 2, &o->save_every)); break;
@@ -169,6 +171,8 @@ int main(int argc, char **argv)
                     .ignore_index = 255, .log_every = 10, .save_every = 100, .workers = 2, .seed = 1,
                     .sync_bn = 1};
     snprintf(o.arch, sizeof o.arch, "pspnet_facs_resnet50");
+    /* Line by line: stdout redirected to a file keeps every log line up to a kill -9. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (!parse(argc, argv, &o))
         return FACS_EXIT_USAGE;
     facs_comm *comm = facs_parallel_open("pspnet-train");

@@ -62,4 +62,9 @@ facs_status ps_step(ps_run *r, const facs_batch *b, int64_t global_labelled, con
 /* The pixels of b that carry a class (not the ignore label). */
 int64_t ps_labelled_pixels(const ps_run *r, const facs_batch *b);
 
+/* Every value of the model finite (weights and BatchNorm statistics), else a
+ * message naming the first bad tensor and the iteration: checked before each
+ * checkpoint, so that a run that diverged keeps its earlier ones. */
+facs_status ps_check_finite_weights(const ps_run *r);
+
 #endif

@@ -34,9 +34,11 @@ static json_t *run_options(const ps_run *r)
     return j;
 }
 
-static facs_status load_split(const char *root, const char *split, facs_cityscapes_pairs *index, facs_dataset *ds)
+/* One split's frames (nothing decoded), their void labels read as --ignore-index. */
+static facs_status load_split(const ps_run *r, const char *split, facs_cityscapes_pairs *index, facs_dataset *ds)
 {
-    FACS_TRY(facs_cityscapes_index(root, split, index));
+    FACS_TRY(facs_cityscapes_index(r->o->data, split, index));
+    index->ignore_label = r->o->ignore_index;
     facs_cityscapes_dataset(index, ds);
     return FACS_OK;
 }
@@ -62,12 +64,31 @@ static facs_status check_crop(const ps_options *o, const facs_cityscapes_pairs *
                      max_h, max_w);
 }
 
-static facs_status setup_data(ps_run *r)
+/* Both splits indexed and the run's length, which run_options records. */
+static facs_status index_data(ps_run *r)
 {
     const ps_options *o = r->o;
-    FACS_TRY(load_split(o->data, "train", &r->train_index, &r->train_set));
-    FACS_TRY(load_split(o->data, "val", &r->val_index, &r->val_set));
-    FACS_TRY(check_crop(o, &r->train_index));
+    FACS_TRY(load_split(r, "train", &r->train_index, &r->train_set));
+    FACS_TRY(load_split(r, "val", &r->val_index, &r->val_set));
+    r->batches_per_epoch = r->train_index.count / o->batch;
+    r->total_iters = o->iters > 0 ? o->iters : (int64_t)o->epochs * r->batches_per_epoch;
+    return FACS_OK;
+}
+
+/* The checks of the options against the data: the batch against the training
+ * images, the crop against the first of them. */
+static facs_status check_data(const ps_run *r)
+{
+    const ps_options *o = r->o;
+    if (r->batches_per_epoch < 1)
+        return facs_fail(FACS_ERR_ARG, "--batch %d is larger than the %d training images of %s", o->batch,
+                         r->train_index.count, o->data);
+    return check_crop(o, &r->train_index);
+}
+
+static void setup_augmentation(ps_run *r)
+{
+    const ps_options *o = r->o;
     r->aug = facs_seg_aug_train(o->crop_h, o->crop_w);
     r->aug.scale_min = (float)o->scale_min;
     r->aug.scale_max = (float)o->scale_max;
@@ -75,12 +96,6 @@ static facs_status setup_data(ps_run *r)
     r->aug.blur_p = (float)o->blur;
     r->aug.flip_p = (float)o->flip;
     r->aug.ignore_label = o->ignore_index;
-    r->batches_per_epoch = r->train_index.count / o->batch;
-    if (r->batches_per_epoch < 1)
-        return facs_fail(FACS_ERR_ARG, "--batch %d is larger than the %d training images of %s", o->batch,
-                         r->train_index.count, o->data);
-    r->total_iters = o->iters > 0 ? o->iters : (int64_t)o->epochs * r->batches_per_epoch;
-    return FACS_OK;
 }
 
 static facs_status setup_model(ps_run *r)
@@ -128,11 +143,17 @@ static facs_status setup_optimizer(ps_run *r)
 
 static facs_status resume(ps_run *r)
 {
+    const ps_options *o = r->o;
     facs_train_state state;
     FACS_TRY(facs_weights_load_checkpoint(r->run.last_path, &r->sgd, NULL, NULL, &state));
     if (state.epoch != r->run.done || r->sgd.steps != r->run.done || r->sgd.steps > r->total_iters)
         return facs_fail(FACS_ERR_FORMAT, "--resume: %s says %lld iterations done after %lld steps of %lld",
                          r->run.last_path, (long long)r->run.done, (long long)r->sgd.steps,
+                         (long long)r->total_iters);
+    if (o->stop_after > 0 && o->stop_after <= r->run.done)
+        return facs_fail(FACS_ERR_ARG, "--stop-after %lld: %s is already at iteration %lld of %lld; give a later "
+                                       "iteration, or leave --stop-after out to run to the end",
+                         (long long)o->stop_after, r->run.last_path, (long long)r->run.done,
                          (long long)r->total_iters);
     return FACS_OK;
 }
@@ -160,12 +181,39 @@ static facs_status setup_loader(ps_run *r)
     return facs_loader_create(&r->train_set, &lo, &r->loader);
 }
 
-/* A PSPNet architecture, else a message listing them (before the data is read). */
-static facs_status check_arch(const char *arch)
+static int is_pspnet(const char *arch)
 {
     for (const char *const *n = facs_pspnet_arch_names(); *n; n++)
         if (strcmp(*n, arch) == 0)
-            return FACS_OK;
+            return 1;
+    return 0;
+}
+
+/* --init: a classifier's backbone, the heads left as initialised. A PSPNet
+ * file is refused by what it is: its backbone shares some names with the
+ * classifier's but not the file's layout, and a list of missing tensors would
+ * not say that --init is the wrong option for it. */
+static facs_status load_init(ps_run *r)
+{
+    const char *path = r->o->init;
+    facs_weights_meta meta;
+    if (facs_weights_read_meta(path, &meta) == FACS_OK && is_pspnet(meta.arch))
+        return facs_fail(FACS_ERR_ARG,
+                         "--init %s holds %s, a PSPNet: --init takes a classifier's (ImageNet) backbone weights, such "
+                         "as a converted torchvision resnet50, not a PSPNet file; to continue a pspnet-train run, give "
+                         "its folder as --out with --resume",
+                         path, meta.arch);
+    facs_weights_report report;
+    FACS_TRY(facs_model_load_backbone(r->model, path, &report));
+    printf("--init %s: %d backbone tensors loaded; the heads are newly initialised\n", path, report.loaded);
+    return FACS_OK;
+}
+
+/* A PSPNet architecture, else a message listing them (before the data is read). */
+static facs_status check_arch(const char *arch)
+{
+    if (is_pspnet(arch))
+        return FACS_OK;
     return facs_fail(FACS_ERR_ARG, "--arch %s is not a PSPNet; use pspnet_<backbone>, e.g. pspnet_resnet50 or "
                                    "pspnet_facs_resnet101 (facs-summary --list shows every name)",
                      arch);
@@ -180,20 +228,23 @@ facs_status ps_run_setup(ps_run *r, const ps_options *o, facs_comm *comm)
     FACS_TRY(check_arch(o->arch));
     FACS_TRY(facs_parallel_check_batch(o->batch, o->ranks));
     FACS_TRY(facs_cli_device_use(&o->device, o->ranks));
+    FACS_TRY(facs_cityscapes_check_output(o->data, "--out", o->out));
     FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"pspnet-train", o->out, o->resume, "val_miou",
                                                        o->rank != 0}));
     FACS_TRY(facs_run_dir_file(&r->run.dir, "curves.png", r->plot_path, sizeof r->plot_path));
-    FACS_TRY(setup_data(r));
+    FACS_TRY(index_data(r));
     FACS_TRY(setup_model(r));
-    FACS_TRY(facs_run_set_options(&r->run, run_options(r), PS_FREE_OPTIONS));
+    /* Compared with last.h5 before the checks against the data: a --resume
+     * without the run's options is told which option it forgot, not that the
+     * default crop or batch does not fit the images. */
+    FACS_TRY(facs_run_set_options(&r->run, run_options(r), PS_FREE_OPTIONS, NULL));
+    FACS_TRY(check_data(r));
+    setup_augmentation(r);
     FACS_TRY(setup_optimizer(r));
-    if (o->resume) {
+    if (o->resume)
         FACS_TRY(resume(r));
-    } else if (o->init) {
-        facs_weights_report report;
-        FACS_TRY(facs_model_load_backbone(r->model, o->init, &report));
-        printf("--init %s: %d backbone tensors loaded; the heads are newly initialised\n", o->init, report.loaded);
-    }
+    else if (o->init)
+        FACS_TRY(load_init(r));
     FACS_TRY(facs_cli_device_place(r->model, &o->device, 0));
     FACS_TRY(facs_parallel_setup(&r->par, comm, r->ctx, facs_model_params(r->model), o->sync_bn));
     FACS_TRY(setup_loader(r));

@@ -133,3 +133,17 @@ facs_status ps_step(ps_run *r, const facs_batch *b, int64_t global_labelled, con
     FACS_TRY(facs_sgd_zero_grad(&r->sgd));
     return add_global(r, values, &local, b->n, (double)local.labelled / (double)global_labelled, sums);
 }
+
+/* On the host, where the checkpoint's write brings every tensor anyway: a run
+ * can diverge with a finite loss and finite gradients while its BatchNorm
+ * running variances overflow, and such a checkpoint predicts NaN everywhere. */
+facs_status ps_check_finite_weights(const ps_run *r)
+{
+    facs_status s = facs_check_finite_values(r->ctx, facs_model_params(r->model));
+    if (s == FACS_OK)
+        return FACS_OK;
+    char why[512];
+    snprintf(why, sizeof why, "%s", facs_last_error());
+    return facs_fail(s, "iteration %lld: %s: training diverged; lower --lr (checkpoints already written are kept)",
+                     (long long)r->sgd.steps, why);
+}

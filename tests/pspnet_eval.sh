@@ -20,7 +20,14 @@
 #     the twin's multi-scale test: labels on >= 99.9% of pixels and
 #     probabilities within 1e-4.
 #   - The saved labelId PNGs scored with --score give the same numbers.
-#   - --images predicts a folder of PNG and JPEG images without labels.
+#   - --images predicts a folder of PNG and JPEG images without labels;
+#     hidden files and folders are left out, other files skipped and counted.
+#   - Slide windows that are mostly padding (the crop more than twice the
+#     image on a side) give one warning on stderr, others none.
+#   - Outputs that would land among the inputs are refused before any work,
+#     naming both, the inputs untouched: --save-pred inside --images, or
+#     --images inside a folder --save-pred writes; --save-pred or --out inside
+#     the data's leftImg8bit/ or gtFine/.
 #   - Bad input is refused by name, with a non-zero exit and no --out left
 #     behind: a missing or classifier weights file, a label outside the
 #     classes, a label of another size, a missing split, a fractional option,
@@ -91,11 +98,13 @@ cmp -s "$work/ev/results.json" "$work/ev128/results.json" &&
 "$tool" --weights "$weights" --data "$work/cs" --out "$work/evs" --save-pred "$work/preds" --crop 48 --stride 32 \
     --flip --save-prob >/dev/null 2>"$work/err"
 expect_rc "--mode slide --flip" 0 $?
+grep -q "warning" "$work/err" && bad "48x48 windows over 64x128 frames warned: $(cat "$work/err")" || ok
 ref twin "$weights" "$work/cs" val "$work/preds" 0 48 32 1 && ok || bad "slide + flip differs from the PyTorch twin"
 ref check "$work/preds" "$work/cs" val "$work/evs/results.json" && ok || bad "slide: metrics (numpy)"
 "$tool" --weights "$weights" --data "$work/cs" --out "$work/evs40" --save-pred "$work/preds40" --crop 48 \
     --base-size 40 >/dev/null 2>"$work/err"
 expect_rc "--mode slide --base-size 40" 0 $?
+contains "48x48 windows over 20x40 frames" "$work/err" "warning: --crop 48x48 is more than twice the size of"
 ref twin "$weights" "$work/cs" val "$work/preds40" 40 48 32 0 && ok || bad "slide, padded, differs from the PyTorch twin"
 
 # Multi-scale, semseg's: the longer side at round(scale x base size) in turn, probabilities resized back and averaged;
@@ -135,6 +144,44 @@ for n in names:  # the same image gives the same prediction
     assert (a == b).all(), n
 assert Image.open(os.path.join(images, "trainid", "sub", "frame.png")).size == (128, 64)
 PY
+
+# --images beside what is not an image: hidden files and folders left out, other files skipped and counted.
+mkdir -p "$work/photos/.hidden" "$work/photos/sub"
+frame=$(ls "$work"/cs/leftImg8bit/val/*/*.png | head -1)
+cp "$frame" "$work/photos/a.png"
+cp "$frame" "$work/photos/.hidden/b.png"
+cp "$frame" "$work/photos/sub/.c.png"
+echo "not an image" >"$work/photos/notes.txt"
+echo "not decoded here" >"$work/photos/sub/thumb.webp"
+"$tool" --weights "$weights" --images "$work/photos" --save-pred "$work/pred_photos" --mode whole >"$work/out" \
+    2>"$work/err"
+expect_rc "--images with other files" 0 $?
+contains "--images with other files" "$work/out" "skipped 2 files that are not .jpg, .jpeg or .png"
+[ "$(cd "$work/pred_photos/trainid" && find . -type f)" = "./a.png" ] && ok "--images: hidden entries left out" ||
+    bad "--images predicted $(cd "$work/pred_photos/trainid" && find . -type f)"
+
+# Outputs among the inputs: refused before any work, naming both; the inputs untouched.
+mkdir -p "$work/q/color"
+cp "$frame" "$work/q/x.png"
+cp "$(ls "$work"/cs/leftImg8bit/train/*/*.png | head -1)" "$work/q/color/x.png"
+before=$(cksum "$work"/q/x.png "$work"/q/color/x.png)
+expect_failure 1 "--save-pred equal to --images" "$tool" "--save-pred $work/q lies inside --images $work/q" -- \
+    --weights "$weights" --images "$work/q" --save-pred "$work/q" --mode whole
+expect_failure 1 "--save-pred inside --images" "$tool" "--save-pred $work/q/pred lies inside --images $work/q" -- \
+    --weights "$weights" --images "$work/q" --save-pred "$work/q/pred" --mode whole
+expect_failure 1 "--images where --save-pred writes" "$tool" \
+    "--images $work/q/color is or lies inside $work/q/color, where --save-pred $work/q writes its color predictions" \
+    -- --weights "$weights" --images "$work/q/color" --save-pred "$work/q" --mode whole
+[ "$(cksum "$work"/q/x.png "$work"/q/color/x.png)" = "$before" ] && [ "$(find "$work/q" | wc -l)" -eq 4 ] &&
+    ok "--images untouched" || bad "a refused --save-pred wrote into --images: $(find "$work/q")"
+cities=$(ls "$work/cs/leftImg8bit/val" | wc -l)
+expect_failure 1 "--save-pred inside the data" "$tool" "is or lies inside $work/cs/leftImg8bit," -- \
+    --weights "$weights" --data "$work/cs" --out "$work/bad" --save-pred "$work/cs/leftImg8bit/val"
+expect_failure 1 "--out inside the data" "$tool" "--out $work/cs/gtFine/val/ev is or lies inside $work/cs/gtFine" -- \
+    --weights "$weights" --data "$work/cs" --out "$work/cs/gtFine/val/ev"
+[ ! -e "$work/bad" ] && [ ! -e "$work/cs/gtFine/val/ev" ] &&
+    [ "$(ls "$work/cs/leftImg8bit/val" | wc -l)" -eq "$cities" ] && ok "the data untouched" ||
+    bad "a refused output inside the data was written"
 
 # refuse WHAT NEEDLE ARGS...: a non-zero exit naming NEEDLE, and no $work/bad left behind.
 refuse() {

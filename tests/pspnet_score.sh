@@ -12,7 +12,8 @@
 #   - Refused by name with a non-zero exit: a frame without prediction, two
 #     predictions for a frame, a PNG of no frame, a prediction of another
 #     size, a value outside the labelIds or the trainIds, instanceIds for
-#     some frames only, --score without --out, --score with --weights.
+#     some frames only, --score without --out, --score with --weights, an
+#     --out inside the data's leftImg8bit/ (not created).
 # usage: pspnet_score.sh PATH/TO/pspnet-eval PATH/TO/facs-data [WORK_DIR]
 set -u
 usage="usage: pspnet_score.sh PATH/TO/pspnet-eval PATH/TO/facs-data [WORK_DIR]"
@@ -70,6 +71,9 @@ refuse "instanceIds for some frames only" "2 of the 3 frames have gtFine instanc
 refuse "--score without --out" "--score PRED_DIR needs --data ROOT" --score "$work/pred" --data "$work/cs"
 refuse "--score with --weights" "--weights belongs to running a model" --score "$work/pred" --data "$work/cs" \
     --out "$work/bad" --weights "$work/x.h5"
+refuse "--out inside the data" "--out $work/cs/leftImg8bit/scores is or lies inside $work/cs/leftImg8bit" \
+    --score "$work/pred" --data "$work/cs" --out "$work/cs/leftImg8bit/scores"
+[ ! -e "$work/cs/leftImg8bit/scores" ] && ok || bad "a refused --out inside the data was created"
 rm -rf "$work"/cs_inst/gtFine/val/*/*_instanceIds.png
 "$tool" --score "$work/pred" --data "$work/cs_inst" --out "$work/s_noinst" >/dev/null 2>"$work/err"
 expect_rc "--score without any instanceIds" 0 $?

@@ -4,7 +4,10 @@
  *
  * All comparisons are exact: decoded pixels and trainIds are integers that must
  * equal PIL's bit for bit, and the pixel histogram of `check` must equal numpy's.
- * Bad input includes labels without their image, which `check` must refuse. */
+ * Bad input includes labels without their image, which `check` must refuse,
+ * and labelIds PNGs holding more than labelIds. The ignore label of an index
+ * (pspnet-train --ignore-index) is what trainIds hold and void labelIds become.
+ * Output folders inside the data's folders are refused. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <stdio.h>
@@ -442,6 +445,94 @@ static void test_bad_input(const char *root)
     check_message("missing split", "leftImg8bit/val", NULL, NULL);
 }
 
+/* A 32x32 label PNG, zero but for value at x=5, y=3. */
+static void write_label_with(const char *path, int value)
+{
+    facs_image lab = {32, 32, 1, calloc(32 * 32, 1)};
+    lab.pixels[3 * 32 + 5] = (uint8_t)value;
+    CHECK_OK(facs_png_write(path, &lab));
+    facs_image_free(&lab);
+}
+
+/* Frame 0's label as loaded with the given ignore label: FACS_OK and its value at x=5, y=3, or the failure. */
+static facs_status load_with_ignore(const char *root, int ignore, int *value)
+{
+    facs_cityscapes_pairs ds;
+    facs_image label = {0};
+    facs_status s = facs_cityscapes_index(root, "train", &ds);
+    if (s == FACS_OK) {
+        ds.ignore_label = ignore;
+        s = facs_cityscapes_load_label(&ds, 0, &label);
+    }
+    *value = s == FACS_OK ? label.pixels[3 * 32 + 5] : -1;
+    facs_image_free(&label);
+    facs_cityscapes_index_free(&ds);
+    return s;
+}
+
+/* The ignore label of the index (pspnet-train --ignore-index): trainId files
+ * hold it, void labelIds become it, and a labelIds PNG holds only 0..33 (one
+ * holding 255 is said to look like trainIds). */
+static void test_ignore_label(const char *root)
+{
+    char train[4096], ids[4096];
+    join(train, sizeof train, root, "/gtFine/train/aachen/aachen_000000_000019_gtFine_labelTrainIds.png");
+    join(ids, sizeof ids, root, "/gtFine/train/aachen/aachen_000000_000019_gtFine_labelIds.png");
+    int v;
+    fresh(root);
+    write_label_with(train, 254);
+    CHECK(load_with_ignore(root, 254, &v) == FACS_OK && v == 254, "trainId 254 with ignore 254: %d", v);
+    CHECK(load_with_ignore(root, 255, &v) == FACS_ERR_FORMAT, "trainId 254 with ignore 255 was accepted");
+    check_message("trainId 254, ignore 255", train, "trainId 254", "x=5, y=3");
+    write_label_with(train, 255);
+    CHECK(load_with_ignore(root, 254, &v) == FACS_ERR_FORMAT, "trainId 255 with ignore 254 was accepted");
+    check_message("trainId 255, ignore 254", "nor 254 (ignore)", "255 is Cityscapes' void label", NULL);
+    unlink(train);
+    write_label_with(ids, 1); /* ego vehicle: void */
+    CHECK(load_with_ignore(root, 254, &v) == FACS_OK && v == 254, "labelId 1 with ignore 254 became %d", v);
+    CHECK(load_with_ignore(root, 255, &v) == FACS_OK && v == 255, "labelId 1 with ignore 255 became %d", v);
+    write_label_with(ids, 26); /* car */
+    CHECK(load_with_ignore(root, 254, &v) == FACS_OK && v == 13, "labelId 26 became %d", v);
+    write_label_with(ids, 200);
+    CHECK(load_with_ignore(root, 255, &v) == FACS_ERR_FORMAT, "labelId 200 was accepted");
+    check_message("labelId 200", ids, "labelId 200 at x=5, y=3", "(0..33)");
+    CHECK(!contains(facs_last_error(), "labelTrainIds"), "labelId 200: a trainIds hint without 255: %s",
+          facs_last_error());
+    write_label_with(ids, 255);
+    CHECK(load_with_ignore(root, 255, &v) == FACS_ERR_FORMAT, "labelId 255 was accepted");
+    check_message("labelId 255", ids, "labelId 255 at x=5, y=3", "a labelTrainIds PNG saved under the labelIds name");
+    facs_cityscapes_report rep;
+    CHECK(facs_cityscapes_check(root, &rep) == FACS_ERR_FORMAT, "check accepted labelId 255");
+}
+
+/* Output folders that the indexer would read back are refused, by the path
+ * the files would land at: inside or at ROOT/leftImg8bit or ROOT/gtFine,
+ * through a symbolic link, or climbing back with "..", existing or not. */
+static void test_check_output(const char *root)
+{
+    char path[4096], link[4096], target[4096];
+    fresh(root);
+    static const char *const refused[] = {"/leftImg8bit", "/gtFine/", "/leftImg8bit/train/aachen", "/gtFine/val/new",
+                                          "/x/../gtFine/new/deeper", "/gtFine/new/../../leftImg8bit/y"};
+    for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+        join(path, sizeof path, root, refused[k]);
+        CHECK(facs_cityscapes_check_output(root, "--out", path) == FACS_ERR_ARG, "--out %s was accepted", path);
+        check_message("an output in the data", "--out", path, "is or lies inside");
+    }
+    static const char *const accepted[] = {"", "/out", "/leftImg8bitX", "/gtFine/../pred", "/../elsewhere"};
+    for (size_t k = 0; k < sizeof accepted / sizeof accepted[0]; k++) {
+        join(path, sizeof path, root, accepted[k]);
+        CHECK_OK(facs_cityscapes_check_output(root, "--out", path));
+    }
+    join(link, sizeof link, root, ".link");
+    join(target, sizeof target, root, "/gtFine/train");
+    unlink(link);
+    CHECK(symlink(target, link) == 0, "cannot link %s", link);
+    join(path, sizeof path, link, "/pred");
+    CHECK(facs_cityscapes_check_output(root, "--save-pred", path) == FACS_ERR_ARG, "a link into gtFine was accepted");
+    unlink(link);
+}
+
 int main(int argc, char **argv)
 {
     h5_file *ref = test_open_ref(argc, argv);
@@ -455,6 +546,8 @@ int main(int argc, char **argv)
     rm_tree(root);
     join(root, sizeof root, argv[1], ".bad");
     test_bad_input(root);
+    test_ignore_label(root);
+    test_check_output(root);
     rm_tree(root);
     return test_finish();
 }

@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 }
 SEEDS
 srcs="$root/datasets/image.c $root/datasets/png.c $root/datasets/jpeg.c $root/datasets/cifar.c \
-    $root/datasets/cityscapes.c $root/kernels/status.c $root/kernels/atomic_file.c"
+    $root/datasets/cityscapes.c $root/datasets/image_walk.c $root/kernels/status.c $root/kernels/atomic_file.c"
 flags="-std=c11 -D_POSIX_C_SOURCE=200809L -I$root/datasets -I$root/kernels -g -O1"
 mkdir -p "$work/png" "$work/jpeg" "$work/cifar" "$work/label"
 if ! "$CC" $flags "$work/seeds.c" $srcs -lpng16 -lturbojpeg -o "$work/seeds" || ! "$work/seeds" "$work"; then

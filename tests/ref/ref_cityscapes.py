@@ -81,7 +81,7 @@ def main():
 
         if kind == "ids":
             ids = rng.integers(0, 34, (h, w)).astype(np.uint8)
-            ids[0, 0] = 255  # license plate as uint8: ignored
+            ids[0, 0] = 1  # ego vehicle: ignored (license plates, id -1, are not drawn: labelIds are 0..33)
             Image.fromarray(ids, "L").save(os.path.join(gt_dir, stem + "_gtFine_labelIds.png"))
             train = id_to_train(ids)
         else:
