@@ -47,7 +47,7 @@ void facs_cpu_bn_stats_from_sums(const double *sums, int C, float *mean, float *
     for (int c = 0; c < C; c++) {
         double mu = sums[c] / m, var_c = sums[C + c] / m - mu * mu;
         mean[c] = (float)mu;
-        var[c] = (float)(var_c > 0 ? var_c : 0);
+        var[c] = (float)(var_c < 0 ? 0 : var_c); /* rounding below 0 is 0; a NaN (inf - inf) stays NaN */
     }
 }
 
