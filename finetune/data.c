@@ -7,6 +7,7 @@
 
 #include "class_list.h"
 #include "data.h"
+#include "image_walk.h"
 #include "loader_skip.h"
 #include "parallel.h"
 
@@ -126,11 +127,34 @@ static facs_status load_folder(ft_split *s, const char *root, char *const *names
     return FACS_OK;
 }
 
-/* Loads --classes-file into *names, with the message label "--classes-file F". */
+facs_status ft_data_check_out(const ft_options *o, const char *out)
+{
+    static const char *const splits[] = {"train", "val"};
+    char split[PATH_SIZE];
+    for (int k = 0; out && o->layout == FT_LAYOUT_FOLDER && k < 2; k++) {
+        FACS_TRY(sub_path(o->data, splits[k], split));
+        if (facs_path_within(out, split))
+            return facs_fail(FACS_ERR_ARG, "--out %s is or lies inside %s: what is written there would be read as a "
+                             "class of the image folder --data %s; give a folder outside its train/ and val/",
+                             out, split, o->data);
+    }
+    return FACS_OK;
+}
+
+facs_status ft_read_classes_file(const ft_options *o, facs_strings *names)
+{
+    if (facs_class_list_read(o->classes_file, names) == FACS_OK)
+        return FACS_OK;
+    char why[1024];
+    snprintf(why, sizeof why, "%s", facs_last_error()); /* it starts with the file's name */
+    return facs_fail(facs_last_status(), "--classes-file %s", why);
+}
+
+/* Loads --classes-file into *names, with the message label that names it. */
 static facs_status read_classes_file(const ft_options *o, facs_strings *names, char *label, size_t size)
 {
-    snprintf(label, size, "--classes-file %s", o->classes_file);
-    return facs_class_list_read(o->classes_file, names);
+    snprintf(label, size, "the classes in --classes-file %s", o->classes_file);
+    return ft_read_classes_file(o, names);
 }
 
 facs_status ft_split_load_train(ft_split *s, const ft_options *o, int input_size, int norm)
@@ -187,7 +211,7 @@ facs_status ft_split_load_test(ft_split *s, const ft_options *o, char *const *na
         if (names_from)
             snprintf(label, sizeof label, "%s", names_from);
         else if (o->classes_file)
-            snprintf(label, sizeof label, "--classes-file %s", o->classes_file);
+            snprintf(label, sizeof label, "the classes in --classes-file %s", o->classes_file);
         else
             snprintf(label, sizeof label, "the classes of %s", train);
         if (n == 0 && o->classes_file)
@@ -264,5 +288,6 @@ void ft_print_error(const ft_options *o)
     const char *msg = facs_last_error();
     /* The loader's messages start so (loader.h); only a file's load fails there with --skip-bad off. */
     int bad_file = o->layout == FT_LAYOUT_FOLDER && !o->skip_bad && strncmp(msg, "loader: sample ", 15) == 0;
-    fprintf(stderr, "facs-finetune: %s%s%s\n", facs_parallel_rank_label(o->rank, o->ranks), msg, bad_file ? " (--skip-bad leaves out files that do not decode)" : "");
+    fprintf(stderr, "facs-finetune: %s%s%s\n", facs_parallel_rank_label(o->rank, o->ranks), msg,
+            bad_file ? " (--skip-bad leaves out files that do not decode)" : "");
 }

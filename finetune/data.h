@@ -18,6 +18,7 @@
 #include "comm.h"
 #include "ft_options.h"
 #include "image_folder.h"
+#include "image_walk.h"
 #include "loader.h"
 
 typedef struct {
@@ -34,6 +35,13 @@ typedef struct {
  * --dataset, --classes-file or --skip-bad that does not fit it is refused.
  * Called once, before anything else reads the data. */
 facs_status ft_data_detect(ft_options *o);
+
+/* Refuses an --out (NULL: none) that is an image folder's train/ or val/ or
+ * lies inside them: the run's files would be read as a class of images. */
+facs_status ft_data_check_out(const ft_options *o, const char *out);
+
+/* Reads --classes-file; a failure's message starts "--classes-file F". */
+facs_status ft_read_classes_file(const ft_options *o, facs_strings *names);
 
 /* The input side an image folder's evaluation resizes to before the centre
  * crop: 256 for 224, in proportion otherwise. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ft_run.h"
 #include "image_walk.h"
@@ -52,6 +53,49 @@ static facs_status saved_class_names(const json_t *saved, const char *path, facs
     return FACS_OK;
 }
 
+/* Name i of names, quoted, or "nothing" past its end. */
+static const char *quoted_name(const facs_strings *names, int i, char *buf, size_t size)
+{
+    if (i >= names->count)
+        return "nothing";
+    snprintf(buf, size, "'%s'", names->items[i]);
+    return buf;
+}
+
+/* --classes-file against the classes path was trained with (class i = saved->items[i]): the evaluation maps
+ * DIR/val's folders by the file's list, so a list in another order would score the network against the wrong labels. */
+static facs_status check_classes_file(const ft_options *o, const char *path, const facs_strings *saved)
+{
+    facs_strings listed = {0};
+    FACS_TRY(ft_read_classes_file(o, &listed));
+    int n = listed.count > saved->count ? listed.count : saved->count, c = 0;
+    while (c < n && c < listed.count && c < saved->count && strcmp(listed.items[c], saved->items[c]) == 0)
+        c++;
+    char lists[320], trained[320];
+    facs_status s = c == n ? FACS_OK
+                           : facs_fail(FACS_ERR_ARG, "--classes-file %s lists %s as class %d, but %s was trained with "
+                                       "%s there (it records its %d classes in order; leave out --classes-file to "
+                                       "use them)", o->classes_file, quoted_name(&listed, c, lists, sizeof lists), c,
+                                       path, quoted_name(saved, c, trained, sizeof trained), saved->count);
+    facs_strings_free(&listed);
+    return s;
+}
+
+/* --out must not be a training run's folder, whose confusion.csv the evaluation would replace. */
+static facs_status check_not_a_run(facs_run_dir *out)
+{
+    static const char *const run_files[] = {"last.h5", "best.h5", "log.jsonl"};
+    char path[4096];
+    struct stat st;
+    for (int i = 0; i < 3; i++) {
+        FACS_TRY(facs_run_dir_file(out, run_files[i], path, sizeof path));
+        if (stat(path, &st) == 0)
+            return facs_fail(FACS_ERR_ARG, "--out %s holds a training run (%s): --eval would replace its "
+                             "confusion.csv; give --eval another --out", out->path, path);
+    }
+    return FACS_OK;
+}
+
 typedef struct {
     facs_run_dir out;
     facs_model *model;
@@ -74,12 +118,17 @@ static facs_status evaluate_file(const ft_options *o, eval_session *e)
                          "classifiers (pspnet-eval evaluates PSPNet)", o->eval, mo.arch);
     int input_size, norm;
     FACS_TRY(input_settings(o, o->eval, &input_size, &norm, &e->saved));
-    if (o->layout == FT_LAYOUT_FOLDER && !o->classes_file)
+    if (o->layout == FT_LAYOUT_FOLDER)
         FACS_TRY(saved_class_names(e->saved, o->eval, &e->names));
-    if (o->out) /* before the work: a folder that cannot be made fails now, not after the evaluation */
+    if (o->classes_file && e->names.count > 0) /* else --classes-file gives the classes, as in training */
+        FACS_TRY(check_classes_file(o, o->eval, &e->names));
+    FACS_TRY(ft_data_check_out(o, o->out));
+    if (o->out) { /* before the work: a folder that cannot be made fails now, not after the evaluation */
         FACS_TRY(facs_run_dir_open(&e->out, "--out", o->out));
+        FACS_TRY(check_not_a_run(&e->out));
+    }
     char names_from[4200];
-    snprintf(names_from, sizeof names_from, "the classes of %s", o->eval);
+    snprintf(names_from, sizeof names_from, "the classes %s was trained with", o->eval);
     FACS_TRY(ft_split_load_test(&e->test, o, e->names.items, e->names.count, names_from, input_size, norm));
     int classes = e->test.num_classes;
     if (mo.classes != classes)

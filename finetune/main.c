@@ -114,6 +114,30 @@ static int accepted(facs_status s)
     return s == FACS_OK;
 }
 
+/* A path option's value: an empty one (--out '', --data=) is refused by name, where it would read as no file at
+ * all or as the current folder. */
+static int path_value(const char *option, const char *value, const char **out)
+{
+    *out = value;
+    if (value[0])
+        return 1;
+    fprintf(stderr, "facs-finetune: %s is empty: give it a path\n", option);
+    return 0;
+}
+
+/* --nesterov takes its value after "=" only (an optional value): "--nesterov 0" leaves "0" a stray argument. */
+static int nesterov_value(int argc, char **argv, ft_options *o)
+{
+    int flag = 1;
+    if (!optarg && optind < argc && (strcmp(argv[optind], "0") == 0 || strcmp(argv[optind], "1") == 0)) {
+        fprintf(stderr, "facs-finetune: --nesterov takes its value after '=': write --nesterov=%s\n", argv[optind]);
+        return 0;
+    }
+    int ok = !optarg || accepted(facs_cli_int("--nesterov", optarg, 0, 1, &flag));
+    o->nesterov = flag;
+    return ok;
+}
+
 static int parse(int argc, char **argv, ft_options *o)
 {
     static const struct option longopts[] = {
@@ -140,7 +164,7 @@ static int parse(int argc, char **argv, ft_options *o)
     while (ok && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         facs_model_given given = 0;
         switch (c) {
-        case O_DATA: o->data = optarg; break;
+        case O_DATA: ok = path_value("--data", optarg, &o->data); break;
         case O_DATASET:
             ok = accepted(facs_cli_choice("--dataset", optarg, ft_dataset_names, &flag));
             o->dataset = flag ? 100 : 10;
@@ -163,7 +187,7 @@ static int parse(int argc, char **argv, ft_options *o)
             ok = accepted(facs_cli_real("--threshold", optarg, 0, 1, &o->threshold));
             given = FACS_MODEL_GIVEN(THRESHOLD);
             break;
-        case O_INIT: o->init = optarg; break;
+        case O_INIT: ok = path_value("--init", optarg, &o->init); break;
         case O_INPUT:
             ok = accepted(facs_cli_int("--input-size", optarg, 8, 1024, &o->input_size));
             o->input_size_given = 1;
@@ -173,11 +197,7 @@ static int parse(int argc, char **argv, ft_options *o)
         case O_BATCH: ok = accepted(facs_cli_int("--batch", optarg, 1, 65536, &o->batch)); break;
         case O_LR: ok = accepted(facs_cli_real("--lr", optarg, 1e-12, 1e30, &o->lr)); break;
         case O_MOMENTUM: ok = accepted(facs_cli_real("--momentum", optarg, 0, 0.999999, &o->momentum)); break;
-        case O_NESTEROV: /* a bare --nesterov turns it on; --nesterov=0 off */
-            flag = 1;
-            ok = !optarg || accepted(facs_cli_int("--nesterov", optarg, 0, 1, &flag));
-            o->nesterov = flag;
-            break;
+        case O_NESTEROV: ok = nesterov_value(argc, argv, o); break; /* a bare --nesterov turns it on; =0 off */
         case O_WD: ok = accepted(facs_cli_real("--wd", optarg, 0, 1, &o->wd)); break;
         case O_SCHEDULE: ok = accepted(facs_cli_choice("--schedule", optarg, ft_schedule_names, &o->schedule)); break;
         case O_WARMUP: ok = accepted(facs_cli_real("--warmup", optarg, 0, 100000, &o->warmup)); break;
@@ -186,16 +206,20 @@ static int parse(int argc, char **argv, ft_options *o)
             o->seed = (uint64_t)seed;
             break;
         case O_WORKERS: ok = accepted(facs_cli_int("--workers", optarg, 0, 64, &o->workers)); break;
-        case O_OUT: o->out = optarg; break;
+        case O_OUT: ok = path_value("--out", optarg, &o->out); break;
         case O_RESUME: o->resume = 1; break;
         case O_STOP: ok = accepted(facs_cli_int("--stop-after", optarg, 1, 100000, &o->stop_after)); break;
-        case O_EVAL: o->eval = optarg; break;
-        case O_CLASSES_FILE: o->classes_file = optarg; break;
+        case O_EVAL: ok = path_value("--eval", optarg, &o->eval); break;
+        case O_CLASSES_FILE: ok = path_value("--classes-file", optarg, &o->classes_file); break;
         case O_SKIP_BAD: o->skip_bad = 1; break;
         case O_SYNC_BN: o->sync_bn = 1; break;
         case O_DEVICE: ok = accepted(facs_cli_device(optarg, &o->device)); break;
-        case O_JPEG_DRAFT: ok = accepted(facs_cli_choice("--jpeg-draft", optarg, ft_jpeg_draft_names, &o->jpeg_draft)); break;
-        case O_SMOOTHING: ok = accepted(facs_cli_real("--label-smoothing", optarg, 0, 0.999, &o->label_smoothing)); break;
+        case O_JPEG_DRAFT:
+            ok = accepted(facs_cli_choice("--jpeg-draft", optarg, ft_jpeg_draft_names, &o->jpeg_draft));
+            break;
+        case O_SMOOTHING:
+            ok = accepted(facs_cli_real("--label-smoothing", optarg, 0, 0.999, &o->label_smoothing));
+            break;
         case O_HELP: usage(stdout); exit(FACS_EXIT_OK);
         case O_VERSION: puts(VERSION); exit(FACS_EXIT_OK);
         default: ok = 0;
@@ -212,6 +236,11 @@ static int parse(int argc, char **argv, ft_options *o)
     }
     if (ok && !o->eval && !o->out) {
         fprintf(stderr, "facs-finetune: --out DIR is required for training\n");
+        ok = 0;
+    }
+    if (ok && !o->eval && o->stop_after > o->epochs) {
+        fprintf(stderr, "facs-finetune: --stop-after %d is beyond the run's %d epoch%s (--epochs)\n", o->stop_after,
+                o->epochs, o->epochs == 1 ? "" : "s");
         ok = 0;
     }
     if (ok && o->momentum == 0)

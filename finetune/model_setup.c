@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model_file.h"
 #include "model_setup.h"
 
 facs_status ft_model_options(const ft_options *o, int classes, facs_model_options *out)
@@ -37,16 +38,17 @@ facs_status ft_model_build(const ft_options *o, int classes, facs_device device,
 facs_status ft_model_load_init(facs_model *m, const char *path)
 {
     facs_weights_report report;
-    facs_weights_load_options lo = facs_weights_load_defaults();
-    lo.skip_prefix = facs_model_head_prefix(m);
-    lo.report = &report;
-    facs_weights_meta meta;
-    facs_status s = facs_weights_load(path, facs_model_params(m), &lo, &meta);
+    /* A refusal also says what the file was saved as and what network was built (model_file.h), which tells a
+     * forgotten --width or --arch from a file of another network. */
+    facs_status s = facs_model_load_backbone(m, path, &report);
     char buf[1024];
     if (s != FACS_OK) {
         snprintf(buf, sizeof buf, "%s", facs_last_error());
         return facs_fail(s, "--init: %s", buf); /* the message names the file */
     }
+    facs_weights_meta meta;
+    if (facs_weights_read_meta(path, &meta) != FACS_OK)
+        meta.arch[0] = '\0'; /* only for the line below: the load has read the file */
     printf("--init %s: %d tensors loaded%s%s, head '%s' newly initialised for %d classes%s%s\n", path, report.loaded,
            report.ignored ? "; " : "", report.ignored ? facs_weights_report_str(&report, buf, sizeof buf) : "",
            facs_model_head_prefix(m), facs_model_get_options(m)->classes, meta.arch[0] ? "; trained as " : "",

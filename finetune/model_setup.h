@@ -16,7 +16,9 @@ facs_status ft_model_check_options(const ft_options *o);
 
 facs_status ft_model_build(const ft_options *o, int classes, facs_device device, facs_model **out);
 
-/* Loads path into m except its head; prints what was loaded to stdout. */
+/* Loads path into m except its head (facs_model_load_backbone: a refusal also
+ * says what the file was saved as and what is built); prints what was loaded
+ * to stdout. */
 facs_status ft_model_load_init(facs_model *m, const char *path);
 
 #endif

@@ -19,6 +19,18 @@ static json_t *class_names_json(const ft_run *r)
 /* Run options a resumed run may change: they do not shape the result beyond rounding. */
 static const char *const FT_FREE_OPTIONS[] = {"device", NULL};
 
+/* Run options that the data gives, not an option of their own: --resume's messages describe them (run.h). */
+#define FT_DATA_CHANGED "--data changed since: resume on the data the run was written with"
+static const facs_run_derived FT_DERIVED_OPTIONS[] = {
+    {"classes", "", " classes in --data", NULL, FT_DATA_CHANGED},
+    {"train-images", "the training images of --data numbering ", "", NULL, FT_DATA_CHANGED},
+    {"data", "", " in --data", "CIFAR in --data", FT_DATA_CHANGED},
+    {"class-names", "the classes ", " in this order", NULL,
+     "resume with the run's classes and order (--classes-file, else the sorted folders of --data's train/)"},
+    {"eval-resize", "evaluation resizing to ", " (--input-size x 256 / 224)", NULL,
+     "resume with the run's --input-size"},
+    {NULL, NULL, NULL, NULL, NULL}};
+
 /* Everything that shapes the result, as last.h5 stores it and --resume checks it. */
 static json_t *run_options(const ft_run *r, int norm)
 {
@@ -45,7 +57,11 @@ static json_t *run_options(const ft_run *r, int norm)
     if (j && o->layout == FT_LAYOUT_FOLDER) /* what --eval needs to map DIR/val's folders to class ids */
         json_object_update_new(j, json_pack("{s:s, s:i, s:o, s:s}", "data", "imagefolder", "eval-resize",
                                             ft_eval_resize(o->input_size), "class-names", class_names_json(r),
-                                            "jpeg-draft", ft_jpeg_draft_names[o->jpeg_draft < 0 ? FT_DRAFT_TRAIN : o->jpeg_draft]));
+                                            "jpeg-draft",
+                                            ft_jpeg_draft_names[o->jpeg_draft < 0 ? FT_DRAFT_TRAIN : o->jpeg_draft]));
+    /* So that --resume on changed data is refused; a run from before it was recorded resumes without it. */
+    if (j && (!o->resume || facs_run_saved_option(&r->run, "train-images")))
+        json_object_set_new(j, "train-images", json_integer(r->train.count));
     return j;
 }
 
@@ -74,7 +90,8 @@ static facs_status setup_optimizer(ft_run *r)
     int64_t total = (int64_t)o->epochs * r->batches_per_epoch;
     int64_t warmup = (int64_t)llround(o->warmup * r->batches_per_epoch);
     if (warmup >= total)
-        return facs_fail(FACS_ERR_ARG, "--warmup %g covers the whole run of %d epochs", o->warmup, o->epochs);
+        return facs_fail(FACS_ERR_ARG, "--warmup %g covers the whole run of %d epoch%s", o->warmup, o->epochs,
+                         o->epochs == 1 ? "" : "s");
     r->schedule = facs_lr_schedule_defaults(o->schedule == FT_SCHEDULE_STEP ? FACS_LR_STEP : FACS_LR_COSINE, o->lr,
                                             total - warmup);
     r->schedule.warmup_iters = warmup;
@@ -112,6 +129,10 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm)
     facs_interrupt_install();
     FACS_TRY(ft_model_check_options(o)); /* a bad --arch fails before the data is read */
     FACS_TRY(facs_parallel_check_batch(o->batch, o->ranks));
+    if (o->batch / o->ranks < 2)
+        return facs_fail(FACS_ERR_ARG, "--batch %d%s: BatchNorm needs at least 2 images per batch in training",
+                         o->batch, o->ranks > 1 ? " over the ranks gives each rank 1 image" : "");
+    FACS_TRY(ft_data_check_out(o, o->out)); /* before facs_run_open creates it */
     FACS_TRY(facs_cli_device_use(&o->device, o->ranks));
     FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"facs-finetune", o->out, o->resume, "test_top1",
                                                        o->rank != 0}));
@@ -131,7 +152,7 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm)
      * backend keeps none, and the cache then stays empty). */
     FACS_TRY(facs_ctx_set_weight_cache(r->ctx, 1));
     r->meta = facs_model_meta(r->model);
-    FACS_TRY(facs_run_set_options(&r->run, run_options(r, norm), FT_FREE_OPTIONS));
+    FACS_TRY(facs_run_set_options(&r->run, run_options(r, norm), FT_FREE_OPTIONS, FT_DERIVED_OPTIONS));
     FACS_TRY(setup_optimizer(r));
     if (o->resume)
         FACS_TRY(resume(r));

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "curves.h"
+#include "finite.h"
 #include "ft_run.h"
 #include "interrupt.h"
 #include "progress.h"
@@ -66,6 +67,13 @@ static facs_status train_epoch(ft_run *r, int epoch, float *logits, epoch_sums *
                           "too many files of %s do not decode", epoch + 1, b->batch + 1, r->train.where);
             break;
         }
+        if (b->n == 1) { /* the batch holds at least 2 (ft_run_setup): the others did not decode */
+            s = facs_fail(FACS_ERR_FORMAT, "epoch %d, batch %d: --skip-bad left one image of the batch (its other "
+                          "files do not decode), and BatchNorm needs at least 2 images per batch in training: remove "
+                          "the files of %s that do not decode, or give a larger --batch", epoch + 1, b->batch + 1,
+                          r->train.where);
+            break;
+        }
         double t0 = facs_clock_seconds();
         e->lr = facs_lr_at(&r->schedule, r->sgd.steps);
         r->sgd.options.lr = e->lr;
@@ -86,6 +94,20 @@ static facs_status train_epoch(ft_run *r, int epoch, float *logits, epoch_sums *
     return s;
 }
 
+/* Every weight and BatchNorm statistic finite before a checkpoint: a run can
+ * diverge with every loss and gradient finite (running variances past float's
+ * range), and its checkpoints must keep the last good state. */
+static facs_status check_finite_model(ft_run *r, int epoch)
+{
+    facs_status s = facs_check_finite_values(r->ctx, facs_model_params(r->model));
+    if (s == FACS_OK)
+        return FACS_OK;
+    char why[512];
+    snprintf(why, sizeof why, "%s", facs_last_error());
+    return facs_fail(s, "epoch %d: %s: training diverged; lower --lr (checkpoints already written are kept)",
+                     epoch + 1, why);
+}
+
 /* After epoch `epoch` (0-based) has trained fully: evaluate, checkpoint, log, plot. */
 static facs_status finish_epoch(ft_run *r, int epoch, const epoch_sums *rank_sums)
 {
@@ -99,6 +121,11 @@ static facs_status finish_epoch(ft_run *r, int epoch, const epoch_sums *rank_sum
     json_t *record = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "train_loss", e->loss_sum / e->seen, "train_acc",
                                (double)e->correct / e->seen, "test_loss", test_loss, "test_top1", top1, "test_top5",
                                top5, "lr", e->lr, "images_per_s", e->seconds > 0 ? e->seen / e->seconds : 0);
+    facs_status finite = check_finite_model(r, epoch);
+    if (finite != FACS_OK) {
+        json_decref(record);
+        return finite;
+    }
     facs_run_model m = checkpoint_of(r);
     int best;
     FACS_TRY(facs_run_epoch_done(&r->run, record, &m, &best));
@@ -119,6 +146,11 @@ static facs_status save_interrupted(ft_run *r, int epoch, const epoch_sums *rank
     FACS_TRY(global_sums(r, rank_sums, &all));
     json_t *partial = json_pack("{s:f, s:I, s:I}", "loss_sum", e->loss_sum, "correct", (json_int_t)e->correct, "seen",
                                 (json_int_t)e->seen);
+    facs_status finite = check_finite_model(r, epoch);
+    if (finite != FACS_OK) {
+        json_decref(partial);
+        return finite;
+    }
     facs_run_model m = checkpoint_of(r);
     int best;
     FACS_TRY(facs_run_save(&r->run, &m, r->run.done, partial, 0, &best));
@@ -152,16 +184,17 @@ int ft_run_train(ft_run *r)
         facs_fail(FACS_ERR_MEMORY, "out of memory for the logits");
         return FACS_EXIT_ERROR;
     }
-    printf("%s: %s, %d classes, %d training and %d test images at %dx%d, %d batches of %d per epoch, %s\n", o->out,
+    printf("%s: %s, %d classes, %d training and %d test images at %dx%d, %d batch%s of %d per epoch, %s\n", o->out,
            r->meta.arch, r->classes, r->train.count, r->test.count, o->input_size, o->input_size, r->batches_per_epoch,
-           o->batch, o->resume ? "resumed" : "from the start");
+           r->batches_per_epoch == 1 ? "" : "es", o->batch, o->resume ? "resumed" : "from the start");
     if (o->resume && first >= o->epochs)
-        printf("the run has finished all %d epochs already\n", o->epochs);
+        printf("the run has finished %s %d epoch%s already\n", o->epochs == 1 ? "its" : "all", o->epochs,
+               o->epochs == 1 ? "" : "s");
     else if (o->resume)
         printf("resuming at epoch %d, batch %d of %d\n", first + 1, r->skip_batches, r->batches_per_epoch);
     fflush(stdout);
     facs_status s = FACS_OK;
-    int epoch;
+    int epoch, saved_mid_epoch = 0;
     for (epoch = first; s == FACS_OK && epoch < last && !facs_parallel_stop_requested(&r->par); epoch++) {
         epoch_sums e = {0, 0, 0, 0, facs_lr_at(&r->schedule, r->sgd.steps)};
         if (epoch == first)
@@ -172,6 +205,7 @@ int ft_run_train(ft_run *r)
         if (s == FACS_OK && trained < r->batches_per_epoch) {
             if (trained > 0) /* else last.h5 already holds this position */
                 s = save_interrupted(r, epoch, &e, trained);
+            saved_mid_epoch = trained > 0;
             break;
         }
         if (s == FACS_OK)
@@ -188,6 +222,10 @@ int ft_run_train(ft_run *r)
     if (r->par.stopped) {
         if (epoch > first && r->sgd.steps == (int64_t)epoch * r->batches_per_epoch)
             printf("interrupted after epoch %d: saved %s; continue with --resume\n", epoch, r->run.last_path);
+        else if (!saved_mid_epoch && o->resume) /* stopped before its first batch: nothing new to save */
+            printf("interrupted before the first batch: %s is as it was; continue with --resume\n", r->run.last_path);
+        else if (!saved_mid_epoch)
+            printf("interrupted before the first batch: nothing trained, nothing saved\n");
         return FACS_EXIT_INTERRUPTED;
     }
     if (last < o->epochs) {

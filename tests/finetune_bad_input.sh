@@ -4,7 +4,8 @@
 # failing command below points at an OUT whose last.h5 (and best.h5, log.jsonl)
 # must hash the same before and after, with no temporary file left behind
 # (a --device that cannot be used too: lib.sh device_refusals). At the end the
-# checkpoint resumes, on another device than it records.
+# checkpoint resumes, on another device than it records. A resume on other
+# data says that the data changed, not that an option ("--classes") did.
 # usage: finetune_bad_input.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]
 set -u
 tool=${1:?usage: finetune_bad_input.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]}
@@ -56,6 +57,23 @@ refuse "--resume with --sync-bn" "last.h5 was written with --sync-bn at its defa
     bad "--sync-bn run failed: $(cat "$work/sync.out")"
 expect_failure nonzero "--resume of a --sync-bn run without it" "$tool" \
     "last.h5 was written with --sync-bn true, not at its default" -- --data "$data" $common --out "$work/sync" --resume
+# What the data gives is described, not named as an option it is not (there is no --classes): the data changed.
+"$data_tool" synth cifar100 "$work/c100" --n 100 --seed 2 2>/dev/null || bad "facs-data synth cifar100"
+refuse "--resume on CIFAR-100" "last.h5 was written with 10 classes in --data, not 100; --data changed since" -- \
+    --data "$work/c100" $common --out "$out" --resume
+"$data_tool" synth cifar10 "$work/more" --n 140 --seed 2 2>/dev/null || bad "facs-data synth cifar10 --n 140"
+refuse "--resume on more images" "with the training images of --data numbering 100, not 140; --data changed since" \
+    -- --data "$work/more" $common --out "$out" --resume
+refuse "--batch 1" "--batch 1: BatchNorm needs at least 2 images per batch in training" -- \
+    --data "$data" $common --batch 1 --out "$work/batch1"
+[ ! -e "$work/batch1" ] && ok || bad "--batch 1: created its --out"
+for empty in --data= --out= --eval=; do
+    expect_failure 2 "$empty (empty)" "$tool" "${empty%=} is empty" -- --data "$data" --out "$work/e" "$empty"
+done
+expect_failure 2 "--stop-after beyond --epochs" "$tool" "--stop-after 5 is beyond the run's 1 epoch (--epochs)" -- \
+    --data "$data" $common --epochs 1 --stop-after 5 --out "$work/e"
+expect_failure 2 "--nesterov 0" "$tool" "write --nesterov=0" -- --data "$data" $common --nesterov 0 --out "$work/e"
+[ ! -e "$work/e" ] && ok || bad "a refused command line created its --out"
 refuse "non-existent --out parent" "its parent $work/no/such does not exist" -- \
     --data "$data" $common --out "$work/no/such/out"
 refuse "unknown --arch" "unknown architecture 'resnet27'" -- --data "$data" --arch resnet27 --out "$out" --resume

@@ -4,7 +4,11 @@
 #   - two runs into one --out (also under another name of the folder), or a new
 #     run into an --out holding an earlier run's best.h5 but not its last.h5;
 #   - a log line lost between last.h5 and log.jsonl (the log is rebuilt);
-#   - --eval W --out NEWDIR; an early error leaving an empty --out or log;
+#   - --eval W --out NEWDIR, and --eval W --out RUN (refused: it would replace
+#     the run's confusion.csv); an early error leaving an empty --out or log;
+#   - --init of a file of another width (the message says what the file was
+#     saved as and what is built); a Ctrl-C in the first moments (one line
+#     says so); "1 batch", "1 epoch";
 #   - --out in a folder that cannot hold folders (/proc) with a wrong hint;
 #   - fractional or hex whole numbers; --data at the parent of the CIFAR folder;
 #   - a checkpoint that cannot be written (crashed in HDF5's exit handler);
@@ -62,6 +66,32 @@ sed -i '$d' "$work/log/log.jsonl"
 epochs=$(sed 's/^{"epoch": \([0-9]*\),.*/\1/' "$work/log/log.jsonl" | tr '\n' ' ')
 [ "$epochs" = "1 2 3 4 " ] && ok "log holds epochs 1-4 once" || bad "log holds epochs '$epochs'"
 
+# --eval into a training run's folder would replace its confusion.csv.
+log_sum=$(cksum <"$work/log/confusion.csv")
+fails "--eval --out RUN" "--out $work/log holds a training run ($work/log/last.h5)" -- \
+    --data "$data" --eval "$work/log/best.h5" --out "$work/log"
+[ "$(cksum <"$work/log/confusion.csv")" = "$log_sum" ] && ok || bad "--eval --out RUN changed the run's confusion.csv"
+
+# --init of a file of another width: the message says what the file was saved as and what is built.
+# shellcheck disable=SC2086
+fails "--init of another width" "was saved as facs_resnet26, classes 10, width 0.25" -- \
+    $small --width 0.5 --epochs 1 --init "$work/log/best.h5" --out "$work/x"
+contains "--init of another width" "$work/err" "the backbone is that of facs_resnet26, classes 10, width 0.5"
+
+# Ctrl-C in the first moments (here as soon as the lock exists, while the data loads): one line says so.
+# shellcheck disable=SC2086
+"$tool" $small --batch 300 --input-size 96 --epochs 1 --out "$work/early" >"$work/early.out" 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 3000 ] && ! [ -s "$work/early/.facs-lock" ]; do sleep 0.01; i=$((i + 1)); done
+kill -INT $pid
+wait $pid
+[ $? -eq 130 ] && ok || bad "an early Ctrl-C did not exit with 130"
+contains "an early Ctrl-C" "$work/early.out" "interrupted"
+contains "one batch per epoch" "$work/early.out" "1 batch of 300 per epoch"
+# shellcheck disable=SC2086
+fails "--warmup over a 1-epoch run" "covers the whole run of 1 epoch" -- $small --epochs 1 --warmup 1 --out "$work/x"
+
 # --eval into a folder that does not exist yet.
 # shellcheck disable=SC2086
 "$tool" --data "$data" --eval "$work/log/best.h5" --out "$work/neweval" >"$work/out" 2>"$work/err"
@@ -85,12 +115,17 @@ fails "--seed 1.9" "--seed needs a whole number" -- $small --seed 1.9 --out "$wo
 fails "--batch 0x20" "--batch needs a whole number" -- $small --batch 0x20 --out "$work/x"
 fails "--data at the parent" "$data" -- --data "$work/parent" --epochs 1 --out "$work/x"
 
-# An --out holding an earlier run's best.h5 without its last.h5 (deleted to save space): a new run would overwrite it.
-mkdir -p "$work/kept"
-cp "$work/log/best.h5" "$work/kept/best.h5"
+# An --out holding an earlier run's best.h5 and log without its last.h5 (deleted to save space): a new run would
+# overwrite them. A log alone (a run killed before its first checkpoint) is replaced, not appended to.
+mkdir -p "$work/kept" "$work/stale_log"
+cp "$work/log/best.h5" "$work/log/log.jsonl" "$work/kept/"
 kept_sum=$(cksum <"$work/kept/best.h5")
-fails "a fresh run over a kept best.h5" "holds an earlier run's $work/kept/best.h5" -- $small --epochs 1 --out "$work/kept"
+fails "a fresh run over a kept best.h5" "holds an earlier run's best.h5 and log.jsonl without its last.h5" -- \
+    $small --epochs 1 --out "$work/kept"
 [ "$(cksum <"$work/kept/best.h5")" = "$kept_sum" ] && ok || bad "a refused run changed the kept best.h5"
+cp "$work/log/log.jsonl" "$work/stale_log/"
+"$tool" $small --epochs 1 --out "$work/stale_log" >/dev/null 2>&1 || bad "a fresh run over a stale log failed"
+[ "$(wc -l <"$work/stale_log/log.jsonl")" -eq 1 ] && ok || bad "a fresh run appended to a stale log.jsonl"
 
 # A checkpoint that cannot be written (a full disk; here a file size limit, EFBIG): the message, exit 1, no
 # temporary left. HDF5 used to write the file itself and crashed at exit after such a failure.
@@ -115,15 +150,17 @@ PY
 # shellcheck disable=SC2086
 fails "--init with a NaN" "layer1.0.conv2.weight" -- $small --epochs 1 --init "$work/nan.h5" --out "$work/x"
 fails "--eval with a NaN" "layer1.0.conv2.weight" -- --data "$data" --eval "$work/nan.h5"
+# The file is of the network built: no "(saved as A; the network built is A)", which would suggest a mismatch.
+grep -q "the network built is" "$work/err" && bad "--eval with a NaN: the message compares identical networks" || ok
 
-# A loss that blows up: the run stops at the first bad step with the previous
-# epoch's checkpoint intact, and a resumed run stops at the same step.
+# A loss that blows up (or BatchNorm statistics past float's range before a checkpoint): the run stops at the
+# first bad step with the previous epoch's checkpoint intact, and a resumed run stops at the same step.
 "$data_tool" synth cifar10 "$work/c10" --n 300 2>/dev/null || bad "facs-data synth c10"
 blow="--data $work/c10 --arch facs_resnet26 --width 0.25 --batch 32 --epochs 4 --lr 9 --warmup 3 --schedule step"
 # shellcheck disable=SC2086
 "$tool" $blow --out "$work/blow" >"$work/blow1.out" 2>"$work/blow1.err"
 [ $? -eq 1 ] && ok || bad "blow-up run did not exit 1"
-first=$(grep -o "epoch [0-9]*, batch [0-9]*\|evaluation after epoch [0-9]*" "$work/blow1.err" | head -1)
+first=$(grep -o "epoch [0-9]*, batch [0-9]*\|evaluation after epoch [0-9]*\|^facs-finetune: epoch [0-9]*:" "$work/blow1.err" | head -1)
 echo "blow-up run stopped at: $first ($(cat "$work/blow1.err"))"
 [ -n "$first" ] && ok || bad "the blow-up message names no step: $(cat "$work/blow1.err")"
 "$python" - "$work/blow/last.h5" <<'PY' && ok "last.h5 after the blow-up is finite" || bad "last.h5 holds non-finite values"
@@ -137,7 +174,7 @@ sys.exit(1 if bad else 0)
 PY
 # shellcheck disable=SC2086
 "$tool" $blow --out "$work/blow" --resume >"$work/blow2.out" 2>"$work/blow2.err"
-again=$(grep -o "epoch [0-9]*, batch [0-9]*\|evaluation after epoch [0-9]*" "$work/blow2.err" | head -1)
+again=$(grep -o "epoch [0-9]*, batch [0-9]*\|evaluation after epoch [0-9]*\|^facs-finetune: epoch [0-9]*:" "$work/blow2.err" | head -1)
 [ "$again" = "$first" ] && ok "the resumed run stops at the same step" ||
     bad "the resumed run stopped at '$again', not '$first': $(cat "$work/blow2.err")"
 
