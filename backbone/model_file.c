@@ -339,6 +339,20 @@ facs_status facs_model_options_check(const char *path, const facs_weights_meta *
     return FACS_OK;
 }
 
+/* An HDF5 file without /model (facs-run's input or output, a GradCAM map) is
+ * named as such before its missing attributes ask for --arch (resolve); a
+ * file HDF5 cannot open is left to facs_weights_read_meta's message. */
+static facs_status require_model_group(const char *path)
+{
+    facs_h5_quiet q = facs_h5_quiet_begin();
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    htri_t has_model = file >= 0 ? H5Lexists(file, "model", H5P_DEFAULT) : 1;
+    if (file >= 0)
+        H5Fclose(file);
+    facs_h5_quiet_end(q);
+    return has_model > 0 ? FACS_OK : facs_fail(FACS_ERR_FORMAT, "%s is no weights file: it has no /model", path);
+}
+
 facs_status facs_model_options_resolve(const char *path, const facs_model_options *cli, facs_model_given given,
                                        facs_model_options *out)
 {
@@ -346,6 +360,7 @@ facs_status facs_model_options_resolve(const char *path, const facs_model_option
     if (given & FACS_MODEL_GIVEN(ARCH))
         FACS_TRY(facs_model_options_for_arch(cli->arch, &scratch)); /* an unknown --arch: the message lists them */
     facs_weights_meta meta;
+    FACS_TRY(require_model_group(path));
     FACS_TRY(facs_weights_read_meta(path, &meta));
     if (!meta.arch[0] && !(given & FACS_MODEL_GIVEN(ARCH)))
         return facs_fail(FACS_ERR_ARG, "%s does not say its architecture (an older or converted file): give --arch",
@@ -396,6 +411,8 @@ static facs_status load_context(facs_status s, const char *path, facs_model *m, 
             recorded &= ~(1u << i);
     describe(facs_model_get_options(m), FACS_MODEL_GIVEN_ALL, built, sizeof built);
     char context[1024];
+    if ((recorded & FACS_MODEL_GIVEN(ARCH)) && strcmp(describe(&saved, recorded, file, sizeof file), built) == 0)
+        return facs_fail(s, "%s", why); /* the file is of this very network: the two would suggest a mismatch */
     if (!(recorded & FACS_MODEL_GIVEN(ARCH)))
         snprintf(context, sizeof context, " (%s does not say its architecture; %s %s)", path, what, built);
     else

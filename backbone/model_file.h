@@ -73,7 +73,9 @@ facs_status facs_model_options_from_file(const char *path, facs_model_options *o
 /* (c) The options to build for a command line on the weights file path: the
  * file's (b), with the values in cli of the options the user gave (the bits
  * of given) where the file says nothing; an --arch is needed only when the
- * file does not say its architecture. Refuses (FACS_ERR_ARG), before any
+ * file does not say its architecture. Refuses, first, an HDF5 file without
+ * /model (FACS_ERR_FORMAT: "X.h5 is no weights file: it has no /model", where
+ * its missing attributes would ask for --arch); then (FACS_ERR_ARG), before any
  * model is built: a given option that contradicts the file, naming both
  * values and the file ("--width 0.5, but W.h5 was saved with width 0.25"), and
  * one that does not apply to the architecture (facs_model_options_check_applicable). */
@@ -97,7 +99,8 @@ facs_status facs_model_options_check_applicable(const facs_model_options *o, fac
 /* facs_weights_load into m's parameters (options NULL: strict); a failure's
  * message also says what the file was saved as and which network is being
  * built ("... (W.h5 was saved as resnet50, classes 1000, width 1; the network
- * built is resnet50, classes 1000, width 0.5, cifar_stem 0)"). */
+ * built is resnet50, classes 1000, width 0.5, cifar_stem 0)"); not when the
+ * two are the same (a corrupt tensor), where they would suggest a mismatch. */
 facs_status facs_model_load(const char *path, facs_model *m, const facs_weights_load_options *options);
 
 /* Initialises the backbone of m from path, the weights file of the backbone's

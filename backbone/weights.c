@@ -500,11 +500,13 @@ static facs_status read_entry(const loader *L, hid_t ds, const char *what, const
         match = (i < rank ? dims[i] : 1) == want[i];
     for (int i = 4; match && i < rank; i++)
         match = dims[i] == 1;
-    if (!match) {
-        char got[160], model[64];
+    if (!match) { /* both shapes as PyTorch prints them: the model's in its torch_rank, "(32,)" not (32, 1, 1, 1) */
+        char got[160], model[160];
+        int model_rank = p->torch_rank >= 1 && p->torch_rank <= 4 ? p->torch_rank : 4;
         dims_str(got, sizeof got, rank, dims);
+        dims_str(model, sizeof model, model_rank, want);
         return facs_fail(FACS_ERR_FORMAT, "%s: %s%s has shape %s in the file but %s in the model", L->path,
-                         what, key, got, facs_shape_str(t, model, sizeof model));
+                         what, key, got, model);
     }
     size_t count = facs_tensor_numel(t);
     *out = malloc((count ? count : 1) * sizeof **out);

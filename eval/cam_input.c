@@ -1,74 +1,15 @@
-/* The inputs of an explaining tool (cam_input.h). */
+/* The inputs of an explaining tool (cam_input.h); the image lists are cam_images.c's. */
 #include "cam_input.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "augment.h"
 #include "cifar.h"
 #include "cityscapes.h"
-#include "image_folder.h"
 #include "weights.h"
-
-void facs_cam_images_free(facs_cam_images *list)
-{
-    for (int i = 0; i < list->count; i++) {
-        free(list->paths ? list->paths[i] : NULL);
-        free(list->stems ? list->stems[i] : NULL);
-    }
-    free(list->paths);
-    free(list->stems);
-    *list = (facs_cam_images){0};
-}
-
-/* relative without its extension, '/' as '_'. */
-static char *stem_of(const char *relative)
-{
-    char *stem = strdup(relative);
-    if (!stem)
-        return NULL;
-    char *dot = strrchr(stem, '.');
-    if (dot && dot != stem)
-        *dot = 0;
-    for (char *c = stem; *c; c++)
-        if (*c == '/')
-            *c = '_';
-    return stem;
-}
-
-facs_status facs_cam_images_open(const char *path, facs_cam_images *out)
-{
-    *out = (facs_cam_images){0};
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return facs_fail(FACS_ERR_IO, "%s: no such file or folder", path);
-    facs_image_folder folder = {0};
-    if (S_ISDIR(st.st_mode))
-        FACS_TRY(facs_image_folder_open_unlabelled(path, &folder));
-    int count = S_ISDIR(st.st_mode) ? folder.count : 1;
-    facs_status s = FACS_OK;
-    if (!(out->paths = calloc((size_t)count, sizeof *out->paths)) ||
-        !(out->stems = calloc((size_t)count, sizeof *out->stems)))
-        s = facs_fail(FACS_ERR_MEMORY, "%s: out of memory listing %d images", path, count);
-    for (int i = 0; s == FACS_OK && i < count; i++, out->count++) {
-        const char *slash = strrchr(path, '/');
-        const char *relative = folder.paths ? folder.paths[i] : slash ? slash + 1 : path;
-        size_t size = strlen(path) + strlen(relative) + 2;
-        if (!(out->paths[i] = malloc(size)) || !(out->stems[i] = stem_of(relative)))
-            s = facs_fail(FACS_ERR_MEMORY, "%s: out of memory listing images", path);
-        else if (folder.paths)
-            s = facs_image_folder_path(&folder, i, out->paths[i], size);
-        else
-            snprintf(out->paths[i], size, "%s", path);
-    }
-    facs_image_folder_free(&folder);
-    if (s != FACS_OK)
-        facs_cam_images_free(out);
-    return s;
-}
 
 void facs_cam_input_free(facs_cam_input *in)
 {
@@ -137,6 +78,16 @@ facs_status facs_cam_file_norm(const char *weights, float mean[3], float std[3],
     return FACS_OK;
 }
 
+facs_status facs_cam_file_input_size(const char *weights, int *size)
+{
+    json_t *options;
+    FACS_TRY(run_options(weights, &options));
+    json_int_t v = json_integer_value(json_object_get(options, "input-size")); /* 0 when absent */
+    *size = v > 0 && v <= FACS_CAM_MAX_INPUT_SIZE ? (int)v : 0;
+    json_decref(options);
+    return FACS_OK;
+}
+
 void facs_cam_names_free(char **names, int classes)
 {
     for (int i = 0; names && i < classes; i++)
@@ -144,35 +95,61 @@ void facs_cam_names_free(char **names, int classes)
     free(names);
 }
 
-/* The built-in name of class c, or NULL. */
-static const char *built_in(int classes, int segmentation, int c)
+/* A new list (*out) of the classes strings name(c, user). */
+static facs_status copy_names(int classes, const char *(*name)(int c, const void *user), const void *user,
+                              char ***out)
 {
-    if (segmentation)
-        return classes == FACS_CITYSCAPES_CLASSES ? facs_cityscapes_class_names[c] : NULL;
-    return classes == 10 || classes == 100 ? facs_cifar_class_name(classes, c) : NULL;
+    char **list = calloc((size_t)classes, sizeof *list);
+    for (int c = 0; list && c < classes; c++)
+        if (!(list[c] = strdup(name(c, user)))) {
+            facs_cam_names_free(list, classes);
+            list = NULL;
+        }
+    *out = list;
+    return list ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "out of memory for %d class names", classes);
 }
 
-/* The lines of file: exactly classes non-empty ones (then only empty lines). */
-static facs_status read_names(const char *file, int classes, char **names)
+typedef struct {
+    int classes, segmentation;
+} model_kind;
+
+/* The built-in name of class c, or NULL. */
+static const char *built_in(int c, const void *user)
+{
+    const model_kind *k = user;
+    if (k->segmentation)
+        return k->classes == FACS_CITYSCAPES_CLASSES ? facs_cityscapes_class_names[c] : NULL;
+    return k->classes == 10 || k->classes == 100 ? facs_cifar_class_name(k->classes, c) : NULL;
+}
+
+/* The lines of file (any length): exactly classes non-empty ones, into a new list. */
+static facs_status read_names(const char *file, int classes, char ***names)
 {
     FILE *f = fopen(file, "r");
     if (!f)
         return facs_fail(FACS_ERR_IO, "--class-names %s: cannot be read", file);
-    char line[256];
-    int n = 0, extra = 0;
-    while (fgets(line, sizeof line, f)) {
+    char **list = calloc((size_t)classes, sizeof *list), *line = NULL;
+    size_t size = 0;
+    int n = 0, extra = 0, ok = list != NULL;
+    while (ok && getline(&line, &size, f) >= 0) {
         line[strcspn(line, "\r\n")] = 0;
         if (!line[0])
             continue;
-        if (n < classes && !(names[n] = strdup(line)))
-            break;
+        if (n < classes)
+            ok = (list[n] = strdup(line)) != NULL;
         n < classes ? n++ : extra++;
     }
+    free(line);
     fclose(f);
-    if (n < classes || extra)
-        return facs_fail(FACS_ERR_FORMAT, "--class-names %s: %d names, but the model has %d classes", file,
-                         n + extra, classes);
-    return FACS_OK;
+    facs_status s = !ok ? facs_fail(FACS_ERR_MEMORY, "--class-names %s: out of memory", file)
+                    : n < classes || extra
+                        ? facs_fail(FACS_ERR_FORMAT, "--class-names %s: %d names, but the model has %d classes", file,
+                                    n + extra, classes)
+                        : FACS_OK;
+    if (s != FACS_OK)
+        facs_cam_names_free(list, classes);
+    *names = s == FACS_OK ? list : NULL;
+    return s;
 }
 
 /* The class names facs-finetune recorded for an image folder (its class
@@ -188,35 +165,31 @@ static const json_t *saved_names(const json_t *options, int classes)
     return list;
 }
 
+static const char *saved_name(int c, const void *saved)
+{
+    return json_string_value(json_array_get((const json_t *)saved, (size_t)c));
+}
+
+facs_status facs_cam_recorded_names(const char *weights, int classes, char ***names)
+{
+    *names = NULL;
+    json_t *options;
+    FACS_TRY(run_options(weights, &options));
+    const json_t *saved = saved_names(options, classes);
+    facs_status s = saved ? copy_names(classes, saved_name, saved, names) : FACS_OK;
+    json_decref(options);
+    return s;
+}
+
 facs_status facs_cam_class_names(const char *file, const char *weights, int classes, int segmentation,
                                  char ***names)
 {
     *names = NULL;
-    json_t *options = NULL;
-    if (!file)
-        FACS_TRY(run_options(weights, &options));
-    const json_t *saved = file ? NULL : saved_names(options, classes);
-    if (!file && !saved && !built_in(classes, segmentation, 0)) {
-        json_decref(options);
+    if (file)
+        return read_names(file, classes, names);
+    FACS_TRY(facs_cam_recorded_names(weights, classes, names));
+    model_kind kind = {classes, segmentation};
+    if (*names || !built_in(0, &kind))
         return FACS_OK;
-    }
-    char **list = calloc((size_t)classes, sizeof *list);
-    facs_status s = list ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "out of memory for %d class names", classes);
-    if (s == FACS_OK && file)
-        s = read_names(file, classes, list);
-    for (int c = 0; !file && s == FACS_OK && c < classes; c++) {
-        const char *name =
-            saved ? json_string_value(json_array_get(saved, (size_t)c)) : built_in(classes, segmentation, c);
-        if (!(list[c] = strdup(name)))
-            s = facs_fail(FACS_ERR_MEMORY, "out of memory for %d class names", classes);
-    }
-    json_decref(options);
-    if (!list)
-        return s;
-    if (s != FACS_OK) {
-        facs_cam_names_free(list, classes);
-        return s;
-    }
-    *names = list;
-    return FACS_OK;
+    return copy_names(classes, built_in, &kind, names);
 }

@@ -1,6 +1,7 @@
 /* What an explaining tool needs around cam.h (facs-gradcam, and its --compare
- * panels): the images of a path, each as the network's input; the
- * normalisation a weights file was trained with; class names.
+ * panels): the images of a path (cam_images.c), each as the network's input;
+ * the normalisation and input size a weights file was trained with; class
+ * names (cam_input.c).
  *
  *     facs_cam_images list;
  *     FACS_TRY(facs_cam_images_open("photos/", &list));       // a file, or every image under a folder
@@ -22,13 +23,22 @@
 typedef struct {
     int count;
     char **paths; /* as the images are opened */
-    char **stems; /* for output names: the path below the folder (the file's name for a file) without its
-                     extension, '/' as '_' */
+    /* For output names, distinct: the path below the folder (the file's name
+     * for a file) without its extension, '/' as '_'. Images that would share
+     * one keep their extension (a.jpg, a.png: "a.jpg", "a.png"), and those
+     * still sharing one get "~<rank>" in walk order (sub/b.png, sub_b.png:
+     * "sub_b.png~1", "sub_b.png~2"), so no image's outputs overwrite another's. */
+    char **stems;
 } facs_cam_images;
 
 /* Refuses a path that does not exist, and a folder without images. */
 facs_status facs_cam_images_open(const char *path, facs_cam_images *out);
 void facs_cam_images_free(facs_cam_images *list);
+
+/* Refuses (FACS_ERR_ARG, naming both) an output folder out that is the folder
+ * image or lies below it, existing or not (links resolved): the walk of the
+ * next run over image would take the maps written there for images. */
+facs_status facs_cam_check_out_folder(const char *image, const char *out);
 
 /* One image as the network sees it. */
 typedef struct {
@@ -51,6 +61,11 @@ void facs_cam_input_free(facs_cam_input *in);
  * torchvision's files). *name (may be NULL) gets "cifar" or "imagenet". */
 facs_status facs_cam_file_norm(const char *weights, float mean[3], float std[3], const char **name);
 
+/* The input size a weights file was trained at (facs-finetune's run option
+ * "input-size", at most FACS_CAM_MAX_INPUT_SIZE), else 0. */
+#define FACS_CAM_MAX_INPUT_SIZE 8192
+facs_status facs_cam_file_input_size(const char *weights, int *size);
+
 /* Class names for a model of classes classes: the lines of file when given
  * (exactly classes non-empty lines, else refused naming the file), else the
  * names the weights file recorded (facs-finetune on an image folder: its class
@@ -60,6 +75,9 @@ facs_status facs_cam_file_norm(const char *weights, float mean[3], float std[3],
  * index). Free with facs_cam_names_free(names, classes). */
 facs_status facs_cam_class_names(const char *file, const char *weights, int classes, int segmentation,
                                  char ***names);
+
+/* The names the weights file records alone (facs-finetune's run options), or *names NULL. */
+facs_status facs_cam_recorded_names(const char *weights, int classes, char ***names);
 void facs_cam_names_free(char **names, int classes);
 
 #endif

@@ -5,7 +5,9 @@
 # finds it: synth over a non-empty folder is refused without --force, a synth
 # that fails (disk full) leaves the old files whole and no temporary, the parent
 # of cifar-10-batches-bin gets a "pass that folder" hint, a Cityscapes label
-# without its image fails check, option values with fractions or hex are refused.
+# without its image fails check, option values with fractions or hex are refused,
+# and so are options a kind does not take (synth cifar10 --size); check --json
+# prints one JSON object whatever happens (an image folder with a bad file).
 # usage: facs_data_cli.sh PATH/TO/facs-data [WORK_DIR]
 set -u
 tool=${1:?usage: facs_data_cli.sh PATH/TO/facs-data [WORK_DIR]}
@@ -138,6 +140,29 @@ rc=$?
 contains "corrupt label: names the file" "$work/err" "$(basename "$label")"
 "$tool" --size 10x10 synth cityscapes "$work/x" 2>"$work/err"
 expect_rc "--size 10x10" 2 $?
+
+# An image folder with a file that does not decode: check --json prints one object (the report, which says the
+# error too) and exits 1.
+"$tool" synth imagefolder "$work/if" --classes 2 --n 10 --size 32 2>"$work/err"
+expect_rc "synth imagefolder" 0 $?
+: >"$(find "$work/if/train" -type f | sort | head -n 1)"
+"$tool" check --json "$work/if" >"$work/out" 2>"$work/err"
+expect_rc "check --json, a bad image" 1 $?
+if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+assert d["ok"] is False and len(d["bad_files"]) == 1 and "does not decode" in d["error"], d' "$work/out" 2>"$work/err"
+then ok; else bad "check --json of a bad image folder: not one JSON object with the error: $(cat "$work/out")"; fi
+
+# Options a kind has no use for are refused, not ignored; CIFAR's test split (N/5) cannot be empty.
+for args in "cifar10 --size 64" "cifar100 --classes 3" "cityscapes --classes 3"; do
+    set -- $args
+    "$tool" synth "$1" "$work/x" "$2" "$3" 2>"$work/err"
+    expect_rc "synth $args" 2 $?
+    contains "synth $args: says so" "$work/err" "synth $1 takes no $2"
+done
+"$tool" synth cifar100 "$work/x" --n 4 2>"$work/err"
+rc=$?
+[ $rc -ne 0 ] && ok || bad "synth cifar100 --n 4 exited 0"
+contains "synth cifar100 --n 4" "$work/err" "--n 4: the test split (N/5 images) would be empty; give --n 5 or more"
 
 mkdir -p "$work/nothing"
 "$tool" check "$work/nothing" >"$work/out" 2>"$work/err"

@@ -117,15 +117,88 @@ for k in (1, 2):
 PY
 then ok; else bad "--compare panel: $(cat "$work/log")"; fi
 
+# Images whose stems coincide (a.jpg and a.png; sub/b.png and sub_b.png) get distinct output names.
+mkdir -p "$work/same/sub"
+cp "$img" "$work/same/a.png"
+cp "$img" "$work/same/sub/b.png"
+cp "$img" "$work/same/sub_b.png"
+"$py" -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2], quality=95)' \
+    "$img" "$work/same/a.jpg"
+"$tool" --weights "$r26" --image "$work/same" --out "$work/same_out" --save-cam >/dev/null 2>"$work/err"
+expect_rc "a folder of coinciding stems" 0 $?
+got=$(cd "$work/same_out" 2>/dev/null && ls *.cam.h5 | tr '\n' ' ')
+if [ "$got" = "a.jpg.cam.h5 a.png.cam.h5 sub_b.png~1.cam.h5 sub_b.png~2.cam.h5 " ]; then ok; else
+    bad "coinciding stems: .cam.h5 files '$got'"; fi
+if [ "$(ls "$work/same_out" | grep -c '_overlay\.png$')" -eq 4 ]; then ok; else bad "coinciding stems: overlays"; fi
+
+# Class names that coincide once sanitised ("a b", "a_b") get their index in the file names.
+printf 'a b\na_b\nc\nd\ne\nf\n%s\n' "$("$py" -c 'print("g" * 300)')" >"$work/same_names.txt"
+"$tool" --weights "$r26" --image "$img" --out "$work/same_names" --class-names "$work/same_names.txt" --class 0 \
+    --class 1 --class 6 >/dev/null 2>"$work/err"
+expect_rc "class names that coincide, one of 300 bytes" 0 $?
+for f in image_0_a_b_cam.png image_1_a_b_cam.png; do [ -f "$work/same_names/$f" ] && ok || bad "no $f"; done
+if [ "$(ls "$work/same_names" | grep -c '^image_g*_cam\.png$')" -eq 1 ]; then ok; else bad "no map of the long name"; fi
+
+# A number is an index unless a class is named so: names 10, 0, c2 ... (--class 0 is refused above as ambiguous).
+cp "$r26" "$work/numbered.h5"
+"$py" -c 'import sys, json, h5py
+with h5py.File(sys.argv[1], "a") as f:
+    f.attrs["run_options"] = json.dumps({"class-names": ["10", "0"] + [f"c{c}" for c in range(2, 7)]})' \
+    "$work/numbered.h5"
+"$tool" --weights "$work/numbered.h5" --image "$img" --out "$work/numbered" --class 10 --class 3 >"$work/log" \
+    2>"$work/err"
+expect_rc "--class by a number name and by index" 0 $?
+contains "--class 10: the class named so" "$work/log" "class 0 (10)"
+contains "--class 3: the index" "$work/log" "class 3 (c3)"
+
+# The input size a file records (facs-finetune's run options) is used without --input-size, and said.
+cp "$r26" "$work/sized.h5"
+"$py" -c 'import sys, json, h5py
+with h5py.File(sys.argv[1], "a") as f:
+    f.attrs["run_options"] = json.dumps({"input-size": 24, "norm": "imagenet"})' "$work/sized.h5"
+"$tool" --weights "$work/sized.h5" --image "$img" --out "$work/sized" --class 1 >"$work/log" 2>"$work/err"
+expect_rc "a file that records its input size" 0 $?
+contains "the recorded size is said" "$work/log" "sized.h5 was trained at input size 24: each image is resized to 24x24"
+got=$(size "$work/sized/image_1_overlay.png")
+if [ "$got" = "24x24 RGB" ]; then ok; else bad "recorded input size: overlay is $got"; fi
+"$tool" --weights "$work/sized.h5" --image "$img" --out "$work/sized2" --class 1 --input-size 20 >"$work/log" 2>&1
+got=$(size "$work/sized2/image_1_overlay.png")
+if [ "$got" = "20x20 RGB" ] && ! grep -q "trained at" "$work/log"; then ok; else bad "--input-size 20 over 24: $got"; fi
+
+# --compare: a file that records no class names beside one that does; each caption names the class its own way,
+# so the second tile's caption differs from the one of a model of the same names.
+cp "$work/named.h5" "$work/other.h5"
+"$py" -c 'import sys, json, h5py
+with h5py.File(sys.argv[1], "a") as f:
+    f.attrs["run_options"] = json.dumps({"class-names": [f"other{c}" if c == 3 else f"kind{c}" for c in range(7)]})' \
+    "$work/other.h5"
+# (--input-size 160: tiles wide enough for the whole caption)
+"$tool" --weights "$work/named.h5" --compare "$r26" --image "$img" --out "$work/cap1" --class 2 --input-size 160 \
+    >/dev/null 2>"$work/err"
+expect_rc "--compare, names recorded in one file only" 0 $?
+"$tool" --weights "$work/named.h5" --compare "$work/named.h5" --image "$img" --out "$work/cap2" --class 2 \
+    --input-size 160 >/dev/null 2>"$work/err"
+expect_rc "--compare, the same names" 0 $?
+if "$py" - "$work/cap1/image_kind2_compare.png" "$work/cap2/image_kind2_compare.png" <<'PY' >"$work/log" 2>&1
+import sys
+import numpy as np
+from PIL import Image
+a, b = (np.asarray(Image.open(p).convert("RGB")) for p in sys.argv[1:])
+w = a.shape[1] // 3
+assert (a[:11, w:2 * w] == b[:11, w:2 * w]).all(), "the first model's caption changed"
+assert (a[:11, 2 * w:] != b[:11, 2 * w:]).any(), "the second caption shows the first model's class name"
+PY
+then ok; else bad "--compare captions: $(cat "$work/log")"; fi
+
 out="--out $work/bad"
 printf 'cat\ndog\n' >"$work/names.txt"
 # shellcheck disable=SC2086
 {
-    fails "unknown layer" 1 "resnet26 has no layer 'layer5.0' to tap; valid names: layer1.0, layer1.1, layer2.0" \
+    fails "unknown layer" 2 "resnet26 has no layer 'layer5.0' to tap; valid names: layer1.0, layer1.1, layer2.0" \
         --weights "$r26" --image "$img" $out --layer layer5.0
-    fails "class out of range" 1 "--class 7 is out of range: $r26 has 7 classes (0 .. 6)" --weights "$r26" \
+    fails "class out of range" 2 "--class 7 is out of range: $r26 has 7 classes (0 .. 6)" --weights "$r26" \
         --image "$img" $out --class 7
-    fails "class name without names" 1 "--class 'cat' is no class of $r26" --weights "$r26" --image "$img" $out \
+    fails "class name without names" 2 "--class 'cat' is no class of $r26" --weights "$r26" --image "$img" $out \
         --class cat
     fails "not an image" 1 "$work/images/notes.txt: neither a PNG nor a JPEG" --weights "$r26" \
         --image "$work/images/notes.txt" $out
@@ -135,19 +208,32 @@ printf 'cat\ndog\n' >"$work/names.txt"
     fails "missing image" 1 "nothing.png: no such file or folder" --weights "$r26" --image "$work/nothing.png" $out
     fails "class names of the wrong count" 1 "names.txt: 2 names, but the model has 7 classes" --weights "$r26" \
         --image "$img" $out --class-names "$work/names.txt"
-    fails "--compare with other classes" 1 "--compare needs models of the same classes: $r26 has 7, $psp has 19" \
+    fails "--compare with other classes" 2 "--compare needs models of the same classes: $r26 has 7, $psp has 19" \
         --weights "$r26" --compare "$psp" --image "$img" $out
     fails "--class and --top" 2 "--class and --top exclude each other" --weights "$r26" --image "$img" $out \
         --class 1 --top 2
     fails "bad --method" 2 "--method must be gradcam, gradcam++ or layercam, not 'cam'" --weights "$r26" \
         --image "$img" $out --method cam
     fails "fractional --top" 2 "--top needs a whole number" --weights "$r26" --image "$img" $out --top 1.5
+    fails "fractional --class" 2 "--class '1.5' is no class of $r26: neither an index (0 .. 6) nor a name" \
+        --weights "$r26" --image "$img" $out --class 1.5
+    fails "--input-size 1x" 2 "--input-size needs S or HxW, whole numbers in [1, 8192], not '1x'" --weights "$r26" \
+        --image "$img" $out --input-size 1x
+    fails "a number that is an index and another class's name" 2 \
+        "--class 0 is ambiguous: class 1 of $work/numbered.h5 is named '0', and 0 is also the index of class '10'" \
+        --weights "$work/numbered.h5" --image "$img" $out --class 0
+    fails "--compare with other recorded classes" 2 \
+        "--compare needs models of the same classes: class 3 is 'kind3' in $work/named.h5 but 'other3' in" \
+        --weights "$work/named.h5" --compare "$work/other.h5" --image "$img" $out
     fails "no --out" 2 "required" --weights "$r26" --image "$img"
     fails "--out = the image folder" 2 "writing it would destroy the input" --weights "$r26" \
         --image "$work/images" --out "$work/images"
+    fails "--out inside the image folder" 2 "--out $work/images/sub/cams lies inside the --image folder $work/images" \
+        --weights "$r26" --image "$work/images" --out "$work/images/sub/cams"
     device_refusals "$tool" --weights "$r26" --image "$img" $out
 }
 if [ -n "$(ls -A "$work/bad" 2>/dev/null)" ]; then bad "a refused --device left $(ls "$work/bad")"; else ok; fi
+[ ! -e "$work/images/sub/cams" ] && ok || bad "a refused --out inside the image folder was created"
 if ls "$work"/out/*facs-tmp* "$work"/top/*facs-tmp* >/dev/null 2>&1; then bad "temporaries left"; else ok; fi
 "$tool" --help >"$work/log" 2>&1
 expect_rc "--help" 0 $?

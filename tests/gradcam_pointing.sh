@@ -46,7 +46,9 @@ top1=$(sed -n 's/^epoch   6\/6 .*test_top1 \([0-9.]*\).*/\1/p' "$work/train.out"
 if [ -n "$top1" ] && awk "BEGIN { exit !($top1 >= 0.8) }"; then ok "learns: val top-1 $top1 (chance 0.2)"; else
     bad "val top-1 after 6 epochs is '$top1', want >= 0.8"; fi
 
-"$gradcam" --weights "$work/run/best.h5" --image "$data/val" --out "$work/cam" --save-cam >"$work/cam.out" 2>"$work/err"
+# --input-size 48: the images as they are (the boxes are in their pixels), not the recorded training size 42.
+"$gradcam" --weights "$work/run/best.h5" --image "$data/val" --out "$work/cam" --save-cam --input-size 48 \
+    >"$work/cam.out" 2>"$work/err"
 expect_rc "facs-gradcam on val/" 0 $?
 
 if "$py" - "$data" "$work/cam" <<'PY' >"$work/game" 2>&1

@@ -8,8 +8,9 @@
 # with --device cpu. Then the error cases: each exits non-zero with a message
 # naming the problem and leaves no output file (nor a temporary one) behind:
 # options that contradict the file or do not apply, fractional or hex
-# numbers, an --output that is one of the inputs (by name or hard link; the
-# input stays as it was), and a --device that cannot be used.
+# numbers, an /input holding NaN, infinities or integers, a weights file that
+# is none (no /model), an --output that is one of the inputs (by name or hard
+# link; the input stays as it was), and a --device that cannot be used.
 # usage: test_facs_run.sh PATH/TO/facs-run [WORK_DIR]
 set -u
 tool=${1:?usage: test_facs_run.sh PATH/TO/facs-run [WORK_DIR]}
@@ -79,7 +80,8 @@ if "$py" -c 'import sys, h5py; sys.exit(h5py.File(sys.argv[1])["output"].shape !
     fails "input of rank 3" "rank 3" $facs --weights "$work/weights_eval.h5" --input "$work/bad_rank.h5"
     fails "1-channel input" "1 channels" $facs --weights "$work/weights_eval.h5" --input "$work/bad_channels.h5"
     fails "input without /input" "grad.h5: no dataset /input" $facs --weights "$work/weights_eval.h5" --input "$work/grad.h5"
-    fails "weights of another width" "bn1.bias has shape (32,) in the file but (16, 1, 1, 1) in the model" $facs --weights "$work/plain.h5" --input "$in"
+    fails "weights of another width" "bn1.bias has shape (32,) in the file but (16,) in the model" $facs \
+        --weights "$work/plain.h5" --input "$in"
     fails "another width: the file's architecture" "plain.h5 does not say its architecture; the network built is facs_resnet26, classes 7, width 0.25" \
         $facs --weights "$work/plain.h5" --input "$in"
     fails "older file, another width" "legacy.h5 was saved as facs_resnet26, classes 10; the network built is facs_resnet26, classes 10, width 0.5" \
@@ -108,6 +110,37 @@ if "$py" -c 'import sys, h5py; sys.exit(h5py.File(sys.argv[1])["output"].shape !
     fails "grad_output of the wrong shape" "/grad_output must be shaped like /output (2, 10)" $facs \
         --weights "$work/weights_eval.h5" --input "$in" --grad-output "$work/bad_grad.h5"
 }
+
+# Inputs PyTorch would not run the same way: NaN or infinities (the folded inference path would map them to
+# finite logits) and integers (raw pixels, not normalised) are refused naming the file; float64 converts.
+"$py" - "$in" "$work" <<'PY'
+import sys, h5py, numpy as np
+x = h5py.File(sys.argv[1], "r")["input"][()]
+bad = x.copy()
+bad[0, 0, 1, 2] = np.nan
+bad[1, 2, 3, 4] = np.inf
+for name, data in (("nan", bad), ("u8", np.full(x.shape, 200, np.uint8)), ("f64", x.astype(np.float64))):
+    with h5py.File(f"{sys.argv[2]}/input_{name}.h5", "w") as f:
+        f["input"] = data
+PY
+# shellcheck disable=SC2086
+{
+    fails "NaN and infinity in /input" \
+        "input_nan.h5: /input holds 2 non-finite values (NaN or infinity), the first at (n, c, y, x) = (0, 0, 1, 2)" \
+        --weights "$work/weights_eval.h5" --input "$work/input_nan.h5"
+    fails "NaN in /input, backward too" "input_nan.h5: /input holds 2 non-finite values" \
+        --weights "$work/weights_eval.h5" --input "$work/input_nan.h5" --grad-output "$work/grad.h5"
+    fails "integer /input" "input_u8.h5: /input holds integers (uint8): facs-run takes float32 NCHW inputs" \
+        --weights "$work/weights_eval.h5" --input "$work/input_u8.h5"
+    # An HDF5 file without /model is named as no weights file, with or without --arch.
+    fails "an input file as weights" "input.h5 is no weights file: it has no /model" --weights "$in" --input "$in"
+    fails "an input file as weights, --arch" "input.h5 is no weights file: it has no /model" --arch resnet26 \
+        --weights "$in" --input "$in"
+}
+"$tool" --weights "$work/weights_eval.h5" --input "$work/input_f64.h5" --output "$work/f64.h5" \
+    --grad-output "$work/grad.h5" 2>"$work/err"
+expect_rc "float64 /input" 0 $?
+compare_h5 "float64 /input" "$work/ref_eval.h5" "$work/f64.h5"
 
 # An output that is an input is refused before anything is read or written
 # (with options a run would otherwise succeed with).

@@ -152,6 +152,38 @@ for args in "--input-size 1.5" "--input-size 0x20" "--input-size 65537" "--input
     if [ "$rc" -eq 2 ] && grep -q -- "${args%% *}" "$work/err"; then ok "$args refused"; else bad "$args: rc $rc, $(cat "$work/err")"; fi
 done
 
+# "64x" is quoted whole (not its empty half), and an option that does not apply to the architecture is refused
+# as facs-run refuses it, not ignored.
+"$BIN" --arch resnet26 --input-size 64x >/dev/null 2>"$work/err"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q "not '64x'" "$work/err"; then ok "--input-size 64x quoted whole"; else
+    bad "--input-size 64x: rc $rc, $(cat "$work/err")"; fi
+for args in "--arch resnet50 --fusion-bn post" "--arch vgg16_1x1_r2 --output-stride 16" \
+    "--arch mobilenet_v2 --deep-stem"; do
+    "$BIN" $args >/dev/null 2>"$work/err"
+    rc=$?
+    arch=$(echo "$args" | cut -d' ' -f2)
+    if [ "$rc" -eq 2 ] && grep -q "does not apply to $arch" "$work/err"; then ok "$args refused"; else
+        bad "$args: rc $rc, $(cat "$work/err")"; fi
+done
+# What is wrong comes before the usage.
+"$BIN" >/dev/null 2>"$work/err"
+rc=$?
+if [ "$rc" -eq 2 ] && head -n 1 "$work/err" | grep -q "^facs-summary: --arch is required"; then ok "no --arch"; else
+    bad "no --arch: rc $rc, $(head -n 2 "$work/err")"; fi
+"$BIN" --arch resnet50 extra >/dev/null 2>"$work/err"
+rc=$?
+if [ "$rc" -eq 2 ] && head -n 1 "$work/err" | grep -q "^facs-summary: unexpected argument 'extra'"; then
+    ok "an extra argument said"; else bad "extra argument: rc $rc, $(head -n 2 "$work/err")"; fi
+
+# tools/convert_torchvision.py keeps its own copy of the architecture names (it runs without a build): the same
+# list as --list, so that to-h5 neither refuses an architecture the tools build nor accepts one they do not.
+if "$BIN" --list >"$work/list" 2>"$work/err" && "$PY" -c 'import sys; sys.path.insert(0, sys.argv[1])
+import convert_torchvision as c
+print("\n".join(c.ARCHITECTURES))' "$(dirname "$0")/../tools" >"$work/converter_list" 2>"$work/err" &&
+    cmp -s "$work/list" "$work/converter_list"; then ok "the converter's architectures are facs-summary --list's"
+else bad "the converter's architectures are not facs-summary --list's: $(diff "$work/list" "$work/converter_list")"; fi
+
 # An unknown architecture is a usage error naming the valid ones.
 "$BIN" --arch resnet51 >/dev/null 2>"$work/err"
 rc=$?

@@ -1,5 +1,5 @@
 /* Weight files (backbone/weights.h) against PyTorch: tests/ref/ref_weights.py
- * writes torchvision's ResNet-18 (random weights, randomised BN statistics) as
+ * writes torchvision's ResNet-50 (random weights, randomised BN statistics) as
  * converted by tools/convert_torchvision.py and as a bare h5py dump, plus the
  * list of its state_dict names and shapes. Every comparison is bit-exact:
  * weight files store float32 and nothing may round.
@@ -156,7 +156,7 @@ static void test_load_converted(const ref_list *r, h5_file *ref)
     CHECK(report.loaded == r->count && report.missing == 0 && report.unexpected == 0 && report.ignored == 0,
           "converted file: report %d loaded, %d missing, %d unexpected, %d ignored", report.loaded, report.missing,
           report.unexpected, report.ignored);
-    CHECK(meta.version == 1 && strcmp(meta.arch, "resnet18") == 0 && meta.classes == 1000 && meta.fusion == -1 &&
+    CHECK(meta.version == 1 && strcmp(meta.arch, "resnet50") == 0 && meta.classes == 1000 && meta.fusion == -1 &&
               isnan(meta.threshold),
           "converted file: meta version %d arch '%s' classes %d fusion %d threshold %g", meta.version, meta.arch,
           meta.classes, meta.fusion, meta.threshold);
@@ -194,7 +194,7 @@ static void test_round_trip(const ref_list *r, h5_file *ref)
     char src[PATH_MAX_LEN], one[PATH_MAX_LEN], two[PATH_MAX_LEN];
     facs_param_list a, b;
     facs_weights_meta meta = facs_weights_meta_unknown(), back;
-    snprintf(meta.arch, sizeof meta.arch, "facs_resnet18");
+    snprintf(meta.arch, sizeof meta.arch, "facs_resnet50");
     meta.classes = 1000;
     meta.fusion = FACS_FUSION_WEIGHTED;
     meta.threshold = 0.3f;
@@ -202,7 +202,7 @@ static void test_round_trip(const ref_list *r, h5_file *ref)
     CHECK_OK(facs_weights_load(beside(src, "_converted.h5"), &a, NULL, NULL));
     CHECK_OK(facs_weights_save(beside(one, "_saved1.h5"), &a, &meta));
     CHECK_OK(facs_weights_load(one, &b, NULL, &back));
-    CHECK(back.version == 1 && strcmp(back.arch, "facs_resnet18") == 0 && back.classes == 1000 &&
+    CHECK(back.version == 1 && strcmp(back.arch, "facs_resnet50") == 0 && back.classes == 1000 &&
               back.fusion == FACS_FUSION_WEIGHTED && back.threshold == 0.3f,
           "saved meta read back as version %d arch '%s' classes %d fusion %d threshold %.9g", back.version, back.arch,
           back.classes, back.fusion, back.threshold);
@@ -294,10 +294,11 @@ static void test_refusals(const ref_list *r)
 
     /* A 10-class head: refused as it is, loaded with skip_prefix "fc." and left alone. */
     CHECK(build(&list, r, "fc."), "build: %s", facs_last_error());
-    facs_param *fc_w = facs_param_list_add(&list, FACS_PARAM_TRAINABLE, "fc.weight", FACS_DEVICE_CPU, 10, 512, 1, 1);
+    facs_param *fc_w = facs_param_list_add(&list, FACS_PARAM_TRAINABLE, "fc.weight", FACS_DEVICE_CPU, 10, 2048, 1, 1);
     facs_param *fc_b = facs_param_list_add(&list, FACS_PARAM_TRAINABLE, "fc.bias", FACS_DEVICE_CPU, 10, 1, 1, 1);
     CHECK(fc_w && fc_b, "register a 10-class head: %s", facs_last_error());
-    expect_refusal("10-class head", path, &list, &o, "fc.bias", "(1000,) in the file but (10, 1, 1, 1) in the model");
+    /* Both shapes in PyTorch's rank: a bias is (10,), not the (10, 1, 1, 1) it is stored as. */
+    expect_refusal("10-class head", path, &list, &o, "fc.bias", "(1000,) in the file but (10,) in the model");
     if (fc_b && fc_w) {
         o.skip_prefix = "fc.";
         CHECK_OK(facs_weights_load(path, &list, &o, NULL));
@@ -614,7 +615,7 @@ static void test_text_attrs(const ref_list *r)
     const char *options = "{\"lr\": 0.1, \"note\": \"\xc3\xa9t\xc3\xa9 \xe2\x82\xac\"}";
     facs_weights_text_attr attrs[] = {{"run_options", options}, {"run_log", log ? log : ""}};
     facs_weights_meta meta = facs_weights_meta_unknown();
-    snprintf(meta.arch, sizeof meta.arch, "resnet18");
+    snprintf(meta.arch, sizeof meta.arch, "resnet50");
     facs_train_state state = {4, 99}, back_state = {0, 0};
     CHECK_OK(facs_weights_save_ex(beside(path, "_attrs.h5"), &list, &sgd, &meta, &state, attrs, 2));
     char *got = NULL;

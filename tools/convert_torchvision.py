@@ -17,25 +17,37 @@ semseg's released PSPNets are --deep-base.
 
 to-h5 reads a raw state_dict or a checkpoint dict holding one under
 'state_dict' or 'model' (after checking that its pickles import nothing but
-tensor types and rebuild functions, so a downloaded file cannot run code; a
-pickled nn.Module is refused for the same reason: refuse_code), strips a 'module.' prefix (DataParallel),
-skips num_batches_tracked, and writes one float32 dataset per tensor at
-/model/<key with '.' replaced by '/'> with the root attributes of the format,
-each with HDF5's Fletcher-32 checksum (as the C library writes them, so a
-corrupt file is refused at load instead of loaded).
+tensor types, rebuild functions and the plain records beside them, an
+argparse.Namespace and numpy scalars, so a downloaded file cannot run code;
+a pickled nn.Module is refused for the same reason: refuse_code), strips a
+'module.' prefix (DataParallel), skips num_batches_tracked, and writes one
+float32 dataset per tensor at /model/<key with '.' replaced by '/'> with the
+root attributes of the format, each with HDF5's Fletcher-32 checksum (as the
+C library writes them, so a corrupt file is refused at load instead of
+loaded). --arch must be one of the toolkit's architectures (facs-summary
+--list); where it is torchvision's model (resnet50, resnet101, resnet152,
+mobilenet_v2 at the default width, stem and stride) the state_dict must load
+strictly into torchvision.models.<arch>(num_classes=classes), and --fusion
+and --threshold apply to FACS architectures only.
 to-pth writes a state_dict that torchvision's model loads strictly: every
 num_batches_tracked is restored as tensor(0); when the file's architecture is a
-torchvision model, the tensors are reshaped to (and checked against) that
-model's shapes. Both write to a temporary name and rename it into place.
+torchvision model (its width, stem and stride attributes torchvision's too),
+the tensors are reshaped to (and checked against) that model's shapes; any
+other file is converted without that check, which a line says. A refusal
+names the first few tensors that do not fit and counts the rest. Both write
+to a temporary name and rename it into place.
 
 Needs Debian's python3-torch, python3-torchvision and python3-h5py."""
 
 import argparse
 import collections
+import contextlib
 import io
 import os
+import pickle
 import pickletools
 import sys
+import types
 import zipfile
 
 import h5py
@@ -43,6 +55,23 @@ import numpy as np
 import torch
 
 FORMAT, VERSION = "facs-weights", 1
+# The toolkit's architectures, as `facs-summary --list` prints them
+# (backbone/model.h's facs_model_arch_names). The converter runs without a
+# build to ask, so it keeps this copy; tests/test_summary.sh compares it with
+# the build's list so that the two cannot drift apart.
+ARCHITECTURES = (
+    "resnet26", "resnet50", "resnet101", "resnet152",
+    "facs_resnet26", "facs_resnet50", "facs_resnet101", "facs_resnet152",
+    "resnet50_r8", "facs_resnet50_r8", "se_resnet50", "se_facs_resnet50", "dwp_resnet50",
+    "vgg16_1x1_r2", "vgg16_1x1_r4", "facs_vgg16_r2", "facs_vgg16_r4",
+    "mobilenet_v2", "facs_mobilenet_v2", "mobilenet_v2_full", "facs_mobilenet_v2_full",
+    "pspnet_resnet26", "pspnet_resnet50", "pspnet_resnet101", "pspnet_resnet152",
+    "pspnet_facs_resnet26", "pspnet_facs_resnet50", "pspnet_facs_resnet101", "pspnet_facs_resnet152",
+    "pspnet_resnet50_r8", "pspnet_facs_resnet50_r8", "pspnet_se_resnet50", "pspnet_se_facs_resnet50",
+    "pspnet_dwp_resnet50",
+)
+# A refusal names this many of the tensors that do not fit, then counts the rest.
+SHOWN_MISMATCHES = 3
 # torch.save's format before PyTorch 1.6 (hszhao/semseg's checkpoints): five
 # pickles in a row (magic number, protocol, system info, the object, the
 # storage keys), then the raw storages.
@@ -65,9 +94,35 @@ def atomic_write(path, write):
         raise
 
 
+def numpy_dtype(spec, align=False, copy=False):
+    """numpy.dtype as a pickle rebuilds a numpy scalar's: from a type code, never an object dtype."""
+    if not isinstance(spec, str) or np.dtype(spec).hasobject:
+        raise pickle.UnpicklingError(f"a numpy dtype of {spec!r}: only numbers are rebuilt")
+    return np.dtype(spec, align, copy)
+
+
+def numpy_scalar(dtype, data=None):
+    """numpy's scalar rebuilder for numbers only (an object dtype would hand back whatever the pickle built)."""
+    if not isinstance(dtype, np.dtype) or dtype.hasobject or not isinstance(data, bytes) or len(data) != dtype.itemsize:
+        raise pickle.UnpicklingError("a numpy scalar that is not a number")
+    return np.frombuffer(data, dtype=dtype)[0]
+
+
+def latin1_bytes(text, encoding="latin1"):
+    """_codecs.encode as pickle protocol 2 spells bytes (a numpy scalar's): latin-1 text, no other codec."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"_codecs.encode with {encoding!r}: only latin1 bytes are rebuilt")
+    return text.encode("latin1")
+
+
 def allowed_globals():
-    """What a checkpoint of tensors may name: the tensor and storage types, dtypes and rebuild functions."""
-    found = {"collections.OrderedDict": collections.OrderedDict, "torch.Size": torch.Size}
+    """What a checkpoint may name, and what each name rebuilds: the tensor and storage types, dtypes and
+    rebuild functions, and the plain records training scripts save beside the weights (torchvision's
+    reference scripts: args as an argparse.Namespace; best_acc1 as a numpy scalar), each rebuilt by a
+    function that takes data only."""
+    found = {"collections.OrderedDict": collections.OrderedDict, "torch.Size": torch.Size,
+             "argparse.Namespace": argparse.Namespace, "numpy.dtype": numpy_dtype, "_codecs.encode": latin1_bytes,
+             "numpy.core.multiarray.scalar": numpy_scalar, "numpy._core.multiarray.scalar": numpy_scalar}
     for f in (torch._utils._rebuild_tensor, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter):
         found["torch._utils." + f.__name__] = f
     for t in (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.uint8, torch.int16,
@@ -78,16 +133,44 @@ def allowed_globals():
     return found
 
 
+def restricted_pickle():
+    """A pickle module for torch.load whose unpickler resolves allowed_globals() only, to their rebuilders."""
+    allowed = allowed_globals()
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            if f"{module}.{name}" not in allowed:
+                raise pickle.UnpicklingError(f"refuses {module}.{name}")
+            return allowed[f"{module}.{name}"]
+
+    def load(file, **kwargs):
+        return Unpickler(file, **kwargs).load()
+
+    return types.SimpleNamespace(__name__="pickle", Unpickler=Unpickler, load=load,
+                                 UnpicklingError=pickle.UnpicklingError)
+
+
+@contextlib.contextmanager
+def torch_unpickling_with(module):
+    """torch 1.13's torch.load replaces a given pickle_module with its own `pickle` unless weights_only is set
+    (whose loader cannot read an optimizer state's floats), so that name is swapped for the call."""
+    import torch.serialization as serialization
+    saved = serialization.pickle
+    serialization.pickle = module
+    try:
+        yield
+    finally:
+        serialization.pickle = saved
+
+
 def refuse_code(path):
     """Raises ConvertError unless every pickle in path imports only allowed_globals().
 
-    torch.load is called afterwards without weights_only: torch 1.13's
-    weights_only loader cannot read the floats of an optimizer state (a
-    training checkpoint's), and its load ignores a pickle_module with a
-    restricted Unpickler. So the pickles are read first with pickletools, which
-    runs nothing: GLOBAL and INST are the only opcodes that import, and
-    STACK_GLOBAL (which imports a name built on the stack) is something
-    torch.save, at pickle protocol 2, never writes."""
+    The pickles are read first with pickletools, which runs nothing, so that
+    a refusal names what the file imports: GLOBAL and INST are the only
+    opcodes that import, and STACK_GLOBAL (which imports a name built on the
+    stack) is something torch.save, at pickle protocol 2, never writes.
+    torch.load then runs with restricted_pickle() as well."""
     allowed = allowed_globals()
 
     def scan(stream, count):
@@ -97,8 +180,11 @@ def refuse_code(path):
                     raise ConvertError(f"{path}: imports a name built at load time (STACK_GLOBAL), which no "
                                        "torch.save writes: refused")
                 if op.name in ("GLOBAL", "INST") and arg.replace(" ", ".", 1) not in allowed:
-                    raise ConvertError(f"{path}: refuses {arg.replace(' ', '.', 1)}: a weights file holds tensors, "
-                                       "not objects or code")
+                    raise ConvertError(
+                        f"{path}: refuses {arg.replace(' ', '.', 1)}: a weights file holds tensors (beside them "
+                        "an argparse.Namespace and numpy scalars are read), not other objects or code. If you "
+                        "trust the file, save its state_dict alone in a Python session and convert that: "
+                        f"torch.save(torch.load({path!r})['model'], 'state_dict.pth') (or ['state_dict'])")
 
     try:
         if zipfile.is_zipfile(path):
@@ -119,8 +205,10 @@ def read_state_dict(path):
     if not os.path.isfile(path):
         raise ConvertError(f"{path}: no such file")
     refuse_code(path)
+    restricted = restricted_pickle()
     try:
-        obj = torch.load(path, map_location="cpu")
+        with torch_unpickling_with(restricted):
+            obj = torch.load(path, map_location="cpu", pickle_module=restricted)
     except Exception as e:  # torch raises many kinds for a file that is not a checkpoint
         raise ConvertError(f"{path}: not a PyTorch weights file ({type(e).__name__}: {e})") from None
     if isinstance(obj, dict):
@@ -157,10 +245,36 @@ def head_classes(state):
     return int(heads[-1].shape[0]) if heads else None
 
 
+def is_facs(arch):
+    """Whether the architecture has the FACS op (its name says so: facs_resnet50, pspnet_facs_resnet50, ...)."""
+    return "facs" in arch
+
+
+def check_arch(args):
+    """Refuses an --arch the toolkit does not build, and FACS options on a network without the FACS op."""
+    if args.arch not in ARCHITECTURES:
+        import difflib
+        near = difflib.get_close_matches(args.arch, ARCHITECTURES, 1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        raise ConvertError(f"--arch {args.arch} is no architecture of the toolkit{hint}; facs-summary --list prints "
+                           f"them: {', '.join(ARCHITECTURES)}")
+    for given, option in ((args.fusion, "--fusion"), (args.threshold, "--threshold")):
+        if given is not None and not is_facs(args.arch):
+            raise ConvertError(f"{option} {given} does not apply to {args.arch}, which has no FACS op")
+
+
 def to_h5(args):
+    check_arch(args)
     state = read_state_dict(args.input)
     classes = args.classes if args.classes is not None else head_classes(state)
-    fusion = args.fusion or ("threshold" if "facs" in args.arch else None)
+    fusion = args.fusion or ("threshold" if is_facs(args.arch) else None)
+    threshold = args.threshold if args.threshold is not None else 0.5
+    options = {"width": args.width, "output_stride": args.output_stride, "deep_stem": args.stem}
+    model, why_not = torchvision_reference(args.arch, classes, options)
+    if model is not None:
+        check_fits(model, state, f"{args.input}: does not fit torchvision's {args.arch}(num_classes={classes})")
+    elif why_not:
+        print(f"{args.input}: {why_not}: converted without checking against torchvision", file=sys.stderr)
 
     def write(tmp):
         with h5py.File(tmp, "w") as f:
@@ -171,7 +285,7 @@ def to_h5(args):
                 f.attrs["classes"] = np.int64(classes)
             if fusion is not None:
                 f.attrs["fusion"] = fusion
-                f.attrs["threshold"] = float(args.threshold)
+                f.attrs["threshold"] = float(threshold)
             if args.width is not None:
                 f.attrs["width"] = float(args.width)
             if args.output_stride is not None:
@@ -221,23 +335,67 @@ def read_h5(path):
         return state, dict(f.attrs)
 
 
-def torchvision_model(arch, classes):
-    """torchvision's model of that name with random weights, or None if there is none."""
+def torchvision_builder(arch):
+    """torchvision.models.<arch>, or None if torchvision has no model of that name."""
     import torchvision
 
     build = getattr(torchvision.models, arch, None) if arch else None
-    if not callable(build) or isinstance(build, type):
+    return build if callable(build) and not isinstance(build, type) else None
+
+
+def torchvision_model(arch, classes):
+    """torchvision's model of that name with random weights, or None if there is none."""
+    build = torchvision_builder(arch)
+    if build is None:
         return None
     return build(num_classes=int(classes)) if classes is not None else build()
+
+
+def not_torchvision(arch, options):
+    """Why a network of these options (width, cifar_stem, deep_stem, output_stride: as a weights file's
+    attributes) is not torchvision's model of its name, or None."""
+    width, stride = options.get("width"), options.get("output_stride")
+    reasons = [f"width {width:g}" if width is not None and float(width) != 1.0 else None,
+               "cifar_stem" if options.get("cifar_stem") else None,
+               f"deep_stem {int(options['deep_stem'])}" if options.get("deep_stem") else None,
+               f"output_stride {int(stride)}" if stride is not None and int(stride) != 32 else None]
+    reasons = [r for r in reasons if r]
+    return f"{', '.join(reasons)}: not torchvision's {arch}" if reasons else None
+
+
+def torchvision_reference(arch, classes, options):
+    """(torchvision's model to check a state_dict against, None) when arch with these options is one,
+    else (None, why not: a line to say, or None for an architecture torchvision does not have)."""
+    why_not = not_torchvision(arch, options)
+    if why_not:
+        return None, why_not if torchvision_builder(arch) is not None else None
+    return torchvision_model(arch, classes), None
+
+
+def check_fits(model, state, what):
+    """Raises ConvertError (what, then the first few differences and a count) unless state loads strictly."""
+    want = model.state_dict()
+    shapes = [f"{k} is {tuple(state[k].shape)} here but {tuple(want[k].shape)} in torchvision's" for k in want
+              if k in state and state[k].shape != want[k].shape]
+    missing = [f"{k} missing" for k in want if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [f"{k} unexpected" for k in state if k not in want]
+    problems = shapes + missing + unexpected
+    if problems:
+        more = len(problems) - SHOWN_MISMATCHES
+        raise ConvertError(f"{what}: {len(shapes)} tensors of another shape, {len(missing)} missing, "
+                           f"{len(unexpected)} unexpected: {'; '.join(problems[:SHOWN_MISMATCHES])}"
+                           f"{f'; and {more} more' if more > 0 else ''}")
 
 
 def to_pth(args):
     state, attrs = read_h5(args.input)
     for key in [k for k in state if k.endswith(".running_mean")]:
         state[key[: -len("running_mean")] + "num_batches_tracked"] = torch.tensor(0)
-    arch = attrs.get("architecture")
-    arch = arch.decode() if isinstance(arch, bytes) else arch
-    model = torchvision_model(arch, attrs.get("classes"))
+    text = {k: v.decode() if isinstance(v, bytes) else v for k, v in attrs.items()}
+    arch = text.get("architecture")
+    model, why_not = torchvision_reference(arch, attrs.get("classes"), text) if arch else (None, None)
+    if why_not:
+        print(f"{args.input}: {why_not}: converted without checking against torchvision", file=sys.stderr)
     if model is not None:
         want = model.state_dict()
         ordered = collections.OrderedDict()
@@ -245,10 +403,8 @@ def to_pth(args):
             if key in want and value.numel() == want[key].numel():
                 value = value.reshape(want[key].shape)  # a rank the file spells differently
             ordered[key] = value
-        try:
-            model.load_state_dict(ordered, strict=True)
-        except RuntimeError as e:
-            raise ConvertError(f"{args.input}: does not fit torchvision's {arch}: {e}") from None
+        check_fits(model, ordered, f"{args.input}: does not fit torchvision's {arch}")
+        model.load_state_dict(ordered, strict=True)
         state = collections.OrderedDict((k, ordered[k]) for k in want if k in ordered)
     count = len(state)
     if args.semseg:
@@ -264,11 +420,13 @@ def main(argv=None):
     h5 = commands.add_parser("to-h5", help="PyTorch .pth -> FACS HDF5")
     h5.add_argument("input")
     h5.add_argument("output")
-    h5.add_argument("--arch", required=True, help="architecture name stored in the file, e.g. resnet50")
+    h5.add_argument("--arch", required=True,
+                    help="the toolkit's architecture (facs-summary --list), e.g. resnet50; torchvision's ones are "
+                         "checked to load strictly into torchvision.models.<arch>(num_classes=classes)")
     h5.add_argument("--classes", type=int, help="number of classes (default: outputs of the last linear weight)")
     h5.add_argument("--fusion", choices=["threshold", "weighted"],
                     help="FACS fusion mode (default: threshold for FACS architectures, none otherwise)")
-    h5.add_argument("--threshold", type=float, default=0.5, help="FACS fusion threshold T_cf (default 0.5)")
+    h5.add_argument("--threshold", type=float, help="FACS fusion threshold T_cf (default 0.5)")
     h5.add_argument("--width", type=float, help="record the width multiplier (default: not recorded, i.e. 1)")
     h5.add_argument("--output-stride", type=int, choices=[8, 16, 32],
                     help="record the backbone's output stride (default: not recorded: 8 for PSPNet, 32 otherwise)")

@@ -24,7 +24,9 @@ facs_status imagefolder_probe(const char *dir, int *found)
     return FACS_OK;
 }
 
-static json_t *json_report(const char *dir, const facs_image_folder_report *r)
+/* The report as one object; error (NULL when every file decodes) is the failure's message, so that
+ * --json prints one object whatever happens. */
+static json_t *json_report(const char *dir, const facs_image_folder_report *r, const char *error)
 {
     json_t *splits = json_object(), *bad = json_array();
     for (int k = 0; splits && k < 2; k++) {
@@ -35,8 +37,11 @@ static json_t *json_report(const char *dir, const facs_image_folder_report *r)
     }
     for (int i = 0; bad && i < r->bad.count; i++)
         json_array_append_new(bad, json_text(r->bad.items[i]));
-    return json_pack("{s:o, s:s, s:b, s:o, s:o}", "dir", json_text(dir), "kind", "imagefolder", "ok",
-                     r->bad.count == 0, "splits", splits, "bad_files", bad);
+    json_t *report = json_pack("{s:o, s:s, s:b, s:o, s:o}", "dir", json_text(dir), "kind", "imagefolder", "ok",
+                               r->bad.count == 0, "splits", splits, "bad_files", bad);
+    if (report && error)
+        json_set(report, "error", json_text(error));
+    return report;
 }
 
 static void print_report(const char *dir, const facs_image_folder_report *r)
@@ -66,26 +71,32 @@ facs_status imagefolder_check(const char *dir, const options *o)
     facs_image_folder_report r;
     FACS_TRY(facs_image_folder_check(dir, &r));
     facs_status s = FACS_OK;
-    if (o->json)
-        s = print_json(json_report(dir, &r));
-    else
-        print_report(dir, &r);
-    fflush(stdout);
-    if (s == FACS_OK && r.bad.count)
+    char error[2048];
+    if (r.bad.count) {
         s = facs_fail(FACS_ERR_FORMAT, "%s: %d file%s that do%s not decode, the first %s (facs-finetune --skip-bad "
                       "leaves such files out)", dir, r.bad.count, r.bad.count == 1 ? "" : "s",
                       r.bad.count == 1 ? "es" : "", r.bad.items[0]);
+        snprintf(error, sizeof error, "%s", facs_last_error());
+    }
+    if (o->json) {
+        facs_status printed = print_json(json_report(dir, &r, r.bad.count ? error : NULL));
+        s = s != FACS_OK ? facs_fail(s, "%s", error) : printed;
+    } else {
+        print_report(dir, &r);
+    }
+    fflush(stdout);
     facs_image_folder_report_free(&r);
     return s;
 }
 
 facs_status imagefolder_synth(const char *dir, const options *o)
 {
-    int n = o->n ? o->n : 50 * o->classes, n_val = n / 5 > 0 ? n / 5 : 1;
+    int classes = o->classes ? o->classes : 10;
+    int n = o->n ? o->n : 50 * classes, n_val = n / 5 > 0 ? n / 5 : 1;
     int width = o->width ? o->width : 64, height = o->height ? o->height : 64;
     fprintf(stderr, "facs-data: writing a synthetic image folder to %s: %d classes, %d train and %d val images of "
-            "%dx%d, seed %llu\n", dir, o->classes, n, n_val, width, height, (unsigned long long)o->seed);
-    facs_status s = facs_image_folder_synth(dir, o->classes, n, n_val, height, width, o->seed);
+            "%dx%d, seed %llu\n", dir, classes, n, n_val, width, height, (unsigned long long)o->seed);
+    facs_status s = facs_image_folder_synth(dir, classes, n, n_val, height, width, o->seed);
     if (s == FACS_OK)
         fprintf(stderr, "facs-data: done\n");
     return s;

@@ -53,8 +53,12 @@ void json_set(json_t *obj, const char *key, json_t *value)
     json_decref(k);
 }
 
+/* Objects print_json put on stdout: check --json promises one, a report or a failure, never both. */
+static int json_printed;
+
 facs_status print_json(json_t *obj)
 {
+    json_printed += obj != NULL;
     int ok = obj && json_dumpf(obj, stdout, 0) == 0 && putchar('\n') != EOF && fflush(stdout) == 0;
     json_decref(obj);
     return ok ? FACS_OK : facs_fail(FACS_ERR_IO, "cannot write the JSON report to stdout");
@@ -142,6 +146,8 @@ static facs_status cifar_check(const char *dir, const options *o)
 static facs_status cifar_synth(const char *dir, int kind, const options *o)
 {
     int n = o->n ? o->n : 5000, n_test = n / 5;
+    if (n_test < 1) /* image folders and Cityscapes round their val split up to 1; CIFAR's test split is n / 5 */
+        return facs_fail(FACS_ERR_ARG, "--n %d: the test split (N/5 images) would be empty; give --n 5 or more", n);
     fprintf(stderr, "facs-data: writing synthetic CIFAR-%d to %s: %d train and %d test images, seed %llu\n", kind,
             dir, n, n_test, (unsigned long long)o->seed);
     facs_status s = facs_cifar_synth(dir, kind, n, n_test, o->seed);
@@ -208,16 +214,20 @@ static facs_status cityscapes_synth(const char *dir, const options *o)
 /* CIFAR-10 and CIFAR-100 share one probe and checker (the reader tells them
  * apart); each has its own synth name. An entry with a NULL probe only synthesises. */
 static const dataset_kind kinds[] = {
-    {"cifar10", facs_cifar_expected_files, cifar_probe, cifar_check, cifar10_synth},
-    {"cifar100", NULL, NULL, NULL, cifar100_synth},
-    {"cityscapes", cityscapes_looked_for, cityscapes_probe, cityscapes_check, cityscapes_synth},
-    {"imagefolder", imagefolder_looked_for, imagefolder_probe, imagefolder_check, imagefolder_synth},
+    {"cifar10", facs_cifar_expected_files, cifar_probe, cifar_check, cifar10_synth, "32x32 images",
+     "CIFAR-10 has 10 classes"},
+    {"cifar100", NULL, NULL, NULL, cifar100_synth, "32x32 images", "CIFAR-100 has 100 classes"},
+    {"cityscapes", cityscapes_looked_for, cityscapes_probe, cityscapes_check, cityscapes_synth, NULL,
+     "Cityscapes has 19 classes"},
+    {"imagefolder", imagefolder_looked_for, imagefolder_probe, imagefolder_check, imagefolder_synth, NULL, NULL},
 };
 #define NKINDS ((int)(sizeof kinds / sizeof kinds[0]))
 
+/* The failure as the one JSON object, unless the checker printed its report (which says it) already. */
 static void fail_json(const char *dir, const char *message)
 {
-    print_json(json_pack("{s:o, s:b, s:o}", "dir", json_text(dir), "ok", 0, "error", json_text(message)));
+    if (!json_printed)
+        print_json(json_pack("{s:o, s:b, s:o}", "dir", json_text(dir), "ok", 0, "error", json_text(message)));
 }
 
 static int cmd_check(const char *dir, const options *o)
@@ -279,11 +289,25 @@ static facs_status check_destination(const char *dir, int force)
     return FACS_OK;
 }
 
+/* An option the kind has no use for is refused rather than ignored. */
+static facs_status check_synth_options(const dataset_kind *kind, const options *o)
+{
+    if (o->width && kind->fixed_size)
+        return facs_fail(FACS_ERR_ARG, "synth %s takes no --size: it writes %s", kind->name, kind->fixed_size);
+    if (o->classes && kind->fixed_classes)
+        return facs_fail(FACS_ERR_ARG, "synth %s takes no --classes: %s", kind->name, kind->fixed_classes);
+    return FACS_OK;
+}
+
 static int cmd_synth(const char *name, const char *dir, const options *o)
 {
     for (int i = 0; i < NKINDS; i++) {
         if (strcmp(kinds[i].name, name) != 0)
             continue;
+        if (check_synth_options(&kinds[i], o) != FACS_OK) {
+            fprintf(stderr, "facs-data: %s\n", facs_last_error());
+            return 2;
+        }
         if (check_destination(dir, o->force) == FACS_OK && kinds[i].synth(dir, o) == FACS_OK)
             return 0;
         fprintf(stderr, "facs-data: %s\n", facs_last_error());
@@ -310,9 +334,9 @@ static void usage(FILE *out)
                  "       not at all.\n"
                  "  --json       check: print one JSON object (counts and histograms) on stdout\n"
                  "  --n N        synth: training images (CIFAR default 5000, Cityscapes 20, image folders 50\n"
-                 "               per class); test/val are N/5\n"
+                 "               per class); test/val are N/5 (at least 1; CIFAR: N at least 5)\n"
                  "  --size WxH   synth: image size, WxH or S for SxS (Cityscapes default 512x256, the real\n"
-                 "               one is 2048x1024; image folders 64x64)\n"
+                 "               one is 2048x1024; image folders 64x64; CIFAR takes none: 32x32)\n"
                  "  --classes K  synth imagefolder: classes (default 10; CIFAR-10's names up to 10)\n"
                  "  --seed S     synth: seed of the images and their order (default 1)\n"
                  "  --force      synth: write into a non-empty OUT (files of the same names are replaced)\n"
@@ -339,7 +363,7 @@ static facs_status parse_size(const char *text, int *width, int *height)
 
 int main(int argc, char **argv)
 {
-    options o = {.json = 0, .force = 0, .n = 0, .width = 0, .height = 0, .classes = 10, .seed = 1};
+    options o = {.json = 0, .force = 0, .n = 0, .width = 0, .height = 0, .classes = 0, .seed = 1};
     static const struct option longopts[] = {{"json", no_argument, 0, 'j'},    {"n", required_argument, 0, 'n'},
                                              {"size", required_argument, 0, 'S'},
                                              {"classes", required_argument, 0, 'k'},

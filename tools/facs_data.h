@@ -13,7 +13,7 @@ typedef struct {
     int force;         /* synth: write into a non-empty OUT */
     int n;             /* synth: training images; 0 = the kind's default */
     int width, height; /* synth: image or frame size; 0 = the kind's default */
-    int classes;       /* synth imagefolder: classes */
+    int classes;       /* synth imagefolder: classes; 0 = the default, 10 */
     uint64_t seed;
 } options;
 
@@ -24,6 +24,8 @@ typedef struct {
     facs_status (*probe)(const char *dir, int *found);
     facs_status (*check)(const char *dir, const options *o);
     facs_status (*synth)(const char *dir, const options *o);
+    /* Why synth refuses --size or --classes (the kind's are fixed: "32x32 images"); NULL: it takes them. */
+    const char *fixed_size, *fixed_classes;
 } dataset_kind;
 
 /* A JSON string of s. jansson takes UTF-8 only: a name that is not (a Latin-1

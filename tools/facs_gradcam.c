@@ -12,10 +12,13 @@
  *                               layer, method, arch; <stem>_<class>.cam.h5 when several
  *                               classes are asked for each image
  * <class> is the class's name where names are known (--class-names, or the
- * built-in CIFAR and Cityscapes names), else its index. Every file is
- * written atomically; an output may not be an input. A folder's images that
- * fail (not an image, unreadable) are reported, the others done, and the
- * exit status is 1. */
+ * built-in CIFAR and Cityscapes names), else its index; images or classes
+ * that would share a name are told apart (cam_input.h, gradcam.h). Every
+ * file is written atomically; an output may not be an input, and --out may
+ * not lie inside an --image folder. A folder's images that fail (not an
+ * image, unreadable) are reported, the others done, and the exit status is
+ * 1; a refused command line (an option value, or one that does not fit the
+ * model: --class, --layer, --compare of other classes) exits 2. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,12 +75,14 @@ static void usage(FILE *out)
             "Class activation maps of the network W.h5 was saved as (any classifier or PSPNet of this toolkit),\n"
             "for an image or every .png/.jpg/.jpeg under a folder: <stem>_<class>_cam.png (JET colours) and\n"
             "<stem>_<class>_overlay.png per class, in DIR (created if missing).\n"
-            "  --class K|NAME     a class to explain, by index or name (repeatable, at most %d)\n"
+            "  --class K|NAME     a class to explain, by name, or by index where no class is named K (repeatable,\n"
+            "                     at most %d)\n"
             "  --top K            the K best classes (default 1): by logit, or by predicted pixels (segmentation)\n"
             "  --layer NAME       the layer whose output is explained (default: the last feature block, e.g.\n"
             "                     layer4.2; ResNets layer<s>.<i>, VGG and MobileNet-v2 features.<i>)\n"
             "  --method M         gradcam (default), gradcam++ or layercam\n"
-            "  --input-size S     resize each image to S x S (or HxW) first, PIL's bilinear (default: as it is)\n"
+            "  --input-size S     resize each image to S x S (or HxW) first, PIL's bilinear (default: the size\n"
+            "                     W.h5 was trained at when its run options record it, else as it is)\n"
             "  --class-names FILE one name a line (built in: CIFAR-10/100 and Cityscapes)\n"
             "  --save-cam         also <stem>.cam.h5: /cam (H, W), /cam_raw (h, w), class, score, probability\n"
             "  --arch A           for a weights file that does not record its architecture\n"
@@ -118,7 +123,7 @@ static int parse(int argc, char **argv, gc_options *o)
             break;
         case 't': st = facs_cli_int("--top", optarg, 1, MAX_CLASSES, &o->top); break;
         case 'm': st = facs_cli_choice("--method", optarg, facs_cam_method_names, &o->method); break;
-        case 's': st = facs_cli_size("--input-size", optarg, 1, 8192, &o->height, &o->width); break;
+        case 's': st = facs_cli_size("--input-size", optarg, 1, FACS_CAM_MAX_INPUT_SIZE, &o->height, &o->width); break;
         case 'h': usage(stdout); exit(0);
         case 'V': puts("facs-gradcam 0.1.0"); exit(0);
         default: usage(stderr); return 2;
@@ -133,6 +138,8 @@ static int parse(int argc, char **argv, gc_options *o)
     const char *inputs[] = {o->image, o->weights, o->class_names, o->compare};
     if (st == FACS_OK) /* before anything is written: --out may not be an input (a folder, by inode) */
         st = facs_check_output_not_input("--out", o->out, inputs, 4);
+    if (st == FACS_OK) /* nor inside the image folder, whose next walk would explain the maps */
+        st = facs_cam_check_out_folder(o->image, o->out);
     if (st != FACS_OK)
         fprintf(stderr, "facs-gradcam: %s\n", facs_last_error());
     return st == FACS_OK ? 0 : 2;
@@ -152,9 +159,8 @@ int main(int argc, char **argv)
     if (s == FACS_OK)
         s = run(&o);
     facs_h5_quiet_end(quiet);
-    if (s != FACS_OK) {
+    if (s != FACS_OK)
         fprintf(stderr, "facs-gradcam: %s\n", facs_last_error());
-        return 1;
-    }
-    return 0;
+    /* FACS_ERR_ARG: a command line the model or the files refuse (--class 9 of 3 classes, ...): exit 2 too. */
+    return s == FACS_OK ? 0 : s == FACS_ERR_ARG ? 2 : 1;
 }

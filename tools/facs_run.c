@@ -3,7 +3,8 @@
  * --grad-output the gradients of the input and of every parameter, so any run
  * can be compared with PyTorch.
  *
- * Files: --input holds /input (N, 3, H, W) float32; --output gets /output,
+ * Files: --input holds /input (N, 3, H, W) float32 (float16 and float64 are
+ * converted; integers, NaN and infinities refused); --output gets /output,
  * (N, classes) for a classifier and (N, classes, H, W) for PSPNet (its main
  * logits at the input's size), and for PSPNet in train mode also
  * /aux_output. With --grad-output G.h5 (holding /grad_output shaped like
@@ -24,6 +25,7 @@
  * --device cuda runs the network on a GPU: built and loaded on the CPU, then
  * moved (facs_cli_device_place). */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,12 +189,61 @@ static facs_status run_net(const run_options *o, facs_model *net, facs_ctx *ctx,
     return facs_h5_write_atomic(o->output, fill_results, &r);
 }
 
+/* /input must hold floating-point values (float16, 32 or 64): integers are
+ * most likely raw pixel bytes, which a network trained on normalised inputs
+ * turns into plausible-looking nonsense. */
+static facs_status check_input_type(const char *path)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t ds = file >= 0 ? H5Dopen2(file, "input", H5P_DEFAULT) : -1;
+    hid_t type = ds >= 0 ? H5Dget_type(ds) : -1;
+    H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    int bits = type >= 0 ? (int)H5Tget_size(type) * 8 : 0, is_signed = type >= 0 && H5Tget_sign(type) == H5T_SGN_2;
+    if (type >= 0)
+        H5Tclose(type);
+    if (ds >= 0)
+        H5Dclose(ds);
+    if (file >= 0)
+        H5Fclose(file);
+    if (cls == H5T_INTEGER)
+        return facs_fail(FACS_ERR_FORMAT, "%s: /input holds integers (%sint%d): facs-run takes float32 NCHW inputs, "
+                         "normalised as the network was trained (e.g. (pixels / 255 - mean) / std)", path,
+                         is_signed ? "" : "u", bits);
+    return FACS_OK;
+}
+
+/* NaN and infinities in /input are refused, as the weights loader refuses
+ * them in weights: the inference path (BN folded, ReLU fused into the
+ * convolution) maps NaN to 0 and would give finite logits where PyTorch's
+ * are NaN. */
+static facs_status check_input_finite(const char *path, const facs_h5_array *in)
+{
+    size_t count = 1, bad = 0, first = 0;
+    for (int i = 0; i < in->rank; i++)
+        count *= (size_t)in->dims[i];
+    for (size_t i = count; i-- > 0;)
+        if (!isfinite(in->data[i]))
+            bad++, first = i;
+    if (!bad)
+        return FACS_OK;
+    hsize_t at[FACS_H5_ARRAY_MAX_RANK];
+    for (int i = in->rank; i-- > 0; first /= (size_t)in->dims[i])
+        at[i] = first % (size_t)in->dims[i];
+    char where[96];
+    return facs_fail(FACS_ERR_FORMAT, "%s: /input holds %zu non-finite value%s (NaN or infinity), the first at %s%s: "
+                     "refused (PyTorch's logits would be NaN; a broken input, or a bad preprocessing step)", path, bad,
+                     bad == 1 ? "" : "s", in->rank == 4 ? "(n, c, y, x) = " : "",
+                     facs_h5_dims_str(in->rank, at, where, sizeof where));
+}
+
 static facs_status run(const run_options *o)
 {
     facs_h5_array in, gout = {0}, gaux = {0};
     FACS_TRY(facs_h5_array_read(o->input, "input", 0, &in));
-    facs_status s = FACS_OK;
-    if (o->grad_output) {
+    facs_status s = check_input_type(o->input);
+    if (s == FACS_OK)
+        s = check_input_finite(o->input, &in);
+    if (s == FACS_OK && o->grad_output) {
         s = facs_h5_array_read(o->grad_output, "grad_output", 0, &gout);
         if (s == FACS_OK)
             s = facs_h5_array_read(o->grad_output, "grad_aux_output", 1, &gaux);
@@ -222,7 +273,7 @@ static void usage(FILE *out)
                  "The network is the one W.h5 was saved as; the model options below only fill in what the file does not\n"
                  "record (an older or converted file), and one that contradicts the file or does not apply is refused.\n"
                  "  --weights W.h5    weights file (backbone/weights.h), loaded strictly\n"
-                 "  --input X.h5      file holding /input, float32 NCHW\n"
+                 "  --input X.h5      file holding /input, float32 NCHW, normalised (finite; no integers)\n"
                  "  --output Y.h5     written atomically; must not be one of the input files\n"
                  "  --mode M          eval (BN running statistics, default) or train (batch statistics, dropout on;\n"
                  "                    the updated running statistics are not saved); PSPNet in train mode also\n"

@@ -17,7 +17,7 @@
 
 #include "cli_options.h"
 #include "flops.h"
-#include "model.h"
+#include "model_file.h"
 
 /* The largest --input-size: the meta device makes any size cheap; this one
  * keeps every shape product well inside the int and int64 arithmetic of the
@@ -123,6 +123,7 @@ int main(int argc, char **argv)
     double width = 1.0;
     facs_fusion_bn fusion_bn = FACS_FUSION_BN_NONE;
     facs_flops_convention convention = FACS_FLOPS_PTFLOPS;
+    facs_model_given given = 0; /* the model options given, for the check that they apply */
     static const struct option longopts[] = {
         {"arch", required_argument, 0, 'a'},       {"input-size", required_argument, 0, 's'},
         {"convention", required_argument, 0, 'c'}, {"json", no_argument, 0, 'j'},
@@ -146,12 +147,14 @@ int main(int argc, char **argv)
             if (facs_cli_choice("--output-stride", optarg, STRIDES, &choice) != FACS_OK)
                 return bad_option();
             output_stride = 32 >> choice; /* 32, 16, 8 */
+            given |= FACS_MODEL_GIVEN(OUTPUT_STRIDE);
             break;
         }
         case 'D':
         case 'E':
             if (facs_cli_stem(opt == 'D' ? FACS_STEM_DEEP : FACS_STEM_DEEP_BASE, &deep_stem) != FACS_OK)
                 return bad_option();
+            given |= FACS_MODEL_GIVEN(DEEP_STEM);
             break;
         case 'n':
             if (facs_cli_int("--classes", optarg, 1, 1 << 24, &classes) != FACS_OK)
@@ -170,6 +173,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "facs-summary: --fusion-bn: %s\n", facs_last_error());
                 return 2;
             }
+            given |= FACS_MODEL_GIVEN(FUSION_BN);
             break;
         case 'c':
             if (facs_flops_convention_parse(optarg, &convention) != FACS_OK) {
@@ -184,15 +188,17 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (!arch || optind < argc) {
+    if (!arch || optind < argc) { /* what is wrong first: the usage alone does not say */
+        if (optind < argc)
+            fprintf(stderr, "facs-summary: unexpected argument '%s'\n", argv[optind]);
+        else
+            fprintf(stderr, "facs-summary: --arch is required (facs-summary --list prints the names)\n");
         usage(stderr);
         return 2;
     }
     facs_model_options o;
-    if (facs_model_options_for_arch(arch, &o) != FACS_OK) {
-        fprintf(stderr, "facs-summary: %s\n", facs_last_error());
-        return 2;
-    }
+    if (facs_model_options_for_arch(arch, &o) != FACS_OK)
+        return bad_option();
     if (classes)
         o.classes = classes;
     o.width = width;
@@ -200,5 +206,8 @@ int main(int argc, char **argv)
     if (output_stride)
         o.output_stride = output_stride;
     o.deep_stem = deep_stem;
+    /* As facs-run: an option the architecture has no use for is refused, not ignored (--fusion-bn on resnet50). */
+    if (facs_model_options_check_applicable(&o, given) != FACS_OK)
+        return bad_option();
     return run(&o, h, w, json, convention);
 }

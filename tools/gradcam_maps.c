@@ -1,6 +1,5 @@
 /* One image through facs-gradcam (gradcam.h): a pass per class, then the
  * map's pictures and file, each written atomically. */
-#include <ctype.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,9 +64,8 @@ static facs_status save_png(const gc_session *s, const char *image, const char *
 }
 
 /* The map of one class: its pictures and, with --save-cam, its file. In
- * names the class is its name (letters, digits, '-' and '.' kept, anything
- * else '_') or its index (middle: "_<class>"). The overlay is handed to *keep
- * when keep is not NULL. */
+ * names the class is s->file_names[class], or its index (middle:
+ * "_<class>"). The overlay is handed to *keep when keep is not NULL. */
 static facs_status write_map(const gc_session *s, const char *image, const char *stem, const facs_cam_input *in,
                              const facs_cam_grads *g, char middle[96], facs_image *keep)
 {
@@ -76,10 +74,7 @@ static facs_status write_map(const gc_session *s, const char *image, const char 
     facs_image picture;
     char name[80], path[4096];
     const char *cls_name = class_name(s, g->cls, name, sizeof name);
-    snprintf(middle, 96, "_%s", cls_name);
-    for (char *c = middle + 1; *c; c++)
-        if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.')
-            *c = '_';
+    snprintf(middle, 96, "_%s", s->file_names ? s->file_names[g->cls] : cls_name);
     facs_status st = raw && cam ? FACS_OK : facs_fail(FACS_ERR_MEMORY, "%s: out of memory for the maps", image);
     if (st == FACS_OK)
         st = facs_cam_raw(s->o->method, g->channels, g->height, g->width, g->activations, g->gradients, raw);
@@ -115,7 +110,7 @@ static facs_status second_overlay(const gc_session *s2, const char *image, int c
     facs_cam_grads g = {0};
     facs_cam_target target = {cls, NULL};
     facs_cam_input own; /* normalised as the second file was trained */
-    FACS_TRY(facs_cam_input_load(image, s2->o->height, s2->o->width, s2->mean, s2->std, &own));
+    FACS_TRY(facs_cam_input_load(image, s2->height, s2->width, s2->mean, s2->std, &own));
     const facs_cam_input *in = &own;
     int h = in->rgb.height, w = in->rgb.width;
     facs_status st = facs_cam_gradients(s2->ctx, s2->model, in->chw, h, w, &target, &g);
@@ -143,13 +138,14 @@ static facs_status write_compare(const gc_session *s, const gc_session *s2, cons
 {
     facs_image other = {0}, panel;
     double p2 = 0;
-    char name[80], labels[3][160];
-    const char *cls_name = class_name(s, g->cls, name, sizeof name);
+    char name[80], name2[80], labels[3][160];
     facs_status st = second_overlay(s2, image, g->cls, &other, &p2);
     snprintf(labels[0], sizeof labels[0], "%s", stem);
-    snprintf(labels[1], sizeof labels[1], "%s: %s %.2f", facs_model_get_options(s->model)->arch, cls_name,
-             g->probability);
-    snprintf(labels[2], sizeof labels[2], "%s: %s %.2f", facs_model_get_options(s2->model)->arch, cls_name, p2);
+    /* Each model's own name of the class: a mislabelled tile would go unnoticed. */
+    snprintf(labels[1], sizeof labels[1], "%s: %s %.2f", facs_model_get_options(s->model)->arch,
+             class_name(s, g->cls, name, sizeof name), g->probability);
+    snprintf(labels[2], sizeof labels[2], "%s: %s %.2f", facs_model_get_options(s2->model)->arch,
+             class_name(s2, g->cls, name2, sizeof name2), p2);
     const facs_image *tiles[3] = {&in->rgb, first, &other};
     const char *text[3] = {labels[0], labels[1], labels[2]};
     if (st == FACS_OK)
@@ -161,7 +157,7 @@ static facs_status write_compare(const gc_session *s, const gc_session *s2, cons
 facs_status gc_explain_image(const gc_session *s, const gc_session *second, const char *image, const char *stem)
 {
     facs_cam_input in;
-    FACS_TRY(facs_cam_input_load(image, s->o->height, s->o->width, s->mean, s->std, &in));
+    FACS_TRY(facs_cam_input_load(image, s->height, s->width, s->mean, s->std, &in));
     int count = s->n_wanted ? s->n_wanted : s->o->top < s->classes ? s->o->top : s->classes;
     facs_cam_grads g = {0}, first = {0}; /* the first pass ranks the classes the --top K follow */
     facs_status st = FACS_OK;

@@ -80,14 +80,18 @@ facs_status facs_cli_size(const char *option, const char *text, int lo, int hi, 
         *w = *h;
         return FACS_OK;
     }
+    /* The message quotes the whole argument: "not ''" for the empty half of "224x" says nothing. */
     char first[32];
     size_t len = (size_t)(x - text);
-    if (len >= sizeof first)
-        return facs_fail(FACS_ERR_ARG, "%s needs S or HxW, whole numbers in [%d, %d], not '%s'", option, lo, hi, text);
-    memcpy(first, text, len);
-    first[len] = 0;
-    FACS_TRY(facs_cli_int(option, first, lo, hi, h));
-    return facs_cli_int(option, x + 1, lo, hi, w);
+    int ok = len < sizeof first;
+    if (ok) {
+        memcpy(first, text, len);
+        first[len] = 0;
+        ok = facs_cli_int(option, first, lo, hi, h) == FACS_OK && facs_cli_int(option, x + 1, lo, hi, w) == FACS_OK;
+    }
+    return ok ? FACS_OK
+              : facs_fail(FACS_ERR_ARG, "%s needs S or HxW, whole numbers in [%d, %d], not '%s'", option, lo, hi,
+                          text);
 }
 
 facs_status facs_cli_device(const char *text, facs_device_choice *out)
