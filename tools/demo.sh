@@ -48,7 +48,7 @@ segmentation() {
     "$build/pspnet-train" --data "$data" --out "$out/run" --arch pspnet_facs_resnet26 --width 0.25 --crop 128 \
         --batch 4 --iters 120 --lr 0.02 --log-every 20 --val-every 60 "$@"
     "$build/pspnet-eval" --weights "$out/run/best.h5" --data "$data" --split val --out "$out/eval" \
-        --save-pred "$out/pred"
+        --mode whole --save-pred "$out/pred"
     echo "colour predictions: $out/pred/color, over the images: $out/pred/overlay"
 }
 

@@ -52,7 +52,12 @@ facs_status facs_check_finite_grads(facs_ctx *ctx, const facs_param_list *params
     return check_picked(ctx, params, trainable_grad, "gradient");
 }
 
-facs_status facs_check_finite_values(facs_ctx *ctx, const facs_param_list *params)
+facs_status facs_check_finite_values(facs_ctx *ctx, const facs_param_list *params, const char *where)
 {
-    return check_picked(ctx, params, value, "value");
+    facs_status s = check_picked(ctx, params, value, "value");
+    if (s != FACS_ERR_ARG)
+        return s;
+    char why[512];
+    snprintf(why, sizeof why, "%s", facs_last_error());
+    return facs_fail(s, "%s: %s: training diverged; lower --lr (checkpoints already written are kept)", where, why);
 }

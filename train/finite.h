@@ -16,9 +16,10 @@
 facs_status facs_check_finite_grads(facs_ctx *ctx, const facs_param_list *params);
 
 /* The same for the values of every entry, weights and buffers (BatchNorm's
- * running statistics), as "the value of NAME has N non-finite values". Before
- * a checkpoint: a run can diverge with every gradient finite (huge steps,
- * running variances past float's range), and its checkpoint must not keep it. */
-facs_status facs_check_finite_values(facs_ctx *ctx, const facs_param_list *params);
+ * running statistics), as "WHERE: the value of NAME has N non-finite values:
+ * training diverged; lower --lr ...". Before a checkpoint: a run can diverge
+ * with every gradient finite (huge steps, running variances past float's
+ * range), and its checkpoint must not keep it. */
+facs_status facs_check_finite_values(facs_ctx *ctx, const facs_param_list *params, const char *where);
 
 #endif
