@@ -11,9 +11,11 @@
 # usage: tools/demo.sh [cifar|segmentation] [ARGS...]
 # With no part both run. ARGS go to the part's trainer (later options win:
 # e.g. tools/demo.sh cifar --epochs 8, tools/demo.sh segmentation --iters 200).
+# FACS_DEMO_BUILD=DIR runs the programs of an existing build instead of
+# setting up and building build/ (CTest demo_script runs it that way).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build
+build=${FACS_DEMO_BUILD:-$root/build}
 part=all
 case ${1:-} in
 cifar | segmentation) part=$1 && shift ;;
@@ -24,7 +26,7 @@ if [ "$part" = all ] && [ $# -gt 0 ]; then
     echo "tools/demo.sh: name the part the options are for (cifar or segmentation)" >&2
     exit 2
 fi
-"$root/tools/setup.sh" "$build" -DCMAKE_BUILD_TYPE=Release -DFACS_CUDA=AUTO
+[ -n "${FACS_DEMO_BUILD:-}" ] || "$root/tools/setup.sh" "$build" -DCMAKE_BUILD_TYPE=Release -DFACS_CUDA=AUTO
 
 cifar() {
     local data=$build/demo_data/cifar-10-batches-bin
@@ -44,7 +46,8 @@ segmentation() {
     if [ ! -d "$data/leftImg8bit/val" ]; then
         "$build/facs-data" synth cityscapes "$data" --n 24 --size 256x128 --force
     fi
-    rm -rf "$out"
+    rm -rf "$out" # a fresh run each time (pspnet-train never overwrites a checkpoint)
+    mkdir -p "$out"
     "$build/pspnet-train" --data "$data" --out "$out/run" --arch pspnet_facs_resnet26 --width 0.25 --crop 128 \
         --batch 4 --iters 120 --lr 0.02 --log-every 20 --val-every 60 "$@"
     "$build/pspnet-eval" --weights "$out/run/best.h5" --data "$data" --split val --out "$out/eval" \
