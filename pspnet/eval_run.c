@@ -12,20 +12,12 @@
 #include "pspnet.h"
 #include "seg_metrics.h"
 
-static int is_pspnet(const char *arch)
-{
-    for (const char *const *n = facs_pspnet_arch_names(); *n; n++)
-        if (strcmp(*n, arch) == 0)
-            return 1;
-    return 0;
-}
-
 /* The model options path was saved with, refused before anything is built
  * unless it is a PSPNet on Cityscapes' 19 trainIds. */
 static facs_status model_options(const char *path, facs_model_options *mo)
 {
     FACS_TRY(facs_model_options_from_file(path, mo));
-    if (!is_pspnet(mo->arch))
+    if (!facs_model_arch_is_segmentation(mo->arch))
         return facs_fail(FACS_ERR_ARG,
                          "--weights %s holds %s, not a PSPNet: pspnet-eval needs a pspnet_<backbone> weights file "
                          "(pspnet-train's best.h5 or last.h5, or a converted semseg checkpoint)",

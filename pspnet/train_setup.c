@@ -181,14 +181,6 @@ static facs_status setup_loader(ps_run *r)
     return facs_loader_create(&r->train_set, &lo, &r->loader);
 }
 
-static int is_pspnet(const char *arch)
-{
-    for (const char *const *n = facs_pspnet_arch_names(); *n; n++)
-        if (strcmp(*n, arch) == 0)
-            return 1;
-    return 0;
-}
-
 /* --init: a classifier's backbone, the heads left as initialised. A PSPNet
  * file is refused by what it is: its backbone shares some names with the
  * classifier's but not the file's layout, and a list of missing tensors would
@@ -197,7 +189,7 @@ static facs_status load_init(ps_run *r)
 {
     const char *path = r->o->init;
     facs_weights_meta meta;
-    if (facs_weights_read_meta(path, &meta) == FACS_OK && is_pspnet(meta.arch))
+    if (facs_weights_read_meta(path, &meta) == FACS_OK && facs_model_arch_is_segmentation(meta.arch))
         return facs_fail(FACS_ERR_ARG,
                          "--init %s holds %s, a PSPNet: --init takes a classifier's (ImageNet) backbone weights, such "
                          "as a converted torchvision resnet50, not a PSPNet file; to continue a pspnet-train run, give "
@@ -212,7 +204,7 @@ static facs_status load_init(ps_run *r)
 /* A PSPNet architecture, else a message listing them (before the data is read). */
 static facs_status check_arch(const char *arch)
 {
-    if (is_pspnet(arch))
+    if (facs_model_arch_is_segmentation(arch))
         return FACS_OK;
     return facs_fail(FACS_ERR_ARG, "--arch %s is not a PSPNet; use pspnet_<backbone>, e.g. pspnet_resnet50 or "
                                    "pspnet_facs_resnet101 (facs-summary --list shows every name)",
