@@ -161,7 +161,7 @@ static int parse(int argc, char **argv, ft_options *o)
         {0, 0, 0, 0}};
     int c, ok = 1, flag = 0;
     int64_t seed = 0;
-    while (ok && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while (ok && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         facs_model_given given = 0;
         switch (c) {
         case O_DATA: ok = path_value("--data", optarg, &o->data); break;
@@ -220,6 +220,7 @@ static int parse(int argc, char **argv, ft_options *o)
         case O_SMOOTHING:
             ok = accepted(facs_cli_real("--label-smoothing", optarg, 0, 0.999, &o->label_smoothing));
             break;
+        case 'h':
         case O_HELP: usage(stdout); exit(FACS_EXIT_OK);
         case O_VERSION: puts(VERSION); exit(FACS_EXIT_OK);
         default: ok = 0;
@@ -252,6 +253,7 @@ static int parse(int argc, char **argv, ft_options *o)
 
 int main(int argc, char **argv)
 {
+    facs_cli_program_name(argv);
     ft_options o = {.width = 1, .fusion = FACS_FUSION_THRESHOLD, .threshold = 0.5,
                      .input_size = 32, .norm = -1, .epochs = 30, .batch = 128, .momentum = 0.9, .nesterov = 1,
                      .wd = 1e-4, .schedule = FT_SCHEDULE_COSINE, .seed = 1, .workers = 2, .jpeg_draft = -1, .ranks = 1};

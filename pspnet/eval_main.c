@@ -153,7 +153,7 @@ static int parse(int argc, char **argv, ev_options *o)
     static const char *const MODES[] = {"slide", "whole", NULL};
     static const char *const PRED_FORMATS[] = {"labelid", "trainid", NULL};
     int c, ok = 1, choice = 0, split_given = 0, crop_given = 0, stride_given = 0, format_given = 0;
-    while (ok && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while (ok && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case O_WEIGHTS: o->weights = optarg; break;
         case O_DATA: o->data = optarg; break;
@@ -191,6 +191,7 @@ static int parse(int argc, char **argv, ev_options *o)
             o->device_given = 1;
             break;
         case O_BASE_SIZE: ok = accepted(facs_cli_int("--base-size", optarg, 8, 16384, &o->infer.base_size)); break;
+        case 'h':
         case O_HELP: usage(stdout); exit(FACS_EXIT_OK);
         case O_VERSION: puts(VERSION); exit(FACS_EXIT_OK);
         default: ok = 0;
@@ -226,6 +227,7 @@ static int parse(int argc, char **argv, ev_options *o)
 
 int main(int argc, char **argv)
 {
+    facs_cli_program_name(argv);
     ev_options o = {.split = "val", .slide = 1, .infer = facs_seg_infer_defaults()};
     o.infer.crop_h = o.infer.crop_w = 713;
     /* Line by line: stdout redirected to a file keeps every line up to a kill -9. */

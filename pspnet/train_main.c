@@ -94,7 +94,7 @@ static int parse(int argc, char **argv, ps_options *o)
     static const char *const OUTPUT_STRIDES[] = {"8", "16", NULL};
     int c, ok = 1, flag = 0;
     int64_t seed = 0;
-    while (ok && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while (ok && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case O_DATA: o->data = optarg; break;
         case O_OUT: o->out = optarg; break;
@@ -147,6 +147,7 @@ static int parse(int argc, char **argv, ps_options *o)
             o->sync_bn = flag;
             break;
         case O_DEVICE: ok = accepted(facs_cli_device(optarg, &o->device)); break;
+        case 'h':
         case O_HELP: usage(stdout); exit(FACS_EXIT_OK);
         case O_VERSION: puts(VERSION); exit(FACS_EXIT_OK);
         default: ok = 0;
@@ -165,6 +166,7 @@ static int parse(int argc, char **argv, ps_options *o)
 
 int main(int argc, char **argv)
 {
+    facs_cli_program_name(argv);
     ps_options o = {.width = 1, .classes = 19, .output_stride = 8, .crop_h = 713, .crop_w = 713, .scale_min = 0.5,
                     .scale_max = 2, .rotate = 10, .blur = 0.5, .flip = 0.5, .batch = 16, .epochs = 200, .lr = 0.01,
                     .head_lr_mult = 10, .momentum = 0.9, .wd = 1e-4, .power = 0.9, .aux_weight = 0.4,

@@ -363,6 +363,7 @@ static facs_status parse_size(const char *text, int *width, int *height)
 
 int main(int argc, char **argv)
 {
+    facs_cli_program_name(argv);
     options o = {.json = 0, .force = 0, .n = 0, .width = 0, .height = 0, .classes = 0, .seed = 1};
     static const struct option longopts[] = {{"json", no_argument, 0, 'j'},    {"n", required_argument, 0, 'n'},
                                              {"size", required_argument, 0, 'S'},
@@ -371,7 +372,7 @@ int main(int argc, char **argv)
                                              {"help", no_argument, 0, 'h'},      {"version", no_argument, 0, 'V'},
                                              {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         facs_status s = FACS_OK;
         int64_t seed;
         switch (c) {

@@ -218,6 +218,7 @@ static facs_status parse_option(int c, const char *arg, demo_options *o)
 
 int main(int argc, char **argv)
 {
+    facs_cli_program_name(argv);
     demo_options o = {.epochs = 10, .batch = 32, .train_count = 4096, .test_count = 512, .width = 32, .lr = 0.05,
                       .seed = 1, .fusion = {FACS_FUSION_THRESHOLD, 0.5f}};
     static const struct option longopts[] = {
@@ -228,7 +229,7 @@ int main(int argc, char **argv)
         {"seed", required_argument, 0, 's'},   {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 0;
         case 'V': puts("facs-demo 0.1.0"); return 0;

@@ -104,7 +104,7 @@ static int parse(int argc, char **argv, gc_options *o)
         {"class-names", 1, 0, 'n'}, {"save-cam", 0, 0, 'S'}, {"arch", 1, 0, 'a'}, {"help", 0, 0, 'h'},
         {"version", 0, 0, 'V'},     {"compare", 1, 0, 'C'}, {"device", 1, 0, 'd'}, {0, 0, 0, 0}};
     facs_status st = FACS_OK;
-    for (int c; st == FACS_OK && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
+    for (int c; st == FACS_OK && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
         switch (c) {
         case 'W': o->weights = optarg; break;
         case 'i': o->image = optarg; break;
@@ -147,6 +147,7 @@ static int parse(int argc, char **argv, gc_options *o)
 
 int main(int argc, char **argv)
 {
+    facs_cli_program_name(argv);
     gc_options o = {0};
     int rc = parse(argc, argv, &o);
     if (rc)

@@ -359,6 +359,7 @@ static facs_status parse_model_option(int c, const char *arg, run_options *o)
 
 int main(int argc, char **argv)
 {
+    facs_cli_program_name(argv);
     static const char *const MODES[] = {"eval", "train", NULL};
     run_options o = {0};
     static const struct option longopts[] = {
@@ -374,7 +375,7 @@ int main(int argc, char **argv)
         {"device", required_argument, 0, 'd'},
         {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'W': o.weights = optarg; break;
         case 'i': o.input = optarg; break;

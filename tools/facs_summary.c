@@ -118,6 +118,7 @@ static int list_archs(void)
 
 int main(int argc, char **argv)
 {
+    facs_cli_program_name(argv);
     const char *arch = NULL;
     int h = 224, w = 224, json = 0, classes = 0, output_stride = 0, deep_stem = 0; /* 0: the architecture's default */
     double width = 1.0;
@@ -134,7 +135,7 @@ int main(int argc, char **argv)
         {"deep-base", no_argument, 0, 'E'},
         {0, 0, 0, 0}};
     int opt;
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'a': arch = optarg; break;
         case 's':

@@ -27,6 +27,13 @@ facs_status facs_cli_int64(const char *option, const char *text, int64_t lo, int
     return FACS_OK;
 }
 
+void facs_cli_program_name(char **argv)
+{
+    const char *slash = argv[0] ? strrchr(argv[0], '/') : NULL;
+    if (slash && slash[1])
+        argv[0] = (char *)slash + 1;
+}
+
 facs_status facs_cli_int(const char *option, const char *text, int lo, int hi, int *out)
 {
     int64_t v;

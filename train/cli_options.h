@@ -16,6 +16,11 @@
 #include "status.h"
 #include "tensor.h" /* facs_device */
 
+/* argv[0] cut to the program's file name, so that getopt's own messages read
+ * "facs-finetune: unrecognized option ...", as every other message of the
+ * tools does, rather than with the path the program was started by. */
+void facs_cli_program_name(char **argv);
+
 facs_status facs_cli_int(const char *option, const char *text, int lo, int hi, int *out);
 facs_status facs_cli_int64(const char *option, const char *text, int64_t lo, int64_t hi, int64_t *out);
 facs_status facs_cli_real(const char *option, const char *text, double lo, double hi, double *out);
