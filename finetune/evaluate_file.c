@@ -84,10 +84,11 @@ static facs_status check_classes_file(const ft_options *o, const char *path, con
 /* --out must not be a training run's folder, whose confusion.csv the evaluation would replace. */
 static facs_status check_not_a_run(facs_run_dir *out)
 {
-    static const char *const run_files[] = {"last.h5", "best.h5", "log.jsonl"};
+    /* best.h5 alone is weights, perhaps the very file evaluated, not a run. */
+    static const char *const run_files[] = {"last.h5", "log.jsonl"};
     char path[4096];
     struct stat st;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 2; i++) {
         FACS_TRY(facs_run_dir_file(out, run_files[i], path, sizeof path));
         if (stat(path, &st) == 0)
             return facs_fail(FACS_ERR_ARG, "--out %s holds a training run (%s): --eval would replace its "

@@ -158,8 +158,9 @@ static void print_header(const ev_run *r)
     if (o->slide)
         snprintf(mode, sizeof mode, "%dx%d windows every %dx%d", in->crop_h, in->crop_w, in->stride_h,
                  in->stride_w);
-    printf("%s: %s, width %g, output stride %d; %d images of %s%s%s; %s%s at %s%s\n", o->weights, mo->arch,
-           mo->width, mo->output_stride, r->images.count, o->data ? o->data : o->images, o->data ? ", split " : "",
+    printf("%s: %s, width %g, output stride %d; %d image%s of %s%s%s; %s%s at %s%s\n", o->weights, mo->arch,
+           mo->width, mo->output_stride, r->images.count, r->images.count == 1 ? "" : "s",
+           o->data ? o->data : o->images, o->data ? ", split " : "",
            o->data ? o->split : "", mode, in->flip ? " and mirrored" : "", size, scales);
     fflush(stdout);
 }
@@ -196,7 +197,7 @@ int ev_run_evaluate(ev_run *r)
         char on[32] = "";
         if (ranks > 1)
             snprintf(on, sizeof on, " on %d ranks", ranks);
-        printf("%d images in %.1f s (%.2f images/s%s)\n\n", r->images.count, seconds,
+        printf("%d image%s in %.1f s (%.2f images/s%s)\n\n", r->images.count, r->images.count == 1 ? "" : "s", seconds,
                seconds > 0 ? r->images.count / seconds : 0.0, on);
         if (o->data) {
             facs_seg_results_print(&cm, NULL, stdout);

@@ -177,9 +177,12 @@ int ps_run_train(ps_run *r)
 {
     const ps_options *o = r->o;
     int64_t last = o->stop_after > 0 && o->stop_after < r->total_iters ? o->stop_after : r->total_iters;
-    printf("%s: %s, %d classes, %d training and %d val images, crop %dx%d, batch %d, %lld iterations, %s\n", o->out,
-           r->meta.arch, o->classes, r->train_index.count, r->val_index.count, o->crop_h, o->crop_w, o->batch,
-           (long long)r->total_iters, o->resume ? "resumed" : "from the start");
+    printf("%s: %s, %d classes, %d training and %d val image%s, crop %dx%d, batch %d, %lld iterations, %s\n",
+           o->out, r->meta.arch, o->classes, r->train_index.count, r->val_index.count,
+           r->val_index.count == 1 ? "" : "s", o->crop_h, o->crop_w, o->batch, (long long)r->total_iters,
+           o->resume ? "resumed" : "from the start");
+    if (o->resume && done(r) >= r->total_iters)
+        printf("the run has finished its %lld iterations already\n", (long long)r->total_iters);
     ps_sums sums = {0};
     restore_partial(r, &sums);
     facs_status s = finish_pending_validation(r, &sums);

@@ -71,6 +71,12 @@ log_sum=$(cksum <"$work/log/confusion.csv")
 fails "--eval --out RUN" "--out $work/log holds a training run ($work/log/last.h5)" -- \
     --data "$data" --eval "$work/log/best.h5" --out "$work/log"
 [ "$(cksum <"$work/log/confusion.csv")" = "$log_sum" ] && ok || bad "--eval --out RUN changed the run's confusion.csv"
+# Weights copied into a folder of their own are no run: --eval of them may write there.
+mkdir -p "$work/weights_only"
+cp "$work/log/best.h5" "$work/weights_only/"
+"$tool" --data "$data" --eval "$work/weights_only/best.h5" --out "$work/weights_only/" >/dev/null 2>"$work/err" &&
+    ok || bad "--eval --out of a folder holding only best.h5 was refused: $(cat "$work/err")"
+[ -f "$work/weights_only/confusion.csv" ] && ok || bad "--eval --out of a weights folder wrote no confusion.csv"
 
 # --init of a file of another width: the message says what the file was saved as and what is built.
 # shellcheck disable=SC2086

@@ -81,6 +81,9 @@ with h5py.File(sys.argv[1], "a") as f:
 strip() { sed 's/, "images_per_s": [-0-9.e+]*//' "$1"; }
 [ "$(strip "$work/full/log.jsonl")" = "$(strip "$work/split/log.jsonl")" ] && ok "resumed log equal" ||
     bad "resumed log differs"
+# shellcheck disable=SC2086
+"$tool" --data "$work/cs" --out "$work/split" $args --resume >"$work/done.out" 2>&1 || bad "--resume of a finished run"
+contains "--resume of a finished run" "$work/done.out" "the run has finished its 30 iterations already"
 
 # refuse WHAT NEEDLE DATA [ARGS...]: a non-zero exit naming NEEDLE; the full run's checkpoint untouched.
 before=$(cksum <"$work/full/last.h5")

@@ -50,7 +50,7 @@ static void print_report(const char *dir, const facs_image_folder_report *r)
            r->bad.count ? "some files do not decode" : "all files valid");
     for (int k = 0; k < 2; k++) {
         int missing = 0;
-        printf("%s: %d images\n  classes:\n", split_names[k], r->split[k].count);
+        printf("%s: %d image%s\n  classes:\n", split_names[k], r->split[k].count, r->split[k].count == 1 ? "" : "s");
         for (int c = 0; c < r->split[0].num_classes; c++) {
             printf("    %-32s %d\n", r->split[0].classes[c], r->per_class[k][c]);
             missing += r->per_class[k][c] == 0;

@@ -131,7 +131,7 @@ static facs_status cifar_check(const char *dir, const options *o)
     } else if (s == FACS_OK) {
         printf("%s: CIFAR-%d, all files valid\n", dir, ds[0].kind);
         for (int i = 0; i < 2; i++) {
-            printf("%s: %d images\n", split_names[i], ds[i].count);
+            printf("%s: %d image%s\n", split_names[i], ds[i].count, ds[i].count == 1 ? "" : "s");
             print_histogram("classes", ds[i].class_names, ds[i].num_classes, ds[i].labels, ds[i].count);
             if (ds[i].coarse_labels)
                 print_histogram("coarse classes", ds[i].coarse_names, ds[i].num_coarse, ds[i].coarse_labels,
@@ -189,7 +189,7 @@ static facs_status cityscapes_check(const char *dir, const options *o)
     printf("%s: Cityscapes, all files valid\n", dir);
     for (int i = 0; i < FACS_CITYSCAPES_SPLITS; i++)
         if (r.present[i])
-            printf("%s: %d images\n", facs_cityscapes_split_names[i], r.images[i]);
+            printf("%s: %d image%s\n", facs_cityscapes_split_names[i], r.images[i], r.images[i] == 1 ? "" : "s");
     if (r.from_label_ids)
         printf("  %d labels mapped from labelIds (no labelTrainIds file)\n", r.from_label_ids);
     printf("  pixels per class, all splits:\n");
