@@ -51,14 +51,16 @@ facs_status facs_cpu_batchnorm_forward(facs_ctx *ctx, const facs_batchnorm_param
     float *var = p->training ? facs_ctx_scratch(ctx, (size_t)C * sizeof(float)) : facs_f32(running_var);
     if (!var)
         return FACS_ERR_MEMORY;
-    if (sync) {
-        FACS_TRY(facs_cpu_bn_sync_stats(ctx->bn_comm, x, mean, var, &m));
-    } else if (p->training) {
-        double *sums = facs_ctx_scratch(ctx, ((size_t)2 * C + 1) * sizeof *sums);
-        if (!sums)
+    if (p->training) { /* the batch statistics, from sums in double (the global batch's when synchronised) */
+        double *work = facs_ctx_scratch(ctx, facs_cpu_bn_sums_doubles(x) * sizeof *work);
+        if (!work)
             return FACS_ERR_MEMORY;
-        FACS_TRY(facs_cpu_bn_sums(x, sums));
-        facs_cpu_bn_stats_from_sums(sums, C, mean, var);
+        if (sync) {
+            FACS_TRY(facs_cpu_bn_sync_stats(ctx->bn_comm, x, work, mean, var, &m));
+        } else {
+            facs_cpu_bn_sums(x, work);
+            facs_cpu_bn_stats_from_sums(work, C, mean, var);
+        }
     }
     if (p->training && m < 2)
         return facs_fail(FACS_ERR_ARG, "batchnorm2d: training needs more than one value per channel (N*H*W = %lld)",

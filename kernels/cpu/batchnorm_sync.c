@@ -8,19 +8,20 @@
 /* Rows are summed in at most this many chunks, one partial per chunk. */
 #define SUM_CHUNKS 64
 
-facs_status facs_cpu_bn_sums(const facs_tensor *x, double *sums)
+size_t facs_cpu_bn_sums_doubles(const facs_tensor *x) { return ((size_t)SUM_CHUNKS + 1) * 2 * x->c + 1; }
+
+void facs_cpu_bn_sums(const facs_tensor *x, double *work)
 {
     const int C = x->c;
     const int64_t rows = (int64_t)x->n * x->h * x->w;
     const int64_t per_chunk = (rows + SUM_CHUNKS - 1) / SUM_CHUNKS;
     const int chunks = per_chunk ? (int)((rows + per_chunk - 1) / per_chunk) : 0;
-    double *partial = calloc((size_t)chunks * 2 * C + 1, sizeof *partial);
-    if (!partial)
-        return facs_fail(FACS_ERR_MEMORY, "batchnorm2d: out of memory for the batch statistics");
+    double *sums = work, *partial = work + 2 * C + 1;
     const float *v = facs_f32(x);
 #pragma omp parallel for schedule(static)
     for (int k = 0; k < chunks; k++) {
         double *sum = partial + (size_t)k * 2 * C, *square = sum + C;
+        memset(sum, 0, (size_t)2 * C * sizeof *sum);
         const int64_t end = (k + 1) * per_chunk < rows ? (k + 1) * per_chunk : rows;
         for (int64_t r = k * per_chunk; r < end; r++) {
             const float *row = v + r * C;
@@ -37,8 +38,6 @@ facs_status facs_cpu_bn_sums(const facs_tensor *x, double *sums)
         for (int i = 0; i < 2 * C; i++)
             sums[i] += partial[(size_t)k * 2 * C + i];
     sums[2 * C] = (double)rows;
-    free(partial);
-    return FACS_OK;
 }
 
 void facs_cpu_bn_stats_from_sums(const double *sums, int C, float *mean, float *var)
@@ -51,23 +50,15 @@ void facs_cpu_bn_stats_from_sums(const double *sums, int C, float *mean, float *
     }
 }
 
-facs_status facs_cpu_bn_sync_stats(facs_comm *comm, const facs_tensor *x, float *mean, float *var,
+facs_status facs_cpu_bn_sync_stats(facs_comm *comm, const facs_tensor *x, double *work, float *mean, float *var,
                                    int64_t *count)
 {
     const int C = x->c;
-    /* sum[C], sum of squares[C], values per channel */
-    double *sums = malloc(((size_t)2 * C + 1) * sizeof *sums);
-    if (!sums)
-        return facs_fail(FACS_ERR_MEMORY, "batchnorm2d: out of memory for the synchronised statistics");
-    facs_status s = facs_cpu_bn_sums(x, sums);
-    if (s == FACS_OK)
-        s = facs_comm_allreduce_sum(comm, sums, (size_t)2 * C + 1, FACS_COMM_F64);
-    if (s == FACS_OK) {
-        facs_cpu_bn_stats_from_sums(sums, C, mean, var);
-        *count = (int64_t)sums[2 * C];
-    }
-    free(sums);
-    return s;
+    facs_cpu_bn_sums(x, work);
+    FACS_TRY(facs_comm_allreduce_sum(comm, work, (size_t)2 * C + 1, FACS_COMM_F64));
+    facs_cpu_bn_stats_from_sums(work, C, mean, var);
+    *count = (int64_t)work[2 * C];
+    return FACS_OK;
 }
 
 facs_status facs_cpu_bn_sync_dx(facs_comm *comm, const facs_tensor *x, const float *gamma, const float *mean,

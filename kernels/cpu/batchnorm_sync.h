@@ -9,19 +9,23 @@
 #include "comm.h"
 #include "tensor.h"
 
-/* x's per-channel sums (sums[c]) and sums of squares (sums[C + c]) over its
- * N*H*W rows (NHWC), in double, and the row count (sums[2C]): fixed chunks of
- * rows summed in parallel and added in chunk order, so the sums are the same
- * for any number of threads. */
-facs_status facs_cpu_bn_sums(const facs_tensor *x, double *sums);
+/* The doubles facs_cpu_bn_sums needs in work for x. */
+size_t facs_cpu_bn_sums_doubles(const facs_tensor *x);
+
+/* x's per-channel sums (work[c]) and sums of squares (work[C + c]) over its
+ * N*H*W rows (NHWC), in double, and the row count (work[2C]); the rest of work
+ * holds the chunks' partial sums: fixed chunks of rows summed in parallel and
+ * added in chunk order, so the sums are the same for any number of threads. */
+void facs_cpu_bn_sums(const facs_tensor *x, double *work);
 
 /* The mean and biased variance of C channels from those sums (E[x^2] - E[x]^2,
  * in double: float would lose the variance to cancellation). */
 void facs_cpu_bn_stats_from_sums(const double *sums, int C, float *mean, float *var);
 
 /* The global batch's per-channel mean and biased variance of x (N*H*W rows of
- * C, NHWC), and the number of values per channel over all ranks. */
-facs_status facs_cpu_bn_sync_stats(facs_comm *comm, const facs_tensor *x, float *mean, float *var,
+ * C, NHWC), and the number of values per channel over all ranks; work as for
+ * facs_cpu_bn_sums. */
+facs_status facs_cpu_bn_sync_stats(facs_comm *comm, const facs_tensor *x, double *work, float *mean, float *var,
                                    int64_t *count);
 
 /* Turns dx from the constant-statistics formula (gamma * invstd * dy) into the
