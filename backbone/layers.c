@@ -120,8 +120,10 @@ facs_status facs_bn_fold(facs_param_list *store, facs_param *conv_w, facs_bn *bn
     if (s == FACS_OK)
         s = facs_tensor_upload(bias->value, b, (size_t)channels * sizeof *b);
     free(host);
-    if (s == FACS_OK)
+    if (s == FACS_OK) {
         bn->fold_bias = bias->value;
+        conv_w->bn_folded = 1;
+    }
     return s;
 }
 

@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,8 @@ static facs_status check_options(const facs_model_options *o)
         return facs_fail(FACS_ERR_ARG, "%s: width multiplier %g must be in (0, 64]", o->arch, o->width);
     if (o->fusion.fusion != FACS_FUSION_THRESHOLD && o->fusion.fusion != FACS_FUSION_WEIGHTED)
         return facs_fail(FACS_ERR_ARG, "%s: unknown fusion mode %d", o->arch, (int)o->fusion.fusion);
+    if (!isfinite(o->fusion.threshold))
+        return facs_fail(FACS_ERR_ARG, "%s: fusion threshold %g is not finite", o->arch, (double)o->fusion.threshold);
     if (o->fusion_bn < FACS_FUSION_BN_NONE || o->fusion_bn > FACS_FUSION_BN_POST)
         return facs_fail(FACS_ERR_ARG, "%s: unknown fusion BN placement %d", o->arch, (int)o->fusion_bn);
     if (o->output_stride < 0)
@@ -206,6 +209,10 @@ facs_tensor *facs_model_forward(facs_ctx *ctx, facs_model *model, facs_tensor *x
     facs_tap *tap = tap_slot(model);
     if (tap)
         tap->tensor = NULL; /* never the previous step's map */
+    if (!ctx) {
+        facs_fail(FACS_ERR_ARG, "model forward: no context (a NULL facs_ctx: did facs_ctx_create fail?)");
+        return NULL;
+    }
     return model->family->forward(ctx, model->impl, x);
 }
 

@@ -394,8 +394,14 @@ facs_status facs_weights_save_ex(const char *path, const facs_param_list *list, 
                                  const facs_weights_meta *meta, const facs_train_state *state,
                                  const facs_weights_text_attr *attrs, int n_attrs)
 {
+    if (!path || !*path)
+        return facs_fail(FACS_ERR_ARG, "weights: no file name to save to");
     if (!list)
         return facs_fail(FACS_ERR_ARG, "%s: nothing to save (no parameter list)", path);
+    for (int i = 0; i < list->count; i++)
+        if (list->items[i]->bn_folded)
+            return facs_fail(FACS_ERR_ARG, "%s: %s has its BatchNorm folded in (an inference model): the file would "
+                             "load as a different network; save the unfolded model", path, list->items[i]->name);
     if (sgd && (sgd->params != list || !state))
         return facs_fail(FACS_ERR_ARG, "%s: a checkpoint needs the optimizer of the saved parameters and a train "
                                        "state", path);
@@ -626,6 +632,8 @@ static facs_status check_complete(loader *L)
 static facs_status open_file(const char *path, hid_t *file)
 {
     struct stat st;
+    if (!path)
+        return facs_fail(FACS_ERR_ARG, "weights: no file name (NULL path)");
     if (stat(path, &st) != 0)
         return facs_fail(FACS_ERR_IO, "%s: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode))

@@ -1,5 +1,6 @@
 #include "arena.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "status.h"
@@ -60,6 +61,10 @@ static size_t rounded_size(size_t bytes)
 
 void *facs_arena_alloc(facs_arena *a, size_t bytes)
 {
+    if (bytes > SIZE_MAX / 2) { /* rounding, or a block twice the size, would wrap around */
+        facs_fail(FACS_ERR_MEMORY, "out of memory: %zu bytes asked of one arena", bytes);
+        return NULL;
+    }
     size_t rounded = rounded_size(bytes);
     facs_arena_block *b = a->blocks;
     if (!b || b->size - b->top < rounded) {

@@ -2,6 +2,8 @@
 #include "atomic_file.h"
 
 #include <dirent.h>
+#include <limits.h>
+#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -12,12 +14,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* "<path>.facs-tmp.<pid>", its last component shortened when the mark would
+ * take a name that fits NAME_MAX past it: a 250-byte output name stays
+ * writable. The shortened form keeps a hash of the whole name, so two long
+ * names sharing a beginning still get two temporaries. */
 static facs_status name_temporary(facs_atomic_file *a, const char *path)
 {
     memset(a, 0, sizeof *a);
     int n = snprintf(a->path, sizeof a->path, "%s", path);
-    int m = snprintf(a->tmp, sizeof a->tmp, "%s" FACS_ATOMIC_TMP_MARK "%ld", path, (long)getpid());
-    if (n < 0 || m < 0 || (size_t)n >= sizeof a->path || (size_t)m >= sizeof a->tmp)
+    if (n < 0 || (size_t)n >= sizeof a->path)
+        return facs_fail(FACS_ERR_ARG, "%s: path too long", path);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t dir_len = (size_t)(base - path), base_len = strlen(base), room = NAME_MAX - 32;
+    int m;
+    if (base_len <= room) {
+        m = snprintf(a->tmp, sizeof a->tmp, "%s" FACS_ATOMIC_TMP_MARK "%ld", path, (long)getpid());
+    } else {
+        uint32_t hash = 2166136261u; /* FNV-1a */
+        for (const char *c = base; *c; c++)
+            hash = (hash ^ (unsigned char)*c) * 16777619u;
+        m = snprintf(a->tmp, sizeof a->tmp, "%.*s%.*s~%08x" FACS_ATOMIC_TMP_MARK "%ld", (int)dir_len, path,
+                     (int)(room - 9), base, (unsigned)hash, (long)getpid());
+    }
+    if (m < 0 || (size_t)m >= sizeof a->tmp)
         return facs_fail(FACS_ERR_ARG, "%s: path too long", path);
     return FACS_OK;
 }
@@ -146,22 +166,20 @@ int facs_atomic_remove_stale(const char *dir)
     return removed;
 }
 
+int facs_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return strcmp(a, b) == 0 ||
+           (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
+}
+
 facs_status facs_check_output_not_input(const char *option, const char *output, const char *const *inputs,
                                         int n_inputs)
 {
-    struct stat out_st;
-    int out_exists = stat(output, &out_st) == 0;
-    for (int i = 0; i < n_inputs; i++) {
-        if (!inputs[i])
-            continue;
-        struct stat in_st;
-        int same = strcmp(output, inputs[i]) == 0 ||
-                   (out_exists && stat(inputs[i], &in_st) == 0 && in_st.st_dev == out_st.st_dev &&
-                    in_st.st_ino == out_st.st_ino);
-        if (same)
+    for (int i = 0; i < n_inputs; i++)
+        if (inputs[i] && facs_same_file(output, inputs[i]))
             return facs_fail(FACS_ERR_ARG, "%s %s is the input %s: writing it would destroy the input; choose another path",
                              option, output, inputs[i]);
-    }
     return FACS_OK;
 }
 

@@ -8,8 +8,8 @@
  *
  * (HDF5 files are built in memory and written the same way:
  * backbone/h5_write.c.) The content goes to a temporary in the target's
- * folder, named "<path>.facs-tmp.<pid>", so a crash or an error never leaves a
- * partial file under the real name. Commit flushes and fsyncs the temporary,
+ * folder, named "<path>.facs-tmp.<pid>" (a name near NAME_MAX shortened), so
+ * a crash or an error never leaves a partial file under the real name. Commit flushes and fsyncs the temporary,
  * renames it over the target and fsyncs the folder, so after commit returns
  * the new file survives a power cut. On any failure the temporary is removed
  * and the target is left as it was. A kill -9 between open and commit leaves
@@ -48,6 +48,10 @@ facs_status facs_atomic_write_text(const char *path, facs_text_fill_fn fill, con
 /* Removes the temporaries in dir whose writing process no longer runs;
  * the number removed, or -1 when dir cannot be read. */
 int facs_atomic_remove_stale(const char *dir);
+
+/* Whether a and b name one file: the same path, a link to it, or another
+ * name of the same inode (0 when either does not exist under another name). */
+int facs_same_file(const char *a, const char *b);
 
 /* Refuses (FACS_ERR_ARG, naming both) an output that is the same file as one
  * of the inputs: same path, a link to it, or another name of the same inode.

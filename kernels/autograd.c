@@ -48,6 +48,10 @@ facs_status facs_grad_begin(facs_ctx *ctx, facs_tensor *t, facs_tensor **g)
     *g = NULL;
     if (!t || !t->requires_grad)
         return FACS_OK;
+    /* A parameter in any operand's slot (facs_add(ctx, x, p->value)) keeps its
+     * own heap gradient: one from this step's arena would dangle after it. */
+    if (t->is_param)
+        FACS_TRY(facs_tensor_ensure_grad(t));
     *g = facs_ctx_grad_like(ctx, t);
     if (!*g)
         return FACS_ERR_MEMORY;
@@ -96,8 +100,10 @@ static facs_status seed_gradient(facs_ctx *ctx, facs_tensor *out, const facs_ten
 {
     if (grad_out && !facs_tensor_same_shape(out, grad_out)) {
         char a[64], b[64];
-        return facs_fail(FACS_ERR_ARG, "backward: gradient %s does not match output %s",
-                         facs_shape_str(grad_out, b, sizeof b), facs_shape_str(out, a, sizeof a));
+        return facs_fail(FACS_ERR_ARG, "backward: gradient %s (%s, %s) does not match output %s (%s, %s)",
+                         facs_shape_str(grad_out, b, sizeof b), grad_out->dtype == FACS_F32 ? "float32" : "int32",
+                         facs_device_name(grad_out->device), facs_shape_str(out, a, sizeof a),
+                         out->dtype == FACS_F32 ? "float32" : "int32", facs_device_name(out->device));
     }
     facs_tensor *g = facs_ctx_grad_like(ctx, out);
     if (!g)
@@ -127,6 +133,10 @@ facs_status facs_backward(facs_ctx *ctx, facs_tensor *out, const facs_tensor *gr
 facs_status facs_backward_many(facs_ctx *ctx, int count, facs_tensor *const *outs,
                                const facs_tensor *const *grads)
 {
+    if (!ctx)
+        return facs_fail(FACS_ERR_ARG, "backward: no context (a NULL facs_ctx: did facs_ctx_create fail?)");
+    if (count < 1)
+        return facs_fail(FACS_ERR_ARG, "backward: %d outputs", count);
     for (int i = 0; i < count; i++) {
         facs_tensor *out = outs[i];
         if (!out)
@@ -135,10 +145,17 @@ facs_status facs_backward_many(facs_ctx *ctx, int count, facs_tensor *const *out
         if (!out->requires_grad)
             return facs_fail(FACS_ERR_ARG,
                              "backward: the output does not depend on anything that requires a gradient");
-        if (out->grad)
-            return facs_fail(FACS_ERR_ARG, "backward: output %d is given twice", i);
-        FACS_TRY(seed_gradient(ctx, out, grads[i]));
+        if (out->is_param)
+            return facs_fail(FACS_ERR_ARG, "backward: output %d is a parameter, not the result of an op", i);
+        for (int j = 0; j < i; j++)
+            if (outs[j] == out)
+                return facs_fail(FACS_ERR_ARG, "backward: output %d is given twice", i);
     }
+    if (!ctx->tape) /* PyTorch's "backward through the graph a second time": the gradients would add up twice */
+        return facs_fail(FACS_ERR_ARG, "backward: no recorded ops to run: backward has consumed this step's graph "
+                                       "already (run the forward again) or nothing was recorded");
+    for (int i = 0; i < count; i++)
+        FACS_TRY(seed_gradient(ctx, outs[i], grads[i]));
     for (facs_node *node = ctx->tape; node; node = node->next) {
         if (!node->out->grad)
             continue;
@@ -162,5 +179,6 @@ facs_status facs_backward_many(facs_ctx *ctx, int count, facs_tensor *const *out
     for (facs_node *node = ctx->tape; node; node = node->next)
         if (!node->out->keep_grad && !node->out->is_param)
             node->out->grad = NULL;
+    ctx->tape = NULL; /* consumed: its nodes' saved tensors are the next forward's to overwrite */
     return FACS_OK;
 }

@@ -43,7 +43,8 @@ int facs_needs_grad(const facs_ctx *ctx, int count, facs_tensor *const *inputs);
 void *facs_tape_push(facs_ctx *ctx, const char *op, facs_backward_fn fn, facs_tensor *out, size_t state_bytes);
 
 /* Runs backward from out with gradient grad_out (same shape), or ones when
- * grad_out is NULL (a scalar loss). */
+ * grad_out is NULL (a scalar loss). It consumes the step's tape: a second
+ * backward needs a new forward (as PyTorch without retain_graph). */
 facs_status facs_backward(facs_ctx *ctx, facs_tensor *out, const facs_tensor *grad_out);
 
 /* Backward from several outputs at once (PSPNet's main and aux logits): the

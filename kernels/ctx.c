@@ -49,12 +49,16 @@ void facs_ctx_free(facs_ctx *ctx)
 
 void facs_ctx_set_mode(facs_ctx *ctx, int training, int record)
 {
+    if (!ctx) /* facs_ctx_create failed: the first op says so */
+        return;
     ctx->training = training;
     ctx->record = record;
 }
 
 void facs_ctx_begin_step(facs_ctx *ctx)
 {
+    if (!ctx) /* facs_ctx_create failed: the first op says so */
+        return;
     facs_arena_reset(&ctx->data);
     facs_arena_reset(&ctx->grads);
     facs_arena_reset(&ctx->host);
@@ -82,10 +86,8 @@ void *facs_ctx_host_alloc(facs_ctx *ctx, size_t bytes)
 
 facs_tensor *facs_ctx_tensor(facs_ctx *ctx, facs_dtype dtype, int n, int c, int h, int w)
 {
-    if (n <= 0 || c <= 0 || h <= 0 || w <= 0) {
-        facs_fail(FACS_ERR_ARG, "tensor shape (%d, %d, %d, %d) has a non-positive size", n, c, h, w);
+    if (facs_check_shape(dtype, n, c, h, w) != FACS_OK)
         return NULL;
-    }
     facs_tensor *t = facs_ctx_host_alloc(ctx, sizeof *t);
     if (!t)
         return NULL;

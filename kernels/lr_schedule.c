@@ -60,7 +60,7 @@ double facs_lr_poly(double base, int64_t total, double power, int64_t u)
 
 double facs_lr_step(double base, int64_t step_size, double gamma, int64_t u)
 {
-    return base * pow(gamma, (double)(u / step_size));
+    return base * pow(gamma, (double)(u / (step_size > 0 ? step_size : 1))); /* as facs_lr_at's default */
 }
 
 double facs_lr_warmup_factor(double start_factor, int64_t warmup, int64_t t)

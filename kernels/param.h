@@ -43,6 +43,7 @@ typedef struct facs_param {
     double lr_mult;        /* effective lr = lr * lr_mult (PyTorch: a param group's lr); 1 by default */
     int no_decay;          /* BN weight/bias or a bias: exempt from weight decay when the optimizer says so */
     int frozen;            /* the optimizer skips it; set with facs_param_set_frozen */
+    int bn_folded;         /* facs_bn_fold scaled it: an inference model's value, which no weight file may hold */
     /* The rank PyTorch holds the tensor in, which the shape alone cannot say (a
      * linear weight and a 1x1 conv weight are both (OUT, IN, 1, 1)): 1 for
      * vectors, 2 for linear weights, 4 for conv weights. facs_param_list_add sets

@@ -100,6 +100,10 @@ static facs_status step(facs_sgd *sgd, int portable)
         return facs_fail(FACS_ERR_ARG, "sgd: step on an optimizer without parameters");
     FACS_TRY(check_options(&sgd->options));
     facs_param_list *list = sgd->params;
+    for (int i = 0; i < list->count; i++) /* before any update: a refused step changes nothing */
+        if (!(list->items[i]->lr_mult >= 0.0 && isfinite(list->items[i]->lr_mult))) /* NaN: weights NaN; < 0: uphill */
+            return facs_fail(FACS_ERR_ARG, "sgd: %s has learning-rate multiplier %g; it must be finite and >= 0",
+                             list->items[i]->name, list->items[i]->lr_mult);
     for (int i = 0; i < list->count; i++) {
         facs_param *p = list->items[i];
         if (p->kind != FACS_PARAM_TRAINABLE || p->frozen || !p->value->grad)

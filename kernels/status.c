@@ -2,16 +2,20 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
-static _Thread_local char last_error[1024];
+/* Room for a message naming two paths near PATH_MAX and their cause. */
+static _Thread_local char last_error[12288];
 static _Thread_local facs_status last_status = FACS_OK;
 
 facs_status facs_fail(facs_status code, const char *fmt, ...)
 {
+    char message[sizeof last_error]; /* not last_error itself: an argument may be the message it replaces */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    memcpy(last_error, message, strlen(message) + 1);
     last_status = code;
     return code;
 }

@@ -22,7 +22,9 @@ typedef enum {
 #define FACS_PRINTF(a, b)
 #endif
 
-/* Records a printf-style message as this thread's last error and returns code. */
+/* Records a printf-style message as this thread's last error and returns code.
+ * An argument may be facs_last_error() itself: facs_fail(s, "%s: %s", path,
+ * facs_last_error()) puts a cause under a longer message. */
 facs_status facs_fail(facs_status code, const char *fmt, ...) FACS_PRINTF(2, 3);
 
 /* The message of this thread's last failure ("" if none). Valid until the next failure. */

@@ -1,6 +1,7 @@
 #include "tensor.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,12 +30,23 @@ void facs_tensor_touch(facs_tensor *t)
     t->version = (uint64_t)atomic_fetch_add(&last_version, 1) + 1;
 }
 
+facs_status facs_check_shape(facs_dtype dtype, int n, int c, int h, int w)
+{
+    if (dtype != FACS_F32 && dtype != FACS_I32)
+        return facs_fail(FACS_ERR_ARG, "tensor dtype %d is neither FACS_F32 nor FACS_I32", (int)dtype);
+    if (n <= 0 || c <= 0 || h <= 0 || w <= 0)
+        return facs_fail(FACS_ERR_ARG, "tensor shape (%d, %d, %d, %d) has a non-positive size", n, c, h, w);
+    /* Each factor is below 2^31, so the products of two fit; the last one is checked against the 4-byte limit. */
+    size_t nc = (size_t)n * (size_t)c, hw = (size_t)h * (size_t)w;
+    if (nc > SIZE_MAX / 4 / hw)
+        return facs_fail(FACS_ERR_ARG, "tensor shape (%d, %d, %d, %d) is too large to address", n, c, h, w);
+    return FACS_OK;
+}
+
 facs_tensor *facs_tensor_create(facs_device device, facs_dtype dtype, int n, int c, int h, int w)
 {
-    if (n <= 0 || c <= 0 || h <= 0 || w <= 0) {
-        facs_fail(FACS_ERR_ARG, "tensor shape (%d, %d, %d, %d) has a non-positive size", n, c, h, w);
+    if (facs_check_shape(dtype, n, c, h, w) != FACS_OK)
         return NULL;
-    }
     const facs_backend *be = facs_backend_get(device);
     if (!be)
         return NULL;

@@ -73,6 +73,10 @@ int facs_tensor_same_shape(const facs_tensor *a, const facs_tensor *b);
 /* A zero-filled heap tensor on device; NULL (with last error) on failure. */
 facs_tensor *facs_tensor_create(facs_device device, facs_dtype dtype, int n, int c, int h, int w);
 
+/* Refuses (FACS_ERR_ARG) an unknown dtype, a non-positive size and a shape
+ * whose byte count does not fit in size_t; every tensor constructor asks. */
+facs_status facs_check_shape(facs_dtype dtype, int n, int c, int h, int w);
+
 /* Gives t a new version: its values have changed. Code that writes a
  * parameter's values through facs_f32 must call it. */
 void facs_tensor_touch(facs_tensor *t);

@@ -1,7 +1,7 @@
 /* kernels/atomic_file.h: a temporary left by a writer that was killed is
  * removed by the next write of this process into its folder (once per
  * folder); a live writer's temporary, and files that only look like ours,
- * are kept. */
+ * are kept. An output whose name is near NAME_MAX is still written. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +41,32 @@ static int exists(const char *dir, const char *name)
 
 static void print_line(FILE *f, const void *user) { fprintf(f, "%s\n", (const char *)user); }
 
+/* Two 250-byte names that differ only at their end: the mark would take the
+ * temporaries past NAME_MAX (255), so they are shortened, and stay distinct. */
+static void check_long_names(const char *dir)
+{
+    char name[2][251], path[2][4200];
+    facs_atomic_file a[2];
+    for (int k = 0; k < 2; k++) {
+        memset(name[k], 'n', 250);
+        name[k][249] = (char)('a' + k);
+        name[k][250] = '\0';
+        snprintf(path[k], sizeof path[k], "%s/%s", dir, name[k]);
+        CHECK_OK(facs_atomic_open(&a[k], path[k]));
+    }
+    CHECK(strcmp(a[0].tmp, a[1].tmp) != 0, "two long names share the temporary %s", a[0].tmp);
+    for (int k = 0; k < 2; k++) {
+        if (a[k].f)
+            fputs(name[k], a[k].f);
+        CHECK_OK(facs_atomic_commit(&a[k]));
+        CHECK(exists(dir, name[k]), "the 250-byte name %c was not written", name[k][249]);
+    }
+    char dead[300];
+    snprintf(dead, sizeof dead, "%.220s~0123abcd" FACS_ATOMIC_TMP_MARK "%ld", name[0], dead_pid());
+    touch(dir, dead);
+    CHECK(facs_atomic_remove_stale(dir) == 1 && !exists(dir, dead), "a killed writer's shortened temporary was left");
+}
+
 int main(void)
 {
     char dir[] = "/tmp/facs_test_atomic_XXXXXX";
@@ -66,6 +92,8 @@ int main(void)
     CHECK_OK(facs_atomic_write_text(target, print_line, "second"));
     CHECK(exists(dir, later), "the folder was cleaned twice");
     CHECK(facs_atomic_remove_stale(dir) == 1 && !exists(dir, later), "facs_atomic_remove_stale left %s", later);
+
+    check_long_names(dir);
 
     char cmd[4300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

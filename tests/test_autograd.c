@@ -1,8 +1,9 @@
 /* The tape and the arena: gradient fan-out, keeping an activation's gradient,
  * backward from a given output gradient, parameter accumulation across
- * backward calls, error propagation through NULL inputs, arena reuse, and
- * memory given back: inference intermediates (keep_only), backward's
- * gradients and scratch. */
+ * backward calls, error propagation through NULL inputs, misuse refused
+ * (a second backward of one graph, backward of a parameter) or made safe (a
+ * parameter as an ordinary operand), arena reuse, and memory given back:
+ * inference intermediates (keep_only), backward's gradients and scratch. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,7 +124,8 @@ static void errors(facs_ctx *ctx)
     CHECK(facs_add(ctx, a, b) == NULL && strstr(facs_last_error(), "add"), "mismatched add is refused: \"%s\"",
           facs_last_error());
     CHECK(facs_relu(ctx, facs_add(ctx, a, b)) == NULL, "a NULL input propagates through the next op");
-    CHECK(facs_backward(ctx, NULL, NULL) != FACS_OK, "backward of a failed op is an error");
+    CHECK(facs_backward(ctx, NULL, NULL) != FACS_OK && strstr(facs_last_error(), "an earlier op failed: add"),
+          "backward of a failed op names the op that failed: \"%s\"", facs_last_error());
     facs_tensor *c = facs_relu(ctx, a);
     CHECK(facs_backward(ctx, c, NULL) != FACS_OK && strstr(facs_last_error(), "requires a gradient"),
           "backward of an output without gradient path is refused: \"%s\"", facs_last_error());
@@ -140,6 +142,56 @@ static void errors(facs_ctx *ctx)
         CHECK(on_gpu == NULL && strlen(facs_last_error()) > 0, "a CUDA tensor without a GPU is refused: \"%s\"",
               facs_last_error());
     }
+}
+
+/* y = x + p with p a parameter in add's ordinary operand slot: its gradient
+ * is its own heap tensor, accumulating over steps and outliving the context
+ * (an arena gradient would dangle: AddressSanitizer's run of this test). The
+ * graph runs backward once; a parameter is no output to run backward from. */
+static void misuse(void)
+{
+    float x[3] = {1, 2, 3}, p[3] = {0.5f, -1.0f, 0.0f}, ones[3] = {1, 1, 1}, twos[3] = {2, 2, 2};
+    facs_ctx *ctx = facs_ctx_create(FACS_DEVICE_CPU);
+    facs_tensor *tp = test_param(1, 3, 1, 1, p);
+    for (int step = 1; step <= 2; step++) {
+        facs_ctx_begin_step(ctx);
+        facs_tensor *y = facs_add(ctx, test_tensor(ctx, 1, 3, 1, 1, x), tp);
+        if (!CHECK_PTR(y) || !CHECK_OK(facs_backward(ctx, y, NULL)))
+            break;
+        float *got = test_grad_nchw(tp);
+        test_close_f(step == 1 ? "a parameter as add's operand: its gradient" : "... accumulated over two steps", got,
+                     step == 1 ? ones : twos, 3, TOL);
+        free(got);
+        if (step == 2) {
+            CHECK(facs_backward(ctx, y, NULL) != FACS_OK && strstr(facs_last_error(), "consumed"),
+                  "a second backward of one graph is refused: \"%s\"", facs_last_error());
+            got = test_grad_nchw(tp);
+            test_close_f("... and adds nothing", got, twos, 3, TOL);
+            free(got);
+            CHECK(facs_backward(ctx, tp, NULL) != FACS_OK && strstr(facs_last_error(), "is a parameter"),
+                  "backward of a parameter is refused: \"%s\"", facs_last_error());
+        }
+    }
+    facs_ctx_free(ctx);
+    float *got = test_grad_nchw(tp);
+    test_close_f("the gradient outlives the context", got, twos, 3, TOL);
+    free(got);
+
+    /* A context that facs_ctx_create could not make: every call says so, none crashes. */
+    facs_ctx_begin_step(NULL);
+    facs_ctx_set_mode(NULL, 1, 1);
+    CHECK(facs_relu(NULL, tp) == NULL && strstr(facs_last_error(), "no context"), "an op on a NULL ctx: \"%s\"",
+          facs_last_error());
+    CHECK(facs_backward(NULL, tp, NULL) != FACS_OK && strstr(facs_last_error(), "no context"),
+          "backward on a NULL ctx: \"%s\"", facs_last_error());
+    facs_tensor_free(tp);
+
+    /* Shapes whose byte count wraps size_t, and an unknown dtype, are refused by every constructor. */
+    CHECK(facs_tensor_create(FACS_DEVICE_CPU, FACS_F32, 1 << 30, 1 << 30, 1 << 2, 1) == NULL &&
+              strstr(facs_last_error(), "too large"),
+          "a 2^62-element tensor: \"%s\"", facs_last_error());
+    CHECK(facs_tensor_create(FACS_DEVICE_CPU, (facs_dtype)7, 1, 1, 1, 1) == NULL && strstr(facs_last_error(), "dtype"),
+          "dtype 7: \"%s\"", facs_last_error());
 }
 
 /* The arena's peak is reported, and a steady loop reuses one block. */
@@ -302,6 +354,7 @@ int main(void)
     grad_out_and_accumulation(ctx);
     errors(ctx);
     facs_ctx_free(ctx);
+    misuse();
     arena();
     keep_only();
     backward_memory();

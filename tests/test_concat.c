@@ -136,6 +136,16 @@ static void bad_arguments(facs_ctx *ctx)
           "inputs of different W are refused with a message naming the op (got \"%s\")", facs_last_error());
     CHECK(facs_concat(ctx, 0, (facs_tensor *const[]){a}) == NULL, "zero inputs are refused");
     CHECK(facs_concat(ctx, 2, (facs_tensor *const[]){a, NULL}) == NULL, "a NULL input gives NULL");
+    /* Shapes alone (the meta device): 2^30 + 2^30 channels wrapped around in int. */
+    facs_ctx *meta = facs_ctx_create(FACS_DEVICE_META);
+    if (CHECK_PTR(meta)) {
+        facs_ctx_begin_step(meta);
+        facs_tensor *big = facs_ctx_tensor(meta, FACS_F32, 1, 1 << 30, 1, 1);
+        CHECK(big && facs_concat(meta, 2, (facs_tensor *const[]){big, big}) == NULL &&
+                  strstr(facs_last_error(), "too many"),
+              "2^31 channels are refused (got \"%s\")", facs_last_error());
+        facs_ctx_free(meta);
+    }
 }
 
 static void torch_parity(facs_ctx *ctx, h5_file *ref)

@@ -5,6 +5,7 @@
  * hot ResNet-50 shapes, and parity with PyTorch's F.conv2d (forward, dx, dw,
  * db). The backend's write (dx) / accumulate (dw, db) rule, NULL gradients
  * and the finite differences of the other shapes live in tests/backend_ops. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,15 @@ static void check_errors(facs_ctx *ctx)
     error_mentions("stride");
     CHECK(!facs_conv2d(ctx, x, w, NULL, NULL), "missing parameters must fail");
     error_mentions("parameters");
+    p = facs_conv2d_defaults(); /* 64-bit extents: these wrapped around in int (UBSan's run of this test) */
+    p.dil_h = 1 << 30;
+    p.stride_h = INT_MAX;
+    CHECK(!facs_conv2d(ctx, tiny, w, NULL, &p), "dilation 2^30 must fail");
+    error_mentions("smaller than");
+    p = facs_conv2d_defaults();
+    p.pad_w = INT_MAX / 2 + 1;
+    CHECK(!facs_conv2d(ctx, tiny, w, NULL, &p), "padding near INT_MAX must fail");
+    error_mentions("too large");
 done:
     facs_tensor_free(w);
     facs_tensor_free(w_odd);

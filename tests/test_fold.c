@@ -97,6 +97,9 @@ static void check_arch(facs_ctx *ctx, const char *arch, int cifar_stem, int deep
         CHECK(facs_model_save("/nonexistent/never.h5", m, NULL, NULL, NULL, 0) != FACS_OK &&
                   strstr(facs_last_error(), "folded"),
               "%s: facs_model_save did not refuse: %s", what, facs_last_error());
+        CHECK(facs_weights_save("/nonexistent/never.h5", facs_model_params(m), NULL) != FACS_OK &&
+                  strstr(facs_last_error(), "folded in"),
+              "%s: facs_weights_save of the folded list did not refuse: %s", what, facs_last_error());
     }
     free(plain);
     free(plain_taped);

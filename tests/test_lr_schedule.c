@@ -37,6 +37,7 @@ static void test_closed_forms(void)
     CHECK(facs_lr_step(0.1, 30, 0.1, 29) == 0.1, "step keeps base until step_size");
     CHECK(near(facs_lr_step(0.1, 30, 0.1, 30), 0.01, EXACT_TOL), "step decays at step_size");
     CHECK(near(facs_lr_step(0.1, 30, 0.1, 89), 0.001, EXACT_TOL), "step decays twice before 3 step_size");
+    CHECK(near(facs_lr_step(0.1, 0, 0.1, 2), 0.001, EXACT_TOL), "step_size 0 counts as 1 (facs_lr_at's default)");
     CHECK(facs_lr_warmup_factor(0.25, 8, 0) == 0.25, "warm-up starts at start_factor");
     CHECK(near(facs_lr_warmup_factor(0.25, 8, 4), 0.625, EXACT_TOL), "warm-up is linear");
     CHECK(facs_lr_warmup_factor(0.25, 8, 8) == 1.0, "warm-up ends at 1");

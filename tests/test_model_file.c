@@ -252,6 +252,16 @@ static void test_model_options_check(void)
               "shape mismatch: '%s'", facs_last_error());
     }
     facs_model_free(m);
+
+    /* A threshold the FACS op would refuse at every forward is refused at create (model.h's promise). */
+    facs_model_options nan_threshold;
+    if (CHECK_OK(facs_model_options_for_arch("facs_resnet26", &nan_threshold))) {
+        nan_threshold.fusion.threshold = NAN;
+        facs_model *never = NULL;
+        CHECK(facs_model_create(&never, &nan_threshold, FACS_DEVICE_CPU, 1) == FACS_ERR_ARG &&
+                  contains(facs_last_error(), "threshold"),
+              "a NaN fusion threshold at create: '%s'", facs_last_error());
+    }
     remove(facs_path);
     remove(plain);
     remove(mobile);

@@ -145,6 +145,12 @@ static void test_sgd_rules(void)
     CHECK(memcmp(before, after, sizeof a) != 0, "a zeroed gradient still steps");
     free(before), free(after);
 
+    moving->lr_mult = NAN;
+    CHECK(facs_sgd_step(&sgd) == FACS_ERR_ARG && strstr(facs_last_error(), "multiplier"),
+          "a NaN lr_mult is refused: \"%s\"", facs_last_error());
+    moving->lr_mult = -1.0;
+    CHECK(facs_sgd_step(&sgd) == FACS_ERR_ARG, "a negative lr_mult is refused");
+    moving->lr_mult = 1.0;
     sgd.options.lr = NAN;
     CHECK(facs_sgd_step(&sgd) == FACS_ERR_ARG && sgd.steps == 4, "a NaN lr from a schedule is refused");
     facs_sgd_free(&sgd);

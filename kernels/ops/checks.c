@@ -3,6 +3,8 @@
 
 facs_status facs_check_device(facs_ctx *ctx, const char *op, int count, const facs_tensor *const *ts)
 {
+    if (!ctx)
+        return facs_fail(FACS_ERR_ARG, "%s: no context (a NULL facs_ctx: did facs_ctx_create fail?)", op);
     for (int i = 0; i < count; i++)
         if (ts[i] && ts[i]->device != ctx->device)
             return facs_fail(FACS_ERR_ARG, "%s: operand %d is on %s but the context runs on %s", op, i,

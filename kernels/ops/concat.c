@@ -1,5 +1,7 @@
 /* Concatenation along channels (PSPNet joins its backbone features and pyramid
  * branches). Backward splits dy into the inputs' gradients. */
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "op_impl.h"
@@ -36,7 +38,7 @@ facs_tensor *facs_concat(facs_ctx *ctx, int count, facs_tensor *const *xs)
     if (facs_check_device(ctx, op, count, (const facs_tensor *const *)xs) ||
         !FACS_HAS_ENTRY(ctx, concat_forward, op))
         return NULL;
-    int channels = 0;
+    int64_t channels = 0;
     for (int i = 0; i < count; i++) {
         char name[32];
         snprintf(name, sizeof name, "input %d", i);
@@ -50,7 +52,12 @@ facs_tensor *facs_concat(facs_ctx *ctx, int count, facs_tensor *const *xs)
         }
         channels += xs[i]->c;
     }
-    facs_tensor *y = facs_ctx_tensor(ctx, FACS_F32, xs[0]->n, channels, xs[0]->h, xs[0]->w);
+    if (channels > INT_MAX) {
+        facs_fail(FACS_ERR_ARG, "%s: the %d inputs have %lld channels together, too many", op, count,
+                  (long long)channels);
+        return NULL;
+    }
+    facs_tensor *y = facs_ctx_tensor(ctx, FACS_F32, xs[0]->n, (int)channels, xs[0]->h, xs[0]->w);
     if (!y || ctx->backend->concat_forward(ctx, count, (const facs_tensor *const *)xs, y) != FACS_OK)
         return NULL;
     facs_profile_op(ctx, op, count, (const facs_tensor *const *)xs, y, NULL);

@@ -1,4 +1,7 @@
 /* 2-D convolution: argument checks, PyTorch's output size, the tape node. */
+#include <limits.h>
+#include <stdint.h>
+
 #include "op_impl.h"
 
 typedef struct {
@@ -53,14 +56,18 @@ static facs_status check_args(const facs_tensor *x, const facs_tensor *w, const 
     if (b && (b->n != w->n || b->c != 1 || b->h != 1 || b->w != 1))
         return facs_fail(FACS_ERR_ARG, "conv2d: bias %s must be (%d, 1, 1, 1) to match w %s",
                          facs_shape_str(b, sb, sizeof sb), w->n, sw);
-    int kh = p->dil_h * (w->h - 1) + 1, kw = p->dil_w * (w->w - 1) + 1;
-    if (x->h + 2 * p->pad_h < kh || x->w + 2 * p->pad_w < kw)
+    /* In 64 bits: a huge dilation or padding must be refused, not wrap around. */
+    int64_t kh = (int64_t)p->dil_h * (w->h - 1) + 1, kw = (int64_t)p->dil_w * (w->w - 1) + 1;
+    int64_t ph = x->h + 2 * (int64_t)p->pad_h, pw = x->w + 2 * (int64_t)p->pad_w;
+    if (ph > INT_MAX || pw > INT_MAX)
+        return facs_fail(FACS_ERR_ARG, "conv2d: x %s padded by (%d, %d) is too large", sx, p->pad_h, p->pad_w);
+    if (ph < kh || pw < kw)
         return facs_fail(FACS_ERR_ARG,
-                         "conv2d: x %s padded by (%d, %d) is %dx%d, smaller than the %dx%d extent of the "
+                         "conv2d: x %s padded by (%d, %d) is %lldx%lld, smaller than the %lldx%lld extent of the "
                          "dilated kernel",
-                         sx, p->pad_h, p->pad_w, x->h + 2 * p->pad_h, x->w + 2 * p->pad_w, kh, kw);
-    *oh = (x->h + 2 * p->pad_h - kh) / p->stride_h + 1;
-    *ow = (x->w + 2 * p->pad_w - kw) / p->stride_w + 1;
+                         sx, p->pad_h, p->pad_w, (long long)ph, (long long)pw, (long long)kh, (long long)kw);
+    *oh = (int)((ph - kh) / p->stride_h + 1);
+    *ow = (int)((pw - kw) / p->stride_w + 1);
     return FACS_OK;
 }
 

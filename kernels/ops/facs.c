@@ -76,8 +76,8 @@ const char *facs_fusion_name(facs_fusion fusion) { return fusion == FACS_FUSION_
 
 facs_status facs_fusion_parse(const char *name, facs_fusion *out)
 {
-    if (strcmp(name, "threshold") && strcmp(name, "weighted"))
-        return facs_fail(FACS_ERR_ARG, "the fusion must be threshold or weighted, not '%s'", name);
+    if (!name || (strcmp(name, "threshold") && strcmp(name, "weighted")))
+        return facs_fail(FACS_ERR_ARG, "the fusion must be threshold or weighted, not '%s'", name ? name : "(none)");
     *out = strcmp(name, "weighted") ? FACS_FUSION_THRESHOLD : FACS_FUSION_WEIGHTED;
     return FACS_OK;
 }
