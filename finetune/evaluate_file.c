@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "atomic_file.h"
 #include "ft_run.h"
 #include "image_walk.h"
 #include "model_setup.h"
@@ -81,9 +82,13 @@ static facs_status check_classes_file(const ft_options *o, const char *path, con
     return s;
 }
 
-/* --out must not be a training run's folder, whose confusion.csv the evaluation would replace. */
-static facs_status check_not_a_run(facs_run_dir *out)
+/* --out must not be a training run's folder, whose confusion.csv the
+ * evaluation would replace, nor hold the inputs under that name. */
+static facs_status check_out(facs_run_dir *out, const ft_options *o)
 {
+    char csv[4096];
+    FACS_TRY(facs_run_dir_file(out, "confusion.csv", csv, sizeof csv));
+    FACS_TRY(facs_check_output_not_input("--out", csv, (const char *const[]){o->eval, o->classes_file}, 2));
     /* best.h5 alone is weights, perhaps the very file evaluated, not a run. */
     static const char *const run_files[] = {"last.h5", "log.jsonl"};
     char path[4096];
@@ -126,7 +131,7 @@ static facs_status evaluate_file(const ft_options *o, eval_session *e)
     FACS_TRY(ft_data_check_out(o, o->out));
     if (o->out) { /* before the work: a folder that cannot be made fails now, not after the evaluation */
         FACS_TRY(facs_run_dir_open(&e->out, "--out", o->out));
-        FACS_TRY(check_not_a_run(&e->out));
+        FACS_TRY(check_out(&e->out, o));
     }
     char names_from[4200];
     snprintf(names_from, sizeof names_from, "the classes %s was trained with", o->eval);

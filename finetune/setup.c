@@ -134,8 +134,11 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm)
                          o->batch, o->ranks > 1 ? " over the ranks gives each rank 1 image" : "");
     FACS_TRY(ft_data_check_out(o, o->out)); /* before facs_run_open creates it */
     FACS_TRY(facs_cli_device_use(&o->device, o->ranks));
-    FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"facs-finetune", o->out, o->resume, "test_top1",
-                                                       o->rank != 0}));
+    static const char *const app_files[] = {"curves.png", "confusion.csv", NULL};
+    const facs_run_input inputs[] = {{"--init", o->init}, {"--classes-file", o->classes_file}, {NULL, NULL}};
+    FACS_TRY(facs_run_open(&r->run, &(facs_run_config){.tool = "facs-finetune", .out = o->out, .resume = o->resume,
+                                                       .best_key = "test_top1", .follower = o->rank != 0,
+                                                       .app_files = app_files, .inputs = inputs}));
     FACS_TRY(facs_run_dir_file(&r->run.dir, "curves.png", r->plot_path, sizeof r->plot_path));
     FACS_TRY(facs_run_dir_file(&r->run.dir, "confusion.csv", r->confusion_path, sizeof r->confusion_path));
     int norm = choose_norm(r);

@@ -221,8 +221,11 @@ facs_status ps_run_setup(ps_run *r, const ps_options *o, facs_comm *comm)
     FACS_TRY(facs_parallel_check_batch(o->batch, o->ranks));
     FACS_TRY(facs_cli_device_use(&o->device, o->ranks));
     FACS_TRY(facs_cityscapes_check_output(o->data, "--out", o->out));
-    FACS_TRY(facs_run_open(&r->run, &(facs_run_config){"pspnet-train", o->out, o->resume, "val_miou",
-                                                       o->rank != 0}));
+    static const char *const app_files[] = {"curves.png", NULL};
+    const facs_run_input inputs[] = {{"--init", o->init}, {NULL, NULL}};
+    FACS_TRY(facs_run_open(&r->run, &(facs_run_config){.tool = "pspnet-train", .out = o->out, .resume = o->resume,
+                                                       .best_key = "val_miou", .follower = o->rank != 0,
+                                                       .app_files = app_files, .inputs = inputs}));
     FACS_TRY(facs_run_dir_file(&r->run.dir, "curves.png", r->plot_path, sizeof r->plot_path));
     FACS_TRY(index_data(r));
     FACS_TRY(setup_model(r));

@@ -6,10 +6,13 @@
 #   - a log line lost between last.h5 and log.jsonl (the log is rebuilt);
 #   - --eval W --out NEWDIR, and --eval W --out RUN (refused: it would replace
 #     the run's confusion.csv); an early error leaving an empty --out or log;
+#   - --init OUT/best.h5 --out OUT, also through a link to OUT, and --eval of
+#     weights named OUT/confusion.csv (the inputs were overwritten);
 #   - --init of a file of another width (the message says what the file was
 #     saved as and what is built); a Ctrl-C in the first moments (one line
 #     says so); "1 batch", "1 epoch";
-#   - --out in a folder that cannot hold folders (/proc) with a wrong hint;
+#   - --out in a folder that cannot hold folders (/proc) with a wrong hint, a
+#     dangling link as --out ("File exists"), an --out too long for its files;
 #   - fractional or hex whole numbers; --data at the parent of the CIFAR folder;
 #   - a checkpoint that cannot be written (crashed in HDF5's exit handler);
 #   - NaN weights given to --init or --eval;
@@ -78,6 +81,23 @@ cp "$work/log/best.h5" "$work/weights_only/"
     ok || bad "--eval --out of a folder holding only best.h5 was refused: $(cat "$work/err")"
 [ -f "$work/weights_only/confusion.csv" ] && ok || bad "--eval --out of a weights folder wrote no confusion.csv"
 
+# An input that the run would write over: --init OUT/best.h5 --out OUT (by either name of OUT), and --eval of
+# weights that --out's confusion.csv would replace.
+init_sum=$(cksum <"$work/weights_only/best.h5")
+# shellcheck disable=SC2086
+fails "--init OUT/best.h5" "is $work/weights_only/best.h5, which this run writes" -- \
+    $small --epochs 1 --init "$work/weights_only/best.h5" --out "$work/weights_only"
+ln -s "$work/weights_only" "$work/weights_link"
+# shellcheck disable=SC2086
+fails "--init OUT/best.h5 through a link" "which this run writes" -- \
+    $small --epochs 1 --init "$work/weights_only/best.h5" --out "$work/weights_link"
+[ "$(cksum <"$work/weights_only/best.h5")" = "$init_sum" ] && ok || bad "--init OUT/best.h5 was overwritten"
+mv "$work/weights_only/confusion.csv" "$work/weights_only/confusion.h5"
+cp "$work/log/best.h5" "$work/weights_only/confusion.csv"
+fails "--eval OUT/confusion.csv" "is the input" -- \
+    --data "$data" --eval "$work/weights_only/confusion.csv" --out "$work/weights_only"
+cmp -s "$work/log/best.h5" "$work/weights_only/confusion.csv" && ok || bad "--eval's weights were overwritten"
+
 # --init of a file of another width: the message says what the file was saved as and what is built.
 # shellcheck disable=SC2086
 fails "--init of another width" "was saved as facs_resnet26, classes 10, width 0.25" -- \
@@ -114,6 +134,20 @@ fails "bad --init" "$work/none.h5" -- $small --epochs 1 --init "$work/none.h5" -
 [ -z "$(ls "$work/empty")" ] && ok || bad "an early error wrote into --out: $(ls "$work/empty")"
 fails "--out under /proc" "/proc" -- $small --epochs 1 --out /proc/facs_out
 if grep -q "parent.*does not exist" "$work/err"; then bad "--out /proc/x: wrong hint"; else ok; fi
+ln -s "$work/nowhere" "$work/dangling"
+# shellcheck disable=SC2086
+fails "--out a dangling link" "is a symbolic link to $work/nowhere, which does not exist" -- \
+    $small --epochs 1 --out "$work/dangling"
+# An --out whose files' temporaries would pass PATH_MAX: refused before anything is made (it used to train and
+# fail at its first write, leaving a folder that held only the lock).
+long=$work/long
+d200=$(printf '%0200d' 0 | tr 0 d)
+while [ ${#long} -lt 3870 ]; do long=$long/$d200; done
+mkdir -p "$long"
+out=$long/$(printf '%0*d' $((4075 - ${#long} - 1)) 0 | tr 0 o)
+# shellcheck disable=SC2086
+fails "a 4075-byte --out" "is too long" -- $small --epochs 1 --out "$out"
+[ ! -e "$out" ] && ok || bad "a 4075-byte --out was created"
 
 # Whole numbers are whole; --data at the parent folder gets a hint.
 fails "--epochs 1.5" "--epochs needs a whole number" -- $small --epochs 1.5 --out "$work/x"

@@ -20,6 +20,7 @@
 #     labelIds name, void labels that are not --ignore-index, a run that
 #     diverges with a finite loss (non-finite BatchNorm statistics, or an
 #     output that is not finite at validation), a PSPNet file as --init, an
+#     --init inside --out that the run's best.h5 would overwrite, an
 #     --out inside the data's folders, a --stop-after already passed, and a
 #     --resume without the run's options (named, before the data checks).
 #   - A short run (4 iterations validated at 2 and 4, crop 48x64, which the
@@ -135,6 +136,14 @@ contains "an output that is not finite at validation" "$work/err" "training dive
 refuse "a PSPNet file as --init" "--init takes a classifier's (ImageNet) backbone weights" "$work/cs" \
     --init "$work/full/best.h5"
 contains "a PSPNet file as --init" "$work/err" "--resume"
+# --init OUT/best.h5 --out OUT: the run's own best.h5 would overwrite it.
+mkdir -p "$work/init_out"
+cp "$work/full/best.h5" "$work/init_out/best.h5"
+# shellcheck disable=SC2086
+"$tool" --data "$work/cs" --out "$work/init_out" --init "$work/init_out/best.h5" $args >"$work/out" 2>"$work/err" &&
+    bad "--init OUT/best.h5: exit 0" || ok
+contains "--init OUT/best.h5" "$work/err" "which this run writes"
+cmp -s "$work/full/best.h5" "$work/init_out/best.h5" && ok || bad "--init OUT/best.h5 was overwritten"
 # shellcheck disable=SC2086
 {
 expect_failure 1 "--out inside the data" "$tool" "is or lies inside $work/cs/leftImg8bit" -- \

@@ -97,6 +97,30 @@ static facs_status read_state(facs_run *r)
     return FACS_OK;
 }
 
+/* An input that is one of the files the run writes: last.h5, best.h5,
+ * log.jsonl or the app's own (by path, link or inode). */
+static facs_status check_inputs(const facs_run *r)
+{
+    const char *const run_files[] = {r->last_path, r->best_path, r->log_path};
+    for (const facs_run_input *in = r->cfg.inputs; in && in->option; in++) {
+        if (!in->path)
+            continue;
+        const char *clash = NULL;
+        for (int k = 0; k < 3 && !clash; k++)
+            clash = facs_same_file(in->path, run_files[k]) ? run_files[k] : NULL;
+        char path[4096];
+        for (const char *const *name = r->cfg.app_files; name && *name && !clash; name++) {
+            FACS_TRY(facs_run_dir_file(&r->dir, *name, path, sizeof path));
+            clash = facs_same_file(in->path, path) ? path : NULL;
+        }
+        if (clash)
+            return facs_fail(FACS_ERR_ARG, "%s %s is %s, which this run writes: it would be overwritten; copy it "
+                             "out of --out %s first, or choose another --out", in->option, in->path, clash,
+                             r->cfg.out);
+    }
+    return FACS_OK;
+}
+
 facs_status facs_run_open(facs_run *r, const facs_run_config *cfg)
 {
     memset(r, 0, sizeof *r);
@@ -112,6 +136,7 @@ facs_status facs_run_open(facs_run *r, const facs_run_config *cfg)
     FACS_TRY(facs_run_dir_file(&r->dir, "last.h5", r->last_path, sizeof r->last_path));
     FACS_TRY(facs_run_dir_file(&r->dir, "best.h5", r->best_path, sizeof r->best_path));
     FACS_TRY(facs_run_dir_file(&r->dir, "log.jsonl", r->log_path, sizeof r->log_path));
+    FACS_TRY(check_inputs(r));
     if (!cfg->resume && file_exists(r->last_path))
         return facs_fail(FACS_ERR_ARG, "%s exists: pass --resume to continue that run, or choose another --out",
                          r->last_path);

@@ -49,7 +49,19 @@ typedef struct {
      * like rank 0 and keeps the same bookkeeping, but never creates, locks or
      * writes OUT: rank 0 alone writes the run's files. */
     int follower;
+    /* The app's own files in OUT besides the run's (NULL-terminated, or NULL):
+     * {"curves.png", "confusion.csv", NULL}. */
+    const char *const *app_files;
+    /* Files the run reads (NULL-terminated by option, or NULL), such as
+     * {{"--init", path}, {NULL}}: open refuses one that is a file the run
+     * writes (--init OUT/best.h5 would be overwritten by the run's own). */
+    const struct facs_run_input *inputs;
 } facs_run_config;
+
+typedef struct facs_run_input {
+    const char *option; /* NULL ends a list */
+    const char *path;   /* NULL: not given */
+} facs_run_input;
 
 /* What a checkpoint holds besides the run's attributes. */
 typedef struct {
@@ -73,7 +85,8 @@ typedef struct {
 
 /* Opens and locks OUT; on resume reads last.h5's run attributes (the weights
  * are the app's to load, from last_path). Refuses a fresh run into a folder
- * that holds a last.h5, a resume without one, and a checkpoint of another tool. */
+ * that holds a last.h5, a resume without one, a checkpoint of another tool, and
+ * an input that is one of the files the run writes. */
 facs_status facs_run_open(facs_run *r, const facs_run_config *cfg);
 
 /* A run option that no command-line option sets: the data or other options

@@ -13,10 +13,29 @@
 #include "atomic_file.h"
 
 #define LOCK_NAME ".facs-lock"
+/* What a file's path adds to the folder's: "/", the longest name a tool
+ * writes there (confusion.csv) and its temporary's mark and pid, with room to
+ * spare. A longer folder name is refused before anything is written. */
+#define FILE_ROOM 64
 
-/* Why mkdir(path) failed, with the parent's state when that is the reason. */
+static int stat_errno_is_loop(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) != 0 && errno == ELOOP;
+}
+
+/* Why mkdir(path) failed, with the parent's state when that is the reason:
+ * a dangling link or a link loop under that name says so. */
 static facs_status cannot_create(const char *option, const char *path, int err)
 {
+    struct stat link;
+    char target[4096];
+    if (lstat(path, &link) == 0 && S_ISLNK(link.st_mode)) {
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        return facs_fail(FACS_ERR_ARG, "%s %s is a symbolic link to %s, which %s", option, path, target,
+                         stat_errno_is_loop(path) ? "leads back to itself (a loop)" : "does not exist");
+    }
     char copy[4096];
     snprintf(copy, sizeof copy, "%s", path);
     const char *parent = dirname(copy);
@@ -61,8 +80,10 @@ facs_status facs_run_dir_open(facs_run_dir *d, const char *option, const char *p
 {
     memset(d, 0, sizeof *d);
     d->lock_fd = -1;
-    if (snprintf(d->path, sizeof d->path, "%s", path) >= (int)sizeof d->path)
-        return facs_fail(FACS_ERR_ARG, "%s %s: path too long", option, path);
+    if (strlen(path) + FILE_ROOM >= sizeof d->path)
+        return facs_fail(FACS_ERR_ARG, "%s: a folder name of %zu bytes is too long (at most %zu, for the files in it)",
+                         option, strlen(path), sizeof d->path - FILE_ROOM - 1);
+    snprintf(d->path, sizeof d->path, "%s", path);
     struct stat st;
     if (stat(path, &st) == 0) {
         if (!S_ISDIR(st.st_mode))
