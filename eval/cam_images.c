@@ -1,10 +1,12 @@
 /* The images of an explaining tool's --image and the names of their outputs
  * (cam_input.h: facs_cam_images). */
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "atomic_file.h"
 #include "cam_input.h"
 #include "image_folder.h"
 #include "image_walk.h"
@@ -78,7 +80,17 @@ facs_status facs_cam_images_open(const char *path, facs_cam_images *out)
 
 facs_status facs_cam_check_out_folder(const char *image, const char *out)
 {
-    if (!facs_path_within(out, image)) /* also 0 for an --image that is a file, or missing (refused when opened) */
+    struct stat st;
+    if (stat(image, &st) == 0 && S_ISREG(st.st_mode)) { /* one image: its own folder, not the folders below */
+        char copy[4096];
+        snprintf(copy, sizeof copy, "%s", image);
+        const char *folder = dirname(copy);
+        if (!facs_same_file(out, folder))
+            return FACS_OK;
+        return facs_fail(FACS_ERR_ARG, "--out %s is the folder of --image %s: the maps written beside it would be "
+                         "taken for images by a run over that folder; choose another --out", out, image);
+    }
+    if (!facs_path_within(out, image)) /* also 0 for a missing --image (refused when opened) */
         return FACS_OK;
     return facs_fail(FACS_ERR_ARG, "--out %s lies inside the --image folder %s: the maps written there would be "
                      "taken for images by the next run over that folder; choose an --out outside it", out, image);

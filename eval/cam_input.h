@@ -36,8 +36,9 @@ facs_status facs_cam_images_open(const char *path, facs_cam_images *out);
 void facs_cam_images_free(facs_cam_images *list);
 
 /* Refuses (FACS_ERR_ARG, naming both) an output folder out that is the folder
- * image or lies below it, existing or not (links resolved): the walk of the
- * next run over image would take the maps written there for images. */
+ * image or lies below it, existing or not (links resolved), or, for an image
+ * file, the folder holding it: the walk of a run over that folder would take
+ * the maps written there for images. */
 facs_status facs_cam_check_out_folder(const char *image, const char *out);
 
 /* One image as the network sees it. */

@@ -11,9 +11,10 @@
 #   - --compare (with --device cpu): one panel per image and class, the image
 #     and both models' overlays (the same pixels as their _overlay.png) under
 #     a caption;
-#   - bad input (a --device that cannot be used too: lib.sh device_refusals)
-#     exits non-zero with a message naming the problem and leaves no output
-#     (nor a temporary) behind.
+#   - bad input (a --device that cannot be used too: lib.sh device_refusals;
+#     an --out that is an --image file's folder; weights in --out named as a
+#     map would be) exits non-zero with a message naming the problem and
+#     leaves no output (nor a temporary) behind.
 # usage: gradcam_cli.sh PATH/TO/facs-gradcam [WORK_DIR]
 set -u
 tool=${1:?usage: gradcam_cli.sh PATH/TO/facs-gradcam [WORK_DIR]}
@@ -230,10 +231,18 @@ printf 'cat\ndog\n' >"$work/names.txt"
         --image "$work/images" --out "$work/images"
     fails "--out inside the image folder" 2 "--out $work/images/sub/cams lies inside the --image folder $work/images" \
         --weights "$r26" --image "$work/images" --out "$work/images/sub/cams"
+    fails "--out the folder of an --image file" 2 "is the folder of --image $work/images/" \
+        --weights "$r26" --image "$(ls "$work"/images/*.png | head -1)" --out "$work/images"
+    mkdir -p "$work/clash"
+    cp "$r26" "$work/clash/w.cam.h5"
+    cp "$img" "$work/w.png" # its maps: w_<class>_cam.png and w.cam.h5
+    fails "weights named as a map in --out" 2 "$work/clash/w.cam.h5 is in --out $work/clash under a name of the maps" \
+        --weights "$work/clash/w.cam.h5" --image "$work/w.png" --out "$work/clash" --save-cam
     device_refusals "$tool" --weights "$r26" --image "$img" $out
 }
 if [ -n "$(ls -A "$work/bad" 2>/dev/null)" ]; then bad "a refused --device left $(ls "$work/bad")"; else ok; fi
 [ ! -e "$work/images/sub/cams" ] && ok || bad "a refused --out inside the image folder was created"
+[ "$(ls "$work/clash")" = "w.cam.h5" ] && ok || bad "a refused run wrote into --out: $(ls "$work/clash")"
 if ls "$work"/out/*facs-tmp* "$work"/top/*facs-tmp* >/dev/null 2>&1; then bad "temporaries left"; else ok; fi
 "$tool" --help >"$work/log" 2>&1
 expect_rc "--help" 0 $?

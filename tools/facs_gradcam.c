@@ -140,6 +140,8 @@ static int parse(int argc, char **argv, gc_options *o)
         st = facs_check_output_not_input("--out", o->out, inputs, 4);
     if (st == FACS_OK) /* nor inside the image folder, whose next walk would explain the maps */
         st = facs_cam_check_out_folder(o->image, o->out);
+    if (st == FACS_OK)
+        st = gc_check_inputs_not_output_names(o);
     if (st != FACS_OK)
         fprintf(stderr, "facs-gradcam: %s\n", facs_last_error());
     return st == FACS_OK ? 0 : 2;

@@ -56,6 +56,11 @@ void gc_session_close(gc_session *s);
  * class names and they differ. */
 facs_status gc_session_open_second(const gc_session *first, gc_options *o2, gc_session *s2);
 
+/* Refuses --weights, --compare or --class-names lying in --out under a name
+ * that ends as the maps written there do (W.cam.h5 with --save-cam): checked
+ * before any map is written, where the per-file check would come after some. */
+facs_status gc_check_inputs_not_output_names(const gc_options *o);
+
 /* Every asked class of one image (a --class list, else the --top K; a
  * segmentation model's classes predicted nowhere are left out): the maps'
  * pictures and, with --save-cam, their files. stem names the outputs. With

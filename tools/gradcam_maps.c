@@ -1,8 +1,10 @@
 /* One image through facs-gradcam (gradcam.h): a pass per class, then the
  * map's pictures and file, each written atomically. */
 #include <hdf5.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "atomic_file.h"
 #include "colormap.h"
@@ -40,6 +42,35 @@ static facs_status fill_cam_file(hid_t file, const char *path, const void *user)
              facs_h5_attr_write_str(file, "method", facs_cam_method_names[c->s->o->method]) &&
              facs_h5_attr_write_str(file, "arch", facs_model_get_options(c->s->model)->arch);
     return ok ? FACS_OK : facs_fail(FACS_ERR_IO, "%s: cannot write the attributes", path);
+}
+
+/* The endings of the files written into --out: <stem><middle><ending>. */
+#define CAM_PNG "_cam.png"
+#define OVERLAY_PNG "_overlay.png"
+#define COMPARE_PNG "_compare.png"
+#define CAM_FILE ".cam.h5"
+
+facs_status gc_check_inputs_not_output_names(const gc_options *o)
+{
+    static const char *const endings[] = {CAM_PNG, OVERLAY_PNG, COMPARE_PNG, CAM_FILE};
+    const char *const inputs[] = {o->weights, o->compare, o->class_names};
+    for (int i = 0; i < 3; i++) {
+        if (!inputs[i])
+            continue;
+        char copy[4096];
+        snprintf(copy, sizeof copy, "%s", inputs[i]);
+        if (!facs_same_file(dirname(copy), o->out))
+            continue;
+        size_t n = strlen(inputs[i]);
+        for (int k = 0; k < 4; k++) {
+            size_t e = strlen(endings[k]);
+            if (n >= e && strcmp(inputs[i] + n - e, endings[k]) == 0)
+                return facs_fail(FACS_ERR_ARG, "%s is in --out %s under a name of the maps written there (*%s): a "
+                                 "map could replace it; move it or choose another --out", inputs[i], o->out,
+                                 endings[k]);
+        }
+    }
+    return FACS_OK;
 }
 
 /* out/<stem><middle><suffix>, refused when it is the image or the weights. */
@@ -81,17 +112,17 @@ static facs_status write_map(const gc_session *s, const char *image, const char 
     if (st == FACS_OK)
         st = facs_cam_normalise(raw, g->height, g->width, h, w, cam);
     if (st == FACS_OK)
-        st = save_png(s, image, stem, middle, "_cam.png", facs_jet_to_rgb(cam, w, h, &picture), &picture);
+        st = save_png(s, image, stem, middle, CAM_PNG, facs_jet_to_rgb(cam, w, h, &picture), &picture);
     if (st == FACS_OK && (st = facs_cam_overlay(&in->rgb, cam, &picture)) == FACS_OK) {
         char path_png[4096];
-        if ((st = output_path(s, image, stem, middle, "_overlay.png", path_png, sizeof path_png)) == FACS_OK)
+        if ((st = output_path(s, image, stem, middle, OVERLAY_PNG, path_png, sizeof path_png)) == FACS_OK)
             st = facs_png_write(path_png, &picture);
         if (keep && st == FACS_OK)
             *keep = picture, picture = (facs_image){0};
         facs_image_free(&picture);
     }
     if (st == FACS_OK && s->o->save_cam &&
-        (st = output_path(s, image, stem, s->several ? middle : "", ".cam.h5", path, sizeof path)) == FACS_OK)
+        (st = output_path(s, image, stem, s->several ? middle : "", CAM_FILE, path, sizeof path)) == FACS_OK)
         st = facs_h5_write_atomic(path, fill_cam_file, &(cam_file){s, g, raw, cam, h, w});
     if (st == FACS_OK && !s->quiet && facs_model_is_segmentation(s->model))
         printf("%s: class %d (%s) over %ld pixels: score %.6g, mean probability %.4f\n", image, g->cls, cls_name,
@@ -149,7 +180,7 @@ static facs_status write_compare(const gc_session *s, const gc_session *s2, cons
     const facs_image *tiles[3] = {&in->rgb, first, &other};
     const char *text[3] = {labels[0], labels[1], labels[2]};
     if (st == FACS_OK)
-        st = save_png(s, image, stem, middle, "_compare.png", facs_panel_compose(tiles, text, 3, 1, &panel), &panel);
+        st = save_png(s, image, stem, middle, COMPARE_PNG, facs_panel_compose(tiles, text, 3, 1, &panel), &panel);
     facs_image_free(&other);
     return st;
 }
