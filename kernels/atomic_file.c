@@ -183,6 +183,27 @@ facs_status facs_check_output_not_input(const char *option, const char *output, 
     return FACS_OK;
 }
 
+facs_status facs_check_writable_folder(const char *option, const char *folder)
+{
+    if (access(folder, W_OK | X_OK) != 0)
+        return facs_fail(FACS_ERR_IO, "%s: cannot write into the folder %s: %s", option, folder, strerror(errno));
+    return FACS_OK;
+}
+
+facs_status facs_check_output_file(const char *option, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return facs_fail(FACS_ERR_ARG, "%s %s is a folder; give a file name", option, path);
+    char copy[4096];
+    if (snprintf(copy, sizeof copy, "%s", path) >= (int)sizeof copy)
+        return facs_fail(FACS_ERR_ARG, "%s: path too long", option);
+    const char *folder = dirname(copy);
+    if (stat(folder, &st) != 0 || !S_ISDIR(st.st_mode))
+        return facs_fail(FACS_ERR_ARG, "%s %s: its folder %s does not exist", option, path, folder);
+    return facs_check_writable_folder(option, folder);
+}
+
 facs_status facs_make_dirs(const char *path)
 {
     char buf[4096];

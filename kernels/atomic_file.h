@@ -59,6 +59,14 @@ int facs_same_file(const char *a, const char *b);
 facs_status facs_check_output_not_input(const char *option, const char *output, const char *const *inputs,
                                         int n_inputs);
 
+/* Refuses (naming option and the reason) a folder that this process cannot
+ * create files in: checked before the work whose results go there. */
+facs_status facs_check_writable_folder(const char *option, const char *folder);
+
+/* Refuses an output file path that is a folder, or whose folder does not
+ * exist or cannot be written: checked before the work, not at the write. */
+facs_status facs_check_output_file(const char *option, const char *path);
+
 /* mkdir -p: creates path and every missing folder above it (mode 0777 less
  * the umask). Fails naming the part that is not a folder or cannot be made;
  * an existing folder is fine. */

@@ -120,8 +120,10 @@ facs_status ev_run_setup(ev_run *r, const ev_options *o, facs_comm *comm)
     if (!(r->ctx = facs_ctx_create(o->device.device)))
         return facs_last_status();
     FACS_TRY(facs_ctx_set_weight_cache(r->ctx, 1)); /* the weights stay fixed: reorder them once */
-    if (o->save_pred)
+    if (o->save_pred) { /* before the first frame, not at its first prediction */
         FACS_TRY(facs_make_dirs(o->save_pred));
+        FACS_TRY(facs_check_writable_folder("--save-pred", o->save_pred));
+    }
     return FACS_OK;
 }
 

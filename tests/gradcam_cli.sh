@@ -243,6 +243,15 @@ printf 'cat\ndog\n' >"$work/names.txt"
 if [ -n "$(ls -A "$work/bad" 2>/dev/null)" ]; then bad "a refused --device left $(ls "$work/bad")"; else ok; fi
 [ ! -e "$work/images/sub/cams" ] && ok || bad "a refused --out inside the image folder was created"
 [ "$(ls "$work/clash")" = "w.cam.h5" ] && ok || bad "a refused run wrote into --out: $(ls "$work/clash")"
+# An --out that cannot be written is named before the first image (each image was explained, then failed).
+mkdir -p "$work/ro_out"
+chmod 555 "$work/ro_out"
+if can_run_unprivileged "$tool" "$r26" "$img"; then
+    unprivileged "$tool" --weights "$r26" --image "$img" --out "$work/ro_out" >"$work/log" 2>"$work/err" &&
+        bad "an unwritable --out: exit 0" || ok
+    contains "an unwritable --out" "$work/err" "--out: cannot write into the folder $work/ro_out"
+fi
+chmod 755 "$work/ro_out"
 if ls "$work"/out/*facs-tmp* "$work"/top/*facs-tmp* >/dev/null 2>&1; then bad "temporaries left"; else ok; fi
 "$tool" --help >"$work/log" 2>&1
 expect_rc "--help" 0 $?

@@ -58,6 +58,20 @@ $1"
     if [ -s "$work/missing" ]; then bad "$what: message lacks $(tr '\n' ' ' <"$work/missing")"; else ok; fi
 }
 
+# unprivileged CMD ARGS...: CMD as a user whom permissions stop (nobody, when
+# this runs as root, whom they do not), for the checks of unwritable folders.
+# can_run_unprivileged FILE...: whether that user can read every FILE (and
+# so reach it: a build folder below a private one would not); a test that
+# cannot says "skipped" instead of a check it could not make.
+unprivileged() {
+    if [ "$(id -u)" = 0 ]; then setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; else "$@"; fi
+}
+can_run_unprivileged() {
+    for f in "$@"; do
+        unprivileged test -r "$f" || { echo "skipped (an unprivileged user cannot read $f)"; return 1; }
+    done
+}
+
 # device_refusals TOOL ARGS...: TOOL ARGS (a command line that would run)
 # with a --device it must refuse, each with a non-zero exit and a message
 # naming the problem: an unknown name and a bad cuda:N index (refused command

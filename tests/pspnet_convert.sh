@@ -75,6 +75,14 @@ expect_rc "a pickle that runs code" 1 $?
 contains "a pickle that runs code: message" "$work/err" "refuses posix.system: a weights file holds tensors"
 if [ -e "$work/pwned" ] || [ -e "$work/evil.h5" ]; then bad "the pickle's code ran or an output was left"; else ok; fi
 
+# An output that cannot be written is named before the conversion (it was found at the rename, in errno's words).
+$convert to-h5 "$work/eval.pth" "$work" --arch pspnet_resnet26 --width 0.25 2>"$work/err"
+expect_rc "to-h5 into a folder" 1 $?
+contains "to-h5 into a folder: message" "$work/err" "the output $work is a folder; give a file name"
+$convert to-pth "$work/train.h5" "$work/none/back.pth" 2>"$work/err"
+expect_rc "to-pth into a missing folder" 1 $?
+contains "to-pth into a missing folder: message" "$work/err" "its folder $work/none does not exist"
+
 # fails WHAT NEEDLE ARGS...: exit 1, NEEDLE on stderr, no output file left
 fails() {
     what=$1 needle=$2

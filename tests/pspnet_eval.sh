@@ -245,4 +245,15 @@ refuse "an --out that would overwrite the weights" "is the input" --weights "$wo
     --data "$work/cs" --out "$work/keep"
 [ "$(cksum <"$work/keep/results.json")" = "$before" ] && ok || bad "the weights file was overwritten"
 
+# A --save-pred folder that cannot be written is named before the first frame (it failed at the first prediction).
+mkdir -p "$work/ro_pred" "$work/one_image"
+cp "$(find "$work/cs/leftImg8bit/val" -name "*.png" | head -1)" "$work/one_image/"
+chmod 555 "$work/ro_pred"
+if can_run_unprivileged "$tool" "$weights" "$(find "$work/one_image" -type f)"; then
+    unprivileged "$tool" --weights "$weights" --images "$work/one_image" --save-pred "$work/ro_pred" >"$work/out" \
+        2>"$work/err" && bad "an unwritable --save-pred: exit 0" || ok
+    contains "an unwritable --save-pred" "$work/err" "--save-pred: cannot write into the folder $work/ro_pred"
+fi
+chmod 755 "$work/ro_pred"
+
 finish

@@ -110,6 +110,15 @@ if "$py" -c 'import sys, h5py; sys.exit(h5py.File(sys.argv[1])["output"].shape !
     fails "grad_output of the wrong shape" "/grad_output must be shaped like /output (2, 10)" $facs \
         --weights "$work/weights_eval.h5" --input "$in" --grad-output "$work/bad_grad.h5"
 }
+# An --output that cannot be written is refused before the forward (it failed at the rename, after the work).
+mkdir -p "$work/a_folder.h5"
+for output in "$work/a_folder.h5" "$work/no_folder/y.h5"; do
+    "$tool" --weights "$work/weights_eval.h5" --input "$in" --output "$output" >/dev/null 2>"$work/err"
+    expect_rc "--output $output" 2 $?
+done
+contains "--output a folder" "$work/err" "its folder $work/no_folder does not exist"
+"$tool" --weights "$work/weights_eval.h5" --input "$in" --output "$work/a_folder.h5" >/dev/null 2>"$work/err"
+contains "--output a folder" "$work/err" "is a folder; give a file name"
 
 # Inputs PyTorch would not run the same way: NaN or infinities (the folded inference path would map them to
 # finite logits) and integers (raw pixels, not normalised) are refused naming the file; float64 converts.

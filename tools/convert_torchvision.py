@@ -414,6 +414,17 @@ def to_pth(args):
     print(f"{args.output}: {count} tensors{checked}", file=sys.stderr)
 
 
+def check_output_path(path):
+    """Refuses, before the conversion, an output that is a folder or whose folder is missing or read-only."""
+    folder = os.path.dirname(path) or "."
+    if os.path.isdir(path):
+        raise ConvertError(f"the output {path} is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise ConvertError(f"the output {path}: its folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConvertError(f"the output {path}: cannot write into the folder {folder}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -447,6 +458,7 @@ def main(argv=None):
         if same:
             raise ConvertError(f"the output {args.output} is the input {args.input}: writing it would destroy the "
                                "input; choose another path")
+        check_output_path(args.output)
         (to_h5 if args.command == "to-h5" else to_pth)(args)
     except (ConvertError, OSError) as e:
         print(f"convert_torchvision: {e}", file=sys.stderr)

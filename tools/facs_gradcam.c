@@ -41,6 +41,8 @@ static facs_status run(const gc_options *o)
         st = facs_cam_images_open(o->image, &list);
     if (st == FACS_OK)
         st = facs_make_dirs(o->out);
+    if (st == FACS_OK) /* before the first image: else each one would be explained and fail to be written */
+        st = facs_check_writable_folder("--out", o->out);
     facs_progress bar;
     facs_progress_begin(&bar, "gradcam", list.count, 0, 1);
     bar.enabled &= list.count > 1;

@@ -413,7 +413,8 @@ int main(int argc, char **argv)
     }
     /* Before anything is read: the output must not overwrite an input. */
     const char *inputs[] = {o.input, o.weights, o.grad_output};
-    if (facs_check_output_not_input("--output", o.output, inputs, 3) != FACS_OK) {
+    if (facs_check_output_not_input("--output", o.output, inputs, 3) != FACS_OK ||
+        facs_check_output_file("--output", o.output) != FACS_OK) {
         fprintf(stderr, "facs-run: %s\n", facs_last_error());
         return 2;
     }
