@@ -63,6 +63,8 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../tools/script_help.sh"
+script_help "$0" "$@"
 name=${1:?usage: bench/run_bench.sh conv|facs|infer|train|pspnet|seg|gradcam|folder [bench-BINARY] or gpu [BUILD]}
 rounds=${ROUNDS:-3}
 threads=${OMP_NUM_THREADS:-2}
@@ -112,10 +114,19 @@ refs= # infer: also the conv floor and PyTorch's to_mkldnn
 # About two minutes on an H200.
 run_gpu() {
     build=${1:-$here/../build}
-    [ -d "$build" ] || build=$(dirname "$build")
+    [ -d "$build" ] || [ ! -f "$build" ] || build=$(dirname "$build") # a program's path: its build folder
+    if [ ! -d "$build" ]; then
+        echo "run_bench.sh: the build folder $build does not exist" >&2
+        exit 1
+    fi
     results=${RESULTS:-$here/results}
     device=${DEVICE:-cuda}
-    py=${PYTHON:-python3}
+    # The python3 that has torch: PATH's (a GPU image's PyTorch) or Debian's.
+    py=${PYTHON:-}
+    for candidate in python3 /usr/bin/python3; do
+        [ -n "$py" ] || ! "$candidate" -c "import torch" 2>/dev/null || py=$candidate
+    done
+    py=${py:-python3}
     runs=${RUNS:-5}
     warmup=${WARMUP:-3}
     for b in bench-models bench-facs bench-conv; do
@@ -202,7 +213,8 @@ commands = [dict(zip(("name", "command"), line.rstrip("\n").split("\t", 1))) for
 failed = {}
 for line in open(f"{tmp}/failed"):
     name, rc = line.split()
-    failed[name] = "skipped (no usable CUDA device for torch)" if rc == "77" else f"exit {rc}"
+    failed[name] = "skipped (PyTorch could not run it: no torch, or no usable CUDA device; see the log)" \
+        if rc == "77" else f"exit {rc}"
 
 
 def load(name):
@@ -531,23 +543,27 @@ pspnet)
 esac
 bin=${2:-$here/../build/bench-$target}
 
-if [ ! -x "$bin" ]; then
+if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then
     echo "run_bench.sh: $bin is not an executable (build the bench-$target target or pass its path)" >&2
     exit 1
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
+# folder: each configuration's --data, one line each beside configs (a path
+# may hold spaces or colons, which configs, split into options, could not).
+data_paths=
 if [ "$name" = folder ]; then
     if [ -n "${FOLDER:-}" ]; then
-        folders="$FOLDER:$(basename "$FOLDER")"
+        folders=$FOLDER labels=$(basename "$FOLDER" | tr -c 'A-Za-z0-9._\n-' '_')
     else
         data=$(dirname "$bin")/facs-data
         "$data" synth imagefolder "$tmp/imagenet" --classes 8 --n 512 --size 500x375 >&2
         /usr/bin/python3 "$here/make_photo_folder.py" "$tmp/photos" --n 24 --size 4000x3000
-        folders="$tmp/imagenet:imagenet-500x375 $tmp/photos:photos-4000x3000"
+        folders=$(printf '%s\n%s' "$tmp/imagenet" "$tmp/photos") labels=$(printf 'imagenet-500x375\nphotos-4000x3000')
     fi
-    configs=$(for f in $folders; do for w in 0 1 2; do
-        echo "--data ${f%%:*} --label ${f#*:}-w$w --workers $w --batch ${BATCH:-32}"
+    data_paths=$(echo "$folders" | while IFS= read -r f; do for w in 0 1 2; do echo "$f"; done; done)
+    configs=$(echo "$labels" | while IFS= read -r label; do for w in 0 1 2; do
+        echo "--label $label-w$w --workers $w --batch ${BATCH:-32}"
     done; done)
 fi
 
@@ -557,15 +573,16 @@ while [ "$round" -le "$rounds" ]; do
     i=1
     while [ "$i" -le "$count" ]; do
         config=$(echo "$configs" | sed -n "${i}p")
-        echo "round $round/$rounds: FACS ($bin) $config, $threads threads" >&2
+        path=$(echo "$data_paths" | sed -n "${i}p")
+        echo "round $round/$rounds: FACS ($bin) ${path:+--data $path }$config, $threads threads" >&2
         # $config is a list of options: split on purpose.
         # shellcheck disable=SC2086
-        "$bin" $config ${OURS_FLAGS:-} --runs "$runs" --warmup "$warmup" --threads "$threads" \
-            >"$tmp/facs.$round.$i.json"
-        echo "round $round/$rounds: PyTorch $config, $threads threads" >&2
+        "$bin" ${path:+--data "$path"} $config ${OURS_FLAGS:-} --runs "$runs" --warmup "$warmup" \
+            --threads "$threads" >"$tmp/facs.$round.$i.json"
+        echo "round $round/$rounds: PyTorch ${path:+--data $path }$config, $threads threads" >&2
         # shellcheck disable=SC2086
-        /usr/bin/python3 "$here/$twin" $config --runs "$runs" --warmup "$warmup" --threads "$threads" \
-            >"$tmp/torch.$round.$i.json"
+        /usr/bin/python3 "$here/$twin" ${path:+--data "$path"} $config --runs "$runs" --warmup "$warmup" \
+            --threads "$threads" >"$tmp/torch.$round.$i.json"
         if [ -n "$refs" ]; then
             # The later --mode wins: bench-models takes its options in order.
             echo "round $round/$rounds: conv floor ($bin) $config, $threads threads" >&2

@@ -13,6 +13,8 @@
 # stem at 32x32), MPIEXEC (mpiexec), NOTE (stored as "note").
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../tools/script_help.sh"
+script_help "$0" "$@"
 bin=${1:-$here/../build/bench-parallel}
 threads=${THREADS:-2} ranks=${RANKS:-2} batch=${BATCH:-32} runs=${RUNS:-5} warmup=${WARMUP:-3}
 mpiexec=${MPIEXEC:-mpiexec}

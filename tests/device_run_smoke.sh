@@ -34,6 +34,7 @@ chmod +x "$work/stub/tests/test_backend_ops"
 STEP_TIMEOUT=30 bash "$ROOT/tools/device_run.sh" "$work/stub" "$work/stub_out" >"$work/stub_stdout" 2>&1
 contains "failed resident cases hand the later steps the classic kernels" "$work/stub_out/summary.txt" \
     "the steps after them take the classic kernels"
+contains "the step says its cases failed" "$work/stub_out/summary.txt" "facs_cases: exit 1 in"
 if grep -q "^images1 " "$work/stub_out/summary.txt"; then
     bad "after the resident cases failed, the group-size sweep still ran (on the classic kernels, under its labels)"
 else ok; fi
@@ -42,6 +43,13 @@ else ok; fi
 DEADLINE=5 bash "$ROOT/tools/device_run.sh" "$work/stub" "$work/late_out" >"$work/late_stdout" 2>&1
 contains "no step starts past the deadline" "$work/late_out/summary.txt" \
     "bench_gpu: not started (deadline of 5 s spent)"
+DEADLINE=5 bash "$ROOT/tools/device_run.sh" "$work/stub" "$work/late_out" >"$work/late_stdout" 2>&1
+[ "$(grep -c "^total " "$work/late_out/summary.txt")" = 1 ] && ok || bad "a second run appended to the first's summary"
+
+bash "$ROOT/tools/device_run.sh" "$work/no_build" "$work/no_build_out" >"$work/stdout" 2>"$work/err"
+expect_rc "a BUILD without the programs" 2 $?
+contains "a BUILD without the programs: message" "$work/err" "holds none of the programs"
+[ ! -e "$work/no_build_out" ] && ok || bad "a BUILD without the programs made OUT"
 
 # A program whose shared library the image lacks starts with the staged one
 # (libs.tar.xz, as --build makes it), and a library found nowhere is named.

@@ -32,6 +32,8 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+. "$here/script_help.sh"
+script_help "$0" "$@"
 programs="tests/test_backend_ops tests/test_cuda_networks tests/test_comm_device bench-facs bench-models bench-conv
     facs-data facs-finetune facs-run facs-gradcam pspnet-train pspnet-eval"
 
@@ -74,8 +76,16 @@ if [ $# -ne 2 ]; then
 fi
 build=$1
 out=$2
+# A wrong BUILD would spend the lent device time on steps that cannot start.
+staged=0
+for p in $programs; do [ ! -x "$build/$p" ] || staged=1; done
+if [ $staged = 0 ]; then
+    echo "$0: $build holds none of the programs (stage them here with tools/device_run.sh --build)" >&2
+    exit 2
+fi
 mkdir -p "$out"
 summary=$out/summary.txt
+: >"$summary" # a second run into OUT starts its own summary
 start=$(date +%s)
 # No step runs past DEADLINE seconds from the start, so that the archives are
 # packed before the device tool's own limit (540 s) ends the command.
@@ -151,15 +161,18 @@ step() {
 
 # The FACS cases on the resident kernels (by default and in groups of 3
 # images, as the emulation runs them) and on the classic ones, each
-# setting's whole output in the log as it comes, then "SETTING: exit RC".
+# setting's whole output in the log as it comes, then "SETTING: exit RC";
+# the step's own status is the last setting's failure, else 0.
 facs_cases() {
-    local setting rc
+    local setting rc failed=0
     for setting in FACS_CUDA_FACS_KERNELS=resident FACS_CUDA_RESIDENT_IMAGES=3 FACS_CUDA_FACS_KERNELS=classic; do
         echo "== $setting"
         env "$setting" timeout --foreground -k 5 45 "$build/tests/test_backend_ops" -b cuda -o facs 2>&1
         rc=$?
         echo "$setting: exit $rc"
+        [ $rc -eq 0 ] || failed=$rc
     done
+    return $failed
 }
 # bench-facs per configuration (facs_configs): the default plans, the classic
 # kernels, and the resident kernels with 1 to 4 images a cluster where they

@@ -24,6 +24,8 @@
 # STEP_TIMEOUT (seconds, default 600) bounds each check; QUICK=1 leaves out
 # memcheck_ops, the slowest.
 set -u
+. "$(dirname "$0")/script_help.sh"
+script_help "$0" "$@"
 if [ $# -ne 2 ]; then
     echo "usage: $0 BUILD OUT" >&2
     exit 2

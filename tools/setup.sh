@@ -3,9 +3,11 @@
 # missing), then configures and builds into the folder given as $1 with the
 # CMake options that follow. Used by tools/demo.sh and tools/test.sh.
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/tools/script_help.sh"
+script_help "$0" "$@"
 build_dir=${1:?usage: tools/setup.sh BUILD_DIR [cmake options...]}
 shift
-root=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev libhdf5-dev libpng-dev libturbojpeg0-dev libjansson-dev time libopenmpi-dev openmpi-bin
           python3-torch python3-torchvision python3-h5py python3-numpy python3-pil python3-skimage)

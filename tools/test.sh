@@ -6,7 +6,13 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 sanitize=1
-[ "${1:-}" = "--quick" ] && sanitize=0
+. "$root/tools/script_help.sh"
+script_help "$0" "$@"
+case "$*" in
+"") ;;
+--quick) sanitize=0 ;;
+*) echo "usage: tools/test.sh [--quick]" >&2 && exit 2 ;;
+esac
 
 # One CUDA architecture is enough to compile-check the kernels (CI has no GPU)
 # and halves nvcc's share of the suite's time.
