@@ -16,13 +16,17 @@
  *     {"name": "cifar10-train", "workers": 0, "batch": 128, "images": 5120,
  *      "epoch_ms": ..., "images_per_s": ...}, ...]}
  * Progress goes to stderr. The synthetic data lives in a temporary folder
- * (under TMPDIR) that is removed at the end, on failure too. */
+ * (under TMPDIR) that is removed at the end, on failure and on Ctrl-C too. */
 #define _XOPEN_SOURCE 700
+#include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "augment.h"
 #include "bench_util.h"
@@ -183,6 +187,38 @@ static int parse(int argc, char **argv, options *o)
     return -1;
 }
 
+/* Both pipelines on the data under root; the JSON document to stdout. */
+static int run(const char *root, const options *o)
+{
+    char cifar_dir[4200], city_dir[4200];
+    snprintf(cifar_dir, sizeof cifar_dir, "%s/cifar10", root);
+    snprintf(city_dir, sizeof city_dir, "%s/cityscapes", root);
+    double cifar_ms[NWORKERS], city_ms[NWORKERS];
+    int rc = bench_cifar(cifar_dir, o, cifar_ms);
+    if (rc == 0)
+        rc = bench_cityscapes(city_dir, o, city_ms);
+    if (rc != 0)
+        return rc;
+    json_t *pipelines = json_array();
+    for (int w = 0; w < NWORKERS; w++)
+        json_array_append_new(pipelines, result("cifar10-train", worker_counts[w], 128, o->cifar_images, cifar_ms[w]));
+    for (int w = 0; w < NWORKERS; w++)
+        json_array_append_new(pipelines, result("cityscapes-train", worker_counts[w], 8, o->frames, city_ms[w]));
+    return bench_json_print(json_pack("{s:i, s:i, s:i, s:o}", "runs", o->runs, "cifar_images", o->cifar_images,
+                                      "frames", o->frames, "pipelines", pipelines));
+}
+
+static pid_t worker = 0;
+static void pass_on(int sig)
+{
+    if (worker > 0)
+        kill(worker, sig);
+}
+
+/* The benchmark runs in a child process while this one waits and then
+ * removes the data, however the child ended: Ctrl-C reaches both (the child
+ * dies of it), and a SIGINT or SIGTERM sent to this process alone is passed
+ * on. Forked first, before any thread exists. */
 int main(int argc, char **argv)
 {
     options o;
@@ -190,27 +226,28 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     const char *tmp = getenv("TMPDIR");
-    char root[4096], cifar_dir[4200], city_dir[4200];
+    char root[4096];
     snprintf(root, sizeof root, "%s/facs-bench-data.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(root)) {
         perror("bench-data: cannot create a temporary folder");
         return 1;
     }
-    snprintf(cifar_dir, sizeof cifar_dir, "%s/cifar10", root);
-    snprintf(city_dir, sizeof city_dir, "%s/cityscapes", root);
-    double cifar_ms[NWORKERS], city_ms[NWORKERS];
-    rc = bench_cifar(cifar_dir, &o, cifar_ms);
-    if (rc == 0)
-        rc = bench_cityscapes(city_dir, &o, city_ms);
+    struct sigaction sa = {.sa_handler = pass_on};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if ((worker = fork()) == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        exit(run(root, &o));
+    }
+    int status = 0;
+    if (worker < 0)
+        perror("bench-data: fork");
+    while (worker > 0 && waitpid(worker, &status, 0) < 0 && errno == EINTR)
+        ;
     if (nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
         fprintf(stderr, "bench-data: could not remove %s completely\n", root);
-    if (rc != 0)
-        return rc;
-    json_t *pipelines = json_array();
-    for (int w = 0; w < NWORKERS; w++)
-        json_array_append_new(pipelines, result("cifar10-train", worker_counts[w], 128, o.cifar_images, cifar_ms[w]));
-    for (int w = 0; w < NWORKERS; w++)
-        json_array_append_new(pipelines, result("cityscapes-train", worker_counts[w], 8, o.frames, city_ms[w]));
-    return bench_json_print(json_pack("{s:i, s:i, s:i, s:o}", "runs", o.runs, "cifar_images", o.cifar_images, "frames",
-                                      o.frames, "pipelines", pipelines));
+    if (worker < 0)
+        return 1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
