@@ -1,4 +1,5 @@
 /* CIFAR and image-folder splits as loader datasets (see data.h). */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,33 @@ static facs_status load_folder(ft_split *s, const char *root, char *const *names
     return FACS_OK;
 }
 
+static facs_status refuse_out_within(const char *out, const char *folder, const char *data)
+{
+    return facs_fail(FACS_ERR_ARG, "--out %s is or lies inside %s: what is written there would be read as a class of "
+                     "the image folder --data %s; give a folder outside its train/ and val/", out, folder, data);
+}
+
+/* --out within a class folder that is a link to a folder elsewhere: the walk
+ * follows it, so the run's files would be read back as that class's images. */
+static facs_status check_out_outside_linked_classes(const char *out, const char *split, const char *data)
+{
+    DIR *d = opendir(split);
+    if (!d)
+        return FACS_OK; /* the split is refused by name when it is opened */
+    facs_status s = FACS_OK;
+    char class_dir[PATH_SIZE];
+    for (struct dirent *e; s == FACS_OK && (e = readdir(d));) {
+        struct stat link;
+        if (e->d_name[0] == '.' || sub_path(split, e->d_name, class_dir) != FACS_OK ||
+            lstat(class_dir, &link) != 0 || !S_ISLNK(link.st_mode))
+            continue;
+        if (facs_path_within(out, class_dir))
+            s = refuse_out_within(out, class_dir, data);
+    }
+    closedir(d);
+    return s;
+}
+
 facs_status ft_data_check_out(const ft_options *o, const char *out)
 {
     static const char *const splits[] = {"train", "val"};
@@ -134,9 +162,8 @@ facs_status ft_data_check_out(const ft_options *o, const char *out)
     for (int k = 0; out && o->layout == FT_LAYOUT_FOLDER && k < 2; k++) {
         FACS_TRY(sub_path(o->data, splits[k], split));
         if (facs_path_within(out, split))
-            return facs_fail(FACS_ERR_ARG, "--out %s is or lies inside %s: what is written there would be read as a "
-                             "class of the image folder --data %s; give a folder outside its train/ and val/",
-                             out, split, o->data);
+            return refuse_out_within(out, split, o->data);
+        FACS_TRY(check_out_outside_linked_classes(out, split, o->data));
     }
     return FACS_OK;
 }

@@ -21,7 +21,8 @@
 #     out, listing it, but refuses a batch it leaves with one image), an empty
 #     class, a val class train lacks, a val/ without images, a class file
 #     naming a folder that does not exist, a folder as --classes-file, a
-#     missing val/, an --out inside train/ or val/, and CIFAR-only use of
+#     missing val/, an --out inside train/ or val/ (or a class folder linked
+#     there from elsewhere), and CIFAR-only use of
 #     image-folder options.
 # usage: finetune_imagefolder.sh PATH/TO/facs-finetune PATH/TO/facs-data [WORK_DIR]
 set -u
@@ -178,6 +179,14 @@ fails "--out inside train/" "--out $data/train/bird/run is or lies inside $data/
 fails "--eval --out inside val/" "--out $data/val/run is or lies inside $data/val" -- \
     --data "$data" --eval "$work/full/best.h5" --out "$data/val/run"
 [ ! -e "$data/val/run" ] && ok || bad "--eval --out inside val/: created it"
+# A class folder that links to a folder elsewhere: an --out there is inside the class too (the walk follows links).
+cp -r "$data" "$work/linked"
+mv "$work/linked/train/bird" "$work/bird_photos"
+ln -s "$work/bird_photos" "$work/linked/train/bird"
+# shellcheck disable=SC2086
+fails "--out inside a linked class folder" "--out $work/bird_photos/run is or lies inside $work/linked/train/bird" -- \
+    --data "$work/linked" $common --out "$work/bird_photos/run"
+[ ! -e "$work/bird_photos/run" ] && ok || bad "--out inside a linked class folder: created it"
 # --skip-bad leaving one image of a batch: BatchNorm cannot train on it; the message names the batch.
 # shellcheck disable=SC2086
 fails "--skip-bad leaving one image" "--skip-bad left one image of the batch" "epoch 1, batch " -- \
