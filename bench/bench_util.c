@@ -190,7 +190,7 @@ static int parse_int(const char *prog, const char *arg, const char *name, int mi
     char *end;
     long v = strtol(arg, &end, 10);
     if (!*arg || *end || v < min || v > 1 << 20) {
-        fprintf(stderr, "%s: --%s wants an integer >= %d, got '%s'\n", prog, name, min, arg);
+        fprintf(stderr, "%s: --%s wants an integer in [%d, %d], got '%s'\n", prog, name, min, 1 << 20, arg);
         return 0;
     }
     *out = (int)v;

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "atomic_file.h"
+
 #define SIDE FACS_CIFAR_SIDE
 #define PLANE (SIDE * SIDE)
 
@@ -61,9 +63,7 @@ static facs_status not_cifar_hint(const char *dir)
     static const char *const python[] = {"cifar-10-batches-py", "cifar-100-python"};
     static const char *const archive[] = {"cifar-10-binary.tar.gz", "cifar-100-binary.tar.gz"};
     /* "data/" + "cifar-10-batches-bin" reads better as data/cifar-10-batches-bin. */
-    size_t len = strlen(dir);
-    while (len > 1 && dir[len - 1] == '/')
-        len--;
+    size_t len = facs_path_len_trimmed(dir);
     char path[4096];
     for (int i = 0; i < 2; i++) {
         snprintf(path, sizeof path, "%.*s/%s", (int)len, dir, binary[i]);

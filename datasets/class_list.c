@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "atomic_file.h"
+
 #define PATH_SIZE 4096
 
 static int is_folder(const char *path)
@@ -148,9 +150,7 @@ facs_status facs_image_folder_open_classes(const char *root, const char *const *
                                            const char *list_name, facs_image_folder *folder)
 {
     memset(folder, 0, sizeof *folder);
-    size_t len = strlen(root);
-    while (len > 1 && root[len - 1] == '/')
-        len--;
+    size_t len = facs_path_len_trimmed(root);
     if (len + 2 >= PATH_SIZE)
         return facs_fail(FACS_ERR_ARG, "%s: path longer than %d bytes", root, PATH_SIZE - 1);
     if (!is_folder(root))

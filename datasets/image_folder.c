@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "atomic_file.h"
 #include "image_walk.h"
 
 #define PATH_SIZE 4096
@@ -74,9 +75,7 @@ static facs_status empty_classes_error(const facs_image_folder *f, const int *pe
 static facs_status open_root(const char *root, facs_image_folder *f)
 {
     memset(f, 0, sizeof *f);
-    size_t len = strlen(root);
-    while (len > 1 && root[len - 1] == '/')
-        len--;
+    size_t len = facs_path_len_trimmed(root);
     if (len + 2 >= PATH_SIZE)
         return facs_fail(FACS_ERR_ARG, "%s: path longer than %d bytes", root, PATH_SIZE - 1);
     struct stat st;

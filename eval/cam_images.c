@@ -1,5 +1,6 @@
 /* The images of an explaining tool's --image and the names of their outputs
  * (cam_input.h: facs_cam_images). */
+#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +50,8 @@ facs_status facs_cam_images_open(const char *path, facs_cam_images *out)
 {
     *out = (facs_cam_images){0};
     struct stat st;
-    if (stat(path, &st) != 0)
-        return facs_fail(FACS_ERR_IO, "%s: no such file or folder", path);
+    if (stat(path, &st) != 0) /* a link loop or a dangling link says so */
+        return facs_fail(FACS_ERR_IO, "%s: %s", path, errno == ENOENT ? "no such file or folder" : strerror(errno));
     facs_image_folder folder = {0};
     if (S_ISDIR(st.st_mode))
         FACS_TRY(facs_image_folder_open_unlabelled(path, &folder));

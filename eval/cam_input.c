@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "augment.h"
 #include "cifar.h"
@@ -125,6 +126,9 @@ static const char *built_in(int c, const void *user)
 /* The lines of file (any length): exactly classes non-empty ones, into a new list. */
 static facs_status read_names(const char *file, int classes, char ***names)
 {
+    struct stat st;
+    if (stat(file, &st) == 0 && S_ISDIR(st.st_mode))
+        return facs_fail(FACS_ERR_ARG, "--class-names %s is a folder; give a file of names, one per line", file);
     FILE *f = fopen(file, "r");
     if (!f)
         return facs_fail(FACS_ERR_IO, "--class-names %s: cannot be read", file);

@@ -204,6 +204,14 @@ facs_status facs_check_output_file(const char *option, const char *path)
     return facs_check_writable_folder(option, folder);
 }
 
+size_t facs_path_len_trimmed(const char *path)
+{
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    return len;
+}
+
 facs_status facs_make_dirs(const char *path)
 {
     char buf[4096];

@@ -19,6 +19,7 @@
 #ifndef FACS_ATOMIC_FILE_H
 #define FACS_ATOMIC_FILE_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "status.h"
@@ -66,6 +67,10 @@ facs_status facs_check_writable_folder(const char *option, const char *folder);
 /* Refuses an output file path that is a folder, or whose folder does not
  * exist or cannot be written: checked before the work, not at the write. */
 facs_status facs_check_output_file(const char *option, const char *path);
+
+/* The length of path without its trailing slashes ("run/" -> 3; "/" stays
+ * 1), for joining it with a name: "run/last.h5", not "run//last.h5". */
+size_t facs_path_len_trimmed(const char *path);
 
 /* mkdir -p: creates path and every missing folder above it (mode 0777 less
  * the umask). Fails naming the part that is not a folder or cannot be made;

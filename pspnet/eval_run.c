@@ -207,7 +207,8 @@ int ev_run_evaluate(ev_run *r)
                 s = ev_write_results(&r->out, &cm, NULL);
         }
         if (s == FACS_OK && o->save_pred)
-            printf("predictions: %s/{trainid,labelid,color,overlay}\n", o->save_pred);
+            printf("predictions: %.*s/{trainid,labelid,color,overlay}\n", (int)facs_path_len_trimmed(o->save_pred),
+                   o->save_pred);
     }
     facs_confusion_free(&cm);
     return s != FACS_OK ? FACS_EXIT_ERROR : stopped ? FACS_EXIT_INTERRUPTED : FACS_EXIT_OK;

@@ -207,6 +207,11 @@ printf 'cat\ndog\n' >"$work/names.txt"
         --weights "$work/cli_ref.h5" --image "$img" $out
     fails "an image as weights" 1 "image.png: not an HDF5 file" --weights "$img" --image "$img" $out
     fails "missing image" 1 "nothing.png: no such file or folder" --weights "$r26" --image "$work/nothing.png" $out
+    ln -sf loop.png "$work/loop.png"
+    fails "an image that is a link loop" 1 "loop.png: Too many levels of symbolic links" --weights "$r26" \
+        --image "$work/loop.png" $out
+    fails "a folder as --class-names" 2 "--class-names $work/images is a folder" --weights "$r26" --image "$img" \
+        $out --class-names "$work/images"
     fails "class names of the wrong count" 1 "names.txt: 2 names, but the model has 7 classes" --weights "$r26" \
         --image "$img" $out --class-names "$work/names.txt"
     fails "--compare with other classes" 2 "--compare needs models of the same classes: $r26 has 7, $psp has 19" \

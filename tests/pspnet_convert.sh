@@ -82,6 +82,9 @@ contains "to-h5 into a folder: message" "$work/err" "the output $work is a folde
 $convert to-pth "$work/train.h5" "$work/none/back.pth" 2>"$work/err"
 expect_rc "to-pth into a missing folder" 1 $?
 contains "to-pth into a missing folder: message" "$work/err" "its folder $work/none does not exist"
+$convert to-pth "$work" "$work/back2.pth" 2>"$work/err"
+expect_rc "to-pth of a folder" 1 $?
+contains "to-pth of a folder: message" "$work/err" "$work is a folder, not a weights file"
 
 # fails WHAT NEEDLE ARGS...: exit 1, NEEDLE on stderr, no output file left
 fails() {

@@ -53,9 +53,10 @@ ref() { "$python" "$here/pspnet_eval_ref.py" "$@"; }
     --iters 20 --log-every 10 --val-every 20 --workers 1 >"$work/train.out" 2>&1 || bad "training: $(cat "$work/train.out")"
 weights=$work/train/last.h5
 
-"$tool" --weights "$weights" --data "$work/cs" --split val --out "$work/ev" --save-pred "$work/pred" --mode whole \
+"$tool" --weights "$weights" --data "$work/cs" --split val --out "$work/ev" --save-pred "$work/pred//" --mode whole \
     >"$work/ev.out" 2>"$work/err"
 expect_rc "pspnet-eval --data" 0 $?
+contains "the predictions' folder, trailing slashes and all" "$work/ev.out" "predictions: $work/pred/{trainid,"
 grep -E "^(mIoU|  all|absent|flat|vehicle)" "$work/ev.out"
 "$python" - "$work/train/log.jsonl" "$work/ev/results.json" <<'PY' && ok "reproduces pspnet-train's last validation" ||
 import json, sys

@@ -201,9 +201,15 @@ def refuse_code(path):
         raise ConvertError(f"{path}: not a PyTorch weights file ({type(e).__name__}: {e})") from None
 
 
-def read_state_dict(path):
+def check_input_file(path):
+    if os.path.isdir(path):
+        raise ConvertError(f"{path} is a folder, not a weights file")
     if not os.path.isfile(path):
         raise ConvertError(f"{path}: no such file")
+
+
+def read_state_dict(path):
+    check_input_file(path)
     refuse_code(path)
     restricted = restricted_pickle()
     try:
@@ -306,8 +312,7 @@ def to_h5(args):
 
 def read_h5(path):
     """The /model datasets of path as {state_dict key: tensor} and the root attributes."""
-    if not os.path.isfile(path):
-        raise ConvertError(f"{path}: no such file")
+    check_input_file(path)
     try:
         f = h5py.File(path, "r")
     except OSError as e:

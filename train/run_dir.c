@@ -104,9 +104,7 @@ facs_status facs_run_dir_open(facs_run_dir *d, const char *option, const char *p
 
 facs_status facs_run_dir_file(const facs_run_dir *d, const char *name, char *buf, size_t size)
 {
-    size_t len = strlen(d->path);
-    while (len > 1 && d->path[len - 1] == '/') /* "run/" as given: "run/last.h5", not "run//last.h5" */
-        len--;
+    size_t len = facs_path_len_trimmed(d->path); /* "run/" as given: "run/last.h5", not "run//last.h5" */
     if (snprintf(buf, size, "%.*s/%s", (int)len, d->path, name) >= (int)size)
         return facs_fail(FACS_ERR_ARG, "%s/%s: path too long", d->path, name);
     return FACS_OK;
