@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "h5_attr.h"
 #include "model_family.h"
@@ -187,18 +188,30 @@ facs_model_given facs_model_meta_recorded(const facs_weights_meta *meta)
 
 /* ---- (b) reading ---- */
 
-/* Rows of the tensor key ("fc.weight") in path's /model; 0 when absent. */
+/* Rows of the tensor key ("fc.weight") in path's /model, nested (fc/weight)
+ * or under its dotted name as h5py writes a state_dict; 0 when absent. */
 static long long tensor_rows(const char *path, const char *key)
 {
-    char name[256];
+    char name[256], dotted[256];
     if (!key || snprintf(name, sizeof name, "/model/%s", key) >= (int)sizeof name)
         return 0;
+    snprintf(dotted, sizeof dotted, "%s", name);
     for (char *c = name + 7; *c; c++)
         *c = *c == '.' ? '/' : *c;
     long long rows = 0;
     facs_h5_quiet q = facs_h5_quiet_begin();
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file >= 0 && H5Lexists(file, "/model", H5P_DEFAULT) > 0 && H5Lexists(file, name, H5P_DEFAULT) > 0) {
+    int model = file >= 0 && H5Lexists(file, "/model", H5P_DEFAULT) > 0;
+    /* H5Lexists of a/b/c needs a and a/b to exist: the nested path first, part by part. */
+    int nested = model;
+    for (char *c = name + 7; nested && (c = strchr(c, '/')); c++) {
+        *c = '\0';
+        nested = H5Lexists(file, name, H5P_DEFAULT) > 0;
+        *c = '/';
+    }
+    if (model && !(nested && H5Lexists(file, name, H5P_DEFAULT) > 0))
+        snprintf(name, sizeof name, "%s", dotted);
+    if (model && H5Lexists(file, name, H5P_DEFAULT) > 0) {
         hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
         hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
         hsize_t dims[H5S_MAX_RANK];
@@ -344,6 +357,9 @@ facs_status facs_model_options_check(const char *path, const facs_weights_meta *
  * file HDF5 cannot open is left to facs_weights_read_meta's message. */
 static facs_status require_model_group(const char *path)
 {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) /* a FIFO would block H5Fopen: read_meta names it */
+        return FACS_OK;
     facs_h5_quiet q = facs_h5_quiet_begin();
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     htri_t has_model = file >= 0 ? H5Lexists(file, "model", H5P_DEFAULT) : 1;

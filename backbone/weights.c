@@ -537,11 +537,31 @@ static facs_status read_entry(const loader *L, hid_t ds, const char *what, const
     return FACS_OK;
 }
 
+/* A BatchNorm running variance below zero: finite, so read_entry lets it
+ * through, but PyTorch's output would be NaN where ours folds to numbers. */
+static facs_status check_variance(const loader *L, const char *key, const facs_param *p, const float *v)
+{
+    size_t n = strlen(key), suffix = strlen(".running_var");
+    if (n < suffix || strcmp(key + n - suffix, ".running_var") != 0)
+        return FACS_OK;
+    size_t count = facs_tensor_numel(p->value), negative = 0;
+    for (size_t i = 0; i < count; i++)
+        negative += v[i] < 0.0f;
+    if (negative)
+        return facs_fail(FACS_ERR_FORMAT, "%s: %s holds %zu negative value%s: a variance is never negative (the file "
+                         "is corrupt)", L->path, key, negative, negative == 1 ? "" : "s");
+    return FACS_OK;
+}
+
 static facs_status visit_dataset(loader *L, hid_t ds, const char *key, int momentum)
 {
     if (skipped(L, key))
         return FACS_OK;
     int i = find_index(L->list, key);
+    /* "a/b" and "a.b" name one tensor (both layouts are read): two copies would leave it to the walk's order. */
+    if (i >= 0 && (momentum ? L->momenta[i] : L->values[i]))
+        return facs_fail(FACS_ERR_FORMAT, "%s: %s%s is in the file twice (as a group path and a dotted name)", L->path,
+                         momentum ? "the momentum of " : "", key);
     if (momentum) {
         if (i < 0 || L->list->items[i]->kind != FACS_PARAM_TRAINABLE)
             return L->strict ? facs_fail(FACS_ERR_FORMAT, "%s: momentum for %s, which is not a trainable parameter "
@@ -549,8 +569,10 @@ static facs_status visit_dataset(loader *L, hid_t ds, const char *key, int momen
                              : FACS_OK;
         return read_entry(L, ds, "the momentum of ", key, L->list->items[i], &L->momenta[i]);
     }
-    if (i >= 0)
-        return read_entry(L, ds, "", key, L->list->items[i], &L->values[i]);
+    if (i >= 0) {
+        FACS_TRY(read_entry(L, ds, "", key, L->list->items[i], &L->values[i]));
+        return check_variance(L, key, L->list->items[i], L->values[i]);
+    }
     hid_t type = H5Dget_type(ds);
     int integer = type >= 0 && H5Tget_class(type) == H5T_INTEGER;
     if (type >= 0)

@@ -68,6 +68,24 @@ compare_h5 "rebuilt from the file" "$work/ref_eval.h5" "$work/rebuilt.h5"
 "$tool" --arch resnet26 --width 0.5 --weights "$work/plain.h5" --input "$in" --output "$work/plain_out.h5" 2>"$work/err"
 expect_rc "plain resnet26, classes from fc.weight" 0 $?
 compare_h5 "plain eval" "$work/ref_plain.h5" "$work/plain_out.h5"
+# The same state_dict under dotted names (h5py's f["model/fc.weight"] = ...): classes from fc.weight too.
+"$py" - "$work/plain.h5" "$work/dotted.h5" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as src, h5py.File(sys.argv[2], "w") as dst:
+    names = []
+    src["model"].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+    for n in names:
+        dst["model/" + n.replace("/", ".")] = src["model/" + n][()]
+PY
+"$tool" --arch resnet26 --width 0.5 --weights "$work/dotted.h5" --input "$in" --output "$work/dotted_out.h5" \
+    2>"$work/err"
+expect_rc "dotted names, classes from fc.weight" 0 $?
+compare_h5 "dotted names" "$work/ref_plain.h5" "$work/dotted_out.h5"
+# A FIFO as weights is named, not opened (HDF5 blocked on it for ever).
+mkfifo "$work/fifo.h5"
+timeout 20 "$tool" --weights "$work/fifo.h5" --input "$in" --output "$work/fifo_out.h5" >/dev/null 2>"$work/err"
+expect_rc "a FIFO as weights" 1 $?
+contains "a FIFO as weights" "$work/err" "fifo.h5: not a regular file"
 "$tool" --arch facs_resnet26 --width 0.5 --weights "$work/plain.h5" --input "$in" --output "$work/facs_plain.h5" \
     2>"$work/err"
 expect_rc "facs arch loads a plain ResNet file" 0 $?
@@ -110,6 +128,20 @@ if "$py" -c 'import sys, h5py; sys.exit(h5py.File(sys.argv[1])["output"].shape !
     fails "grad_output of the wrong shape" "/grad_output must be shaped like /output (2, 10)" $facs \
         --weights "$work/weights_eval.h5" --input "$in" --grad-output "$work/bad_grad.h5"
 }
+# Weights a run never writes: one tensor twice (nested and dotted: the walk's order picked one) and a negative
+# BatchNorm variance (finite, but PyTorch's output is NaN there while the folded BN gave numbers).
+"$py" - "$work/weights_eval.h5" "$work" <<'PY'
+import shutil, sys, h5py
+for name in ("twice", "negative_var"):
+    shutil.copy(sys.argv[1], f"{sys.argv[2]}/{name}.h5")
+with h5py.File(f"{sys.argv[2]}/twice.h5", "a") as f:
+    f["model/bn1.bias"] = f["model/bn1/bias"][()] + 1
+with h5py.File(f"{sys.argv[2]}/negative_var.h5", "a") as f:
+    f["model/bn1/running_var"][0] = -1.0
+PY
+fails "a tensor twice" "twice.h5: bn1.bias is in the file twice" --weights "$work/twice.h5" --input "$in"
+fails "a negative variance" "negative_var.h5: bn1.running_var holds 1 negative value" \
+    --weights "$work/negative_var.h5" --input "$in"
 # An --output that cannot be written is refused before the forward (it failed at the rename, after the work).
 mkdir -p "$work/a_folder.h5"
 for output in "$work/a_folder.h5" "$work/no_folder/y.h5"; do
