@@ -1,6 +1,7 @@
 /* The epoch loop (see ft_run.h and docs/finetune.md): train, evaluate, save
  * best.h5 and last.h5, log, plot; Ctrl-C stops at the next batch boundary
  * with the state saved. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,15 +23,22 @@ typedef struct {
 } epoch_sums;
 
 /* The sums of the batches trained before an interruption (none on a fresh
- * epoch). They are the ranks' total, so rank 0 alone starts from them. */
-static void restore_partial(const ft_run *r, epoch_sums *e)
+ * epoch). They are the ranks' total, so rank 0 alone starts from them; sums
+ * that those batches cannot give mean a corrupt last.h5. */
+static facs_status restore_partial(const ft_run *r, epoch_sums *e)
 {
     json_t *p = r->o->rank == 0 ? r->run.partial : NULL;
     json_int_t correct = 0, seen = 0;
-    if (p && json_unpack(p, "{s:F, s:I, s:I}", "loss_sum", &e->loss_sum, "correct", &correct, "seen", &seen) == 0) {
-        e->correct = correct;
-        e->seen = seen;
-    }
+    if (!p)
+        return FACS_OK;
+    if (json_unpack(p, "{s:F, s:I, s:I}", "loss_sum", &e->loss_sum, "correct", &correct, "seen", &seen) != 0 ||
+        !(isfinite(e->loss_sum) && e->loss_sum >= 0.0) || correct < 0 || correct > seen ||
+        seen > (json_int_t)r->skip_batches * r->o->batch)
+        return facs_fail(FACS_ERR_FORMAT, "--resume: %s: the sums of the epoch's first %d batches in run_state are "
+                         "not theirs (the file is corrupt)", r->run.last_path, r->skip_batches);
+    e->correct = correct;
+    e->seen = seen;
+    return FACS_OK;
 }
 
 /* The epoch's sums over the ranks (each rank sums its own samples). */
@@ -193,8 +201,8 @@ int ft_run_train(ft_run *r)
     int epoch, saved_mid_epoch = 0;
     for (epoch = first; s == FACS_OK && epoch < last && !facs_parallel_stop_requested(&r->par); epoch++) {
         epoch_sums e = {0, 0, 0, 0, facs_lr_at(&r->schedule, r->sgd.steps)};
-        if (epoch == first)
-            restore_partial(r, &e);
+        if (epoch == first && (s = restore_partial(r, &e)) != FACS_OK)
+            break;
         s = train_epoch(r, epoch, logits, &e);
         r->skip_batches = 0;
         int trained = (int)(r->sgd.steps - (int64_t)epoch * r->batches_per_epoch);

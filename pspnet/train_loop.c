@@ -13,18 +13,27 @@
 
 static int64_t done(const ps_run *r) { return r->sgd.steps; }
 
-/* The sums of the interval an interruption cut (none on a fresh start). */
-static void restore_partial(const ps_run *r, ps_sums *s)
+static int sum_of_losses(double v) { return isfinite(v) && v >= 0.0; }
+
+/* The sums of the interval an interruption cut (none on a fresh start); sums
+ * that its iterations cannot give mean a corrupt last.h5. */
+static facs_status restore_partial(const ps_run *r, ps_sums *s)
 {
     json_int_t correct = 0, labelled = 0, steps = 0, images = 0;
-    if (r->run.partial && json_unpack(r->run.partial, "{s:F, s:F, s:F, s:I, s:I, s:I, s:I}", "loss", &s->loss,
-                                      "main_loss", &s->main_loss, "aux_loss", &s->aux_loss, "correct", &correct,
-                                      "labelled", &labelled, "steps", &steps, "images", &images) == 0) {
-        s->correct = correct;
-        s->labelled = labelled;
-        s->steps = steps;
-        s->images = images;
-    }
+    if (!r->run.partial)
+        return FACS_OK;
+    if (json_unpack(r->run.partial, "{s:F, s:F, s:F, s:I, s:I, s:I, s:I}", "loss", &s->loss, "main_loss",
+                    &s->main_loss, "aux_loss", &s->aux_loss, "correct", &correct, "labelled", &labelled, "steps",
+                    &steps, "images", &images) != 0 ||
+        !sum_of_losses(s->loss) || !sum_of_losses(s->main_loss) || !sum_of_losses(s->aux_loss) || correct < 0 ||
+        correct > labelled || steps < 0 || steps > done(r) || images != steps * r->o->batch)
+        return facs_fail(FACS_ERR_FORMAT, "--resume: %s: the sums of the log interval in run_state are not those "
+                         "of its iterations (the file is corrupt)", r->run.last_path);
+    s->correct = correct;
+    s->labelled = labelled;
+    s->steps = steps;
+    s->images = images;
+    return FACS_OK;
 }
 
 static json_t *partial_of(const ps_sums *s)
@@ -184,8 +193,9 @@ int ps_run_train(ps_run *r)
     if (o->resume && done(r) >= r->total_iters)
         printf("the run has finished its %lld iterations already\n", (long long)r->total_iters);
     ps_sums sums = {0};
-    restore_partial(r, &sums);
-    facs_status s = finish_pending_validation(r, &sums);
+    facs_status s = restore_partial(r, &sums);
+    if (s == FACS_OK)
+        s = finish_pending_validation(r, &sums);
     int skip = (int)(done(r) % r->batches_per_epoch);
     char label[64], where[96];
     facs_progress bar = {0};

@@ -74,6 +74,27 @@ with h5py.File(sys.argv[1], "a") as f:
     assert o["device"] == "cpu", o.get("device")
     o["device"] = "cuda:0"
     f.attrs["run_options"] = json.dumps(o)' "$work/split/last.h5" && ok || bad "last.h5 does not record device cpu"
+# A last.h5 whose run_state its run cannot have written (a corrupt file): sums of the log interval its iterations
+# cannot give (they reached the log as a negative loss), and a best that is no record of the log (best.h5 was then
+# never written again).
+for case in partial best; do
+    mkdir -p "$work/tampered_$case"
+    cp "$work/split/last.h5" "$work/tampered_$case/"
+    "$python" - "$work/tampered_$case/last.h5" $case <<'PY'
+import json, sys, h5py
+with h5py.File(sys.argv[1], "a") as f:
+    state = json.loads(f.attrs["run_state"])
+    if sys.argv[2] == "partial":
+        state["partial"]["loss"] = -4.87
+    else:
+        state.update(best_record=1, best_value=1e300)
+    f.attrs["run_state"] = json.dumps(state)
+PY
+done
+expect_failure 1 "--resume of corrupt partial sums" "$tool" "the sums of the log interval in run_state" -- \
+    --data "$work/cs" --out "$work/tampered_partial" $args --resume --device cpu
+expect_failure 1 "--resume of a best from nowhere" "$tool" "is not a record of run_log" -- \
+    --data "$work/cs" --out "$work/tampered_best" $args --resume --device cpu
 "$tool" --data "$work/cs" --out "$work/split" $args --resume --device cpu >"$work/split2.out" 2>&1 ||
     bad "--resume: $(cat "$work/split2.out")"
 }

@@ -56,6 +56,22 @@ static json_t *read_json_attr(const char *path, const char *name)
     return v;
 }
 
+/* run_state's best is one of run_log's records, whose best_key it repeats (to
+ * the log's 10 digits): a best_value from nowhere would stop best.h5 from ever
+ * being written again. */
+static facs_status check_best(const facs_run *r)
+{
+    if (r->best_record == 0)
+        return FACS_OK;
+    json_t *record = r->best_record > 0 ? json_array_get(r->history, (size_t)(r->best_record - 1)) : NULL;
+    json_t *value = record && r->cfg.best_key ? json_object_get(record, r->cfg.best_key) : NULL;
+    if (!value || !json_is_number(value) ||
+        !(fabs(json_number_value(value) - r->best_value) <= 1e-9 * fabs(r->best_value)))
+        return facs_fail(FACS_ERR_FORMAT, "%s: run_state's best (record %lld, %g) is not a record of run_log: the file "
+                         "is corrupt", r->last_path, (long long)r->best_record, r->best_value);
+    return FACS_OK;
+}
+
 static facs_status read_state(facs_run *r)
 {
     json_int_t records = -1;
@@ -94,7 +110,7 @@ static facs_status read_state(facs_run *r)
     if (!json_is_array(r->history) || (json_int_t)json_array_size(r->history) != records)
         return facs_fail(FACS_ERR_FORMAT, "%s: run_log does not hold the %lld records of run_state", r->last_path,
                          (long long)records);
-    return FACS_OK;
+    return check_best(r);
 }
 
 /* An input that is one of the files the run writes: last.h5, best.h5,
