@@ -22,20 +22,27 @@ static facs_status input_settings(const ft_options *o, const char *path, int *in
     char *text;
     FACS_TRY(facs_weights_read_text_attr(path, "run_options", &text));
     json_t *saved = text ? json_loads(text, 0, NULL) : NULL;
+    int recorded = text != NULL;
     free(text);
     *saved_out = saved;
-    int saved_size = 0;
+    if (recorded && !saved)
+        return facs_fail(FACS_ERR_FORMAT, "%s: run_options is not JSON (the file is corrupt)", path);
+    json_int_t saved_size = 0;
     const char *saved_norm = NULL;
     facs_status s = FACS_OK;
-    if (saved && json_unpack(saved, "{s:i, s:s}", "input-size", &saved_size, "norm", &saved_norm) == 0) {
+    if (saved && json_unpack(saved, "{s:I, s:s}", "input-size", &saved_size, "norm", &saved_norm) == 0) {
         int saved_norm_value = strcmp(saved_norm, ft_norm_names[FT_NORM_IMAGENET]) == 0;
+        if (saved_size < FT_INPUT_SIZE_MIN || saved_size > FT_INPUT_SIZE_MAX ||
+            (!saved_norm_value && strcmp(saved_norm, ft_norm_names[FT_NORM_CIFAR]) != 0))
+            return facs_fail(FACS_ERR_FORMAT, "%s: run_options records input-size %lld and norm '%s', which no "
+                             "facs-finetune run has (the file is corrupt)", path, (long long)saved_size, saved_norm);
         if (o->input_size_given && o->input_size != saved_size)
-            s = facs_fail(FACS_ERR_ARG, "--input-size %d, but %s was trained with input size %d", o->input_size, path,
-                          saved_size);
+            s = facs_fail(FACS_ERR_ARG, "--input-size %d, but %s was trained with input size %lld", o->input_size,
+                          path, (long long)saved_size);
         else if (o->norm >= 0 && o->norm != saved_norm_value)
             s = facs_fail(FACS_ERR_ARG, "--norm %s, but %s was trained with norm %s", ft_norm_names[o->norm], path,
                           saved_norm);
-        *input_size = saved_size;
+        *input_size = (int)saved_size;
         *norm = saved_norm_value;
     }
     return s;

@@ -23,6 +23,8 @@ typedef enum { FT_LAYOUT_CIFAR = 0, FT_LAYOUT_FOLDER = 1 } ft_layout;
 /* Each choice's spellings, indexed by its value; NULL-terminated. */
 extern const char *const ft_dataset_names[];   /* cifar10, cifar100 */
 extern const char *const ft_norm_names[];      /* ft_norm */
+#define FT_INPUT_SIZE_MIN 8    /* --input-size, and what a file may record */
+#define FT_INPUT_SIZE_MAX 1024
 extern const char *const ft_schedule_names[];  /* ft_schedule */
 extern const char *const ft_jpeg_draft_names[]; /* ft_jpeg_draft */
 

@@ -189,7 +189,7 @@ static int parse(int argc, char **argv, ft_options *o)
             break;
         case O_INIT: ok = path_value("--init", optarg, &o->init); break;
         case O_INPUT:
-            ok = accepted(facs_cli_int("--input-size", optarg, 8, 1024, &o->input_size));
+            ok = accepted(facs_cli_int("--input-size", optarg, FT_INPUT_SIZE_MIN, FT_INPUT_SIZE_MAX, &o->input_size));
             o->input_size_given = 1;
             break;
         case O_NORM: ok = accepted(facs_cli_choice("--norm", optarg, ft_norm_names, &o->norm)); break;

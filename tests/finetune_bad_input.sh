@@ -102,6 +102,25 @@ refuse "--eval of another architecture" "$work/other.h5" -- \
 refuse "--eval of a missing file" "$work/none.h5" -- --data "$data" --eval "$work/none.h5"
 head -c 3000 "$out/last.h5" >"$work/cut.h5"
 refuse "--eval of a truncated file" "$work/cut.h5" -- --data "$data" --eval "$work/cut.h5"
+# run_options no facs-finetune run writes: an input size of 0 (the loader's message named neither file nor
+# option), 2^33 + 32 (evaluated at 32), a norm of neither kind, and text that is no JSON (ignored).
+for bad_options in size0 size2p33 norm notjson; do
+    cp "$out/last.h5" "$work/$bad_options.h5"
+    "$python" - "$work/$bad_options.h5" $bad_options <<'PY'
+import json, sys, h5py
+with h5py.File(sys.argv[1], "a") as f:
+    o = json.loads(f.attrs["run_options"])
+    o.update({"size0": {"input-size": 0}, "size2p33": {"input-size": 2**33 + 32}, "norm": {"norm": "bogus"},
+              "notjson": {}}[sys.argv[2]])
+    f.attrs["run_options"] = "{not json" if sys.argv[2] == "notjson" else json.dumps(o)
+PY
+done
+refuse "--eval of input size 0" "$work/size0.h5: run_options records input-size 0" -- \
+    --data "$data" --eval "$work/size0.h5"
+refuse "--eval of input size 2^33 + 32" "input-size 8589934624" -- --data "$data" --eval "$work/size2p33.h5"
+refuse "--eval of a bogus norm" "norm 'bogus'" -- --data "$data" --eval "$work/norm.h5"
+refuse "--eval of options that are no JSON" "$work/notjson.h5: run_options is not JSON" -- \
+    --data "$data" --eval "$work/notjson.h5"
 refuse "--resume without a checkpoint" "$work/fresh/last.h5 does not exist" -- \
     --data "$data" $common --out "$work/fresh" --resume
 refuse "bad option value" "--batch needs a whole number" -- --data "$data" --batch many --out "$out"
