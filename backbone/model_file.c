@@ -230,7 +230,9 @@ static long long tensor_rows(const char *path, const char *key)
 }
 
 /* The options of arch with what meta records on top; classes from the head's
- * rows when neither the file nor the caller (classes_given) says. */
+ * rows when neither the file nor the caller (classes_given) says, and the
+ * recorded classes checked against them before a head of that many rows is
+ * built (2^31 - 1 classes asked for 4 TB before any tensor was compared). */
 static facs_status file_options(const char *path, const facs_weights_meta *meta, const char *arch, int classes_given,
                                 facs_model_options *out)
 {
@@ -245,11 +247,12 @@ static facs_status file_options(const char *path, const facs_weights_meta *meta,
     for (int i = 0; i < FACS_MODEL_FIELD_COUNT; i++)
         if (recorded & (1u << i))
             FACS_TRY(from_meta(path, meta, &FIELDS[i], out));
-    if (!(recorded & FACS_MODEL_GIVEN(CLASSES)) && !classes_given) {
-        long long rows = tensor_rows(path, facs_model_arch_head_weight(arch));
-        if (rows > 0 && rows <= INT_MAX)
-            out->classes = (int)rows;
-    }
+    long long rows = tensor_rows(path, facs_model_arch_head_weight(arch));
+    if (!(recorded & FACS_MODEL_GIVEN(CLASSES)) && !classes_given && rows > 0 && rows <= INT_MAX)
+        out->classes = (int)rows;
+    if ((recorded & FACS_MODEL_GIVEN(CLASSES)) && rows > 0 && rows != out->classes)
+        return facs_fail(FACS_ERR_FORMAT, "%s records %d classes, but its %s has %lld rows (the file is corrupt)",
+                         path, out->classes, facs_model_arch_head_weight(arch), rows);
     return FACS_OK;
 }
 
