@@ -128,7 +128,7 @@ facs_status facs_model_options_for_arch(const char *arch, facs_model_options *op
     return FACS_OK;
 }
 
-static facs_status check_options(const facs_model_options *o)
+facs_status facs_model_options_validate(const facs_model_options *o)
 {
     if (o->classes <= 0)
         return facs_fail(FACS_ERR_ARG, "%s: classes must be positive (got %d)", o->arch, o->classes);
@@ -175,7 +175,7 @@ facs_status facs_model_create(facs_model **out, const facs_model_options *option
     const facs_model_family *family = family_of(options->arch);
     if (!family)
         return facs_arch_unknown(NULL, options->arch, facs_model_arch_names());
-    FACS_TRY(check_options(options));
+    FACS_TRY(facs_model_options_validate(options));
     facs_model_options resolved = *options;
     FACS_TRY(resolve_defaults(family, &resolved));
     facs_model *m = calloc(1, sizeof *m);

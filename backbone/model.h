@@ -82,6 +82,10 @@ int facs_model_arch_is_segmentation(const char *arch);
 /* Defaults for arch (see facs_model_options); FACS_ERR_ARG listing the valid names when arch is unknown. */
 facs_status facs_model_options_for_arch(const char *arch, facs_model_options *options);
 
+/* Refuses options no family builds (classes, width, fusion, stride, stem,
+ * dropout out of range), as facs_model_create does first. */
+facs_status facs_model_options_validate(const facs_model_options *options);
+
 /* Builds and initialises (torchvision's initialisation, drawn from seed).
  * On failure *out is NULL and the last error says why. The model keeps the
  * options with the family defaults resolved (output_stride 0 and a negative

@@ -247,6 +247,8 @@ static facs_status file_options(const char *path, const facs_weights_meta *meta,
     for (int i = 0; i < FACS_MODEL_FIELD_COUNT; i++)
         if (recorded & (1u << i))
             FACS_TRY(from_meta(path, meta, &FIELDS[i], out));
+    if (facs_model_options_validate(out) != FACS_OK) /* the file's values, named as such */
+        return facs_fail(FACS_ERR_FORMAT, "%s records options no network has: %s", path, facs_last_error());
     long long rows = tensor_rows(path, facs_model_arch_head_weight(arch));
     if (!(recorded & FACS_MODEL_GIVEN(CLASSES)) && !classes_given && rows > 0 && rows <= INT_MAX)
         out->classes = (int)rows;

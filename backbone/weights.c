@@ -1,6 +1,7 @@
 #include "weights.h"
 
 #include <errno.h>
+#include <float.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stddef.h>
@@ -166,8 +167,11 @@ static facs_status read_field(hid_t file, const char *path, const meta_field *f,
         return FACS_OK;
     case FACS_WEIGHTS_KIND_REAL:
     case FACS_WEIGHTS_KIND_REAL32:
-        if ((found = facs_h5_attr_read_f64(file, f->attribute, &real)) < 0 || (found && !isfinite(real)))
+        if ((found = facs_h5_attr_read_f64(file, f->attribute, &real)) < 0)
             return bad_attr(path, f->attribute);
+        if (found && (!isfinite(real) || (f->kind == FACS_WEIGHTS_KIND_REAL32 && fabs(real) > FLT_MAX)))
+            return facs_fail(FACS_ERR_FORMAT, "%s: root attribute '%s' is %g, not a finite%s number", path,
+                             f->attribute, real, f->kind == FACS_WEIGHTS_KIND_REAL32 ? " float32" : "");
         if (found)
             set_meta_real(meta, f, real);
         return FACS_OK;

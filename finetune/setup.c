@@ -109,12 +109,14 @@ static facs_status resume(ft_run *r)
     const char *last = r->run.last_path;
     facs_train_state state;
     FACS_TRY(facs_weights_load_checkpoint(last, &r->sgd, NULL, NULL, &state));
-    int64_t done = r->run.done, skip = r->sgd.steps - done * r->batches_per_epoch;
-    if (state.epoch != done || done > r->o->epochs || skip < 0 || skip >= r->batches_per_epoch ||
-        (skip > 0) != (r->run.partial != NULL))
+    int64_t done = r->run.done; /* in range before the product: a corrupt count must not overflow it */
+    int64_t skip = done <= r->o->epochs ? r->sgd.steps - done * r->batches_per_epoch : -1;
+    if (state.epoch != done || skip < 0 || skip >= r->batches_per_epoch || (skip > 0) != (r->run.partial != NULL))
         return facs_fail(FACS_ERR_FORMAT,
-                         "--resume: %s says epoch %lld after %lld steps, which %d batches per epoch cannot give", last,
-                         (long long)done, (long long)r->sgd.steps, r->batches_per_epoch);
+                         "--resume: %s says %lld epochs done (run_state), epoch %lld after %lld steps (/optimizer)%s, "
+                         "which %d batches per epoch cannot give", last, (long long)done, (long long)state.epoch,
+                         (long long)r->sgd.steps, r->run.partial ? " and the sums of an unfinished epoch" : "",
+                         r->batches_per_epoch);
     r->skip_batches = (int)skip;
     return FACS_OK;
 }

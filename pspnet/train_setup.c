@@ -147,9 +147,9 @@ static facs_status resume(ps_run *r)
     facs_train_state state;
     FACS_TRY(facs_weights_load_checkpoint(r->run.last_path, &r->sgd, NULL, NULL, &state));
     if (state.epoch != r->run.done || r->sgd.steps != r->run.done || r->sgd.steps > r->total_iters)
-        return facs_fail(FACS_ERR_FORMAT, "--resume: %s says %lld iterations done after %lld steps of %lld",
-                         r->run.last_path, (long long)r->run.done, (long long)r->sgd.steps,
-                         (long long)r->total_iters);
+        return facs_fail(FACS_ERR_FORMAT, "--resume: %s says %lld iterations done (run_state), epoch %lld and %lld "
+                         "steps (/optimizer), of %lld", r->run.last_path, (long long)r->run.done,
+                         (long long)state.epoch, (long long)r->sgd.steps, (long long)r->total_iters);
     if (o->stop_after > 0 && o->stop_after <= r->run.done)
         return facs_fail(FACS_ERR_ARG, "--stop-after %lld: %s is already at iteration %lld of %lld; give a later "
                                        "iteration, or leave --stop-after out to run to the end",

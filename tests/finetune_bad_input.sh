@@ -121,6 +121,16 @@ refuse "--eval of input size 2^33 + 32" "input-size 8589934624" -- --data "$data
 refuse "--eval of a bogus norm" "norm 'bogus'" -- --data "$data" --eval "$work/norm.h5"
 refuse "--eval of options that are no JSON" "$work/notjson.h5: run_options is not JSON" -- \
     --data "$data" --eval "$work/notjson.h5"
+# A count of epochs done that no run reaches (2^62: its product with the batches per epoch overflowed, UBSan).
+mkdir -p "$work/far"
+cp "$out/last.h5" "$work/far/"
+"$python" -c 'import json, sys, h5py
+with h5py.File(sys.argv[1], "a") as f:
+    s = json.loads(f.attrs["run_state"])
+    s["done"] = 2**62
+    f.attrs["run_state"] = json.dumps(s)' "$work/far/last.h5"
+refuse "--resume of 2^62 epochs done" "4611686018427387904 epochs done (run_state)" -- \
+    --data "$data" $common --out "$work/far" --resume
 refuse "--resume without a checkpoint" "$work/fresh/last.h5 does not exist" -- \
     --data "$data" $common --out "$work/fresh" --resume
 refuse "bad option value" "--batch needs a whole number" -- --data "$data" --batch many --out "$out"

@@ -132,10 +132,14 @@ if "$py" -c 'import sys, h5py; sys.exit(h5py.File(sys.argv[1])["output"].shape !
 # BatchNorm variance (finite, but PyTorch's output is NaN there while the folded BN gave numbers).
 "$py" - "$work/weights_eval.h5" "$work" <<'PY'
 import shutil, sys, h5py
-for name in ("twice", "negative_var", "huge_classes"):
+for name in ("twice", "negative_var", "huge_classes", "width0", "threshold_huge"):
     shutil.copy(sys.argv[1], f"{sys.argv[2]}/{name}.h5")
 with h5py.File(f"{sys.argv[2]}/huge_classes.h5", "a") as f:
     f.attrs["classes"] = 2**31 - 1
+with h5py.File(f"{sys.argv[2]}/width0.h5", "a") as f:
+    f.attrs["width"] = 0.0
+with h5py.File(f"{sys.argv[2]}/threshold_huge.h5", "a") as f:
+    f.attrs["threshold"] = 1e300
 with h5py.File(f"{sys.argv[2]}/twice.h5", "a") as f:
     f["model/bn1.bias"] = f["model/bn1/bias"][()] + 1
 with h5py.File(f"{sys.argv[2]}/negative_var.h5", "a") as f:
@@ -146,6 +150,11 @@ fails "a negative variance" "negative_var.h5: bn1.running_var holds 1 negative v
     --weights "$work/negative_var.h5" --input "$in"
 fails "classes that are not the head's rows" "huge_classes.h5 records 2147483647 classes, but its fc.weight has 10 rows" \
     --weights "$work/huge_classes.h5" --input "$in"
+# Values no network has, named with the file (the model's own message came without it, after the tensors loaded).
+fails "width 0 in the file" "width0.h5 records options no network has: facs_resnet26: width multiplier 0" \
+    --weights "$work/width0.h5" --input "$in"
+fails "a threshold beyond float" "threshold_huge.h5: root attribute 'threshold' is 1e+300, not a finite float32 number" \
+    --weights "$work/threshold_huge.h5" --input "$in"
 # An --output that cannot be written is refused before the forward (it failed at the rename, after the work).
 mkdir -p "$work/a_folder.h5"
 for output in "$work/a_folder.h5" "$work/no_folder/y.h5"; do
