@@ -1,5 +1,6 @@
 #include "h5_attr.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,9 +79,24 @@ static int read_attr(hid_t loc, const char *name, hid_t mem_type, void *out, siz
     return ok ? 1 : -1;
 }
 
+/* Whether name is a floating-point attribute of loc. */
+static int is_float_attr(hid_t loc, const char *name)
+{
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t type = attr < 0 ? -1 : H5Aget_type(attr);
+    int is_float = type >= 0 && H5Tget_class(type) == H5T_FLOAT;
+    close_attr_handles(attr, type, -1, -1);
+    return is_float;
+}
+
 int facs_h5_attr_read_i64(hid_t loc, const char *name, int64_t *out)
 {
-    return read_attr(loc, name, H5T_NATIVE_INT64, out, 0);
+    /* A whole number written as a float (h5py's 10.0) converts; 10.7 is no whole number, not 10. */
+    double real;
+    int found = read_attr(loc, name, H5T_NATIVE_DOUBLE, &real, 0);
+    if (found > 0 && is_float_attr(loc, name) && !(real == floor(real) && fabs(real) <= 9007199254740992.0))
+        return -1;
+    return found > 0 ? read_attr(loc, name, H5T_NATIVE_INT64, out, 0) : found;
 }
 
 int facs_h5_attr_read_f64(hid_t loc, const char *name, double *out)

@@ -132,7 +132,7 @@ if "$py" -c 'import sys, h5py; sys.exit(h5py.File(sys.argv[1])["output"].shape !
 # BatchNorm variance (finite, but PyTorch's output is NaN there while the folded BN gave numbers).
 "$py" - "$work/weights_eval.h5" "$work" <<'PY'
 import shutil, sys, h5py
-for name in ("twice", "negative_var", "huge_classes", "width0", "threshold_huge"):
+for name in ("twice", "negative_var", "huge_classes", "width0", "threshold_huge", "classes_frac"):
     shutil.copy(sys.argv[1], f"{sys.argv[2]}/{name}.h5")
 with h5py.File(f"{sys.argv[2]}/huge_classes.h5", "a") as f:
     f.attrs["classes"] = 2**31 - 1
@@ -140,6 +140,8 @@ with h5py.File(f"{sys.argv[2]}/width0.h5", "a") as f:
     f.attrs["width"] = 0.0
 with h5py.File(f"{sys.argv[2]}/threshold_huge.h5", "a") as f:
     f.attrs["threshold"] = 1e300
+with h5py.File(f"{sys.argv[2]}/classes_frac.h5", "a") as f:
+    f.attrs["classes"] = 10.7
 with h5py.File(f"{sys.argv[2]}/twice.h5", "a") as f:
     f["model/bn1.bias"] = f["model/bn1/bias"][()] + 1
 with h5py.File(f"{sys.argv[2]}/negative_var.h5", "a") as f:
@@ -155,6 +157,8 @@ fails "width 0 in the file" "width0.h5 records options no network has: facs_resn
     --weights "$work/width0.h5" --input "$in"
 fails "a threshold beyond float" "threshold_huge.h5: root attribute 'threshold' is 1e+300, not a finite float32 number" \
     --weights "$work/threshold_huge.h5" --input "$in"
+fails "10.7 classes" "classes_frac.h5: root attribute 'classes' has the wrong type" \
+    --weights "$work/classes_frac.h5" --input "$in"
 # An --output that cannot be written is refused before the forward (it failed at the rename, after the work).
 mkdir -p "$work/a_folder.h5"
 for output in "$work/a_folder.h5" "$work/no_folder/y.h5"; do
