@@ -73,7 +73,8 @@ static hid_t memory_file_access(kept_image *kept)
     /* The driver grows its buffer 8 MiB at a time (realloc); the file written is exactly its used size. */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl >= 0 && (H5Pset_fapl_core(fapl, (size_t)8 << 20, 0) < 0 ||
-                      H5Pset_file_image_callbacks(fapl, &callbacks) < 0)) {
+                      H5Pset_file_image_callbacks(fapl, &callbacks) < 0 ||
+                      H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0)) {
         H5Pclose(fapl);
         return -1;
     }

@@ -15,6 +15,11 @@ facs_status facs_fail(facs_status code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    /* A name from a file (an attribute, a class) may hold terminal escapes: a
+     * message never clears the screen or rings the bell. */
+    for (char *c = message; *c; c++)
+        if (((unsigned char)*c < 0x20 && *c != '\n' && *c != '\t') || *c == 0x7f)
+            *c = '?';
     memcpy(last_error, message, strlen(message) + 1);
     last_status = code;
     return code;

@@ -24,7 +24,9 @@ typedef enum {
 
 /* Records a printf-style message as this thread's last error and returns code.
  * An argument may be facs_last_error() itself: facs_fail(s, "%s: %s", path,
- * facs_last_error()) puts a cause under a longer message. */
+ * facs_last_error()) puts a cause under a longer message. Control characters
+ * but newline and tab become '?' (an attribute's escape sequence is shown, not
+ * played). */
 facs_status facs_fail(facs_status code, const char *fmt, ...) FACS_PRINTF(2, 3);
 
 /* The message of this thread's last failure ("" if none). Valid until the next failure. */
