@@ -346,8 +346,14 @@ static facs_status write_content(hid_t file, const char *path, const facs_param_
         return facs_fail(FACS_ERR_IO, "%s: cannot write the root attributes", path);
     size_t most = 1;
     for (int i = 0; i < list->count; i++) {
-        if (!valid_key(list->items[i]->name))
-            return facs_fail(FACS_ERR_ARG, "%s: '%s' cannot be a dataset name", path, list->items[i]->name);
+        const char *name = list->items[i]->name;
+        if (!valid_key(name))
+            return facs_fail(FACS_ERR_ARG, "%s: '%s' cannot be a dataset name", path, name);
+        size_t len = strlen(name);
+        for (int j = 0; j < list->count; j++) /* a.b and a.b.c: a/b would have to be a tensor and a group */
+            if (strncmp(list->items[j]->name, name, len) == 0 && list->items[j]->name[len] == '.')
+                return facs_fail(FACS_ERR_ARG, "%s: '%s' and '%s' cannot both be saved: the file would need %s to be "
+                                 "a tensor and a group", path, name, list->items[j]->name, name);
         size_t n = facs_tensor_numel(list->items[i]->value);
         most = n > most ? n : most;
     }
@@ -358,7 +364,8 @@ static facs_status write_content(hid_t file, const char *path, const facs_param_
         s = facs_fail(FACS_ERR_MEMORY, "%s: out of memory preparing the write", path);
     for (int i = 0; s == FACS_OK && i < list->count; i++)
         if (!write_tensor(file, lcpl, "/model", list->items[i]->name, list->items[i]->torch_rank, list->items[i]->value, buf))
-            s = facs_fail(FACS_ERR_IO, "%s: cannot write %s (disk full?)", path, list->items[i]->name);
+            s = facs_fail(FACS_ERR_MEMORY, "%s: cannot write %s into the file being built (out of memory?)", path,
+                          list->items[i]->name);
     if (s == FACS_OK && sgd) {
         hid_t g = H5Gcreate2(file, "/optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         int ok = g >= 0 && facs_h5_attr_write_i64(g, "steps", sgd->steps) &&

@@ -405,6 +405,16 @@ static void test_failed_save(const ref_list *r)
           "a failed save must leave HDF5's error printing as the program set it (was %p, now %p)",
           (void *)(uintptr_t)handler, (void *)(uintptr_t)after);
 
+    /* A name that another extends (a.b and a.b.c): named, not "disk full?". */
+    facs_param_list pair;
+    facs_param_list_init(&pair);
+    CHECK_PTR(facs_param_list_add(&pair, FACS_PARAM_TRAINABLE, "a.b", FACS_DEVICE_CPU, 2, 1, 1, 1));
+    CHECK_PTR(facs_param_list_add(&pair, FACS_PARAM_TRAINABLE, "a.b.c", FACS_DEVICE_CPU, 2, 1, 1, 1));
+    CHECK(facs_weights_save(one, &pair, NULL) == FACS_ERR_ARG &&
+              contains(facs_last_error(), "'a.b' and 'a.b.c' cannot both be saved"),
+          "a.b beside a.b.c: '%s'", facs_last_error());
+    facs_param_list_free(&pair);
+
     /* The rename itself fails: a directory sits at the target path. */
     CHECK(mkdir(beside(dir, "_a_directory.h5"), 0755) == 0 || errno == EEXIST, "mkdir %s", dir);
     facs_param_list_free(&list);
