@@ -460,6 +460,13 @@ static int has_prefix(const char *name, const char *prefix)
 
 facs_status facs_model_load_backbone(facs_model *m, const char *path, facs_weights_report *report)
 {
+    /* What the file records must be a network (a bare state_dict records nothing), though only its backbone's
+     * tensors are taken: an unknown architecture or a width of 0 is a corrupt file, not a backbone. */
+    facs_weights_meta meta;
+    facs_model_options recorded;
+    FACS_TRY(facs_weights_read_meta(path, &meta));
+    if (meta.arch[0])
+        FACS_TRY(facs_model_options_from_file(path, &recorded));
     const facs_model_family *family = facs_model_family_of(m);
     const facs_model_options *o = facs_model_get_options(m);
     facs_param_list *params = facs_model_params(m);

@@ -613,6 +613,10 @@ static facs_status walk(loader *L, hid_t group, const char *prefix, int momentum
         int klen = snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", name);
         if (klen < 0 || (size_t)klen >= sizeof key)
             return facs_fail(FACS_ERR_FORMAT, "%s: name too long under %s", L->path, prefix);
+        /* A soft or external link would make the weights another object's, or another file's. */
+        H5L_info_t link;
+        if (H5Lget_info(group, name, &link, H5P_DEFAULT) < 0 || link.type != H5L_TYPE_HARD)
+            return facs_fail(FACS_ERR_FORMAT, "%s: %s is a link to elsewhere, not a tensor of the file", L->path, key);
         hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
         if (obj < 0)
             return facs_fail(FACS_ERR_FORMAT, "%s: cannot open %s (corrupt or truncated file)", L->path, key);

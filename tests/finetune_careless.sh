@@ -9,7 +9,7 @@
 #   - --init OUT/best.h5 --out OUT, also through a link to OUT, and --eval of
 #     weights named OUT/confusion.csv (the inputs were overwritten);
 #   - --init of a file of another width (the message says what the file was
-#     saved as and what is built); a Ctrl-C in the first moments (one line
+#     saved as and what is built), or of one whose architecture is no network; a Ctrl-C in the first moments (one line
 #     says so); "1 batch", "1 epoch";
 #   - --out in a folder that cannot hold folders (/proc) with a wrong hint, a
 #     dangling link as --out ("File exists"), an --out too long for its files;
@@ -103,6 +103,12 @@ cmp -s "$work/log/best.h5" "$work/weights_only/confusion.csv" && ok || bad "--ev
 fails "--init of another width" "was saved as facs_resnet26, classes 10, width 0.25" -- \
     $small --width 0.5 --epochs 1 --init "$work/log/best.h5" --out "$work/x"
 contains "--init of another width" "$work/err" "the backbone is that of facs_resnet26, classes 10, width 0.5"
+# A file whose recorded architecture is no network is corrupt, though only its backbone's tensors would be taken.
+cp "$work/log/best.h5" "$work/unknown_arch.h5"
+"$python" -c 'import sys, h5py; h5py.File(sys.argv[1], "a").attrs["architecture"] = "resnet9000"' "$work/unknown_arch.h5"
+# shellcheck disable=SC2086
+fails "--init of an unknown architecture" "was saved as resnet9000: unknown architecture" -- \
+    $small --epochs 1 --init "$work/unknown_arch.h5" --out "$work/x"
 
 # Ctrl-C in the first moments (here as soon as the lock exists, while the data loads): one line says so.
 # shellcheck disable=SC2086

@@ -77,7 +77,7 @@ with h5py.File(sys.argv[1], "a") as f:
 # A last.h5 whose run_state its run cannot have written (a corrupt file): sums of the log interval its iterations
 # cannot give (they reached the log as a negative loss), and a best that is no record of the log (best.h5 was then
 # never written again).
-for case in partial best; do
+for case in partial best log; do
     mkdir -p "$work/tampered_$case"
     cp "$work/split/last.h5" "$work/tampered_$case/"
     "$python" - "$work/tampered_$case/last.h5" $case <<'PY'
@@ -86,8 +86,10 @@ with h5py.File(sys.argv[1], "a") as f:
     state = json.loads(f.attrs["run_state"])
     if sys.argv[2] == "partial":
         state["partial"]["loss"] = -4.87
-    else:
+    elif sys.argv[2] == "best":
         state.update(best_record=1, best_value=1e300)
+    else:
+        f.attrs["run_log"] = json.dumps([1] * state["records"])
     f.attrs["run_state"] = json.dumps(state)
 PY
 done
@@ -95,6 +97,8 @@ expect_failure 1 "--resume of corrupt partial sums" "$tool" "the sums of the log
     --data "$work/cs" --out "$work/tampered_partial" $args --resume --device cpu
 expect_failure 1 "--resume of a best from nowhere" "$tool" "is not a record of run_log" -- \
     --data "$work/cs" --out "$work/tampered_best" $args --resume --device cpu
+expect_failure 1 "--resume of a log of numbers" "$tool" "run_log's record 1 is no JSON object" -- \
+    --data "$work/cs" --out "$work/tampered_log" $args --resume --device cpu
 "$tool" --data "$work/cs" --out "$work/split" $args --resume --device cpu >"$work/split2.out" 2>&1 ||
     bad "--resume: $(cat "$work/split2.out")"
 }

@@ -132,7 +132,7 @@ if "$py" -c 'import sys, h5py; sys.exit(h5py.File(sys.argv[1])["output"].shape !
 # BatchNorm variance (finite, but PyTorch's output is NaN there while the folded BN gave numbers).
 "$py" - "$work/weights_eval.h5" "$work" <<'PY'
 import shutil, sys, h5py
-for name in ("twice", "negative_var", "huge_classes", "width0", "threshold_huge", "classes_frac"):
+for name in ("twice", "negative_var", "huge_classes", "width0", "threshold_huge", "classes_frac", "soft_link"):
     shutil.copy(sys.argv[1], f"{sys.argv[2]}/{name}.h5")
 with h5py.File(f"{sys.argv[2]}/huge_classes.h5", "a") as f:
     f.attrs["classes"] = 2**31 - 1
@@ -142,6 +142,9 @@ with h5py.File(f"{sys.argv[2]}/threshold_huge.h5", "a") as f:
     f.attrs["threshold"] = 1e300
 with h5py.File(f"{sys.argv[2]}/classes_frac.h5", "a") as f:
     f.attrs["classes"] = 10.7
+with h5py.File(f"{sys.argv[2]}/soft_link.h5", "a") as f:
+    del f["model/bn1/bias"]
+    f["model/bn1/bias"] = h5py.SoftLink("/model/bn1/weight")
 with h5py.File(f"{sys.argv[2]}/twice.h5", "a") as f:
     f["model/bn1.bias"] = f["model/bn1/bias"][()] + 1
 with h5py.File(f"{sys.argv[2]}/negative_var.h5", "a") as f:
@@ -159,6 +162,8 @@ fails "a threshold beyond float" "threshold_huge.h5: root attribute 'threshold' 
     --weights "$work/threshold_huge.h5" --input "$in"
 fails "10.7 classes" "classes_frac.h5: root attribute 'classes' has the wrong type" \
     --weights "$work/classes_frac.h5" --input "$in"
+fails "a tensor that links to another" "soft_link.h5: bn1.bias is a link to elsewhere" \
+    --weights "$work/soft_link.h5" --input "$in"
 # An --output that cannot be written is refused before the forward (it failed at the rename, after the work).
 mkdir -p "$work/a_folder.h5"
 for output in "$work/a_folder.h5" "$work/no_folder/y.h5"; do

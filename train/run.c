@@ -110,6 +110,12 @@ static facs_status read_state(facs_run *r)
     if (!json_is_array(r->history) || (json_int_t)json_array_size(r->history) != records)
         return facs_fail(FACS_ERR_FORMAT, "%s: run_log does not hold the %lld records of run_state", r->last_path,
                          (long long)records);
+    size_t i;
+    json_t *record;
+    json_array_foreach(r->history, i, record)
+        if (!json_is_object(record)) /* it would become a line of log.jsonl that is no record */
+            return facs_fail(FACS_ERR_FORMAT, "%s: run_log's record %zu is no JSON object (the file is corrupt)",
+                             r->last_path, i + 1);
     return check_best(r);
 }
 
