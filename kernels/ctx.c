@@ -93,6 +93,8 @@ facs_tensor *facs_ctx_tensor(facs_ctx *ctx, facs_dtype dtype, int n, int c, int 
         return NULL;
     *t = (facs_tensor){.n = n, .c = c, .h = h, .w = w, .dtype = dtype, .device = ctx->device};
     t->data = facs_arena_alloc(&ctx->data, facs_tensor_bytes(t));
+    if (!t->data) /* which tensor: an op's output of a shape the caller did not expect, often */
+        facs_fail(facs_last_status(), "a (%d, %d, %d, %d) tensor: %s", n, c, h, w, facs_last_error());
     return t->data ? t : NULL;
 }
 

@@ -203,6 +203,7 @@ printf 'cat\ndog\n' >"$work/names.txt"
         --class cat
     fails "not an image" 1 "$work/images/notes.txt: neither a PNG nor a JPEG" --weights "$r26" \
         --image "$work/images/notes.txt" $out
+    [ ! -e "$work/bad" ] && ok || bad "a run whose every image failed left the --out it made"
     fails "a results file as weights" 1 "cli_ref.h5 is no weights file: it has no /model" \
         --weights "$work/cli_ref.h5" --image "$img" $out
     fails "an image as weights" 1 "image.png: not an HDF5 file" --weights "$img" --image "$img" $out

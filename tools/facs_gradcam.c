@@ -22,6 +22,8 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "atomic_file.h"
 #include "cli_options.h"
@@ -39,6 +41,8 @@ static facs_status run(const gc_options *o)
         st = gc_session_open_second(&s, &o2, &s2);
     if (st == FACS_OK)
         st = facs_cam_images_open(o->image, &list);
+    struct stat before;
+    int made_out = stat(o->out, &before) != 0;
     if (st == FACS_OK)
         st = facs_make_dirs(o->out);
     if (st == FACS_OK) /* before the first image: else each one would be explained and fail to be written */
@@ -64,6 +68,8 @@ static facs_status run(const gc_options *o)
         printf("%d images explained, maps in %s\n", list.count - failed, o->out);
     if (st == FACS_OK && failed)
         st = facs_fail(FACS_ERR_IO, "%d of %d images failed (above)", failed, list.count);
+    if (st != FACS_OK && made_out)
+        rmdir(o->out); /* a folder this run made stays only with maps in it (rmdir leaves a non-empty one) */
     facs_cam_images_free(&list);
     gc_session_close(&s2);
     gc_session_close(&s);
