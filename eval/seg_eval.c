@@ -81,7 +81,8 @@ static facs_status evaluate_index(facs_ctx *ctx, facs_model *model, const facs_d
     facs_image img = {0};
     facs_label label = {0};
     facs_status s = ds->load(ds, i, &img, &label); /* its message names the file */
-    if (s == FACS_OK && (s = evaluate_image(ctx, model, opts, i, &img, &label.map, cm)) != FACS_OK)
+    if (s == FACS_OK && (s = evaluate_image(ctx, model, opts, i, &img, &label.map, cm)) != FACS_OK &&
+        s != FACS_ERR_CANCELLED)
         s = at_image(s, opts, i, ds->count);
     facs_image_free(&img);
     facs_image_free(&label.map);
@@ -97,16 +98,22 @@ facs_status facs_seg_eval_whole(facs_ctx *ctx, facs_model *model, const facs_dat
     if (opts->on_prediction && K > 256)
         return facs_fail(FACS_ERR_ARG, "%d classes do not fit the 8-bit prediction maps", K);
     int rank = opts->comm ? facs_comm_rank(opts->comm) : 0, ranks = opts->comm ? facs_comm_size(opts->comm) : 1;
-    /* Rounds of one image per rank, so that every rank asks opts->stop as often as the others. */
-    int rounds = (ds->count + ranks - 1) / ranks;
+    /* Rounds of one image per rank, so that every rank asks opts->stop as often as the others. An image the
+     * infer options' cancel hook cut short counts for nothing: the stop asked after its round must end the
+     * evaluation (the hooks answer from the same request), after the last round too. */
+    int rounds = (ds->count + ranks - 1) / ranks, cancelled = 0;
     for (int round = 0; round < rounds; round++) {
         int i = round * ranks + rank, done = (round + 1) * ranks;
-        if (i < ds->count)
-            FACS_TRY(evaluate_index(ctx, model, ds, opts, i, cm));
-        if (opts->progress)
+        facs_status s = i < ds->count ? evaluate_index(ctx, model, ds, opts, i, cm) : FACS_OK;
+        if (s != FACS_OK && (s != FACS_ERR_CANCELLED || !opts->stop))
+            return s;
+        cancelled |= s == FACS_ERR_CANCELLED;
+        if (opts->progress && !cancelled)
             opts->progress(opts->progress_user, done < ds->count ? done : ds->count, ds->count);
-        if (round + 1 < rounds && opts->stop && opts->stop(opts->stop_user))
+        if (opts->stop && opts->stop(opts->stop_user))
             break;
+        if (cancelled)
+            return facs_fail(FACS_ERR_CANCELLED, "an image was cancelled, but the evaluation was not stopped");
     }
     return cm && opts->comm ? facs_confusion_allreduce(cm, opts->comm) : FACS_OK;
 }

@@ -40,9 +40,10 @@ typedef struct {
     void *progress_user;
     /* Asked after each image (with comm: after each round of one image per
      * rank, the same number of times on every rank, so it may be a
-     * collective such as train/parallel.h's stop agreement) but the last;
+     * collective such as train/parallel.h's stop agreement), the last too;
      * nonzero ends the evaluation there, with FACS_OK and cm holding the
-     * images done so far. May be NULL. */
+     * images done so far (an image infer.cancel cut short is not among them:
+     * stop must then answer nonzero too). May be NULL. */
     int (*stop)(void *user);
     void *stop_user;
     /* Called with each image's prediction (classes must then be at most 256);

@@ -17,6 +17,11 @@ facs_seg_infer_opts facs_seg_infer_defaults(void)
     return o;
 }
 
+static facs_status check_cancel(const facs_seg_infer_opts *o)
+{
+    return o->cancel && o->cancel(o->cancel_user) ? facs_fail(FACS_ERR_CANCELLED, "cancelled") : FACS_OK;
+}
+
 /* The argmax over the K scores of each of the n pixels (NHWC: K contiguous per pixel). */
 static facs_status argmax_pixels(const float *scores, size_t n, int K, int width, int32_t *out)
 {
@@ -155,7 +160,7 @@ static facs_status predict_slide(facs_ctx *ctx, facs_model *model, const facs_fi
     for (int r = 0; s == FACS_OK && r < nh; r++)
         memcpy(pad + ((size_t)(r + top) * pw + left) * 3, x->data + (size_t)r * nw * 3, (size_t)nw * 3 * sizeof *pad);
     for (int i = 0; s == FACS_OK && i < gh; i++)
-        for (int j = 0; s == FACS_OK && j < gw; j++) {
+        for (int j = 0; s == FACS_OK && j < gw && (s = check_cancel(o)) == FACS_OK; j++) {
             int eh = i * sh + ch < ph ? i * sh + ch : ph, ew = j * sw + cw < pw ? j * sw + cw : pw;
             int y0 = eh - ch, x0 = ew - cw;
             for (int r = 0; r < ch; r++)
@@ -252,7 +257,7 @@ static facs_status predict_scores(facs_ctx *ctx, facs_model *model, const facs_i
     if (n_scales > 1)
         memset(scores, 0, pixels * (size_t)K * sizeof *scores);
     facs_status s = FACS_OK;
-    for (int i = 0; s == FACS_OK && i < n_scales; i++) {
+    for (int i = 0; s == FACS_OK && i < n_scales && (s = check_cancel(o)) == FACS_OK; i++) {
         int nh, nw;
         facs_long_side_size(h, w, scaled_long_side(o, h, w, o->n_scales ? o->scales[i] : 1.0f), &nh, &nw);
         s = predict_scale(ctx, model, img, o, nh, nw, logits_ok && n_scales == 1, one);

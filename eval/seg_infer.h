@@ -59,6 +59,11 @@ typedef struct {
     int flip;              /* also the mirrored image, softmax averaged */
     int n_scales;          /* 0: one scale, 1.0 */
     float scales[FACS_SEG_MAX_SCALES]; /* multi-scale: the longer side is scale * base_size */
+    /* Asked before each scale and each window (a 2048x1024 frame at six
+     * scales with flip takes minutes on a CPU); nonzero ends the prediction
+     * with FACS_ERR_CANCELLED. May be NULL. */
+    int (*cancel)(void *user);
+    void *cancel_user;
 } facs_seg_infer_opts;
 
 facs_seg_infer_opts facs_seg_infer_defaults(void);

@@ -13,7 +13,8 @@ typedef enum {
     FACS_ERR_IO,       /* a file could not be read or written */
     FACS_ERR_FORMAT,   /* a file exists but its content is wrong */
     FACS_ERR_BACKEND,  /* oneDNN, CUDA or cuDNN reported a failure */
-    FACS_ERR_UNSUPPORTED /* the op has no implementation on this device */
+    FACS_ERR_UNSUPPORTED, /* the op has no implementation on this device */
+    FACS_ERR_CANCELLED    /* a caller's cancel hook asked the work to stop: nothing failed */
 } facs_status;
 
 #if defined(__GNUC__)

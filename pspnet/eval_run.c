@@ -180,6 +180,7 @@ int ev_run_evaluate(ev_run *r)
     eo.progress_user = &r->bar;
     eo.stop = facs_parallel_stop_hook;
     eo.stop_user = &r->par;
+    eo.infer.cancel = facs_interrupted_hook; /* a frame at several scales takes minutes: Ctrl-C stops within one */
     eo.names = (const char *const *)r->saver.files.items;
     eo.comm = r->comm;
     if (o->save_pred) {

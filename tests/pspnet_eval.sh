@@ -246,6 +246,23 @@ refuse "an --out that would overwrite the weights" "is the input" --weights "$wo
     --data "$work/cs" --out "$work/keep"
 [ "$(cksum <"$work/keep/results.json")" = "$before" ] && ok || bad "the weights file was overwritten"
 
+# Ctrl-C within a frame: a frame at several scales with flip takes long on a CPU (minutes at 2048x1024), so the
+# windows ask the interrupt flag and the run stops within the frame: no prediction, no results, exit 130. It used
+# to finish the frame and, the frame being the last, write every result as if not interrupted.
+mkdir -p "$work/slow"
+cp "$(find "$work/cs/leftImg8bit/val" -name "*.png" | head -1)" "$work/slow/"
+"$tool" --weights "$weights" --images "$work/slow" --save-pred "$work/slow_pred" --crop 32 --stride 8 --flip \
+    --scales 0.5,0.75,1,1.25,1.5,1.75,2,2.5,3 >"$work/slow.out" 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 600 ] && ! grep -q "windows every" "$work/slow.out"; do sleep 0.05; i=$((i + 1)); done
+sleep 0.5
+kill -INT $pid
+wait $pid
+expect_rc "Ctrl-C within a frame" 130 $?
+contains "Ctrl-C within a frame" "$work/slow.out" "interrupted: no results written"
+[ -z "$(find "$work/slow_pred" -type f 2>/dev/null)" ] && ok || bad "Ctrl-C within a frame: a prediction was written"
+
 # A --save-pred folder that cannot be written is named before the first frame (it failed at the first prediction).
 mkdir -p "$work/ro_pred" "$work/one_image"
 cp "$(find "$work/cs/leftImg8bit/val" -name "*.png" | head -1)" "$work/one_image/"

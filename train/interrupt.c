@@ -23,3 +23,9 @@ void facs_interrupt_install(void)
 }
 
 int facs_interrupted(void) { return stop_requested != 0; }
+
+int facs_interrupted_hook(void *unused)
+{
+    (void)unused;
+    return facs_interrupted();
+}

@@ -13,4 +13,8 @@ void facs_interrupt_install(void);
 /* 1 once a stop was asked for. */
 int facs_interrupted(void);
 
+/* facs_interrupted as a hook taking a user pointer (unused): a long piece of
+ * work asks it between its parts (facs_seg_infer_opts.cancel). */
+int facs_interrupted_hook(void *unused);
+
 #endif
