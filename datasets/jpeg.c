@@ -3,12 +3,13 @@
  *
  * Decoding uses TurboJPEG's decompression defaults, which are libjpeg's and so
  * PIL's: the accurate integer IDCT and smooth ("fancy") chroma upsampling.
- * A truncated or damaged stream is only a warning to libjpeg (it pads the
- * missing rows with gray); tjDecompress2 then still returns -1, and we never
- * return such a partial image. TJFLAG_STOPONWARNING stops at the first warning
- * instead of decoding the rest of a damaged stream for nothing. TJFLAG_LIMITSCANS
- * refuses progressive files with an absurd number of scans, which otherwise take
- * minutes to decode.
+ * libjpeg reports a damaged stream as a warning and decodes on; TurboJPEG
+ * then returns -1 with TJERR_WARNING. PIL decodes through such warnings
+ * (extraneous bytes before a marker, a bad Huffman code), so we do too, except
+ * for the end of the data coming too soon: libjpeg pads the missing rows with
+ * gray, where PIL refuses the file as truncated, and so do we (a partial image
+ * is never returned). TJFLAG_LIMITSCANS refuses progressive files with an
+ * absurd number of scans, which otherwise take minutes to decode.
  *
  * CMYK and YCCK JPEGs decode as PIL's Image.open(...).convert("RGB"): libjpeg
  * hands out the stored CMYK samples (YCCK converted to CMYK), PIL reads them
@@ -52,13 +53,26 @@ static void cmyk_to_rgb(uint8_t *p, size_t n)
     }
 }
 
+/* Whether TurboJPEG's last failure stops the decoding. Only libjpeg's
+ * "Corrupt JPEG data" warnings are decoded through (extraneous bytes before a
+ * marker, a bad Huffman code), not the one of a scan that ends too soon, nor
+ * "Premature end of JPEG file" (the data ran out: PIL's "image file is
+ * truncated"), nor an error. */
+static int fails(tjhandle tj)
+{
+    const char *why = tjGetErrorStr2(tj);
+    return tjGetErrorCode(tj) != TJERR_WARNING || strncmp(why, "Corrupt JPEG data:", 18) != 0 ||
+           strstr(why, "premature end of data segment") != NULL;
+}
+
 /* The header's size and colour space, refused when the header is damaged or
  * the size is outside what we decode (a truncated header can parse as 0 rows). */
 static facs_status read_header(tjhandle tj, const uint8_t *buf, size_t len, const char *name, int *w, int *h,
                                int *colorspace)
 {
-    int subsamp;
-    if (tjDecompressHeader3(tj, buf, (unsigned long)len, w, h, &subsamp, colorspace) != 0)
+    int subsamp = 0;
+    *w = *h = *colorspace = 0; /* a header cut short can succeed without setting them */
+    if (tjDecompressHeader3(tj, buf, (unsigned long)len, w, h, &subsamp, colorspace) != 0 && fails(tj))
         return facs_fail(FACS_ERR_FORMAT, "%s: corrupt or truncated JPEG header: %s", name, tjGetErrorStr2(tj));
     if (*w <= 0 || *h <= 0 || *w > FACS_IMAGE_MAX_SIDE || *h > FACS_IMAGE_MAX_SIDE ||
         (int64_t)*w * *h > FACS_IMAGE_MAX_PIXELS)
@@ -91,8 +105,8 @@ facs_status facs_jpeg_decode(const uint8_t *buf, size_t len, const char *name, i
         pixels = malloc((size_t)w * (size_t)h * (size_t)tjPixelSize[format]);
         if (!pixels)
             s = facs_fail(FACS_ERR_MEMORY, "%s: cannot allocate %dx%d pixels", name, w, h);
-        else if (tjDecompress2(tj, buf, (unsigned long)len, pixels, w, 0, h, format,
-                               TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0)
+        else if (tjDecompress2(tj, buf, (unsigned long)len, pixels, w, 0, h, format, TJFLAG_LIMITSCANS) != 0 &&
+                 fails(tj))
             s = facs_fail(FACS_ERR_FORMAT, "%s: corrupt or truncated JPEG: %s", name, tjGetErrorStr2(tj));
         else {
             if (cmyk)

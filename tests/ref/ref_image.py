@@ -155,6 +155,29 @@ add(lambda p: Image.fromarray(rng.integers(0, 256, (H, W, 4)).astype(np.uint8), 
 add(pil_save(smooth(H, W, 1)[..., 0], "L", quality=85, progressive=True), "jpg", "L")
 add(lambda p: Image.fromarray(smooth(H, W, 3).astype(np.uint8)).convert("CMYK").save(p, quality=80, progressive=True),
     "jpg", "RGB")
+# 31-33: damaged JPEGs that libjpeg decodes through with a warning, as PIL does (photo collections hold such
+# files): extraneous bytes before the end marker and before the scan, and two flipped bytes in the entropy data.
+def damaged(kind):
+    def make(path):
+        Image.fromarray(smooth(H, W, 3).astype(np.uint8)).save(path, quality=90)
+        j = open(path, "rb").read()
+        sos, eoi = j.find(b"\xff\xda"), j.rfind(b"\xff\xd9")
+        if kind == "before_eoi":
+            j = j[:eoi] + b"\x12\x34\x56" + j[eoi:]
+        elif kind == "before_sos":
+            j = j[:sos] + b"\x00\x11" + j[sos:]
+        else:
+            b = bytearray(j)
+            mid = (sos + eoi) // 2
+            b[mid] ^= 0x5A
+            b[mid + 1] ^= 0xA5
+            j = bytes(b)
+        open(path, "wb").write(j)
+    return make
+
+
+for kind in ("before_eoi", "before_sos", "flipped"):
+    add(damaged(kind), "jpg", "RGB")
 # What PIL's own JPEG encoder loses at quality 90 (4:2:0, its default), on the
 # images test_image.c round-trips through facs_jpeg_write.
 for name, pixels in (("astronaut_rgb", skimage.data.astronaut()),
