@@ -8,6 +8,20 @@
 #include "model_setup.h"
 
 
+/* The checkpoint records the class names as JSON text: a folder name that is
+ * not UTF-8 (a Latin-1 "caf\xe9") cannot be one, and was left out silently. */
+static facs_status check_class_names(const ft_run *r)
+{
+    for (int i = 0; i < r->train.num_classes; i++) {
+        json_t *name = json_string(r->train.class_names[i]);
+        if (!name)
+            return facs_fail(FACS_ERR_ARG, "%s: the class folder name '%s' is not UTF-8, which the checkpoint's "
+                             "class names must be; rename the folder", r->train.where, r->train.class_names[i]);
+        json_decref(name);
+    }
+    return FACS_OK;
+}
+
 static json_t *class_names_json(const ft_run *r)
 {
     json_t *names = json_array();
@@ -145,6 +159,7 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm)
     FACS_TRY(facs_run_dir_file(&r->run.dir, "confusion.csv", r->confusion_path, sizeof r->confusion_path));
     int norm = choose_norm(r);
     FACS_TRY(ft_split_load_train(&r->train, o, o->input_size, norm));
+    FACS_TRY(check_class_names(r));
     FACS_TRY(ft_split_load_test(&r->test, o, r->train.class_names, r->train.num_classes, NULL, o->input_size, norm));
     r->classes = r->train.num_classes;
     r->batches_per_epoch = r->train.count / o->batch;
