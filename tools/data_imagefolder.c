@@ -56,7 +56,8 @@ static void print_report(const char *dir, const facs_image_folder_report *r)
             missing += r->per_class[k][c] == 0;
         }
         if (missing)
-            printf("  note: %d of %d classes have no image\n", missing, r->split[0].num_classes);
+            printf("  note: %d of %d classes %s no image (count 0 above)\n", missing, r->split[0].num_classes,
+                   missing == 1 ? "has" : "have");
     }
     if (r->bad.count)
         printf("%d file%s that do%s not decode:\n", r->bad.count, r->bad.count == 1 ? "" : "s",
