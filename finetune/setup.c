@@ -145,9 +145,6 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm)
     facs_interrupt_install();
     FACS_TRY(ft_model_check_options(o)); /* a bad --arch fails before the data is read */
     FACS_TRY(facs_parallel_check_batch(o->batch, o->ranks));
-    if (o->batch / o->ranks < 2)
-        return facs_fail(FACS_ERR_ARG, "--batch %d%s: BatchNorm needs at least 2 images per batch in training",
-                         o->batch, o->ranks > 1 ? " over the ranks gives each rank 1 image" : "");
     FACS_TRY(ft_data_check_out(o, o->out)); /* before facs_run_open creates it */
     FACS_TRY(facs_cli_device_use(&o->device, o->ranks));
     static const char *const app_files[] = {"curves.png", "confusion.csv", NULL};
@@ -173,6 +170,7 @@ facs_status ft_run_setup(ft_run *r, const ft_options *o, facs_comm *comm)
     FACS_TRY(facs_ctx_set_weight_cache(r->ctx, 1));
     r->meta = facs_model_meta(r->model);
     FACS_TRY(facs_run_set_options(&r->run, run_options(r, norm), FT_FREE_OPTIONS, FT_DERIVED_OPTIONS));
+    FACS_TRY(facs_run_agree(&r->run, r->comm)); /* before the first collective on tensors */
     FACS_TRY(setup_optimizer(r));
     if (o->resume)
         FACS_TRY(resume(r));

@@ -145,7 +145,8 @@ facs_status ev_write_results(facs_run_dir *out, const facs_confusion *cm, const 
     return FACS_OK;
 }
 
-static void print_header(const ev_run *r)
+/* What the run evaluates, and how: its header line, and what the ranks must agree on. */
+static void describe(const ev_run *r, char *line, size_t line_size)
 {
     const ev_options *o = r->o;
     const facs_model_options *mo = facs_model_get_options(r->model);
@@ -160,17 +161,38 @@ static void print_header(const ev_run *r)
     if (o->slide)
         snprintf(mode, sizeof mode, "%dx%d windows every %dx%d", in->crop_h, in->crop_w, in->stride_h,
                  in->stride_w);
-    printf("%s: %s, width %g, output stride %d; %d image%s of %s%s%s; %s%s at %s%s\n", o->weights, mo->arch,
-           mo->width, mo->output_stride, r->images.count, r->images.count == 1 ? "" : "s",
-           o->data ? o->data : o->images, o->data ? ", split " : "",
-           o->data ? o->split : "", mode, in->flip ? " and mirrored" : "", size, scales);
-    fflush(stdout);
+    snprintf(line, line_size, "%s: %s, width %g, output stride %d; %d image%s of %s%s%s; %s%s at %s%s", o->weights,
+             mo->arch, mo->width, mo->output_stride, r->images.count, r->images.count == 1 ? "" : "s",
+             o->data ? o->data : o->images, o->data ? ", split " : "", o->data ? o->split : "", mode,
+             in->flip ? " and mirrored" : "", size, scales);
+}
+
+/* Under mpirun, ranks started with other options or data would mix their images' results (another --flip, another
+ * --data) or fail in a collective without saying why: refused before the first image. */
+static facs_status check_ranks_agree(const char *line, facs_comm *comm)
+{
+    char *rank0;
+    int same;
+    FACS_TRY(facs_parallel_agree_text(comm, line, &rank0, &same));
+    facs_status s = same ? FACS_OK
+                    : strcmp(rank0, line) != 0
+                        ? facs_fail(FACS_ERR_ARG, "the ranks were started with other options or data: here \"%s\", on "
+                                    "rank 0 \"%s\"", line, rank0)
+                        : facs_fail(FACS_ERR_ARG, "another rank was started with other options or data (its message "
+                                    "says how)");
+    free(rank0);
+    return s;
 }
 
 int ev_run_evaluate(ev_run *r)
 {
     const ev_options *o = r->o;
-    print_header(r);
+    char line[8192];
+    describe(r, line, sizeof line);
+    printf("%s\n", line);
+    fflush(stdout);
+    if (check_ranks_agree(line, r->comm) != FACS_OK)
+        return FACS_EXIT_ERROR;
     facs_confusion cm = {0};
     if (o->data && facs_confusion_init(&cm, FACS_CITYSCAPES_CLASSES) != FACS_OK)
         return FACS_EXIT_ERROR;

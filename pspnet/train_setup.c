@@ -233,6 +233,7 @@ facs_status ps_run_setup(ps_run *r, const ps_options *o, facs_comm *comm)
      * without the run's options is told which option it forgot, not that the
      * default crop or batch does not fit the images. */
     FACS_TRY(facs_run_set_options(&r->run, run_options(r), PS_FREE_OPTIONS, NULL));
+    FACS_TRY(facs_run_agree(&r->run, r->comm)); /* before the first collective on tensors */
     FACS_TRY(check_data(r));
     setup_augmentation(r);
     FACS_TRY(setup_optimizer(r));

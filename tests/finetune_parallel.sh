@@ -10,6 +10,8 @@
 #    and the last checkpoint still loads;
 #  - --skip-bad: a file that does not decode on rank 1's share is in the list
 #    rank 0 prints, once;
+#  - ranks started with other options, or resuming another last.h5, are
+#    refused before their first collective on tensors;
 #  - --device cuda:N, and cuda without a GPU per rank, are refused (lib.sh mpi_device_refusals).
 # usage: finetune_parallel.sh PATH/TO/facs-finetune PATH/TO/facs-data MPIEXEC [WORK_DIR]
 set -u
@@ -56,6 +58,32 @@ for key in ("train_loss", "test_loss"):
     assert abs(a[1][key] - b[1][key]) <= 1e-2 * abs(a[1][key]), (key, a[1][key], b[1][key])
 print("losses per epoch:", [(r["train_loss"], r["test_loss"]) for r in b])
 EOF
+
+# Ranks started unalike are refused before their first collective on tensors (another --width overflowed the
+# broadcast's buffers, another --lr mixed the updates silently), and so is a rank resuming another last.h5 (two
+# machines without a shared --out: it mixed two runs, then hung). rank1.sh "EXTRA" -- CMD: EXTRA on rank 1 only.
+cat >"$work/rank1.sh" <<'EOF'
+extra=$1
+shift 2
+# shellcheck disable=SC2086
+if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then exec "$@" $extra; else exec "$@"; fi
+EOF
+# shellcheck disable=SC2086
+unalike() {
+    extra=$1
+    shift
+    OMP_NUM_THREADS=1 "$mpiexec" -np 2 sh "$work/rank1.sh" "$extra" -- "$tool" $common --data "$work/d64" "$@"
+}
+unalike "--lr 0.5" --epochs 1 --out "$work/unalike" >"$work/unalike.out" 2>&1 && bad "another --lr: exit 0" || ok
+contains "another --lr on rank 1" "$work/unalike.out" "the ranks were started with other options: lr is 0.5 here but"
+[ ! -e "$work/unalike/last.h5" ] && ok || bad "ranks started unalike wrote a checkpoint"
+two --data "$work/d64" --epochs 3 --stop-after 1 --out "$work/s3" >/dev/null 2>&1 || bad "epoch 1 of 3"
+mkdir -p "$work/stale"
+cp "$work/s3/last.h5" "$work/stale/"
+two --data "$work/d64" --epochs 3 --stop-after 2 --resume --out "$work/s3" >/dev/null 2>&1 || bad "epoch 2 of 3"
+unalike "--out $work/stale" --epochs 3 --resume --out "$work/s3" >"$work/stale.out" 2>&1 &&
+    bad "rank 1 resuming a stale last.h5: exit 0" || ok
+contains "rank 1 resuming a stale last.h5" "$work/stale.out" "$work/stale/last.h5 here is at 1 done, rank 0's last.h5 at 2"
 
 # kill -9 of one rank: mpirun ends the other and fails; last.h5 of epoch 1 loads.
 two --data "$work/d64" --epochs 200 --out "$work/kill" >"$work/kill.out" 2>&1 &

@@ -7,6 +7,7 @@
 #    seconds, naming the rank and the file, with no results written;
 #  - Ctrl-C (mpirun passes it on) stops both ranks after the same frame:
 #    "interrupted", non-zero, no results, fewer predictions than frames;
+#  - ranks started with other options are refused before the first image;
 #  - --device cuda:N, cuda without a GPU per rank (lib.sh mpi_device_refusals) and --score are refused under mpirun.
 # usage: pspnet_eval_parallel.sh PATH/TO/pspnet-eval PATH/TO/pspnet-train PATH/TO/facs-data MPIEXEC [WORK_DIR]
 set -u
@@ -72,6 +73,19 @@ contains "Ctrl-C under mpirun" "$work/int.out" "interrupted: no results written"
 [ ! -e "$work/int/results.json" ] && ok || bad "Ctrl-C: results.json written"
 saved=$(find "$work/int_pred/trainid" -type f | wc -l)
 [ "$saved" -lt 30 ] && ok "Ctrl-C stopped after $saved of 30 frames" || bad "Ctrl-C: all 30 frames evaluated"
+
+# Ranks started with other options (--flip on rank 1 only: its images' results were mixed in) are refused first.
+cat >"$work/rank1.sh" <<'EOF'
+extra=$1
+shift 2
+# shellcheck disable=SC2086
+if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then exec "$@" $extra; else exec "$@"; fi
+EOF
+# shellcheck disable=SC2086
+OMP_NUM_THREADS=1 "$mpiexec" -np 2 sh "$work/rank1.sh" --flip -- "$tool" $common --out "$work/unalike" \
+    >"$work/unalike.out" 2>&1 && bad "--flip on rank 1 only: exit 0" || ok
+contains "--flip on rank 1 only" "$work/unalike.out" "the ranks were started with other options or data"
+[ ! -e "$work/unalike/results.json" ] && ok || bad "ranks started unalike wrote results"
 
 # --device under mpirun: cuda:N, and cuda without a GPU per rank, are refused before OUT exists.
 mpi_device_refusals "$work/gpu" two

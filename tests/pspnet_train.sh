@@ -143,6 +143,7 @@ refuse "empty val split" "val" "$work/cs_noval"
 refuse "loss blows up" "loss is" "$work/cs" --lr 1e30
 refuse "a classifier as --arch" "not a PSPNet" "$work/cs" --arch resnet50
 refuse "a fractional --iters" "--iters needs a whole number" "$work/cs" --iters 2.5
+refuse "--batch 1" "--batch 1: BatchNorm needs at least 2 images per batch in training" "$work/cs" --batch 1
 refuse "a crop the images cannot fill" "--crop 713x713 is larger than the padded image" "$work/cs" --crop 713
 refuse "a crop wider than the images at --scale-max" "is 64x128 (HxW), at most 64x128 at --scale-max 1" \
     "$work/cs" --crop 64x300 --scale-max 1

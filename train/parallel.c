@@ -16,9 +16,13 @@ facs_comm *facs_parallel_open(const char *tool)
 
 facs_status facs_parallel_check_batch(int batch, int ranks)
 {
-    return batch % ranks == 0 ? FACS_OK
-                              : facs_fail(FACS_ERR_ARG, "--batch %d is the global batch and must split evenly over "
-                                                        "the %d ranks", batch, ranks);
+    if (batch % ranks != 0)
+        return facs_fail(FACS_ERR_ARG, "--batch %d is the global batch and must split evenly over the %d ranks", batch,
+                         ranks);
+    if (batch / ranks < 2) /* per rank, SyncBN or not: the op normalises the values it holds */
+        return facs_fail(FACS_ERR_ARG, "--batch %d%s: BatchNorm needs at least 2 images per batch in training", batch,
+                         ranks > 1 ? " over the ranks gives each rank 1 image" : "");
+    return FACS_OK;
 }
 
 facs_status facs_parallel_setup(facs_parallel *p, facs_comm *comm, facs_ctx *ctx, facs_param_list *params,
@@ -49,6 +53,24 @@ facs_status facs_parallel_agree(facs_parallel *p, int64_t local, int64_t *global
     FACS_TRY(facs_comm_allreduce_sum(p->comm, v, 2, FACS_COMM_I64));
     *global = v[0];
     p->stopped = v[1] > 0;
+    return FACS_OK;
+}
+
+facs_status facs_parallel_agree_text(facs_comm *comm, const char *text, char **rank0, int *same)
+{
+    *rank0 = NULL;
+    *same = 1;
+    int root = facs_comm_rank(comm) == 0;
+    int64_t length = root ? (int64_t)strlen(text) : 0;
+    FACS_TRY(facs_comm_broadcast(comm, &length, sizeof length, 0));
+    if (!(*rank0 = malloc((size_t)length + 1)))
+        return facs_fail(FACS_ERR_MEMORY, "out of memory for rank 0's %lld bytes of options", (long long)length);
+    if (root)
+        memcpy(*rank0, text, (size_t)length + 1);
+    FACS_TRY(facs_comm_broadcast(comm, *rank0, (size_t)length + 1, 0));
+    int64_t differ = strcmp(*rank0, text) != 0;
+    FACS_TRY(facs_comm_allreduce_sum(comm, &differ, 1, FACS_COMM_I64));
+    *same = differ == 0;
     return FACS_OK;
 }
 

@@ -37,7 +37,15 @@ typedef struct {
  * one report is printed. On failure prints "TOOL: message" and exits 1. */
 facs_comm *facs_parallel_open(const char *tool);
 
-/* --batch is the global batch: refused unless it splits evenly over the ranks. */
+/* Rank 0's text on every rank (*rank0, malloc'd) and whether every rank's own
+ * text equals it (*same, the same answer on every rank): the ranks check that
+ * they were started alike before their first collective on tensors, where a
+ * rank with another model would overflow the others' buffers. */
+facs_status facs_parallel_agree_text(facs_comm *comm, const char *text, char **rank0, int *same);
+
+/* --batch is the global batch: refused unless it splits evenly over the ranks
+ * into at least 2 images each (BatchNorm in training; pspnet-train failed at
+ * its first iteration). */
 facs_status facs_parallel_check_batch(int batch, int ranks);
 
 /* Every rank takes rank 0's parameters, buffers and momenta, and sums its

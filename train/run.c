@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "parallel.h"
 
 /* The log (and its copy in the checkpoints) keeps 10 significant digits, which
  * read well and survive a round trip through text unchanged; the run's state
@@ -159,7 +160,7 @@ facs_status facs_run_open(facs_run *r, const facs_run_config *cfg)
     FACS_TRY(facs_run_dir_file(&r->dir, "best.h5", r->best_path, sizeof r->best_path));
     FACS_TRY(facs_run_dir_file(&r->dir, "log.jsonl", r->log_path, sizeof r->log_path));
     FACS_TRY(check_inputs(r));
-    if (!cfg->resume && file_exists(r->last_path))
+    if (!cfg->resume && !cfg->follower && file_exists(r->last_path)) /* rank 0 holds OUT (a follower's may be stale) */
         return facs_fail(FACS_ERR_ARG, "%s exists: pass --resume to continue that run, or choose another --out",
                          r->last_path);
     /* An earlier run's best.h5 and log without its last.h5 (deleted to save space): a new run would overwrite
@@ -245,6 +246,63 @@ facs_status facs_run_set_options(facs_run *r, json_t *options, const char *const
             return option_changed(r, key, value, NULL, derived);
     }
     return FACS_OK;
+}
+
+/* What a rank's run is: its options and, resumed, its place in the run. */
+static char *run_fingerprint(const facs_run *r)
+{
+    json_t *all = json_pack("{s:O, s:I, s:I, s:O?}", "options", r->options, "done", (json_int_t)r->done, "records",
+                            (json_int_t)json_array_size(r->history), "partial", r->partial);
+    char *text = all ? json_dumps(all, STATE_FLAGS | JSON_SORT_KEYS) : NULL;
+    json_decref(all);
+    return text;
+}
+
+/* The first option in which rank 0's fingerprint differs from ours, or NULL. */
+static const char *differing_option(const facs_run *r, const json_t *theirs)
+{
+    const char *key;
+    json_t *mine;
+    json_t *options = json_object_get(theirs, "options");
+    json_object_foreach(r->options, key, mine)
+        if (!json_equal(mine, json_object_get(options, key)))
+            return key;
+    return json_object_size(options) != json_object_size(r->options) ? "(an option one of them lacks)" : NULL;
+}
+
+facs_status facs_run_agree(const facs_run *r, struct facs_comm *comm)
+{
+    if (facs_comm_size(comm) == 1)
+        return FACS_OK;
+    char *mine = run_fingerprint(r), *rank0 = NULL;
+    if (!mine)
+        return facs_fail(FACS_ERR_MEMORY, "out of memory for the run's options");
+    int same = 1;
+    facs_status s = facs_parallel_agree_text(comm, mine, &rank0, &same);
+    int differs_here = s == FACS_OK && !same && strcmp(mine, rank0) != 0;
+    json_t *theirs = differs_here ? json_loads(rank0, 0, NULL) : NULL;
+    free(mine);
+    free(rank0);
+    if (s != FACS_OK || same)
+        return s;
+    if (!differs_here)
+        return facs_fail(FACS_ERR_ARG, "another rank was started with other options or resumes another last.h5 "
+                                       "(its message says which): start every rank alike");
+    const char *key = theirs ? differing_option(r, theirs) : NULL;
+    if (key) {
+        char here[256], there[256];
+        snprintf(here, sizeof here, "%s", facs_json_text(json_object_get(r->options, key)));
+        snprintf(there, sizeof there, "%s", facs_json_text(json_object_get(json_object_get(theirs, "options"), key)));
+        s = facs_fail(FACS_ERR_ARG, "the ranks were started with other options: %s is %s here but %s on rank 0; start "
+                      "every rank with the same command line and data", key, here, there);
+    } else {
+        long long done = theirs ? (long long)json_integer_value(json_object_get(theirs, "done")) : -1;
+        s = facs_fail(FACS_ERR_ARG, "--resume: %s here is at %lld done, rank 0's last.h5 at %lld (or their unfinished "
+                      "sums differ): every rank resumes from rank 0's last.h5 (a shared --out, or a copy of it)",
+                      r->last_path, (long long)r->done, done);
+    }
+    json_decref(theirs);
+    return s;
 }
 
 json_t *facs_run_saved_option(const facs_run *r, const char *key)

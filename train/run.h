@@ -110,6 +110,15 @@ typedef struct {
 facs_status facs_run_set_options(facs_run *r, json_t *options, const char *const *may_change,
                                  const facs_run_derived *derived);
 
+/* Under mpirun: refuses (on every rank) ranks that were not started alike,
+ * before their first collective on tensors: another option on some rank (a
+ * width would overflow the broadcast's buffers, an lr mix the updates), or,
+ * on --resume, another last.h5 (a follower reads its own OUT's; two machines
+ * without a shared OUT). A rank that differs names the option or the state;
+ * rank 0 says that another rank does. */
+struct facs_comm;
+facs_status facs_run_agree(const facs_run *r, struct facs_comm *comm);
+
 /* A saved option of a resumed run (borrowed), or NULL. */
 json_t *facs_run_saved_option(const facs_run *r, const char *key);
 
