@@ -150,20 +150,16 @@ with h5py.File(f"{sys.argv[2]}/twice.h5", "a") as f:
 with h5py.File(f"{sys.argv[2]}/negative_var.h5", "a") as f:
     f["model/bn1/running_var"][0] = -1.0
 PY
-fails "a tensor twice" "twice.h5: bn1.bias is in the file twice" --weights "$work/twice.h5" --input "$in"
-fails "a negative variance" "negative_var.h5: bn1.running_var holds 1 negative value" \
-    --weights "$work/negative_var.h5" --input "$in"
-fails "classes that are not the head's rows" "huge_classes.h5 records 2147483647 classes, but its fc.weight has 10 rows" \
-    --weights "$work/huge_classes.h5" --input "$in"
-# Values no network has, named with the file (the model's own message came without it, after the tensors loaded).
-fails "width 0 in the file" "width0.h5 records options no network has: facs_resnet26: width multiplier 0" \
-    --weights "$work/width0.h5" --input "$in"
-fails "a threshold beyond float" "threshold_huge.h5: root attribute 'threshold' is 1e+300, not a finite float32 number" \
-    --weights "$work/threshold_huge.h5" --input "$in"
-fails "10.7 classes" "classes_frac.h5: root attribute 'classes' has the wrong type" \
-    --weights "$work/classes_frac.h5" --input "$in"
-fails "a tensor that links to another" "soft_link.h5: bn1.bias is a link to elsewhere" \
-    --weights "$work/soft_link.h5" --input "$in"
+# Each tampered file is refused naming it and the problem; width 0 and the other values no network has come with the
+# file's name (the model's own message came without it, after the tensors loaded).
+for case in "twice|: bn1.bias is in the file twice" "negative_var|: bn1.running_var holds 1 negative value" \
+    "huge_classes| records 2147483647 classes, but its fc.weight has 10 rows" \
+    "width0| records options no network has: facs_resnet26: width multiplier 0" \
+    "threshold_huge|: root attribute 'threshold' is 1e+300, not a finite float32 number" \
+    "classes_frac|: root attribute 'classes' has the wrong type" "soft_link|: bn1.bias is a link to elsewhere"; do
+    name=${case%%|*}
+    fails "tampered: $name" "$name.h5${case#*|}" --weights "$work/$name.h5" --input "$in"
+done
 # An --output that cannot be written is refused before the forward (it failed at the rename, after the work).
 mkdir -p "$work/a_folder.h5"
 for output in "$work/a_folder.h5" "$work/no_folder/y.h5"; do
