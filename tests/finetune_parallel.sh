@@ -61,18 +61,12 @@ EOF
 
 # Ranks started unalike are refused before their first collective on tensors (another --width overflowed the
 # broadcast's buffers, another --lr mixed the updates silently), and so is a rank resuming another last.h5 (two
-# machines without a shared --out: it mixed two runs, then hung). rank1.sh "EXTRA" -- CMD: EXTRA on rank 1 only.
-cat >"$work/rank1.sh" <<'EOF'
-extra=$1
-shift 2
-# shellcheck disable=SC2086
-if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then exec "$@" $extra; else exec "$@"; fi
-EOF
+# machines without a shared --out: it mixed two runs, then hung). unalike EXTRA ARGS: EXTRA on rank 1 only.
 # shellcheck disable=SC2086
 unalike() {
     extra=$1
     shift
-    OMP_NUM_THREADS=1 "$mpiexec" -np 2 sh "$work/rank1.sh" "$extra" -- "$tool" $common --data "$work/d64" "$@"
+    OMP_NUM_THREADS=1 "$mpiexec" -np 2 sh "$here/on_rank1.sh" "$extra" -- "$tool" $common --data "$work/d64" "$@"
 }
 unalike "--lr 0.5" --epochs 1 --out "$work/unalike" >"$work/unalike.out" 2>&1 && bad "another --lr: exit 0" || ok
 contains "another --lr on rank 1" "$work/unalike.out" "the ranks were started with other options: lr is 0.5 here but"

@@ -75,14 +75,8 @@ saved=$(find "$work/int_pred/trainid" -type f | wc -l)
 [ "$saved" -lt 30 ] && ok "Ctrl-C stopped after $saved of 30 frames" || bad "Ctrl-C: all 30 frames evaluated"
 
 # Ranks started with other options (--flip on rank 1 only: its images' results were mixed in) are refused first.
-cat >"$work/rank1.sh" <<'EOF'
-extra=$1
-shift 2
 # shellcheck disable=SC2086
-if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then exec "$@" $extra; else exec "$@"; fi
-EOF
-# shellcheck disable=SC2086
-OMP_NUM_THREADS=1 "$mpiexec" -np 2 sh "$work/rank1.sh" --flip -- "$tool" $common --out "$work/unalike" \
+OMP_NUM_THREADS=1 "$mpiexec" -np 2 sh "$here/on_rank1.sh" --flip -- "$tool" $common --out "$work/unalike" \
     >"$work/unalike.out" 2>&1 && bad "--flip on rank 1 only: exit 0" || ok
 contains "--flip on rank 1 only" "$work/unalike.out" "the ranks were started with other options or data"
 [ ! -e "$work/unalike/results.json" ] && ok || bad "ranks started unalike wrote results"

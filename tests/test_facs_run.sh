@@ -162,13 +162,12 @@ for case in "twice|: bn1.bias is in the file twice" "negative_var|: bn1.running_
 done
 # An --output that cannot be written is refused before the forward (it failed at the rename, after the work).
 mkdir -p "$work/a_folder.h5"
-for output in "$work/a_folder.h5" "$work/no_folder/y.h5"; do
-    "$tool" --weights "$work/weights_eval.h5" --input "$in" --output "$output" >/dev/null 2>"$work/err"
-    expect_rc "--output $output" 2 $?
+for case in "$work/a_folder.h5|is a folder; give a file name" \
+    "$work/no_folder/y.h5|its folder $work/no_folder does not exist"; do
+    "$tool" --weights "$work/weights_eval.h5" --input "$in" --output "${case%%|*}" >/dev/null 2>"$work/err"
+    expect_rc "--output ${case%%|*}" 2 $?
+    contains "--output ${case%%|*}" "$work/err" "${case#*|}"
 done
-contains "--output a folder" "$work/err" "its folder $work/no_folder does not exist"
-"$tool" --weights "$work/weights_eval.h5" --input "$in" --output "$work/a_folder.h5" >/dev/null 2>"$work/err"
-contains "--output a folder" "$work/err" "is a folder; give a file name"
 
 # Inputs PyTorch would not run the same way: NaN or infinities (the folded inference path would map them to
 # finite logits) and integers (raw pixels, not normalised) are refused naming the file; float64 converts.

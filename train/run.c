@@ -258,16 +258,20 @@ static char *run_fingerprint(const facs_run *r)
     return text;
 }
 
-/* The first option in which rank 0's fingerprint differs from ours, or NULL. */
+/* The first option in which rank 0's fingerprint differs from ours (one side
+ * may lack it: its value then reads "(none)"), or NULL. */
 static const char *differing_option(const facs_run *r, const json_t *theirs)
 {
     const char *key;
-    json_t *mine;
+    json_t *value;
     json_t *options = json_object_get(theirs, "options");
-    json_object_foreach(r->options, key, mine)
-        if (!json_equal(mine, json_object_get(options, key)))
+    json_object_foreach(r->options, key, value)
+        if (!json_equal(value, json_object_get(options, key)))
             return key;
-    return json_object_size(options) != json_object_size(r->options) ? "(an option one of them lacks)" : NULL;
+    json_object_foreach(options, key, value)
+        if (!json_object_get(r->options, key))
+            return key;
+    return NULL;
 }
 
 facs_status facs_run_agree(const facs_run *r, struct facs_comm *comm)
